@@ -1,0 +1,36 @@
+"""Domain exceptions.
+
+Every message is one plain sentence that names what was found (file, line,
+field), what was expected, and how to fix it. The CLI turns any
+:class:`IspNlpError` into a one-line error and exit status 2.
+"""
+
+from __future__ import annotations
+
+
+class IspNlpError(Exception):
+    """Base class for errors caused by the user's input or project state."""
+
+
+class InputFileError(IspNlpError):
+    """A transcript, codebook or CSV file cannot be read or parsed."""
+
+
+class CodebookError(IspNlpError):
+    """The codebook is invalid (duplicate ids, unknown parents, cycles)."""
+
+
+class ImportCodesError(IspNlpError):
+    """A coded-segments CSV has rows that cannot be imported."""
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = list(problems or [])
+
+
+class ProjectError(IspNlpError):
+    """The project folder or its database is missing or in the wrong state."""
+
+
+class ModelError(IspNlpError):
+    """A model cannot be trained, loaded or used."""
