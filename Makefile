@@ -1,0 +1,37 @@
+# isp-nlp: two commands on a fresh Linux machine with Python 3.11.
+#   make demo   set up .venv and run the pipeline on the bundled demo corpus
+#   make test   set up .venv and run the test suite
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.isp-nlp-installed
+# torch first and pinned, so sentence-transformers does not pull a multi-GB CUDA build.
+TORCH  ?= torch==2.13.0
+PIP_ARGS ?=
+
+.PHONY: setup demo test lint bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt Makefile
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "isp-nlp needs Python 3.11 or newer: set PYTHON=python3.11")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install $(PIP_ARGS) "$(TORCH)"
+	$(BIN)/python -m pip install $(PIP_ARGS) -c constraints.txt -e ".[test]"
+	touch $(STAMP)
+
+demo: setup
+	$(BIN)/isp-nlp demo --out demo-out
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+lint: setup
+	$(BIN)/ruff check isp_nlp tests evaluation
+
+bench: setup
+	$(BIN)/python evaluation/bench_embed.py
+
+clean:
+	rm -rf $(VENV) demo-out .pytest_cache

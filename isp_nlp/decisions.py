@@ -1,0 +1,129 @@
+"""Durable, attributed review decisions on the project store.
+
+Implements the review ``DecisionRecorder`` protocol. The ``log`` table is
+append-only: a decision is one row, an undo is another row pointing at it.
+Annotations created by a decision carry its log id, so undo retracts exactly
+what the decision wrote and restores what it replaced. Each call is one
+IMMEDIATE transaction with ``synchronous=FULL``: once :meth:`record` returns,
+the decision survives a crash or ``kill -9``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from .store import Store, now
+
+if TYPE_CHECKING:
+    from .review.session import Decision
+
+FINAL_ACTIONS = ("accept", "reject", "relabel")
+DECISION_ACTIONS = (*FINAL_ACTIONS, "skip")
+ASSISTED = "assisted"
+
+
+class DecisionLog:
+    """The review decision recorder for one project."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def record(self, decision: Decision) -> int:
+        """Commit a decision (and the annotations it implies) and return its log id."""
+        if decision.action not in DECISION_ACTIONS:
+            raise ValueError(f"unknown review action {decision.action!r}")
+        detail = {
+            "codes": list(decision.codes),
+            "stage": decision.stage,
+            "suggestion": decision.suggestion,
+        }
+        with self.store.transaction() as conn:
+            log_id = conn.execute(
+                "INSERT INTO log(coder, action, item_key, segment_id, model_id, detail, at)"
+                " VALUES (?,?,?,?,?,?,?)",
+                (decision.coder, decision.action, decision.item_key, decision.segment_id,
+                 decision.model_id, json.dumps(detail), now()),
+            ).lastrowid
+            if decision.action in ("accept", "relabel"):
+                codes = set(decision.codes) or {None}
+                self.store._replace_labels(conn, decision.segment_id, decision.coder, "code",
+                                           codes, ASSISTED, log_id)
+                if decision.stage is not None:
+                    self.store._replace_labels(conn, decision.segment_id, decision.coder,
+                                               "stage", {decision.stage}, ASSISTED, log_id)
+        return int(log_id)
+
+    def undo_last(self, coder: str) -> Decision | None:
+        """Revert the coder's most recent decision that is not yet undone."""
+        with self.store.transaction() as conn:
+            marks = ",".join("?" * len(DECISION_ACTIONS))
+            row = conn.execute(
+                "SELECT id, item_key, segment_id, action, model_id, detail FROM log l"
+                f" WHERE coder = ? AND action IN ({marks})"
+                " AND NOT EXISTS (SELECT 1 FROM log u WHERE u.undoes = l.id)"
+                " ORDER BY id DESC LIMIT 1",
+                (coder, *DECISION_ACTIONS),
+            ).fetchone()
+            if row is None:
+                return None
+            undo_id = conn.execute(
+                "INSERT INTO log(coder, action, item_key, segment_id, model_id, detail, undoes, at)"
+                " VALUES (?, 'undo', ?, ?, ?, '{}', ?, ?)",
+                (coder, row[1], row[2], row[4], row[0], now()),
+            ).lastrowid
+            conn.execute(
+                "UPDATE annotations SET retracted_by = ? WHERE created_by = ?"
+                " AND retracted_by IS NULL", (undo_id, row[0]))
+            conn.execute(
+                "UPDATE annotations SET retracted_by = NULL WHERE retracted_by = ?", (row[0],))
+        return _decision(coder, row)
+
+    def decided(self, coder: str) -> dict[str, str]:
+        """item key → last effective (not undone) action of this coder."""
+        out: dict[str, str] = {}
+        marks = ",".join("?" * len(DECISION_ACTIONS))
+        for key, action in self.store.conn.execute(
+            "SELECT item_key, action FROM log l"
+            f" WHERE coder = ? AND action IN ({marks})"
+            " AND NOT EXISTS (SELECT 1 FROM log u WHERE u.undoes = l.id) ORDER BY id",
+            (coder, *DECISION_ACTIONS),
+        ):
+            out[key] = action
+        return out
+
+    def entries(self, coder: str | None = None) -> list[dict]:
+        """Every log row (decisions, undos, imports) in order, JSON-safe."""
+        sql = (
+            "SELECT l.id, l.coder, l.action, l.item_key, l.segment_id, t.document, s.idx,"
+            " l.model_id, l.detail, l.undoes, l.at,"
+            " EXISTS (SELECT 1 FROM log u WHERE u.undoes = l.id)"
+            " FROM log l LEFT JOIN segments s ON s.id = l.segment_id"
+            " LEFT JOIN transcripts t ON t.id = s.transcript_id"
+        )
+        args: tuple = ()
+        if coder is not None:
+            sql += " WHERE l.coder = ?"
+            args = (coder,)
+        out = []
+        for r in self.store.conn.execute(sql + " ORDER BY l.id", args):
+            detail = json.loads(r[8])
+            out.append({
+                "id": r[0], "coder": r[1], "action": r[2], "item_key": r[3],
+                "segment_id": r[4], "document": r[5], "segment_index": r[6],
+                "model_id": r[7], "codes": detail.get("codes"), "stage": detail.get("stage"),
+                "detail": {k: v for k, v in detail.items() if k not in ("codes", "stage")},
+                "undoes": r[9], "undone": bool(r[11]), "at": r[10],
+            })
+        return out
+
+
+def _decision(coder: str, row: tuple) -> Decision:
+    from .review.session import Decision
+
+    detail = json.loads(row[5])
+    return Decision(
+        coder=coder, item_key=row[1], segment_id=row[2], action=row[3],
+        codes=tuple(detail.get("codes") or ()), stage=detail.get("stage"),
+        model_id=row[4] or "", suggestion=detail.get("suggestion") or {},
+    )

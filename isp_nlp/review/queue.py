@@ -1,0 +1,103 @@
+"""The review queue: scored items and the sorters that order them.
+
+After Prodigy, the queue is a stream of items that each carry a score
+(uncertainty; higher = more informative), and the ordering is a separate,
+swappable sorter. Every item has a content-hash ``key`` so that decisions can
+be stored against it: resuming a session is "drop items that already have a
+verdict", and the same suggestion offered twice is reviewed once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from functools import cached_property
+
+from isp_nlp.model import Evidence, Segment
+
+#: Actions that settle an item; ``skip`` does not.
+FINAL_ACTIONS = frozenset({"accept", "reject", "relabel"})
+SKIP = "skip"
+
+
+@dataclass(frozen=True)
+class ReviewItem:
+    """One segment and the model's suggestion for it, as shown to a coder."""
+
+    segment: Segment
+    previous: Segment | None
+    codes: tuple[tuple[str, float], ...]  # every code: (id, probability), most probable first
+    suggested_codes: tuple[str, ...]  # the codes above the threshold
+    stage: tuple[str, float] | None  # (stage id, probability); None when the model abstains
+    evidence: tuple[Evidence, ...]
+    score: float
+    model_id: str
+
+    @cached_property
+    def key(self) -> str:
+        """sha256 of what a decision is about: segment, text, model and its suggestion.
+
+        Probabilities are left out on purpose: the same suggestion rescored by the
+        same model keeps its key (and its decision); new text or a new model does not.
+        """
+        payload = json.dumps(
+            [
+                self.segment.id,
+                self.segment.text,
+                self.model_id,
+                sorted(self.suggested_codes),
+                self.stage[0] if self.stage is not None else None,
+            ],
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+Sorter = Callable[[Iterable[ReviewItem]], Iterator[ReviewItem]]
+
+
+def _position(item: ReviewItem) -> tuple[str, int]:
+    return (item.segment.document, item.segment.index)
+
+
+def _score(item: ReviewItem) -> float:
+    score = float(item.score)
+    return score if math.isfinite(score) else -math.inf  # NaN/inf never jump the queue
+
+
+def by_uncertainty(items: Iterable[ReviewItem]) -> Iterator[ReviewItem]:
+    """Most uncertain (highest score) first; ties in document order."""
+    return iter(sorted(items, key=lambda it: (-_score(it), *_position(it))))
+
+
+def in_document_order(items: Iterable[ReviewItem]) -> Iterator[ReviewItem]:
+    """By document name, then by segment position within the document."""
+    return iter(sorted(items, key=_position))
+
+
+SORTERS: dict[str, Sorter] = {"uncertain": by_uncertainty, "document": in_document_order}
+
+
+def pending(items: Iterable[ReviewItem], decided: Mapping[str, str]) -> list[ReviewItem]:
+    """Items still to review, in the given order.
+
+    Items whose key has a final verdict (accept, reject, relabel) are dropped,
+    items the coder skipped earlier go to the end, and repeated keys are kept once.
+    """
+    fresh: list[ReviewItem] = []
+    skipped: list[ReviewItem] = []
+    seen: set[str] = set()
+    for item in items:
+        key = item.key
+        if key in seen:
+            continue
+        seen.add(key)
+        action = decided.get(key)
+        if action in FINAL_ACTIONS:
+            continue
+        (skipped if action == SKIP else fresh).append(item)
+    return fresh + skipped

@@ -1,0 +1,234 @@
+"""Review session logic: decisions, the recorder protocol and the session state.
+
+Pure logic, no I/O: a :class:`ReviewSession` walks a queue of
+:class:`~isp_nlp.review.queue.ReviewItem` and turns each action into a
+:class:`Decision`, which it hands to a :class:`DecisionRecorder` (the project
+store) *before* moving to the next item, so a crash or a quit never loses a
+decision and the next session resumes where this one stopped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from isp_nlp.errors import IspNlpError
+from isp_nlp.model import STAGES, Codebook
+from isp_nlp.review.queue import FINAL_ACTIONS, ReviewItem, pending
+
+ACTIONS = ("accept", "reject", "relabel", "skip")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One coder's verdict on one suggestion.
+
+    ``codes``/``stage`` are what the coder asserts: the suggestion on accept,
+    the chosen labels on relabel, nothing on reject and skip. ``suggestion`` is
+    a JSON-safe snapshot of what was shown, for the audit trail.
+    """
+
+    coder: str
+    item_key: str
+    segment_id: str
+    action: str
+    codes: tuple[str, ...]
+    stage: str | None
+    model_id: str
+    suggestion: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+class DecisionRecorder(Protocol):
+    """Where decisions go; the project store implements it durably."""
+
+    def record(self, decision: Decision) -> int:
+        """Commit ``decision`` durably and return its log id."""
+        ...
+
+    def undo_last(self, coder: str) -> Decision | None:
+        """Revert ``coder``'s most recent decision not yet undone; return it, or None."""
+        ...
+
+    def decided(self, coder: str) -> dict[str, str]:
+        """Map item key to the last effective action of ``coder``."""
+        ...
+
+
+def snapshot(item: ReviewItem) -> dict[str, Any]:
+    """JSON-safe record of the suggestion shown for ``item`` (lists, str, float only)."""
+    return {
+        "codes": [[code, float(p)] for code, p in item.codes],
+        "suggested_codes": list(item.suggested_codes),
+        "stage": None if item.stage is None else [item.stage[0], float(item.stage[1])],
+        "evidence": [
+            {"segment_id": ev.segment_id, "similarity": float(ev.similarity),
+             "labels": list(ev.labels)}
+            for ev in item.evidence
+        ],
+        "score": float(item.score),
+    }
+
+
+def _same(a: Decision, b: Decision) -> bool:
+    return (a.item_key, a.action, a.codes, a.stage) == (b.item_key, b.action, b.codes, b.stage)
+
+
+class ReviewSession:
+    """Walk ``items`` (already sorted) for one coder, recording each decision.
+
+    Pass *all* items of the review, not only the pending ones: the session drops
+    those the coder already settled (per ``recorder.decided``), moves previously
+    skipped ones to the end, and keeps the rest so ``undo`` can bring back an
+    item decided in an earlier session.
+    """
+
+    def __init__(
+        self,
+        items: Sequence[ReviewItem],
+        recorder: DecisionRecorder,
+        coder: str,
+        codebook: Codebook,
+    ) -> None:
+        if not isinstance(coder, str) or not coder.strip():
+            raise IspNlpError(
+                f"The coder name {coder!r} is empty; expected a non-empty name such as "
+                "'alice'; pass it with --coder NAME."
+            )
+        self.coder = coder.strip()
+        self.recorder = recorder
+        self.codebook = codebook
+        self._by_key: dict[str, ReviewItem] = {}
+        for item in items:
+            self._by_key.setdefault(item.key, item)
+        self._decided = dict(recorder.decided(self.coder))
+        self._queue = pending(self._by_key.values(), self._decided)
+        self._pos = 0
+        self._made: list[Decision] = []
+
+    # -- state -----------------------------------------------------------
+    @property
+    def total(self) -> int:
+        """Number of distinct items in this review."""
+        return len(self._by_key)
+
+    def current(self) -> ReviewItem | None:
+        """The item to show now, or None when the queue is exhausted."""
+        return self._queue[self._pos] if self._pos < len(self._queue) else None
+
+    def progress(self) -> tuple[int, int]:
+        """(items with a final verdict, all items) for this coder."""
+        done = sum(1 for key in self._by_key if self._decided.get(key) in FINAL_ACTIONS)
+        return done, self.total
+
+    def skipped(self) -> int:
+        """Items whose last action by this coder is a skip."""
+        return sum(1 for key in self._by_key if self._decided.get(key) == "skip")
+
+    def contains(self, item_key: str) -> bool:
+        """Whether ``item_key`` belongs to this session's items."""
+        return item_key in self._by_key
+
+    def decisions(self) -> tuple[Decision, ...]:
+        """Decisions made in this session and not undone, oldest first."""
+        return tuple(self._made)
+
+    # -- actions ---------------------------------------------------------
+    def accept(self) -> Decision:
+        """Assert the suggested codes and stage."""
+        item = self._require_item("accept")
+        stage = item.stage[0] if item.stage is not None else None
+        return self._record(item, "accept", item.suggested_codes, stage)
+
+    def reject(self) -> Decision:
+        """Reject the suggestion without saying what is right."""
+        return self._record(self._require_item("reject"), "reject", (), None)
+
+    def skip(self) -> Decision:
+        """Leave the item for later (it comes back at the end of the next session)."""
+        return self._record(self._require_item("skip"), "skip", (), None)
+
+    def relabel(self, codes: Sequence[str], stage: str | None) -> Decision:
+        """Assert ``codes`` (ids from the codebook) and ``stage`` instead of the suggestion."""
+        item = self._require_item("relabel")
+        if isinstance(codes, str):
+            codes = [codes]
+        chosen = tuple(dict.fromkeys(c.strip() for c in codes if c.strip()))
+        valid = self.codebook.code_ids
+        for code in chosen:
+            if code not in valid:
+                raise IspNlpError(
+                    f"Code {code!r} is not in codebook {self.codebook.name!r}; expected one of "
+                    f"{', '.join(valid) or '(no codes)'}; choose ids from that list."
+                )
+        if stage is not None:
+            stage = stage.strip() or None
+        stages = self.stage_ids
+        if stage is not None and stage not in stages:
+            raise IspNlpError(
+                f"Stage {stage!r} is not a stage of codebook {self.codebook.name!r}; expected "
+                f"one of {', '.join(stages)}; choose one of those or leave the stage empty."
+            )
+        return self._record(item, "relabel", chosen, stage)
+
+    def undo(self) -> Decision | None:
+        """Revert this coder's last decision and show its item again.
+
+        Works across sessions: a decision from an earlier run is reverted too and,
+        if its item is among this session's items, that item becomes current. If
+        the item is not part of this session the decision is still reverted and
+        returned (``contains(decision.item_key)`` is then False).
+        """
+        decision = self.recorder.undo_last(self.coder)
+        if decision is None:
+            return None
+        self._decided = dict(self.recorder.decided(self.coder))
+        if self._made and _same(self._made[-1], decision):
+            self._made.pop()
+        item = self._by_key.get(decision.item_key)
+        if item is None:
+            return decision
+        index = next(
+            (i for i, it in enumerate(self._queue) if it.key == decision.item_key), None
+        )
+        if index is not None:
+            self._queue.pop(index)
+            if index < self._pos:
+                self._pos -= 1
+        self._queue.insert(self._pos, item)
+        return decision
+
+    # -- helpers ---------------------------------------------------------
+    @property
+    def stage_ids(self) -> tuple[str, ...]:
+        """Valid stage ids: the codebook's, or the built-in stages if it has none."""
+        return self.codebook.stage_ids or STAGES
+
+    def _require_item(self, action: str) -> ReviewItem:
+        item = self.current()
+        if item is None:
+            done, total = self.progress()
+            raise IspNlpError(
+                f"There is no segment left to {action} ({done} of {total} items are decided); "
+                "expected a pending item; use undo to revisit the last decision or quit."
+            )
+        return item
+
+    def _record(
+        self, item: ReviewItem, action: str, codes: tuple[str, ...], stage: str | None
+    ) -> Decision:
+        decision = Decision(
+            coder=self.coder,
+            item_key=item.key,
+            segment_id=item.segment.id,
+            action=action,
+            codes=tuple(codes),
+            stage=stage,
+            model_id=item.model_id,
+            suggestion=snapshot(item),
+        )
+        self.recorder.record(decision)  # durable before the queue moves on
+        self._decided[item.key] = action
+        self._made.append(decision)
+        self._pos += 1
+        return decision

@@ -1,0 +1,546 @@
+"""The SQLite project store: the only module that writes SQL.
+
+One project is one folder holding ``project.sqlite`` (and trained models
+under ``models/``). The database runs in WAL mode with ``synchronous=FULL``
+and a busy timeout, so a decision that :meth:`Store.record` returned is on
+disk even if the process is killed a moment later, and several coders can
+work on one project at once. Every multi-row write is one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ProjectError
+from .model import Annotation, Codebook, Segment, Suggestion, Transcript
+
+DB_NAME = "project.sqlite"
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS transcripts (
+    id INTEGER PRIMARY KEY,
+    document TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    source_format TEXT NOT NULL,
+    text TEXT NOT NULL,
+    turns TEXT NOT NULL,
+    unit TEXT NOT NULL,
+    warnings TEXT NOT NULL,
+    ingested_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS segments (
+    id TEXT PRIMARY KEY,
+    transcript_id INTEGER NOT NULL REFERENCES transcripts(id) ON DELETE CASCADE,
+    idx INTEGER NOT NULL,
+    turn_index INTEGER NOT NULL,
+    unit TEXT NOT NULL,
+    speaker TEXT,
+    start INTEGER NOT NULL,
+    "end" INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    codable INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS segments_by_transcript ON segments(transcript_id, idx);
+CREATE TABLE IF NOT EXISTS codebook (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    name TEXT NOT NULL,
+    source TEXT NOT NULL,
+    loaded_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS codes (
+    id TEXT NOT NULL,
+    dimension TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    parent TEXT,
+    definition TEXT NOT NULL,
+    include TEXT NOT NULL,
+    exclude TEXT NOT NULL,
+    examples TEXT NOT NULL,
+    PRIMARY KEY (dimension, id)
+);
+CREATE TABLE IF NOT EXISTS log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    coder TEXT NOT NULL,
+    action TEXT NOT NULL,
+    item_key TEXT,
+    segment_id TEXT,
+    model_id TEXT,
+    detail TEXT NOT NULL,
+    undoes INTEGER REFERENCES log(id),
+    at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS log_by_coder ON log(coder, id);
+CREATE TABLE IF NOT EXISTS annotations (
+    id INTEGER PRIMARY KEY,
+    segment_id TEXT NOT NULL REFERENCES segments(id),
+    coder TEXT NOT NULL,
+    dimension TEXT NOT NULL,
+    label TEXT,
+    source TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    created_by INTEGER REFERENCES log(id),
+    retracted_by INTEGER REFERENCES log(id)
+);
+CREATE INDEX IF NOT EXISTS annotations_active ON annotations(segment_id, coder)
+    WHERE retracted_by IS NULL;
+CREATE TABLE IF NOT EXISTS embeddings (
+    model_id TEXT NOT NULL,
+    text_sha256 TEXT NOT NULL,
+    dim INTEGER NOT NULL,
+    vector BLOB NOT NULL,
+    PRIMARY KEY (model_id, text_sha256)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS models (
+    id TEXT PRIMARY KEY,
+    path TEXT NOT NULL,
+    manifest TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS suggestions (
+    segment_id TEXT NOT NULL REFERENCES segments(id) ON DELETE CASCADE,
+    model_id TEXT NOT NULL,
+    dimension TEXT NOT NULL,
+    label TEXT NOT NULL,
+    probability REAL NOT NULL,
+    suggested INTEGER NOT NULL,
+    evidence TEXT NOT NULL,
+    PRIMARY KEY (model_id, segment_id, dimension, label)
+);
+"""
+
+
+def now() -> str:
+    """Current UTC time as ISO 8601 with microseconds."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def project_db(directory: str | Path) -> Path:
+    return Path(directory) / DB_NAME
+
+
+class Store:
+    """A project database. Use :meth:`create` or :meth:`open`."""
+
+    def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
+        self.path = path
+        self.conn = conn
+
+    # -- opening -----------------------------------------------------------
+    @classmethod
+    def create(cls, path: str | Path) -> Store:
+        """Create (or open, if it exists) a project database at ``path``."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        store = cls(path, _connect(path))
+        # executescript commits on its own, so the schema is one script-level transaction.
+        store.conn.executescript(
+            "BEGIN IMMEDIATE;" + _SCHEMA
+            + f"INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', "
+            f"'{SCHEMA_VERSION}');COMMIT;"
+        )
+        return store
+
+    @classmethod
+    def open(cls, path: str | Path) -> Store:
+        """Open an existing project database; raise ProjectError if absent."""
+        path = Path(path)
+        if not path.is_file():
+            raise ProjectError(
+                f"no isp-nlp project at {path.parent}: {path.name} not found; "
+                f"create one with `isp-nlp init {path.parent}` or pass --project DIR"
+            )
+        try:
+            store = cls(path, _connect(path))
+            row = store.conn.execute(
+                "SELECT value FROM meta WHERE key = 'schema_version'"
+            ).fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise ProjectError(
+                f"{path} is not a readable isp-nlp project database ({exc}); "
+                "restore it from a backup or create a new project with `isp-nlp init`"
+            ) from None
+        if row is None or int(row[0]) > SCHEMA_VERSION:
+            found = "none" if row is None else row[0]
+            raise ProjectError(
+                f"{path} has schema version {found}, this isp-nlp reads version "
+                f"{SCHEMA_VERSION}; upgrade isp-nlp or re-create the project"
+            )
+        return store
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """An IMMEDIATE transaction: all writes inside commit together or not at all."""
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        else:
+            conn.execute("COMMIT")
+
+    # -- settings ------------------------------------------------------------
+    def get_setting(self, key: str, default: str | None = None) -> str | None:
+        row = self.conn.execute(
+            "SELECT value FROM meta WHERE key = ?", ("setting:" + key,)).fetchone()
+        return default if row is None else row[0]
+
+    def set_setting(self, key: str, value: str) -> None:
+        with self.transaction() as conn:
+            conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
+                         ("setting:" + key, value))
+
+    # -- transcripts and segments ------------------------------------------
+    def transcript_sha(self, document: str) -> str | None:
+        row = self.conn.execute(
+            "SELECT sha256 FROM transcripts WHERE document = ?", (document,)
+        ).fetchone()
+        return row[0] if row else None
+
+    def add_transcripts(
+        self, items: Sequence[tuple[Transcript, Sequence[Segment], str]], *, replace: bool = False
+    ) -> list[str]:
+        """Store transcripts with their segments in one transaction.
+
+        ``items`` holds (transcript, segments, unit). Returns, per item,
+        ``added``, ``unchanged`` or ``replaced``. A changed transcript under an
+        existing document name is refused unless ``replace``; replacing is
+        refused while coders' annotations point at segments that would vanish.
+        """
+        outcomes: list[str] = []
+        with self.transaction() as conn:
+            for transcript, segments, unit in items:
+                row = conn.execute(
+                    "SELECT id, sha256, unit FROM transcripts WHERE document = ?",
+                    (transcript.document,),
+                ).fetchone()
+                if row is not None and row[1] == transcript.sha256 and row[2] == unit:
+                    outcomes.append("unchanged")
+                    continue
+                if row is not None:
+                    if not replace:
+                        raise ProjectError(
+                            f"{transcript.name}: a different version of document "
+                            f"'{transcript.document}' is already in the project; pass --replace "
+                            "to replace it, or rename the file to add it as a new document"
+                        )
+                    self._drop_transcript(conn, row[0], {s.id for s in segments}, transcript)
+                    outcomes.append("replaced")
+                else:
+                    outcomes.append("added")
+                cur = conn.execute(
+                    "INSERT INTO transcripts(document, name, sha256, source_format, text, turns,"
+                    " unit, warnings, ingested_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                    (
+                        transcript.document,
+                        transcript.name,
+                        transcript.sha256,
+                        transcript.source_format,
+                        transcript.text,
+                        json.dumps([asdict(t) for t in transcript.turns]),
+                        unit,
+                        json.dumps(list(transcript.warnings)),
+                        now(),
+                    ),
+                )
+                conn.executemany(
+                    'INSERT INTO segments(id, transcript_id, idx, turn_index, unit, speaker, start,'
+                    ' "end", text, codable) VALUES (?,?,?,?,?,?,?,?,?,?)',
+                    [
+                        (s.id, cur.lastrowid, s.index, s.turn_index, s.unit, s.speaker,
+                         s.start, s.end, s.text, int(s.codable))
+                        for s in segments
+                    ],
+                )
+        return outcomes
+
+    def _drop_transcript(
+        self, conn: sqlite3.Connection, transcript_id: int, keep: set[str], t: Transcript
+    ) -> None:
+        old = {r[0] for r in conn.execute(
+            "SELECT id FROM segments WHERE transcript_id = ?", (transcript_id,))}
+        vanishing = old - keep
+        if vanishing:
+            marks = ",".join("?" * len(vanishing))
+            n = conn.execute(
+                f"SELECT COUNT(*) FROM annotations WHERE segment_id IN ({marks})",
+                sorted(vanishing),
+            ).fetchone()[0]
+            if n:
+                raise ProjectError(
+                    f"{t.name}: replacing document '{t.document}' would orphan {n} annotations "
+                    "on segments that no longer exist; export the codes first "
+                    "(`isp-nlp export-codes`) and ingest the new version under another name"
+                )
+        conn.execute("DELETE FROM suggestions WHERE segment_id IN "
+                     "(SELECT id FROM segments WHERE transcript_id = ?)", (transcript_id,))
+        # Segments kept with identical ids keep their annotations: re-point them.
+        conn.execute("PRAGMA defer_foreign_keys = ON")
+        conn.execute("DELETE FROM segments WHERE transcript_id = ?", (transcript_id,))
+        conn.execute("DELETE FROM transcripts WHERE id = ?", (transcript_id,))
+
+    def transcripts(self) -> list[dict]:
+        rows = self.conn.execute(
+            "SELECT t.document, t.name, t.sha256, t.source_format, t.unit, t.ingested_at,"
+            " COUNT(s.id), SUM(s.codable) FROM transcripts t LEFT JOIN segments s"
+            " ON s.transcript_id = t.id GROUP BY t.id ORDER BY t.document"
+        ).fetchall()
+        keys = ("document", "name", "sha256", "format", "unit", "ingested_at",
+                "segments", "codable")
+        return [dict(zip(keys, r, strict=True)) for r in rows]
+
+    def segments(self, *, document: str | None = None, codable_only: bool = False) -> list[Segment]:
+        sql = (
+            'SELECT s.id, t.document, s.idx, s.turn_index, s.unit, s.speaker, s.start, s."end",'
+            " s.text, s.codable FROM segments s JOIN transcripts t ON t.id = s.transcript_id"
+        )
+        where, args = [], []
+        if document is not None:
+            where.append("t.document = ?")
+            args.append(document)
+        if codable_only:
+            where.append("s.codable = 1")
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY t.document, s.idx"
+        return [
+            Segment(id=r[0], document=r[1], index=r[2], turn_index=r[3], unit=r[4],
+                    speaker=r[5], start=r[6], end=r[7], text=r[8], codable=bool(r[9]))
+            for r in self.conn.execute(sql, args)
+        ]
+
+    def document_names(self) -> dict[str, str]:
+        """Map both document names and original file names to document names."""
+        out: dict[str, str] = {}
+        for document, name in self.conn.execute("SELECT document, name FROM transcripts"):
+            out[name] = document
+            out[document] = document
+        return out
+
+    # -- codebook ----------------------------------------------------------
+    def save_codebook(self, codebook: Codebook, source: str) -> None:
+        """Replace the project's codebook; refuse if annotations use removed codes."""
+        with self.transaction() as conn:
+            new_ids = {("code", c.id) for c in codebook.codes}
+            new_ids |= {("stage", s.id) for s in codebook.stages}
+            used = conn.execute(
+                "SELECT DISTINCT dimension, label FROM annotations"
+                " WHERE label IS NOT NULL AND retracted_by IS NULL"
+            ).fetchall()
+            missing = sorted(label for dim, label in used if (dim, label) not in new_ids)
+            if missing:
+                raise ProjectError(
+                    f"{source}: the new codebook drops codes still used by annotations "
+                    f"({', '.join(missing[:5])}); keep those codes or recode the segments first"
+                )
+            conn.execute("DELETE FROM codes")
+            conn.execute(
+                "INSERT OR REPLACE INTO codebook(id, name, source, loaded_at) VALUES (1, ?, ?, ?)",
+                (codebook.name, source, now()),
+            )
+            rows = [
+                (c.id, c.dimension, i, c.name, c.parent, c.definition, c.include, c.exclude,
+                 json.dumps(list(c.examples)))
+                for i, c in enumerate([*codebook.codes, *codebook.stages])
+            ]
+            conn.executemany("INSERT INTO codes VALUES (?,?,?,?,?,?,?,?,?)", rows)
+
+    def codebook(self) -> Codebook | None:
+        from .model import Code
+
+        head = self.conn.execute("SELECT name FROM codebook WHERE id = 1").fetchone()
+        if head is None:
+            return None
+        codes, stages = [], []
+        for r in self.conn.execute(
+            "SELECT id, dimension, name, parent, definition, include, exclude, examples"
+            " FROM codes ORDER BY position"
+        ):
+            code = Code(id=r[0], dimension=r[1], name=r[2], parent=r[3], definition=r[4],
+                        include=r[5], exclude=r[6], examples=tuple(json.loads(r[7])))
+            (stages if code.dimension == "stage" else codes).append(code)
+        return Codebook(name=head[0], codes=tuple(codes), stages=tuple(stages))
+
+    # -- annotations -------------------------------------------------------
+    def import_annotations(self, annotations: Sequence[Annotation], *, source: str) -> dict:
+        """Import one coder's coding of each (segment, coder) in one transaction.
+
+        For every (segment, coder, dimension) in ``annotations`` the coder's
+        active annotations are replaced by the new ones (so re-importing a file
+        is a no-op, and a corrected file updates the codes). The import itself
+        is a log row, so it is attributed and undoable by inspection.
+        """
+        groups: dict[tuple[str, str, str], set[str | None]] = {}
+        sources: dict[tuple[str, str, str], str] = {}
+        for a in annotations:
+            key = (a.segment_id, a.coder, a.dimension)
+            groups.setdefault(key, set()).add(a.label)
+            sources[key] = a.source
+        added = unchanged = 0
+        with self.transaction() as conn:
+            log_id = conn.execute(
+                "INSERT INTO log(coder, action, detail, at) VALUES (?, 'import', ?, ?)",
+                ("*", json.dumps({"source": source, "rows": len(annotations)}), now()),
+            ).lastrowid
+            for (seg, coder, dim), labels in groups.items():
+                if len(labels) > 1:
+                    labels.discard(None)
+                current = self._active_labels(conn, seg, coder, dim)
+                if current == labels:
+                    unchanged += 1
+                    continue
+                self._replace_labels(conn, seg, coder, dim, labels,
+                                     sources[(seg, coder, dim)], log_id)
+                added += 1
+        return {"changed": added, "unchanged": unchanged, "log_id": log_id}
+
+    @staticmethod
+    def _active_labels(conn: sqlite3.Connection, seg: str, coder: str, dim: str) -> set:
+        return {r[0] for r in conn.execute(
+            "SELECT label FROM annotations WHERE segment_id = ? AND coder = ? AND dimension = ?"
+            " AND retracted_by IS NULL", (seg, coder, dim))}
+
+    @staticmethod
+    def _replace_labels(conn: sqlite3.Connection, seg: str, coder: str, dim: str,
+                        labels: Iterable[str | None], source: str, log_id: int) -> None:
+        conn.execute(
+            "UPDATE annotations SET retracted_by = ? WHERE segment_id = ? AND coder = ?"
+            " AND dimension = ? AND retracted_by IS NULL", (log_id, seg, coder, dim))
+        at = now()
+        conn.executemany(
+            "INSERT INTO annotations(segment_id, coder, dimension, label, source, created_at,"
+            " created_by) VALUES (?,?,?,?,?,?,?)",
+            [(seg, coder, dim, label, source, at, log_id) for label in sorted(
+                labels, key=lambda x: "" if x is None else x)],
+        )
+
+    def annotations(self) -> list[Annotation]:
+        """All active annotations, human and model-assisted, in a stable order."""
+        return [
+            Annotation(segment_id=r[0], coder=r[1], dimension=r[2], label=r[3], source=r[4])
+            for r in self.conn.execute(
+                "SELECT segment_id, coder, dimension, label, source FROM annotations"
+                " WHERE retracted_by IS NULL ORDER BY segment_id, coder, dimension, label"
+            )
+        ]
+
+    # -- embeddings ---------------------------------------------------------
+    def embedding_cache(self) -> SqliteEmbeddingCache:
+        return SqliteEmbeddingCache(self.conn)
+
+    # -- models and suggestions --------------------------------------------
+    def register_model(self, model_id: str, path: str, manifest: Mapping) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO models(id, path, manifest, created_at) VALUES (?,?,?,?)",
+                (model_id, path, json.dumps(manifest), now()),
+            )
+
+    def latest_model(self) -> dict | None:
+        row = self.conn.execute(
+            "SELECT id, path, manifest, created_at FROM models ORDER BY created_at DESC, rowid"
+            " DESC LIMIT 1"
+        ).fetchone()
+        if row is None:
+            return None
+        return {"id": row[0], "path": row[1], "manifest": json.loads(row[2]), "created_at": row[3]}
+
+    def replace_suggestions(self, model_id: str, suggestions: Sequence[Suggestion]) -> int:
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM suggestions WHERE model_id = ?", (model_id,))
+            conn.executemany(
+                "INSERT INTO suggestions VALUES (?,?,?,?,?,?,?)",
+                [
+                    (s.segment_id, s.model_id, s.dimension, s.label, float(s.probability),
+                     int(s.suggested), json.dumps([asdict(e) for e in s.evidence]))
+                    for s in suggestions
+                ],
+            )
+        return len(suggestions)
+
+    def suggestions(self, model_id: str) -> list[Suggestion]:
+        from .model import Evidence
+
+        out = []
+        for r in self.conn.execute(
+            "SELECT segment_id, model_id, dimension, label, probability, suggested, evidence"
+            " FROM suggestions WHERE model_id = ? ORDER BY segment_id, dimension, probability DESC",
+            (model_id,),
+        ):
+            evidence = tuple(
+                Evidence(segment_id=e["segment_id"], similarity=e["similarity"], text=e["text"],
+                         labels=tuple(e["labels"]))
+                for e in json.loads(r[6])
+            )
+            out.append(Suggestion(segment_id=r[0], model_id=r[1], dimension=r[2], label=r[3],
+                                  probability=r[4], suggested=bool(r[5]), evidence=evidence))
+        return out
+
+
+class SqliteEmbeddingCache:
+    """Embedding cache keyed by (model id, sha256 of text), stored in the project."""
+
+    _CHUNK = 500
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def get_many(self, model_id: str, keys: Sequence[str]) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        keys = list(keys)
+        for i in range(0, len(keys), self._CHUNK):
+            chunk = keys[i : i + self._CHUNK]
+            marks = ",".join("?" * len(chunk))
+            for key, blob in self.conn.execute(
+                f"SELECT text_sha256, vector FROM embeddings WHERE model_id = ?"
+                f" AND text_sha256 IN ({marks})",
+                [model_id, *chunk],
+            ):
+                out[key] = np.frombuffer(blob, dtype=np.float32)
+        return out
+
+    def put_many(self, model_id: str, items: Mapping[str, np.ndarray]) -> None:
+        rows = [
+            (model_id, key, int(vec.shape[-1]), np.asarray(vec, dtype=np.float32).tobytes())
+            for key, vec in items.items()
+        ]
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.executemany("INSERT OR REPLACE INTO embeddings VALUES (?,?,?,?)", rows)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, timeout=30.0, isolation_level=None)
+    conn.execute("PRAGMA busy_timeout = 30000")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+

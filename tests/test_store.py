@@ -1,0 +1,213 @@
+"""The project store: transactions, durability under kill -9, concurrent coders."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from isp_nlp.decisions import DecisionLog
+from isp_nlp.errors import ProjectError
+from isp_nlp.model import Annotation, Code, Codebook, Segment, Transcript, Turn
+from isp_nlp.review.session import Decision
+from isp_nlp.store import Store
+
+
+def make_transcript(document: str = "doc1", n: int = 4, sha: str = "a" * 64):
+    texts = [f"Utterance number {i} about training." for i in range(n)]
+    turns, parts, pos = [], [], 0
+    for i, t in enumerate(texts):
+        label = "P1: " if i % 2 else "Interviewer: "
+        start = pos + len(label)
+        turns.append(Turn(index=i, speaker=label[:-2], start=start, end=start + len(t)))
+        parts.append(label + t)
+        pos += len(label) + len(t) + 2
+    text = "\n\n".join(parts)
+    transcript = Transcript(document=document, name=f"{document}.txt", sha256=sha, text=text,
+                            turns=tuple(turns), source_format="text")
+    segments = [
+        Segment(id=f"{document}-{i}", document=document, index=i, turn_index=i, unit="turn",
+                speaker=turn.speaker, start=turn.start, end=turn.end,
+                text=text[turn.start:turn.end], codable=turn.speaker == "P1")
+        for i, turn in enumerate(turns)
+    ]
+    return transcript, segments
+
+
+CODEBOOK = Codebook(
+    name="t",
+    codes=(Code(id="training", name="Training"), Code(id="trust", name="Trust")),
+    stages=tuple(Code(id=s, name=s, dimension="stage")
+                 for s in ("push", "push_pull", "exchange", "none")),
+)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    s = Store.create(tmp_path / "project.sqlite")
+    t, segs = make_transcript()
+    s.add_transcripts([(t, segs, "turn")])
+    s.save_codebook(CODEBOOK, "codebook.yaml")
+    yield s
+    s.close()
+
+
+def test_open_missing_project_names_the_fix(tmp_path: Path) -> None:
+    with pytest.raises(ProjectError, match="isp-nlp init"):
+        Store.open(tmp_path / "nope" / "project.sqlite")
+
+
+def test_not_a_database(tmp_path: Path) -> None:
+    bad = tmp_path / "project.sqlite"
+    bad.write_bytes(b"this is not sqlite at all" * 100)
+    with pytest.raises(ProjectError, match="not a readable isp-nlp project"):
+        Store.open(bad)
+
+
+def test_reingest_unchanged_is_noop_and_changed_is_refused(store: Store) -> None:
+    t, segs = make_transcript()
+    assert store.add_transcripts([(t, segs, "turn")]) == ["unchanged"]
+    t2, segs2 = make_transcript(n=5, sha="b" * 64)
+    with pytest.raises(ProjectError, match="--replace"):
+        store.add_transcripts([(t2, segs2, "turn")])
+    assert len(store.segments()) == 4
+    assert store.add_transcripts([(t2, segs2, "turn")], replace=True) == ["replaced"]
+    assert len(store.segments()) == 5
+
+
+def test_batch_is_all_or_nothing(store: Store) -> None:
+    good, good_segs = make_transcript("doc2")
+    changed, changed_segs = make_transcript("doc1", n=6, sha="c" * 64)
+    with pytest.raises(ProjectError):
+        store.add_transcripts([(good, good_segs, "turn"), (changed, changed_segs, "turn")])
+    assert {s.document for s in store.segments()} == {"doc1"}
+
+
+def test_replace_refuses_to_orphan_annotations(store: Store) -> None:
+    store.import_annotations([Annotation("doc1-3", "ana", "code", "training")], source="x")
+    t2, segs2 = make_transcript(n=2, sha="d" * 64)
+    with pytest.raises(ProjectError, match="orphan 1 annotations"):
+        store.add_transcripts([(t2, segs2, "turn")], replace=True)
+    assert len(store.segments()) == 4
+
+
+def test_import_is_idempotent_and_updates(store: Store) -> None:
+    ann = [Annotation("doc1-1", "ana", "code", "training"),
+           Annotation("doc1-1", "ana", "stage", "push")]
+    assert store.import_annotations(ann, source="a.csv")["changed"] == 2
+    assert store.import_annotations(ann, source="a.csv")["changed"] == 0
+    store.import_annotations([Annotation("doc1-1", "ana", "code", "trust")], source="b.csv")
+    labels = {(a.dimension, a.label) for a in store.annotations()}
+    assert labels == {("code", "trust"), ("stage", "push")}
+
+
+def test_codebook_round_trip_and_guard(store: Store) -> None:
+    assert store.codebook() == CODEBOOK
+    store.import_annotations([Annotation("doc1-1", "ana", "code", "trust")], source="a")
+    smaller = Codebook(name="t", codes=(Code(id="training", name="Training"),),
+                       stages=CODEBOOK.stages)
+    with pytest.raises(ProjectError, match="trust"):
+        store.save_codebook(smaller, "small.yaml")
+
+
+def test_embedding_cache_round_trip(store: Store) -> None:
+    cache = store.embedding_cache()
+    vec = np.arange(4, dtype=np.float32)
+    cache.put_many("m", {"k1": vec})
+    got = cache.get_many("m", ["k1", "k2"])
+    assert list(got) == ["k1"] and np.array_equal(got["k1"], vec)
+    assert cache.get_many("other", ["k1"]) == {}
+
+
+def decision(coder: str, seg: str, action: str = "accept", codes=("training",), stage="push"):
+    return Decision(coder=coder, item_key=f"{seg}-key", segment_id=seg, action=action,
+                    codes=tuple(codes), stage=stage, model_id="m1",
+                    suggestion={"codes": list(codes)})
+
+
+def test_decisions_become_assisted_annotations_and_undo_restores(store: Store) -> None:
+    store.import_annotations([Annotation("doc1-1", "ben", "code", "trust")], source="seed")
+    log = DecisionLog(store)
+    log.record(decision("ben", "doc1-1", "relabel", codes=("training",), stage="exchange"))
+    active = {(a.coder, a.dimension, a.label, a.source) for a in store.annotations()}
+    assert active == {("ben", "code", "training", "assisted"),
+                      ("ben", "stage", "exchange", "assisted")}
+    undone = log.undo_last("ben")
+    assert undone is not None and undone.action == "relabel" and undone.stage == "exchange"
+    active = {(a.coder, a.dimension, a.label, a.source) for a in store.annotations()}
+    assert active == {("ben", "code", "trust", "human")}
+    assert log.undo_last("ben") is None
+    entries = log.entries()
+    assert [e["action"] for e in entries] == ["import", "relabel", "undo"]
+    assert entries[1]["undone"] and entries[2]["undoes"] == entries[1]["id"]
+
+
+def test_decided_ignores_undone(store: Store) -> None:
+    log = DecisionLog(store)
+    log.record(decision("ana", "doc1-1"))
+    log.record(decision("ana", "doc1-3", action="skip", codes=(), stage=None))
+    assert log.decided("ana") == {"doc1-1-key": "accept", "doc1-3-key": "skip"}
+    log.undo_last("ana")
+    assert log.decided("ana") == {"doc1-1-key": "accept"}
+    assert log.decided("ben") == {}
+
+
+WORKER = textwrap.dedent(
+    """
+    import sys
+    from isp_nlp.store import Store
+    from isp_nlp.decisions import DecisionLog
+    from isp_nlp.review.session import Decision
+    store = Store.open(sys.argv[1])
+    log = DecisionLog(store)
+    coder, n = sys.argv[2], int(sys.argv[3])
+    for i in range(n):
+        seg = "doc1-1" if i % 2 else "doc1-3"
+        log_id = log.record(Decision(coder=coder, item_key=f"k{i}", segment_id=seg,
+                                     action="accept", codes=("training",), stage="push",
+                                     model_id="m", suggestion={}))
+        print(log_id, flush=True)
+    """
+)
+
+
+def _worker(db: Path, coder: str, n: int) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", WORKER, str(db), coder, str(n)],
+                            stdout=subprocess.PIPE, text=True)
+
+
+def test_decisions_survive_kill_9(store: Store) -> None:
+    proc = _worker(store.path, "ana", 100_000)
+    acknowledged = []
+    deadline = time.monotonic() + 60
+    while len(acknowledged) < 40 and time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        acknowledged.append(int(line))
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert len(acknowledged) == 40
+    with Store.open(store.path) as reopened:
+        assert reopened.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        ids = {r[0] for r in reopened.conn.execute("SELECT id FROM log WHERE coder = 'ana'")}
+    assert set(acknowledged) <= ids
+
+
+def test_concurrent_coders_lose_nothing(store: Store) -> None:
+    procs = [_worker(store.path, coder, 60) for coder in ("ana", "ben", "cai")]
+    for p in procs:
+        out, _ = p.communicate(timeout=120)
+        assert p.returncode == 0
+        assert len(out.split()) == 60
+    counts = dict(store.conn.execute("SELECT coder, COUNT(*) FROM log GROUP BY coder"))
+    assert counts == {"ana": 60, "ben": 60, "cai": 60}
+    active = [a for a in store.annotations() if a.source == "assisted"]
+    assert {a.coder for a in active} == {"ana", "ben", "cai"}
