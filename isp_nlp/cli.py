@@ -1,0 +1,365 @@
+"""The ``isp-nlp`` command line: a thin layer over the library.
+
+Each command parses options, calls one library function and prints its
+result. Domain errors (:class:`isp_nlp.errors.IspNlpError`) become a one-line
+message and exit status 2. Heavy modules (torch, sentence-transformers,
+spaCy) are imported only by the commands that embed or segment.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from .errors import ImportCodesError, IspNlpError
+
+FORMATS = click.Choice(["table", "json"])
+
+
+class InputError(click.ClickException):
+    """A user/input error: one line on stderr, exit status 2."""
+
+    exit_code = 2
+
+    def show(self, file=None) -> None:  # noqa: D102 - one line, no traceback
+        click.echo(f"Error: {self.format_message()}", err=True, file=file)
+
+
+class Group(click.Group):
+    """Maps domain exceptions to :class:`InputError`."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except ImportCodesError as exc:
+            for problem in exc.problems[:50]:
+                click.echo(f"  {problem}", err=True)
+            if len(exc.problems) > 50:
+                click.echo(f"  … and {len(exc.problems) - 50} more", err=True)
+            raise InputError(str(exc)) from None
+        except IspNlpError as exc:
+            raise InputError(str(exc)) from None
+        except OSError as exc:
+            name = getattr(exc, "filename", None) or ""
+            raise InputError(f"{name}: {exc.strerror or exc}".lstrip(": ")) from None
+
+
+def _store(ctx: click.Context):
+    from .project import open_project
+
+    store = open_project(ctx.obj["project"])
+    ctx.call_on_close(store.close)
+    return store
+
+
+def _emit(data, fmt: str) -> None:
+    if fmt == "json":
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+    else:
+        for key, value in data.items():
+            if isinstance(value, list | tuple):
+                value = ", ".join(map(str, value))
+            click.echo(f"{key:>18}: {value}")
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--project", "project", type=click.Path(file_okay=False, path_type=Path),
+              envvar="ISP_NLP_PROJECT", default=".", show_default=True,
+              help="Project folder (or set ISP_NLP_PROJECT).")
+@click.version_option(package_name="isp-nlp")
+@click.pass_context
+def cli(ctx: click.Context, project: Path) -> None:
+    """isp-nlp: suggest qualitative codes for interview transcripts, locally.
+
+    Typical flow: init → codebook load → ingest → import-codes → train →
+    suggest → review → agreement → report. `isp-nlp demo` runs it all on the
+    bundled synthetic corpus.
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["project"] = project
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--embedder", type=click.Choice(["minilm", "hashing-256"]), default="minilm",
+              show_default=True, help="Embedding model (hashing-256 is a fast test embedder).")
+def init(directory: Path, embedder: str) -> None:
+    """Create a project folder with its SQLite database."""
+    from .project import init_project
+
+    db = init_project(directory, embedder=embedder)
+    click.echo(f"Project ready: {db}")
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True,
+                type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--unit", type=click.Choice(["turn", "sentence", "paragraph"]), default="turn",
+              show_default=True, help="Segmentation unit.")
+@click.option("--max-chars", type=click.IntRange(min=50), default=2000, show_default=True,
+              help="Split longer turns at sentence boundaries.")
+@click.option("--skip-speakers", default="", metavar="NAME,...",
+              help="Speakers kept as context but not coded, e.g. Interviewer.")
+@click.option("--replace", is_flag=True, help="Replace a changed file already ingested.")
+@click.pass_context
+def ingest(ctx, files, unit, max_chars, skip_speakers, replace) -> None:
+    """Read transcripts (.txt/.md, .vtt, .srt, .sbv, .docx) and segment them.
+
+    All files are read first; if any fails, nothing is stored.
+    """
+    from .project import ingest_files
+
+    skip = [s.strip() for s in skip_speakers.split(",") if s.strip()]
+    for o in ingest_files(_store(ctx), files, unit=unit, max_chars=max_chars,
+                          skip_speakers=skip, replace=replace):
+        for warning in o.warnings:
+            click.echo(f"Warning: {warning}", err=True)
+        click.echo(f"{o.outcome:>9}  {o.document}: {o.n_turns} turns, {o.n_segments} segments "
+                   f"({o.n_codable} codable); speakers: {', '.join(o.speakers) or '—'}")
+
+
+@cli.group()
+def codebook() -> None:
+    """Check, load and show the codebook (YAML)."""
+
+
+@codebook.command("check")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def codebook_check(file: Path) -> None:
+    """Validate a codebook file: duplicate ids, unknown parents, cycles."""
+    from .codebook import load_codebook
+
+    cb = load_codebook(file)
+    click.echo(f"{file}: OK — {len(cb.codes)} codes, stages {', '.join(cb.stage_ids)}")
+
+
+@codebook.command("load")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+def codebook_load(ctx, file: Path) -> None:
+    """Make FILE the project's codebook."""
+    from .project import load_project_codebook
+
+    cb = load_project_codebook(_store(ctx), file)
+    click.echo(f"Loaded codebook '{cb.name}': {len(cb.codes)} codes, {len(cb.stages)} stages")
+
+
+@codebook.command("show")
+@click.pass_context
+def codebook_show(ctx) -> None:
+    """Print the project's codebook as a tree."""
+    from .project import require_codebook
+
+    cb = require_codebook(_store(ctx))
+    depth: dict[str, int] = {}
+    for code in cb.codes:
+        depth[code.id] = depth.get(code.parent, -1) + 1 if code.parent else 0
+        click.echo(f"{'  ' * depth[code.id]}{code.id}  ({code.name})")
+    click.echo("stage: " + ", ".join(cb.stage_ids))
+
+
+@cli.command("import-codes")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+def import_codes_cmd(ctx, file: Path) -> None:
+    """Import seed codes from a coded-segments CSV (all rows or none)."""
+    from .project import import_codes
+
+    r = import_codes(_store(ctx), file)
+    click.echo(f"Imported {r['rows']} rows: {r['segments']} segments coded by "
+               f"{', '.join(r['coders'])} ({r['changed']} changed, {r['unchanged']} unchanged)")
+
+
+@cli.command("export-codes")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+def export_codes_cmd(ctx, file: Path) -> None:
+    """Write every coder's codes as a coded-segments CSV."""
+    from .project import export_codes
+
+    n = export_codes(_store(ctx), file)
+    click.echo(f"Wrote {n} rows to {file}")
+
+
+@cli.command()
+@click.pass_context
+def embed(ctx) -> None:
+    """Embed every segment with the project's local model (cached)."""
+    from .pipeline import embed_project
+
+    r = embed_project(_store(ctx), progress=True)
+    click.echo(f"Embedded {r['segments']} segments with {r['model_id']}: "
+               f"{r['encoded']} new, {r['cached']} from cache")
+
+
+@cli.command()
+@click.option("--folds", type=click.IntRange(min=2), default=5, show_default=True,
+              help="Folds for the out-of-fold predictions used in agreement.")
+@click.pass_context
+def train(ctx, folds: int) -> None:
+    """Fit the code and stage suggesters on the human seed codes."""
+    from .pipeline import train_project
+
+    r = train_project(_store(ctx), folds=folds, progress=True)
+    click.echo(f"Trained model {r['model_id']} on {r['segments']} segments coded by "
+               f"{', '.join(r['coders'])}; saved to {r['path']}")
+
+
+@cli.command()
+@click.option("--code-threshold", type=click.FloatRange(0, 1), default=None,
+              help="Suggest a code at or above this probability (default: the model's).")
+@click.option("--stage-threshold", type=click.FloatRange(0, 1), default=None,
+              help="Abstain on the stage below this probability (default: the model's).")
+@click.pass_context
+def suggest(ctx, code_threshold, stage_threshold) -> None:
+    """Suggest codes and a stage for every segment without human codes."""
+    from .pipeline import suggest_project
+
+    r = suggest_project(_store(ctx), code_threshold=code_threshold,
+                        stage_threshold=stage_threshold, progress=True)
+    click.echo(f"Scored {r['segments']} segments with {r['model_id']}: "
+               f"{r['suggested_codes']} code suggestions, stage abstained on "
+               f"{r['stage_abstained']}")
+
+
+@cli.command()
+@click.option("--coder", required=True, help="Your name, recorded with every decision.")
+@click.option("--order", type=click.Choice(["uncertain", "document"]), default="uncertain",
+              show_default=True, help="Most uncertain first, or in transcript order.")
+@click.option("--script", "script", default=None, metavar="ACTIONS",
+              help="Run non-interactively, e.g. 'a,r,e:code1+code2|exchange,s,u,q'.")
+@click.pass_context
+def review(ctx, coder: str, order: str, script: str | None) -> None:
+    """Triage suggestions: a accept, r reject, e relabel, s skip, u undo, q quit."""
+    from .decisions import DecisionLog
+    from .project import require_codebook
+    from .review import SORTERS, ReviewSession, run_review, run_scripted
+    from .review_items import build_review_items
+
+    store = _store(ctx)
+    recorder = DecisionLog(store)
+    items = list(SORTERS[order](build_review_items(store, coder, recorder.decided(coder))))
+    session = ReviewSession(items, recorder, coder, require_codebook(store))
+    if script is not None:
+        summary = run_scripted(session, _split_script(script))
+    else:
+        summary = run_review(session, read_key=_read_key, write=click.echo,
+                             read_line=_read_line)
+    click.echo(f"Review by {coder}: {summary}")
+
+
+def _split_script(script: str) -> list[str]:
+    return [a.strip().replace("+", ",") for a in script.split(",") if a.strip()]
+
+
+def _read_key() -> str:
+    try:
+        return click.getchar()
+    except (EOFError, KeyboardInterrupt):
+        return ""
+
+
+def _read_line(prompt: str) -> str:
+    try:
+        return click.prompt(prompt, default="", show_default=False, prompt_suffix="")
+    except (EOFError, click.Abort):
+        return ""
+
+
+@cli.command()
+@click.option("--coder", default=None, help="Only this coder's entries.")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@click.pass_context
+def log(ctx, coder: str | None, fmt: str) -> None:
+    """Print every decision (and import and undo) in the audit log."""
+    from .decisions import DecisionLog
+
+    entries = DecisionLog(_store(ctx)).entries(coder)
+    if fmt == "json":
+        click.echo(json.dumps(entries, indent=2, ensure_ascii=False))
+        return
+    for e in entries:
+        where = f"{e['document']}#{e['segment_index']}" if e["document"] else ""
+        what = ", ".join(e["codes"] or []) if e["codes"] is not None else ""
+        stage = f" | {e['stage']}" if e["stage"] else ""
+        flag = " (undone)" if e["undone"] else ""
+        click.echo(f"{e['id']:>5} {e['at'][:19]} {e['coder']:<12} {e['action']:<8} "
+                   f"{where:<24} {what}{stage}{flag}")
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
+              show_default=True)
+@click.option("--no-model", is_flag=True, help="Humans only.")
+@click.pass_context
+def agreement(ctx, fmt: str, no_model: bool) -> None:
+    """Agreement per code and for the stage: humans and model side by side."""
+    from .reporting import project_agreement
+
+    rep = project_agreement(_store(ctx), include_model=not no_model)
+    if fmt == "json":
+        click.echo(json.dumps(rep.to_dict(), indent=2, ensure_ascii=False))
+    elif fmt == "csv":
+        click.echo(rep.to_frame().to_csv(index=False), nl=False)
+    else:
+        click.echo(format_agreement_table(rep))
+
+
+def format_agreement_table(rep) -> str:
+    """A compact text table: one line per target and coder pair, then alphas."""
+    import pandas as pd
+
+    with pd.option_context("display.width", 160, "display.max_rows", 500,
+                           "display.max_columns", 20, "display.float_format", "{:.3f}".format):
+        pairs = rep.pairs.drop(columns=[c for c in ("note",) if c in rep.pairs.columns])
+        alphas = rep.alphas.drop(columns=[c for c in ("note",) if c in rep.alphas.columns])
+        return ("Pairwise agreement (percent, Cohen's kappa)\n" + pairs.to_string(index=False)
+                + "\n\nKrippendorff's alpha (nominal)\n" + alphas.to_string(index=False))
+
+
+@cli.command()
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default="report.html",
+              show_default=True, help="Where to write the HTML report.")
+@click.pass_context
+def report(ctx, out: Path) -> None:
+    """Write one self-contained HTML report."""
+    from .reporting import write_project_report
+
+    path = write_project_report(_store(ctx), out)
+    click.echo(str(path))
+
+
+@cli.command()
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@click.pass_context
+def status(ctx, fmt: str) -> None:
+    """Show what the project holds."""
+    from .project import project_status
+
+    _emit(project_status(_store(ctx)), fmt)
+
+
+@cli.command()
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default="isp-nlp-demo",
+              show_default=True, help="Folder for the demo project and report.")
+@click.option("--corpus", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Demo corpus folder (default: the bundled corpora/isp-demo).")
+@click.option("--embedder", type=click.Choice(["minilm", "hashing-256"]), default="minilm",
+              show_default=True)
+def demo(out: Path, corpus: Path | None, embedder: str) -> None:
+    """Run the whole pipeline on the bundled synthetic corpus; print the report path."""
+    from .demo import run_demo
+
+    path = run_demo(out, corpus=corpus, embedder=embedder, echo=click.echo)
+    click.echo(str(path))
+
+
+def main() -> None:
+    cli(prog_name="isp-nlp")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,448 @@
+"""The coded-segments CSV: the project's interchange format for coded data.
+
+Long format, one row per (segment, coder, code). Required columns:
+``document, segment, text, coder, code``; optional: ``stage, speaker, start,
+end``. Column names are case-insensitive and may carry surrounding spaces;
+other columns are ignored; ``,`` ``;`` or tab separators are accepted.
+
+* ``document`` - the transcript's document name (file stem) or file name.
+* ``segment`` - the segment id from an export (may be empty).
+* ``start``/``end`` - code-point offsets into the stored transcript text (may be empty).
+* ``text`` - the segment text (may be empty when the id or offsets are given).
+* ``coder`` - who coded the row (required).
+* ``code`` - a code id or exact code name; EMPTY means the coder saw the
+  segment and applied no code.
+* ``stage`` - the coder's stage label for the segment (empty = not given).
+
+A row is matched to a segment of its document by segment id, else by
+offsets, else by text (whitespace collapsed, case kept). Ids and offsets are
+exact; when several segments share a row's text the match is a heuristic:
+segments of the row's speaker (if given) are preferred, then the first one
+this coder has not yet given this code (nor marked "no code", or coded at
+all for a no-code row), at or after the coder's previous match in that
+document (CSV rows are expected in document order).
+Import is all-or-nothing: every row's problem is reported, nothing is kept.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import io
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from isp_nlp.codebook import codes_named, normalise_stage, read_text_file, resolve_code
+from isp_nlp.errors import ImportCodesError, InputFileError, ProjectError
+from isp_nlp.model import (
+    CODE_DIMENSION,
+    STAGE_DIMENSION,
+    STAGES,
+    Annotation,
+    Codebook,
+    Segment,
+)
+
+REQUIRED_COLUMNS = ("document", "segment", "text", "coder", "code")
+OPTIONAL_COLUMNS = ("stage", "speaker", "start", "end")
+COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
+
+
+@dataclass(frozen=True)
+class CodedRow:
+    """One data row of a coded-segments CSV (``line`` is the 1-based file line)."""
+
+    line: int
+    document: str
+    segment: str
+    text: str
+    coder: str
+    code: str
+    stage: str = ""
+    speaker: str = ""
+    start: int | None = None
+    end: int | None = None
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _rows_with_lines(text: str, delimiter: str, name: str) -> list[tuple[int, list[str]]]:
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    out: list[tuple[int, list[str]]] = []
+    last = 0
+    try:
+        for record in reader:
+            out.append((last + 1, record))
+            last = reader.line_num
+    except csv.Error as exc:
+        raise InputFileError(
+            f"{name} line {reader.line_num} cannot be parsed as CSV ({exc}); check the quotes "
+            "on that line (a field containing quotes must be quoted, with quotes doubled)."
+        ) from exc
+    return out
+
+
+def _choose_delimiter(text: str) -> str:
+    header = next((ln for ln in text.splitlines() if ln.strip()), "")
+    best, best_hits = ",", -1
+    for delim in (",", ";", "\t"):
+        names = {c.strip().casefold() for c in header.split(delim)}
+        hits = sum(c in names for c in COLUMNS)
+        if hits > best_hits:
+            best, best_hits = delim, hits
+    return best
+
+
+def _offset(value: str, field: str, line: int, problems: list[str]) -> int | None:
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        number = int(float(value)) if value.endswith(".0") else int(value)
+    except ValueError:
+        problems.append(f"line {line}: {field} is '{value}', expected a whole number or empty")
+        return None
+    if number < 0:
+        problems.append(f"line {line}: {field} is {number}, expected a number of 0 or more")
+        return None
+    return number
+
+
+def read_coded_csv(path: str | Path) -> list[CodedRow]:
+    """Read a coded-segments CSV; file problems raise InputFileError, row problems
+    (missing columns, bad offsets) one ImportCodesError listing them all."""
+    path = Path(path)
+    name = path.name
+    text = read_text_file(path, "coded-segments CSV")
+    records = _rows_with_lines(text, _choose_delimiter(text), name)
+    records = [(n, r) for n, r in records if any(f.strip() for f in r)]
+    if not records:
+        raise InputFileError(f"{name} has no header row; add the header {', '.join(COLUMNS)}.")
+    header = [h.strip().casefold() for h in records[0][1]]
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    if missing:
+        found = ", ".join(h for h in header if h) or "none"
+        plural = "columns" if len(missing) > 1 else "column"
+        raise ImportCodesError(
+            f"{name} is missing the {plural} {', '.join(missing)} (found: {found}); "
+            f"the header needs {', '.join(REQUIRED_COLUMNS)}, so add or rename the columns.",
+            [f"line 1: missing column '{c}'" for c in missing],
+        )
+    dupes = sorted({h for h in header if h in COLUMNS and header.count(h) > 1})
+    if dupes:
+        raise ImportCodesError(
+            f"{name} line 1 has the column {', '.join(dupes)} more than once; "
+            "keep one column of each name.",
+            [f"line 1: column '{c}' appears more than once" for c in dupes],
+        )
+    col = {h: header.index(h) for h in COLUMNS if h in header}
+    if len(records) == 1:
+        raise InputFileError(
+            f"{name} has a header but no data rows; add one row per coded segment."
+        )
+    rows: list[CodedRow] = []
+    problems: list[str] = []
+    for line, record in records[1:]:
+        if len(record) > len(header):
+            problems.append(
+                f"line {line}: has {len(record)} fields but the header has {len(header)}; "
+                "put text containing the separator in double quotes"
+            )
+            continue
+
+        def get(column: str, record: list[str] = record) -> str:
+            i = col.get(column)
+            return record[i].strip() if i is not None and i < len(record) else ""
+
+        start = _offset(get("start"), "start", line, problems)
+        end = _offset(get("end"), "end", line, problems)
+        if bool(get("start")) != bool(get("end")):
+            given, empty = ("start", "end") if get("start") else ("end", "start")
+            problems.append(
+                f"line {line}: {given} is given but {empty} is empty; give both or neither"
+            )
+        elif start is not None and end is not None and end < start:
+            problems.append(f"line {line}: end ({end}) is before start ({start}); swap them")
+        rows.append(
+            CodedRow(
+                line=line,
+                document=get("document"),
+                segment=get("segment"),
+                text=get("text"),
+                coder=get("coder"),
+                code=get("code"),
+                stage=get("stage"),
+                speaker=get("speaker"),
+                start=start,
+                end=end,
+            )
+        )
+    if problems:
+        raise _import_error(name, problems)
+    return rows
+
+
+def _import_error(source: str, problems: list[str]) -> ImportCodesError:
+    problems = [" ".join(p.split()) for p in problems]  # one line each
+    lines = {p.split(":", 1)[0] for p in problems}
+    n = len(lines)
+    noun = "row" if n == 1 else "rows"
+    return ImportCodesError(
+        f"{source}: {n} {noun} cannot be imported (nothing was imported); first: {problems[0]}.",
+        problems,
+    )
+
+
+# --------------------------------------------------------------------------- matching
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.split())
+
+
+class _DocIndex:
+    """Lookups into one document's segments."""
+
+    def __init__(self, segments: Sequence[Segment]) -> None:
+        self.segments = list(segments)
+        self.by_id = {s.id: s for s in self.segments}
+        self.by_span: dict[tuple[int, int], Segment] = {}
+        self.by_text: dict[str, list[Segment]] = {}
+        for seg in self.segments:
+            self.by_span.setdefault((seg.start, seg.end), seg)
+            self.by_text.setdefault(_norm(seg.text), []).append(seg)
+
+
+def _short(text: str, width: int = 50) -> str:
+    text = _norm(text)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _unknown_document(doc: str, known: Sequence[str]) -> str:
+    close = difflib.get_close_matches(doc, list(known), n=1, cutoff=0.6)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    listed = ", ".join(known[:5]) + (f" and {len(known) - 5} more" if len(known) > 5 else "")
+    return f"unknown document '{doc}'{hint}; known documents: {listed or 'none'}"
+
+
+def _code_problem(codebook: Codebook, value: str) -> str:
+    named = codes_named(codebook, value)
+    if len(named) > 1:
+        ids = ", ".join(c.id for c in named)
+        return f"code name '{value}' matches several codes ({ids}); write the code id instead"
+    choices = list(codebook.code_ids) + [c.name for c in codebook.codes]
+    close = difflib.get_close_matches(value, choices, n=1, cutoff=0.6)
+    if close:
+        target = resolve_code(codebook, close[0])
+        hint = f" (did you mean '{target.id if target else close[0]}'?)"
+    else:
+        hint = "; use a code id or name from the codebook"
+    return f"unknown code '{value}'{hint}"
+
+
+def _fits(given: set[str | None], code: str | None) -> bool:
+    """Whether a coder's ``code`` row can join a segment they already gave ``given``."""
+    if code is None:
+        return not given
+    return code not in given and None not in given
+
+
+def _find_segment(
+    row: CodedRow,
+    index: _DocIndex,
+    used: Mapping[tuple[str, str], set[str | None]],
+    code: str | None,
+    after: int,
+) -> Segment | None:
+    """Match by id, then offsets, then text; ``after`` is the coder's last matched index."""
+    if row.segment and row.segment in index.by_id:
+        return index.by_id[row.segment]
+    if row.start is not None and row.end is not None and (row.start, row.end) in index.by_span:
+        return index.by_span[(row.start, row.end)]
+    candidates = index.by_text.get(_norm(row.text), []) if row.text.strip() else []
+    if len(candidates) > 1 and row.speaker:
+        speaker = row.speaker.casefold()
+        same = [s for s in candidates if (s.speaker or "").casefold() == speaker]
+        candidates = same or candidates
+    fresh = [s for s in candidates if _fits(used.get((s.id, row.coder), set()), code)]
+    ahead = [s for s in fresh if s.index >= after]
+    pick = ahead or fresh or candidates
+    return pick[0] if pick else None
+
+
+def _unmatched(row: CodedRow, index: _DocIndex) -> str:
+    tried = []
+    if row.segment:
+        tried.append(f"id '{row.segment}'")
+    if row.start is not None:
+        tried.append(f"offsets {row.start}-{row.end}")
+    if row.text.strip():
+        tried.append(f"text '{_short(row.text)}'")
+    if not tried:
+        return "no segment id, offsets or text to match; fill in at least one of them"
+    msg = f"no segment of '{row.document}' has {' or '.join(tried)}"
+    needle = _norm(row.text)
+    if needle:
+        inside = next((s for s in index.segments if needle in _norm(s.text)), None)
+        if inside is not None:
+            return (
+                f"{msg}; the text is part of segment {inside.index} ({inside.unit}), so import "
+                f"into a project segmented by the same unit or give the whole segment text"
+            )
+    return f"{msg}; check the document's segmentation or re-export the segment ids"
+
+
+def match_coded_rows(
+    rows: Sequence[CodedRow],
+    segments: Mapping[str, Sequence[Segment]],
+    codebook: Codebook,
+    *,
+    source: str,
+    source_label: str = "human",
+) -> list[Annotation]:
+    """Turn CSV rows into annotations, all or nothing.
+
+    ``segments`` maps document names AND file names to that document's
+    segments. Any problem raises one ImportCodesError listing every row's
+    problem; otherwise returns de-duplicated annotations in row order.
+    """
+    indexes: dict[int, _DocIndex] = {}
+    known_docs = sorted(segments)
+    problems: list[str] = []
+    used: dict[tuple[str, str], set[str | None]] = {}
+    last_index: dict[tuple[int, str], int] = {}
+    codes: dict[tuple[str, str], list[str | None]] = {}
+    stages: dict[tuple[str, str], dict[str, int]] = {}
+    for row in rows:
+        row_problems: list[str] = []
+        if not row.coder:
+            row_problems.append("coder is empty; fill in who coded the row")
+        code_id: str | None = None
+        if row.code:
+            code = resolve_code(codebook, row.code)
+            if code is None:
+                row_problems.append(_code_problem(codebook, row.code))
+            else:
+                code_id = code.id
+        stage = normalise_stage(row.stage)
+        if stage is not None and stage not in STAGES:
+            row_problems.append(
+                f"invalid stage '{row.stage}'; use one of {', '.join(STAGES)} or leave it empty"
+            )
+        seg: Segment | None = None
+        if not row.document:
+            row_problems.append("document is empty; give the transcript's document name")
+        elif row.document not in segments:
+            row_problems.append(_unknown_document(row.document, known_docs))
+        else:
+            doc_segments = segments[row.document]
+            index = indexes.setdefault(id(doc_segments), _DocIndex(doc_segments))
+            after = last_index.get((id(doc_segments), row.coder), -1)
+            seg = _find_segment(row, index, used, code_id, after)
+            if seg is None:
+                row_problems.append(_unmatched(row, index))
+        problems.extend(f"line {row.line}: {p}" for p in row_problems)
+        if row_problems or seg is None:
+            continue
+        used.setdefault((seg.id, row.coder), set()).add(code_id)
+        last_index[(id(segments[row.document]), row.coder)] = seg.index
+        key = (seg.id, row.coder)
+        labels = codes.setdefault(key, [])
+        if code_id not in labels:
+            labels.append(code_id)
+        if stage is not None:
+            stages.setdefault(key, {}).setdefault(stage, row.line)
+    for (seg_id, coder), given in stages.items():
+        if len(given) > 1:
+            parts = ", ".join(f"'{s}' (line {n})" for s, n in given.items())
+            last = max(given.values())
+            problems.append(
+                f"line {last}: coder '{coder}' gives segment {seg_id} conflicting stages {parts}; "
+                "use one stage on all of that coder's rows for the segment"
+            )
+    if problems:
+        raise _import_error(source, problems)
+    out: list[Annotation] = []
+    for (seg_id, coder), labels in codes.items():
+        applied = [c for c in labels if c is not None] or [None]
+        out.extend(Annotation(seg_id, coder, CODE_DIMENSION, c, source_label) for c in applied)
+        if (seg_id, coder) in stages:
+            (stage,) = stages[(seg_id, coder)]
+            out.append(Annotation(seg_id, coder, STAGE_DIMENSION, stage, source_label))
+    return out
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def annotations_to_frame(
+    annotations: Iterable[Annotation], segments_by_id: Mapping[str, Segment]
+) -> pd.DataFrame:
+    """One CSV row per (segment, coder, code); "" code for "no code", stage repeated."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    stage_of: dict[tuple[str, str], str] = {}
+    for ann in annotations:
+        if ann.segment_id not in segments_by_id:
+            raise ProjectError(
+                f"an annotation by '{ann.coder}' refers to segment {ann.segment_id}, which is not "
+                "among the given segments; include that segment's document in the export."
+            )
+        key = (ann.segment_id, ann.coder)
+        labels = groups.setdefault(key, [])
+        if ann.dimension == STAGE_DIMENSION:
+            stage_of[key] = ann.label or ""
+        elif ann.label is not None and ann.label not in labels:
+            labels.append(ann.label)
+    coder_order = {c: i for i, c in enumerate(dict.fromkeys(c for _, c in groups))}
+
+    def order(key: tuple[str, str]) -> tuple[str, int, int]:
+        seg = segments_by_id[key[0]]
+        return (seg.document, seg.index, coder_order[key[1]])
+
+    records = []
+    for key in sorted(groups, key=order):
+        seg = segments_by_id[key[0]]
+        for code in groups[key] or [""]:
+            records.append(
+                {
+                    "document": seg.document,
+                    "segment": seg.id,
+                    "text": seg.text,
+                    "coder": key[1],
+                    "code": code,
+                    "stage": stage_of.get(key, ""),
+                    "speaker": seg.speaker or "",
+                    "start": seg.start,
+                    "end": seg.end,
+                }
+            )
+    return pd.DataFrame.from_records(records, columns=list(COLUMNS))
+
+
+def write_coded_csv(
+    data: pd.DataFrame | Iterable[Annotation],
+    path: str | Path,
+    segments_by_id: Mapping[str, Segment] | None = None,
+    *,
+    bom: bool = False,
+) -> Path:
+    """Write a frame from :func:`annotations_to_frame` (or annotations plus
+    ``segments_by_id``) as a UTF-8 CSV; ``bom=True`` helps Excel detect UTF-8."""
+    if not isinstance(data, pd.DataFrame):
+        if segments_by_id is None:
+            raise TypeError("write_coded_csv needs segments_by_id when given annotations")
+        data = annotations_to_frame(data, segments_by_id)
+    path = Path(path)
+    try:
+        data.to_csv(
+            path, index=False, encoding="utf-8-sig" if bom else "utf-8", lineterminator="\n"
+        )
+    except OSError as exc:
+        raise InputFileError(
+            f"cannot write '{path}' ({exc.strerror}); check that the folder exists and is writable."
+        ) from exc
+    return path

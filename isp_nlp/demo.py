@@ -1,0 +1,100 @@
+"""``isp-nlp demo``: the whole pipeline on the bundled synthetic corpus."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+from .errors import ProjectError
+from .store import project_db
+
+#: A scripted coder for the non-interactive demo review: accept, reject,
+#: relabel, skip and undo, in the order a person might.
+DEMO_SCRIPT = (
+    "a", "a", "r", "e:co_creation,trusting_relationships|exchange", "a", "s",
+    "a", "u", "r", "a", "e:didactic_training|push", "a", "q",
+)
+DEMO_CODER = "demo_reviewer"
+
+
+def default_corpus() -> Path:
+    """The corpus bundled in a source checkout (``corpora/isp-demo``)."""
+    return Path(__file__).resolve().parents[1] / "corpora" / "isp-demo"
+
+
+def _fresh_project_dir(out: Path) -> None:
+    """Remove a previous demo run in ``out``; refuse to touch anything else."""
+    db = project_db(out)
+    if not db.exists():
+        return
+    from .store import Store
+
+    with Store.open(db) as store:
+        is_demo = store.get_setting("demo") == "1"
+    if not is_demo:
+        raise ProjectError(
+            f"{out} holds an isp-nlp project that is not a demo; choose another --out folder"
+        )
+    for name in ("project.sqlite", "project.sqlite-wal", "project.sqlite-shm", "report.html"):
+        (out / name).unlink(missing_ok=True)
+    shutil.rmtree(out / "models", ignore_errors=True)
+
+
+def run_demo(out: str | Path, *, corpus: str | Path | None = None, embedder: str = "minilm",
+             echo: Callable[[str], None] = print) -> Path:
+    """Run init → ingest → codebook → import → embed → train → suggest → review →
+    agreement → report on the demo corpus; return the report path."""
+    from .decisions import DecisionLog
+    from .pipeline import embed_project, suggest_project, train_project
+    from .project import (
+        import_codes,
+        ingest_files,
+        init_project,
+        load_project_codebook,
+        open_project,
+    )
+    from .reporting import project_agreement, write_project_report
+    from .review import SORTERS, ReviewSession, run_scripted
+    from .review_items import build_review_items
+
+    out = Path(out)
+    corpus = Path(corpus) if corpus is not None else default_corpus()
+    transcripts = sorted(p for p in (corpus / "transcripts").glob("*") if p.is_file())
+    if not transcripts:
+        raise ProjectError(
+            f"no demo corpus at {corpus} (expected transcripts/ inside); run from a source "
+            "checkout of isp-nlp or pass --corpus DIR"
+        )
+    _fresh_project_dir(out)
+    init_project(out, embedder=embedder)
+    with open_project(out) as store:
+        store.set_setting("demo", "1")
+        echo(f"[1/8] project: {out}")
+        cb = load_project_codebook(store, corpus / "codebook.yaml")
+        echo(f"[2/8] codebook: {len(cb.codes)} codes, stages {', '.join(cb.stage_ids)}")
+        done = ingest_files(store, transcripts, skip_speakers=("Interviewer",))
+        echo(f"[3/8] ingested {len(done)} transcripts: "
+             f"{sum(o.n_codable for o in done)} codable segments")
+        r = import_codes(store, corpus / "seed_codes.csv")
+        echo(f"[4/8] seed codes: {r['segments']} segments by {', '.join(r['coders'])}")
+        e = embed_project(store, progress=True)
+        echo(f"[5/8] embedded {e['segments']} segments with {e['model_id']} "
+             f"({e['encoded']} new, {e['cached']} cached)")
+        t = train_project(store, progress=False)
+        echo(f"[6/8] trained {t['model_id']} on {t['segments']} seed segments")
+        s = suggest_project(store)
+        echo(f"[6/8] suggestions for {s['segments']} uncoded segments "
+             f"(stage abstained on {s['stage_abstained']})")
+        recorder = DecisionLog(store)
+        items = list(SORTERS["uncertain"](
+            build_review_items(store, DEMO_CODER, recorder.decided(DEMO_CODER))))
+        summary = run_scripted(ReviewSession(items, recorder, DEMO_CODER, cb), DEMO_SCRIPT)
+        echo(f"[7/8] scripted review by {DEMO_CODER}: {summary}")
+        rep = project_agreement(store)
+        stage = rep.alphas[rep.alphas["target"] == "stage"]
+        for row in stage.itertuples():
+            echo(f"      stage alpha ({row.coders}): {row.alpha:.3f} on {row.n_units} segments")
+        path = write_project_report(store, out / "report.html")
+        echo("[8/8] report written")
+    return path

@@ -1,0 +1,88 @@
+"""Plain-text and Markdown transcripts.
+
+A line that starts with an accepted speaker label (see
+:mod:`isp_nlp.ingest.labels`) starts a new turn; lines without a label
+continue the current turn, and a blank line inside a turn starts a new
+paragraph of it. Text before the first label is a turn without a speaker.
+A file without any label becomes one speaker-less turn per paragraph.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from isp_nlp.ingest.decode import load_text
+from isp_nlp.ingest.labels import accepted_speakers, is_accepted, match_label
+from isp_nlp.ingest.render import RawTurn, build_transcript, clean_line
+from isp_nlp.model import Transcript
+
+_HEADING = re.compile(r"#{1,6}\s")
+
+
+def _flush(turn: RawTurn | None, para: list[str]) -> None:
+    """Move the pending paragraph lines into ``turn`` and clear them."""
+    if turn is not None and para:
+        turn.paragraphs.append(" ".join(para))
+    para.clear()
+
+
+def turns_from_lines(
+    lines: Sequence[tuple[int, str]], accepted: set[str] | None = None
+) -> list[RawTurn]:
+    """Group ``(line number, text)`` pairs into turns by speaker labels.
+
+    ``accepted`` holds the case-folded speaker names that count as labels;
+    by default they are worked out from ``lines`` themselves.
+    """
+    cleaned = [(no, clean_line(text)) for no, text in lines]
+    matches = [match_label(text) if text else None for _, text in cleaned]
+    if accepted is None:
+        accepted = accepted_speakers(matches)
+    turns: list[RawTurn] = []
+    current: RawTurn | None = None
+    para: list[str] = []
+    for (no, text), match in zip(cleaned, matches, strict=True):
+        if match is not None and is_accepted(match, accepted):
+            _flush(current, para)
+            current = RawTurn(speaker=match.speaker, t_start=match.seconds, line=no)
+            turns.append(current)
+            if match.rest:
+                para.append(match.rest)
+        elif not text:
+            _flush(current, para)
+            if not accepted:
+                current = None  # without labels each paragraph is its own turn
+        else:
+            if current is None:
+                current = RawTurn(speaker=None, line=no)
+                turns.append(current)
+            para.append(text)
+    _flush(current, para)
+    return turns
+
+
+def drop_title(lines: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """Drop a Markdown heading that is the first non-blank line."""
+    for i, (_, text) in enumerate(lines):
+        if not text.strip():
+            continue
+        if _HEADING.match(text.lstrip()):
+            return lines[:i] + lines[i + 1 :]
+        break
+    return lines
+
+
+def read_text(path: Path, *, document: str | None = None) -> Transcript:
+    """Read a ``.txt``, ``.text`` or ``.md`` transcript."""
+    decoded = load_text(path)
+    lines = drop_title(list(enumerate(decoded.text.split("\n"), start=1)))
+    return build_transcript(
+        turns_from_lines(lines),
+        document=document or path.stem,
+        name=path.name,
+        sha256=decoded.sha256,
+        source_format="markdown" if path.suffix.lower() == ".md" else "text",
+        warnings=decoded.warnings,
+    )

@@ -1,0 +1,230 @@
+"""Embed, train and suggest on a project: glue between the store and the models."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ModelError, ProjectError
+from .model import Annotation, Segment, Suggestion
+from .project import DEFAULT_EMBEDDER, EMBEDDERS, require_codebook
+from .store import Store
+
+HUMAN_SOURCES = ("human", "consensus")
+CV_SUFFIX = "/cv"
+
+
+def make_embedder(name: str):
+    """The embedder a project is configured with (imports torch only for MiniLM)."""
+    from .embed import HashingEmbedder, SentenceTransformerEmbedder
+
+    if name == "minilm":
+        return SentenceTransformerEmbedder()
+    if name.startswith("hashing-"):
+        return HashingEmbedder(dim=int(name.split("-", 1)[1]))
+    raise ProjectError(f"unknown embedder '{name}'; expected one of {', '.join(EMBEDDERS)}")
+
+
+def project_embedder(store: Store):
+    return make_embedder(store.get_setting("embedder", DEFAULT_EMBEDDER) or DEFAULT_EMBEDDER)
+
+
+def embed_segments(store: Store, segments: Sequence[Segment], embedder, *,
+                   progress: bool = False) -> np.ndarray:
+    from .embed import embed_texts
+
+    return embed_texts([s.text for s in segments], embedder, store.embedding_cache(),
+                       progress=progress)
+
+
+def embed_project(store: Store, embedder=None, *, progress: bool = False) -> dict:
+    """Embed every segment (context turns too); cached vectors are reused."""
+    from .embed import embed_texts_with_stats
+
+    embedder = embedder or project_embedder(store)
+    segments = store.segments()
+    if not segments:
+        raise ProjectError("the project has no segments; ingest transcripts first")
+    _, n_cached, n_encoded = embed_texts_with_stats(
+        [s.text for s in segments], embedder, store.embedding_cache(), progress=progress)
+    return {"segments": len(segments), "cached": n_cached, "encoded": n_encoded,
+            "model_id": embedder.model_id}
+
+
+@dataclass(frozen=True)
+class TrainingSet:
+    """One row per human-coded segment, the coders' labels merged.
+
+    A code counts as present when at least half of the coders who coded the
+    segment applied it (for two coders: either of them), so a suggestion is
+    what at least one trained coder would apply; the stage is the coders'
+    most common label (ties: alphabetically first coder). ``code_sets[i]`` is
+    None when no coder gave codes for the segment (stage only).
+    """
+
+    segments: list[Segment]
+    coders: list[tuple[str, ...]]
+    code_sets: list[frozenset[str] | None]
+    stages: list[str | None]
+
+
+def training_set(store: Store) -> TrainingSet:
+    by_id = {s.id: s for s in store.segments()}
+    codes: dict[str, dict[str, set[str]]] = {}
+    stages: dict[str, dict[str, str]] = {}
+    for a in store.annotations():
+        if a.source not in HUMAN_SOURCES or a.segment_id not in by_id:
+            continue
+        if a.dimension == "code":
+            labels = codes.setdefault(a.segment_id, {}).setdefault(a.coder, set())
+            if a.label is not None:
+                labels.add(a.label)
+        elif a.dimension == "stage" and a.label:
+            stages.setdefault(a.segment_id, {})[a.coder] = a.label
+    ids = sorted(set(codes) | set(stages), key=lambda i: (by_id[i].document, by_id[i].index))
+    ts = TrainingSet(segments=[], coders=[], code_sets=[], stages=[])
+    for sid in ids:
+        per_coder = codes.get(sid)
+        code_set = None
+        if per_coder is not None:
+            counts = Counter(c for labels in per_coder.values() for c in labels)
+            code_set = frozenset(c for c, n in counts.items() if 2 * n >= len(per_coder))
+        st = stages.get(sid, {})
+        stage = None
+        if st:
+            votes = Counter(st[c] for c in sorted(st))
+            stage = votes.most_common(1)[0][0]  # ties: first coder in sorted order
+        ts.segments.append(by_id[sid])
+        ts.coders.append(tuple(sorted(set(per_coder or {}) | set(st))))
+        ts.code_sets.append(code_set)
+        ts.stages.append(stage)
+    return ts
+
+
+def _fit(ts: TrainingSet, X: np.ndarray, idx: np.ndarray, code_labels, stage_labels,
+         embedder_id: str):
+    from .suggest.trainer import train_suggester
+
+    return train_suggester(
+        X[idx], [ts.segments[i].id for i in idx], [ts.segments[i].text for i in idx],
+        [ts.code_sets[i] for i in idx], [ts.stages[i] for i in idx],
+        code_labels=code_labels, stage_labels=stage_labels, embedder_id=embedder_id,
+    )
+
+
+def train_project(store: Store, embedder=None, *, folds: int = 5,
+                  progress: bool = False) -> dict:
+    """Fit the code and stage suggesters on human annotations and save them.
+
+    Also computes out-of-fold predictions for the human-coded segments
+    (grouped by document, so a transcript is never scored by a model trained
+    on it); those are what agreement compares with the human coders.
+    """
+    codebook = require_codebook(store)
+    ts = training_set(store)
+    if not ts.segments:
+        raise ModelError(
+            "no human-coded segments to train on; import seed codes with "
+            "`isp-nlp import-codes FILE.csv` first"
+        )
+    embedder = embedder or project_embedder(store)
+    X = embed_segments(store, ts.segments, embedder, progress=progress)
+    code_labels = [c.id for c in codebook.codes if not _is_parent(codebook, c.id)]
+    stage_labels = list(codebook.stage_ids)
+    everything = np.arange(len(ts.segments))
+    model = _fit(ts, X, everything, code_labels, stage_labels, embedder.model_id)
+    model_id = model.manifest["model_id"]
+    directory = store.path.parent / "models" / model_id
+    model.save(directory)
+    store.register_model(model_id, str(directory.relative_to(store.path.parent)),
+                         model.manifest)
+    cv = _cross_validate(store, ts, X, code_labels, stage_labels, embedder.model_id,
+                         model_id, folds)
+    return {"model_id": model_id, "path": str(directory), "segments": len(ts.segments),
+            "coders": sorted({c for cs in ts.coders for c in cs}),
+            "code_labels": code_labels, "cv_folds": cv}
+
+
+def _is_parent(codebook, code_id: str) -> bool:
+    return any(c.parent == code_id for c in codebook.codes)
+
+
+def _cross_validate(store: Store, ts: TrainingSet, X: np.ndarray, code_labels, stage_labels,
+                    embedder_id: str, model_id: str, folds: int) -> int:
+    """Out-of-fold suggestions for coded segments, stored under ``<model_id>/cv``."""
+    from sklearn.model_selection import GroupKFold
+
+    documents = np.array([s.document for s in ts.segments])
+    n_folds = min(folds, len(set(documents)))
+    if n_folds < 2:
+        store.replace_suggestions(model_id + CV_SUFFIX, [])
+        return 0
+    out: list[Suggestion] = []
+    for train_idx, test_idx in GroupKFold(n_splits=n_folds).split(X, groups=documents):
+        try:
+            fold_model = _fit(ts, X, train_idx, code_labels, stage_labels, embedder_id)
+        except ModelError:
+            continue
+        ids = [ts.segments[i].id for i in test_idx]
+        for s in fold_model.suggest(X[test_idx], ids, top_evidence=0):
+            out.append(Suggestion(segment_id=s.segment_id, model_id=model_id + CV_SUFFIX,
+                                  dimension=s.dimension, label=s.label,
+                                  probability=s.probability, suggested=s.suggested))
+    store.replace_suggestions(model_id + CV_SUFFIX, out)
+    return n_folds
+
+
+def load_latest_model(store: Store):
+    from .suggest.bundle import SuggesterModel
+
+    info = store.latest_model()
+    if info is None:
+        raise ModelError("the project has no trained model yet; run `isp-nlp train` first")
+    return SuggesterModel.load(store.path.parent / info["path"])
+
+
+def humanly_coded(annotations: Sequence[Annotation]) -> set[str]:
+    return {a.segment_id for a in annotations if a.source in HUMAN_SOURCES}
+
+
+def suggest_project(store: Store, embedder=None, *, code_threshold: float | None = None,
+                    stage_threshold: float | None = None, progress: bool = False) -> dict:
+    """Score every codable segment that has no human code with the latest model."""
+    model = load_latest_model(store)
+    if code_threshold is not None:
+        model.code_threshold = code_threshold
+    if stage_threshold is not None:
+        model.stage_threshold = stage_threshold
+    embedder = embedder or project_embedder(store)
+    if embedder.model_id != model.embedder_id:
+        raise ModelError(
+            f"the latest model was trained on '{model.embedder_id}' embeddings but the project "
+            f"embeds with '{embedder.model_id}'; run `isp-nlp train` again"
+        )
+    coded = humanly_coded(store.annotations())
+    targets = [s for s in store.segments(codable_only=True) if s.id not in coded]
+    model_id = model.manifest["model_id"]
+    if not targets:
+        store.replace_suggestions(model_id, [])
+        return {"model_id": model_id, "segments": 0, "suggested_codes": 0, "stage_abstained": 0}
+    X = embed_segments(store, targets, embedder, progress=progress)
+    suggestions = model.suggest(X, [s.id for s in targets], top_evidence=3)
+    store.replace_suggestions(model_id, suggestions)
+    stage = [s for s in suggestions if s.dimension == "stage"]
+    return {
+        "model_id": model_id,
+        "segments": len(targets),
+        "suggested_codes": sum(s.suggested for s in suggestions if s.dimension == "code"),
+        "stage_abstained": sum(not s.suggested for s in stage),
+        "code_threshold": model.code_threshold,
+        "stage_threshold": model.stage_threshold,
+    }
+
+
+def model_directory(store: Store) -> Path | None:
+    info = store.latest_model()
+    return None if info is None else store.path.parent / info["path"]

@@ -1,0 +1,188 @@
+"""Project-level operations: create/open a project, ingest, codebook, seed codes.
+
+Each function takes plain arguments, does one job on the store, and returns
+plain data for the CLI to print. Nothing here prints or imports click.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import ImportCodesError, ProjectError
+from .model import Codebook, Segment
+from .store import Store, project_db
+
+EMBEDDERS = ("minilm", "hashing-256")
+DEFAULT_EMBEDDER = "minilm"
+PROJECT_ENV = "ISP_NLP_PROJECT"
+
+
+def default_project_dir() -> Path:
+    return Path(os.environ.get(PROJECT_ENV) or ".")
+
+
+def init_project(directory: str | Path, *, embedder: str = DEFAULT_EMBEDDER) -> Path:
+    """Create a project folder with its database; return the database path."""
+    if embedder not in EMBEDDERS:
+        raise ProjectError(
+            f"unknown embedder '{embedder}'; expected one of {', '.join(EMBEDDERS)}"
+        )
+    directory = Path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise ProjectError(f"{directory} exists and is not a folder; choose another path")
+    db = project_db(directory)
+    existed = db.exists()
+    with Store.create(db) as store:
+        if not existed:
+            store.set_setting("embedder", embedder)
+    (directory / "models").mkdir(exist_ok=True)
+    return db
+
+
+def open_project(directory: str | Path) -> Store:
+    return Store.open(project_db(directory))
+
+
+# -- ingest -------------------------------------------------------------------
+@dataclass(frozen=True)
+class IngestOutcome:
+    path: str
+    document: str
+    outcome: str  # added | unchanged | replaced
+    n_turns: int
+    n_segments: int
+    n_codable: int
+    speakers: tuple[str, ...]
+    warnings: tuple[str, ...] = field(default=())
+
+
+def ingest_files(
+    store: Store,
+    paths: Sequence[str | Path],
+    *,
+    unit: str = "turn",
+    max_chars: int = 2000,
+    skip_speakers: Iterable[str] = (),
+    replace: bool = False,
+    on_file: Callable[[Path], None] | None = None,
+) -> list[IngestOutcome]:
+    """Read, segment and store transcripts; the whole batch or nothing.
+
+    Every file is read and segmented before anything is written, and the
+    write is one transaction, so one bad file leaves the project unchanged.
+    """
+    from .ingest import read_transcript
+    from .segment import segment_transcript
+
+    skip = tuple(skip_speakers)
+    prepared = []
+    seen: dict[str, str] = {}
+    for raw in paths:
+        path = Path(raw)
+        if on_file is not None:
+            on_file(path)
+        transcript = read_transcript(path)
+        if transcript.document in seen:
+            raise ProjectError(
+                f"{path}: document name '{transcript.document}' is also used by "
+                f"{seen[transcript.document]} in this batch; rename one of the files"
+            )
+        seen[transcript.document] = str(path)
+        segments = segment_transcript(transcript, unit=unit, max_chars=max_chars,
+                                      skip_speakers=skip)
+        prepared.append((path, transcript, segments))
+    outcomes = store.add_transcripts([(t, s, unit) for _, t, s in prepared], replace=replace)
+    result = []
+    for (path, t, segs), outcome in zip(prepared, outcomes, strict=True):
+        speakers = tuple(dict.fromkeys(turn.speaker for turn in t.turns if turn.speaker))
+        result.append(IngestOutcome(
+            path=str(path), document=t.document, outcome=outcome, n_turns=len(t.turns),
+            n_segments=len(segs), n_codable=sum(s.codable for s in segs),
+            speakers=speakers, warnings=t.warnings,
+        ))
+    return result
+
+
+# -- codebook and seed codes ---------------------------------------------------
+def load_project_codebook(store: Store, path: str | Path) -> Codebook:
+    """Validate a codebook file and make it the project's codebook."""
+    from .codebook import load_codebook
+
+    codebook = load_codebook(path)
+    store.save_codebook(codebook, source=str(path))
+    return codebook
+
+
+def require_codebook(store: Store) -> Codebook:
+    codebook = store.codebook()
+    if codebook is None:
+        raise ProjectError(
+            "the project has no codebook yet; load one with `isp-nlp codebook load FILE.yaml`"
+        )
+    return codebook
+
+
+def segments_by_document(store: Store) -> dict[str, list[Segment]]:
+    """Segments keyed by document name and by original file name."""
+    by_doc: dict[str, list[Segment]] = {}
+    for seg in store.segments():
+        by_doc.setdefault(seg.document, []).append(seg)
+    out = dict(by_doc)
+    for name, document in store.document_names().items():
+        out[name] = by_doc.get(document, [])
+    return out
+
+
+def import_codes(store: Store, path: str | Path, *, source: str = "human") -> dict:
+    """Import a coded-segments CSV; nothing is imported if any row is bad."""
+    from .coded_csv import match_coded_rows, read_coded_csv
+
+    codebook = require_codebook(store)
+    rows = read_coded_csv(path)
+    if not store.segments():
+        raise ImportCodesError(
+            f"{path}: the project has no transcripts to match the rows to; "
+            "ingest the transcripts first with `isp-nlp ingest FILE...`"
+        )
+    annotations = match_coded_rows(rows, segments_by_document(store), codebook,
+                                   source=str(path), source_label=source)
+    stats = store.import_annotations(annotations, source=str(path))
+    coders = sorted({a.coder for a in annotations})
+    segments = {a.segment_id for a in annotations}
+    return {"rows": len(rows), "annotations": len(annotations), "coders": coders,
+            "segments": len(segments), **stats}
+
+
+def export_codes(store: Store, path: str | Path) -> int:
+    """Write every active annotation as a coded-segments CSV; return the row count."""
+    from .coded_csv import annotations_to_frame
+
+    by_id = {s.id: s for s in store.segments()}
+    frame = annotations_to_frame(store.annotations(), by_id)
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    frame.to_csv(tmp, index=False, encoding="utf-8")
+    os.replace(tmp, path)
+    return len(frame)
+
+
+def project_status(store: Store) -> dict:
+    """Counts a coder wants to see before starting work."""
+    segments = store.segments()
+    annotations = store.annotations()
+    coders = sorted({a.coder for a in annotations})
+    model = store.latest_model()
+    return {
+        "project": str(store.path.parent),
+        "transcripts": len(store.transcripts()),
+        "segments": len(segments),
+        "codable": sum(s.codable for s in segments),
+        "coded_segments": len({a.segment_id for a in annotations}),
+        "coders": coders,
+        "codebook": None if store.codebook() is None else store.codebook().name,
+        "embedder": store.get_setting("embedder", DEFAULT_EMBEDDER),
+        "model": None if model is None else model["id"],
+    }

@@ -1,0 +1,168 @@
+"""Report charts as PNG bytes.
+
+Figures are built with :class:`matplotlib.figure.Figure` and rendered by the
+Agg canvas directly, so pyplot's global state and backend are never touched.
+Every figure is at most 8.6 inches wide at 100 dpi, so it fits a 900px page.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import ListedColormap
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+from isp_nlp.model import STAGES
+
+DPI = 100
+MAX_WIDTH_IN = 8.6
+UNKNOWN = "?"
+STAGE_COLORS = {
+    "push": "#d95f02",
+    "push_pull": "#7570b3",
+    "exchange": "#1b9e77",
+    "none": "#bdbdbd",
+    UNKNOWN: "#ececec",
+}
+EXTRA_COLORS = ["#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#1f78b4", "#666666"]
+CODER_COLORS = [
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf",
+]
+
+
+def plain(text: object, limit: int = 40) -> str:
+    """Label text safe for matplotlib: no mathtext, shortened to ``limit`` characters."""
+    value = str(text)
+    if len(value) > limit:
+        value = value[: limit - 1] + "…"
+    return value.replace("\\", "\\\\").replace("$", r"\$")
+
+
+def _png(fig: Figure) -> bytes:
+    FigureCanvasAgg(fig)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
+    return buffer.getvalue()
+
+
+def stage_order(labels: Sequence[str]) -> list[str]:
+    """Known stages in canonical order, then any other labels sorted, ``?`` last."""
+    present = set(labels)
+    ordered = [s for s in STAGES if s in present]
+    ordered += sorted(present - set(STAGES) - {UNKNOWN})
+    if UNKNOWN in present:
+        ordered.append(UNKNOWN)
+    return ordered
+
+
+def stage_colors(labels: Sequence[str]) -> dict[str, str]:
+    """A colour for each label: fixed for known stages, cycled for others."""
+    colors: dict[str, str] = {}
+    extra = 0
+    for label in stage_order(labels):
+        if label in STAGE_COLORS:
+            colors[label] = STAGE_COLORS[label]
+        else:
+            colors[label] = EXTRA_COLORS[extra % len(EXTRA_COLORS)]
+            extra += 1
+    return colors
+
+
+def code_frequency_chart(frequencies: pd.DataFrame) -> bytes:
+    """Horizontal grouped bars: one bar per coder for every code (columns code, coder, count)."""
+    counts = frequencies.pivot_table(
+        index="code", columns="coder", values="count", aggfunc="sum", fill_value=0
+    )
+    counts = counts.loc[sorted(counts.index, key=str, reverse=True)]
+    codes = [plain(c) for c in counts.index]
+    coders = list(counts.columns)
+    height = min(40.0, max(2.0, 0.22 * len(codes) * max(1, len(coders)) ** 0.5 + 1.2))
+    fig = Figure(figsize=(MAX_WIDTH_IN, height), layout="constrained")
+    ax = fig.add_subplot()
+    bar = 0.8 / max(1, len(coders))
+    for i, coder in enumerate(coders):
+        positions = [y + ((len(coders) - 1) / 2 - i) * bar for y in range(len(codes))]
+        ax.barh(
+            positions, counts[coder].tolist(), height=bar, label=plain(coder, 24),
+            color=CODER_COLORS[i % len(CODER_COLORS)],
+        )
+    ax.set_yticks(range(len(codes)), codes, fontsize=8)
+    ax.set_xlabel("segments coded")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.spines[["top", "right"]].set_visible(False)
+    if coders:
+        ax.legend(title="coder", fontsize=8, loc="lower right")
+    return _png(fig)
+
+
+def confusion_matrix_chart(pairs: pd.DataFrame) -> bytes:
+    """Human (rows) vs model (columns) stage counts, annotated (columns human, model)."""
+    data = pairs.dropna(subset=["human", "model"])
+    labels = stage_order([str(v) for v in pd.concat([data["human"], data["model"]])])
+    table = pd.crosstab(data["human"].astype(str), data["model"].astype(str))
+    table = table.reindex(index=labels, columns=labels, fill_value=0)
+    side = min(MAX_WIDTH_IN - 2.6, 2.2 + 0.75 * len(labels))
+    fig = Figure(figsize=(side + 1.6, side), layout="constrained")
+    ax = fig.add_subplot()
+    image = ax.imshow(table.to_numpy(), cmap="Blues", vmin=0)
+    peak = max(1, int(table.to_numpy().max()))
+    for i in range(len(labels)):
+        for j in range(len(labels)):
+            count = int(table.iat[i, j])
+            ax.text(
+                j, i, str(count), ha="center", va="center", fontsize=10,
+                color="white" if count > peak / 2 else "black",
+            )
+    ticks = [plain(label, 16) for label in labels]
+    ax.set_xticks(range(len(labels)), ticks, rotation=30, ha="right")
+    ax.set_yticks(range(len(labels)), ticks)
+    ax.set_xlabel("model suggestion")
+    ax.set_ylabel("human label")
+    bar = fig.colorbar(image, ax=ax, shrink=0.8, label="segments")
+    bar.locator = MaxNLocator(integer=True)
+    bar.update_ticks()
+    return _png(fig)
+
+
+def stage_strip_chart(sequences: Mapping[str, Sequence[str]]) -> bytes:
+    """One row per document, one coloured cell per codable segment in order."""
+    documents = list(sequences)
+    all_labels = [str(label) for seq in sequences.values() for label in seq]
+    colors = stage_colors(all_labels or [UNKNOWN])
+    order = list(colors)
+    longest = max((len(seq) for seq in sequences.values()), default=1) or 1
+    grid = [
+        [order.index(str(label)) for label in seq] + [-1] * (longest - len(seq))
+        for seq in sequences.values()
+    ]
+    height = min(60.0, 1.4 + 0.32 * max(1, len(documents)))
+    fig = Figure(figsize=(MAX_WIDTH_IN, height), layout="constrained")
+    ax = fig.add_subplot()
+    cmap = ListedColormap([colors[label] for label in order]).with_extremes(under="white")
+    ax.imshow(
+        [[v if v >= 0 else -1 for v in row] for row in grid] or [[-1]],
+        cmap=cmap, vmin=0, vmax=max(0, len(order) - 1) + 1e-9, aspect="auto",
+        interpolation="nearest",
+    )
+    ax.set_yticks(range(len(documents)), [plain(d, 28) for d in documents], fontsize=8)
+    ax.set_xlabel("codable segment (in interview order)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: f"{int(round(x)) + 1}"))
+    if longest <= 60:
+        ax.set_xticks([x - 0.5 for x in range(1, longest)], minor=True)
+        ax.grid(which="minor", axis="x", color="white", linewidth=0.6)
+    ax.set_yticks([y - 0.5 for y in range(1, len(documents))], minor=True)
+    ax.grid(which="minor", axis="y", color="white", linewidth=1.5)
+    ax.tick_params(which="minor", length=0)
+    handles = [
+        Patch(facecolor=colors[label], edgecolor="#555555", label=plain(label, 16))
+        for label in order
+    ]
+    fig.legend(handles=handles, loc="outside upper center", ncols=min(6, len(handles)),
+               fontsize=8, frameon=False)
+    return _png(fig)

@@ -1,0 +1,329 @@
+"""The trained suggester: predict, explain with exemplars, save and load without pickle.
+
+A saved model is a folder with ``manifest.json`` (provenance), ``config.json``
+(labels, thresholds, hyper-parameters, estimator state) and ``weights.npz``
+(arrays only, loaded with ``allow_pickle=False``). ``model_id`` is a short
+hash of config + arrays, so identical training gives the same id and a
+changed or damaged file is detected on load.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import zipfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from isp_nlp.errors import ModelError
+from isp_nlp.model import CODE_DIMENSION, STAGE_DIMENSION, Evidence, Suggestion
+from isp_nlp.suggest.estimators import CodeSuggester, StageClassifier
+from isp_nlp.suggest.evidence import nearest_exemplars, uncertainty_scores
+
+FORMAT = "isp-nlp-suggester"
+FORMAT_VERSION = 1
+FILES = ("manifest.json", "config.json", "weights.npz")
+
+
+@dataclass
+class SuggesterModel:
+    """Code and stage estimators plus the exemplars that explain their suggestions.
+
+    ``exemplar_codes[i]`` is None for an exemplar coded only for the stage;
+    ``exemplar_stages[i]`` is None for one coded only for codes.
+    """
+
+    code_labels: list[str]
+    stage_labels: list[str]
+    code_estimator: CodeSuggester | None
+    stage_estimator: StageClassifier | None
+    exemplars: np.ndarray
+    exemplar_ids: list[str]
+    exemplar_texts: list[str]
+    exemplar_codes: list[tuple[str, ...] | None]
+    exemplar_stages: list[str | None]
+    embedder_id: str
+    code_threshold: float = 0.5
+    stage_threshold: float = 0.5
+    hyper_parameters: dict[str, Any] = field(default_factory=dict)
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def model_id(self) -> str:
+        return str(self.manifest.get("model_id") or self.content_hash())
+
+    @property
+    def n_features(self) -> int:
+        return int(self.exemplars.shape[1])
+
+    @property
+    def stage_classes(self) -> list[str]:
+        if self.stage_estimator is None:
+            return []
+        return [str(c) for c in self.stage_estimator.classes_]
+
+    # ---- prediction -------------------------------------------------------------------
+
+    def _check_X(self, X: np.ndarray) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float32)
+        if X.ndim != 2 or X.shape[1] != self.n_features:
+            raise ModelError(
+                f"Suggester {self.model_id} got embeddings of shape {X.shape}; expected "
+                f"(n, {self.n_features}) from embedder {self.embedder_id}; fix it by embedding "
+                "with that model or retraining the suggester."
+            )
+        if not np.isfinite(X).all():
+            raise ModelError(
+                f"Suggester {self.model_id} got embeddings containing NaN or infinity; expected "
+                "finite vectors; fix it by clearing the embedding cache and re-embedding."
+            )
+        return X
+
+    def predict_code_proba(self, X: np.ndarray) -> np.ndarray | None:
+        """(n, len(code_labels)) probabilities, or None without a code model."""
+        X = self._check_X(X)
+        return None if self.code_estimator is None else self.code_estimator.predict_proba(X)
+
+    def predict_stage_proba(self, X: np.ndarray) -> np.ndarray | None:
+        """(n, len(stage_classes)) probabilities, or None without a stage model."""
+        X = self._check_X(X)
+        return None if self.stage_estimator is None else self.stage_estimator.predict_proba(X)
+
+    def uncertainty(self, X: np.ndarray) -> np.ndarray:
+        """Per-segment review-order score in [0, 1]; higher = more uncertain."""
+        return uncertainty_scores(self.predict_code_proba(X), self.predict_stage_proba(X))
+
+    def suggest(
+        self, X: np.ndarray, segment_ids: Sequence[str], *, top_evidence: int = 3
+    ) -> list[Suggestion]:
+        """One code suggestion per code and one stage suggestion per segment.
+
+        Evidence is the ``top_evidence`` most similar exemplars (never the
+        segment itself); its ``labels`` are the exemplar's codes on code
+        suggestions and its stage on stage suggestions.
+        """
+        X = self._check_X(X)
+        ids = [str(s) for s in segment_ids]
+        if len(ids) != X.shape[0]:
+            raise ModelError(
+                f"Suggester got {X.shape[0]} embeddings but {len(ids)} segment ids; expected one "
+                "id per row; fix the caller to pass matching lists."
+            )
+        code_p = self.predict_code_proba(X)
+        stage_p = self.predict_stage_proba(X)
+        stage_classes = self.stage_classes
+        idx, sims = nearest_exemplars(X, ids, self.exemplars, self.exemplar_ids, top_evidence)
+        out: list[Suggestion] = []
+        mid = self.model_id
+        for i, sid in enumerate(ids):
+            hits = [(int(j), float(s)) for j, s in zip(idx[i], sims[i], strict=True) if j >= 0]
+            if code_p is not None:
+                evidence = tuple(
+                    Evidence(self.exemplar_ids[j], s, self.exemplar_texts[j],
+                             self.exemplar_codes[j] or ())
+                    for j, s in hits
+                )
+                for c, label in enumerate(self.code_labels):
+                    p = float(code_p[i, c])
+                    out.append(Suggestion(sid, mid, CODE_DIMENSION, label, p,
+                                          p >= self.code_threshold, evidence))
+            if stage_p is not None:
+                evidence = tuple(
+                    Evidence(self.exemplar_ids[j], s, self.exemplar_texts[j],
+                             (st,) if (st := self.exemplar_stages[j]) else ())
+                    for j, s in hits
+                )
+                best = int(np.argmax(stage_p[i]))
+                p = float(stage_p[i, best])
+                out.append(Suggestion(sid, mid, STAGE_DIMENSION, stage_classes[best], p,
+                                      p >= self.stage_threshold, evidence))
+        return out
+
+    # ---- persistence ------------------------------------------------------------------
+
+    def _config_and_arrays(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        arrays: dict[str, np.ndarray] = {"exemplars": np.asarray(self.exemplars, np.float32)}
+        estimators: dict[str, Any] = {}
+        for name, est in (("code", self.code_estimator), ("stage", self.stage_estimator)):
+            if est is None:
+                estimators[name] = None
+                continue
+            state, est_arrays = est.get_learned_state()
+            estimators[name] = {"params": est.get_params(), "state": state}
+            arrays.update({f"{name}/{k}": np.asarray(v) for k, v in est_arrays.items()})
+        config = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "embedder_id": self.embedder_id,
+            "n_features": self.n_features,
+            "code_labels": list(self.code_labels),
+            "stage_labels": list(self.stage_labels),
+            "code_threshold": float(self.code_threshold),
+            "stage_threshold": float(self.stage_threshold),
+            "hyper_parameters": dict(self.hyper_parameters),
+            "estimators": estimators,
+            "exemplars": {
+                "ids": list(self.exemplar_ids),
+                "texts": list(self.exemplar_texts),
+                "codes": [None if c is None else list(c) for c in self.exemplar_codes],
+                "stages": list(self.exemplar_stages),
+            },
+        }
+        return config, arrays
+
+    def content_hash(self) -> str:
+        """A short sha256 over the config and arrays (the model's id)."""
+        config, arrays = self._config_and_arrays()
+        return _content_hash(config, arrays)
+
+    def save(self, directory: str | Path) -> Path:
+        """Write manifest.json, config.json and weights.npz into ``directory``."""
+        path = Path(directory)
+        config, arrays = self._config_and_arrays()
+        manifest = dict(self.manifest)
+        manifest["model_id"] = _content_hash(config, arrays)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            _atomic_write(path / "config.json", _dumps(config).encode("utf-8"))
+            tmp = path / "weights.npz.tmp"
+            with open(tmp, "wb") as fh:
+                np.savez_compressed(fh, **arrays)
+            os.replace(tmp, path / "weights.npz")
+            _atomic_write(path / "manifest.json", _dumps(manifest).encode("utf-8"))
+        except OSError as exc:
+            raise ModelError(
+                f"Could not write the suggester to {path} ({exc.strerror or exc}); expected a "
+                "writable folder; fix the permissions or choose another folder."
+            ) from exc
+        self.manifest = manifest
+        return path
+
+    @classmethod
+    def load(cls, directory: str | Path) -> SuggesterModel:
+        """Read a folder written by :meth:`save`; raises ModelError if it is unusable."""
+        path = Path(directory)
+        fix = "fix it by retraining with `isp-nlp train`"
+        for name in FILES:
+            if not (path / name).is_file():
+                raise ModelError(
+                    f"The suggester folder {path} has no {name}; expected {', '.join(FILES)}; "
+                    f"{fix}."
+                )
+        manifest = _read_json(path / "manifest.json", fix)
+        config = _read_json(path / "config.json", fix)
+        if config.get("format") != FORMAT or config.get("format_version") != FORMAT_VERSION:
+            raise ModelError(
+                f"{path / 'config.json'} has format {config.get('format')!r} version "
+                f"{config.get('format_version')!r}; expected {FORMAT!r} version {FORMAT_VERSION}; "
+                f"{fix}."
+            )
+        weights = path / "weights.npz"
+        try:
+            with np.load(weights, allow_pickle=False) as npz:
+                arrays = {k: npz[k] for k in npz.files}
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+            raise ModelError(
+                f"{weights} cannot be read ({exc}); expected a numpy .npz of plain arrays; {fix}."
+            ) from exc
+        expected_id = manifest.get("model_id")
+        if expected_id != _content_hash(config, arrays):
+            raise ModelError(
+                f"{weights} and config.json do not match the model_id {expected_id!r} in "
+                f"manifest.json; expected files saved together by one training run; {fix}."
+            )
+        try:
+            return cls._from_config(config, arrays, manifest)
+        except (KeyError, ValueError, TypeError, IndexError) as exc:
+            raise ModelError(
+                f"{path / 'config.json'} or weights.npz is incomplete or inconsistent ({exc!r}); "
+                f"expected a model saved by this version of isp-nlp; {fix}."
+            ) from exc
+
+    @classmethod
+    def _from_config(
+        cls, config: Mapping[str, Any], arrays: Mapping[str, np.ndarray], manifest: dict
+    ) -> SuggesterModel:
+        ests: dict[str, Any] = {}
+        for name, kind in (("code", CodeSuggester), ("stage", StageClassifier)):
+            spec = config["estimators"][name]
+            if spec is None:
+                ests[name] = None
+                continue
+            prefix = f"{name}/"
+            est_arrays = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+            ests[name] = kind.from_learned_state(spec["params"], spec["state"], est_arrays)
+        ex = config["exemplars"]
+        exemplars = np.asarray(arrays["exemplars"], dtype=np.float32)
+        n_ex = len(ex["ids"])
+        if exemplars.shape != (n_ex, int(config["n_features"])):
+            raise ValueError(f"exemplars has shape {exemplars.shape}, expected ({n_ex}, dims)")
+        if not (len(ex["texts"]) == len(ex["codes"]) == len(ex["stages"]) == n_ex):
+            raise ValueError("exemplar ids, texts, codes and stages differ in length")
+        code_labels = [str(c) for c in config["code_labels"]]
+        if ests["code"] is not None and len(ests["code"].classes_) != len(code_labels):
+            raise ValueError("the code estimator and code_labels differ in length")
+        return cls(
+            code_labels=code_labels,
+            stage_labels=[str(s) for s in config["stage_labels"]],
+            code_estimator=ests["code"],
+            stage_estimator=ests["stage"],
+            exemplars=exemplars,
+            exemplar_ids=[str(s) for s in ex["ids"]],
+            exemplar_texts=[str(t) for t in ex["texts"]],
+            exemplar_codes=[None if c is None else tuple(c) for c in ex["codes"]],
+            exemplar_stages=list(ex["stages"]),
+            embedder_id=str(config["embedder_id"]),
+            code_threshold=float(config["code_threshold"]),
+            stage_threshold=float(config["stage_threshold"]),
+            hyper_parameters=dict(config["hyper_parameters"]),
+            manifest=manifest,
+        )
+
+    def with_thresholds(
+        self, *, code: float | None = None, stage: float | None = None
+    ) -> SuggesterModel:
+        """A copy with other abstain thresholds (keeps the manifest; a new id once saved)."""
+        return replace(
+            self,
+            code_threshold=self.code_threshold if code is None else float(code),
+            stage_threshold=self.stage_threshold if stage is None else float(stage),
+        )
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _content_hash(config: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> str:
+    digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode("utf-8"))
+    for name in sorted(arrays):
+        arr = np.ascontiguousarray(arrays[name])
+        digest.update(f"\n{name}:{arr.dtype.str}:{arr.shape}\n".encode())
+        digest.update(arr.tobytes())
+    return digest.hexdigest()[:16]
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def _read_json(path: Path, fix: str) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(
+            f"{path} is not readable JSON ({exc}); expected the file written by "
+            f"SuggesterModel.save; {fix}."
+        ) from exc
+    if not isinstance(data, dict):
+        raise ModelError(
+            f"{path} holds a JSON {type(data).__name__}; expected a JSON object; {fix}."
+        )
+    return data

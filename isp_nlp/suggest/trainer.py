@@ -1,0 +1,226 @@
+"""Fit a :class:`SuggesterModel` from embeddings of human-coded segments."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Collection, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from typing import Any
+
+import numpy as np
+
+from isp_nlp.errors import ModelError
+from isp_nlp.suggest.bundle import SuggesterModel
+from isp_nlp.suggest.estimators import CodeSuggester, StageClassifier
+
+NO_CODES_HINT = "import seed codes with `isp-nlp import-codes` first"
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    """Hyper-parameters of the suggester (all JSON-safe)."""
+
+    code_C: float = 1.0
+    stage_C: float = 1.0
+    class_weight: str | None = "balanced"
+    max_iter: int = 1000
+    code_threshold: float = 0.5
+    stage_threshold: float = 0.5
+
+
+def library_versions() -> dict[str, str | None]:
+    """Versions of the libraries a saved model depends on (no heavy imports)."""
+    import sklearn
+
+    import isp_nlp
+
+    versions: dict[str, str | None] = {
+        "isp_nlp": isp_nlp.__version__,
+        "numpy": np.__version__,
+        "scikit-learn": sklearn.__version__,
+    }
+    try:
+        versions["sentence-transformers"] = metadata.version("sentence-transformers")
+    except metadata.PackageNotFoundError:
+        versions["sentence-transformers"] = None
+    return versions
+
+
+def training_data_hash(
+    segment_ids: Sequence[str],
+    code_sets: Sequence[Collection[str] | None],
+    stages: Sequence[str | None],
+) -> str:
+    """sha256 over the sorted (segment id, codes, stage) triples used for training."""
+    rows = sorted(
+        (str(sid), None if codes is None else sorted(codes), stage)
+        for sid, codes, stage in zip(segment_ids, code_sets, stages, strict=True)
+    )
+    return hashlib.sha256(json.dumps(rows).encode("utf-8")).hexdigest()
+
+
+def _validate(
+    X: np.ndarray,
+    segment_ids: Sequence[str],
+    texts: Sequence[str],
+    code_sets: Sequence[Collection[str] | None],
+    stages: Sequence[str | None],
+    code_labels: Sequence[str],
+    stage_labels: Sequence[str],
+) -> np.ndarray:
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2:
+        raise ModelError(
+            f"Training embeddings have shape {X.shape}; expected a 2-D (segments, dims) array; "
+            "fix the caller to pass one embedding row per segment."
+        )
+    lengths = {"segment_ids": len(segment_ids), "texts": len(texts),
+               "code_sets": len(code_sets), "stages": len(stages)}
+    bad = {k: n for k, n in lengths.items() if n != X.shape[0]}
+    if bad:
+        raise ModelError(
+            f"Training inputs differ in length ({bad} vs {X.shape[0]} embedding rows); expected "
+            "one entry per segment in every list; fix the caller."
+        )
+    if not np.isfinite(X).all():
+        raise ModelError(
+            "Training embeddings contain NaN or infinity; expected finite vectors; fix it by "
+            "clearing the embedding cache and re-embedding."
+        )
+    seen: set[str] = set()
+    for sid in segment_ids:
+        if sid in seen:
+            raise ModelError(
+                f"Segment {sid} appears twice in the training data; expected each segment once "
+                "with all its labels; fix the caller to merge its annotations."
+            )
+        seen.add(sid)
+    for kind, labels in (("code", code_labels), ("stage", stage_labels)):
+        if len(set(labels)) != len(labels):
+            raise ModelError(
+                f"The {kind} label list {list(labels)} has duplicates; expected unique ids; "
+                "fix the codebook."
+            )
+    known_codes, known_stages = set(code_labels), set(stage_labels)
+    for sid, codes, stage in zip(segment_ids, code_sets, stages, strict=True):
+        for code in codes or ():
+            if code not in known_codes:
+                raise ModelError(
+                    f"Segment {sid} is coded {code!r}, which is not in the codebook "
+                    f"({sorted(known_codes)}); fix the annotation or add the code."
+                )
+        if stage is not None and stage not in known_stages:
+            raise ModelError(
+                f"Segment {sid} has stage {stage!r}; expected one of {sorted(known_stages)}; "
+                "fix the annotation."
+            )
+    return X
+
+
+def train_suggester(
+    X: np.ndarray,
+    segment_ids: Sequence[str],
+    texts: Sequence[str],
+    code_sets: Sequence[Collection[str] | None],
+    stages: Sequence[str | None],
+    *,
+    code_labels: Sequence[str],
+    stage_labels: Sequence[str],
+    embedder_id: str,
+    params: TrainParams | None = None,
+) -> SuggesterModel:
+    """Train code and stage suggesters on human-coded segments.
+
+    ``code_sets[i]`` None means segment i has no code annotation (it trains
+    only the stage); an empty set means "seen, no code" (a negative for every
+    code). ``stages[i]`` None means no stage annotation. A part with too
+    little data (no code annotations, or fewer than two distinct stages) is
+    skipped and the reason recorded in ``manifest["skipped"]``; if both are
+    skipped a :class:`ModelError` explains what is missing.
+    """
+    params = params or TrainParams()
+    ids = [str(s) for s in segment_ids]
+    X = _validate(X, ids, texts, code_sets, stages, code_labels, stage_labels)
+    code_rows = [i for i, c in enumerate(code_sets) if c is not None]
+    stage_rows = [i for i, s in enumerate(stages) if s is not None]
+    if not code_rows and not stage_rows:
+        raise ModelError(
+            f"No human-coded segments were given ({len(ids)} segments, none with a code or "
+            f"stage annotation); expected at least a few coded segments; {NO_CODES_HINT}."
+        )
+    skipped: dict[str, str] = {}
+    code_est: CodeSuggester | None = None
+    if not code_labels:
+        skipped["code"] = "the codebook has no codes"
+    elif not code_rows:
+        skipped["code"] = "no segment has a code annotation"
+    else:
+        row_sets = [set(code_sets[i] or ()) for i in code_rows]
+        Y = np.array([[int(c in row) for c in code_labels] for row in row_sets], dtype=np.int64)
+        code_est = CodeSuggester(C=params.code_C, class_weight=params.class_weight,
+                                 max_iter=params.max_iter, threshold=params.code_threshold)
+        code_est.fit(X[code_rows], Y)
+    stage_est: StageClassifier | None = None
+    distinct = sorted({str(stages[i]) for i in stage_rows})
+    if len(distinct) < 2:
+        skipped["stage"] = (
+            f"{len(stage_rows)} stage-coded segments with {len(distinct)} distinct stage "
+            f"{distinct}; at least 2 distinct stages are needed"
+        )
+    else:
+        stage_est = StageClassifier(C=params.stage_C, class_weight=params.class_weight,
+                                    max_iter=params.max_iter)
+        stage_est.fit(X[stage_rows], np.asarray([str(stages[i]) for i in stage_rows]))
+    if code_est is None and stage_est is None:
+        raise ModelError(
+            f"Nothing can be trained: {skipped['code']} and {skipped['stage']}; expected code "
+            f"annotations or at least two distinct stages; {NO_CODES_HINT}."
+        )
+    model = SuggesterModel(
+        code_labels=list(code_labels),
+        stage_labels=list(stage_labels),
+        code_estimator=code_est,
+        stage_estimator=stage_est,
+        exemplars=X.astype(np.float32),
+        exemplar_ids=ids,
+        exemplar_texts=[str(t) for t in texts],
+        exemplar_codes=[None if c is None else tuple(sorted(c)) for c in code_sets],
+        exemplar_stages=[None if s is None else str(s) for s in stages],
+        embedder_id=embedder_id,
+        code_threshold=params.code_threshold,
+        stage_threshold=params.stage_threshold,
+        hyper_parameters=asdict(params),
+    )
+    model.manifest = _manifest(model, ids, code_sets, stages, len(code_rows), len(stage_rows),
+                               skipped)
+    return model
+
+
+def _manifest(
+    model: SuggesterModel,
+    ids: Sequence[str],
+    code_sets: Sequence[Collection[str] | None],
+    stages: Sequence[str | None],
+    n_code_rows: int,
+    n_stage_rows: int,
+    skipped: dict[str, str],
+) -> dict[str, Any]:
+    return {
+        "format": "isp-nlp-suggester",
+        "model_id": model.content_hash(),
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "embedder_id": model.embedder_id,
+        "versions": library_versions(),
+        "code_labels": list(model.code_labels),
+        "stage_labels": list(model.stage_labels),
+        "stage_classes": model.stage_classes,
+        "training_data_hash": training_data_hash(ids, code_sets, stages),
+        "n_training_segments": len(ids),
+        "n_code_segments": n_code_rows,
+        "n_stage_segments": n_stage_rows,
+        "hyper_parameters": dict(model.hyper_parameters),
+        "skipped": skipped,
+    }

@@ -1,0 +1,305 @@
+"""Tests for isp_nlp.agreement: textbook values, table semantics, properties."""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from isp_nlp.agreement import (
+    HUMAN_HUMAN,
+    MODEL_HUMAN,
+    agreement_summary,
+    coding_tables,
+    cohen_kappa,
+    krippendorff_alpha,
+    pairwise_kappas,
+    percent_agreement,
+)
+from isp_nlp.errors import IspNlpError
+
+
+def _two_by_two(yy: int, yn: int, ny: int, nn: int) -> tuple[pd.Series, pd.Series]:
+    """Two raters' series from a 2x2 table (rows: rater A, columns: rater B)."""
+    a = ["yes"] * (yy + yn) + ["no"] * (ny + nn)
+    b = ["yes"] * yy + ["no"] * yn + ["yes"] * ny + ["no"] * nn
+    return pd.Series(a, name="A"), pd.Series(b, name="B")
+
+
+def test_cohen_kappa_textbook_examples() -> None:
+    # Wikipedia "Cohen's kappa", worked example: 50 proposals, both yes 20, A yes/B no 5,
+    # A no/B yes 10, both no 15. p_o = 35/50 = 0.7; p_yes = 0.5*0.6 = 0.30,
+    # p_no = 0.5*0.4 = 0.20, p_e = 0.5; kappa = (0.7 - 0.5) / (1 - 0.5) = 0.4.
+    result = cohen_kappa(*_two_by_two(20, 5, 10, 15))
+    assert result.n_units == 50
+    assert result.percent_agreement == pytest.approx(0.7)
+    assert result.kappa == pytest.approx(0.400, abs=5e-4)
+    assert (result.coder_a, result.coder_b, result.note) == ("A", "B", "")
+    # Same article, "similar numbers" case: 45, 15, 25, 15 of 100. p_o = 0.60;
+    # A yes = 0.60, B yes = 0.70, p_e = 0.6*0.7 + 0.4*0.3 = 0.54;
+    # kappa = (0.60 - 0.54) / 0.46 = 0.1304.
+    result = cohen_kappa(*_two_by_two(45, 15, 25, 15))
+    assert result.kappa == pytest.approx(0.130, abs=5e-4)
+    # Mirror case: 25, 35, 5, 35. p_o = 0.60; A yes = 0.60, B yes = 0.30,
+    # p_e = 0.18 + 0.28 = 0.46; kappa = 0.14 / 0.54 = 0.2593.
+    result = cohen_kappa(*_two_by_two(25, 35, 5, 35))
+    assert result.kappa == pytest.approx(0.259, abs=5e-4)
+
+
+KRIPPENDORFF_2011 = {
+    # Krippendorff (2011) "Computing Krippendorff's Alpha-Reliability", section C:
+    # 4 observers x 12 units, nominal data with missing values; alpha = 0.743.
+    "A": [1, 2, 3, 3, 2, 1, 4, 1, 2, None, None, None],
+    "B": [1, 2, 3, 3, 2, 2, 4, 1, 2, 5, None, 3],
+    "C": [None, 3, 3, 3, 2, 3, 4, 2, 2, 5, 1, None],
+    "D": [1, 2, 3, 3, 2, 4, 4, 1, 2, 5, 1, None],
+}
+
+
+def test_krippendorff_alpha_reference_example() -> None:
+    table = pd.DataFrame(KRIPPENDORFF_2011, index=[f"u{i}" for i in range(1, 13)])
+    result = krippendorff_alpha(table)
+    assert round(result.value, 3) == 0.743
+    assert result.n_units == 11  # unit 12 has a single value: not pairable
+    assert result.n_coders == 4
+    assert result.note == ""
+    # Observed agreement from the paper's coincidence matrix: diagonal 7 + 10 + 8 + 4 + 3
+    # = 32 of n = 40 pairable values -> 0.800 (alpha = 1 - D_o / D_e with D_o = 0.2).
+    assert percent_agreement(table) == pytest.approx(32 / 40)
+    # String labels give the same nominal alpha as the integers.
+    relabelled = table.apply(lambda col: col.map(lambda v: None if pd.isna(v) else f"L{v}"))
+    assert krippendorff_alpha(relabelled).value == pytest.approx(result.value)
+
+
+def test_percent_agreement_two_coders_is_share_identical() -> None:
+    table = pd.DataFrame({"a": ["x", "y", "x", "z", None], "b": ["x", "y", "y", "z", "x"]})
+    assert percent_agreement(table) == pytest.approx(3 / 4)
+    assert math.isnan(percent_agreement(pd.DataFrame({"a": ["x"], "b": [None]})))
+
+
+def _annotations(rows: list[tuple]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["segment_id", "coder", "dimension", "label"])
+
+
+def test_coding_tables_semantics() -> None:
+    ann = _annotations([
+        ("s1", "ann", "code", "c1"),
+        ("s1", "ann", "code", "c2"),
+        ("s1", "bob", "code", None),  # seen, no code
+        ("s2", "bob", "code", "c1"),
+        ("s1", "model", "code", "c2"),
+        ("s1", "ann", "stage", "push"),
+        ("s1", "model", "stage", "exchange"),
+        ("s3", "bob", "stage", "none"),
+        ("s4", "ann", "stage", None),  # no stage label: not a coded unit
+    ])
+    tables = coding_tables(ann, ["c1", "c2", "c3"])
+    assert set(tables) == {"stage", "c1", "c2", "c3"}
+    c1 = tables["c1"]
+    assert list(c1.columns) == ["ann", "bob", "model"]  # sorted, model last
+    assert list(c1.index) == ["s1", "s2"]
+    assert c1.loc["s1", "ann"] == 1 and c1.loc["s1", "bob"] == 0 and c1.loc["s1", "model"] == 0
+    assert c1.loc["s2", "bob"] == 1
+    assert math.isnan(c1.loc["s2", "ann"]) and math.isnan(c1.loc["s2", "model"])
+    assert tables["c2"].loc["s1"].tolist() == [1, 0, 1]
+    assert tables["c3"].loc["s1"].tolist() == [0, 0, 0]
+    stage = tables["stage"]
+    assert list(stage.index) == ["s1", "s3"]
+    assert list(stage.columns) == ["ann", "bob", "model"]
+    assert stage.loc["s1", "ann"] == "push" and stage.loc["s1", "model"] == "exchange"
+    assert pd.isna(stage.loc["s1", "bob"]) and stage.loc["s3", "bob"] == "none"
+
+
+def test_coding_tables_empty_and_bad_columns() -> None:
+    tables = coding_tables(_annotations([]), ["c1"])
+    assert tables["stage"].empty and tables["c1"].empty
+    report = agreement_summary(tables)
+    assert report.pairs.empty
+    assert json.dumps(report.to_dict(), allow_nan=False)
+    with pytest.raises(IspNlpError, match="missing column"):
+        coding_tables(pd.DataFrame({"segment_id": ["s1"], "coder": ["a"]}), ["c1"])
+
+
+def test_undefined_cases_give_nan_and_note_without_warnings() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        disjoint = cohen_kappa(
+            pd.Series(["x", None], index=["u1", "u2"], name="a"),
+            pd.Series([None, "x"], index=["u1", "u2"], name="b"),
+        )
+        assert disjoint.n_units == 0 and math.isnan(disjoint.kappa)
+        assert disjoint.note == "no segments coded by both"
+        single = cohen_kappa(pd.Series(["push"] * 3, name="a"), pd.Series(["push"] * 3, name="b"))
+        assert math.isnan(single.kappa) and single.percent_agreement == 1
+        assert single.note == "kappa undefined: both coders used only label push"
+
+        one_coder = krippendorff_alpha(pd.DataFrame({"a": ["x", "y"]}))
+        assert math.isnan(one_coder.value) and "fewer than 2 coders" in one_coder.note
+        no_overlap = krippendorff_alpha(pd.DataFrame({"a": ["x", None], "b": [None, "y"]}))
+        assert math.isnan(no_overlap.value) and "no segment coded by at least 2" in no_overlap.note
+        constant = krippendorff_alpha(pd.DataFrame({"a": ["x", "x"], "b": ["x", "x"]}))
+        assert math.isnan(constant.value) and constant.note.endswith("label x")
+
+
+def test_krippendorff_rejects_unknown_level_and_text_for_interval() -> None:
+    table = pd.DataFrame({"a": ["x", "y"], "b": ["x", "x"]})
+    with pytest.raises(IspNlpError, match="level"):
+        krippendorff_alpha(table, level="cardinal")
+    with pytest.raises(IspNlpError, match="not a number"):
+        krippendorff_alpha(table, level="interval")
+    numeric = pd.DataFrame({"a": [1, 2, 3, 4], "b": [1, 2, 3, 5]})
+    assert krippendorff_alpha(numeric, level="interval").value > 0.8
+
+
+def test_agreement_summary_separates_human_and_model_pairs() -> None:
+    stage = pd.DataFrame(
+        {
+            "zoe": ["push", "push_pull", "exchange", "none", "push"],
+            "amy": ["push", "push_pull", "exchange", "push", "push"],
+            "model": ["push", "exchange", "exchange", "none", None],
+        },
+        index=[f"s{i}" for i in range(5)],
+    )
+    report = agreement_summary({"stage": stage})
+    pairs = report.pairs
+    assert list(zip(pairs["coder_a"], pairs["coder_b"], strict=True)) == [
+        ("amy", "zoe"), ("amy", "model"), ("zoe", "model"),
+    ]
+    assert pairs["kind"].tolist() == [HUMAN_HUMAN, MODEL_HUMAN, MODEL_HUMAN]
+    assert pairs.loc[0, "percent_agreement"] == pytest.approx(0.8)
+    assert pairs.loc[1, "n_units"] == 4
+    assert report.alphas["coders"].tolist() == ["humans", "humans+model"]
+    assert report.alphas["n_coders"].tolist() == [2, 3]
+    humans_only = krippendorff_alpha(stage[["amy", "zoe"]]).value
+    assert report.alphas.loc[0, "alpha"] == pytest.approx(humans_only)
+    tidy = report.to_frame()
+    assert len(tidy) == 5
+    assert set(tidy["statistic"]) == {"cohen_kappa", "krippendorff_alpha"}
+    payload = json.loads(json.dumps(report.to_dict(), allow_nan=False))
+    assert payload["pairs"][0]["kind"] == HUMAN_HUMAN
+
+
+# --------------------------------------------------------------------------- properties
+
+LABELS = st.sampled_from(["push", "push_pull", "exchange", "none"])
+
+
+@st.composite
+def coding_table(draw: st.DrawFn, perfect: bool = False) -> pd.DataFrame:
+    n_units = draw(st.integers(min_value=1, max_value=12))
+    n_coders = draw(st.integers(min_value=2, max_value=4))
+    truth = [draw(LABELS) for _ in range(n_units)]
+    data = {}
+    for c in range(n_coders):
+        column = []
+        for u in range(n_units):
+            if draw(st.booleans()) and draw(st.booleans()):
+                column.append(None)
+            else:
+                column.append(truth[u] if perfect else draw(LABELS))
+        data[f"coder{c}"] = column
+    return pd.DataFrame(data, index=[f"s{u}" for u in range(n_units)])
+
+
+def _same(x: float, y: float) -> bool:
+    return (math.isnan(x) and math.isnan(y)) or x == pytest.approx(y, abs=1e-9)
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, database=None)
+@given(coding_table(perfect=True))
+def test_perfect_agreement_gives_one(table: pd.DataFrame) -> None:
+    pairable = table[table.notna().sum(axis=1) >= 2]
+    if pairable.empty:
+        assert math.isnan(percent_agreement(table))
+        return
+    assert percent_agreement(table) == 1
+    for pair in pairwise_kappas(table):
+        both = table[[pair.coder_a, pair.coder_b]].dropna()
+        if both.empty:
+            continue
+        assert pair.percent_agreement == 1
+        if both.stack().nunique() >= 2:
+            assert pair.kappa == pytest.approx(1)
+        else:
+            assert math.isnan(pair.kappa)
+    alpha = krippendorff_alpha(table)
+    if pd.unique(pairable.stack().dropna()).size >= 2:
+        assert alpha.value == pytest.approx(1)
+    else:
+        assert math.isnan(alpha.value)
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, database=None)
+@given(coding_table())
+def test_kappa_is_symmetric(table: pd.DataFrame) -> None:
+    a, b = table.iloc[:, 0], table.iloc[:, 1]
+    ab, ba = cohen_kappa(a, b), cohen_kappa(b, a)
+    assert _same(ab.kappa, ba.kappa)
+    assert _same(ab.percent_agreement, ba.percent_agreement)
+    assert ab.n_units == ba.n_units
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, database=None)
+@given(coding_table(), st.permutations(["push", "push_pull", "exchange", "none"]))
+def test_invariant_under_renaming_labels(table: pd.DataFrame, perm: list[str]) -> None:
+    rename = dict(zip(["push", "push_pull", "exchange", "none"], perm, strict=True))
+    rename = {k: f"x_{v}" for k, v in rename.items()}
+    renamed = table.apply(lambda col: col.map(lambda v: rename.get(v, v)))
+    assert _same(percent_agreement(table), percent_agreement(renamed))
+    assert _same(krippendorff_alpha(table).value, krippendorff_alpha(renamed).value)
+    for p, q in zip(pairwise_kappas(table), pairwise_kappas(renamed), strict=True):
+        assert _same(p.kappa, q.kappa)
+
+
+def test_numeric_presence_tables_match_string_labels() -> None:
+    ints = pd.DataFrame({"a": [1.0, 0.0, 1.0, np.nan], "b": [1, 0, 0, 1]})
+    strs = ints.apply(lambda col: col.map(lambda v: None if pd.isna(v) else f"v{int(v)}"))
+    assert _same(krippendorff_alpha(ints).value, krippendorff_alpha(strs).value)
+    assert _same(pairwise_kappas(ints)[0].kappa, pairwise_kappas(strs)[0].kappa)
+
+
+# --------------------------------------------------------------------------- real data
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+ANNOMI = SHARED / "data" / "annomi" / "AnnoMI-full.csv"
+TEN_CODER_TRANSCRIPTS = (7, 27, 55, 56, 66, 109, 130)
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize(
+    ("column", "n_units", "mean_kappa", "alpha"),
+    [
+        # Published in ../shared/README.md (AnnoMI, 10 annotators on 7 transcripts).
+        ("main_therapist_behaviour", 216, 0.737, 0.737),
+        ("client_talk_type", 212, 0.470, 0.467),
+    ],
+)
+def test_annomi_ten_annotator_agreement(
+    column: str, n_units: int, mean_kappa: float, alpha: float
+) -> None:
+    if not SHARED.is_dir():
+        pytest.skip("../shared not found: real-data test needs the shared data folder")
+    data = pd.read_csv(ANNOMI)
+    data = data[data["transcript_id"].isin(TEN_CODER_TRANSCRIPTS)].dropna(subset=[column])
+    annotations = pd.DataFrame({
+        "segment_id": data["transcript_id"].astype(str) + ":" + data["utterance_id"].astype(str),
+        "coder": "annotator" + data["annotator_id"].astype(str),
+        "dimension": "stage",
+        "label": data[column],
+    })
+    table = coding_tables(annotations, [])["stage"]
+    assert table.shape == (n_units, 10)
+    report = agreement_summary({"stage": table})
+    assert len(report.pairs) == 45
+    assert set(report.pairs["kind"]) == {HUMAN_HUMAN}
+    assert report.pairs["kappa"].mean() == pytest.approx(mean_kappa, abs=5e-4)
+    humans = report.alphas.iloc[0]
+    assert (humans["coders"], humans["n_units"], humans["n_coders"]) == ("humans", n_units, 10)
+    assert humans["alpha"] == pytest.approx(alpha, abs=5e-4)

@@ -1,0 +1,56 @@
+"""Commands people wait on must not import torch or sentence-transformers."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HEAVY = ("torch", "sentence_transformers", "spacy", "transformers")
+
+PROBE = """
+import json, sys
+from click.testing import CliRunner
+from isp_nlp.cli import cli
+result = CliRunner().invoke(cli, sys.argv[1:], catch_exceptions=False)
+heavy = [m for m in {heavy!r} if m in sys.modules]
+print(json.dumps({{"exit": result.exit_code, "heavy": heavy, "out": result.output[-300:]}}))
+"""
+
+
+def run_probe(*args: str) -> dict:
+    code = PROBE.format(heavy=HEAVY)
+    proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--help"],
+        ["review", "--help"],
+        ["agreement", "--help"],
+        ["log", "--help"],
+    ],
+)
+def test_help_does_not_import_torch(args: list[str]) -> None:
+    r = run_probe(*args)
+    assert r["exit"] == 0
+    assert r["heavy"] == []
+
+
+def test_review_agreement_log_do_not_import_torch(demo_project: Path) -> None:
+    """On a real project with a trained model and suggestions."""
+    for args in (
+        ["--project", str(demo_project), "review", "--coder", "zoe", "--script", "a,s,q"],
+        ["--project", str(demo_project), "agreement", "--format", "json"],
+        ["--project", str(demo_project), "log", "--format", "json"],
+    ):
+        r = run_probe(*args)
+        assert r["exit"] == 0, r
+        assert r["heavy"] == [], (args, r["heavy"])

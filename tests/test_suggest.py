@@ -1,0 +1,379 @@
+"""Suggesters: sklearn contract, learning a synthetic task, save/load, evidence, abstaining."""
+
+from __future__ import annotations
+
+import json
+import random
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from isp_nlp.embed import HashingEmbedder
+from isp_nlp.errors import ModelError
+from isp_nlp.suggest import (
+    CodeSuggester,
+    StageClassifier,
+    SuggesterModel,
+    TrainParams,
+    nearest_exemplars,
+    train_suggester,
+    uncertainty_scores,
+)
+from isp_nlp.suggest.trainer import training_data_hash
+
+# ---- scikit-learn's common checks -----------------------------------------------------
+
+# sklearn's generic classifier checks fit on 1-D (binary/multiclass) targets. CodeSuggester
+# is multi-label only: it accepts just a 2-D 0/1 indicator matrix and rejects 1-D y with a
+# ValueError, so those checks cannot apply. Its multi-label checks (output formats,
+# representation invariance), input validation and cloning checks do run and pass, and the
+# generic behaviour (fit returns self, idempotence, n_features_in_) is tested below.
+_NEEDS_1D_Y = "needs a 1-D class target; CodeSuggester is multi-label (2-D indicator Y) only"
+_CODE_XFAIL = {
+    name: _NEEDS_1D_Y
+    for name in (
+        "check_class_weight_classifiers", "check_classifier_data_not_an_array",
+        "check_classifiers_classes", "check_classifiers_one_label", "check_classifiers_train",
+        "check_dict_unchanged", "check_dont_overwrite_parameters", "check_dtype_object",
+        "check_estimators_dtypes", "check_estimators_fit_returns_self",
+        "check_estimators_nan_inf", "check_estimators_overwrite_params",
+        "check_estimators_pickle", "check_f_contiguous_array_estimator",
+        "check_fit2d_1feature", "check_fit2d_1sample", "check_fit2d_predict1d",
+        "check_fit_check_is_fitted", "check_fit_idempotent", "check_fit_score_takes_y",
+        "check_methods_sample_order_invariance", "check_methods_subset_invariance",
+        "check_n_features_in", "check_n_features_in_after_fitting",
+        "check_non_transformer_estimators_n_iter", "check_pipeline_consistency",
+        "check_positive_only_tag_during_fit", "check_readonly_memmap_input",
+        "check_supervised_y_2d",
+    )
+}
+
+
+@parametrize_with_checks(
+    [StageClassifier(), CodeSuggester()],
+    expected_failed_checks=lambda est: _CODE_XFAIL if isinstance(est, CodeSuggester) else {},
+)
+def test_sklearn_compatible(estimator, check) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        check(estimator)
+
+
+# ---- synthetic data: staff training (push) vs. co-creation (exchange) -----------------
+
+SUBJECTS = ["The nurses", "Our team", "The clinic staff", "The teachers", "Local volunteers",
+            "The health workers", "Program managers", "The outreach officers"]
+TRAINING = ["attended a training workshop on", "were taught in a lecture about",
+            "completed a training course on", "were instructed by experts on",
+            "sat through a classroom training about"]
+COCREATION = ["co-designed together with residents", "worked jointly with community partners on",
+              "co-created with families", "shared decisions with community members about",
+              "built together with parents"]
+TOPICS = ["the new screening protocol", "hand hygiene", "the referral pathway",
+          "the reading programme", "vaccination outreach", "the school meals plan"]
+FUNDING = " after the grant budget was approved"
+
+
+def synthetic(n: int, seed: int) -> tuple[list[str], list[set[str]], list[str]]:
+    rng = random.Random(seed)
+    texts, codes, stages = [], [], []
+    for i in range(n):
+        kind = "training" if i % 2 == 0 else "co_creation"
+        phrase = rng.choice(TRAINING if kind == "training" else COCREATION)
+        funded = rng.random() < 0.4
+        texts.append(f"{rng.choice(SUBJECTS)} {phrase} {rng.choice(TOPICS)}"
+                     f"{FUNDING if funded else ''}.")
+        codes.append({kind} | ({"funding"} if funded else set()))
+        stages.append("push" if kind == "training" else "exchange")
+    return texts, codes, stages
+
+
+CODES = ["training", "co_creation", "funding", "never_used"]
+STAGE_LABELS = ["push", "push_pull", "exchange", "none"]
+EMB = HashingEmbedder(256)
+
+
+@pytest.fixture(scope="module")
+def trained() -> tuple[SuggesterModel, np.ndarray, list[str]]:
+    texts, codes, stages = synthetic(48, seed=1)
+    ids = [f"seg-{i}" for i in range(len(texts))]
+    X = EMB.encode(texts)
+    model = train_suggester(X, ids, texts, codes, stages, code_labels=CODES,
+                            stage_labels=STAGE_LABELS, embedder_id=EMB.model_id)
+    return model, X, ids
+
+
+def test_suggester_learns_the_synthetic_task(trained) -> None:
+    model, _, _ = trained
+    texts, codes, stages = synthetic(40, seed=99)
+    X = EMB.encode(texts)
+    code_p = model.predict_code_proba(X)
+    truth = np.array([[c in row for c in CODES] for row in codes])
+    per_code_acc = ((code_p >= 0.5) == truth).mean(axis=0)
+    assert per_code_acc[0] >= 0.9 and per_code_acc[1] >= 0.9 and per_code_acc[2] >= 0.8
+    np.testing.assert_array_equal(code_p[:, 3], 0.0)  # no positives: training prevalence
+    stage_p = model.predict_stage_proba(X)
+    predicted = np.array(model.stage_classes)[stage_p.argmax(axis=1)]
+    assert (predicted == np.array(stages)).mean() >= 0.9
+    assert sorted(model.stage_classes) == ["exchange", "push"]
+
+
+def test_code_suggester_constant_columns_predict_prevalence() -> None:
+    X = np.random.default_rng(0).normal(size=(20, 5))
+    Y = np.zeros((20, 3), dtype=int)
+    Y[:, 0] = 1
+    Y[::2, 2] = 1
+    est = CodeSuggester().fit(X, Y)
+    proba = est.predict_proba(X)
+    np.testing.assert_array_equal(proba[:, 0], 1.0)
+    np.testing.assert_array_equal(proba[:, 1], 0.0)
+    assert est.fitted_mask_.tolist() == [False, False, True]
+    assert est.predict(X).shape == (20, 3)
+
+
+def test_code_suggester_contract_with_indicator_targets() -> None:
+    rng = np.random.default_rng(1)
+    X, Y = rng.normal(size=(30, 4)), (rng.random((30, 2)) > 0.5).astype(int)
+    est = CodeSuggester(C=0.5)
+    assert est.fit(X, Y) is est and est.n_features_in_ == 4
+    first = est.predict_proba(X)
+    np.testing.assert_allclose(clone(est).fit(X, Y).predict_proba(X), first)
+    with pytest.raises(ValueError, match="2-D"):
+        CodeSuggester().fit(X, Y[:, 0])
+    with pytest.raises(ValueError, match="0 and 1"):
+        CodeSuggester().fit(X, Y * 2)
+    with pytest.raises(ValueError, match="features"):
+        est.predict_proba(X[:, :3])
+    bad = X.copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError):
+        CodeSuggester().fit(bad, Y)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_learned_state_round_trips_without_pickle(n_classes: int) -> None:
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(30, 6))
+    y = np.resize(np.array(["push", "exchange", "none"][:n_classes]), 30)
+    for est, target in ((StageClassifier(C=2.0), y),
+                        (CodeSuggester(), (rng.random((30, 3)) > 0.5).astype(int))):
+        est.fit(X, target)
+        state, arrays = est.get_learned_state()
+        state = json.loads(json.dumps(state))
+        again = type(est).from_learned_state(est.get_params(), state, arrays)
+        np.testing.assert_array_equal(again.predict_proba(X), est.predict_proba(X))
+        np.testing.assert_array_equal(again.predict(X), est.predict(X))
+
+
+def test_save_load_gives_identical_predictions(trained, tmp_path: Path) -> None:
+    model, X, ids = trained
+    model.save(tmp_path / "m")
+    loaded = SuggesterModel.load(tmp_path / "m")
+    np.testing.assert_array_equal(loaded.predict_code_proba(X), model.predict_code_proba(X))
+    np.testing.assert_array_equal(loaded.predict_stage_proba(X), model.predict_stage_proba(X))
+    assert loaded.suggest(X[:5], ids[:5]) == model.suggest(X[:5], ids[:5])
+    assert loaded.model_id == model.model_id == model.manifest["model_id"]
+    with np.load(tmp_path / "m" / "weights.npz", allow_pickle=False) as npz:
+        assert all(npz[k].dtype != object for k in npz.files)
+        assert "code/coef_" in npz.files and "stage/coef_" in npz.files
+
+
+def test_manifest_records_provenance(trained, tmp_path: Path) -> None:
+    model, _, ids = trained
+    model.save(tmp_path / "m")
+    manifest = json.loads((tmp_path / "m" / "manifest.json").read_text())
+    assert set(manifest["versions"]) >= {"isp_nlp", "numpy", "scikit-learn",
+                                         "sentence-transformers"}
+    assert manifest["code_labels"] == CODES and manifest["stage_labels"] == STAGE_LABELS
+    assert manifest["n_training_segments"] == len(ids) == 48
+    assert manifest["embedder_id"] == "hashing-256" and manifest["skipped"] == {}
+    assert manifest["created_at"].endswith("+00:00")
+    texts, codes, stages = synthetic(48, seed=1)
+    expected = training_data_hash(ids, codes, stages)
+    assert manifest["training_data_hash"] == expected
+    assert training_data_hash(ids[::-1], codes[::-1], stages[::-1]) == expected
+    assert training_data_hash(ids, codes, stages[::-1]) != expected
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert config["hyper_parameters"]["code_C"] == 1.0 and config["code_labels"] == CODES
+
+
+@pytest.mark.parametrize(
+    "damage, match",
+    [
+        (lambda d: (d / "manifest.json").unlink(), "has no manifest.json"),
+        (lambda d: (d / "weights.npz").write_bytes(b"not a zip"), "cannot be read"),
+        (lambda d: (d / "config.json").write_text("{oops", encoding="utf-8"), "not readable JSON"),
+        (lambda d: (d / "config.json").write_text("[]", encoding="utf-8"), "JSON list"),
+        (lambda d: _edit_config(d, code_threshold=0.9), "do not match the model_id"),
+        (lambda d: _edit_config(d, format_version=99), "version 99"),
+    ],
+)
+def test_damaged_model_folder_raises_model_error(trained, tmp_path: Path, damage, match) -> None:
+    model, _, _ = trained
+    folder = model.save(tmp_path / "m")
+    damage(folder)
+    with pytest.raises(ModelError, match=match):
+        SuggesterModel.load(folder)
+
+
+def _edit_config(folder: Path, **changes) -> None:
+    path = folder / "config.json"
+    config = json.loads(path.read_text())
+    config.update(changes)
+    path.write_text(json.dumps(config))
+
+
+def test_pickled_array_is_refused(trained, tmp_path: Path) -> None:
+    model, _, _ = trained
+    folder = model.save(tmp_path / "m")
+    np.savez(folder / "weights.npz", exemplars=np.array([{"evil": 1}], dtype=object))
+    with pytest.raises(ModelError, match="weights.npz"):
+        SuggesterModel.load(folder)
+
+
+def test_missing_folder_raises_model_error(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="no manifest.json"):
+        SuggesterModel.load(tmp_path / "absent")
+
+
+def test_suggestions_and_evidence(trained) -> None:
+    model, X, ids = trained
+    suggestions = model.suggest(X[:3], ids[:3], top_evidence=4)
+    assert len(suggestions) == 3 * (len(CODES) + 1)
+    by_seg = {sid: [s for s in suggestions if s.segment_id == sid] for sid in ids[:3]}
+    for sid, items in by_seg.items():
+        assert [s.label for s in items if s.dimension == "code"] == CODES
+        (stage,) = [s for s in items if s.dimension == "stage"]
+        assert stage.label in ("push", "exchange")
+        for s in items:
+            assert s.model_id == model.model_id
+            assert len(s.evidence) == 4
+            assert sid not in {e.segment_id for e in s.evidence}
+            sims = [e.similarity for e in s.evidence]
+            assert sims == sorted(sims, reverse=True)
+            assert s.suggested == (s.probability >= 0.5)
+        assert all(e.labels[0] in ("push", "exchange") for e in stage.evidence)
+    first_training = next(s for s in by_seg["seg-0"] if s.label == "training")
+    assert first_training.suggested  # seg-0 is a training sentence
+    assert all("training" in e.labels for e in first_training.evidence[:2])
+
+
+def test_unseen_segment_can_use_every_exemplar(trained) -> None:
+    model, X, _ = trained
+    suggestions = model.suggest(X[:1], ["new-segment"], top_evidence=100)
+    assert len(suggestions[0].evidence) == 48
+    assert suggestions[0].evidence[0].segment_id == "seg-0"
+    assert suggestions[0].evidence[0].similarity == pytest.approx(1.0, abs=1e-5)
+
+
+def test_nearest_exemplars_excludes_self_and_handles_small_k() -> None:
+    E = np.eye(3, dtype=np.float32)
+    idx, sims = nearest_exemplars(E, ["a", "x", "c"], E, ["a", "b", "c"], k=3)
+    assert idx[0].tolist() == [1, 2, -1] and np.isnan(sims[0, 2])  # "a" never matches itself
+    assert idx[1].tolist() == [1, 0, 2]  # "x" is not an exemplar, ties keep exemplar order
+    assert idx[2].tolist() == [0, 1, -1]
+    idx, sims = nearest_exemplars(E[[0, 2]], ["a", "c"], E, ["a", "b", "c"], k=5)
+    assert idx.tolist() == [[1, 2], [0, 1]] and sims.shape == (2, 2)
+    idx0, _ = nearest_exemplars(E[:1], ["a"], E, ["a", "b", "c"], k=0)
+    assert idx0.shape == (1, 0)
+    with pytest.raises(ValueError, match="one id per row"):
+        nearest_exemplars(E, ["a"], E, ["a", "b", "c"], k=1)
+
+
+def test_abstaining(trained) -> None:
+    model, X, ids = trained
+    strict = model.with_thresholds(code=1.01, stage=1.01)
+    suggestions = strict.suggest(X[:5], ids[:5])
+    assert not any(s.suggested for s in suggestions)
+    lax = model.with_thresholds(code=0.0, stage=0.0)
+    assert all(s.suggested for s in lax.suggest(X[:5], ids[:5]))
+
+
+def test_uncertainty_orders_borderline_first(trained) -> None:
+    scores = uncertainty_scores(np.array([[0.5, 0.99], [0.99, 0.01]]),
+                                np.array([[0.5, 0.5], [1.0, 0.0]]))
+    assert scores[0] == pytest.approx(1.0) and scores[1] < 0.05
+    model, X, _ = trained
+    u = model.uncertainty(X)
+    assert u.shape == (48,) and ((u >= 0) & (u <= 1)).all()
+
+
+def test_wrong_embedding_dimension_is_a_model_error(trained) -> None:
+    model, _, _ = trained
+    with pytest.raises(ModelError, match="expected \\(n, 256\\) from embedder hashing-256"):
+        model.suggest(np.zeros((2, 384), dtype=np.float32), ["a", "b"])
+
+
+# ---- trainer: what is trained from what ----------------------------------------------
+
+def _train(codes, stages, **kw):
+    texts = [f"text number {i} about training" for i in range(len(codes))]
+    X = EMB.encode(texts)
+    return train_suggester(X, [f"s{i}" for i in range(len(codes))], texts, codes, stages,
+                           code_labels=kw.pop("code_labels", ["a", "b"]),
+                           stage_labels=STAGE_LABELS, embedder_id=EMB.model_id, **kw)
+
+
+def test_no_coded_segments_is_a_model_error() -> None:
+    with pytest.raises(ModelError, match="isp-nlp import-codes"):
+        _train([None, None], [None, None])
+
+
+def test_single_stage_skips_stage_model_but_trains_codes() -> None:
+    model = _train([{"a"}, set(), {"b"}, None], ["push", "push", None, "push"])
+    assert model.stage_estimator is None and model.code_estimator is not None
+    assert "2 distinct stages" in model.manifest["skipped"]["stage"]
+    assert model.manifest["n_code_segments"] == 3
+    assert all(s.dimension == "code" for s in model.suggest(model.exemplars, ["z"] * 4))
+
+
+def test_stage_only_training_when_no_code_annotations() -> None:
+    model = _train([None] * 4, ["push", "exchange", "push", "exchange"])
+    assert model.code_estimator is None and model.stage_estimator is not None
+    assert model.manifest["skipped"]["code"] == "no segment has a code annotation"
+
+
+def test_nothing_trainable_is_a_model_error() -> None:
+    with pytest.raises(ModelError, match="Nothing can be trained"):
+        _train([None, None], ["push", "push"])
+
+
+def test_empty_code_set_means_negative_for_every_code() -> None:
+    model = _train([{"a"}, set(), set(), {"a"}], [None] * 4, code_labels=["a", "b"])
+    assert model.code_estimator.fitted_mask_.tolist() == [True, False]
+    assert model.code_estimator.prior_.tolist() == [0.5, 0.0]
+
+
+@pytest.mark.parametrize(
+    "codes, stages, match",
+    [
+        ([{"zzz"}, set()], [None, None], "not in the codebook"),
+        ([{"a"}, set()], ["push", "later"], "stage 'later'"),
+        ([{"a"}], ["push", "push"], "differ in length"),
+    ],
+)
+def test_bad_training_input_is_a_model_error(codes, stages, match) -> None:
+    texts = ["one", "two"]
+    with pytest.raises(ModelError, match=match):
+        train_suggester(EMB.encode(texts), ["s0", "s1"], texts, codes, stages,
+                        code_labels=["a"], stage_labels=STAGE_LABELS, embedder_id="h")
+
+
+def test_duplicate_segment_ids_are_a_model_error() -> None:
+    texts = ["one", "two"]
+    with pytest.raises(ModelError, match="appears twice"):
+        train_suggester(EMB.encode(texts), ["s0", "s0"], texts, [{"a"}, set()], [None, None],
+                        code_labels=["a"], stage_labels=STAGE_LABELS, embedder_id="h")
+
+
+def test_params_are_used_and_recorded() -> None:
+    params = TrainParams(code_C=0.1, code_threshold=0.7, stage_threshold=0.6)
+    model = _train([{"a"}, set(), {"b"}, set()], ["push", "exchange", "push", "exchange"],
+                   params=params)
+    assert model.code_estimator.C == 0.1 and model.code_estimator.threshold == 0.7
+    assert model.code_threshold == 0.7 and model.stage_threshold == 0.6
+    assert model.manifest["hyper_parameters"]["code_C"] == 0.1
