@@ -36,6 +36,11 @@ class ReviewSummary:
     undone: int
     remaining: int
 
+    def __str__(self) -> str:
+        return (f"{self.accepted} accepted, {self.rejected} rejected, {self.relabelled} "
+                f"relabelled, {self.skipped} skipped, {self.undone} undone; "
+                f"{self.remaining} left to review")
+
 
 # -- parsing ---------------------------------------------------------------
 def stage_prompt(session: ReviewSession) -> str:
