@@ -14,55 +14,7 @@ from pathlib import Path
 
 import click
 
-from .errors import ImportCodesError, IspNlpError
-
-FORMATS = click.Choice(["table", "json"])
-
-
-class InputError(click.ClickException):
-    """A user/input error: one line on stderr, exit status 2."""
-
-    exit_code = 2
-
-    def show(self, file=None) -> None:  # noqa: D102 - one line, no traceback
-        click.echo(f"Error: {self.format_message()}", err=True, file=file)
-
-
-class Group(click.Group):
-    """Maps domain exceptions to :class:`InputError`."""
-
-    def invoke(self, ctx: click.Context):
-        try:
-            return super().invoke(ctx)
-        except ImportCodesError as exc:
-            for problem in exc.problems[:50]:
-                click.echo(f"  {problem}", err=True)
-            if len(exc.problems) > 50:
-                click.echo(f"  … and {len(exc.problems) - 50} more", err=True)
-            raise InputError(str(exc)) from None
-        except IspNlpError as exc:
-            raise InputError(str(exc)) from None
-        except OSError as exc:
-            name = getattr(exc, "filename", None) or ""
-            raise InputError(f"{name}: {exc.strerror or exc}".lstrip(": ")) from None
-
-
-def _store(ctx: click.Context):
-    from .project import open_project
-
-    store = open_project(ctx.obj["project"])
-    ctx.call_on_close(store.close)
-    return store
-
-
-def _emit(data, fmt: str) -> None:
-    if fmt == "json":
-        click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
-    else:
-        for key, value in data.items():
-            if isinstance(value, list | tuple):
-                value = ", ".join(map(str, value))
-            click.echo(f"{key:>18}: {value}")
+from .cli_common import FORMATS, Group, emit, open_store
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -113,7 +65,7 @@ def ingest(ctx, files, unit, max_chars, skip_speakers, replace) -> None:
     from .project import ingest_files
 
     skip = [s.strip() for s in skip_speakers.split(",") if s.strip()]
-    for o in ingest_files(_store(ctx), files, unit=unit, max_chars=max_chars,
+    for o in ingest_files(open_store(ctx), files, unit=unit, max_chars=max_chars,
                           skip_speakers=skip, replace=replace):
         for warning in o.warnings:
             click.echo(f"Warning: {warning}", err=True)
@@ -143,7 +95,7 @@ def codebook_load(ctx, file: Path) -> None:
     """Make FILE the project's codebook."""
     from .project import load_project_codebook
 
-    cb = load_project_codebook(_store(ctx), file)
+    cb = load_project_codebook(open_store(ctx), file)
     click.echo(f"Loaded codebook '{cb.name}': {len(cb.codes)} codes, {len(cb.stages)} stages")
 
 
@@ -153,7 +105,7 @@ def codebook_show(ctx) -> None:
     """Print the project's codebook as a tree."""
     from .project import require_codebook
 
-    cb = require_codebook(_store(ctx))
+    cb = require_codebook(open_store(ctx))
     depth: dict[str, int] = {}
     for code in cb.codes:
         depth[code.id] = depth.get(code.parent, -1) + 1 if code.parent else 0
@@ -168,7 +120,7 @@ def import_codes_cmd(ctx, file: Path) -> None:
     """Import seed codes from a coded-segments CSV (all rows or none)."""
     from .project import import_codes
 
-    r = import_codes(_store(ctx), file)
+    r = import_codes(open_store(ctx), file)
     click.echo(f"Imported {r['rows']} rows: {r['segments']} segments coded by "
                f"{', '.join(r['coders'])} ({r['changed']} changed, {r['unchanged']} unchanged)")
 
@@ -180,7 +132,7 @@ def export_codes_cmd(ctx, file: Path) -> None:
     """Write every coder's codes as a coded-segments CSV."""
     from .project import export_codes
 
-    n = export_codes(_store(ctx), file)
+    n = export_codes(open_store(ctx), file)
     click.echo(f"Wrote {n} rows to {file}")
 
 
@@ -190,7 +142,7 @@ def embed(ctx) -> None:
     """Embed every segment with the project's local model (cached)."""
     from .pipeline import embed_project
 
-    r = embed_project(_store(ctx), progress=True)
+    r = embed_project(open_store(ctx), progress=True)
     click.echo(f"Embedded {r['segments']} segments with {r['model_id']}: "
                f"{r['encoded']} new, {r['cached']} from cache")
 
@@ -203,7 +155,7 @@ def train(ctx, folds: int) -> None:
     """Fit the code and stage suggesters on the human seed codes."""
     from .pipeline import train_project
 
-    r = train_project(_store(ctx), folds=folds, progress=True)
+    r = train_project(open_store(ctx), folds=folds, progress=True)
     click.echo(f"Trained model {r['model_id']} on {r['segments']} segments coded by "
                f"{', '.join(r['coders'])}; saved to {r['path']}")
 
@@ -218,7 +170,7 @@ def suggest(ctx, code_threshold, stage_threshold) -> None:
     """Suggest codes and a stage for every segment without human codes."""
     from .pipeline import suggest_project
 
-    r = suggest_project(_store(ctx), code_threshold=code_threshold,
+    r = suggest_project(open_store(ctx), code_threshold=code_threshold,
                         stage_threshold=stage_threshold, progress=True)
     click.echo(f"Scored {r['segments']} segments with {r['model_id']}: "
                f"{r['suggested_codes']} code suggestions, stage abstained on "
@@ -239,7 +191,7 @@ def review(ctx, coder: str, order: str, script: str | None) -> None:
     from .review import SORTERS, ReviewSession, run_review, run_scripted
     from .review_items import build_review_items
 
-    store = _store(ctx)
+    store = open_store(ctx)
     recorder = DecisionLog(store)
     items = list(SORTERS[order](build_review_items(store, coder, recorder.decided(coder))))
     session = ReviewSession(items, recorder, coder, require_codebook(store))
@@ -277,7 +229,7 @@ def log(ctx, coder: str | None, fmt: str) -> None:
     """Print every decision (and import and undo) in the audit log."""
     from .decisions import DecisionLog
 
-    entries = DecisionLog(_store(ctx)).entries(coder)
+    entries = DecisionLog(open_store(ctx)).entries(coder)
     if fmt == "json":
         click.echo(json.dumps(entries, indent=2, ensure_ascii=False))
         return
@@ -291,36 +243,6 @@ def log(ctx, coder: str | None, fmt: str) -> None:
 
 
 @cli.command()
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
-              show_default=True)
-@click.option("--no-model", is_flag=True, help="Humans only.")
-@click.pass_context
-def agreement(ctx, fmt: str, no_model: bool) -> None:
-    """Agreement per code and for the stage: humans and model side by side."""
-    from .reporting import project_agreement
-
-    rep = project_agreement(_store(ctx), include_model=not no_model)
-    if fmt == "json":
-        click.echo(json.dumps(rep.to_dict(), indent=2, ensure_ascii=False))
-    elif fmt == "csv":
-        click.echo(rep.to_frame().to_csv(index=False), nl=False)
-    else:
-        click.echo(format_agreement_table(rep))
-
-
-def format_agreement_table(rep) -> str:
-    """A compact text table: one line per target and coder pair, then alphas."""
-    import pandas as pd
-
-    with pd.option_context("display.width", 160, "display.max_rows", 500,
-                           "display.max_columns", 20, "display.float_format", "{:.3f}".format):
-        pairs = rep.pairs.drop(columns=[c for c in ("note",) if c in rep.pairs.columns])
-        alphas = rep.alphas.drop(columns=[c for c in ("note",) if c in rep.alphas.columns])
-        return ("Pairwise agreement (percent, Cohen's kappa)\n" + pairs.to_string(index=False)
-                + "\n\nKrippendorff's alpha (nominal)\n" + alphas.to_string(index=False))
-
-
-@cli.command()
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default="report.html",
               show_default=True, help="Where to write the HTML report.")
 @click.pass_context
@@ -328,7 +250,7 @@ def report(ctx, out: Path) -> None:
     """Write one self-contained HTML report."""
     from .reporting import write_project_report
 
-    path = write_project_report(_store(ctx), out)
+    path = write_project_report(open_store(ctx), out)
     click.echo(str(path))
 
 
@@ -339,7 +261,7 @@ def status(ctx, fmt: str) -> None:
     """Show what the project holds."""
     from .project import project_status
 
-    _emit(project_status(_store(ctx)), fmt)
+    emit(project_status(open_store(ctx)), fmt)
 
 
 @cli.command()
@@ -355,6 +277,11 @@ def demo(out: Path, corpus: Path | None, embedder: str) -> None:
 
     path = run_demo(out, corpus=corpus, embedder=embedder, echo=click.echo)
     click.echo(str(path))
+
+
+from .cli_agreement import agreement  # noqa: E402 - commands in their own modules
+
+cli.add_command(agreement)
 
 
 def main() -> None:
