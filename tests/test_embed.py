@@ -171,7 +171,8 @@ def test_custom_model_folder_gets_a_stable_id(tmp_path) -> None:
 def test_importing_embed_does_not_import_torch() -> None:
     code = (
         "import sys, isp_nlp.embed, isp_nlp.suggest; "
-        "from isp_nlp.embed import SentenceTransformerEmbedder as S; S(); "
+        "from isp_nlp.embed import SentenceTransformerEmbedder as S, HashingEmbedder as H; "
+        "S(); H().encode(['no torch needed']); "
         "heavy = ('torch', 'sentence_transformers', 'transformers'); "
         "bad = [m for m in heavy if m in sys.modules]; "
         "assert not bad, bad"
