@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -25,100 +26,9 @@ from .model import Annotation, Codebook, Segment, Suggestion, Transcript
 DB_NAME = "project.sqlite"
 SCHEMA_VERSION = 1
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS transcripts (
-    id INTEGER PRIMARY KEY,
-    document TEXT NOT NULL UNIQUE,
-    name TEXT NOT NULL,
-    sha256 TEXT NOT NULL,
-    source_format TEXT NOT NULL,
-    text TEXT NOT NULL,
-    turns TEXT NOT NULL,
-    unit TEXT NOT NULL,
-    warnings TEXT NOT NULL,
-    ingested_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS segments (
-    id TEXT PRIMARY KEY,
-    transcript_id INTEGER NOT NULL REFERENCES transcripts(id) ON DELETE CASCADE,
-    idx INTEGER NOT NULL,
-    turn_index INTEGER NOT NULL,
-    unit TEXT NOT NULL,
-    speaker TEXT,
-    start INTEGER NOT NULL,
-    "end" INTEGER NOT NULL,
-    text TEXT NOT NULL,
-    codable INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS segments_by_transcript ON segments(transcript_id, idx);
-CREATE TABLE IF NOT EXISTS codebook (
-    id INTEGER PRIMARY KEY CHECK (id = 1),
-    name TEXT NOT NULL,
-    source TEXT NOT NULL,
-    loaded_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS codes (
-    id TEXT NOT NULL,
-    dimension TEXT NOT NULL,
-    position INTEGER NOT NULL,
-    name TEXT NOT NULL,
-    parent TEXT,
-    definition TEXT NOT NULL,
-    include TEXT NOT NULL,
-    exclude TEXT NOT NULL,
-    examples TEXT NOT NULL,
-    PRIMARY KEY (dimension, id)
-);
-CREATE TABLE IF NOT EXISTS log (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    coder TEXT NOT NULL,
-    action TEXT NOT NULL,
-    item_key TEXT,
-    segment_id TEXT,
-    model_id TEXT,
-    detail TEXT NOT NULL,
-    undoes INTEGER REFERENCES log(id),
-    at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS log_by_coder ON log(coder, id);
-CREATE TABLE IF NOT EXISTS annotations (
-    id INTEGER PRIMARY KEY,
-    segment_id TEXT NOT NULL REFERENCES segments(id),
-    coder TEXT NOT NULL,
-    dimension TEXT NOT NULL,
-    label TEXT,
-    source TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    created_by INTEGER REFERENCES log(id),
-    retracted_by INTEGER REFERENCES log(id)
-);
-CREATE INDEX IF NOT EXISTS annotations_active ON annotations(segment_id, coder)
-    WHERE retracted_by IS NULL;
-CREATE TABLE IF NOT EXISTS embeddings (
-    model_id TEXT NOT NULL,
-    text_sha256 TEXT NOT NULL,
-    dim INTEGER NOT NULL,
-    vector BLOB NOT NULL,
-    PRIMARY KEY (model_id, text_sha256)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS models (
-    id TEXT PRIMARY KEY,
-    path TEXT NOT NULL,
-    manifest TEXT NOT NULL,
-    created_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS suggestions (
-    segment_id TEXT NOT NULL REFERENCES segments(id) ON DELETE CASCADE,
-    model_id TEXT NOT NULL,
-    dimension TEXT NOT NULL,
-    label TEXT NOT NULL,
-    probability REAL NOT NULL,
-    suggested INTEGER NOT NULL,
-    evidence TEXT NOT NULL,
-    PRIMARY KEY (model_id, segment_id, dimension, label)
-);
-"""
+def _schema() -> str:
+    return resources.files("isp_nlp").joinpath("schema.sql").read_text(encoding="utf-8")
+
 
 
 def now() -> str:
@@ -146,7 +56,7 @@ class Store:
         store = cls(path, _connect(path))
         # executescript commits on its own, so the schema is one script-level transaction.
         store.conn.executescript(
-            "BEGIN IMMEDIATE;" + _SCHEMA
+            "BEGIN IMMEDIATE;" + _schema()
             + f"INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', "
             f"'{SCHEMA_VERSION}');COMMIT;"
         )
