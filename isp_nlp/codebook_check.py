@@ -1,0 +1,286 @@
+"""Codebook checking: every problem in a codebook dict as one plain sentence.
+
+Also the stage dimension's defaults and spelling normalisation, which checking
+and loading share. :mod:`isp_nlp.codebook` builds the Codebook once this passes.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from isp_nlp.model import STAGE_DIMENSION, STAGES, Code
+
+TOP_KEYS = ("name", "codes", "stage")
+CODE_KEYS = ("id", "name", "parent", "definition", "include", "exclude", "examples")
+STAGE_KEYS = ("id", "name", "definition", "include", "exclude", "examples")
+TEXT_FIELDS = ("definition", "include", "exclude")
+
+_STAGE_DEFAULTS = {
+    "push": ("Push", "One-directional, didactic dissemination of knowledge, such as training."),
+    "push_pull": ("Push-pull", "Tailored, multi-level capacity building that responds to demand."),
+    "exchange": ("Exchange", "Co-creation through trusting, reciprocal relationships."),
+    "none": ("None", "No stage is evident."),
+}
+DEFAULT_STAGES: tuple[Code, ...] = tuple(
+    Code(sid, name, definition=text, dimension=STAGE_DIMENSION)
+    for sid, (name, text) in _STAGE_DEFAULTS.items()
+)
+_DEFAULT_STAGE_BY_ID = {s.id: s for s in DEFAULT_STAGES}
+
+
+# --------------------------------------------------------------------------- stages
+
+
+def normalise_stage(value: str | None) -> str | None:
+    """Map a stage spelling ("Push/Pull", "push-pull", "PUSH_PULL") to its canonical id.
+
+    Empty or None gives None (no stage given); an unknown value is returned
+    stripped so the caller can report it (see :func:`is_stage`).
+    """
+    if value is None:
+        return None
+    text = str(value).strip()
+    if not text:
+        return None
+    tokens = [t for t in re.split(r"[^0-9a-z]+", text.casefold()) if t and t != "and"]
+    key = "_".join(tokens)
+    return key if key in STAGES else text
+
+
+def is_stage(value: str | None) -> bool:
+    """True when ``value`` normalises to one of the four stage ids."""
+    return normalise_stage(value) in STAGES
+
+
+# --------------------------------------------------------------------------- checking
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "empty"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    return "a list" if isinstance(value, list) else f"a {type(value).__name__}"
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _hint(word: str, choices: list[str] | tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+class _Checker:
+    """Collects problems while walking the parsed YAML."""
+
+    def __init__(self, source: str, lines: Mapping[str, int] | None) -> None:
+        self.source = source
+        self.lines = dict(lines or {})
+        self.problems: list[str] = []
+
+    def at(self, pos: str) -> str:
+        line = self.lines.get(pos)
+        return f"{pos} at line {line}" if line else pos
+
+    def add(self, problem: str) -> None:
+        self.problems.append(problem)
+
+    def keys(self, entry: Mapping[str, Any], allowed: tuple[str, ...], who: str) -> None:
+        for key in entry:
+            if key not in allowed:
+                self.add(
+                    f"{who} has unknown key '{key}'{_hint(str(key), allowed)}; "
+                    f"allowed keys are {', '.join(allowed)}"
+                )
+
+    def text(self, entry: Mapping[str, Any], key: str, who: str, *, required: bool) -> str:
+        value = entry.get(key)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            if required:
+                self.add(f"{who} has no {key}; add `{key}:` with a non-empty value")
+            return ""
+        if not isinstance(value, str):
+            self.add(
+                f"{who} has {key} {_show(value)}, which is {_type_name(value)}; expected text "
+                f'(put it in quotes, e.g. {key}: "{value}")'
+            )
+            return ""
+        return value.strip()
+
+    def examples(self, entry: Mapping[str, Any], who: str) -> None:
+        value = entry.get("examples")
+        if value is None or isinstance(value, str):
+            return
+        if not isinstance(value, list):
+            self.add(f"{who} has examples that are {_type_name(value)}; expected a list of strings")
+            return
+        for j, item in enumerate(value):
+            if not isinstance(item, str):
+                self.add(
+                    f"{who} has examples[{j}] {_show(item)}, which is {_type_name(item)}; "
+                    "expected a string (put it in quotes)"
+                )
+
+
+def check_codebook(
+    data: Any, source: str = "codebook", *, lines: Mapping[str, int] | None = None
+) -> list[str]:
+    """Return every problem in parsed codebook ``data`` as a plain sentence.
+
+    ``lines`` optionally maps positions such as ``"codes[3]"`` to file lines
+    so problems can name them. An empty list means the codebook is valid.
+    """
+    ck = _Checker(source, lines)
+    if not isinstance(data, Mapping):
+        ck.add(
+            f"the top level of {source} is {_type_name(data)}; expected a mapping "
+            "with a `codes:` list"
+        )
+        return ck.problems
+    ck.keys(data, TOP_KEYS, "the top level")
+    if "name" in data and data["name"] is not None and not isinstance(data["name"], str):
+        ck.add(f"the codebook name is {_type_name(data['name'])}; expected text")
+    codes = data.get("codes")
+    if codes is None:
+        ck.add("there is no `codes:` list; add `codes:` with at least one entry")
+    elif not isinstance(codes, list):
+        ck.add(f"`codes:` is {_type_name(codes)}; expected a list of entries starting with '- id:'")
+    elif not codes:
+        ck.add("the `codes:` list is empty; add at least one code with an id and a name")
+    else:
+        _check_codes(ck, codes)
+    if data.get("stage") is not None:
+        _check_stages(ck, data["stage"])
+    return ck.problems
+
+
+def _check_codes(ck: _Checker, codes: list[Any]) -> None:
+    first_pos: dict[str, int] = {}
+    parents: dict[str, tuple[str, int]] = {}
+    for i, entry in enumerate(codes):
+        pos = ck.at(f"codes[{i}]")
+        if not isinstance(entry, Mapping):
+            ck.add(f"{pos} is {_type_name(entry)}; expected a mapping with at least id and name")
+            continue
+        code_id = ck.text(entry, "id", pos, required=True)
+        who = f"code '{code_id}' ({pos})" if code_id else pos
+        ck.keys(entry, CODE_KEYS, who)
+        ck.text(entry, "name", who, required=True)
+        for key in TEXT_FIELDS:
+            ck.text(entry, key, who, required=False)
+        ck.examples(entry, who)
+        parent = ck.text(entry, "parent", who, required=False)
+        if not code_id:
+            continue
+        if code_id in first_pos:
+            ck.add(
+                f"code id '{code_id}' is used twice ({ck.at(f'codes[{first_pos[code_id]}]')} "
+                f"and {pos}); give each code a unique id"
+            )
+            continue
+        first_pos[code_id] = i
+        if parent:
+            parents[code_id] = (parent, i)
+    for code_id, (parent, i) in parents.items():
+        who = f"code '{code_id}' ({ck.at(f'codes[{i}]')})"
+        if parent == code_id:
+            ck.add(f"{who} is its own parent; remove `parent:` or name another code")
+        elif parent not in first_pos:
+            ck.add(
+                f"{who} has unknown parent '{parent}'{_hint(parent, list(first_pos))}; "
+                "use another code's id or remove `parent:`"
+            )
+    for cycle in _find_cycles({c: p for c, (p, _) in parents.items()}, list(first_pos)):
+        ck.add(
+            f"codes form a cycle {' → '.join(cycle)}; remove `parent:` from one of them "
+            "to make it a top-level code"
+        )
+
+
+def _find_cycles(parent_of: dict[str, str], order: list[str]) -> list[list[str]]:
+    """Cycles of length >= 2 in the parent graph, each starting at its earliest code."""
+    cycles: list[list[str]] = []
+    done: set[str] = set()
+    rank = {c: i for i, c in enumerate(order)}
+    for start in order:
+        path: list[str] = []
+        on_path: set[str] = set()
+        node: str | None = start
+        while node is not None and node not in done and node not in on_path:
+            path.append(node)
+            on_path.add(node)
+            nxt = parent_of.get(node)
+            node = nxt if nxt in rank and nxt != node else None
+        if node is not None and node in on_path:
+            members = path[path.index(node) :]
+            first = min(members, key=rank.__getitem__)
+            k = members.index(first)
+            ring = members[k:] + members[:k]
+            cycles.append([*ring, first])
+        done.update(path)
+    return cycles
+
+
+def _check_stages(ck: _Checker, stages: Any) -> None:
+    if not isinstance(stages, list):
+        ck.add(
+            f"`stage:` is {_type_name(stages)}; expected a list of the stages "
+            f"{', '.join(STAGES)} (or remove it to use the defaults)"
+        )
+        return
+    seen: dict[str, str] = {}
+    hinted: set[str] = set()
+    for i, entry in enumerate(stages):
+        pos = ck.at(f"stage[{i}]")
+        if isinstance(entry, str):
+            stage_id = entry.strip()
+        elif isinstance(entry, Mapping):
+            stage_id = ck.text(entry, "id", pos, required=True)
+            ck.keys(entry, STAGE_KEYS, f"stage '{stage_id}' ({pos})" if stage_id else pos)
+            ck.text(entry, "name", pos, required=False)
+            for key in TEXT_FIELDS:
+                ck.text(entry, key, pos, required=False)
+            ck.examples(entry, pos)
+            if not stage_id:
+                continue
+        else:
+            ck.add(f"{pos} is {_type_name(entry)}; expected a stage id or a mapping with `id:`")
+            continue
+        if stage_id not in STAGES:
+            canon = normalise_stage(stage_id)
+            if canon in STAGES:
+                hinted.add(canon)
+                fix = f"write '{canon}'"
+            else:
+                fix = f"use one of {', '.join(STAGES)}"
+            ck.add(f"{pos} has stage id '{stage_id}', which is not a stage id; {fix}")
+        elif stage_id in seen:
+            ck.add(f"stage '{stage_id}' is listed twice ({seen[stage_id]} and {pos}); keep one")
+        else:
+            seen[stage_id] = pos
+    missing = [s for s in STAGES if s not in seen and s not in hinted]
+    if missing:
+        ck.add(
+            f"`stage:` is missing {', '.join(missing)}; list all four stages "
+            f"{', '.join(STAGES)} or remove `stage:` to use the defaults"
+        )
+
+
+# --------------------------------------------------------------------------- building
+
+
+def _summary(source: str, problems: list[str]) -> str:
+    n = len(problems)
+    noun = "problem" if n == 1 else "problems"
+    fix = "Fix it" if n == 1 else "Fix them"
+    return f"{source} has {n} {noun}: {'; '.join(problems)}. {fix} and load the codebook again."
