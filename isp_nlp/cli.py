@@ -280,8 +280,10 @@ def demo(out: Path, corpus: Path | None, embedder: str) -> None:
 
 
 from .cli_agreement import agreement  # noqa: E402 - commands in their own modules
+from .cli_pathways import disagreements, pathways, resolve  # noqa: E402
 
-cli.add_command(agreement)
+for _command in (agreement, pathways, disagreements, resolve):
+    cli.add_command(_command)
 
 
 def main() -> None:

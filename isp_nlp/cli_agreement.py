@@ -1,39 +1,213 @@
-"""`isp-nlp agreement`: inter-coder agreement, humans and model side by side."""
+"""`isp-nlp agreement`: reliability coefficients with bootstrap CIs, humans and model."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
-from .cli_common import open_store
+from .cli_common import InputError
+
+METRIC_NAMES = ("percent", "kappa", "pi", "fleiss", "alpha", "ac1", "bp")
+
+HELP = """Reliability per code, for the stage and overall, with bootstrap CIs.
+
+Without CSV: the project's human coders and the model (coder `model`,
+out-of-fold labels) side by side. With CODED.csv (coded-segments format): the
+file alone, no project needed; units are (document, segment id, else
+start-end, else text). With CODED.csv inside a project: rows are placed on
+the project's segments (id, exact offsets, else the segment covering at least
+50 % of the row's span, else equal text) and the model is added.
+
+Metrics: percent agreement, kappa (Cohen; mean over pairs with 3+ coders),
+pi (Scott; mean over pairs), fleiss (Fleiss' kappa), alpha (Krippendorff;
+overall also with MASI and Jaccard set distances), ac1 (Gwet), bp
+(Brennan-Prediger). Non-nominal levels weight kappa/pi/fleiss/ac1/bp
+(linear for ordinal, quadratic for interval/ratio). Codes are presence (0/1)
+per segment; overall pools every (segment, code) unit. CIs are percentile
+bootstrap over segments or whole documents.
+
+JSON: {"settings": {...}, "stage": {METRIC: EST}, "codes": {CODE: {METRIC:
+EST}}, "overall": {METRIC: EST}, "pairs": [{"target", "coder_a", "coder_b",
+"kind", "percent": EST, "kappa": EST, "pi": EST}]}, where EST is {"value",
+"ci_low", "ci_high", "n_units", "n_coders", "note"}; null = undefined (the
+note says why).
+"""
 
 
-@click.command()
+def _metrics(value: str) -> tuple[str, ...]:
+    names = [m.strip().lower() for m in value.split(",") if m.strip()]
+    if not names or names == ["all"]:
+        return METRIC_NAMES
+    bad = [m for m in names if m not in METRIC_NAMES]
+    if bad:
+        raise InputError(
+            f"--metric '{bad[0]}' is not known; expected all or a comma list of "
+            f"{', '.join(METRIC_NAMES)}, so pass one of those."
+        )
+    return tuple(dict.fromkeys(names))
+
+
+@click.command(help=HELP)
+@click.argument("csv_file", metavar="[CODED.csv]", required=False,
+                type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--label-column", type=click.Choice(["code", "stage"]), default=None,
+              help="Only codes or only the stage (default: both).")
+@click.option("--coders", default="", metavar="A,B,...", help="Only these coders.")
+@click.option("--metric", "metric", default="all", show_default=True,
+              metavar="all|percent|kappa|pi|fleiss|alpha|ac1|bp",
+              help="One metric, a comma list, or all.")
+@click.option("--level", type=click.Choice(["nominal", "ordinal", "interval", "ratio"]),
+              default="nominal", show_default=True, help="Level of measurement.")
+@click.option("--by", type=click.Choice(["segment", "document"]), default="segment",
+              show_default=True, help="Bootstrap unit: segments or whole documents.")
+@click.option("--ci", type=float, default=0.95, show_default=True, help="Confidence level.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed.")
+@click.option("--resamples", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="Bootstrap resamples.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
               show_default=True)
 @click.option("--no-model", is_flag=True, help="Humans only.")
 @click.pass_context
-def agreement(ctx, fmt: str, no_model: bool) -> None:
-    """Agreement per code and for the stage: humans and model side by side."""
-    from .reporting import project_agreement
+def agreement(ctx, csv_file, label_column, coders, metric, level, by, ci, seed, resamples,
+              fmt, no_model) -> None:
+    from .agreement import ReliabilityOptions, reliability_report
 
-    rep = project_agreement(open_store(ctx), include_model=not no_model)
+    if not 0 < ci < 1:
+        raise InputError(f"--ci is {ci}; expected a level between 0 and 1 such as 0.95.")
+    options = ReliabilityOptions(metrics=_metrics(metric), level=level, ci=ci, by=by,
+                                 n_resamples=resamples, seed=seed)
+    wanted = [c.strip() for c in coders.split(",") if c.strip()]
+    tables, documents, info = _load(ctx, csv_file, include_model=not no_model)
+    if label_column == "code":
+        tables.pop("stage", None)
+    elif label_column == "stage":
+        tables = {"stage": tables.get("stage")}
+    _check_coders(tables, wanted)
+    if label_column == "stage" and level in ("interval", "ratio"):
+        raise InputError(
+            f"Stage labels are text but --level {level} needs numbers; use --level nominal "
+            "or ordinal (push < push_pull < exchange) for the stage."
+        )
+    for message in info:
+        click.echo(message, err=True)
+    rep = reliability_report({t: v for t, v in tables.items() if v is not None},
+                             options=options, documents=documents, coders=wanted or None)
     if fmt == "json":
-        click.echo(json.dumps(rep.to_dict(), indent=2, ensure_ascii=False))
+        click.echo(json.dumps(rep.to_dict(), indent=2, ensure_ascii=False, allow_nan=False))
     elif fmt == "csv":
         click.echo(rep.to_frame().to_csv(index=False), nl=False)
     else:
-        click.echo(format_agreement_table(rep))
+        click.echo(format_reliability_table(rep))
 
 
-def format_agreement_table(rep) -> str:
-    """A compact text table: one line per target and coder pair, then alphas."""
+def _check_coders(tables, wanted: list[str]) -> None:
+    known = sorted({str(c) for t in tables.values() if t is not None for c in t.columns})
+    unknown = [c for c in wanted if c not in known]
+    if unknown:
+        raise InputError(
+            f"--coders names '{unknown[0]}', who has no codings here; known coders: "
+            f"{', '.join(known) or 'none'}, so use those names."
+        )
+
+
+def _load(ctx, csv_file: Path | None, *, include_model: bool):
+    """Coding tables, segment → document map, and messages for stderr."""
+    from .agreement import coding_tables
+    from .store import project_db
+
+    project = Path(ctx.obj["project"]) if ctx.obj and "project" in ctx.obj else Path(".")
+    has_project = project_db(project).exists()
+    if csv_file is None:
+        return _project_tables(ctx, include_model)
+    from .coded_csv import read_coded_csv
+
+    rows = read_coded_csv(csv_file)
+    if not has_project:
+        from .agreement import csv_annotations
+
+        frame, documents = csv_annotations(rows)
+        codes = sorted({str(x) for x in frame.loc[frame["dimension"] == "code", "label"]
+                        if isinstance(x, str)})
+        return coding_tables(frame, codes), documents, []
+    return _mapped_tables(ctx, csv_file, rows, include_model)
+
+
+def _project_tables(ctx, include_model: bool):
+    from .agreement import coding_tables
+    from .cli_common import open_store
+    from .project import require_codebook
+    from .reporting import MODEL_CODER, annotation_frame
+
+    store = open_store(ctx)
+    codebook = require_codebook(store)
+    frame = annotation_frame(store, include_model=include_model)
+    codes = [c.id for c in codebook.codes if not any(x.parent == c.id for x in codebook.codes)]
+    documents = {s.id: s.document for s in store.segments()}
+    return coding_tables(frame, codes, model_coder=MODEL_CODER), documents, []
+
+
+def _mapped_tables(ctx, csv_file: Path, rows, include_model: bool):
     import pandas as pd
 
-    with pd.option_context("display.width", 160, "display.max_rows", 500,
-                           "display.max_columns", 20, "display.float_format", "{:.3f}".format):
-        pairs = rep.pairs.drop(columns=[c for c in ("note",) if c in rep.pairs.columns])
-        alphas = rep.alphas.drop(columns=[c for c in ("note",) if c in rep.alphas.columns])
-        return ("Pairwise agreement (percent, Cohen's kappa)\n" + pairs.to_string(index=False)
-                + "\n\nKrippendorff's alpha (nominal)\n" + alphas.to_string(index=False))
+    from .agreement import coding_tables, mapped_annotations
+    from .cli_common import open_store
+    from .coded_csv import map_rows_by_overlap
+    from .project import require_codebook
+    from .reporting import MODEL_CODER, annotation_frame
+
+    store = open_store(ctx)
+    codebook = require_codebook(store)
+    segments = store.segments()
+    by_doc: dict[str, list] = {}
+    names = {t["document"]: t["name"] for t in store.transcripts()}
+    for seg in segments:
+        by_doc.setdefault(seg.document, []).append(seg)
+        by_doc.setdefault(names.get(seg.document, seg.document), by_doc[seg.document])
+    mapping = map_rows_by_overlap(rows, by_doc)
+    if not mapping.mapped:
+        first = mapping.dropped[0][1] if mapping.dropped else "the file has no rows"
+        raise InputError(
+            f"{csv_file.name}: no row could be placed on a segment of this project (first: "
+            f"{first}); check the document names and offsets."
+        )
+    frame = mapped_annotations(mapping.mapped, codebook)
+    if include_model:
+        model = annotation_frame(store, include_model=True)
+        frame = pd.concat([frame, model[model["coder"] == MODEL_CODER]], ignore_index=True)
+    codes = [c.id for c in codebook.codes if not any(x.parent == c.id for x in codebook.codes)]
+    extra = sorted({x for x in frame.loc[frame["dimension"] == "code", "label"]
+                    if isinstance(x, str) and x not in codes})
+    exact = len(mapping.mapped) - mapping.by_overlap
+    info = [f"{csv_file.name}: {exact} rows placed exactly, {mapping.by_overlap} by span "
+            f"overlap (>= 50 %), {len(mapping.dropped)} dropped."]
+    info += [f"  dropped {reason}" for _, reason in mapping.dropped[:10]]
+    documents = {s.id: s.document for s in segments}
+    return coding_tables(frame, codes + extra, model_coder=MODEL_CODER), documents, info
+
+
+def format_reliability_table(rep) -> str:
+    """A compact text table: estimates with CIs per target, then coder pairs."""
+    import pandas as pd
+
+    frame = rep.to_frame()
+    if frame.empty:
+        return "No codings to compare."
+
+    def num(x) -> str:
+        return "—" if x is None or pd.isna(x) else f"{x:.3f}"
+
+    level = int(round(rep.to_dict()["settings"]["ci"] * 100))
+    frame = frame.assign(
+        value=frame["value"].map(num),
+        ci=[f"[{num(lo)}, {num(hi)}]" for lo, hi in zip(frame["ci_low"], frame["ci_high"],
+                                                         strict=True)],
+        pair=[f"{a} vs {b}" if isinstance(a, str) else "all" for a, b in
+              zip(frame["coder_a"], frame["coder_b"], strict=True)],
+    )
+    frame = frame.rename(columns={"ci": f"{level}% CI"})
+    columns = ["target", "pair", "metric", "value", f"{level}% CI", "n_units", "n_coders", "note"]
+    with pd.option_context("display.width", 200, "display.max_rows", 5000,
+                           "display.max_columns", 20, "display.max_colwidth", 70):
+        return frame[columns].to_string(index=False)

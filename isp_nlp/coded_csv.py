@@ -446,3 +446,74 @@ def write_coded_csv(
             f"cannot write '{path}' ({exc.strerror}); check that the folder exists and is writable."
         ) from exc
     return path
+
+
+# --------------------------------------------------------------------------- span overlap
+
+
+@dataclass(frozen=True)
+class SpanMapping:
+    """CSV rows placed on a project's segments: ``mapped`` (row, segment) pairs, how many
+    of those were placed by partial overlap, and ``dropped`` (row, reason) pairs."""
+
+    mapped: tuple[tuple[CodedRow, Segment], ...]
+    by_overlap: int
+    dropped: tuple[tuple[CodedRow, str], ...]
+
+
+def map_rows_by_overlap(
+    rows: Sequence[CodedRow],
+    segments: Mapping[str, Sequence[Segment]],
+    *,
+    min_share: float = 0.5,
+) -> SpanMapping:
+    """Place rows on segments leniently (for agreement, not import).
+
+    A row goes to the segment with its id, else the segment with its exact
+    offsets, else the segment that overlaps its ``start``-``end`` span most when
+    that overlap covers at least ``min_share`` of the span, else the first
+    segment with the same text (whitespace collapsed). Other rows are dropped
+    with a reason; nothing raises.
+    """
+    mapped: list[tuple[CodedRow, Segment]] = []
+    dropped: list[tuple[CodedRow, str]] = []
+    by_overlap = 0
+    indexes: dict[int, _DocIndex] = {}
+    for row in rows:
+        doc_segments = segments.get(row.document)
+        if not doc_segments:
+            dropped.append((row, f"line {row.line}: unknown document '{row.document}'"))
+            continue
+        index = indexes.setdefault(id(doc_segments), _DocIndex(doc_segments))
+        seg = index.by_id.get(row.segment) if row.segment else None
+        if seg is None and row.start is not None and row.end is not None:
+            seg = index.by_span.get((row.start, row.end))
+            if seg is None:
+                seg, share = _best_overlap(index.segments, row.start, row.end)
+                if seg is None or share < min_share:
+                    dropped.append((row, f"line {row.line}: span {row.start}-{row.end} overlaps "
+                                    f"no segment by {min_share:.0%} or more (best {share:.0%})"))
+                    continue
+                by_overlap += 1
+        if seg is None and row.text.strip():
+            found = index.by_text.get(_norm(row.text), [])
+            seg = found[0] if found else None
+        if seg is None:
+            dropped.append((row, f"line {row.line}: no segment of '{row.document}' matches"))
+            continue
+        mapped.append((row, seg))
+    return SpanMapping(tuple(mapped), by_overlap, tuple(dropped))
+
+
+def _best_overlap(
+    segments: Sequence[Segment], start: int, end: int
+) -> tuple[Segment | None, float]:
+    """The segment overlapping ``start``-``end`` most and the share of the span it covers."""
+    if end <= start or not segments:
+        return None, 0.0
+    best, most = None, 0
+    for seg in segments:
+        overlap = min(end, seg.end) - max(start, seg.start)
+        if overlap > most:
+            best, most = seg, overlap
+    return best, most / (end - start)

@@ -4,22 +4,30 @@ The model takes part as coder ``model`` through its out-of-fold predictions
 on the human-coded segments (see :func:`isp_nlp.pipeline.train_project`), so
 it is never scored on segments it was trained on. Model-assisted
 annotations from review are left out of agreement: they are not independent
-of the model.
+of the model; nor is the ``consensus`` coder, whose labels are derived from
+the coders being compared.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
+from .errors import IspNlpError
 from .model import STAGES
-from .pipeline import CV_SUFFIX, HUMAN_SOURCES
+from .pipeline import CV_SUFFIX
 from .project import require_codebook
 from .store import Store
 
 MODEL_CODER = "model"
+#: Sources whose labels are independent codings, compared in agreement.
+AGREEMENT_SOURCES = ("human",)
+EVALUATION_FILE = "evaluation.json"
 
 
 def annotation_frame(store: Store, *, include_model: bool = True) -> pd.DataFrame:
@@ -27,7 +35,7 @@ def annotation_frame(store: Store, *, include_model: bool = True) -> pd.DataFram
     rows = [
         (a.segment_id, a.coder, a.dimension, a.label)
         for a in store.annotations()
-        if a.source in HUMAN_SOURCES
+        if a.source in AGREEMENT_SOURCES
     ]
     info = store.latest_model()
     if include_model and info is not None:
@@ -56,43 +64,87 @@ def project_agreement(store: Store, *, include_model: bool = True):
     return agreement_summary(tables, model_coder=MODEL_CODER)
 
 
-def stage_sequences(store: Store) -> dict[str, list[str]]:
-    """Each document's stage labels in interview order: a coder's label where one
-    exists (hand-coded or accepted in review; majority of coders, ties by coder
-    name), else the model's suggestion, else '?' (model abstained)."""
-    human: dict[str, dict[str, str]] = {}
-    for a in store.annotations():
-        if a.dimension == "stage" and a.label:
-            human.setdefault(a.segment_id, {})[a.coder] = a.label
-    model: dict[str, str] = {}
-    info = store.latest_model()
-    if info is not None:
-        for s in store.suggestions(info["id"]):
-            if s.dimension == "stage" and s.suggested:
-                model[s.segment_id] = s.label
-    out: dict[str, list[str]] = {}
-    for seg in store.segments(codable_only=True):
-        labels = human.get(seg.id)
-        if labels:
-            counts = pd.Series([labels[c] for c in sorted(labels)]).value_counts(sort=False)
-            label = str(counts.idxmax())
-        else:
-            label = model.get(seg.id, "?")
-        out.setdefault(seg.document, []).append(label)
-    return out
+def stage_sequences(store: Store, labels=None) -> dict[str, list[str]]:
+    """Each document's stage labels in interview order: the consensus, else the coders'
+    majority (ties: alphabetically first coder), else model-assisted coders, else the
+    model's suggestion, else '?' (see :func:`isp_nlp.pathways.segment_labels`)."""
+    from .pathways import segment_labels
+
+    labels = segment_labels(store) if labels is None else labels
+    return {doc: [s.stage for s in segs] for doc, segs in labels.items()}
 
 
-def report_data(store: Store, *, evaluation: dict | None = None):
+def code_matrices(labels: Mapping[str, Sequence[Any]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Documents × codes and codes × codes segment counts from the coders' codes (model
+    suggestions excluded)."""
+    rows = [(doc, code) for doc, segs in labels.items() for s in segs
+            if s.codes and s.codes_source != MODEL_CODER for code in s.codes]
+    if not rows:
+        return pd.DataFrame(), pd.DataFrame()
+    long = pd.DataFrame(rows, columns=["document", "code"])
+    by_doc = pd.crosstab(long["document"], long["code"])
+    by_doc = by_doc.reindex(index=sorted(labels), fill_value=0)
+    codes = list(by_doc.columns)
+    sets = [s.codes for segs in labels.values() for s in segs
+            if s.codes and s.codes_source != MODEL_CODER]
+    co = pd.DataFrame(0, index=codes, columns=codes)
+    for found in sets:
+        for a in found:
+            for b in found:
+                co.at[a, b] += 1
+    return by_doc, co
+
+
+def load_evaluation(folder: str | Path) -> tuple[dict | None, str | None]:
+    """``evaluation.json`` of a project folder: (data, None), (None, None) when absent,
+    or (None, a sentence saying what is wrong) when it cannot be used."""
+    path = Path(folder) / EVALUATION_FILE
+    if not path.is_file():
+        return None, None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return None, (f"{path.name} cannot be read ({exc}), so the learning curve is left out; "
+                      "re-run the evaluation to rewrite it.")
+    curve = data.get("learning_curve") if isinstance(data, dict) else None
+    if not isinstance(curve, list) or not all(isinstance(p, dict) for p in curve):
+        return None, (f"{path.name} has no learning_curve list of points, so the learning curve "
+                      "is left out; expected learning_curve: [{seed_per_label, mean_kappa, sd}].")
+    for i, point in enumerate(curve):
+        for key in ("mean_kappa", "sd"):
+            value = point.get(key)
+            if value is not None and not isinstance(value, int | float):
+                return None, (f"{path.name} learning_curve[{i}].{key} is {value!r}, expected a "
+                              "number, so the learning curve is left out.")
+    human = data.get("human_human")
+    if human is not None and not isinstance(human, dict):
+        return None, (f"{path.name} human_human is {type(human).__name__}, expected an object "
+                      "with mean_pairwise_kappa, so the learning curve is left out.")
+    return data, None
+
+
+def _disagreements(store: Store):
+    from .disagreements import project_disagreements
+
+    try:
+        items, _ = project_disagreements(store)
+    except IspNlpError as exc:
+        return None, f"Disagreements cannot be listed: {exc}"
+    return items, None
+
+
+def report_data(store: Store, *, evaluation: dict | None = None, min_run: int = 2):
     """Everything the HTML report shows, gathered from the project."""
+    from .pathways import project_pathways, segment_labels
     from .report import ReportData
 
     codebook = require_codebook(store)
     names = {c.id: c.name for c in codebook.codes}
     segments = store.segments()
-    human = [a for a in store.annotations() if a.source in HUMAN_SOURCES]
+    human = [a for a in store.annotations() if a.source in AGREEMENT_SOURCES]
     freq = pd.DataFrame(
-        [(a.label, names.get(a.label, a.label), a.coder) for a in human
-         if a.dimension == "code" and a.label],
+        [(a.label, names.get(a.label, a.label), a.coder) for a in store.annotations()
+         if a.source in ("human", "consensus") and a.dimension == "code" and a.label],
         columns=["code", "code_name", "coder"],
     )
     freq = (freq.groupby(["code", "code_name", "coder"]).size().reset_index(name="count")
@@ -112,7 +164,15 @@ def report_data(store: Store, *, evaluation: dict | None = None):
         "grouped by transcript): it never scores a transcript it was trained on.",
         "Model-assisted codes from review are excluded from agreement (not independent).",
         f"Stage labels: {', '.join(STAGES)}; the model abstains below its stage threshold.",
+        "Consensus labels (isp-nlp resolve) are not a coder in agreement; they take precedence "
+        "in stage sequences, pathways and the code matrices.",
     ]
+    labels = segment_labels(store)
+    by_doc, co = code_matrices(labels)
+    problem = None
+    if evaluation is None:
+        evaluation, problem = load_evaluation(store.path.parent)
+    items, disagreement_problem = _disagreements(store)
     model_info = None
     if info is not None:
         m = info["manifest"]
@@ -132,8 +192,15 @@ def report_data(store: Store, *, evaluation: dict | None = None):
         agreement=project_agreement(store),
         code_frequencies=freq,
         stage_pairs=stage_pairs,
-        stage_sequences=stage_sequences(store),
+        stage_sequences=stage_sequences(store, labels),
         notes=notes,
+        pathways=project_pathways(store, min_run=min_run, labels=labels),
+        evaluation=evaluation,
+        evaluation_problem=problem,
+        code_matrix=by_doc,
+        cooccurrence=co,
+        disagreements=items,
+        disagreement_problem=disagreement_problem,
     )
 
 

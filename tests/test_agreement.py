@@ -303,3 +303,90 @@ def test_annomi_ten_annotator_agreement(
     humans = report.alphas.iloc[0]
     assert (humans["coders"], humans["n_units"], humans["n_coders"]) == ("humans", n_units, 10)
     assert humans["alpha"] == pytest.approx(alpha, abs=5e-4)
+
+
+# --------------------------------------------------------------------------- reliability report
+
+
+def _report_tables() -> dict[str, pd.DataFrame]:
+    rows = []
+    rng = np.random.default_rng(0)
+    for i in range(60):
+        truth = {"c1": rng.random() < 0.4, "c2": rng.random() < 0.3}
+        for coder in ("ann", "bob", "model"):
+            applied = [c for c, on in truth.items() if on != (rng.random() < 0.15)]
+            rows += [(f"s{i:02d}", coder, "code", c) for c in applied or [None]]
+            rows.append((f"s{i:02d}", coder, "stage", ["push", "exchange"][i % 2]
+                         if rng.random() < 0.8 else "push_pull"))
+    return coding_tables(_annotations(rows), ["c1", "c2"])
+
+
+def test_reliability_report_structure_and_pooling() -> None:
+    from isp_nlp.agreement import ReliabilityOptions, reliability_report
+    from isp_nlp.reliability import coefficient
+
+    tables = _report_tables()
+    options = ReliabilityOptions(n_resamples=100, seed=3)
+    data = reliability_report(tables, options=options).to_dict()
+    assert set(data["stage"]) == set(options.metrics)
+    assert data["stage"]["alpha"]["value"] == pytest.approx(
+        krippendorff_alpha(tables["stage"]).value)
+    pooled = pd.concat([tables["c1"], tables["c2"]])  # overall: every (segment, code) unit
+    assert data["overall"]["alpha"]["value"] == pytest.approx(coefficient(pooled, "alpha")[0])
+    assert data["overall"]["alpha"]["n_units"] == 120
+    assert data["overall"]["alpha_masi"]["n_units"] == 60
+    assert len(data["pairs"]) == 3 * 3  # stage + 2 codes, 3 coder pairs each
+    assert json.dumps(data, allow_nan=False)
+    frame = reliability_report(tables, options=options).to_frame()
+    assert {"stage", "code:c1", "overall"} <= set(frame["target"])
+    humans = reliability_report(tables, options=options, coders=["ann", "bob"]).to_dict()
+    assert humans["settings"]["coders"] == ["ann", "bob"] and len(humans["pairs"]) == 3
+    with pytest.raises(IspNlpError, match="needs one for every segment"):
+        reliability_report(tables, options=ReliabilityOptions(by="document"))
+    docs = {f"s{i:02d}": f"d{i % 6}" for i in range(60)}
+    by_doc = reliability_report(tables, documents=docs, options=ReliabilityOptions(
+        by="document", n_resamples=100, seed=3, metrics=("ac1",))).to_dict()
+    assert by_doc["codes"]["c1"]["ac1"]["value"] == pytest.approx(data["codes"]["c1"]["ac1"]
+                                                                   ["value"])
+    with pytest.raises(IspNlpError, match="metric 'cohen'"):
+        reliability_report(tables, options=ReliabilityOptions(metrics=("cohen",)))
+
+
+def test_reliability_report_levels() -> None:
+    from isp_nlp.agreement import ReliabilityOptions, reliability_report
+
+    tables = _report_tables()
+    interval = reliability_report(tables, options=ReliabilityOptions(
+        level="interval", n_resamples=50, metrics=("alpha",))).to_dict()
+    assert interval["stage"]["alpha"]["value"] is None
+    assert "not a number but interval" in interval["stage"]["alpha"]["note"]
+    assert interval["codes"]["c1"]["alpha"]["value"] is not None  # presence 0/1 is numeric
+    ordinal = reliability_report(tables, options=ReliabilityOptions(
+        level="ordinal", n_resamples=50, metrics=("alpha",))).to_dict()
+    assert "'none' left out" in ordinal["stage"]["alpha"]["note"]
+
+
+def test_csv_annotations_and_overlap_mapping() -> None:
+    from isp_nlp.agreement import csv_annotations
+    from isp_nlp.coded_csv import CodedRow, map_rows_by_overlap
+    from isp_nlp.model import Segment
+
+    rows = [CodedRow(2, "d", "s1", "", "A", "x", "Push/Pull"),
+            CodedRow(3, "d", "", "", "B", "", "", start=0, end=10),
+            CodedRow(4, "d", "", " a  b ", "B", "y")]
+    frame, docs = csv_annotations(rows)
+    assert list(frame["segment_id"]) == ["d#s1", "d#s1", "d@0-10", "d:a b"]
+    assert frame.loc[1, "label"] == "push_pull" and pd.isna(frame.loc[2, "label"])
+    assert docs == {"d#s1": "d", "d@0-10": "d", "d:a b": "d"}
+    segs = [Segment("s1", "d", 0, 0, "turn", None, 0, 10, "one"),
+            Segment("s2", "d", 1, 1, "turn", None, 12, 30, "two words")]
+    probe = [CodedRow(2, "d", "", "", "A", "x", start=0, end=10),   # exact
+             CodedRow(3, "d", "", "", "A", "x", start=11, end=28),  # 16 of 17 in s2
+             CodedRow(4, "d", "", "", "A", "x", start=8, end=14),   # 2 of 6 at best
+             CodedRow(5, "d", "", "two  words", "A", "x"),          # by text
+             CodedRow(6, "e", "s1", "", "A", "x")]                  # unknown document
+    mapping = map_rows_by_overlap(probe, {"d": segs})
+    assert [(r.line, s.id) for r, s in mapping.mapped] == [(2, "s1"), (3, "s2"), (5, "s2")]
+    assert mapping.by_overlap == 1
+    assert [reason.split(":")[0] for _, reason in mapping.dropped] == ["line 4", "line 6"]
+    assert "best 33%" in mapping.dropped[0][1]

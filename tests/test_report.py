@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from isp_nlp.agreement import agreement_summary, coding_tables
+from isp_nlp.agreement import AgreementReport, agreement_summary, coding_tables
 from isp_nlp.errors import IspNlpError
 from isp_nlp.report import (
     SECTION_TITLES,
@@ -19,6 +19,7 @@ from isp_nlp.report import (
     format_stage_runs,
     plots,
     render_report,
+    sections,
     write_report,
 )
 
@@ -107,7 +108,7 @@ def _check_self_contained(html: str) -> list[bytes]:
 
 def test_full_report_is_self_contained(full_html: str) -> None:
     images = _check_self_contained(full_html)
-    assert len(images) == 3  # frequencies, confusion matrix, stage strip
+    assert len(images) == 4  # kappa comparison, frequencies, confusion matrix, stage strip
 
 
 def test_full_report_sections_and_values(full_html: str) -> None:
@@ -166,7 +167,7 @@ def test_agreement_without_model_and_pairs_without_model_labels() -> None:
         stage_sequences={"P03": []},
     )
     html = render_report(data)
-    assert _check_self_contained(html) == []
+    assert len(_check_self_contained(html)) == 1  # the human-human kappa chart only
     assert "No model vs human pairs to compare." in html
     assert "no confusion matrix to show" in html
     assert "no codable segments" in html
@@ -216,3 +217,151 @@ def test_plots_fit_page_for_many_rows() -> None:
         assert 300 <= width <= 900 and height > 100
     assert plots.plain("cost $5 $x$") == r"cost \$5 \$x\$"
     assert plots.stage_order(["?", "zzz", "none", "push"]) == ["push", "none", "zzz", "?"]
+
+
+# --------------------------------------------------------------------------- new sections
+
+
+def test_landis_koch_bands() -> None:
+    band = sections.landis_koch
+    assert [band(v) for v in (-0.1, 0.0, 0.2, 0.21, 0.4, 0.5, 0.6, 0.8, 0.801, 1.0)] == [
+        "poor", "slight", "slight", "fair", "fair", "moderate", "moderate", "substantial",
+        "almost perfect", "almost perfect"]
+    assert band(None) == "" and band(float("nan")) == ""
+
+
+def test_confidence_intervals_and_extra_columns_are_rendered(full_data: ReportData) -> None:
+    agreement = full_data.agreement
+    pairs = agreement.pairs.assign(ci_low=agreement.pairs["kappa"] - 0.1,
+                                   ci_high=agreement.pairs["kappa"] + 0.1,
+                                   gwet_ac1=0.5)
+    alphas = agreement.alphas.assign(ci_low=0.123, ci_high=0.456)
+    data = ReportData(**{**full_data.__dict__,
+                         "agreement": AgreementReport(pairs=pairs, alphas=alphas)})
+    html = render_report(data)
+    assert "[0.12, 0.46]" in html and "<th>CI</th>" in html and "<th>gwet_ac1</th>" in html
+    assert "Brackets hold the confidence interval" in html
+    assert "almost perfect" in html or "substantial" in html
+    plain_html = render_report(full_data)
+    assert "<th>CI</th>" not in plain_html and "Brackets hold" not in plain_html
+
+
+def _summary():
+    from isp_nlp.pathways import summarize_pathways
+
+    f = frozenset
+    stages = {"P1": ["push", "push", "push_pull", "push_pull", "exchange", "exchange"],
+              "P2": ["push", "push", "exchange", "exchange"]}
+    codes = {doc: [f({"c1"}) if i % 2 else f({"c2"}) for i in range(len(seq))]
+             for doc, seq in stages.items()}
+    return summarize_pathways(stages, codes)
+
+
+def test_new_sections_render_with_data(full_data: ReportData) -> None:
+    from isp_nlp.disagreements import CoderLabels, find_disagreements
+    from isp_nlp.model import Segment
+
+    seg = Segment("s1", "P1 <x>", 3, 3, "turn", "P1", 0, 5, "We <b>co-designed</b> it.")
+    items = find_disagreements([seg], {"s1": {"ann": CoderLabels(frozenset({"c1"}), "push"),
+                                              "bob": CoderLabels(frozenset(), "exchange")}})
+    matrix = pd.DataFrame([[2, 0], [1, 3]], index=["P1", "P2"], columns=["c1", "c2"])
+    data = ReportData(**{**full_data.__dict__,
+                         "pathways": _summary(),
+                         "evaluation": {"learning_curve": [
+                             {"seed_per_label": 2, "mean_kappa": 0.2, "sd": 0.05},
+                             {"seed_per_label": 8, "mean_kappa": 0.45, "sd": 0.04},
+                             {"seed_per_label": None, "mean_kappa": 0.5, "sd": 0.0}],
+                             "human_human": {"mean_pairwise_kappa": 0.7}},
+                         "code_matrix": matrix,
+                         "cooccurrence": pd.DataFrame([[3, 1], [1, 3]], index=["c1", "c2"],
+                                                      columns=["c1", "c2"]),
+                         "disagreements": items})
+    html = render_report(data)
+    images = _check_self_contained(html)
+    assert len(images) == 4 + 4  # + learning curve, two heatmaps, pathway diagram
+    for title in SECTION_TITLES:
+        assert f"<h2>{title}</h2>" in html
+    assert "push → push_pull → exchange" in html and "leap-frog" in html
+    assert "human–human mean pairwise kappa (0.700)" in html
+    assert "1 segment(s) where the coders differ have no consensus yet" in html
+    assert "We &lt;b&gt;co-designed&lt;/b&gt; it." in html and "P1 &lt;x&gt; #3" in html
+    assert "ann: c1 | push" in html and "bob: - | exchange" in html
+
+
+def test_new_sections_explain_absence(full_data: ReportData) -> None:
+    from isp_nlp.pathways import summarize_pathways
+
+    data = ReportData(**{**full_data.__dict__,
+                         "pathways": summarize_pathways({"P1": ["none", "?", "push"]}),
+                         "evaluation_problem": "evaluation.json cannot be read (bad).",
+                         "disagreements": []})
+    html = render_report(data)
+    assert "evaluation.json cannot be read (bad)." in html
+    assert "No participant has a stage" in html and "P1" in html
+    assert "no code-by-participant matrix" in html and "no co-occurrence matrix" in html
+    assert "There are no unresolved disagreements" in html
+    empty = render_report(ReportData(project_name="E", generated_at="now", n_transcripts=0,
+                                     n_segments=0, n_codable=0, coders=[]))
+    assert "No evaluation results were found" in empty
+    assert "no pathways to trace" in empty
+    assert "Disagreements were not collected" in empty
+
+
+def test_project_report_data(project_copy: Path) -> None:
+    import json
+
+    from isp_nlp.project import open_project
+    from isp_nlp.reporting import load_evaluation, report_data, write_project_report
+
+    (project_copy / "evaluation.json").write_text(json.dumps({
+        "learning_curve": [{"seed_per_label": 4, "mean_kappa": 0.3, "sd": 0.1},
+                           {"seed_per_label": 16, "mean_kappa": 0.4, "sd": 0.05}],
+        "human_human": {"mean_pairwise_kappa": 0.66}}), encoding="utf-8")
+    with open_project(project_copy) as store:
+        data = report_data(store)
+        assert data.evaluation is not None and data.evaluation_problem is None
+        assert len(data.pathways.pathways) == 10
+        assert data.code_matrix.shape[0] == 10 and data.code_matrix.to_numpy().sum() > 100
+        co = data.cooccurrence
+        assert (co.to_numpy() == co.to_numpy().T).all()
+        assert data.disagreements and "consensus" not in data.coders
+        path = write_project_report(store, project_copy / "r.html")
+    html = path.read_text(encoding="utf-8")
+    # kappa chart, frequencies, confusion, learning curve, 2 heatmaps, stage strip, pathways
+    assert len(_check_self_contained(html)) == 8
+    assert "human–human mean pairwise kappa (0.660)" in html
+    (project_copy / "evaluation.json").write_text("{not json", encoding="utf-8")
+    assert load_evaluation(project_copy)[1].startswith("evaluation.json cannot be read")
+    (project_copy / "evaluation.json").write_text('{"learning_curve": [{"mean_kappa": "x"}]}',
+                                                  encoding="utf-8")
+    assert "expected a number" in load_evaluation(project_copy)[1]
+    assert load_evaluation(project_copy / "models") == (None, None)
+
+
+def test_single_participant_without_model_or_stages(tmp_path: Path) -> None:
+    from isp_nlp.project import (
+        import_codes,
+        ingest_files,
+        init_project,
+        load_project_codebook,
+        open_project,
+    )
+    from isp_nlp.reporting import write_project_report
+
+    corpus = Path(__file__).resolve().parents[1] / "corpora" / "isp-demo"
+    init_project(tmp_path / "p", embedder="hashing-256")
+    transcript = corpus / "transcripts" / "isp01_child_welfare_coach.txt"
+    seed = pd.read_csv(corpus / "seed_codes.csv", dtype=str, keep_default_na=False)
+    seed = seed[(seed["document"] == "isp01_child_welfare_coach") & (seed["coder"] == "ana")]
+    seed.assign(stage="").to_csv(tmp_path / "seed.csv", index=False)
+    with open_project(tmp_path / "p") as store:
+        load_project_codebook(store, corpus / "codebook.yaml")
+        ingest_files(store, [transcript], skip_speakers=("Interviewer",))
+        import_codes(store, tmp_path / "seed.csv")
+        html = write_project_report(store, tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "No model has been trained" in html
+    assert "No participant has a stage" in html
+    assert "Disagreements cannot be listed" in html
+    assert "no learning curve" in html
+    # frequencies, two code heatmaps and the stage strip (all unknown)
+    assert len(_check_self_contained(html)) == 4

@@ -15,19 +15,24 @@ from typing import Any
 import pandas as pd
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from isp_nlp.agreement import HUMAN_HUMAN, MODEL_HUMAN, AgreementReport
+from isp_nlp.agreement import AgreementReport
 from isp_nlp.errors import IspNlpError
-from isp_nlp.model import STAGE_DIMENSION
-from isp_nlp.report import plots
+from isp_nlp.report import plots, sections
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 DASH = "—"
 SECTION_TITLES = (
     "Project summary",
+    "Reliability",
     "Agreement",
     "Code frequencies",
     "Stage confusion matrix",
+    "Learning curve",
+    "Codes by participant",
+    "Code co-occurrence",
     "Stage sequences",
+    "Pathways",
+    "Unresolved disagreements",
 )
 FREQUENCY_COLUMNS = ("code", "code_name", "coder", "count")
 STAGE_PAIR_COLUMNS = ("segment_id", "human", "model")
@@ -53,6 +58,17 @@ class ReportData:
     )
     stage_sequences: dict[str, list[str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    #: :class:`isp_nlp.pathways.PathwaySummary`, or None when not collected.
+    pathways: Any = None
+    #: The parsed ``evaluation.json`` (learning curve), or a sentence on why it is unusable.
+    evaluation: dict[str, Any] | None = None
+    evaluation_problem: str | None = None
+    #: documents × codes and codes × codes segment counts.
+    code_matrix: pd.DataFrame | None = None
+    cooccurrence: pd.DataFrame | None = None
+    #: :class:`isp_nlp.disagreements.Disagreement` items, or a sentence on why there are none.
+    disagreements: list[Any] | None = None
+    disagreement_problem: str | None = None
 
 
 # --------------------------------------------------------------------------- formatting
@@ -115,45 +131,6 @@ def _code_names(frequencies: pd.DataFrame) -> dict[str, str]:
         if not pd.isna(name) and str(name) and str(name) != str(code):
             names.setdefault(str(code), str(name))
     return names
-
-
-def _pair_row(row: Mapping[str, Any]) -> dict[str, str]:
-    return {
-        "coders": f"{row['coder_a']} vs {row['coder_b']}",
-        "n_units": str(int(row["n_units"])),
-        "percent": _percent(row["percent_agreement"]),
-        "kappa": _number(row["kappa"]),
-        "note": str(row["note"] or ""),
-    }
-
-
-def _agreement_context(report: AgreementReport, names: Mapping[str, str]) -> list[dict]:
-    targets = list(dict.fromkeys([*report.pairs["target"], *report.alphas["target"]]))
-    targets.sort(key=lambda t: t != STAGE_DIMENSION)  # stable: stage first
-    sections = []
-    for target in targets:
-        pairs = report.pairs[report.pairs["target"] == target].to_dict("records")
-        alphas = report.alphas[report.alphas["target"] == target].to_dict("records")
-        title = "Stage" if target == STAGE_DIMENSION else f"Code {target}"
-        if target in names:
-            title += f" — {names[target]}"
-        sections.append({
-            "title": title,
-            "human": [_pair_row(p) for p in pairs if p["kind"] == HUMAN_HUMAN],
-            "model": [_pair_row(p) for p in pairs if p["kind"] == MODEL_HUMAN],
-            "alphas": [
-                {
-                    "coders": str(a["coders"]),
-                    "n_units": str(int(a["n_units"])),
-                    "n_coders": str(int(a["n_coders"])),
-                    "percent": _percent(a.get("percent_agreement")),
-                    "alpha": _number(a["alpha"]),
-                    "note": str(a["note"] or ""),
-                }
-                for a in alphas
-            ],
-        })
-    return sections
 
 
 def _frequency_context(frequencies: pd.DataFrame) -> dict[str, Any]:
@@ -226,12 +203,11 @@ def render_report(data: ReportData) -> str:
     """Render ``data`` as one HTML string with inline CSS and embedded PNG images."""
     frequencies = _check_columns(data.code_frequencies, FREQUENCY_COLUMNS, "code_frequencies")
     stage_pairs = _check_columns(data.stage_pairs, STAGE_PAIR_COLUMNS, "stage_pairs")
-    agreement = (
-        _agreement_context(data.agreement, _code_names(frequencies))
-        if data.agreement is not None and not (data.agreement.pairs.empty
-                                               and data.agreement.alphas.empty)
-        else None
-    )
+    names = _code_names(frequencies)
+    has_agreement = data.agreement is not None and not (
+        data.agreement.pairs.empty and data.agreement.alphas.empty)
+    agreement = sections.agreement_context(data.agreement, names) if has_agreement else None
+    reliability = sections.reliability_context(data.agreement, names) if has_agreement else None
     summary = [
         ("Transcripts", str(data.n_transcripts)),
         ("Segments", str(data.n_segments)),
@@ -246,6 +222,14 @@ def render_report(data: ReportData) -> str:
         summary=summary,
         model_rows=_model_rows(data.model_info),
         agreement=agreement,
+        reliability=reliability,
+        evaluation=sections.evaluation_context(data.evaluation, data.evaluation_problem),
+        code_matrix=sections.matrix_context(data.code_matrix, xlabel="code",
+                                            ylabel="participant (document)"),
+        cooccurrence=sections.matrix_context(data.cooccurrence, xlabel="code", ylabel="code"),
+        pathways=sections.pathway_context(data.pathways),
+        disagreements=sections.disagreement_context(data.disagreements,
+                                                    data.disagreement_problem),
         frequencies=_frequency_context(frequencies),
         confusion=_confusion_context(stage_pairs),
         sequences=_sequence_context(data.stage_sequences),

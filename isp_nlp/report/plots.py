@@ -166,3 +166,83 @@ def stage_strip_chart(sequences: Mapping[str, Sequence[str]]) -> bytes:
     fig.legend(handles=handles, loc="outside upper center", ncols=min(6, len(handles)),
                fontsize=8, frameon=False)
     return _png(fig)
+
+
+def kappa_comparison_chart(frame: pd.DataFrame) -> bytes:
+    """Grouped horizontal bars per target: mean human–human kappa vs mean model–human kappa
+    (columns target, human_human, model_human; NaN bars are left out)."""
+    data = frame.iloc[::-1]
+    targets = [plain(t, 32) for t in data["target"]]
+    height = min(40.0, max(2.2, 0.36 * len(targets) + 1.3))
+    fig = Figure(figsize=(MAX_WIDTH_IN, height), layout="constrained")
+    ax = fig.add_subplot()
+    bar = 0.38
+    series = (("human_human", "human–human (mean of pairs)", CODER_COLORS[0], bar / 2),
+              ("model_human", "model–human (mean of pairs)", CODER_COLORS[1], -bar / 2))
+    for column, label, color, shift in series:
+        values = pd.to_numeric(data[column], errors="coerce")
+        keep = [i for i, v in enumerate(values) if pd.notna(v)]
+        ax.barh([i + shift for i in keep], [float(values.iloc[i]) for i in keep], height=bar,
+                color=color, label=label)
+    ax.set_yticks(range(len(targets)), targets, fontsize=8)
+    ax.axvline(0, color="#555555", linewidth=0.8)
+    for edge in (0.2, 0.4, 0.6, 0.8):
+        ax.axvline(edge, color="#dddddd", linewidth=0.6, zorder=0)
+    low = min(0.0, float(pd.to_numeric(frame[["human_human", "model_human"]].stack(),
+                                       errors="coerce").min()) if len(frame) else 0.0)
+    ax.set_xlim(max(-1.0, low - 0.05), 1.0)
+    ax.set_xlabel("Cohen's kappa (grey lines: Landis–Koch band edges)")
+    ax.spines[["top", "right"]].set_visible(False)
+    fig.legend(fontsize=8, loc="outside upper center", ncols=2, frameon=False)
+    return _png(fig)
+
+
+def learning_curve_chart(curve: Sequence[Mapping], human_kappa: float | None) -> bytes:
+    """Model kappa (± sd) against the seed examples per label, with the human–human line."""
+    labels = ["all" if p.get("seed_per_label") is None else str(p["seed_per_label"])
+              for p in curve]
+    means = [float(p["mean_kappa"]) for p in curve]
+    sds = [float(p.get("sd") or 0.0) for p in curve]
+    fig = Figure(figsize=(min(MAX_WIDTH_IN, 3.2 + 0.5 * len(curve)), 3.4), layout="constrained")
+    ax = fig.add_subplot()
+    xs = list(range(len(curve)))
+    ax.errorbar(xs, means, yerr=sds, marker="o", color=CODER_COLORS[1], capsize=3,
+                label="model–human (mean ± sd over repeats)")
+    if human_kappa is not None:
+        ax.axhline(human_kappa, color=CODER_COLORS[0], linestyle="--",
+                   label=f"human–human ({human_kappa:.2f})")
+    ax.set_xticks(xs, labels)
+    ax.set_xlabel("seed examples per label (K)")
+    ax.set_ylabel("mean Cohen's kappa")
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.legend(fontsize=8, loc="lower right")
+    return _png(fig)
+
+
+def count_heatmap(matrix: pd.DataFrame, *, xlabel: str, ylabel: str,
+                  colorbar: str = "segments") -> bytes:
+    """An annotated heatmap of counts (rows × columns), sized to fit the page."""
+    rows = [plain(r, 30) for r in matrix.index]
+    cols = [plain(c, 24) for c in matrix.columns]
+    width = min(MAX_WIDTH_IN, 2.6 + 0.36 * len(cols))
+    height = min(40.0, 1.9 + 0.3 * len(rows))
+    fig = Figure(figsize=(width, height), layout="constrained")
+    ax = fig.add_subplot()
+    values = matrix.to_numpy(dtype=float)
+    image = ax.imshow(values, cmap="Blues", vmin=0, aspect="auto")
+    peak = max(1.0, float(values.max()) if values.size else 1.0)
+    if len(rows) * len(cols) <= 900:
+        size = 7 if len(cols) > 12 else 8
+        for i in range(len(rows)):
+            for j in range(len(cols)):
+                if values[i, j]:
+                    ax.text(j, i, f"{int(values[i, j])}", ha="center", va="center",
+                            fontsize=size, color="white" if values[i, j] > peak / 2 else "black")
+    ax.set_xticks(range(len(cols)), cols, rotation=55, ha="right", fontsize=8)
+    ax.set_yticks(range(len(rows)), rows, fontsize=8)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    bar = fig.colorbar(image, ax=ax, shrink=0.8, label=colorbar)
+    bar.locator = MaxNLocator(integer=True)
+    bar.update_ticks()
+    return _png(fig)

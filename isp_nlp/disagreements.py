@@ -1,0 +1,425 @@
+"""Segments where coders (or the model and a coder) differ, and their consensus.
+
+:func:`find_disagreements` is pure: it compares per-coder labels of segments.
+:func:`project_disagreements` gathers those labels from a project, and
+:func:`disagreement_frame` lays them out as a consensus-meeting sheet (one row
+per segment, columns per coder, empty ``consensus_codes``/``consensus_stage``
+to fill in). The filled-in sheet is read back by :func:`resolve_csv`, which
+records the consensus as coder ``consensus`` (source ``consensus``) in one
+transaction: all rows or nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .errors import ImportCodesError, InputFileError, ProjectError
+from .model import CODE_DIMENSION, STAGE_DIMENSION, Annotation, Codebook, Segment
+from .store import Store
+
+CONSENSUS = "consensus"
+MODEL_CODER = "model"
+NO_CODE = "-"  # in a sheet: the coder (or the consensus) applied no code
+CONSENSUS_COLUMNS = ("consensus_codes", "consensus_stage")
+SHEET_COLUMNS = ("segment", "document", "index", "speaker", "text", "differs_on", "resolved")
+
+
+@dataclass(frozen=True)
+class CoderLabels:
+    """One coder's labels for one segment: codes None when the coder gave no codes."""
+
+    codes: frozenset[str] | None = None
+    stage: str | None = None
+
+
+@dataclass(frozen=True)
+class Disagreement:
+    """A segment on which at least two of the compared coders differ."""
+
+    segment: Segment
+    labels: dict[str, CoderLabels]  # the compared coders who labelled the segment
+    differs_on: tuple[str, ...]  # "codes", "stage" or "code <id>"
+    consensus: CoderLabels | None = None
+
+    @property
+    def resolved(self) -> bool:
+        """True when the consensus covers every dimension the coders differ on."""
+        c = self.consensus
+        if c is None:
+            return False
+        return all((c.stage is not None) if d == STAGE_DIMENSION else (c.codes is not None)
+                   for d in self.differs_on)
+
+    def to_dict(self) -> dict[str, Any]:
+        s = self.segment
+        return {
+            "segment": s.id, "document": s.document, "index": s.index, "speaker": s.speaker,
+            "text": s.text, "differs_on": list(self.differs_on), "resolved": self.resolved,
+            "coders": {c: {"codes": None if v.codes is None else sorted(v.codes),
+                           "stage": v.stage} for c, v in self.labels.items()},
+            "consensus": None if self.consensus is None else {
+                "codes": None if self.consensus.codes is None else sorted(self.consensus.codes),
+                "stage": self.consensus.stage},
+        }
+
+
+# --------------------------------------------------------------------------- pure
+
+
+def format_codes(codes: frozenset[str] | None) -> str:
+    """Codes for a sheet cell: ``a; b``, ``-`` for no code, empty when not coded."""
+    if codes is None:
+        return ""
+    return "; ".join(sorted(codes)) if codes else NO_CODE
+
+
+def find_disagreements(
+    segments: Sequence[Segment],
+    labels: Mapping[str, Mapping[str, CoderLabels]],
+    *,
+    consensus: Mapping[str, CoderLabels] | None = None,
+    code: str | None = None,
+    stage_only: bool = False,
+    coders: Iterable[str] | None = None,
+) -> list[Disagreement]:
+    """Segments (in the given order) where the compared coders differ.
+
+    By default both the code sets and the stage are compared; ``code`` compares the
+    presence of that one code, ``stage_only`` the stage only. A dimension is compared
+    among the coders who labelled it (a coder with no stage is not a disagreement).
+    """
+    if code is not None and stage_only:
+        raise ValueError("compare either one code or the stage, not both")
+    wanted = None if coders is None else list(dict.fromkeys(coders))
+    consensus = consensus or {}
+    out = []
+    for seg in segments:
+        per_coder = labels.get(seg.id, {})
+        chosen = {c: per_coder[c] for c in (wanted or sorted(per_coder)) if c in per_coder}
+        differs: list[str] = []
+        if not stage_only:
+            coded = [v.codes for v in chosen.values() if v.codes is not None]
+            if code is not None:
+                if len(coded) >= 2 and len({code in c for c in coded}) > 1:
+                    differs.append(f"code {code}")
+            elif len(coded) >= 2 and len(set(coded)) > 1:
+                differs.append("codes")
+        if code is None:
+            staged = [v.stage for v in chosen.values() if v.stage is not None]
+            if len(staged) >= 2 and len(set(staged)) > 1:
+                differs.append(STAGE_DIMENSION)
+        if differs:
+            out.append(Disagreement(
+                segment=seg, labels=chosen, differs_on=tuple(differs),
+                consensus=consensus.get(seg.id)))
+    return out
+
+
+def disagreement_frame(items: Sequence[Disagreement], coders: Sequence[str], *,
+                       stage: bool = True, codes: bool = True) -> pd.DataFrame:
+    """The consensus-meeting sheet: one row per segment, codes/stage columns per coder,
+    then ``consensus_codes`` and ``consensus_stage`` (pre-filled where already resolved).
+    Coders who labelled none of the segments get no columns."""
+    coders = [c for c in coders if any(c in d.labels for d in items)]
+    rows = []
+    for d in items:
+        s = d.segment
+        row: dict[str, Any] = {"segment": s.id, "document": s.document, "index": s.index,
+                               "speaker": s.speaker or "", "text": s.text,
+                               "differs_on": ", ".join(d.differs_on),
+                               "resolved": "yes" if d.resolved else "no"}
+        for coder in coders:
+            got = d.labels.get(coder, CoderLabels())
+            if codes:
+                row[f"{coder}_codes"] = format_codes(got.codes)
+            if stage:
+                row[f"{coder}_stage"] = got.stage or ""
+        c = d.consensus or CoderLabels()
+        row["consensus_codes"] = format_codes(c.codes) if codes else ""
+        row["consensus_stage"] = (c.stage or "") if stage else ""
+        rows.append(row)
+    columns = [*SHEET_COLUMNS]
+    for coder in coders:
+        columns += ([f"{coder}_codes"] if codes else []) + ([f"{coder}_stage"] if stage else [])
+    return pd.DataFrame(rows, columns=[*columns, *CONSENSUS_COLUMNS])
+
+
+# --------------------------------------------------------------------------- project
+
+
+def coder_labels(store: Store, *, include_model: bool = False
+                 ) -> tuple[dict[str, dict[str, CoderLabels]], dict[str, CoderLabels]]:
+    """Per segment, each coder's labels (humans and model-assisted coders; plus the model's
+    out-of-fold or live suggestions with ``include_model``), and the consensus labels."""
+    codes: dict[tuple[str, str], set[str]] = {}
+    stages: dict[tuple[str, str], str] = {}
+    consensus_keys: set[str] = set()
+    for a in store.annotations():
+        coder = CONSENSUS if a.source == CONSENSUS else a.coder
+        if coder == CONSENSUS:
+            consensus_keys.add(a.segment_id)
+        if a.dimension == CODE_DIMENSION:
+            got = codes.setdefault((a.segment_id, coder), set())
+            if a.label:
+                got.add(a.label)
+        elif a.dimension == STAGE_DIMENSION and a.label:
+            stages[(a.segment_id, coder)] = a.label
+    if include_model:
+        info = store.latest_model()
+        if info is None:
+            raise ProjectError(
+                "--include-model: the project has no trained model yet, so there are no model "
+                "labels to compare; run `isp-nlp train` first or leave out --include-model"
+            )
+        seen: set[str] = set()
+        for model_id in (info["id"] + "/cv", info["id"]):  # out-of-fold first, then live
+            fresh: set[str] = set()
+            for s in store.suggestions(model_id):
+                if s.segment_id in seen:
+                    continue
+                fresh.add(s.segment_id)
+                if s.dimension == CODE_DIMENSION:
+                    got = codes.setdefault((s.segment_id, MODEL_CODER), set())
+                    if s.suggested:
+                        got.add(s.label)
+                elif s.dimension == STAGE_DIMENSION and s.suggested:
+                    stages[(s.segment_id, MODEL_CODER)] = s.label
+            seen |= fresh
+    labels: dict[str, dict[str, CoderLabels]] = {}
+    for seg, coder in sorted(set(codes) | set(stages)):
+        value = CoderLabels(
+            codes=frozenset(codes[(seg, coder)]) if (seg, coder) in codes else None,
+            stage=stages.get((seg, coder)))
+        labels.setdefault(seg, {})[coder] = value
+    consensus = {seg: labels[seg].pop(CONSENSUS) for seg in consensus_keys
+                 if CONSENSUS in labels.get(seg, {})}
+    return labels, consensus
+
+
+def project_disagreements(store: Store, *, code: str | None = None, stage_only: bool = False,
+                          coders: Sequence[str] | None = None, include_model: bool = False
+                          ) -> tuple[list[Disagreement], list[str]]:
+    """A project's disagreements and the coders compared (the model last)."""
+    from .project import require_codebook
+
+    codebook = require_codebook(store)
+    if code is not None and code not in codebook.code_ids:
+        raise InputFileError(
+            f"--code '{code}' is not in the project's codebook; expected one of "
+            f"{', '.join(codebook.code_ids)}, so pick a code id from `isp-nlp codebook show`."
+        )
+    wants_model = include_model or (coders is not None and MODEL_CODER in coders)
+    labels, consensus = coder_labels(store, include_model=wants_model)
+    known = sorted({c for per in labels.values() for c in per} - {MODEL_CODER})
+    if coders is not None:
+        unknown = [c for c in coders if c not in known and c != MODEL_CODER]
+        if unknown:
+            raise InputFileError(
+                f"--coders names {', '.join(unknown)}, who coded nothing in this project; "
+                f"expected some of {', '.join(known) or '(no coders yet)'}, so check the spelling."
+            )
+        chosen = list(dict.fromkeys(coders))
+        if include_model and MODEL_CODER not in chosen:
+            chosen.append(MODEL_CODER)
+    else:
+        chosen = known + ([MODEL_CODER] if wants_model else [])
+    if len(chosen) < 2:
+        raise InputFileError(
+            f"Only {len(chosen)} coder(s) to compare ({', '.join(chosen) or 'none'}); a "
+            "disagreement needs two, so import a second coder's codes or add --include-model."
+        )
+    items = find_disagreements(store.segments(codable_only=True), labels, consensus=consensus,
+                               code=code, stage_only=stage_only, coders=chosen)
+    return items, chosen
+
+
+# --------------------------------------------------------------------------- resolving
+
+
+def _split_codes(cell: str) -> list[str]:
+    return [c.strip() for c in re.split(r"[;,|]", cell) if c.strip()]
+
+
+def _parse_codes(cell: str, codebook: Codebook, where: str, problems: list[str]
+                 ) -> frozenset[str] | None:
+    from .codebook import resolve_code
+
+    cell = cell.strip()
+    if not cell:
+        return None
+    if cell == NO_CODE:
+        return frozenset()
+    found = set()
+    for value in _split_codes(cell):
+        code = resolve_code(codebook, value)
+        if code is None:
+            problems.append(f"{where}: consensus_codes has '{value}', which is not a code in the "
+                            f"codebook; use a code id from `isp-nlp codebook show` or '{NO_CODE}' "
+                            "for no code")
+        else:
+            found.add(code.id)
+    return frozenset(found)
+
+
+def _parse_stage(cell: str, codebook: Codebook, where: str, problems: list[str]) -> str | None:
+    from .codebook import normalise_stage
+
+    stage = normalise_stage(cell)
+    if stage is None:
+        return None
+    if stage not in codebook.stage_ids:
+        problems.append(f"{where}: consensus_stage is '{cell.strip()}', expected one of "
+                        f"{', '.join(codebook.stage_ids)}")
+        return None
+    return stage
+
+
+def _consensus_annotations(segment_id: str, codes: frozenset[str] | None,
+                           stage: str | None) -> list[Annotation]:
+    out = []
+    if codes is not None:
+        out += [Annotation(segment_id, CONSENSUS, CODE_DIMENSION, c, CONSENSUS)
+                for c in sorted(codes)] or [
+            Annotation(segment_id, CONSENSUS, CODE_DIMENSION, None, CONSENSUS)]
+    if stage is not None:
+        out.append(Annotation(segment_id, CONSENSUS, STAGE_DIMENSION, stage, CONSENSUS))
+    return out
+
+
+def _read_sheet(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    from .codebook import read_text_file
+
+    text = read_text_file(path, "consensus CSV")
+    header_line = next((ln for ln in text.splitlines() if ln.strip()), "")
+    delimiter = max((",", ";", "\t"), key=header_line.count)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    records: list[tuple[int, list[str]]] = []
+    last = 0
+    try:
+        for record in reader:
+            if any(f.strip() for f in record):
+                records.append((last + 1, record))
+            last = reader.line_num
+    except csv.Error as exc:
+        raise InputFileError(
+            f"{path.name} line {reader.line_num} cannot be parsed as CSV ({exc}); check the "
+            "quotes on that line (a field containing quotes must be quoted, quotes doubled)."
+        ) from exc
+    header = [h.strip().casefold() for h in records[0][1]]
+    missing = [c for c in ("segment", *CONSENSUS_COLUMNS) if c not in header]
+    if missing:
+        raise InputFileError(
+            f"{path.name} line 1 lacks the column(s) {', '.join(missing)}; expected the sheet "
+            "written by `isp-nlp disagreements --out FILE.csv`, so keep its header row."
+        )
+    return header, records[1:]
+
+
+def resolve_csv(store: Store, path: str | Path) -> dict[str, int]:
+    """Record the consensus codes/stage of a filled-in disagreements sheet, all rows or none.
+
+    ``consensus_codes`` holds code ids or names separated by ``;`` (``-`` for no code) and
+    ``consensus_stage`` a stage; a row with both empty is left unresolved.
+    """
+    from .project import require_codebook
+
+    path = Path(path)
+    codebook = require_codebook(store)
+    header, records = _read_sheet(path)
+    col = {name: header.index(name) for name in header}
+    by_id = {s.id: s for s in store.segments()}
+    problems: list[str] = []
+    annotations: list[Annotation] = []
+    seen: dict[str, int] = {}
+    skipped = resolved = 0
+    for line, record in records:
+        def get(name: str, record: list[str] = record) -> str:
+            i = col.get(name)
+            return record[i].strip() if i is not None and i < len(record) else ""
+
+        where = f"line {line}"
+        seg_id = get("segment")
+        codes = _parse_codes(get("consensus_codes"), codebook, where, problems)
+        stage = _parse_stage(get("consensus_stage"), codebook, where, problems)
+        if not get("consensus_codes") and not get("consensus_stage"):
+            skipped += 1
+            continue
+        seg = by_id.get(seg_id)
+        if seg is None:
+            problems.append(f"{where}: segment '{seg_id}' is not in this project; keep the "
+                            "segment column as written by `isp-nlp disagreements`")
+            continue
+        if get("document") and get("document") != seg.document:
+            problems.append(f"{where}: document is '{get('document')}' but segment {seg_id} "
+                            f"belongs to '{seg.document}'; restore the row's segment id")
+            continue
+        if seg_id in seen:
+            problems.append(f"{where}: segment {seg_id} was already resolved on line "
+                            f"{seen[seg_id]}; keep one row per segment")
+            continue
+        seen[seg_id] = line
+        annotations += _consensus_annotations(seg_id, codes, stage)
+        resolved += 1
+    if problems:
+        n = len({p.split(":", 1)[0] for p in problems})
+        raise ImportCodesError(
+            f"{path.name}: {n} row(s) cannot be recorded (nothing was recorded); first: "
+            f"{problems[0]}.", problems)
+    if not annotations:
+        raise InputFileError(
+            f"{path.name} has no row with consensus_codes or consensus_stage filled in; "
+            "fill in the consensus for at least one segment and run resolve again."
+        )
+    stats = store.import_annotations(annotations, source=f"resolve:{path.name}")
+    return {"resolved": resolved, "unfilled": skipped, "changed": stats["changed"],
+            "unchanged": stats["unchanged"]}
+
+
+def find_segment(store: Store, key: str) -> Segment:
+    """A segment by id, or by ``document#index`` (the index shown by ``disagreements``)."""
+    segments = store.segments()
+    for seg in segments:
+        if seg.id == key:
+            return seg
+    if "#" in key:
+        document, _, index = key.rpartition("#")
+        for seg in segments:
+            if seg.document == document and str(seg.index) == index.strip():
+                return seg
+    raise InputFileError(
+        f"--segment '{key}' matches no segment of this project; expected a segment id or "
+        "DOCUMENT#INDEX as listed by `isp-nlp disagreements`."
+    )
+
+
+def resolve_segment(store: Store, key: str, *, codes: str | None = None,
+                    stage: str | None = None) -> dict[str, Any]:
+    """Record the consensus for one segment (``codes``: ids/names joined by ``,``;
+    ``-`` for no code)."""
+    from .project import require_codebook
+
+    codebook = require_codebook(store)
+    if not (codes or "").strip() and not (stage or "").strip():
+        raise InputFileError(
+            "resolve --segment needs --codes and/or --stage; give the agreed codes "
+            f"(comma-separated, '{NO_CODE}' for none) or the agreed stage."
+        )
+    seg = find_segment(store, key)
+    problems: list[str] = []
+    code_set = _parse_codes(codes or "", codebook, "--codes", problems)
+    stage_id = _parse_stage(stage or "", codebook, "--stage", problems)
+    if problems:
+        raise InputFileError(problems[0].replace("consensus_codes has", "has")
+                             .replace("consensus_stage is", "is") + ".")
+    store.import_annotations(_consensus_annotations(seg.id, code_set, stage_id),
+                             source=f"resolve:{seg.id}")
+    return {"segment": seg.id, "document": seg.document, "index": seg.index,
+            "codes": None if code_set is None else sorted(code_set), "stage": stage_id}

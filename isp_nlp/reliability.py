@@ -1,0 +1,488 @@
+"""Reliability coefficients as additive per-unit statistics (numpy, no loops over units).
+
+Data layout: a *ratings* matrix, units (rows) × coders (columns), each cell a
+category index or -1 when the coder did not code the unit (see :func:`encode`).
+
+Every coefficient is computed in two steps so that the bootstrap
+(:mod:`isp_nlp.bootstrap`) can reuse it: :func:`unit_stats` returns one row of
+additive contributions per unit plus a ``finish`` function that turns column
+sums (one row per resample) into coefficient values. The point estimate is
+``finish(stats.sum(axis=0))``.
+
+Metrics (``METRICS``):
+
+* ``percent`` - observed agreement: agreeing ordered pairs within units over
+  pairable values (Krippendorff's observed agreement; with two coders the share
+  of identical labels).
+* ``kappa`` / ``pi`` - Cohen's kappa / Scott's pi for two coders; with more
+  coders the mean over coder pairs (Light's kappa; mean pairwise pi).
+* ``fleiss`` - Fleiss' kappa, in Gwet's (2014) form for missing ratings.
+* ``alpha`` - Krippendorff's alpha (coincidence matrix), any level or distance.
+* ``ac1`` - Gwet's AC1 (multi-rater, missing allowed; Gwet 2008/2014).
+* ``bp`` - Brennan-Prediger (chance agreement 1/Q for Q categories).
+
+At ``ordinal``/``interval``/``ratio`` level, kappa, pi, fleiss, ac1 (then AC2)
+and bp use agreement weights: linear on category ranks for ordinal, quadratic
+on values for interval and ratio. Alpha uses Krippendorff's own metrics.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from itertools import combinations
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from isp_nlp.errors import IspNlpError
+
+LEVELS = ("nominal", "ordinal", "interval", "ratio")
+METRICS = ("percent", "kappa", "pi", "fleiss", "alpha", "ac1", "bp")
+Finish = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True, eq=False)
+class Ratings:
+    """Units × coders category indices (-1 = missing) and the category labels."""
+
+    data: np.ndarray
+    categories: tuple[Hashable, ...]
+    coders: tuple[str, ...]
+
+    @property
+    def n_categories(self) -> int:
+        return len(self.categories)
+
+    def counts(self) -> np.ndarray:
+        """Units × categories: how many coders gave each category to each unit."""
+        return self._counts
+
+    @cached_property
+    def _counts(self) -> np.ndarray:
+        n_units, k = self.data.shape[0], max(self.n_categories, 1)
+        flat = (np.arange(n_units)[:, None] * k + self.data)[self.data >= 0]
+        return np.bincount(flat, minlength=n_units * k).reshape(n_units, k).astype(float)
+
+    def select(self, coders: Sequence[str]) -> Ratings:
+        index = [self.coders.index(c) for c in coders]
+        return Ratings(self.data[:, index], self.categories, tuple(coders))
+
+
+@dataclass(frozen=True, eq=False)
+class UnitStats:
+    """Additive per-unit contributions (units × p) and the function finishing their sums."""
+
+    metric: str
+    values: np.ndarray
+    finish: Finish
+    n_units: int  # units coded by at least two coders
+    n_coders: int  # coders with at least one coding
+    note: str = ""
+
+    def estimate(self) -> float:
+        """The coefficient on the full data (NaN when undefined)."""
+        with np.errstate(all="ignore"):
+            return float(self.finish(self.values.sum(axis=0)[None, :])[0])
+
+
+# --------------------------------------------------------------------------- encoding
+
+
+def _label_key(value: Hashable) -> tuple[int, float, str]:
+    if isinstance(value, int | float | np.number) and not isinstance(value, bool):
+        return (0, float(value), "")
+    return (1, 0.0, f"{type(value).__name__}:{value}")
+
+
+def _clean(value: Any) -> Hashable:
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def encode(
+    table: pd.DataFrame | np.ndarray,
+    *,
+    categories: Sequence[Hashable] | None = None,
+    coders: Sequence[str] | None = None,
+) -> Ratings:
+    """Encode a units × coders table (NaN/None = not coded) as :class:`Ratings`.
+
+    ``categories`` declares the label set and its order (needed for ordinal text
+    labels; it also fixes Q for AC1 and Brennan-Prediger). Without it the
+    observed labels are used, numbers sorted numerically before text.
+    """
+    if isinstance(table, pd.DataFrame):
+        names = tuple(str(c) for c in table.columns)
+        array = table.to_numpy()
+    else:
+        array = np.asarray(table)
+        if array.ndim != 2:
+            raise IspNlpError(
+                f"The ratings have {array.ndim} dimension(s); expected a units x coders "
+                "table, so pass a 2-D array or DataFrame."
+            )
+        names = tuple(f"coder{i + 1}" for i in range(array.shape[1]))
+    if coders is not None:
+        names = tuple(coders)
+    if array.dtype.kind in "fiub":
+        floats = array.astype(float)
+        present = ~np.isnan(floats)
+        found, inverse = _factorize_numbers(floats[present])
+        labels: list[Hashable] = [_clean(v) for v in found]
+    else:
+        present = ~pd.isna(array)
+        codes, uniques = pd.factorize(np.asarray(array[present], dtype=object), sort=False)
+        labels = [_clean(v) for v in uniques]
+        order = sorted(range(len(labels)), key=lambda i: _label_key(labels[i]))
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order))
+        inverse = rank[codes] if len(codes) else codes
+        labels = [labels[i] for i in order]
+    data = np.full(array.shape, -1, dtype=np.int64)
+    if categories is not None:
+        declared = [_clean(c) for c in categories]
+        position = {c: i for i, c in enumerate(declared)}
+        unknown = [v for v in labels if v not in position]
+        if unknown:
+            raise IspNlpError(
+                f"The label '{unknown[0]}' is not among the declared categories "
+                f"({', '.join(map(str, declared))}); add it to the categories or fix the label."
+            )
+        remap = np.array([position[v] for v in labels], dtype=np.int64)
+        data[present] = remap[inverse] if len(labels) else inverse
+        labels = declared
+    else:
+        data[present] = inverse
+    return Ratings(data, tuple(labels), names)
+
+
+def _factorize_numbers(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct values and each value's index; O(n) for small whole numbers."""
+    if values.size and np.all(values == np.round(values)):
+        low, high = values.min(), values.max()
+        if high - low < 100_000:
+            shifted = (values - low).astype(np.int64)
+            seen = np.flatnonzero(np.bincount(shifted))
+            lookup = np.zeros(int(high - low) + 1, dtype=np.int64)
+            lookup[seen] = np.arange(len(seen))
+            return seen + low, lookup[shifted]
+    found, inverse = np.unique(values, return_inverse=True)
+    return found, inverse
+
+
+def numeric_values(ratings: Ratings, level: str) -> np.ndarray:
+    """The categories as numbers, or a clear error when a label is not a number."""
+    out = []
+    for label in ratings.categories:
+        try:
+            number = float(label)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            number = math.nan
+        if math.isnan(number) or isinstance(label, bool):
+            raise IspNlpError(
+                f"The label '{label}' is not a number but {level} agreement needs numeric "
+                "labels, so use level 'nominal' or numeric labels."
+            )
+        if level == "ratio" and number < 0:
+            raise IspNlpError(
+                f"The label '{label}' is negative but ratio agreement needs values of 0 or "
+                "more, so use level 'interval' or non-negative labels."
+            )
+        out.append(number)
+    return np.array(out, dtype=float)
+
+
+def check_level(level: str) -> None:
+    if level not in LEVELS:
+        raise IspNlpError(
+            f"The agreement level '{level}' is not known; expected one of "
+            f"{', '.join(LEVELS)}, so pass one of those."
+        )
+
+
+# --------------------------------------------------------------------------- distances, weights
+
+
+def distance_matrix(ratings: Ratings, level: str) -> np.ndarray | None:
+    """Krippendorff's squared distance between categories (None for ordinal: it
+    depends on the category frequencies and is computed per resample)."""
+    check_level(level)
+    k = ratings.n_categories
+    if level == "nominal":
+        return 1.0 - np.eye(k)
+    if level == "ordinal":
+        return None
+    v = numeric_values(ratings, level)
+    diff = v[:, None] - v[None, :]
+    if level == "interval":
+        return diff**2
+    total = v[:, None] + v[None, :]
+    with np.errstate(all="ignore"):
+        return np.where(total == 0, 0.0, (diff / np.where(total == 0, 1, total)) ** 2)
+
+
+def custom_distance_matrix(
+    categories: Sequence[Hashable], distance: Callable[[Any, Any], float]
+) -> np.ndarray:
+    """Distances between every pair of category labels from a function ``distance(a, b)``."""
+    k = len(categories)
+    out = np.zeros((k, k))
+    for i, j in combinations(range(k), 2):
+        out[i, j] = out[j, i] = float(distance(categories[i], categories[j]))
+    return out
+
+
+def weight_matrix(ratings: Ratings, level: str) -> np.ndarray:
+    """Agreement weights: identity (nominal), linear on ranks (ordinal), quadratic on
+    values (interval, ratio); 1 on the diagonal, 0 for the most distant categories."""
+    check_level(level)
+    k = ratings.n_categories
+    if level == "nominal" or k < 2:
+        return np.eye(k)
+    if level == "ordinal":
+        r = np.arange(k, dtype=float)
+        return 1.0 - np.abs(r[:, None] - r[None, :]) / (k - 1)
+    v = numeric_values(ratings, level)
+    span = v.max() - v.min()
+    if span == 0:
+        return np.ones((k, k))
+    return 1.0 - ((v[:, None] - v[None, :]) / span) ** 2
+
+
+def jaccard_distance(a: frozenset, b: frozenset) -> float:
+    """1 - |a ∩ b| / |a ∪ b| (two empty sets are identical: 0)."""
+    union = len(a | b)
+    return 0.0 if union == 0 else 1.0 - len(a & b) / union
+
+
+def masi_distance(a: frozenset, b: frozenset) -> float:
+    """Passonneau's MASI: 1 - Jaccard × monotonicity (1 equal, 2/3 subset, 1/3 overlap, 0)."""
+    if a == b:
+        return 0.0
+    if a <= b or b <= a:
+        m = 2 / 3
+    elif a & b:
+        m = 1 / 3
+    else:
+        m = 0.0
+    return 1.0 - (1.0 - jaccard_distance(a, b)) * m
+
+
+# --------------------------------------------------------------------------- per-unit statistics
+
+
+def _base(ratings: Ratings) -> tuple[np.ndarray, np.ndarray, int, int]:
+    counts = ratings.counts()
+    m = counts.sum(axis=1)
+    n_coders = int((ratings.data >= 0).any(axis=0).sum())
+    return counts, m, int((m >= 2).sum()), n_coders
+
+
+def _alpha_stats(ratings: Ratings, delta: np.ndarray | None) -> tuple[np.ndarray, Finish]:
+    counts, m, _, _ = _base(ratings)
+    pairable = m >= 2
+    inv = np.where(pairable, 1.0 / np.where(pairable, m - 1, 1), 0.0)
+    n_u = counts * pairable[:, None]
+    k = ratings.n_categories
+    if delta is None:  # ordinal: keep the coincidence cells; distances follow the marginals
+        o_u = (n_u[:, :, None] * n_u[:, None, :]).reshape(len(m), k * k)
+        o_u[:, np.arange(k) * (k + 1)] -= n_u
+        return o_u * inv[:, None], _finish_ordinal(k)
+    if k * k <= 4 * ratings.data.shape[1] ** 2:
+        d_u = np.einsum("uc,ck,uk->u", n_u, delta, n_u, optimize=True)  # BLAS is slow here
+    else:  # many categories (e.g. label sets): sum over coder pairs instead
+        d_u = np.zeros(len(m))
+        x = ratings.data
+        for i, j in combinations(range(x.shape[1]), 2):
+            both = (x[:, i] >= 0) & (x[:, j] >= 0)
+            d_u[both] += 2 * delta[x[both, i], x[both, j]]
+    stats = np.column_stack([d_u * inv, n_u])
+
+    def finish(sums: np.ndarray) -> np.ndarray:
+        n_c = sums[:, 1:]
+        n = n_c.sum(axis=1)
+        expected = ((n_c @ delta) * n_c).sum(axis=1)
+        return 1.0 - (n - 1) * sums[:, 0] / expected
+
+    return stats, finish
+
+
+def _finish_ordinal(k: int) -> Finish:
+    def finish(sums: np.ndarray) -> np.ndarray:
+        o = sums.reshape(-1, k, k)
+        n_c = o.sum(axis=2)
+        mid = np.cumsum(n_c, axis=1) - n_c / 2
+        delta = (mid[:, :, None] - mid[:, None, :]) ** 2
+        n = n_c.sum(axis=1)
+        observed = (o * delta).sum(axis=(1, 2))
+        expected = np.einsum("rc,rck,rk->r", n_c, delta, n_c)
+        return 1.0 - (n - 1) * observed / expected
+
+    return finish
+
+
+def _percent_stats(ratings: Ratings) -> tuple[np.ndarray, Finish]:
+    counts, m, _, _ = _base(ratings)
+    pairable = m >= 2
+    agree = (counts * (counts - 1)).sum(axis=1) / np.where(pairable, m - 1, 1)
+    stats = np.column_stack([agree * pairable, m * pairable])
+    return stats, lambda s: s[:, 0] / s[:, 1]
+
+
+def _gwet_stats(ratings: Ratings, metric: str, weights: np.ndarray) -> tuple[np.ndarray, Finish]:
+    """Gwet's multi-rater framework: p_a over units with 2+ ratings, pi_k over units with 1+."""
+    counts, m, _, _ = _base(ratings)
+    q = ratings.n_categories
+    pairable = m >= 2
+    weighted = counts if np.array_equal(weights, np.eye(q)) else np.einsum(
+        "uk,kl->ul", counts, weights)
+    denom = np.where(pairable, m * (m - 1), 1)
+    p_a = (counts * (weighted - 1)).sum(axis=1) / denom * pairable
+    rated = m >= 1
+    share = counts / np.where(rated, m, 1)[:, None]
+    stats = np.column_stack([p_a, pairable, rated, share])
+    total_w = weights.sum()
+
+    def finish(sums: np.ndarray) -> np.ndarray:
+        pa = sums[:, 0] / sums[:, 1]
+        pi = sums[:, 3:] / sums[:, 2:3]
+        if metric == "fleiss":
+            pe = ((pi @ weights) * pi).sum(axis=1)
+        elif metric == "ac1":
+            pe = total_w * (pi * (1 - pi)).sum(axis=1) / (q * (q - 1)) if q > 1 else pa * np.nan
+        else:  # bp
+            pe = np.full_like(pa, total_w / q**2)
+        return (pa - pe) / (1 - pe)
+
+    return stats, finish
+
+
+def _pair_stats(ratings: Ratings, metric: str, weights: np.ndarray) -> tuple[np.ndarray, Finish]:
+    """Contingency tables of every coder pair (units × pairs·K²); mean of pairwise values."""
+    k = ratings.n_categories
+    x = ratings.data
+    pairs = list(combinations(range(x.shape[1]), 2))
+    n = x.shape[0]
+    tables = np.zeros((n, len(pairs) * k * k))
+    rows = np.arange(n)
+    for p, (i, j) in enumerate(pairs):
+        both = (x[:, i] >= 0) & (x[:, j] >= 0)
+        tables[rows[both], p * k * k + x[both, i] * k + x[both, j]] = 1.0
+    scott = metric == "pi"
+
+    def finish(sums: np.ndarray) -> np.ndarray:
+        t = sums.reshape(sums.shape[0], len(pairs), k, k)
+        total = t.sum(axis=(2, 3))
+        p = t / np.where(total == 0, np.nan, total)[:, :, None, None]
+        po = (p * weights).sum(axis=(2, 3))
+        a, b = p.sum(axis=3), p.sum(axis=2)
+        if scott:
+            a = b = (a + b) / 2
+        pe = np.einsum("rpk,kl,rpl->rp", a, weights, b)
+        with np.errstate(all="ignore"):
+            values = (po - pe) / (1 - pe)
+        values = np.where(np.isclose(pe, 1.0), np.nan, values)
+        defined = ~np.isnan(values)
+        return np.where(defined.any(axis=1), np.nansum(values, axis=1)
+                        / np.maximum(defined.sum(axis=1), 1), np.nan)
+
+    return tables, finish
+
+
+def unit_stats(
+    ratings: Ratings,
+    metric: str,
+    *,
+    level: str = "nominal",
+    distance: np.ndarray | None = None,
+) -> UnitStats:
+    """Per-unit additive statistics for ``metric`` (see ``METRICS``).
+
+    ``distance`` (alpha only) overrides the level with a custom K × K distance
+    matrix between categories, e.g. from :func:`custom_distance_matrix`.
+    """
+    if metric not in METRICS:
+        raise IspNlpError(
+            f"The metric '{metric}' is not known; expected one of {', '.join(METRICS)}, "
+            "so pass one of those."
+        )
+    check_level(level)
+    _, _, n_units, n_coders = _base(ratings)
+    if metric == "alpha":
+        delta = distance if distance is not None else distance_matrix(ratings, level)
+        values, finish = _alpha_stats(ratings, delta)
+    elif metric == "percent":
+        values, finish = _percent_stats(ratings)
+    elif metric in ("kappa", "pi"):
+        values, finish = _pair_stats(ratings, metric, weight_matrix(ratings, level))
+    else:
+        values, finish = _gwet_stats(ratings, metric, weight_matrix(ratings, level))
+    stats = UnitStats(metric, values, finish, n_units, n_coders)
+    return UnitStats(metric, values, finish, n_units, n_coders, _why_undefined(stats, ratings))
+
+
+def _why_undefined(stats: UnitStats, ratings: Ratings) -> str:
+    """'' when the coefficient is defined, else the reason it is NaN."""
+    if stats.n_coders < 2:
+        return f"{stats.metric} undefined: fewer than 2 coders"
+    if stats.n_units == 0:
+        return f"{stats.metric} undefined: no unit coded by at least 2 coders"
+    if not math.isnan(stats.estimate()):
+        return ""
+    used = np.unique(ratings.data[ratings.data >= 0])
+    if stats.metric == "ac1" and ratings.n_categories < 2:
+        return "ac1 undefined: needs at least 2 categories"
+    if len(used) == 1:
+        return f"{stats.metric} undefined: every coding is label {ratings.categories[used[0]]}"
+    if stats.metric in ("kappa", "pi"):
+        return f"{stats.metric} undefined: no coder pair has units coded by both with 2+ labels"
+    return f"{stats.metric} undefined: expected disagreement is 0"
+
+
+def coefficient(
+    table: pd.DataFrame | np.ndarray | Ratings,
+    metric: str,
+    *,
+    level: str = "nominal",
+    categories: Sequence[Hashable] | None = None,
+) -> tuple[float, str]:
+    """The coefficient on a units × coders table and a note ('' or why it is NaN)."""
+    ratings = table if isinstance(table, Ratings) else encode(table, categories=categories)
+    stats = unit_stats(ratings, metric, level=level)
+    return stats.estimate(), stats.note
+
+
+def set_alpha(
+    sets: pd.DataFrame, distance: str | Callable[[Any, Any], float] = "masi"
+) -> UnitStats:
+    """Krippendorff's alpha for multi-label codings: cells are frozensets (NaN = not
+    coded), compared with MASI, Jaccard or a custom distance function."""
+    functions = {"masi": masi_distance, "jaccard": jaccard_distance}
+    if isinstance(distance, str):
+        if distance not in functions:
+            raise IspNlpError(
+                f"The set distance '{distance}' is not known; expected masi or jaccard, "
+                "so pass one of those or a function."
+            )
+        function = functions[distance]
+    else:
+        function = distance
+    cells = sets.to_numpy(dtype=object)
+    present = np.array([[isinstance(v, frozenset | set) for v in row] for row in cells],
+                       dtype=bool).reshape(cells.shape)
+    labels = sorted({frozenset(v) for v in cells[present]}, key=lambda s: sorted(s))
+    index = {s: i for i, s in enumerate(labels)}
+    data = np.full(cells.shape, -1, dtype=np.int64)
+    data[present] = [index[frozenset(v)] for v in cells[present]]
+    ratings = Ratings(data, tuple(labels), tuple(str(c) for c in sets.columns))
+    delta = custom_distance_matrix(labels, function)
+    return unit_stats(ratings, "alpha", distance=delta)

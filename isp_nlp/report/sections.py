@@ -1,0 +1,267 @@
+"""Template contexts for the report's reliability, evaluation, matrix, pathway and
+disagreement sections (formatting only; the numbers are computed elsewhere)."""
+
+from __future__ import annotations
+
+import base64
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from isp_nlp.agreement import HUMAN_HUMAN, MODEL_HUMAN, AgreementReport
+from isp_nlp.model import STAGE_DIMENSION
+from isp_nlp.report import plots
+
+DASH = "—"
+DISAGREEMENT_CAP = 50
+#: Columns the report lays out itself; any other column of the agreement frames is shown
+#: as an extra statistic.
+PAIR_KNOWN = {"target", "coder_a", "coder_b", "kind", "n_units", "percent_agreement", "kappa",
+              "note", "ci_low", "ci_high"}
+ALPHA_KNOWN = {"target", "coders", "n_units", "n_coders", "percent_agreement", "alpha", "note",
+               "ci_low", "ci_high"}
+
+
+def data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def is_missing(value: Any) -> bool:
+    if value is None:
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def number(value: Any, digits: int = 3) -> str:
+    if is_missing(value):
+        return DASH
+    try:
+        return f"{float(value):.{digits}f}"
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def percent(value: Any) -> str:
+    return DASH if is_missing(value) else f"{100 * float(value):.1f}%"
+
+
+def landis_koch(value: Any) -> str:
+    """Landis & Koch (1977) band of an agreement coefficient; empty when undefined.
+
+    Upper edges are inclusive: .20 is slight, .2001 fair, .80 substantial.
+    """
+    if is_missing(value):
+        return ""
+    v = float(value)
+    if v < 0:
+        return "poor"
+    for edge, band in ((0.20, "slight"), (0.40, "fair"), (0.60, "moderate"),
+                       (0.80, "substantial")):
+        if v <= edge:
+            return band
+    return "almost perfect"
+
+
+def interval(row: Mapping[str, Any], prefix: str = "") -> str:
+    """``[low, high]`` from ``ci_low``/``ci_high`` (or ``<prefix>_ci_low``...); empty if absent."""
+    low, high = row.get(f"{prefix}ci_low"), row.get(f"{prefix}ci_high")
+    if is_missing(low) or is_missing(high):
+        return ""
+    return f"[{float(low):.2f}, {float(high):.2f}]"
+
+
+def _has_ci(frame: pd.DataFrame) -> bool:
+    return {"ci_low", "ci_high"} <= set(frame.columns)
+
+
+def _extras(frame: pd.DataFrame, known: set[str]) -> list[str]:
+    return [c for c in frame.columns if c not in known and not str(c).endswith(
+        ("_ci_low", "_ci_high"))]
+
+
+def _extra_cells(row: Mapping[str, Any], extras: Sequence[str]) -> list[str]:
+    cells = []
+    for column in extras:
+        value = row.get(column)
+        text = number(value) if isinstance(value, float | int) or is_missing(value) else str(value)
+        ci = interval(row, f"{column}_")
+        cells.append(f"{text} {ci}".strip())
+    return cells
+
+
+def target_title(target: str, names: Mapping[str, str]) -> str:
+    title = "Stage" if target == STAGE_DIMENSION else f"Code {target}"
+    return title + (f" — {names[target]}" if target in names else "")
+
+
+def _targets(report: AgreementReport) -> list[str]:
+    targets = list(dict.fromkeys([*map(str, report.pairs["target"]),
+                                  *map(str, report.alphas["target"])]))
+    return sorted(targets, key=lambda t: t != STAGE_DIMENSION)  # stable: stage first
+
+
+def pair_row(row: Mapping[str, Any], extras: Sequence[str]) -> dict[str, Any]:
+    return {"coders": f"{row['coder_a']} vs {row['coder_b']}",
+            "n_units": str(int(row["n_units"])), "percent": percent(row["percent_agreement"]),
+            "kappa": number(row["kappa"]), "ci": interval(row),
+            "band": landis_koch(row["kappa"]), "extras": _extra_cells(row, extras),
+            "note": str(row.get("note") or "")}
+
+
+def agreement_context(report: AgreementReport, names: Mapping[str, str]) -> dict[str, Any]:
+    """Per-target pair and alpha tables; CI columns and extra statistics when present."""
+    pair_extras = _extras(report.pairs, PAIR_KNOWN)
+    alpha_extras = _extras(report.alphas, ALPHA_KNOWN)
+    sections = []
+    for target in _targets(report):
+        pairs = report.pairs[report.pairs["target"].astype(str) == target].to_dict("records")
+        alphas = report.alphas[report.alphas["target"].astype(str) == target].to_dict("records")
+        sections.append({
+            "title": target_title(target, names),
+            "human": [pair_row(p, pair_extras) for p in pairs if p["kind"] == HUMAN_HUMAN],
+            "model": [pair_row(p, pair_extras) for p in pairs if p["kind"] == MODEL_HUMAN],
+            "alphas": [{"coders": str(a["coders"]), "n_units": str(int(a["n_units"])),
+                        "n_coders": str(int(a["n_coders"])),
+                        "percent": percent(a.get("percent_agreement")),
+                        "alpha": number(a["alpha"]), "ci": interval(a),
+                        "band": landis_koch(a["alpha"]),
+                        "extras": _extra_cells(a, alpha_extras),
+                        "note": str(a.get("note") or "")} for a in alphas],
+        })
+    return {"targets": sections, "pair_ci": _has_ci(report.pairs),
+            "alpha_ci": _has_ci(report.alphas), "pair_extras": pair_extras,
+            "alpha_extras": alpha_extras}
+
+
+def kappa_means(report: AgreementReport) -> pd.DataFrame:
+    """Mean pairwise kappa of human pairs and of model–human pairs, per target."""
+    rows = []
+    for target in _targets(report):
+        pairs = report.pairs[report.pairs["target"].astype(str) == target]
+        means = {}
+        for kind, key in ((HUMAN_HUMAN, "human_human"), (MODEL_HUMAN, "model_human")):
+            values = pd.to_numeric(pairs.loc[pairs["kind"] == kind, "kappa"], errors="coerce")
+            means[key] = float(values.mean()) if values.notna().any() else math.nan
+        rows.append({"target": target, **means})
+    return pd.DataFrame(rows, columns=["target", "human_human", "model_human"])
+
+
+def _cell(value: Any, ci: str = "") -> dict[str, str]:
+    return {"value": number(value), "ci": ci, "band": landis_koch(value)}
+
+
+def reliability_context(report: AgreementReport, names: Mapping[str, str]) -> dict[str, Any]:
+    """One row per target: alpha of the humans and of humans+model, and the mean pairwise
+    kappas, each with its CI (when the agreement frames carry one) and Landis–Koch band."""
+    means = kappa_means(report).set_index("target")
+    rows = []
+    for target in _targets(report):
+        alphas = report.alphas[report.alphas["target"].astype(str) == target]
+        group = {str(a["coders"]): a for a in alphas.to_dict("records")}
+        pairs = report.pairs[report.pairs["target"].astype(str) == target]
+        cells = {}
+        for kind, key in ((HUMAN_HUMAN, "human_human"), (MODEL_HUMAN, "model_human")):
+            chosen = pairs[pairs["kind"] == kind].to_dict("records")
+            ci = interval(chosen[0]) if len(chosen) == 1 else ""
+            cells[key] = _cell(means.at[target, key], ci)
+        for label in ("humans", "humans+model"):
+            a = group.get(label)
+            cells[label] = _cell(None) if a is None else _cell(a["alpha"], interval(a))
+        rows.append({"target": target_title(target, names), **{
+            "alpha_h": cells["humans"], "kappa_hh": cells["human_human"],
+            "alpha_hm": cells["humans+model"], "kappa_mh": cells["model_human"]}})
+    plotted = means.reset_index()
+    usable = plotted[plotted[["human_human", "model_human"]].notna().any(axis=1)]
+    usable = usable.assign(target=["Stage" if t == STAGE_DIMENSION else t
+                                   for t in usable["target"]])
+    chart = data_uri(plots.kappa_comparison_chart(usable)) if len(usable) else None
+    return {"rows": rows, "has_ci": _has_ci(report.pairs) or _has_ci(report.alphas),
+            "chart": chart}
+
+
+def evaluation_context(evaluation: Mapping[str, Any] | None,
+                       problem: str | None) -> dict[str, Any]:
+    """The learning curve (model kappa vs K, human line) from ``evaluation.json``."""
+    if problem:
+        return {"chart": None, "message": problem, "rows": [], "human": DASH}
+    if evaluation is None:
+        return {"chart": None, "rows": [], "human": DASH, "message": (
+            "No evaluation results were found (evaluation.json in the project folder), so "
+            "there is no learning curve; run the evaluation to add one.")}
+    curve = [p for p in evaluation.get("learning_curve") or []
+             if isinstance(p, Mapping) and not is_missing(p.get("mean_kappa"))]
+    human = (evaluation.get("human_human") or {}).get("mean_pairwise_kappa")
+    human = None if is_missing(human) else float(human)
+    if not curve:
+        return {"chart": None, "rows": [], "human": DASH, "message": (
+            "evaluation.json has no learning-curve point with a defined kappa, so there is "
+            "no learning curve to show.")}
+    rows = [("all" if p.get("seed_per_label") is None else str(p["seed_per_label"]),
+             number(p["mean_kappa"]), number(p.get("sd"))) for p in curve]
+    return {"chart": data_uri(plots.learning_curve_chart(curve, human)), "rows": rows,
+            "human": number(human), "message": None}
+
+
+def matrix_context(matrix: pd.DataFrame | None, *, xlabel: str, ylabel: str) -> dict[str, Any]:
+    if matrix is None or matrix.empty or not matrix.to_numpy().any():
+        return {"chart": None}
+    return {"chart": data_uri(plots.count_heatmap(matrix, xlabel=xlabel, ylabel=ylabel)),
+            "shape": matrix.shape}
+
+
+def pathway_context(summary) -> dict[str, Any]:
+    """Diagram, per-participant pathways, pathway counts and transitions."""
+    from isp_nlp.report.pathway_diagram import pathway_chart
+
+    if summary is None or not summary.pathways:
+        return {"chart": None, "rows": [], "counts": [], "transitions": [], "notes": [],
+                "min_run": None, "message": (
+                    "No participant has codable segments, so there are no pathways to trace.")}
+    staged = any(p.stages for p in summary.pathways)
+    message = None if staged else (
+        f"No participant has a stage (push, push/pull or exchange) lasting {summary.min_run} "
+        "or more segments, so there is no pathway diagram.")
+    if staged and len(summary.pathways) == 1:
+        message = "Only one participant: the diagram shows a single pathway."
+    return {
+        "chart": data_uri(pathway_chart(summary)) if staged else None,
+        "message": message,
+        "min_run": summary.min_run,
+        "rows": [{"document": p.document, "pathway": p.text,
+                  "staged": f"{p.n_staged} of {p.n_segments}"} for p in summary.pathways],
+        "counts": summary.counts,
+        "transitions": [{"move": f"{t.from_stage} → {t.to_stage}", "kind": t.kind,
+                         "count": t.count,
+                         "codes": ", ".join(f"{c.code} (×{c.lift:.2f}, {c.n_window} seg.)"
+                                            for c in t.top_codes) or DASH}
+                        for t in summary.transitions],
+        "notes": list(summary.notes),
+    }
+
+
+def disagreement_context(items: Sequence[Any] | None, problem: str | None) -> dict[str, Any]:
+    """The first unresolved disagreements (capped) with the total count."""
+    from isp_nlp.disagreements import format_codes
+
+    if problem or items is None:
+        return {"rows": [], "n": 0, "n_all": 0, "cap": DISAGREEMENT_CAP,
+                "message": problem or "Disagreements were not collected for this report."}
+    unresolved = [d for d in items if not d.resolved]
+    rows = []
+    for d in unresolved[:DISAGREEMENT_CAP]:
+        s = d.segment
+        text = s.text if len(s.text) <= 300 else s.text[:299] + "…"
+        rows.append({"where": f"{s.document} #{s.index}", "speaker": s.speaker or "",
+                     "text": text, "differs": ", ".join(d.differs_on),
+                     "labels": [f"{c}: {format_codes(v.codes) or DASH} | {v.stage or DASH}"
+                                for c, v in d.labels.items()]})
+    message = None if unresolved else (
+        "There are no unresolved disagreements: every segment the coders labelled differently "
+        "has a consensus, or the coders agree everywhere they overlap.")
+    return {"rows": rows, "n": len(unresolved), "n_all": len(items), "cap": DISAGREEMENT_CAP,
+            "message": message}
