@@ -4,13 +4,19 @@ A *coding table* is a DataFrame whose index is the unit (segment id), whose
 columns are coders (the model is just another column, conventionally
 ``model``) and whose values are labels, with NaN/None where a coder did not
 code the unit.
+
+Here: Cohen's kappa per pair, Krippendorff's alpha per group and the older
+:func:`agreement_summary` (no CIs). Tables are built in
+:mod:`isp_nlp.agreement_tables`; coefficients with bootstrap CIs in
+:mod:`isp_nlp.reliability_report`, and humans vs humans+model in
+:mod:`isp_nlp.agreement_groups`. Their public names are re-exported here.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
@@ -18,13 +24,25 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from isp_nlp.errors import IspNlpError
-from isp_nlp.model import CODE_DIMENSION, STAGE_DIMENSION
+from isp_nlp.agreement_tables import (  # noqa: F401  (re-exported)
+    ANNOTATION_COLUMNS,
+    HUMAN_HUMAN,
+    MODEL_HUMAN,
+    coder_order,
+    coding_tables,
+    csv_annotations,
+    mapped_annotations,
+)
+from isp_nlp.reliability_report import (  # noqa: F401  (re-exported)
+    ESTIMATE_COLUMNS,
+    PAIR_METRICS,
+    SET_DISTANCES,
+    ReliabilityOptions,
+    ReliabilityReport,
+    reliability_report,
+)
 
-ANNOTATION_COLUMNS = ("segment_id", "coder", "dimension", "label")
 LEVELS = ("nominal", "ordinal", "interval", "ratio")
-HUMAN_HUMAN = "human–human"
-MODEL_HUMAN = "model–human"
 PAIR_COLUMNS = [
     "target", "coder_a", "coder_b", "kind", "n_units", "percent_agreement", "kappa", "note",
 ]
@@ -103,86 +121,6 @@ def _json_value(value: Any) -> Any:
     return value
 
 
-def _missing(value: Any) -> bool:
-    return value is None or (not isinstance(value, str) and bool(pd.isna(value)))
-
-
-
-
-
-
-
-
-def _coder_order(coders: Iterable[Any], model_coder: str) -> list[str]:
-    names = sorted({str(c) for c in coders})
-    if model_coder in names:
-        names.remove(model_coder)
-        names.append(model_coder)
-    return names
-
-
-# --------------------------------------------------------------------------- tables
-
-
-def coding_tables(
-    annotations: pd.DataFrame, codes: Sequence[str], *, model_coder: str = "model"
-) -> dict[str, pd.DataFrame]:
-    """Build the ``stage`` table and one 0/1 presence table per code id.
-
-    In a code table a coder who has any code-dimension row for a segment gets 1
-    when the code is among their labels and 0 otherwise ("seen, no code" rows have
-    label None); a coder without such a row gets NaN. Duplicate stage rows for the
-    same coder and segment keep the last one.
-    """
-    missing = [c for c in ANNOTATION_COLUMNS if c not in annotations.columns]
-    if missing:
-        raise IspNlpError(
-            f"The annotations table is missing column(s) {', '.join(missing)}; expected "
-            f"columns {', '.join(ANNOTATION_COLUMNS)}, so export annotations with all of them."
-        )
-    frame = annotations.loc[:, list(ANNOTATION_COLUMNS)].copy()
-    frame["segment_id"] = frame["segment_id"].astype(str)
-    frame["coder"] = frame["coder"].astype(str)
-    frame["dimension"] = frame["dimension"].astype(str)
-
-    stage = frame[(frame["dimension"] == STAGE_DIMENSION) & frame["label"].map(_notmissing)]
-    if stage.empty:
-        stage_table = pd.DataFrame(dtype=object)
-    else:
-        stage_table = stage.groupby(["segment_id", "coder"], sort=True)["label"].last().unstack()
-        stage_table = stage_table[_coder_order(stage_table.columns, model_coder)]
-        stage_table = stage_table.astype(object).where(stage_table.notna(), None)
-    stage_table.index.name = "segment_id"
-    stage_table.columns.name = "coder"
-    tables: dict[str, pd.DataFrame] = {STAGE_DIMENSION: stage_table}
-
-    code_rows = frame[frame["dimension"] == CODE_DIMENSION]
-    seen = code_rows.groupby(["segment_id", "coder"], sort=True)["label"].agg(
-        lambda labels: frozenset(str(x) for x in labels if _notmissing(x))
-    )
-    if seen.empty:
-        for code in codes:
-            empty = pd.DataFrame(dtype=float)
-            empty.index.name, empty.columns.name = "segment_id", "coder"
-            tables[str(code)] = empty
-        return tables
-    sets = seen.unstack()
-    sets = sets[_coder_order(sets.columns, model_coder)]
-    for code in codes:
-        code = str(code)
-        table = sets.apply(
-            lambda col, c=code: col.map(lambda s: np.nan if not isinstance(s, frozenset)
-                                        else float(c in s))
-        ).astype(float)
-        table.index.name, table.columns.name = "segment_id", "coder"
-        tables[code] = table
-    return tables
-
-
-def _notmissing(value: Any) -> bool:
-    return not _missing(value)
-
-
 # --------------------------------------------------------------------------- statistics
 
 
@@ -226,7 +164,7 @@ def cohen_kappa(a: pd.Series, b: pd.Series) -> PairResult:
 
 def pairwise_kappas(table: pd.DataFrame, *, model_coder: str = "model") -> list[PairResult]:
     """Cohen's kappa for every pair of coders (names sorted, the model last)."""
-    order = _coder_order(table.columns, model_coder)
+    order = coder_order(table.columns, model_coder)
     columns = {str(c): c for c in table.columns}
     return [
         cohen_kappa(table[columns[x]].rename(x), table[columns[y]].rename(y))
@@ -303,274 +241,3 @@ def agreement_summary(
     alphas = pd.DataFrame(alpha_rows, columns=ALPHA_COLUMNS)
     return AgreementReport(pairs=pairs, alphas=alphas)
 
-
-# --------------------------------------------------------------------------- reliability report
-
-PAIR_METRICS = ("percent", "kappa", "pi")
-SET_DISTANCES = ("masi", "jaccard")
-ESTIMATE_COLUMNS = [
-    "target", "metric", "coder_a", "coder_b", "value", "ci_low", "ci_high", "n_units",
-    "n_coders", "note",
-]
-
-
-@dataclass(frozen=True)
-class ReliabilityOptions:
-    """What to compute: metrics, level, CI level, bootstrap unit, resamples and seed."""
-
-    metrics: tuple[str, ...] = ("percent", "kappa", "pi", "fleiss", "alpha", "ac1", "bp")
-    level: str = "nominal"
-    ci: float = 0.95
-    by: str = "segment"
-    n_resamples: int = 1000
-    seed: int | None = None
-
-
-@dataclass(frozen=True, eq=False)
-class ReliabilityReport:
-    """Coefficients with CIs: ``data`` holds stage, codes, overall, pairs and settings."""
-
-    data: dict[str, Any]
-
-    def to_dict(self) -> dict[str, Any]:
-        return self.data
-
-    def to_frame(self) -> pd.DataFrame:
-        """One row per (target, metric[, pair]) for CSV and table output."""
-        rows: list[dict[str, Any]] = []
-        targets = [("stage", self.data.get("stage"))]
-        targets += [(f"code:{c}", v) for c, v in self.data.get("codes", {}).items()]
-        targets.append(("overall", self.data.get("overall")))
-        for target, metrics in targets:
-            for metric, est in (metrics or {}).items():
-                rows.append({"target": target, "metric": metric, "coder_a": None,
-                             "coder_b": None, **est})
-        for pair in self.data.get("pairs", []):
-            for metric in PAIR_METRICS:
-                if metric in pair:
-                    rows.append({"target": pair["target"], "metric": metric,
-                                 "coder_a": pair["coder_a"], "coder_b": pair["coder_b"],
-                                 **pair[metric]})
-        return pd.DataFrame(rows, columns=ESTIMATE_COLUMNS)
-
-
-def _check_options(options: ReliabilityOptions) -> None:
-    from isp_nlp.bootstrap import BY, check_level
-    from isp_nlp.reliability import METRICS
-    from isp_nlp.reliability import check_level as check_measure
-
-    unknown = [m for m in options.metrics if m not in METRICS]
-    if unknown:
-        raise IspNlpError(
-            f"The metric '{unknown[0]}' is not known; expected one of {', '.join(METRICS)}, "
-            "so pass one of those."
-        )
-    check_measure(options.level)
-    check_level(options.ci)
-    if options.by not in BY:
-        raise IspNlpError(
-            f"The bootstrap unit '{options.by}' is not known; expected segment or document, "
-            "so pass one of those."
-        )
-
-
-def _estimates(table: pd.DataFrame, metrics: Sequence[str], options: ReliabilityOptions,
-               *, categories: Sequence[Hashable] | None, groups: Any,
-               level: str | None = None) -> dict[str, dict[str, Any]]:
-    from isp_nlp.bootstrap import Estimate, bootstrap
-    from isp_nlp.reliability import encode, unit_stats
-
-    level = level or options.level
-    out: dict[str, dict[str, Any]] = {}
-    try:
-        ratings = encode(table, categories=categories)
-        stats = [unit_stats(ratings, m, level=level) for m in metrics]
-    except IspNlpError as exc:  # e.g. text labels at interval level: NaN with the reason
-        n = int((table.notna().sum(axis=1) >= 2).sum()) if len(table.columns) else 0
-        nan = Estimate("", math.nan, math.nan, math.nan, n, len(table.columns), str(exc))
-        return {m: nan.to_dict() for m in metrics}
-    for s in stats:
-        est = bootstrap(s, level=options.ci, n_resamples=options.n_resamples,
-                        groups=groups, seed=options.seed)
-        out[s.metric] = est.to_dict()
-    return out
-
-
-def _groups(index: pd.Index, by: str, documents: Mapping[str, str] | None) -> Any:
-    """Cluster labels per row: None (each unit its own), segment ids, or documents."""
-    segments = [str(i[0]) if isinstance(i, tuple) else str(i) for i in index]
-    if by == "segment":
-        return segments if isinstance(index, pd.MultiIndex) else None
-    documents = documents or {}
-    missing = [s for s in segments if s not in documents]
-    if missing:
-        raise IspNlpError(
-            f"Segment {missing[0]} has no document, but --by document needs one for every "
-            "segment, so give the unit-to-document map or use --by segment."
-        )
-    return [documents[s] for s in segments]
-
-
-def _stage_table(table: pd.DataFrame, level: str) -> tuple[pd.DataFrame, Any, str]:
-    """Stage labels and their declared categories for ``level``: at ordinal level the
-    scale is push < push_pull < exchange and 'none' is left out (noted)."""
-    from isp_nlp.model import STAGES
-
-    labels = set(table.stack().dropna().astype(str)) if not table.empty else set()
-    if not labels <= set(STAGES):
-        return table, None, ""
-    if level == "ordinal":
-        scale = [s for s in STAGES if s != "none"]
-        return table.where(table != "none"), scale, "ordinal stage scale push < push_pull < " \
-            "exchange; 'none' left out"
-    return table, list(STAGES), ""
-
-
-def reliability_report(
-    tables: Mapping[str, pd.DataFrame],
-    *,
-    options: ReliabilityOptions | None = None,
-    documents: Mapping[str, str] | None = None,
-    coders: Sequence[str] | None = None,
-    model_coder: str = "model",
-) -> ReliabilityReport:
-    """Coefficients with bootstrap CIs for the stage, each code, overall, and coder pairs.
-
-    ``tables`` comes from :func:`coding_tables`. Overall pools every (segment, code)
-    presence unit of all code tables, resampled by segment (or document), plus
-    Krippendorff's alpha with MASI and Jaccard distances over each coder's set of
-    codes per segment. ``documents`` maps segment ids to documents (``by="document"``).
-    """
-    from isp_nlp.bootstrap import bootstrap
-    from isp_nlp.reliability import set_alpha
-
-    options = options or ReliabilityOptions()
-    _check_options(options)
-    tables = {t: _select(table, coders) for t, table in tables.items()}
-    metrics = list(dict.fromkeys(options.metrics))
-    data: dict[str, Any] = {"settings": {
-        "metrics": metrics, "level": options.level, "ci": options.ci, "by": options.by,
-        "resamples": options.n_resamples, "seed": options.seed,
-        "coders": sorted({str(c) for t in tables.values() for c in t.columns}),
-    }}
-    pairs: list[dict[str, Any]] = []
-    codes = {t: tab for t, tab in tables.items() if t != STAGE_DIMENSION}
-    if STAGE_DIMENSION in tables:
-        table, categories, note = _stage_table(tables[STAGE_DIMENSION], options.level)
-        groups = _groups(table.index, options.by, documents)
-        data["stage"] = _estimates(table, metrics, options, categories=categories,
-                                   groups=groups)
-        if note:
-            for est in data["stage"].values():
-                est["note"] = "; ".join(x for x in (est["note"], note) if x)
-        pairs += _pairs(STAGE_DIMENSION, table, metrics, options, categories, groups,
-                        model_coder)
-    data["codes"] = {}
-    for code, table in codes.items():
-        groups = _groups(table.index, options.by, documents)
-        data["codes"][code] = _estimates(table, metrics, options, categories=(0, 1),
-                                         groups=groups)
-        pairs += _pairs(code, table, metrics, options, (0, 1), groups, model_coder)
-    if codes:
-        pooled = pd.concat(list(codes.values()), keys=list(codes), names=["code", "segment_id"])
-        pooled = pooled.swaplevel().sort_index()
-        groups = _groups(pooled.index, options.by, documents)
-        data["overall"] = _estimates(pooled, metrics, options, categories=(0, 1),
-                                     groups=groups)
-        if "alpha" in metrics:
-            sets = _code_sets(codes)
-            groups = _groups(sets.index, options.by, documents)
-            for distance in SET_DISTANCES:
-                est = bootstrap(set_alpha(sets, distance), level=options.ci, groups=groups,
-                                n_resamples=options.n_resamples, seed=options.seed)
-                data["overall"][f"alpha_{distance}"] = est.to_dict()
-    data["pairs"] = pairs
-    return ReliabilityReport(data)
-
-
-def _select(table: pd.DataFrame, coders: Sequence[str] | None) -> pd.DataFrame:
-    if not coders:
-        return table
-    known = {str(c): c for c in table.columns}
-    return table[[known[c] for c in coders if c in known]]
-
-
-def _pairs(target: str, table: pd.DataFrame, metrics: Sequence[str],
-           options: ReliabilityOptions, categories: Any, groups: Any,
-           model_coder: str) -> list[dict[str, Any]]:
-    wanted = [m for m in PAIR_METRICS if m in metrics]
-    if not wanted:
-        return []
-    out = []
-    columns = {str(c): c for c in table.columns}
-    for a, b in combinations(_coder_order(table.columns, model_coder), 2):
-        kind = MODEL_HUMAN if model_coder in (a, b) else HUMAN_HUMAN
-        pair = table[[columns[a], columns[b]]]
-        ests = _estimates(pair, wanted, options, categories=categories, groups=groups)
-        out.append({"target": target, "coder_a": a, "coder_b": b, "kind": kind, **ests})
-    return out
-
-
-def _code_sets(codes: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
-    """Segment × coder frozensets of applied codes (NaN where the coder saw no code rows)."""
-    first = next(iter(codes.values()))
-    cells = {}
-    for coder in first.columns:
-        seen = first[coder].notna()
-        applied = pd.Series([frozenset()] * len(first), index=first.index, dtype=object)
-        for code, table in codes.items():
-            hit = table[coder] == 1
-            applied[hit] = [s | {code} for s in applied[hit]]
-        cells[coder] = applied.where(seen, np.nan)
-    return pd.DataFrame(cells, index=first.index)
-
-
-# --------------------------------------------------------------------------- CSV codings
-
-
-def csv_annotations(rows: Sequence[Any]) -> tuple[pd.DataFrame, dict[str, str]]:
-    """Annotation frame and unit → document map from coded-CSV rows, without a project.
-
-    A unit is (document, segment id), else (document, start-end), else (document,
-    text with whitespace collapsed).
-    """
-    from isp_nlp.codebook import normalise_stage
-
-    records, documents = [], {}
-    for row in rows:
-        if not row.document or not row.coder:
-            field = "document" if not row.document else "coder"
-            raise IspNlpError(
-                f"Line {row.line} of the coded CSV has an empty {field}; every row needs a "
-                f"document and a coder, so fill it in."
-            )
-        if row.segment:
-            unit = f"{row.document}#{row.segment}"
-        elif row.start is not None and row.end is not None:
-            unit = f"{row.document}@{row.start}-{row.end}"
-        elif row.text.strip():
-            unit = f"{row.document}:{' '.join(row.text.split())}"
-        else:
-            raise IspNlpError(
-                f"Line {row.line} of the coded CSV has no segment id, offsets or text, so its "
-                "unit is unknown; fill in one of them."
-            )
-        documents[unit] = row.document
-        records.append((unit, row.coder, CODE_DIMENSION, row.code or None))
-        if normalise_stage(row.stage):
-            records.append((unit, row.coder, STAGE_DIMENSION, normalise_stage(row.stage)))
-    return pd.DataFrame(records, columns=list(ANNOTATION_COLUMNS)), documents
-
-
-def mapped_annotations(mapped: Sequence[tuple[Any, Any]], codebook: Any) -> pd.DataFrame:
-    """Annotation frame from (CSV row, project segment) pairs; codes resolved by id or name."""
-    from isp_nlp.codebook import normalise_stage, resolve_code
-
-    records = []
-    for row, seg in mapped:
-        code = resolve_code(codebook, row.code) if row.code else None
-        label = code.id if code is not None else (row.code or None)
-        records.append((seg.id, row.coder, CODE_DIMENSION, label))
-        if normalise_stage(row.stage):
-            records.append((seg.id, row.coder, STAGE_DIMENSION, normalise_stage(row.stage)))
-    return pd.DataFrame(records, columns=list(ANNOTATION_COLUMNS))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -73,19 +74,33 @@ def resampled_sums(
 ) -> np.ndarray:
     """Column sums of ``n_resamples`` bootstrap resamples of the rows of ``values``."""
     n, p = values.shape
+    if n == 0:
+        return np.zeros((n_resamples, p))
+    if seed is not None and n * n_resamples <= _CHUNK_CELLS:
+        return _seeded_weights(n, n_resamples, seed) @ values
     rng = np.random.default_rng(seed)
     out = np.empty((n_resamples, p))
-    if n == 0:
-        out[:] = 0.0
-        return out
     chunk = max(1, min(n_resamples, _CHUNK_CELLS // n))
     for start in range(0, n_resamples, chunk):
         r = min(chunk, n_resamples - start)
-        draws = rng.integers(0, n, size=(r, n))
-        flat = (np.arange(r)[:, None] * n + draws).ravel()
-        weights = np.bincount(flat, minlength=r * n).reshape(r, n).astype(float)
-        out[start:start + r] = weights @ values
+        out[start:start + r] = _draw_weights(rng, n, r) @ values
     return out
+
+
+def _draw_weights(rng: np.random.Generator, n: int, r: int) -> np.ndarray:
+    """``r`` × ``n`` counts of how often each of ``n`` units is drawn in each resample."""
+    draws = rng.integers(0, n, size=(r, n))
+    flat = (np.arange(r)[:, None] * n + draws).ravel()
+    return np.bincount(flat, minlength=r * n).reshape(r, n).astype(float)
+
+
+@lru_cache(maxsize=4)
+def _seeded_weights(n: int, n_resamples: int, seed: int) -> np.ndarray:
+    """The resampling weights of one seed, cached: every coefficient of a report with the
+    same unit count reuses the same draws (identical to drawing them again)."""
+    weights = _draw_weights(np.random.default_rng(seed), n, n_resamples)
+    weights.setflags(write=False)
+    return weights
 
 
 def percentile_interval(samples: np.ndarray, level: float = 0.95) -> tuple[float, float]:

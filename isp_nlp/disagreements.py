@@ -11,24 +11,25 @@ transaction: all rows or nothing.
 
 from __future__ import annotations
 
-import csv
-import io
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from .errors import ImportCodesError, InputFileError, ProjectError
-from .model import CODE_DIMENSION, STAGE_DIMENSION, Annotation, Codebook, Segment
+from .consensus import (  # noqa: F401  (re-exported)
+    CONSENSUS,
+    CONSENSUS_COLUMNS,
+    NO_CODE,
+    find_segment,
+    resolve_csv,
+    resolve_segment,
+)
+from .errors import InputFileError, ProjectError
+from .model import CODE_DIMENSION, STAGE_DIMENSION, Segment
 from .store import Store
 
-CONSENSUS = "consensus"
 MODEL_CODER = "model"
-NO_CODE = "-"  # in a sheet: the coder (or the consensus) applied no code
-CONSENSUS_COLUMNS = ("consensus_codes", "consensus_stage")
 SHEET_COLUMNS = ("segment", "document", "index", "speaker", "text", "differs_on", "resolved")
 
 
@@ -239,187 +240,3 @@ def project_disagreements(store: Store, *, code: str | None = None, stage_only: 
     items = find_disagreements(store.segments(codable_only=True), labels, consensus=consensus,
                                code=code, stage_only=stage_only, coders=chosen)
     return items, chosen
-
-
-# --------------------------------------------------------------------------- resolving
-
-
-def _split_codes(cell: str) -> list[str]:
-    return [c.strip() for c in re.split(r"[;,|]", cell) if c.strip()]
-
-
-def _parse_codes(cell: str, codebook: Codebook, where: str, problems: list[str]
-                 ) -> frozenset[str] | None:
-    from .codebook import resolve_code
-
-    cell = cell.strip()
-    if not cell:
-        return None
-    if cell == NO_CODE:
-        return frozenset()
-    found = set()
-    for value in _split_codes(cell):
-        code = resolve_code(codebook, value)
-        if code is None:
-            problems.append(f"{where}: consensus_codes has '{value}', which is not a code in the "
-                            f"codebook; use a code id from `isp-nlp codebook show` or '{NO_CODE}' "
-                            "for no code")
-        else:
-            found.add(code.id)
-    return frozenset(found)
-
-
-def _parse_stage(cell: str, codebook: Codebook, where: str, problems: list[str]) -> str | None:
-    from .codebook import normalise_stage
-
-    stage = normalise_stage(cell)
-    if stage is None:
-        return None
-    if stage not in codebook.stage_ids:
-        problems.append(f"{where}: consensus_stage is '{cell.strip()}', expected one of "
-                        f"{', '.join(codebook.stage_ids)}")
-        return None
-    return stage
-
-
-def _consensus_annotations(segment_id: str, codes: frozenset[str] | None,
-                           stage: str | None) -> list[Annotation]:
-    out = []
-    if codes is not None:
-        out += [Annotation(segment_id, CONSENSUS, CODE_DIMENSION, c, CONSENSUS)
-                for c in sorted(codes)] or [
-            Annotation(segment_id, CONSENSUS, CODE_DIMENSION, None, CONSENSUS)]
-    if stage is not None:
-        out.append(Annotation(segment_id, CONSENSUS, STAGE_DIMENSION, stage, CONSENSUS))
-    return out
-
-
-def _read_sheet(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    from .codebook import read_text_file
-
-    text = read_text_file(path, "consensus CSV")
-    header_line = next((ln for ln in text.splitlines() if ln.strip()), "")
-    delimiter = max((",", ";", "\t"), key=header_line.count)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-    records: list[tuple[int, list[str]]] = []
-    last = 0
-    try:
-        for record in reader:
-            if any(f.strip() for f in record):
-                records.append((last + 1, record))
-            last = reader.line_num
-    except csv.Error as exc:
-        raise InputFileError(
-            f"{path.name} line {reader.line_num} cannot be parsed as CSV ({exc}); check the "
-            "quotes on that line (a field containing quotes must be quoted, quotes doubled)."
-        ) from exc
-    header = [h.strip().casefold() for h in records[0][1]]
-    missing = [c for c in ("segment", *CONSENSUS_COLUMNS) if c not in header]
-    if missing:
-        raise InputFileError(
-            f"{path.name} line 1 lacks the column(s) {', '.join(missing)}; expected the sheet "
-            "written by `isp-nlp disagreements --out FILE.csv`, so keep its header row."
-        )
-    return header, records[1:]
-
-
-def resolve_csv(store: Store, path: str | Path) -> dict[str, int]:
-    """Record the consensus codes/stage of a filled-in disagreements sheet, all rows or none.
-
-    ``consensus_codes`` holds code ids or names separated by ``;`` (``-`` for no code) and
-    ``consensus_stage`` a stage; a row with both empty is left unresolved.
-    """
-    from .project import require_codebook
-
-    path = Path(path)
-    codebook = require_codebook(store)
-    header, records = _read_sheet(path)
-    col = {name: header.index(name) for name in header}
-    by_id = {s.id: s for s in store.segments()}
-    problems: list[str] = []
-    annotations: list[Annotation] = []
-    seen: dict[str, int] = {}
-    skipped = resolved = 0
-    for line, record in records:
-        def get(name: str, record: list[str] = record) -> str:
-            i = col.get(name)
-            return record[i].strip() if i is not None and i < len(record) else ""
-
-        where = f"line {line}"
-        seg_id = get("segment")
-        codes = _parse_codes(get("consensus_codes"), codebook, where, problems)
-        stage = _parse_stage(get("consensus_stage"), codebook, where, problems)
-        if not get("consensus_codes") and not get("consensus_stage"):
-            skipped += 1
-            continue
-        seg = by_id.get(seg_id)
-        if seg is None:
-            problems.append(f"{where}: segment '{seg_id}' is not in this project; keep the "
-                            "segment column as written by `isp-nlp disagreements`")
-            continue
-        if get("document") and get("document") != seg.document:
-            problems.append(f"{where}: document is '{get('document')}' but segment {seg_id} "
-                            f"belongs to '{seg.document}'; restore the row's segment id")
-            continue
-        if seg_id in seen:
-            problems.append(f"{where}: segment {seg_id} was already resolved on line "
-                            f"{seen[seg_id]}; keep one row per segment")
-            continue
-        seen[seg_id] = line
-        annotations += _consensus_annotations(seg_id, codes, stage)
-        resolved += 1
-    if problems:
-        n = len({p.split(":", 1)[0] for p in problems})
-        raise ImportCodesError(
-            f"{path.name}: {n} row(s) cannot be recorded (nothing was recorded); first: "
-            f"{problems[0]}.", problems)
-    if not annotations:
-        raise InputFileError(
-            f"{path.name} has no row with consensus_codes or consensus_stage filled in; "
-            "fill in the consensus for at least one segment and run resolve again."
-        )
-    stats = store.import_annotations(annotations, source=f"resolve:{path.name}")
-    return {"resolved": resolved, "unfilled": skipped, "changed": stats["changed"],
-            "unchanged": stats["unchanged"]}
-
-
-def find_segment(store: Store, key: str) -> Segment:
-    """A segment by id, or by ``document#index`` (the index shown by ``disagreements``)."""
-    segments = store.segments()
-    for seg in segments:
-        if seg.id == key:
-            return seg
-    if "#" in key:
-        document, _, index = key.rpartition("#")
-        for seg in segments:
-            if seg.document == document and str(seg.index) == index.strip():
-                return seg
-    raise InputFileError(
-        f"--segment '{key}' matches no segment of this project; expected a segment id or "
-        "DOCUMENT#INDEX as listed by `isp-nlp disagreements`."
-    )
-
-
-def resolve_segment(store: Store, key: str, *, codes: str | None = None,
-                    stage: str | None = None) -> dict[str, Any]:
-    """Record the consensus for one segment (``codes``: ids/names joined by ``,``;
-    ``-`` for no code)."""
-    from .project import require_codebook
-
-    codebook = require_codebook(store)
-    if not (codes or "").strip() and not (stage or "").strip():
-        raise InputFileError(
-            "resolve --segment needs --codes and/or --stage; give the agreed codes "
-            f"(comma-separated, '{NO_CODE}' for none) or the agreed stage."
-        )
-    seg = find_segment(store, key)
-    problems: list[str] = []
-    code_set = _parse_codes(codes or "", codebook, "--codes", problems)
-    stage_id = _parse_stage(stage or "", codebook, "--stage", problems)
-    if problems:
-        raise InputFileError(problems[0].replace("consensus_codes has", "has")
-                             .replace("consensus_stage is", "is") + ".")
-    store.import_annotations(_consensus_annotations(seg.id, code_set, stage_id),
-                             source=f"resolve:{seg.id}")
-    return {"segment": seg.id, "document": seg.document, "index": seg.index,
-            "codes": None if code_set is None else sorted(code_set), "stage": stage_id}

@@ -41,6 +41,40 @@ def embed_segments(store: Store, segments: Sequence[Segment], embedder, *,
                        progress=progress)
 
 
+def previous_turn_texts(store: Store, segments: Sequence[Segment]) -> list[str]:
+    """Each segment's context: the text of the previous turn of its document ("" if none).
+
+    A turn split into several segments (sentence or paragraph units) is joined back
+    with spaces; non-codable turns (e.g. the interviewer's questions) count as context.
+    """
+    turns: dict[str, dict[int, list[str]]] = {}
+    for seg in store.segments():  # document order
+        turns.setdefault(seg.document, {}).setdefault(seg.turn_index, []).append(seg.text)
+    previous: dict[tuple[str, int], str] = {}
+    for document, by_turn in turns.items():
+        last = ""
+        for turn_index in sorted(by_turn):
+            previous[(document, turn_index)] = last
+            last = " ".join(by_turn[turn_index])
+    return [previous.get((s.document, s.turn_index), "") for s in segments]
+
+
+def segment_batch(store: Store, segments: Sequence[Segment], embedder, *,
+                  progress: bool = False):
+    """A :class:`SegmentBatch` of ``segments`` with their previous turn as context."""
+    from .embed import embed_texts
+    from .suggest.batch import SegmentBatch
+
+    X = embed_segments(store, segments, embedder, progress=progress)
+    context = previous_turn_texts(store, segments)
+    C = np.zeros_like(X)
+    rows = [i for i, text in enumerate(context) if text]
+    if rows:
+        C[rows] = embed_texts([context[i] for i in rows], embedder, store.embedding_cache())
+    return SegmentBatch(tuple(s.id for s in segments), tuple(s.text for s in segments), X,
+                        tuple(context), C)
+
+
 def embed_project(store: Store, embedder=None, *, progress: bool = False) -> dict:
     """Embed every segment (context turns too); cached vectors are reused."""
     from .embed import embed_texts_with_stats
@@ -111,15 +145,17 @@ def training_set(store: Store) -> TrainingSet:
 DEFAULT_STAGE_THRESHOLD = 0.4
 
 
-def _fit(ts: TrainingSet, X: np.ndarray, idx: np.ndarray, code_labels, stage_labels,
+def _fit(ts: TrainingSet, batch, idx: np.ndarray, code_labels, stage_labels,
          embedder_id: str):
     from .suggest.trainer import TrainParams, train_suggester
 
+    part = batch.subset(idx)
     return train_suggester(
-        X[idx], [ts.segments[i].id for i in idx], [ts.segments[i].text for i in idx],
+        part.embeddings, list(part.segment_ids), list(part.texts),
         [ts.code_sets[i] for i in idx], [ts.stages[i] for i in idx],
         code_labels=code_labels, stage_labels=stage_labels, embedder_id=embedder_id,
         params=TrainParams(stage_threshold=DEFAULT_STAGE_THRESHOLD),
+        context_texts=part.context_texts, context_embeddings=part.context_embeddings,
     )
 
 
@@ -139,16 +175,16 @@ def train_project(store: Store, embedder=None, *, folds: int = 5,
             "`isp-nlp import-codes FILE.csv` first"
         )
     embedder = embedder or project_embedder(store)
-    X = embed_segments(store, ts.segments, embedder, progress=progress)
+    batch = segment_batch(store, ts.segments, embedder, progress=progress)
     code_labels = [c.id for c in codebook.codes if not _is_parent(codebook, c.id)]
     stage_labels = list(codebook.stage_ids)
     everything = np.arange(len(ts.segments))
-    model = _fit(ts, X, everything, code_labels, stage_labels, embedder.model_id)
+    model = _fit(ts, batch, everything, code_labels, stage_labels, embedder.model_id)
     model_id = model.manifest["model_id"]
     directory = store.path.parent / "models" / model_id
     model.save(directory)
     _register(store, model, directory)
-    cv = _cross_validate(store, ts, X, code_labels, stage_labels, embedder.model_id,
+    cv = _cross_validate(store, ts, batch, code_labels, stage_labels, embedder.model_id,
                          model_id, folds)
     return {"model_id": model_id, "path": str(directory), "segments": len(ts.segments),
             "coders": sorted({c for cs in ts.coders for c in cs}),
@@ -168,7 +204,7 @@ def _is_parent(codebook, code_id: str) -> bool:
     return any(c.parent == code_id for c in codebook.codes)
 
 
-def _cross_validate(store: Store, ts: TrainingSet, X: np.ndarray, code_labels, stage_labels,
+def _cross_validate(store: Store, ts: TrainingSet, batch, code_labels, stage_labels,
                     embedder_id: str, model_id: str, folds: int) -> int:
     """Out-of-fold suggestions for coded segments, stored under ``<model_id>/cv``."""
     from sklearn.model_selection import GroupKFold
@@ -179,13 +215,14 @@ def _cross_validate(store: Store, ts: TrainingSet, X: np.ndarray, code_labels, s
         store.replace_suggestions(model_id + CV_SUFFIX, [])
         return 0
     out: list[Suggestion] = []
-    for train_idx, test_idx in GroupKFold(n_splits=n_folds).split(X, groups=documents):
+    rows = np.arange(len(ts.segments))
+    for train_idx, test_idx in GroupKFold(n_splits=n_folds).split(rows, groups=documents):
         try:
-            fold_model = _fit(ts, X, train_idx, code_labels, stage_labels, embedder_id)
+            fold_model = _fit(ts, batch, train_idx, code_labels, stage_labels, embedder_id)
         except ModelError:
             continue
         ids = [ts.segments[i].id for i in test_idx]
-        for s in fold_model.suggest(X[test_idx], ids, top_evidence=0):
+        for s in fold_model.suggest(batch.subset(test_idx), ids, top_evidence=0):
             out.append(Suggestion(segment_id=s.segment_id, model_id=model_id + CV_SUFFIX,
                                   dimension=s.dimension, label=s.label,
                                   probability=s.probability, suggested=s.suggested))
@@ -222,8 +259,8 @@ def suggest_project(store: Store, embedder=None, *, code_threshold: float | None
     if not targets:
         store.replace_suggestions(model_id, [])
         return {"model_id": model_id, "segments": 0, "suggested_codes": 0, "stage_abstained": 0}
-    X = embed_segments(store, targets, embedder, progress=progress)
-    suggestions = model.suggest(X, [s.id for s in targets], top_evidence=3)
+    batch = segment_batch(store, targets, embedder, progress=progress)
+    suggestions = model.suggest(batch, [s.id for s in targets], top_evidence=3)
     store.replace_suggestions(model_id, suggestions)
     _register(store, model, model_directory(store))
     stage = [s for s in suggestions if s.dimension == "stage"]

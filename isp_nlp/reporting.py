@@ -28,6 +28,9 @@ MODEL_CODER = "model"
 #: Sources whose labels are independent codings, compared in agreement.
 AGREEMENT_SOURCES = ("human",)
 EVALUATION_FILE = "evaluation.json"
+#: Bootstrap settings of the report: the defaults of ``isp-nlp agreement``.
+REPORT_RESAMPLES = 1000
+REPORT_SEED = 0
 
 
 def annotation_frame(store: Store, *, include_model: bool = True) -> pd.DataFrame:
@@ -53,15 +56,23 @@ def annotation_frame(store: Store, *, include_model: bool = True) -> pd.DataFram
     return pd.DataFrame(rows, columns=["segment_id", "coder", "dimension", "label"])
 
 
-def project_agreement(store: Store, *, include_model: bool = True):
-    """Agreement per code and for the stage, humans and model side by side."""
-    from .agreement import agreement_summary, coding_tables
+def project_agreement(store: Store, *, include_model: bool = True,
+                      n_resamples: int = REPORT_RESAMPLES, seed: int = REPORT_SEED):
+    """Reliability with bootstrap CIs per code, for the stage and overall: the human coders
+    and the humans plus the model side by side (:class:`isp_nlp.agreement_groups.
+    ProjectAgreement`); the same numbers as ``isp-nlp agreement`` with this seed."""
+    from .agreement_groups import REPORT_METRICS, humans_and_model
+    from .agreement_tables import coding_tables
+    from .reliability_report import ReliabilityOptions
 
     codebook = require_codebook(store)
     frame = annotation_frame(store, include_model=include_model)
     codes = [c.id for c in codebook.codes if not any(x.parent == c.id for x in codebook.codes)]
-    tables = coding_tables(frame, codes)
-    return agreement_summary(tables, model_coder=MODEL_CODER)
+    tables = coding_tables(frame, codes, model_coder=MODEL_CODER)
+    documents = {s.id: s.document for s in store.segments()}
+    options = ReliabilityOptions(metrics=REPORT_METRICS, n_resamples=n_resamples, seed=seed)
+    return humans_and_model(tables, options=options, documents=documents,
+                            model_coder=MODEL_CODER)
 
 
 def stage_sequences(store: Store, labels=None) -> dict[str, list[str]]:

@@ -335,12 +335,17 @@ def test_reliability_report_structure_and_pooling() -> None:
     assert data["overall"]["alpha"]["value"] == pytest.approx(coefficient(pooled, "alpha")[0])
     assert data["overall"]["alpha"]["n_units"] == 120
     assert data["overall"]["alpha_masi"]["n_units"] == 60
-    assert len(data["pairs"]) == 3 * 3  # stage + 2 codes, 3 coder pairs each
+    assert len(data["pairs"]) == 4 * 3  # stage, 2 codes and overall: 3 coder pairs each
+    overall = next(p for p in data["pairs"] if p["target"] == "overall"
+                   and (p["coder_a"], p["coder_b"]) == ("ann", "bob"))
+    assert overall["kappa"]["value"] == pytest.approx(
+        coefficient(pooled[["ann", "bob"]], "kappa")[0])
+    assert overall["kappa"]["n_units"] == 120
     assert json.dumps(data, allow_nan=False)
     frame = reliability_report(tables, options=options).to_frame()
     assert {"stage", "code:c1", "overall"} <= set(frame["target"])
     humans = reliability_report(tables, options=options, coders=["ann", "bob"]).to_dict()
-    assert humans["settings"]["coders"] == ["ann", "bob"] and len(humans["pairs"]) == 3
+    assert humans["settings"]["coders"] == ["ann", "bob"] and len(humans["pairs"]) == 4
     with pytest.raises(IspNlpError, match="needs one for every segment"):
         reliability_report(tables, options=ReliabilityOptions(by="document"))
     docs = {f"s{i:02d}": f"d{i % 6}" for i in range(60)}
@@ -390,3 +395,54 @@ def test_csv_annotations_and_overlap_mapping() -> None:
     assert mapping.by_overlap == 1
     assert [reason.split(":")[0] for _, reason in mapping.dropped] == ["line 4", "line 6"]
     assert "best 33%" in mapping.dropped[0][1]
+
+
+# --------------------------------------------------------------------------- humans vs humans+model
+
+
+def test_humans_and_model_match_separate_reports() -> None:
+    from isp_nlp.agreement_groups import COMBINED, HUMANS, humans_and_model, mean_kappa
+    from isp_nlp.reliability_report import ReliabilityOptions, reliability_report
+
+    tables = _report_tables()
+    options = ReliabilityOptions(metrics=("percent", "kappa", "alpha", "ac1", "fleiss"),
+                                 n_resamples=80, seed=5)
+    groups = humans_and_model(tables, options=options)
+    alone = reliability_report(tables, options=options, coders=["ann", "bob"]).to_dict()
+    everyone = reliability_report(tables, options=options).to_dict()
+    assert groups.targets() == ["stage", "c1", "c2", "overall"]
+    for target, key in (("stage", "stage"), ("overall", "overall")):
+        assert groups.estimates(HUMANS, target)["alpha"] == alone[key]["alpha"]
+        assert groups.estimates(COMBINED, target)["alpha"] == everyone[key]["alpha"]
+    assert groups.estimates(HUMANS, "c1") == alone["codes"]["c1"]
+
+    alphas = groups.alphas
+    assert len(alphas) == 4 * 2 and set(alphas["coders"]) == {"humans", "humans+model"}
+    row = alphas[(alphas["target"] == "c2") & (alphas["coders"] == "humans+model")].iloc[0]
+    assert row["alpha"] == pytest.approx(everyone["codes"]["c2"]["alpha"]["value"])
+    assert row["ci_low"] < row["alpha"] < row["ci_high"]
+    assert row["gwet_ac1_ci_low"] < row["gwet_ac1"] < row["gwet_ac1_ci_high"]
+    assert row["percent_agreement"] == pytest.approx(
+        percent_agreement(tables["c2"]))
+
+    pairs = groups.pairs
+    assert len(pairs) == 4 * 3 and set(pairs["target"]) == {"stage", "c1", "c2", "overall"}
+    stage_pair = pairs[(pairs["target"] == "stage") & (pairs["coder_b"] == "bob")].iloc[0]
+    assert stage_pair["kappa"] == pytest.approx(
+        cohen_kappa(tables["stage"]["ann"], tables["stage"]["bob"]).kappa)
+    model_pairs = pairs[(pairs["target"] == "c1") & (pairs["kind"] == MODEL_HUMAN)]
+    value, n = mean_kappa(groups, "c1", MODEL_HUMAN)
+    assert n == 2 and value == pytest.approx(model_pairs["kappa"].mean())
+    assert json.dumps(groups.to_dict(), allow_nan=False)
+
+
+def test_humans_and_model_without_model_labels() -> None:
+    from isp_nlp.agreement_groups import COMBINED, humans_and_model
+    from isp_nlp.reliability_report import ReliabilityOptions
+
+    tables = {t: tab.assign(model=np.nan) for t, tab in _report_tables().items()}
+    groups = humans_and_model(tables, options=ReliabilityOptions(n_resamples=20, seed=0))
+    assert groups.combined is None and groups.estimates(COMBINED, "stage") == {}
+    assert set(groups.alphas["coders"]) == {"humans"}
+    assert set(groups.pairs["kind"]) == {HUMAN_HUMAN}
+    assert groups.settings["coders"] == ["ann", "bob"]

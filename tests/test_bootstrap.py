@@ -119,3 +119,18 @@ def test_every_metric_bootstraps(metric: str) -> None:
                     n_resamples=200)
     assert est.ci_low <= est.value <= est.ci_high
     assert est.n_coders == 3 and 0 < est.n_units <= 300
+
+
+def test_seeded_weights_are_reused_and_read_only() -> None:
+    import isp_nlp.bootstrap as b
+
+    a = np.random.default_rng(2).random((30, 2))
+    c = np.random.default_rng(3).random((30, 4))
+    sums_a = resampled_sums(a, n_resamples=25, seed=11)
+    sums_c = resampled_sums(c, n_resamples=25, seed=11)
+    draws = np.random.default_rng(11).integers(0, 30, size=(25, 30))
+    assert np.allclose(sums_a, a[draws].sum(axis=1))  # same draws for every statistic
+    assert np.allclose(sums_c, c[draws].sum(axis=1))
+    weights = b._seeded_weights(30, 25, 11)
+    assert not weights.flags.writeable and weights.sum() == 25 * 30
+    assert not np.allclose(resampled_sums(a, n_resamples=25, seed=12), sums_a)

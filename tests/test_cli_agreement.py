@@ -162,3 +162,24 @@ def test_csv_without_units_is_an_input_error(tmp_path: Path) -> None:
     result = run(str(path), project=tmp_path)
     assert result.exit_code == 2
     assert "Line 2 of the coded CSV has no segment id, offsets or text" in result.stderr
+
+
+def test_project_mode_matches_the_report(demo_project: Path) -> None:
+    from isp_nlp.project import open_project
+    from isp_nlp.reporting import project_agreement
+
+    with open_project(demo_project) as store:
+        report = project_agreement(store, n_resamples=200, seed=1)  # the FAST settings
+    everyone = _json(project=demo_project)
+    humans = _json("--no-model", project=demo_project)
+    assert report.settings["coders"] == humans["settings"]["coders"] == ["ana", "ben"]
+    for metric in ("percent", "kappa", "fleiss", "alpha", "ac1"):
+        assert report.estimates("humans+model", "stage")[metric] == everyone["stage"][metric]
+        assert report.estimates("humans", "overall")[metric] == humans["overall"][metric]
+    code = next(iter(everyone["codes"]))
+    assert report.estimates("humans", code) == {
+        m: e for m, e in humans["codes"][code].items() if m in report.settings["metrics"]}
+    pairs = {(p["target"], p["coder_a"], p["coder_b"]): p["kappa"] for p in everyone["pairs"]}
+    for row in report.pairs.itertuples():
+        assert row.kappa == pytest.approx(pairs[(row.target, row.coder_a, row.coder_b)]["value"])
+        assert row.ci_low == pytest.approx(pairs[(row.target, row.coder_a, row.coder_b)]["ci_low"])

@@ -239,11 +239,11 @@ def test_confidence_intervals_and_extra_columns_are_rendered(full_data: ReportDa
     data = ReportData(**{**full_data.__dict__,
                          "agreement": AgreementReport(pairs=pairs, alphas=alphas)})
     html = render_report(data)
-    assert "[0.12, 0.46]" in html and "<th>CI</th>" in html and "<th>gwet_ac1</th>" in html
+    assert "[0.12, 0.46]" in html and "<th>Kappa [CI]</th>" in html and "<th>Gwet AC1</th>" in html
     assert "Brackets hold the confidence interval" in html
     assert "almost perfect" in html or "substantial" in html
     plain_html = render_report(full_data)
-    assert "<th>CI</th>" not in plain_html and "Brackets hold" not in plain_html
+    assert "[CI]" not in plain_html and "Brackets hold" not in plain_html
 
 
 def _summary():
@@ -365,3 +365,55 @@ def test_single_participant_without_model_or_stages(tmp_path: Path) -> None:
     assert "no learning curve" in html
     # frequencies, two code heatmaps and the stage strip (all unknown)
     assert len(_check_self_contained(html)) == 4
+
+
+# --------------------------------------------------------------------------- reliability with CIs
+
+
+def _project_agreement(with_model: bool = True):
+    from isp_nlp.agreement_groups import humans_and_model
+    from isp_nlp.reliability_report import ReliabilityOptions
+
+    ann = _annotations()
+    rows = [("s4", "ann", "code", "c1"), ("s4", "bob", "code", None),
+            ("s4", "model", "code", "c1"), ("s4", "ann", "stage", "push"),
+            ("s4", "bob", "stage", "push"), ("s4", "model", "stage", "push")]
+    ann = pd.concat([ann, pd.DataFrame(rows, columns=ann.columns)], ignore_index=True)
+    if not with_model:
+        ann = ann[ann["coder"] != "model"]
+    tables = coding_tables(ann, ["c1", "c2", "c3"])
+    options = ReliabilityOptions(metrics=("percent", "kappa", "fleiss", "alpha", "ac1"),
+                                 n_resamples=50, seed=0)
+    return humans_and_model(tables, options=options)
+
+
+def test_reliability_table_with_intervals_and_bands(full_data: ReportData) -> None:
+    agreement = _project_agreement()
+    html = render_report(ReportData(**{**full_data.__dict__, "agreement": agreement}))
+    rel = html[html.index('<section id="reliability">'):html.index('<section id="agreement">')]
+    for header in ("α humans", "α humans+model", "κ ann–bob", "mean κ model–human",
+                   "AC1 humans"):
+        assert f"<th>{header}</th>" in rel
+    assert rel.count("<tr>") == 1 + 5  # header, stage, c1, c2, c3, all codes
+    assert "All codes (pooled)" in rel and "Trust &lt;i&gt;" in rel
+    assert "(50 resamples, seed 0)" in rel and "isp-nlp agreement --seed 0" in rel
+    stage = agreement.estimates("humans", "stage")["alpha"]
+    assert f"{stage['value']:.3f}" in rel
+    assert f"[{stage['ci_low']:.2f}, {stage['ci_high']:.2f}]" in rel
+    assert sections.landis_koch(stage["value"]) in rel
+    # c3 is never applied: alpha is undefined and the footnote says why
+    assert "Undefined values" in rel and "every coding is label 0" in rel
+    assert "Bar chart of mean human–human and model–human kappa" in rel
+    # the per-target tables carry the same intervals, with Fleiss and AC1 columns
+    assert "<th>Kappa [CI]</th>" in html and "<th>Fleiss κ</th>" in html
+    assert "All codes (pooled segment × code units)" in html
+
+
+def test_reliability_table_without_model(full_data: ReportData) -> None:
+    agreement = _project_agreement(with_model=False)
+    assert agreement.combined is None
+    html = render_report(ReportData(**{**full_data.__dict__, "agreement": agreement}))
+    rel = html[html.index('<section id="reliability">'):html.index('<section id="agreement">')]
+    assert "<th>α humans</th>" in rel and "humans+model" not in rel
+    table = rel[rel.index("<table"):rel.index("</table>")]
+    assert "model–human" not in table and table.count("<th>") == 6

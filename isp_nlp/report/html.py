@@ -16,8 +16,10 @@ import pandas as pd
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from isp_nlp.agreement import AgreementReport
+from isp_nlp.agreement_groups import ProjectAgreement
 from isp_nlp.errors import IspNlpError
 from isp_nlp.report import plots, sections
+from isp_nlp.report.reliability_table import reliability_table_context
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 DASH = "—"
@@ -49,7 +51,8 @@ class ReportData:
     n_codable: int
     coders: list[str]
     model_info: dict[str, Any] | None = None
-    agreement: AgreementReport | None = None
+    #: Reliability with CIs (humans, humans+model), or the older summary without CIs.
+    agreement: ProjectAgreement | AgreementReport | None = None
     code_frequencies: pd.DataFrame = field(
         default_factory=lambda: pd.DataFrame(columns=list(FREQUENCY_COLUMNS))
     )
@@ -207,7 +210,11 @@ def render_report(data: ReportData) -> str:
     has_agreement = data.agreement is not None and not (
         data.agreement.pairs.empty and data.agreement.alphas.empty)
     agreement = sections.agreement_context(data.agreement, names) if has_agreement else None
-    reliability = sections.reliability_context(data.agreement, names) if has_agreement else None
+    reliability = None
+    if has_agreement and isinstance(data.agreement, ProjectAgreement):
+        reliability = reliability_table_context(data.agreement, names)
+    elif has_agreement:
+        reliability = sections.reliability_context(data.agreement, names)
     summary = [
         ("Transcripts", str(data.n_transcripts)),
         ("Segments", str(data.n_segments)),

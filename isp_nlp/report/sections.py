@@ -84,17 +84,21 @@ def _extras(frame: pd.DataFrame, known: set[str]) -> list[str]:
         ("_ci_low", "_ci_high"))]
 
 
-def _extra_cells(row: Mapping[str, Any], extras: Sequence[str]) -> list[str]:
+def _extra_cells(row: Mapping[str, Any], extras: Sequence[str]) -> list[dict[str, str]]:
     cells = []
     for column in extras:
         value = row.get(column)
         text = number(value) if isinstance(value, float | int) or is_missing(value) else str(value)
-        ci = interval(row, f"{column}_")
-        cells.append(f"{text} {ci}".strip())
+        cells.append({"value": text, "ci": interval(row, f"{column}_")})
     return cells
 
 
+EXTRA_TITLES = {"fleiss_kappa": "Fleiss κ", "gwet_ac1": "Gwet AC1"}
+
+
 def target_title(target: str, names: Mapping[str, str]) -> str:
+    if target == "overall":
+        return "All codes (pooled segment × code units)"
     title = "Stage" if target == STAGE_DIMENSION else f"Code {target}"
     return title + (f" — {names[target]}" if target in names else "")
 
@@ -134,8 +138,9 @@ def agreement_context(report: AgreementReport, names: Mapping[str, str]) -> dict
                         "note": str(a.get("note") or "")} for a in alphas],
         })
     return {"targets": sections, "pair_ci": _has_ci(report.pairs),
-            "alpha_ci": _has_ci(report.alphas), "pair_extras": pair_extras,
-            "alpha_extras": alpha_extras}
+            "alpha_ci": _has_ci(report.alphas),
+            "pair_extras": [EXTRA_TITLES.get(x, x) for x in pair_extras],
+            "alpha_extras": [EXTRA_TITLES.get(x, x) for x in alpha_extras]}
 
 
 def kappa_means(report: AgreementReport) -> pd.DataFrame:
@@ -180,8 +185,8 @@ def reliability_context(report: AgreementReport, names: Mapping[str, str]) -> di
     usable = usable.assign(target=["Stage" if t == STAGE_DIMENSION else t
                                    for t in usable["target"]])
     chart = data_uri(plots.kappa_comparison_chart(usable)) if len(usable) else None
-    return {"rows": rows, "has_ci": _has_ci(report.pairs) or _has_ci(report.alphas),
-            "chart": chart}
+    return {"kind": "summary", "rows": rows,
+            "has_ci": _has_ci(report.pairs) or _has_ci(report.alphas), "chart": chart}
 
 
 def evaluation_context(evaluation: Mapping[str, Any] | None,

@@ -2,7 +2,9 @@
 
 Used by ``isp-nlp evaluate`` (any coded-segments CSV) and, through
 :func:`isp_nlp.suggest.trainer.train_suggester`, by the project's suggesters.
-Baseline: logistic regression on the segment embedding only.
+Each model is a :class:`~isp_nlp.suggest.features.FeatureBuilder` (embedding, previous
+turn, TF-IDF and surface features, weighted by :class:`TrainParams`) followed by balanced
+logistic regression whose probabilities are calibrated on out-of-fold scores.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import numpy as np
 from isp_nlp.errors import ModelError
 from isp_nlp.suggest.batch import SegmentBatch
 from isp_nlp.suggest.estimators import CodeSuggester, StageClassifier
+from isp_nlp.suggest.features import FeatureBuilder
+from isp_nlp.suggest.selection import select_spec
 from isp_nlp.suggest.trainer import TrainParams
 
 
@@ -23,13 +27,14 @@ class SingleLabelModel:
     """One label per segment; ``predict_proba`` columns follow ``classes_``."""
 
     estimator: StageClassifier
+    features: FeatureBuilder | None = None
 
     @property
     def classes_(self) -> np.ndarray:
         return self.estimator.classes_
 
     def predict_proba(self, batch: SegmentBatch) -> np.ndarray:
-        return self.estimator.predict_proba(batch.embeddings)
+        return self.estimator.predict_proba(_features(self.features, batch))
 
     def predict(self, batch: SegmentBatch) -> np.ndarray:
         return self.classes_[np.argmax(self.predict_proba(batch), axis=1)]
@@ -41,25 +46,41 @@ class MultiLabelModel:
 
     estimator: CodeSuggester
     labels: list[str]
+    features: FeatureBuilder | None = None
 
     def predict_proba(self, batch: SegmentBatch) -> np.ndarray:
-        return self.estimator.predict_proba(batch.embeddings)
+        return self.estimator.predict_proba(_features(self.features, batch))
+
+
+def _features(builder: FeatureBuilder | None, batch: SegmentBatch):
+    return batch.embeddings if builder is None else builder.transform(batch)
 
 
 def fit_single_label(batch: SegmentBatch, y: Sequence[str], *,
                      params: TrainParams | None = None) -> SingleLabelModel:
+    """Fit features + calibrated multinomial logistic regression on one label per segment."""
     params = params or TrainParams()
     y = np.asarray(list(y), dtype=object)
     if len(set(y)) < 2:
         raise ModelError(f"need at least 2 different labels to train; found {sorted(set(y))}")
+    spec = params.feature_spec()
+    if params.select_features:
+        spec, _ = select_spec(batch, y, spec, lambda: StageClassifier(
+            C=params.stage_C, class_weight=params.class_weight, max_iter=params.max_iter))
+    builder = FeatureBuilder(spec)
+    X = builder.fit_transform(batch)
     est = StageClassifier(C=params.stage_C, class_weight=params.class_weight,
-                          max_iter=params.max_iter)
-    return SingleLabelModel(est.fit(batch.embeddings, y))
+                          max_iter=params.max_iter, calibration_folds=params.calibration_folds)
+    return SingleLabelModel(est.fit(X, y), builder)
 
 
 def fit_multi_label(batch: SegmentBatch, Y: np.ndarray, labels: Sequence[str], *,
                     params: TrainParams | None = None) -> MultiLabelModel:
+    """Fit features + one calibrated logistic regression per label (``Y``: 0/1 matrix)."""
     params = params or TrainParams()
+    builder = FeatureBuilder(params.feature_spec())
+    X = builder.fit_transform(batch)
     est = CodeSuggester(C=params.code_C, class_weight=params.class_weight,
-                        max_iter=params.max_iter, threshold=params.code_threshold)
-    return MultiLabelModel(est.fit(batch.embeddings, np.asarray(Y)), list(labels))
+                        max_iter=params.max_iter, threshold=params.code_threshold,
+                        calibration_folds=params.calibration_folds)
+    return MultiLabelModel(est.fit(X, np.asarray(Y)), list(labels), builder)

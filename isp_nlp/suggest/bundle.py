@@ -22,11 +22,14 @@ import numpy as np
 
 from isp_nlp.errors import ModelError
 from isp_nlp.model import CODE_DIMENSION, STAGE_DIMENSION, Evidence, Suggestion
+from isp_nlp.suggest.batch import SegmentBatch
 from isp_nlp.suggest.estimators import CodeSuggester, StageClassifier
 from isp_nlp.suggest.evidence import nearest_exemplars, uncertainty_scores
+from isp_nlp.suggest.features import FeatureBuilder
 
 FORMAT = "isp-nlp-suggester"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # version 1: embedding-only models without a feature builder
 FILES = ("manifest.json", "config.json", "weights.npz")
 
 
@@ -35,7 +38,10 @@ class SuggesterModel:
     """Code and stage estimators plus the exemplars that explain their suggestions.
 
     ``exemplar_codes[i]`` is None for an exemplar coded only for the stage;
-    ``exemplar_stages[i]`` is None for one coded only for codes.
+    ``exemplar_stages[i]`` is None for one coded only for codes. ``features`` maps a
+    :class:`SegmentBatch` to the estimators' input (None: the embeddings themselves).
+    Prediction methods take a :class:`SegmentBatch`, or a plain embedding matrix when
+    the features need no text.
     """
 
     code_labels: list[str]
@@ -52,6 +58,7 @@ class SuggesterModel:
     stage_threshold: float = 0.5
     hyper_parameters: dict[str, Any] = field(default_factory=dict)
     manifest: dict[str, Any] = field(default_factory=dict)
+    features: FeatureBuilder | None = None
 
     @property
     def model_id(self) -> str:
@@ -69,6 +76,32 @@ class SuggesterModel:
 
     # ---- prediction -------------------------------------------------------------------
 
+    @property
+    def needs_text(self) -> bool:
+        spec = None if self.features is None else self.features.spec
+        return spec is not None and bool(spec.uses_text or spec.surface_weight)
+
+    def _inputs(self, data: SegmentBatch | np.ndarray) -> tuple[np.ndarray, Any]:
+        """(embeddings, estimator input) for a batch or an embedding matrix."""
+        if isinstance(data, SegmentBatch):
+            X = self._check_X(data.embeddings)
+            if data.context_embeddings is not None:
+                self._check_X(data.context_embeddings)
+            batch = data
+        else:
+            X = self._check_X(data)
+            if self.needs_text:
+                raise ModelError(
+                    f"Suggester {self.model_id} uses the segments' text but got only an "
+                    "embedding matrix; expected a SegmentBatch with texts; fix the caller to "
+                    "pass isp_nlp.suggest.batch.SegmentBatch."
+                )
+            ids = tuple(str(i) for i in range(X.shape[0]))
+            batch = SegmentBatch(ids, ("",) * X.shape[0], X)
+        if self.features is None:
+            return X, X
+        return X, self.features.transform(batch)
+
     def _check_X(self, X: np.ndarray) -> np.ndarray:
         X = np.asarray(X, dtype=np.float32)
         if X.ndim != 2 or X.shape[1] != self.n_features:
@@ -84,22 +117,28 @@ class SuggesterModel:
             )
         return X
 
-    def predict_code_proba(self, X: np.ndarray) -> np.ndarray | None:
+    def _code_proba(self, F: Any) -> np.ndarray | None:
+        return None if self.code_estimator is None else self.code_estimator.predict_proba(F)
+
+    def _stage_proba(self, F: Any) -> np.ndarray | None:
+        return None if self.stage_estimator is None else self.stage_estimator.predict_proba(F)
+
+    def predict_code_proba(self, data: SegmentBatch | np.ndarray) -> np.ndarray | None:
         """(n, len(code_labels)) probabilities, or None without a code model."""
-        X = self._check_X(X)
-        return None if self.code_estimator is None else self.code_estimator.predict_proba(X)
+        return self._code_proba(self._inputs(data)[1])
 
-    def predict_stage_proba(self, X: np.ndarray) -> np.ndarray | None:
+    def predict_stage_proba(self, data: SegmentBatch | np.ndarray) -> np.ndarray | None:
         """(n, len(stage_classes)) probabilities, or None without a stage model."""
-        X = self._check_X(X)
-        return None if self.stage_estimator is None else self.stage_estimator.predict_proba(X)
+        return self._stage_proba(self._inputs(data)[1])
 
-    def uncertainty(self, X: np.ndarray) -> np.ndarray:
+    def uncertainty(self, data: SegmentBatch | np.ndarray) -> np.ndarray:
         """Per-segment review-order score in [0, 1]; higher = more uncertain."""
-        return uncertainty_scores(self.predict_code_proba(X), self.predict_stage_proba(X))
+        F = self._inputs(data)[1]
+        return uncertainty_scores(self._code_proba(F), self._stage_proba(F))
 
     def suggest(
-        self, X: np.ndarray, segment_ids: Sequence[str], *, top_evidence: int = 3
+        self, data: SegmentBatch | np.ndarray, segment_ids: Sequence[str], *,
+        top_evidence: int = 3,
     ) -> list[Suggestion]:
         """One code suggestion per code and one stage suggestion per segment.
 
@@ -107,15 +146,15 @@ class SuggesterModel:
         segment itself); its ``labels`` are the exemplar's codes on code
         suggestions and its stage on stage suggestions.
         """
-        X = self._check_X(X)
+        X, F = self._inputs(data)
         ids = [str(s) for s in segment_ids]
         if len(ids) != X.shape[0]:
             raise ModelError(
                 f"Suggester got {X.shape[0]} embeddings but {len(ids)} segment ids; expected one "
                 "id per row; fix the caller to pass matching lists."
             )
-        code_p = self.predict_code_proba(X)
-        stage_p = self.predict_stage_proba(X)
+        code_p = self._code_proba(F)
+        stage_p = self._stage_proba(F)
         stage_classes = self.stage_classes
         idx, sims = nearest_exemplars(X, ids, self.exemplars, self.exemplar_ids, top_evidence)
         out: list[Suggestion] = []
@@ -156,6 +195,10 @@ class SuggesterModel:
             state, est_arrays = est.get_learned_state()
             estimators[name] = {"params": est.get_params(), "state": state}
             arrays.update({f"{name}/{k}": np.asarray(v) for k, v in est_arrays.items()})
+        features = None
+        if self.features is not None:
+            features, feature_arrays = self.features.get_state()
+            arrays.update({f"features/{k}": np.asarray(v) for k, v in feature_arrays.items()})
         config = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
@@ -167,6 +210,7 @@ class SuggesterModel:
             "stage_threshold": float(self.stage_threshold),
             "hyper_parameters": dict(self.hyper_parameters),
             "estimators": estimators,
+            "features": features,
             "exemplars": {
                 "ids": list(self.exemplar_ids),
                 "texts": list(self.exemplar_texts),
@@ -216,7 +260,7 @@ class SuggesterModel:
                 )
         manifest = _read_json(path / "manifest.json", fix)
         config = _read_json(path / "config.json", fix)
-        if config.get("format") != FORMAT or config.get("format_version") != FORMAT_VERSION:
+        if config.get("format") != FORMAT or config.get("format_version") not in READABLE_VERSIONS:
             raise ModelError(
                 f"{path / 'config.json'} has format {config.get('format')!r} version "
                 f"{config.get('format_version')!r}; expected {FORMAT!r} version {FORMAT_VERSION}; "
@@ -257,6 +301,12 @@ class SuggesterModel:
             prefix = f"{name}/"
             est_arrays = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
             ests[name] = kind.from_learned_state(spec["params"], spec["state"], est_arrays)
+        features = None
+        if config.get("features") is not None:
+            features = FeatureBuilder.from_state(
+                config["features"],
+                {k[len("features/"):]: v for k, v in arrays.items() if k.startswith("features/")},
+            )
         ex = config["exemplars"]
         exemplars = np.asarray(arrays["exemplars"], dtype=np.float32)
         n_ex = len(ex["ids"])
@@ -282,6 +332,7 @@ class SuggesterModel:
             stage_threshold=float(config["stage_threshold"]),
             hyper_parameters=dict(config["hyper_parameters"]),
             manifest=manifest,
+            features=features,
         )
 
     def with_thresholds(

@@ -13,8 +13,10 @@ from typing import Any
 import numpy as np
 
 from isp_nlp.errors import ModelError
+from isp_nlp.suggest.batch import SegmentBatch
 from isp_nlp.suggest.bundle import SuggesterModel
 from isp_nlp.suggest.estimators import CodeSuggester, StageClassifier
+from isp_nlp.suggest.features import FeatureBuilder, FeatureSpec
 
 NO_CODES_HINT = "import seed codes with `isp-nlp import-codes` first"
 
@@ -29,6 +31,31 @@ class TrainParams:
     max_iter: int = 1000
     code_threshold: float = 0.5
     stage_threshold: float = 0.5
+    #: Feature block weights (see :mod:`isp_nlp.suggest.features`; 0 = block off).
+    #: Defaults chosen by grouped CV on AnnoMI (evaluation/results/tuning.md).
+    embedding_weight: float = 1.0
+    context_weight: float = 0.5
+    word_weight: float = 1.0
+    char_weight: float = 1.0
+    context_word_weight: float = 0.0
+    surface_weight: float = 1.0
+    #: Most frequent terms kept per TF-IDF vocabulary (0 = all); keeps training fast.
+    max_terms: int = 2000
+    #: Internal stratified folds for probability calibration (0 = off): a temperature for
+    #: the stage model, a Platt sigmoid per code (see :mod:`isp_nlp.suggest.calibration`).
+    calibration_folds: int = 3
+    #: fit_single_label only: keep the configured features or drop the lexical and surface
+    #: blocks, whichever scores better by internal CV (see :mod:`isp_nlp.suggest.selection`).
+    select_features: bool = False
+
+    def feature_spec(self) -> FeatureSpec:
+        """The :class:`FeatureSpec` these parameters ask for."""
+        return FeatureSpec(
+            embedding_weight=self.embedding_weight, context_weight=self.context_weight,
+            word_weight=self.word_weight, char_weight=self.char_weight,
+            context_word_weight=self.context_word_weight, surface_weight=self.surface_weight,
+            max_terms=self.max_terms,
+        )
 
 
 def library_versions() -> dict[str, str | None]:
@@ -120,6 +147,32 @@ def _validate(
     return X
 
 
+def _batch(
+    X: np.ndarray,
+    ids: Sequence[str],
+    texts: Sequence[str],
+    context_texts: Sequence[str] | None,
+    context_embeddings: np.ndarray | None,
+) -> SegmentBatch:
+    n = X.shape[0]
+    if context_texts is not None and len(context_texts) != n:
+        raise ModelError(
+            f"Training got {len(context_texts)} context texts for {n} segments; expected one "
+            "previous turn per segment (\"\" when none); fix the caller."
+        )
+    ctx = None
+    if context_embeddings is not None:
+        ctx = np.asarray(context_embeddings, dtype=np.float64)
+        if ctx.shape != X.shape or not np.isfinite(ctx).all():
+            raise ModelError(
+                f"Context embeddings have shape {ctx.shape} (or non-finite values); expected "
+                f"finite vectors of shape {X.shape}, one per segment; fix the caller."
+            )
+    return SegmentBatch(tuple(ids), tuple(str(t) for t in texts), X,
+                        None if context_texts is None else tuple(str(t) for t in context_texts),
+                        ctx)
+
+
 def train_suggester(
     X: np.ndarray,
     segment_ids: Sequence[str],
@@ -131,6 +184,8 @@ def train_suggester(
     stage_labels: Sequence[str],
     embedder_id: str,
     params: TrainParams | None = None,
+    context_texts: Sequence[str] | None = None,
+    context_embeddings: np.ndarray | None = None,
 ) -> SuggesterModel:
     """Train code and stage suggesters on human-coded segments.
 
@@ -139,11 +194,16 @@ def train_suggester(
     code). ``stages[i]`` None means no stage annotation. A part with too
     little data (no code annotations, or fewer than two distinct stages) is
     skipped and the reason recorded in ``manifest["skipped"]``; if both are
-    skipped a :class:`ModelError` explains what is missing.
+    skipped a :class:`ModelError` explains what is missing. ``context_texts`` /
+    ``context_embeddings`` are each segment's previous turn ("" / zero vector when
+    none); without them the context features are zero.
     """
     params = params or TrainParams()
     ids = [str(s) for s in segment_ids]
     X = _validate(X, ids, texts, code_sets, stages, code_labels, stage_labels)
+    batch = _batch(X, ids, texts, context_texts, context_embeddings)
+    features = FeatureBuilder(params.feature_spec()).fit(batch)
+    F = features.transform(batch)
     code_rows = [i for i, c in enumerate(code_sets) if c is not None]
     stage_rows = [i for i, s in enumerate(stages) if s is not None]
     if not code_rows and not stage_rows:
@@ -161,8 +221,9 @@ def train_suggester(
         row_sets = [set(code_sets[i] or ()) for i in code_rows]
         Y = np.array([[int(c in row) for c in code_labels] for row in row_sets], dtype=np.int64)
         code_est = CodeSuggester(C=params.code_C, class_weight=params.class_weight,
-                                 max_iter=params.max_iter, threshold=params.code_threshold)
-        code_est.fit(X[code_rows], Y)
+                                 max_iter=params.max_iter, threshold=params.code_threshold,
+                                 calibration_folds=params.calibration_folds)
+        code_est.fit(F[code_rows], Y)
     stage_est: StageClassifier | None = None
     distinct = sorted({str(stages[i]) for i in stage_rows})
     if len(distinct) < 2:
@@ -172,8 +233,9 @@ def train_suggester(
         )
     else:
         stage_est = StageClassifier(C=params.stage_C, class_weight=params.class_weight,
-                                    max_iter=params.max_iter)
-        stage_est.fit(X[stage_rows], np.asarray([str(stages[i]) for i in stage_rows]))
+                                    max_iter=params.max_iter,
+                                    calibration_folds=params.calibration_folds)
+        stage_est.fit(F[stage_rows], np.asarray([str(stages[i]) for i in stage_rows]))
     if code_est is None and stage_est is None:
         raise ModelError(
             f"Nothing can be trained: {skipped['code']} and {skipped['stage']}; expected code "
@@ -193,6 +255,7 @@ def train_suggester(
         code_threshold=params.code_threshold,
         stage_threshold=params.stage_threshold,
         hyper_parameters=asdict(params),
+        features=features,
     )
     model.manifest = _manifest(model, ids, code_sets, stages, len(code_rows), len(stage_rows),
                                skipped)

@@ -1,0 +1,180 @@
+"""What to code next: typical segments of regions nothing coded covers yet, the regions
+where the suggester is least sure first.
+
+:func:`rank_next` works on plain arrays, :func:`next_to_code` on a project.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from isp_nlp.errors import IspNlpError, ProjectError
+
+MAX_POOL = 20_000  # larger pools are subsampled (seeded) before clustering
+MAX_CODED_FIT = 300  # coded rows used to fit the regions (all of them mark coverage)
+
+
+@dataclass(frozen=True)
+class Pick:
+    """One chosen row: its index, combined score, uncertainty (or None), the cosine distance
+    to the nearest coded/earlier-chosen row, and the size of the region it represents."""
+
+    index: int
+    score: float
+    uncertainty: float | None
+    distance: float
+    region_size: int = 1
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return x / norms
+
+
+def _nearest_distance(X: np.ndarray, C: np.ndarray) -> np.ndarray:
+    dist = np.full(len(X), 2.0)
+    for start in range(0, len(C), 2048):
+        dist = np.minimum(dist, 1.0 - (X @ C[start:start + 2048].T).max(axis=1))
+    return np.clip(dist, 0.0, 2.0)
+
+
+def rank_next(embeddings: np.ndarray, uncertainty: Sequence[float] | np.ndarray | None,
+              n: int, already_coded_embeddings: np.ndarray | None = None, *,
+              seed: int = 0) -> list[Pick]:
+    """Choose up to ``n`` rows, best first.
+
+    Diversity: k-means with (coded + n) clusters over the coded and candidate rows; the
+    regions holding no coded row are the uncovered ones, and each gives its most typical
+    row (nearest its centre), so picks are spread out yet not outliers. Uncertainty
+    (higher = less sure, e.g. 1 - max probability) orders the regions: size x mean
+    uncertainty; without it, size alone. Leftover slots go to the rows farthest from
+    everything coded or chosen (weighted by uncertainty).
+    """
+    from sklearn.cluster import KMeans
+
+    X = _unit(embeddings)
+    m = X.shape[0]
+    n = max(0, min(int(n), m))
+    if n == 0:
+        return []
+    u = None
+    if uncertainty is not None:
+        u = np.nan_to_num(np.asarray(uncertainty, dtype=np.float64), nan=1.0)
+        if u.shape != (m,):
+            raise ValueError(f"uncertainty has shape {u.shape}, expected ({m},)")
+    rng = np.random.default_rng(seed)
+    cand = np.arange(m) if m <= MAX_POOL else np.sort(rng.choice(m, MAX_POOL, replace=False))
+    C = (np.zeros((0, X.shape[1])) if already_coded_embeddings is None
+         else _unit(already_coded_embeddings))
+    # many coded rows: fit on a sample of them (bounded cost), but let all mark coverage
+    C_fit = C if len(C) <= MAX_CODED_FIT else C[rng.choice(len(C), MAX_CODED_FIT, replace=False)]
+    data = np.vstack([C_fit, X[cand]])
+    k = min(len(C_fit) + n, len(data))
+    km = KMeans(n_clusters=k, n_init=1, max_iter=100, random_state=seed).fit(data)
+    labels = km.labels_[len(C_fit):]
+    coded_labels = km.predict(C) if len(C) else np.zeros(0, dtype=int)
+    covered = set(coded_labels.tolist())
+    sizes = np.bincount(np.concatenate([coded_labels, labels]), minlength=k)
+    centres = _unit(km.cluster_centers_)
+    regions = []
+    for c in range(k):
+        members = np.flatnonzero(labels == c)
+        if c in covered or not len(members):
+            continue
+        weight = 1.0 if u is None else float(u[cand[members]].mean()) + 1e-6
+        regions.append((sizes[c] * weight, c, members))
+    regions.sort(key=lambda r: -r[0])
+    chosen: list[int] = []
+    scores: dict[int, tuple[float, int]] = {}
+    top = regions[0][0] if regions else 1.0
+    for priority, c, members in regions[:n]:
+        best = int(cand[members[np.argmax(X[cand[members]] @ centres[c])]])
+        chosen.append(best)
+        scores[best] = (priority / top, int(sizes[c]))
+    if len(chosen) < n:  # more slots than uncovered regions: farthest rows first
+        rest = np.setdiff1d(np.arange(m), chosen)
+        dist = _nearest_distance(X[rest], np.vstack([C, X[chosen]]))
+        weight = np.ones(len(rest)) if u is None else u[rest] + 1e-6
+        for j in np.argsort(-(dist * weight), kind="stable")[: n - len(chosen)]:
+            chosen.append(int(rest[j]))
+            scores[int(rest[j])] = (float(dist[j] * weight[j]) / 2.0, 1)
+    picks = []
+    for i, row in enumerate(chosen):
+        before = np.vstack([C, X[chosen[:i]]])
+        dist = float(_nearest_distance(X[[row]], before)[0]) if len(before) else 2.0
+        score, size = scores[row]
+        picks.append(Pick(row, float(score), None if u is None else float(u[row]), dist, size))
+    return picks
+
+
+def select_next(embeddings: np.ndarray, uncertainty: Sequence[float] | np.ndarray | None,
+                n: int, already_coded_embeddings: np.ndarray | None = None, *,
+                seed: int = 0) -> list[int]:
+    """Indices of the ``n`` rows to code next (see :func:`rank_next`)."""
+    return [p.index for p in rank_next(embeddings, uncertainty, n, already_coded_embeddings,
+                                       seed=seed)]
+
+
+def segment_uncertainty(suggestions: Sequence[Any]) -> dict[str, float]:
+    """Per segment, the largest uncertainty of its stored suggestions: 1 - p of the stage
+    suggestion (its top label) and 1 - |2p - 1| for each code."""
+    out: dict[str, float] = {}
+    for s in suggestions:
+        p = float(s.probability)
+        u = 1.0 - p if s.dimension == "stage" else 1.0 - abs(2.0 * p - 1.0)
+        out[s.segment_id] = max(out.get(s.segment_id, 0.0), u)
+    return out
+
+
+def _reason(pick: Pick) -> str:
+    region = (f"typical of {pick.region_size} similar uncoded segments" if pick.region_size > 1
+              else "unlike anything coded or chosen")
+    if pick.uncertainty is not None:
+        return f"{region}; model uncertainty {pick.uncertainty:.2f}"
+    return f"{region} (no model suggestions yet)"
+
+
+def next_to_code(store, n: int = 20, *, seed: int = 0, embedder=None) -> list[dict[str, Any]]:
+    """The project's uncoded codable segments whose human codes would help the suggester most.
+
+    Uncertainty comes from the latest model's stored suggestions when there are any;
+    diversity from the project's segment embeddings (cached).
+    """
+    from isp_nlp.pipeline import embed_segments, humanly_coded, project_embedder
+
+    if n < 1:
+        raise IspNlpError(f"--n is {n}; expected 1 or more segments to propose.")
+    segments = store.segments(codable_only=True)
+    if not segments:
+        raise ProjectError("the project has no codable segments; ingest transcripts first.")
+    coded_ids = humanly_coded(store.annotations())
+    todo = [s for s in segments if s.id not in coded_ids]
+    if not todo:
+        return []
+    coded = [s for s in segments if s.id in coded_ids]
+    embedder = embedder or project_embedder(store)
+    X = embed_segments(store, todo, embedder)
+    C = embed_segments(store, coded, embedder) if coded else None
+    uncertainty = None
+    info = store.latest_model()
+    if info is not None:
+        per_seg = segment_uncertainty(store.suggestions(info["id"]))
+        if per_seg:
+            # segments without a stored suggestion count as fully uncertain
+            uncertainty = np.array([per_seg.get(s.id, 1.0) for s in todo])
+    picks = rank_next(X, uncertainty, n, C, seed=seed)
+    out = []
+    for p in picks:
+        seg = todo[p.index]
+        out.append({"document": seg.document, "segment_index": seg.index,
+                    "segment_id": seg.id, "speaker": seg.speaker or "",
+                    "text": seg.text, "score": round(p.score, 4),
+                    "uncertainty": None if p.uncertainty is None else round(p.uncertainty, 4),
+                    "reason": _reason(p)})
+    return out

@@ -1,0 +1,149 @@
+"""Coding tables: annotations pivoted to unit × coder label tables (pure, no I/O).
+
+A *coding table* is a DataFrame whose index is the unit (segment id), whose
+columns are coders (the model is just another column, conventionally
+``model``) and whose values are labels, with NaN/None where a coder did not
+code the unit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from isp_nlp.errors import IspNlpError
+from isp_nlp.model import CODE_DIMENSION, STAGE_DIMENSION
+
+ANNOTATION_COLUMNS = ("segment_id", "coder", "dimension", "label")
+HUMAN_HUMAN = "human–human"
+MODEL_HUMAN = "model–human"
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (not isinstance(value, str) and bool(pd.isna(value)))
+
+
+def _notmissing(value: Any) -> bool:
+    return not _missing(value)
+
+
+def coder_order(coders: Iterable[Any], model_coder: str) -> list[str]:
+    """Coder names sorted, the model last."""
+    names = sorted({str(c) for c in coders})
+    if model_coder in names:
+        names.remove(model_coder)
+        names.append(model_coder)
+    return names
+
+
+_coder_order = coder_order
+
+
+def coding_tables(
+    annotations: pd.DataFrame, codes: Sequence[str], *, model_coder: str = "model"
+) -> dict[str, pd.DataFrame]:
+    """Build the ``stage`` table and one 0/1 presence table per code id.
+
+    In a code table a coder who has any code-dimension row for a segment gets 1
+    when the code is among their labels and 0 otherwise ("seen, no code" rows have
+    label None); a coder without such a row gets NaN. Duplicate stage rows for the
+    same coder and segment keep the last one.
+    """
+    missing = [c for c in ANNOTATION_COLUMNS if c not in annotations.columns]
+    if missing:
+        raise IspNlpError(
+            f"The annotations table is missing column(s) {', '.join(missing)}; expected "
+            f"columns {', '.join(ANNOTATION_COLUMNS)}, so export annotations with all of them."
+        )
+    frame = annotations.loc[:, list(ANNOTATION_COLUMNS)].copy()
+    frame["segment_id"] = frame["segment_id"].astype(str)
+    frame["coder"] = frame["coder"].astype(str)
+    frame["dimension"] = frame["dimension"].astype(str)
+
+    stage = frame[(frame["dimension"] == STAGE_DIMENSION) & frame["label"].map(_notmissing)]
+    if stage.empty:
+        stage_table = pd.DataFrame(dtype=object)
+    else:
+        stage_table = stage.groupby(["segment_id", "coder"], sort=True)["label"].last().unstack()
+        stage_table = stage_table[coder_order(stage_table.columns, model_coder)]
+        stage_table = stage_table.astype(object).where(stage_table.notna(), None)
+    stage_table.index.name = "segment_id"
+    stage_table.columns.name = "coder"
+    tables: dict[str, pd.DataFrame] = {STAGE_DIMENSION: stage_table}
+
+    code_rows = frame[frame["dimension"] == CODE_DIMENSION]
+    seen = code_rows.groupby(["segment_id", "coder"], sort=True)["label"].agg(
+        lambda labels: frozenset(str(x) for x in labels if _notmissing(x))
+    )
+    if seen.empty:
+        for code in codes:
+            empty = pd.DataFrame(dtype=float)
+            empty.index.name, empty.columns.name = "segment_id", "coder"
+            tables[str(code)] = empty
+        return tables
+    sets = seen.unstack()
+    sets = sets[coder_order(sets.columns, model_coder)]
+    for code in codes:
+        code = str(code)
+        table = sets.apply(
+            lambda col, c=code: col.map(lambda s: np.nan if not isinstance(s, frozenset)
+                                        else float(c in s))
+        ).astype(float)
+        table.index.name, table.columns.name = "segment_id", "coder"
+        tables[code] = table
+    return tables
+
+
+
+# --------------------------------------------------------------------------- CSV codings
+
+
+def csv_annotations(rows: Sequence[Any]) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Annotation frame and unit → document map from coded-CSV rows, without a project.
+
+    A unit is (document, segment id), else (document, start-end), else (document,
+    text with whitespace collapsed).
+    """
+    from isp_nlp.codebook import normalise_stage
+
+    records, documents = [], {}
+    for row in rows:
+        if not row.document or not row.coder:
+            field = "document" if not row.document else "coder"
+            raise IspNlpError(
+                f"Line {row.line} of the coded CSV has an empty {field}; every row needs a "
+                f"document and a coder, so fill it in."
+            )
+        if row.segment:
+            unit = f"{row.document}#{row.segment}"
+        elif row.start is not None and row.end is not None:
+            unit = f"{row.document}@{row.start}-{row.end}"
+        elif row.text.strip():
+            unit = f"{row.document}:{' '.join(row.text.split())}"
+        else:
+            raise IspNlpError(
+                f"Line {row.line} of the coded CSV has no segment id, offsets or text, so its "
+                "unit is unknown; fill in one of them."
+            )
+        documents[unit] = row.document
+        records.append((unit, row.coder, CODE_DIMENSION, row.code or None))
+        if normalise_stage(row.stage):
+            records.append((unit, row.coder, STAGE_DIMENSION, normalise_stage(row.stage)))
+    return pd.DataFrame(records, columns=list(ANNOTATION_COLUMNS)), documents
+
+
+def mapped_annotations(mapped: Sequence[tuple[Any, Any]], codebook: Any) -> pd.DataFrame:
+    """Annotation frame from (CSV row, project segment) pairs; codes resolved by id or name."""
+    from isp_nlp.codebook import normalise_stage, resolve_code
+
+    records = []
+    for row, seg in mapped:
+        code = resolve_code(codebook, row.code) if row.code else None
+        label = code.id if code is not None else (row.code or None)
+        records.append((seg.id, row.coder, CODE_DIMENSION, label))
+        if normalise_stage(row.stage):
+            records.append((seg.id, row.coder, STAGE_DIMENSION, normalise_stage(row.stage)))
+    return pd.DataFrame(records, columns=list(ANNOTATION_COLUMNS))

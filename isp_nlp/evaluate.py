@@ -1,0 +1,513 @@
+"""Classifier-agreement studies on coded-segments CSVs: does the suggester agree with
+human coders about as well as they agree with each other?
+
+Units are (document, segment): the segment id, else the start/end offsets, else the
+text. Seeds are drawn K per label from TRAIN (or from the other folds, grouped by
+document), the suggester is fitted through :mod:`isp_nlp.suggest.api`, and its
+predictions are compared with every coder of TEST. Functions return data only.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from isp_nlp.errors import InputFileError, IspNlpError
+from isp_nlp.suggest.batch import SegmentBatch
+
+THRESHOLDS = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9)
+NO_CODE = "(no code)"
+
+
+class EvaluationError(IspNlpError):
+    """An evaluation cannot run on the given data or settings."""
+
+
+@dataclass
+class CodedUnits:
+    """Coded units of one CSV: text, previous-unit context and each coder's labels.
+
+    ``codings[i]`` maps coder -> labels (one label in single-label mode, a possibly
+    empty tuple of codes in multi-label mode).
+    """
+
+    name: str
+    keys: list[str]
+    documents: list[str]
+    texts: list[str]
+    contexts: list[str]
+    codings: list[dict[str, tuple[str, ...]]]
+    multi_label: bool
+    embeddings: np.ndarray | None = None
+    context_embeddings: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    @property
+    def coders(self) -> list[str]:
+        return sorted({c for unit in self.codings for c in unit})
+
+    @property
+    def labels(self) -> list[str]:
+        return sorted({lab for unit in self.codings for labs in unit.values() for lab in labs})
+
+    def reference(self) -> list[Any]:
+        """Majority label per unit (ties: first coder alphabetically); for multi-label,
+        the codes applied by at least half of the unit's coders."""
+        return [majority(unit, self.multi_label) for unit in self.codings]
+
+    def batch(self, index: Sequence[int] | None = None) -> SegmentBatch:
+        if self.embeddings is None or self.context_embeddings is None:
+            raise EvaluationError(f"{self.name}: units are not embedded yet; call embed_units.")
+        idx = list(range(len(self))) if index is None else [int(i) for i in index]
+        return SegmentBatch(
+            segment_ids=tuple(self.keys[i] for i in idx),
+            texts=tuple(self.texts[i] for i in idx),
+            embeddings=self.embeddings[idx],
+            context_texts=tuple(self.contexts[i] for i in idx),
+            context_embeddings=self.context_embeddings[idx],
+        )
+
+    def subset(self, index: Sequence[int]) -> CodedUnits:
+        idx = [int(i) for i in index]
+        pick = lambda xs: [xs[i] for i in idx]  # noqa: E731
+        return CodedUnits(
+            self.name, pick(self.keys), pick(self.documents), pick(self.texts),
+            pick(self.contexts), pick(self.codings), self.multi_label,
+            None if self.embeddings is None else self.embeddings[idx],
+            None if self.context_embeddings is None else self.context_embeddings[idx],
+        )
+
+
+def majority(unit: dict[str, tuple[str, ...]], multi_label: bool) -> Any:
+    coders = sorted(unit)
+    if multi_label:
+        counts = Counter(c for coder in coders for c in set(unit[coder]))
+        return tuple(sorted(c for c, n in counts.items() if 2 * n >= len(coders)))
+    votes = [unit[c][0] for c in coders if unit[c]]
+    counts = Counter(votes)
+    top = max(counts.values())
+    return next(v for v in votes if counts[v] == top)
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _extra_column(path: Path, column: str) -> dict[int, str]:
+    """Values of an optional column by 1-based file line (read_coded_csv ignores it)."""
+    from isp_nlp.codebook import read_text_file
+    from isp_nlp.coded_csv import _choose_delimiter, _rows_with_lines
+
+    text = read_text_file(path, "coded-segments CSV")
+    records = [(n, r) for n, r in _rows_with_lines(text, _choose_delimiter(text), path.name)
+               if any(f.strip() for f in r)]
+    header = [h.strip().casefold() for h in records[0][1]]
+    if column not in header:
+        return {}
+    i = header.index(column)
+    return {n: (r[i].strip() if i < len(r) else "") for n, r in records[1:]}
+
+
+def load_units(path: str | Path, *, label_column: str = "code",
+               multi_label: bool = False) -> CodedUnits:
+    """Read a coded-segments CSV into units with each coder's labels."""
+    from isp_nlp.codebook import normalise_stage
+    from isp_nlp.coded_csv import read_coded_csv
+
+    path = Path(path)
+    if label_column not in ("code", "stage"):
+        raise EvaluationError(
+            f"label column '{label_column}' is not supported; expected 'code' or 'stage'.")
+    if multi_label and label_column == "stage":
+        raise EvaluationError(
+            "the stage column holds one label per segment, so --multi-label needs "
+            "--label-column code; drop --multi-label or use the code column.")
+    if not path.is_file():
+        raise InputFileError(f"{path} does not exist; expected a coded-segments CSV file.")
+    rows = read_coded_csv(path)
+    previous = _extra_column(path, "previous_text")
+    order: dict[str, int] = {}
+    doc_of, text_of, ctx_of, start_of = {}, {}, {}, {}
+    codings: dict[str, dict[str, list[str]]] = {}
+    for row in rows:
+        if not row.document:
+            raise EvaluationError(f"{path.name} line {row.line}: document is empty; "
+                                  "give every row the transcript's document name.")
+        if not row.coder:
+            raise EvaluationError(f"{path.name} line {row.line}: coder is empty; "
+                                  "fill in who coded the row.")
+        if row.segment:
+            uid = row.segment
+        elif row.start is not None:
+            uid = f"{row.start}-{row.end}"
+        elif row.text.strip():
+            uid = "text:" + " ".join(row.text.split())
+        else:
+            raise EvaluationError(f"{path.name} line {row.line}: segment, start/end and text "
+                                  "are all empty; fill in at least one to identify the unit.")
+        key = f"{row.document}\x1f{uid}"
+        if key not in order:
+            order[key] = len(order)
+            doc_of[key], text_of[key], start_of[key] = row.document, row.text, row.start
+            ctx_of[key] = previous.get(row.line)
+        elif not text_of[key] and row.text:
+            text_of[key] = row.text
+        labels = codings.setdefault(key, {}).setdefault(row.coder, [])
+        value = row.code if label_column == "code" else (normalise_stage(row.stage) or "")
+        if value and value not in labels:
+            labels.append(value)
+    keys = sorted(order, key=order.__getitem__)
+    if not multi_label:  # single label: first label given; coders without one are missing
+        units = [{c: (v[0],) for c, v in codings[k].items() if v} for k in keys]
+    else:
+        units = [{c: tuple(sorted(v)) for c, v in codings[k].items()} for k in keys]
+    keep = [i for i, u in enumerate(units) if u]
+    if not keep:
+        raise EvaluationError(f"{path.name} has no row with a {label_column} label; fill in the "
+                              f"{label_column} column.")
+    keys = [keys[i] for i in keep]
+    units = [units[i] for i in keep]
+    contexts = _contexts(keys, doc_of, text_of, ctx_of, start_of)
+    return CodedUnits(path.name, keys, [doc_of[k] for k in keys], [text_of[k] for k in keys],
+                      contexts, units, multi_label)
+
+
+def _contexts(keys, doc_of, text_of, ctx_of, start_of) -> list[str]:
+    """previous_text when given, else the previous unit of the document (by start or order)."""
+    by_doc: dict[str, list[str]] = {}
+    for k in keys:
+        by_doc.setdefault(doc_of[k], []).append(k)
+    prev: dict[str, str] = {}
+    for doc_keys in by_doc.values():
+        if all(start_of[k] is not None for k in doc_keys):
+            doc_keys = sorted(doc_keys, key=lambda k: start_of[k])
+        for before, k in zip([None, *doc_keys[:-1]], doc_keys, strict=True):
+            prev[k] = "" if before is None else text_of[before]
+    return [ctx_of[k] if ctx_of[k] is not None else prev[k] for k in keys]
+
+
+def embed_units(units: CodedUnits, embedder, cache=None) -> CodedUnits:
+    """Attach text and context embeddings (context "" -> zero vector)."""
+    from isp_nlp.embed import embed_texts
+
+    vectors = embed_texts(list(units.texts) + list(units.contexts), embedder, cache)
+    n = len(units)
+    units.embeddings = vectors[:n]
+    ctx = vectors[n:].copy()
+    ctx[[not t.strip() for t in units.contexts]] = 0.0
+    units.context_embeddings = ctx
+    return units
+
+
+# --------------------------------------------------------------------------- agreement
+
+
+def _table(units: CodedUnits, label: str | None = None) -> pd.DataFrame:
+    """Coder table: single-label labels, or 0/1 presence of ``label``."""
+    data: dict[str, dict[str, Any]] = {}
+    for key, unit in zip(units.keys, units.codings, strict=True):
+        for coder, labs in unit.items():
+            data.setdefault(coder, {})[key] = labs[0] if label is None else float(label in labs)
+    return pd.DataFrame(data, index=units.keys, dtype=object)[sorted(data)]
+
+
+def _targets(units: CodedUnits, labels: Sequence[str]) -> list[str | None]:
+    return list(labels) if units.multi_label else [None]
+
+
+def human_human(units: CodedUnits, labels: Sequence[str]) -> dict[str, float | None]:
+    """Mean pairwise Cohen's kappa and Krippendorff's alpha of the coders (None if one coder)."""
+    from isp_nlp.agreement import krippendorff_alpha, pairwise_kappas
+
+    if len(units.coders) < 2:
+        return {"mean_pairwise_kappa": None, "krippendorff_alpha": None}
+    kappas, alphas = [], []
+    for target in _targets(units, labels):
+        table = _table(units, target)
+        kappas.append(_nanmean([p.kappa for p in pairwise_kappas(table, model_coder="\x00")]))
+        alphas.append(krippendorff_alpha(table).value)
+    return {"mean_pairwise_kappa": _none(_nanmean(kappas)),
+            "krippendorff_alpha": _none(_nanmean(alphas))}
+
+
+def model_agreement(units: CodedUnits, predicted: Sequence[Any], labels: Sequence[str],
+                    mask: np.ndarray | None = None) -> dict[str, Any]:
+    """Model vs every coder (mean kappa, alpha with model) and vs the majority label."""
+    from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
+
+    from isp_nlp.agreement import cohen_kappa, krippendorff_alpha
+
+    idx = np.arange(len(units)) if mask is None else np.flatnonzero(mask)
+    sub = units.subset(idx)
+    pred = [predicted[i] for i in idx]
+    kappas, alphas = [], []
+    for target in _targets(units, labels):
+        table = _table(sub, target)
+        model = pd.Series([p if target is None else float(target in p) for p in pred],
+                          index=sub.keys, name="model", dtype=object)
+        kappas.append(_nanmean([cohen_kappa(model, table[c].rename(c)).kappa
+                                for c in table.columns]))
+        alphas.append(krippendorff_alpha(table.assign(model=model)).value)
+    out: dict[str, Any] = {"n_units": len(idx), "mean_kappa": _none(_nanmean(kappas)),
+                           "krippendorff_alpha_with_model": _none(_nanmean(alphas))}
+    if len(idx) == 0:
+        return out
+    ref = sub.reference()
+    if units.multi_label:
+        y_true = np.array([[lab in r for lab in labels] for r in ref], dtype=int)
+        y_pred = np.array([[lab in p for lab in labels] for p in pred], dtype=int)
+        out["accuracy"] = float((y_true == y_pred).mean())
+    else:
+        y_true, y_pred = np.asarray(ref, dtype=object), np.asarray(pred, dtype=object)
+        out["accuracy"] = float(accuracy_score(y_true, y_pred))
+    kw = {"labels": list(range(len(labels))) if units.multi_label else list(labels),
+          "zero_division": 0}
+    out["macro_f1"] = float(f1_score(y_true, y_pred, average="macro", **kw))
+    p, r, f, s = precision_recall_fscore_support(y_true, y_pred, average=None, **kw)
+    out["per_label"] = {lab: {"precision": float(p[i]), "recall": float(r[i]),
+                              "f1": float(f[i]), "support": int(s[i])}
+                        for i, lab in enumerate(labels)}
+    return out
+
+
+def _nanmean(values: Sequence[float]) -> float:
+    vals = [v for v in values if v is not None and not math.isnan(v)]
+    return float(np.mean(vals)) if vals else math.nan
+
+
+def _none(value: float) -> float | None:
+    return None if value is None or math.isnan(value) else float(value)
+
+
+# --------------------------------------------------------------------------- seeds and fitting
+
+
+def sample_seeds(units: CodedUnits, k: int | None, rng: np.random.Generator,
+                 labels: Sequence[str]) -> np.ndarray:
+    """K units per label (majority label; for multi-label K per code plus K without codes)."""
+    ref = units.reference()
+    if k is None:
+        return np.arange(len(units))
+    pools: dict[str, list[int]] = {}
+    for i, r in enumerate(ref):
+        for lab in (r or (NO_CODE,)) if units.multi_label else (r,):
+            pools.setdefault(lab, []).append(i)
+    chosen: list[int] = []
+    taken: set[int] = set()
+    for lab in [*labels, NO_CODE] if units.multi_label else labels:
+        pool = [i for i in pools.get(lab, []) if i not in taken]
+        if lab == NO_CODE and not pool:
+            continue
+        if len(pool) < k:
+            raise EvaluationError(
+                f"{units.name}: label '{lab}' has {len(pool)} training segments but "
+                f"{k} seeds per label were asked for; lower --seed-per-label to {len(pool)} "
+                "or fewer, or code more segments with that label.")
+        pick = rng.choice(pool, size=k, replace=False)
+        chosen.extend(int(i) for i in pick)
+        taken.update(int(i) for i in pick)
+    return np.asarray(chosen, dtype=int)
+
+
+def fit_predict(train: CodedUnits, idx: np.ndarray, test: CodedUnits, labels: Sequence[str],
+                params=None) -> tuple[list[Any], np.ndarray]:
+    """Fit on ``train`` rows ``idx``; return (predicted labels, confidence) for ``test``."""
+    from isp_nlp.suggest.api import fit_multi_label, fit_single_label
+
+    ref = train.reference()
+    batch = train.batch(idx)
+    if train.multi_label:
+        Y = np.array([[lab in ref[i] for lab in labels] for i in idx], dtype=int)
+        model = fit_multi_label(batch, Y, list(labels), params=params)
+        proba = model.predict_proba(test.batch())
+        pred = [tuple(lab for j, lab in enumerate(model.labels) if row[j] >= 0.5)
+                for row in proba]
+        return pred, np.maximum(proba, 1 - proba).min(axis=1)
+    model = fit_single_label(batch, [ref[i] for i in idx], params=params)
+    proba = model.predict_proba(test.batch())
+    classes = np.asarray(model.classes_, dtype=object)
+    return [str(c) for c in classes[proba.argmax(axis=1)]], proba.max(axis=1)
+
+
+# --------------------------------------------------------------------------- the study
+
+
+@dataclass
+class Split:
+    train: CodedUnits
+    test: CodedUnits
+
+
+@dataclass
+class StudyConfig:
+    seed_per_label: list[int | None] = field(default_factory=lambda: [None])
+    repeats: int = 3
+    seed: int = 0
+    label_column: str = "code"
+    multi_label: bool = False
+    embedder: str = ""
+    folds: int | None = None
+
+
+def check_labels(train: CodedUnits, test: CodedUnits) -> list[str]:
+    """The labels to learn; raise when the two files cannot support a study."""
+    labels = sorted({lab for r in train.reference() for lab in ((r or ()) if train.multi_label
+                                                                 else (r,))})
+    if len(labels) < 2:
+        raise EvaluationError(
+            f"{train.name} has {len(labels)} label(s) ({', '.join(labels) or 'none'}) among its "
+            "majority labels; a classifier needs at least 2, so code segments with more labels.")
+    test_labels = set(test.labels)
+    if not test_labels & set(labels):
+        raise EvaluationError(
+            f"{test.name} uses the labels {', '.join(sorted(test_labels))} but the training data "
+            f"has {', '.join(labels)}; use files coded with the same codebook.")
+    unseen = sorted(test_labels - set(labels))
+    if unseen:
+        raise EvaluationError(
+            f"label '{unseen[0]}' appears in {test.name} but has no seed example in "
+            f"{train.name}; code training segments with it (or use fewer folds).")
+    return labels
+
+
+def grouped_folds(units: CodedUnits, n_folds: int) -> list[Split]:
+    """GroupKFold by document: no document is in both training and test."""
+    from sklearn.model_selection import GroupKFold
+
+    docs = sorted(set(units.documents))
+    if n_folds < 2 or n_folds > len(docs):
+        raise EvaluationError(
+            f"{units.name} has {len(docs)} documents, so --folds must be between 2 and "
+            f"{len(docs)} (got {n_folds}); change --folds.")
+    splits = GroupKFold(n_splits=n_folds).split(np.zeros(len(units)), groups=units.documents)
+    out = []
+    for f, (tr, te) in enumerate(splits, 1):
+        train, test = units.subset(tr), units.subset(te)
+        train.name = f"{units.name} (training documents of fold {f})"
+        test.name = f"{units.name} (test documents of fold {f})"
+        out.append(Split(train, test))
+    return out
+
+
+def run_study(splits: Sequence[Split], config: StudyConfig, *, test_all: CodedUnits,
+              params=None, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Learning curve over ``config.seed_per_label`` with R repeats; headline = largest K.
+
+    Each split's test units are predicted by a model fitted on that split's seeds; the
+    predictions of all splits are pooled (in ``test_all`` order) before scoring.
+    """
+    labels = sorted(set().union(*(check_labels(s.train, s.test) for s in splits)))
+    position = {k: i for i, k in enumerate(test_all.keys)}
+    curve, runs_by_k, seconds = [], {}, {}
+    for k in config.seed_per_label:
+        repeats = 1 if k is None else config.repeats
+        runs = []
+        t_k = 0.0
+        for r in range(repeats):
+            rng = np.random.default_rng([config.seed, r, 0 if k is None else k])
+            pred: list[Any] = [None] * len(test_all)
+            conf = np.zeros(len(test_all))
+            t0 = time.perf_counter()
+            for split in splits:
+                idx = sample_seeds(split.train, k, rng, labels)
+                p, c = fit_predict(split.train, idx, split.test, labels, params)
+                for key, pi, ci in zip(split.test.keys, p, c, strict=True):
+                    pred[position[key]], conf[position[key]] = pi, ci
+            t_k += time.perf_counter() - t0
+            runs.append((pred, conf))
+            if progress:
+                progress(f"K={k if k is not None else 'all'} repeat {r + 1}/{repeats}")
+        seconds[k] = t_k / repeats
+        runs_by_k[k] = runs
+        scores = [model_agreement(test_all, p, labels) for p, _ in runs]
+        kap = [s["mean_kappa"] for s in scores if s["mean_kappa"] is not None]
+        curve.append({"seed_per_label": k, "mean_kappa": _none(_nanmean(kap)),
+                      "sd": float(np.std(kap, ddof=1)) if len(kap) > 1 else 0.0,
+                      "kappas": kap, "macro_f1": _mean_of(scores, "macro_f1"),
+                      "accuracy": _mean_of(scores, "accuracy"),
+                      "krippendorff_alpha_with_model": _mean_of(
+                          scores, "krippendorff_alpha_with_model"),
+                      "fit_predict_seconds_per_repeat": seconds[k]})
+    head_k = config.seed_per_label[-1]
+    runs = runs_by_k[head_k]
+    scores = [model_agreement(test_all, p, labels) for p, _ in runs]
+    per_label = {lab: {m: float(np.mean([s["per_label"][lab][m] for s in scores]))
+                       for m in ("precision", "recall", "f1")} for lab in labels}
+    for lab in labels:
+        per_label[lab]["support"] = scores[0]["per_label"][lab]["support"]
+    return {
+        "n_test_units": len(test_all),
+        "n_test_coders": len(test_all.coders),
+        "n_train_units": len(splits[0].train) if len(splits) == 1 else None,
+        "labels": labels,
+        "human_human": human_human(test_all, labels),
+        "model_human": {"seed_per_label": head_k,
+                        "mean_kappa": curve[-1]["mean_kappa"], "sd": curve[-1]["sd"],
+                        "krippendorff_alpha_with_model":
+                            curve[-1]["krippendorff_alpha_with_model"],
+                        "macro_f1": curve[-1]["macro_f1"], "accuracy": curve[-1]["accuracy"]},
+        "per_label": per_label,
+        "learning_curve": curve,
+        "coverage_at_abstain": coverage_at_abstain(test_all, runs, labels),
+        "timing": {"fit_predict_seconds_per_repeat": seconds[head_k]},
+        "config": {"seed_per_label": config.seed_per_label, "repeats": config.repeats,
+                   "seed": config.seed, "label_column": config.label_column,
+                   "multi_label": config.multi_label, "embedder": config.embedder,
+                   "folds": config.folds},
+    }
+
+
+def _mean_of(scores: list[dict], key: str) -> float | None:
+    return _none(_nanmean([s.get(key) for s in scores]))
+
+
+def coverage_at_abstain(units: CodedUnits, runs: Sequence[tuple[list[Any], np.ndarray]],
+                        labels: Sequence[str],
+                        thresholds: Sequence[float] = THRESHOLDS) -> list[dict[str, Any]]:
+    """Share of units whose confidence reaches each threshold, and the mean kappa and the
+    accuracy (vs the majority label) on them; kappa is 0 when the model gives one label
+    to every covered unit, so read it with the accuracy."""
+    out = []
+    for t in thresholds:
+        shares, kappas, accs = [], [], []
+        for pred, conf in runs:
+            mask = conf >= t
+            shares.append(float(mask.mean()))
+            if mask.sum() >= 2:
+                scored = model_agreement(units, pred, labels, mask)
+                kappas.append(scored["mean_kappa"])
+                accs.append(scored["accuracy"])
+        out.append({"threshold": t, "coverage": float(np.mean(shares)),
+                    "mean_kappa": _none(_nanmean(kappas)),
+                    "accuracy": _none(_nanmean(accs))})
+    return out
+
+
+def evaluate_files(train: str | Path | None, test: str | Path | None, *,
+                   coded: str | Path | None = None, config: StudyConfig, embedder,
+                   cache=None, params=None,
+                   progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Train/test files or one CODED file with ``config.folds`` grouped folds."""
+    kw = {"label_column": config.label_column, "multi_label": config.multi_label}
+    if coded is not None:
+        if not config.folds:
+            raise EvaluationError("one coded file needs --folds N (or give --train and --test).")
+        units = embed_units(load_units(coded, **kw), embedder, cache)
+        splits, test_all = grouped_folds(units, config.folds), units
+    else:
+        if train is None or test is None:
+            raise EvaluationError("give both --train and --test, or one CODED.csv with --folds N.")
+        tr = embed_units(load_units(train, **kw), embedder, cache)
+        te = embed_units(load_units(test, **kw), embedder, cache)
+        splits, test_all = [Split(tr, te)], te
+    config.embedder = config.embedder or getattr(embedder, "model_id", "")
+    return run_study(splits, config, test_all=test_all, params=params, progress=progress)

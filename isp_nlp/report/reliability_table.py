@@ -1,0 +1,125 @@
+"""Template context for the report's reliability table: one row per target (stage, each
+code, all codes pooled) with bootstrap CIs and Landis–Koch bands, humans beside humans
+plus model (formatting only; the numbers come from :mod:`isp_nlp.agreement_groups`)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from isp_nlp.agreement_groups import (
+    COMBINED,
+    HUMANS,
+    MODEL_HUMAN,
+    ProjectAgreement,
+    mean_kappa,
+)
+from isp_nlp.model import STAGE_DIMENSION
+from isp_nlp.report import plots
+from isp_nlp.report.sections import (
+    DASH,
+    data_uri,
+    is_missing,
+    kappa_means,
+    landis_koch,
+    number,
+    percent,
+)
+
+NOTE_CAP = 12
+
+
+def row_title(target: str, names: Mapping[str, str]) -> str:
+    """Short row label: Stage, the code's name (else its id), or All codes (pooled)."""
+    if target == STAGE_DIMENSION:
+        return "Stage"
+    if target == "overall":
+        return "All codes (pooled)"
+    return names.get(target, target)
+
+
+def interval_text(est: Mapping[str, Any] | None) -> str:
+    if not est or is_missing(est.get("ci_low")) or is_missing(est.get("ci_high")):
+        return ""
+    return f"[{float(est['ci_low']):.2f}, {float(est['ci_high']):.2f}]"
+
+
+def estimate_cell(est: Mapping[str, Any] | None) -> dict[str, str]:
+    """Value, CI and band of one estimate dict (``value`` None = undefined)."""
+    value = None if not est else est.get("value")
+    return {"value": number(value), "ci": interval_text(est), "band": landis_koch(value),
+            "note": "" if not est or not is_missing(value) else str(est.get("note") or "")}
+
+
+def _headers(agreement: ProjectAgreement) -> dict[str, str]:
+    coders = list(agreement.settings.get("coders", []))
+    pair = (f"κ {coders[0]}–{coders[1]}" if len(coders) == 2
+            else "Light's κ, humans" if len(coders) > 2 else "κ humans")
+    model = agreement.model_coder
+    one = f"κ {coders[0]}–{model}" if len(coders) == 1 else "mean κ model–human"
+    return {"pair": pair, "model": one}
+
+
+def _model_cell(agreement: ProjectAgreement, target: str) -> dict[str, str]:
+    pairs = [p for p in agreement.pair_list() if p["target"] == target
+             and p["kind"] == MODEL_HUMAN]
+    if len(pairs) == 1:
+        return estimate_cell(pairs[0].get("kappa"))
+    value, _ = mean_kappa(agreement, target, MODEL_HUMAN)
+    value = None if math.isnan(value) else value
+    return {"value": number(value), "ci": f"{len(pairs)} pairs" if pairs else "",
+            "band": landis_koch(value), "note": ""}
+
+
+def reliability_table_context(agreement: ProjectAgreement,
+                              names: Mapping[str, str]) -> dict[str, Any]:
+    """Rows, headers, settings sentence, footnotes and the kappa comparison chart."""
+    rows, notes = [], []
+    has_model = agreement.combined is not None
+    for target in agreement.targets():
+        humans = agreement.estimates(HUMANS, target)
+        combined = agreement.estimates(COMBINED, target)
+        cells = {"alpha_h": estimate_cell(humans.get("alpha")),
+                 "alpha_hm": estimate_cell(combined.get("alpha")) if has_model else None,
+                 "kappa_h": estimate_cell(humans.get("kappa")),
+                 "kappa_mh": _model_cell(agreement, target) if has_model else None,
+                 "ac1_h": estimate_cell(humans.get("ac1"))}
+        title = row_title(target, names)
+        for key, label in (("alpha_h", "α humans"), ("alpha_hm", "α humans+model"),
+                           ("kappa_h", "κ humans"), ("ac1_h", "AC1 humans")):
+            cell = cells[key]
+            if cell and cell["note"]:
+                notes.append(f"{title}, {label}: {cell['note']}")
+        alpha = humans.get("alpha") or {}
+        rows.append({"target": title, "code": "" if target in (STAGE_DIMENSION, "overall")
+                     else target, "n": str(alpha.get("n_units", 0)),
+                     "percent": percent((humans.get("percent") or {}).get("value")),
+                     **cells})
+    settings = agreement.settings
+    level = round(100 * float(settings.get("ci", 0.95)))
+    sets = []
+    for group, label in ((HUMANS, "humans"), (COMBINED, "humans + model")):
+        est = agreement.estimates(group, "overall").get("alpha_masi")
+        if est and not is_missing(est.get("value")):
+            sets.append(f"{label} {number(est['value'])} {interval_text(est)}".strip())
+    return {
+        "kind": "table", "rows": rows, "headers": _headers(agreement), "has_model": has_model,
+        "method": (f"{level} % percentile bootstrap intervals over {settings.get('by')}s "
+                   f"({settings.get('resamples'):,} resamples, seed {settings.get('seed')})"),
+        "seed": settings.get("seed"), "resamples": settings.get("resamples"),
+        "set_alpha": "; ".join(sets), "notes": list(dict.fromkeys(notes))[:NOTE_CAP],
+        "n_notes": len(set(notes)), "has_ci": True, "chart": kappa_chart(agreement),
+        "coders": ", ".join(settings.get("coders", [])) or DASH,
+    }
+
+
+def kappa_chart(agreement: Any) -> str | None:
+    """The human–human vs model–human mean kappa bar chart per target (None if no kappa)."""
+    means = kappa_means(agreement)
+    usable = means[means[["human_human", "model_human"]].notna().any(axis=1)]
+    if not len(usable):
+        return None
+    labels = ["Stage" if t == STAGE_DIMENSION else "All codes" if t == "overall" else t
+              for t in usable["target"]]
+    return data_uri(plots.kappa_comparison_chart(usable.assign(target=labels)))

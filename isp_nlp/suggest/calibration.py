@@ -1,0 +1,77 @@
+"""Probability calibration fitted on out-of-fold scores of the seed set.
+
+With a few dozen seeds per class, logistic regression's probabilities are
+badly scaled (balanced class weights and regularisation pull them towards
+uniform), so an abstain threshold such as 0.5 means little. Both helpers
+below fit a tiny monotone map on *out-of-fold* decision scores (internal
+stratified cross-validation on the training set): one temperature for a
+multinomial model (argmax unchanged), one Platt sigmoid ``(a, b)`` per binary
+column. Without enough data for the folds they return the identity map.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from scipy.optimize import minimize_scalar
+from scipy.special import expit, log_softmax
+from sklearn.model_selection import StratifiedKFold
+
+ScoreFn = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+
+
+def out_of_fold_scores(X, y: np.ndarray, folds: int, fit_score: ScoreFn,
+                       seed: int = 0) -> np.ndarray | None:
+    """Decision scores for every row from a model fitted without its fold.
+
+    ``fit_score(train_idx, test_idx, y)`` fits on the train rows and returns the
+    test rows' scores. Returns None when a class has fewer than ``folds`` rows.
+    """
+    _, counts = np.unique(y, return_counts=True)
+    if folds < 2 or len(counts) < 2 or counts.min() < folds:
+        return None
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    out: np.ndarray | None = None
+    for train_idx, test_idx in splitter.split(np.zeros(len(y)), y):
+        part = fit_score(train_idx, test_idx, y)
+        if out is None:
+            out = np.zeros((len(y),) + part.shape[1:], dtype=np.float64)
+        out[test_idx] = part
+    return out
+
+
+def fit_temperature(scores: np.ndarray, y_index: np.ndarray) -> float:
+    """The temperature T > 0 minimising the log-loss of softmax(scores / T)."""
+    scores = np.asarray(scores, dtype=np.float64)
+    if scores.ndim == 1:  # binary: scores are the logit of class 1
+        scores = np.column_stack([np.zeros_like(scores), scores])
+    rows = np.arange(len(y_index))
+
+    def loss(log_t: float) -> float:
+        return float(-log_softmax(scores / np.exp(log_t), axis=1)[rows, y_index].mean())
+
+    result = minimize_scalar(loss, bounds=(-4.0, 4.0), method="bounded")
+    return float(np.exp(result.x))
+
+
+def fit_platt(scores: np.ndarray, y01: np.ndarray) -> tuple[float, float]:
+    """(a, b) minimising the log-loss of sigmoid(a * score + b), lightly regularised."""
+    scores = np.asarray(scores, dtype=np.float64)
+    y = np.asarray(y01, dtype=np.float64)
+    n_pos, n_neg = y.sum(), len(y) - y.sum()
+    # Platt's smoothed targets keep the map finite on separable data.
+    target = np.where(y > 0, (n_pos + 1) / (n_pos + 2), 1 / (n_neg + 2))
+
+    def loss(params: np.ndarray) -> tuple[float, np.ndarray]:
+        a, b = params
+        p = np.clip(expit(a * scores + b), 1e-12, 1 - 1e-12)
+        nll = -(target * np.log(p) + (1 - target) * np.log(1 - p)).mean()
+        grad_z = (p - target) / len(y)
+        return nll + 1e-3 * a * a, np.array([(grad_z * scores).sum() + 2e-3 * a, grad_z.sum()])
+
+    from scipy.optimize import minimize
+
+    result = minimize(loss, np.array([1.0, 0.0]), jac=True, method="L-BFGS-B")
+    a, b = (float(v) for v in result.x)
+    return (a, b) if a > 0 else (1.0, 0.0)  # a map that reverses the ranking is not used

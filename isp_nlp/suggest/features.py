@@ -1,0 +1,232 @@
+"""Feature extraction for the suggesters: embedding, conversational context, lexical, surface.
+
+A :class:`FeatureBuilder` turns a :class:`SegmentBatch` into one sparse row per
+segment, the weighted horizontal stack of
+
+* the segment embedding;
+* the previous turn's embedding (``context_weight``; zero vector without context);
+* word 1-2-gram and character 2-5-gram TF-IDF of the segment text, plus a token for
+  its first word (``word_weight`` / ``char_weight``), fitted on the training texts
+  and their context texts;
+* word TF-IDF of the previous turn (``context_word_weight``);
+* a few surface features of segment and context (question marks, length, opening
+  word, pronoun shares) and of their overlap (embedding cosine, repeated words)
+  (``surface_weight``).
+
+A block with weight 0 is left out. The learned state (vocabularies and idf
+vectors) round-trips through JSON + numpy arrays, never pickle.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from isp_nlp.suggest.batch import SegmentBatch
+
+_WORD = re.compile(r"[a-z0-9']+")
+_QUESTION_OPENERS = frozenset(
+    "what how why when where who which whose do does did is are was were can could would "
+    "will shall should have has had may might am".split()
+)
+_REFLECTION_OPENERS = frozenset("so sounds it you seems".split())
+_SURFACE_NAMES = ("has_q", "ends_q", "q_opener", "log_words", "has_excl", "is_empty",
+                  "you_share", "i_share", "reflect_opener")
+N_SURFACE = len(_SURFACE_NAMES)
+#: Segment-vs-previous-turn features: embedding cosine, share of words repeated.
+N_OVERLAP = 2
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """Block weights of the feature vector (0 switches a block off)."""
+
+    embedding_weight: float = 1.0
+    context_weight: float = 0.0
+    word_weight: float = 0.0
+    char_weight: float = 0.0
+    context_word_weight: float = 0.0
+    surface_weight: float = 0.0
+    min_df: int = 1
+    #: Keep only the most frequent terms of each TF-IDF vocabulary (0 = all). Bounds the
+    #: size of the linear models: fitting cost grows steeply with the number of columns.
+    max_terms: int = 2000
+
+    @property
+    def uses_text(self) -> bool:
+        return bool(self.word_weight or self.char_weight or self.context_word_weight)
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def _with_first_word(text: str) -> str:
+    """The text with a marker token for its first word ("xxfirst_so so i know ...")."""
+    words = _words(text)
+    return f"xxfirst_{words[0] if words else 'none'} {text}"
+
+
+def surface_features(texts: tuple[str, ...] | list[str]) -> np.ndarray:
+    """(n, N_SURFACE) hand-made features: question marks, length, opening word."""
+    out = np.zeros((len(texts), N_SURFACE), dtype=np.float64)
+    for i, text in enumerate(texts):
+        stripped = text.strip()
+        words = _words(stripped)
+        out[i] = (
+            float("?" in stripped),
+            float(stripped.endswith("?")),
+            float(bool(words) and words[0] in _QUESTION_OPENERS),
+            np.log1p(len(words)) / 5.0,
+            float("!" in stripped),
+            float(not words),
+            sum(w in ("you", "you're", "your", "you've") for w in words) / max(len(words), 1),
+            sum(w in ("i", "i'm", "me", "my", "i've") for w in words) / max(len(words), 1),
+            float(bool(words) and words[0] in _REFLECTION_OPENERS),
+        )
+    return out
+
+
+def overlap_features(texts: tuple[str, ...] | list[str], context_texts: tuple[str, ...]
+                     | list[str], emb: np.ndarray, ctx_emb: np.ndarray) -> np.ndarray:
+    """(n, N_OVERLAP): cosine(segment, previous turn) and share of segment words in it."""
+    norms = np.linalg.norm(emb, axis=1) * np.linalg.norm(ctx_emb, axis=1)
+    cos = np.divide((emb * ctx_emb).sum(axis=1), norms, out=np.zeros(len(emb)),
+                    where=norms > 0)
+    share = np.zeros(len(texts))
+    for i, (text, ctx) in enumerate(zip(texts, context_texts, strict=True)):
+        words, seen = _words(text), set(_words(ctx))
+        share[i] = sum(w in seen for w in words) / len(words) if words else 0.0
+    return np.column_stack([cos, share])
+
+
+def _vectorizer(kind: str, min_df: int, max_terms: int = 0) -> TfidfVectorizer:
+    limit = max_terms or None
+    if kind == "char":
+        return TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=min_df,
+                               max_features=limit, sublinear_tf=True, lowercase=True,
+                               dtype=np.float64)
+    return TfidfVectorizer(analyzer="word", ngram_range=(1, 2), min_df=min_df,
+                           max_features=limit, sublinear_tf=True, lowercase=True,
+                           token_pattern=r"[a-z0-9_']+", dtype=np.float64)
+
+
+def _context(batch: SegmentBatch) -> tuple[tuple[str, ...], np.ndarray]:
+    texts = batch.context_texts if batch.context_texts is not None else ("",) * len(batch)
+    if batch.context_embeddings is not None:
+        emb = np.asarray(batch.context_embeddings, dtype=np.float64)
+    else:
+        emb = np.zeros_like(np.asarray(batch.embeddings, dtype=np.float64))
+    return texts, emb
+
+
+class FeatureBuilder:
+    """Maps a :class:`SegmentBatch` to the suggester's sparse feature matrix."""
+
+    def __init__(self, spec: FeatureSpec | None = None) -> None:
+        self.spec = spec or FeatureSpec()
+        self.vectorizers_: dict[str, TfidfVectorizer] = {}
+        self.n_embedding_: int | None = None
+
+    def fit(self, batch: SegmentBatch) -> FeatureBuilder:
+        """Learn TF-IDF vocabularies on the batch's texts and context texts."""
+        spec = self.spec
+        self.n_embedding_ = int(np.asarray(batch.embeddings).shape[1])
+        ctx_texts, _ = _context(batch)
+        corpus = [_with_first_word(t) for t in batch.texts]
+        corpus += [_with_first_word(t) for t in ctx_texts if t]
+        self.vectorizers_ = {}
+        if spec.word_weight or spec.context_word_weight:
+            self.vectorizers_["word"] = _vectorizer("word", spec.min_df,
+                                                    spec.max_terms).fit(corpus)
+        if spec.char_weight:
+            self.vectorizers_["char"] = _vectorizer("char", 1, spec.max_terms).fit(
+                list(batch.texts) + [t for t in ctx_texts if t])
+        return self
+
+    @property
+    def n_features(self) -> int:
+        spec, n_emb = self.spec, int(self.n_embedding_ or 0)
+        n = n_emb if spec.embedding_weight else 0
+        n += n_emb if spec.context_weight else 0
+        word = len(self.vectorizers_["word"].vocabulary_) if "word" in self.vectorizers_ else 0
+        n += word if spec.word_weight else 0
+        n += len(self.vectorizers_["char"].vocabulary_) if spec.char_weight else 0
+        n += word if spec.context_word_weight else 0
+        n += 2 * N_SURFACE + N_OVERLAP if spec.surface_weight else 0
+        return n
+
+    def transform(self, batch: SegmentBatch) -> sp.csr_matrix:
+        """One sparse row per segment (the blocks in the order of the module docstring)."""
+        if self.n_embedding_ is None:
+            raise ValueError("FeatureBuilder.transform called before fit")
+        spec = self.spec
+        emb = np.asarray(batch.embeddings, dtype=np.float64)
+        if emb.ndim != 2 or emb.shape[1] != self.n_embedding_:
+            raise ValueError(
+                f"embeddings have shape {emb.shape}, expected (n, {self.n_embedding_})")
+        ctx_texts, ctx_emb = _context(batch)
+        blocks: list[Any] = []
+        if spec.embedding_weight:
+            blocks.append(sp.csr_matrix(emb * spec.embedding_weight))
+        if spec.context_weight:
+            blocks.append(sp.csr_matrix(ctx_emb * spec.context_weight))
+        if spec.word_weight:
+            docs = [_with_first_word(t) for t in batch.texts]
+            blocks.append(self.vectorizers_["word"].transform(docs) * spec.word_weight)
+        if spec.char_weight:
+            blocks.append(self.vectorizers_["char"].transform(list(batch.texts))
+                          * spec.char_weight)
+        if spec.context_word_weight:
+            docs = [_with_first_word(t) if t else "" for t in ctx_texts]
+            blocks.append(self.vectorizers_["word"].transform(docs) * spec.context_word_weight)
+        if spec.surface_weight:
+            surf = np.hstack([surface_features(batch.texts), surface_features(ctx_texts),
+                              overlap_features(batch.texts, ctx_texts, emb, ctx_emb)])
+            blocks.append(sp.csr_matrix(surf * spec.surface_weight))
+        if not blocks:
+            return sp.csr_matrix((len(batch), 0))
+        return sp.hstack(blocks, format="csr", dtype=np.float64)
+
+    def fit_transform(self, batch: SegmentBatch) -> sp.csr_matrix:
+        return self.fit(batch).transform(batch)
+
+    # ---- persistence ------------------------------------------------------------------
+
+    def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """(JSON-safe state, arrays): spec, vocabularies, idf vectors."""
+        if self.n_embedding_ is None:
+            raise ValueError("FeatureBuilder.get_state called before fit")
+        state: dict[str, Any] = {"spec": asdict(self.spec), "n_embedding": self.n_embedding_,
+                                 "vocabularies": {}}
+        arrays: dict[str, np.ndarray] = {}
+        for kind, vec in self.vectorizers_.items():
+            vocab = sorted(vec.vocabulary_, key=vec.vocabulary_.__getitem__)
+            state["vocabularies"][kind] = vocab
+            arrays[f"{kind}_idf"] = np.asarray(vec.idf_, dtype=np.float64)
+        return state, arrays
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any],
+                   arrays: Mapping[str, np.ndarray]) -> FeatureBuilder:
+        """Rebuild a fitted builder; raises ValueError/KeyError/TypeError on bad input."""
+        spec = FeatureSpec(**state["spec"])
+        builder = cls(spec)
+        builder.n_embedding_ = int(state["n_embedding"])
+        for kind, vocab in dict(state["vocabularies"]).items():
+            if kind not in ("word", "char"):
+                raise ValueError(f"unknown vocabulary {kind!r}")
+            idf = np.asarray(arrays[f"{kind}_idf"], dtype=np.float64)
+            if idf.shape != (len(vocab),):
+                raise ValueError(f"{kind}_idf has shape {idf.shape}, expected ({len(vocab)},)")
+            vec = _vectorizer(kind, spec.min_df if kind == "word" else 1)
+            vec.vocabulary_ = {str(term): i for i, term in enumerate(vocab)}
+            vec.idf_ = idf
+            builder.vectorizers_[kind] = vec
+        return builder

@@ -1,0 +1,83 @@
+"""isp_nlp.active: uncertainty + diversity selection, and the project wrapper."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from isp_nlp.active import next_to_code, rank_next, segment_uncertainty, select_next
+from isp_nlp.model import Suggestion
+
+
+def clusters(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Four tight clusters of 25 points each on orthogonal axes."""
+    rng = np.random.default_rng(seed)
+    centres = np.eye(8)[:4]
+    labels = np.repeat(np.arange(4), 25)
+    return centres[labels] + 0.05 * rng.normal(size=(100, 8)), labels
+
+
+def test_diversity_alone_covers_every_cluster_and_is_seeded() -> None:
+    X, labels = clusters()
+    pick = select_next(X, None, 4, seed=1)
+    assert sorted(labels[pick]) == [0, 1, 2, 3]
+    assert pick == select_next(X, None, 4, seed=1)
+    assert len(set(pick)) == 4
+
+
+def test_already_coded_clusters_are_avoided() -> None:
+    X, labels = clusters()
+    coded = X[[0, 1, 30]]  # clusters 0 and 1
+    pick = select_next(X, None, 2, coded, seed=0)
+    assert sorted(labels[pick]) == [2, 3]
+
+
+def test_uncertainty_orders_the_uncovered_regions() -> None:
+    X, labels = clusters()
+    for unsure in (2, 3):
+        u = np.where(labels == unsure, 0.9, 0.1)
+        picks = rank_next(X, u, 4)
+        assert labels[picks[0].index] == unsure and picks[0].uncertainty == pytest.approx(0.9)
+        assert sorted(labels[[p.index for p in picks]]) == [0, 1, 2, 3]
+        coded = X[[0, 30]]  # clusters 0 and 1 are covered
+        first = rank_next(X, u, 2, coded)
+        assert [labels[p.index] for p in first] == [unsure, 5 - unsure]
+
+
+def test_picks_are_typical_not_outliers() -> None:
+    X, labels = clusters()
+    X = np.vstack([X, np.eye(8)[7] * 3])  # a lone outlier far from every cluster
+    picks = select_next(X, None, 4, seed=0)
+    assert 100 not in picks
+
+
+def test_edge_cases() -> None:
+    X, _ = clusters()
+    assert select_next(X, None, 0) == []
+    assert len(select_next(X[:3], None, 10)) == 3
+    with pytest.raises(ValueError):
+        select_next(X, np.zeros(5), 2)
+
+
+def test_segment_uncertainty_takes_the_least_sure_suggestion() -> None:
+    s = [Suggestion("a", "m", "stage", "push", 0.9, True),
+         Suggestion("a", "m", "code", "c1", 0.5, True),
+         Suggestion("b", "m", "code", "c1", 0.95, True)]
+    u = segment_uncertainty(s)
+    assert u["a"] == pytest.approx(1.0) and u["b"] == pytest.approx(0.1)
+
+
+def test_next_to_code_on_demo_project(project_copy) -> None:
+    from isp_nlp.pipeline import humanly_coded
+    from isp_nlp.project import open_project
+
+    store = open_project(project_copy)
+    try:
+        rows = next_to_code(store, 5, seed=0)
+        coded = humanly_coded(store.annotations())
+    finally:
+        store.close()
+    assert len(rows) == 5
+    assert not {r["segment_id"] for r in rows} & coded
+    assert all(r["uncertainty"] is not None for r in rows)  # the demo has a trained model
+    assert {"document", "segment_index", "speaker", "text", "score", "reason"} <= set(rows[0])

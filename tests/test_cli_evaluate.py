@@ -1,0 +1,110 @@
+"""`evaluate` and `next-to-code` through click: output, JSON keys, one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from isp_nlp.cli_common import Group
+from isp_nlp.cli_evaluate import evaluate, next_to_code
+
+from .test_evaluate import corpus, write_csv
+
+
+@click.group(cls=Group)
+@click.option("--project", type=click.Path(file_okay=False, path_type=Path), default=".")
+@click.pass_context
+def cli(ctx: click.Context, project: Path) -> None:
+    ctx.ensure_object(dict)
+    ctx.obj["project"] = project
+
+
+cli.add_command(evaluate)
+cli.add_command(next_to_code)
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli, list(args))
+
+
+def one_line_error(result, *needles: str) -> None:
+    assert result.exit_code == 2, result.output
+    lines = [ln for ln in result.output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
+    assert "Traceback" not in result.output
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> tuple[Path, Path]:
+    train = write_csv(tmp_path / "train.csv", corpus(4, ("ann",)))
+    test = write_csv(tmp_path / "test.csv", corpus(1, ("a", "b", "c"), {"b": 5, "c": 7}))
+    return train, test
+
+
+def test_evaluate_json_and_out_file(files, tmp_path: Path) -> None:
+    train, test = files
+    out = tmp_path / "proj" / "evaluation.json"
+    r = run("evaluate", "--train", str(train), "--test", str(test), "--seed-per-label", "2,4",
+            "--repeats", "2", "--embedder", "hashing-256", "--format", "json", "--out", str(out))
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.output)
+    assert data == json.loads(out.read_text(encoding="utf-8"))
+    assert data["n_test_units"] == 12
+    assert set(data["human_human"]) == {"mean_pairwise_kappa", "krippendorff_alpha"}
+    assert {"mean_kappa", "krippendorff_alpha_with_model", "macro_f1", "accuracy"} <= set(
+        data["model_human"])
+    assert [c["seed_per_label"] for c in data["learning_curve"]] == [2, 4]
+    assert data["timing"]["fit_predict_seconds_per_repeat"] >= 0
+
+
+def test_evaluate_table_has_verdict(files, tmp_path: Path) -> None:
+    train, test = files
+    r = run("evaluate", "--train", str(train), "--test", str(test), "--embedder", "hashing-256",
+            "--cache", str(tmp_path / "cache.sqlite"))
+    assert r.exit_code == 0, r.output
+    assert "human-human (mean pair)" in r.output and "Verdict: model-human kappa" in r.output
+    assert (tmp_path / "cache.sqlite").is_file()
+
+
+def test_evaluate_folds(files) -> None:
+    r = run("evaluate", str(files[0]), "--folds", "2", "--embedder", "hashing-256",
+            "--format", "json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["config"]["folds"] == 2
+
+
+def test_evaluate_errors_are_one_line(files, tmp_path: Path) -> None:
+    train, test = files
+    base = ("--embedder", "hashing-256")
+    one_line_error(run("evaluate", "--train", str(train), "--test", str(test),
+                       "--seed-per-label", "99", *base), "label 'barrier' has 16")
+    one_line_error(run("evaluate", "--train", str(train), "--test", str(test),
+                       "--seed-per-label", "x", *base), "--seed-per-label")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("document,text\nd,x\n", encoding="utf-8")
+    r = run("evaluate", "--train", str(bad), "--test", str(test), *base)
+    assert r.exit_code == 2 and "segment, coder, code" in r.output and "Traceback" not in r.output
+    one_line_error(run("evaluate", "--train", str(train), *base), "--train and --test")
+    one_line_error(run("evaluate", str(train), *base), "--folds")
+    one_line_error(run("evaluate", str(train), "--folds", "9", *base), "between 2 and 4")
+    one_line_error(run("evaluate", "--train", str(tmp_path / "nope.csv"), "--test", str(test),
+                       *base), "does not exist")
+
+
+def test_next_to_code(project_copy: Path) -> None:
+    r = run("--project", str(project_copy), "next-to-code", "--n", "3", "--format", "json")
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.output)
+    assert len(rows) == 3 and all(row["reason"] for row in rows)
+    t = run("--project", str(project_copy), "next-to-code", "--n", "2")
+    assert t.exit_code == 0 and t.output.count("score") == 2
+
+
+def test_next_to_code_without_project(tmp_path: Path) -> None:
+    one_line_error(run("--project", str(tmp_path / "none"), "next-to-code"), "no isp-nlp project")

@@ -1,0 +1,83 @@
+"""Calibration: temperature and Platt maps fitted on out-of-fold scores."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from scipy.special import expit, softmax
+
+from isp_nlp.suggest import CodeSuggester, StageClassifier
+from isp_nlp.suggest.calibration import fit_platt, fit_temperature, out_of_fold_scores
+
+
+def test_temperature_recovers_the_scale_of_overconfident_scores() -> None:
+    rng = np.random.default_rng(0)
+    logits = rng.normal(scale=2.0, size=(4000, 3))
+    y = np.array([rng.choice(3, p=p) for p in softmax(logits, axis=1)])
+    assert fit_temperature(3.0 * logits, y) == pytest.approx(3.0, rel=0.15)
+    assert fit_temperature(logits, y) == pytest.approx(1.0, rel=0.15)
+    binary = rng.normal(scale=2.0, size=4000)
+    yb = (rng.random(4000) < expit(binary)).astype(int)
+    assert fit_temperature(0.5 * binary, yb) == pytest.approx(0.5, rel=0.15)
+
+
+def test_platt_recovers_slope_and_offset() -> None:
+    rng = np.random.default_rng(1)
+    s = rng.normal(scale=3.0, size=5000)
+    y = (rng.random(5000) < expit(0.5 * s - 1.0)).astype(int)
+    a, b = fit_platt(s, y)
+    assert a == pytest.approx(0.5, abs=0.08) and b == pytest.approx(-1.0, abs=0.15)
+    assert fit_platt(-s, y) == (1.0, 0.0)  # a reversing map is refused
+
+
+def test_out_of_fold_scores_need_enough_rows_per_class() -> None:
+    y = np.array([0, 0, 1, 1, 1, 1])
+
+    def fit_score(train, test, target):
+        return np.full(len(test), float(target[train].mean()))
+
+    assert out_of_fold_scores(None, y, 3, fit_score) is None  # class 0 has 2 rows < 3 folds
+    out = out_of_fold_scores(None, y, 2, fit_score)
+    assert out is not None and out.shape == (6,)
+
+
+def _noisy(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    y = np.resize(np.array(["a", "b", "c"]), n)
+    centres = {"a": 0, "b": 1, "c": 2}
+    X = rng.normal(size=(n, 20))
+    for i, label in enumerate(y):
+        X[i, centres[label]] += 1.0
+    return X, y
+
+
+def test_calibrated_stage_classifier_keeps_argmax_and_round_trips() -> None:
+    X, y = _noisy(150, 2)
+    raw = StageClassifier(C=100.0).fit(X, y)
+    cal = StageClassifier(C=100.0, calibration_folds=3).fit(X, y)
+    assert cal.temperature_ > 1.0  # weakly regularised LR on noise is overconfident
+    np.testing.assert_array_equal(cal.predict(X), raw.predict(X))
+    state, arrays = cal.get_learned_state()
+    again = StageClassifier.from_learned_state(cal.get_params(), json.loads(json.dumps(state)),
+                                               arrays)
+    np.testing.assert_allclose(again.predict_proba(X), cal.predict_proba(X))
+    X_test, y_test = _noisy(600, 3)
+    correct = cal.predict(X_test) == y_test
+
+    def gap(model: StageClassifier) -> float:
+        return abs(model.predict_proba(X_test).max(axis=1).mean() - correct.mean())
+
+    assert gap(cal) < gap(raw)
+
+
+def test_calibrated_code_suggester_round_trips() -> None:
+    X, y = _noisy(120, 4)
+    Y = np.column_stack([y == "a", y == "b", np.zeros(len(y))]).astype(int)
+    est = CodeSuggester(C=100.0, calibration_folds=3).fit(X, Y)
+    assert est.platt_.shape == (3, 2) and est.platt_[2].tolist() == [1.0, 0.0]
+    assert 0 < est.platt_[0, 0] < 1.0  # overconfident scores are shrunk
+    state, arrays = est.get_learned_state()
+    again = CodeSuggester.from_learned_state(est.get_params(), state, arrays)
+    np.testing.assert_allclose(again.predict_proba(X), est.predict_proba(X))
