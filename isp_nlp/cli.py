@@ -280,9 +280,10 @@ def demo(out: Path, corpus: Path | None, embedder: str) -> None:
 
 
 from .cli_agreement import agreement  # noqa: E402 - commands in their own modules
+from .cli_evaluate import evaluate, next_to_code  # noqa: E402
 from .cli_pathways import disagreements, pathways, resolve  # noqa: E402
 
-for _command in (agreement, pathways, disagreements, resolve):
+for _command in (agreement, pathways, disagreements, resolve, evaluate, next_to_code):
     cli.add_command(_command)
 
 

@@ -4,7 +4,7 @@ Used by ``isp-nlp evaluate`` (any coded-segments CSV) and, through
 :func:`isp_nlp.suggest.trainer.train_suggester`, by the project's suggesters.
 Each model is a :class:`~isp_nlp.suggest.features.FeatureBuilder` (embedding, previous
 turn, TF-IDF and surface features, weighted by :class:`TrainParams`) followed by balanced
-logistic regression whose probabilities are calibrated on out-of-fold scores.
+logistic regression (probabilities optionally calibrated on out-of-fold scores).
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def _features(builder: FeatureBuilder | None, batch: SegmentBatch):
 
 def fit_single_label(batch: SegmentBatch, y: Sequence[str], *,
                      params: TrainParams | None = None) -> SingleLabelModel:
-    """Fit features + calibrated multinomial logistic regression on one label per segment."""
+    """Fit features + multinomial logistic regression on one label per segment."""
     params = params or TrainParams()
     y = np.asarray(list(y), dtype=object)
     if len(set(y)) < 2:
@@ -76,7 +76,7 @@ def fit_single_label(batch: SegmentBatch, y: Sequence[str], *,
 
 def fit_multi_label(batch: SegmentBatch, Y: np.ndarray, labels: Sequence[str], *,
                     params: TrainParams | None = None) -> MultiLabelModel:
-    """Fit features + one calibrated logistic regression per label (``Y``: 0/1 matrix)."""
+    """Fit features + one logistic regression per label (``Y``: 0/1 indicator matrix)."""
     params = params or TrainParams()
     builder = FeatureBuilder(params.feature_spec())
     X = builder.fit_transform(batch)

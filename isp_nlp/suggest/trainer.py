@@ -43,7 +43,8 @@ class TrainParams:
     max_terms: int = 2000
     #: Internal stratified folds for probability calibration (0 = off): a temperature for
     #: the stage model, a Platt sigmoid per code (see :mod:`isp_nlp.suggest.calibration`).
-    calibration_folds: int = 3
+    #: Opt-in: it multiplies the fits by folds + 1, too slow for the project demo.
+    calibration_folds: int = 0
     #: fit_single_label only: keep the configured features or drop the lexical and surface
     #: blocks, whichever scores better by internal CV (see :mod:`isp_nlp.suggest.selection`).
     select_features: bool = False
