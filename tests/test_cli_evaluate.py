@@ -9,8 +9,8 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from isp_nlp.cli_common import Group
-from isp_nlp.cli_evaluate import evaluate, next_to_code
+from isp_nlp.cli.cmd_evaluate import evaluate, next_to_code
+from isp_nlp.cli.common import Group
 
 from .test_evaluate import corpus, write_csv
 

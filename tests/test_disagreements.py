@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from isp_nlp.cli_common import Group
-from isp_nlp.cli_pathways import disagreements, pathways, resolve
+from isp_nlp.cli.cmd_pathways import disagreements, pathways, resolve
+from isp_nlp.cli.common import Group
 from isp_nlp.disagreements import (
     CoderLabels,
     disagreement_frame,

@@ -12,8 +12,8 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from isp_nlp.cli_common import Group
-from isp_nlp.cli_pathways import disagreements, pathways, resolve
+from isp_nlp.cli.cmd_pathways import disagreements, pathways, resolve
+from isp_nlp.cli.common import Group
 from isp_nlp.model import Annotation
 from isp_nlp.pathways import (
     BACKWARD,

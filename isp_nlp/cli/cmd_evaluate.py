@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from .cli_common import FORMATS, InputError, open_store
-from .errors import ImportCodesError, IspNlpError
+from ..errors import ImportCodesError, IspNlpError
+from .common import FORMATS, InputError, open_store
 
 
 def _ks(value: str | None) -> list[int | None]:
@@ -59,8 +59,8 @@ def evaluate(coded, train, test, folds, seed_per_label, repeats, label_column, m
     Either --train TRAIN.csv --test TEST.csv, or CODED.csv --folds N (folds grouped by
     document). Writing --out <project>/evaluation.json feeds the project report.
     """
-    from .evaluate import StudyConfig, evaluate_files
-    from .pipeline import make_embedder
+    from ..evaluate import StudyConfig, evaluate_files
+    from ..pipeline import make_embedder
 
     if coded is not None and (train or test):
         raise InputError("give either CODED.csv with --folds, or --train and --test, not both.")
@@ -71,7 +71,7 @@ def evaluate(coded, train, test, folds, seed_per_label, repeats, label_column, m
     try:
         store_cache = None
         if cache is not None:
-            from .store import Store
+            from ..store import Store
 
             store_cache = Store.create(cache).embedding_cache()
         result = evaluate_files(train, test, coded=coded, config=config,
@@ -126,7 +126,7 @@ def format_evaluation(result: dict) -> str:
 @click.pass_context
 def next_to_code(ctx, n: int, fmt: str, seed: int) -> None:
     """Uncoded segments to hand-code next: the model is unsure and they are unlike coded ones."""
-    from .active import next_to_code as choose
+    from ..active import next_to_code as choose
 
     try:
         rows = choose(open_store(ctx), n, seed=seed)
