@@ -5,26 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import click
 import pytest
 from click.testing import CliRunner
 
-from isp_nlp.cli.cmd_evaluate import evaluate, next_to_code
-from isp_nlp.cli.common import Group
+from isp_nlp.cli import cli
 
 from .test_evaluate import corpus, write_csv
-
-
-@click.group(cls=Group)
-@click.option("--project", type=click.Path(file_okay=False, path_type=Path), default=".")
-@click.pass_context
-def cli(ctx: click.Context, project: Path) -> None:
-    ctx.ensure_object(dict)
-    ctx.obj["project"] = project
-
-
-cli.add_command(evaluate)
-cli.add_command(next_to_code)
 
 
 def run(*args: str):

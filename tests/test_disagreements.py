@@ -6,13 +6,11 @@ import csv
 import json
 from pathlib import Path
 
-import click
 import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from isp_nlp.cli.cmd_pathways import disagreements, pathways, resolve
-from isp_nlp.cli.common import Group
+from isp_nlp.cli import cli as app
 from isp_nlp.disagreements import (
     CoderLabels,
     disagreement_frame,
@@ -24,17 +22,6 @@ from isp_nlp.errors import ImportCodesError, InputFileError
 from isp_nlp.model import Segment
 from isp_nlp.project import open_project
 from isp_nlp.reporting import project_agreement
-
-
-@click.group(cls=Group)
-@click.option("--project", type=click.Path(path_type=Path), default=".")
-@click.pass_context
-def app(ctx: click.Context, project: Path) -> None:
-    ctx.obj = {"project": project}
-
-
-for _command in (pathways, disagreements, resolve):
-    app.add_command(_command)
 
 F = frozenset
 

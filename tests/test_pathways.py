@@ -6,14 +6,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import click
 import pytest
 from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from isp_nlp.cli.cmd_pathways import disagreements, pathways, resolve
-from isp_nlp.cli.common import Group
+from isp_nlp.cli import cli as app
 from isp_nlp.model import Annotation
 from isp_nlp.pathways import (
     BACKWARD,
@@ -30,17 +28,6 @@ from isp_nlp.pathways import (
 )
 from isp_nlp.project import open_project
 from isp_nlp.report.pathway_diagram import pathway_chart
-
-
-@click.group(cls=Group)
-@click.option("--project", type=click.Path(path_type=Path), default=".")
-@click.pass_context
-def app(ctx: click.Context, project: Path) -> None:
-    ctx.obj = {"project": project}
-
-
-for _command in (pathways, disagreements, resolve):
-    app.add_command(_command)
 
 
 def test_runs_skip_none_and_unknown_instead_of_breaking() -> None:
