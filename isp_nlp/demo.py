@@ -36,9 +36,29 @@ def _fresh_project_dir(out: Path) -> None:
         raise ProjectError(
             f"{out} holds an isp-nlp project that is not a demo; choose another --out folder"
         )
-    for name in ("project.sqlite", "project.sqlite-wal", "project.sqlite-shm", "report.html"):
+    for name in ("project.sqlite", "project.sqlite-wal", "project.sqlite-shm", "report.html",
+                 "evaluation.json"):
         (out / name).unlink(missing_ok=True)
     shutil.rmtree(out / "models", ignore_errors=True)
+
+
+def _write_evaluation(store, coded: Path, out: Path) -> dict:
+    """A small learning curve for the stage label (grouped 5-fold CV on the seed
+    codes), saved as ``evaluation.json`` so the report can plot it."""
+    import json
+
+    from .evaluate import StudyConfig, evaluate_files
+    from .pipeline import project_embedder
+
+    result = evaluate_files(
+        None, None, coded=coded, embedder=project_embedder(store),
+        cache=store.embedding_cache(),
+        config=StudyConfig(seed_per_label=[4, 8, None], repeats=2, label_column="stage",
+                           folds=5),
+    )
+    (out / "evaluation.json").write_text(json.dumps(result, indent=2, default=str),
+                                         encoding="utf-8")
+    return result
 
 
 def run_demo(out: str | Path, *, corpus: str | Path | None = None, embedder: str = "minilm",
@@ -91,6 +111,11 @@ def run_demo(out: str | Path, *, corpus: str | Path | None = None, embedder: str
             build_review_items(store, DEMO_CODER, recorder.decided(DEMO_CODER))))
         summary = run_scripted(ReviewSession(items, recorder, DEMO_CODER, cb), DEMO_SCRIPT)
         echo(f"[7/8] scripted review by {DEMO_CODER}: {summary}")
+        ev = _write_evaluation(store, corpus / "seed_codes.csv", out)
+        model_k = ev["model_human"]["mean_kappa"]
+        human_k = ev["human_human"]["mean_pairwise_kappa"]
+        echo(f"      stage suggester, 5-fold CV on the seed codes: kappa {model_k:.3f} "
+             f"vs the coders' {human_k:.3f} (evaluation.json)")
         rep = project_agreement(store)
         stage = rep.alphas[rep.alphas["target"] == "stage"]
         for row in stage.itertuples():

@@ -21,6 +21,9 @@ def test_demo_with_real_model(tmp_path: Path) -> None:
     assert "all-MiniLM-L6-v2" in result.output
     html = report.read_text(encoding="utf-8")
     assert "data:image/png;base64," in html and "http://" not in html
+    # The demo's small stage evaluation feeds the report's learning curve.
+    assert (out / "evaluation.json").is_file()
+    assert 'alt="Learning curve' in html
 
     status = json.loads(CliRunner().invoke(
         cli, ["--project", str(out), "status", "--format", "json"]).output)
