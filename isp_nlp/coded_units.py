@@ -1,0 +1,202 @@
+"""Coded units read from a coded-segments CSV for evaluation studies.
+
+A unit is (document, segment): the segment id, else the start/end offsets, else the
+text. Each unit carries its text, its context (the ``previous_text`` column, else the
+previous unit of the document) and every coder's labels; embeddings are attached later.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from isp_nlp.errors import InputFileError, IspNlpError
+from isp_nlp.suggest.batch import SegmentBatch
+
+NO_CODE = "(no code)"
+
+
+class EvaluationError(IspNlpError):
+    """An evaluation cannot run on the given data or settings."""
+
+
+@dataclass
+class CodedUnits:
+    """Coded units of one CSV: text, previous-unit context and each coder's labels.
+
+    ``codings[i]`` maps coder -> labels (one label in single-label mode, a possibly
+    empty tuple of codes in multi-label mode).
+    """
+
+    name: str
+    keys: list[str]
+    documents: list[str]
+    texts: list[str]
+    contexts: list[str]
+    codings: list[dict[str, tuple[str, ...]]]
+    multi_label: bool
+    embeddings: np.ndarray | None = None
+    context_embeddings: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    @property
+    def coders(self) -> list[str]:
+        return sorted({c for unit in self.codings for c in unit})
+
+    @property
+    def labels(self) -> list[str]:
+        return sorted({lab for unit in self.codings for labs in unit.values() for lab in labs})
+
+    def reference(self) -> list[Any]:
+        """Majority label per unit (ties: first coder alphabetically); for multi-label,
+        the codes applied by at least half of the unit's coders."""
+        return [majority(unit, self.multi_label) for unit in self.codings]
+
+    def batch(self, index: Sequence[int] | None = None) -> SegmentBatch:
+        if self.embeddings is None or self.context_embeddings is None:
+            raise EvaluationError(f"{self.name}: units are not embedded yet; call embed_units.")
+        idx = list(range(len(self))) if index is None else [int(i) for i in index]
+        return SegmentBatch(
+            segment_ids=tuple(self.keys[i] for i in idx),
+            texts=tuple(self.texts[i] for i in idx),
+            embeddings=self.embeddings[idx],
+            context_texts=tuple(self.contexts[i] for i in idx),
+            context_embeddings=self.context_embeddings[idx],
+        )
+
+    def subset(self, index: Sequence[int]) -> CodedUnits:
+        idx = [int(i) for i in index]
+        pick = lambda xs: [xs[i] for i in idx]  # noqa: E731
+        return CodedUnits(
+            self.name, pick(self.keys), pick(self.documents), pick(self.texts),
+            pick(self.contexts), pick(self.codings), self.multi_label,
+            None if self.embeddings is None else self.embeddings[idx],
+            None if self.context_embeddings is None else self.context_embeddings[idx],
+        )
+
+
+def majority(unit: dict[str, tuple[str, ...]], multi_label: bool) -> Any:
+    coders = sorted(unit)
+    if multi_label:
+        counts = Counter(c for coder in coders for c in set(unit[coder]))
+        return tuple(sorted(c for c, n in counts.items() if 2 * n >= len(coders)))
+    votes = [unit[c][0] for c in coders if unit[c]]
+    counts = Counter(votes)
+    top = max(counts.values())
+    return next(v for v in votes if counts[v] == top)
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _extra_column(path: Path, column: str) -> dict[int, str]:
+    """Values of an optional column by 1-based file line (read_coded_csv ignores it)."""
+    from isp_nlp.codebook import read_text_file
+    from isp_nlp.coded_csv import _choose_delimiter, _rows_with_lines
+
+    text = read_text_file(path, "coded-segments CSV")
+    records = [(n, r) for n, r in _rows_with_lines(text, _choose_delimiter(text), path.name)
+               if any(f.strip() for f in r)]
+    header = [h.strip().casefold() for h in records[0][1]]
+    if column not in header:
+        return {}
+    i = header.index(column)
+    return {n: (r[i].strip() if i < len(r) else "") for n, r in records[1:]}
+
+
+def load_units(path: str | Path, *, label_column: str = "code",
+               multi_label: bool = False) -> CodedUnits:
+    """Read a coded-segments CSV into units with each coder's labels."""
+    from isp_nlp.codebook import normalise_stage
+    from isp_nlp.coded_csv import read_coded_csv
+
+    path = Path(path)
+    if label_column not in ("code", "stage"):
+        raise EvaluationError(
+            f"label column '{label_column}' is not supported; expected 'code' or 'stage'.")
+    if multi_label and label_column == "stage":
+        raise EvaluationError(
+            "the stage column holds one label per segment, so --multi-label needs "
+            "--label-column code; drop --multi-label or use the code column.")
+    if not path.is_file():
+        raise InputFileError(f"{path} does not exist; expected a coded-segments CSV file.")
+    rows = read_coded_csv(path)
+    previous = _extra_column(path, "previous_text")
+    order: dict[str, int] = {}
+    doc_of, text_of, ctx_of, start_of = {}, {}, {}, {}
+    codings: dict[str, dict[str, list[str]]] = {}
+    for row in rows:
+        if not row.document:
+            raise EvaluationError(f"{path.name} line {row.line}: document is empty; "
+                                  "give every row the transcript's document name.")
+        if not row.coder:
+            raise EvaluationError(f"{path.name} line {row.line}: coder is empty; "
+                                  "fill in who coded the row.")
+        if row.segment:
+            uid = row.segment
+        elif row.start is not None:
+            uid = f"{row.start}-{row.end}"
+        elif row.text.strip():
+            uid = "text:" + " ".join(row.text.split())
+        else:
+            raise EvaluationError(f"{path.name} line {row.line}: segment, start/end and text "
+                                  "are all empty; fill in at least one to identify the unit.")
+        key = f"{row.document}\x1f{uid}"
+        if key not in order:
+            order[key] = len(order)
+            doc_of[key], text_of[key], start_of[key] = row.document, row.text, row.start
+            ctx_of[key] = previous.get(row.line)
+        elif not text_of[key] and row.text:
+            text_of[key] = row.text
+        labels = codings.setdefault(key, {}).setdefault(row.coder, [])
+        value = row.code if label_column == "code" else (normalise_stage(row.stage) or "")
+        if value and value not in labels:
+            labels.append(value)
+    keys = sorted(order, key=order.__getitem__)
+    if not multi_label:  # single label: first label given; coders without one are missing
+        units = [{c: (v[0],) for c, v in codings[k].items() if v} for k in keys]
+    else:
+        units = [{c: tuple(sorted(v)) for c, v in codings[k].items()} for k in keys]
+    keep = [i for i, u in enumerate(units) if u]
+    if not keep:
+        raise EvaluationError(f"{path.name} has no row with a {label_column} label; fill in the "
+                              f"{label_column} column.")
+    keys = [keys[i] for i in keep]
+    units = [units[i] for i in keep]
+    contexts = _contexts(keys, doc_of, text_of, ctx_of, start_of)
+    return CodedUnits(path.name, keys, [doc_of[k] for k in keys], [text_of[k] for k in keys],
+                      contexts, units, multi_label)
+
+
+def _contexts(keys, doc_of, text_of, ctx_of, start_of) -> list[str]:
+    """previous_text when given, else the previous unit of the document (by start or order)."""
+    by_doc: dict[str, list[str]] = {}
+    for k in keys:
+        by_doc.setdefault(doc_of[k], []).append(k)
+    prev: dict[str, str] = {}
+    for doc_keys in by_doc.values():
+        if all(start_of[k] is not None for k in doc_keys):
+            doc_keys = sorted(doc_keys, key=lambda k: start_of[k])
+        for before, k in zip([None, *doc_keys[:-1]], doc_keys, strict=True):
+            prev[k] = "" if before is None else text_of[before]
+    return [ctx_of[k] if ctx_of[k] is not None else prev[k] for k in keys]
+
+
+def embed_units(units: CodedUnits, embedder, cache=None) -> CodedUnits:
+    """Attach text and context embeddings (context "" -> zero vector)."""
+    from isp_nlp.embed import embed_texts
+
+    vectors = embed_texts(list(units.texts) + list(units.contexts), embedder, cache)
+    n = len(units)
+    units.embeddings = vectors[:n]
+    ctx = vectors[n:].copy()
+    ctx[[not t.strip() for t in units.contexts]] = 0.0
+    units.context_embeddings = ctx
+    return units
