@@ -72,7 +72,7 @@ class CodedRow:
 # --------------------------------------------------------------------------- reading
 
 
-def _rows_with_lines(text: str, delimiter: str, name: str) -> list[tuple[int, list[str]]]:
+def rows_with_lines(text: str, delimiter: str, name: str) -> list[tuple[int, list[str]]]:
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     out: list[tuple[int, list[str]]] = []
     last = 0
@@ -88,7 +88,7 @@ def _rows_with_lines(text: str, delimiter: str, name: str) -> list[tuple[int, li
     return out
 
 
-def _choose_delimiter(text: str) -> str:
+def choose_delimiter(text: str) -> str:
     header = next((ln for ln in text.splitlines() if ln.strip()), "")
     best, best_hits = ",", -1
     for delim in (",", ";", "\t"):
@@ -120,7 +120,7 @@ def read_coded_csv(path: str | Path) -> list[CodedRow]:
     path = Path(path)
     name = path.name
     text = read_text_file(path, "coded-segments CSV")
-    records = _rows_with_lines(text, _choose_delimiter(text), name)
+    records = rows_with_lines(text, choose_delimiter(text), name)
     records = [(n, r) for n, r in records if any(f.strip() for f in r)]
     if not records:
         raise InputFileError(f"{name} has no header row; add the header {', '.join(COLUMNS)}.")

@@ -99,10 +99,10 @@ def majority(unit: dict[str, tuple[str, ...]], multi_label: bool) -> Any:
 def _extra_column(path: Path, column: str) -> dict[int, str]:
     """Values of an optional column by 1-based file line (read_coded_csv ignores it)."""
     from isp_nlp.codebook import read_text_file
-    from isp_nlp.coded_csv import _choose_delimiter, _rows_with_lines
+    from isp_nlp.coded_csv import choose_delimiter, rows_with_lines
 
     text = read_text_file(path, "coded-segments CSV")
-    records = [(n, r) for n, r in _rows_with_lines(text, _choose_delimiter(text), path.name)
+    records = [(n, r) for n, r in rows_with_lines(text, choose_delimiter(text), path.name)
                if any(f.strip() for f in r)]
     header = [h.strip().casefold() for h in records[0][1]]
     if column not in header:

@@ -5,8 +5,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from pathlib import Path
 from typing import Any
@@ -72,23 +70,13 @@ def _consensus_annotations(segment_id: str, codes: frozenset[str] | None,
 
 def _read_sheet(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
     from .codebook import read_text_file
+    from .coded_csv import rows_with_lines
 
     text = read_text_file(path, "consensus CSV")
     header_line = next((ln for ln in text.splitlines() if ln.strip()), "")
     delimiter = max((",", ";", "\t"), key=header_line.count)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-    records: list[tuple[int, list[str]]] = []
-    last = 0
-    try:
-        for record in reader:
-            if any(f.strip() for f in record):
-                records.append((last + 1, record))
-            last = reader.line_num
-    except csv.Error as exc:
-        raise InputFileError(
-            f"{path.name} line {reader.line_num} cannot be parsed as CSV ({exc}); check the "
-            "quotes on that line (a field containing quotes must be quoted, quotes doubled)."
-        ) from exc
+    records = [(n, r) for n, r in rows_with_lines(text, delimiter, path.name)
+               if any(f.strip() for f in r)]
     header = [h.strip().casefold() for h in records[0][1]]
     missing = [c for c in ("segment", *CONSENSUS_COLUMNS) if c not in header]
     if missing:

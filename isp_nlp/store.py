@@ -11,17 +11,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
-from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
-import numpy as np
-
 from .errors import ProjectError
-from .model import Annotation, Codebook, Segment, Suggestion, Transcript
+from .model import Annotation, Codebook, Segment, Transcript
+from .store_models import ModelTables, SqliteEmbeddingCache, now  # noqa: F401 - re-exported
 
 DB_NAME = "project.sqlite"
 SCHEMA_VERSION = 1
@@ -31,16 +29,11 @@ def _schema() -> str:
 
 
 
-def now() -> str:
-    """Current UTC time as ISO 8601 with microseconds."""
-    return datetime.now(UTC).isoformat(timespec="microseconds")
-
-
 def project_db(directory: str | Path) -> Path:
     return Path(directory) / DB_NAME
 
 
-class Store:
+class Store(ModelTables):
     """A project database. Use :meth:`create` or :meth:`open`."""
 
     def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
@@ -359,91 +352,6 @@ class Store:
     # -- embeddings ---------------------------------------------------------
     def embedding_cache(self) -> SqliteEmbeddingCache:
         return SqliteEmbeddingCache(self.conn)
-
-    # -- models and suggestions --------------------------------------------
-    def register_model(self, model_id: str, path: str, manifest: Mapping) -> None:
-        with self.transaction() as conn:
-            conn.execute(
-                "INSERT OR REPLACE INTO models(id, path, manifest, created_at) VALUES (?,?,?,?)",
-                (model_id, path, json.dumps(manifest), now()),
-            )
-
-    def latest_model(self) -> dict | None:
-        row = self.conn.execute(
-            "SELECT id, path, manifest, created_at FROM models ORDER BY created_at DESC, rowid"
-            " DESC LIMIT 1"
-        ).fetchone()
-        if row is None:
-            return None
-        return {"id": row[0], "path": row[1], "manifest": json.loads(row[2]), "created_at": row[3]}
-
-    def replace_suggestions(self, model_id: str, suggestions: Sequence[Suggestion]) -> int:
-        with self.transaction() as conn:
-            conn.execute("DELETE FROM suggestions WHERE model_id = ?", (model_id,))
-            conn.executemany(
-                "INSERT INTO suggestions VALUES (?,?,?,?,?,?,?)",
-                [
-                    (s.segment_id, s.model_id, s.dimension, s.label, float(s.probability),
-                     int(s.suggested), json.dumps([asdict(e) for e in s.evidence]))
-                    for s in suggestions
-                ],
-            )
-        return len(suggestions)
-
-    def suggestions(self, model_id: str) -> list[Suggestion]:
-        from .model import Evidence
-
-        out = []
-        for r in self.conn.execute(
-            "SELECT segment_id, model_id, dimension, label, probability, suggested, evidence"
-            " FROM suggestions WHERE model_id = ? ORDER BY segment_id, dimension, probability DESC",
-            (model_id,),
-        ):
-            evidence = tuple(
-                Evidence(segment_id=e["segment_id"], similarity=e["similarity"], text=e["text"],
-                         labels=tuple(e["labels"]))
-                for e in json.loads(r[6])
-            )
-            out.append(Suggestion(segment_id=r[0], model_id=r[1], dimension=r[2], label=r[3],
-                                  probability=r[4], suggested=bool(r[5]), evidence=evidence))
-        return out
-
-
-class SqliteEmbeddingCache:
-    """Embedding cache keyed by (model id, sha256 of text), stored in the project."""
-
-    _CHUNK = 500
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
-
-    def get_many(self, model_id: str, keys: Sequence[str]) -> dict[str, np.ndarray]:
-        out: dict[str, np.ndarray] = {}
-        keys = list(keys)
-        for i in range(0, len(keys), self._CHUNK):
-            chunk = keys[i : i + self._CHUNK]
-            marks = ",".join("?" * len(chunk))
-            for key, blob in self.conn.execute(
-                f"SELECT text_sha256, vector FROM embeddings WHERE model_id = ?"
-                f" AND text_sha256 IN ({marks})",
-                [model_id, *chunk],
-            ):
-                out[key] = np.frombuffer(blob, dtype=np.float32)
-        return out
-
-    def put_many(self, model_id: str, items: Mapping[str, np.ndarray]) -> None:
-        rows = [
-            (model_id, key, int(vec.shape[-1]), np.asarray(vec, dtype=np.float32).tobytes())
-            for key, vec in items.items()
-        ]
-        conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            conn.executemany("INSERT OR REPLACE INTO embeddings VALUES (?,?,?,?)", rows)
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
 
 
 def _connect(path: Path) -> sqlite3.Connection:
