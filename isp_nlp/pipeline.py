@@ -41,6 +41,15 @@ def embed_segments(store: Store, segments: Sequence[Segment], embedder, *,
                        progress=progress)
 
 
+def codebook_prototypes(store: Store, codes, embedder) -> dict[str, np.ndarray]:
+    """Embeddings of each code's codebook texts (definition, examples), for zero-shot codes."""
+    from .embed import embed_texts
+    from .suggest.prototypes import embed_prototypes
+
+    return embed_prototypes(codes, lambda texts: embed_texts(texts, embedder,
+                                                             store.embedding_cache()))
+
+
 def previous_turn_texts(store: Store, segments: Sequence[Segment]) -> list[str]:
     """Each segment's context: the text of the previous turn of its document ("" if none).
 
@@ -146,7 +155,7 @@ DEFAULT_STAGE_THRESHOLD = 0.4
 
 
 def _fit(ts: TrainingSet, batch, idx: np.ndarray, code_labels, stage_labels,
-         embedder_id: str):
+         embedder_id: str, prototypes=None):
     from .suggest.trainer import TrainParams, train_suggester
 
     part = batch.subset(idx)
@@ -156,6 +165,7 @@ def _fit(ts: TrainingSet, batch, idx: np.ndarray, code_labels, stage_labels,
         code_labels=code_labels, stage_labels=stage_labels, embedder_id=embedder_id,
         params=TrainParams(stage_threshold=DEFAULT_STAGE_THRESHOLD),
         context_texts=part.context_texts, context_embeddings=part.context_embeddings,
+        prototype_embeddings=prototypes,
     )
 
 
@@ -178,17 +188,20 @@ def train_project(store: Store, embedder=None, *, folds: int = 5,
     batch = segment_batch(store, ts.segments, embedder, progress=progress)
     code_labels = [c.id for c in codebook.codes if not _is_parent(codebook, c.id)]
     stage_labels = list(codebook.stage_ids)
+    protos = codebook_prototypes(store, [c for c in codebook.codes if c.id in code_labels],
+                                 embedder)
     everything = np.arange(len(ts.segments))
-    model = _fit(ts, batch, everything, code_labels, stage_labels, embedder.model_id)
+    model = _fit(ts, batch, everything, code_labels, stage_labels, embedder.model_id, protos)
     model_id = model.manifest["model_id"]
     directory = store.path.parent / "models" / model_id
     model.save(directory)
     _register(store, model, directory)
     cv = _cross_validate(store, ts, batch, code_labels, stage_labels, embedder.model_id,
-                         model_id, folds)
+                         model_id, folds, protos)
     return {"model_id": model_id, "path": str(directory), "segments": len(ts.segments),
             "coders": sorted({c for cs in ts.coders for c in cs}),
-            "code_labels": code_labels, "cv_folds": cv}
+            "code_labels": code_labels, "cv_folds": cv,
+            "zero_shot_codes": list(model.manifest.get("zero_shot_codes", []))}
 
 
 def _register(store: Store, model, directory: Path) -> None:
@@ -205,7 +218,7 @@ def _is_parent(codebook, code_id: str) -> bool:
 
 
 def _cross_validate(store: Store, ts: TrainingSet, batch, code_labels, stage_labels,
-                    embedder_id: str, model_id: str, folds: int) -> int:
+                    embedder_id: str, model_id: str, folds: int, prototypes=None) -> int:
     """Out-of-fold suggestions for coded segments, stored under ``<model_id>/cv``."""
     from sklearn.model_selection import GroupKFold
 
@@ -218,7 +231,8 @@ def _cross_validate(store: Store, ts: TrainingSet, batch, code_labels, stage_lab
     rows = np.arange(len(ts.segments))
     for train_idx, test_idx in GroupKFold(n_splits=n_folds).split(rows, groups=documents):
         try:
-            fold_model = _fit(ts, batch, train_idx, code_labels, stage_labels, embedder_id)
+            fold_model = _fit(ts, batch, train_idx, code_labels, stage_labels, embedder_id,
+                              prototypes)
         except ModelError:
             continue
         ids = [ts.segments[i].id for i in test_idx]

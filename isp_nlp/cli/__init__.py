@@ -158,6 +158,9 @@ def train(ctx, folds: int) -> None:
     r = train_project(open_store(ctx), folds=folds, progress=True)
     click.echo(f"Trained model {r['model_id']} on {r['segments']} segments coded by "
                f"{', '.join(r['coders'])}; saved to {r['path']}")
+    if r["zero_shot_codes"]:
+        click.echo(f"No coder has applied {', '.join(r['zero_shot_codes'])} yet: suggested "
+                   "from the codebook's definitions and examples only (zero-shot).")
 
 
 @cli.command()

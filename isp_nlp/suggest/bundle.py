@@ -4,7 +4,9 @@ A saved model is a folder with ``manifest.json`` (provenance), ``config.json``
 (labels, thresholds, hyper-parameters, estimator state) and ``weights.npz``
 (arrays only, loaded with ``allow_pickle=False``). ``model_id`` is a short
 hash of config + arrays, so identical training gives the same id and a
-changed or damaged file is detected on load.
+changed or damaged file is detected on load. Version 3 adds codebook prototypes
+(zero-shot probabilities for codes without seed examples); a model without them is
+still written as version 2.
 """
 
 from __future__ import annotations
@@ -26,10 +28,12 @@ from isp_nlp.suggest.batch import SegmentBatch
 from isp_nlp.suggest.estimators import CodeSuggester, StageClassifier
 from isp_nlp.suggest.evidence import nearest_exemplars, uncertainty_scores
 from isp_nlp.suggest.features import FeatureBuilder
+from isp_nlp.suggest.prototypes import CodePrototypes
 
 FORMAT = "isp-nlp-suggester"
-FORMAT_VERSION = 2
-READABLE_VERSIONS = (1, 2)  # version 1: embedding-only models without a feature builder
+FORMAT_VERSION = 3
+# version 1: embedding-only models without a feature builder; 2: no prototypes
+READABLE_VERSIONS = (1, 2, 3)
 FILES = ("manifest.json", "config.json", "weights.npz")
 
 
@@ -41,7 +45,8 @@ class SuggesterModel:
     ``exemplar_stages[i]`` is None for one coded only for codes. ``features`` maps a
     :class:`SegmentBatch` to the estimators' input (None: the embeddings themselves).
     Prediction methods take a :class:`SegmentBatch`, or a plain embedding matrix when
-    the features need no text.
+    the features need no text. ``prototypes`` (optional) give codes the code estimator
+    could not fit (no seed positives) a zero-shot probability from the codebook.
     """
 
     code_labels: list[str]
@@ -59,6 +64,7 @@ class SuggesterModel:
     hyper_parameters: dict[str, Any] = field(default_factory=dict)
     manifest: dict[str, Any] = field(default_factory=dict)
     features: FeatureBuilder | None = None
+    prototypes: CodePrototypes | None = None
 
     @property
     def model_id(self) -> str:
@@ -117,15 +123,29 @@ class SuggesterModel:
             )
         return X
 
-    def _code_proba(self, F: Any) -> np.ndarray | None:
-        return None if self.code_estimator is None else self.code_estimator.predict_proba(F)
+    def _fitted_mask(self) -> np.ndarray | None:
+        return None if self.code_estimator is None else self.code_estimator.fitted_mask_
+
+    @property
+    def zero_shot_codes(self) -> list[str]:
+        """Codes suggested from the codebook only (no seed positives to learn from)."""
+        if self.prototypes is None:
+            return []
+        mask = self.prototypes.zero_shot_mask(self._fitted_mask())
+        return [c for c, z in zip(self.code_labels, mask, strict=True) if z]
+
+    def _code_proba(self, X: np.ndarray, F: Any) -> np.ndarray | None:
+        proba = None if self.code_estimator is None else self.code_estimator.predict_proba(F)
+        if self.prototypes is None:
+            return proba
+        return self.prototypes.fill_unfitted(X, proba, self._fitted_mask())
 
     def _stage_proba(self, F: Any) -> np.ndarray | None:
         return None if self.stage_estimator is None else self.stage_estimator.predict_proba(F)
 
     def predict_code_proba(self, data: SegmentBatch | np.ndarray) -> np.ndarray | None:
         """(n, len(code_labels)) probabilities, or None without a code model."""
-        return self._code_proba(self._inputs(data)[1])
+        return self._code_proba(*self._inputs(data))
 
     def predict_stage_proba(self, data: SegmentBatch | np.ndarray) -> np.ndarray | None:
         """(n, len(stage_classes)) probabilities, or None without a stage model."""
@@ -133,8 +153,8 @@ class SuggesterModel:
 
     def uncertainty(self, data: SegmentBatch | np.ndarray) -> np.ndarray:
         """Per-segment review-order score in [0, 1]; higher = more uncertain."""
-        F = self._inputs(data)[1]
-        return uncertainty_scores(self._code_proba(F), self._stage_proba(F))
+        X, F = self._inputs(data)
+        return uncertainty_scores(self._code_proba(X, F), self._stage_proba(F))
 
     def suggest(
         self, data: SegmentBatch | np.ndarray, segment_ids: Sequence[str], *,
@@ -153,7 +173,7 @@ class SuggesterModel:
                 f"Suggester got {X.shape[0]} embeddings but {len(ids)} segment ids; expected one "
                 "id per row; fix the caller to pass matching lists."
             )
-        code_p = self._code_proba(F)
+        code_p = self._code_proba(X, F)
         stage_p = self._stage_proba(F)
         stage_classes = self.stage_classes
         idx, sims = nearest_exemplars(X, ids, self.exemplars, self.exemplar_ids, top_evidence)
@@ -201,7 +221,7 @@ class SuggesterModel:
             arrays.update({f"features/{k}": np.asarray(v) for k, v in feature_arrays.items()})
         config = {
             "format": FORMAT,
-            "format_version": FORMAT_VERSION,
+            "format_version": FORMAT_VERSION if self.prototypes is not None else 2,
             "embedder_id": self.embedder_id,
             "n_features": self.n_features,
             "code_labels": list(self.code_labels),
@@ -218,6 +238,9 @@ class SuggesterModel:
                 "stages": list(self.exemplar_stages),
             },
         }
+        if self.prototypes is not None:  # absent (not null) keeps older models' ids stable
+            config["prototypes"], proto_arrays = self.prototypes.get_state()
+            arrays.update({f"prototypes/{k}": np.asarray(v) for k, v in proto_arrays.items()})
         return config, arrays
 
     def content_hash(self) -> str:
@@ -298,15 +321,15 @@ class SuggesterModel:
             if spec is None:
                 ests[name] = None
                 continue
-            prefix = f"{name}/"
-            est_arrays = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
-            ests[name] = kind.from_learned_state(spec["params"], spec["state"], est_arrays)
+            ests[name] = kind.from_learned_state(spec["params"], spec["state"],
+                                                 _prefixed(arrays, name))
         features = None
         if config.get("features") is not None:
-            features = FeatureBuilder.from_state(
-                config["features"],
-                {k[len("features/"):]: v for k, v in arrays.items() if k.startswith("features/")},
-            )
+            features = FeatureBuilder.from_state(config["features"], _prefixed(arrays, "features"))
+        prototypes = None  # absent in older models
+        if config.get("prototypes") is not None:
+            prototypes = CodePrototypes.from_state(config["prototypes"],
+                                                   _prefixed(arrays, "prototypes"))
         ex = config["exemplars"]
         exemplars = np.asarray(arrays["exemplars"], dtype=np.float32)
         n_ex = len(ex["ids"])
@@ -317,6 +340,9 @@ class SuggesterModel:
         code_labels = [str(c) for c in config["code_labels"]]
         if ests["code"] is not None and len(ests["code"].classes_) != len(code_labels):
             raise ValueError("the code estimator and code_labels differ in length")
+        if prototypes is not None and (list(prototypes.code_labels) != code_labels
+                                       or prototypes.dim != exemplars.shape[1]):
+            raise ValueError("the prototypes do not match code_labels or the embedding size")
         return cls(
             code_labels=code_labels,
             stage_labels=[str(s) for s in config["stage_labels"]],
@@ -333,6 +359,7 @@ class SuggesterModel:
             hyper_parameters=dict(config["hyper_parameters"]),
             manifest=manifest,
             features=features,
+            prototypes=prototypes,
         )
 
     def with_thresholds(
@@ -344,6 +371,12 @@ class SuggesterModel:
             code_threshold=self.code_threshold if code is None else float(code),
             stage_threshold=self.stage_threshold if stage is None else float(stage),
         )
+
+
+def _prefixed(arrays: Mapping[str, np.ndarray], name: str) -> dict[str, np.ndarray]:
+    """The arrays saved under ``name/``, without that prefix."""
+    prefix = f"{name}/"
+    return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
 
 
 def _dumps(obj: Any) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from importlib import metadata
@@ -17,6 +17,7 @@ from isp_nlp.suggest.batch import SegmentBatch
 from isp_nlp.suggest.bundle import SuggesterModel
 from isp_nlp.suggest.estimators import CodeSuggester, StageClassifier
 from isp_nlp.suggest.features import FeatureBuilder, FeatureSpec
+from isp_nlp.suggest.prototypes import CodePrototypes, fit_prototypes
 
 NO_CODES_HINT = "import seed codes with `isp-nlp import-codes` first"
 
@@ -187,6 +188,7 @@ def train_suggester(
     params: TrainParams | None = None,
     context_texts: Sequence[str] | None = None,
     context_embeddings: np.ndarray | None = None,
+    prototype_embeddings: Mapping[str, np.ndarray] | None = None,
 ) -> SuggesterModel:
     """Train code and stage suggesters on human-coded segments.
 
@@ -197,7 +199,10 @@ def train_suggester(
     skipped and the reason recorded in ``manifest["skipped"]``; if both are
     skipped a :class:`ModelError` explains what is missing. ``context_texts`` /
     ``context_embeddings`` are each segment's previous turn ("" / zero vector when
-    none); without them the context features are zero.
+    none); without them the context features are zero. ``prototype_embeddings`` maps
+    codes to embeddings of their codebook texts (see
+    :func:`isp_nlp.suggest.prototypes.prototype_texts`); codes without seed positives
+    then get zero-shot probabilities (listed in ``manifest["zero_shot_codes"]``).
     """
     params = params or TrainParams()
     ids = [str(s) for s in segment_ids]
@@ -214,6 +219,7 @@ def train_suggester(
         )
     skipped: dict[str, str] = {}
     code_est: CodeSuggester | None = None
+    Y = np.zeros((0, len(code_labels)), dtype=np.int64)
     if not code_labels:
         skipped["code"] = "the codebook has no codes"
     elif not code_rows:
@@ -237,6 +243,9 @@ def train_suggester(
                                     max_iter=params.max_iter,
                                     calibration_folds=params.calibration_folds)
         stage_est.fit(F[stage_rows], np.asarray([str(stages[i]) for i in stage_rows]))
+    prototypes: CodePrototypes | None = None
+    if prototype_embeddings and code_labels:
+        prototypes = fit_prototypes(code_labels, prototype_embeddings, X[code_rows], Y)
     if code_est is None and stage_est is None:
         raise ModelError(
             f"Nothing can be trained: {skipped['code']} and {skipped['stage']}; expected code "
@@ -257,6 +266,7 @@ def train_suggester(
         stage_threshold=params.stage_threshold,
         hyper_parameters=asdict(params),
         features=features,
+        prototypes=prototypes,
     )
     model.manifest = _manifest(model, ids, code_sets, stages, len(code_rows), len(stage_rows),
                                skipped)
@@ -287,4 +297,9 @@ def _manifest(
         "n_stage_segments": n_stage_rows,
         "hyper_parameters": dict(model.hyper_parameters),
         "skipped": skipped,
+        "zero_shot_codes": model.zero_shot_codes,
+        **({} if model.prototypes is None else {"prototype_map": {
+            "source": model.prototypes.source, "a": model.prototypes.a,
+            "b": model.prototypes.b, "n_calibration_codes": model.prototypes.n_calibration_codes,
+        }}),
     }
