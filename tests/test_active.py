@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from isp_nlp.active import next_to_code, rank_next, segment_uncertainty, select_next
+from isp_nlp.active import (
+    balanced_next,
+    next_to_code,
+    rank_next,
+    segment_uncertainty,
+    select_next,
+)
 from isp_nlp.model import Suggestion
 
 
@@ -81,3 +87,56 @@ def test_next_to_code_on_demo_project(project_copy) -> None:
     assert not {r["segment_id"] for r in rows} & coded
     assert all(r["uncertainty"] is not None for r in rows)  # the demo has a trained model
     assert {"document", "segment_index", "speaker", "text", "score", "reason"} <= set(rows[0])
+    # with stored code suggestions the balanced rule runs: reasons name a predicted code
+    assert all("predicted" in r["reason"] for r in rows)
+    assert sum(r["reason"].startswith("random draw") for r in rows) == round(5 * 0.5)
+
+
+def three_labels(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """60 rows predicted as label 0, 1 or 2 (20 each); in each label, rows 0-9 are sure
+    (p 0.9) and rows 10-19 unsure (p 0.4 vs 0.35 for the runner-up)."""
+    X, _ = clusters(seed)
+    X = X[:60]
+    P = np.zeros((60, 3))
+    for j in range(3):
+        rows = np.arange(20 * j, 20 * j + 20)
+        other = (j + 1) % 3
+        P[rows[:10]] = 0.05
+        P[rows[:10], j] = 0.9
+        P[rows[10:]] = 0.25
+        P[rows[10:], j], P[rows[10:], other] = 0.4, 0.35
+    return X, P
+
+
+def test_balanced_next_fills_the_least_coded_labels_with_unsure_rows() -> None:
+    X, P = three_labels()
+    picks = balanced_next(X, P, [10, 0, 1], 3, explore=0.0)
+    predicted = [p.predicted for p in picks]
+    # 3 slots even out (10, 0, 1): label 1 gets two, then label 2 one
+    assert sorted(predicted) == [1, 1, 2]
+    # each label's pool is its 5 x slots least sure rows: the unsure half
+    assert all(p.index % 20 >= 10 for p in picks)
+    assert len({p.index for p in picks}) == 3 and not any(p.explore for p in picks)
+    more = [p.predicted for p in balanced_next(X, P, [10, 0, 3], 6, explore=0.0)]
+    assert (more.count(0), more.count(1), more.count(2)) == (0, 5, 1)
+
+
+def test_balanced_next_keeps_a_random_share_and_is_seeded() -> None:
+    X, P = three_labels()
+    picks = balanced_next(X, P, [0, 0, 0], 10, seed=3)
+    assert sum(p.explore for p in picks) == 5
+    assert len({p.index for p in picks}) == 10
+    assert [p.index for p in picks] == [p.index for p in balanced_next(X, P, [0, 0, 0], 10,
+                                                                        seed=3)]
+    assert len(balanced_next(X, P, [0, 0, 0], 100)) == 60
+    assert balanced_next(X, P, [0, 0, 0], 0) == []
+
+
+def test_balanced_next_rejects_bad_shapes() -> None:
+    X, P = three_labels()
+    with pytest.raises(ValueError, match="coded_counts"):
+        balanced_next(X, P, [0, 0], 3)
+    with pytest.raises(ValueError, match="proba"):
+        balanced_next(X, P[:10], [0, 0, 0], 3)
+    with pytest.raises(ValueError, match="explore"):
+        balanced_next(X, P, [0, 0, 0], 3, explore=1.5)

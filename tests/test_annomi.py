@@ -72,3 +72,48 @@ def test_missing_shared_exits_2(monkeypatch, capsys) -> None:
     monkeypatch.setattr(module, "ANNOMI", Path("/nonexistent/AnnoMI-full.csv"))
     assert module.main([]) == 2
     assert "shared" in capsys.readouterr().err
+
+
+def test_active_simulation_and_ceiling_run(converted) -> None:
+    from isp_nlp.embed import HashingEmbedder
+    from isp_nlp.evaluate import check_labels, embed_units, load_units
+
+    module = _annomi_module()
+    paths = converted["therapist_behaviour"]
+    emb = HashingEmbedder(256)
+    train = embed_units(load_units(paths["train"]), emb).subset(np.arange(800))
+    test = embed_units(load_units(paths["test"]), emb)
+    labels = check_labels(train, test)
+    out = module.active_vs_random(train, test, labels, 6, 1, 0, rounds=2)
+    assert out["n_seeds"] == 24 and len(out["active"]) == 1
+    assert all(-1.0 <= out[f"{n}_mean"] <= 1.0
+               for n in ("active", "random", "stratified_random"))
+    cap = module.ceiling(train, test)
+    assert cap["n_seeds"] == 800 and 0.0 < cap["mean_kappa"] < 1.0
+
+
+def test_markdown_states_ceiling_and_active_verdict(tmp_path: Path) -> None:
+    module = _annomi_module()
+    curve = [{"seed_per_label": 32, "mean_kappa": 0.61, "sd": 0.01,
+              "krippendorff_alpha_with_model": 0.7, "macro_f1": 0.7, "accuracy": 0.7,
+              "fit_predict_seconds_per_repeat": 3.0}]
+    task = {"n_test_units": 216, "n_train_units": 4666, "labels": ["a", "b"],
+            "human_human": {"mean_pairwise_kappa": 0.737, "krippendorff_alpha": 0.737},
+            "learning_curve": curve, "model_human": {"seed_per_label": 32},
+            "per_label": {}, "coverage_at_abstain": [],
+            "ceiling": {"n_seeds": 4666, "mean_kappa": 0.682, "macro_f1": 0.77,
+                        "accuracy": 0.78},
+            "active_vs_random": [
+                {"seed_per_label": 8, "n_seeds": 32, "active": [0.5, 0.52], "random": [0.5],
+                 "active_mean": 0.51, "random_mean": 0.50, "stratified_random_mean": 0.55},
+                {"seed_per_label": 32, "n_seeds": 128, "active": [0.6, 0.6], "random": [0.6],
+                 "active_mean": 0.60, "random_mean": 0.61, "stratified_random_mean": 0.62}]}
+    results = {"config": {"embedder": "e", "repeats": 3},
+               "tasks": {"therapist_behaviour": task}}
+    path = tmp_path / "annomi.md"
+    module.write_markdown(results, path)
+    text = path.read_text(encoding="utf-8")
+    assert "with all 4666 TRAIN utterances as seeds the model reaches kappa 0.682" in text
+    assert "misses the target 0.70 by 0.090" in text
+    assert "does not beat random at every K (active − random: +0.010 at K = 8, -0.010" in text
+    assert "over 2 repeats" in text
