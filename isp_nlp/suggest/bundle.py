@@ -11,8 +11,6 @@ still written as version 2.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import zipfile
 from collections.abc import Mapping, Sequence
@@ -25,6 +23,11 @@ import numpy as np
 from isp_nlp.errors import ModelError
 from isp_nlp.model import CODE_DIMENSION, STAGE_DIMENSION, Evidence, Suggestion
 from isp_nlp.suggest.batch import SegmentBatch
+from isp_nlp.suggest.bundle_io import atomic_write as _atomic_write
+from isp_nlp.suggest.bundle_io import content_hash as _content_hash
+from isp_nlp.suggest.bundle_io import dumps as _dumps
+from isp_nlp.suggest.bundle_io import prefixed as _prefixed
+from isp_nlp.suggest.bundle_io import read_json as _read_json
 from isp_nlp.suggest.estimators import CodeSuggester, StageClassifier
 from isp_nlp.suggest.evidence import nearest_exemplars, uncertainty_scores
 from isp_nlp.suggest.features import FeatureBuilder
@@ -371,43 +374,3 @@ class SuggesterModel:
             code_threshold=self.code_threshold if code is None else float(code),
             stage_threshold=self.stage_threshold if stage is None else float(stage),
         )
-
-
-def _prefixed(arrays: Mapping[str, np.ndarray], name: str) -> dict[str, np.ndarray]:
-    """The arrays saved under ``name/``, without that prefix."""
-    prefix = f"{name}/"
-    return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
-
-
-def _dumps(obj: Any) -> str:
-    return json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-
-
-def _content_hash(config: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> str:
-    digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode("utf-8"))
-    for name in sorted(arrays):
-        arr = np.ascontiguousarray(arrays[name])
-        digest.update(f"\n{name}:{arr.dtype.str}:{arr.shape}\n".encode())
-        digest.update(arr.tobytes())
-    return digest.hexdigest()[:16]
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
-def _read_json(path: Path, fix: str) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelError(
-            f"{path} is not readable JSON ({exc}); expected the file written by "
-            f"SuggesterModel.save; {fix}."
-        ) from exc
-    if not isinstance(data, dict):
-        raise ModelError(
-            f"{path} holds a JSON {type(data).__name__}; expected a JSON object; {fix}."
-        )
-    return data
