@@ -21,7 +21,8 @@ MAX_CODED_FIT = 300  # coded rows used to fit the regions (all of them mark cove
 BALANCE_POOL_FACTOR = 5  # balanced_next clusters the 5 x slots least sure rows per label
 #: Share of balanced_next's picks drawn at random. On AnnoMI (grouped CV, K = 32 per label)
 #: balancing alone gave therapist 0.644 / client 0.177 against random 0.626 / 0.205; half
-#: random gave 0.638 / 0.206 (evaluation/results/annomi.md).
+#: random gave 0.638 / 0.206 (evaluation/results/tuning.md). On the 10-coder test
+#: transcripts the rule ties random (evaluation/results/annomi.md).
 EXPLORE_SHARE = 0.5
 
 
@@ -130,11 +131,11 @@ def select_next(embeddings: np.ndarray, uncertainty: Sequence[float] | np.ndarra
                                        seed=seed)]
 
 
-def _allocate(n: int, have: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """Give ``n`` slots one by one to the label furthest below its target share."""
+def _allocate(n: int, have: np.ndarray) -> np.ndarray:
+    """Give ``n`` slots one by one to the label with the fewest coded + allocated rows."""
     alloc = np.zeros(len(have), dtype=int)
     for _ in range(n):
-        j = int(np.argmin((have + alloc) / target))
+        j = int(np.argmin(have + alloc))
         alloc[j] += 1
     return alloc
 
@@ -185,7 +186,7 @@ def balanced_next(embeddings: np.ndarray, proba: np.ndarray, coded_counts: Seque
     top2 = np.sort(P, axis=1)[:, -2:] if P.shape[1] > 1 else np.hstack([np.zeros((m, 1)), P])
     margin = top2[:, 1] - top2[:, 0]
     n_random = int(round(n * explore))
-    alloc = _allocate(n - n_random, have, np.ones(P.shape[1]))
+    alloc = _allocate(n - n_random, have)
     chosen: list[int] = []
     for j in np.argsort(have, kind="stable"):
         if not alloc[j]:
