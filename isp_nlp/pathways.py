@@ -15,7 +15,7 @@ and :func:`project_pathways` read a project.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -290,6 +290,16 @@ def _code_majority(by_coder: Mapping[str, set[str]]) -> frozenset[str]:
     return frozenset(c for c, n in counts.items() if 2 * n >= len(by_coder))
 
 
+def _resolve(votes: Mapping[str, Mapping[str, Any]], combine: Callable[[Any], Any],
+             default: Any) -> tuple[Any, str]:
+    """(combined votes of the first source in ``SOURCE_PRIORITY`` that has any, source);
+    ``(default, "unknown")`` when no source voted."""
+    for source in SOURCE_PRIORITY:
+        if votes.get(source):
+            return combine(votes[source]), source
+    return default, "unknown"
+
+
 def segment_labels(store: Store, *, use_model: bool = True) -> dict[str, list[LabelledSegment]]:
     """Every codable segment per document, in order, with its resolved stage and codes.
 
@@ -322,18 +332,8 @@ def segment_labels(store: Store, *, use_model: bool = True) -> dict[str, list[La
             code_votes.setdefault(seg, {}).setdefault("model", {})["model"] = codes
     out: dict[str, list[LabelledSegment]] = {t["document"]: [] for t in store.transcripts()}
     for seg in store.segments(codable_only=True):
-        stage, stage_source = UNKNOWN, "unknown"
-        votes = stage_votes.get(seg.id, {})
-        for source in SOURCE_PRIORITY:
-            if votes.get(source):
-                stage, stage_source = _majority(votes[source]), source
-                break
-        codes, codes_source = None, "unknown"
-        cvotes = code_votes.get(seg.id, {})
-        for source in SOURCE_PRIORITY:
-            if cvotes.get(source):
-                codes, codes_source = _code_majority(cvotes[source]), source
-                break
+        stage, stage_source = _resolve(stage_votes.get(seg.id, {}), _majority, UNKNOWN)
+        codes, codes_source = _resolve(code_votes.get(seg.id, {}), _code_majority, None)
         out.setdefault(seg.document, []).append(LabelledSegment(
             segment_id=seg.id, document=seg.document, index=seg.index, stage=stage,
             stage_source=stage_source, codes=codes, codes_source=codes_source))
