@@ -156,6 +156,18 @@ def disagreement_frame(items: Sequence[Disagreement], coders: Sequence[str], *,
 # --------------------------------------------------------------------------- project
 
 
+def _record(codes: dict[tuple[str, str], set[str]], stages: dict[tuple[str, str], str],
+            segment_id: str, coder: str, dimension: str, label: str | None) -> None:
+    """Note one coder's label on a segment; an empty ``label`` on the code dimension still
+    marks the segment as coded (with no code)."""
+    if dimension == CODE_DIMENSION:
+        got = codes.setdefault((segment_id, coder), set())
+        if label:
+            got.add(label)
+    elif dimension == STAGE_DIMENSION and label:
+        stages[(segment_id, coder)] = label
+
+
 def coder_labels(store: Store, *, include_model: bool = False
                  ) -> tuple[dict[str, dict[str, CoderLabels]], dict[str, CoderLabels]]:
     """Per segment, each coder's labels (humans and model-assisted coders; plus the model's
@@ -167,12 +179,7 @@ def coder_labels(store: Store, *, include_model: bool = False
         coder = CONSENSUS if a.source == CONSENSUS else a.coder
         if coder == CONSENSUS:
             consensus_keys.add(a.segment_id)
-        if a.dimension == CODE_DIMENSION:
-            got = codes.setdefault((a.segment_id, coder), set())
-            if a.label:
-                got.add(a.label)
-        elif a.dimension == STAGE_DIMENSION and a.label:
-            stages[(a.segment_id, coder)] = a.label
+        _record(codes, stages, a.segment_id, coder, a.dimension, a.label)
     if include_model:
         info = store.latest_model()
         if info is None:
@@ -187,12 +194,8 @@ def coder_labels(store: Store, *, include_model: bool = False
                 if s.segment_id in seen:
                     continue
                 fresh.add(s.segment_id)
-                if s.dimension == CODE_DIMENSION:
-                    got = codes.setdefault((s.segment_id, MODEL_CODER), set())
-                    if s.suggested:
-                        got.add(s.label)
-                elif s.dimension == STAGE_DIMENSION and s.suggested:
-                    stages[(s.segment_id, MODEL_CODER)] = s.label
+                _record(codes, stages, s.segment_id, MODEL_CODER, s.dimension,
+                        s.label if s.suggested else None)
             seen |= fresh
     labels: dict[str, dict[str, CoderLabels]] = {}
     for seg, coder in sorted(set(codes) | set(stages)):
