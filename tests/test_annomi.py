@@ -104,10 +104,14 @@ def test_markdown_states_ceiling_and_active_verdict(tmp_path: Path) -> None:
             "ceiling": {"n_seeds": 4666, "mean_kappa": 0.682, "macro_f1": 0.77,
                         "accuracy": 0.78},
             "active_vs_random": [
-                {"seed_per_label": 8, "n_seeds": 32, "active": [0.5, 0.52], "random": [0.5],
-                 "active_mean": 0.51, "random_mean": 0.50, "stratified_random_mean": 0.55},
-                {"seed_per_label": 32, "n_seeds": 128, "active": [0.6, 0.6], "random": [0.6],
-                 "active_mean": 0.60, "random_mean": 0.61, "stratified_random_mean": 0.62}]}
+                {"seed_per_label": 8, "n_seeds": 32, "active": [0.5, 0.52],
+                 "random": [0.5, 0.5], "active_mean": 0.51, "random_mean": 0.50,
+                 "stratified_random_mean": 0.55, "difference_mean": 0.01,
+                 "difference_se": 0.01, "active_wins": 0.5},
+                {"seed_per_label": 32, "n_seeds": 128, "active": [0.6, 0.6],
+                 "random": [0.6, 0.62], "active_mean": 0.60, "random_mean": 0.61,
+                 "stratified_random_mean": 0.62, "difference_mean": -0.01,
+                 "difference_se": 0.01, "active_wins": 0.0}]}
     results = {"config": {"embedder": "e", "repeats": 3},
                "tasks": {"therapist_behaviour": task}}
     path = tmp_path / "annomi.md"
@@ -116,4 +120,19 @@ def test_markdown_states_ceiling_and_active_verdict(tmp_path: Path) -> None:
     assert "with all 4666 TRAIN utterances as seeds the model reaches kappa 0.682" in text
     assert "misses the target 0.70 by 0.090" in text
     assert "does not beat random at every K (active − random: +0.010 at K = 8, -0.010" in text
-    assert "over 2 repeats" in text
+    assert "over 2 paired repeats" in text
+    assert "| 8 | 32 | 0.510 | 0.500 | +0.010 ± 0.010 | 50% of repeats | 0.550 |" in text
+
+
+def test_active_verdict_weighs_the_difference_against_its_noise() -> None:
+    verdict = _annomi_module().active_verdict
+
+    def point(k, d, se):
+        return {"seed_per_label": k, "difference_mean": d, "difference_se": se}
+
+    assert verdict([point(8, 0.03, 0.01), point(32, 0.02, 0.005)]).startswith(
+        "the rule beats random at every K, by more than twice the standard error at every K")
+    assert "at K = 32 (" in verdict([point(8, 0.03, 0.02), point(32, 0.02, 0.005)])
+    assert "but never by more" in verdict([point(8, 0.01, 0.02)])
+    assert "does not beat random" in verdict([point(8, 0.03, 0.01), point(32, -0.01, 0.01)])
+    assert "nothing to compare" in verdict([point(8, None, None)])
