@@ -219,22 +219,21 @@ def _f(x) -> str:
 
 
 def active_verdict(av: list[dict]) -> str:
-    """One sentence: does the rule beat random at every K, and by more than its noise?"""
-    known = [(a["seed_per_label"], a["difference_mean"], a.get("difference_se")) for a in av
-             if a.get("difference_mean") is not None]
+    """One sentence: at each K, does the rule beat random by more than twice the standard
+    error of the paired difference (else it ties, or loses by as much)?"""
+    known = [(a["seed_per_label"], a["difference_mean"], a.get("difference_se") or 0.0)
+             for a in av if a.get("difference_mean") is not None]
     if not known:
         return "no paired repeat trained on two labels, so there is nothing to compare."
-    detail = ", ".join(f"{d:+.3f} at K = {k}" for k, d, _ in known)
-    if not all(d > 0 for _, d, _ in known):
-        return f"the rule does not beat random at every K (active − random: {detail})."
-    clear = [str(k) for k, d, se in known if se is not None and d > 2 * se]
-    if len(clear) == len(known):
-        margin = "by more than twice the standard error at every K"
-    elif clear:
-        margin = "by more than twice the standard error at K = " + ", ".join(clear)
-    else:
-        margin = "but never by more than twice the standard error"
-    return f"the rule beats random at every K, {margin} (active − random: {detail})."
+
+    def outcome(d: float, se: float) -> str:
+        return "beats" if d > 2 * se else "loses to" if d < -2 * se else "ties"
+
+    parts = [f"{outcome(d, se)} random at K = {k} ({d:+.3f} ± {se:.3f})" for k, d, se in known]
+    overall = ("beats random at every K" if all(outcome(d, se) == "beats" for _, d, se in known)
+               else "does not beat random at every K")
+    return (f"the rule {overall}: it " + "; ".join(parts)
+            + " (beats / loses = a paired difference beyond twice its standard error).")
 
 
 def write_markdown(results: dict, path: Path) -> None:
