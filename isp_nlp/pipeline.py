@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from .errors import ModelError, ProjectError
-from .model import Annotation, Segment, Suggestion
+from .model import CODE_DIMENSION, Annotation, Segment, Suggestion
 from .project import DEFAULT_EMBEDDER, EMBEDDERS, require_codebook
 from .store import Store
 
@@ -192,16 +192,48 @@ def train_project(store: Store, embedder=None, *, folds: int = 5,
                                  embedder)
     everything = np.arange(len(ts.segments))
     model = _fit(ts, batch, everything, code_labels, stage_labels, embedder.model_id, protos)
+    cv, oof = _cross_validate(ts, batch, code_labels, stage_labels, embedder.model_id, folds,
+                              protos)
+    threshold = _code_threshold(ts, oof, code_labels)
+    if threshold is not None:
+        model = model.with_thresholds(code=threshold)
+        model = replace(model, manifest={**model.manifest, "model_id": model.content_hash(),
+                                         "code_threshold_from": "out-of-fold kappa"})
     model_id = model.manifest["model_id"]
     directory = store.path.parent / "models" / model_id
     model.save(directory)
     _register(store, model, directory)
-    cv = _cross_validate(store, ts, batch, code_labels, stage_labels, embedder.model_id,
-                         model_id, folds, protos)
+    store.replace_suggestions(model_id + CV_SUFFIX, [
+        Suggestion(segment_id=s.segment_id, model_id=model_id + CV_SUFFIX,
+                   dimension=s.dimension, label=s.label, probability=s.probability,
+                   suggested=(s.probability >= model.code_threshold
+                              if s.dimension == CODE_DIMENSION else s.suggested))
+        for s in oof])
     return {"model_id": model_id, "path": str(directory), "segments": len(ts.segments),
             "coders": sorted({c for cs in ts.coders for c in cs}),
             "code_labels": code_labels, "cv_folds": cv,
+            "code_threshold": model.code_threshold,
+            "code_threshold_from_cv": threshold is not None,
             "zero_shot_codes": list(model.manifest.get("zero_shot_codes", []))}
+
+
+def _code_threshold(ts: TrainingSet, oof: Sequence[Suggestion],
+                    code_labels: Sequence[str]) -> float | None:
+    """The code threshold that best matches the coders on the out-of-fold suggestions."""
+    from .suggest.calibration import choose_code_threshold
+
+    row = {s.id: i for i, s in enumerate(ts.segments) if ts.code_sets[i] is not None}
+    col = {c: j for j, c in enumerate(code_labels)}
+    P = np.full((len(ts.segments), len(code_labels)), np.nan)
+    for s in oof:
+        if s.dimension == CODE_DIMENSION and s.segment_id in row and s.label in col:
+            P[row[s.segment_id], col[s.label]] = s.probability
+    keep = ~np.isnan(P).any(axis=1)
+    if not keep.any():
+        return None
+    Y = np.array([[c in (ts.code_sets[i] or ()) for c in code_labels]
+                  for i in range(len(ts.segments))], dtype=int)
+    return choose_code_threshold(P[keep], Y[keep])
 
 
 def _register(store: Store, model, directory: Path) -> None:
@@ -217,16 +249,15 @@ def _is_parent(codebook, code_id: str) -> bool:
     return any(c.parent == code_id for c in codebook.codes)
 
 
-def _cross_validate(store: Store, ts: TrainingSet, batch, code_labels, stage_labels,
-                    embedder_id: str, model_id: str, folds: int, prototypes=None) -> int:
-    """Out-of-fold suggestions for coded segments, stored under ``<model_id>/cv``."""
+def _cross_validate(ts: TrainingSet, batch, code_labels, stage_labels, embedder_id: str,
+                    folds: int, prototypes=None) -> tuple[int, list[Suggestion]]:
+    """(folds used, out-of-fold suggestions for the coded segments), grouped by document."""
     from sklearn.model_selection import GroupKFold
 
     documents = np.array([s.document for s in ts.segments])
     n_folds = min(folds, len(set(documents)))
     if n_folds < 2:
-        store.replace_suggestions(model_id + CV_SUFFIX, [])
-        return 0
+        return 0, []
     out: list[Suggestion] = []
     rows = np.arange(len(ts.segments))
     for train_idx, test_idx in GroupKFold(n_splits=n_folds).split(rows, groups=documents):
@@ -236,12 +267,8 @@ def _cross_validate(store: Store, ts: TrainingSet, batch, code_labels, stage_lab
         except ModelError:
             continue
         ids = [ts.segments[i].id for i in test_idx]
-        for s in fold_model.suggest(batch.subset(test_idx), ids, top_evidence=0):
-            out.append(Suggestion(segment_id=s.segment_id, model_id=model_id + CV_SUFFIX,
-                                  dimension=s.dimension, label=s.label,
-                                  probability=s.probability, suggested=s.suggested))
-    store.replace_suggestions(model_id + CV_SUFFIX, out)
-    return n_folds
+        out += fold_model.suggest(batch.subset(test_idx), ids, top_evidence=0)
+    return n_folds, out
 
 
 def load_latest_model(store: Store):

@@ -13,6 +13,7 @@ import yaml
 from isp_nlp.errors import ModelError
 from isp_nlp.model import Code
 from isp_nlp.suggest import SuggesterModel, TrainParams, train_suggester
+from isp_nlp.suggest.calibration import THRESHOLD_GRID
 from isp_nlp.suggest.prototypes import (
     FALLBACK_A,
     FALLBACK_B,
@@ -232,6 +233,8 @@ def test_train_project_suggests_a_code_nobody_applied(tmp_path: Path) -> None:
         manifest = json.loads((Path(result["path"]) / "manifest.json").read_text())
         stored = [s for s in store.suggestions(model_id) if s.label == "peer_learning"]
         cv = [s for s in store.suggestions(model_id + CV_SUFFIX) if s.label == "peer_learning"]
+        all_cv = [s for s in store.suggestions(model_id + CV_SUFFIX) if s.dimension == "code"]
+        registered = store.latest_model()["manifest"]
         text_of = {s.id: s.text for s in store.segments()}
     assert manifest["zero_shot_codes"] == ["peer_learning"] == result["zero_shot_codes"]
     assert manifest["prototype_map"]["source"] == "learned"
@@ -241,6 +244,13 @@ def test_train_project_suggests_a_code_nobody_applied(tmp_path: Path) -> None:
     others = [s.probability for s in stored if text_of[s.segment_id] not in held_texts]
     assert others and max(others) < min(s.probability for s in on_examples)
     assert cv and any(s.probability > 0 for s in cv)
+    # the code threshold is chosen on the out-of-fold suggestions, which then use it
+    threshold = result["code_threshold"]
+    assert result["code_threshold_from_cv"] and threshold in THRESHOLD_GRID
+    assert manifest["code_threshold_from"] == "out-of-fold kappa"
+    assert manifest["model_id"] == model_id
+    assert registered["code_threshold"] == threshold
+    assert all(s.suggested == (s.probability >= threshold) for s in all_cv)
     from click.testing import CliRunner
 
     from isp_nlp.cli import cli
@@ -248,3 +258,4 @@ def test_train_project_suggests_a_code_nobody_applied(tmp_path: Path) -> None:
     out = CliRunner().invoke(cli, ["--project", str(tmp_path / "p"), "train", "--folds", "2"])
     assert out.exit_code == 0, out.output
     assert "No coder has applied peer_learning yet" in out.output and "zero-shot" in out.output
+    assert "chosen on the out-of-fold suggestions to agree best with the coders" in out.output

@@ -9,7 +9,12 @@ import pytest
 from scipy.special import expit, softmax
 
 from isp_nlp.suggest import CodeSuggester, StageClassifier
-from isp_nlp.suggest.calibration import fit_platt, fit_temperature, out_of_fold_scores
+from isp_nlp.suggest.calibration import (
+    choose_code_threshold,
+    fit_platt,
+    fit_temperature,
+    out_of_fold_scores,
+)
 
 
 def test_temperature_recovers_the_scale_of_overconfident_scores() -> None:
@@ -81,3 +86,32 @@ def test_calibrated_code_suggester_round_trips() -> None:
     state, arrays = est.get_learned_state()
     again = CodeSuggester.from_learned_state(est.get_params(), state, arrays)
     np.testing.assert_allclose(again.predict_proba(X), est.predict_proba(X))
+
+
+def test_code_threshold_is_chosen_where_the_codes_agree_best() -> None:
+    rng = np.random.default_rng(0)
+    Y = (rng.random((200, 3)) < 0.2).astype(int)
+    # under-confident scores: positives sit around 0.35, negatives around 0.1
+    P = np.clip(np.where(Y == 1, 0.35, 0.1) + rng.normal(0, 0.03, Y.shape), 0, 1)
+    t = choose_code_threshold(P, Y)
+    assert t is not None and 0.2 <= t <= 0.3  # 0.5 would never suggest anything
+    assert np.mean([(P[:, j] >= t) == Y[:, j] for j in range(3)]) > 0.95
+
+
+def test_code_threshold_ties_go_to_the_threshold_nearest_one_half() -> None:
+    Y = np.tile([[1, 0], [0, 1]], (20, 1))
+    P = Y * 0.95 + (1 - Y) * 0.05  # every threshold in the grid separates perfectly
+    assert choose_code_threshold(P, Y) == 0.5
+
+
+@pytest.mark.parametrize("P, Y", [
+    (np.full((10, 3), 0.5), np.eye(10, 3, dtype=int)),  # too few rows
+    (np.full((40, 2), 0.5), np.column_stack([np.zeros(40), np.r_[np.ones(20), np.zeros(20)]])),
+])
+def test_code_threshold_needs_enough_rows_and_codes(P, Y) -> None:
+    assert choose_code_threshold(P, Y) is None
+
+
+def test_code_threshold_rejects_mismatched_shapes() -> None:
+    with pytest.raises(ValueError, match="equal 2-D shapes"):
+        choose_code_threshold(np.zeros((40, 2)), np.zeros((40, 3)))

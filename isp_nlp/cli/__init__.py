@@ -158,6 +158,10 @@ def train(ctx, folds: int) -> None:
     r = train_project(open_store(ctx), folds=folds, progress=True)
     click.echo(f"Trained model {r['model_id']} on {r['segments']} segments coded by "
                f"{', '.join(r['coders'])}; saved to {r['path']}")
+    how = ("chosen on the out-of-fold suggestions to agree best with the coders"
+           if r["code_threshold_from_cv"] else "the default; too few coded segments or codes "
+           "to choose one from the out-of-fold suggestions")
+    click.echo(f"Codes are suggested at probability {r['code_threshold']:.2f} or more ({how}).")
     if r["zero_shot_codes"]:
         click.echo(f"No coder has applied {', '.join(r['zero_shot_codes'])} yet: suggested "
                    "from the codebook's definitions and examples only (zero-shot).")

@@ -7,6 +7,8 @@ below fit a tiny monotone map on *out-of-fold* decision scores (internal
 stratified cross-validation on the training set): one temperature for a
 multinomial model (argmax unchanged), one Platt sigmoid ``(a, b)`` per binary
 column. Without enough data for the folds they return the identity map.
+:func:`choose_code_threshold` instead picks the code threshold that agrees best with the
+coders on out-of-fold probabilities (what ``train`` uses by default).
 """
 
 from __future__ import annotations
@@ -75,3 +77,38 @@ def fit_platt(scores: np.ndarray, y01: np.ndarray) -> tuple[float, float]:
     result = minimize(loss, np.array([1.0, 0.0]), jac=True, method="L-BFGS-B")
     a, b = (float(v) for v in result.x)
     return (a, b) if a > 0 else (1.0, 0.0)  # a map that reverses the ranking is not used
+
+
+#: Code thresholds :func:`choose_code_threshold` tries (0.20, 0.25, ..., 0.80).
+THRESHOLD_GRID = tuple(round(0.2 + 0.05 * i, 2) for i in range(13))
+#: Fewer out-of-fold rows than this, or fewer codes with positives than
+#: MIN_THRESHOLD_CODES, and the default threshold is kept.
+MIN_THRESHOLD_ROWS = 30
+MIN_THRESHOLD_CODES = 2
+
+
+def choose_code_threshold(proba: np.ndarray, Y: np.ndarray,
+                          grid: tuple[float, ...] = THRESHOLD_GRID) -> float | None:
+    """The threshold on out-of-fold code probabilities with the best mean per-code
+    Cohen's kappa against the reference codes ``Y`` (0/1, same shape).
+
+    Only codes with at least one positive and one negative reference row count. Ties go to
+    the threshold nearest 0.5. None when there are too few rows or codes to choose from.
+    """
+    from sklearn.metrics import cohen_kappa_score
+
+    P = np.asarray(proba, dtype=np.float64)
+    Y = np.asarray(Y, dtype=int)
+    if P.shape != Y.shape or P.ndim != 2:
+        raise ValueError(f"proba has shape {P.shape} and Y {Y.shape}; expected equal 2-D shapes")
+    usable = [j for j in range(Y.shape[1]) if 0 < Y[:, j].sum() < len(Y)]
+    if len(Y) < MIN_THRESHOLD_ROWS or len(usable) < MIN_THRESHOLD_CODES:
+        return None
+
+    def score(t: float) -> float:
+        return float(np.mean([cohen_kappa_score(Y[:, j], (P[:, j] >= t).astype(int))
+                              for j in usable]))
+
+    scores = {t: score(t) for t in grid}
+    best = max(scores.values())
+    return min((t for t in grid if scores[t] >= best - 1e-12), key=lambda t: abs(t - 0.5))
