@@ -192,9 +192,10 @@ def train_project(store: Store, embedder=None, *, folds: int = 5,
                                  embedder)
     everything = np.arange(len(ts.segments))
     model = _fit(ts, batch, everything, code_labels, stage_labels, embedder.model_id, protos)
-    cv, oof = _cross_validate(ts, batch, code_labels, stage_labels, embedder.model_id, folds,
-                              protos)
-    threshold = _code_threshold(ts, oof, code_labels)
+    cv, by_fold = _cross_validate(ts, batch, code_labels, stage_labels, embedder.model_id,
+                                  folds, protos)
+    default = model.code_threshold
+    threshold = _code_threshold(ts, [s for fold in by_fold for s in fold], code_labels)
     if threshold is not None:
         model = model.with_thresholds(code=threshold)
         model = replace(model, manifest={**model.manifest, "model_id": model.content_hash(),
@@ -203,18 +204,34 @@ def train_project(store: Store, embedder=None, *, folds: int = 5,
     directory = store.path.parent / "models" / model_id
     model.save(directory)
     _register(store, model, directory)
-    store.replace_suggestions(model_id + CV_SUFFIX, [
-        Suggestion(segment_id=s.segment_id, model_id=model_id + CV_SUFFIX,
-                   dimension=s.dimension, label=s.label, probability=s.probability,
-                   suggested=(s.probability >= model.code_threshold
-                              if s.dimension == CODE_DIMENSION else s.suggested))
-        for s in oof])
+    store.replace_suggestions(model_id + CV_SUFFIX, _flag_out_of_fold(
+        ts, by_fold, code_labels, model_id + CV_SUFFIX, default, choose=threshold is not None))
     return {"model_id": model_id, "path": str(directory), "segments": len(ts.segments),
             "coders": sorted({c for cs in ts.coders for c in cs}),
             "code_labels": code_labels, "cv_folds": cv,
             "code_threshold": model.code_threshold,
             "code_threshold_from_cv": threshold is not None,
             "zero_shot_codes": list(model.manifest.get("zero_shot_codes", []))}
+
+
+def _flag_out_of_fold(ts: TrainingSet, by_fold: Sequence[Sequence[Suggestion]],
+                      code_labels: Sequence[str], model_id: str, default: float, *,
+                      choose: bool) -> list[Suggestion]:
+    """The out-of-fold suggestions as stored for ``agreement``: each fold's codes are
+    suggested at the threshold chosen on the *other* folds (``default`` when not
+    ``choose`` or too little data), so agreement never scores a choice made on the
+    segments it scores."""
+    out: list[Suggestion] = []
+    for f, fold in enumerate(by_fold):
+        others = [s for g, other in enumerate(by_fold) if g != f for s in other]
+        t = _code_threshold(ts, others, code_labels) if choose else None
+        t = default if t is None else t
+        out += [Suggestion(segment_id=s.segment_id, model_id=model_id, dimension=s.dimension,
+                           label=s.label, probability=s.probability,
+                           suggested=(s.probability >= t if s.dimension == CODE_DIMENSION
+                                      else s.suggested))
+                for s in fold]
+    return out
 
 
 def _code_threshold(ts: TrainingSet, oof: Sequence[Suggestion],
@@ -250,15 +267,16 @@ def _is_parent(codebook, code_id: str) -> bool:
 
 
 def _cross_validate(ts: TrainingSet, batch, code_labels, stage_labels, embedder_id: str,
-                    folds: int, prototypes=None) -> tuple[int, list[Suggestion]]:
-    """(folds used, out-of-fold suggestions for the coded segments), grouped by document."""
+                    folds: int, prototypes=None) -> tuple[int, list[list[Suggestion]]]:
+    """(folds used, each fold's out-of-fold suggestions for its coded segments); folds are
+    grouped by document."""
     from sklearn.model_selection import GroupKFold
 
     documents = np.array([s.document for s in ts.segments])
     n_folds = min(folds, len(set(documents)))
     if n_folds < 2:
         return 0, []
-    out: list[Suggestion] = []
+    out: list[list[Suggestion]] = []
     rows = np.arange(len(ts.segments))
     for train_idx, test_idx in GroupKFold(n_splits=n_folds).split(rows, groups=documents):
         try:
@@ -267,7 +285,7 @@ def _cross_validate(ts: TrainingSet, batch, code_labels, stage_labels, embedder_
         except ModelError:
             continue
         ids = [ts.segments[i].id for i in test_idx]
-        out += fold_model.suggest(batch.subset(test_idx), ids, top_evidence=0)
+        out.append(fold_model.suggest(batch.subset(test_idx), ids, top_evidence=0))
     return n_folds, out
 
 

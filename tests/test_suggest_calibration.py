@@ -115,3 +115,35 @@ def test_code_threshold_needs_enough_rows_and_codes(P, Y) -> None:
 def test_code_threshold_rejects_mismatched_shapes() -> None:
     with pytest.raises(ValueError, match="equal 2-D shapes"):
         choose_code_threshold(np.zeros((40, 2)), np.zeros((40, 3)))
+
+
+def test_out_of_fold_codes_are_flagged_at_a_threshold_chosen_on_the_other_folds() -> None:
+    from types import SimpleNamespace
+
+    from isp_nlp.model import Suggestion
+    from isp_nlp.pipeline import TrainingSet, _flag_out_of_fold
+
+    rng = np.random.default_rng(1)
+    codes = ["a", "b"]
+    ts = TrainingSet(segments=[], coders=[], code_sets=[], stages=[])
+    by_fold = []
+    for fold, positive_p in enumerate((0.3, 0.7)):  # fold 0 wants ~0.25, fold 1 ~0.6
+        suggestions = []
+        for i in range(60):
+            sid = f"f{fold}s{i}"
+            present = {c for c in codes if rng.random() < 0.3}
+            ts.segments.append(SimpleNamespace(id=sid))
+            ts.code_sets.append(frozenset(present))
+            for c in codes:
+                p = positive_p if c in present else 0.1 * positive_p
+                suggestions.append(Suggestion(sid, "m", "code", c, p, p >= 0.5))
+        by_fold.append(suggestions)
+    flagged = _flag_out_of_fold(ts, by_fold, codes, "m/cv", 0.5, choose=True)
+    fold0 = [s for s in flagged if s.segment_id.startswith("f0")]
+    fold1 = [s for s in flagged if s.segment_id.startswith("f1")]
+    # fold 0 is flagged at fold 1's choice (above 0.3: nothing suggested), and vice versa
+    assert not any(s.suggested for s in fold0)
+    assert all(s.suggested == (s.probability == 0.7) for s in fold1)
+    assert {s.model_id for s in flagged} == {"m/cv"}
+    unchosen = _flag_out_of_fold(ts, by_fold, codes, "m/cv", 0.5, choose=False)
+    assert all(s.suggested == (s.probability >= 0.5) for s in unchosen)
