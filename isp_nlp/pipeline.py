@@ -199,6 +199,7 @@ def train_project(store: Store, embedder=None, *, folds: int = 5,
     if threshold is not None:
         model = model.with_thresholds(code=threshold)
         model = replace(model, manifest={**model.manifest, "model_id": model.content_hash(),
+                                         "code_threshold": threshold,
                                          "code_threshold_from": "out-of-fold kappa"})
     model_id = model.manifest["model_id"]
     directory = store.path.parent / "models" / model_id

@@ -249,6 +249,7 @@ def test_train_project_suggests_a_code_nobody_applied(tmp_path: Path) -> None:
     threshold = result["code_threshold"]
     assert result["code_threshold_from_cv"] and threshold in THRESHOLD_GRID
     assert manifest["code_threshold_from"] == "out-of-fold kappa"
+    assert manifest["code_threshold"] == threshold
     assert manifest["model_id"] == model_id
     assert registered["code_threshold"] == threshold
     # agreement's out-of-fold codes use a threshold chosen without their own fold
