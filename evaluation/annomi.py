@@ -114,7 +114,11 @@ def active_vs_random(train, test, labels, k: int, repeats: int, seed: int,
     total = k * len(labels)
     ref = train.reference()
     out = {"seed_per_label": k, "n_seeds": total, "rounds": rounds, "active": [], "random": [],
-           "stratified_random": []}
+           "stratified_random": [], "whole_transcripts": []}
+    documents = list(dict.fromkeys(train.documents))
+    rows_of = {d: [] for d in documents}
+    for i, d in enumerate(train.documents):
+        rows_of[d].append(i)
     for r in range(repeats):
         rng = np.random.default_rng([seed, r, 7])
         start = [int(i) for i in rng.choice(len(train), size=2 * len(labels), replace=False)]
@@ -137,13 +141,15 @@ def active_vs_random(train, test, labels, k: int, repeats: int, seed: int,
             ("active", np.asarray(chosen)),
             ("random", randomly),
             ("stratified_random", sample_seeds(train, k, rng, labels)),
+            ("whole_transcripts", _whole_transcripts(rows_of, documents, total,
+                                                     np.random.default_rng([seed, r, 11]))),
         ):
             if len({ref[i] for i in idx}) < 2:
                 out[name].append(None)
                 continue
             pred, _ = fit_predict(train, idx, test, labels)
             out[name].append(model_agreement(test, pred, labels)["mean_kappa"])
-    for name in ("active", "random", "stratified_random"):
+    for name in ("active", "random", "stratified_random", "whole_transcripts"):
         vals = [v for v in out[name] if v is not None]
         out[f"{name}_mean"] = float(np.mean(vals)) if vals else None
     diffs = np.array([a - b for a, b in zip(out["active"], out["random"], strict=True)
@@ -153,6 +159,17 @@ def active_vs_random(train, test, labels, k: int, repeats: int, seed: int,
                             if len(diffs) > 1 else None)
     out["active_wins"] = float(np.mean(diffs > 0)) if len(diffs) else None
     return out
+
+
+def _whole_transcripts(rows_of: dict[str, list[int]], documents: list[str], total: int,
+                       rng: np.random.Generator) -> np.ndarray:
+    """The usual practice: code whole transcripts, in random order, until ``total`` rows."""
+    rows: list[int] = []
+    for d in rng.permutation(len(documents)):
+        rows += rows_of[documents[d]]
+        if len(rows) >= total:
+            break
+    return np.asarray(rows[:total])
 
 
 def ceiling(train, test) -> dict:
@@ -296,10 +313,12 @@ def write_markdown(results: dict, path: Path) -> None:
                       "topped up with random utterances to the same total; mean kappa on "
                       f"TEST over {len(av[0]['active'])} paired repeats. Stratified random "
                       "(K random seeds per label, the protocol of the learning curve above) "
-                      "needs every label known in advance:", "",
+                      "needs every label known in advance. Whole transcripts is the usual "
+                      "practice: code transcripts from the start, in random order, until the "
+                      "same number of utterances is coded:", "",
                       "| K per label | seeds | active | random | active − random (± SE) | "
-                      "active better in | stratified random (needs labels) |",
-                      "|---|---|---|---|---|---|---|"]
+                      "active better in | stratified random (needs labels) | whole transcripts "
+                      "(random order) |", "|---|---|---|---|---|---|---|---|"]
             for a in av:
                 diff = a.get("difference_mean")
                 se = a.get("difference_se")
@@ -309,7 +328,8 @@ def write_markdown(results: dict, path: Path) -> None:
                              + ("–" if diff is None else f"{diff:+.3f}"
                                 + ("" if se is None else f" ± {se:.3f}"))
                              + " | " + ("–" if wins is None else f"{wins:.0%} of repeats")
-                             + f" | {_f(a['stratified_random_mean'])} |")
+                             + f" | {_f(a['stratified_random_mean'])} | "
+                             f"{_f(a.get('whole_transcripts_mean'))} |")
             lines += ["", "Verdict on TEST: " + active_verdict(av)]
             lines += ["", ACTIVE_NOTE]
         bench = res.get("bench_k32")

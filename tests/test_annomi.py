@@ -87,7 +87,10 @@ def test_active_simulation_and_ceiling_run(converted) -> None:
     out = module.active_vs_random(train, test, labels, 6, 1, 0, rounds=2)
     assert out["n_seeds"] == 24 and len(out["active"]) == 1
     assert all(-1.0 <= out[f"{n}_mean"] <= 1.0
-               for n in ("active", "random", "stratified_random"))
+               for n in ("active", "random", "stratified_random", "whole_transcripts"))
+    rows = module._whole_transcripts({"a": [0, 1, 2], "b": [3, 4]}, ["a", "b"], 4,
+                                     np.random.default_rng(0))
+    assert len(rows) == 4 and (rows[:3].tolist() in ([0, 1, 2], [3, 4, 0]))
     cap = module.ceiling(train, test)
     assert cap["n_seeds"] == 800 and 0.0 < cap["mean_kappa"] < 1.0
 
