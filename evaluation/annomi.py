@@ -106,7 +106,8 @@ def active_vs_random(train, test, labels, k: int, repeats: int, seed: int,
                      rounds: int = 5) -> dict:
     """Simulated coding rounds, paired per repeat: from one random start set, the rest of
     the seeds chosen by :func:`isp_nlp.active.balanced_next` or at random (same total);
-    plus stratified random seeds (K per label, which needs the labels in advance)."""
+    plus stratified random seeds (K per label, which needs the labels in advance) and whole
+    transcripts in random order (the usual practice), both unpaired."""
     from isp_nlp.active import balanced_next
     from isp_nlp.evaluate import fit_predict, model_agreement, sample_seeds
     from isp_nlp.suggest.api import fit_single_label
