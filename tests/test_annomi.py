@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,9 +13,13 @@ REPO = Path(__file__).resolve().parents[1]
 ANNOMI = Path(__file__).resolve().parents[2] / "shared" / "data" / "annomi" / "AnnoMI-full.csv"
 
 
-def _annomi_module():
-    spec = importlib.util.spec_from_file_location("annomi_study", REPO / "evaluation" /
-                                                  "annomi.py")
+def _annomi_module(name: str = "annomi"):
+    """Load an evaluation script by path, its sibling modules importable as when it runs."""
+    evaluation = str(REPO / "evaluation")
+    if evaluation not in sys.path:
+        sys.path.insert(0, evaluation)
+    spec = importlib.util.spec_from_file_location(f"{name}_study",
+                                                  REPO / "evaluation" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -128,7 +133,7 @@ def test_markdown_states_ceiling_and_active_verdict(tmp_path: Path) -> None:
 
 
 def test_active_verdict_weighs_the_difference_against_its_noise() -> None:
-    verdict = _annomi_module().active_verdict
+    verdict = _annomi_module("annomi_report").active_verdict
 
     def point(k, d, se):
         return {"seed_per_label": k, "difference_mean": d, "difference_se": se}
