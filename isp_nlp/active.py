@@ -19,10 +19,11 @@ from isp_nlp.errors import IspNlpError, ProjectError
 MAX_POOL = 20_000  # larger pools are subsampled (seeded) before clustering
 MAX_CODED_FIT = 300  # coded rows used to fit the regions (all of them mark coverage)
 BALANCE_POOL_FACTOR = 5  # balanced_next clusters the 5 x slots least sure rows per label
-#: Share of balanced_next's picks drawn at random. On AnnoMI (grouped CV, K = 32 per label)
-#: balancing alone gave therapist 0.644 / client 0.177 against random 0.626 / 0.205; half
-#: random gave 0.638 / 0.206 (evaluation/results/tuning.md). On the 10-coder test
-#: transcripts the rule ties random (evaluation/results/annomi.md).
+#: Share of balanced_next's picks drawn at random. On AnnoMI (grouped CV, paired with random
+#: from the same start, K = 32 per label) balancing alone gained +0.015 / +0.004 (therapist /
+#: client) and half random +0.016 / +0.037 (evaluation/results/tuning.md). On the 10-coder
+#: test transcripts the rule beats random only for therapist behaviour at K = 32 and ties
+#: elsewhere (evaluation/results/annomi.md).
 EXPLORE_SHARE = 0.5
 
 
