@@ -9,9 +9,14 @@ TARGETS = {"therapist_behaviour": 0.70, "client_talk_type": 0.42}
 BASELINES = {
     "therapist_behaviour": "Reference points from the issue (same protocol): plain "
     "all-MiniLM-L6-v2 embedding + logistic regression 0.40 / 0.47 / 0.55 at K = 8 / 32 / 128; "
-    "TF-IDF + logistic regression 0.34 / 0.49 / 0.59.",
+    "TF-IDF + logistic regression 0.34 / 0.49 / 0.59. A five times larger encoder "
+    "(all-mpnet-base-v2, measured once with tune_suggester.py's seeds, tuning.md) gives 0.626 "
+    "at K = 32 (MiniLM 0.632 on the same seeds) and 0.692 with all TRAIN labels "
+    "(MiniLM 0.682 in that script): the gap to the target is not the encoder's.",
     "client_talk_type": "Reference point from the issue: plain embedding + logistic "
-    "regression 0.16–0.27.",
+    "regression 0.16–0.27. A five times larger encoder (all-mpnet-base-v2, measured once with "
+    "tune_suggester.py's seeds, tuning.md) gives 0.243 at K = 32 (MiniLM 0.239 on the same "
+    "seeds) and 0.356 with all TRAIN labels (MiniLM 0.329 in that script).",
 }
 ACTIVE_NOTE = (
     "The rule was chosen by grouped 5-fold CV on the 126 singly-coded transcripts "
@@ -21,7 +26,9 @@ ACTIVE_NOTE = (
     "BADGE, balancing alone, balancing with the most confident rows and a BADGE hybrid "
     "each lost at least one of the four cells in CV as well. Half the picks stay random "
     "because on client talk a seed set with the natural share of neutral talk does better "
-    "than a balanced one."
+    "than a balanced one. On three AnnoMI subtype codes it was never tuned on (question, "
+    "reflection, therapist input; pool CV, 20 paired simulations per cell) it tied random in "
+    "every cell."
 )
 
 def plot(task: str, result: dict, path: Path) -> None:
