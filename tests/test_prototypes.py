@@ -95,6 +95,47 @@ def test_zero_shot_code_is_suggested_where_the_codebook_matches() -> None:
     assert model.manifest["prototype_map"]["source"] == "learned"
 
 
+def test_zero_shot_code_is_suggested_on_about_a_seeded_codes_share() -> None:
+    """Half the seed segments resemble z's definition but no coder applied z: the balanced
+    Platt map alone would suggest z on all of them; the floor keeps z to the share of a
+    typical seeded code (a and b: a quarter each)."""
+    rng = np.random.default_rng(3)
+    X = np.vstack([_near(0, 12, rng), _near(1, 12, rng), _near(2, 24, rng, noise=0.25)])
+    codes = [{"a"}] * 12 + [{"b"}] * 12 + [set()] * 24
+    ids = [f"s{i}" for i in range(len(codes))]
+    model = train_suggester(X, ids, [""] * len(ids), codes, [None] * len(ids),
+                            code_labels=CODES, stage_labels=STAGES, embedder_id="toy-8",
+                            params=EMB_ONLY, prototype_embeddings=PROTOS)
+    p_z = model.predict_code_proba(X)[:, 2]
+    assert np.mean(p_z >= model.code_threshold) >= 0.45  # what the map alone would suggest
+    floor = model.prototypes.floors[2]
+    assert np.isnan(model.prototypes.floors[:2]).all() and floor > model.code_threshold
+    np.testing.assert_allclose(model.code_thresholds, [model.code_threshold] * 2 + [floor])
+    suggested = [s.suggested for s in model.suggest(X, ids, top_evidence=0) if s.label == "z"]
+    assert 0.2 <= np.mean(suggested) <= 0.3
+    assert model.manifest["prototype_map"]["zero_shot_floors"] == {"z": round(floor, 4)}
+    lowered = model.with_thresholds(code=0.2)  # an override never undercuts the floor
+    assert lowered.code_thresholds[2] == floor and lowered.code_thresholds[0] == 0.2
+
+
+def test_floors_round_trip_and_models_without_floors_still_load(tmp_path: Path) -> None:
+    model, X = _train()
+    assert model.prototypes.floors is not None
+    model.save(tmp_path / "m")
+    with np.load(tmp_path / "m" / "weights.npz", allow_pickle=False) as npz:
+        assert "prototypes/floors" in npz.files
+    loaded = SuggesterModel.load(tmp_path / "m")
+    np.testing.assert_array_equal(loaded.prototypes.floors, model.prototypes.floors)
+    np.testing.assert_array_equal(loaded.code_thresholds, model.code_thresholds)
+    model.prototypes = CodePrototypes(**{**model.prototypes.__dict__, "floors": None})
+    model.save(tmp_path / "before-floors")  # the layout saved before floors existed
+    old = SuggesterModel.load(tmp_path / "before-floors")
+    assert old.prototypes.floors is None
+    np.testing.assert_array_equal(old.code_thresholds, [old.code_threshold] * 3)
+    with pytest.raises(ValueError, match="floors"):
+        CodePrototypes(**{**model.prototypes.__dict__, "floors": np.zeros(2)})
+
+
 def test_seeded_codes_are_unaffected_by_prototypes() -> None:
     with_p, X = _train()
     without, _ = _train(prototypes=None)
@@ -239,6 +280,11 @@ def test_train_project_suggests_a_code_nobody_applied(tmp_path: Path) -> None:
         doc_of = {s.id: s.document for s in store.segments()}
     assert manifest["zero_shot_codes"] == ["peer_learning"] == result["zero_shot_codes"]
     assert manifest["prototype_map"]["source"] == "learned"
+    assert "peer_learning" in manifest["prototype_map"]["zero_shot_floors"]
+    saved = SuggesterModel.load(result["path"])
+    cut = saved.code_thresholds[saved.code_labels.index("peer_learning")]
+    assert cut >= result["code_threshold"]
+    assert all(s.suggested == (s.probability >= cut) for s in stored)
     on_examples = [s for s in stored if text_of[s.segment_id] in held_texts]
     assert len(on_examples) == len(held_texts)
     assert all(s.suggested and s.probability > 0.9 for s in on_examples)

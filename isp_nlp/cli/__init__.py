@@ -164,12 +164,14 @@ def train(ctx, folds: int) -> None:
     click.echo(f"Codes are suggested at probability {r['code_threshold']:.2f} or more ({how}).")
     if r["zero_shot_codes"]:
         click.echo(f"No coder has applied {', '.join(r['zero_shot_codes'])} yet: suggested "
-                   "from the codebook's definitions and examples only (zero-shot).")
+                   "from the codebook's definitions and examples only (zero-shot), each on "
+                   "about as many segments as a seeded code.")
 
 
 @cli.command()
 @click.option("--code-threshold", type=click.FloatRange(0, 1), default=None,
-              help="Suggest a code at or above this probability (default: the model's).")
+              help="Suggest a code at or above this probability (default: the model's; "
+              "a zero-shot code also needs its floor).")
 @click.option("--stage-threshold", type=click.FloatRange(0, 1), default=None,
               help="Abstain on the stage below this probability (default: the model's).")
 @click.pass_context

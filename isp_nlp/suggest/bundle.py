@@ -137,6 +137,14 @@ class SuggesterModel:
         mask = self.prototypes.zero_shot_mask(self._fitted_mask())
         return [c for c, z in zip(self.code_labels, mask, strict=True) if z]
 
+    @property
+    def code_thresholds(self) -> np.ndarray:
+        """(n_codes,) probability at which each code is suggested: ``code_threshold``, or
+        a zero-shot code's higher floor (:mod:`isp_nlp.suggest.prototypes`)."""
+        if self.prototypes is None:
+            return np.full(len(self.code_labels), float(self.code_threshold))
+        return self.prototypes.thresholds(self.code_threshold, self._fitted_mask())
+
     def _code_proba(self, X: np.ndarray, F: Any) -> np.ndarray | None:
         proba = None if self.code_estimator is None else self.code_estimator.predict_proba(F)
         if self.prototypes is None:
@@ -177,6 +185,7 @@ class SuggesterModel:
                 "id per row; fix the caller to pass matching lists."
             )
         code_p = self._code_proba(X, F)
+        code_t = self.code_thresholds
         stage_p = self._stage_proba(F)
         stage_classes = self.stage_classes
         idx, sims = nearest_exemplars(X, ids, self.exemplars, self.exemplar_ids, top_evidence)
@@ -193,7 +202,7 @@ class SuggesterModel:
                 for c, label in enumerate(self.code_labels):
                     p = float(code_p[i, c])
                     out.append(Suggestion(sid, mid, CODE_DIMENSION, label, p,
-                                          p >= self.code_threshold, evidence))
+                                          p >= code_t[c], evidence))
             if stage_p is not None:
                 evidence = tuple(
                     Evidence(self.exemplar_ids[j], s, self.exemplar_texts[j],

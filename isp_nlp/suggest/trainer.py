@@ -273,6 +273,14 @@ def train_suggester(
     return model
 
 
+def _floors(code_labels: Sequence[str], floors: np.ndarray | None) -> dict[str, float]:
+    """The zero-shot floors by code, for the manifest."""
+    if floors is None:
+        return {}
+    return {c: round(float(f), 4) for c, f in zip(code_labels, floors, strict=True)
+            if not np.isnan(f)}
+
+
 def _manifest(
     model: SuggesterModel,
     ids: Sequence[str],
@@ -301,5 +309,6 @@ def _manifest(
         **({} if model.prototypes is None else {"prototype_map": {
             "source": model.prototypes.source, "a": model.prototypes.a,
             "b": model.prototypes.b, "n_calibration_codes": model.prototypes.n_calibration_codes,
+            "zero_shot_floors": _floors(model.code_labels, model.prototypes.floors),
         }}),
     }
