@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -192,8 +192,8 @@ def train_project(store: Store, embedder=None, *, folds: int = 5,
                                  embedder)
     everything = np.arange(len(ts.segments))
     model = _fit(ts, batch, everything, code_labels, stage_labels, embedder.model_id, protos)
-    cv, by_fold = _cross_validate(ts, batch, code_labels, stage_labels, embedder.model_id,
-                                  folds, protos)
+    cv, by_fold, floors = _cross_validate(ts, batch, code_labels, stage_labels,
+                                          embedder.model_id, folds, protos)
     default = model.code_threshold
     threshold = _code_threshold(ts, [s for fold in by_fold for s in fold], code_labels)
     if threshold is not None:
@@ -206,7 +206,8 @@ def train_project(store: Store, embedder=None, *, folds: int = 5,
     model.save(directory)
     _register(store, model, directory)
     store.replace_suggestions(model_id + CV_SUFFIX, _flag_out_of_fold(
-        ts, by_fold, code_labels, model_id + CV_SUFFIX, default, choose=threshold is not None))
+        ts, by_fold, code_labels, model_id + CV_SUFFIX, default, choose=threshold is not None,
+        floors=floors))
     return {"model_id": model_id, "path": str(directory), "segments": len(ts.segments),
             "coders": sorted({c for cs in ts.coders for c in cs}),
             "code_labels": code_labels, "cv_folds": cv,
@@ -217,20 +218,23 @@ def train_project(store: Store, embedder=None, *, folds: int = 5,
 
 def _flag_out_of_fold(ts: TrainingSet, by_fold: Sequence[Sequence[Suggestion]],
                       code_labels: Sequence[str], model_id: str, default: float, *,
-                      choose: bool) -> list[Suggestion]:
+                      choose: bool,
+                      floors: Sequence[Mapping[str, float]] | None = None) -> list[Suggestion]:
     """The out-of-fold suggestions as stored for ``agreement``: each fold's codes are
     suggested at the threshold chosen on the *other* folds (``default`` when not
     ``choose`` or too little data), so agreement never scores a choice made on the
-    segments it scores."""
+    segments it scores. ``floors[f]`` holds fold ``f``'s zero-shot floors by code (a
+    code with no positive in that fold's training documents), which a code also needs."""
     out: list[Suggestion] = []
     for f, fold in enumerate(by_fold):
         others = [s for g, other in enumerate(by_fold) if g != f for s in other]
         t = _code_threshold(ts, others, code_labels) if choose else None
         t = default if t is None else t
+        floor = floors[f] if floors else {}
         out += [Suggestion(segment_id=s.segment_id, model_id=model_id, dimension=s.dimension,
                            label=s.label, probability=s.probability,
-                           suggested=(s.probability >= t if s.dimension == CODE_DIMENSION
-                                      else s.suggested))
+                           suggested=(s.probability >= max(t, floor.get(s.label, 0.0))
+                                      if s.dimension == CODE_DIMENSION else s.suggested))
                 for s in fold]
     return out
 
@@ -268,16 +272,18 @@ def _is_parent(codebook, code_id: str) -> bool:
 
 
 def _cross_validate(ts: TrainingSet, batch, code_labels, stage_labels, embedder_id: str,
-                    folds: int, prototypes=None) -> tuple[int, list[list[Suggestion]]]:
-    """(folds used, each fold's out-of-fold suggestions for its coded segments); folds are
-    grouped by document."""
+                    folds: int, prototypes=None
+                    ) -> tuple[int, list[list[Suggestion]], list[dict[str, float]]]:
+    """(folds used, each fold's out-of-fold suggestions for its coded segments, each fold
+    model's zero-shot floors by code); folds are grouped by document."""
     from sklearn.model_selection import GroupKFold
 
     documents = np.array([s.document for s in ts.segments])
     n_folds = min(folds, len(set(documents)))
     if n_folds < 2:
-        return 0, []
+        return 0, [], []
     out: list[list[Suggestion]] = []
+    floors: list[dict[str, float]] = []
     rows = np.arange(len(ts.segments))
     for train_idx, test_idx in GroupKFold(n_splits=n_folds).split(rows, groups=documents):
         try:
@@ -287,7 +293,10 @@ def _cross_validate(ts: TrainingSet, batch, code_labels, stage_labels, embedder_
             continue
         ids = [ts.segments[i].id for i in test_idx]
         out.append(fold_model.suggest(batch.subset(test_idx), ids, top_evidence=0))
-    return n_folds, out
+        cut = fold_model.with_thresholds(code=0.0).code_thresholds
+        floors.append({c: float(t) for c, t in zip(fold_model.code_labels, cut, strict=True)
+                       if t > 0})
+    return n_folds, out, floors
 
 
 def load_latest_model(store: Store):

@@ -274,7 +274,8 @@ def test_train_project_suggests_a_code_nobody_applied(tmp_path: Path) -> None:
         manifest = json.loads((Path(result["path"]) / "manifest.json").read_text())
         stored = [s for s in store.suggestions(model_id) if s.label == "peer_learning"]
         cv = [s for s in store.suggestions(model_id + CV_SUFFIX) if s.label == "peer_learning"]
-        all_cv = [s for s in store.suggestions(model_id + CV_SUFFIX) if s.dimension == "code"]
+        all_cv = [s for s in store.suggestions(model_id + CV_SUFFIX)
+                  if s.dimension == "code" and s.label != "peer_learning"]  # seeded codes
         registered = store.latest_model()["manifest"]
         text_of = {s.id: s.text for s in store.segments()}
         doc_of = {s.id: s.document for s in store.segments()}
@@ -291,6 +292,9 @@ def test_train_project_suggests_a_code_nobody_applied(tmp_path: Path) -> None:
     others = [s.probability for s in stored if text_of[s.segment_id] not in held_texts]
     assert others and max(others) < min(s.probability for s in on_examples)
     assert cv and any(s.probability > 0 for s in cv)
+    # zero-shot in every fold, so its out-of-fold flags also need the fold models' floors
+    at_threshold = sum(s.probability >= result["code_threshold"] for s in cv)
+    assert sum(s.suggested for s in cv) < 0.5 * at_threshold
     # the code threshold is chosen on the out-of-fold suggestions, which then use it
     threshold = result["code_threshold"]
     assert result["code_threshold_from_cv"] and threshold in THRESHOLD_GRID

@@ -147,3 +147,10 @@ def test_out_of_fold_codes_are_flagged_at_a_threshold_chosen_on_the_other_folds(
     assert {s.model_id for s in flagged} == {"m/cv"}
     unchosen = _flag_out_of_fold(ts, by_fold, codes, "m/cv", 0.5, choose=False)
     assert all(s.suggested == (s.probability >= 0.5) for s in unchosen)
+    # a code that was zero-shot in a fold's model keeps that model's floor
+    floored = _flag_out_of_fold(ts, by_fold, codes, "m/cv", 0.5, choose=False,
+                                floors=[{}, {"b": 0.8}])
+    assert all(s.suggested == (s.probability >= (0.8 if s.segment_id.startswith("f1")
+                                                 and s.label == "b" else 0.5))
+               for s in floored)
+    assert any(s.suggested for s in floored if s.label == "a" and s.segment_id[:2] == "f1")
