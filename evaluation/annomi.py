@@ -9,7 +9,9 @@ Converts ../shared/data/annomi/AnnoMI-full.csv into coded-segments CSVs (two tas
 therapist behaviour on therapist utterances, client talk type on client utterances; TRAIN
 = the 126 singly-coded transcripts, TEST = the 7 transcripts coded by 10 annotators), runs
 :func:`isp_nlp.evaluate.run_study` for K = 8, 16, 32, 64, 128 seeds per label (R = 3),
-measures the ceiling (every TRAIN utterance as a seed), compares seeds chosen by
+with the benchmark codebook evaluation/annomi_codebook.yaml (each label's definition and
+examples join the model) and without it, measures the ceiling (every TRAIN utterance as a
+seed, no codebook), compares seeds chosen by
 :func:`isp_nlp.active.balanced_next` with random seeds at the same number of seeds,
 times one K = 32 repeat (wall time and peak memory, in a
 child process), and writes evaluation/results/annomi.md, annomi.json and one
@@ -42,6 +44,7 @@ TASKS = {
     "client_talk_type": ("client", "client_talk_type"),
 }
 KS = (8, 16, 32, 64, 128)
+CODEBOOK = REPO / "evaluation" / "annomi_codebook.yaml"
 COLUMNS = ("document", "segment", "text", "coder", "code", "speaker", "previous_text")
 
 
@@ -218,8 +221,9 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(bench_one(args.bench_one, args.work, cache_path, 32)))
         return 0
     from isp_nlp.embed import SentenceTransformerEmbedder
-    from isp_nlp.evaluate import Split, StudyConfig, check_labels, run_study
+    from isp_nlp.evaluate import Split, StudyConfig, check_labels, label_prototypes, run_study
     from isp_nlp.store import Store
+    from isp_nlp.suggest.api import PROTOTYPE_WEIGHT
 
     ks = [8, 32] if args.quick else list(KS)
     repeats = 1 if args.quick else args.repeats
@@ -227,7 +231,9 @@ def main(argv: list[str] | None = None) -> int:
     cache = Store.create(cache_path).embedding_cache()
     paths = convert(ANNOMI, args.work)
     results = {"config": {"seed_per_label": ks, "repeats": repeats, "seed": args.seed,
-                          "embedder": embedder.model_id, "quick": args.quick}, "tasks": {}}
+                          "embedder": embedder.model_id, "quick": args.quick,
+                          "codebook": CODEBOOK.name, "prototype_weight": PROTOTYPE_WEIGHT},
+               "tasks": {}}
     args.out.mkdir(parents=True, exist_ok=True)
     for task in TASKS:
         t0 = time.perf_counter()
@@ -235,8 +241,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{task}] embedded in {time.perf_counter() - t0:.1f}s", flush=True)
         config = StudyConfig(seed_per_label=ks, repeats=repeats, seed=args.seed,
                              embedder=embedder.model_id)
-        res = run_study([Split(train, test)], config, test_all=test,
+        protos = label_prototypes(CODEBOOK, train, embedder, cache)
+        res = run_study([Split(train, test)], config, test_all=test, prototypes=protos,
                         progress=lambda m, t=task: print(f"[{t}] {m}", flush=True))
+        plain = run_study([Split(train, test)], config, test_all=test)
+        res["without_codebook"] = {"learning_curve": plain["learning_curve"]}
         labels = check_labels(train, test)
         res["ceiling"] = ceiling(train, test)
         print(f"[{task}] ceiling (all TRAIN as seeds): {fmt(res['ceiling']['mean_kappa'])}",

@@ -31,6 +31,16 @@ ACTIVE_NOTE = (
     "every cell."
 )
 
+def _codebook_note(config: dict) -> str:
+    if not config.get("codebook"):
+        return ""
+    return (f" Each label's definition and three invented examples from "
+            f"`evaluation/{config['codebook']}` (written by us from the MI literature, never "
+            f"tuned on AnnoMI) give {config['prototype_weight']:.0%} of each prediction "
+            "(`isp-nlp evaluate --codebook`); the weight was chosen by grouped CV on the "
+            "126-transcript pool (tuning.md).")
+
+
 def plot(task: str, result: dict, path: Path) -> None:
     import matplotlib
 
@@ -42,6 +52,10 @@ def plot(task: str, result: dict, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.errorbar(ks, [c["mean_kappa"] for c in curve], yerr=[c["sd"] for c in curve],
                 marker="o", capsize=3, label="model vs each annotator (mean kappa)")
+    plain = (result.get("without_codebook") or {}).get("learning_curve")
+    if plain:
+        ax.plot([c["seed_per_label"] for c in plain], [c["mean_kappa"] for c in plain],
+                marker=".", ls=":", color="tab:blue", alpha=0.6, label="same, without the codebook")
     hh = result["human_human"]["mean_pairwise_kappa"]
     ax.axhline(hh, color="grey", ls="--", label=f"human-human mean kappa {hh:.3f}")
     ax.axhline(TARGETS[task], color="tab:red", ls=":", label=f"target {TARGETS[task]:.2f}")
@@ -90,7 +104,8 @@ def write_markdown(results: dict, path: Path) -> None:
              "transcripts. Model–human kappa = mean over the 10 annotators of Cohen's kappa "
              "(model, annotator), averaged over R repeats (sd across repeats).", "",
              f"Suggester: `isp_nlp.suggest.api` at run time; embedder "
-             f"{results['config']['embedder']}; repeats R = {results['config']['repeats']}.", ""]
+             f"{results['config']['embedder']}; repeats R = {results['config']['repeats']}."
+             + _codebook_note(results["config"]), ""]
     for task, res in results["tasks"].items():
         hh = res["human_human"]
         lines += [f"## {task.replace('_', ' ')}", "",
@@ -104,6 +119,10 @@ def write_markdown(results: dict, path: Path) -> None:
             lines.append(f"| {c['seed_per_label']} | {fmt(c['mean_kappa'])} | {fmt(c['sd'])} | "
                          f"{fmt(c['krippendorff_alpha_with_model'])} | {fmt(c['macro_f1'])} | "
                          f"{fmt(c['accuracy'])} | {c['fit_predict_seconds_per_repeat']:.2f} |")
+        plain = (res.get("without_codebook") or {}).get("learning_curve")
+        if plain:
+            lines += ["", "Without the codebook (seeds only): " + ", ".join(
+                f"K = {c['seed_per_label']}: {fmt(c['mean_kappa'])}" for c in plain) + "."]
         k32 = next((c for c in res["learning_curve"] if c["seed_per_label"] == 32), None)
         if k32 is not None and k32["mean_kappa"] is not None:
             gap = k32["mean_kappa"] - TARGETS[task]

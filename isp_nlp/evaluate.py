@@ -141,8 +141,9 @@ def sample_seeds(units: CodedUnits, k: int | None, rng: np.random.Generator,
 
 
 def fit_predict(train: CodedUnits, idx: np.ndarray, test: CodedUnits, labels: Sequence[str],
-                params=None) -> tuple[list[Any], np.ndarray]:
-    """Fit on ``train`` rows ``idx``; return (predicted labels, confidence) for ``test``."""
+                params=None, prototypes=None) -> tuple[list[Any], np.ndarray]:
+    """Fit on ``train`` rows ``idx``; return (predicted labels, confidence) for ``test``.
+    ``prototypes`` (label -> codebook embeddings) are used by single-label models."""
     from isp_nlp.suggest.api import fit_multi_label, fit_single_label
 
     ref = train.reference()
@@ -154,7 +155,7 @@ def fit_predict(train: CodedUnits, idx: np.ndarray, test: CodedUnits, labels: Se
         pred = [tuple(lab for j, lab in enumerate(model.labels) if row[j] >= 0.5)
                 for row in proba]
         return pred, np.maximum(proba, 1 - proba).min(axis=1)
-    model = fit_single_label(batch, [ref[i] for i in idx], params=params)
+    model = fit_single_label(batch, [ref[i] for i in idx], params=params, prototypes=prototypes)
     proba = model.predict_proba(test.batch())
     classes = np.asarray(model.classes_, dtype=object)
     return [str(c) for c in classes[proba.argmax(axis=1)]], proba.max(axis=1)
@@ -221,7 +222,8 @@ def grouped_folds(units: CodedUnits, n_folds: int) -> list[Split]:
 
 
 def run_study(splits: Sequence[Split], config: StudyConfig, *, test_all: CodedUnits,
-              params=None, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+              params=None, progress: Callable[[str], None] | None = None,
+              prototypes=None) -> dict[str, Any]:
     """Learning curve over ``config.seed_per_label`` with R repeats; headline = largest K.
 
     Each split's test units are predicted by a model fitted on that split's seeds; the
@@ -241,7 +243,7 @@ def run_study(splits: Sequence[Split], config: StudyConfig, *, test_all: CodedUn
             t0 = time.perf_counter()
             for split in splits:
                 idx = sample_seeds(split.train, k, rng, labels)
-                p, c = fit_predict(split.train, idx, split.test, labels, params)
+                p, c = fit_predict(split.train, idx, split.test, labels, params, prototypes)
                 for key, pi, ci in zip(split.test.keys, p, c, strict=True):
                     pred[position[key]], conf[position[key]] = pi, ci
             t_k += time.perf_counter() - t0
@@ -316,9 +318,10 @@ def coverage_at_abstain(units: CodedUnits, runs: Sequence[tuple[list[Any], np.nd
 
 def evaluate_files(train: str | Path | None, test: str | Path | None, *,
                    coded: str | Path | None = None, config: StudyConfig, embedder,
-                   cache=None, params=None,
+                   cache=None, params=None, codebook: str | Path | None = None,
                    progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Train/test files or one CODED file with ``config.folds`` grouped folds."""
+    """Train/test files or one CODED file with ``config.folds`` grouped folds; with a
+    ``codebook``, its definitions and examples of each label join single-label models."""
     kw = {"label_column": config.label_column, "multi_label": config.multi_label}
     if coded is not None:
         if not config.folds:
@@ -332,4 +335,40 @@ def evaluate_files(train: str | Path | None, test: str | Path | None, *,
         te = embed_units(load_units(test, **kw), embedder, cache)
         splits, test_all = [Split(tr, te)], te
     config.embedder = config.embedder or getattr(embedder, "model_id", "")
-    return run_study(splits, config, test_all=test_all, params=params, progress=progress)
+    protos = None
+    if codebook is not None:
+        protos = label_prototypes(codebook, splits[0].train, embedder, cache,
+                                  multi_label=config.multi_label,
+                                  stages=config.label_column == "stage")
+    result = run_study(splits, config, test_all=test_all, params=params, progress=progress,
+                       prototypes=protos)
+    from isp_nlp.suggest.api import PROTOTYPE_WEIGHT
+
+    result["codebook"] = None if codebook is None else {
+        "path": Path(codebook).name, "prototype_weight": PROTOTYPE_WEIGHT}
+    return result
+
+
+def label_prototypes(codebook: str | Path, units: CodedUnits, embedder, cache=None, *,
+                     multi_label: bool = False, stages: bool = False) -> dict[str, np.ndarray]:
+    """label -> embeddings of its codebook texts (a code matched by id or name, or a
+    stage by id)."""
+    from isp_nlp.codebook import load_codebook, resolve_code
+    from isp_nlp.embed import embed_texts
+    from isp_nlp.suggest.prototypes import prototype_texts
+
+    if multi_label:
+        raise EvaluationError("--codebook works with single-label studies for now; leave out "
+                              "--multi-label or --codebook.")
+    book = load_codebook(codebook)
+    labels = sorted({str(r) for r in units.reference() if r is not None})
+    by_stage = {st.id: st for st in book.stages}
+    found = {lab: by_stage.get(lab) if stages else resolve_code(book, lab) for lab in labels}
+    missing = [lab for lab, code in found.items() if code is None]
+    if missing:
+        raise EvaluationError(
+            f"{Path(codebook).name} has no {'stage' if stages else 'code'} with the id "
+            f"{'' if stages else 'or name '}{', '.join(missing)}; "
+            f"expected an entry for every label of {units.name}; add them to the codebook.")
+    return {lab: embed_texts(prototype_texts(code), embedder, cache)
+            for lab, code in found.items()}

@@ -72,6 +72,29 @@ def test_small_study_runs_with_hashing_embedder(converted) -> None:
     assert np.isclose(res["coverage_at_abstain"][0]["coverage"], 1.0)
 
 
+def test_benchmark_codebook_covers_both_tasks(converted) -> None:
+    from isp_nlp.embed import HashingEmbedder
+    from isp_nlp.evaluate import (
+        Split,
+        StudyConfig,
+        embed_units,
+        label_prototypes,
+        load_units,
+        run_study,
+    )
+
+    emb = HashingEmbedder(256)
+    for task, labels in (("therapist_behaviour", 4), ("client_talk_type", 3)):
+        paths = converted[task]
+        train = embed_units(load_units(paths["train"]), emb)
+        protos = label_prototypes(_annomi_module().CODEBOOK, train, emb)
+        assert len(protos) == labels and all(v.shape[0] == 4 for v in protos.values())
+    test = embed_units(load_units(paths["test"]), emb)
+    res = run_study([Split(train, test)], StudyConfig(seed_per_label=[8], repeats=1),
+                    test_all=test, prototypes=protos)
+    assert res["n_test_units"] == 212 and res["model_human"]["mean_kappa"] is not None
+
+
 def test_missing_shared_exits_2(monkeypatch, capsys) -> None:
     module = _annomi_module()
     monkeypatch.setattr(module, "ANNOMI", Path("/nonexistent/AnnoMI-full.csv"))
@@ -120,13 +143,17 @@ def test_markdown_states_ceiling_and_active_verdict(tmp_path: Path) -> None:
                  "random": [0.6, 0.62], "active_mean": 0.60, "random_mean": 0.61,
                  "stratified_random_mean": 0.62, "difference_mean": -0.01,
                  "difference_se": 0.01, "active_wins": 0.0}]}
-    results = {"config": {"embedder": "e", "repeats": 3},
+    task["without_codebook"] = {"learning_curve": [{**curve[0], "mean_kappa": 0.6}]}
+    results = {"config": {"embedder": "e", "repeats": 3, "codebook": "annomi_codebook.yaml",
+                          "prototype_weight": 0.3},
                "tasks": {"therapist_behaviour": task}}
     path = tmp_path / "annomi.md"
     module.write_markdown(results, path)
     text = path.read_text(encoding="utf-8")
     assert "with all 4666 TRAIN utterances as seeds the model reaches kappa 0.682" in text
     assert "misses the target 0.70 by 0.090" in text
+    assert "Without the codebook (seeds only): K = 32: 0.600." in text
+    assert "`evaluation/annomi_codebook.yaml`" in text and "give 30% of each prediction" in text
     assert "does not beat random at every K: it ties random at K = 8 (+0.010 ± 0.010)" in text
     assert "over 2 paired repeats" in text
     assert "| 8 | 32 | 0.510 | 0.500 | +0.010 ± 0.010 | 50% of repeats | 0.550 |" in text

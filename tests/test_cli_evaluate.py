@@ -94,3 +94,37 @@ def test_next_to_code(project_copy: Path) -> None:
 
 def test_next_to_code_without_project(tmp_path: Path) -> None:
     one_line_error(run("--project", str(tmp_path / "none"), "next-to-code"), "no isp-nlp project")
+
+
+def _codebook(path: Path, labels: tuple[str, ...]) -> Path:
+    entries = "\n".join(f"  - id: {lab}\n    name: {lab.title()}\n    definition: \"Talk about "
+                        f"{lab}.\"\n    examples:\n      - \"An example of {lab}.\""
+                        for lab in labels)
+    path.write_text(f"name: toy\ncodes:\n{entries}\n", encoding="utf-8")
+    return path
+
+
+def test_evaluate_with_a_codebook_reports_it(files, tmp_path: Path) -> None:
+    train, test = files
+    book = _codebook(tmp_path / "book.yaml", ("barrier", "plan", "support"))
+    args = ("evaluate", "--train", str(train), "--test", str(test), "--seed-per-label", "2",
+            "--embedder", "hashing-256")
+    r = run(*args, "--codebook", str(book), "--format", "json")
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.output)
+    assert data["codebook"] == {"path": "book.yaml", "prototype_weight": 0.3}
+    assert json.loads(run(*args, "--format", "json").output)["codebook"] is None
+    table = run(*args, "--codebook", str(book))
+    assert "codebook book.yaml: 30% of each prediction" in table.output
+
+
+def test_evaluate_codebook_errors_name_the_label(files, tmp_path: Path) -> None:
+    train, test = files
+    book = _codebook(tmp_path / "book.yaml", ("barrier", "plan"))
+    base = ("evaluate", "--train", str(train), "--test", str(test), "--embedder", "hashing-256",
+            "--codebook", str(book))
+    one_line_error(run(*base), "book.yaml has no code with the id or name support",
+                   "add them to the codebook")
+    one_line_error(run(*base, "--multi-label"), "single-label studies")
+    staged = run(*base, "--label-column", "stage")  # the codebook's default stage texts
+    assert staged.exit_code == 0 and "codebook book.yaml" in staged.output, staged.output

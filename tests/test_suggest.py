@@ -384,3 +384,29 @@ def test_params_are_used_and_recorded() -> None:
     assert model.code_estimator.C == 0.1 and model.code_estimator.threshold == 0.7
     assert model.code_threshold == 0.7 and model.stage_threshold == 0.6
     assert model.manifest["hyper_parameters"]["code_C"] == 0.1
+
+
+def test_single_label_codebook_prototypes_are_a_weighted_prior() -> None:
+    from isp_nlp.suggest.api import PROTOTYPE_WEIGHT, fit_single_label
+    from isp_nlp.suggest.batch import SegmentBatch
+    from isp_nlp.suggest.prototypes import LabelPrototypes
+
+    rng = np.random.default_rng(0)
+    eye = np.eye(6)
+    # two seeds per label, noisy; the codebook points exactly along each label's axis
+    X = np.vstack([eye[j] + rng.normal(scale=0.6, size=6) for j in (0, 0, 1, 1, 2, 2)])
+    y = ["a", "a", "b", "b", "c", "c"]
+    batch = SegmentBatch(tuple(f"s{i}" for i in range(6)), ("",) * 6, X.astype(np.float32))
+    protos = {"a": eye[0][None], "b": eye[1][None], "c": eye[2][None], "unused": eye[3][None]}
+    emb_only = EMB_ONLY
+    plain = fit_single_label(batch, y, params=emb_only)
+    fused = fit_single_label(batch, y, params=emb_only, prototypes=protos)
+    test = SegmentBatch(("t0", "t1", "t2"), ("",) * 3, eye[:3].astype(np.float32))
+    prior = LabelPrototypes({k: protos[k] for k in "abc"}).predict_proba(eye[:3], ["a", "b", "c"])
+    assert prior.argmax(axis=1).tolist() == [0, 1, 2] and np.allclose(prior.sum(axis=1), 1)
+    np.testing.assert_allclose(
+        fused.predict_proba(test),
+        (1 - PROTOTYPE_WEIGHT) * plain.predict_proba(test) + PROTOTYPE_WEIGHT * prior)
+    assert list(fused.predict(test)) == ["a", "b", "c"]
+    with pytest.raises(ModelError, match="no definition or example for c"):
+        fit_single_label(batch, y, params=emb_only, prototypes={"a": eye[0], "b": eye[1]})

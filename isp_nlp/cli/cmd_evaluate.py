@@ -50,14 +50,19 @@ def _domain(exc: IspNlpError) -> InputError:
 @click.option("--cache", type=click.Path(dir_okay=False, path_type=Path),
               help="SQLite file to cache embeddings in (created if absent).")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--codebook", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Codebook YAML: each label's definition and examples join the model "
+              "(single-label studies).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the JSON result here (e.g. <project>/evaluation.json).")
 def evaluate(coded, train, test, folds, seed_per_label, repeats, label_column, multi_label,
-             fmt, embedder, cache, seed, out) -> None:
+             fmt, embedder, cache, seed, codebook, out) -> None:
     """Does the suggester agree with your coders as well as they agree with each other?
 
     Either --train TRAIN.csv --test TEST.csv, or CODED.csv --folds N (folds grouped by
-    document). Writing --out <project>/evaluation.json feeds the project report.
+    document). Writing --out <project>/evaluation.json feeds the project report. With
+    --codebook, 30 % of each prediction comes from the similarity to the codebook's
+    definition and examples of each label, which helps most with few seeds.
     """
     from ..evaluate import StudyConfig, evaluate_files
     from ..pipeline import make_embedder
@@ -75,7 +80,8 @@ def evaluate(coded, train, test, folds, seed_per_label, repeats, label_column, m
 
             store_cache = Store.create(cache).embedding_cache()
         result = evaluate_files(train, test, coded=coded, config=config,
-                                embedder=make_embedder(embedder), cache=store_cache)
+                                embedder=make_embedder(embedder), cache=store_cache,
+                                codebook=codebook)
     except IspNlpError as exc:
         raise _domain(exc) from None
     text = json.dumps(result, indent=2, ensure_ascii=False)
@@ -102,6 +108,10 @@ def format_evaluation(result: dict) -> str:
              f"{_f(mh['krippendorff_alpha_with_model']):>8}",
              f"macro F1 {_f(mh['macro_f1']).strip()}, accuracy {_f(mh['accuracy']).strip()} "
              "(vs the majority label)"]
+    if result.get("codebook"):
+        cb = result["codebook"]
+        lines.append(f"codebook {cb['path']}: {cb['prototype_weight']:.0%} of each prediction "
+                     "from its definitions and examples")
     if len(result["learning_curve"]) > 1:
         lines += ["", "Learning curve (K per label: mean kappa ± sd)"]
         lines += [f"  K={c['seed_per_label']:<5} {_f(c['mean_kappa'])} ± {c['sd']:.3f}"

@@ -294,3 +294,29 @@ def _floors(protos: CodePrototypes, X_seed: np.ndarray, Y: np.ndarray) -> np.nda
     for j in np.flatnonzero(protos.has_prototypes & (Y.max(axis=0) <= 0)):
         floors[j] = float(np.quantile(P[:, j], 1.0 - share))
     return floors
+
+
+#: Softmax temperature over the labels' max cosine similarities (:class:`LabelPrototypes`).
+LABEL_TEMPERATURE = 10.0
+
+
+@dataclass(frozen=True, eq=False)
+class LabelPrototypes:
+    """Codebook prototypes of the classes of a single-label model.
+
+    ``predict_proba`` is a softmax over the classes of ``LABEL_TEMPERATURE`` times each
+    segment's highest cosine similarity to the class's prototypes: a zero-shot guess of
+    which class a segment belongs to, from the codebook alone.
+    """
+
+    vectors: Mapping[str, np.ndarray]
+
+    def predict_proba(self, X: np.ndarray, classes: Sequence[str]) -> np.ndarray:
+        """(n, len(classes)) probabilities; every class needs prototypes."""
+        Z = _unit_rows(np.atleast_2d(X))
+        S = np.stack([(Z @ _unit_rows(self.vectors[str(c)]).T).max(axis=1) for c in classes],
+                     axis=1).astype(np.float64)
+        S = np.nan_to_num(S, nan=-1.0) * LABEL_TEMPERATURE
+        S -= S.max(axis=1, keepdims=True)
+        E = np.exp(S)
+        return E / E.sum(axis=1, keepdims=True)
