@@ -150,7 +150,8 @@ def test_markdown_states_ceiling_and_active_verdict(tmp_path: Path) -> None:
     path = tmp_path / "annomi.md"
     module.write_markdown(results, path)
     text = path.read_text(encoding="utf-8")
-    assert "with all 4666 TRAIN utterances as seeds the model reaches kappa 0.682" in text
+    assert ("with all 4666 TRAIN utterances as seeds (no codebook) the model reaches kappa "
+            "0.682") in text
     assert "misses the target 0.70 by 0.090" in text
     assert "Without the codebook (seeds only): K = 32: 0.600." in text
     assert "`evaluation/annomi_codebook.yaml`" in text and "give 30% of each prediction" in text
