@@ -89,11 +89,12 @@ def load_task(paths: dict[str, Path], embedder, cache):
 
 
 def active_vs_random(train, test, labels, k: int, repeats: int, seed: int,
-                     rounds: int = 5) -> dict:
+                     rounds: int = 5, prototypes=None) -> dict:
     """Simulated coding rounds, paired per repeat: from one random start set, the rest of
     the seeds chosen by :func:`isp_nlp.active.balanced_next` or at random (same total);
     plus stratified random seeds (K per label, which needs the labels in advance) and whole
-    transcripts in random order (the usual practice), both unpaired."""
+    transcripts in random order (the usual practice), both unpaired. Every model (in the
+    rounds and at the end) uses the codebook ``prototypes`` when given."""
     from isp_nlp.active import balanced_next
     from isp_nlp.evaluate import fit_predict, model_agreement, sample_seeds
     from isp_nlp.suggest.api import fit_single_label
@@ -115,7 +116,8 @@ def active_vs_random(train, test, labels, k: int, repeats: int, seed: int,
         step = int(np.ceil((total - len(chosen)) / rounds))
         while len(chosen) < total:
             pool = np.setdiff1d(np.arange(len(train)), chosen)
-            model = fit_single_label(train.batch(np.asarray(chosen)), [ref[i] for i in chosen])
+            model = fit_single_label(train.batch(np.asarray(chosen)), [ref[i] for i in chosen],
+                                     prototypes=prototypes)
             proba = model.predict_proba(train.subset(pool).batch())
             counts = [sum(ref[i] == c for i in chosen) for c in model.classes_]
             n = min(step, total - len(chosen))
@@ -134,7 +136,7 @@ def active_vs_random(train, test, labels, k: int, repeats: int, seed: int,
             if len({ref[i] for i in idx}) < 2:
                 out[name].append(None)
                 continue
-            pred, _ = fit_predict(train, idx, test, labels)
+            pred, _ = fit_predict(train, idx, test, labels, prototypes=prototypes)
             out[name].append(model_agreement(test, pred, labels)["mean_kappa"])
     for name in ("active", "random", "stratified_random", "whole_transcripts"):
         vals = [v for v in out[name] if v is not None]
@@ -175,15 +177,17 @@ def bench_one(task: str, work: Path, cache_path: Path, k: int) -> dict:
     import resource
 
     from isp_nlp.embed import SentenceTransformerEmbedder
-    from isp_nlp.evaluate import check_labels, fit_predict, sample_seeds
+    from isp_nlp.evaluate import check_labels, fit_predict, label_prototypes, sample_seeds
     from isp_nlp.store import Store
 
     paths = {p: work / f"{task}_{p}.csv" for p in ("train", "test")}
-    train, test = load_task(paths, SentenceTransformerEmbedder(),
-                            Store.create(cache_path).embedding_cache())
+    embedder, cache = SentenceTransformerEmbedder(), Store.create(cache_path).embedding_cache()
+    train, test = load_task(paths, embedder, cache)
     labels = check_labels(train, test)
+    protos = label_prototypes(CODEBOOK, train, embedder, cache)
     t0 = time.perf_counter()
-    fit_predict(train, sample_seeds(train, k, np.random.default_rng(0), labels), test, labels)
+    fit_predict(train, sample_seeds(train, k, np.random.default_rng(0), labels), test, labels,
+                prototypes=protos)
     seconds = time.perf_counter() - t0
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"seconds": seconds, "peak_mb": peak_mb}
@@ -252,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
               flush=True)
         res["active_vs_random"] = [
             active_vs_random(train, test, labels, k, 1 if args.quick else args.active_repeats,
-                             args.seed)
+                             args.seed, prototypes=protos)
             for k in ([8] if args.quick else [8, 32])]
         print(f"[{task}] active vs random: "
               f"{[(a['active_mean'], a['random_mean']) for a in res['active_vs_random']]}",
