@@ -32,7 +32,8 @@ ACTIVE_NOTE = (
     "each lost at least one of the four cells in CV as well. Half the picks stay random "
     "because on client talk a seed set with the natural share of neutral talk does better "
     "than a balanced one. On three AnnoMI subtype codes it was never tuned on (question, "
-    "reflection, therapist input; pool CV, 20 paired simulations per cell) it tied random in "
+    "reflection, therapist input; seed-only model, pool CV, 20 paired simulations per cell) it "
+    "tied random in "
     "every cell."
 )
 
