@@ -335,15 +335,15 @@ def evaluate_files(train: str | Path | None, test: str | Path | None, *,
         te = embed_units(load_units(test, **kw), embedder, cache)
         splits, test_all = [Split(tr, te)], te
     config.embedder = config.embedder or getattr(embedder, "model_id", "")
+    from isp_nlp.suggest.api import PROTOTYPE_WEIGHT
+
     protos = None
-    if codebook is not None:
-        protos = label_prototypes(codebook, splits[0].train, embedder, cache,
-                                  multi_label=config.multi_label,
+    if codebook is not None:  # every label of the data, whichever fold trains on it
+        protos = label_prototypes(codebook, test_all if coded is not None else splits[0].train,
+                                  embedder, cache, multi_label=config.multi_label,
                                   stages=config.label_column == "stage")
     result = run_study(splits, config, test_all=test_all, params=params, progress=progress,
                        prototypes=protos)
-    from isp_nlp.suggest.api import PROTOTYPE_WEIGHT
-
     result["codebook"] = None if codebook is None else {
         "path": Path(codebook).name, "prototype_weight": PROTOTYPE_WEIGHT}
     return result
