@@ -22,8 +22,8 @@ BALANCE_POOL_FACTOR = 5  # balanced_next clusters the 5 x slots least sure rows 
 #: Share of balanced_next's picks drawn at random. On AnnoMI (grouped CV, paired with random
 #: from the same start, K = 32 per label) balancing alone gained +0.015 / +0.004 (therapist /
 #: client) and half random +0.016 / +0.037 (evaluation/results/tuning.md). On the 10-coder
-#: test transcripts the rule beats random only for therapist behaviour at K = 32 and ties
-#: elsewhere (evaluation/results/annomi.md).
+#: test transcripts, with the codebook-prior model, the rule beats random for therapist
+#: behaviour at K = 8 and 32 and ties on client talk (evaluation/results/annomi.md).
 EXPLORE_SHARE = 0.5
 
 

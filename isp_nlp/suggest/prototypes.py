@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
-from scipy.special import expit
+from scipy.special import expit, softmax
 
 from isp_nlp.errors import ModelError
 from isp_nlp.model import Code
@@ -316,7 +316,4 @@ class LabelPrototypes:
         Z = _unit_rows(np.atleast_2d(X))
         S = np.stack([(Z @ _unit_rows(self.vectors[str(c)]).T).max(axis=1) for c in classes],
                      axis=1).astype(np.float64)
-        S = np.nan_to_num(S, nan=-1.0) * LABEL_TEMPERATURE
-        S -= S.max(axis=1, keepdims=True)
-        E = np.exp(S)
-        return E / E.sum(axis=1, keepdims=True)
+        return softmax(np.nan_to_num(S, nan=-1.0) * LABEL_TEMPERATURE, axis=1)
