@@ -8,11 +8,11 @@ Usage: python evaluation/annomi.py [--quick] [--cache PATH] [--work DIR] [--repe
 Converts ../shared/data/annomi/AnnoMI-full.csv into coded-segments CSVs (two tasks:
 therapist behaviour on therapist utterances, client talk type on client utterances; TRAIN
 = the 126 singly-coded transcripts, TEST = the 7 transcripts coded by 10 annotators), runs
-:func:`isp_nlp.evaluate.run_study` for K = 8, 16, 32, 64, 128 seeds per label (R = 3),
+:func:`isp_nlp.suggest.evaluate.run_study` for K = 8, 16, 32, 64, 128 seeds per label (R = 3),
 with the benchmark codebook evaluation/annomi_codebook.yaml (each label's definition and
 examples join the model) and without it, measures the ceiling (every TRAIN utterance as a
 seed, no codebook), compares seeds chosen by
-:func:`isp_nlp.active.balanced_next` with random seeds at the same number of seeds,
+:func:`isp_nlp.suggest.next_to_code.balanced_next` with random seeds at the same number of seeds,
 times one K = 32 repeat (wall time and peak memory, in a
 child process), and writes evaluation/results/annomi.md, annomi.json and one
 learning-curve PNG per task. Exit status 2 when ../shared is missing.
@@ -81,7 +81,7 @@ def convert(source: Path, out_dir: Path) -> dict[str, dict[str, Path]]:
 
 
 def load_task(paths: dict[str, Path], embedder, cache):
-    from isp_nlp.evaluate import embed_units, load_units
+    from isp_nlp.coded.units import embed_units, load_units
 
     train = embed_units(load_units(paths["train"]), embedder, cache)
     test = embed_units(load_units(paths["test"]), embedder, cache)
@@ -90,14 +90,15 @@ def load_task(paths: dict[str, Path], embedder, cache):
 
 def active_vs_random(train, test, labels, k: int, repeats: int, seed: int,
                      rounds: int = 5, prototypes=None) -> dict:
-    """Simulated coding rounds, paired per repeat: from one random start set, the rest of
-    the seeds chosen by :func:`isp_nlp.active.balanced_next` or at random (same total);
+    """Simulated coding rounds, paired per repeat: from one random start set, the
+    rest of the seeds chosen by :func:`~isp_nlp.suggest.next_to_code.balanced_next`
+    or at random (same total);
     plus stratified random seeds (K per label, which needs the labels in advance) and whole
     transcripts in random order (the usual practice), both unpaired. Every model (in the
     rounds and at the end) uses the codebook ``prototypes`` when given."""
-    from isp_nlp.active import balanced_next
-    from isp_nlp.evaluate import fit_predict, model_agreement, sample_seeds
     from isp_nlp.suggest.api import fit_single_label
+    from isp_nlp.suggest.evaluate import fit_predict, model_agreement, sample_seeds
+    from isp_nlp.suggest.next_to_code import balanced_next
 
     total = k * len(labels)
     ref = train.reference()
@@ -163,7 +164,7 @@ def _whole_transcripts(rows_of: dict[str, list[int]], documents: list[str], tota
 
 def ceiling(train, test) -> dict:
     """Every TRAIN utterance as a seed: what this representation reaches with all labels."""
-    from isp_nlp.evaluate import Split, StudyConfig, run_study
+    from isp_nlp.suggest.evaluate import Split, StudyConfig, run_study
 
     res = run_study([Split(train, test)], StudyConfig(seed_per_label=[None], repeats=1),
                     test_all=test)
@@ -177,8 +178,8 @@ def bench_one(task: str, work: Path, cache_path: Path, k: int) -> dict:
     import resource
 
     from isp_nlp.embed import SentenceTransformerEmbedder
-    from isp_nlp.evaluate import check_labels, fit_predict, label_prototypes, sample_seeds
-    from isp_nlp.store import Store
+    from isp_nlp.store.database import Store
+    from isp_nlp.suggest.evaluate import check_labels, fit_predict, label_prototypes, sample_seeds
 
     paths = {p: work / f"{task}_{p}.csv" for p in ("train", "test")}
     embedder, cache = SentenceTransformerEmbedder(), Store.create(cache_path).embedding_cache()
@@ -225,9 +226,15 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(bench_one(args.bench_one, args.work, cache_path, 32)))
         return 0
     from isp_nlp.embed import SentenceTransformerEmbedder
-    from isp_nlp.evaluate import Split, StudyConfig, check_labels, label_prototypes, run_study
-    from isp_nlp.store import Store
+    from isp_nlp.store.database import Store
     from isp_nlp.suggest.api import PROTOTYPE_WEIGHT
+    from isp_nlp.suggest.evaluate import (
+        Split,
+        StudyConfig,
+        check_labels,
+        label_prototypes,
+        run_study,
+    )
 
     ks = [8, 32] if args.quick else list(KS)
     repeats = 1 if args.quick else args.repeats

@@ -163,7 +163,8 @@ def write_markdown(results: dict, path: Path) -> None:
         av = res.get("active_vs_random")
         if av:
             lines += ["", "What to code next, simulated: a team codes 2 random utterances "
-                      "per label, then 5 rounds chosen by `isp_nlp.active.balanced_next` "
+                      "per label, then 5 rounds chosen by "
+                      "`isp_nlp.suggest.next_to_code.balanced_next` "
                       "(half the picks even out the labels coded so far by the model's "
                       "predicted label, taking typical utterances among the least sure; half "
                       "random; labels revealed after each round), vs the same start set "

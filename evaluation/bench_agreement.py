@@ -2,7 +2,7 @@
 
 Run: ``python evaluation/bench_agreement.py``. Checks, in one run:
 
-1. Krippendorff's alpha and Gwet's AC1 (isp_nlp.reliability, from the raw
+1. Krippendorff's alpha and Gwet's AC1 (isp_nlp.agreement.coefficients, from the raw
    units x coders array: encoding included) on 5 coders x 100,000 units with
    realistic agreement and 10 % missing, each within 2x the time of
    ``krippendorff.alpha`` on the same data (best of 3 runs each).
@@ -21,8 +21,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from isp_nlp.bootstrap import bootstrap  # noqa: E402
-from isp_nlp.reliability import encode, unit_stats  # noqa: E402
+from isp_nlp.agreement.bootstrap import bootstrap  # noqa: E402
+from isp_nlp.agreement.coefficients import unit_stats  # noqa: E402
+from isp_nlp.agreement.ratings import encode  # noqa: E402
 
 
 def simulate(n_units: int, n_coders: int, *, seed: int, agree: float = 0.75,

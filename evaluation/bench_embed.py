@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
                 if args.memory_cache:
                     cache, cache_name = MemoryCache(), "memory"
                 else:
-                    from isp_nlp.store import Store
+                    from isp_nlp.store.database import Store
 
                     store = Store.create(Path(tmp) / f"project-{rep}.sqlite")
                     cache, cache_name = store.embedding_cache(), "sqlite"

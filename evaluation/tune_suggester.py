@@ -94,7 +94,7 @@ def load(task: str, cache_path: Path) -> Task:
     import pandas as pd
 
     from isp_nlp.embed import SentenceTransformerEmbedder, embed_texts
-    from isp_nlp.store import Store
+    from isp_nlp.store.database import Store
 
     speaker, column = TASKS[task]
     frame = pd.read_csv(ANNOMI, dtype=str, keep_default_na=False)

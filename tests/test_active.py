@@ -1,18 +1,18 @@
-"""isp_nlp.active: uncertainty + diversity selection, and the project wrapper."""
+"""isp_nlp.suggest.next_to_code: uncertainty + diversity selection, and the project wrapper."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from isp_nlp.active import (
+from isp_nlp.records import Suggestion
+from isp_nlp.suggest.next_to_code import (
     balanced_next,
     next_to_code,
     rank_next,
     segment_uncertainty,
     select_next,
 )
-from isp_nlp.model import Suggestion
 
 
 def clusters(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

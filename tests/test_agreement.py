@@ -1,4 +1,4 @@
-"""Tests for isp_nlp.agreement: textbook values, table semantics, properties."""
+"""Tests for isp_nlp.agreement.pairwise: textbook values, table semantics, properties."""
 
 from __future__ import annotations
 
@@ -13,16 +13,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from isp_nlp.agreement import (
-    HUMAN_HUMAN,
-    MODEL_HUMAN,
+from isp_nlp.agreement.pairwise import (
     agreement_summary,
-    coding_tables,
     cohen_kappa,
     krippendorff_alpha,
     pairwise_kappas,
     percent_agreement,
 )
+from isp_nlp.agreement.tables import HUMAN_HUMAN, MODEL_HUMAN, coding_tables
 from isp_nlp.errors import IspNlpError
 
 
@@ -322,8 +320,8 @@ def _report_tables() -> dict[str, pd.DataFrame]:
 
 
 def test_reliability_report_structure_and_pooling() -> None:
-    from isp_nlp.agreement import ReliabilityOptions, reliability_report
-    from isp_nlp.reliability import coefficient
+    from isp_nlp.agreement.coefficients import coefficient
+    from isp_nlp.agreement.reliability import ReliabilityOptions, reliability_report
 
     tables = _report_tables()
     options = ReliabilityOptions(n_resamples=100, seed=3)
@@ -358,7 +356,7 @@ def test_reliability_report_structure_and_pooling() -> None:
 
 
 def test_reliability_report_levels() -> None:
-    from isp_nlp.agreement import ReliabilityOptions, reliability_report
+    from isp_nlp.agreement.reliability import ReliabilityOptions, reliability_report
 
     tables = _report_tables()
     interval = reliability_report(tables, options=ReliabilityOptions(
@@ -372,9 +370,10 @@ def test_reliability_report_levels() -> None:
 
 
 def test_csv_annotations_and_overlap_mapping() -> None:
-    from isp_nlp.agreement import csv_annotations
-    from isp_nlp.coded_csv import CodedRow, map_rows_by_overlap
-    from isp_nlp.model import Segment
+    from isp_nlp.agreement.tables import csv_annotations
+    from isp_nlp.coded.match import map_rows_by_overlap
+    from isp_nlp.coded.read import CodedRow
+    from isp_nlp.records import Segment
 
     rows = [CodedRow(2, "d", "s1", "", "A", "x", "Push/Pull"),
             CodedRow(3, "d", "", "", "B", "", "", start=0, end=10),
@@ -401,8 +400,8 @@ def test_csv_annotations_and_overlap_mapping() -> None:
 
 
 def test_humans_and_model_match_separate_reports() -> None:
-    from isp_nlp.agreement_groups import COMBINED, HUMANS, humans_and_model, mean_kappa
-    from isp_nlp.reliability_report import ReliabilityOptions, reliability_report
+    from isp_nlp.agreement.groups import COMBINED, HUMANS, humans_and_model, mean_kappa
+    from isp_nlp.agreement.reliability import ReliabilityOptions, reliability_report
 
     tables = _report_tables()
     options = ReliabilityOptions(metrics=("percent", "kappa", "alpha", "ac1", "fleiss"),
@@ -437,8 +436,8 @@ def test_humans_and_model_match_separate_reports() -> None:
 
 
 def test_humans_and_model_without_model_labels() -> None:
-    from isp_nlp.agreement_groups import COMBINED, humans_and_model
-    from isp_nlp.reliability_report import ReliabilityOptions
+    from isp_nlp.agreement.groups import COMBINED, humans_and_model
+    from isp_nlp.agreement.reliability import ReliabilityOptions
 
     tables = {t: tab.assign(model=np.nan) for t, tab in _report_tables().items()}
     groups = humans_and_model(tables, options=ReliabilityOptions(n_resamples=20, seed=0))

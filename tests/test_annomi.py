@@ -33,7 +33,8 @@ def converted(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 
 def test_counts_and_human_human_kappa(converted) -> None:
-    from isp_nlp.evaluate import human_human, load_units
+    from isp_nlp.coded.units import load_units
+    from isp_nlp.suggest.evaluate import human_human
 
     expected = {"therapist_behaviour": (216, 0.737, ["other", "question", "reflection",
                                                      "therapist_input"]),
@@ -58,8 +59,9 @@ def test_counts_and_human_human_kappa(converted) -> None:
 
 
 def test_small_study_runs_with_hashing_embedder(converted) -> None:
+    from isp_nlp.coded.units import embed_units, load_units
     from isp_nlp.embed import HashingEmbedder
-    from isp_nlp.evaluate import Split, StudyConfig, embed_units, load_units, run_study
+    from isp_nlp.suggest.evaluate import Split, StudyConfig, run_study
 
     paths = converted["therapist_behaviour"]
     emb = HashingEmbedder(256)
@@ -73,15 +75,9 @@ def test_small_study_runs_with_hashing_embedder(converted) -> None:
 
 
 def test_benchmark_codebook_covers_both_tasks(converted) -> None:
+    from isp_nlp.coded.units import embed_units, load_units
     from isp_nlp.embed import HashingEmbedder
-    from isp_nlp.evaluate import (
-        Split,
-        StudyConfig,
-        embed_units,
-        label_prototypes,
-        load_units,
-        run_study,
-    )
+    from isp_nlp.suggest.evaluate import Split, StudyConfig, label_prototypes, run_study
 
     emb = HashingEmbedder(256)
     for task, labels in (("therapist_behaviour", 4), ("client_talk_type", 3)):
@@ -103,8 +99,9 @@ def test_missing_shared_exits_2(monkeypatch, capsys) -> None:
 
 
 def test_active_simulation_and_ceiling_run(converted) -> None:
+    from isp_nlp.coded.units import embed_units, load_units
     from isp_nlp.embed import HashingEmbedder
-    from isp_nlp.evaluate import check_labels, embed_units, load_units
+    from isp_nlp.suggest.evaluate import check_labels
 
     module = _annomi_module()
     paths = converted["therapist_behaviour"]

@@ -1,4 +1,4 @@
-"""Tests for isp_nlp.bootstrap: resampling arithmetic, seeding, documents, speed."""
+"""Tests for isp_nlp.agreement.bootstrap: resampling arithmetic, seeding, documents, speed."""
 
 from __future__ import annotations
 
@@ -9,14 +9,10 @@ import time
 import numpy as np
 import pytest
 
-from isp_nlp.bootstrap import (
-    bootstrap,
-    cluster_sums,
-    percentile_interval,
-    resampled_sums,
-)
+from isp_nlp.agreement.bootstrap import bootstrap, cluster_sums, percentile_interval, resampled_sums
+from isp_nlp.agreement.coefficients import METRICS, unit_stats
+from isp_nlp.agreement.ratings import encode
 from isp_nlp.errors import IspNlpError
-from isp_nlp.reliability import METRICS, encode, unit_stats
 
 
 def _simulated(n_units: int, n_coders: int, agree: float, seed: int, missing: float = 0.1):
@@ -36,7 +32,7 @@ def test_resampled_sums_equal_explicit_resamples() -> None:
 
 
 def test_resampled_sums_chunks_match_one_pass(monkeypatch: pytest.MonkeyPatch) -> None:
-    import isp_nlp.bootstrap as b
+    from isp_nlp.agreement import bootstrap as b
 
     values = np.random.default_rng(1).random((40, 2))
     whole = resampled_sums(values, n_resamples=30, seed=3)
@@ -122,7 +118,7 @@ def test_every_metric_bootstraps(metric: str) -> None:
 
 
 def test_seeded_weights_are_reused_and_read_only() -> None:
-    import isp_nlp.bootstrap as b
+    from isp_nlp.agreement import bootstrap as b
 
     a = np.random.default_rng(2).random((30, 2))
     c = np.random.default_rng(3).random((30, 4))

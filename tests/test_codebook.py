@@ -9,21 +9,18 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from isp_nlp.codebook import (
-    DEFAULT_STAGES,
+from isp_nlp.codebook.check import DEFAULT_STAGES, check_codebook, is_stage, normalise_stage
+from isp_nlp.codebook.load import (
     ancestors,
-    check_codebook,
     children,
     codebook_from_dict,
     codebook_to_dict,
-    is_stage,
     leaf_codes,
     load_codebook,
-    normalise_stage,
     resolve_code,
 )
 from isp_nlp.errors import CodebookError, InputFileError
-from isp_nlp.model import STAGE_DIMENSION, STAGES, Code, Codebook
+from isp_nlp.records import STAGE_DIMENSION, STAGES, Code, Codebook
 
 GOOD_YAML = """\
 name: ISP demo codebook

@@ -8,17 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from isp_nlp.codebook import codebook_from_dict
-from isp_nlp.coded_csv import (
+from isp_nlp.codebook.load import codebook_from_dict
+from isp_nlp.coded.match import match_coded_rows
+from isp_nlp.coded.read import (
     COLUMNS,
     CodedRow,
     annotations_to_frame,
-    match_coded_rows,
     read_coded_csv,
     write_coded_csv,
 )
 from isp_nlp.errors import ImportCodesError, InputFileError, ProjectError
-from isp_nlp.model import Annotation, Codebook, Segment
+from isp_nlp.records import Annotation, Codebook, Segment
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 

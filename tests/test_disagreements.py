@@ -10,18 +10,18 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from isp_nlp.cli import cli as app
-from isp_nlp.disagreements import (
+from isp_nlp.analysis.consensus import resolve_csv
+from isp_nlp.analysis.disagreements import (
     CoderLabels,
     disagreement_frame,
     find_disagreements,
     project_disagreements,
-    resolve_csv,
 )
+from isp_nlp.cli import cli as app
 from isp_nlp.errors import ImportCodesError, InputFileError
-from isp_nlp.model import Segment
 from isp_nlp.project import open_project
-from isp_nlp.reporting import project_agreement
+from isp_nlp.records import Segment
+from isp_nlp.report.collect import project_agreement
 
 F = frozenset
 

@@ -141,7 +141,7 @@ def test_wrong_dim_in_cache_is_a_model_error() -> None:
 
 
 def test_works_with_the_project_sqlite_cache(tmp_path) -> None:
-    store_mod = pytest.importorskip("isp_nlp.store")
+    store_mod = pytest.importorskip("isp_nlp.store.database")
     store = store_mod.Store.create(tmp_path / "project.sqlite")
     try:
         emb = CountingEmbedder(HashingEmbedder(64))

@@ -1,4 +1,4 @@
-"""isp_nlp.evaluate: reading units, majority labels, seeds, folds, agreement and the study."""
+"""isp_nlp.suggest.evaluate: units, majority labels, seeds, folds, agreement, the study."""
 
 from __future__ import annotations
 
@@ -9,19 +9,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from isp_nlp.coded.units import EvaluationError, embed_units, load_units, majority
 from isp_nlp.embed import HashingEmbedder
 from isp_nlp.errors import ImportCodesError, IspNlpError
-from isp_nlp.evaluate import (
-    EvaluationError,
+from isp_nlp.suggest.evaluate import (
     Split,
     StudyConfig,
     check_labels,
-    embed_units,
     evaluate_files,
     grouped_folds,
     human_human,
-    load_units,
-    majority,
     model_agreement,
     run_study,
     sample_seeds,

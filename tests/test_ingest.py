@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from isp_nlp.errors import InputFileError
-from isp_nlp.ingest import SUPPORTED_SUFFIXES, read_transcript
-from isp_nlp.model import Transcript
+from isp_nlp.ingest.readers import SUPPORTED_SUFFIXES, read_transcript
+from isp_nlp.records import Transcript
 
 DATA = Path(__file__).parent / "data" / "ingest"
 SHARED = Path(__file__).resolve().parents[2] / "shared"

@@ -11,9 +11,7 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from isp_nlp.cli import cli as app
-from isp_nlp.model import Annotation
-from isp_nlp.pathways import (
+from isp_nlp.analysis.pathways import (
     BACKWARD,
     FORWARD,
     LEAP_FROG,
@@ -26,7 +24,9 @@ from isp_nlp.pathways import (
     summarize_pathways,
     transition_window,
 )
+from isp_nlp.cli import cli as app
 from isp_nlp.project import open_project
+from isp_nlp.records import Annotation
 from isp_nlp.report.pathway_diagram import pathway_chart
 
 

@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from isp_nlp.errors import ModelError
-from isp_nlp.model import Code
-from isp_nlp.suggest import SuggesterModel, TrainParams, train_suggester
+from isp_nlp.records import Code
+from isp_nlp.suggest.bundle import SuggesterModel
 from isp_nlp.suggest.calibration import THRESHOLD_GRID
 from isp_nlp.suggest.prototypes import (
     FALLBACK_A,
@@ -22,6 +22,7 @@ from isp_nlp.suggest.prototypes import (
     fit_prototypes,
     prototype_texts,
 )
+from isp_nlp.suggest.trainer import TrainParams, train_suggester
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpora" / "isp-demo"
 CODES = ["a", "b", "z"]  # z: in the codebook, never applied by a coder

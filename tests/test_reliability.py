@@ -1,4 +1,4 @@
-"""Tests for isp_nlp.reliability: published worked examples, hand computations, properties."""
+"""isp_nlp.agreement.coefficients: published worked examples, hand computations, properties."""
 
 from __future__ import annotations
 
@@ -13,19 +13,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from isp_nlp.errors import IspNlpError
-from isp_nlp.reliability import (
-    LEVELS,
-    METRICS,
-    Ratings,
-    coefficient,
+from isp_nlp.agreement.coefficients import METRICS, coefficient, unit_stats
+from isp_nlp.agreement.ratings import LEVELS, Ratings, encode
+from isp_nlp.agreement.sets import (
     custom_distance_matrix,
-    encode,
     jaccard_distance,
     masi_distance,
     set_alpha,
-    unit_stats,
 )
+from isp_nlp.errors import IspNlpError
 
 N = np.nan
 # Krippendorff (2011) "Computing Krippendorff's Alpha-Reliability": 4 observers x 12 units.

@@ -10,16 +10,16 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from isp_nlp.agreement import AgreementReport, agreement_summary, coding_tables
+from isp_nlp.agreement.pairwise import AgreementReport, agreement_summary
+from isp_nlp.agreement.tables import coding_tables
 from isp_nlp.errors import IspNlpError
-from isp_nlp.report import (
+from isp_nlp.report import plots, sections
+from isp_nlp.report.html import (
     SECTION_TITLES,
     ReportData,
     collapse_runs,
     format_stage_runs,
-    plots,
     render_report,
-    sections,
     write_report,
 )
 
@@ -247,7 +247,7 @@ def test_confidence_intervals_and_extra_columns_are_rendered(full_data: ReportDa
 
 
 def _summary():
-    from isp_nlp.pathways import summarize_pathways
+    from isp_nlp.analysis.pathways import summarize_pathways
 
     f = frozenset
     stages = {"P1": ["push", "push", "push_pull", "push_pull", "exchange", "exchange"],
@@ -258,8 +258,8 @@ def _summary():
 
 
 def test_new_sections_render_with_data(full_data: ReportData) -> None:
-    from isp_nlp.disagreements import CoderLabels, find_disagreements
-    from isp_nlp.model import Segment
+    from isp_nlp.analysis.disagreements import CoderLabels, find_disagreements
+    from isp_nlp.records import Segment
 
     seg = Segment("s1", "P1 <x>", 3, 3, "turn", "P1", 0, 5, "We <b>co-designed</b> it.")
     items = find_disagreements([seg], {"s1": {"ann": CoderLabels(frozenset({"c1"}), "push"),
@@ -289,7 +289,7 @@ def test_new_sections_render_with_data(full_data: ReportData) -> None:
 
 
 def test_new_sections_explain_absence(full_data: ReportData) -> None:
-    from isp_nlp.pathways import summarize_pathways
+    from isp_nlp.analysis.pathways import summarize_pathways
 
     data = ReportData(**{**full_data.__dict__,
                          "pathways": summarize_pathways({"P1": ["none", "?", "push"]}),
@@ -311,7 +311,7 @@ def test_project_report_data(project_copy: Path) -> None:
     import json
 
     from isp_nlp.project import open_project
-    from isp_nlp.reporting import load_evaluation, report_data, write_project_report
+    from isp_nlp.report.collect import load_evaluation, report_data, write_project_report
 
     (project_copy / "evaluation.json").write_text(json.dumps({
         "learning_curve": [{"seed_per_label": 4, "mean_kappa": 0.3, "sd": 0.1},
@@ -346,7 +346,7 @@ def test_single_participant_without_model_or_stages(tmp_path: Path) -> None:
         load_project_codebook,
         open_project,
     )
-    from isp_nlp.reporting import write_project_report
+    from isp_nlp.report.collect import write_project_report
 
     corpus = Path(__file__).resolve().parents[1] / "corpora" / "isp-demo"
     init_project(tmp_path / "p", embedder="hashing-256")
@@ -371,8 +371,8 @@ def test_single_participant_without_model_or_stages(tmp_path: Path) -> None:
 
 
 def _project_agreement(with_model: bool = True):
-    from isp_nlp.agreement_groups import humans_and_model
-    from isp_nlp.reliability_report import ReliabilityOptions
+    from isp_nlp.agreement.groups import humans_and_model
+    from isp_nlp.agreement.reliability import ReliabilityOptions
 
     ann = _annotations()
     rows = [("s4", "ann", "code", "c1"), ("s4", "bob", "code", None),

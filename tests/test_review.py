@@ -9,20 +9,10 @@ import numpy as np
 import pytest
 
 from isp_nlp.errors import IspNlpError
-from isp_nlp.model import STAGES, Code, Codebook, Evidence, Segment
-from isp_nlp.review import (
-    SORTERS,
-    Decision,
-    ReviewItem,
-    ReviewSession,
-    ReviewSummary,
-    by_uncertainty,
-    in_document_order,
-    pending,
-    render_item,
-    run_review,
-    run_scripted,
-)
+from isp_nlp.records import STAGES, Code, Codebook, Evidence, Segment
+from isp_nlp.review.queue import SORTERS, ReviewItem, by_uncertainty, in_document_order, pending
+from isp_nlp.review.session import Decision, ReviewSession
+from isp_nlp.review.terminal import ReviewSummary, render_item, run_review, run_scripted
 
 
 class MemoryRecorder:

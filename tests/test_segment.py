@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from isp_nlp.errors import IspNlpError
-from isp_nlp.ingest import RawTurn, build_transcript
-from isp_nlp.model import Segment, Transcript
-from isp_nlp.segment import UNITS, segment_id, segment_transcript
+from isp_nlp.ingest.render import RawTurn, build_transcript
+from isp_nlp.ingest.segment import UNITS, segment_id, segment_transcript
+from isp_nlp.records import Segment, Transcript
 
 DATA = Path(__file__).parent / "data" / "ingest"
 
@@ -137,8 +137,8 @@ def test_segment_ids_are_stable_uuid5() -> None:
 def test_turn_unit_does_not_import_spacy_or_torch() -> None:
     code = (
         "import sys\n"
-        "from isp_nlp.ingest import read_transcript\n"
-        "from isp_nlp.segment import segment_transcript\n"
+        "from isp_nlp.ingest.readers import read_transcript\n"
+        "from isp_nlp.ingest.segment import segment_transcript\n"
         f"t = read_transcript({str(DATA / 'interview.txt')!r})\n"
         "assert segment_transcript(t, unit='turn')\n"
         "assert segment_transcript(t, unit='paragraph')\n"

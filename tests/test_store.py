@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from isp_nlp.decisions import DecisionLog
 from isp_nlp.errors import ProjectError
-from isp_nlp.model import Annotation, Code, Codebook, Segment, Transcript, Turn
+from isp_nlp.records import Annotation, Code, Codebook, Segment, Transcript, Turn
 from isp_nlp.review.session import Decision
-from isp_nlp.store import Store
+from isp_nlp.store.database import Store
+from isp_nlp.store.decisions import DecisionLog
 
 
 def make_transcript(document: str = "doc1", n: int = 4, sha: str = "a" * 64):
@@ -162,8 +162,8 @@ def test_decided_ignores_undone(store: Store) -> None:
 WORKER = textwrap.dedent(
     """
     import sys
-    from isp_nlp.store import Store
-    from isp_nlp.decisions import DecisionLog
+    from isp_nlp.store.database import Store
+    from isp_nlp.store.decisions import DecisionLog
     from isp_nlp.review.session import Decision
     store = Store.open(sys.argv[1])
     log = DecisionLog(store)

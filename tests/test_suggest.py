@@ -15,16 +15,10 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from isp_nlp.embed import HashingEmbedder
 from isp_nlp.errors import ModelError
-from isp_nlp.suggest import (
-    CodeSuggester,
-    StageClassifier,
-    SuggesterModel,
-    TrainParams,
-    nearest_exemplars,
-    train_suggester,
-    uncertainty_scores,
-)
-from isp_nlp.suggest.trainer import training_data_hash
+from isp_nlp.suggest.bundle import SuggesterModel
+from isp_nlp.suggest.estimators import CodeSuggester, StageClassifier
+from isp_nlp.suggest.evidence import nearest_exemplars, uncertainty_scores
+from isp_nlp.suggest.trainer import TrainParams, train_suggester, training_data_hash
 
 # ---- scikit-learn's common checks -----------------------------------------------------
 

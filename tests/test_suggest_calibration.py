@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 from scipy.special import expit, softmax
 
-from isp_nlp.suggest import CodeSuggester, StageClassifier
 from isp_nlp.suggest.calibration import (
     choose_code_threshold,
     fit_platt,
     fit_temperature,
     out_of_fold_scores,
 )
+from isp_nlp.suggest.estimators import CodeSuggester, StageClassifier
 
 
 def test_temperature_recovers_the_scale_of_overconfident_scores() -> None:
@@ -120,8 +120,8 @@ def test_code_threshold_rejects_mismatched_shapes() -> None:
 def test_out_of_fold_codes_are_flagged_at_a_threshold_chosen_on_the_other_folds() -> None:
     from types import SimpleNamespace
 
-    from isp_nlp.model import Suggestion
     from isp_nlp.pipeline import TrainingSet, _flag_out_of_fold
+    from isp_nlp.records import Suggestion
 
     rng = np.random.default_rng(1)
     codes = ["a", "b"]

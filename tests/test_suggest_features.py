@@ -11,9 +11,9 @@ import pytest
 
 from isp_nlp.embed import HashingEmbedder
 from isp_nlp.errors import ModelError
-from isp_nlp.suggest import SuggesterModel, TrainParams, train_suggester
 from isp_nlp.suggest.api import fit_multi_label, fit_single_label
 from isp_nlp.suggest.batch import SegmentBatch
+from isp_nlp.suggest.bundle import SuggesterModel
 from isp_nlp.suggest.features import (
     N_OVERLAP,
     N_SURFACE,
@@ -22,6 +22,7 @@ from isp_nlp.suggest.features import (
     overlap_features,
     surface_features,
 )
+from isp_nlp.suggest.trainer import TrainParams, train_suggester
 
 EMB = HashingEmbedder(64)
 ALL = FeatureSpec(context_weight=0.5, word_weight=1.0, char_weight=1.0,
@@ -186,7 +187,7 @@ def test_bad_context_is_a_model_error() -> None:
 
 def test_project_context_is_the_previous_turn(demo_project: Path) -> None:
     from isp_nlp.pipeline import load_latest_model, previous_turn_texts, segment_batch
-    from isp_nlp.store import Store
+    from isp_nlp.store.database import Store
 
     store = Store.open(demo_project / "project.sqlite")
     segments = store.segments()

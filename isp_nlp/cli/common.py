@@ -6,7 +6,7 @@ import json
 
 import click
 
-from ..errors import ImportCodesError, IspNlpError
+from isp_nlp.errors import ImportCodesError, IspNlpError
 
 FORMATS = click.Choice(["table", "json"])
 
@@ -40,7 +40,7 @@ class Group(click.Group):
 
 
 def open_store(ctx: click.Context):
-    from ..project import open_project
+    from isp_nlp.project import open_project
 
     store = open_project(ctx.obj["project"])
     ctx.call_on_close(store.close)

@@ -21,7 +21,7 @@ from isp_nlp.ingest.decode import read_bytes
 from isp_nlp.ingest.labels import MAX_LABEL_CHARS, accepted_speakers, match_label
 from isp_nlp.ingest.render import RawTurn, build_transcript, clean_line
 from isp_nlp.ingest.text import turns_from_lines
-from isp_nlp.model import Transcript
+from isp_nlp.records import Transcript
 
 _HEADER_WORDS = {"speaker", "name", "who", "person", "role"}
 

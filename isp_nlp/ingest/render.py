@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from isp_nlp.errors import InputFileError
-from isp_nlp.model import Transcript, Turn
+from isp_nlp.records import Transcript, Turn
 
 _SPACES = re.compile(r"\s+")
 

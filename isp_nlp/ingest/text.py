@@ -16,7 +16,7 @@ from pathlib import Path
 from isp_nlp.ingest.decode import load_text
 from isp_nlp.ingest.labels import accepted_speakers, is_accepted, match_label
 from isp_nlp.ingest.render import RawTurn, build_transcript, clean_line
-from isp_nlp.model import Transcript
+from isp_nlp.records import Transcript
 
 _HEADING = re.compile(r"#{1,6}\s")
 

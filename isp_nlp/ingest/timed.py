@@ -25,7 +25,7 @@ from isp_nlp.ingest.cuescan import FORMAT_NAMES, CueTiming, match_cues, scan_tim
 from isp_nlp.ingest.decode import load_text
 from isp_nlp.ingest.labels import LabelMatch, accepted_speakers, is_accepted, match_label
 from isp_nlp.ingest.render import RawTurn, build_transcript, clean_line
-from isp_nlp.model import Transcript
+from isp_nlp.records import Transcript
 
 _VOICE = re.compile(r"^\s*<v(?:\.[^\s>]*)*\s+([^>]*)>")
 _TAG = re.compile(r"<[^>]*>")

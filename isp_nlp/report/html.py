@@ -15,8 +15,8 @@ from typing import Any
 import pandas as pd
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from isp_nlp.agreement import AgreementReport
-from isp_nlp.agreement_groups import ProjectAgreement
+from isp_nlp.agreement.groups import ProjectAgreement
+from isp_nlp.agreement.pairwise import AgreementReport
 from isp_nlp.errors import IspNlpError
 from isp_nlp.report import plots, sections
 from isp_nlp.report.reliability_table import reliability_table_context
@@ -61,7 +61,7 @@ class ReportData:
     )
     stage_sequences: dict[str, list[str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
-    #: :class:`isp_nlp.pathways.PathwaySummary`, or None when not collected.
+    #: :class:`isp_nlp.analysis.pathways.PathwaySummary`, or None when not collected.
     pathways: Any = None
     #: The parsed ``evaluation.json`` (learning curve), or a sentence on why it is unusable.
     evaluation: dict[str, Any] | None = None
@@ -69,7 +69,7 @@ class ReportData:
     #: documents × codes and codes × codes segment counts.
     code_matrix: pd.DataFrame | None = None
     cooccurrence: pd.DataFrame | None = None
-    #: :class:`isp_nlp.disagreements.Disagreement` items, or a sentence on why there are none.
+    #: :class:`isp_nlp.analysis.disagreements.Disagreement` items, or why there are none.
     disagreements: list[Any] | None = None
     disagreement_problem: str | None = None
 

@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 from matplotlib.path import Path
 
-from isp_nlp.pathways import BACKWARD, LEAP_FROG, PATHWAY_STAGES, PathwaySummary
+from isp_nlp.analysis.pathways import BACKWARD, LEAP_FROG, PATHWAY_STAGES, PathwaySummary
 from isp_nlp.report.plots import MAX_WIDTH_IN, STAGE_COLORS, _png, plain
 
 STAGE_NAMES = {"push": "Push", "push_pull": "Push/pull", "exchange": "Exchange"}

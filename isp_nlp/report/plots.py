@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from isp_nlp.model import STAGES
+from isp_nlp.records import STAGES
 
 DPI = 100
 MAX_WIDTH_IN = 8.6

@@ -1,6 +1,6 @@
 """Template context for the report's reliability table: one row per target (stage, each
 code, all codes pooled) with bootstrap CIs and Landis–Koch bands, humans beside humans
-plus model (formatting only; the numbers come from :mod:`isp_nlp.agreement_groups`)."""
+plus model (formatting only; the numbers come from :mod:`isp_nlp.agreement.groups`)."""
 
 from __future__ import annotations
 
@@ -8,14 +8,9 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from isp_nlp.agreement_groups import (
-    COMBINED,
-    HUMANS,
-    MODEL_HUMAN,
-    ProjectAgreement,
-    mean_kappa,
-)
-from isp_nlp.model import STAGE_DIMENSION
+from isp_nlp.agreement.groups import COMBINED, HUMANS, ProjectAgreement, mean_kappa
+from isp_nlp.agreement.tables import MODEL_HUMAN
+from isp_nlp.records import STAGE_DIMENSION
 from isp_nlp.report import plots
 from isp_nlp.report.sections import (
     DASH,

@@ -10,8 +10,9 @@ from typing import Any
 
 import pandas as pd
 
-from isp_nlp.agreement import HUMAN_HUMAN, MODEL_HUMAN, AgreementReport
-from isp_nlp.model import STAGE_DIMENSION
+from isp_nlp.agreement.pairwise import AgreementReport
+from isp_nlp.agreement.tables import HUMAN_HUMAN, MODEL_HUMAN
+from isp_nlp.records import STAGE_DIMENSION
 from isp_nlp.report import plots
 
 DASH = "—"
@@ -251,7 +252,7 @@ def pathway_context(summary) -> dict[str, Any]:
 
 def disagreement_context(items: Sequence[Any] | None, problem: str | None) -> dict[str, Any]:
     """The first unresolved disagreements (capped) with the total count."""
-    from isp_nlp.disagreements import format_codes
+    from isp_nlp.analysis.disagreements import format_codes
 
     if problem or items is None:
         return {"rows": [], "n": 0, "n_all": 0, "cap": DISAGREEMENT_CAP,

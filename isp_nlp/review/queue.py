@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 
-from isp_nlp.model import Evidence, Segment
+from isp_nlp.records import Evidence, Segment
 
 #: Actions that settle an item; ``skip`` does not.
 FINAL_ACTIONS = frozenset({"accept", "reject", "relabel"})

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from isp_nlp.errors import IspNlpError
-from isp_nlp.model import STAGES, Codebook
+from isp_nlp.records import STAGES, Codebook
 from isp_nlp.review.queue import FINAL_ACTIONS, ReviewItem, pending
 
 ACTIONS = ("accept", "reject", "relabel", "skip")

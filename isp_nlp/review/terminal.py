@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from isp_nlp.errors import IspNlpError
-from isp_nlp.model import Codebook
+from isp_nlp.records import Codebook
 from isp_nlp.review.queue import ReviewItem
 from isp_nlp.review.session import Decision, ReviewSession
 

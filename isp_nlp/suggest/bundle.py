@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from isp_nlp.errors import ModelError
-from isp_nlp.model import CODE_DIMENSION, STAGE_DIMENSION, Evidence, Suggestion
+from isp_nlp.records import CODE_DIMENSION, STAGE_DIMENSION, Evidence, Suggestion
 from isp_nlp.suggest.batch import SegmentBatch
 from isp_nlp.suggest.bundle_io import atomic_write as _atomic_write
 from isp_nlp.suggest.bundle_io import content_hash as _content_hash

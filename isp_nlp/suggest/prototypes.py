@@ -26,7 +26,7 @@ import numpy as np
 from scipy.special import expit, softmax
 
 from isp_nlp.errors import ModelError
-from isp_nlp.model import Code
+from isp_nlp.records import Code
 
 #: Map used when no code has both seed positives and negatives (nothing to learn from):
 #: 50 % at cosine 0.5, about 12 % at 0.4 and 88 % at 0.6.

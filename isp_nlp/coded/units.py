@@ -98,8 +98,8 @@ def majority(unit: dict[str, tuple[str, ...]], multi_label: bool) -> Any:
 
 def _extra_column(path: Path, column: str) -> dict[int, str]:
     """Values of an optional column by 1-based file line (read_coded_csv ignores it)."""
-    from isp_nlp.codebook import read_text_file
-    from isp_nlp.coded_csv import choose_delimiter, rows_with_lines
+    from isp_nlp.codebook.load import read_text_file
+    from isp_nlp.coded.read import choose_delimiter, rows_with_lines
 
     text = read_text_file(path, "coded-segments CSV")
     records = [(n, r) for n, r in rows_with_lines(text, choose_delimiter(text), path.name)
@@ -114,8 +114,8 @@ def _extra_column(path: Path, column: str) -> dict[int, str]:
 def load_units(path: str | Path, *, label_column: str = "code",
                multi_label: bool = False) -> CodedUnits:
     """Read a coded-segments CSV into units with each coder's labels."""
-    from isp_nlp.codebook import normalise_stage
-    from isp_nlp.coded_csv import read_coded_csv
+    from isp_nlp.codebook.check import normalise_stage
+    from isp_nlp.coded.read import read_coded_csv
 
     path = Path(path)
     if label_column not in ("code", "stage"):

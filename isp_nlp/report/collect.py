@@ -18,11 +18,11 @@ from typing import Any
 
 import pandas as pd
 
-from .errors import IspNlpError
-from .model import STAGES
-from .pipeline import CV_SUFFIX
-from .project import require_codebook
-from .store import Store
+from isp_nlp.errors import IspNlpError
+from isp_nlp.pipeline import CV_SUFFIX
+from isp_nlp.project import require_codebook
+from isp_nlp.records import STAGES
+from isp_nlp.store.database import Store
 
 MODEL_CODER = "model"
 #: Sources whose labels are independent codings, compared in agreement.
@@ -59,11 +59,11 @@ def annotation_frame(store: Store, *, include_model: bool = True) -> pd.DataFram
 def project_agreement(store: Store, *, include_model: bool = True,
                       n_resamples: int = REPORT_RESAMPLES, seed: int = REPORT_SEED):
     """Reliability with bootstrap CIs per code, for the stage and overall: the human coders
-    and the humans plus the model side by side (:class:`isp_nlp.agreement_groups.
+    and the humans plus the model side by side (:class:`isp_nlp.agreement.groups.
     ProjectAgreement`); the same numbers as ``isp-nlp agreement`` with this seed."""
-    from .agreement_groups import REPORT_METRICS, humans_and_model
-    from .agreement_tables import coding_tables
-    from .reliability_report import ReliabilityOptions
+    from isp_nlp.agreement.groups import REPORT_METRICS, humans_and_model
+    from isp_nlp.agreement.reliability import ReliabilityOptions
+    from isp_nlp.agreement.tables import coding_tables
 
     codebook = require_codebook(store)
     frame = annotation_frame(store, include_model=include_model)
@@ -78,8 +78,8 @@ def project_agreement(store: Store, *, include_model: bool = True,
 def stage_sequences(store: Store, labels=None) -> dict[str, list[str]]:
     """Each document's stage labels in interview order: the consensus, else the coders'
     majority (ties: alphabetically first coder), else model-assisted coders, else the
-    model's suggestion, else '?' (see :func:`isp_nlp.pathways.segment_labels`)."""
-    from .pathways import segment_labels
+    model's suggestion, else '?' (see :func:`isp_nlp.analysis.pathways.segment_labels`)."""
+    from isp_nlp.analysis.pathways import segment_labels
 
     labels = segment_labels(store) if labels is None else labels
     return {doc: [s.stage for s in segs] for doc, segs in labels.items()}
@@ -135,7 +135,7 @@ def load_evaluation(folder: str | Path) -> tuple[dict | None, str | None]:
 
 
 def _disagreements(store: Store):
-    from .disagreements import project_disagreements
+    from isp_nlp.analysis.disagreements import project_disagreements
 
     try:
         items, _ = project_disagreements(store)
@@ -146,8 +146,8 @@ def _disagreements(store: Store):
 
 def report_data(store: Store, *, evaluation: dict | None = None, min_run: int = 2):
     """Everything the HTML report shows, gathered from the project."""
-    from .pathways import project_pathways, segment_labels
-    from .report import ReportData
+    from isp_nlp.analysis.pathways import project_pathways, segment_labels
+    from isp_nlp.report.html import ReportData
 
     codebook = require_codebook(store)
     names = {c.id: c.name for c in codebook.codes}
@@ -216,6 +216,6 @@ def report_data(store: Store, *, evaluation: dict | None = None, min_run: int = 
 
 
 def write_project_report(store: Store, out: str | Path) -> Path:
-    from .report import write_report
+    from isp_nlp.report.html import write_report
 
     return write_report(report_data(store), out)

@@ -1,4 +1,4 @@
-"""Placing coded-CSV rows (:mod:`isp_nlp.coded_csv`) on a project's segments.
+"""Placing coded-CSV rows (:mod:`isp_nlp.coded.read`) on a project's segments.
 
 :func:`match_coded_rows` matches a row to a segment of its document by segment
 id, else by offsets, else by text (whitespace collapsed, case kept); when
@@ -15,19 +15,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from isp_nlp.codebook import codes_named, normalise_stage, resolve_code
+from isp_nlp.codebook.check import normalise_stage
+from isp_nlp.codebook.load import codes_named, resolve_code
 from isp_nlp.errors import ImportCodesError
-from isp_nlp.model import (
-    CODE_DIMENSION,
-    STAGE_DIMENSION,
-    STAGES,
-    Annotation,
-    Codebook,
-    Segment,
-)
+from isp_nlp.records import CODE_DIMENSION, STAGE_DIMENSION, STAGES, Annotation, Codebook, Segment
 
 if TYPE_CHECKING:
-    from isp_nlp.coded_csv import CodedRow
+    from isp_nlp.coded.read import CodedRow
 
 
 def _import_error(source: str, problems: list[str]) -> ImportCodesError:

@@ -1,10 +1,10 @@
 """Reliability of the human coders and of the humans plus the model, side by side.
 
-Both groups go through :func:`isp_nlp.reliability_report.reliability_report`
+Both groups go through :func:`isp_nlp.agreement.reliability.reliability_report`
 with the same options, so every number equals ``isp-nlp agreement`` (humans
 plus model) and ``isp-nlp agreement --no-model`` (humans) run with the same
 seed and resamples. :class:`ProjectAgreement` also offers the per-target pair
-and group frames of the older :class:`isp_nlp.agreement.AgreementReport`, now
+and group frames of the older :class:`isp_nlp.agreement.pairwise.AgreementReport`, now
 with CI columns.
 """
 
@@ -17,9 +17,9 @@ from typing import Any
 
 import pandas as pd
 
-from isp_nlp.agreement_tables import HUMAN_HUMAN, MODEL_HUMAN
-from isp_nlp.model import STAGE_DIMENSION
-from isp_nlp.reliability_report import ReliabilityOptions, ReliabilityReport, reliability_report
+from isp_nlp.agreement.reliability import ReliabilityOptions, ReliabilityReport, reliability_report
+from isp_nlp.agreement.tables import HUMAN_HUMAN, MODEL_HUMAN
+from isp_nlp.records import STAGE_DIMENSION
 
 #: The coefficients the report shows (Scott's pi and Brennan-Prediger stay CLI-only).
 REPORT_METRICS = ("percent", "kappa", "fleiss", "alpha", "ac1")

@@ -34,19 +34,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from isp_nlp.codebook import read_text_file
-from isp_nlp.coded_match import (  # noqa: F401  (re-exported)
-    SpanMapping,
-    _import_error,
-    map_rows_by_overlap,
-    match_coded_rows,
-)
+from isp_nlp.codebook.load import read_text_file
+from isp_nlp.coded.match import _import_error
 from isp_nlp.errors import ImportCodesError, InputFileError, ProjectError
-from isp_nlp.model import (
-    STAGE_DIMENSION,
-    Annotation,
-    Segment,
-)
+from isp_nlp.records import STAGE_DIMENSION, Annotation, Segment
 
 REQUIRED_COLUMNS = ("document", "segment", "text", "coder", "code")
 OPTIONAL_COLUMNS = ("stage", "speaker", "start", "end")

@@ -37,21 +37,16 @@ from typing import Any
 
 import yaml
 
-from isp_nlp.codebook_check import (  # noqa: F401 - re-exported
+from isp_nlp.codebook.check import (
     _DEFAULT_STAGE_BY_ID,
-    CODE_KEYS,
     DEFAULT_STAGES,
-    STAGE_KEYS,
     TEXT_FIELDS,
-    TOP_KEYS,
     _hint,
     _summary,
     check_codebook,
-    is_stage,
-    normalise_stage,
 )
 from isp_nlp.errors import CodebookError, InputFileError
-from isp_nlp.model import CODE_DIMENSION, STAGE_DIMENSION, STAGES, Code, Codebook
+from isp_nlp.records import CODE_DIMENSION, STAGE_DIMENSION, STAGES, Code, Codebook
 
 
 def _examples(value: Any) -> tuple[str, ...]:

@@ -19,13 +19,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from isp_nlp.coded_units import (  # noqa: F401 - re-exported
+from isp_nlp.coded.units import (
     NO_CODE,
     CodedUnits,
     EvaluationError,
     embed_units,
     load_units,
-    majority,
 )
 
 THRESHOLDS = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9)
@@ -48,7 +47,7 @@ def _targets(units: CodedUnits, labels: Sequence[str]) -> list[str | None]:
 
 def human_human(units: CodedUnits, labels: Sequence[str]) -> dict[str, float | None]:
     """Mean pairwise Cohen's kappa and Krippendorff's alpha of the coders (None if one coder)."""
-    from isp_nlp.agreement import krippendorff_alpha, pairwise_kappas
+    from isp_nlp.agreement.pairwise import krippendorff_alpha, pairwise_kappas
 
     if len(units.coders) < 2:
         return {"mean_pairwise_kappa": None, "krippendorff_alpha": None}
@@ -66,7 +65,7 @@ def model_agreement(units: CodedUnits, predicted: Sequence[Any], labels: Sequenc
     """Model vs every coder (mean kappa, alpha with model) and vs the majority label."""
     from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
 
-    from isp_nlp.agreement import cohen_kappa, krippendorff_alpha
+    from isp_nlp.agreement.pairwise import cohen_kappa, krippendorff_alpha
 
     idx = np.arange(len(units)) if mask is None else np.flatnonzero(mask)
     sub = units.subset(idx)
@@ -353,7 +352,7 @@ def label_prototypes(codebook: str | Path, units: CodedUnits, embedder, cache=No
                      multi_label: bool = False, stages: bool = False) -> dict[str, np.ndarray]:
     """label -> embeddings of its codebook texts (a code matched by id or name, or a
     stage by id)."""
-    from isp_nlp.codebook import load_codebook, resolve_code
+    from isp_nlp.codebook.load import load_codebook, resolve_code
     from isp_nlp.embed import embed_texts
     from isp_nlp.suggest.prototypes import prototype_texts
 

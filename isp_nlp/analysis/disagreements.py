@@ -17,17 +17,14 @@ from typing import Any
 
 import pandas as pd
 
-from .consensus import (  # noqa: F401  (re-exported)
+from isp_nlp.analysis.consensus import (
     CONSENSUS,
     CONSENSUS_COLUMNS,
     NO_CODE,
-    find_segment,
-    resolve_csv,
-    resolve_segment,
 )
-from .errors import InputFileError, ProjectError
-from .model import CODE_DIMENSION, STAGE_DIMENSION, Segment
-from .store import Store
+from isp_nlp.errors import InputFileError, ProjectError
+from isp_nlp.records import CODE_DIMENSION, STAGE_DIMENSION, Segment
+from isp_nlp.store.database import Store
 
 MODEL_CODER = "model"
 SHEET_COLUMNS = ("segment", "document", "index", "speaker", "text", "differs_on", "resolved")
@@ -212,7 +209,7 @@ def project_disagreements(store: Store, *, code: str | None = None, stage_only: 
                           coders: Sequence[str] | None = None, include_model: bool = False
                           ) -> tuple[list[Disagreement], list[str]]:
     """A project's disagreements and the coders compared (the model last)."""
-    from .project import require_codebook
+    from isp_nlp.project import require_codebook
 
     codebook = require_codebook(store)
     if code is not None and code not in codebook.code_ids:

@@ -17,15 +17,15 @@ from dataclasses import asdict
 from importlib import resources
 from pathlib import Path
 
-from .errors import ProjectError
-from .model import Annotation, Codebook, Segment, Transcript
-from .store_models import ModelTables, SqliteEmbeddingCache, now  # noqa: F401 - re-exported
+from isp_nlp.errors import ProjectError
+from isp_nlp.records import Annotation, Codebook, Segment, Transcript
+from isp_nlp.store.registry import ModelTables, SqliteEmbeddingCache, now
 
 DB_NAME = "project.sqlite"
 SCHEMA_VERSION = 1
 
 def _schema() -> str:
-    return resources.files("isp_nlp").joinpath("schema.sql").read_text(encoding="utf-8")
+    return resources.files("isp_nlp.store").joinpath("schema.sql").read_text(encoding="utf-8")
 
 
 
@@ -271,7 +271,7 @@ class Store(ModelTables):
             conn.executemany("INSERT INTO codes VALUES (?,?,?,?,?,?,?,?,?)", rows)
 
     def codebook(self) -> Codebook | None:
-        from .model import Code
+        from isp_nlp.records import Code
 
         head = self.conn.execute("SELECT name FROM codebook WHERE id = 1").fetchone()
         if head is None:

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from isp_nlp.errors import IspNlpError
-from isp_nlp.model import CODE_DIMENSION, STAGE_DIMENSION
+from isp_nlp.records import CODE_DIMENSION, STAGE_DIMENSION
 
 ANNOTATION_COLUMNS = ("segment_id", "coder", "dimension", "label")
 HUMAN_HUMAN = "human–human"
@@ -107,7 +107,7 @@ def csv_annotations(rows: Sequence[Any]) -> tuple[pd.DataFrame, dict[str, str]]:
     A unit is (document, segment id), else (document, start-end), else (document,
     text with whitespace collapsed).
     """
-    from isp_nlp.codebook import normalise_stage
+    from isp_nlp.codebook.check import normalise_stage
 
     records, documents = [], {}
     for row in rows:
@@ -137,7 +137,8 @@ def csv_annotations(rows: Sequence[Any]) -> tuple[pd.DataFrame, dict[str, str]]:
 
 def mapped_annotations(mapped: Sequence[tuple[Any, Any]], codebook: Any) -> pd.DataFrame:
     """Annotation frame from (CSV row, project segment) pairs; codes resolved by id or name."""
-    from isp_nlp.codebook import normalise_stage, resolve_code
+    from isp_nlp.codebook.check import normalise_stage
+    from isp_nlp.codebook.load import resolve_code
 
     records = []
     for row, seg in mapped:

@@ -13,10 +13,11 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from .store import Store, now
+from isp_nlp.store.database import Store
+from isp_nlp.store.registry import now
 
 if TYPE_CHECKING:
-    from .review.session import Decision
+    from isp_nlp.review.session import Decision
 
 FINAL_ACTIONS = ("accept", "reject", "relabel")
 DECISION_ACTIONS = (*FINAL_ACTIONS, "skip")
@@ -119,7 +120,7 @@ class DecisionLog:
 
 
 def _decision(coder: str, row: tuple) -> Decision:
-    from .review.session import Decision
+    from isp_nlp.review.session import Decision
 
     detail = json.loads(row[5])
     return Decision(

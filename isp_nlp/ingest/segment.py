@@ -19,7 +19,7 @@ from functools import lru_cache
 from typing import Any
 
 from isp_nlp.errors import IspNlpError
-from isp_nlp.model import Segment, Transcript, Turn
+from isp_nlp.records import Segment, Transcript, Turn
 
 #: Namespace of segment ids; never change it, or every stored id changes.
 SEGMENT_NAMESPACE = uuid.UUID("f9688d60-17c1-5312-a0a7-5c5dc4f5e06c")

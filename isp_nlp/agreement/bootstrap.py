@@ -1,4 +1,5 @@
-"""Percentile bootstrap confidence intervals for the coefficients in :mod:`isp_nlp.reliability`.
+"""Percentile bootstrap confidence intervals for the coefficients in
+:mod:`isp_nlp.agreement.coefficients`.
 
 Resampling works on the additive per-unit statistics: each resample's sums are
 a weight vector (how often each unit, or each document, was drawn) times the
@@ -16,8 +17,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from isp_nlp.agreement.coefficients import UnitStats
 from isp_nlp.errors import IspNlpError
-from isp_nlp.reliability import UnitStats
 
 BY = ("segment", "document")
 _CHUNK_CELLS = 2_000_000  # weights matrix entries per chunk (16 MB of float64)

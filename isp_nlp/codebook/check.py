@@ -1,7 +1,7 @@
 """Codebook checking: every problem in a codebook dict as one plain sentence.
 
 Also the stage dimension's defaults and spelling normalisation, which checking
-and loading share. :mod:`isp_nlp.codebook` builds the Codebook once this passes.
+and loading share. :mod:`isp_nlp.codebook.load` builds the Codebook once this passes.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from isp_nlp.model import STAGE_DIMENSION, STAGES, Code
+from isp_nlp.records import STAGE_DIMENSION, STAGES, Code
 
 TOP_KEYS = ("name", "codes", "stage")
 CODE_KEYS = ("id", "name", "parent", "definition", "include", "exclude", "examples")

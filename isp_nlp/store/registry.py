@@ -1,7 +1,7 @@
 """Model registry, stored suggestions and the embedding cache of a project database.
 
-Split from :mod:`isp_nlp.store`: :class:`ModelTables` is mixed into
-:class:`isp_nlp.store.Store`, which supplies ``conn`` and ``transaction()``.
+Split from :mod:`isp_nlp.store.database`: :class:`ModelTables` is mixed into
+:class:`isp_nlp.store.database.Store`, which supplies ``conn`` and ``transaction()``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from .model import Evidence, Suggestion
+from isp_nlp.records import Evidence, Suggestion
 
 
 def now() -> str:

@@ -13,7 +13,7 @@ import pandas as pd
 from isp_nlp.errors import IspNlpError
 
 if TYPE_CHECKING:
-    from isp_nlp.reliability import UnitStats
+    from isp_nlp.agreement.coefficients import UnitStats
 
 
 def custom_distance_matrix(
@@ -51,7 +51,8 @@ def set_alpha(
 ) -> UnitStats:
     """Krippendorff's alpha for multi-label codings: cells are frozensets (NaN = not
     coded), compared with MASI, Jaccard or a custom distance function."""
-    from isp_nlp.reliability import Ratings, unit_stats
+    from isp_nlp.agreement.coefficients import unit_stats
+    from isp_nlp.agreement.ratings import Ratings
 
     functions = {"masi": masi_distance, "jaccard": jaccard_distance}
     if isinstance(distance, str):

@@ -4,7 +4,7 @@ Data layout: a *ratings* matrix, units (rows) × coders (columns), each cell a
 category index or -1 when the coder did not code the unit (see :func:`encode`).
 
 Every coefficient is computed in two steps so that the bootstrap
-(:mod:`isp_nlp.bootstrap`) can reuse it: :func:`unit_stats` returns one row of
+(:mod:`isp_nlp.agreement.bootstrap`) can reuse it: :func:`unit_stats` returns one row of
 additive contributions per unit plus a ``finish`` function that turns column
 sums (one row per resample) into coefficient values. The point estimate is
 ``finish(stats.sum(axis=0))``.
@@ -36,20 +36,8 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
+from isp_nlp.agreement.ratings import Ratings, check_level, encode, numeric_values
 from isp_nlp.errors import IspNlpError
-from isp_nlp.reliability_data import (  # noqa: F401  (re-exported)
-    LEVELS,
-    Ratings,
-    check_level,
-    encode,
-    numeric_values,
-)
-from isp_nlp.reliability_sets import (  # noqa: F401  (re-exported)
-    custom_distance_matrix,
-    jaccard_distance,
-    masi_distance,
-    set_alpha,
-)
 
 METRICS = ("percent", "kappa", "pi", "fleiss", "alpha", "ac1", "bp")
 Finish = Callable[[np.ndarray], np.ndarray]

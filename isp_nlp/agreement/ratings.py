@@ -1,4 +1,4 @@
-"""Ratings matrices for :mod:`isp_nlp.reliability`: units × coders category indices
+"""Ratings matrices for :mod:`isp_nlp.agreement.coefficients`: units × coders category indices
 (-1 = not coded), built from label tables by :func:`encode`."""
 
 from __future__ import annotations

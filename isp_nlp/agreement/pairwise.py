@@ -7,9 +7,9 @@ code the unit.
 
 Here: Cohen's kappa per pair, Krippendorff's alpha per group and the older
 :func:`agreement_summary` (no CIs). Tables are built in
-:mod:`isp_nlp.agreement_tables`; coefficients with bootstrap CIs in
-:mod:`isp_nlp.reliability_report`, and humans vs humans+model in
-:mod:`isp_nlp.agreement_groups`. Their public names are re-exported here.
+:mod:`isp_nlp.agreement.tables`; coefficients with bootstrap CIs in
+:mod:`isp_nlp.agreement.reliability`, and humans vs humans+model in
+:mod:`isp_nlp.agreement.groups`. Their public names are re-exported here.
 """
 
 from __future__ import annotations
@@ -24,22 +24,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from isp_nlp.agreement_tables import (  # noqa: F401  (re-exported)
-    ANNOTATION_COLUMNS,
+from isp_nlp.agreement.tables import (
     HUMAN_HUMAN,
     MODEL_HUMAN,
     coder_order,
-    coding_tables,
-    csv_annotations,
-    mapped_annotations,
-)
-from isp_nlp.reliability_report import (  # noqa: F401  (re-exported)
-    ESTIMATE_COLUMNS,
-    PAIR_METRICS,
-    SET_DISTANCES,
-    ReliabilityOptions,
-    ReliabilityReport,
-    reliability_report,
 )
 
 LEVELS = ("nominal", "ordinal", "interval", "ratio")
@@ -131,7 +119,7 @@ def percent_agreement(table: pd.DataFrame) -> float:
     m - 1, normalised by the number of pairable values (Krippendorff's observed
     agreement); with two coders this is the share of identical labels.
     """
-    from isp_nlp.reliability import coefficient
+    from isp_nlp.agreement.coefficients import coefficient
 
     if table.empty:
         return math.nan
@@ -140,7 +128,8 @@ def percent_agreement(table: pd.DataFrame) -> float:
 
 def cohen_kappa(a: pd.Series, b: pd.Series) -> PairResult:
     """Cohen's kappa on the units both coders coded; NaN plus a note when undefined."""
-    from isp_nlp.reliability import encode, unit_stats
+    from isp_nlp.agreement.coefficients import unit_stats
+    from isp_nlp.agreement.ratings import encode
 
     name_a = str(a.name) if a.name is not None else "a"
     name_b = str(b.name) if b.name is not None else "b"
@@ -177,7 +166,7 @@ def krippendorff_alpha(table: pd.DataFrame, level: str = "nominal") -> AlphaResu
     note when undefined."""
     import krippendorff
 
-    from isp_nlp.reliability import check_level, encode, numeric_values
+    from isp_nlp.agreement.ratings import check_level, encode, numeric_values
 
     check_level(level)
     ratings = encode(table) if not table.empty else None

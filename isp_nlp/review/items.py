@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from .errors import ModelError
-from .model import Segment, Suggestion
-from .store import Store
+from isp_nlp.errors import ModelError
+from isp_nlp.records import Segment, Suggestion
+from isp_nlp.store.database import Store
 
 
 def uncertainty(codes: list[Suggestion], stage: list[Suggestion], threshold: float) -> float:
@@ -37,7 +37,7 @@ def build_review_items(store: Store, coder: str, decided: dict[str, str] | None 
 
     Items whose key is in ``decided`` stay in, so the session can resume and undo.
     """
-    from .review.session import ReviewItem
+    from isp_nlp.review.queue import ReviewItem
 
     info = store.latest_model()
     if info is None:

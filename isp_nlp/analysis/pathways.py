@@ -19,8 +19,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .model import CODE_DIMENSION, STAGE_DIMENSION
-from .store import Store
+from isp_nlp.records import CODE_DIMENSION, STAGE_DIMENSION
+from isp_nlp.store.database import Store
 
 PATHWAY_STAGES = ("push", "push_pull", "exchange")
 UNKNOWN = "?"

@@ -1,0 +1,2 @@
+"""Inter-coder agreement: coefficients, ratings, set distances, bootstrap, coding tables
+and the report object."""

@@ -1,0 +1,1 @@
+"""Analyses over coded data: disagreements, consensus and stage pathways."""

@@ -1,0 +1,1 @@
+"""The codebook: load it from YAML/JSON and check its structure."""
