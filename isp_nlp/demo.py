@@ -7,7 +7,22 @@ from collections.abc import Callable
 from pathlib import Path
 
 from isp_nlp.errors import ProjectError
-from isp_nlp.store.database import project_db
+from isp_nlp.pipeline import embed_project, project_embedder, suggest_project, train_project
+from isp_nlp.project import (
+    import_codes,
+    ingest_files,
+    init_project,
+    load_project_codebook,
+    open_project,
+)
+from isp_nlp.report.collect import project_agreement, write_project_report
+from isp_nlp.review.items import build_review_items
+from isp_nlp.review.queue import SORTERS
+from isp_nlp.review.session import ReviewSession
+from isp_nlp.review.terminal import run_scripted
+from isp_nlp.store.database import Store, project_db
+from isp_nlp.store.decisions import DecisionLog
+from isp_nlp.suggest.evaluate import StudyConfig, evaluate_files
 
 #: A scripted coder for the non-interactive demo review: accept, reject,
 #: relabel, skip and undo, in the order a person might.
@@ -28,7 +43,6 @@ def _fresh_project_dir(out: Path) -> None:
     db = project_db(out)
     if not db.exists():
         return
-    from isp_nlp.store.database import Store
 
     with Store.open(db) as store:
         is_demo = store.get_setting("demo") == "1"
@@ -47,8 +61,6 @@ def _write_evaluation(store, coded: Path, out: Path) -> dict:
     codes), saved as ``evaluation.json`` so the report can plot it."""
     import json
 
-    from isp_nlp.pipeline import project_embedder
-    from isp_nlp.suggest.evaluate import StudyConfig, evaluate_files
 
     result = evaluate_files(
         None, None, coded=coded, embedder=project_embedder(store),
@@ -65,20 +77,6 @@ def run_demo(out: str | Path, *, corpus: str | Path | None = None, embedder: str
              echo: Callable[[str], None] = print) -> Path:
     """Run init → ingest → codebook → import → embed → train → suggest → review →
     agreement → report on the demo corpus; return the report path."""
-    from isp_nlp.pipeline import embed_project, suggest_project, train_project
-    from isp_nlp.project import (
-        import_codes,
-        ingest_files,
-        init_project,
-        load_project_codebook,
-        open_project,
-    )
-    from isp_nlp.report.collect import project_agreement, write_project_report
-    from isp_nlp.review.items import build_review_items
-    from isp_nlp.review.queue import SORTERS
-    from isp_nlp.review.session import ReviewSession
-    from isp_nlp.review.terminal import run_scripted
-    from isp_nlp.store.decisions import DecisionLog
 
     out = Path(out)
     corpus = Path(corpus) if corpus is not None else default_corpus()

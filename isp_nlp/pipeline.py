@@ -9,10 +9,21 @@ from pathlib import Path
 
 import numpy as np
 
+from isp_nlp.embed import (
+    HashingEmbedder,
+    SentenceTransformerEmbedder,
+    embed_texts,
+    embed_texts_with_stats,
+)
 from isp_nlp.errors import ModelError, ProjectError
 from isp_nlp.project import DEFAULT_EMBEDDER, EMBEDDERS, require_codebook
 from isp_nlp.records import CODE_DIMENSION, Annotation, Segment, Suggestion
 from isp_nlp.store.database import Store
+from isp_nlp.suggest.batch import SegmentBatch
+from isp_nlp.suggest.bundle import SuggesterModel
+from isp_nlp.suggest.calibration import choose_code_threshold
+from isp_nlp.suggest.prototypes import embed_prototypes
+from isp_nlp.suggest.trainer import TrainParams, train_suggester
 
 HUMAN_SOURCES = ("human", "consensus")
 CV_SUFFIX = "/cv"
@@ -20,7 +31,6 @@ CV_SUFFIX = "/cv"
 
 def make_embedder(name: str):
     """The embedder a project is configured with (imports torch only for MiniLM)."""
-    from isp_nlp.embed import HashingEmbedder, SentenceTransformerEmbedder
 
     if name == "minilm":
         return SentenceTransformerEmbedder()
@@ -35,7 +45,6 @@ def project_embedder(store: Store):
 
 def embed_segments(store: Store, segments: Sequence[Segment], embedder, *,
                    progress: bool = False) -> np.ndarray:
-    from isp_nlp.embed import embed_texts
 
     return embed_texts([s.text for s in segments], embedder, store.embedding_cache(),
                        progress=progress)
@@ -43,8 +52,6 @@ def embed_segments(store: Store, segments: Sequence[Segment], embedder, *,
 
 def codebook_prototypes(store: Store, codes, embedder) -> dict[str, np.ndarray]:
     """Embeddings of each code's codebook texts (definition, examples), for zero-shot codes."""
-    from isp_nlp.embed import embed_texts
-    from isp_nlp.suggest.prototypes import embed_prototypes
 
     return embed_prototypes(codes, lambda texts: embed_texts(texts, embedder,
                                                              store.embedding_cache()))
@@ -71,8 +78,6 @@ def previous_turn_texts(store: Store, segments: Sequence[Segment]) -> list[str]:
 def segment_batch(store: Store, segments: Sequence[Segment], embedder, *,
                   progress: bool = False):
     """A :class:`SegmentBatch` of ``segments`` with their previous turn as context."""
-    from isp_nlp.embed import embed_texts
-    from isp_nlp.suggest.batch import SegmentBatch
 
     X = embed_segments(store, segments, embedder, progress=progress)
     context = previous_turn_texts(store, segments)
@@ -86,7 +91,6 @@ def segment_batch(store: Store, segments: Sequence[Segment], embedder, *,
 
 def embed_project(store: Store, embedder=None, *, progress: bool = False) -> dict:
     """Embed every segment (context turns too); cached vectors are reused."""
-    from isp_nlp.embed import embed_texts_with_stats
 
     embedder = embedder or project_embedder(store)
     segments = store.segments()
@@ -156,7 +160,6 @@ DEFAULT_STAGE_THRESHOLD = 0.4
 
 def _fit(ts: TrainingSet, batch, idx: np.ndarray, code_labels, stage_labels,
          embedder_id: str, prototypes=None):
-    from isp_nlp.suggest.trainer import TrainParams, train_suggester
 
     part = batch.subset(idx)
     return train_suggester(
@@ -242,7 +245,6 @@ def _flag_out_of_fold(ts: TrainingSet, by_fold: Sequence[Sequence[Suggestion]],
 def _code_threshold(ts: TrainingSet, oof: Sequence[Suggestion],
                     code_labels: Sequence[str]) -> float | None:
     """The code threshold that best matches the coders on the out-of-fold suggestions."""
-    from isp_nlp.suggest.calibration import choose_code_threshold
 
     row = {s.id: i for i, s in enumerate(ts.segments) if ts.code_sets[i] is not None}
     col = {c: j for j, c in enumerate(code_labels)}
@@ -300,7 +302,6 @@ def _cross_validate(ts: TrainingSet, batch, code_labels, stage_labels, embedder_
 
 
 def load_latest_model(store: Store):
-    from isp_nlp.suggest.bundle import SuggesterModel
 
     info = store.latest_model()
     if info is None:

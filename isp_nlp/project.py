@@ -11,7 +11,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from isp_nlp.codebook.load import load_codebook
+from isp_nlp.coded.match import match_coded_rows
+from isp_nlp.coded.read import annotations_to_frame, read_coded_csv
 from isp_nlp.errors import ImportCodesError, ProjectError
+from isp_nlp.ingest.readers import read_transcript
+from isp_nlp.ingest.segment import segment_transcript
 from isp_nlp.records import Codebook, Segment
 from isp_nlp.store.database import Store, project_db
 
@@ -74,8 +79,6 @@ def ingest_files(
     Every file is read and segmented before anything is written, and the
     write is one transaction, so one bad file leaves the project unchanged.
     """
-    from isp_nlp.ingest.readers import read_transcript
-    from isp_nlp.ingest.segment import segment_transcript
 
     skip = tuple(skip_speakers)
     prepared = []
@@ -109,7 +112,6 @@ def ingest_files(
 # -- codebook and seed codes ---------------------------------------------------
 def load_project_codebook(store: Store, path: str | Path) -> Codebook:
     """Validate a codebook file and make it the project's codebook."""
-    from isp_nlp.codebook.load import load_codebook
 
     codebook = load_codebook(path)
     store.save_codebook(codebook, source=str(path))
@@ -138,8 +140,6 @@ def segments_by_document(store: Store) -> dict[str, list[Segment]]:
 
 def import_codes(store: Store, path: str | Path, *, source: str = "human") -> dict:
     """Import a coded-segments CSV; nothing is imported if any row is bad."""
-    from isp_nlp.coded.match import match_coded_rows
-    from isp_nlp.coded.read import read_coded_csv
 
     codebook = require_codebook(store)
     rows = read_coded_csv(path)
@@ -159,7 +159,6 @@ def import_codes(store: Store, path: str | Path, *, source: str = "human") -> di
 
 def export_codes(store: Store, path: str | Path) -> int:
     """Write every active annotation as a coded-segments CSV; return the row count."""
-    from isp_nlp.coded.read import annotations_to_frame
 
     by_id = {s.id: s for s in store.segments()}
     frame = annotations_to_frame(store.annotations(), by_id)

@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from isp_nlp.agreement.coefficients import coefficient, unit_stats
+from isp_nlp.agreement.ratings import check_level, encode, numeric_values
 from isp_nlp.agreement.tables import (
     HUMAN_HUMAN,
     MODEL_HUMAN,
@@ -119,7 +121,6 @@ def percent_agreement(table: pd.DataFrame) -> float:
     m - 1, normalised by the number of pairable values (Krippendorff's observed
     agreement); with two coders this is the share of identical labels.
     """
-    from isp_nlp.agreement.coefficients import coefficient
 
     if table.empty:
         return math.nan
@@ -128,8 +129,6 @@ def percent_agreement(table: pd.DataFrame) -> float:
 
 def cohen_kappa(a: pd.Series, b: pd.Series) -> PairResult:
     """Cohen's kappa on the units both coders coded; NaN plus a note when undefined."""
-    from isp_nlp.agreement.coefficients import unit_stats
-    from isp_nlp.agreement.ratings import encode
 
     name_a = str(a.name) if a.name is not None else "a"
     name_b = str(b.name) if b.name is not None else "b"
@@ -166,7 +165,6 @@ def krippendorff_alpha(table: pd.DataFrame, level: str = "nominal") -> AlphaResu
     note when undefined."""
     import krippendorff
 
-    from isp_nlp.agreement.ratings import check_level, encode, numeric_values
 
     check_level(level)
     ratings = encode(table) if not table.empty else None

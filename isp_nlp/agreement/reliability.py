@@ -13,9 +13,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from isp_nlp.agreement.bootstrap import BY, Estimate, bootstrap, check_level
+from isp_nlp.agreement.coefficients import METRICS, unit_stats
+from isp_nlp.agreement.ratings import check_level as check_measure
+from isp_nlp.agreement.ratings import encode
+from isp_nlp.agreement.sets import set_alpha
 from isp_nlp.agreement.tables import HUMAN_HUMAN, MODEL_HUMAN, coder_order
 from isp_nlp.errors import IspNlpError
-from isp_nlp.records import STAGE_DIMENSION
+from isp_nlp.records import STAGE_DIMENSION, STAGES
 
 PAIR_METRICS = ("percent", "kappa", "pi")
 SET_DISTANCES = ("masi", "jaccard")
@@ -66,9 +71,6 @@ class ReliabilityReport:
 
 
 def _check_options(options: ReliabilityOptions) -> None:
-    from isp_nlp.agreement.bootstrap import BY, check_level
-    from isp_nlp.agreement.coefficients import METRICS
-    from isp_nlp.agreement.ratings import check_level as check_measure
 
     unknown = [m for m in options.metrics if m not in METRICS]
     if unknown:
@@ -88,9 +90,6 @@ def _check_options(options: ReliabilityOptions) -> None:
 def _estimates(table: pd.DataFrame, metrics: Sequence[str], options: ReliabilityOptions,
                *, categories: Sequence[Hashable] | None, groups: Any,
                level: str | None = None) -> dict[str, dict[str, Any]]:
-    from isp_nlp.agreement.bootstrap import Estimate, bootstrap
-    from isp_nlp.agreement.coefficients import unit_stats
-    from isp_nlp.agreement.ratings import encode
 
     level = level or options.level
     out: dict[str, dict[str, Any]] = {}
@@ -126,7 +125,6 @@ def _groups(index: pd.Index, by: str, documents: Mapping[str, str] | None) -> An
 def _stage_table(table: pd.DataFrame, level: str) -> tuple[pd.DataFrame, Any, str]:
     """Stage labels and their declared categories for ``level``: at ordinal level the
     scale is push < push_pull < exchange and 'none' is left out (noted)."""
-    from isp_nlp.records import STAGES
 
     labels = set(table.stack().dropna().astype(str)) if not table.empty else set()
     if not labels <= set(STAGES):
@@ -154,8 +152,6 @@ def reliability_report(
     with MASI and Jaccard distances over each coder's set of codes per segment.
     ``documents`` maps segment ids to documents (``by="document"``).
     """
-    from isp_nlp.agreement.bootstrap import bootstrap
-    from isp_nlp.agreement.sets import set_alpha
 
     options = options or ReliabilityOptions()
     _check_options(options)

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
 from itertools import combinations
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from isp_nlp.agreement.coefficients import UnitStats, unit_stats
+from isp_nlp.agreement.ratings import Ratings
 from isp_nlp.errors import IspNlpError
-
-if TYPE_CHECKING:
-    from isp_nlp.agreement.coefficients import UnitStats
 
 
 def custom_distance_matrix(
@@ -51,8 +50,6 @@ def set_alpha(
 ) -> UnitStats:
     """Krippendorff's alpha for multi-label codings: cells are frozensets (NaN = not
     coded), compared with MASI, Jaccard or a custom distance function."""
-    from isp_nlp.agreement.coefficients import unit_stats
-    from isp_nlp.agreement.ratings import Ratings
 
     functions = {"masi": masi_distance, "jaccard": jaccard_distance}
     if isinstance(distance, str):

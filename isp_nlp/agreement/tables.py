@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from isp_nlp.codebook.check import normalise_stage
+from isp_nlp.codebook.load import resolve_code
 from isp_nlp.errors import IspNlpError
 from isp_nlp.records import CODE_DIMENSION, STAGE_DIMENSION
 
@@ -107,7 +109,6 @@ def csv_annotations(rows: Sequence[Any]) -> tuple[pd.DataFrame, dict[str, str]]:
     A unit is (document, segment id), else (document, start-end), else (document,
     text with whitespace collapsed).
     """
-    from isp_nlp.codebook.check import normalise_stage
 
     records, documents = [], {}
     for row in rows:
@@ -137,8 +138,6 @@ def csv_annotations(rows: Sequence[Any]) -> tuple[pd.DataFrame, dict[str, str]]:
 
 def mapped_annotations(mapped: Sequence[tuple[Any, Any]], codebook: Any) -> pd.DataFrame:
     """Annotation frame from (CSV row, project segment) pairs; codes resolved by id or name."""
-    from isp_nlp.codebook.check import normalise_stage
-    from isp_nlp.codebook.load import resolve_code
 
     records = []
     for row, seg in mapped:

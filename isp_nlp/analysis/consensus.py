@@ -9,7 +9,11 @@ import re
 from pathlib import Path
 from typing import Any
 
+from isp_nlp.codebook.check import normalise_stage
+from isp_nlp.codebook.load import read_text_file, resolve_code
+from isp_nlp.coded.read import rows_with_lines
 from isp_nlp.errors import ImportCodesError, InputFileError
+from isp_nlp.project import require_codebook
 from isp_nlp.records import CODE_DIMENSION, STAGE_DIMENSION, Annotation, Codebook, Segment
 from isp_nlp.store.database import Store
 
@@ -24,7 +28,6 @@ def _split_codes(cell: str) -> list[str]:
 
 def _parse_codes(cell: str, codebook: Codebook, where: str, problems: list[str]
                  ) -> frozenset[str] | None:
-    from isp_nlp.codebook.load import resolve_code
 
     cell = cell.strip()
     if not cell:
@@ -44,7 +47,6 @@ def _parse_codes(cell: str, codebook: Codebook, where: str, problems: list[str]
 
 
 def _parse_stage(cell: str, codebook: Codebook, where: str, problems: list[str]) -> str | None:
-    from isp_nlp.codebook.check import normalise_stage
 
     stage = normalise_stage(cell)
     if stage is None:
@@ -69,8 +71,6 @@ def _consensus_annotations(segment_id: str, codes: frozenset[str] | None,
 
 
 def _read_sheet(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    from isp_nlp.codebook.load import read_text_file
-    from isp_nlp.coded.read import rows_with_lines
 
     text = read_text_file(path, "consensus CSV")
     header_line = next((ln for ln in text.splitlines() if ln.strip()), "")
@@ -93,7 +93,6 @@ def resolve_csv(store: Store, path: str | Path) -> dict[str, int]:
     ``consensus_codes`` holds code ids or names separated by ``;`` (``-`` for no code) and
     ``consensus_stage`` a stage; a row with both empty is left unresolved.
     """
-    from isp_nlp.project import require_codebook
 
     path = Path(path)
     codebook = require_codebook(store)
@@ -168,7 +167,6 @@ def resolve_segment(store: Store, key: str, *, codes: str | None = None,
                     stage: str | None = None) -> dict[str, Any]:
     """Record the consensus for one segment (``codes``: ids/names joined by ``,``;
     ``-`` for no code)."""
-    from isp_nlp.project import require_codebook
 
     codebook = require_codebook(store)
     if not (codes or "").strip() and not (stage or "").strip():

@@ -23,6 +23,7 @@ from isp_nlp.analysis.consensus import (
     NO_CODE,
 )
 from isp_nlp.errors import InputFileError, ProjectError
+from isp_nlp.project import require_codebook
 from isp_nlp.records import CODE_DIMENSION, STAGE_DIMENSION, Segment
 from isp_nlp.store.database import Store
 
@@ -209,7 +210,6 @@ def project_disagreements(store: Store, *, code: str | None = None, stage_only: 
                           coders: Sequence[str] | None = None, include_model: bool = False
                           ) -> tuple[list[Disagreement], list[str]]:
     """A project's disagreements and the coders compared (the model last)."""
-    from isp_nlp.project import require_codebook
 
     codebook = require_codebook(store)
     if code is not None and code not in codebook.code_ids:

@@ -15,6 +15,24 @@ from pathlib import Path
 import click
 
 from isp_nlp.cli.common import FORMATS, Group, emit, open_store
+from isp_nlp.codebook.load import load_codebook
+from isp_nlp.demo import run_demo
+from isp_nlp.pipeline import embed_project, suggest_project, train_project
+from isp_nlp.project import (
+    export_codes,
+    import_codes,
+    ingest_files,
+    init_project,
+    load_project_codebook,
+    project_status,
+    require_codebook,
+)
+from isp_nlp.report.collect import write_project_report
+from isp_nlp.review.items import build_review_items
+from isp_nlp.review.queue import SORTERS
+from isp_nlp.review.session import ReviewSession
+from isp_nlp.review.terminal import run_review, run_scripted
+from isp_nlp.store.decisions import DecisionLog
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -40,7 +58,6 @@ def cli(ctx: click.Context, project: Path) -> None:
               show_default=True, help="Embedding model (hashing-256 is a fast test embedder).")
 def init(directory: Path, embedder: str) -> None:
     """Create a project folder with its SQLite database."""
-    from isp_nlp.project import init_project
 
     db = init_project(directory, embedder=embedder)
     click.echo(f"Project ready: {db}")
@@ -62,7 +79,6 @@ def ingest(ctx, files, unit, max_chars, skip_speakers, replace) -> None:
 
     All files are read first; if any fails, nothing is stored.
     """
-    from isp_nlp.project import ingest_files
 
     skip = [s.strip() for s in skip_speakers.split(",") if s.strip()]
     for o in ingest_files(open_store(ctx), files, unit=unit, max_chars=max_chars,
@@ -82,7 +98,6 @@ def codebook() -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 def codebook_check(file: Path) -> None:
     """Validate a codebook file: duplicate ids, unknown parents, cycles."""
-    from isp_nlp.codebook.load import load_codebook
 
     cb = load_codebook(file)
     click.echo(f"{file}: OK — {len(cb.codes)} codes, stages {', '.join(cb.stage_ids)}")
@@ -93,7 +108,6 @@ def codebook_check(file: Path) -> None:
 @click.pass_context
 def codebook_load(ctx, file: Path) -> None:
     """Make FILE the project's codebook."""
-    from isp_nlp.project import load_project_codebook
 
     cb = load_project_codebook(open_store(ctx), file)
     click.echo(f"Loaded codebook '{cb.name}': {len(cb.codes)} codes, {len(cb.stages)} stages")
@@ -103,7 +117,6 @@ def codebook_load(ctx, file: Path) -> None:
 @click.pass_context
 def codebook_show(ctx) -> None:
     """Print the project's codebook as a tree."""
-    from isp_nlp.project import require_codebook
 
     cb = require_codebook(open_store(ctx))
     depth: dict[str, int] = {}
@@ -118,7 +131,6 @@ def codebook_show(ctx) -> None:
 @click.pass_context
 def import_codes_cmd(ctx, file: Path) -> None:
     """Import seed codes from a coded-segments CSV (all rows or none)."""
-    from isp_nlp.project import import_codes
 
     r = import_codes(open_store(ctx), file)
     click.echo(f"Imported {r['rows']} rows: {r['segments']} segments coded by "
@@ -130,7 +142,6 @@ def import_codes_cmd(ctx, file: Path) -> None:
 @click.pass_context
 def export_codes_cmd(ctx, file: Path) -> None:
     """Write every coder's codes as a coded-segments CSV."""
-    from isp_nlp.project import export_codes
 
     n = export_codes(open_store(ctx), file)
     click.echo(f"Wrote {n} rows to {file}")
@@ -140,7 +151,6 @@ def export_codes_cmd(ctx, file: Path) -> None:
 @click.pass_context
 def embed(ctx) -> None:
     """Embed every segment with the project's local model (cached)."""
-    from isp_nlp.pipeline import embed_project
 
     r = embed_project(open_store(ctx), progress=True)
     click.echo(f"Embedded {r['segments']} segments with {r['model_id']}: "
@@ -153,7 +163,6 @@ def embed(ctx) -> None:
 @click.pass_context
 def train(ctx, folds: int) -> None:
     """Fit the code and stage suggesters on the human seed codes."""
-    from isp_nlp.pipeline import train_project
 
     r = train_project(open_store(ctx), folds=folds, progress=True)
     click.echo(f"Trained model {r['model_id']} on {r['segments']} segments coded by "
@@ -177,7 +186,6 @@ def train(ctx, folds: int) -> None:
 @click.pass_context
 def suggest(ctx, code_threshold, stage_threshold) -> None:
     """Suggest codes and a stage for every segment without human codes."""
-    from isp_nlp.pipeline import suggest_project
 
     r = suggest_project(open_store(ctx), code_threshold=code_threshold,
                         stage_threshold=stage_threshold, progress=True)
@@ -195,12 +203,6 @@ def suggest(ctx, code_threshold, stage_threshold) -> None:
 @click.pass_context
 def review(ctx, coder: str, order: str, script: str | None) -> None:
     """Triage suggestions: a accept, r reject, e relabel, s skip, u undo, q quit."""
-    from isp_nlp.project import require_codebook
-    from isp_nlp.review.items import build_review_items
-    from isp_nlp.review.queue import SORTERS
-    from isp_nlp.review.session import ReviewSession
-    from isp_nlp.review.terminal import run_review, run_scripted
-    from isp_nlp.store.decisions import DecisionLog
 
     store = open_store(ctx)
     recorder = DecisionLog(store)
@@ -238,7 +240,6 @@ def _read_line(prompt: str) -> str:
 @click.pass_context
 def log(ctx, coder: str | None, fmt: str) -> None:
     """Print every decision (and import and undo) in the audit log."""
-    from isp_nlp.store.decisions import DecisionLog
 
     entries = DecisionLog(open_store(ctx)).entries(coder)
     if fmt == "json":
@@ -259,7 +260,6 @@ def log(ctx, coder: str | None, fmt: str) -> None:
 @click.pass_context
 def report(ctx, out: Path) -> None:
     """Write one self-contained HTML report."""
-    from isp_nlp.report.collect import write_project_report
 
     path = write_project_report(open_store(ctx), out)
     click.echo(str(path))
@@ -270,7 +270,6 @@ def report(ctx, out: Path) -> None:
 @click.pass_context
 def status(ctx, fmt: str) -> None:
     """Show what the project holds."""
-    from isp_nlp.project import project_status
 
     emit(project_status(open_store(ctx)), fmt)
 
@@ -284,7 +283,6 @@ def status(ctx, fmt: str) -> None:
               show_default=True)
 def demo(out: Path, corpus: Path | None, embedder: str) -> None:
     """Run the whole pipeline on the bundled synthetic corpus; print the report path."""
-    from isp_nlp.demo import run_demo
 
     path = run_demo(out, corpus=corpus, embedder=embedder, echo=click.echo)
     click.echo(str(path))

@@ -7,7 +7,14 @@ from pathlib import Path
 
 import click
 
-from isp_nlp.cli.common import InputError
+from isp_nlp.agreement.reliability import ReliabilityOptions, reliability_report
+from isp_nlp.agreement.tables import coding_tables, csv_annotations, mapped_annotations
+from isp_nlp.cli.common import InputError, open_store
+from isp_nlp.coded.match import map_rows_by_overlap
+from isp_nlp.coded.read import read_coded_csv
+from isp_nlp.project import require_codebook
+from isp_nlp.report.collect import MODEL_CODER, annotation_frame
+from isp_nlp.store.database import project_db
 
 METRIC_NAMES = ("percent", "kappa", "pi", "fleiss", "alpha", "ac1", "bp")
 
@@ -72,7 +79,6 @@ def _metrics(value: str) -> tuple[str, ...]:
 @click.pass_context
 def agreement(ctx, csv_file, label_column, coders, metric, level, by, ci, seed, resamples,
               fmt, no_model) -> None:
-    from isp_nlp.agreement.reliability import ReliabilityOptions, reliability_report
 
     if not 0 < ci < 1:
         raise InputError(f"--ci is {ci}; expected a level between 0 and 1 such as 0.95.")
@@ -114,18 +120,14 @@ def _check_coders(tables, wanted: list[str]) -> None:
 
 def _load(ctx, csv_file: Path | None, *, include_model: bool):
     """Coding tables, segment → document map, and messages for stderr."""
-    from isp_nlp.agreement.tables import coding_tables
-    from isp_nlp.store.database import project_db
 
     project = Path(ctx.obj["project"]) if ctx.obj and "project" in ctx.obj else Path(".")
     has_project = project_db(project).exists()
     if csv_file is None:
         return _project_tables(ctx, include_model)
-    from isp_nlp.coded.read import read_coded_csv
 
     rows = read_coded_csv(csv_file)
     if not has_project:
-        from isp_nlp.agreement.tables import csv_annotations
 
         frame, documents = csv_annotations(rows)
         codes = sorted({str(x) for x in frame.loc[frame["dimension"] == "code", "label"]
@@ -135,10 +137,6 @@ def _load(ctx, csv_file: Path | None, *, include_model: bool):
 
 
 def _project_tables(ctx, include_model: bool):
-    from isp_nlp.agreement.tables import coding_tables
-    from isp_nlp.cli.common import open_store
-    from isp_nlp.project import require_codebook
-    from isp_nlp.report.collect import MODEL_CODER, annotation_frame
 
     store = open_store(ctx)
     codebook = require_codebook(store)
@@ -151,11 +149,6 @@ def _project_tables(ctx, include_model: bool):
 def _mapped_tables(ctx, csv_file: Path, rows, include_model: bool):
     import pandas as pd
 
-    from isp_nlp.agreement.tables import coding_tables, mapped_annotations
-    from isp_nlp.cli.common import open_store
-    from isp_nlp.coded.match import map_rows_by_overlap
-    from isp_nlp.project import require_codebook
-    from isp_nlp.report.collect import MODEL_CODER, annotation_frame
 
     store = open_store(ctx)
     codebook = require_codebook(store)

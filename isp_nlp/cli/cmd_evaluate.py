@@ -9,6 +9,10 @@ import click
 
 from isp_nlp.cli.common import FORMATS, InputError, open_store
 from isp_nlp.errors import ImportCodesError, IspNlpError
+from isp_nlp.pipeline import make_embedder
+from isp_nlp.store.database import Store
+from isp_nlp.suggest.evaluate import StudyConfig, evaluate_files
+from isp_nlp.suggest.next_to_code import next_to_code as choose
 
 
 def _ks(value: str | None) -> list[int | None]:
@@ -64,8 +68,6 @@ def evaluate(coded, train, test, folds, seed_per_label, repeats, label_column, m
     --codebook, 30 % of each prediction comes from the similarity to the codebook's
     definition and examples of each label, which helps most with few seeds.
     """
-    from isp_nlp.pipeline import make_embedder
-    from isp_nlp.suggest.evaluate import StudyConfig, evaluate_files
 
     if coded is not None and (train or test):
         raise InputError("give either CODED.csv with --folds, or --train and --test, not both.")
@@ -76,7 +78,6 @@ def evaluate(coded, train, test, folds, seed_per_label, repeats, label_column, m
     try:
         store_cache = None
         if cache is not None:
-            from isp_nlp.store.database import Store
 
             store_cache = Store.create(cache).embedding_cache()
         result = evaluate_files(train, test, coded=coded, config=config,
@@ -136,7 +137,6 @@ def format_evaluation(result: dict) -> str:
 @click.pass_context
 def next_to_code(ctx, n: int, fmt: str, seed: int) -> None:
     """Uncoded segments to hand-code next: the model is unsure and they are unlike coded ones."""
-    from isp_nlp.suggest.next_to_code import next_to_code as choose
 
     try:
         rows = choose(open_store(ctx), n, seed=seed)

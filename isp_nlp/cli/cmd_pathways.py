@@ -9,6 +9,9 @@ from pathlib import Path
 
 import click
 
+from isp_nlp.analysis.consensus import resolve_csv, resolve_segment
+from isp_nlp.analysis.disagreements import disagreement_frame, format_codes, project_disagreements
+from isp_nlp.analysis.pathways import project_pathways
 from isp_nlp.cli.common import InputError, open_store
 
 
@@ -20,7 +23,6 @@ from isp_nlp.cli.common import InputError, open_store
 @click.pass_context
 def pathways(ctx, fmt: str, min_run: int) -> None:
     """Each participant's pathway through push → push/pull → exchange, and the transitions."""
-    from isp_nlp.analysis.pathways import project_pathways
 
     summary = project_pathways(open_store(ctx), min_run=min_run)
     if fmt == "json":
@@ -73,7 +75,6 @@ def _split(value: str | None) -> list[str] | None:
 @click.pass_context
 def disagreements(ctx, code, stage_only, coders, include_model, unresolved, fmt, out) -> None:
     """List segments where coders (or model and coder) differ; export a consensus sheet."""
-    from isp_nlp.analysis.disagreements import disagreement_frame, project_disagreements
 
     if code is not None and stage_only:
         raise InputError("--code and --stage both given; compare one code or the stage, "
@@ -115,7 +116,6 @@ def _write_csv(frame, out: Path) -> None:
 
 def format_disagreements(items, compared) -> str:
     """A readable listing: segment, its text, then each coder's codes | stage."""
-    from isp_nlp.analysis.disagreements import format_codes
 
     if not items:
         return f"No disagreements between {', '.join(compared)}."
@@ -149,7 +149,6 @@ def format_disagreements(items, compared) -> str:
 def resolve(ctx, file: Path | None, segment: str | None, codes: str | None,
             stage: str | None) -> None:
     """Record consensus codes/stage from a filled-in disagreements CSV (or one --segment)."""
-    from isp_nlp.analysis.consensus import resolve_csv, resolve_segment
 
     if (file is None) == (segment is None):
         raise InputError("resolve needs either a filled-in FILE.csv or --segment ID (not both); "

@@ -7,6 +7,7 @@ import json
 import click
 
 from isp_nlp.errors import ImportCodesError, IspNlpError
+from isp_nlp.project import open_project
 
 FORMATS = click.Choice(["table", "json"])
 
@@ -40,7 +41,6 @@ class Group(click.Group):
 
 
 def open_store(ctx: click.Context):
-    from isp_nlp.project import open_project
 
     store = open_project(ctx.obj["project"])
     ctx.call_on_close(store.close)

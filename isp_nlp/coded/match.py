@@ -13,26 +13,11 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from isp_nlp.codebook.check import normalise_stage
 from isp_nlp.codebook.load import codes_named, resolve_code
-from isp_nlp.errors import ImportCodesError
+from isp_nlp.coded.read import CodedRow, _import_error
 from isp_nlp.records import CODE_DIMENSION, STAGE_DIMENSION, STAGES, Annotation, Codebook, Segment
-
-if TYPE_CHECKING:
-    from isp_nlp.coded.read import CodedRow
-
-
-def _import_error(source: str, problems: list[str]) -> ImportCodesError:
-    problems = [" ".join(p.split()) for p in problems]  # one line each
-    lines = {p.split(":", 1)[0] for p in problems}
-    n = len(lines)
-    noun = "row" if n == 1 else "rows"
-    return ImportCodesError(
-        f"{source}: {n} {noun} cannot be imported (nothing was imported); first: {problems[0]}.",
-        problems,
-    )
 
 
 def _norm(text: str) -> str:

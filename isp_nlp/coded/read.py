@@ -35,13 +35,23 @@ from pathlib import Path
 import pandas as pd
 
 from isp_nlp.codebook.load import read_text_file
-from isp_nlp.coded.match import _import_error
 from isp_nlp.errors import ImportCodesError, InputFileError, ProjectError
 from isp_nlp.records import STAGE_DIMENSION, Annotation, Segment
 
 REQUIRED_COLUMNS = ("document", "segment", "text", "coder", "code")
 OPTIONAL_COLUMNS = ("stage", "speaker", "start", "end")
 COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
+
+
+def _import_error(source: str, problems: list[str]) -> ImportCodesError:
+    problems = [" ".join(p.split()) for p in problems]  # one line each
+    lines = {p.split(":", 1)[0] for p in problems}
+    n = len(lines)
+    noun = "row" if n == 1 else "rows"
+    return ImportCodesError(
+        f"{source}: {n} {noun} cannot be imported (nothing was imported); first: {problems[0]}.",
+        problems,
+    )
 
 
 @dataclass(frozen=True)

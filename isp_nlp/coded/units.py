@@ -15,6 +15,10 @@ from typing import Any
 
 import numpy as np
 
+from isp_nlp.codebook.check import normalise_stage
+from isp_nlp.codebook.load import read_text_file
+from isp_nlp.coded.read import choose_delimiter, read_coded_csv, rows_with_lines
+from isp_nlp.embed import embed_texts
 from isp_nlp.errors import InputFileError, IspNlpError
 from isp_nlp.suggest.batch import SegmentBatch
 
@@ -98,8 +102,6 @@ def majority(unit: dict[str, tuple[str, ...]], multi_label: bool) -> Any:
 
 def _extra_column(path: Path, column: str) -> dict[int, str]:
     """Values of an optional column by 1-based file line (read_coded_csv ignores it)."""
-    from isp_nlp.codebook.load import read_text_file
-    from isp_nlp.coded.read import choose_delimiter, rows_with_lines
 
     text = read_text_file(path, "coded-segments CSV")
     records = [(n, r) for n, r in rows_with_lines(text, choose_delimiter(text), path.name)
@@ -114,8 +116,6 @@ def _extra_column(path: Path, column: str) -> dict[int, str]:
 def load_units(path: str | Path, *, label_column: str = "code",
                multi_label: bool = False) -> CodedUnits:
     """Read a coded-segments CSV into units with each coder's labels."""
-    from isp_nlp.codebook.check import normalise_stage
-    from isp_nlp.coded.read import read_coded_csv
 
     path = Path(path)
     if label_column not in ("code", "stage"):
@@ -191,7 +191,6 @@ def _contexts(keys, doc_of, text_of, ctx_of, start_of) -> list[str]:
 
 def embed_units(units: CodedUnits, embedder, cache=None) -> CodedUnits:
     """Attach text and context embeddings (context "" -> zero vector)."""
-    from isp_nlp.embed import embed_texts
 
     vectors = embed_texts(list(units.texts) + list(units.contexts), embedder, cache)
     n = len(units)

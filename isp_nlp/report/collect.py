@@ -18,10 +18,16 @@ from typing import Any
 
 import pandas as pd
 
+from isp_nlp.agreement.groups import REPORT_METRICS, humans_and_model
+from isp_nlp.agreement.reliability import ReliabilityOptions
+from isp_nlp.agreement.tables import coding_tables
+from isp_nlp.analysis.disagreements import project_disagreements
+from isp_nlp.analysis.pathways import project_pathways, segment_labels
 from isp_nlp.errors import IspNlpError
 from isp_nlp.pipeline import CV_SUFFIX
 from isp_nlp.project import require_codebook
 from isp_nlp.records import STAGES
+from isp_nlp.report.html import ReportData, write_report
 from isp_nlp.store.database import Store
 
 MODEL_CODER = "model"
@@ -61,9 +67,6 @@ def project_agreement(store: Store, *, include_model: bool = True,
     """Reliability with bootstrap CIs per code, for the stage and overall: the human coders
     and the humans plus the model side by side (:class:`isp_nlp.agreement.groups.
     ProjectAgreement`); the same numbers as ``isp-nlp agreement`` with this seed."""
-    from isp_nlp.agreement.groups import REPORT_METRICS, humans_and_model
-    from isp_nlp.agreement.reliability import ReliabilityOptions
-    from isp_nlp.agreement.tables import coding_tables
 
     codebook = require_codebook(store)
     frame = annotation_frame(store, include_model=include_model)
@@ -79,7 +82,6 @@ def stage_sequences(store: Store, labels=None) -> dict[str, list[str]]:
     """Each document's stage labels in interview order: the consensus, else the coders'
     majority (ties: alphabetically first coder), else model-assisted coders, else the
     model's suggestion, else '?' (see :func:`isp_nlp.analysis.pathways.segment_labels`)."""
-    from isp_nlp.analysis.pathways import segment_labels
 
     labels = segment_labels(store) if labels is None else labels
     return {doc: [s.stage for s in segs] for doc, segs in labels.items()}
@@ -135,7 +137,6 @@ def load_evaluation(folder: str | Path) -> tuple[dict | None, str | None]:
 
 
 def _disagreements(store: Store):
-    from isp_nlp.analysis.disagreements import project_disagreements
 
     try:
         items, _ = project_disagreements(store)
@@ -146,8 +147,6 @@ def _disagreements(store: Store):
 
 def report_data(store: Store, *, evaluation: dict | None = None, min_run: int = 2):
     """Everything the HTML report shows, gathered from the project."""
-    from isp_nlp.analysis.pathways import project_pathways, segment_labels
-    from isp_nlp.report.html import ReportData
 
     codebook = require_codebook(store)
     names = {c.id: c.name for c in codebook.codes}
@@ -216,6 +215,5 @@ def report_data(store: Store, *, evaluation: dict | None = None, min_run: int = 
 
 
 def write_project_report(store: Store, out: str | Path) -> Path:
-    from isp_nlp.report.html import write_report
 
     return write_report(report_data(store), out)

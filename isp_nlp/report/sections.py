@@ -12,8 +12,10 @@ import pandas as pd
 
 from isp_nlp.agreement.pairwise import AgreementReport
 from isp_nlp.agreement.tables import HUMAN_HUMAN, MODEL_HUMAN
+from isp_nlp.analysis.disagreements import format_codes
 from isp_nlp.records import STAGE_DIMENSION
 from isp_nlp.report import plots
+from isp_nlp.report.pathway_diagram import pathway_chart
 
 DASH = "—"
 DISAGREEMENT_CAP = 50
@@ -222,7 +224,6 @@ def matrix_context(matrix: pd.DataFrame | None, *, xlabel: str, ylabel: str) -> 
 
 def pathway_context(summary) -> dict[str, Any]:
     """Diagram, per-participant pathways, pathway counts and transitions."""
-    from isp_nlp.report.pathway_diagram import pathway_chart
 
     if summary is None or not summary.pathways:
         return {"chart": None, "rows": [], "counts": [], "transitions": [], "notes": [],
@@ -252,7 +253,6 @@ def pathway_context(summary) -> dict[str, Any]:
 
 def disagreement_context(items: Sequence[Any] | None, problem: str | None) -> dict[str, Any]:
     """The first unresolved disagreements (capped) with the total count."""
-    from isp_nlp.analysis.disagreements import format_codes
 
     if problem or items is None:
         return {"rows": [], "n": 0, "n_all": 0, "cap": DISAGREEMENT_CAP,

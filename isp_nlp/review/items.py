@@ -10,6 +10,7 @@ from collections import defaultdict
 
 from isp_nlp.errors import ModelError
 from isp_nlp.records import Segment, Suggestion
+from isp_nlp.review.queue import ReviewItem
 from isp_nlp.store.database import Store
 
 
@@ -37,7 +38,6 @@ def build_review_items(store: Store, coder: str, decided: dict[str, str] | None 
 
     Items whose key is in ``decided`` stay in, so the session can resume and undo.
     """
-    from isp_nlp.review.queue import ReviewItem
 
     info = store.latest_model()
     if info is None:

@@ -18,7 +18,7 @@ from importlib import resources
 from pathlib import Path
 
 from isp_nlp.errors import ProjectError
-from isp_nlp.records import Annotation, Codebook, Segment, Transcript
+from isp_nlp.records import Annotation, Code, Codebook, Segment, Transcript
 from isp_nlp.store.registry import ModelTables, SqliteEmbeddingCache, now
 
 DB_NAME = "project.sqlite"
@@ -271,7 +271,6 @@ class Store(ModelTables):
             conn.executemany("INSERT INTO codes VALUES (?,?,?,?,?,?,?,?,?)", rows)
 
     def codebook(self) -> Codebook | None:
-        from isp_nlp.records import Code
 
         head = self.conn.execute("SELECT name FROM codebook WHERE id = 1").fetchone()
         if head is None:

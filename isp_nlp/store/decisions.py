@@ -11,13 +11,10 @@ the decision survives a crash or ``kill -9``.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
 
+from isp_nlp.review.session import Decision
 from isp_nlp.store.database import Store
 from isp_nlp.store.registry import now
-
-if TYPE_CHECKING:
-    from isp_nlp.review.session import Decision
 
 FINAL_ACTIONS = ("accept", "reject", "relabel")
 DECISION_ACTIONS = (*FINAL_ACTIONS, "skip")
@@ -120,7 +117,6 @@ class DecisionLog:
 
 
 def _decision(coder: str, row: tuple) -> Decision:
-    from isp_nlp.review.session import Decision
 
     detail = json.loads(row[5])
     return Decision(

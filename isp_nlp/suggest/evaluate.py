@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from isp_nlp.agreement.pairwise import cohen_kappa, krippendorff_alpha, pairwise_kappas
+from isp_nlp.codebook.load import load_codebook, resolve_code
 from isp_nlp.coded.units import (
     NO_CODE,
     CodedUnits,
@@ -26,6 +28,9 @@ from isp_nlp.coded.units import (
     embed_units,
     load_units,
 )
+from isp_nlp.embed import embed_texts
+from isp_nlp.suggest.api import PROTOTYPE_WEIGHT, fit_multi_label, fit_single_label
+from isp_nlp.suggest.prototypes import prototype_texts
 
 THRESHOLDS = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9)
 
@@ -47,7 +52,6 @@ def _targets(units: CodedUnits, labels: Sequence[str]) -> list[str | None]:
 
 def human_human(units: CodedUnits, labels: Sequence[str]) -> dict[str, float | None]:
     """Mean pairwise Cohen's kappa and Krippendorff's alpha of the coders (None if one coder)."""
-    from isp_nlp.agreement.pairwise import krippendorff_alpha, pairwise_kappas
 
     if len(units.coders) < 2:
         return {"mean_pairwise_kappa": None, "krippendorff_alpha": None}
@@ -65,7 +69,6 @@ def model_agreement(units: CodedUnits, predicted: Sequence[Any], labels: Sequenc
     """Model vs every coder (mean kappa, alpha with model) and vs the majority label."""
     from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
 
-    from isp_nlp.agreement.pairwise import cohen_kappa, krippendorff_alpha
 
     idx = np.arange(len(units)) if mask is None else np.flatnonzero(mask)
     sub = units.subset(idx)
@@ -143,7 +146,6 @@ def fit_predict(train: CodedUnits, idx: np.ndarray, test: CodedUnits, labels: Se
                 params=None, prototypes=None) -> tuple[list[Any], np.ndarray]:
     """Fit on ``train`` rows ``idx``; return (predicted labels, confidence) for ``test``.
     ``prototypes`` (label -> codebook embeddings) are used by single-label models."""
-    from isp_nlp.suggest.api import fit_multi_label, fit_single_label
 
     ref = train.reference()
     batch = train.batch(idx)
@@ -334,7 +336,6 @@ def evaluate_files(train: str | Path | None, test: str | Path | None, *,
         te = embed_units(load_units(test, **kw), embedder, cache)
         splits, test_all = [Split(tr, te)], te
     config.embedder = config.embedder or getattr(embedder, "model_id", "")
-    from isp_nlp.suggest.api import PROTOTYPE_WEIGHT
 
     protos = None
     if codebook is not None:  # every label of the data, whichever fold trains on it
@@ -352,9 +353,6 @@ def label_prototypes(codebook: str | Path, units: CodedUnits, embedder, cache=No
                      multi_label: bool = False, stages: bool = False) -> dict[str, np.ndarray]:
     """label -> embeddings of its codebook texts (a code matched by id or name, or a
     stage by id)."""
-    from isp_nlp.codebook.load import load_codebook, resolve_code
-    from isp_nlp.embed import embed_texts
-    from isp_nlp.suggest.prototypes import prototype_texts
 
     if multi_label:
         raise EvaluationError("--codebook works with single-label studies for now; leave out "

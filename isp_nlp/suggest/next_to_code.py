@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from isp_nlp.errors import IspNlpError, ProjectError
+from isp_nlp.pipeline import embed_segments, humanly_coded, project_embedder, training_set
 
 MAX_POOL = 20_000  # larger pools are subsampled (seeded) before clustering
 MAX_CODED_FIT = 300  # coded rows used to fit the regions (all of them mark coverage)
@@ -255,7 +256,6 @@ def next_to_code(store, n: int = 20, *, seed: int = 0, embedder=None) -> list[di
     counting each code's human-coded segments. Otherwise :func:`rank_next`: diversity over
     the project's (cached) segment embeddings, ordered by stored stage uncertainty if any.
     """
-    from isp_nlp.pipeline import embed_segments, humanly_coded, project_embedder, training_set
 
     if n < 1:
         raise IspNlpError(f"--n is {n}; expected 1 or more segments to propose.")

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+import isp_nlp
 from isp_nlp.errors import ModelError
 from isp_nlp.suggest.batch import SegmentBatch
 from isp_nlp.suggest.bundle import SuggesterModel
@@ -63,8 +64,6 @@ class TrainParams:
 def library_versions() -> dict[str, str | None]:
     """Versions of the libraries a saved model depends on (no heavy imports)."""
     import sklearn
-
-    import isp_nlp
 
     versions: dict[str, str | None] = {
         "isp_nlp": isp_nlp.__version__,

@@ -1,0 +1,147 @@
+"""The package layout the README promises: stage packages, no cycles, SQL only in store."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "isp_nlp"
+#: Third-party modules slow to import: the only ones a function may import lazily.
+HEAVY = ("torch", "sentence_transformers", "spacy", "transformers")
+STAGES = ("store", "ingest", "codebook", "coded", "suggest", "review", "agreement",
+          "analysis", "report", "cli")
+
+
+def _modules() -> dict[str, Path]:
+    out = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        out[".".join(parts)] = path
+    return out
+
+
+def _imports(name: str, path: Path) -> list[tuple[str, bool, int]]:
+    """(imported module, at top level?, line) for every import in the module."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+    top = set(map(id, tree.body))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(a.name, id(node) in top, node.lineno) for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*parent, *([node.module] if node.module else [])])
+            found.append((base, id(node) in top, node.lineno))
+            found += [(f"{base}.{a.name}", id(node) in top, node.lineno) for a in node.names]
+    return found
+
+
+def _graph() -> dict[str, set[str]]:
+    modules = _modules()
+    graph: dict[str, set[str]] = {m: set() for m in modules}
+    for name, path in modules.items():
+        for target, _, _ in _imports(name, path):
+            if target in modules and target != name:
+                graph[name].add(target)
+    return graph
+
+
+def test_at_most_eight_modules_directly_in_the_package() -> None:
+    flat = sorted(p.name for p in PACKAGE.glob("*.py"))
+    assert len(flat) <= 8, flat
+
+
+def test_one_package_per_pipeline_stage() -> None:
+    for stage in STAGES:
+        assert (PACKAGE / stage / "__init__.py").is_file(), stage
+
+
+def test_no_import_cycles() -> None:
+    graph = _graph()
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    cycles: list[list[str]] = []
+
+    def visit(v: str) -> None:  # Tarjan's strongly connected components
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    assert cycles == [], cycles
+
+
+def test_lazy_imports_only_keep_heavy_libraries_off() -> None:
+    modules = _modules()
+    lazy = []
+    for name, path in modules.items():
+        for target, at_top, line in _imports(name, path):
+            root = target.split(".")[0]
+            if not at_top and root not in HEAVY and target.rsplit(".", 1)[0] not in modules \
+                    and target not in modules:
+                continue  # a name imported from a module counted on its own row
+            if not at_top and (target in modules) and not _heavy_module(target, modules):
+                lazy.append(f"{path.relative_to(PACKAGE.parent)}:{line} {target}")
+    assert lazy == [], "\n".join(sorted(set(lazy)))
+
+
+def _heavy_module(name: str, modules: dict[str, Path]) -> bool:
+    """True when importing ``name`` pulls in a heavy library at import time."""
+    seen: set[str] = set()
+    todo = [name]
+    while todo:
+        m = todo.pop()
+        if m in seen:
+            continue
+        seen.add(m)
+        for target, at_top, _ in _imports(m, modules[m]):
+            if not at_top:
+                continue
+            if target.split(".")[0] in HEAVY:
+                return True
+            if target in modules:
+                todo.append(target)
+    return False
+
+
+def test_sql_only_in_the_store_package() -> None:
+    offenders = []
+    for name, path in _modules().items():
+        if name.startswith("isp_nlp.store"):
+            continue
+        text = path.read_text(encoding="utf-8")
+        if "import sqlite3" in text or ".execute(" in text or ".executemany(" in text:
+            offenders.append(name)
+    assert offenders == []
+
+
+def test_package_inits_hold_no_re_exports() -> None:
+    for init in PACKAGE.glob("*/__init__.py"):
+        if init.parent.name == "cli":
+            continue  # assembles the command groups
+        tree = ast.parse(init.read_text(encoding="utf-8"))
+        names = [n for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)
+                 and not (isinstance(n, ast.ImportFrom) and n.module == "__future__")]
+        assert names == [], init
