@@ -93,7 +93,7 @@ def code_frequency_chart(frequencies: pd.DataFrame) -> bytes:
         )
     ax.set_yticks(range(len(codes)), codes, fontsize=8)
     ax.set_xlabel("segments coded")
-    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.xaxis.set_major_locator(MaxNLocator(nbins="auto", steps=[1, 2, 2.5, 5, 10], integer=True))
     ax.spines[["top", "right"]].set_visible(False)
     if coders:
         ax.legend(title="coder", fontsize=8, loc="lower right")
@@ -110,10 +110,11 @@ def confusion_matrix_chart(pairs: pd.DataFrame) -> bytes:
     fig = Figure(figsize=(side + 1.6, side), layout="constrained")
     ax = fig.add_subplot()
     image = ax.imshow(table.to_numpy(), cmap="Blues", vmin=0)
-    peak = max(1, int(table.to_numpy().max()))
+    counts = table.to_numpy(dtype=int)
+    peak = max(1, int(counts.max()))
     for i in range(len(labels)):
         for j in range(len(labels)):
-            count = int(table.iat[i, j])
+            count = int(counts[i, j])
             ax.text(
                 j, i, str(count), ha="center", va="center", fontsize=10,
                 color="white" if count > peak / 2 else "black",
@@ -188,8 +189,9 @@ def kappa_comparison_chart(frame: pd.DataFrame) -> bytes:
     ax.axvline(0, color="#555555", linewidth=0.8)
     for edge in (0.2, 0.4, 0.6, 0.8):
         ax.axvline(edge, color="#dddddd", linewidth=0.6, zorder=0)
-    low = min(0.0, float(pd.to_numeric(frame[["human_human", "model_human"]].stack(),
-                                       errors="coerce").min()) if len(frame) else 0.0)
+    kappas = pd.to_numeric(pd.Series(frame[["human_human", "model_human"]].to_numpy().ravel()),
+                           errors="coerce")
+    low = min(0.0, float(kappas.min())) if len(frame) else 0.0
     ax.set_xlim(max(-1.0, low - 0.05), 1.0)
     ax.set_xlabel("Cohen's kappa (grey lines: Landis–Koch band edges)")
     ax.spines[["top", "right"]].set_visible(False)
