@@ -46,7 +46,8 @@ class Estimate:
                 "n_coders": self.n_coders, "note": self.note}
 
 
-def check_level(level: float) -> None:
+def check_confidence(level: float) -> None:
+    """Raise unless ``level`` is a confidence level in (0, 1)."""
     if not 0 < level < 1:
         raise IspNlpError(
             f"The confidence level {level} is outside (0, 1); expected e.g. 0.95, so pass a "
@@ -106,7 +107,7 @@ def _seeded_weights(n: int, n_resamples: int, seed: int) -> np.ndarray:
 
 def percentile_interval(samples: np.ndarray, level: float = 0.95) -> tuple[float, float]:
     """The central ``level`` percentile interval of the finite samples (NaN if none)."""
-    check_level(level)
+    check_confidence(level)
     finite = samples[np.isfinite(samples)]
     if finite.size == 0:
         return math.nan, math.nan
@@ -128,7 +129,7 @@ def bootstrap(
     Resamples where the coefficient is undefined (e.g. every drawn unit has one
     label) are left out; the note says how many when any were.
     """
-    check_level(level)
+    check_confidence(level)
     if n_resamples < 1:
         raise IspNlpError(
             f"The number of resamples is {n_resamples}; expected 1 or more, so pass e.g. 1000."

@@ -39,7 +39,10 @@ import pandas as pd
 from isp_nlp.agreement.ratings import Ratings, check_level, encode, numeric_values
 from isp_nlp.errors import IspNlpError
 
+#: Every coefficient :func:`unit_stats` computes.
 METRICS = ("percent", "kappa", "pi", "fleiss", "alpha", "ac1", "bp")
+#: The coefficients also reported for each coder pair.
+PAIR_METRICS = ("percent", "kappa", "pi")
 Finish = Callable[[np.ndarray], np.ndarray]
 
 
@@ -112,8 +115,8 @@ def _alpha_stats(ratings: Ratings, delta: np.ndarray | None) -> tuple[np.ndarray
     counts, m, _, _ = _base(ratings)
     pairable = m >= 2
     inv = np.where(pairable, 1.0 / np.where(pairable, m - 1, 1), 0.0)
-    n_u = counts * pairable[:, None]
     k = ratings.n_categories
+    n_u = counts[:, :k] * pairable[:, None]  # counts keep one column when k = 0
     if delta is None:  # ordinal: keep the coincidence cells; distances follow the marginals
         o_u = (n_u[:, :, None] * n_u[:, None, :]).reshape(len(m), k * k)
         o_u[:, np.arange(k) * (k + 1)] -= n_u
@@ -219,6 +222,15 @@ def _pair_stats(ratings: Ratings, metric: str, weights: np.ndarray) -> tuple[np.
     return tables, finish
 
 
+def check_metric(metric: str) -> None:
+    """Raise unless ``metric`` is one of :data:`METRICS`."""
+    if metric not in METRICS:
+        raise IspNlpError(
+            f"The metric '{metric}' is not known; expected one of {', '.join(METRICS)}, "
+            "so pass one of those."
+        )
+
+
 def unit_stats(
     ratings: Ratings,
     metric: str,
@@ -231,11 +243,7 @@ def unit_stats(
     ``distance`` (alpha only) overrides the level with a custom K × K distance
     matrix between categories, e.g. from :func:`custom_distance_matrix`.
     """
-    if metric not in METRICS:
-        raise IspNlpError(
-            f"The metric '{metric}' is not known; expected one of {', '.join(METRICS)}, "
-            "so pass one of those."
-        )
+    check_metric(metric)
     check_level(level)
     _, _, n_units, n_coders = _base(ratings)
     if metric == "alpha":

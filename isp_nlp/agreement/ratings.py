@@ -14,6 +14,7 @@ import pandas as pd
 
 from isp_nlp.errors import IspNlpError
 
+#: Levels of measurement.
 LEVELS = ("nominal", "ordinal", "interval", "ratio")
 
 
@@ -156,6 +157,7 @@ def numeric_values(ratings: Ratings, level: str) -> np.ndarray:
 
 
 def check_level(level: str) -> None:
+    """Raise unless ``level`` is one of :data:`LEVELS`."""
     if level not in LEVELS:
         raise IspNlpError(
             f"The agreement level '{level}' is not known; expected one of "

@@ -13,17 +13,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from isp_nlp.agreement.bootstrap import BY, Estimate, bootstrap, check_level
-from isp_nlp.agreement.coefficients import METRICS, unit_stats
-from isp_nlp.agreement.ratings import check_level as check_measure
-from isp_nlp.agreement.ratings import encode
-from isp_nlp.agreement.sets import set_alpha
-from isp_nlp.agreement.tables import HUMAN_HUMAN, MODEL_HUMAN, coder_order
+from isp_nlp.agreement.bootstrap import BY, Estimate, bootstrap, check_confidence
+from isp_nlp.agreement.coefficients import METRICS, PAIR_METRICS, check_metric, unit_stats
+from isp_nlp.agreement.ratings import check_level, encode
+from isp_nlp.agreement.sets import SET_DISTANCES, set_alpha
+from isp_nlp.agreement.tables import HUMAN_HUMAN, MODEL_CODER, MODEL_HUMAN, coder_order
 from isp_nlp.errors import IspNlpError
 from isp_nlp.records import STAGE_DIMENSION, STAGES
 
-PAIR_METRICS = ("percent", "kappa", "pi")
-SET_DISTANCES = ("masi", "jaccard")
 ESTIMATE_COLUMNS = [
     "target", "metric", "coder_a", "coder_b", "value", "ci_low", "ci_high", "n_units",
     "n_coders", "note",
@@ -34,7 +31,7 @@ ESTIMATE_COLUMNS = [
 class ReliabilityOptions:
     """What to compute: metrics, level, CI level, bootstrap unit, resamples and seed."""
 
-    metrics: tuple[str, ...] = ("percent", "kappa", "pi", "fleiss", "alpha", "ac1", "bp")
+    metrics: tuple[str, ...] = METRICS
     level: str = "nominal"
     ci: float = 0.95
     by: str = "segment"
@@ -71,18 +68,13 @@ class ReliabilityReport:
 
 
 def _check_options(options: ReliabilityOptions) -> None:
-
-    unknown = [m for m in options.metrics if m not in METRICS]
-    if unknown:
-        raise IspNlpError(
-            f"The metric '{unknown[0]}' is not known; expected one of {', '.join(METRICS)}, "
-            "so pass one of those."
-        )
-    check_measure(options.level)
-    check_level(options.ci)
+    for metric in options.metrics:
+        check_metric(metric)
+    check_level(options.level)
+    check_confidence(options.ci)
     if options.by not in BY:
         raise IspNlpError(
-            f"The bootstrap unit '{options.by}' is not known; expected segment or document, "
+            f"The bootstrap unit '{options.by}' is not known; expected {' or '.join(BY)}, "
             "so pass one of those."
         )
 
@@ -142,7 +134,7 @@ def reliability_report(
     options: ReliabilityOptions | None = None,
     documents: Mapping[str, str] | None = None,
     coders: Sequence[str] | None = None,
-    model_coder: str = "model",
+    model_coder: str = MODEL_CODER,
 ) -> ReliabilityReport:
     """Coefficients with bootstrap CIs for the stage, each code, overall, and coder pairs.
 

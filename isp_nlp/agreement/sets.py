@@ -45,20 +45,24 @@ def masi_distance(a: frozenset, b: frozenset) -> float:
     return 1.0 - (1.0 - jaccard_distance(a, b)) * m
 
 
+#: Named distances between label sets.
+SET_DISTANCES: dict[str, Callable[[frozenset, frozenset], float]] = {
+    "masi": masi_distance, "jaccard": jaccard_distance}
+
+
 def set_alpha(
     sets: pd.DataFrame, distance: str | Callable[[Any, Any], float] = "masi"
 ) -> UnitStats:
     """Krippendorff's alpha for multi-label codings: cells are frozensets (NaN = not
     coded), compared with MASI, Jaccard or a custom distance function."""
-
-    functions = {"masi": masi_distance, "jaccard": jaccard_distance}
+    function: Callable[[Any, Any], float]
     if isinstance(distance, str):
-        if distance not in functions:
+        if distance not in SET_DISTANCES:
             raise IspNlpError(
-                f"The set distance '{distance}' is not known; expected masi or jaccard, "
-                "so pass one of those or a function."
+                f"The set distance '{distance}' is not known; expected "
+                f"{' or '.join(SET_DISTANCES)}, so pass one of those or a function."
             )
-        function = functions[distance]
+        function = SET_DISTANCES[distance]
     else:
         function = distance
     cells = sets.to_numpy(dtype=object)

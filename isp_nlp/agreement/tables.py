@@ -1,9 +1,8 @@
 """Coding tables: annotations pivoted to unit × coder label tables (pure, no I/O).
 
 A *coding table* is a DataFrame whose index is the unit (segment id), whose
-columns are coders (the model is just another column, conventionally
-``model``) and whose values are labels, with NaN/None where a coder did not
-code the unit.
+columns are coders (the model is just another column, :data:`MODEL_CODER`) and whose
+values are labels, with NaN/None where a coder did not code the unit.
 """
 
 from __future__ import annotations
@@ -20,6 +19,9 @@ from isp_nlp.errors import IspNlpError
 from isp_nlp.records import CODE_DIMENSION, STAGE_DIMENSION
 
 ANNOTATION_COLUMNS = ("segment_id", "coder", "dimension", "label")
+#: The coder name under which the model's labels join the coding tables.
+MODEL_CODER = "model"
+#: Kinds of coder pair.
 HUMAN_HUMAN = "human–human"
 MODEL_HUMAN = "model–human"
 
@@ -32,7 +34,12 @@ def _notmissing(value: Any) -> bool:
     return not _missing(value)
 
 
-def coder_order(coders: Iterable[Any], model_coder: str) -> list[str]:
+def _label_set(labels: pd.Series) -> Any:
+    """The labels of one coder on one segment as a frozenset (missing ones left out)."""
+    return frozenset(str(x) for x in labels if _notmissing(x))
+
+
+def coder_order(coders: Iterable[Any], model_coder: str = MODEL_CODER) -> list[str]:
     """Coder names sorted, the model last."""
     names = sorted({str(c) for c in coders})
     if model_coder in names:
@@ -41,11 +48,8 @@ def coder_order(coders: Iterable[Any], model_coder: str) -> list[str]:
     return names
 
 
-_coder_order = coder_order
-
-
 def coding_tables(
-    annotations: pd.DataFrame, codes: Sequence[str], *, model_coder: str = "model"
+    annotations: pd.DataFrame, codes: Sequence[str], *, model_coder: str = MODEL_CODER
 ) -> dict[str, pd.DataFrame]:
     """Build the ``stage`` table and one 0/1 presence table per code id.
 
@@ -77,9 +81,7 @@ def coding_tables(
     tables: dict[str, pd.DataFrame] = {STAGE_DIMENSION: stage_table}
 
     code_rows = frame[frame["dimension"] == CODE_DIMENSION]
-    seen = code_rows.groupby(["segment_id", "coder"], sort=True)["label"].agg(
-        lambda labels: frozenset(str(x) for x in labels if _notmissing(x))
-    )
+    seen = code_rows.groupby(["segment_id", "coder"], sort=True)["label"].agg(_label_set)
     if seen.empty:
         for code in codes:
             empty = pd.DataFrame(dtype=float)

@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from isp_nlp.agreement.tables import MODEL_CODER
 from isp_nlp.analysis.consensus import (
     CONSENSUS,
     CONSENSUS_COLUMNS,
@@ -27,7 +28,6 @@ from isp_nlp.project import require_codebook
 from isp_nlp.records import CODE_DIMENSION, STAGE_DIMENSION, Segment
 from isp_nlp.store.database import Store
 
-MODEL_CODER = "model"
 SHEET_COLUMNS = ("segment", "document", "index", "speaker", "text", "differs_on", "resolved")
 
 

@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from isp_nlp.agreement.tables import MODEL_CODER
 from isp_nlp.records import CODE_DIMENSION, STAGE_DIMENSION
 from isp_nlp.store.database import Store
 
@@ -323,13 +324,14 @@ def segment_labels(store: Store, *, use_model: bool = True) -> dict[str, list[La
         coded: dict[str, set[str]] = {}
         for s in store.suggestions(info["id"]):
             if s.dimension == STAGE_DIMENSION and s.suggested:
-                stage_votes.setdefault(s.segment_id, {}).setdefault("model", {})["model"] = s.label
+                votes = stage_votes.setdefault(s.segment_id, {}).setdefault("model", {})
+                votes[MODEL_CODER] = s.label
             elif s.dimension == CODE_DIMENSION:
                 codes = coded.setdefault(s.segment_id, set())
                 if s.suggested:
                     codes.add(s.label)
-        for seg, codes in coded.items():
-            code_votes.setdefault(seg, {}).setdefault("model", {})["model"] = codes
+        for segment_id, codes in coded.items():
+            code_votes.setdefault(segment_id, {}).setdefault("model", {})[MODEL_CODER] = codes
     out: dict[str, list[LabelledSegment]] = {t["document"]: [] for t in store.transcripts()}
     for seg in store.segments(codable_only=True):
         stage, stage_source = _resolve(stage_votes.get(seg.id, {}), _majority, UNKNOWN)

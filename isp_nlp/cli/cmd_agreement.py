@@ -7,16 +7,22 @@ from pathlib import Path
 
 import click
 
+from isp_nlp.agreement.bootstrap import BY
+from isp_nlp.agreement.coefficients import METRICS
+from isp_nlp.agreement.ratings import LEVELS
 from isp_nlp.agreement.reliability import ReliabilityOptions, reliability_report
-from isp_nlp.agreement.tables import coding_tables, csv_annotations, mapped_annotations
+from isp_nlp.agreement.tables import (
+    MODEL_CODER,
+    coding_tables,
+    csv_annotations,
+    mapped_annotations,
+)
 from isp_nlp.cli.common import InputError, open_store
 from isp_nlp.coded.match import map_rows_by_overlap
 from isp_nlp.coded.read import read_coded_csv
 from isp_nlp.project import require_codebook
-from isp_nlp.report.collect import MODEL_CODER, annotation_frame
+from isp_nlp.report.collect import annotation_frame
 from isp_nlp.store.database import project_db
-
-METRIC_NAMES = ("percent", "kappa", "pi", "fleiss", "alpha", "ac1", "bp")
 
 HELP = """Reliability per code, for the stage and overall, with bootstrap CIs.
 
@@ -46,12 +52,12 @@ note says why).
 def _metrics(value: str) -> tuple[str, ...]:
     names = [m.strip().lower() for m in value.split(",") if m.strip()]
     if not names or names == ["all"]:
-        return METRIC_NAMES
-    bad = [m for m in names if m not in METRIC_NAMES]
+        return METRICS
+    bad = [m for m in names if m not in METRICS]
     if bad:
         raise InputError(
             f"--metric '{bad[0]}' is not known; expected all or a comma list of "
-            f"{', '.join(METRIC_NAMES)}, so pass one of those."
+            f"{', '.join(METRICS)}, so pass one of those."
         )
     return tuple(dict.fromkeys(names))
 
@@ -65,9 +71,9 @@ def _metrics(value: str) -> tuple[str, ...]:
 @click.option("--metric", "metric", default="all", show_default=True,
               metavar="all|percent|kappa|pi|fleiss|alpha|ac1|bp",
               help="One metric, a comma list, or all.")
-@click.option("--level", type=click.Choice(["nominal", "ordinal", "interval", "ratio"]),
+@click.option("--level", type=click.Choice(LEVELS),
               default="nominal", show_default=True, help="Level of measurement.")
-@click.option("--by", type=click.Choice(["segment", "document"]), default="segment",
+@click.option("--by", type=click.Choice(BY), default="segment",
               show_default=True, help="Bootstrap unit: segments or whole documents.")
 @click.option("--ci", type=float, default=0.95, show_default=True, help="Confidence level.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed.")

@@ -16,11 +16,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from isp_nlp.agreement.groups import REPORT_METRICS, humans_and_model
 from isp_nlp.agreement.reliability import ReliabilityOptions
-from isp_nlp.agreement.tables import coding_tables
+from isp_nlp.agreement.tables import MODEL_CODER, coding_tables
 from isp_nlp.analysis.disagreements import project_disagreements
 from isp_nlp.analysis.pathways import project_pathways, segment_labels
 from isp_nlp.errors import IspNlpError
@@ -30,7 +31,6 @@ from isp_nlp.records import STAGES
 from isp_nlp.report.html import ReportData, write_report
 from isp_nlp.store.database import Store
 
-MODEL_CODER = "model"
 #: Sources whose labels are independent codings, compared in agreement.
 AGREEMENT_SOURCES = ("human",)
 EVALUATION_FILE = "evaluation.json"
@@ -48,7 +48,7 @@ def annotation_frame(store: Store, *, include_model: bool = True) -> pd.DataFram
     ]
     info = store.latest_model()
     if include_model and info is not None:
-        coded: dict[str, list[str]] = {}
+        coded: dict[str, list[str | None]] = {}
         for s in store.suggestions(info["id"] + CV_SUFFIX):
             if s.dimension == "code":
                 codes = coded.setdefault(s.segment_id, [])
@@ -100,12 +100,13 @@ def code_matrices(labels: Mapping[str, Sequence[Any]]) -> tuple[pd.DataFrame, pd
     codes = list(by_doc.columns)
     sets = [s.codes for segs in labels.values() for s in segs
             if s.codes and s.codes_source != MODEL_CODER]
-    co = pd.DataFrame(0, index=codes, columns=codes)
+    counts = np.zeros((len(codes), len(codes)), dtype=int)
+    position = {code: i for i, code in enumerate(codes)}
     for found in sets:
         for a in found:
             for b in found:
-                co.at[a, b] += 1
-    return by_doc, co
+                counts[position[a], position[b]] += 1
+    return by_doc, pd.DataFrame(counts, index=codes, columns=codes)
 
 
 def load_evaluation(folder: str | Path) -> tuple[dict | None, str | None]:
@@ -162,12 +163,12 @@ def report_data(store: Store, *, evaluation: dict | None = None, min_run: int = 
     info = store.latest_model()
     frame = annotation_frame(store)
     stage = frame[frame["dimension"] == "stage"]
-    model_stage = stage[stage["coder"] == MODEL_CODER].set_index("segment_id")["label"]
-    pairs = [
-        (row.segment_id, row.label, model_stage[row.segment_id])
-        for row in stage[stage["coder"] != MODEL_CODER].itertuples()
-        if row.segment_id in model_stage.index
-    ]
+    model_stage = dict(zip(stage.loc[stage["coder"] == MODEL_CODER, "segment_id"],
+                           stage.loc[stage["coder"] == MODEL_CODER, "label"], strict=True))
+    humans = stage[stage["coder"] != MODEL_CODER]
+    pairs = [(seg, label, model_stage[seg])
+             for seg, label in zip(humans["segment_id"], humans["label"], strict=True)
+             if seg in model_stage]
     stage_pairs = pd.DataFrame(pairs, columns=["segment_id", "human", "model"])
     notes = [
         "The model's agreement is measured on out-of-fold predictions (cross-validation "
