@@ -45,13 +45,13 @@ def test_project_json_structure(demo_project: Path) -> None:
     assert {"alpha_masi", "alpha_jaccard"} <= set(data["overall"])
     kinds = {p["kind"] for p in data["pairs"]}
     assert kinds == {"human–human", "model–human"}
-    # Same stage alpha as the legacy summary (humans + model).
+    # Same stage alpha as the report's agreement (humans + model).
     from isp_nlp.project import open_project
     from isp_nlp.report.collect import project_agreement
 
     with open_project(demo_project) as store:
-        legacy = project_agreement(store).alphas
-    row = legacy[(legacy["target"] == "stage") & (legacy["coders"] == "humans+model")].iloc[0]
+        alphas = project_agreement(store).alphas
+    row = alphas[(alphas["target"] == "stage") & (alphas["coders"] == "humans+model")].iloc[0]
     assert est["value"] == pytest.approx(row["alpha"])
 
 

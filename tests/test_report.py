@@ -10,7 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from isp_nlp.agreement.pairwise import AgreementReport, agreement_summary
+from isp_nlp.agreement.groups import REPORT_METRICS, ProjectAgreement, humans_and_model
+from isp_nlp.agreement.reliability import ReliabilityOptions
 from isp_nlp.agreement.tables import coding_tables
 from isp_nlp.errors import IspNlpError
 from isp_nlp.report import plots, sections
@@ -46,9 +47,14 @@ def _annotations() -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["segment_id", "coder", "dimension", "label"])
 
 
+def _agreement(annotations: pd.DataFrame, codes: list[str]) -> ProjectAgreement:
+    options = ReliabilityOptions(metrics=REPORT_METRICS, n_resamples=50, seed=0)
+    return humans_and_model(coding_tables(annotations, codes), options=options)
+
+
 @pytest.fixture(scope="module")
 def full_data() -> ReportData:
-    report = agreement_summary(coding_tables(_annotations(), ["c1", "c2", "c3"]))
+    report = _agreement(_annotations(), ["c1", "c2", "c3"])
     frequencies = pd.DataFrame(
         [
             ("c1", "Trust <i>", "ann", 1), ("c1", "Trust <i>", "bob", 1),
@@ -122,7 +128,7 @@ def test_full_report_sections_and_values(full_html: str) -> None:
     # stage: ann vs bob agree on 2 of 3 segments
     assert "66.7%" in full_html
     # c1: every coder applied it to s1 only -> kappa defined; c3 never applied -> undefined
-    assert "kappa undefined: both coders used only label 0" in full_html
+    assert "kappa undefined: every coding is label 0" in full_html
     assert "<td class=\"num\">—</td>" in full_html
     # 6 usable stage pairs (the one without a human label is dropped), 3 match
     assert "on 6 labelled segment(s); 3 match" in full_html
@@ -159,7 +165,7 @@ def test_empty_report_explains_instead_of_images() -> None:
 def test_agreement_without_model_and_pairs_without_model_labels() -> None:
     ann = _annotations()
     ann = ann[ann["coder"] != "model"]
-    report = agreement_summary(coding_tables(ann, ["c1"]))
+    report = _agreement(ann, ["c1"])
     data = ReportData(
         project_name="Humans only", generated_at="now", n_transcripts=1, n_segments=3,
         n_codable=3, coders=["ann", "bob"], agreement=report,
@@ -231,18 +237,20 @@ def test_landis_koch_bands() -> None:
 
 
 def test_confidence_intervals_and_extra_columns_are_rendered(full_data: ReportData) -> None:
-    agreement = full_data.agreement
-    pairs = agreement.pairs.assign(ci_low=agreement.pairs["kappa"] - 0.1,
-                                   ci_high=agreement.pairs["kappa"] + 0.1,
-                                   gwet_ac1=0.5)
-    alphas = agreement.alphas.assign(ci_low=0.123, ci_high=0.456)
-    data = ReportData(**{**full_data.__dict__,
-                         "agreement": AgreementReport(pairs=pairs, alphas=alphas)})
-    html = render_report(data)
-    assert "[0.12, 0.46]" in html and "<th>Kappa [CI]</th>" in html and "<th>Gwet AC1</th>" in html
+    assert full_data.agreement is not None
+    alphas = full_data.agreement.alphas
+    stage = alphas[(alphas["target"] == "stage") & (alphas["coders"] == "humans")].iloc[0]
+    html = render_report(full_data)
+    interval = f"[{stage['ci_low']:.2f}, {stage['ci_high']:.2f}]"
+    assert interval in html and "<th>Kappa [CI]</th>" in html and "<th>Gwet AC1</th>" in html
     assert "Brackets hold the confidence interval" in html
     assert "almost perfect" in html or "substantial" in html
-    plain_html = render_report(full_data)
+    # Coders who never coded the same segment: every value undefined, so no interval.
+    apart = pd.DataFrame([("s1", "ann", "stage", "push"), ("s2", "bob", "stage", "none"),
+                          ("s1", "ann", "code", "c1"), ("s2", "bob", "code", "c1")],
+                         columns=["segment_id", "coder", "dimension", "label"])
+    data = ReportData(**{**full_data.__dict__, "agreement": _agreement(apart, ["c1"])})
+    plain_html = render_report(data)
     assert "[CI]" not in plain_html and "Brackets hold" not in plain_html
 
 

@@ -3,9 +3,8 @@
 Both groups go through :func:`isp_nlp.agreement.reliability.reliability_report`
 with the same options, so every number equals ``isp-nlp agreement`` (humans
 plus model) and ``isp-nlp agreement --no-model`` (humans) run with the same
-seed and resamples. :class:`ProjectAgreement` also offers the per-target pair
-and group frames of the older :class:`isp_nlp.agreement.pairwise.AgreementReport`, now
-with CI columns.
+seed and resamples. :class:`ProjectAgreement` also lays the estimates out as per-target
+pair and group frames (with CI columns) for the report's agreement tables.
 """
 
 from __future__ import annotations
@@ -18,11 +17,12 @@ from typing import Any
 import pandas as pd
 
 from isp_nlp.agreement.reliability import ReliabilityOptions, ReliabilityReport, reliability_report
-from isp_nlp.agreement.tables import HUMAN_HUMAN, MODEL_HUMAN
+from isp_nlp.agreement.tables import HUMAN_HUMAN, MODEL_CODER, MODEL_HUMAN
 from isp_nlp.records import STAGE_DIMENSION
 
 #: The coefficients the report shows (Scott's pi and Brennan-Prediger stay CLI-only).
 REPORT_METRICS = ("percent", "kappa", "fleiss", "alpha", "ac1")
+#: The two groups of coders: the humans alone, and the humans plus the model.
 HUMANS, COMBINED = "humans", "humans+model"
 #: Extra group columns (besides alpha) in :attr:`ProjectAgreement.alphas`, each with a CI.
 GROUP_EXTRAS = {"fleiss": "fleiss_kappa", "ac1": "gwet_ac1"}
@@ -42,7 +42,7 @@ class ProjectAgreement:
 
     humans: ReliabilityReport
     combined: ReliabilityReport | None
-    model_coder: str = "model"
+    model_coder: str = MODEL_CODER
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -122,7 +122,7 @@ def humans_and_model(
     *,
     options: ReliabilityOptions | None = None,
     documents: Mapping[str, str] | None = None,
-    model_coder: str = "model",
+    model_coder: str = MODEL_CODER,
 ) -> ProjectAgreement:
     """Reliability of the humans and of humans+model from :func:`coding_tables` output.
 
@@ -148,5 +148,9 @@ def mean_kappa(agreement: ProjectAgreement, target: str, kind: str) -> tuple[flo
     return (sum(defined) / len(defined) if defined else math.nan), len(values)
 
 
-__all__ = ["COMBINED", "HUMANS", "HUMAN_HUMAN", "MODEL_HUMAN", "REPORT_METRICS",
-           "ProjectAgreement", "humans_and_model", "mean_kappa"]
+def kappa_means(agreement: ProjectAgreement) -> pd.DataFrame:
+    """Per target: the mean kappa of the human pairs and of the model–human pairs."""
+    rows = [{"target": target, "human_human": mean_kappa(agreement, target, HUMAN_HUMAN)[0],
+             "model_human": mean_kappa(agreement, target, MODEL_HUMAN)[0]}
+            for target in agreement.targets()]
+    return pd.DataFrame(rows, columns=["target", "human_human", "model_human"])

@@ -16,7 +16,6 @@ import pandas as pd
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from isp_nlp.agreement.groups import ProjectAgreement
-from isp_nlp.agreement.pairwise import AgreementReport
 from isp_nlp.errors import IspNlpError
 from isp_nlp.report import plots, sections
 from isp_nlp.report.reliability_table import reliability_table_context
@@ -51,8 +50,8 @@ class ReportData:
     n_codable: int
     coders: list[str]
     model_info: dict[str, Any] | None = None
-    #: Reliability with CIs (humans, humans+model), or the older summary without CIs.
-    agreement: ProjectAgreement | AgreementReport | None = None
+    #: Reliability with CIs of the humans and of the humans plus the model.
+    agreement: ProjectAgreement | None = None
     code_frequencies: pd.DataFrame = field(
         default_factory=lambda: pd.DataFrame(columns=list(FREQUENCY_COLUMNS))
     )
@@ -207,14 +206,11 @@ def render_report(data: ReportData) -> str:
     frequencies = _check_columns(data.code_frequencies, FREQUENCY_COLUMNS, "code_frequencies")
     stage_pairs = _check_columns(data.stage_pairs, STAGE_PAIR_COLUMNS, "stage_pairs")
     names = _code_names(frequencies)
-    has_agreement = data.agreement is not None and not (
-        data.agreement.pairs.empty and data.agreement.alphas.empty)
-    agreement = sections.agreement_context(data.agreement, names) if has_agreement else None
-    reliability = None
-    if has_agreement and isinstance(data.agreement, ProjectAgreement):
+    agreement = reliability = None
+    if data.agreement is not None and not (
+            data.agreement.pairs.empty and data.agreement.alphas.empty):
+        agreement = sections.agreement_context(data.agreement, names)
         reliability = reliability_table_context(data.agreement, names)
-    elif has_agreement:
-        reliability = sections.reliability_context(data.agreement, names)
     summary = [
         ("Transcripts", str(data.n_transcripts)),
         ("Segments", str(data.n_segments)),

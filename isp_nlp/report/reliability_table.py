@@ -8,7 +8,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from isp_nlp.agreement.groups import COMBINED, HUMANS, ProjectAgreement, mean_kappa
+from isp_nlp.agreement.groups import COMBINED, HUMANS, ProjectAgreement, kappa_means, mean_kappa
 from isp_nlp.agreement.tables import MODEL_HUMAN
 from isp_nlp.records import STAGE_DIMENSION
 from isp_nlp.report import plots
@@ -16,7 +16,6 @@ from isp_nlp.report.sections import (
     DASH,
     data_uri,
     is_missing,
-    kappa_means,
     landis_koch,
     number,
     percent,
@@ -61,8 +60,8 @@ def _model_cell(agreement: ProjectAgreement, target: str) -> dict[str, str]:
              and p["kind"] == MODEL_HUMAN]
     if len(pairs) == 1:
         return estimate_cell(pairs[0].get("kappa"))
-    value, _ = mean_kappa(agreement, target, MODEL_HUMAN)
-    value = None if math.isnan(value) else value
+    mean, _ = mean_kappa(agreement, target, MODEL_HUMAN)
+    value = None if math.isnan(mean) else mean
     return {"value": number(value), "ci": f"{len(pairs)} pairs" if pairs else "",
             "band": landis_koch(value), "note": ""}
 
@@ -70,7 +69,9 @@ def _model_cell(agreement: ProjectAgreement, target: str) -> dict[str, str]:
 def reliability_table_context(agreement: ProjectAgreement,
                               names: Mapping[str, str]) -> dict[str, Any]:
     """Rows, headers, settings sentence, footnotes and the kappa comparison chart."""
-    rows, notes = [], []
+    rows: list[dict[str, Any]] = []
+    notes: list[str] = []
+    has_ci = False
     has_model = agreement.combined is not None
     for target in agreement.targets():
         humans = agreement.estimates(HUMANS, target)
@@ -80,6 +81,8 @@ def reliability_table_context(agreement: ProjectAgreement,
                  "kappa_h": estimate_cell(humans.get("kappa")),
                  "kappa_mh": _model_cell(agreement, target) if has_model else None,
                  "ac1_h": estimate_cell(humans.get("ac1"))}
+        has_ci = has_ci or any(c is not None and c["ci"].startswith("[")
+                               for c in cells.values())
         title = row_title(target, names)
         for key, label in (("alpha_h", "α humans"), ("alpha_hm", "α humans+model"),
                            ("kappa_h", "κ humans"), ("ac1_h", "AC1 humans")):
@@ -93,23 +96,23 @@ def reliability_table_context(agreement: ProjectAgreement,
                      **cells})
     settings = agreement.settings
     level = round(100 * float(settings.get("ci", 0.95)))
-    sets = []
+    sets: list[str] = []
     for group, label in ((HUMANS, "humans"), (COMBINED, "humans + model")):
         est = agreement.estimates(group, "overall").get("alpha_masi")
         if est and not is_missing(est.get("value")):
             sets.append(f"{label} {number(est['value'])} {interval_text(est)}".strip())
     return {
-        "kind": "table", "rows": rows, "headers": _headers(agreement), "has_model": has_model,
+        "rows": rows, "headers": _headers(agreement), "has_model": has_model,
         "method": (f"{level} % percentile bootstrap intervals over {settings.get('by')}s "
                    f"({settings.get('resamples'):,} resamples, seed {settings.get('seed')})"),
         "seed": settings.get("seed"), "resamples": settings.get("resamples"),
         "set_alpha": "; ".join(sets), "notes": list(dict.fromkeys(notes))[:NOTE_CAP],
-        "n_notes": len(set(notes)), "has_ci": True, "chart": kappa_chart(agreement),
+        "n_notes": len(set(notes)), "has_ci": has_ci, "chart": kappa_chart(agreement),
         "coders": ", ".join(settings.get("coders", [])) or DASH,
     }
 
 
-def kappa_chart(agreement: Any) -> str | None:
+def kappa_chart(agreement: ProjectAgreement) -> str | None:
     """The human–human vs model–human mean kappa bar chart per target (None if no kappa)."""
     means = kappa_means(agreement)
     usable = means[means[["human_human", "model_human"]].notna().any(axis=1)]

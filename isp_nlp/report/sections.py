@@ -1,16 +1,15 @@
-"""Template contexts for the report's reliability, evaluation, matrix, pathway and
+"""Template contexts for the report's agreement, evaluation, matrix, pathway and
 disagreement sections (formatting only; the numbers are computed elsewhere)."""
 
 from __future__ import annotations
 
 import base64
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 
-from isp_nlp.agreement.pairwise import AgreementReport
+from isp_nlp.agreement.groups import ProjectAgreement
 from isp_nlp.agreement.tables import HUMAN_HUMAN, MODEL_HUMAN
 from isp_nlp.analysis.disagreements import format_codes
 from isp_nlp.records import STAGE_DIMENSION
@@ -73,13 +72,20 @@ def landis_koch(value: Any) -> str:
 def interval(row: Mapping[str, Any], prefix: str = "") -> str:
     """``[low, high]`` from ``ci_low``/``ci_high`` (or ``<prefix>_ci_low``...); empty if absent."""
     low, high = row.get(f"{prefix}ci_low"), row.get(f"{prefix}ci_high")
-    if is_missing(low) or is_missing(high):
+    if low is None or high is None or is_missing(low) or is_missing(high):
         return ""
     return f"[{float(low):.2f}, {float(high):.2f}]"
 
 
 def _has_ci(frame: pd.DataFrame) -> bool:
-    return {"ci_low", "ci_high"} <= set(frame.columns)
+    """True when the frame holds at least one interval (``ci_low`` and ``ci_high``)."""
+    if not {"ci_low", "ci_high"} <= set(frame.columns):
+        return False
+    return bool((frame["ci_low"].notna() & frame["ci_high"].notna()).any())
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{str(k): v for k, v in row.items()} for row in frame.to_dict("records")]
 
 
 def _extras(frame: pd.DataFrame, known: set[str]) -> list[str]:
@@ -106,12 +112,6 @@ def target_title(target: str, names: Mapping[str, str]) -> str:
     return title + (f" — {names[target]}" if target in names else "")
 
 
-def _targets(report: AgreementReport) -> list[str]:
-    targets = list(dict.fromkeys([*map(str, report.pairs["target"]),
-                                  *map(str, report.alphas["target"])]))
-    return sorted(targets, key=lambda t: t != STAGE_DIMENSION)  # stable: stage first
-
-
 def pair_row(row: Mapping[str, Any], extras: Sequence[str]) -> dict[str, Any]:
     return {"coders": f"{row['coder_a']} vs {row['coder_b']}",
             "n_units": str(int(row["n_units"])), "percent": percent(row["percent_agreement"]),
@@ -120,14 +120,16 @@ def pair_row(row: Mapping[str, Any], extras: Sequence[str]) -> dict[str, Any]:
             "note": str(row.get("note") or "")}
 
 
-def agreement_context(report: AgreementReport, names: Mapping[str, str]) -> dict[str, Any]:
-    """Per-target pair and alpha tables; CI columns and extra statistics when present."""
-    pair_extras = _extras(report.pairs, PAIR_KNOWN)
-    alpha_extras = _extras(report.alphas, ALPHA_KNOWN)
+def agreement_context(agreement: ProjectAgreement,
+                      names: Mapping[str, str]) -> dict[str, Any]:
+    """Per-target pair and group tables; CI columns and extra statistics when present."""
+    all_pairs, all_alphas = agreement.pairs, agreement.alphas
+    pair_extras = _extras(all_pairs, PAIR_KNOWN)
+    alpha_extras = _extras(all_alphas, ALPHA_KNOWN)
     sections = []
-    for target in _targets(report):
-        pairs = report.pairs[report.pairs["target"].astype(str) == target].to_dict("records")
-        alphas = report.alphas[report.alphas["target"].astype(str) == target].to_dict("records")
+    for target in agreement.targets():
+        pairs = _records(all_pairs[all_pairs["target"] == target])
+        alphas = _records(all_alphas[all_alphas["target"] == target])
         sections.append({
             "title": target_title(target, names),
             "human": [pair_row(p, pair_extras) for p in pairs if p["kind"] == HUMAN_HUMAN],
@@ -140,56 +142,10 @@ def agreement_context(report: AgreementReport, names: Mapping[str, str]) -> dict
                         "extras": _extra_cells(a, alpha_extras),
                         "note": str(a.get("note") or "")} for a in alphas],
         })
-    return {"targets": sections, "pair_ci": _has_ci(report.pairs),
-            "alpha_ci": _has_ci(report.alphas),
+    return {"targets": sections, "pair_ci": _has_ci(all_pairs),
+            "alpha_ci": _has_ci(all_alphas),
             "pair_extras": [EXTRA_TITLES.get(x, x) for x in pair_extras],
             "alpha_extras": [EXTRA_TITLES.get(x, x) for x in alpha_extras]}
-
-
-def kappa_means(report: AgreementReport) -> pd.DataFrame:
-    """Mean pairwise kappa of human pairs and of model–human pairs, per target."""
-    rows = []
-    for target in _targets(report):
-        pairs = report.pairs[report.pairs["target"].astype(str) == target]
-        means = {}
-        for kind, key in ((HUMAN_HUMAN, "human_human"), (MODEL_HUMAN, "model_human")):
-            values = pd.to_numeric(pairs.loc[pairs["kind"] == kind, "kappa"], errors="coerce")
-            means[key] = float(values.mean()) if values.notna().any() else math.nan
-        rows.append({"target": target, **means})
-    return pd.DataFrame(rows, columns=["target", "human_human", "model_human"])
-
-
-def _cell(value: Any, ci: str = "") -> dict[str, str]:
-    return {"value": number(value), "ci": ci, "band": landis_koch(value)}
-
-
-def reliability_context(report: AgreementReport, names: Mapping[str, str]) -> dict[str, Any]:
-    """One row per target: alpha of the humans and of humans+model, and the mean pairwise
-    kappas, each with its CI (when the agreement frames carry one) and Landis–Koch band."""
-    means = kappa_means(report).set_index("target")
-    rows = []
-    for target in _targets(report):
-        alphas = report.alphas[report.alphas["target"].astype(str) == target]
-        group = {str(a["coders"]): a for a in alphas.to_dict("records")}
-        pairs = report.pairs[report.pairs["target"].astype(str) == target]
-        cells = {}
-        for kind, key in ((HUMAN_HUMAN, "human_human"), (MODEL_HUMAN, "model_human")):
-            chosen = pairs[pairs["kind"] == kind].to_dict("records")
-            ci = interval(chosen[0]) if len(chosen) == 1 else ""
-            cells[key] = _cell(means.at[target, key], ci)
-        for label in ("humans", "humans+model"):
-            a = group.get(label)
-            cells[label] = _cell(None) if a is None else _cell(a["alpha"], interval(a))
-        rows.append({"target": target_title(target, names), **{
-            "alpha_h": cells["humans"], "kappa_hh": cells["human_human"],
-            "alpha_hm": cells["humans+model"], "kappa_mh": cells["model_human"]}})
-    plotted = means.reset_index()
-    usable = plotted[plotted[["human_human", "model_human"]].notna().any(axis=1)]
-    usable = usable.assign(target=["Stage" if t == STAGE_DIMENSION else t
-                                   for t in usable["target"]])
-    chart = data_uri(plots.kappa_comparison_chart(usable)) if len(usable) else None
-    return {"kind": "summary", "rows": rows,
-            "has_ci": _has_ci(report.pairs) or _has_ci(report.alphas), "chart": chart}
 
 
 def evaluation_context(evaluation: Mapping[str, Any] | None,
@@ -203,8 +159,8 @@ def evaluation_context(evaluation: Mapping[str, Any] | None,
             "there is no learning curve; run the evaluation to add one.")}
     curve = [p for p in evaluation.get("learning_curve") or []
              if isinstance(p, Mapping) and not is_missing(p.get("mean_kappa"))]
-    human = (evaluation.get("human_human") or {}).get("mean_pairwise_kappa")
-    human = None if is_missing(human) else float(human)
+    value = (evaluation.get("human_human") or {}).get("mean_pairwise_kappa")
+    human = None if value is None or is_missing(value) else float(value)
     if not curve:
         return {"chart": None, "rows": [], "human": DASH, "message": (
             "evaluation.json has no learning-curve point with a defined kappa, so there is "

@@ -18,8 +18,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
 
-from isp_nlp.agreement.pairwise import cohen_kappa, krippendorff_alpha, pairwise_kappas
+from isp_nlp.agreement.coefficients import coefficient
+from isp_nlp.agreement.tables import MODEL_CODER
 from isp_nlp.codebook.load import load_codebook, resolve_code
 from isp_nlp.coded.units import (
     NO_CODE,
@@ -58,8 +60,8 @@ def human_human(units: CodedUnits, labels: Sequence[str]) -> dict[str, float | N
     kappas, alphas = [], []
     for target in _targets(units, labels):
         table = _table(units, target)
-        kappas.append(_nanmean([p.kappa for p in pairwise_kappas(table, model_coder="\x00")]))
-        alphas.append(krippendorff_alpha(table).value)
+        kappas.append(coefficient(table, "kappa")[0])  # the mean over coder pairs
+        alphas.append(coefficient(table, "alpha")[0])
     return {"mean_pairwise_kappa": _none(_nanmean(kappas)),
             "krippendorff_alpha": _none(_nanmean(alphas))}
 
@@ -67,20 +69,17 @@ def human_human(units: CodedUnits, labels: Sequence[str]) -> dict[str, float | N
 def model_agreement(units: CodedUnits, predicted: Sequence[Any], labels: Sequence[str],
                     mask: np.ndarray | None = None) -> dict[str, Any]:
     """Model vs every coder (mean kappa, alpha with model) and vs the majority label."""
-    from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
-
-
-    idx = np.arange(len(units)) if mask is None else np.flatnonzero(mask)
+    idx = list(range(len(units))) if mask is None else np.flatnonzero(mask).tolist()
     sub = units.subset(idx)
     pred = [predicted[i] for i in idx]
     kappas, alphas = [], []
     for target in _targets(units, labels):
         table = _table(sub, target)
         model = pd.Series([p if target is None else float(target in p) for p in pred],
-                          index=sub.keys, name="model", dtype=object)
-        kappas.append(_nanmean([cohen_kappa(model, table[c].rename(c)).kappa
+                          index=sub.keys, name=MODEL_CODER, dtype=object)
+        kappas.append(_nanmean([coefficient(pd.concat([table[c], model], axis=1), "kappa")[0]
                                 for c in table.columns]))
-        alphas.append(krippendorff_alpha(table.assign(model=model)).value)
+        alphas.append(coefficient(table.assign(**{MODEL_CODER: model}), "alpha")[0])
     out: dict[str, Any] = {"n_units": len(idx), "mean_kappa": _none(_nanmean(kappas)),
                            "krippendorff_alpha_with_model": _none(_nanmean(alphas))}
     if len(idx) == 0:
