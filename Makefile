@@ -1,6 +1,10 @@
 # isp-nlp: two commands on a fresh Linux machine with Python 3.11.
-#   make demo   set up .venv and run the pipeline on the bundled demo corpus
-#   make test   set up .venv and run the test suite
+#   make demo       set up .venv and run the pipeline on the bundled demo corpus
+#   make test       set up .venv and run the whole test suite
+# For development (CONTRIBUTING.md):
+#   make test-fast  the suite without the real MiniLM model and without the demo build
+#   make lint       ruff check
+#   make typecheck  mypy (configured in pyproject.toml)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -9,7 +13,7 @@ STAMP  := $(VENV)/.isp-nlp-installed
 TORCH  ?= torch==2.13.0
 PIP_ARGS ?=
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test test-fast lint typecheck bench clean
 
 setup: $(STAMP)
 
@@ -27,8 +31,14 @@ demo: setup
 test: setup
 	$(BIN)/python -m pytest -q
 
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not real_model and not demo"
+
 lint: setup
 	$(BIN)/ruff check isp_nlp tests evaluation
+
+typecheck: setup
+	$(BIN)/mypy
 
 bench: setup
 	$(BIN)/python evaluation/bench_embed.py

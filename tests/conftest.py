@@ -1,4 +1,8 @@
-"""Shared fixtures: the demo project (fast hashing embedder) and the shared data folder."""
+"""Shared fixtures: the demo project (fast hashing embedder) and the shared data folder.
+
+Every test that uses the demo project (directly or through ``project_copy``) is marked
+``demo``, so ``make test-fast`` can leave out the session-long demo build.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +22,13 @@ def require_shared(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"../shared not found ({path}): real-data test needs the shared data folder")
     return path
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the tests that need the demo build: ``-m "not demo"`` skips building it."""
+    for item in items:
+        if "demo_project" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.demo)
 
 
 @pytest.fixture(scope="session")

@@ -1,17 +1,18 @@
-"""Suggesters: sklearn contract, learning a synthetic task, save/load, evidence, abstaining."""
+"""Suggesters: learning a synthetic task, save/load, evidence, abstaining.
+
+scikit-learn's common estimator checks are in test_estimator_checks.py.
+"""
 
 from __future__ import annotations
 
 import json
 import random
-import warnings
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 from sklearn.base import clone
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from isp_nlp.embed import HashingEmbedder
 from isp_nlp.errors import ModelError
@@ -19,46 +20,6 @@ from isp_nlp.suggest.bundle import SuggesterModel
 from isp_nlp.suggest.estimators import CodeSuggester, StageClassifier
 from isp_nlp.suggest.evidence import nearest_exemplars, uncertainty_scores
 from isp_nlp.suggest.trainer import TrainParams, train_suggester, training_data_hash
-
-# ---- scikit-learn's common checks -----------------------------------------------------
-
-# sklearn's generic classifier checks fit on 1-D (binary/multiclass) targets. CodeSuggester
-# is multi-label only: it accepts just a 2-D 0/1 indicator matrix and rejects 1-D y with a
-# ValueError, so those checks cannot apply. Its multi-label checks (output formats,
-# representation invariance), input validation and cloning checks do run and pass, and the
-# generic behaviour (fit returns self, idempotence, n_features_in_) is tested below.
-_NEEDS_1D_Y = "needs a 1-D class target; CodeSuggester is multi-label (2-D indicator Y) only"
-_CODE_XFAIL = {
-    name: _NEEDS_1D_Y
-    for name in (
-        "check_class_weight_classifiers", "check_classifier_data_not_an_array",
-        "check_classifiers_classes", "check_classifiers_one_label", "check_classifiers_train",
-        "check_dict_unchanged", "check_dont_overwrite_parameters", "check_dtype_object",
-        "check_estimators_dtypes", "check_estimators_fit_returns_self",
-        "check_estimators_nan_inf", "check_estimators_overwrite_params",
-        "check_estimator_sparse_tag", "check_estimator_sparse_array",
-        "check_estimator_sparse_matrix",
-        "check_estimators_pickle", "check_f_contiguous_array_estimator",
-        "check_fit2d_1feature", "check_fit2d_1sample", "check_fit2d_predict1d",
-        "check_fit_check_is_fitted", "check_fit_idempotent", "check_fit_score_takes_y",
-        "check_methods_sample_order_invariance", "check_methods_subset_invariance",
-        "check_n_features_in", "check_n_features_in_after_fitting",
-        "check_non_transformer_estimators_n_iter", "check_pipeline_consistency",
-        "check_positive_only_tag_during_fit", "check_readonly_memmap_input",
-        "check_supervised_y_2d",
-    )
-}
-
-
-@parametrize_with_checks(
-    [StageClassifier(), CodeSuggester()],
-    expected_failed_checks=lambda est: _CODE_XFAIL if isinstance(est, CodeSuggester) else {},
-)
-def test_sklearn_compatible(estimator, check) -> None:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        check(estimator)
-
 
 # ---- synthetic data: staff training (push) vs. co-creation (exchange) -----------------
 

@@ -188,7 +188,7 @@ def match_coded_rows(
         raise _import_error(source, problems)
     out: list[Annotation] = []
     for (seg_id, coder), labels in codes.items():
-        applied = [c for c in labels if c is not None] or [None]
+        applied: list[str | None] = [c for c in labels if c is not None] or [None]
         out.extend(Annotation(seg_id, coder, CODE_DIMENSION, c, source_label) for c in applied)
         if (seg_id, coder) in stages:
             (stage,) = stages[(seg_id, coder)]

@@ -16,7 +16,7 @@ import numpy as np
 from scipy.special import expit, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
-from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from isp_nlp.suggest.calibration import fit_platt, fit_temperature, out_of_fold_scores
@@ -42,6 +42,21 @@ def _check_matrix(name: str, array: np.ndarray, shape: tuple[int, ...]) -> np.nd
     if out.shape != shape:
         raise ValueError(f"array {name} has shape {out.shape}, expected {shape}")
     return out
+
+
+def _indicator_matrix(Y: np.ndarray) -> np.ndarray:
+    """Return ``Y`` as an int8 (n_samples, n_codes) 0/1 matrix; ValueError names what is wrong."""
+    if Y.ndim != 2:
+        hint = ("Only binary classification is supported (one 0/1 column per code). "
+                if type_of_target(Y) == "multiclass" else "")
+        raise ValueError(
+            f"{hint}CodeSuggester.fit expects Y as a 2-D binary indicator matrix "
+            "(n_samples, n_codes), got a 1-D target; reshape one code's column to (-1, 1)"
+        )
+    if not np.isin(Y, (0, 1)).all():
+        found = np.unique(Y)[:5].tolist()
+        raise ValueError(f"CodeSuggester.fit expects Y to contain only 0 and 1, found {found}")
+    return Y.astype(np.int8)
 
 
 class StageClassifier(ClassifierMixin, BaseEstimator):
@@ -123,7 +138,7 @@ class StageClassifier(ClassifierMixin, BaseEstimator):
         est.coef_ = _check_matrix("coef_", arrays["coef_"], (n_rows, n_features))
         est.intercept_ = _check_matrix("intercept_", arrays["intercept_"], (n_rows,))
         est.temperature_ = float(_check_matrix("temperature_",
-                                               arrays.get("temperature_", 1.0), ()))
+                                               arrays.get("temperature_", np.asarray(1.0)), ()))
         est.n_features_in_ = n_features
         return est
 
@@ -135,7 +150,8 @@ class CodeSuggester(ClassifierMixin, BaseEstimator):
     (n_samples, n_codes); ``classes_`` is ``arange(n_codes)`` as in
     scikit-learn's ``OneVsRestClassifier``. A column with only positives or
     only negatives in training is not fitted: its probability is its training
-    prevalence (1.0 or 0.0) for every input (``fitted_mask_`` is False there).
+    prevalence (1.0 or 0.0) for every input (``fitted_mask_`` is False there, and
+    ``n_iter_``, the solver's iterations per code, is 0).
     """
 
     def __init__(
@@ -154,7 +170,10 @@ class CodeSuggester(ClassifierMixin, BaseEstimator):
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
+        # Y is an indicator matrix: several outputs, never a 1-D target, each output binary.
         tags.target_tags.multi_output = True
+        tags.target_tags.single_output = False
+        tags.classifier_tags.multi_class = False
         tags.classifier_tags.multi_label = True
         tags.input_tags.sparse = True
         return tags
@@ -163,20 +182,13 @@ class CodeSuggester(ClassifierMixin, BaseEstimator):
         X, Y = validate_data(self, X, Y, multi_output=True, dtype=np.float64,
                              accept_sparse="csr")
         check_classification_targets(Y)
-        if Y.ndim != 2:
-            raise ValueError(
-                "CodeSuggester.fit expects Y as a 2-D binary indicator matrix "
-                "(n_samples, n_codes)"
-            )
-        Y = np.asarray(Y)
-        if not np.isin(Y, (0, 1)).all():
-            raise ValueError("CodeSuggester.fit expects Y to contain only 0 and 1")
-        Y = Y.astype(np.int8)
+        Y = _indicator_matrix(np.asarray(Y))
         n_codes = Y.shape[1]
         coef = np.zeros((n_codes, X.shape[1]))
         intercept = np.zeros(n_codes)
         prior = Y.mean(axis=0).astype(np.float64)
         fitted = np.zeros(n_codes, dtype=bool)
+        n_iter = np.zeros(n_codes, dtype=np.int64)
         platt = np.tile([1.0, 0.0], (n_codes, 1))
 
         def fit_score(train: np.ndarray, test: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -190,6 +202,7 @@ class CodeSuggester(ClassifierMixin, BaseEstimator):
             lr = _logistic(self.C, self.class_weight, self.max_iter).fit(X, column)
             coef[j] = lr.coef_[0]
             intercept[j] = lr.intercept_[0]
+            n_iter[j] = int(np.max(lr.n_iter_))
             fitted[j] = True
             if self.calibration_folds:
                 oof = out_of_fold_scores(X, column, int(self.calibration_folds), fit_score)
@@ -200,6 +213,7 @@ class CodeSuggester(ClassifierMixin, BaseEstimator):
         self.intercept_ = intercept
         self.prior_ = prior
         self.fitted_mask_ = fitted
+        self.n_iter_ = n_iter
         self.platt_ = platt
         return self
 
