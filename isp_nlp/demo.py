@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -16,12 +17,8 @@ from isp_nlp.project import (
     open_project,
 )
 from isp_nlp.report.collect import project_agreement, write_project_report
-from isp_nlp.review.items import build_review_items
-from isp_nlp.review.queue import SORTERS
-from isp_nlp.review.session import ReviewSession
-from isp_nlp.review.terminal import run_scripted
+from isp_nlp.review.run import review_project
 from isp_nlp.store.database import Store, project_db
-from isp_nlp.store.decisions import DecisionLog
 from isp_nlp.suggest.evaluate import StudyConfig, evaluate_files
 
 #: A scripted coder for the non-interactive demo review: accept, reject,
@@ -56,12 +53,9 @@ def _fresh_project_dir(out: Path) -> None:
     shutil.rmtree(out / "models", ignore_errors=True)
 
 
-def _write_evaluation(store, coded: Path, out: Path) -> dict:
+def _write_evaluation(store: Store, coded: Path, out: Path) -> dict:
     """A small learning curve for the stage label (grouped 5-fold CV on the seed
     codes), saved as ``evaluation.json`` so the report can plot it."""
-    import json
-
-
     result = evaluate_files(
         None, None, coded=coded, embedder=project_embedder(store),
         cache=store.embedding_cache(),
@@ -106,10 +100,7 @@ def run_demo(out: str | Path, *, corpus: str | Path | None = None, embedder: str
         s = suggest_project(store)
         echo(f"[6/8] suggestions for {s['segments']} uncoded segments "
              f"(stage abstained on {s['stage_abstained']})")
-        recorder = DecisionLog(store)
-        items = list(SORTERS["uncertain"](
-            build_review_items(store, DEMO_CODER, recorder.decided(DEMO_CODER))))
-        summary = run_scripted(ReviewSession(items, recorder, DEMO_CODER, cb), DEMO_SCRIPT)
+        summary = review_project(store, DEMO_CODER, script=DEMO_SCRIPT)
         echo(f"[7/8] scripted review by {DEMO_CODER}: {summary}")
         ev = _write_evaluation(store, corpus / "seed_codes.csv", out)
         model_k = ev["model_human"]["mean_kappa"]

@@ -11,10 +11,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
+
+from isp_nlp.agreement.tables import mapped_annotations
 from isp_nlp.codebook.load import load_codebook
-from isp_nlp.coded.match import match_coded_rows
+from isp_nlp.coded.match import SpanMapping, map_rows_by_overlap, match_coded_rows
 from isp_nlp.coded.read import annotations_to_frame, read_coded_csv
-from isp_nlp.errors import ImportCodesError, ProjectError
+from isp_nlp.errors import ImportCodesError, InputFileError, ProjectError
 from isp_nlp.ingest.readers import read_transcript
 from isp_nlp.ingest.segment import segment_transcript
 from isp_nlp.records import Codebook, Segment
@@ -157,6 +160,39 @@ def import_codes(store: Store, path: str | Path, *, source: str = "human") -> di
             "segments": len(segments), **stats}
 
 
+@dataclass(frozen=True)
+class PlacedCoding:
+    """A coded CSV's rows placed on a project's segments (for agreement, not import)."""
+
+    frame: pd.DataFrame  # annotation frame of the placed rows
+    mapping: SpanMapping  # which rows went where, how many by overlap, which were dropped
+    documents: dict[str, str]  # segment id → document, for every project segment
+
+
+def place_coded_csv(store: Store, path: str | Path) -> PlacedCoding:
+    """Read a coded-segments CSV and place its rows on the project's segments: by id,
+    exact offsets, else the segment covering at least 50 % of the row's span, else
+    equal text. Raises InputFileError when no row can be placed."""
+    path = Path(path)
+    rows = read_coded_csv(path)
+    codebook = require_codebook(store)
+    segments = store.segments()
+    by_doc: dict[str, list[Segment]] = {}
+    names = {t["document"]: t["name"] for t in store.transcripts()}
+    for seg in segments:
+        by_doc.setdefault(seg.document, []).append(seg)
+        by_doc.setdefault(names.get(seg.document, seg.document), by_doc[seg.document])
+    mapping = map_rows_by_overlap(rows, by_doc)
+    if not mapping.mapped:
+        first = mapping.dropped[0][1] if mapping.dropped else "the file has no rows"
+        raise InputFileError(
+            f"{path.name}: no row could be placed on a segment of this project (first: "
+            f"{first}); check the document names and offsets."
+        )
+    return PlacedCoding(frame=mapped_annotations(mapping.mapped, codebook), mapping=mapping,
+                        documents={s.id: s.document for s in segments})
+
+
 def export_codes(store: Store, path: str | Path) -> int:
     """Write every active annotation as a coded-segments CSV; return the row count."""
 
@@ -175,6 +211,7 @@ def project_status(store: Store) -> dict:
     annotations = store.annotations()
     coders = sorted({a.coder for a in annotations})
     model = store.latest_model()
+    codebook = store.codebook()
     return {
         "project": str(store.path.parent),
         "transcripts": len(store.transcripts()),
@@ -182,7 +219,7 @@ def project_status(store: Store) -> dict:
         "codable": sum(s.codable for s in segments),
         "coded_segments": len({a.segment_id for a in annotations}),
         "coders": coders,
-        "codebook": None if store.codebook() is None else store.codebook().name,
+        "codebook": None if codebook is None else codebook.name,
         "embedder": store.get_setting("embedder", DEFAULT_EMBEDDER),
         "model": None if model is None else model["id"],
     }

@@ -155,7 +155,7 @@ def test_study_learns_and_reports_every_key(files) -> None:
     cov = res["coverage_at_abstain"]
     assert cov[0]["coverage"] == 1.0 and all(a["coverage"] >= b["coverage"]
                                              for a, b in zip(cov, cov[1:], strict=False))
-    from isp_nlp.cli.cmd_evaluate import verdict
+    from isp_nlp.cli.evaluate import verdict
 
     assert "human agreement" in verdict(res)
 

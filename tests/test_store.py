@@ -2,21 +2,33 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from isp_nlp.errors import ProjectError
-from isp_nlp.records import Annotation, Code, Codebook, Segment, Transcript, Turn
+from isp_nlp.records import (
+    Annotation,
+    Code,
+    Codebook,
+    Evidence,
+    Segment,
+    Suggestion,
+    Transcript,
+    Turn,
+)
 from isp_nlp.review.session import Decision
-from isp_nlp.store.database import Store
+from isp_nlp.store.database import SCHEMA_VERSION, Store
 from isp_nlp.store.decisions import DecisionLog
 
 
@@ -211,3 +223,87 @@ def test_concurrent_coders_lose_nothing(store: Store) -> None:
     assert counts == {"ana": 60, "ben": 60, "cai": 60}
     active = [a for a in store.annotations() if a.source == "assisted"]
     assert {a.coder for a in active} == {"ana", "ben", "cai"}
+
+
+# -- suggestions, their evidence, and the schema upgrade ------------------------------
+def _suggestions(model_id: str = "m1") -> list[Suggestion]:
+    code_ev = (Evidence("doc1-1", 0.9, "Utterance number 1 about training.", ("training",)),
+               Evidence("doc1-3", 0.5, "Utterance number 3 about training.", ()))
+    stage_ev = (Evidence("doc1-1", 0.9, "Utterance number 1 about training.", ("push",)),
+                Evidence("doc1-3", 0.5, "Utterance number 3 about training.", ()))
+    out = []
+    for seg in ("doc1-0", "doc1-2"):
+        out += [Suggestion(seg, model_id, "code", "training", 0.8, True, code_ev),
+                Suggestion(seg, model_id, "code", "trust", 0.2, False, code_ev),
+                Suggestion(seg, model_id, "stage", "push", 0.7, True, stage_ev)]
+    return out
+
+
+def test_evidence_is_stored_once_per_segment_and_dimension(store: Store) -> None:
+    written = _suggestions()
+    store.replace_suggestions("m1", written)
+    n_rows = store.conn.execute("SELECT COUNT(*) FROM suggestion_evidence").fetchone()[0]
+    assert n_rows == 2 * 2 * 2  # segments x dimensions x exemplars, not x codes
+    assert sorted(store.suggestions("m1"), key=repr) == sorted(written, key=repr)
+    store.replace_suggestions("m1", written[:3])
+    assert store.conn.execute("SELECT COUNT(*) FROM suggestion_evidence").fetchone()[0] == 4
+
+
+def test_differing_evidence_within_a_dimension_is_refused(store: Store) -> None:
+    bad = _suggestions()
+    bad[1] = Suggestion("doc1-0", "m1", "code", "trust", 0.2, False, ())
+    with pytest.raises(ValueError, match="different evidence"):
+        store.replace_suggestions("m1", bad)
+
+
+def _downgrade_to_version_1(store: Store, suggestions: list[Suggestion],
+                            evidence_json=None) -> None:
+    """Rewrite the suggestions the way schema version 1 stored them (evidence per row)."""
+    conn = store.conn
+    conn.executescript(
+        "BEGIN; DROP TABLE suggestion_evidence; DROP TABLE suggestions;"
+        "CREATE TABLE suggestions (segment_id TEXT NOT NULL REFERENCES segments(id)"
+        " ON DELETE CASCADE, model_id TEXT NOT NULL, dimension TEXT NOT NULL,"
+        " label TEXT NOT NULL, probability REAL NOT NULL, suggested INTEGER NOT NULL,"
+        " evidence TEXT NOT NULL, PRIMARY KEY (model_id, segment_id, dimension, label));"
+        "UPDATE meta SET value = '1' WHERE key = 'schema_version'; COMMIT;")
+    conn.executemany("INSERT INTO suggestions VALUES (?,?,?,?,?,?,?)", [
+        (s.segment_id, s.model_id, s.dimension, s.label, s.probability, int(s.suggested),
+         evidence_json or json.dumps([asdict(e) for e in s.evidence])) for s in suggestions])
+
+
+def test_version_1_database_upgrades_in_place_keeping_evidence(tmp_path: Path) -> None:
+    path = tmp_path / "project.sqlite"
+    written = _suggestions()
+    with Store.create(path) as s:
+        t, segs = make_transcript()
+        s.add_transcripts([(t, segs, "turn")])
+        _downgrade_to_version_1(s, written)
+    with Store.open(path) as s:
+        assert s.schema_version() == SCHEMA_VERSION == 2
+        columns = [r[1] for r in s.conn.execute("PRAGMA table_info(suggestions)")]
+        assert "evidence" not in columns
+        assert sorted(s.suggestions("m1"), key=repr) == sorted(written, key=repr)
+        assert s.conn.execute("SELECT COUNT(*) FROM suggestion_evidence").fetchone()[0] == 8
+    with Store.create(path) as s:  # creating over an upgraded project is a no-op
+        assert sorted(s.suggestions("m1"), key=repr) == sorted(written, key=repr)
+
+
+def test_failed_upgrade_leaves_the_database_unchanged(tmp_path: Path) -> None:
+    path = tmp_path / "project.sqlite"
+    with Store.create(path) as s:
+        t, segs = make_transcript()
+        s.add_transcripts([(t, segs, "turn")])
+        _downgrade_to_version_1(s, _suggestions(), evidence_json='[{"segment_id": "x"}]')
+    with pytest.raises(ProjectError, match="could not be upgraded from schema version 1"):
+        Store.open(path)
+    conn = sqlite3.connect(path)
+    try:
+        version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        columns = [r[1] for r in conn.execute("PRAGMA table_info(suggestions)")]
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+        assert version == ("1",)
+        assert "evidence" in columns and "suggestion_evidence" not in tables
+        assert conn.execute("SELECT COUNT(*) FROM suggestions").fetchone()[0] == 6
+    finally:
+        conn.close()

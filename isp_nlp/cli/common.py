@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from typing import IO, Any
 
 import click
 
 from isp_nlp.errors import ImportCodesError, IspNlpError
 from isp_nlp.project import open_project
+from isp_nlp.store.database import Store
 
 FORMATS = click.Choice(["table", "json"])
 
@@ -17,14 +20,14 @@ class InputError(click.ClickException):
 
     exit_code = 2
 
-    def show(self, file=None) -> None:  # noqa: D102 - one line, no traceback
+    def show(self, file: IO[Any] | None = None) -> None:  # noqa: D102 - one line, no traceback
         click.echo(f"Error: {self.format_message()}", err=True, file=file)
 
 
 class Group(click.Group):
     """Maps domain exceptions to :class:`InputError`."""
 
-    def invoke(self, ctx: click.Context):
+    def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except ImportCodesError as exc:
@@ -40,14 +43,15 @@ class Group(click.Group):
             raise InputError(f"{name}: {exc.strerror or exc}".lstrip(": ")) from None
 
 
-def open_store(ctx: click.Context):
-
+def open_store(ctx: click.Context) -> Store:
+    """The project named by ``--project``, closed when the command ends."""
     store = open_project(ctx.obj["project"])
     ctx.call_on_close(store.close)
     return store
 
 
-def emit(data, fmt: str) -> None:
+def emit(data: Mapping[str, Any], fmt: str) -> None:
+    """Print ``data`` as JSON or as aligned ``key: value`` lines."""
     if fmt == "json":
         click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
     else:

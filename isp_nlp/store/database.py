@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
 from importlib import resources
@@ -19,14 +19,54 @@ from pathlib import Path
 
 from isp_nlp.errors import ProjectError
 from isp_nlp.records import Annotation, Code, Codebook, Segment, Transcript
-from isp_nlp.store.registry import ModelTables, SqliteEmbeddingCache, now
+from isp_nlp.store.registry import ModelTables, SqliteEmbeddingCache, now, row_id
 
 DB_NAME = "project.sqlite"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
 
 def _schema() -> str:
     return resources.files("isp_nlp.store").joinpath("schema.sql").read_text(encoding="utf-8")
 
+
+def _table_sql(name: str) -> str:
+    """The ``CREATE TABLE`` statement for ``name`` in schema.sql (which has no ';' in comments)."""
+    for statement in _schema().split(";"):
+        if f"CREATE TABLE IF NOT EXISTS {name} (" in statement:
+            return statement.strip()
+    raise KeyError(name)
+
+
+def _evidence_out_of_suggestions(conn: sqlite3.Connection) -> None:
+    """Version 1 → 2: evidence moves from every suggestion row to ``suggestion_evidence``.
+
+    The first row of each (model, segment, dimension), by label, gives the evidence;
+    the writer of version 1 gave every row of that group the same list.
+    """
+    conn.execute(_table_sql("suggestion_evidence"))
+    rows = conn.execute(
+        "SELECT model_id, segment_id, dimension, evidence FROM suggestions"
+        " ORDER BY model_id, segment_id, dimension, label"
+    ).fetchall()
+    seen: set[tuple[str, str, str]] = set()
+    for model_id, segment_id, dimension, evidence in rows:
+        if (model_id, segment_id, dimension) in seen:
+            continue
+        seen.add((model_id, segment_id, dimension))
+        conn.executemany(
+            "INSERT INTO suggestion_evidence VALUES (?,?,?,?,?,?,?,?)",
+            [(model_id, segment_id, dimension, rank, e["segment_id"], float(e["similarity"]),
+              e["text"], json.dumps(list(e["labels"])))
+             for rank, e in enumerate(json.loads(evidence))],
+        )
+    conn.execute("ALTER TABLE suggestions DROP COLUMN evidence")
+
+
+#: Schema upgrades: ``MIGRATIONS[v]`` turns version ``v`` into ``v + 1``. They run in one
+#: transaction with the version bump, so a database is upgraded wholly or not at all.
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
+    1: _evidence_out_of_suggestions,
+}
 
 
 def project_db(directory: str | Path) -> Path:
@@ -47,12 +87,16 @@ class Store(ModelTables):
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         store = cls(path, _connect(path))
-        # executescript commits on its own, so the schema is one script-level transaction.
-        store.conn.executescript(
-            "BEGIN IMMEDIATE;" + _schema()
-            + f"INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', "
-            f"'{SCHEMA_VERSION}');COMMIT;"
-        )
+        fresh = store.conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone() is None
+        if fresh:
+            # executescript commits on its own, so the schema is one script-level transaction.
+            store.conn.executescript(
+                "BEGIN IMMEDIATE;" + _schema()
+                + f"INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', "
+                f"'{SCHEMA_VERSION}');COMMIT;"
+            )
+        store._upgrade()
         return store
 
     @classmethod
@@ -76,11 +120,37 @@ class Store(ModelTables):
             ) from None
         if row is None or int(row[0]) > SCHEMA_VERSION:
             found = "none" if row is None else row[0]
+            store.close()
             raise ProjectError(
                 f"{path} has schema version {found}, this isp-nlp reads version "
                 f"{SCHEMA_VERSION}; upgrade isp-nlp or re-create the project"
             )
+        store._upgrade()
         return store
+
+    def schema_version(self) -> int:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        return int(row[0])
+
+    def _upgrade(self) -> None:
+        """Bring an older database to :data:`SCHEMA_VERSION` in one transaction."""
+        if self.schema_version() >= SCHEMA_VERSION:
+            return
+        with self.transaction() as conn:
+            version = self.schema_version()  # re-read: another process may have upgraded
+            if version >= SCHEMA_VERSION:
+                return
+            try:
+                for v in range(version, SCHEMA_VERSION):
+                    MIGRATIONS[v](conn)
+            except (sqlite3.Error, KeyError, TypeError, ValueError) as exc:
+                raise ProjectError(
+                    f"{self.path} could not be upgraded from schema version {version} to "
+                    f"{SCHEMA_VERSION} ({exc}) and is left as it was; keep a copy and "
+                    "re-create the project, or report the error"
+                ) from None
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
+                         (str(SCHEMA_VERSION),))
 
     def close(self) -> None:
         self.conn.close()
@@ -197,8 +267,9 @@ class Store(ModelTables):
                     "on segments that no longer exist; export the codes first "
                     "(`isp-nlp export-codes`) and ingest the new version under another name"
                 )
-        conn.execute("DELETE FROM suggestions WHERE segment_id IN "
-                     "(SELECT id FROM segments WHERE transcript_id = ?)", (transcript_id,))
+        for table in ("suggestions", "suggestion_evidence"):
+            conn.execute(f"DELETE FROM {table} WHERE segment_id IN "
+                         "(SELECT id FROM segments WHERE transcript_id = ?)", (transcript_id,))
         # Segments kept with identical ids keep their annotations: re-point them.
         conn.execute("PRAGMA defer_foreign_keys = ON")
         conn.execute("DELETE FROM segments WHERE transcript_id = ?", (transcript_id,))
@@ -275,7 +346,8 @@ class Store(ModelTables):
         head = self.conn.execute("SELECT name FROM codebook WHERE id = 1").fetchone()
         if head is None:
             return None
-        codes, stages = [], []
+        codes: list[Code] = []
+        stages: list[Code] = []
         for r in self.conn.execute(
             "SELECT id, dimension, name, parent, definition, include, exclude, examples"
             " FROM codes ORDER BY position"
@@ -302,10 +374,10 @@ class Store(ModelTables):
             sources[key] = a.source
         added = unchanged = 0
         with self.transaction() as conn:
-            log_id = conn.execute(
+            log_id = row_id(conn.execute(
                 "INSERT INTO log(coder, action, detail, at) VALUES (?, 'import', ?, ?)",
                 ("*", json.dumps({"source": source, "rows": len(annotations)}), now()),
-            ).lastrowid
+            ))
             for (seg, coder, dim), labels in groups.items():
                 if len(labels) > 1:
                     labels.discard(None)

@@ -14,7 +14,7 @@ import json
 
 from isp_nlp.review.session import Decision
 from isp_nlp.store.database import Store
-from isp_nlp.store.registry import now
+from isp_nlp.store.registry import now, row_id
 
 FINAL_ACTIONS = ("accept", "reject", "relabel")
 DECISION_ACTIONS = (*FINAL_ACTIONS, "skip")
@@ -37,20 +37,20 @@ class DecisionLog:
             "suggestion": decision.suggestion,
         }
         with self.store.transaction() as conn:
-            log_id = conn.execute(
+            log_id = row_id(conn.execute(
                 "INSERT INTO log(coder, action, item_key, segment_id, model_id, detail, at)"
                 " VALUES (?,?,?,?,?,?,?)",
                 (decision.coder, decision.action, decision.item_key, decision.segment_id,
                  decision.model_id, json.dumps(detail), now()),
-            ).lastrowid
+            ))
             if decision.action in ("accept", "relabel"):
-                codes = set(decision.codes) or {None}
+                codes: set[str | None] = set(decision.codes) or {None}
                 self.store._replace_labels(conn, decision.segment_id, decision.coder, "code",
                                            codes, ASSISTED, log_id)
                 if decision.stage is not None:
                     self.store._replace_labels(conn, decision.segment_id, decision.coder,
                                                "stage", {decision.stage}, ASSISTED, log_id)
-        return int(log_id)
+        return log_id
 
     def undo_last(self, coder: str) -> Decision | None:
         """Revert the coder's most recent decision that is not yet undone."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 
 import numpy as np
@@ -22,8 +22,21 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
+def row_id(cursor: sqlite3.Cursor) -> int:
+    """The rowid an INSERT just wrote."""
+    if cursor.lastrowid is None:
+        raise RuntimeError("the INSERT wrote no row")
+    return cursor.lastrowid
+
+
 class ModelTables:
     """Trained models and their suggestions (a mixin of Store)."""
+
+    conn: sqlite3.Connection
+
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        """Supplied by Store: an IMMEDIATE transaction."""
+        raise NotImplementedError
 
     def register_model(self, model_id: str, path: str, manifest: Mapping) -> None:
         with self.transaction() as conn:
@@ -42,32 +55,55 @@ class ModelTables:
         return {"id": row[0], "path": row[1], "manifest": json.loads(row[2]), "created_at": row[3]}
 
     def replace_suggestions(self, model_id: str, suggestions: Sequence[Suggestion]) -> int:
+        """Replace the model's stored suggestions; evidence is stored once per (segment,
+        dimension), so every suggestion of a group must carry the same evidence."""
+        evidence: dict[tuple[str, str], tuple[Evidence, ...]] = {}
+        for s in suggestions:
+            key = (s.segment_id, s.dimension)
+            if evidence.setdefault(key, s.evidence) != s.evidence:
+                raise ValueError(f"suggestions for segment {s.segment_id} ({s.dimension}) "
+                                 "carry different evidence; expected one list per dimension")
         with self.transaction() as conn:
             conn.execute("DELETE FROM suggestions WHERE model_id = ?", (model_id,))
+            conn.execute("DELETE FROM suggestion_evidence WHERE model_id = ?", (model_id,))
             conn.executemany(
-                "INSERT INTO suggestions VALUES (?,?,?,?,?,?,?)",
+                "INSERT INTO suggestions VALUES (?,?,?,?,?,?)",
                 [
                     (s.segment_id, s.model_id, s.dimension, s.label, float(s.probability),
-                     int(s.suggested), json.dumps([asdict(e) for e in s.evidence]))
+                     int(s.suggested))
                     for s in suggestions
+                ],
+            )
+            conn.executemany(
+                "INSERT INTO suggestion_evidence VALUES (?,?,?,?,?,?,?,?)",
+                [
+                    (model_id, segment_id, dimension, rank, e.segment_id, float(e.similarity),
+                     e.text, json.dumps(list(e.labels)))
+                    for (segment_id, dimension), items in evidence.items()
+                    for rank, e in enumerate(items)
                 ],
             )
         return len(suggestions)
 
     def suggestions(self, model_id: str) -> list[Suggestion]:
+        evidence: dict[tuple[str, str], list[Evidence]] = {}
+        for r in self.conn.execute(
+            "SELECT segment_id, dimension, exemplar_id, similarity, text, labels"
+            " FROM suggestion_evidence WHERE model_id = ? ORDER BY segment_id, dimension, rank",
+            (model_id,),
+        ):
+            evidence.setdefault((r[0], r[1]), []).append(
+                Evidence(segment_id=r[2], similarity=r[3], text=r[4],
+                         labels=tuple(json.loads(r[5]))))
         out = []
         for r in self.conn.execute(
-            "SELECT segment_id, model_id, dimension, label, probability, suggested, evidence"
+            "SELECT segment_id, model_id, dimension, label, probability, suggested"
             " FROM suggestions WHERE model_id = ? ORDER BY segment_id, dimension, probability DESC",
             (model_id,),
         ):
-            evidence = tuple(
-                Evidence(segment_id=e["segment_id"], similarity=e["similarity"], text=e["text"],
-                         labels=tuple(e["labels"]))
-                for e in json.loads(r[6])
-            )
             out.append(Suggestion(segment_id=r[0], model_id=r[1], dimension=r[2], label=r[3],
-                                  probability=r[4], suggested=bool(r[5]), evidence=evidence))
+                                  probability=r[4], suggested=bool(r[5]),
+                                  evidence=tuple(evidence.get((r[0], r[2]), ()))))
         return out
 
 

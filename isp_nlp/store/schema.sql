@@ -1,4 +1,5 @@
--- isp-nlp project database, schema version 1. Loaded by store.py.
+-- isp-nlp project database, schema version 2. Loaded by store/database.py, which also
+-- upgrades older versions in place (see MIGRATIONS there).
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS transcripts (
     id INTEGER PRIMARY KEY,
@@ -88,6 +89,19 @@ CREATE TABLE IF NOT EXISTS suggestions (
     label TEXT NOT NULL,
     probability REAL NOT NULL,
     suggested INTEGER NOT NULL,
-    evidence TEXT NOT NULL,
     PRIMARY KEY (model_id, segment_id, dimension, label)
+);
+-- The nearest coded exemplars behind a segment's suggestions, once per (model, segment,
+-- dimension) rather than in every per-code row. labels is a JSON list of the exemplar's
+-- labels on that dimension.
+CREATE TABLE IF NOT EXISTS suggestion_evidence (
+    model_id TEXT NOT NULL,
+    segment_id TEXT NOT NULL REFERENCES segments(id) ON DELETE CASCADE,
+    dimension TEXT NOT NULL,
+    rank INTEGER NOT NULL,
+    exemplar_id TEXT NOT NULL,
+    similarity REAL NOT NULL,
+    text TEXT NOT NULL,
+    labels TEXT NOT NULL,
+    PRIMARY KEY (model_id, segment_id, dimension, rank)
 );

@@ -6,21 +6,16 @@ import json
 from pathlib import Path
 
 import click
+import pandas as pd
 
 from isp_nlp.agreement.bootstrap import BY
 from isp_nlp.agreement.coefficients import METRICS
 from isp_nlp.agreement.ratings import LEVELS
 from isp_nlp.agreement.reliability import ReliabilityOptions, reliability_report
-from isp_nlp.agreement.tables import (
-    MODEL_CODER,
-    coding_tables,
-    csv_annotations,
-    mapped_annotations,
-)
+from isp_nlp.agreement.tables import MODEL_CODER, coding_tables, csv_annotations
 from isp_nlp.cli.common import InputError, open_store
-from isp_nlp.coded.match import map_rows_by_overlap
 from isp_nlp.coded.read import read_coded_csv
-from isp_nlp.project import require_codebook
+from isp_nlp.project import place_coded_csv, require_codebook
 from isp_nlp.report.collect import annotation_frame
 from isp_nlp.store.database import project_db
 
@@ -131,15 +126,12 @@ def _load(ctx, csv_file: Path | None, *, include_model: bool):
     has_project = project_db(project).exists()
     if csv_file is None:
         return _project_tables(ctx, include_model)
-
-    rows = read_coded_csv(csv_file)
     if not has_project:
-
-        frame, documents = csv_annotations(rows)
+        frame, documents = csv_annotations(read_coded_csv(csv_file))
         codes = sorted({str(x) for x in frame.loc[frame["dimension"] == "code", "label"]
                         if isinstance(x, str)})
         return coding_tables(frame, codes), documents, []
-    return _mapped_tables(ctx, csv_file, rows, include_model)
+    return _mapped_tables(ctx, csv_file, include_model)
 
 
 def _project_tables(ctx, include_model: bool):
@@ -152,43 +144,28 @@ def _project_tables(ctx, include_model: bool):
     return coding_tables(frame, codes, model_coder=MODEL_CODER), documents, []
 
 
-def _mapped_tables(ctx, csv_file: Path, rows, include_model: bool):
-    import pandas as pd
-
+def _mapped_tables(ctx, csv_file: Path, include_model: bool):
 
     store = open_store(ctx)
+    placed = place_coded_csv(store, csv_file)
     codebook = require_codebook(store)
-    segments = store.segments()
-    by_doc: dict[str, list] = {}
-    names = {t["document"]: t["name"] for t in store.transcripts()}
-    for seg in segments:
-        by_doc.setdefault(seg.document, []).append(seg)
-        by_doc.setdefault(names.get(seg.document, seg.document), by_doc[seg.document])
-    mapping = map_rows_by_overlap(rows, by_doc)
-    if not mapping.mapped:
-        first = mapping.dropped[0][1] if mapping.dropped else "the file has no rows"
-        raise InputError(
-            f"{csv_file.name}: no row could be placed on a segment of this project (first: "
-            f"{first}); check the document names and offsets."
-        )
-    frame = mapped_annotations(mapping.mapped, codebook)
+    frame = placed.frame
     if include_model:
         model = annotation_frame(store, include_model=True)
         frame = pd.concat([frame, model[model["coder"] == MODEL_CODER]], ignore_index=True)
     codes = [c.id for c in codebook.codes if not any(x.parent == c.id for x in codebook.codes)]
     extra = sorted({x for x in frame.loc[frame["dimension"] == "code", "label"]
                     if isinstance(x, str) and x not in codes})
+    mapping = placed.mapping
     exact = len(mapping.mapped) - mapping.by_overlap
     info = [f"{csv_file.name}: {exact} rows placed exactly, {mapping.by_overlap} by span "
             f"overlap (>= 50 %), {len(mapping.dropped)} dropped."]
     info += [f"  dropped {reason}" for _, reason in mapping.dropped[:10]]
-    documents = {s.id: s.document for s in segments}
-    return coding_tables(frame, codes + extra, model_coder=MODEL_CODER), documents, info
+    return coding_tables(frame, codes + extra, model_coder=MODEL_CODER), placed.documents, info
 
 
 def format_reliability_table(rep) -> str:
     """A compact text table: estimates with CIs per target, then coder pairs."""
-    import pandas as pd
 
     frame = rep.to_frame()
     if frame.empty:

@@ -162,12 +162,12 @@ def resolve(ctx, file: Path | None, segment: str | None, codes: str | None,
         click.echo(f"Recorded the consensus for {r['resolved']} segment(s) from {file} "
                    f"({r['changed']} changed, {r['unchanged']} unchanged); "
                    f"{r['unfilled']} row(s) left unfilled.")
-    else:
-        r = resolve_segment(store, segment, codes=codes, stage=stage)
+    elif segment is not None:
+        one = resolve_segment(store, segment, codes=codes, stage=stage)
         parts = []
-        if r["codes"] is not None:
-            parts.append("codes " + (", ".join(r["codes"]) or "none"))
-        if r["stage"] is not None:
-            parts.append(f"stage {r['stage']}")
-        click.echo(f"Recorded the consensus for {r['document']}#{r['index']}: "
+        if one["codes"] is not None:
+            parts.append("codes " + (", ".join(one["codes"]) or "none"))
+        if one["stage"] is not None:
+            parts.append(f"stage {one['stage']}")
+        click.echo(f"Recorded the consensus for {one['document']}#{one['index']}: "
                    f"{'; '.join(parts)}.")

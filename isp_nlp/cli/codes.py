@@ -1,0 +1,31 @@
+"""`isp-nlp import-codes` and `export-codes`: coders' codes in and out as CSV."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from isp_nlp.cli.common import open_store
+from isp_nlp.project import export_codes, import_codes
+
+
+@click.command("import-codes")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+def import_codes_cmd(ctx, file: Path) -> None:
+    """Import seed codes from a coded-segments CSV (all rows or none)."""
+
+    r = import_codes(open_store(ctx), file)
+    click.echo(f"Imported {r['rows']} rows: {r['segments']} segments coded by "
+               f"{', '.join(r['coders'])} ({r['changed']} changed, {r['unchanged']} unchanged)")
+
+
+@click.command("export-codes")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+def export_codes_cmd(ctx, file: Path) -> None:
+    """Write every coder's codes as a coded-segments CSV."""
+
+    n = export_codes(open_store(ctx), file)
+    click.echo(f"Wrote {n} rows to {file}")

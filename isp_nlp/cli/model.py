@@ -1,0 +1,55 @@
+"""`isp-nlp embed`, `train` and `suggest`: the local model path."""
+
+from __future__ import annotations
+
+import click
+
+from isp_nlp.cli.common import open_store
+from isp_nlp.pipeline import embed_project, suggest_project, train_project
+
+
+@click.command()
+@click.pass_context
+def embed(ctx) -> None:
+    """Embed every segment with the project's local model (cached)."""
+
+    r = embed_project(open_store(ctx), progress=True)
+    click.echo(f"Embedded {r['segments']} segments with {r['model_id']}: "
+               f"{r['encoded']} new, {r['cached']} from cache")
+
+
+@click.command()
+@click.option("--folds", type=click.IntRange(min=2), default=5, show_default=True,
+              help="Folds for the out-of-fold predictions used in agreement.")
+@click.pass_context
+def train(ctx, folds: int) -> None:
+    """Fit the code and stage suggesters on the human seed codes."""
+
+    r = train_project(open_store(ctx), folds=folds, progress=True)
+    click.echo(f"Trained model {r['model_id']} on {r['segments']} segments coded by "
+               f"{', '.join(r['coders'])}; saved to {r['path']}")
+    how = ("chosen on the out-of-fold suggestions to agree best with the coders"
+           if r["code_threshold_from_cv"] else "the default; too few coded segments or codes "
+           "to choose one from the out-of-fold suggestions")
+    click.echo(f"Codes are suggested at probability {r['code_threshold']:.2f} or more ({how}).")
+    if r["zero_shot_codes"]:
+        click.echo(f"No coder has applied {', '.join(r['zero_shot_codes'])} yet: suggested "
+                   "from the codebook's definitions and examples only (zero-shot), each on "
+                   "about as many segments as a seeded code.")
+
+
+@click.command()
+@click.option("--code-threshold", type=click.FloatRange(0, 1), default=None,
+              help="Suggest a code at or above this probability (default: the model's; "
+              "a zero-shot code also needs its floor).")
+@click.option("--stage-threshold", type=click.FloatRange(0, 1), default=None,
+              help="Abstain on the stage below this probability (default: the model's).")
+@click.pass_context
+def suggest(ctx, code_threshold, stage_threshold) -> None:
+    """Suggest codes and a stage for every segment without human codes."""
+
+    r = suggest_project(open_store(ctx), code_threshold=code_threshold,
+                        stage_threshold=stage_threshold, progress=True)
+    click.echo(f"Scored {r['segments']} segments with {r['model_id']}: "
+               f"{r['suggested_codes']} code suggestions, stage abstained on "
+               f"{r['stage_abstained']}")

@@ -1,0 +1,45 @@
+"""`isp-nlp init`, `status` and `demo`: create, inspect and demonstrate a project."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from isp_nlp.cli.common import FORMATS, emit, open_store
+from isp_nlp.demo import run_demo
+from isp_nlp.project import init_project, project_status
+
+
+@click.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--embedder", type=click.Choice(["minilm", "hashing-256"]), default="minilm",
+              show_default=True, help="Embedding model (hashing-256 is a fast test embedder).")
+def init(directory: Path, embedder: str) -> None:
+    """Create a project folder with its SQLite database."""
+
+    db = init_project(directory, embedder=embedder)
+    click.echo(f"Project ready: {db}")
+
+
+@click.command()
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@click.pass_context
+def status(ctx, fmt: str) -> None:
+    """Show what the project holds."""
+
+    emit(project_status(open_store(ctx)), fmt)
+
+
+@click.command()
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default="isp-nlp-demo",
+              show_default=True, help="Folder for the demo project and report.")
+@click.option("--corpus", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Demo corpus folder (default: the bundled corpora/isp-demo).")
+@click.option("--embedder", type=click.Choice(["minilm", "hashing-256"]), default="minilm",
+              show_default=True)
+def demo(out: Path, corpus: Path | None, embedder: str) -> None:
+    """Run the whole pipeline on the bundled synthetic corpus; print the report path."""
+
+    path = run_demo(out, corpus=corpus, embedder=embedder, echo=click.echo)
+    click.echo(str(path))

@@ -1,0 +1,66 @@
+"""`isp-nlp review` (triage suggestions at the terminal) and `log` (the audit trail)."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from isp_nlp.cli.common import FORMATS, open_store
+from isp_nlp.review.run import review_project
+from isp_nlp.store.decisions import DecisionLog
+
+
+@click.command()
+@click.option("--coder", required=True, help="Your name, recorded with every decision.")
+@click.option("--order", type=click.Choice(["uncertain", "document"]), default="uncertain",
+              show_default=True, help="Most uncertain first, or in transcript order.")
+@click.option("--script", "script", default=None, metavar="ACTIONS",
+              help="Run non-interactively, e.g. 'a,r,e:code1+code2|exchange,s,u,q'.")
+@click.pass_context
+def review(ctx, coder: str, order: str, script: str | None) -> None:
+    """Triage suggestions: a accept, r reject, e relabel, s skip, u undo, q quit."""
+
+    summary = review_project(
+        open_store(ctx), coder, order=order,
+        script=None if script is None else _split_script(script),
+        read_key=_read_key, write=click.echo, read_line=_read_line)
+    click.echo(f"Review by {coder}: {summary}")
+
+
+def _split_script(script: str) -> list[str]:
+    return [a.strip().replace("+", ",") for a in script.split(",") if a.strip()]
+
+
+def _read_key() -> str:
+    try:
+        return click.getchar()
+    except (EOFError, KeyboardInterrupt):
+        return ""
+
+
+def _read_line(prompt: str) -> str:
+    try:
+        return click.prompt(prompt, default="", show_default=False, prompt_suffix="")
+    except (EOFError, click.Abort):
+        return ""
+
+
+@click.command()
+@click.option("--coder", default=None, help="Only this coder's entries.")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@click.pass_context
+def log(ctx, coder: str | None, fmt: str) -> None:
+    """Print every decision (and import and undo) in the audit log."""
+
+    entries = DecisionLog(open_store(ctx)).entries(coder)
+    if fmt == "json":
+        click.echo(json.dumps(entries, indent=2, ensure_ascii=False))
+        return
+    for e in entries:
+        where = f"{e['document']}#{e['segment_index']}" if e["document"] else ""
+        what = ", ".join(e["codes"] or []) if e["codes"] is not None else ""
+        stage = f" | {e['stage']}" if e["stage"] else ""
+        flag = " (undone)" if e["undone"] else ""
+        click.echo(f"{e['id']:>5} {e['at'][:19]} {e['coder']:<12} {e['action']:<8} "
+                   f"{where:<24} {what}{stage}{flag}")

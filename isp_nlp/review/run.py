@@ -1,0 +1,45 @@
+"""A project's review, wired up: its items in order, the durable log, the session, the loop.
+
+Used by ``isp-nlp review`` and the demo. I/O stays injected (see
+:mod:`isp_nlp.review.terminal`), so nothing here prints or imports click.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from isp_nlp.project import require_codebook
+from isp_nlp.review.items import build_review_items
+from isp_nlp.review.queue import SORTERS
+from isp_nlp.review.session import ReviewSession
+from isp_nlp.review.terminal import ReviewSummary, run_review, run_scripted
+from isp_nlp.store.database import Store
+from isp_nlp.store.decisions import DecisionLog
+
+
+def project_review(store: Store, coder: str, *, order: str = "uncertain") -> ReviewSession:
+    """A review session over the latest model's suggestions, ordered by ``order``
+    (a key of :data:`~isp_nlp.review.queue.SORTERS`), recording into the project log."""
+    recorder = DecisionLog(store)
+    items = list(SORTERS[order](build_review_items(store, coder, recorder.decided(coder))))
+    return ReviewSession(items, recorder, coder, require_codebook(store))
+
+
+def review_project(
+    store: Store,
+    coder: str,
+    *,
+    order: str = "uncertain",
+    script: Iterable[str] | None = None,
+    read_key: Callable[[], str] | None = None,
+    write: Callable[[str], None] = print,
+    read_line: Callable[[str], str] | None = None,
+) -> ReviewSummary:
+    """Run ``coder``'s review: the scripted actions if ``script`` is given, else the
+    interactive loop reading keys with ``read_key`` and answers with ``read_line``."""
+    session = project_review(store, coder, order=order)
+    if script is not None:
+        return run_scripted(session, script)
+    if read_key is None or read_line is None:
+        raise TypeError("an interactive review needs read_key and read_line")
+    return run_review(session, read_key=read_key, write=write, read_line=read_line)
