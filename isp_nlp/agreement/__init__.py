@@ -1,2 +1,2 @@
-"""Inter-coder agreement: coefficients, ratings, set distances, bootstrap, coding tables
-and the report object."""
+"""Inter-coder agreement: coefficients, ratings, set distances, bootstrap, coding tables,
+the reliability report and humans vs humans+model (groups)."""
