@@ -24,11 +24,8 @@ from isp_nlp.suggest.training_data import humanly_coded
 MAX_POOL = 20_000  # larger pools are subsampled (seeded) before clustering
 MAX_CODED_FIT = 300  # coded rows used to fit the regions (all of them mark coverage)
 BALANCE_POOL_FACTOR = 5  # balanced_next clusters the 5 x slots least sure rows per label
-#: Share of balanced_next's picks drawn at random. On AnnoMI (grouped CV, paired with random
-#: from the same start, K = 32 per label) balancing alone gained +0.015 / +0.004 (therapist /
-#: client) and half random +0.016 / +0.037 (evaluation/results/tuning.md). On the 10-coder
-#: test transcripts, with the codebook-prior model, the rule beats random for therapist
-#: behaviour at K = 8 and 32 and ties on client talk (evaluation/results/annomi.md).
+#: Share of balanced_next's picks drawn at random; chosen by grouped CV on AnnoMI and
+#: checked on its 10-coder transcripts (evaluation/results/tuning.md, annomi.md).
 EXPLORE_SHARE = 0.5
 
 

@@ -9,7 +9,7 @@ learned on the codes that do have seed positives and negatives (pooled), turns t
 score into a probability. Pure numpy at prediction time; scikit-learn only to fit.
 
 That map is fitted on balanced classes, so on its own it suggests a zero-shot code on
-far more segments than coders apply a code (38 % against 14 % on the demo corpus). Each
+far more segments than coders apply a code (evaluation/results/tuning.md). Each
 zero-shot code therefore also has a *floor*: the probability above which lie as many
 seed segments as carry a typical seeded code (the mean share over the seeded codes).
 A zero-shot code is suggested where its probability reaches both the model's code
