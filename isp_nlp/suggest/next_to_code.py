@@ -110,10 +110,10 @@ def rank_next(embeddings: np.ndarray, uncertainty: Sequence[float] | np.ndarray 
     if len(chosen) < n:  # more slots than uncovered regions: farthest rows first
         rest = np.setdiff1d(np.arange(m), chosen)
         far = _nearest_distance(X[rest], np.vstack([C, X[chosen]]))
-        weight = np.ones(len(rest)) if u is None else u[rest] + 1e-6
-        for j in np.argsort(-(far * weight), kind="stable")[: n - len(chosen)]:
+        spread = np.ones(len(rest)) if u is None else u[rest] + 1e-6
+        for j in np.argsort(-(far * spread), kind="stable")[: n - len(chosen)]:
             chosen.append(int(rest[j]))
-            scores[int(rest[j])] = (float(far[j] * weight[j]) / 2.0, 1)
+            scores[int(rest[j])] = (float(far[j] * spread[j]) / 2.0, 1)
     picks = []
     for i, row in enumerate(chosen):
         before = np.vstack([C, X[chosen[:i]]])
