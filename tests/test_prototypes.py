@@ -17,7 +17,7 @@ from isp_nlp.suggest.calibration import THRESHOLD_GRID
 from isp_nlp.suggest.prototypes import (
     FALLBACK_A,
     FALLBACK_B,
-    CodePrototypes,
+    Prototypes,
     embed_prototypes,
     fit_prototypes,
     prototype_texts,
@@ -128,13 +128,13 @@ def test_floors_round_trip_and_models_without_floors_still_load(tmp_path: Path) 
     loaded = SuggesterModel.load(tmp_path / "m")
     np.testing.assert_array_equal(loaded.prototypes.floors, model.prototypes.floors)
     np.testing.assert_array_equal(loaded.code_thresholds, model.code_thresholds)
-    model.prototypes = CodePrototypes(**{**model.prototypes.__dict__, "floors": None})
+    model.prototypes = Prototypes(**{**model.prototypes.__dict__, "floors": None})
     model.save(tmp_path / "before-floors")  # the layout saved before floors existed
     old = SuggesterModel.load(tmp_path / "before-floors")
     assert old.prototypes.floors is None
     np.testing.assert_array_equal(old.code_thresholds, [old.code_threshold] * 3)
     with pytest.raises(ValueError, match="floors"):
-        CodePrototypes(**{**model.prototypes.__dict__, "floors": np.zeros(2)})
+        Prototypes(**{**model.prototypes.__dict__, "floors": np.zeros(2)})
 
 
 def test_seeded_codes_are_unaffected_by_prototypes() -> None:
@@ -176,7 +176,7 @@ def test_bundle_without_prototypes_still_loads_and_hash_covers_them(tmp_path: Pa
     assert loaded.prototypes is None
     np.testing.assert_array_equal(loaded.predict_code_proba(X), plain.predict_code_proba(X))
     assert model.content_hash() != plain.content_hash()
-    shifted = CodePrototypes(**{**model.prototypes.__dict__, "b": model.prototypes.b + 1.0})
+    shifted = Prototypes(**{**model.prototypes.__dict__, "b": model.prototypes.b + 1.0})
     model.prototypes = shifted
     assert model.content_hash() != plain.content_hash()
     model.save(tmp_path / "new")

@@ -19,7 +19,12 @@ from isp_nlp.errors import ModelError
 from isp_nlp.suggest.bundle import SuggesterModel
 from isp_nlp.suggest.estimators import CodeSuggester, StageClassifier
 from isp_nlp.suggest.evidence import nearest_exemplars, uncertainty_scores
-from isp_nlp.suggest.trainer import TrainParams, train_suggester, training_data_hash
+from isp_nlp.suggest.trainer import (
+    TrainParams,
+    train_single_label,
+    train_suggester,
+    training_data_hash,
+)
 
 # ---- synthetic data: staff training (push) vs. co-creation (exchange) -----------------
 
@@ -342,9 +347,10 @@ def test_params_are_used_and_recorded() -> None:
 
 
 def test_single_label_codebook_prototypes_are_a_weighted_prior() -> None:
-    from isp_nlp.suggest.api import PROTOTYPE_WEIGHT, fit_single_label
     from isp_nlp.suggest.batch import SegmentBatch
-    from isp_nlp.suggest.prototypes import LabelPrototypes
+    from isp_nlp.suggest.prototypes import stack_prototypes
+
+    PROTOTYPE_WEIGHT = TrainParams().prototype_weight
 
     rng = np.random.default_rng(0)
     eye = np.eye(6)
@@ -354,14 +360,16 @@ def test_single_label_codebook_prototypes_are_a_weighted_prior() -> None:
     batch = SegmentBatch(tuple(f"s{i}" for i in range(6)), ("",) * 6, X.astype(np.float32))
     protos = {"a": eye[0][None], "b": eye[1][None], "c": eye[2][None], "unused": eye[3][None]}
     emb_only = EMB_ONLY
-    plain = fit_single_label(batch, y, params=emb_only)
-    fused = fit_single_label(batch, y, params=emb_only, prototypes=protos)
+    plain = train_single_label(batch, y, params=emb_only)
+    fused = train_single_label(batch, y, params=emb_only, prototypes=protos)
     test = SegmentBatch(("t0", "t1", "t2"), ("",) * 3, eye[:3].astype(np.float32))
-    prior = LabelPrototypes({k: protos[k] for k in "abc"}).predict_proba(eye[:3], ["a", "b", "c"])
+    prior = stack_prototypes(list("abc"), {k: protos[k] for k in "abc"}).class_proba(
+        eye[:3], ["a", "b", "c"])
     assert prior.argmax(axis=1).tolist() == [0, 1, 2] and np.allclose(prior.sum(axis=1), 1)
     np.testing.assert_allclose(
-        fused.predict_proba(test),
-        (1 - PROTOTYPE_WEIGHT) * plain.predict_proba(test) + PROTOTYPE_WEIGHT * prior)
-    assert list(fused.predict(test)) == ["a", "b", "c"]
+        fused.predict_stage_proba(test),
+        (1 - PROTOTYPE_WEIGHT) * plain.predict_stage_proba(test) + PROTOTYPE_WEIGHT * prior)
+    assert [fused.stage_classes[j] for j in fused.predict_stage_proba(test).argmax(axis=1)] \
+        == ["a", "b", "c"]
     with pytest.raises(ModelError, match="no definition or example for c"):
-        fit_single_label(batch, y, params=emb_only, prototypes={"a": eye[0], "b": eye[1]})
+        train_single_label(batch, y, params=emb_only, prototypes={"a": eye[0], "b": eye[1]})

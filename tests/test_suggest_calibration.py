@@ -120,8 +120,9 @@ def test_code_threshold_rejects_mismatched_shapes() -> None:
 def test_out_of_fold_codes_are_flagged_at_a_threshold_chosen_on_the_other_folds() -> None:
     from types import SimpleNamespace
 
-    from isp_nlp.pipeline import TrainingSet, _flag_out_of_fold
     from isp_nlp.records import Suggestion
+    from isp_nlp.suggest.project_fit import flag_out_of_fold as _flag_out_of_fold
+    from isp_nlp.suggest.training_data import TrainingSet
 
     rng = np.random.default_rng(1)
     codes = ["a", "b"]

@@ -11,9 +11,9 @@ import pytest
 
 from isp_nlp.embed import HashingEmbedder
 from isp_nlp.errors import ModelError
-from isp_nlp.suggest.api import fit_multi_label, fit_single_label
 from isp_nlp.suggest.batch import SegmentBatch
 from isp_nlp.suggest.bundle import SuggesterModel
+from isp_nlp.suggest.evaluate import predict_labels
 from isp_nlp.suggest.features import (
     N_OVERLAP,
     N_SURFACE,
@@ -22,7 +22,12 @@ from isp_nlp.suggest.features import (
     overlap_features,
     surface_features,
 )
-from isp_nlp.suggest.trainer import TrainParams, train_suggester
+from isp_nlp.suggest.trainer import (
+    TrainParams,
+    train_multi_label,
+    train_single_label,
+    train_suggester,
+)
 
 EMB = HashingEmbedder(64)
 ALL = FeatureSpec(context_weight=0.5, word_weight=1.0, char_weight=1.0,
@@ -87,11 +92,11 @@ def test_context_features_separate_identical_texts() -> None:
     plain = TrainParams(context_weight=0.0, word_weight=0.0, char_weight=0.0,
                         surface_weight=0.0)
     with_context = replace(plain, context_weight=1.0, surface_weight=1.0)
-    blind = fit_single_label(batch, labels, params=plain)
-    seeing = fit_single_label(batch, labels, params=with_context)
+    blind = train_single_label(batch, labels, params=plain)
+    seeing = train_single_label(batch, labels, params=with_context)
     test, truth = _dialogue(8)
-    assert len(set(blind.predict(test))) == 1  # every row looks the same without context
-    assert (seeing.predict(test) == np.array(truth)).mean() == 1.0
+    assert len(set(predict_labels(blind, test)[0])) == 1  # rows look the same without context
+    assert (np.array(predict_labels(seeing, test)[0]) == np.array(truth)).mean() == 1.0
 
 
 def test_blocks_and_their_sizes() -> None:
@@ -133,8 +138,9 @@ def test_feature_state_round_trips_through_json_and_arrays() -> None:
 def test_multi_label_model_uses_the_same_features() -> None:
     batch, labels = _dialogue(16)
     Y = np.array([[lab == "acknowledge", lab == "wait"] for lab in labels], dtype=int)
-    model = fit_multi_label(batch, Y, ["ack", "wait"], params=TrainParams(context_weight=1.0))
-    proba = model.predict_proba(batch)
+    model = train_multi_label(batch, Y, ["ack", "wait"], params=TrainParams(context_weight=1.0))
+    proba = model.predict_code_proba(batch)
+    assert proba is not None
     assert proba.shape == (16, 2)
     assert ((proba[:, 0] >= 0.5) == Y[:, 0].astype(bool)).all()
 
@@ -186,12 +192,13 @@ def test_bad_context_is_a_model_error() -> None:
 
 
 def test_project_context_is_the_previous_turn(demo_project: Path) -> None:
-    from isp_nlp.pipeline import load_latest_model, previous_turn_texts, segment_batch
+    from isp_nlp.pipeline import load_latest_model, segment_batch
     from isp_nlp.store.database import Store
+    from isp_nlp.suggest.training_data import previous_turns
 
     store = Store.open(demo_project / "project.sqlite")
     segments = store.segments()
-    context = previous_turn_texts(store, segments)
+    context = previous_turns(segments, segments)
     first = segments[0]
     assert context[0] == ""
     for seg, ctx in zip(segments[1:], context[1:], strict=True):
@@ -201,7 +208,7 @@ def test_project_context_is_the_previous_turn(demo_project: Path) -> None:
                 and s.turn_index == seg.turn_index - 1]
         assert ctx == " ".join(prev)
     codable = [s for s in segments if s.codable][:5]
-    batch = segment_batch(store, codable, HashingEmbedder(256))
+    batch = segment_batch(codable, segments, HashingEmbedder(256), store.embedding_cache())
     assert batch.context_texts is not None and any(batch.context_texts)
     assert any(not s.codable for s in segments)  # interviewer turns exist as context
     model = load_latest_model(store)

@@ -63,7 +63,7 @@ class CodedUnits:
         the codes applied by at least half of the unit's coders."""
         return [majority(unit, self.multi_label) for unit in self.codings]
 
-    def batch(self, index: Sequence[int] | None = None) -> SegmentBatch:
+    def batch(self, index: Sequence[int] | np.ndarray | None = None) -> SegmentBatch:
         if self.embeddings is None or self.context_embeddings is None:
             raise EvaluationError(f"{self.name}: units are not embedded yet; call embed_units.")
         idx = list(range(len(self))) if index is None else [int(i) for i in index]
@@ -75,7 +75,7 @@ class CodedUnits:
             context_embeddings=self.context_embeddings[idx],
         )
 
-    def subset(self, index: Sequence[int]) -> CodedUnits:
+    def subset(self, index: Sequence[int] | np.ndarray) -> CodedUnits:
         idx = [int(i) for i in index]
         pick = lambda xs: [xs[i] for i in idx]  # noqa: E731
         return CodedUnits(
@@ -160,6 +160,7 @@ def load_units(path: str | Path, *, label_column: str = "code",
         if value and value not in labels:
             labels.append(value)
     keys = sorted(order, key=order.__getitem__)
+    units: list[dict[str, tuple[str, ...]]]
     if not multi_label:  # single label: first label given; coders without one are missing
         units = [{c: (v[0],) for c, v in codings[k].items() if v} for k in keys]
     else:

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+import numpy as np
+
 from isp_nlp.errors import ModelError
 from isp_nlp.records import Segment, Suggestion
 from isp_nlp.review.queue import ReviewItem
 from isp_nlp.store.database import Store
+from isp_nlp.suggest.evidence import uncertainty_scores
 
 
 def uncertainty(codes: list[Suggestion], stage: list[Suggestion], threshold: float) -> float:
@@ -20,16 +23,9 @@ def uncertainty(codes: list[Suggestion], stage: list[Suggestion], threshold: flo
     The larger of (a) the code closest to its threshold and (b) one minus the
     margin between the two most probable stages.
     """
-    code_u = 0.0
-    for s in codes:
-        p = s.probability
-        span = threshold if p < threshold else 1.0 - threshold
-        code_u = max(code_u, 1.0 - abs(p - threshold) / max(span, 1e-9))
-    stage_u = 0.0
-    if stage:
-        probs = sorted((s.probability for s in stage), reverse=True) + [0.0]
-        stage_u = 1.0 - (probs[0] - probs[1])
-    return max(code_u, stage_u)
+    return float(uncertainty_scores(np.array([[s.probability for s in codes]]) if codes else None,
+                                    np.array([[s.probability for s in stage]]) if stage else None,
+                                    threshold)[0])
 
 
 def build_review_items(store: Store, coder: str, decided: dict[str, str] | None = None):

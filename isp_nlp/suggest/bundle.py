@@ -5,8 +5,8 @@ A saved model is a folder with ``manifest.json`` (provenance), ``config.json``
 (arrays only, loaded with ``allow_pickle=False``). ``model_id`` is a short
 hash of config + arrays, so identical training gives the same id and a
 changed or damaged file is detected on load. Version 3 adds codebook prototypes
-(zero-shot probabilities for codes without seed examples); a model without them is
-still written as version 2.
+(zero-shot probabilities for codes without seed examples), version 4 the stage's
+codebook prior; a model without them is still written as version 2 (or 3).
 """
 
 from __future__ import annotations
@@ -31,12 +31,13 @@ from isp_nlp.suggest.bundle_io import read_json as _read_json
 from isp_nlp.suggest.estimators import CodeSuggester, StageClassifier
 from isp_nlp.suggest.evidence import nearest_exemplars, uncertainty_scores
 from isp_nlp.suggest.features import FeatureBuilder
-from isp_nlp.suggest.prototypes import CodePrototypes
+from isp_nlp.suggest.prototypes import Prototypes
 
 FORMAT = "isp-nlp-suggester"
-FORMAT_VERSION = 3
-# version 1: embedding-only models without a feature builder; 2: no prototypes
-READABLE_VERSIONS = (1, 2, 3)
+FORMAT_VERSION = 4
+# version 1: embedding-only models without a feature builder; 2: no prototypes;
+# 3: code prototypes only
+READABLE_VERSIONS = (1, 2, 3, 4)
 FILES = ("manifest.json", "config.json", "weights.npz")
 
 
@@ -50,6 +51,8 @@ class SuggesterModel:
     Prediction methods take a :class:`SegmentBatch`, or a plain embedding matrix when
     the features need no text. ``prototypes`` (optional) give codes the code estimator
     could not fit (no seed positives) a zero-shot probability from the codebook.
+    ``stage_prototypes`` (optional) are the stage classes' codebook prior: the stage
+    probability is ``(1 - w) * estimator + w * prior`` with ``w = prototype_weight``.
     """
 
     code_labels: list[str]
@@ -67,7 +70,9 @@ class SuggesterModel:
     hyper_parameters: dict[str, Any] = field(default_factory=dict)
     manifest: dict[str, Any] = field(default_factory=dict)
     features: FeatureBuilder | None = None
-    prototypes: CodePrototypes | None = None
+    prototypes: Prototypes | None = None
+    stage_prototypes: Prototypes | None = None
+    prototype_weight: float = 0.0
 
     @property
     def model_id(self) -> str:
@@ -151,8 +156,15 @@ class SuggesterModel:
             return proba
         return self.prototypes.fill_unfitted(X, proba, self._fitted_mask())
 
-    def _stage_proba(self, F: Any) -> np.ndarray | None:
-        return None if self.stage_estimator is None else self.stage_estimator.predict_proba(F)
+    def _stage_proba(self, X: np.ndarray, F: Any) -> np.ndarray | None:
+        if self.stage_estimator is None:
+            return None
+        proba = self.stage_estimator.predict_proba(F)
+        if self.stage_prototypes is None or not self.prototype_weight:
+            return proba
+        w = self.prototype_weight
+        prior = self.stage_prototypes.class_proba(X, self.stage_classes)
+        return (1 - w) * proba + w * prior
 
     def predict_code_proba(self, data: SegmentBatch | np.ndarray) -> np.ndarray | None:
         """(n, len(code_labels)) probabilities, or None without a code model."""
@@ -160,12 +172,12 @@ class SuggesterModel:
 
     def predict_stage_proba(self, data: SegmentBatch | np.ndarray) -> np.ndarray | None:
         """(n, len(stage_classes)) probabilities, or None without a stage model."""
-        return self._stage_proba(self._inputs(data)[1])
+        return self._stage_proba(*self._inputs(data))
 
     def uncertainty(self, data: SegmentBatch | np.ndarray) -> np.ndarray:
         """Per-segment review-order score in [0, 1]; higher = more uncertain."""
         X, F = self._inputs(data)
-        return uncertainty_scores(self._code_proba(X, F), self._stage_proba(F))
+        return uncertainty_scores(self._code_proba(X, F), self._stage_proba(X, F))
 
     def suggest(
         self, data: SegmentBatch | np.ndarray, segment_ids: Sequence[str], *,
@@ -186,7 +198,7 @@ class SuggesterModel:
             )
         code_p = self._code_proba(X, F)
         code_t = self.code_thresholds
-        stage_p = self._stage_proba(F)
+        stage_p = self._stage_proba(X, F)
         stage_classes = self.stage_classes
         idx, sims = nearest_exemplars(X, ids, self.exemplars, self.exemplar_ids, top_evidence)
         out: list[Suggestion] = []
@@ -233,7 +245,8 @@ class SuggesterModel:
             arrays.update({f"features/{k}": np.asarray(v) for k, v in feature_arrays.items()})
         config = {
             "format": FORMAT,
-            "format_version": FORMAT_VERSION if self.prototypes is not None else 2,
+            "format_version": (FORMAT_VERSION if self.stage_prototypes is not None
+                               else 3 if self.prototypes is not None else 2),
             "embedder_id": self.embedder_id,
             "n_features": self.n_features,
             "code_labels": list(self.code_labels),
@@ -253,6 +266,11 @@ class SuggesterModel:
         if self.prototypes is not None:  # absent (not null) keeps older models' ids stable
             config["prototypes"], proto_arrays = self.prototypes.get_state()
             arrays.update({f"prototypes/{k}": np.asarray(v) for k, v in proto_arrays.items()})
+        if self.stage_prototypes is not None:
+            config["stage_prototypes"], proto_arrays = self.stage_prototypes.get_state()
+            config["prototype_weight"] = float(self.prototype_weight)
+            arrays.update({f"stage_prototypes/{k}": np.asarray(v)
+                           for k, v in proto_arrays.items()})
         return config, arrays
 
     def content_hash(self) -> str:
@@ -271,7 +289,7 @@ class SuggesterModel:
             _atomic_write(path / "config.json", _dumps(config).encode("utf-8"))
             tmp = path / "weights.npz.tmp"
             with open(tmp, "wb") as fh:
-                np.savez_compressed(fh, **arrays)
+                np.savez_compressed(fh, **arrays)  # type: ignore[arg-type]
             os.replace(tmp, path / "weights.npz")
             _atomic_write(path / "manifest.json", _dumps(manifest).encode("utf-8"))
         except OSError as exc:
@@ -340,8 +358,12 @@ class SuggesterModel:
             features = FeatureBuilder.from_state(config["features"], _prefixed(arrays, "features"))
         prototypes = None  # absent in older models
         if config.get("prototypes") is not None:
-            prototypes = CodePrototypes.from_state(config["prototypes"],
+            prototypes = Prototypes.from_state(config["prototypes"],
                                                    _prefixed(arrays, "prototypes"))
+        stage_prototypes = None  # absent before version 4
+        if config.get("stage_prototypes") is not None:
+            stage_prototypes = Prototypes.from_state(config["stage_prototypes"],
+                                                     _prefixed(arrays, "stage_prototypes"))
         ex = config["exemplars"]
         exemplars = np.asarray(arrays["exemplars"], dtype=np.float32)
         n_ex = len(ex["ids"])
@@ -372,6 +394,8 @@ class SuggesterModel:
             manifest=manifest,
             features=features,
             prototypes=prototypes,
+            stage_prototypes=stage_prototypes,
+            prototype_weight=float(config.get("prototype_weight", 0.0)),
         )
 
     def with_thresholds(

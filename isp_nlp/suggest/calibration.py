@@ -112,3 +112,30 @@ def choose_code_threshold(proba: np.ndarray, Y: np.ndarray,
     scores = {t: score(t) for t in grid}
     best = max(scores.values())
     return min((t for t in grid if scores[t] >= best - 1e-12), key=lambda t: abs(t - 0.5))
+
+
+#: The share of suggested stages that should match the coders: two in three, the
+#: reliability the former fixed stage threshold 0.4 was chosen for (evaluation/results/
+#: tuning.md, "Stage threshold").
+STAGE_PRECISION_TARGET = 2 / 3
+
+
+def choose_stage_threshold(top_proba: np.ndarray, correct: np.ndarray,
+                           target: float = STAGE_PRECISION_TARGET,
+                           grid: tuple[float, ...] = THRESHOLD_GRID) -> float | None:
+    """The lowest threshold on out-of-fold top stage probabilities at which the suggested
+    stages (probability >= threshold) match the coders' stage at least ``target`` of the
+    time, over at least ``MIN_THRESHOLD_ROWS`` suggestions. None when there are too few
+    rows or no threshold reaches the target."""
+    p = np.asarray(top_proba, dtype=np.float64)
+    ok = np.asarray(correct, dtype=bool)
+    if p.shape != ok.shape or p.ndim != 1:
+        raise ValueError(f"top_proba has shape {p.shape} and correct {ok.shape}; expected "
+                         "equal 1-D shapes")
+    for t in grid:
+        covered = p >= t
+        if covered.sum() < MIN_THRESHOLD_ROWS:
+            return None
+        if ok[covered].mean() >= target:
+            return t
+    return None

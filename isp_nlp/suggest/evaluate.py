@@ -3,7 +3,8 @@ human coders about as well as they agree with each other?
 
 Units are (document, segment): the segment id, else the start/end offsets, else the
 text. Seeds are drawn K per label from TRAIN (or from the other folds, grouped by
-document), the suggester is fitted through :mod:`isp_nlp.suggest.api`, and its
+document), the suggester is fitted by the project's own trainer
+(:func:`isp_nlp.suggest.trainer.train_suggester`), and its
 predictions are compared with every coder of TEST. Functions return data only.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,8 +32,11 @@ from isp_nlp.coded.units import (
     load_units,
 )
 from isp_nlp.embed import embed_texts
-from isp_nlp.suggest.api import PROTOTYPE_WEIGHT, fit_multi_label, fit_single_label
+from isp_nlp.errors import ModelError
+from isp_nlp.suggest.batch import SegmentBatch
+from isp_nlp.suggest.bundle import SuggesterModel
 from isp_nlp.suggest.prototypes import prototype_texts
+from isp_nlp.suggest.trainer import TrainParams, train_multi_label, train_single_label
 
 THRESHOLDS = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9)
 
@@ -102,7 +106,7 @@ def model_agreement(units: CodedUnits, predicted: Sequence[Any], labels: Sequenc
     return out
 
 
-def _nanmean(values: Sequence[float]) -> float:
+def _nanmean(values: Sequence[float | None]) -> float:
     vals = [v for v in values if v is not None and not math.isnan(v)]
     return float(np.mean(vals)) if vals else math.nan
 
@@ -141,24 +145,47 @@ def sample_seeds(units: CodedUnits, k: int | None, rng: np.random.Generator,
     return np.asarray(chosen, dtype=int)
 
 
-def fit_predict(train: CodedUnits, idx: np.ndarray, test: CodedUnits, labels: Sequence[str],
-                params=None, prototypes=None) -> tuple[list[Any], np.ndarray]:
-    """Fit on ``train`` rows ``idx``; return (predicted labels, confidence) for ``test``.
-    ``prototypes`` (label -> codebook embeddings) are used by single-label models."""
+def fit_model(train: CodedUnits, idx: np.ndarray, labels: Sequence[str],
+              params: TrainParams | None = None,
+              prototypes: Mapping[str, np.ndarray] | None = None) -> SuggesterModel:
+    """The project's model fitted on ``train`` rows ``idx``: multi-label units train its
+    codes, single-label units its single-label (stage) part. ``prototypes`` (label ->
+    codebook embeddings) are the zero-shot codes or the single-label prior."""
 
     ref = train.reference()
     batch = train.batch(idx)
     if train.multi_label:
         Y = np.array([[lab in ref[i] for lab in labels] for i in idx], dtype=int)
-        model = fit_multi_label(batch, Y, list(labels), params=params)
-        proba = model.predict_proba(test.batch())
-        pred = [tuple(lab for j, lab in enumerate(model.labels) if row[j] >= 0.5)
-                for row in proba]
-        return pred, np.maximum(proba, 1 - proba).min(axis=1)
-    model = fit_single_label(batch, [ref[i] for i in idx], params=params, prototypes=prototypes)
-    proba = model.predict_proba(test.batch())
-    classes = np.asarray(model.classes_, dtype=object)
+        return train_multi_label(batch, Y, labels, params=params, prototypes=prototypes)
+    return train_single_label(batch, [ref[i] for i in idx], params=params,
+                              prototypes=prototypes)
+
+
+def predict_labels(model: SuggesterModel, batch: SegmentBatch) -> tuple[list[Any], np.ndarray]:
+    """(predicted labels, confidence) per row: a code model's codes at their thresholds
+    and min max(p, 1 - p), else the top single label and its probability."""
+
+    code_p = model.predict_code_proba(batch)
+    if code_p is not None:
+        cut = model.code_thresholds
+        pred: list[Any] = [tuple(lab for j, lab in enumerate(model.code_labels)
+                                 if row[j] >= cut[j]) for row in code_p]
+        return pred, np.maximum(code_p, 1 - code_p).min(axis=1)
+    proba = model.predict_stage_proba(batch)
+    if proba is None:
+        raise ModelError(f"suggester {model.model_id} has neither a code nor a stage model")
+    classes = np.asarray(model.stage_classes, dtype=object)
     return [str(c) for c in classes[proba.argmax(axis=1)]], proba.max(axis=1)
+
+
+def fit_predict(train: CodedUnits, idx: np.ndarray, test: CodedUnits, labels: Sequence[str],
+                params: TrainParams | None = None,
+                prototypes: Mapping[str, np.ndarray] | None = None
+                ) -> tuple[list[Any], np.ndarray]:
+    """Fit on ``train`` rows ``idx`` (:func:`fit_model`); predict ``test``
+    (:func:`predict_labels`)."""
+
+    return predict_labels(fit_model(train, idx, labels, params, prototypes), test.batch())
 
 
 # --------------------------------------------------------------------------- the study
@@ -321,18 +348,22 @@ def evaluate_files(train: str | Path | None, test: str | Path | None, *,
                    cache=None, params=None, codebook: str | Path | None = None,
                    progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Train/test files or one CODED file with ``config.folds`` grouped folds; with a
-    ``codebook``, its definitions and examples of each label join single-label models."""
-    kw = {"label_column": config.label_column, "multi_label": config.multi_label}
+    ``codebook``, its definitions and examples of each label join the model as in
+    ``isp-nlp train``."""
+    def read(path: str | Path) -> CodedUnits:
+        return embed_units(load_units(path, label_column=config.label_column,
+                                      multi_label=config.multi_label), embedder, cache)
+
     if coded is not None:
         if not config.folds:
             raise EvaluationError("one coded file needs --folds N (or give --train and --test).")
-        units = embed_units(load_units(coded, **kw), embedder, cache)
+        units = read(coded)
         splits, test_all = grouped_folds(units, config.folds), units
     else:
         if train is None or test is None:
             raise EvaluationError("give both --train and --test, or one CODED.csv with --folds N.")
-        tr = embed_units(load_units(train, **kw), embedder, cache)
-        te = embed_units(load_units(test, **kw), embedder, cache)
+        tr = read(train)
+        te = read(test)
         splits, test_all = [Split(tr, te)], te
     config.embedder = config.embedder or getattr(embedder, "model_id", "")
 
@@ -344,20 +375,19 @@ def evaluate_files(train: str | Path | None, test: str | Path | None, *,
     result = run_study(splits, config, test_all=test_all, params=params, progress=progress,
                        prototypes=protos)
     result["codebook"] = None if codebook is None else {
-        "path": Path(codebook).name, "prototype_weight": PROTOTYPE_WEIGHT}
+        "path": Path(codebook).name,
+        "prototype_weight": (params or TrainParams()).prototype_weight}
     return result
 
 
 def label_prototypes(codebook: str | Path, units: CodedUnits, embedder, cache=None, *,
                      multi_label: bool = False, stages: bool = False) -> dict[str, np.ndarray]:
     """label -> embeddings of its codebook texts (a code matched by id or name, or a
-    stage by id)."""
+    stage by id): zero-shot codes (multi-label) or the single-label prior."""
 
-    if multi_label:
-        raise EvaluationError("--codebook works with single-label studies for now; leave out "
-                              "--multi-label or --codebook.")
     book = load_codebook(codebook)
-    labels = sorted({str(r) for r in units.reference() if r is not None})
+    labels = sorted({str(lab) for r in units.reference() if r is not None
+                     for lab in (r if multi_label else (r,))})
     by_stage = {st.id: st for st in book.stages}
     found = {lab: by_stage.get(lab) if stages else resolve_code(book, lab) for lab in labels}
     missing = [lab for lab, code in found.items() if code is None]
@@ -367,4 +397,4 @@ def label_prototypes(codebook: str | Path, units: CodedUnits, embedder, cache=No
             f"{'' if stages else 'or name '}{', '.join(missing)}; "
             f"expected an entry for every label of {units.name}; add them to the codebook.")
     return {lab: embed_texts(prototype_texts(code), embedder, cache)
-            for lab, code in found.items()}
+            for lab, code in found.items() if code is not None}

@@ -48,26 +48,34 @@ def nearest_exemplars(
 
 
 def uncertainty_scores(
-    code_proba: np.ndarray | None, stage_proba: np.ndarray | None
+    code_proba: np.ndarray | None, stage_proba: np.ndarray | None,
+    code_threshold: float | np.ndarray = 0.5,
 ) -> np.ndarray:
-    """Per-segment uncertainty in [0, 1] for review ordering (higher = review first).
+    """Per-segment uncertainty in [0, 1]: how informative a coder's verdict would be
+    (1 at the decision boundary, 0 when sure). The one definition, used by review
+    ordering, next-to-code and :meth:`SuggesterModel.uncertainty`.
 
-    Codes: ``1 - min_j |2 p_j - 1|``, i.e. how close the most borderline code
-    is to 0.5. Stage: entropy of the stage distribution divided by
-    ``log(n_stages)``. When both are given the score is their mean.
+    The larger of (a) the code closest to its threshold, ``1 - |p - t| / span`` with
+    ``span = t`` below the threshold and ``1 - t`` above it (``code_threshold``: one
+    value or one per code), and (b) one minus the margin between the two most probable
+    stages (a single column is a lone top probability: ``1 - p``).
     """
     parts: list[np.ndarray] = []
-    if code_proba is not None and code_proba.shape[1] > 0:
-        margin = np.abs(2.0 * np.asarray(code_proba, dtype=np.float64) - 1.0)
-        parts.append(1.0 - margin.min(axis=1))
-    if stage_proba is not None and stage_proba.shape[1] > 1:
-        p = np.clip(np.asarray(stage_proba, dtype=np.float64), 1e-12, 1.0)
-        entropy = -(p * np.log(p)).sum(axis=1) / np.log(p.shape[1])
-        parts.append(np.clip(entropy, 0.0, 1.0))
+    n = 0
+    if code_proba is not None:
+        P = np.asarray(code_proba, dtype=np.float64)
+        n = P.shape[0]
+        if P.shape[1] > 0:
+            t = np.broadcast_to(np.asarray(code_threshold, dtype=np.float64), P.shape)
+            span = np.maximum(np.where(P < t, t, 1.0 - t), 1e-9)
+            parts.append((1.0 - np.abs(P - t) / span).max(axis=1))
+    if stage_proba is not None:
+        S = np.asarray(stage_proba, dtype=np.float64)
+        n = S.shape[0]
+        if S.shape[1] > 0:
+            top = -np.sort(-S, axis=1)
+            second = top[:, 1] if S.shape[1] > 1 else np.zeros(n)
+            parts.append(1.0 - (top[:, 0] - second))
     if not parts:
-        n = 0
-        for proba in (code_proba, stage_proba):
-            if proba is not None:
-                n = proba.shape[0]
         return np.zeros(n, dtype=np.float64)
-    return np.mean(parts, axis=0)
+    return np.clip(np.max(parts, axis=0), 0.0, 1.0)

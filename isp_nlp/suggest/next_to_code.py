@@ -14,17 +14,18 @@ from typing import Any
 
 import numpy as np
 
+from isp_nlp.embed import l2_normalise
 from isp_nlp.errors import IspNlpError, ProjectError
-from isp_nlp.pipeline import embed_segments, humanly_coded, project_embedder, training_set
+from isp_nlp.pipeline import embed_segments, project_embedder, training_set
+from isp_nlp.records import STAGE_DIMENSION, Suggestion
+from isp_nlp.suggest.evidence import uncertainty_scores
+from isp_nlp.suggest.training_data import humanly_coded
 
 MAX_POOL = 20_000  # larger pools are subsampled (seeded) before clustering
 MAX_CODED_FIT = 300  # coded rows used to fit the regions (all of them mark coverage)
 BALANCE_POOL_FACTOR = 5  # balanced_next clusters the 5 x slots least sure rows per label
-#: Share of balanced_next's picks drawn at random. On AnnoMI (grouped CV, paired with random
-#: from the same start, K = 32 per label) balancing alone gained +0.015 / +0.004 (therapist /
-#: client) and half random +0.016 / +0.037 (evaluation/results/tuning.md). On the 10-coder
-#: test transcripts, with the codebook-prior model, the rule beats random for therapist
-#: behaviour at K = 8 and 32 and ties on client talk (evaluation/results/annomi.md).
+#: Share of balanced_next's picks drawn at random; chosen by grouped CV on AnnoMI and
+#: checked on its 10-coder transcripts (evaluation/results/tuning.md, annomi.md).
 EXPLORE_SHARE = 0.5
 
 
@@ -43,10 +44,7 @@ class Pick:
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float64)
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    norms[norms == 0] = 1.0
-    return x / norms
+    return l2_normalise(x, np.float64)
 
 
 def _nearest_distance(X: np.ndarray, C: np.ndarray) -> np.ndarray:
@@ -111,11 +109,11 @@ def rank_next(embeddings: np.ndarray, uncertainty: Sequence[float] | np.ndarray 
         scores[best] = (priority / top, int(sizes[c]))
     if len(chosen) < n:  # more slots than uncovered regions: farthest rows first
         rest = np.setdiff1d(np.arange(m), chosen)
-        dist = _nearest_distance(X[rest], np.vstack([C, X[chosen]]))
-        weight = np.ones(len(rest)) if u is None else u[rest] + 1e-6
-        for j in np.argsort(-(dist * weight), kind="stable")[: n - len(chosen)]:
+        far = _nearest_distance(X[rest], np.vstack([C, X[chosen]]))
+        spread = np.ones(len(rest)) if u is None else u[rest] + 1e-6
+        for j in np.argsort(-(far * spread), kind="stable")[: n - len(chosen)]:
             chosen.append(int(rest[j]))
-            scores[int(rest[j])] = (float(dist[j] * weight[j]) / 2.0, 1)
+            scores[int(rest[j])] = (float(far[j] * spread[j]) / 2.0, 1)
     picks = []
     for i, row in enumerate(chosen):
         before = np.vstack([C, X[chosen[:i]]])
@@ -213,14 +211,22 @@ def balanced_next(embeddings: np.ndarray, proba: np.ndarray, coded_counts: Seque
     return picks
 
 
-def segment_uncertainty(suggestions: Sequence[Any]) -> dict[str, float]:
-    """Per segment, the largest uncertainty of its stored suggestions: 1 - p of the stage
-    suggestion (its top label) and 1 - |2p - 1| for each code."""
-    out: dict[str, float] = {}
+def segment_uncertainty(suggestions: Sequence[Suggestion],
+                        code_threshold: float = 0.5) -> dict[str, float]:
+    """Per segment, :func:`~isp_nlp.suggest.evidence.uncertainty_scores` of its stored
+    suggestions (codes at ``code_threshold``, the stage by its top probability)."""
+    codes: dict[str, list[float]] = {}
+    stages: dict[str, list[float]] = {}
     for s in suggestions:
-        p = float(s.probability)
-        u = 1.0 - p if s.dimension == "stage" else 1.0 - abs(2.0 * p - 1.0)
-        out[s.segment_id] = max(out.get(s.segment_id, 0.0), u)
+        into = stages if s.dimension == STAGE_DIMENSION else codes
+        into.setdefault(s.segment_id, []).append(float(s.probability))
+        (codes if into is stages else stages).setdefault(s.segment_id, [])
+    out: dict[str, float] = {}
+    for sid in codes:
+        c, st = codes[sid], stages[sid]
+        out[sid] = float(uncertainty_scores(np.array([c]) if c else None,
+                                            np.array([st]) if st else None,
+                                            code_threshold)[0])
     return out
 
 
@@ -277,11 +283,13 @@ def next_to_code(store, n: int = 20, *, seed: int = 0, embedder=None) -> list[di
         ts = training_set(store)
         counts = [sum(c in (cs or ()) for cs in ts.code_sets) for c in labels]
         picks = balanced_next(X, P, counts, n, seed=seed)
-        reasons = [_reason(p, labels[p.predicted]) for p in picks]
+        reasons = [_reason(p, None if p.predicted is None else labels[p.predicted])
+                   for p in picks]
     else:
         C = embed_segments(store, coded, embedder) if coded else None
         uncertainty = None
-        per_seg = segment_uncertainty(stored)
+        per_seg = segment_uncertainty(stored, float(
+            (info or {}).get("manifest", {}).get("code_threshold", 0.5)))
         if per_seg:
             # segments without a stored suggestion count as fully uncertain
             uncertainty = np.array([per_seg.get(s.id, 1.0) for s in todo])

@@ -9,11 +9,16 @@ learned on the codes that do have seed positives and negatives (pooled), turns t
 score into a probability. Pure numpy at prediction time; scikit-learn only to fit.
 
 That map is fitted on balanced classes, so on its own it suggests a zero-shot code on
-far more segments than coders apply a code (38 % against 14 % on the demo corpus). Each
+far more segments than coders apply a code (evaluation/results/tuning.md). Each
 zero-shot code therefore also has a *floor*: the probability above which lie as many
 seed segments as carry a typical seeded code (the mean share over the seeded codes).
 A zero-shot code is suggested where its probability reaches both the model's code
 threshold and its floor.
+
+The same class serves a single-label model (the stage, or one label per segment in
+``isp-nlp evaluate``): :meth:`Prototypes.class_proba` is a softmax over the classes of
+``LABEL_TEMPERATURE`` times each max cosine, the codebook prior that takes a share
+``TrainParams.prototype_weight`` of the model's probability.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from typing import Any
 import numpy as np
 from scipy.special import expit, softmax
 
+from isp_nlp.embed import l2_normalise
 from isp_nlp.errors import ModelError
 from isp_nlp.records import Code
 
@@ -33,6 +39,9 @@ from isp_nlp.records import Code
 FALLBACK_A = 20.0
 FALLBACK_B = -10.0
 LEARNED, FALLBACK = "learned", "fallback"
+#: Softmax temperature over a single-label model's max cosine similarities
+#: (:meth:`Prototypes.class_proba`).
+LABEL_TEMPERATURE = 10.0
 
 
 def prototype_texts(code: Code) -> list[str]:
@@ -68,16 +77,9 @@ def embed_prototypes(
     return out
 
 
-def _unit_rows(X: np.ndarray) -> np.ndarray:
-    X = np.asarray(X, dtype=np.float32)
-    norms = np.linalg.norm(X, axis=1, keepdims=True)
-    norms[~(norms > 0)] = 1.0  # zero rows stay zero; NaN rows stay NaN
-    return X / norms
-
-
 @dataclass(frozen=True, eq=False)
-class CodePrototypes:
-    """Prototype embeddings per code and the similarity → probability map.
+class Prototypes:
+    """Prototype embeddings per label (code or stage) and the similarity → probability map.
 
     ``vectors[k]`` is a unit-length prototype of code ``code_labels[rows[k]]``;
     ``p = sigmoid(a * max_cosine + b)``; ``source`` is ``"learned"`` or ``"fallback"``
@@ -113,7 +115,7 @@ class CodePrototypes:
                 raise ValueError(f"prototype floors {floors.shape} do not fit the code labels")
             object.__setattr__(self, "floors", floors)
         object.__setattr__(self, "code_labels", tuple(str(c) for c in self.code_labels))
-        object.__setattr__(self, "vectors", _unit_rows(vectors))
+        object.__setattr__(self, "vectors", l2_normalise(vectors))
         object.__setattr__(self, "rows", rows)
         object.__setattr__(self, "a", float(self.a))
         object.__setattr__(self, "b", float(self.b))
@@ -131,7 +133,7 @@ class CodePrototypes:
 
     def scores(self, X: np.ndarray) -> np.ndarray:
         """(n, n_codes) max cosine similarity to each code's prototypes (-inf: none)."""
-        X = _unit_rows(np.atleast_2d(X))
+        X = l2_normalise(np.atleast_2d(X))
         if X.shape[1] != self.dim:
             raise ValueError(f"embeddings have {X.shape[1]} dims, prototypes {self.dim}")
         out = np.full((X.shape[0], len(self.code_labels)), -np.inf, dtype=np.float64)
@@ -142,6 +144,13 @@ class CodePrototypes:
         for j in np.unique(self.rows):
             out[:, j] = sims[:, self.rows == j].max(axis=1)
         return out
+
+    def class_proba(self, X: np.ndarray, classes: Sequence[str]) -> np.ndarray:
+        """(n, len(classes)) codebook prior of a single-label model: a softmax over
+        ``classes`` of ``LABEL_TEMPERATURE`` x max cosine (every class needs prototypes)."""
+        col = {c: j for j, c in enumerate(self.code_labels)}
+        S = self.scores(X)[:, [col[str(c)] for c in classes]]
+        return softmax(np.where(np.isneginf(S), -1.0, S) * LABEL_TEMPERATURE, axis=1)
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """(n, n_codes) probabilities; a code without prototypes gets 0."""
@@ -196,7 +205,7 @@ class CodePrototypes:
     @classmethod
     def from_state(
         cls, config: Mapping[str, Any], arrays: Mapping[str, np.ndarray]
-    ) -> CodePrototypes:
+    ) -> Prototypes:
         """Rebuild from :meth:`get_state`; raises KeyError/ValueError on bad input."""
         return cls(
             code_labels=tuple(str(c) for c in config["code_labels"]),
@@ -238,12 +247,19 @@ def _stack(
     return np.vstack(blocks), np.asarray(rows, dtype=np.int64)
 
 
+def stack_prototypes(labels: Sequence[str], prototype_embeddings: Mapping[str, np.ndarray],
+                     dim: int | None = None) -> Prototypes:
+    """Prototypes of a single-label model's ``labels`` (no map to learn: the fallback)."""
+    vectors, rows = _stack(labels, prototype_embeddings, dim)
+    return Prototypes(tuple(labels), vectors, rows, FALLBACK_A, FALLBACK_B)
+
+
 def fit_prototypes(
     code_labels: Sequence[str],
     prototype_embeddings: Mapping[str, np.ndarray],
     X_seed: np.ndarray,
     Y_seed: np.ndarray,
-) -> CodePrototypes:
+) -> Prototypes:
     """Prototypes for ``code_labels`` plus a Platt map learned on the seed segments.
 
     The map is one balanced logistic regression on the pooled (max cosine similarity,
@@ -257,7 +273,7 @@ def fit_prototypes(
     X_seed = np.asarray(X_seed, dtype=np.float32)
     dim = X_seed.shape[1] if X_seed.ndim == 2 else None
     vectors, rows = _stack(code_labels, prototype_embeddings, dim)
-    base = CodePrototypes(tuple(code_labels), vectors, rows, FALLBACK_A, FALLBACK_B)
+    base = Prototypes(tuple(code_labels), vectors, rows, FALLBACK_A, FALLBACK_B)
     Y = np.asarray(Y_seed)
     if X_seed.ndim != 2 or Y.shape != (X_seed.shape[0], len(code_labels)):
         raise ModelError(
@@ -277,12 +293,12 @@ def fit_prototypes(
         lr = LogisticRegression(C=100.0, class_weight="balanced").fit(feature, target)
         a, b = float(lr.coef_[0, 0]), float(lr.intercept_[0])
         if a > 0:
-            fitted = CodePrototypes(tuple(code_labels), vectors, rows, a, b, LEARNED,
+            fitted = Prototypes(tuple(code_labels), vectors, rows, a, b, LEARNED,
                                     len(usable))
     return replace(fitted, floors=_floors(fitted, X_seed, Y))
 
 
-def _floors(protos: CodePrototypes, X_seed: np.ndarray, Y: np.ndarray) -> np.ndarray | None:
+def _floors(protos: Prototypes, X_seed: np.ndarray, Y: np.ndarray) -> np.ndarray | None:
     """Per code with prototypes and no seed positive: the probability reached by a typical
     seeded code's share of the seed segments (None without a seeded code to measure)."""
     seeded = [j for j in range(Y.shape[1]) if Y[:, j].min() != Y[:, j].max()]
@@ -296,24 +312,3 @@ def _floors(protos: CodePrototypes, X_seed: np.ndarray, Y: np.ndarray) -> np.nda
     return floors
 
 
-#: Softmax temperature over the labels' max cosine similarities (:class:`LabelPrototypes`).
-LABEL_TEMPERATURE = 10.0
-
-
-@dataclass(frozen=True, eq=False)
-class LabelPrototypes:
-    """Codebook prototypes of the classes of a single-label model.
-
-    ``predict_proba`` is a softmax over the classes of ``LABEL_TEMPERATURE`` times each
-    segment's highest cosine similarity to the class's prototypes: a zero-shot guess of
-    which class a segment belongs to, from the codebook alone.
-    """
-
-    vectors: Mapping[str, np.ndarray]
-
-    def predict_proba(self, X: np.ndarray, classes: Sequence[str]) -> np.ndarray:
-        """(n, len(classes)) probabilities; every class needs prototypes."""
-        Z = _unit_rows(np.atleast_2d(X))
-        S = np.stack([(Z @ _unit_rows(self.vectors[str(c)]).T).max(axis=1) for c in classes],
-                     axis=1).astype(np.float64)
-        return softmax(np.nan_to_num(S, nan=-1.0) * LABEL_TEMPERATURE, axis=1)

@@ -1,4 +1,14 @@
-"""Fit a :class:`SuggesterModel` from embeddings of human-coded segments."""
+"""The one trainer: fit a :class:`SuggesterModel` from embeddings of human-coded segments.
+
+``isp-nlp train`` (and its out-of-fold predictions), ``isp-nlp evaluate`` and the AnnoMI
+benchmark all fit through :func:`train_suggester` with :class:`TrainParams`, so what is
+measured is what ships. A model is a :class:`~isp_nlp.suggest.features.FeatureBuilder`
+(embedding, previous turn, TF-IDF and surface features) followed by balanced logistic
+regression: one per code (multi-label) and one over the stages (single-label; any
+one-label-per-segment task in ``evaluate``). Codebook definitions and examples
+(:mod:`isp_nlp.suggest.prototypes`) give codes without seeds a zero-shot probability and
+the single-label model a prior.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +28,8 @@ from isp_nlp.suggest.batch import SegmentBatch
 from isp_nlp.suggest.bundle import SuggesterModel
 from isp_nlp.suggest.estimators import CodeSuggester, StageClassifier
 from isp_nlp.suggest.features import FeatureBuilder, FeatureSpec
-from isp_nlp.suggest.prototypes import CodePrototypes, fit_prototypes
+from isp_nlp.suggest.prototypes import Prototypes, fit_prototypes, stack_prototypes
+from isp_nlp.suggest.selection import select_spec
 
 NO_CODES_HINT = "import seed codes with `isp-nlp import-codes` first"
 
@@ -47,9 +58,14 @@ class TrainParams:
     #: the stage model, a Platt sigmoid per code (see :mod:`isp_nlp.suggest.calibration`).
     #: Opt-in: it multiplies the fits by folds + 1, too slow for the project demo.
     calibration_folds: int = 0
-    #: fit_single_label only: keep the configured features or drop the lexical and surface
-    #: blocks, whichever scores better by internal CV (see :mod:`isp_nlp.suggest.selection`).
+    #: Keep the configured features or drop the lexical and surface blocks, whichever
+    #: scores better for the stage (single-label) model by internal CV on its seeds
+    #: (see :mod:`isp_nlp.suggest.selection`).
     select_features: bool = False
+    #: Share of the single-label (stage) probability that comes from the codebook prior
+    #: when stage prototypes are given; chosen by grouped CV on the AnnoMI pool
+    #: (evaluation/results/tuning.md).
+    prototype_weight: float = 0.3
 
     def feature_spec(self) -> FeatureSpec:
         """The :class:`FeatureSpec` these parameters ask for."""
@@ -188,6 +204,7 @@ def train_suggester(
     context_texts: Sequence[str] | None = None,
     context_embeddings: np.ndarray | None = None,
     prototype_embeddings: Mapping[str, np.ndarray] | None = None,
+    stage_prototype_embeddings: Mapping[str, np.ndarray] | None = None,
 ) -> SuggesterModel:
     """Train code and stage suggesters on human-coded segments.
 
@@ -202,15 +219,23 @@ def train_suggester(
     codes to embeddings of their codebook texts (see
     :func:`isp_nlp.suggest.prototypes.prototype_texts`); codes without seed positives
     then get zero-shot probabilities (listed in ``manifest["zero_shot_codes"]``).
+    ``stage_prototype_embeddings`` maps stages to embeddings of their codebook texts:
+    the stage model's prior (``params.prototype_weight``); every trained stage needs some.
     """
     params = params or TrainParams()
     ids = [str(s) for s in segment_ids]
     X = _validate(X, ids, texts, code_sets, stages, code_labels, stage_labels)
     batch = _batch(X, ids, texts, context_texts, context_embeddings)
-    features = FeatureBuilder(params.feature_spec()).fit(batch)
-    F = features.transform(batch)
     code_rows = [i for i, c in enumerate(code_sets) if c is not None]
     stage_rows = [i for i, s in enumerate(stages) if s is not None]
+    y_stage = np.asarray([str(stages[i]) for i in stage_rows], dtype=object)
+    distinct = sorted(set(y_stage))
+    spec = params.feature_spec()
+    if params.select_features and len(distinct) >= 2:
+        spec, _ = select_spec(batch.subset(stage_rows), y_stage, spec, lambda: StageClassifier(
+            C=params.stage_C, class_weight=params.class_weight, max_iter=params.max_iter))
+    features = FeatureBuilder(spec).fit(batch)
+    F = features.transform(batch)
     if not code_rows and not stage_rows:
         raise ModelError(
             f"No human-coded segments were given ({len(ids)} segments, none with a code or "
@@ -231,7 +256,7 @@ def train_suggester(
                                  calibration_folds=params.calibration_folds)
         code_est.fit(F[code_rows], Y)
     stage_est: StageClassifier | None = None
-    distinct = sorted({str(stages[i]) for i in stage_rows})
+    stage_protos: Prototypes | None = None
     if len(distinct) < 2:
         skipped["stage"] = (
             f"{len(stage_rows)} stage-coded segments with {len(distinct)} distinct stage "
@@ -241,8 +266,10 @@ def train_suggester(
         stage_est = StageClassifier(C=params.stage_C, class_weight=params.class_weight,
                                     max_iter=params.max_iter,
                                     calibration_folds=params.calibration_folds)
-        stage_est.fit(F[stage_rows], np.asarray([str(stages[i]) for i in stage_rows]))
-    prototypes: CodePrototypes | None = None
+        stage_est.fit(F[stage_rows], y_stage.astype(str))
+        if stage_prototype_embeddings is not None:
+            stage_protos = _stage_prototypes(distinct, stage_prototype_embeddings, X.shape[1])
+    prototypes: Prototypes | None = None
     if prototype_embeddings and code_labels:
         prototypes = fit_prototypes(code_labels, prototype_embeddings, X[code_rows], Y)
     if code_est is None and stage_est is None:
@@ -266,10 +293,57 @@ def train_suggester(
         hyper_parameters=asdict(params),
         features=features,
         prototypes=prototypes,
+        stage_prototypes=stage_protos,
+        prototype_weight=params.prototype_weight if stage_protos is not None else 0.0,
     )
     model.manifest = _manifest(model, ids, code_sets, stages, len(code_rows), len(stage_rows),
                                skipped)
     return model
+
+
+def train_single_label(batch: SegmentBatch, y: Sequence[str], *,
+                       params: TrainParams | None = None,
+                       prototypes: Mapping[str, np.ndarray] | None = None,
+                       embedder_id: str = "") -> SuggesterModel:
+    """:func:`train_suggester` on one label per segment (its single-label, stage part).
+
+    ``prototypes`` maps each label to the embeddings of its codebook texts: the prior.
+    """
+    labels = [str(v) for v in y]
+    if len(set(labels)) < 2:
+        raise ModelError(f"need at least 2 different labels to train; found {sorted(set(labels))}")
+    return train_suggester(
+        batch.embeddings, list(batch.segment_ids), list(batch.texts), [None] * len(labels),
+        labels, code_labels=[], stage_labels=sorted(set(labels)), embedder_id=embedder_id,
+        params=params, context_texts=batch.context_texts,
+        context_embeddings=batch.context_embeddings, stage_prototype_embeddings=prototypes)
+
+
+def train_multi_label(batch: SegmentBatch, Y: np.ndarray, labels: Sequence[str], *,
+                      params: TrainParams | None = None,
+                      prototypes: Mapping[str, np.ndarray] | None = None,
+                      embedder_id: str = "") -> SuggesterModel:
+    """:func:`train_suggester` on codes (``Y``: 0/1 matrix, columns = ``labels``).
+
+    ``prototypes`` maps codes to the embeddings of their codebook texts (zero-shot codes).
+    """
+    Y = np.asarray(Y)
+    code_sets = [frozenset(lab for lab, v in zip(labels, row, strict=True) if v) for row in Y]
+    return train_suggester(
+        batch.embeddings, list(batch.segment_ids), list(batch.texts), code_sets,
+        [None] * len(code_sets), code_labels=list(labels), stage_labels=[],
+        embedder_id=embedder_id, params=params, context_texts=batch.context_texts,
+        context_embeddings=batch.context_embeddings, prototype_embeddings=prototypes)
+
+
+def _stage_prototypes(classes: Sequence[str], embeddings: Mapping[str, np.ndarray],
+                      dim: int) -> Prototypes:
+    """The stage prior's prototypes; raises ModelError when a trained class has none."""
+    missing = [c for c in classes if np.asarray(embeddings.get(c, ())).size == 0]
+    if missing:
+        raise ModelError(f"the codebook has no definition or example for {', '.join(missing)}; "
+                         "expected one for every label; add them to the codebook.")
+    return stack_prototypes(classes, {c: embeddings[c] for c in classes}, dim)
 
 
 def _floors(code_labels: Sequence[str], floors: np.ndarray | None) -> dict[str, float]:

@@ -1,0 +1,114 @@
+"""What the project's trainer reads from the store, as plain data.
+
+:func:`merge_labels` turns the human annotations into one row per coded segment,
+:func:`previous_turns` gives each segment its conversational context, and
+:class:`TrainingData` holds everything one training run needs (segments, labels,
+embeddings with context embeddings, codebook prototype embeddings), so fitting is a
+pure function of it (:mod:`isp_nlp.suggest.project_fit`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from isp_nlp.records import CODE_DIMENSION, STAGE_DIMENSION, Annotation, Segment
+from isp_nlp.suggest.batch import SegmentBatch
+
+HUMAN_SOURCES = ("human", "consensus")
+
+
+@dataclass(frozen=True)
+class TrainingSet:
+    """One row per human-coded segment, the coders' labels merged.
+
+    A code counts as present when at least half of the coders who coded the
+    segment applied it (for two coders: either of them), so a suggestion is
+    what at least one trained coder would apply; the stage is the coders'
+    most common label (ties: alphabetically first coder). ``code_sets[i]`` is
+    None when no coder gave codes for the segment (stage only).
+    """
+
+    segments: list[Segment]
+    coders: list[tuple[str, ...]]
+    code_sets: list[frozenset[str] | None]
+    stages: list[str | None]
+
+
+def humanly_coded(annotations: Sequence[Annotation]) -> set[str]:
+    """Ids of the segments with a human (or consensus) annotation."""
+    return {a.segment_id for a in annotations if a.source in HUMAN_SOURCES}
+
+
+def merge_labels(segments: Sequence[Segment], annotations: Sequence[Annotation]) -> TrainingSet:
+    """The :class:`TrainingSet` of the human annotations, in document order."""
+    by_id = {s.id: s for s in segments}
+    codes: dict[str, dict[str, set[str]]] = {}
+    stages: dict[str, dict[str, str]] = {}
+    for a in annotations:
+        if a.source not in HUMAN_SOURCES or a.segment_id not in by_id:
+            continue
+        if a.dimension == CODE_DIMENSION:
+            labels = codes.setdefault(a.segment_id, {}).setdefault(a.coder, set())
+            if a.label is not None:
+                labels.add(a.label)
+        elif a.dimension == STAGE_DIMENSION and a.label:
+            stages.setdefault(a.segment_id, {})[a.coder] = a.label
+    ids = sorted(set(codes) | set(stages), key=lambda i: (by_id[i].document, by_id[i].index))
+    ts = TrainingSet(segments=[], coders=[], code_sets=[], stages=[])
+    for sid in ids:
+        per_coder = codes.get(sid)
+        code_set = None
+        if per_coder is not None:
+            counts = Counter(c for labels in per_coder.values() for c in labels)
+            code_set = frozenset(c for c, n in counts.items() if 2 * n >= len(per_coder))
+        st = stages.get(sid, {})
+        stage = None
+        if st:
+            votes = Counter(st[c] for c in sorted(st))
+            stage = votes.most_common(1)[0][0]  # ties: first coder in sorted order
+        ts.segments.append(by_id[sid])
+        ts.coders.append(tuple(sorted(set(per_coder or {}) | set(st))))
+        ts.code_sets.append(code_set)
+        ts.stages.append(stage)
+    return ts
+
+
+def previous_turns(all_segments: Sequence[Segment], segments: Sequence[Segment]) -> list[str]:
+    """Each of ``segments``' context: the text of the previous turn of its document ("" if
+    none), looked up among ``all_segments`` (the project's segments, document order).
+
+    A turn split into several segments (sentence or paragraph units) is joined back
+    with spaces; non-codable turns (e.g. the interviewer's questions) count as context.
+    """
+    turns: dict[str, dict[int, list[str]]] = {}
+    for seg in all_segments:
+        turns.setdefault(seg.document, {}).setdefault(seg.turn_index, []).append(seg.text)
+    previous: dict[tuple[str, int], str] = {}
+    for document, by_turn in turns.items():
+        last = ""
+        for turn_index in sorted(by_turn):
+            previous[(document, turn_index)] = last
+            last = " ".join(by_turn[turn_index])
+    return [previous.get((s.document, s.turn_index), "") for s in segments]
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """Everything one ``isp-nlp train`` run fits on.
+
+    ``batch`` is row-aligned with ``labels.segments`` (embeddings and previous-turn
+    context); ``code_prototypes`` / ``stage_prototypes`` map leaf codes / stages to the
+    embeddings of their codebook texts.
+    """
+
+    labels: TrainingSet
+    batch: SegmentBatch
+    code_labels: list[str]
+    stage_labels: list[str]
+    embedder_id: str
+    code_prototypes: Mapping[str, np.ndarray]
+    stage_prototypes: Mapping[str, np.ndarray]

@@ -1,0 +1,154 @@
+"""What we measure is what ships: ``isp-nlp evaluate`` on a coded CSV and the project's
+``train`` on the same seeds and codebook fit the same model (hashing embedder, fast)."""
+
+from __future__ import annotations
+
+import csv
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from isp_nlp.coded.units import embed_units, load_units
+from isp_nlp.pipeline import load_latest_model, make_embedder, segment_batch, train_project
+from isp_nlp.project import (
+    import_codes,
+    ingest_files,
+    init_project,
+    load_project_codebook,
+    open_project,
+)
+from isp_nlp.suggest.evaluate import check_labels, fit_model, label_prototypes, sample_seeds
+from isp_nlp.suggest.training_data import merge_labels
+
+EMBEDDER = "hashing-256"
+CODEBOOK = """\
+name: one model path
+codes:
+  - id: strategies
+    name: Strategies
+    definition: Ways of supporting practice.
+  - id: training
+    name: Training
+    parent: strategies
+    definition: Classroom courses, slides and curricula delivered to staff.
+    examples: ["We ran a five-day course with slides."]
+  - id: coaching
+    name: Coaching
+    parent: strategies
+    definition: Ongoing coaching and feedback on the job.
+    examples: ["I sat with the supervisor every week and gave feedback."]
+  - id: barriers
+    name: Barriers
+    definition: Obstacles such as staff turnover and no time.
+    examples: ["Turnover meant we started over every year."]
+  - id: funding
+    name: Funding
+    definition: Money, grants and budgets for the work.
+    examples: ["The grant ran out after two years."]
+"""
+WORDS = {
+    "training": "course slides curriculum classroom binder lecture trained certified",
+    "coaching": "coach feedback weekly supervisor practice observed modelled together",
+    "barriers": "turnover time caseload shortage leaving overwhelmed burnout backlog",
+    "": "weather lunch parking building office morning drive coffee",
+}
+STAGE_OF = {"training": "push", "coaching": "exchange", "barriers": "push_pull", "": "none"}
+
+
+def _corpus(root: Path) -> tuple[list[Path], Path]:
+    """Three transcripts whose turns are all coded by two coders (ben differs on some)."""
+    rng = random.Random(7)
+    transcripts, rows = [], []
+    for d in range(3):
+        doc = f"site{d}"
+        lines = []
+        for t in range(14):
+            code = list(WORDS)[(t + d) % 4]
+            words = WORDS[code].split()
+            text = " ".join(rng.choice(words) for _ in range(8)).capitalize() + f" turn {t}."
+            speaker = "P01" if t % 2 == 0 else "P02"
+            lines.append(f"{speaker}: {text}")
+            for coder in ("ana", "ben"):
+                c, stage = code, STAGE_OF[code]
+                if coder == "ben" and t % 5 == 0:
+                    c, stage = "", "none"
+                rows.append([doc, "", text, coder, c, stage, speaker])
+                if code == "coaching" and coder == "ana" and t % 3 == 0:
+                    rows.append([doc, "", text, coder, "training", stage, speaker])
+        path = root / f"{doc}.txt"
+        path.write_text("\n\n".join(lines) + "\n", encoding="utf-8")
+        transcripts.append(path)
+    coded = root / "coded.csv"
+    with coded.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["document", "segment", "text", "coder", "code", "stage", "speaker"])
+        writer.writerows(rows)
+    return transcripts, coded
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory):
+    root = tmp_path_factory.mktemp("one_path")
+    transcripts, coded = _corpus(root)
+    book = root / "codebook.yaml"
+    book.write_text(CODEBOOK, encoding="utf-8")
+    init_project(root / "project", embedder=EMBEDDER)
+    with open_project(root / "project") as store:
+        load_project_codebook(store, book)
+        ingest_files(store, transcripts)
+        import_codes(store, coded)
+        train_project(store)
+        model = load_latest_model(store)
+        segments = store.segments()
+        ts = merge_labels(segments, store.annotations())
+        batch = segment_batch(ts.segments, segments, make_embedder(EMBEDDER),
+                              store.embedding_cache())
+    key = {s.id: f"{s.document}\x1ftext:{' '.join(s.text.split())}" for s in ts.segments}
+    return model, batch, [key[i] for i in batch.segment_ids], coded, book
+
+
+def _evaluate_model(coded: Path, book: Path, *, multi_label: bool):
+    """The model ``isp-nlp evaluate --train CODED --test CODED --codebook BOOK`` fits
+    with every row as a seed (K = None)."""
+    embedder = make_embedder(EMBEDDER)
+    units = embed_units(load_units(coded, label_column="code" if multi_label else "stage",
+                                   multi_label=multi_label), embedder)
+    labels = check_labels(units, units)
+    protos = label_prototypes(book, units, embedder, multi_label=multi_label,
+                              stages=not multi_label)
+    idx = sample_seeds(units, None, np.random.default_rng(0), labels)
+    return fit_model(units, idx, labels, prototypes=protos), units
+
+
+def test_evaluate_and_train_give_the_same_stage_predictions(trained) -> None:
+    model, batch, keys, coded, book = trained
+    ev, units = _evaluate_model(coded, book, multi_label=False)
+    assert model.stage_prototypes is not None and model.prototype_weight > 0
+    assert ev.stage_classes == model.stage_classes
+    position = {k: i for i, k in enumerate(units.keys)}
+    assert sorted(position) == sorted(keys)
+    test = units.batch([position[k] for k in keys])
+    assert test.context_texts == batch.context_texts  # the previous turn, both ways
+    shipped, measured = model.predict_stage_proba(batch), ev.predict_stage_proba(test)
+    assert shipped is not None and measured is not None
+    np.testing.assert_allclose(shipped, measured, rtol=0, atol=1e-9)
+    assert (shipped.argmax(axis=1) == measured.argmax(axis=1)).all()
+
+
+def test_evaluate_and_train_give_the_same_code_predictions(trained) -> None:
+    model, batch, keys, coded, book = trained
+    ev, units = _evaluate_model(coded, book, multi_label=True)
+    assert "strategies" not in model.code_labels  # a parent code: leaf codes only
+    assert model.zero_shot_codes == ["funding"]
+    common = list(ev.code_labels)
+    assert common == ["barriers", "coaching", "training"]
+    position = {k: i for i, k in enumerate(units.keys)}
+    test = units.batch([position[k] for k in keys])
+    shipped, measured = model.predict_code_proba(batch), ev.predict_code_proba(test)
+    assert shipped is not None and measured is not None
+    cols = [model.code_labels.index(c) for c in common]
+    np.testing.assert_allclose(shipped[:, cols], measured, rtol=0, atol=1e-9)
+    cut = ev.code_thresholds
+    np.testing.assert_array_equal(shipped[:, cols] >= cut, measured >= cut)
