@@ -145,3 +145,12 @@ def test_package_inits_hold_no_re_exports() -> None:
         names = [n for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)
                  and not (isinstance(n, ast.ImportFrom) and n.module == "__future__")]
         assert names == [], init
+
+
+def test_only_the_cli_imports_click() -> None:
+    offenders = sorted(
+        f"{path.relative_to(PACKAGE.parent)}:{line}"
+        for name, path in _modules().items() if not name.startswith("isp_nlp.cli")
+        for target, _, line in _imports(name, path) if target.split(".")[0] == "click"
+    )
+    assert offenders == []
