@@ -20,10 +20,10 @@ from isp_nlp.cli.codes import export_codes_cmd, import_codes_cmd
 from isp_nlp.cli.common import Group
 from isp_nlp.cli.evaluate import evaluate, next_to_code
 from isp_nlp.cli.ingest import ingest
-from isp_nlp.cli.model import embed, suggest, train
 from isp_nlp.cli.project import demo, init, status
 from isp_nlp.cli.report import report
 from isp_nlp.cli.review import log, review
+from isp_nlp.cli.suggester import embed, suggest, train
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
