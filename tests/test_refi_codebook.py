@@ -8,7 +8,9 @@ from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import pytest
+from click.testing import CliRunner
 
+from isp_nlp.cli import cli
 from isp_nlp.errors import InputFileError
 from isp_nlp.interchange.refi_codebook import (
     CODEBOOK_NS,
@@ -18,7 +20,7 @@ from isp_nlp.interchange.refi_codebook import (
 )
 from isp_nlp.records import STAGE_DIMENSION, STAGES, Code, Codebook
 
-from .conftest import SHARED, require_shared
+from .conftest import CORPUS, SHARED, require_shared
 
 REFI = SHARED / "refi-qda"
 REFI_FILES = sorted(p.name for p in REFI.glob("*.qd?*")) if REFI.is_dir() else []
@@ -275,3 +277,62 @@ def test_not_a_codebook_is_one_line(tmp_path: Path, name: str, content: str,
     with pytest.raises(InputFileError) as exc:
         read_refi_codebook(path)
     _one_line(exc, name, needle)
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def _run(*args: str, project: Path):
+    return CliRunner().invoke(cli, ["--project", str(project), *args])
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    out = tmp_path / "project"
+    assert CliRunner().invoke(cli, ["init", str(out), "--embedder", "hashing-256"]).exit_code == 0
+    return out
+
+
+def test_cli_loads_a_qdc_and_exports_it_back(project: Path, tmp_path: Path) -> None:
+    source = write_qdc(_sample(), tmp_path / "sample.qdc")
+    loaded = _run("codebook", "load", str(source), project=project)
+    assert loaded.exit_code == 0, loaded.output
+    assert "4 codes, 4 stages" in loaded.output
+    out = tmp_path / "back.qdc"
+    exported = _run("codebook", "export", "--out", str(out), project=project)
+    assert exported.exit_code == 0, exported.output
+    assert read_refi_codebook(out).codebook.code_ids == read_refi_codebook(
+        source).codebook.code_ids
+
+
+def test_cli_prints_each_warning_on_one_line(project: Path, tmp_path: Path) -> None:
+    path = tmp_path / "tag.qdc"
+    path.write_text(f'<CodeBook xmlns="{CODEBOOK_NS}"><Codes><Code guid='
+                    '"00000000-0000-0000-0000-000000000001" name="x" isCodable="true"/>'
+                    "</Codes><Sets/></CodeBook>", encoding="utf-8")
+    result = _run("codebook", "load", str(path), project=project)
+    assert result.exit_code == 0, result.output
+    warnings = [ln for ln in result.output.splitlines() if ln.startswith("Warning: ")]
+    assert len(warnings) == 1 and "<Sets/>" in warnings[0]
+
+
+def test_cli_yaml_codebook_still_loads_and_exports(project: Path, tmp_path: Path) -> None:
+    assert _run("codebook", "load", str(CORPUS / "codebook.yaml"),
+                project=project).exit_code == 0
+    result = _run("codebook", "export", "--out", str(tmp_path / "demo.qdc"), project=project)
+    assert result.exit_code == 0, result.output
+    assert "Stage" in (tmp_path / "demo.qdc").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("args", [
+    ("codebook", "load", "{tmp}/page.qdpx"),
+    ("codebook", "export", "--out", "{tmp}/book.yaml"),
+])
+def test_cli_user_mistakes_exit_2_with_one_line(project: Path, tmp_path: Path,
+                                                 args: tuple[str, ...]) -> None:
+    (tmp_path / "page.qdpx").write_text("<html></html>", encoding="utf-8")
+    _run("codebook", "load", str(CORPUS / "codebook.yaml"), project=project)
+    result = _run(*(a.format(tmp=tmp_path) for a in args), project=project)
+    assert result.exit_code == 2, result.output
+    lines = [ln for ln in result.output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
