@@ -16,6 +16,7 @@ from isp_nlp.interchange.refi_codebook import (
     CODEBOOK_NS,
     codebook_to_qdc,
     read_refi_codebook,
+    slug,
     write_qdc,
 )
 from isp_nlp.records import STAGE_DIMENSION, STAGES, Code, Codebook
@@ -336,3 +337,10 @@ def test_cli_user_mistakes_exit_2_with_one_line(project: Path, tmp_path: Path,
     assert result.exit_code == 2, result.output
     lines = [ln for ln in result.output.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
+
+
+def test_slug_keeps_other_scripts_and_drops_accents() -> None:
+    assert slug("1. Oltás típusa") == "1_oltas_tipusa"
+    assert slug("Доверие и обмен") == "доверие_и_обмен"
+    assert slug("信頼") == "信頼"
+    assert slug("  ---  ") == "code"

@@ -133,9 +133,12 @@ def _find_codebook(root: ET.Element) -> ET.Element | None:
 
 
 def slug(text: str) -> str:
-    """A lower-case ``[a-z0-9_]`` id for ``text`` (accents dropped); ``code`` when empty."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]+", "_", ascii_text.casefold()).strip("_") or "code"
+    """A lower-case id for ``text``: letters and digits joined by ``_``, accents dropped
+    (``Oltás`` -> ``oltas``); other scripts are kept (``Доверие`` -> ``доверие``);
+    ``code`` when nothing is left."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    bare = "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
+    return re.sub(r"[\W_]+", "_", unicodedata.normalize("NFC", bare)).strip("_") or "code"
 
 
 @dataclass
