@@ -86,7 +86,7 @@ def run_demo(out: str | Path, *, corpus: str | Path | None = None, embedder: str
     with open_project(out) as store:
         store.set_setting("demo", "1")
         echo(f"[1/8] project: {out}")
-        cb = load_project_codebook(store, corpus / "codebook.yaml")
+        cb = load_project_codebook(store, corpus / "codebook.yaml").codebook
         echo(f"[2/8] codebook: {len(cb.codes)} codes, stages {', '.join(cb.stage_ids)}")
         done = ingest_files(store, transcripts, skip_speakers=("Interviewer",))
         echo(f"[3/8] ingested {len(done)} transcripts: "

@@ -20,6 +20,12 @@ from isp_nlp.coded.read import annotations_to_frame, read_coded_csv
 from isp_nlp.errors import ImportCodesError, InputFileError, ProjectError
 from isp_nlp.ingest.readers import read_transcript
 from isp_nlp.ingest.segment import segment_transcript
+from isp_nlp.interchange.refi_codebook import (
+    CodebookImport,
+    is_refi_file,
+    read_refi_codebook,
+    write_qdc,
+)
 from isp_nlp.records import Codebook, Segment
 from isp_nlp.store.database import Store, project_db
 
@@ -113,11 +119,25 @@ def ingest_files(
 
 
 # -- codebook and seed codes ---------------------------------------------------
-def load_project_codebook(store: Store, path: str | Path) -> Codebook:
+def read_codebook_file(path: str | Path) -> CodebookImport:
+    """Read a codebook from YAML/JSON or a REFI-QDA .qdc/.qde/.qdpx, with any warnings."""
+    if is_refi_file(path):
+        return read_refi_codebook(path)
+    return CodebookImport(load_codebook(path))
+
+
+def load_project_codebook(store: Store, path: str | Path) -> CodebookImport:
     """Validate a codebook file and make it the project's codebook."""
 
-    codebook = load_codebook(path)
-    store.save_codebook(codebook, source=str(path))
+    loaded = read_codebook_file(path)
+    store.save_codebook(loaded.codebook, source=str(path))
+    return loaded
+
+
+def export_project_codebook(store: Store, out: str | Path) -> Codebook:
+    """Write the project's codebook as a REFI-QDA .qdc file at ``out``."""
+    codebook = require_codebook(store)
+    write_qdc(codebook, out)
     return codebook
 
 

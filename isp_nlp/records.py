@@ -65,7 +65,10 @@ class Segment:
 
 @dataclass(frozen=True)
 class Code:
-    """A codebook entry; ``dimension`` is ``code`` or ``stage``."""
+    """A codebook entry; ``dimension`` is ``code`` or ``stage``.
+
+    ``color`` is ``#RRGGBB`` (or empty) as REFI-QDA tools exchange it.
+    """
 
     id: str
     name: str
@@ -75,6 +78,7 @@ class Code:
     exclude: str = ""
     examples: tuple[str, ...] = ()
     dimension: str = CODE_DIMENSION
+    color: str = ""
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "isp_nlp"
 #: Third-party modules slow to import: the only ones a function may import lazily.
 HEAVY = ("torch", "sentence_transformers", "spacy", "transformers")
 STAGES = ("store", "ingest", "codebook", "coded", "suggest", "review", "agreement",
-          "analysis", "report", "cli")
+          "analysis", "report", "interchange", "cli")
 
 
 def _modules() -> dict[str, Path]:

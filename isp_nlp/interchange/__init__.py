@@ -1,0 +1,1 @@
+"""Exchange with other qualitative-analysis tools (the REFI-QDA standard)."""

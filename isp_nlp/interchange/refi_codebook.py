@@ -1,0 +1,302 @@
+"""Read and write a REFI-QDA codebook: ``.qdc``, or the ``<CodeBook>`` in a ``.qde``/``.qdpx``.
+
+Mapping onto :class:`~isp_nlp.records.Codebook`:
+
+- code id: a slug of the code's name (``"Didactic training"`` -> ``didactic_training``);
+  a clash is resolved by prefixing the parent's id, then by a number suffix.
+  Ids are readable and, since they depend only on names and nesting, stable.
+- ``<Description>`` -> ``definition``; ``color`` -> ``Code.color``; parent from nesting.
+- a top-level code named "Stage" whose children are stage names (``push``, ``Push-pull``,
+  ...; any case) becomes the stage dimension; missing stages take the defaults.
+- writing: GUIDs are uuid5 over a fixed namespace and the code id, so two exports of
+  the same codebook are identical; the stages go under a non-codable "Stage" parent.
+
+XML is parsed with defusedxml (no DTDs, no entities); a ``.qdpx`` is read in memory,
+``project.qde`` only, after checking its member count and sizes.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import uuid
+import zipfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+import defusedxml
+import defusedxml.ElementTree as DET
+
+from isp_nlp.codebook.check import DEFAULT_STAGES, normalise_stage
+from isp_nlp.errors import InputFileError
+from isp_nlp.records import STAGES, Code, Codebook
+
+CODEBOOK_NS = "urn:QDA-XML:codebook:1.0"
+PROJECT_NS = "urn:QDA-XML:project:1.0"
+NAMESPACES = (CODEBOOK_NS, PROJECT_NS)
+SUFFIXES = (".qdc", ".qde", ".qdpx")
+STAGE_PARENT = "Stage"
+#: Fixed namespace of the uuid5 GUIDs we write (never change it: GUIDs must stay stable).
+GUID_NAMESPACE = uuid.UUID("6f1d4c1e-8a51-5b0e-9a47-2f0c3d1b7e55")
+MAX_ZIP_MEMBERS = 100_000
+MAX_ZIP_BYTES = 4 * 1024**3  # declared uncompressed size of all members
+MAX_XML_BYTES = 512 * 1024**2  # project.qde itself
+_DEFAULT_STAGE_BY_ID = {s.id: s for s in DEFAULT_STAGES}
+_RGB = re.compile(r"#(?:[0-9A-Fa-f]{6}|[0-9A-Fa-f]{3})")
+
+
+@dataclass(frozen=True)
+class CodebookImport:
+    """A codebook read from a REFI-QDA file and what could not be read cleanly."""
+
+    codebook: Codebook
+    warnings: tuple[str, ...] = ()
+
+
+def is_refi_file(path: str | Path) -> bool:
+    """True when ``path`` has a REFI-QDA suffix (.qdc, .qde, .qdpx)."""
+    return Path(path).suffix.lower() in SUFFIXES
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _xml_bytes(path: Path) -> bytes:
+    if not path.is_file():
+        raise InputFileError(f"codebook file '{path}' does not exist or is a folder; "
+                             "check the path and try again.")
+    if path.suffix.lower() != ".qdpx":
+        return path.read_bytes()
+    return _project_qde(path)
+
+
+def _project_qde(path: Path) -> bytes:
+    """The bytes of ``project.qde`` inside a .qdpx, read in memory with size limits."""
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError):
+        raise InputFileError(f"{path.name} is not a zip archive, so not a REFI-QDA .qdpx; "
+                             "export the project again from your QDA tool.") from None
+    with archive:
+        members = archive.infolist()
+        if len(members) > MAX_ZIP_MEMBERS or sum(m.file_size for m in members) > MAX_ZIP_BYTES:
+            raise InputFileError(f"{path.name} holds {len(members)} members or more than "
+                                 f"{MAX_ZIP_BYTES // 1024**3} GB uncompressed, beyond sane "
+                                 "limits; refusing it (possible zip bomb).")
+        found = [m for m in members if m.filename.lower() == "project.qde"]
+        if not found:
+            raise InputFileError(f"{path.name} has no project.qde, so it is not a REFI-QDA "
+                                 ".qdpx; export the project again from your QDA tool.")
+        with archive.open(found[0]) as handle:
+            data = handle.read(MAX_XML_BYTES + 1)
+        if len(data) > MAX_XML_BYTES:
+            raise InputFileError(f"{path.name}: project.qde is larger than "
+                                 f"{MAX_XML_BYTES // 1024**2} MB uncompressed; refusing it.")
+        return data
+
+
+def _parse(data: bytes, name: str) -> ET.Element:
+    try:
+        return DET.fromstring(data, forbid_dtd=True, forbid_entities=True,
+                              forbid_external=True)
+    except defusedxml.DefusedXmlException:
+        raise InputFileError(f"{name} declares a DTD or entities, which REFI-QDA files never "
+                             "need; refusing it (remove the DOCTYPE and try again).") from None
+    except ET.ParseError as exc:
+        raise InputFileError(f"{name} is not well-formed XML ({exc}); export it again "
+                             "from your QDA tool.") from None
+
+
+def _local(tag: str) -> tuple[str, str]:
+    if tag.startswith("{"):
+        ns, _, local = tag[1:].partition("}")
+        return ns, local
+    return "", tag
+
+
+def _is(element: ET.Element, local: str) -> bool:
+    ns, name = _local(element.tag)
+    return name == local and ns in (*NAMESPACES, "")
+
+
+def _child(element: ET.Element, local: str) -> ET.Element | None:
+    return next((c for c in element if _is(c, local)), None)
+
+
+def _find_codebook(root: ET.Element) -> ET.Element | None:
+    if _is(root, "CodeBook"):
+        return root
+    if _is(root, "Project"):
+        return _child(root, "CodeBook")
+    return None
+
+
+def slug(text: str) -> str:
+    """A lower-case id for ``text``: letters and digits joined by ``_``, accents dropped
+    (``Oltás`` -> ``oltas``); other scripts are kept (``Доверие`` -> ``доверие``);
+    ``code`` when nothing is left."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    bare = "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
+    return re.sub(r"[\W_]+", "_", unicodedata.normalize("NFC", bare)).strip("_") or "code"
+
+
+@dataclass
+class _Reader:
+    name: str
+    codes: list[Code]
+    warnings: list[str]
+    ids: set[str]
+    not_codable: int = 0
+
+    def new_id(self, name: str, parent: str | None) -> str:
+        base = slug(name)
+        candidates = [base] + ([f"{parent}__{base}"] if parent else [])
+        for cand in candidates:
+            if cand not in self.ids:
+                break
+        else:
+            n = 2
+            while f"{candidates[-1]}_{n}" in self.ids:
+                n += 1
+            cand = f"{candidates[-1]}_{n}"
+        self.ids.add(cand)
+        return cand
+
+    def code(self, element: ET.Element, parent: str | None) -> None:
+        name = (element.get("name") or "").strip()
+        if not name:
+            name = element.get("guid") or "unnamed"
+            self.warnings.append(f"{self.name}: a code without a name is kept as '{name}'.")
+        color = (element.get("color") or "").strip()
+        if color and not _RGB.fullmatch(color):
+            self.warnings.append(f"{self.name}: code '{name}' has colour '{color}', not "
+                                 "#RRGGBB; the colour is dropped.")
+            color = ""
+        if element.get("isCodable", "true").strip().lower() in ("false", "0"):
+            self.not_codable += 1
+        code = Code(id=self.new_id(name, parent), name=name, parent=parent,
+                    definition=_description(element), color=color)
+        self.codes.append(code)
+        for child in element:
+            if _is(child, "Code"):
+                self.code(child, code.id)
+
+
+def _description(element: ET.Element) -> str:
+    desc = _child(element, "Description")
+    return (desc.text or "").strip() if desc is not None else ""
+
+
+def _stage_children(element: ET.Element) -> list[ET.Element] | None:
+    """The stage children of a top-level "Stage" code, or None when it is an ordinary code."""
+    if (element.get("name") or "").strip().casefold() != STAGE_PARENT.casefold():
+        return None
+    kids = [c for c in element if _is(c, "Code")]
+    ids = [normalise_stage(c.get("name")) for c in kids]
+    if not kids or any(i not in STAGES for i in ids) or len(set(ids)) != len(ids):
+        return None
+    if any(_is(g, "Code") for c in kids for g in c):
+        return None
+    return kids
+
+
+def _stages(kids: list[ET.Element]) -> tuple[Code, ...]:
+    by_id: dict[str, Code] = {}
+    for kid in kids:
+        sid = str(normalise_stage(kid.get("name")))
+        base = _DEFAULT_STAGE_BY_ID[sid]
+        color = (kid.get("color") or "").strip()
+        by_id[sid] = replace(base, name=(kid.get("name") or "").strip() or base.name,
+                             definition=_description(kid) or base.definition,
+                             color=color if _RGB.fullmatch(color) else "")
+    return tuple(by_id.get(s, _DEFAULT_STAGE_BY_ID[s]) for s in STAGES)
+
+
+def read_refi_codebook(path: str | Path) -> CodebookImport:
+    """Read the codebook of a .qdc, .qde or .qdpx file; named after the file's stem."""
+    path = Path(path)
+    root = _parse(_xml_bytes(path), path.name)
+    element = _find_codebook(root)
+    codes_el = _child(element, "Codes") if element is not None else None
+    if element is None or codes_el is None:
+        raise InputFileError(f"{path.name} holds no REFI-QDA <CodeBook> with <Codes>; "
+                             "export the codebook (.qdc) or project (.qdpx) again.")
+    reader = _Reader(path.name, [], [], set())
+    stages: tuple[Code, ...] | None = None
+    for top in codes_el:
+        if not _is(top, "Code"):
+            continue
+        kids = _stage_children(top) if stages is None else None
+        if kids is not None:
+            stages = _stages(kids)
+        else:
+            reader.code(top, None)
+    if not reader.codes:
+        reader.warnings.append(f"{path.name}: the codebook has no codes besides the stages.")
+    if reader.not_codable:
+        reader.warnings.append(f"{path.name}: {reader.not_codable} code(s) marked "
+                               "isCodable=false are kept as ordinary codes.")
+    sets = _child(element, "Sets")
+    if sets is not None:
+        count = sum(1 for s in sets if _is(s, "Set"))
+        reader.warnings.append(
+            f"{path.name}: empty <Sets/> (the schema wants at least one Set); ignored."
+            if count == 0 else f"{path.name}: {count} code set(s) in <Sets> are not imported.")
+    stages = stages or tuple(_DEFAULT_STAGE_BY_ID[s] for s in STAGES)
+    book = Codebook(name=path.stem, codes=tuple(reader.codes), stages=stages)
+    return CodebookImport(book, tuple(reader.warnings))
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def code_guid(code: Code) -> str:
+    """The stable GUID written for ``code``: uuid5 over our namespace, dimension and id."""
+    return str(uuid.uuid5(GUID_NAMESPACE, f"{code.dimension}:{code.id}"))
+
+
+def _code_element(parent: ET.Element, code: Code, guid: str, codable: bool) -> ET.Element:
+    attrs = {"guid": guid, "name": code.name or code.id,
+             "isCodable": "true" if codable else "false"}
+    if code.color and _RGB.fullmatch(code.color):
+        attrs["color"] = code.color
+    element = ET.SubElement(parent, "Code", attrs)
+    if code.definition:
+        ET.SubElement(element, "Description").text = code.definition
+    return element
+
+
+def codebook_to_qdc(codebook: Codebook) -> bytes:
+    """The codebook as REFI-QDA .qdc bytes (Codebook.xsd-valid; no <Sets>)."""
+    root = ET.Element("CodeBook", {"xmlns": CODEBOOK_NS, "origin": "isp-nlp"})
+    codes_el = ET.SubElement(root, "Codes")
+    known = {c.id for c in codebook.codes}
+    kids: dict[str | None, list[Code]] = {}
+    for code in codebook.codes:
+        kids.setdefault(code.parent if code.parent in known else None, []).append(code)
+
+    def add(parent_el: ET.Element, parent_id: str | None) -> None:
+        for code in kids.get(parent_id, []):
+            add(_code_element(parent_el, code, code_guid(code), True), code.id)
+
+    add(codes_el, None)
+    stage_parent = Code(id="stage", name=STAGE_PARENT,
+                        definition="Single-choice stage dimension (one per segment).")
+    stage_el = _code_element(codes_el, stage_parent,
+                             str(uuid.uuid5(GUID_NAMESPACE, "stage-parent")), False)
+    for stage in codebook.stages:
+        _code_element(stage_el, stage, code_guid(stage), True)
+    ET.indent(root)
+    return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
+
+
+def write_qdc(codebook: Codebook, path: str | Path) -> Path:
+    """Write ``codebook`` as a .qdc file at ``path``; return the path."""
+    path = Path(path)
+    if path.suffix.lower() != ".qdc":
+        raise InputFileError(f"{path.name}: a REFI-QDA codebook is written as .qdc; "
+                             "give an output path ending in .qdc.")
+    path.write_bytes(codebook_to_qdc(codebook))
+    return path
+
