@@ -10,7 +10,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -266,6 +266,7 @@ def _downgrade_to_version_1(store: Store, suggestions: list[Suggestion],
         " ON DELETE CASCADE, model_id TEXT NOT NULL, dimension TEXT NOT NULL,"
         " label TEXT NOT NULL, probability REAL NOT NULL, suggested INTEGER NOT NULL,"
         " evidence TEXT NOT NULL, PRIMARY KEY (model_id, segment_id, dimension, label));"
+        "ALTER TABLE codes DROP COLUMN color;"
         "UPDATE meta SET value = '1' WHERE key = 'schema_version'; COMMIT;")
     conn.executemany("INSERT INTO suggestions VALUES (?,?,?,?,?,?,?)", [
         (s.segment_id, s.model_id, s.dimension, s.label, s.probability, int(s.suggested),
@@ -280,13 +281,30 @@ def test_version_1_database_upgrades_in_place_keeping_evidence(tmp_path: Path) -
         s.add_transcripts([(t, segs, "turn")])
         _downgrade_to_version_1(s, written)
     with Store.open(path) as s:
-        assert s.schema_version() == SCHEMA_VERSION == 2
+        assert s.schema_version() == SCHEMA_VERSION == 3
         columns = [r[1] for r in s.conn.execute("PRAGMA table_info(suggestions)")]
         assert "evidence" not in columns
         assert sorted(s.suggestions("m1"), key=repr) == sorted(written, key=repr)
         assert s.conn.execute("SELECT COUNT(*) FROM suggestion_evidence").fetchone()[0] == 8
     with Store.create(path) as s:  # creating over an upgraded project is a no-op
         assert sorted(s.suggestions("m1"), key=repr) == sorted(written, key=repr)
+
+
+def test_version_2_database_upgrades_in_place_keeping_its_codebook(tmp_path: Path) -> None:
+    path = tmp_path / "project.sqlite"
+    with Store.create(path) as s:
+        s.save_codebook(CODEBOOK, "codebook.yaml")
+        s.conn.executescript(  # schema version 2: codes had no colour
+            "BEGIN; ALTER TABLE codes DROP COLUMN color;"
+            "UPDATE meta SET value = '2' WHERE key = 'schema_version'; COMMIT;")
+    with Store.open(path) as s:
+        assert s.schema_version() == SCHEMA_VERSION == 3
+        assert s.codebook() == CODEBOOK
+        coloured = Codebook(CODEBOOK.name, (replace(CODEBOOK.codes[0], color="#46AA00"),
+                                            *CODEBOOK.codes[1:]), CODEBOOK.stages)
+        s.save_codebook(coloured, "codebook.qdc")
+    with Store.open(path) as s:
+        assert s.codebook() == coloured
 
 
 def test_failed_upgrade_leaves_the_database_unchanged(tmp_path: Path) -> None:
@@ -304,6 +322,8 @@ def test_failed_upgrade_leaves_the_database_unchanged(tmp_path: Path) -> None:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
         assert version == ("1",)
         assert "evidence" in columns and "suggestion_evidence" not in tables
+        code_columns = [r[1] for r in conn.execute("PRAGMA table_info(codes)")]
+        assert "color" not in code_columns
         assert conn.execute("SELECT COUNT(*) FROM suggestions").fetchone()[0] == 6
     finally:
         conn.close()

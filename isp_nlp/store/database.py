@@ -22,7 +22,7 @@ from isp_nlp.records import Annotation, Code, Codebook, Segment, Transcript
 from isp_nlp.store.registry import ModelTables, SqliteEmbeddingCache, now, row_id
 
 DB_NAME = "project.sqlite"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 def _schema() -> str:
@@ -62,10 +62,16 @@ def _evidence_out_of_suggestions(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE suggestions DROP COLUMN evidence")
 
 
+def _code_colours(conn: sqlite3.Connection) -> None:
+    """Version 2 → 3: codes keep their colour (``#RRGGBB`` or empty), as REFI-QDA exchanges it."""
+    conn.execute("ALTER TABLE codes ADD COLUMN color TEXT NOT NULL DEFAULT ''")
+
+
 #: Schema upgrades: ``MIGRATIONS[v]`` turns version ``v`` into ``v + 1``. They run in one
 #: transaction with the version bump, so a database is upgraded wholly or not at all.
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: _evidence_out_of_suggestions,
+    2: _code_colours,
 }
 
 
@@ -336,24 +342,27 @@ class Store(ModelTables):
             )
             rows = [
                 (c.id, c.dimension, i, c.name, c.parent, c.definition, c.include, c.exclude,
-                 json.dumps(list(c.examples)))
+                 json.dumps(list(c.examples)), c.color)
                 for i, c in enumerate([*codebook.codes, *codebook.stages])
             ]
-            conn.executemany("INSERT INTO codes VALUES (?,?,?,?,?,?,?,?,?)", rows)
+            conn.executemany(
+                "INSERT INTO codes(id, dimension, position, name, parent, definition, include,"
+                " exclude, examples, color) VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
 
     def codebook(self) -> Codebook | None:
-
+        """The project's codebook, or None before one is loaded."""
         head = self.conn.execute("SELECT name FROM codebook WHERE id = 1").fetchone()
         if head is None:
             return None
         codes: list[Code] = []
         stages: list[Code] = []
         for r in self.conn.execute(
-            "SELECT id, dimension, name, parent, definition, include, exclude, examples"
+            "SELECT id, dimension, name, parent, definition, include, exclude, examples, color"
             " FROM codes ORDER BY position"
         ):
             code = Code(id=r[0], dimension=r[1], name=r[2], parent=r[3], definition=r[4],
-                        include=r[5], exclude=r[6], examples=tuple(json.loads(r[7])))
+                        include=r[5], exclude=r[6], examples=tuple(json.loads(r[7])),
+                        color=r[8])
             (stages if code.dimension == "stage" else codes).append(code)
         return Codebook(name=head[0], codes=tuple(codes), stages=tuple(stages))
 
