@@ -14,9 +14,11 @@ from typing import Any
 from isp_nlp.records import STAGE_DIMENSION, STAGES, Code
 
 TOP_KEYS = ("name", "codes", "stage")
-CODE_KEYS = ("id", "name", "parent", "definition", "include", "exclude", "examples")
-STAGE_KEYS = ("id", "name", "definition", "include", "exclude", "examples")
+CODE_KEYS = ("id", "name", "parent", "definition", "include", "exclude", "examples", "color")
+STAGE_KEYS = ("id", "name", "definition", "include", "exclude", "examples", "color")
 TEXT_FIELDS = ("definition", "include", "exclude")
+#: A code colour as REFI-QDA tools exchange it: ``#RRGGBB`` (``#RGB`` is read too).
+COLOR = re.compile(r"#(?:[0-9A-Fa-f]{6}|[0-9A-Fa-f]{3})")
 
 _STAGE_DEFAULTS = {
     "push": ("Push", "One-directional, didactic dissemination of knowledge, such as training."),
@@ -131,6 +133,21 @@ class _Checker:
                     "expected a string (put it in quotes)"
                 )
 
+    def color(self, entry: Mapping[str, Any], who: str) -> None:
+        if "color" not in entry or entry["color"] == "":
+            return
+        value = entry["color"]
+        if value is None:
+            self.add(
+                f"{who} has an empty color (in YAML an unquoted # starts a comment); "
+                'write it in quotes, e.g. color: "#46AA00"'
+            )
+        elif not isinstance(value, str) or not COLOR.fullmatch(value.strip()):
+            self.add(
+                f"{who} has color {_show(value)}, which is not a #RRGGBB colour; "
+                'write six hex digits after # in quotes, e.g. color: "#46AA00"'
+            )
+
 
 def check_codebook(
     data: Any, source: str = "codebook", *, lines: Mapping[str, int] | None = None
@@ -179,6 +196,7 @@ def _check_codes(ck: _Checker, codes: list[Any]) -> None:
         for key in TEXT_FIELDS:
             ck.text(entry, key, who, required=False)
         ck.examples(entry, who)
+        ck.color(entry, who)
         parent = ck.text(entry, "parent", who, required=False)
         if not code_id:
             continue
@@ -251,6 +269,7 @@ def _check_stages(ck: _Checker, stages: Any) -> None:
             for key in TEXT_FIELDS:
                 ck.text(entry, key, pos, required=False)
             ck.examples(entry, pos)
+            ck.color(entry, f"stage '{stage_id}' ({pos})" if stage_id else pos)
             if not stage_id:
                 continue
         else:

@@ -10,6 +10,7 @@ A codebook is a YAML file::
         include: ...                     # optional text: when to apply the code
         exclude: ...                     # optional text: when not to apply it
         examples: ["...", "..."]         # optional list of strings (one string is accepted)
+        color: "#46AA00"                 # optional #RRGGBB, quoted (an unquoted # is a comment)
       - id: didactic_training
         name: Didactic training
         parent: strategies               # optional; another code's id
@@ -71,6 +72,7 @@ def _build_code(entry: Mapping[str, Any], dimension: str) -> Code:
         exclude=_text(entry, "exclude"),
         examples=_examples(entry.get("examples")),
         dimension=dimension,
+        color=_text(entry, "color"),
     )
 
 
@@ -110,6 +112,8 @@ def _code_to_dict(code: Code, with_parent: bool) -> dict[str, Any]:
             out[key] = getattr(code, key)
     if code.examples:
         out["examples"] = list(code.examples)
+    if code.color:
+        out["color"] = code.color
     return out
 
 

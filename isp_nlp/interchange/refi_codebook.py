@@ -28,7 +28,7 @@ from xml.etree import ElementTree as ET
 import defusedxml
 import defusedxml.ElementTree as DET
 
-from isp_nlp.codebook.check import DEFAULT_STAGES, normalise_stage
+from isp_nlp.codebook.check import COLOR, DEFAULT_STAGES, normalise_stage
 from isp_nlp.errors import InputFileError
 from isp_nlp.records import STAGES, Code, Codebook
 
@@ -43,7 +43,6 @@ MAX_ZIP_MEMBERS = 100_000
 MAX_ZIP_BYTES = 4 * 1024**3  # declared uncompressed size of all members
 MAX_XML_BYTES = 512 * 1024**2  # project.qde itself
 _DEFAULT_STAGE_BY_ID = {s.id: s for s in DEFAULT_STAGES}
-_RGB = re.compile(r"#(?:[0-9A-Fa-f]{6}|[0-9A-Fa-f]{3})")
 
 
 @dataclass(frozen=True)
@@ -169,7 +168,7 @@ class _Reader:
             name = element.get("guid") or "unnamed"
             self.warnings.append(f"{self.name}: a code without a name is kept as '{name}'.")
         color = (element.get("color") or "").strip()
-        if color and not _RGB.fullmatch(color):
+        if color and not COLOR.fullmatch(color):
             self.warnings.append(f"{self.name}: code '{name}' has colour '{color}', not "
                                  "#RRGGBB; the colour is dropped.")
             color = ""
@@ -209,7 +208,7 @@ def _stages(kids: list[ET.Element]) -> tuple[Code, ...]:
         color = (kid.get("color") or "").strip()
         by_id[sid] = replace(base, name=(kid.get("name") or "").strip() or base.name,
                              definition=_description(kid) or base.definition,
-                             color=color if _RGB.fullmatch(color) else "")
+                             color=color if COLOR.fullmatch(color) else "")
     return tuple(by_id.get(s, _DEFAULT_STAGE_BY_ID[s]) for s in STAGES)
 
 
@@ -259,7 +258,7 @@ def code_guid(code: Code) -> str:
 def _code_element(parent: ET.Element, code: Code, guid: str, codable: bool) -> ET.Element:
     attrs = {"guid": guid, "name": code.name or code.id,
              "isCodable": "true" if codable else "false"}
-    if code.color and _RGB.fullmatch(code.color):
+    if code.color and COLOR.fullmatch(code.color):
         attrs["color"] = code.color
     element = ET.SubElement(parent, "Code", attrs)
     if code.definition:
