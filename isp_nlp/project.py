@@ -17,6 +17,7 @@ from isp_nlp.agreement.tables import mapped_annotations
 from isp_nlp.codebook.load import load_codebook
 from isp_nlp.coded.match import SpanMapping, map_rows_by_overlap, match_coded_rows
 from isp_nlp.coded.read import annotations_to_frame, read_coded_csv
+from isp_nlp.coded.safe_csv import write_safe_csv
 from isp_nlp.errors import ImportCodesError, InputFileError, ProjectError
 from isp_nlp.ingest.readers import read_transcript
 from isp_nlp.ingest.segment import segment_transcript
@@ -220,7 +221,7 @@ def export_codes(store: Store, path: str | Path) -> int:
     frame = annotations_to_frame(store.annotations(), by_id)
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    frame.to_csv(tmp, index=False, encoding="utf-8")
+    write_safe_csv(frame, tmp)
     os.replace(tmp, path)
     return len(frame)
 

@@ -15,6 +15,7 @@ from isp_nlp.agreement.reliability import ReliabilityOptions, reliability_report
 from isp_nlp.agreement.tables import MODEL_CODER, coding_tables, csv_annotations
 from isp_nlp.cli.common import InputError, open_store
 from isp_nlp.coded.read import read_coded_csv
+from isp_nlp.coded.safe_csv import safe_csv_text
 from isp_nlp.project import place_coded_csv, require_codebook
 from isp_nlp.report.collect import annotation_frame
 from isp_nlp.store.database import project_db
@@ -104,7 +105,7 @@ def agreement(ctx, csv_file, label_column, coders, metric, level, by, ci, seed, 
     if fmt == "json":
         click.echo(json.dumps(rep.to_dict(), indent=2, ensure_ascii=False, allow_nan=False))
     elif fmt == "csv":
-        click.echo(rep.to_frame().to_csv(index=False), nl=False)
+        click.echo(safe_csv_text(rep.to_frame()), nl=False)
     else:
         click.echo(format_reliability_table(rep))
 

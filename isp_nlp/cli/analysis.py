@@ -13,6 +13,7 @@ from isp_nlp.analysis.consensus import resolve_csv, resolve_segment
 from isp_nlp.analysis.disagreements import disagreement_frame, format_codes, project_disagreements
 from isp_nlp.analysis.pathways import project_pathways
 from isp_nlp.cli.common import InputError, open_store
+from isp_nlp.coded.safe_csv import safe_csv_text, write_safe_csv
 
 
 @click.command()
@@ -95,7 +96,7 @@ def disagreements(ctx, code, stage_only, coders, include_model, unresolved, fmt,
     if fmt == "json":
         click.echo(json.dumps([d.to_dict() for d in items], indent=2, ensure_ascii=False))
     elif fmt == "csv":
-        click.echo(frame.to_csv(index=False), nl=False)
+        click.echo(safe_csv_text(frame), nl=False)
     else:
         click.echo(format_disagreements(items, compared))
 
@@ -106,7 +107,7 @@ def _write_csv(frame, out: Path) -> None:
                          "create it or choose another --out path.")
     tmp = out.with_name(f".{out.name}.tmp")
     try:
-        frame.to_csv(tmp, index=False, encoding="utf-8")
+        write_safe_csv(frame, tmp)
         os.replace(tmp, out)
     except OSError as exc:
         tmp.unlink(missing_ok=True)

@@ -22,6 +22,7 @@ this coder has not yet given this code (nor marked "no code", or coded at
 all for a no-code row), at or after the coder's previous match in that
 document (CSV rows are expected in document order).
 Import is all-or-nothing: every row's problem is reported, nothing is kept.
+Cells are written formula-safe and read back unescaped (:mod:`isp_nlp.coded.safe_csv`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from pathlib import Path
 import pandas as pd
 
 from isp_nlp.codebook.load import read_text_file
+from isp_nlp.coded.safe_csv import restore_cell, write_safe_csv
 from isp_nlp.errors import ImportCodesError, InputFileError, ProjectError
 from isp_nlp.records import STAGE_DIMENSION, Annotation, Segment
 
@@ -74,12 +76,14 @@ class CodedRow:
 
 
 def rows_with_lines(text: str, delimiter: str, name: str) -> list[tuple[int, list[str]]]:
+    """(1-based first file line, fields) per CSV record, each field with our
+    formula-injection escape undone (:func:`~isp_nlp.coded.safe_csv.restore_cell`)."""
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     out: list[tuple[int, list[str]]] = []
     last = 0
     try:
         for record in reader:
-            out.append((last + 1, record))
+            out.append((last + 1, [restore_cell(f) for f in record]))
             last = reader.line_num
     except csv.Error as exc:
         raise InputFileError(
@@ -244,16 +248,14 @@ def write_coded_csv(
     bom: bool = False,
 ) -> Path:
     """Write a frame from :func:`annotations_to_frame` (or annotations plus
-    ``segments_by_id``) as a UTF-8 CSV; ``bom=True`` helps Excel detect UTF-8."""
+    ``segments_by_id``) as a formula-safe UTF-8 CSV; ``bom=True`` helps Excel detect UTF-8."""
     if not isinstance(data, pd.DataFrame):
         if segments_by_id is None:
             raise TypeError("write_coded_csv needs segments_by_id when given annotations")
         data = annotations_to_frame(data, segments_by_id)
     path = Path(path)
     try:
-        data.to_csv(
-            path, index=False, encoding="utf-8-sig" if bom else "utf-8", lineterminator="\n"
-        )
+        write_safe_csv(data, path, bom=bom)
     except OSError as exc:
         raise InputFileError(
             f"cannot write '{path}' ({exc.strerror}); check that the folder exists and is writable."
