@@ -10,6 +10,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
+
+from isp_nlp.cli import cli
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -47,3 +50,11 @@ def project_copy(demo_project: Path, tmp_path: Path) -> Path:
     dest = tmp_path / "project"
     shutil.copytree(demo_project, dest)
     return dest
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """An empty project with the hashing embedder."""
+    out = tmp_path / "project"
+    assert CliRunner().invoke(cli, ["init", str(out), "--embedder", "hashing-256"]).exit_code == 0
+    return out

@@ -53,13 +53,6 @@ def _run(*args: str, project: Path):
     return CliRunner().invoke(cli, ["--project", str(project), *args])
 
 
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    out = tmp_path / "project"
-    assert CliRunner().invoke(cli, ["init", str(out), "--embedder", "hashing-256"]).exit_code == 0
-    return out
-
-
 def _colours(path: Path) -> dict[tuple[str, str], str]:
     book = read_refi_codebook(path).codebook
     return {(c.dimension, c.name): c.color for c in (*book.codes, *book.stages)}

@@ -287,13 +287,6 @@ def _run(*args: str, project: Path):
     return CliRunner().invoke(cli, ["--project", str(project), *args])
 
 
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    out = tmp_path / "project"
-    assert CliRunner().invoke(cli, ["init", str(out), "--embedder", "hashing-256"]).exit_code == 0
-    return out
-
-
 def test_cli_loads_a_qdc_and_exports_it_back(project: Path, tmp_path: Path) -> None:
     source = write_qdc(_sample(), tmp_path / "sample.qdc")
     loaded = _run("codebook", "load", str(source), project=project)
