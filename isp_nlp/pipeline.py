@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -18,12 +19,13 @@ from isp_nlp.embed import (
     embed_texts,
     embed_texts_with_stats,
 )
-from isp_nlp.errors import ModelError, ProjectError
+from isp_nlp.errors import IspNlpError, ModelError, ProjectError
 from isp_nlp.project import DEFAULT_EMBEDDER, EMBEDDERS, require_codebook
 from isp_nlp.records import Code, Segment
 from isp_nlp.store.database import Store
 from isp_nlp.suggest.batch import SegmentBatch
 from isp_nlp.suggest.bundle import SuggesterModel
+from isp_nlp.suggest.next_to_code import code_probabilities, propose
 from isp_nlp.suggest.project_fit import CV_SUFFIX, fit_project
 from isp_nlp.suggest.prototypes import embed_prototypes
 from isp_nlp.suggest.training_data import (
@@ -198,3 +200,36 @@ def suggest_project(store: Store, embedder=None, *, code_threshold: float | None
 def model_directory(store: Store) -> Path | None:
     info = store.latest_model()
     return None if info is None else store.path.parent / info["path"]
+
+
+def next_to_code(store: Store, n: int = 20, *, seed: int = 0,
+                 embedder=None) -> list[dict[str, Any]]:
+    """The project's uncoded codable segments whose human codes would help the suggester
+    most (:func:`isp_nlp.suggest.next_to_code.propose` over data read once)."""
+    if n < 1:
+        raise IspNlpError(f"--n is {n}; expected 1 or more segments to propose.")
+    segments = store.segments()
+    codable = [s for s in segments if s.codable]
+    if not codable:
+        raise ProjectError("the project has no codable segments; ingest transcripts first.")
+    annotations = store.annotations()
+    coded_ids = humanly_coded(annotations)
+    todo = [s for s in codable if s.id not in coded_ids]
+    if not todo:
+        return []
+    embedder = embedder or project_embedder(store)
+    cache = store.embedding_cache()
+    info = store.latest_model()
+    manifest = (info or {}).get("manifest", {})
+    labels = list(manifest.get("code_labels") or [])
+    stored = store.suggestions(info["id"]) if info is not None else []
+    proba = code_probabilities(stored, [s.id for s in todo], labels) if labels else None
+    coded = [s for s in codable if s.id in coded_ids]
+    ts = merge_labels(segments, annotations)
+    return propose(
+        todo, embed_texts([s.text for s in todo], embedder, cache), n, seed=seed,
+        proba=proba, code_labels=labels,
+        coded_counts=[sum(c in (cs or ()) for cs in ts.code_sets) for c in labels],
+        coded_embeddings=(embed_texts([s.text for s in coded], embedder, cache)
+                          if proba is None and coded else None),
+        stored=stored, code_threshold=float(manifest.get("code_threshold", 0.5)))

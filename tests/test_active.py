@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from isp_nlp.pipeline import next_to_code
 from isp_nlp.records import Suggestion
 from isp_nlp.suggest.next_to_code import (
     balanced_next,
-    next_to_code,
     rank_next,
     segment_uncertainty,
     select_next,

@@ -10,9 +10,9 @@ import click
 from isp_nlp.cli.common import FORMATS, InputError, open_store
 from isp_nlp.errors import ImportCodesError, IspNlpError
 from isp_nlp.pipeline import make_embedder
+from isp_nlp.pipeline import next_to_code as choose
 from isp_nlp.store.database import Store
 from isp_nlp.suggest.evaluate import StudyConfig, evaluate_files
-from isp_nlp.suggest.next_to_code import next_to_code as choose
 
 
 def _ks(value: str | None) -> list[int | None]:

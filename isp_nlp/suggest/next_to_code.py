@@ -3,7 +3,8 @@
 With a model (:func:`balanced_next`): even out the labels coded so far by the model's
 predicted labels, and within each label take typical segments among those the model is
 least sure of (uncertainty + diversity). Without one (:func:`rank_next`): typical segments
-of regions nothing coded covers yet. :func:`next_to_code` works on a project.
+of regions nothing coded covers yet. :func:`propose` chooses among plain data;
+:func:`isp_nlp.pipeline.next_to_code` feeds it from a project.
 """
 
 from __future__ import annotations
@@ -15,11 +16,9 @@ from typing import Any
 import numpy as np
 
 from isp_nlp.embed import l2_normalise
-from isp_nlp.errors import IspNlpError, ProjectError
-from isp_nlp.pipeline import embed_segments, project_embedder, training_set
-from isp_nlp.records import STAGE_DIMENSION, Suggestion
+from isp_nlp.errors import IspNlpError
+from isp_nlp.records import STAGE_DIMENSION, Segment, Suggestion
 from isp_nlp.suggest.evidence import uncertainty_scores
-from isp_nlp.suggest.training_data import humanly_coded
 
 MAX_POOL = 20_000  # larger pools are subsampled (seeded) before clustering
 MAX_CODED_FIT = 300  # coded rows used to fit the regions (all of them mark coverage)
@@ -243,7 +242,7 @@ def _reason(pick: Pick, label: str | None = None) -> str:
     return f"{region} (no model suggestions yet)"
 
 
-def _code_probabilities(suggestions: Sequence[Any], ids: Sequence[str],
+def code_probabilities(suggestions: Sequence[Any], ids: Sequence[str],
                         labels: Sequence[str]) -> np.ndarray | None:
     """(segments, codes) probabilities from stored code suggestions; None when any is missing."""
     col = {c: j for j, c in enumerate(labels)}
@@ -255,45 +254,35 @@ def _code_probabilities(suggestions: Sequence[Any], ids: Sequence[str],
     return None if np.isnan(P).any() else P
 
 
-def next_to_code(store, n: int = 20, *, seed: int = 0, embedder=None) -> list[dict[str, Any]]:
-    """The project's uncoded codable segments whose human codes would help the suggester most.
+def propose(todo: Sequence[Segment], X: np.ndarray, n: int, *, seed: int = 0,
+            proba: np.ndarray | None = None, code_labels: Sequence[str] = (),
+            coded_counts: Sequence[int] = (), coded_embeddings: np.ndarray | None = None,
+            stored: Sequence[Suggestion] = (),
+            code_threshold: float = 0.5) -> list[dict[str, Any]]:
+    """The ``n`` segments of ``todo`` (embedded as ``X``) whose human codes would help the
+    suggester most.
 
-    With a trained code model: :func:`balanced_next` over the stored code probabilities,
-    counting each code's human-coded segments. Otherwise :func:`rank_next`: diversity over
-    the project's (cached) segment embeddings, ordered by stored stage uncertainty if any.
+    With code probabilities for every segment of ``todo`` (``proba``, columns
+    ``code_labels``; see :func:`code_probabilities`): :func:`balanced_next`, counting each
+    code's human-coded segments (``coded_counts``). Otherwise :func:`rank_next`: diversity
+    over ``X`` away from ``coded_embeddings``, ordered by the uncertainty of the
+    ``stored`` suggestions if any.
     """
-
     if n < 1:
         raise IspNlpError(f"--n is {n}; expected 1 or more segments to propose.")
-    segments = store.segments(codable_only=True)
-    if not segments:
-        raise ProjectError("the project has no codable segments; ingest transcripts first.")
-    coded_ids = humanly_coded(store.annotations())
-    todo = [s for s in segments if s.id not in coded_ids]
-    if not todo:
-        return []
-    coded = [s for s in segments if s.id in coded_ids]
-    embedder = embedder or project_embedder(store)
-    X = embed_segments(store, todo, embedder)
-    info = store.latest_model()
-    stored = store.suggestions(info["id"]) if info is not None else []
-    labels = list(info.get("manifest", {}).get("code_labels") or []) if info else []
-    P = _code_probabilities(stored, [s.id for s in todo], labels) if labels else None
+    labels = list(code_labels)
+    P = proba
     if P is not None:
-        ts = training_set(store)
-        counts = [sum(c in (cs or ()) for cs in ts.code_sets) for c in labels]
-        picks = balanced_next(X, P, counts, n, seed=seed)
+        picks = balanced_next(X, P, list(coded_counts), n, seed=seed)
         reasons = [_reason(p, None if p.predicted is None else labels[p.predicted])
                    for p in picks]
     else:
-        C = embed_segments(store, coded, embedder) if coded else None
         uncertainty = None
-        per_seg = segment_uncertainty(stored, float(
-            (info or {}).get("manifest", {}).get("code_threshold", 0.5)))
+        per_seg = segment_uncertainty(stored, code_threshold)
         if per_seg:
             # segments without a stored suggestion count as fully uncertain
             uncertainty = np.array([per_seg.get(s.id, 1.0) for s in todo])
-        picks = rank_next(X, uncertainty, n, C, seed=seed)
+        picks = rank_next(X, uncertainty, n, coded_embeddings, seed=seed)
         reasons = [_reason(p) for p in picks]
     out = []
     for p, reason in zip(picks, reasons, strict=True):
