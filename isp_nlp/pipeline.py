@@ -146,9 +146,8 @@ def train_project(store: Store, embedder=None, *, folds: int = 5,
             "zero_shot_codes": list(model.manifest.get("zero_shot_codes", []))}
 
 
-def _register(store: Store, model, directory: Path | None) -> None:
+def _register(store: Store, model, directory: Path) -> None:
     """Record the model with the thresholds its stored suggestions use."""
-    assert directory is not None
     store.register_model(
         model.manifest["model_id"], str(directory.relative_to(store.path.parent)),
         {**model.manifest, "code_threshold": model.code_threshold,
@@ -156,18 +155,24 @@ def _register(store: Store, model, directory: Path | None) -> None:
     )
 
 
-def load_latest_model(store: Store):
+def load_latest_model(store: Store) -> SuggesterModel:
+    """The project's most recently trained model."""
+    return _latest_model(store)[0]
 
+
+def _latest_model(store: Store) -> tuple[SuggesterModel, Path]:
     info = store.latest_model()
     if info is None:
         raise ModelError("the project has no trained model yet; run `isp-nlp train` first")
-    return SuggesterModel.load(store.path.parent / info["path"])
+    directory = store.path.parent / info["path"]
+    return SuggesterModel.load(directory), directory
 
 
 def suggest_project(store: Store, embedder=None, *, code_threshold: float | None = None,
                     stage_threshold: float | None = None, progress: bool = False) -> dict:
     """Score every codable segment that has no human code with the latest model."""
-    model = load_latest_model(store).with_thresholds(code=code_threshold, stage=stage_threshold)
+    latest, directory = _latest_model(store)
+    model = latest.with_thresholds(code=code_threshold, stage=stage_threshold)
     embedder = embedder or project_embedder(store)
     if embedder.model_id != model.embedder_id:
         raise ModelError(
@@ -185,7 +190,7 @@ def suggest_project(store: Store, embedder=None, *, code_threshold: float | None
                           progress=progress)
     suggestions = model.suggest(batch, [s.id for s in targets], top_evidence=3)
     store.replace_suggestions(model_id, suggestions)
-    _register(store, model, model_directory(store))
+    _register(store, model, directory)
     stage = [s for s in suggestions if s.dimension == "stage"]
     return {
         "model_id": model_id,
@@ -195,11 +200,6 @@ def suggest_project(store: Store, embedder=None, *, code_threshold: float | None
         "code_threshold": model.code_threshold,
         "stage_threshold": model.stage_threshold,
     }
-
-
-def model_directory(store: Store) -> Path | None:
-    info = store.latest_model()
-    return None if info is None else store.path.parent / info["path"]
 
 
 def next_to_code(store: Store, n: int = 20, *, seed: int = 0,
