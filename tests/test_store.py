@@ -28,8 +28,9 @@ from isp_nlp.records import (
     Turn,
 )
 from isp_nlp.review.session import Decision
-from isp_nlp.store.database import SCHEMA_VERSION, Store
+from isp_nlp.store.database import Store
 from isp_nlp.store.decisions import DecisionLog
+from isp_nlp.store.migrations import SCHEMA_VERSION
 
 
 def make_transcript(document: str = "doc1", n: int = 4, sha: str = "a" * 64):

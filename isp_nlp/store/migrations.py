@@ -1,0 +1,61 @@
+"""The schema version and the upgrades that bring older project databases to it."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable
+from importlib import resources
+
+SCHEMA_VERSION = 3
+
+
+def schema() -> str:
+    """The current schema (schema.sql)."""
+    return resources.files("isp_nlp.store").joinpath("schema.sql").read_text(encoding="utf-8")
+
+
+def _table_sql(name: str) -> str:
+    """The ``CREATE TABLE`` statement for ``name`` in schema.sql (which has no ';' in comments)."""
+    for statement in schema().split(";"):
+        if f"CREATE TABLE IF NOT EXISTS {name} (" in statement:
+            return statement.strip()
+    raise KeyError(name)
+
+
+def _evidence_out_of_suggestions(conn: sqlite3.Connection) -> None:
+    """Version 1 → 2: evidence moves from every suggestion row to ``suggestion_evidence``.
+
+    The first row of each (model, segment, dimension), by label, gives the evidence;
+    the writer of version 1 gave every row of that group the same list.
+    """
+    conn.execute(_table_sql("suggestion_evidence"))
+    rows = conn.execute(
+        "SELECT model_id, segment_id, dimension, evidence FROM suggestions"
+        " ORDER BY model_id, segment_id, dimension, label"
+    ).fetchall()
+    seen: set[tuple[str, str, str]] = set()
+    for model_id, segment_id, dimension, evidence in rows:
+        if (model_id, segment_id, dimension) in seen:
+            continue
+        seen.add((model_id, segment_id, dimension))
+        conn.executemany(
+            "INSERT INTO suggestion_evidence VALUES (?,?,?,?,?,?,?,?)",
+            [(model_id, segment_id, dimension, rank, e["segment_id"], float(e["similarity"]),
+              e["text"], json.dumps(list(e["labels"])))
+             for rank, e in enumerate(json.loads(evidence))],
+        )
+    conn.execute("ALTER TABLE suggestions DROP COLUMN evidence")
+
+
+def _code_colours(conn: sqlite3.Connection) -> None:
+    """Version 2 → 3: codes keep their colour (``#RRGGBB`` or empty), as REFI-QDA exchanges it."""
+    conn.execute("ALTER TABLE codes ADD COLUMN color TEXT NOT NULL DEFAULT ''")
+
+
+#: Schema upgrades: ``MIGRATIONS[v]`` turns version ``v`` into ``v + 1``. They run in one
+#: transaction with the version bump, so a database is upgraded wholly or not at all.
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
+    1: _evidence_out_of_suggestions,
+    2: _code_colours,
+}
