@@ -113,6 +113,54 @@ class Annotation:
     source: str = "human"
 
 
+#: Where a coding or annotation came from: a person coding freely, a person deciding
+#: on a suggestion, blind double-coding, an agreed consensus, or the model itself.
+PROVENANCES = ("human", "assisted", "blind", "consensus", "model")
+
+
+@dataclass(frozen=True)
+class Coding:
+    """A span a coder highlighted and coded, kept exactly as the coder drew it.
+
+    ``start``/``end`` are code-point offsets into the stored text of
+    ``document`` (``Transcript.text``); ``code`` is a code id on ``dimension``.
+    ``guid`` is the selection's REFI-QDA GUID when it came from a QDA tool.
+    """
+
+    document: str
+    start: int
+    end: int
+    code: str
+    coder: str
+    dimension: str = CODE_DIMENSION
+    source: str = "human"
+    guid: str = ""
+    created_at: str = ""
+
+
+@dataclass(frozen=True)
+class Coder:
+    """A person (a REFI-QDA ``User``) whose codings the project holds."""
+
+    name: str
+    guid: str = ""
+    initials: str = ""
+
+
+@dataclass(frozen=True)
+class Note:
+    """A memo or note, kept as written; it may point at a span of a document."""
+
+    title: str
+    text: str
+    guid: str = ""
+    coder: str = ""
+    document: str | None = None
+    start: int | None = None
+    end: int | None = None
+    created_at: str = ""
+
+
 @dataclass(frozen=True)
 class Evidence:
     """A nearest human-coded exemplar behind a suggestion."""

@@ -263,6 +263,7 @@ def _downgrade_to_version_1(store: Store, suggestions: list[Suggestion],
     conn = store.conn
     conn.executescript(
         "BEGIN; DROP TABLE suggestion_evidence; DROP TABLE suggestions;"
+        "DROP TABLE codings; DROP TABLE coders; DROP TABLE notes;"
         "CREATE TABLE suggestions (segment_id TEXT NOT NULL REFERENCES segments(id)"
         " ON DELETE CASCADE, model_id TEXT NOT NULL, dimension TEXT NOT NULL,"
         " label TEXT NOT NULL, probability REAL NOT NULL, suggested INTEGER NOT NULL,"
@@ -282,7 +283,7 @@ def test_version_1_database_upgrades_in_place_keeping_evidence(tmp_path: Path) -
         s.add_transcripts([(t, segs, "turn")])
         _downgrade_to_version_1(s, written)
     with Store.open(path) as s:
-        assert s.schema_version() == SCHEMA_VERSION == 3
+        assert s.schema_version() == SCHEMA_VERSION == 4
         columns = [r[1] for r in s.conn.execute("PRAGMA table_info(suggestions)")]
         assert "evidence" not in columns
         assert sorted(s.suggestions("m1"), key=repr) == sorted(written, key=repr)
@@ -297,9 +298,10 @@ def test_version_2_database_upgrades_in_place_keeping_its_codebook(tmp_path: Pat
         s.save_codebook(CODEBOOK, "codebook.yaml")
         s.conn.executescript(  # schema version 2: codes had no colour
             "BEGIN; ALTER TABLE codes DROP COLUMN color;"
+            "DROP TABLE codings; DROP TABLE coders; DROP TABLE notes;"
             "UPDATE meta SET value = '2' WHERE key = 'schema_version'; COMMIT;")
     with Store.open(path) as s:
-        assert s.schema_version() == SCHEMA_VERSION == 3
+        assert s.schema_version() == SCHEMA_VERSION == 4
         assert s.codebook() == CODEBOOK
         coloured = Codebook(CODEBOOK.name, (replace(CODEBOOK.codes[0], color="#46AA00"),
                                             *CODEBOOK.codes[1:]), CODEBOOK.stages)

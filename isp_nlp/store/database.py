@@ -18,6 +18,7 @@ from pathlib import Path
 
 from isp_nlp.errors import ProjectError
 from isp_nlp.records import Annotation, Code, Codebook, Segment, Transcript
+from isp_nlp.store.codings import CodingTables
 from isp_nlp.store.migrations import MIGRATIONS, SCHEMA_VERSION, schema
 from isp_nlp.store.registry import ModelTables, SqliteEmbeddingCache, now, row_id
 
@@ -26,7 +27,7 @@ def project_db(directory: str | Path) -> Path:
     return Path(directory) / DB_NAME
 
 
-class Store(ModelTables):
+class Store(ModelTables, CodingTables):
     """A project database. Use :meth:`create` or :meth:`open`."""
 
     def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
@@ -116,8 +117,15 @@ class Store(ModelTables):
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """An IMMEDIATE transaction: all writes inside commit together or not at all."""
+        """An IMMEDIATE transaction: all writes inside commit together or not at all.
+
+        Inside another transaction it joins the outer one, so several store calls
+        (transcripts, codebook, codings) can be made all-or-nothing together.
+        """
         conn = self.conn
+        if conn.in_transaction:
+            yield conn
+            return
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield conn
@@ -220,6 +228,14 @@ class Store(ModelTables):
                     "on segments that no longer exist; export the codes first "
                     "(`isp-nlp export-codes`) and ingest the new version under another name"
                 )
+        n = conn.execute("SELECT COUNT(*) FROM codings WHERE transcript_id = ?",
+                         (transcript_id,)).fetchone()[0]
+        if n:
+            raise ProjectError(
+                f"{t.name}: replacing document '{t.document}' would lose {n} coded spans "
+                "drawn on its text; export the project first (`isp-nlp export`) and ingest "
+                "the new version under another name"
+            )
         for table in ("suggestions", "suggestion_evidence"):
             conn.execute(f"DELETE FROM {table} WHERE segment_id IN "
                          "(SELECT id FROM segments WHERE transcript_id = ?)", (transcript_id,))

@@ -7,7 +7,7 @@ import sqlite3
 from collections.abc import Callable
 from importlib import resources
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 def schema() -> str:
@@ -53,9 +53,18 @@ def _code_colours(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE codes ADD COLUMN color TEXT NOT NULL DEFAULT ''")
 
 
+def _codings_coders_notes(conn: sqlite3.Connection) -> None:
+    """Version 3 → 4: exact coded spans, coders and notes, as QDA tools exchange them."""
+    for table in ("coders", "codings", "notes"):
+        conn.execute(_table_sql(table))
+    conn.execute("CREATE INDEX IF NOT EXISTS codings_by_transcript"
+                 " ON codings(transcript_id, start)")
+
+
 #: Schema upgrades: ``MIGRATIONS[v]`` turns version ``v`` into ``v + 1``. They run in one
 #: transaction with the version bump, so a database is upgraded wholly or not at all.
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: _evidence_out_of_suggestions,
     2: _code_colours,
+    3: _codings_coders_notes,
 }

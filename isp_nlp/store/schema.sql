@@ -1,4 +1,4 @@
--- isp-nlp project database, schema version 3. Loaded by store/database.py, which also
+-- isp-nlp project database, schema version 4. Loaded by store/database.py, which also
 -- upgrades older versions in place (see MIGRATIONS there).
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS transcripts (
@@ -105,4 +105,39 @@ CREATE TABLE IF NOT EXISTS suggestion_evidence (
     text TEXT NOT NULL,
     labels TEXT NOT NULL,
     PRIMARY KEY (model_id, segment_id, dimension, rank)
+);
+-- People whose codings the project holds (REFI-QDA users). Coder names elsewhere are
+-- these names. guid and initials are empty for coders who never came from a QDA tool.
+CREATE TABLE IF NOT EXISTS coders (
+    name TEXT PRIMARY KEY,
+    guid TEXT NOT NULL,
+    initials TEXT NOT NULL
+);
+-- Spans as coders drew them (code-point offsets into transcripts.text), beside the
+-- segment-level annotations derived from them for training and agreement.
+CREATE TABLE IF NOT EXISTS codings (
+    id INTEGER PRIMARY KEY,
+    transcript_id INTEGER NOT NULL REFERENCES transcripts(id),
+    start INTEGER NOT NULL,
+    "end" INTEGER NOT NULL,
+    dimension TEXT NOT NULL,
+    code TEXT NOT NULL,
+    coder TEXT NOT NULL,
+    source TEXT NOT NULL,
+    guid TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    UNIQUE (transcript_id, start, "end", dimension, code, coder)
+);
+CREATE INDEX IF NOT EXISTS codings_by_transcript ON codings(transcript_id, start);
+-- Memos and notes as written. document, start and end locate a note attached to a span.
+CREATE TABLE IF NOT EXISTS notes (
+    id INTEGER PRIMARY KEY,
+    guid TEXT NOT NULL,
+    title TEXT NOT NULL,
+    text TEXT NOT NULL,
+    coder TEXT NOT NULL,
+    document TEXT,
+    start INTEGER,
+    "end" INTEGER,
+    created_at TEXT NOT NULL
 );
