@@ -19,6 +19,7 @@ from pathlib import Path
 from isp_nlp.errors import ProjectError
 from isp_nlp.records import Annotation, Code, Codebook, Segment, Transcript
 from isp_nlp.store.codings import CodingTables
+from isp_nlp.store.failures import DatabaseDamaged, explain_database_error
 from isp_nlp.store.migrations import MIGRATIONS, SCHEMA_VERSION, schema
 from isp_nlp.store.registry import ModelTables, SqliteEmbeddingCache, now, row_id
 
@@ -68,10 +69,13 @@ class Store(ModelTables, CodingTables):
                 "SELECT value FROM meta WHERE key = 'schema_version'"
             ).fetchone()
         except sqlite3.DatabaseError as exc:
-            raise ProjectError(
-                f"{path} is not a readable isp-nlp project database ({exc}); "
-                "restore it from a backup or create a new project with `isp-nlp init`"
-            ) from None
+            raise explain_database_error(exc, path) from None
+        if row is not None and not str(row[0]).isdigit():
+            store.close()
+            raise DatabaseDamaged(
+                f"{path} is damaged: its schema version is {row[0]!r}, not a number; restore "
+                "it from a backup"
+            )
         if row is None or int(row[0]) > SCHEMA_VERSION:
             found = "none" if row is None else row[0]
             store.close()
@@ -130,7 +134,8 @@ class Store(ModelTables, CodingTables):
         try:
             yield conn
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # SQLite has already rolled back after e.g. a full disk
+                conn.execute("ROLLBACK")
             raise
         else:
             conn.execute("COMMIT")
