@@ -60,6 +60,11 @@ class Group(click.Group):
             raise InputError(
                 "the input is nested too deeply to read (thousands of levels); it is not a "
                 "file a QDA tool or editor writes: check that it is the file you meant") from None
+        except click.exceptions.NoArgsIsHelpError:
+            raise
+        except click.UsageError as exc:
+            where = exc.ctx.command_path if exc.ctx is not None else ctx.command_path
+            raise InputError(f"{exc.format_message()} (see `{where} --help`)") from None
         except (click.exceptions.Exit, click.ClickException, click.Abort, KeyboardInterrupt):
             raise
         except Exception:

@@ -293,14 +293,27 @@ def run_scripted(session: ReviewSession, actions: Iterable[str]) -> ReviewSummar
     suggestion). Running out of actions ends the run like "q". An invalid action
     raises :class:`IspNlpError` naming it.
     """
+    actions = list(actions)
+    for number, raw in enumerate(actions, start=1):  # a typo anywhere: nothing is decided
+        verb = raw.strip().split(":", 1)[0].lower()
+        if verb not in {"a", "r", "s", "u", "q", "e"}:
+            raise IspNlpError(
+                f"Scripted action #{number} {raw!r} is not an action: expected a, r, s, u, q "
+                "or e:codes|stage; fix or remove it (no decision was made)."
+            )
     undone = 0
+    done = 0
     for number, raw in enumerate(actions, start=1):
         action = raw.strip()
         verb = action.split(":", 1)[0].lower()
+        kept = (f" The {done} decision{'s' if done != 1 else ''} before it "
+                f"{'are' if done != 1 else 'is'} kept." if done else " No decision was made.")
         if verb == "q":
             break
         if verb == "u":
-            undone += session.undo() is not None
+            if session.undo() is not None:
+                undone += 1
+                done = max(done - 1, 0)
             continue
         item = session.current()
         if item is None or verb not in {"a", "r", "s", "e"}:
@@ -311,14 +324,17 @@ def run_scripted(session: ReviewSession, actions: Iterable[str]) -> ReviewSummar
             )
             raise IspNlpError(
                 f"Scripted action #{number} {raw!r} cannot be applied: {reason}; "
-                "fix or remove that action."
+                f"fix or remove that action.{kept}"
             )
         if verb == "a":
             session.accept()
+            done += 1
         elif verb == "r":
             session.reject()
+            done += 1
         elif verb == "s":
             session.skip()
+            done += 1
         else:
             spec = action.split(":", 1)[1] if ":" in action else ""
             codes_text, _, stage_text = spec.partition("|")
@@ -326,6 +342,7 @@ def run_scripted(session: ReviewSession, actions: Iterable[str]) -> ReviewSummar
                 codes = parse_codes(codes_text, session.codebook)
                 stage = parse_stage(stage_text, session, item)
             except IspNlpError as err:
-                raise IspNlpError(f"Scripted action #{number} {raw!r}: {err}") from err
+                raise IspNlpError(f"Scripted action #{number} {raw!r}: {err}{kept}") from err
             session.relabel(codes, stage)
+        done += 1
     return _summary(session, undone)
