@@ -40,10 +40,13 @@ class Group(click.Group):
         try:
             return super().invoke(ctx)
         except ImportCodesError as exc:
-            for problem in exc.problems[:50]:
+            # The message names the first problem and any header problem (line 1); the
+            # rows are listed only when there are several.
+            rows = [p for p in exc.problems if not p.startswith("line 1:")]
+            for problem in (rows[:50] if len(rows) > 1 else ()):
                 click.echo(f"  {problem}", err=True)
-            if len(exc.problems) > 50:
-                click.echo(f"  … and {len(exc.problems) - 50} more", err=True)
+            if len(rows) > 50:
+                click.echo(f"  … and {len(rows) - 50} more", err=True)
             raise InputError(str(exc)) from None
         except IspNlpError as exc:
             raise InputError(str(exc)) from None
