@@ -385,3 +385,13 @@ def test_run_scripted_rejects_bad_actions(items):
         run_scripted(session_for(items), ["e:nope|push"])
     with pytest.raises(IspNlpError, match="no segment left"):
         run_scripted(session_for([item("a", 0, 0.1)]), ["a", "a"])
+
+
+def test_no_escape_sequence_from_a_transcript_reaches_the_terminal():
+    evil = "We \x1b]0;pwned\x07trained \x1b[31mstaff\x1b[0m and \u202eevil\u202c\u2067x\u2069."
+    script = Script(["\x1b", "q"])
+    script.run(session_for([item("a", 0, 0.5, text=evil)]))
+    assert script.text and "\x1b" not in script.text and "\x07" not in script.text
+    assert "\u202e" not in script.text and "\u2067" not in script.text
+    assert "<U+001B>]0;pwned<U+0007>trained" in script.text
+    assert "unknown key '\\x1b'" in script.text

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from isp_nlp.errors import IspNlpError
+from isp_nlp.ingest.controls import visible
 from isp_nlp.records import Codebook
 from isp_nlp.review.queue import ReviewItem
 from isp_nlp.review.session import Decision, ReviewSession
@@ -230,7 +231,16 @@ def run_review(
     read_line: Callable[[str], str],
     width: int = 100,
 ) -> ReviewSummary:
-    """Interactive triage: show an item, read one key, record, repeat until quit."""
+    """Interactive triage: show an item, read one key, record, repeat until quit.
+
+    Everything written passes through :func:`isp_nlp.ingest.controls.visible`, so no
+    escape sequence from a transcript, code or coder name reaches the terminal.
+    """
+    raw_write = write
+
+    def write(text: str) -> None:  # type: ignore[no-redef]  # the same callable, made safe
+        raw_write(visible(text))
+
     undone = 0
     render = True
     while True:
