@@ -31,7 +31,7 @@ def _one_line_exit_2(result) -> str:
 @pytest.mark.parametrize(("message", "says"), [
     ("database or disk is full", "the disk holding the project is full, so nothing was changed"),
     ("attempt to write a readonly database", "cannot be written"),
-    ("database is locked", "another isp-nlp process has held the project's write lock"),
+    ("database is locked", "another process held the project's write lock"),
     ("database disk image is malformed", "is damaged"),
     ("no such table: segments", "is damaged"),
     ("file is not a database", "is damaged"),
@@ -113,3 +113,45 @@ def test_a_full_disk_during_ingest_says_so_and_changes_nothing(small_disk: Path)
     with Store.open(project_db(project)) as store:
         assert store.transcripts() == []
         assert store.conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+def test_a_held_write_lock_is_waited_for_visibly_then_one_line(
+        project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ISP_NLP_LOCK_TIMEOUT", "2")
+    holder = sqlite3.connect(project_db(project), isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process writing, for longer than the wait
+    try:
+        result = CliRunner().invoke(cli, ["--project", str(project), "codebook", "load",
+                                          str(Path(__file__).parents[1] / "corpora" /
+                                              "isp-demo" / "codebook.yaml")])
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert lines[0].startswith("Waiting for another isp-nlp process") and "up to 2 s" in lines[0]
+    assert lines[1].startswith("Error: ") and "longer than the wait (2 s)" in lines[1]
+    assert len(lines) == 2 and "Traceback" not in result.output
+    with Store.open(project_db(project)) as store:
+        assert store.codebook() is None
+
+
+def test_a_lock_released_in_time_is_waited_for_and_the_write_lands(
+        project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    monkeypatch.setenv("ISP_NLP_LOCK_TIMEOUT", "20")
+    holder = sqlite3.connect(project_db(project), isolation_level=None,
+                             check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    timer = threading.Timer(2.0, lambda: holder.execute("ROLLBACK"))
+    timer.start()
+    try:
+        result = CliRunner().invoke(cli, ["--project", str(project), "codebook", "load",
+                                          str(Path(__file__).parents[1] / "corpora" /
+                                              "isp-demo" / "codebook.yaml")])
+    finally:
+        timer.join()
+        holder.close()
+    assert result.exit_code == 0, result.output
+    assert "Waiting for another isp-nlp process" in result.output

@@ -15,7 +15,7 @@ import click
 from isp_nlp import __version__
 from isp_nlp.errors import ImportCodesError, IspNlpError
 from isp_nlp.project import open_project
-from isp_nlp.store.database import Store, project_db
+from isp_nlp.store.database import Store, lock_timeout, project_db
 from isp_nlp.store.failures import explain_database_error
 
 #: Where a user reports a genuine bug (a traceback that is not their mistake).
@@ -52,7 +52,8 @@ class Group(click.Group):
             raise InputError(str(exc)) from None
         except sqlite3.Error as exc:
             folder = (ctx.obj or {}).get("project", Path("."))
-            raise InputError(str(explain_database_error(exc, project_db(folder)))) from None
+            raise InputError(str(explain_database_error(
+                exc, project_db(folder), waited=lock_timeout()))) from None
         except OSError as exc:
             raise InputError(_os_message(exc)) from None
         except MemoryError:
@@ -90,8 +91,14 @@ def _os_message(exc: OSError) -> str:
 def open_store(ctx: click.Context) -> Store:
     """The project named by ``--project``, closed when the command ends."""
     store = open_project(ctx.obj["project"])
+    store.on_wait = _announce_wait
     ctx.call_on_close(store.close)
     return store
+
+
+def _announce_wait(timeout: float) -> None:
+    click.echo(f"Waiting for another isp-nlp process to finish writing to the project "
+               f"(up to {timeout:g} s; ISP_NLP_LOCK_TIMEOUT changes it) …", err=True)
 
 
 def emit(data: Mapping[str, Any], fmt: str) -> None:

@@ -17,7 +17,7 @@ from isp_nlp.errors import IspNlpError
 from isp_nlp.ingest.controls import visible
 from isp_nlp.records import Codebook
 from isp_nlp.review.queue import ReviewItem
-from isp_nlp.review.session import Decision, ReviewSession
+from isp_nlp.review.session import AlreadyDecided, Decision, ReviewSession
 
 CODES_PROMPT = "codes (numbers or ids, comma-separated, empty for none): "
 LEGEND = "[a] accept  [r] reject  [e] relabel  [s] skip  [u] undo  [q] quit"
@@ -264,15 +264,14 @@ def run_review(
         key = key.lower() if len(key) == 1 else key
         if key in _QUIT_KEYS:
             break
-        if key == "a":
-            session.accept()
-            write(f"-> {_PAST['accept']}")
-        elif key == "r":
-            session.reject()
-            write(f"-> {_PAST['reject']}")
-        elif key == "s":
-            session.skip()
-            write(f"-> {_PAST['skip']}")
+        if key in ("a", "r", "s"):
+            action = {"a": "accept", "r": "reject", "s": "skip"}[key]
+            try:
+                getattr(session, action)()
+            except AlreadyDecided as err:
+                write(f"-> {err}")
+                continue
+            write(f"-> {_PAST[action]}")
         elif key == "e":
             if _ask_relabel(session, item, write, read_line) is None:
                 write("relabel cancelled")
@@ -336,15 +335,11 @@ def run_scripted(session: ReviewSession, actions: Iterable[str]) -> ReviewSummar
                 f"Scripted action #{number} {raw!r} cannot be applied: {reason}; "
                 f"fix or remove that action.{kept}"
             )
-        if verb == "a":
-            session.accept()
-            done += 1
-        elif verb == "r":
-            session.reject()
-            done += 1
-        elif verb == "s":
-            session.skip()
-            done += 1
+        if verb in ("a", "r", "s"):
+            try:
+                getattr(session, {"a": "accept", "r": "reject", "s": "skip"}[verb])()
+            except AlreadyDecided:
+                continue  # the coder's other session decided it first; that one stands
         else:
             spec = action.split(":", 1)[1] if ":" in action else ""
             codes_text, _, stage_text = spec.partition("|")
@@ -353,6 +348,9 @@ def run_scripted(session: ReviewSession, actions: Iterable[str]) -> ReviewSummar
                 stage = parse_stage(stage_text, session, item)
             except IspNlpError as err:
                 raise IspNlpError(f"Scripted action #{number} {raw!r}: {err}{kept}") from err
-            session.relabel(codes, stage)
+            try:
+                session.relabel(codes, stage)
+            except AlreadyDecided:
+                continue
         done += 1
     return _summary(session, undone)

@@ -31,8 +31,10 @@ class DatabaseDamaged(ProjectError):
     """The project file is corrupt, truncated or missing part of its schema."""
 
 
-def explain_database_error(exc: sqlite3.Error, path: str | Path) -> ProjectError:
-    """The domain error for ``exc``, raised while working on the database at ``path``."""
+def explain_database_error(exc: sqlite3.Error, path: str | Path,
+                           waited: float = 60.0) -> ProjectError:
+    """The domain error for ``exc``, raised while working on the database at ``path``
+    (``waited``: the lock timeout in seconds, for a "locked" error)."""
     message = str(exc)
     low = message.lower()
     where = str(path)
@@ -48,8 +50,9 @@ def explain_database_error(exc: sqlite3.Error, path: str | Path) -> ProjectError
         )
     if "locked" in low or "busy" in low:
         return DatabaseLocked(
-            f"{where}: another isp-nlp process has held the project's write lock too long "
-            "(waited 30 s), so nothing was changed; wait for it to finish and try again"
+            f"{where}: another process held the project's write lock for longer than the "
+            f"wait ({waited:g} s), so nothing was changed; let it finish and try again, or set "
+            "ISP_NLP_LOCK_TIMEOUT to wait longer"
         )
     if ("malformed" in low or "not a database" in low or "no such table" in low
             or "no such column" in low or "corrupt" in low):
