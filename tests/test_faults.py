@@ -155,3 +155,32 @@ def test_a_lock_released_in_time_is_waited_for_and_the_write_lands(
         holder.close()
     assert result.exit_code == 0, result.output
     assert "Waiting for another isp-nlp process" in result.output
+
+
+@pytest.fixture
+def read_only_view(project: Path, tmp_path: Path):
+    """The project seen through a read-only bind mount (root on Linux), else skipped."""
+    view = tmp_path / "ro"
+    view.mkdir()
+    if shutil.which("mount") is None:
+        pytest.skip("no mount command: the read-only test needs a read-only bind mount")
+    for args in (["--bind", str(project), str(view)],
+                 ["-o", "remount,ro,bind", str(view)]):
+        done = subprocess.run(["mount", *args], capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            subprocess.run(["umount", str(view)], check=False, capture_output=True)
+            pytest.skip(f"cannot make a read-only bind mount here ({done.stderr.strip()})")
+    yield view
+    subprocess.run(["umount", str(view)], check=False)
+
+
+def test_a_read_only_project_reads_and_refuses_writes_truthfully(
+        project: Path, read_only_view: Path) -> None:
+    codebook = Path(__file__).parents[1] / "corpora" / "isp-demo" / "codebook.yaml"
+    assert _run(project, "codebook", "load", str(codebook)).exit_code == 0
+    for words in (["status"], ["log"], ["codebook", "show"], ["agreement"]):
+        result = _run(read_only_view, *words)
+        assert result.exit_code == 0, (words, result.output)
+    line = _one_line_exit_2(_run(read_only_view, "codebook", "load", str(codebook)))
+    assert "the project folder is read-only" in line and "nothing was changed" in line
+    assert "backup" not in line

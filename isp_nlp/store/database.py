@@ -16,11 +16,12 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
+from urllib.parse import quote
 
 from isp_nlp.errors import ProjectError
 from isp_nlp.records import Annotation, Code, Codebook, Segment, Transcript
 from isp_nlp.store.codings import CodingTables
-from isp_nlp.store.failures import DatabaseDamaged, explain_database_error
+from isp_nlp.store.failures import DatabaseDamaged, DatabaseReadOnly, explain_database_error
 from isp_nlp.store.migrations import MIGRATIONS, SCHEMA_VERSION, schema
 from isp_nlp.store.registry import ModelTables, SqliteEmbeddingCache, now, row_id
 
@@ -41,6 +42,8 @@ class Store(ModelTables, CodingTables):
         self.conn = conn
         #: Called with the timeout (s) when a write must wait for another process's lock.
         self.on_wait: Callable[[float], None] | None = None
+        #: Opened read-only because the file or its folder cannot be written.
+        self.read_only = False
 
     # -- opening -----------------------------------------------------------
     @classmethod
@@ -70,13 +73,15 @@ class Store(ModelTables, CodingTables):
                 f"no isp-nlp project at {path.parent}: {path.name} not found; "
                 f"create one with `isp-nlp init {path.parent}` or pass --project DIR"
             )
+        read_only = not _writable(path)
         try:
-            store = cls(path, _connect(path))
+            store = cls(path, _connect(path, read_only=read_only))
             row = store.conn.execute(
                 "SELECT value FROM meta WHERE key = 'schema_version'"
             ).fetchone()
         except sqlite3.DatabaseError as exc:
             raise explain_database_error(exc, path) from None
+        store.read_only = read_only
         if row is not None and not str(row[0]).isdigit():
             store.close()
             raise DatabaseDamaged(
@@ -101,6 +106,12 @@ class Store(ModelTables, CodingTables):
         """Bring an older database to :data:`SCHEMA_VERSION` in one transaction."""
         if self.schema_version() >= SCHEMA_VERSION:
             return
+        if self.read_only:
+            raise DatabaseReadOnly(
+                f"{self.path} has schema version {self.schema_version()} and must be upgraded "
+                f"to {SCHEMA_VERSION} once, but its folder is read-only; open it once where it "
+                "can be written, or copy the project to a writable folder"
+            )
         with self.transaction() as conn:
             version = self.schema_version()  # re-read: another process may have upgraded
             if version >= SCHEMA_VERSION:
@@ -150,6 +161,13 @@ class Store(ModelTables, CodingTables):
     def _begin(self, conn: sqlite3.Connection) -> None:
         """Take the write lock; if another process holds it, say so once and wait for it
         up to :func:`lock_timeout` seconds in all (then SQLite's "locked" error)."""
+        if self.read_only:
+            raise DatabaseReadOnly(
+                f"{self.path}: the project folder is read-only, so a command that changes the "
+                "project cannot run (nothing was changed); commands that only read it, such "
+                "as status, log, agreement and report, work; copy the project to a writable "
+                "folder to change it"
+            )
         total = lock_timeout()
         first = min(_FIRST_WAIT, total)
         conn.execute(f"PRAGMA busy_timeout = {int(first * 1000)}")
@@ -441,8 +459,18 @@ def lock_timeout() -> float:
     return value
 
 
-def _connect(path: Path) -> sqlite3.Connection:
+def _writable(path: Path) -> bool:
+    """Whether the database file and its folder (for the WAL files) can be written."""
+    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+
+
+def _connect(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
     timeout = lock_timeout()
+    if read_only:  # nobody can write here, so the file cannot change under us
+        uri = f"file:{quote(str(path.resolve()))}?mode=ro&immutable=1"
+        conn = sqlite3.connect(uri, uri=True, isolation_level=None)
+        conn.execute("PRAGMA foreign_keys = ON")
+        return conn
     conn = sqlite3.connect(path, timeout=timeout, isolation_level=None)
     conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
     conn.execute("PRAGMA journal_mode = WAL")
