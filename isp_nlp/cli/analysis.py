@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import textwrap
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from isp_nlp.analysis.disagreements import disagreement_frame, format_codes, pro
 from isp_nlp.analysis.pathways import project_pathways
 from isp_nlp.cli.common import InputError, open_store
 from isp_nlp.coded.safe_csv import safe_csv_text, write_safe_csv
+from isp_nlp.store.files import atomic_path
 
 
 @click.command()
@@ -105,12 +105,10 @@ def _write_csv(frame, out: Path) -> None:
     if not out.parent.is_dir():
         raise InputError(f"Cannot write {out}: the folder {out.parent} does not exist; "
                          "create it or choose another --out path.")
-    tmp = out.with_name(f".{out.name}.tmp")
     try:
-        write_safe_csv(frame, tmp)
-        os.replace(tmp, out)
+        with atomic_path(out) as tmp:
+            write_safe_csv(frame, tmp)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise InputError(f"Cannot write {out}: {exc.strerror or exc}; choose a writable "
                          "--out path.") from None
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import json
-import sqlite3
 import traceback
 from collections.abc import Mapping
 from pathlib import Path
@@ -16,7 +15,7 @@ from isp_nlp import __version__
 from isp_nlp.errors import ImportCodesError, IspNlpError
 from isp_nlp.project import open_project
 from isp_nlp.store.database import Store, lock_timeout, project_db
-from isp_nlp.store.failures import explain_database_error
+from isp_nlp.store.failures import DATABASE_ERRORS, explain_database_error
 
 #: Where a user reports a genuine bug (a traceback that is not their mistake).
 BUG_REPORTS = "https://github.com/isp-nlp/isp-nlp/issues"
@@ -50,7 +49,7 @@ class Group(click.Group):
             raise InputError(str(exc)) from None
         except IspNlpError as exc:
             raise InputError(str(exc)) from None
-        except sqlite3.Error as exc:
+        except DATABASE_ERRORS as exc:
             folder = (ctx.obj or {}).get("project", Path("."))
             raise InputError(str(explain_database_error(
                 exc, project_db(folder), waited=lock_timeout()))) from None

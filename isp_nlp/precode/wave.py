@@ -29,6 +29,7 @@ from isp_nlp.report.wave_summary import (
     summarise_transcript,
 )
 from isp_nlp.store.database import Store, project_db
+from isp_nlp.store.files import atomic_write_text
 from isp_nlp.store.registry import now
 from isp_nlp.suggest.bundle import SuggesterModel
 
@@ -172,7 +173,7 @@ def precode_wave(
         summaries = _summaries(wave, model, documents)
         outputs: dict[str, Path] = {}
         summary_path = out_dir / SUMMARY_NAME
-        _write_text(summary_path, render_wave_summary(
+        atomic_write_text(summary_path, render_wave_summary(
             wave=str(wave_dir), model_id=model.manifest["model_id"], generated_at=now(),
             transcripts=summaries, failed=failed, code_threshold=model.code_threshold,
             stage_threshold=model.stage_threshold))
@@ -198,14 +199,3 @@ def _summaries(wave: Store, model: SuggesterModel,
                                         names, warnings))
     return out
 
-
-def _write_text(path: Path, text: str) -> None:
-    """Write ``text`` atomically (a temp file beside ``path``, then a rename)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import base64
 import math
-import os
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -19,6 +17,7 @@ from isp_nlp.agreement.groups import ProjectAgreement
 from isp_nlp.errors import IspNlpError
 from isp_nlp.report import plots, sections
 from isp_nlp.report.reliability_table import reliability_table_context
+from isp_nlp.store.files import atomic_write_text
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 DASH = "—"
@@ -250,22 +249,9 @@ def write_report(data: ReportData, path: str | Path) -> Path:
             f"so create it first or choose another output path."
         )
     html = render_report(data)
-    mode = target.stat().st_mode & 0o777 if target.exists() else 0o644
-    temp: Path | None = None
     try:
-        with tempfile.NamedTemporaryFile(
-            "w", encoding="utf-8", dir=folder, prefix=f".{target.name}.", suffix=".tmp",
-            delete=False,
-        ) as handle:
-            temp = Path(handle.name)
-            handle.write(html)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp, mode)
-        os.replace(temp, target)
+        atomic_write_text(target, html)
     except OSError as exc:
-        if temp is not None:
-            temp.unlink(missing_ok=True)
         raise IspNlpError(
             f"Cannot write the report to {target}: {exc.strerror or exc}; expected a writable "
             f"file path, so check permissions or choose another output path."

@@ -14,6 +14,9 @@ from pathlib import Path
 
 from isp_nlp.errors import ProjectError
 
+#: What a failing database call raises: catch these at the command-line boundary.
+DATABASE_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error,)
+
 
 class DatabaseFull(ProjectError):
     """The disk (or quota) holding the project is full."""
@@ -31,7 +34,7 @@ class DatabaseDamaged(ProjectError):
     """The project file is corrupt, truncated or missing part of its schema."""
 
 
-def explain_database_error(exc: sqlite3.Error, path: str | Path,
+def explain_database_error(exc: Exception, path: str | Path,
                            waited: float = 60.0) -> ProjectError:
     """The domain error for ``exc``, raised while working on the database at ``path``
     (``waited``: the lock timeout in seconds, for a "locked" error)."""

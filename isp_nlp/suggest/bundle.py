@@ -11,7 +11,6 @@ codebook prior; a model without them is still written as version 2 (or 3).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -21,8 +20,8 @@ import numpy as np
 
 from isp_nlp.errors import ModelError
 from isp_nlp.records import CODE_DIMENSION, STAGE_DIMENSION, Evidence, Suggestion
+from isp_nlp.store.files import atomic_path, atomic_write_text
 from isp_nlp.suggest.batch import SegmentBatch
-from isp_nlp.suggest.bundle_io import atomic_write as _atomic_write
 from isp_nlp.suggest.bundle_io import check_unit_interval
 from isp_nlp.suggest.bundle_io import content_hash as _content_hash
 from isp_nlp.suggest.bundle_io import dumps as _dumps
@@ -289,12 +288,10 @@ class SuggesterModel:
         manifest["model_id"] = _content_hash(config, arrays)
         try:
             path.mkdir(parents=True, exist_ok=True)
-            _atomic_write(path / "config.json", _dumps(config).encode("utf-8"))
-            tmp = path / "weights.npz.tmp"
-            with open(tmp, "wb") as fh:
+            atomic_write_text(path / "config.json", _dumps(config))
+            with atomic_path(path / "weights.npz") as tmp, open(tmp, "wb") as fh:
                 np.savez_compressed(fh, **arrays)  # type: ignore[arg-type]
-            os.replace(tmp, path / "weights.npz")
-            _atomic_write(path / "manifest.json", _dumps(manifest).encode("utf-8"))
+            atomic_write_text(path / "manifest.json", _dumps(manifest))
         except OSError as exc:
             raise ModelError(
                 f"Could not write the suggester to {path} ({exc.strerror or exc}); expected a "

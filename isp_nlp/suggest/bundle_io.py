@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import zipfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -38,17 +37,6 @@ def content_hash(config: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) ->
         digest.update(f"\n{name}:{arr.dtype.str}:{arr.shape}\n".encode())
         digest.update(arr.tobytes())
     return digest.hexdigest()[:16]
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file that never outlives a failure."""
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def read_json(path: Path, fix: str) -> dict[str, Any]:
