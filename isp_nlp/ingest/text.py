@@ -14,7 +14,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from isp_nlp.ingest.decode import load_text
-from isp_nlp.ingest.labels import accepted_speakers, is_accepted, match_label
+from isp_nlp.ingest.labels import (
+    accepted_speakers,
+    is_accepted,
+    label_lines,
+    match_stamp_line,
+)
 from isp_nlp.ingest.render import RawTurn, build_transcript, clean_line
 from isp_nlp.records import Transcript
 
@@ -34,17 +39,28 @@ def turns_from_lines(
     """Group ``(line number, text)`` pairs into turns by speaker labels.
 
     ``accepted`` holds the case-folded speaker names that count as labels;
-    by default they are worked out from ``lines`` themselves.
+    by default they are worked out from ``lines`` themselves. A line that
+    is only a time or timing range right above an accepted label is dropped
+    (the label takes its time).
     """
-    cleaned = [(no, clean_line(text)) for no, text in lines]
-    matches = [match_label(text) if text else None for _, text in cleaned]
+    stripped = [(no, text.strip()) for no, text in lines]
+    matches = label_lines([text for _, text in stripped])
     if accepted is None:
         accepted = accepted_speakers(matches)
+    labelled = [is_accepted(m, accepted) for m in matches]
+    filled = [i for i, (_, text) in enumerate(stripped) if text]
+    timing_only = {
+        i for i, j in zip(filled, filled[1:], strict=False)
+        if labelled[j] and not labelled[i] and match_stamp_line(stripped[i][1]) is not None
+    }
     turns: list[RawTurn] = []
     current: RawTurn | None = None
     para: list[str] = []
-    for (no, text), match in zip(cleaned, matches, strict=True):
-        if match is not None and is_accepted(match, accepted):
+    for i, ((no, raw), match) in enumerate(zip(stripped, matches, strict=True)):
+        text = clean_line(raw)
+        if i in timing_only:
+            continue
+        if match is not None and labelled[i]:
             _flush(current, para)
             current = RawTurn(speaker=match.speaker, t_start=match.seconds, line=no)
             turns.append(current)
