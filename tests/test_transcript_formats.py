@@ -218,3 +218,78 @@ def test_one_turn_holding_most_of_the_text_warns(tmp_path: Path) -> None:
     )
     short = read_transcript(write(tmp_path, "short.txt", text.replace(long, "Fine.")))
     assert short.warnings == ()
+
+
+# --- --skip-speakers ----------------------------------------------------------------
+
+
+def _cli(*args: str, project: Path):
+    from click.testing import CliRunner
+
+    from isp_nlp.cli import cli
+
+    return CliRunner().invoke(cli, ["--project", str(project), *args])
+
+
+@pytest.fixture
+def interview(tmp_path: Path) -> tuple[Path, Path]:
+    """An empty project and a two-speaker interview file."""
+    from isp_nlp.project import init_project
+
+    project = tmp_path / "proj"
+    init_project(project, embedder="hashing-256")
+    f = write(tmp_path, "p01.txt", "Interviewer: How did it start?\n\nP01: With webinars.\n\n"
+              "Interviewer: And now?\n\nP01: Now we co-design.\n")
+    return project, f
+
+
+def test_misspelt_skip_speaker_is_an_error_and_ingests_nothing(
+    interview: tuple[Path, Path], tmp_path: Path
+) -> None:
+    from isp_nlp.project import open_project
+
+    project, f = interview
+    other = write(tmp_path, "p02.txt", "Moderator: Hi.\nP02: Hello.\n")
+    r = _cli("ingest", str(f), str(other), "--skip-speakers", "P01, Intervewer", project=project)
+    assert r.exit_code == 2, r.output
+    lines = [ln for ln in r.output.splitlines() if ln.strip()]
+    assert lines == [
+        "Error: --skip-speakers names 'Intervewer', but no transcript in this batch has that "
+        "speaker; did you mean 'Interviewer'? speakers found: Interviewer, Moderator, P01, P02; "
+        "fix the spelling (nothing was ingested)"
+    ]
+    with open_project(project) as store:
+        assert store.transcripts() == []
+    ok = _cli("ingest", str(f), "--skip-speakers", "INTERVIEWER", project=project)
+    assert ok.exit_code == 0 and "(2 codable)" in ok.output
+
+
+def test_reingesting_unchanged_file_applies_new_skip_speakers(
+    interview: tuple[Path, Path],
+) -> None:
+    from isp_nlp.project import ingest_files, open_project
+    from isp_nlp.records import Annotation
+
+    project, f = interview
+    with open_project(project) as store:
+        (first,) = ingest_files(store, [f], skip_speakers=["Interviewer"])
+        before = store.segments()
+        question = next(s for s in before if s.speaker == "Interviewer")
+        store.import_annotations([Annotation(question.id, "ana", "code", "c1")], source="t")
+    assert (first.outcome, first.n_codable) == ("added", 2)
+
+    r = _cli("ingest", str(f), "--skip-speakers", "p01", project=project)
+    assert r.exit_code == 0, r.output
+    assert "  updated  p01: 4 turns, 4 segments (2 codable)" in r.output
+    with open_project(project) as store:
+        after = store.segments()
+        assert [s.id for s in after] == [s.id for s in before]
+        assert [s.codable for s in after] == [True, False, True, False]
+        assert [(a.segment_id, a.label) for a in store.annotations()] == [(question.id, "c1")]
+        # the same flags again, or no option at all, change nothing
+        (same,) = ingest_files(store, [f], skip_speakers=["P01"])
+        (kept,) = ingest_files(store, [f])
+        assert (same.outcome, kept.outcome, kept.n_codable) == ("unchanged", "unchanged", 2)
+        (reset,) = ingest_files(store, [f], skip_speakers=[""])
+        assert (reset.outcome, reset.n_codable) == ("updated", 4)
+        assert all(s.codable for s in store.segments())
