@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import os
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +29,7 @@ from isp_nlp.interchange.refi_codebook import (
     read_refi_codebook,
     write_qdc,
 )
-from isp_nlp.records import Codebook, Segment, Transcript
+from isp_nlp.records import PROVENANCES, Codebook, Segment, Transcript
 from isp_nlp.store.database import Store, project_db
 
 EMBEDDERS = ("minilm", "hashing-256")
@@ -197,7 +198,12 @@ def segments_by_document(store: Store) -> dict[str, list[Segment]]:
 
 
 def import_codes(store: Store, path: str | Path, *, source: str = "human") -> dict:
-    """Import a coded-segments CSV; nothing is imported if any row is bad."""
+    """Import a coded-segments CSV; nothing is imported if any row is bad.
+
+    Each annotation keeps the row's ``provenance`` (``source`` when the
+    column is absent or empty); ``provenance`` in the result counts the
+    imported annotations per provenance.
+    """
 
     codebook = require_codebook(store)
     rows = read_coded_csv(path)
@@ -211,8 +217,10 @@ def import_codes(store: Store, path: str | Path, *, source: str = "human") -> di
     stats = store.import_annotations(annotations, source=str(path))
     coders = sorted({a.coder for a in annotations})
     segments = {a.segment_id for a in annotations}
+    made = Counter(a.source for a in annotations)
     return {"rows": len(rows), "annotations": len(annotations), "coders": coders,
-            "segments": len(segments), **stats}
+            "segments": len(segments), "provenance": {p: made[p] for p in PROVENANCES if made[p]},
+            **stats}
 
 
 @dataclass(frozen=True)
@@ -249,7 +257,10 @@ def place_coded_csv(store: Store, path: str | Path) -> PlacedCoding:
 
 
 def export_codes(store: Store, path: str | Path) -> int:
-    """Write every active annotation as a coded-segments CSV; return the row count."""
+    """Write every active annotation as a coded-segments CSV; return the row count.
+
+    The ``provenance`` column holds each coding's source (human, blind, ...).
+    """
 
     by_id = {s.id: s for s in store.segments()}
     frame = annotations_to_frame(store.annotations(), by_id)

@@ -293,3 +293,79 @@ def test_reingesting_unchanged_file_applies_new_skip_speakers(
         (reset,) = ingest_files(store, [f], skip_speakers=[""])
         assert (reset.outcome, reset.n_codable) == ("updated", 4)
         assert all(s.codable for s in store.segments())
+
+
+# --- provenance in export-codes / import-codes ------------------------------------------
+
+
+def _coded_project(root: Path, coded: str | None) -> Path:
+    """A project with the demo codebook, one interview and, optionally, a coded CSV imported."""
+    from .conftest import CORPUS
+
+    root.mkdir(parents=True, exist_ok=True)
+    project = root / "proj"
+    interview = write(root, "t.txt", "Interviewer: How did it start?\n\nP01: With webinars.\n\n"
+                      "Interviewer: And now?\n\nP01: We co-design the tools.\n")
+    assert _cli("init", str(project), "--embedder", "hashing-256", project=project).exit_code == 0
+    loaded = _cli("codebook", "load", str(CORPUS / "codebook.yaml"), project=project)
+    assert loaded.exit_code == 0, loaded.output
+    assert _cli("ingest", str(interview), project=project).exit_code == 0
+    if coded is not None:
+        r = _cli("import-codes", str(write(root, "coded.csv", coded)), project=project)
+        assert r.exit_code == 0, r.output
+    return project
+
+
+CODED_WITH_PROVENANCE = (
+    "document,segment,text,coder,code,stage,provenance\n"
+    "t,,With webinars.,ana,didactic_training,push,blind\n"
+    "t,,We co-design the tools.,ana,technical_assistance,exchange,Consensus\n"
+    "t,,With webinars.,bob,didactic_training,push_pull,assisted\n"
+    "t,,We co-design the tools.,bob,,exchange,\n"
+)
+
+
+def test_export_and_import_codes_keep_provenance(tmp_path: Path) -> None:
+    import csv
+
+    from isp_nlp.project import open_project
+
+    project = _coded_project(tmp_path / "a", CODED_WITH_PROVENANCE)
+    out = tmp_path / "out.csv"
+    assert _cli("export-codes", str(out), project=project).exit_code == 0
+    with out.open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(r["coder"], r["text"], r["provenance"]) for r in rows] == [
+        ("ana", "With webinars.", "blind"),
+        ("bob", "With webinars.", "assisted"),
+        ("ana", "We co-design the tools.", "consensus"),
+        ("bob", "We co-design the tools.", "human"),
+    ]
+    fresh = _coded_project(tmp_path / "b", None)
+    r = _cli("import-codes", str(out), project=fresh)
+    assert r.exit_code == 0, r.output
+    assert "provenance: human 2, assisted 2, blind 2, consensus 2" in r.output
+    with open_project(project) as a, open_project(fresh) as b:
+        original = a.annotations()
+        assert original == b.annotations()
+    assert {(x.coder, x.dimension, x.source) for x in original} == {
+        ("ana", "code", "blind"), ("ana", "stage", "blind"),
+        ("ana", "code", "consensus"), ("ana", "stage", "consensus"),
+        ("bob", "code", "assisted"), ("bob", "stage", "assisted"),
+        ("bob", "code", "human"), ("bob", "stage", "human"),
+    }
+
+
+def test_unknown_provenance_is_a_one_line_error(tmp_path: Path) -> None:
+    from isp_nlp.project import open_project
+
+    project = _coded_project(tmp_path, None)
+    bad = CODED_WITH_PROVENANCE.replace("assisted\n", "machine\n")
+    r = _cli("import-codes", str(write(tmp_path, "bad.csv", bad)), project=project)
+    assert r.exit_code == 2
+    problem = ("line 4: provenance is 'machine', expected one of human, assisted, blind, "
+               "consensus, model (or empty for human)")
+    errors = [ln for ln in r.output.splitlines() if ln.startswith("Error: ")]
+    assert len(errors) == 1 and problem in errors[0], r.output
+    with open_project(project) as store:
+        assert store.annotations() == []
