@@ -108,6 +108,7 @@ def test_label_helpers() -> None:
     assert heading is not None and (heading.speaker, heading.seconds) == ("Jane Doe", 3723.0)
     assert match_label("We met at 10:30") is None  # one space: prose, not a heading
     assert match_label("Speaker 2 0:03") is not None  # ... unless the name is a known role
+    assert match_label("12:00 Noon") is None and match_label("[12:00] Noon") is not None
     assert match_stamp_line("0:0:3.120 --> 0:0:5.600") == 3.12
     assert match_stamp_line("[00:01:02]") == 62.0
     assert match_stamp_line("At 00:01:02") is None
@@ -369,3 +370,55 @@ def test_unknown_provenance_is_a_one_line_error(tmp_path: Path) -> None:
     assert len(errors) == 1 and problem in errors[0], r.output
     with open_project(project) as store:
         assert store.annotations() == []
+
+
+def test_teams_docx_directory_names_and_bold_name_with_one_space(tmp_path: Path) -> None:
+    import docx
+
+    d = docx.Document()
+    for name, gap, time, said in [
+        ("Doe, Jane (Guest)", "   ", "0:03", "How did it start?"),
+        ("Smith, Bob", "   ", "0:09", "Slowly."),
+    ]:
+        p = d.add_paragraph()
+        p.add_run(f"{name}{gap}{time}").add_break()
+        p.add_run(said)
+    for name, time, said in [("Ana Lima", "0:12", "Thanks."), ("Tom Wu", "0:15", "Bye.")]:
+        p = d.add_paragraph()
+        p.add_run(name).bold = True
+        run = p.add_run(f" {time}")
+        run.add_break()
+        p.add_run(said)
+    d.save(str(tmp_path / "dir.docx"))
+    assert turns(read_transcript(tmp_path / "dir.docx")) == [
+        ("Doe, Jane (Guest)", "How did it start?", 3.0),
+        ("Smith, Bob", "Slowly.", 9.0),
+        ("Ana Lima", "Thanks.", 12.0),
+        ("Tom Wu", "Bye.", 15.0),
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "00:00:03 Interviewer\nHow are you?\n\n00:00:05 Jane Doe\nFine, thanks.\n\n"
+        "00:00:09 Interviewer\nGood.\n",  # Word's Transcribe
+        "[Interviewer] 00:00:03\nHow are you?\n\n[Jane Doe] 00:00:05\nFine, thanks.\n\n"
+        "[Interviewer] 00:00:09\nGood.\n",  # Zoom's audio transcript
+        "Interviewer: (00:03)\nHow are you?\n\nJane Doe: (00:05)\nFine, thanks.\n\n"
+        "Interviewer: (00:09)\nGood.\n",  # Rev, time after the colon
+    ],
+    ids=["word-transcribe", "zoom-txt", "rev-colon-first"],
+)
+def test_time_and_name_above_the_text(tmp_path: Path, text: str) -> None:
+    assert turns(read_transcript(write(tmp_path, "x.txt", text))) == [
+        ("Interviewer", "How are you?", 3.0),
+        ("Jane Doe", "Fine, thanks.", 5.0),
+        ("Interviewer", "Good.", 9.0),
+    ]
+
+
+def test_an_answer_that_is_a_time_stays_text(tmp_path: Path) -> None:
+    text = "Interviewer: When did you arrive?\nP1: 10:30\nInterviewer: And left?\nP1: 12:00 Noon\n"
+    assert [x for _, x, _ in turns(read_transcript(write(tmp_path, "t.txt", text)))] == [
+        "When did you arrive?", "10:30", "And left?", "12:00 Noon"]

@@ -18,7 +18,13 @@ from typing import Any
 
 from isp_nlp.errors import InputFileError
 from isp_nlp.ingest.decode import read_bytes
-from isp_nlp.ingest.labels import MAX_LABEL_CHARS, accepted_speakers, label_lines, match_label
+from isp_nlp.ingest.labels import (
+    MAX_LABEL_CHARS,
+    accepted_speakers,
+    label_lines,
+    match_label,
+    match_stamp_line,
+)
 from isp_nlp.ingest.render import RawTurn, build_transcript, clean_line
 from isp_nlp.ingest.text import turns_from_lines
 from isp_nlp.records import Transcript
@@ -74,6 +80,9 @@ def _paragraph_line(paragraph: Any) -> tuple[str, str | None]:
     match = match_label(f"{name}:")
     if match is None or match.speaker != name:
         return text, None
+    first, _, after = rest.partition("\n") if "\n" in rest else rest.partition(" ")
+    if after.strip() and match_stamp_line(first) is not None:
+        rest = f"[{first.strip()}] {after.strip()}"  # bold name, then its time: Teams
     return f"{name}: {rest}", name
 
 

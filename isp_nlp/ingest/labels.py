@@ -11,6 +11,9 @@ Shared by the plain-text, Word and caption readers. The label forms are:
 * Otter and Microsoft Teams style, a name and a time alone on a line above
   the text, separated by two spaces or a tab: ``Speaker 1  0:03``,
   ``Jane Doe   1:02:03``;
+* a time then a capitalised name alone on a line (Word's Transcribe:
+  ``00:00:05 Speaker 1``), or a bracketed name then a time (Zoom:
+  ``[Jane Doe] 10:02:03``), above the text;
 * a timing line (``0:0:3.120 --> 0:0:5.600`` or a lone ``[00:00:03]``)
   followed by a line holding only a capitalised name, then the text, as old
   Teams .docx transcripts are written (see :func:`label_lines`).
@@ -49,12 +52,22 @@ _LABEL = re.compile(
     r"(?:\s+|$)"
 )
 _REV = re.compile(rf"^(?P<name>{_NAME}) ?[(\[](?P<ts>{_TS})[)\]](?::\s*|\s*$)")
-_HEADING = re.compile(rf"^(?P<name>{_NAME})(?P<gap>\t[\t ]*| {{2,}}| )(?P<ts>{_TS})$")
+# A heading's name may be written as a directory shows it: "Doe, Jane (Guest)".
+_DIRECTORY_NAME = r"[^\W\d_][\w.'’\-,()/]*(?: [\w.'’\-,()/]+){0,5}"
+_HEADING = re.compile(
+    rf"^(?P<name>{_DIRECTORY_NAME}?)(?P<gap>\t[\t ]*| {{2,}}| )(?P<ts>{_TS})$"
+)
+# Word's Transcribe: "00:00:05 Speaker 1" above the text.
+# (hh:mm:ss or a bracketed time, so that prose such as "12:00 Noon" is not taken).
+_HMS = r"\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?"
+_STAMP_NAME = re.compile(
+    rf"^(?:[(\[](?P<ts1>{_TS})[)\]]|(?P<ts2>{_HMS})) (?P<name>{_DIRECTORY_NAME})$"
+)
 _STAMP_AFTER = re.compile(rf"^[(\[](?P<ts>{_TS})[)\]]\s*")
 _STAMP_LINE = re.compile(
     rf"^[(\[]?(?P<ts>{_LOOSE_TS})[)\]]?(?:\s*(?:-->|[-–—])\s*[(\[]?{_LOOSE_TS}[)\]]?)?$"
 )
-_BARE_NAME = re.compile(_NAME)
+_BARE_NAME = re.compile(_DIRECTORY_NAME)
 _SPACES = re.compile(r"\s+")
 _KNOWN = re.compile(
     r"(?:interviewer|interviewee|participant|respondent|moderator|facilitator|speaker)"
@@ -113,6 +126,12 @@ def match_label(line: str) -> LabelMatch | None:
             return None
         return LabelMatch(name, "", parse_timestamp(heading.group("ts")), stamped=True)
     line = _SPACES.sub(" ", line)
+    stamp_name = _STAMP_NAME.match(line)
+    if stamp_name is not None and (name := _bare_name(stamp_name.group("name"))) is not None:
+        if not _speaker_ok(name):
+            return None
+        when = stamp_name.group("ts1") or stamp_name.group("ts2")
+        return LabelMatch(name, "", parse_timestamp(when), stamped=True)
     rev = _REV.match(line)
     if rev is not None:
         name = rev.group("name")
@@ -131,6 +150,8 @@ def match_label(line: str) -> LabelMatch | None:
     rest = line[m.end() :].strip()
     if stamp is None and (after := _STAMP_AFTER.match(rest)) is not None:
         stamp, rest = after.group("ts"), rest[after.end() :]
+    elif stamp is None and kind == "bracket" and re.fullmatch(_TS, rest):
+        stamp, rest = rest, ""  # Zoom's "[Jane Doe] 10:02:03" above the text
     seconds = parse_timestamp(stamp) if stamp else None
     return LabelMatch(speaker=speaker, rest=rest, seconds=seconds, stamped=stamp is not None)
 
@@ -146,12 +167,12 @@ def match_stamp_line(line: str) -> float | None:
 
 
 def _bare_name(line: str) -> str | None:
-    """A line that is only a capitalised name (``Jane Doe``), else None."""
+    """A line that is only a capitalised name (``Jane Doe``, ``Doe, Jane (Guest)``)."""
     line = _SPACES.sub(" ", line.strip())
     if not _BARE_NAME.fullmatch(line) or len(line) > MAX_LABEL_CHARS:
         return None
-    words = [w for w in line.split(" ") if not w.isdigit()]
-    if is_known_label(line) or all(w[0].isupper() for w in words):
+    words = [w.strip(",()/") for w in line.split(" ")]
+    if is_known_label(line) or all(w[:1].isupper() or w.isdigit() for w in words if w):
         return line
     return None
 
