@@ -422,3 +422,16 @@ def test_an_answer_that_is_a_time_stays_text(tmp_path: Path) -> None:
     text = "Interviewer: When did you arrive?\nP1: 10:30\nInterviewer: And left?\nP1: 12:00 Noon\n"
     assert [x for _, x, _ in turns(read_transcript(write(tmp_path, "t.txt", text)))] == [
         "When did you arrive?", "10:30", "And left?", "12:00 Noon"]
+
+
+def test_name_line_then_time_line_then_text(tmp_path: Path) -> None:
+    text = ("Jane Doe\n0:03\nHow are you?\n\nBob Smith\n0:05\nFine, thanks.\n\n"
+            "Interviewer:\n00:00:09\nGood.\nReally good.\n")
+    got = turns(read_transcript(write(tmp_path, "names.txt", text)))
+    assert got == [
+        ("Jane Doe", "How are you?", 3.0),
+        ("Bob Smith", "Fine, thanks.", 5.0),
+        ("Interviewer", "Good. Really good.", 9.0),
+    ]
+    nbsp = match_label("Jane Doe\u00a0\u00a00:03")
+    assert nbsp is not None and (nbsp.speaker, nbsp.seconds) == ("Jane Doe", 3.0)

@@ -55,7 +55,7 @@ _REV = re.compile(rf"^(?P<name>{_NAME}) ?[(\[](?P<ts>{_TS})[)\]](?::\s*|\s*$)")
 # A heading's name may be written as a directory shows it: "Doe, Jane (Guest)".
 _DIRECTORY_NAME = r"[^\W\d_][\w.'’\-,()/]*(?: [\w.'’\-,()/]+){0,5}"
 _HEADING = re.compile(
-    rf"^(?P<name>{_DIRECTORY_NAME}?)(?P<gap>\t[\t ]*| {{2,}}| )(?P<ts>{_TS})$"
+    rf"^(?P<name>{_DIRECTORY_NAME}?)(?P<gap>\t[\t ]*|[ \u00a0\u2007\u202f]{{2,}}| )(?P<ts>{_TS})$"
 )
 # Word's Transcribe: "00:00:05 Speaker 1" above the text.
 # (hh:mm:ss or a bracketed time, so that prose such as "12:00 Noon" is not taken).
@@ -172,6 +172,8 @@ def _bare_name(line: str) -> str | None:
     if not _BARE_NAME.fullmatch(line) or len(line) > MAX_LABEL_CHARS:
         return None
     words = [w.strip(",()/") for w in line.split(" ")]
+    if line.endswith(("?", "!", "…")) or (line.endswith(".") and len(words[-1]) > 3):
+        return None  # a sentence ("Good.", "Really?"), not a name ("Jr.", "Dr.")
     if is_known_label(line) or all(w[:1].isupper() or w.isdigit() for w in words if w):
         return line
     return None
@@ -181,9 +183,11 @@ def label_lines(lines: Sequence[str]) -> list[LabelMatch | None]:
     """The label candidate of each line, in order (None for blank lines and text).
 
     Besides :func:`match_label`, a line holding only a capitalised name
-    right below a timing line (:func:`match_stamp_line`) and above more text
-    is a candidate (old Teams .docx: ``0:0:3.120 --> 0:0:5.600`` / ``Jane Doe``
-    / text); a label right below a timing line takes its time when it has none.
+    right below (or right above) a timing line (:func:`match_stamp_line`)
+    and above more text is a candidate (old Teams .docx:
+    ``0:0:3.120 --> 0:0:5.600`` / ``Jane Doe`` / text, or ``Jane Doe`` /
+    ``0:03`` / text); a label right below a timing line takes its time when
+    it has none, and so does a label with no text right above one.
     """
     matches = [match_label(line) if line.strip() else None for line in lines]
     filled = [i for i, line in enumerate(lines) if line.strip()]
@@ -194,6 +198,9 @@ def label_lines(lines: Sequence[str]) -> list[LabelMatch | None]:
         if seconds is None:
             continue
         j = filled[pos + 1]
+        above = matches[filled[pos - 1]] if pos else None
+        if above is not None and not above.rest:
+            continue  # "Interviewer:" / "0:03" / text: the time belongs to the label above
         current = matches[j]
         if current is not None:
             if current.seconds is None:
@@ -203,6 +210,15 @@ def label_lines(lines: Sequence[str]) -> list[LabelMatch | None]:
         has_text = pos + 2 < len(filled) and match_stamp_line(lines[filled[pos + 2]]) is None
         if name is not None and has_text:
             matches[j] = LabelMatch(name, "", seconds, stamped=True)
+    for pos, i in enumerate(filled[:-2]):  # "Jane Doe" / "0:03" / text
+        j, k = filled[pos + 1], filled[pos + 2]
+        label, seconds = matches[i], match_stamp_line(lines[j])
+        if label is not None and not label.rest and label.seconds is None and seconds is not None:
+            matches[i] = LabelMatch(label.speaker, "", seconds, stamped=True)
+        elif matches[i] is None and matches[j] is None and matches[k] is None:
+            name, seconds = _bare_name(lines[i]), match_stamp_line(lines[j])
+            if name is not None and seconds is not None and match_stamp_line(lines[k]) is None:
+                matches[i] = LabelMatch(name, "", seconds, stamped=True)
     return matches
 
 

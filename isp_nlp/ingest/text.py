@@ -15,6 +15,7 @@ from pathlib import Path
 
 from isp_nlp.ingest.decode import load_text
 from isp_nlp.ingest.labels import (
+    LabelMatch,
     accepted_speakers,
     is_accepted,
     label_lines,
@@ -33,6 +34,10 @@ def _flush(turn: RawTurn | None, para: list[str]) -> None:
     para.clear()
 
 
+def _rest(match: LabelMatch | None) -> str:
+    return match.rest if match is not None else ""
+
+
 def turns_from_lines(
     lines: Sequence[tuple[int, str]], accepted: set[str] | None = None
 ) -> list[RawTurn]:
@@ -41,7 +46,8 @@ def turns_from_lines(
     ``accepted`` holds the case-folded speaker names that count as labels;
     by default they are worked out from ``lines`` themselves. A line that
     is only a time or timing range right above an accepted label is dropped
-    (the label takes its time).
+    (the label takes its time), and so is one right below a label with no
+    text after it (``Jane Doe`` / ``0:03`` / text).
     """
     stripped = [(no, text.strip()) for no, text in lines]
     matches = label_lines([text for _, text in stripped])
@@ -49,10 +55,16 @@ def turns_from_lines(
         accepted = accepted_speakers(matches)
     labelled = [is_accepted(m, accepted) for m in matches]
     filled = [i for i, (_, text) in enumerate(stripped) if text]
-    timing_only = {
-        i for i, j in zip(filled, filled[1:], strict=False)
-        if labelled[j] and not labelled[i] and match_stamp_line(stripped[i][1]) is not None
-    }
+    timing_only: set[int] = set()
+    for pos, i in enumerate(filled):
+        if labelled[i] or match_stamp_line(stripped[i][1]) is None:
+            continue
+        before = filled[pos - 1] if pos else None
+        after = filled[pos + 1] if pos + 1 < len(filled) else None
+        if (after is not None and labelled[after]) or (
+            before is not None and labelled[before] and not _rest(matches[before])
+        ):
+            timing_only.add(i)
     turns: list[RawTurn] = []
     current: RawTurn | None = None
     para: list[str] = []
