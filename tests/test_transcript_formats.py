@@ -435,3 +435,15 @@ def test_name_line_then_time_line_then_text(tmp_path: Path) -> None:
     ]
     nbsp = match_label("Jane Doe\u00a0\u00a00:03")
     assert nbsp is not None and (nbsp.speaker, nbsp.seconds) == ("Jane Doe", 3.0)
+
+
+def test_a_schedule_inside_a_labelled_turn_is_text(tmp_path: Path) -> None:
+    text = (
+        "Interviewer: What was the day like?\n"
+        "P1: The schedule was\n09:00\nBreakfast\nwith the team\n10:30\nTraining\nin the hall\n"
+        "Interviewer: Long day.\nP1: Yes.\n"
+    )
+    got = turns(read_transcript(write(tmp_path, "day.txt", text)))
+    assert [s for s, _, _ in got] == ["Interviewer", "P1", "Interviewer", "P1"]
+    assert got[1][1] == ("The schedule was 09:00 Breakfast with the team 10:30 Training "
+                         "in the hall")

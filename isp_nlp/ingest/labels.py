@@ -24,8 +24,9 @@ word, as in ``Speaker 2``), at most 40 characters.
 Because ``Note: this is`` looks like a label, a candidate only counts when
 the same name labels at least two lines of the file, it is a usual interview
 role (``Interviewer``, ``Participant``, ``P07``, ``Speaker 2``, ``Q``, ``A``
-...), or the file labels its turns with times (two or more labels carry a
-timestamp: then every timestamped label counts, even a name used once); see
+...), or the file labels its turns with times (two or more labels, and at
+least half of them, carry a timestamp: then every timestamped label counts,
+even a name used once); see
 :func:`accepted_speakers`.
 """
 
@@ -230,14 +231,16 @@ def is_known_label(speaker: str) -> bool:
 def accepted_speakers(matches: Iterable[LabelMatch | None]) -> set[str]:
     """Case-folded names that label at least two lines or are known roles.
 
-    When two or more labels carry a timestamp the file labels its turns
-    with times, and every timestamped label's name counts too.
+    When two or more labels, and at least half of all candidates, carry a
+    timestamp, the file labels its turns with times and every timestamped
+    label's name counts too.
     """
     found = [m for m in matches if m is not None]
     counts = Counter(m.speaker.casefold() for m in found)
     accepted = {name for name, n in counts.items() if n >= 2 or is_known_label(name)}
     stamped = {m.speaker.casefold() for m in found if m.stamped}
-    if sum(m.stamped for m in found) >= 2:
+    n_stamped = sum(m.stamped for m in found)
+    if n_stamped >= 2 and 2 * n_stamped >= len(found):
         accepted |= stamped
     return accepted
 
