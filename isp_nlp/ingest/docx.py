@@ -3,7 +3,9 @@
 Paragraphs are read in order and grouped into turns with the same speaker
 label rules as plain text; a speaker name in bold at the start of a
 paragraph (``Maria:`` or just ``Maria`` before the text) is always a label.
-A title or heading before any text is dropped. A table with two or three
+A title or heading before any text is dropped. Line breaks inside a
+paragraph separate lines, as in Microsoft Teams transcripts (a
+``Jane Doe   0:03`` line, then the text, in one paragraph). A table with two or three
 columns whose last two are speaker and text (a first timestamp column is
 ignored) gives one turn per row. ``Turn.line`` is the 1-based number of the
 paragraph (or table row) among the document's body blocks.

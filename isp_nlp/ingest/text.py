@@ -1,10 +1,13 @@
 """Plain-text and Markdown transcripts.
 
 A line that starts with an accepted speaker label (see
-:mod:`isp_nlp.ingest.labels`) starts a new turn; lines without a label
-continue the current turn, and a blank line inside a turn starts a new
-paragraph of it. Text before the first label is a turn without a speaker.
-A file without any label becomes one speaker-less turn per paragraph.
+:mod:`isp_nlp.ingest.labels`: ``Name:``, timestamped, Rev, Otter and Teams
+forms) starts a new turn; lines without a label continue the current turn,
+and a blank line inside a turn starts a new paragraph of it. A line holding
+only a time next to a label is dropped (the turn keeps the time). Text
+before the first label is a turn without a speaker. A file without any
+label becomes one speaker-less turn per paragraph (and a warning, see
+:func:`isp_nlp.ingest.render.speaker_warnings`).
 """
 
 from __future__ import annotations
