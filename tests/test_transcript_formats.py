@@ -447,3 +447,15 @@ def test_a_schedule_inside_a_labelled_turn_is_text(tmp_path: Path) -> None:
     assert [s for s, _, _ in got] == ["Interviewer", "P1", "Interviewer", "P1"]
     assert got[1][1] == ("The schedule was 09:00 Breakfast with the team 10:30 Training "
                          "in the hall")
+
+
+def test_ingest_prints_the_speaker_warning(interview: tuple[Path, Path], tmp_path: Path) -> None:
+    project, _ = interview
+    notes = write(tmp_path, "notes.txt", "We talked about the hub.\n\nThen about money.\n")
+    r = _cli("ingest", str(notes), project=project)
+    assert r.exit_code == 0, r.output
+    assert ("Warning: notes.txt: only one speaker found (no speaker labels at all); check the "
+            "speaker labels (expected lines such as 'Interviewer: …')") in r.output
+    assert "added  notes: 2 turns, 2 segments (2 codable); speakers: —" in r.output
+    skip = _cli("ingest", str(notes), "--skip-speakers", "Interviewer", project=project)
+    assert skip.exit_code == 2 and "speakers found: none (no speaker labels)" in skip.output
