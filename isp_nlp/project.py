@@ -6,7 +6,9 @@ plain data for the CLI to print. Nothing here prints or imports click.
 
 from __future__ import annotations
 
+import difflib
 import os
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +29,7 @@ from isp_nlp.interchange.refi_codebook import (
     read_refi_codebook,
     write_qdc,
 )
-from isp_nlp.records import Codebook, Segment
+from isp_nlp.records import PROVENANCES, Codebook, Segment, Transcript
 from isp_nlp.store.database import Store, project_db
 
 EMBEDDERS = ("minilm", "hashing-256")
@@ -66,12 +68,32 @@ def open_project(directory: str | Path) -> Store:
 class IngestOutcome:
     path: str
     document: str
-    outcome: str  # added | unchanged | replaced
+    outcome: str  # added | unchanged | updated (same file, new codable flags) | replaced
     n_turns: int
     n_segments: int
     n_codable: int
     speakers: tuple[str, ...]
     warnings: tuple[str, ...] = field(default=())
+
+
+def check_skip_speakers(skip: Iterable[str], transcripts: Iterable[Transcript]) -> None:
+    """Raise ProjectError naming any speaker to skip that no transcript has (case-insensitive)."""
+    found: dict[str, str] = {}
+    for t in transcripts:
+        for turn in t.turns:
+            if turn.speaker:
+                found.setdefault(turn.speaker.casefold(), turn.speaker)
+    missing = [name for name in skip if name.strip().casefold() not in found]
+    if not missing:
+        return
+    name = missing[0].strip()
+    close = difflib.get_close_matches(name.casefold(), list(found), n=1, cutoff=0.6)
+    hint = f"did you mean '{found[close[0]]}'? " if close else ""
+    listed = ", ".join(sorted(found.values(), key=str.casefold)) or "none (no speaker labels)"
+    raise ProjectError(
+        f"--skip-speakers names '{name}', but no transcript in this batch has that speaker; "
+        f"{hint}speakers found: {listed}; fix the spelling (nothing was ingested)"
+    )
 
 
 def ingest_files(
@@ -80,7 +102,7 @@ def ingest_files(
     *,
     unit: str = "turn",
     max_chars: int = 2000,
-    skip_speakers: Iterable[str] = (),
+    skip_speakers: Iterable[str] | None = None,
     replace: bool = False,
     on_file: Callable[[Path], None] | None = None,
 ) -> list[IngestOutcome]:
@@ -88,9 +110,15 @@ def ingest_files(
 
     Every file is read and segmented before anything is written, and the
     write is one transaction, so one bad file leaves the project unchanged.
+    Every name in ``skip_speakers`` must be a speaker of the batch. When
+    ``skip_speakers`` is given (even empty), a file already ingested
+    unchanged gets this run's codable flags (outcome ``updated`` when they
+    changed), keeping its segment ids and annotations; None keeps them.
     """
 
-    skip = tuple(skip_speakers)
+    given = skip_speakers is not None
+    names = [skip_speakers] if isinstance(skip_speakers, str) else list(skip_speakers or ())
+    skip = tuple(s for s in names if s.strip())
     prepared = []
     seen: dict[str, str] = {}
     for raw in paths:
@@ -107,10 +135,17 @@ def ingest_files(
         segments = segment_transcript(transcript, unit=unit, max_chars=max_chars,
                                       skip_speakers=skip)
         prepared.append((path, transcript, segments))
-    outcomes = store.add_transcripts([(t, s, unit) for _, t, s in prepared], replace=replace)
+    check_skip_speakers(skip, (t for _, t, _ in prepared))
+    with store.transaction():
+        outcomes = store.add_transcripts([(t, s, unit) for _, t, s in prepared], replace=replace)
+        for i, (_, _, segs) in enumerate(prepared):
+            if given and outcomes[i] == "unchanged" and store.set_codable(segs):
+                outcomes[i] = "updated"
     result = []
     for (path, t, segs), outcome in zip(prepared, outcomes, strict=True):
         speakers = tuple(dict.fromkeys(turn.speaker for turn in t.turns if turn.speaker))
+        if outcome == "unchanged" and not given:  # report the flags the store keeps
+            segs = store.segments(document=t.document)
         result.append(IngestOutcome(
             path=str(path), document=t.document, outcome=outcome, n_turns=len(t.turns),
             n_segments=len(segs), n_codable=sum(s.codable for s in segs),
@@ -163,7 +198,12 @@ def segments_by_document(store: Store) -> dict[str, list[Segment]]:
 
 
 def import_codes(store: Store, path: str | Path, *, source: str = "human") -> dict:
-    """Import a coded-segments CSV; nothing is imported if any row is bad."""
+    """Import a coded-segments CSV; nothing is imported if any row is bad.
+
+    Each annotation keeps the row's ``provenance`` (``source`` when the
+    column is absent or empty); ``provenance`` in the result counts the
+    imported annotations per provenance.
+    """
 
     codebook = require_codebook(store)
     rows = read_coded_csv(path)
@@ -177,8 +217,10 @@ def import_codes(store: Store, path: str | Path, *, source: str = "human") -> di
     stats = store.import_annotations(annotations, source=str(path))
     coders = sorted({a.coder for a in annotations})
     segments = {a.segment_id for a in annotations}
+    made = Counter(a.source for a in annotations)
     return {"rows": len(rows), "annotations": len(annotations), "coders": coders,
-            "segments": len(segments), **stats}
+            "segments": len(segments), "provenance": {p: made[p] for p in PROVENANCES if made[p]},
+            **stats}
 
 
 @dataclass(frozen=True)
@@ -215,7 +257,10 @@ def place_coded_csv(store: Store, path: str | Path) -> PlacedCoding:
 
 
 def export_codes(store: Store, path: str | Path) -> int:
-    """Write every active annotation as a coded-segments CSV; return the row count."""
+    """Write every active annotation as a coded-segments CSV; return the row count.
+
+    The ``provenance`` column holds each coding's source (human, blind, ...).
+    """
 
     by_id = {s.id: s for s in store.segments()}
     frame = annotations_to_frame(store.annotations(), by_id)

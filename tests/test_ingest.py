@@ -470,7 +470,8 @@ def test_edge_case_details() -> None:
     sample = read_transcript(folder / "sample.vtt")
     assert (sample.turns[0].t_start, sample.turns[0].t_end, sample.turns[0].line) == (0.5, 7.0, 3)
     sbv = read_transcript(folder / "sample.sbv")
-    assert len(sbv.warnings) == 1 and "line 14" in sbv.warnings[0]
+    assert len(sbv.warnings) == 2 and "line 14" in sbv.warnings[0]
+    assert "only one speaker found (no speaker labels at all)" in sbv.warnings[1]
     netflix = read_transcript(folder / "netflix_chicas_del_cable.vtt")
     assert netflix.turns[0].speaker == "Alba"
     assert netflix.turn_text(netflix.turns[0]) == "En 1928,"

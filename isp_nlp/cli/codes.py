@@ -14,18 +14,24 @@ from isp_nlp.project import export_codes, import_codes
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.pass_context
 def import_codes_cmd(ctx, file: Path) -> None:
-    """Import seed codes from a coded-segments CSV (all rows or none)."""
+    """Import seed codes from a coded-segments CSV (all rows or none).
+
+    A ``provenance`` column (human, assisted, blind, consensus, model; empty =
+    human) is kept on each coding; an unknown value stops the import.
+    """
 
     r = import_codes(open_store(ctx), file)
+    made = ", ".join(f"{k} {n}" for k, n in r["provenance"].items())
     click.echo(f"Imported {r['rows']} rows: {r['segments']} segments coded by "
-               f"{', '.join(r['coders'])} ({r['changed']} changed, {r['unchanged']} unchanged)")
+               f"{', '.join(r['coders'])} ({r['changed']} changed, {r['unchanged']} unchanged; "
+               f"provenance: {made or '—'})")
 
 
 @click.command("export-codes")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.pass_context
 def export_codes_cmd(ctx, file: Path) -> None:
-    """Write every coder's codes as a coded-segments CSV."""
+    """Write every coder's codes as a coded-segments CSV, with each coding's provenance."""
 
     n = export_codes(open_store(ctx), file)
     click.echo(f"Wrote {n} rows to {file}")

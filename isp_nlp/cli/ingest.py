@@ -17,17 +17,27 @@ from isp_nlp.project import ingest_files
               show_default=True, help="Segmentation unit.")
 @click.option("--max-chars", type=click.IntRange(min=50), default=2000, show_default=True,
               help="Split longer turns at sentence boundaries.")
-@click.option("--skip-speakers", default="", metavar="NAME,...",
-              help="Speakers kept as context but not coded, e.g. Interviewer.")
+@click.option("--skip-speakers", default=None, metavar="NAME,...",
+              help="Speakers kept as context but not coded, e.g. Interviewer "
+                   "(case-insensitive; each must be a speaker of these files; "
+                   "'' codes everyone again).")
 @click.option("--replace", is_flag=True, help="Replace a changed file already ingested.")
 @click.pass_context
 def ingest(ctx, files, unit, max_chars, skip_speakers, replace) -> None:
     """Read transcripts (.txt/.md, .vtt, .srt, .sbv, .docx) and segment them.
 
-    All files are read first; if any fails, nothing is stored.
+    All files are read first; if any fails, nothing is stored. Speaker labels
+    as people and transcription services write them are read (``Name:``,
+    ``[00:01:02] Name:``, Rev ``Name (00:03):``, Otter/Teams ``Name  0:03``
+    headings, Teams .vtt voice tags and .docx); a warning is printed when a
+    file seems to have fewer than two speakers or one turn holds most of it.
+    A misspelt --skip-speakers name stops the run (exit 2) with the speakers
+    found. Ingesting an unchanged file again with --skip-speakers applies it
+    to the stored segments ("updated"); ids and codes are kept; without the
+    option the stored flags stay.
     """
 
-    skip = [s.strip() for s in skip_speakers.split(",") if s.strip()]
+    skip = None if skip_speakers is None else [s.strip() for s in skip_speakers.split(",")]
     for o in ingest_files(open_store(ctx), files, unit=unit, max_chars=max_chars,
                           skip_speakers=skip, replace=replace):
         for warning in o.warnings:

@@ -137,6 +137,7 @@ def match_coded_rows(
     last_index: dict[tuple[int, str], int] = {}
     codes: dict[tuple[str, str], list[str | None]] = {}
     stages: dict[tuple[str, str], dict[str, int]] = {}
+    provenance: dict[tuple[str, str], str] = {}  # the first row's, else source_label
     for row in rows:
         row_problems: list[str] = []
         if not row.coder:
@@ -171,6 +172,7 @@ def match_coded_rows(
         used.setdefault((seg.id, row.coder), set()).add(code_id)
         last_index[(id(segments[row.document]), row.coder)] = seg.index
         key = (seg.id, row.coder)
+        provenance.setdefault(key, row.provenance or source_label)
         labels = codes.setdefault(key, [])
         if code_id not in labels:
             labels.append(code_id)
@@ -189,10 +191,11 @@ def match_coded_rows(
     out: list[Annotation] = []
     for (seg_id, coder), labels in codes.items():
         applied: list[str | None] = [c for c in labels if c is not None] or [None]
-        out.extend(Annotation(seg_id, coder, CODE_DIMENSION, c, source_label) for c in applied)
+        made = provenance[(seg_id, coder)]
+        out.extend(Annotation(seg_id, coder, CODE_DIMENSION, c, made) for c in applied)
         if (seg_id, coder) in stages:
             (stage,) = stages[(seg_id, coder)]
-            out.append(Annotation(seg_id, coder, STAGE_DIMENSION, stage, source_label))
+            out.append(Annotation(seg_id, coder, STAGE_DIMENSION, stage, made))
     return out
 
 

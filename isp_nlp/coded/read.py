@@ -2,7 +2,7 @@
 
 Long format, one row per (segment, coder, code). Required columns:
 ``document, segment, text, coder, code``; optional: ``stage, speaker, start,
-end``. Column names are case-insensitive and may carry surrounding spaces;
+end, provenance``. Column names are case-insensitive and may carry surrounding spaces;
 other columns are ignored; ``,`` ``;`` or tab separators are accepted.
 
 * ``document`` - the transcript's document name (file stem) or file name.
@@ -13,6 +13,10 @@ other columns are ignored; ``,`` ``;`` or tab separators are accepted.
 * ``code`` - a code id or exact code name; EMPTY means the coder saw the
   segment and applied no code.
 * ``stage`` - the coder's stage label for the segment (empty = not given).
+* ``provenance`` - how the coding was made: one of
+  :data:`~isp_nlp.records.PROVENANCES` (human, assisted, blind, consensus,
+  model), case-insensitive; empty means human (or the importer's default).
+  Export writes each annotation's ``source`` here, so provenance round-trips.
 
 A row is matched to a segment of its document by segment id, else by
 offsets, else by text (whitespace collapsed, case kept). Ids and offsets are
@@ -38,10 +42,10 @@ import pandas as pd
 from isp_nlp.codebook.load import read_text_file
 from isp_nlp.coded.safe_csv import restore_cell, write_safe_csv
 from isp_nlp.errors import ImportCodesError, InputFileError, ProjectError
-from isp_nlp.records import STAGE_DIMENSION, Annotation, Segment
+from isp_nlp.records import PROVENANCES, STAGE_DIMENSION, Annotation, Segment
 
 REQUIRED_COLUMNS = ("document", "segment", "text", "coder", "code")
-OPTIONAL_COLUMNS = ("stage", "speaker", "start", "end")
+OPTIONAL_COLUMNS = ("stage", "speaker", "start", "end", "provenance")
 COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 
 
@@ -70,6 +74,19 @@ class CodedRow:
     speaker: str = ""
     start: int | None = None
     end: int | None = None
+    provenance: str = ""  # one of PROVENANCES, or "" (the importer's default)
+
+
+def _provenance(value: str, line: int, problems: list[str]) -> str:
+    """The provenance cell, lower-cased; an unknown value is a problem of ``line``."""
+    folded = value.strip().casefold()
+    if folded and folded not in PROVENANCES:
+        problems.append(
+            f"line {line}: provenance is '{value.strip()}', expected one of "
+            f"{', '.join(PROVENANCES)} (or empty for human)"
+        )
+        return ""
+    return folded
 
 
 # --------------------------------------------------------------------------- reading
@@ -186,6 +203,7 @@ def read_coded_csv(path: str | Path) -> list[CodedRow]:
                 speaker=get("speaker"),
                 start=start,
                 end=end,
+                provenance=_provenance(get("provenance"), line, problems),
             )
         )
     if problems:
@@ -199,9 +217,15 @@ def read_coded_csv(path: str | Path) -> list[CodedRow]:
 def annotations_to_frame(
     annotations: Iterable[Annotation], segments_by_id: Mapping[str, Segment]
 ) -> pd.DataFrame:
-    """One CSV row per (segment, coder, code); "" code for "no code", stage repeated."""
+    """One CSV row per (segment, coder, code); "" code for "no code", stage repeated.
+
+    ``provenance`` is the source of the coder's code annotations on the
+    segment (of the stage annotation when there is no code row).
+    """
     groups: dict[tuple[str, str], list[str]] = {}
     stage_of: dict[tuple[str, str], str] = {}
+    code_source: dict[tuple[str, str], str] = {}
+    stage_source: dict[tuple[str, str], str] = {}
     for ann in annotations:
         if ann.segment_id not in segments_by_id:
             raise ProjectError(
@@ -212,7 +236,10 @@ def annotations_to_frame(
         labels = groups.setdefault(key, [])
         if ann.dimension == STAGE_DIMENSION:
             stage_of[key] = ann.label or ""
-        elif ann.label is not None and ann.label not in labels:
+            stage_source[key] = ann.source
+            continue
+        code_source.setdefault(key, ann.source)
+        if ann.label is not None and ann.label not in labels:
             labels.append(ann.label)
     coder_order = {c: i for i, c in enumerate(dict.fromkeys(c for _, c in groups))}
 
@@ -235,6 +262,7 @@ def annotations_to_frame(
                     "speaker": seg.speaker or "",
                     "start": seg.start,
                     "end": seg.end,
+                    "provenance": code_source.get(key) or stage_source.get(key) or "human",
                 }
             )
     return pd.DataFrame.from_records(records, columns=list(COLUMNS))

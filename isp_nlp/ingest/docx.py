@@ -3,7 +3,9 @@
 Paragraphs are read in order and grouped into turns with the same speaker
 label rules as plain text; a speaker name in bold at the start of a
 paragraph (``Maria:`` or just ``Maria`` before the text) is always a label.
-A title or heading before any text is dropped. A table with two or three
+A title or heading before any text is dropped. Line breaks inside a
+paragraph separate lines, as in Microsoft Teams transcripts (a
+``Jane Doe   0:03`` line, then the text, in one paragraph). A table with two or three
 columns whose last two are speaker and text (a first timestamp column is
 ignored) gives one turn per row. ``Turn.line`` is the 1-based number of the
 paragraph (or table row) among the document's body blocks.
@@ -18,7 +20,13 @@ from typing import Any
 
 from isp_nlp.errors import InputFileError
 from isp_nlp.ingest.decode import read_bytes
-from isp_nlp.ingest.labels import MAX_LABEL_CHARS, accepted_speakers, match_label
+from isp_nlp.ingest.labels import (
+    MAX_LABEL_CHARS,
+    accepted_speakers,
+    label_lines,
+    match_label,
+    match_stamp_line,
+)
 from isp_nlp.ingest.render import RawTurn, build_transcript, clean_line
 from isp_nlp.ingest.text import turns_from_lines
 from isp_nlp.records import Transcript
@@ -53,6 +61,9 @@ def _paragraph_line(paragraph: Any) -> tuple[str, str | None]:
     Returns the line and the bold name when there was one.
     """
     text = paragraph.text
+    first = text.split("\n", 1)[0]
+    if (found := match_label(first)) is not None and found.stamped:
+        return text, None  # a Teams/Otter "Name   0:03" heading, bold or not
     bold = ""
     for run in paragraph.runs:
         if not run.text:
@@ -71,6 +82,9 @@ def _paragraph_line(paragraph: Any) -> tuple[str, str | None]:
     match = match_label(f"{name}:")
     if match is None or match.speaker != name:
         return text, None
+    first, _, after = rest.partition("\n") if "\n" in rest else rest.partition(" ")
+    if after.strip() and match_stamp_line(first) is not None:
+        rest = f"[{first.strip()}] {after.strip()}"  # bold name, then its time: Teams
     return f"{name}: {rest}", name
 
 
@@ -102,7 +116,8 @@ def _is_speaker_table(table: Any) -> bool:
 
 
 def _blocks(doc: Any) -> list[tuple[int, str, Any]]:
-    """Body blocks in order as ``(number, kind, content)``.
+    """Body blocks in order as ``(number, kind, content)``; a paragraph with
+    line breaks gives one ``line`` block per line, all with its number.
 
     ``kind`` is ``line`` (content: text), ``bold`` (content: (text, name))
     or ``row`` (content: a RawTurn or None for a header row).
@@ -111,32 +126,37 @@ def _blocks(doc: Any) -> list[tuple[int, str, Any]]:
 
     blocks: list[tuple[int, str, Any]] = []
     seen_text = False
+    number = 0
     for block in doc.iter_inner_content():
         if isinstance(block, Table):
             speaker_table = _is_speaker_table(block)
             for row in block.rows:
                 cells = [c.text for c in row.cells]
-                number = len(blocks) + 1
+                number += 1
                 if speaker_table:
                     blocks.append((number, "row", _row_turn(cells, number)))
                 else:
                     blocks.append((number, "line", " ".join(cells)))
             seen_text = seen_text or bool(block.rows)
             continue
-        number = len(blocks) + 1
+        number += 1
         if not seen_text and _is_title(block):
             blocks.append((number, "line", ""))  # a title at the top is dropped
             continue
         line, name = _paragraph_line(block)
         seen_text = seen_text or bool(line.strip())
-        blocks.append((number, "bold" if name else "line", (line, name) if name else line))
+        if name:
+            blocks.append((number, "bold", (line.replace("\n", " "), name)))
+            continue
+        # Line breaks inside a paragraph (Teams: "Jane Doe   0:03" <br> text) are lines.
+        blocks.extend((number, "line", part) for part in line.split("\n"))
     return blocks
 
 
 def _turns(blocks: list[tuple[int, str, Any]]) -> list[RawTurn]:
     """Turns from the body blocks; labels are accepted over the whole document."""
     lines = [(n, c if kind == "line" else c[0]) for n, kind, c in blocks if kind != "row"]
-    accepted = accepted_speakers(match_label(clean_line(text)) for _, text in lines)
+    accepted = accepted_speakers(label_lines([text for _, text in lines]))
     accepted |= {c[1].casefold() for _, kind, c in blocks if kind == "bold"}
     accepted |= {c.speaker.casefold() for _, kind, c in blocks if kind == "row" and c and c.speaker}
     turns: list[RawTurn] = []

@@ -10,13 +10,15 @@ utterance's paragraphs are single lines joined by ``\\n``. ``Turn.start`` and
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from isp_nlp.errors import InputFileError
 from isp_nlp.records import Transcript, Turn
 
 _SPACES = re.compile(r"\s+")
+LONG_TURN_CHARS = 2000
+DOMINANT_SHARE = 0.8
 
 
 @dataclass
@@ -96,5 +98,29 @@ def build_transcript(
         text="".join(parts),
         turns=tuple(out),
         source_format=source_format,
-        warnings=tuple(warnings),
+        warnings=(*warnings, *speaker_warnings(out, name)),
     )
+
+
+def speaker_warnings(turns: Sequence[Turn], name: str) -> list[str]:
+    """Warn when the speaker labels were probably not recognised.
+
+    That is when fewer than two speakers were found, or one turn of more
+    than :data:`LONG_TURN_CHARS` characters holds over :data:`DOMINANT_SHARE`
+    of the text: a transcript whose labels were missed reads as one turn.
+    """
+    hint = "check the speaker labels (expected lines such as 'Interviewer: …')"
+    speakers = list(dict.fromkeys(t.speaker for t in turns if t.speaker))
+    if len(speakers) < 2:
+        found = f"'{speakers[0]}'" if speakers else "no speaker labels at all"
+        return [f"{name}: only one speaker found ({found}); {hint}"]
+    total = sum(t.end - t.start for t in turns)
+    longest = max(turns, key=lambda t: t.end - t.start)
+    size = longest.end - longest.start
+    if size > LONG_TURN_CHARS and size > DOMINANT_SHARE * total:
+        where = f" (line {longest.line})" if longest.line is not None else ""
+        return [
+            f"{name}: one turn of {longest.speaker}{where} holds {round(100 * size / total)} % "
+            f"of the text ({size} characters); {hint}"
+        ]
+    return []

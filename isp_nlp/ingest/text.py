@@ -1,10 +1,13 @@
 """Plain-text and Markdown transcripts.
 
 A line that starts with an accepted speaker label (see
-:mod:`isp_nlp.ingest.labels`) starts a new turn; lines without a label
-continue the current turn, and a blank line inside a turn starts a new
-paragraph of it. Text before the first label is a turn without a speaker.
-A file without any label becomes one speaker-less turn per paragraph.
+:mod:`isp_nlp.ingest.labels`: ``Name:``, timestamped, Rev, Otter and Teams
+forms) starts a new turn; lines without a label continue the current turn,
+and a blank line inside a turn starts a new paragraph of it. A line holding
+only a time next to a label is dropped (the turn keeps the time). Text
+before the first label is a turn without a speaker. A file without any
+label becomes one speaker-less turn per paragraph (and a warning, see
+:func:`isp_nlp.ingest.render.speaker_warnings`).
 """
 
 from __future__ import annotations
@@ -14,7 +17,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from isp_nlp.ingest.decode import load_text
-from isp_nlp.ingest.labels import accepted_speakers, is_accepted, match_label
+from isp_nlp.ingest.labels import (
+    LabelMatch,
+    accepted_speakers,
+    is_accepted,
+    label_lines,
+    match_stamp_line,
+)
 from isp_nlp.ingest.render import RawTurn, build_transcript, clean_line
 from isp_nlp.records import Transcript
 
@@ -28,23 +37,45 @@ def _flush(turn: RawTurn | None, para: list[str]) -> None:
     para.clear()
 
 
+def _rest(match: LabelMatch | None) -> str:
+    return match.rest if match is not None else ""
+
+
 def turns_from_lines(
     lines: Sequence[tuple[int, str]], accepted: set[str] | None = None
 ) -> list[RawTurn]:
     """Group ``(line number, text)`` pairs into turns by speaker labels.
 
     ``accepted`` holds the case-folded speaker names that count as labels;
-    by default they are worked out from ``lines`` themselves.
+    by default they are worked out from ``lines`` themselves. A line that
+    is only a time or timing range right above an accepted label is dropped
+    (the label takes its time), and so is one right below a label with no
+    text after it (``Jane Doe`` / ``0:03`` / text).
     """
-    cleaned = [(no, clean_line(text)) for no, text in lines]
-    matches = [match_label(text) if text else None for _, text in cleaned]
+    stripped = [(no, text.strip()) for no, text in lines]
+    matches = label_lines([text for _, text in stripped])
     if accepted is None:
         accepted = accepted_speakers(matches)
+    labelled = [is_accepted(m, accepted) for m in matches]
+    filled = [i for i, (_, text) in enumerate(stripped) if text]
+    timing_only: set[int] = set()
+    for pos, i in enumerate(filled):
+        if labelled[i] or match_stamp_line(stripped[i][1]) is None:
+            continue
+        before = filled[pos - 1] if pos else None
+        after = filled[pos + 1] if pos + 1 < len(filled) else None
+        if (after is not None and labelled[after]) or (
+            before is not None and labelled[before] and not _rest(matches[before])
+        ):
+            timing_only.add(i)
     turns: list[RawTurn] = []
     current: RawTurn | None = None
     para: list[str] = []
-    for (no, text), match in zip(cleaned, matches, strict=True):
-        if match is not None and is_accepted(match, accepted):
+    for i, ((no, raw), match) in enumerate(zip(stripped, matches, strict=True)):
+        text = clean_line(raw)
+        if i in timing_only:
+            continue
+        if match is not None and labelled[i]:
             _flush(current, para)
             current = RawTurn(speaker=match.speaker, t_start=match.seconds, line=no)
             turns.append(current)

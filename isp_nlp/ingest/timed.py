@@ -3,7 +3,8 @@
 webvtt-py parses the cues; a scan of our own (:mod:`isp_nlp.ingest.cuescan`)
 checks the timing lines first so that a bad or missing timing is reported
 with its line number instead of the cue being silently dropped, and gives each
-cue its source line. Speakers come from ``<v Name>`` voice tags or from a
+cue its source line. Speakers come from ``<v Name>`` voice tags (Microsoft
+Teams writes them, with GUID cue ids that are dropped) or from a
 label at the start of the cue text (``Name: text`` as Zoom writes it, or
 ``[Name]``). Consecutive cues of the same speaker merge into one turn, and
 when most cues name a speaker, a cue without one right after a labelled one

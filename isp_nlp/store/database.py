@@ -258,6 +258,13 @@ class Store(ModelTables, CodingTables):
                 )
         return outcomes
 
+    def set_codable(self, segments: Sequence[Segment]) -> int:
+        """Set the codable flag of stored segments (matched by id); return how many changed."""
+        with self.transaction() as conn:
+            return sum(conn.execute("UPDATE segments SET codable = ? WHERE id = ? AND codable != ?",
+                                    (int(s.codable), s.id, int(s.codable))).rowcount
+                       for s in segments)
+
     def _drop_transcript(
         self, conn: sqlite3.Connection, transcript_id: int, keep: set[str], t: Transcript
     ) -> None:
