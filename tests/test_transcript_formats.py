@@ -459,3 +459,16 @@ def test_ingest_prints_the_speaker_warning(interview: tuple[Path, Path], tmp_pat
     assert "added  notes: 2 turns, 2 segments (2 codable); speakers: —" in r.output
     skip = _cli("ingest", str(notes), "--skip-speakers", "Interviewer", project=project)
     assert skip.exit_code == 2 and "speakers found: none (no speaker labels)" in skip.output
+
+
+def test_control_characters_never_reach_the_stored_text_or_document_name(tmp_path):
+    from isp_nlp.ingest.readers import read_transcript
+
+    path = tmp_path / "p01\nx\x1b[31m.txt"
+    path.write_text("Interviewer: Hello \x1b]0;pwned\x07there.\n\n"
+                    "P01: We \u202eevil\u202c trained staff.\n\n"
+                    "Interviewer: Thanks.\n\nP01: Bye.\n", encoding="utf-8")
+    t = read_transcript(path)
+    assert t.document == "p01 x[31m"
+    assert "\x1b" not in t.text and "\x07" not in t.text and "\u202e" not in t.text
+    assert "Hello ]0;pwnedthere." in t.text and "We evil trained staff." in t.text

@@ -12,6 +12,7 @@ from functools import partial
 from pathlib import Path
 
 from isp_nlp.errors import InputFileError
+from isp_nlp.ingest.controls import strip_controls
 from isp_nlp.ingest.docx import read_docx
 from isp_nlp.ingest.render import RawTurn, build_transcript
 from isp_nlp.ingest.text import read_text
@@ -55,4 +56,6 @@ def read_transcript(path: str | Path, *, document: str | None = None) -> Transcr
             f"{path.name}: the document name is empty; expected a non-empty name; "
             "leave it out to use the file stem."
         )
+    if document is None:  # a file name may hold a newline or an escape sequence
+        document = " ".join(strip_controls(path.stem.replace("\n", " ")).split()) or "document"
     return reader(path, document=document)

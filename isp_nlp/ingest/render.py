@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from isp_nlp.errors import InputFileError
+from isp_nlp.ingest.controls import strip_controls
 from isp_nlp.records import Transcript, Turn
 
 _SPACES = re.compile(r"\s+")
@@ -33,8 +34,9 @@ class RawTurn:
 
 
 def clean_line(text: str) -> str:
-    """Collapse runs of whitespace (including line breaks) to one space and strip."""
-    return _SPACES.sub(" ", text).strip()
+    """Drop control characters (escape sequences, bidi overrides), collapse runs of
+    whitespace (including line breaks) to one space and strip."""
+    return _SPACES.sub(" ", strip_controls(text)).strip()
 
 
 def clean_speaker(speaker: str | None) -> str | None:
