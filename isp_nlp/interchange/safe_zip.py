@@ -29,6 +29,10 @@ _CHUNK = 1024 * 1024
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
 
+def _size(n: int) -> str:
+    return f"{n / 1024**3:g} GB" if n >= 1024**3 else f"{n / 1024**2:.3g} MB"
+
+
 def describe_bytes(head: bytes) -> str:
     """What a file starting with ``head`` looks like, for a "this is not X" message."""
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
@@ -38,6 +42,10 @@ def describe_bytes(head: bytes) -> str:
         return "an HTML web page (perhaps a download page saved instead of the file)"
     if text.startswith(b"<?xml") or text.startswith(b"<"):
         return "an XML or markup file"
+    if head.startswith(b"PK\x03\x04"):
+        return "a zip archive (perhaps a .qdpx project; give it the .qdpx suffix)"
+    if head.startswith(b"\x89PNG") or head.startswith(b"\xff\xd8\xff"):
+        return "an image (PNG or JPEG)"
     if head.startswith(b"%PDF"):
         return "a PDF document"
     if head.startswith(b"\x1f\x8b"):
@@ -110,8 +118,9 @@ class SafeArchive:
                     chunks.append(chunk)
         except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError) as exc:
             raise InputFileError(
-                f"{self.path.name}: member '{info.filename}' cannot be read ({exc}); "
-                "export the project again from your QDA tool.") from None
+                f"{self.path.name}: member '{info.filename}' is damaged or does not match "
+                f"the size it declares ({exc}); refusing it (possible zip bomb); export "
+                "the project again from your QDA tool.") from None
         self.budget -= size
         return b"".join(chunks)
 
@@ -135,7 +144,7 @@ def open_archive(path: str | Path, *, what: str = "a REFI-QDA .qdpx") -> SafeArc
         archive.close()
         raise InputFileError(
             f"{path.name} holds {len(infos)} members and {total} bytes uncompressed, beyond "
-            f"the limits of {MAX_MEMBERS} members and {MAX_TOTAL_BYTES // 1024**3} GB; "
+            f"the limits of {MAX_MEMBERS} members and {_size(MAX_TOTAL_BYTES)}; "
             "refusing it (possible zip bomb).")
     members: dict[str, zipfile.ZipInfo] = {}
     for info in infos:
