@@ -455,3 +455,17 @@ def test_atlasti_project_without_its_sources_still_imports_codebook_users_notes(
     assert len(out.missing) == 6 and "Mabel" in dict(out.missing)
     assert out.skipped == {"picture": 1, "pdf": 2, "audio": 1, "video": 2}
     assert out.codings == 0 and out.codings_skipped == 7
+
+
+def test_guids_match_across_case_and_braces_and_reversed_positions_are_swapped(
+        project: Path, tmp_path: Path) -> None:
+    text = "P1: I trust them.\n"
+    a, b = _span(text, "trust")
+    sel = selection(1, b, a, "{" + C_TOP.upper() + "}", user="{" + U1.upper() + "}")
+    path = write_qdpx(tmp_path / "mx.qdpx", project_xml(text_source(1, "internal://a.txt", [sel])),
+                      {"sources/a.txt": text.encode()})
+    with open_project(project) as store:
+        out = import_refi(store, path)
+        (coding,) = store.codings()
+    assert out.codings_skipped == 0
+    assert (text[coding.start:coding.end], coding.code, coding.coder) == ("trust", "trust", "Anna")

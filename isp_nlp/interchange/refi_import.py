@@ -25,7 +25,12 @@ from isp_nlp.ingest.segment import segment_transcript
 from isp_nlp.ingest.verbatim import decode_verbatim, verbatim_transcript
 from isp_nlp.interchange.offsets import choose_reading
 from isp_nlp.interchange.refi_codebook import code_guid, codebook_from_root, parse_xml
-from isp_nlp.interchange.refi_project import RefiProject, RefiSource, read_refi_project
+from isp_nlp.interchange.refi_project import (
+    RefiProject,
+    RefiSource,
+    guid_key,
+    read_refi_project,
+)
 from isp_nlp.project import DEFAULT_EMBEDDER, init_project, open_project
 from isp_nlp.records import (
     CODE_DIMENSION,
@@ -94,12 +99,12 @@ def merge_codebooks(current: Codebook | None, incoming: Codebook,
     """
     if current is None:
         return incoming, {c.id: c.id for c in incoming.codes}, len(incoming.codes)
-    by_guid = {code_guid(c).lower(): c.id for c in current.codes}
+    by_guid = {guid_key(code_guid(c)): c.id for c in current.codes}
     guid_of = {v: g for g, v in incoming_guids.items()}
     held = {c.id for c in current.codes}
     id_map: dict[str, str] = {}
     for code in incoming.codes:
-        guid = guid_of.get((CODE_DIMENSION, code.id), "").lower()
+        guid = guid_key(guid_of.get((CODE_DIMENSION, code.id), ""))
         id_map[code.id] = by_guid.get(guid, code.id)
     added: list[Code] = []
     for code in incoming.codes:
@@ -163,14 +168,14 @@ class _Codings:
 
 
 def _coder_names(project: RefiProject) -> dict[str, str]:
-    return {u.guid.lower(): u.display for u in project.users if u.guid}
+    return {guid_key(u.guid): u.display for u in project.users if u.guid}
 
 
 def _coder(guid: str, names: dict[str, str], default: str) -> str:
     guid = guid or default
     if not guid:
         return "unknown"
-    return names.get(guid.lower()) or f"user-{guid[:8]}"
+    return names.get(guid_key(guid)) or f"user-{guid[:8]}"
 
 
 def _codings(project: RefiProject, prepared: Sequence[_Prepared], id_map: dict[str, str],
@@ -181,7 +186,7 @@ def _codings(project: RefiProject, prepared: Sequence[_Prepared], id_map: dict[s
     empty = 0
     for item in prepared:
         doc = item.transcript.document
-        out.notes_at[item.source.guid.lower()] = (doc, None, None)
+        out.notes_at[guid_key(item.source.guid)] = (doc, None, None)
         selections = item.source.selections
         if not selections:
             continue
@@ -189,12 +194,12 @@ def _codings(project: RefiProject, prepared: Sequence[_Prepared], id_map: dict[s
         out.readings.append(SourceReading(doc, choice.reading.label, len(selections),
                                           choice.inside_word, choice.outside))
         for sel, (start, end) in zip(selections, choice.spans, strict=True):
-            out.notes_at[sel.guid.lower()] = (doc, start, end)
+            out.notes_at[guid_key(sel.guid)] = (doc, start, end)
             if end <= start:
                 empty += len(sel.codings)
                 continue
             for c in sel.codings:
-                target = project.code_map.get(c.code_guid.lower())
+                target = project.code_map.get(guid_key(c.code_guid))
                 if target is None:
                     unknown[c.code_guid] = unknown.get(c.code_guid, 0) + 1
                     continue
@@ -225,7 +230,7 @@ def _notes(project: RefiProject, located: dict[str, tuple[str, int | None, int |
     names = _coder_names(project)
     notes: list[Note] = []
     for n in project.notes:
-        where = next((located[t.lower()] for t in n.targets if t.lower() in located),
+        where = next((located[guid_key(t)] for t in n.targets if guid_key(t) in located),
                      (None, None, None))
         notes.append(Note(title=n.title, text=n.text, guid=n.guid,
                           coder=_coder(n.user, names, project.default_user),
@@ -235,7 +240,7 @@ def _notes(project: RefiProject, located: dict[str, tuple[str, int | None, int |
         for sel in source.selections:
             if not sel.description:
                 continue
-            where = located.get(sel.guid.lower(), (None, None, None))
+            where = located.get(guid_key(sel.guid), (None, None, None))
             guid = str(uuid.uuid5(_NOTE_NAMESPACE, sel.guid or sel.description))
             notes.append(Note(title=f"Comment on a selection in {source.name}",
                               text=sel.description, guid=guid,

@@ -111,7 +111,7 @@ class RefiProject:
     origin: str
     users: tuple[RefiUser, ...]
     codebook: CodebookImport | None
-    code_map: Mapping[str, tuple[str, str]]  # lower-case code GUID -> (dimension, code id)
+    code_map: Mapping[str, tuple[str, str]]  # guid_key(code GUID) -> (dimension, code id)
     sources: tuple[RefiSource, ...]
     skipped: Mapping[str, int]  # non-text sources by kind
     notes: tuple[RefiNote, ...]
@@ -131,6 +131,11 @@ def _children(element: ET.Element, local: str) -> list[ET.Element]:
 def _child_text(element: ET.Element, local: str) -> str | None:
     found = _children(element, local)
     return None if not found else (found[0].text or "")
+
+
+def guid_key(guid: str) -> str:
+    """``guid`` as compared: case and braces (``{...}``, as some tools write) ignored."""
+    return guid.strip().strip("{}").lower()
 
 
 def _guid(element: ET.Element, attr: str = "guid") -> str:
@@ -242,6 +247,7 @@ def _selection(element: ET.Element, where: str, warnings: list[str]) -> RefiSele
                         "startPosition/endPosition; it is skipped.")
         return None
     user = _guid(element, "creatingUser")
+    start, end = min(start, end), max(start, end)
     codings = tuple(
         RefiCoding(guid=_guid(c), code_guid=_guid(ref, "targetGUID"),
                    user=_guid(c, "creatingUser") or user,
@@ -282,9 +288,9 @@ def _text_source(element: ET.Element, finder: _Finder, taken: set[str],
         if parsed is not None:
             selections.append(parsed)
             for ref in _children(sel, "NoteRef"):
-                note_refs.setdefault(_guid(ref, "targetGUID").lower(), []).append(parsed.guid)
+                note_refs.setdefault(guid_key(_guid(ref, "targetGUID")), []).append(parsed.guid)
     for ref in _children(element, "NoteRef"):
-        note_refs.setdefault(_guid(ref, "targetGUID").lower(), []).append(_guid(element))
+        note_refs.setdefault(guid_key(_guid(ref, "targetGUID")), []).append(_guid(element))
     return RefiSource(guid=_guid(element), name=name, path=plain or rich, raw=raw,
                       missing="" if raw is not None else missing, selections=tuple(selections))
 
@@ -294,8 +300,8 @@ def _notes(root: ET.Element, finder: _Finder, note_refs: dict[str, list[str]]
     for links in _children(root, "Links"):
         for link in _children(links, "Link"):
             origin, target = _guid(link, "originGUID"), _guid(link, "targetGUID")
-            note_refs.setdefault(origin.lower(), []).append(target)
-            note_refs.setdefault(target.lower(), []).append(origin)
+            note_refs.setdefault(guid_key(origin), []).append(target)
+            note_refs.setdefault(guid_key(target), []).append(origin)
     out: list[RefiNote] = []
     for notes in _children(root, "Notes"):
         for note in _children(notes, "Note"):
@@ -310,7 +316,7 @@ def _notes(root: ET.Element, finder: _Finder, note_refs: dict[str, list[str]]
             out.append(RefiNote(guid=guid, title=(note.get("name") or "").strip(),
                                 text=text.strip(), user=_guid(note, "creatingUser"),
                                 created_at=note.get("creationDateTime") or "",
-                                targets=tuple(note_refs.get(guid.lower(), ()))))
+                                targets=tuple(note_refs.get(guid_key(guid), ()))))
     return tuple(out)
 
 
@@ -362,7 +368,7 @@ def _project(root: ET.Element, path: Path, archive: SafeArchive | None) -> RefiP
     code_map: dict[str, tuple[str, str]] = {}
     if _children(root, "CodeBook"):
         codebook, guids = codebook_from_root(root, path.name)
-        code_map = {g.lower(): v for g, v in guids.items()}
+        code_map = {guid_key(g): v for g, v in guids.items()}
     sources: list[RefiSource] = []
     skipped: dict[str, int] = {}
     taken: set[str] = set()
