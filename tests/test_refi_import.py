@@ -469,3 +469,16 @@ def test_guids_match_across_case_and_braces_and_reversed_positions_are_swapped(
         (coding,) = store.codings()
     assert out.codings_skipped == 0
     assert (text[coding.start:coding.end], coding.code, coding.coder) == ("trust", "trust", "Anna")
+
+
+def test_an_export_wrapped_in_a_folder_is_found(project: Path, tmp_path: Path) -> None:
+    text = "P1: I trust them.\n"
+    qde = project_xml(text_source(1, "internal://a.txt", [selection(1, *_span(text, "trust"),
+                                                                    C_TOP)]))
+    path = tmp_path / "wrapped.qdpx"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("My Study/project.qde", qde)
+        z.writestr("My Study/Sources/A.txt", text)
+    with open_project(project) as store:
+        out = import_refi(store, path)
+    assert out.added == ("Doc",) and out.codings == 1

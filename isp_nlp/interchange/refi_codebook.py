@@ -70,7 +70,7 @@ def _xml_bytes(path: Path) -> bytes:
 
 def project_qde(archive: SafeArchive) -> bytes:
     """The bytes of ``project.qde`` inside a checked .qdpx archive."""
-    info = archive.find("project.qde")
+    info = archive.find("project.qde") or archive.find_nested("project.qde")
     if info is None:
         raise InputFileError(f"{archive.path.name} has no project.qde, so it is not a "
                              "REFI-QDA .qdpx; export the project again from your QDA tool.")

@@ -162,7 +162,8 @@ class _Finder:
             info = self.archive.find(candidate)
             if info is not None:
                 return self.archive.read(info)
-        return None
+        info = self.archive.find_nested(f"sources/{rel}")  # an export wrapped in a folder
+        return None if info is None else self.archive.read(info)
 
     def on_disk(self, candidates: list[Path]) -> bytes | None:
         for path in candidates:

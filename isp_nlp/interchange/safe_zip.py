@@ -94,6 +94,12 @@ class SafeArchive:
         """The member called ``name`` (``/``-separated, any case), or None."""
         return self.members.get(name.replace("\\", "/").strip("/").casefold())
 
+    def find_nested(self, name: str) -> zipfile.ZipInfo | None:
+        """The one member ending in ``/name`` (an export wrapped in a folder), or None."""
+        tail = "/" + name.replace("\\", "/").strip("/").casefold()
+        found = [info for key, info in self.members.items() if key.endswith(tail)]
+        return found[0] if len(found) == 1 else None
+
     def read(self, info: zipfile.ZipInfo) -> bytes:
         """The member's bytes; refuses a member inflating past its size or the limits."""
         limit = min(info.file_size, MAX_MEMBER_BYTES, self.budget)
