@@ -482,3 +482,14 @@ def test_an_export_wrapped_in_a_folder_is_found(project: Path, tmp_path: Path) -
     with open_project(project) as store:
         out = import_refi(store, path)
     assert out.added == ("Doc",) and out.codings == 1
+
+
+def test_a_docx_without_its_txt_twin_is_listed_as_missing(project: Path, tmp_path: Path) -> None:
+    sources = (text_source(1, "", name="Rich", rich="internal://r.docx")
+               + text_source(2, "internal://a.txt", name="Plain"))
+    path = write_qdpx(tmp_path / "r.qdpx", project_xml(sources),
+                      {"sources/r.docx": b"PK\x03\x04 not really", "sources/a.txt": b"text\n"})
+    with open_project(project) as store:
+        out = import_refi(store, path)
+    assert out.added == ("Plain",)
+    assert out.missing[0][0] == "Rich" and "internal://r.txt is absent" in out.missing[0][1]

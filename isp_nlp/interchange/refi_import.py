@@ -305,8 +305,8 @@ def _import_project(store: Store, path: Path, project: RefiProject,
     id_map: dict[str, str] = {}
     codes_added, state = 0, "unchanged"
     if project.codebook is not None:
-        guids = {g: v for g, v in project.code_map.items()}
-        merged, id_map, codes_added = merge_codebooks(current, project.codebook.codebook, guids)
+        merged, id_map, codes_added = merge_codebooks(current, project.codebook.codebook,
+                                                      dict(project.code_map))
         if current is None or codes_added:
             state = "created" if current is None else "merged"
             store.save_codebook(merged, source=str(path))

@@ -275,9 +275,9 @@ def _text_source(element: ET.Element, finder: _Finder, taken: set[str],
         raw, missing = finder.find(plain)
     elif rich:
         twin = re.sub(r"\.[^./\\]+$", ".txt", rich)
-        raw, missing = finder.find(twin) if twin != rich else (None, "")
-        missing = (f"only rich text {rich} is given and no plain-text .txt twin; offsets "
-                   "point into the plain text")
+        raw, _ = finder.find(twin)
+        missing = (f"only rich text {rich} is given and its plain-text twin {twin} is absent; "
+                   "selection offsets point into the plain text")
     if raw is None and inline is not None:
         raw, missing = inline.encode("utf-8"), ""
     if raw is None and not (plain or rich):
