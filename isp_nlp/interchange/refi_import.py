@@ -321,7 +321,8 @@ def _import_project(store: Store, path: Path, project: RefiProject,
     coders = [Coder(name=u.display, guid=u.guid, initials=u.id) for u in project.users]
     known = {c.name for c in coders}
     coders += [Coder(name=n) for n in sorted({c.coder for c in placed.codings} - known)]
-    coders_added = store.add_coders(coders)
+    held = {c.name for c in store.coders()}  # known coders are left as they are: a no-op
+    coders_added = store.add_coders([c for c in coders if c.name not in held])
     stats = store.add_codings(placed.codings)
     documents = sorted({c.document for c in placed.codings})
     segments = {d: store.segments(document=d) for d in documents}
