@@ -133,7 +133,7 @@ def train_project(store: Store, embedder=None, *, folds: int = 5,
     model_id = model.manifest["model_id"]
     directory = store.path.parent / "models" / model_id
     model.save(directory)
-    _register(store, model, directory)
+    register_bundle(store, model, directory)
     store.replace_suggestions(model_id + CV_SUFFIX, fit.out_of_fold)
     ts = data.labels
     return {"model_id": model_id, "path": str(directory), "segments": len(ts.segments),
@@ -146,7 +146,7 @@ def train_project(store: Store, embedder=None, *, folds: int = 5,
             "zero_shot_codes": list(model.manifest.get("zero_shot_codes", []))}
 
 
-def _register(store: Store, model, directory: Path) -> None:
+def register_bundle(store: Store, model, directory: Path) -> None:
     """Record the model with the thresholds its stored suggestions use."""
     store.register_model(
         model.manifest["model_id"], str(directory.relative_to(store.path.parent)),
@@ -190,7 +190,7 @@ def suggest_project(store: Store, embedder=None, *, code_threshold: float | None
                           progress=progress)
     suggestions = model.suggest(batch, [s.id for s in targets], top_evidence=3)
     store.replace_suggestions(model_id, suggestions)
-    _register(store, model, directory)
+    register_bundle(store, model, directory)
     stage = [s for s in suggestions if s.dimension == "stage"]
     return {
         "model_id": model_id,

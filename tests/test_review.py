@@ -385,3 +385,47 @@ def test_run_scripted_rejects_bad_actions(items):
         run_scripted(session_for(items), ["e:nope|push"])
     with pytest.raises(IspNlpError, match="no segment left"):
         run_scripted(session_for([item("a", 0, 0.1)]), ["a", "a"])
+
+
+def test_no_escape_sequence_from_a_transcript_reaches_the_terminal():
+    evil = "We \x1b]0;pwned\x07trained \x1b[31mstaff\x1b[0m and \u202eevil\u202c\u2067x\u2069."
+    script = Script(["\x1b", "q"])
+    script.run(session_for([item("a", 0, 0.5, text=evil)]))
+    assert script.text and "\x1b" not in script.text and "\x07" not in script.text
+    assert "\u202e" not in script.text and "\u2067" not in script.text
+    assert "<U+001B>]0;pwned<U+0007>trained" in script.text
+    assert "unknown key '\\x1b'" in script.text
+
+
+def test_the_same_coder_in_two_sessions_never_decides_an_item_twice(tmp_path):
+    from isp_nlp.review.session import AlreadyDecided
+    from isp_nlp.store.database import Store
+    from isp_nlp.store.decisions import DecisionLog
+    from tests.test_store import make_transcript
+
+    path = tmp_path / "project.sqlite"
+    with Store.create(path) as s:
+        t, segs = make_transcript("a", n=2)
+        s.add_transcripts([(t, segs, "turn")])
+    items = [item("a", 0, 0.5), item("a", 1, 0.4)]
+    for it in items:  # the items' segments are the stored ones
+        assert it.segment.id in {"a-0", "a-1"}
+    first, second = Store.open(path), Store.open(path)
+    try:
+        one = session_for(items, DecisionLog(first))
+        two = session_for(items, DecisionLog(second))  # opened before either decides
+        assert one.current().key == two.current().key
+        one.accept()
+        with pytest.raises(AlreadyDecided, match="already decided this segment \\(accept\\)"):
+            two.reject()
+        assert two.current().key == one.current().key  # the second session moved on too
+        two.reject()
+        log = DecisionLog(first).entries("alice")
+        assert [(e["action"], e["segment_id"]) for e in log] == [("accept", items[0].segment.id),
+                                                                 ("reject", items[1].segment.id)]
+        script = Script(["r", "q"])
+        three = session_for(items, DecisionLog(first))
+        assert three.current() is None and script.run(three).accepted == 0
+    finally:
+        first.close()
+        second.close()

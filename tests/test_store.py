@@ -80,7 +80,7 @@ def test_open_missing_project_names_the_fix(tmp_path: Path) -> None:
 def test_not_a_database(tmp_path: Path) -> None:
     bad = tmp_path / "project.sqlite"
     bad.write_bytes(b"this is not sqlite at all" * 100)
-    with pytest.raises(ProjectError, match="not a readable isp-nlp project"):
+    with pytest.raises(ProjectError, match=r"is damaged \(file is not a database\).*backup"):
         Store.open(bad)
 
 

@@ -171,7 +171,7 @@ def test_manifest_records_provenance(trained, tmp_path: Path) -> None:
     "damage, match",
     [
         (lambda d: (d / "manifest.json").unlink(), "has no manifest.json"),
-        (lambda d: (d / "weights.npz").write_bytes(b"not a zip"), "cannot be read"),
+        (lambda d: (d / "weights.npz").write_bytes(b"not a zip"), "is not a numpy .npz archive"),
         (lambda d: (d / "config.json").write_text("{oops", encoding="utf-8"), "not readable JSON"),
         (lambda d: (d / "config.json").write_text("[]", encoding="utf-8"), "JSON list"),
         (lambda d: _edit_config(d, code_threshold=0.9), "do not match the model_id"),
@@ -373,3 +373,64 @@ def test_single_label_codebook_prototypes_are_a_weighted_prior() -> None:
         == ["a", "b", "c"]
     with pytest.raises(ModelError, match="no definition or example for c"):
         train_single_label(batch, y, params=emb_only, prototypes={"a": eye[0], "b": eye[1]})
+
+
+def _rehash(folder: Path) -> None:
+    """Recompute the model id after a deliberate edit, as a careful attacker would."""
+    from isp_nlp.suggest.bundle_io import content_hash
+
+    config = json.loads((folder / "config.json").read_text())
+    with np.load(folder / "weights.npz", allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["model_id"] = content_hash(config, arrays)
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("code_threshold", float("nan")), ("stage_threshold", 1.5), ("code_threshold", "0.4"),
+    ("prototype_weight", -0.1)])
+def test_thresholds_outside_0_1_are_refused_even_with_a_matching_hash(
+        trained, tmp_path: Path, key: str, value) -> None:
+    model, _, _ = trained
+    folder = model.save(tmp_path / "m")
+    _edit_config(folder, **{key: value})
+    _rehash(folder)
+    with pytest.raises(ModelError, match=f"has {key} = .*expected a number from 0 to 1"):
+        SuggesterModel.load(folder)
+
+
+def test_an_extra_or_oversized_array_is_refused_before_loading(
+        trained, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    model, _, _ = trained
+    folder = model.save(tmp_path / "m")
+    with np.load(folder / "weights.npz", allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    np.savez(folder / "weights.npz", **arrays, payload=np.zeros(10))
+    with pytest.raises(ModelError, match="holds 'payload.npy', which no part of the model uses"):
+        SuggesterModel.load(folder)
+    np.savez(folder / "weights.npz", **arrays)
+    assert SuggesterModel.load(folder).manifest == model.manifest
+    monkeypatch.setattr("isp_nlp.suggest.bundle_io.MAX_ARRAY_BYTES", 1000)
+    with pytest.raises(ModelError, match="refused before loading"):
+        SuggesterModel.load(folder)
+
+
+def test_deeply_nested_json_is_a_model_error(trained, tmp_path: Path) -> None:
+    model, _, _ = trained
+    folder = model.save(tmp_path / "m")
+    (folder / "config.json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ModelError, match="nested too deeply"):
+        SuggesterModel.load(folder)
+
+
+def test_random_bytes_in_a_zip_never_advise_pickle(trained, tmp_path: Path) -> None:
+    import zipfile
+
+    model, _, _ = trained
+    folder = model.save(tmp_path / "m")
+    with zipfile.ZipFile(folder / "weights.npz", "w") as z:
+        z.writestr("exemplars.npy", bytes(range(256)) * 4)
+    with pytest.raises(ModelError) as info:
+        SuggesterModel.load(folder)
+    assert "pickle" not in str(info.value) and "weights.npz" in str(info.value)

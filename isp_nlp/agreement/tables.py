@@ -7,6 +7,7 @@ values are labels, with NaN/None where a coder did not code the unit.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -16,7 +17,7 @@ import pandas as pd
 from isp_nlp.codebook.check import normalise_stage
 from isp_nlp.codebook.load import resolve_code
 from isp_nlp.errors import IspNlpError
-from isp_nlp.records import CODE_DIMENSION, STAGE_DIMENSION
+from isp_nlp.records import CODE_DIMENSION, STAGE_DIMENSION, STAGES
 
 ANNOTATION_COLUMNS = ("segment_id", "coder", "dimension", "label")
 #: The coder name under which the model's labels join the coding tables.
@@ -133,9 +134,22 @@ def csv_annotations(rows: Sequence[Any]) -> tuple[pd.DataFrame, dict[str, str]]:
             )
         documents[unit] = row.document
         records.append((unit, row.coder, CODE_DIMENSION, row.code or None))
-        if normalise_stage(row.stage):
-            records.append((unit, row.coder, STAGE_DIMENSION, normalise_stage(row.stage)))
+        if _stage(row):
+            records.append((unit, row.coder, STAGE_DIMENSION, _stage(row)))
     return pd.DataFrame(records, columns=list(ANNOTATION_COLUMNS)), documents
+
+
+def _stage(row: Any) -> str | None:
+    """The row's stage id (None when empty); an unknown stage is a one-line error."""
+    stage = normalise_stage(row.stage)
+    if stage is None or stage in STAGES:
+        return stage
+    close = difflib.get_close_matches(stage.casefold(), STAGES, n=1, cutoff=0.6)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    raise IspNlpError(
+        f"Line {row.line} of the coded CSV has stage '{stage}'{hint}; expected one of "
+        f"{', '.join(STAGES)} or empty, so correct it."
+    )
 
 
 def mapped_annotations(mapped: Sequence[tuple[Any, Any]], codebook: Any) -> pd.DataFrame:
@@ -146,6 +160,6 @@ def mapped_annotations(mapped: Sequence[tuple[Any, Any]], codebook: Any) -> pd.D
         code = resolve_code(codebook, row.code) if row.code else None
         label = code.id if code is not None else (row.code or None)
         records.append((seg.id, row.coder, CODE_DIMENSION, label))
-        if normalise_stage(row.stage):
-            records.append((seg.id, row.coder, STAGE_DIMENSION, normalise_stage(row.stage)))
+        if _stage(row):
+            records.append((seg.id, row.coder, STAGE_DIMENSION, _stage(row)))
     return pd.DataFrame(records, columns=list(ANNOTATION_COLUMNS))

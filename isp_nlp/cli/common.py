@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import sqlite3
+import traceback
 from collections.abc import Mapping
+from pathlib import Path
 from typing import IO, Any
 
 import click
 
+from isp_nlp import __version__
 from isp_nlp.errors import ImportCodesError, IspNlpError
 from isp_nlp.project import open_project
-from isp_nlp.store.database import Store
+from isp_nlp.store.database import Store, lock_timeout, project_db
+from isp_nlp.store.failures import explain_database_error
+
+#: Where a user reports a genuine bug (a traceback that is not their mistake).
+BUG_REPORTS = "https://github.com/isp-nlp/isp-nlp/issues"
 
 FORMATS = click.Choice(["table", "json"])
 
@@ -31,23 +40,65 @@ class Group(click.Group):
         try:
             return super().invoke(ctx)
         except ImportCodesError as exc:
-            for problem in exc.problems[:50]:
+            # The message names the first problem and any header problem (line 1); the
+            # rows are listed only when there are several.
+            rows = [p for p in exc.problems if not p.startswith("line 1:")]
+            for problem in (rows[:50] if len(rows) > 1 else ()):
                 click.echo(f"  {problem}", err=True)
-            if len(exc.problems) > 50:
-                click.echo(f"  … and {len(exc.problems) - 50} more", err=True)
+            if len(rows) > 50:
+                click.echo(f"  … and {len(rows) - 50} more", err=True)
             raise InputError(str(exc)) from None
         except IspNlpError as exc:
             raise InputError(str(exc)) from None
+        except sqlite3.Error as exc:
+            folder = (ctx.obj or {}).get("project", Path("."))
+            raise InputError(str(explain_database_error(
+                exc, project_db(folder), waited=lock_timeout()))) from None
         except OSError as exc:
-            name = getattr(exc, "filename", None) or ""
-            raise InputError(f"{name}: {exc.strerror or exc}".lstrip(": ")) from None
+            raise InputError(_os_message(exc)) from None
+        except MemoryError:
+            raise InputError(
+                "ran out of memory: the input is larger than this machine can hold; split it "
+                "into smaller files, or run on a machine with more memory") from None
+        except RecursionError:
+            raise InputError(
+                "the input is nested too deeply to read (thousands of levels); it is not a "
+                "file a QDA tool or editor writes: check that it is the file you meant") from None
+        except click.exceptions.NoArgsIsHelpError:
+            raise
+        except click.UsageError as exc:
+            where = exc.ctx.command_path if exc.ctx is not None else ctx.command_path
+            raise InputError(f"{exc.format_message()} (see `{where} --help`)") from None
+        except (click.exceptions.Exit, click.ClickException, click.Abort, KeyboardInterrupt):
+            raise
+        except Exception:
+            traceback.print_exc()
+            click.echo(f"This is a bug in isp-nlp {__version__}, not a mistake of yours; "
+                       f"please report it at {BUG_REPORTS} with the command you ran and the "
+                       "lines above.", err=True)
+            raise click.exceptions.Exit(1) from None
+
+
+def _os_message(exc: OSError) -> str:
+    """One line for a file-system error, naming the file."""
+    name = getattr(exc, "filename", None) or ""
+    if exc.errno == errno.ENOSPC:
+        return (f"{name}: the disk is full; free some space and run the command again"
+                .lstrip(": "))
+    return f"{name}: {exc.strerror or exc}".lstrip(": ")
 
 
 def open_store(ctx: click.Context) -> Store:
     """The project named by ``--project``, closed when the command ends."""
     store = open_project(ctx.obj["project"])
+    store.on_wait = _announce_wait
     ctx.call_on_close(store.close)
     return store
+
+
+def _announce_wait(timeout: float) -> None:
+    click.echo(f"Waiting for another isp-nlp process to finish writing to the project "
+               f"(up to {timeout:g} s; ISP_NLP_LOCK_TIMEOUT changes it) …", err=True)
 
 
 def emit(data: Mapping[str, Any], fmt: str) -> None:

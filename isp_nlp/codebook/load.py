@@ -156,12 +156,27 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[An
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
+#: Larger codebook files are refused before reading (a codebook is a few hundred KB).
+MAX_CODEBOOK_BYTES = 20_000_000
+#: Nodes a codebook may hold once YAML aliases are expanded (billion-laughs guard).
+MAX_YAML_NODES = 200_000
+
+
 def read_text_file(path: Path, what: str) -> str:
     """Read ``path`` as UTF-8 (BOM allowed), raising InputFileError for any read problem."""
     if not path.exists():
         raise InputFileError(f"{what} file '{path}' does not exist; check the path and try again.")
     if path.is_dir():
         raise InputFileError(f"{what} path '{path}' is a folder; give the path of a file.")
+    if not path.is_file():
+        raise InputFileError(f"{what} path '{path}' is not a regular file (a device, pipe or "
+                             "socket); give the path of a saved file.")
+    size = path.stat().st_size
+    if size > MAX_CODEBOOK_BYTES:
+        raise InputFileError(
+            f"{path.name} is {size / 1e6:.0f} MB; a {what} file over "
+            f"{MAX_CODEBOOK_BYTES / 1e6:.0f} MB is refused; check that it is the right file."
+        )
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -180,7 +195,33 @@ def read_text_file(path: Path, what: str) -> str:
         raise InputFileError(
             f"{path.name} is empty; expected a {what} file, so fill it in or choose another file."
         )
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise InputFileError(
+            f"{path.name} line {line} holds a NUL byte, so it is not a text file; re-save it "
+            "as plain UTF-8 text."
+        )
     return text
+
+
+def _expanded_size(node: Any, sizes: dict[int, int]) -> int:
+    """Nodes under ``node`` with every alias expanded (shared nodes counted each time)."""
+    known = sizes.get(id(node))
+    if known is not None:
+        return known
+    sizes[id(node)] = 1  # a cycle counts once while it is being measured
+    total = 1
+    if isinstance(node, yaml.SequenceNode):
+        total += sum(_expanded_size(child, sizes) for child in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        total += sum(_expanded_size(k, sizes) + _expanded_size(v, sizes) for k, v in node.value)
+    sizes[id(node)] = min(total, MAX_YAML_NODES + 1)
+    return sizes[id(node)]
+
+
+def _short(text: str, width: int = 160) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _yaml_lines(node: Any) -> dict[str, int]:
@@ -195,10 +236,21 @@ def _yaml_lines(node: Any) -> dict[str, int]:
 
 
 def _parse_yaml(text: str, name: str) -> tuple[Any, dict[str, int]]:
-    loader = _StrictLoader(text)
+    loader = None
     try:
+        loader = _StrictLoader(text)
         node = loader.get_single_node()
+        if node is not None and _expanded_size(node, {}) > MAX_YAML_NODES:
+            raise InputFileError(
+                f"{name} expands to more than {MAX_YAML_NODES:,} YAML nodes through its aliases "
+                "(*name); a codebook does not need that: write the entries out, without aliases."
+            )
         data = loader.construct_document(node) if node is not None else None
+    except RecursionError:
+        raise InputFileError(
+            f"{name} is nested too deeply to be a codebook (hundreds of levels); a codebook "
+            "nests codes with `parent:` or a few levels of `children:`."
+        ) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{name} line {mark.line + 1}" if mark else name
@@ -210,9 +262,11 @@ def _parse_yaml(text: str, name: str) -> tuple[Any, dict[str, int]]:
             hint = "remove or rename one of them"
         raise InputFileError(f"{where} is not valid YAML ({problem}); {hint}.") from exc
     except yaml.YAMLError as exc:
-        raise InputFileError(f"{name} is not valid YAML ({exc}); check its syntax.") from exc
+        raise InputFileError(f"{name} is not valid YAML ({_short(str(exc))}); check its syntax."
+                             ) from exc
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if data is None:
         raise InputFileError(f"{name} holds no codebook (only comments); add a `codes:` list.")
     return data, _yaml_lines(node)

@@ -27,6 +27,8 @@ _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"\x1f\x8b", "a gzip archive"),
     (b"{\\rtf", "a Rich Text Format (.rtf) document"),
 )
+#: Transcript files larger than this are refused before they are read.
+MAX_TRANSCRIPT_BYTES = 50_000_000
 _UTF16_BOMS = ((codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
 
 
@@ -52,6 +54,18 @@ def read_bytes(path: Path) -> bytes:
         raise InputFileError(
             f"{path} is a folder, not a file; expected a transcript file; "
             "pass the path of one transcript inside it."
+        )
+    if not path.is_file():
+        raise InputFileError(
+            f"{name} is not a regular file (a device, pipe or socket); expected a saved "
+            "transcript file; pass the path of the file itself."
+        )
+    size = path.stat().st_size
+    if size > MAX_TRANSCRIPT_BYTES:
+        raise InputFileError(
+            f"{name} is {size / 1e6:.0f} MB; transcript files over "
+            f"{MAX_TRANSCRIPT_BYTES / 1e6:.0f} MB are refused (an hour of talk is well under "
+            "1 MB); split it, or check that it is a transcript."
         )
     try:
         raw = path.read_bytes()

@@ -191,7 +191,7 @@ def _model_rows(info: Mapping[str, Any] | None) -> list[tuple[str, str]] | None:
 
 
 @lru_cache(maxsize=1)
-def _environment() -> Environment:
+def template_environment() -> Environment:
     return Environment(
         loader=FileSystemLoader(str(TEMPLATES)),
         autoescape=True,
@@ -217,7 +217,7 @@ def render_report(data: ReportData) -> str:
         ("Codable segments", str(data.n_codable)),
         ("Coders", ", ".join(map(str, data.coders)) if data.coders else DASH),
     ]
-    template = _environment().get_template("report.html.j2")
+    template = template_environment().get_template("report.html.j2")
     return template.render(
         titles=SECTION_TITLES,
         project_name=data.project_name,

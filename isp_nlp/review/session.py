@@ -20,6 +20,17 @@ from isp_nlp.review.queue import FINAL_ACTIONS, ReviewItem, pending
 ACTIONS = ("accept", "reject", "relabel", "skip")
 
 
+class AlreadyDecided(IspNlpError):
+    """The coder settled this item in another review session that ran at the same time."""
+
+    def __init__(self, coder: str, action: str) -> None:
+        super().__init__(
+            f"{coder} already decided this segment ({action}) in another review session "
+            "running at the same time; that decision is kept and this one was not recorded."
+        )
+        self.action = action
+
+
 @dataclass(frozen=True)
 class Decision:
     """One coder's verdict on one suggestion.
@@ -227,7 +238,12 @@ class ReviewSession:
             model_id=item.model_id,
             suggestion=snapshot(item),
         )
-        self.recorder.record(decision)  # durable before the queue moves on
+        try:
+            self.recorder.record(decision)  # durable before the queue moves on
+        except AlreadyDecided as exc:  # another session of this coder was first: move on
+            self._decided[item.key] = exc.action
+            self._pos += 1
+            raise
         self._decided[item.key] = action
         self._made.append(decision)
         self._pos += 1

@@ -14,9 +14,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from isp_nlp.errors import IspNlpError
+from isp_nlp.ingest.controls import visible
 from isp_nlp.records import Codebook
 from isp_nlp.review.queue import ReviewItem
-from isp_nlp.review.session import Decision, ReviewSession
+from isp_nlp.review.session import AlreadyDecided, Decision, ReviewSession
 
 CODES_PROMPT = "codes (numbers or ids, comma-separated, empty for none): "
 LEGEND = "[a] accept  [r] reject  [e] relabel  [s] skip  [u] undo  [q] quit"
@@ -230,7 +231,16 @@ def run_review(
     read_line: Callable[[str], str],
     width: int = 100,
 ) -> ReviewSummary:
-    """Interactive triage: show an item, read one key, record, repeat until quit."""
+    """Interactive triage: show an item, read one key, record, repeat until quit.
+
+    Everything written passes through :func:`isp_nlp.ingest.controls.visible`, so no
+    escape sequence from a transcript, code or coder name reaches the terminal.
+    """
+    raw_write = write
+
+    def write(text: str) -> None:  # type: ignore[no-redef]  # the same callable, made safe
+        raw_write(visible(text))
+
     undone = 0
     render = True
     while True:
@@ -254,15 +264,14 @@ def run_review(
         key = key.lower() if len(key) == 1 else key
         if key in _QUIT_KEYS:
             break
-        if key == "a":
-            session.accept()
-            write(f"-> {_PAST['accept']}")
-        elif key == "r":
-            session.reject()
-            write(f"-> {_PAST['reject']}")
-        elif key == "s":
-            session.skip()
-            write(f"-> {_PAST['skip']}")
+        if key in ("a", "r", "s"):
+            action = {"a": "accept", "r": "reject", "s": "skip"}[key]
+            try:
+                getattr(session, action)()
+            except AlreadyDecided as err:
+                write(f"-> {err}")
+                continue
+            write(f"-> {_PAST[action]}")
         elif key == "e":
             if _ask_relabel(session, item, write, read_line) is None:
                 write("relabel cancelled")
@@ -293,14 +302,27 @@ def run_scripted(session: ReviewSession, actions: Iterable[str]) -> ReviewSummar
     suggestion). Running out of actions ends the run like "q". An invalid action
     raises :class:`IspNlpError` naming it.
     """
+    actions = list(actions)
+    for number, raw in enumerate(actions, start=1):  # a typo anywhere: nothing is decided
+        verb = raw.strip().split(":", 1)[0].lower()
+        if verb not in {"a", "r", "s", "u", "q", "e"}:
+            raise IspNlpError(
+                f"Scripted action #{number} {raw!r} is not an action: expected a, r, s, u, q "
+                "or e:codes|stage; fix or remove it (no decision was made)."
+            )
     undone = 0
+    done = 0
     for number, raw in enumerate(actions, start=1):
         action = raw.strip()
         verb = action.split(":", 1)[0].lower()
+        kept = (f" The {done} decision{'s' if done != 1 else ''} before it "
+                f"{'are' if done != 1 else 'is'} kept." if done else " No decision was made.")
         if verb == "q":
             break
         if verb == "u":
-            undone += session.undo() is not None
+            if session.undo() is not None:
+                undone += 1
+                done = max(done - 1, 0)
             continue
         item = session.current()
         if item is None or verb not in {"a", "r", "s", "e"}:
@@ -311,14 +333,13 @@ def run_scripted(session: ReviewSession, actions: Iterable[str]) -> ReviewSummar
             )
             raise IspNlpError(
                 f"Scripted action #{number} {raw!r} cannot be applied: {reason}; "
-                "fix or remove that action."
+                f"fix or remove that action.{kept}"
             )
-        if verb == "a":
-            session.accept()
-        elif verb == "r":
-            session.reject()
-        elif verb == "s":
-            session.skip()
+        if verb in ("a", "r", "s"):
+            try:
+                getattr(session, {"a": "accept", "r": "reject", "s": "skip"}[verb])()
+            except AlreadyDecided:
+                continue  # the coder's other session decided it first; that one stands
         else:
             spec = action.split(":", 1)[1] if ":" in action else ""
             codes_text, _, stage_text = spec.partition("|")
@@ -326,6 +347,10 @@ def run_scripted(session: ReviewSession, actions: Iterable[str]) -> ReviewSummar
                 codes = parse_codes(codes_text, session.codebook)
                 stage = parse_stage(stage_text, session, item)
             except IspNlpError as err:
-                raise IspNlpError(f"Scripted action #{number} {raw!r}: {err}") from err
-            session.relabel(codes, stage)
+                raise IspNlpError(f"Scripted action #{number} {raw!r}: {err}{kept}") from err
+            try:
+                session.relabel(codes, stage)
+            except AlreadyDecided:
+                continue
+        done += 1
     return _summary(session, undone)

@@ -10,8 +10,9 @@ work on one project at once. Every multi-row write is one transaction.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
@@ -19,10 +20,15 @@ from pathlib import Path
 from isp_nlp.errors import ProjectError
 from isp_nlp.records import Annotation, Code, Codebook, Segment, Transcript
 from isp_nlp.store.codings import CodingTables
+from isp_nlp.store.failures import DatabaseDamaged, explain_database_error
 from isp_nlp.store.migrations import MIGRATIONS, SCHEMA_VERSION, schema
 from isp_nlp.store.registry import ModelTables, SqliteEmbeddingCache, now, row_id
 
 DB_NAME = "project.sqlite"
+LOCK_TIMEOUT_ENV = "ISP_NLP_LOCK_TIMEOUT"
+DEFAULT_LOCK_TIMEOUT = 60.0
+_FIRST_WAIT = 1.0  # seconds before the wait is announced
+
 def project_db(directory: str | Path) -> Path:
     return Path(directory) / DB_NAME
 
@@ -33,6 +39,8 @@ class Store(ModelTables, CodingTables):
     def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
         self.path = path
         self.conn = conn
+        #: Called with the timeout (s) when a write must wait for another process's lock.
+        self.on_wait: Callable[[float], None] | None = None
 
     # -- opening -----------------------------------------------------------
     @classmethod
@@ -68,10 +76,13 @@ class Store(ModelTables, CodingTables):
                 "SELECT value FROM meta WHERE key = 'schema_version'"
             ).fetchone()
         except sqlite3.DatabaseError as exc:
-            raise ProjectError(
-                f"{path} is not a readable isp-nlp project database ({exc}); "
-                "restore it from a backup or create a new project with `isp-nlp init`"
-            ) from None
+            raise explain_database_error(exc, path) from None
+        if row is not None and not str(row[0]).isdigit():
+            store.close()
+            raise DatabaseDamaged(
+                f"{path} is damaged: its schema version is {row[0]!r}, not a number; restore "
+                "it from a backup"
+            )
         if row is None or int(row[0]) > SCHEMA_VERSION:
             found = "none" if row is None else row[0]
             store.close()
@@ -126,14 +137,33 @@ class Store(ModelTables, CodingTables):
         if conn.in_transaction:
             yield conn
             return
-        conn.execute("BEGIN IMMEDIATE")
+        self._begin(conn)
         try:
             yield conn
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # SQLite has already rolled back after e.g. a full disk
+                conn.execute("ROLLBACK")
             raise
         else:
             conn.execute("COMMIT")
+
+    def _begin(self, conn: sqlite3.Connection) -> None:
+        """Take the write lock; if another process holds it, say so once and wait for it
+        up to :func:`lock_timeout` seconds in all (then SQLite's "locked" error)."""
+        total = lock_timeout()
+        first = min(_FIRST_WAIT, total)
+        conn.execute(f"PRAGMA busy_timeout = {int(first * 1000)}")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            if self.on_wait is not None:
+                self.on_wait(total)
+            conn.execute(f"PRAGMA busy_timeout = {int(max(total - first, 0) * 1000)}")
+            conn.execute("BEGIN IMMEDIATE")
+        finally:
+            conn.execute(f"PRAGMA busy_timeout = {int(total * 1000)}")
 
     # -- settings ------------------------------------------------------------
     def get_setting(self, key: str, default: str | None = None) -> str | None:
@@ -403,9 +433,24 @@ class Store(ModelTables, CodingTables):
         return SqliteEmbeddingCache(self.conn)
 
 
+def lock_timeout() -> float:
+    """Seconds a write waits for another process's lock: ``ISP_NLP_LOCK_TIMEOUT`` or 60."""
+    raw = os.environ.get(LOCK_TIMEOUT_ENV, "")
+    try:
+        value = float(raw) if raw.strip() else DEFAULT_LOCK_TIMEOUT
+    except ValueError:
+        raise ProjectError(f"{LOCK_TIMEOUT_ENV}={raw!r} is not a number of seconds; "
+                           "set it to e.g. 60 or unset it") from None
+    if not 0 <= value <= 86_400:
+        raise ProjectError(f"{LOCK_TIMEOUT_ENV}={raw!r} is outside 0-86400 seconds; "
+                           "set it to e.g. 60 or unset it")
+    return value
+
+
 def _connect(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, timeout=30.0, isolation_level=None)
-    conn.execute("PRAGMA busy_timeout = 30000")
+    timeout = lock_timeout()
+    conn = sqlite3.connect(path, timeout=timeout, isolation_level=None)
+    conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = FULL")
     conn.execute("PRAGMA foreign_keys = ON")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 
-from isp_nlp.review.session import Decision
+from isp_nlp.review.session import AlreadyDecided, Decision
 from isp_nlp.store.database import Store
 from isp_nlp.store.registry import now, row_id
 
@@ -37,6 +37,16 @@ class DecisionLog:
             "suggestion": decision.suggestion,
         }
         with self.store.transaction() as conn:
+            # The claim and the decision are one transaction: of two processes of the same
+            # coder deciding one item, the second finds the first's row and is refused.
+            settled = conn.execute(
+                "SELECT action FROM log l WHERE coder = ? AND item_key = ?"
+                f" AND action IN ({','.join('?' * len(FINAL_ACTIONS))})"
+                " AND NOT EXISTS (SELECT 1 FROM log u WHERE u.undoes = l.id)"
+                " ORDER BY id DESC LIMIT 1",
+                (decision.coder, decision.item_key, *FINAL_ACTIONS)).fetchone()
+            if settled is not None:
+                raise AlreadyDecided(decision.coder, settled[0])
             log_id = row_id(conn.execute(
                 "INSERT INTO log(coder, action, item_key, segment_id, model_id, detail, at)"
                 " VALUES (?,?,?,?,?,?,?)",

@@ -12,7 +12,6 @@ codebook prior; a model without them is still written as version 2 (or 3).
 from __future__ import annotations
 
 import os
-import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -24,9 +23,11 @@ from isp_nlp.errors import ModelError
 from isp_nlp.records import CODE_DIMENSION, STAGE_DIMENSION, Evidence, Suggestion
 from isp_nlp.suggest.batch import SegmentBatch
 from isp_nlp.suggest.bundle_io import atomic_write as _atomic_write
+from isp_nlp.suggest.bundle_io import check_unit_interval
 from isp_nlp.suggest.bundle_io import content_hash as _content_hash
 from isp_nlp.suggest.bundle_io import dumps as _dumps
 from isp_nlp.suggest.bundle_io import prefixed as _prefixed
+from isp_nlp.suggest.bundle_io import read_arrays as _read_arrays
 from isp_nlp.suggest.bundle_io import read_json as _read_json
 from isp_nlp.suggest.estimators import CodeSuggester, StageClassifier
 from isp_nlp.suggest.evidence import nearest_exemplars, uncertainty_scores
@@ -39,6 +40,8 @@ FORMAT_VERSION = 4
 # 3: code prototypes only
 READABLE_VERSIONS = (1, 2, 3, 4)
 FILES = ("manifest.json", "config.json", "weights.npz")
+#: The groups of arrays in weights.npz (``code/...``, ...) and the one plain array.
+ARRAY_PARTS = ("code", "stage", "features", "prototypes", "stage_prototypes", "exemplars")
 
 
 @dataclass
@@ -319,14 +322,10 @@ class SuggesterModel:
                 f"{config.get('format_version')!r}; expected {FORMAT!r} version {FORMAT_VERSION}; "
                 f"{fix}."
             )
+        check_unit_interval({k: config.get(k, 0.0) for k in (
+            "code_threshold", "stage_threshold", "prototype_weight")}, path / "config.json", fix)
         weights = path / "weights.npz"
-        try:
-            with np.load(weights, allow_pickle=False) as npz:
-                arrays = {k: npz[k] for k in npz.files}
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-            raise ModelError(
-                f"{weights} cannot be read ({exc}); expected a numpy .npz of plain arrays; {fix}."
-            ) from exc
+        arrays = _read_arrays(weights, ARRAY_PARTS, fix)
         expected_id = manifest.get("model_id")
         if expected_id != _content_hash(config, arrays):
             raise ModelError(

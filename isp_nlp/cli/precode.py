@@ -1,0 +1,52 @@
+"""`isp-nlp precode`: pre-code a new interview wave with a trained project's model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from isp_nlp.precode.wave import precode_wave
+
+
+@click.command()
+@click.argument("wave_dir", type=click.Path(path_type=Path))
+@click.option("--from", "source", required=True, type=click.Path(path_type=Path),
+              help="The seed project whose latest trained model pre-codes the wave.")
+@click.option("--out", "out_dir", required=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the wave project and its files (created if needed).")
+@click.option("--unit", type=click.Choice(["turn", "sentence", "paragraph"]), default="turn",
+              show_default=True, help="Segmentation unit.")
+@click.option("--max-chars", type=click.IntRange(min=50), default=2000, show_default=True,
+              help="Split longer turns at sentence boundaries.")
+@click.option("--skip-speakers", default="", metavar="NAME,...",
+              help="Speakers kept as context but not coded, e.g. Interviewer.")
+def precode(wave_dir: Path, source: Path, out_dir: Path, unit: str, max_chars: int,
+            skip_speakers: str) -> None:
+    """Ingest every transcript in WAVE_DIR, suggest codes and stages with the seed
+    project's model, and write OUT/summary.html.
+
+    OUT is itself a project: coders can review the suggestions with
+    `isp-nlp --project OUT review`. A file that cannot be read is reported and skipped;
+    the exit status is 0 when every file was pre-coded, 1 when some were skipped, and
+    2 when nothing could be done (no transcripts, no trained model).
+    """
+
+    skip = [s.strip() for s in skip_speakers.split(",") if s.strip()]
+    outcome = precode_wave(wave_dir, source, out_dir, unit=unit, max_chars=max_chars,
+                           skip_speakers=skip, progress=True)
+    for t in outcome.transcripts:
+        for warning in t.warnings:
+            click.echo(f"Warning: {t.name}: {warning}", err=True)
+        click.echo(f"pre-coded  {t.name}: {t.codable} codable segments; stages "
+                   f"{t.stage_sequence}")
+    for f in outcome.failed:
+        click.echo(f"   skipped  {f.path}: {f.reason}", err=True)
+    click.echo(f"Pre-coded {len(outcome.transcripts)} transcripts with model "
+               f"{outcome.model_id} ({outcome.segments_scored} segments scored); "
+               f"{len(outcome.failed)} skipped.")
+    for kind, path in outcome.outputs.items():
+        click.echo(f"Wrote {path} ({kind})")
+    if outcome.failed:
+        raise click.exceptions.Exit(1)

@@ -1,0 +1,1 @@
+"""Pre-coding a new interview wave with a trained project's model."""

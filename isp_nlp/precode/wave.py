@@ -1,0 +1,211 @@
+"""Pre-code a new interview wave with a trained project's model, in one call.
+
+:func:`precode_wave` reads every transcript in a folder into a *wave project*
+(``OUT_DIR``, a normal isp-nlp project holding the seed project's codebook and a copy
+of its latest model), scores every codable segment through the same
+:func:`isp_nlp.pipeline.suggest_project` that ``isp-nlp suggest`` runs, and writes
+the files a team opens next. A file that cannot be read is reported and skipped;
+the others are pre-coded. Coders can go on with ``isp-nlp --project OUT_DIR review``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from isp_nlp.errors import IspNlpError, ModelError, ProjectError
+from isp_nlp.ingest.readers import SUPPORTED_SUFFIXES, read_transcript
+from isp_nlp.ingest.segment import segment_transcript
+from isp_nlp.pipeline import project_embedder, register_bundle, suggest_project
+from isp_nlp.project import DEFAULT_EMBEDDER, init_project, open_project, require_codebook
+from isp_nlp.report.wave_summary import (
+    FailedFile,
+    TranscriptSummary,
+    render_wave_summary,
+    summarise_transcript,
+)
+from isp_nlp.store.database import Store, project_db
+from isp_nlp.store.registry import now
+from isp_nlp.suggest.bundle import SuggesterModel
+
+SUMMARY_NAME = "summary.html"
+
+
+@dataclass(frozen=True)
+class WaveOutcome:
+    """What :func:`precode_wave` did: per-file results, summaries and the files written."""
+
+    out_dir: Path
+    model_id: str
+    transcripts: tuple[TranscriptSummary, ...]
+    failed: tuple[FailedFile, ...]
+    outputs: dict[str, Path] = field(default_factory=dict)
+    segments_scored: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+def wave_files(wave_dir: Path) -> list[Path]:
+    """The transcripts in ``wave_dir`` and its subfolders (hidden files left out), sorted."""
+    if not wave_dir.is_dir():
+        raise ProjectError(f"{wave_dir} is not a folder; expected the folder of the wave's "
+                           "transcripts")
+    files = sorted(
+        p for p in wave_dir.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(wave_dir).parts)
+        and p.suffix.lower() in SUPPORTED_SUFFIXES
+    )
+    if not files:
+        raise ProjectError(
+            f"{wave_dir} holds no transcripts; expected files ending in "
+            f"{', '.join(SUPPORTED_SUFFIXES)}"
+        )
+    return files
+
+
+def _adopt_model(source: Store, wave: Store) -> SuggesterModel:
+    """Copy the seed project's latest model into the wave project and register it there."""
+    info = source.latest_model()
+    if info is None:
+        raise ModelError(
+            f"the project at {source.path.parent} has no trained model yet; run "
+            f"`isp-nlp --project {source.path.parent} train` first"
+        )
+    origin = source.path.parent / info["path"]
+    target = wave.path.parent / "models" / info["id"]
+    if not target.is_dir():
+        partial = Path(tempfile.mkdtemp(prefix=".adopt-", dir=target.parent))
+        try:
+            shutil.copytree(origin, partial, dirs_exist_ok=True)
+            os.replace(partial, target)
+        finally:
+            shutil.rmtree(partial, ignore_errors=True)
+    model = SuggesterModel.load(target)
+    register_bundle(wave, model, target)
+    return model
+
+
+def _prepare_wave_project(source_dir: Path, out_dir: Path) -> tuple[Store, SuggesterModel]:
+    if project_db(out_dir).resolve() == project_db(source_dir).resolve():
+        raise ProjectError(f"--out {out_dir} is the seed project itself; choose a new folder "
+                           "for the wave")
+    with open_project(source_dir) as source:
+        codebook = require_codebook(source)
+        embedder = source.get_setting("embedder", DEFAULT_EMBEDDER) or DEFAULT_EMBEDDER
+        init_project(out_dir, embedder=embedder)
+        wave = open_project(out_dir)
+        try:
+            if wave.get_setting("embedder", DEFAULT_EMBEDDER) != embedder:
+                raise ProjectError(
+                    f"{out_dir} embeds with '{wave.get_setting('embedder')}' but the model "
+                    f"of {source_dir} was trained on '{embedder}' embeddings; choose a new "
+                    "--out folder"
+                )
+            if wave.codebook() != codebook:
+                wave.save_codebook(codebook, f"{source_dir} (seed project)")
+            model = _adopt_model(source, wave)
+        except BaseException:
+            wave.close()
+            raise
+    return wave, model
+
+
+def _ingest_one(wave: Store, path: Path, *, unit: str, max_chars: int,
+                skip_speakers: Sequence[str]) -> tuple[str, tuple[str, ...]]:
+    transcript = read_transcript(path)
+    segments = segment_transcript(transcript, unit=unit, max_chars=max_chars,
+                                  skip_speakers=tuple(skip_speakers))
+    wave.add_transcripts([(transcript, segments, unit)], replace=True)
+    return transcript.document, transcript.warnings
+
+
+def precode_wave(
+    wave_dir: str | Path,
+    source_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    unit: str = "turn",
+    max_chars: int = 2000,
+    skip_speakers: Iterable[str] = (),
+    embedder=None,
+    progress: bool = False,
+    on_file: Callable[[Path], None] | None = None,
+) -> WaveOutcome:
+    """Ingest, embed and suggest for every transcript in ``wave_dir``; write the summary.
+
+    Files that fail to read are listed in the outcome and
+    the summary; the others are pre-coded. Errors that stop the whole wave (no
+    transcripts, no trained model, no codebook) raise :class:`IspNlpError`.
+    """
+    wave_dir, source_dir, out_dir = Path(wave_dir), Path(source_dir), Path(out_dir)
+    files = wave_files(wave_dir)
+    wave, model = _prepare_wave_project(source_dir, out_dir)
+    try:
+        failed: list[FailedFile] = []
+        documents: dict[str, tuple[str, tuple[str, ...]]] = {}
+        skip = tuple(skip_speakers)
+        for path in files:
+            if on_file is not None:
+                on_file(path)
+            shown = str(path.relative_to(wave_dir))
+            try:
+                document, warnings = _ingest_one(wave, path, unit=unit, max_chars=max_chars,
+                                                 skip_speakers=skip)
+            except (IspNlpError, OSError, UnicodeError) as exc:
+                failed.append(FailedFile(shown, str(exc)))
+                continue
+            if document in documents:
+                failed.append(FailedFile(shown, f"its document name '{document}' is also used "
+                                         f"by {documents[document][0]}; rename one of them"))
+                continue
+            documents[document] = (shown, warnings)
+        scored = 0
+        if documents:
+            result = suggest_project(wave, embedder or project_embedder(wave), progress=progress)
+            scored = int(result["segments"])
+        summaries = _summaries(wave, model, documents)
+        outputs: dict[str, Path] = {}
+        summary_path = out_dir / SUMMARY_NAME
+        _write_text(summary_path, render_wave_summary(
+            wave=str(wave_dir), model_id=model.manifest["model_id"], generated_at=now(),
+            transcripts=summaries, failed=failed, code_threshold=model.code_threshold,
+            stage_threshold=model.stage_threshold))
+        outputs["summary"] = summary_path
+        return WaveOutcome(out_dir=out_dir, model_id=model.manifest["model_id"],
+                           transcripts=tuple(summaries), failed=tuple(failed),
+                           outputs=outputs, segments_scored=scored)
+    finally:
+        wave.close()
+
+
+def _summaries(wave: Store, model: SuggesterModel,
+               documents: dict[str, tuple[str, tuple[str, ...]]]) -> list[TranscriptSummary]:
+    suggestions = wave.suggestions(model.manifest["model_id"])
+    codebook = require_codebook(wave)
+    names = {c.id: c.name for c in codebook.codes}
+    out = []
+    for document, (shown, warnings) in documents.items():
+        segments = wave.segments(document=document)
+        ids = {s.id for s in segments}
+        out.append(summarise_transcript(document, shown, segments,
+                                        [s for s in suggestions if s.segment_id in ids],
+                                        names, warnings))
+    return out
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Write ``text`` atomically (a temp file beside ``path``, then a rename)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
