@@ -206,9 +206,12 @@ def test_project_qde_codebook_in_a_qdpx_is_read_in_memory(tmp_path: Path) -> Non
            "</Code></Codes></CodeBook></Project>")
     with zipfile.ZipFile(path, "w") as z:
         z.writestr("project.qde", qde)
-        z.writestr("../escape.txt", "never extracted")
     book = read_refi_codebook(path).codebook
     assert [(c.id, c.parent) for c in book.codes] == [("top", None), ("kid", "top")]
+    with zipfile.ZipFile(path, "a") as z:
+        z.writestr("../escape.txt", "never extracted")
+    with pytest.raises(InputFileError, match="outside the archive"):
+        read_refi_codebook(path)  # a zip-slip member refuses the whole archive
     assert not (tmp_path.parent / "escape.txt").exists()
 
 
@@ -244,7 +247,7 @@ def test_a_qdpx_that_is_not_a_zip_is_refused(tmp_path: Path) -> None:
 
 def test_a_qdpx_with_absurd_member_count_is_refused(tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("isp_nlp.interchange.refi_codebook.MAX_ZIP_MEMBERS", 3)
+    monkeypatch.setattr("isp_nlp.interchange.safe_zip.MAX_MEMBERS", 3)
     path = tmp_path / "bomb.qdpx"
     with zipfile.ZipFile(path, "w") as z:
         for i in range(5):
@@ -256,7 +259,7 @@ def test_a_qdpx_with_absurd_member_count_is_refused(tmp_path: Path,
 
 def test_a_qdpx_whose_project_qde_inflates_too_far_is_refused(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("isp_nlp.interchange.refi_codebook.MAX_XML_BYTES", 1000)
+    monkeypatch.setattr("isp_nlp.interchange.safe_zip.MAX_MEMBER_BYTES", 1000)
     path = tmp_path / "big.qdpx"
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:

@@ -12,7 +12,7 @@ Mapping onto :class:`~isp_nlp.records.Codebook`:
   the same codebook are identical; the stages go under a non-codable "Stage" parent.
 
 XML is parsed with defusedxml (no DTDs, no entities); a ``.qdpx`` is read in memory,
-``project.qde`` only, after checking its member count and sizes.
+``project.qde`` only, after the checks of :mod:`isp_nlp.interchange.safe_zip`.
 """
 
 from __future__ import annotations
@@ -20,8 +20,7 @@ from __future__ import annotations
 import re
 import unicodedata
 import uuid
-import zipfile
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
@@ -30,7 +29,8 @@ import defusedxml.ElementTree as DET
 
 from isp_nlp.codebook.check import COLOR, DEFAULT_STAGES, normalise_stage
 from isp_nlp.errors import InputFileError
-from isp_nlp.records import STAGES, Code, Codebook
+from isp_nlp.interchange.safe_zip import SafeArchive, open_archive
+from isp_nlp.records import CODE_DIMENSION, STAGE_DIMENSION, STAGES, Code, Codebook
 
 CODEBOOK_NS = "urn:QDA-XML:codebook:1.0"
 PROJECT_NS = "urn:QDA-XML:project:1.0"
@@ -39,9 +39,6 @@ SUFFIXES = (".qdc", ".qde", ".qdpx")
 STAGE_PARENT = "Stage"
 #: Fixed namespace of the uuid5 GUIDs we write (never change it: GUIDs must stay stable).
 GUID_NAMESPACE = uuid.UUID("6f1d4c1e-8a51-5b0e-9a47-2f0c3d1b7e55")
-MAX_ZIP_MEMBERS = 100_000
-MAX_ZIP_BYTES = 4 * 1024**3  # declared uncompressed size of all members
-MAX_XML_BYTES = 512 * 1024**2  # project.qde itself
 _DEFAULT_STAGE_BY_ID = {s.id: s for s in DEFAULT_STAGES}
 
 
@@ -67,35 +64,21 @@ def _xml_bytes(path: Path) -> bytes:
                              "check the path and try again.")
     if path.suffix.lower() != ".qdpx":
         return path.read_bytes()
-    return _project_qde(path)
+    with open_archive(path) as archive:
+        return project_qde(archive)
 
 
-def _project_qde(path: Path) -> bytes:
-    """The bytes of ``project.qde`` inside a .qdpx, read in memory with size limits."""
-    try:
-        archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError):
-        raise InputFileError(f"{path.name} is not a zip archive, so not a REFI-QDA .qdpx; "
-                             "export the project again from your QDA tool.") from None
-    with archive:
-        members = archive.infolist()
-        if len(members) > MAX_ZIP_MEMBERS or sum(m.file_size for m in members) > MAX_ZIP_BYTES:
-            raise InputFileError(f"{path.name} holds {len(members)} members or more than "
-                                 f"{MAX_ZIP_BYTES // 1024**3} GB uncompressed, beyond sane "
-                                 "limits; refusing it (possible zip bomb).")
-        found = [m for m in members if m.filename.lower() == "project.qde"]
-        if not found:
-            raise InputFileError(f"{path.name} has no project.qde, so it is not a REFI-QDA "
-                                 ".qdpx; export the project again from your QDA tool.")
-        with archive.open(found[0]) as handle:
-            data = handle.read(MAX_XML_BYTES + 1)
-        if len(data) > MAX_XML_BYTES:
-            raise InputFileError(f"{path.name}: project.qde is larger than "
-                                 f"{MAX_XML_BYTES // 1024**2} MB uncompressed; refusing it.")
-        return data
+def project_qde(archive: SafeArchive) -> bytes:
+    """The bytes of ``project.qde`` inside a checked .qdpx archive."""
+    info = archive.find("project.qde") or archive.find_nested("project.qde")
+    if info is None:
+        raise InputFileError(f"{archive.path.name} has no project.qde, so it is not a "
+                             "REFI-QDA .qdpx; export the project again from your QDA tool.")
+    return archive.read(info)
 
 
-def _parse(data: bytes, name: str) -> ET.Element:
+def parse_xml(data: bytes, name: str) -> ET.Element:
+    """Parse REFI-QDA XML with defusedxml; DTDs, entities and bad XML are one-line errors."""
     try:
         return DET.fromstring(data, forbid_dtd=True, forbid_entities=True,
                               forbid_external=True)
@@ -147,6 +130,7 @@ class _Reader:
     warnings: list[str]
     ids: set[str]
     not_codable: int = 0
+    guids: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def new_id(self, name: str, parent: str | None) -> str:
         base = slug(name)
@@ -177,6 +161,8 @@ class _Reader:
         code = Code(id=self.new_id(name, parent), name=name, parent=parent,
                     definition=_description(element), color=color)
         self.codes.append(code)
+        if element.get("guid"):
+            self.guids[str(element.get("guid")).strip()] = (CODE_DIMENSION, code.id)
         for child in element:
             if _is(child, "Code"):
                 self.code(child, code.id)
@@ -200,10 +186,12 @@ def _stage_children(element: ET.Element) -> list[ET.Element] | None:
     return kids
 
 
-def _stages(kids: list[ET.Element]) -> tuple[Code, ...]:
+def _stages(kids: list[ET.Element], guids: dict[str, tuple[str, str]]) -> tuple[Code, ...]:
     by_id: dict[str, Code] = {}
     for kid in kids:
         sid = str(normalise_stage(kid.get("name")))
+        if kid.get("guid"):
+            guids[str(kid.get("guid")).strip()] = (STAGE_DIMENSION, sid)
         base = _DEFAULT_STAGE_BY_ID[sid]
         color = (kid.get("color") or "").strip()
         by_id[sid] = replace(base, name=(kid.get("name") or "").strip() or base.name,
@@ -215,7 +203,14 @@ def _stages(kids: list[ET.Element]) -> tuple[Code, ...]:
 def read_refi_codebook(path: str | Path) -> CodebookImport:
     """Read the codebook of a .qdc, .qde or .qdpx file; named after the file's stem."""
     path = Path(path)
-    root = _parse(_xml_bytes(path), path.name)
+    return codebook_from_root(parse_xml(_xml_bytes(path), path.name), path.name)[0]
+
+
+def codebook_from_root(root: ET.Element, name: str
+                       ) -> tuple[CodebookImport, dict[str, tuple[str, str]]]:
+    """The codebook of a parsed .qdc/.qde root (``name`` is the file's name), with the map
+    from each code's GUID to its ``(dimension, code id)`` (stage codes map to ``stage``)."""
+    path = Path(name)
     element = _find_codebook(root)
     codes_el = _child(element, "Codes") if element is not None else None
     if element is None or codes_el is None:
@@ -228,7 +223,7 @@ def read_refi_codebook(path: str | Path) -> CodebookImport:
             continue
         kids = _stage_children(top) if stages is None else None
         if kids is not None:
-            stages = _stages(kids)
+            stages = _stages(kids, reader.guids)
         else:
             reader.code(top, None)
     if not reader.codes:
@@ -244,7 +239,7 @@ def read_refi_codebook(path: str | Path) -> CodebookImport:
             if count == 0 else f"{path.name}: {count} code set(s) in <Sets> are not imported.")
     stages = stages or tuple(_DEFAULT_STAGE_BY_ID[s] for s in STAGES)
     book = Codebook(name=path.stem, codes=tuple(reader.codes), stages=stages)
-    return CodebookImport(book, tuple(reader.warnings))
+    return CodebookImport(book, tuple(reader.warnings)), reader.guids
 
 
 # --------------------------------------------------------------------------- writing

@@ -201,6 +201,12 @@ class Store(ModelTables, CodingTables):
         ).fetchone()
         return row[0] if row else None
 
+    def transcript_text(self, document: str) -> str | None:
+        """The stored text of ``document``, or None when the project does not hold it."""
+        row = self.conn.execute(
+            "SELECT text FROM transcripts WHERE document = ?", (document,)).fetchone()
+        return row[0] if row else None
+
     def add_transcripts(
         self, items: Sequence[tuple[Transcript, Sequence[Segment], str]], *, replace: bool = False
     ) -> list[str]:

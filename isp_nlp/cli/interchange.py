@@ -1,0 +1,57 @@
+"""`isp-nlp import FILE.qdpx|FILE.qde|FILE.qdc [--init DIR]`: a QDA tool's project export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from isp_nlp.cli.common import open_store
+from isp_nlp.interchange.refi_import import (
+    RefiImportOutcome,
+    import_refi,
+    import_refi_new_project,
+)
+from isp_nlp.project import DEFAULT_EMBEDDER, EMBEDDERS
+
+
+def _report(out: RefiImportOutcome) -> None:
+    click.echo(f"Imported {out.file}" + (f" ({out.origin})" if out.origin else ""))
+    skipped = ", ".join(f"{n} {kind}" for kind, n in sorted(out.skipped.items()))
+    click.echo(f"  sources: {len(out.added)} added, {len(out.unchanged)} unchanged, "
+               f"{len(out.missing)} missing" + (f", skipped {skipped}" if skipped else ""))
+    for name, why in out.missing:
+        click.echo(f"    missing '{name}': {why}")
+    click.echo(f"  codebook: {out.codebook}, {out.codes} codes in the file, "
+               f"{out.codes_added} added")
+    if out.coders:
+        click.echo(f"  coders: {', '.join(out.coders)} ({out.coders_added} new)")
+    mapping = ", ".join(f"{n} {kind}" for kind, n in out.mapping.items())
+    click.echo(f"  codings: {out.codings} imported ({out.codings_added} new), "
+               f"{out.codings_skipped} skipped" + (f"; mapped {mapping}" if mapping else ""))
+    for r in out.readings:
+        click.echo(f"    '{r.document}': offsets read as {r.reading}; {r.inside_word} "
+                   f"of {2 * r.selections} boundaries inside a word")
+    click.echo(f"  annotations changed: {out.annotations_changed}; notes: {out.notes} "
+               f"({out.notes_added} new)")
+    for warning in out.warnings:
+        click.echo(f"Warning: {warning}", err=True)
+
+
+@click.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--init", "init_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=None, help="Create a project in DIR and import into it (removed again "
+              "if the import fails).")
+@click.option("--embedder", type=click.Choice(list(EMBEDDERS)), default=DEFAULT_EMBEDDER,
+              show_default=True, help="Embedder of the project made with --init.")
+@click.pass_context
+def import_cmd(ctx: click.Context, file: Path, init_dir: Path | None, embedder: str) -> None:
+    """Import a REFI-QDA project (.qdpx, .qde) or codebook (.qdc) from NVivo, ATLAS.ti,
+    MAXQDA, QualCoder ...: sources, codebook, users, codings and notes, all or nothing.
+    """
+    if init_dir is not None:
+        outcome = import_refi_new_project(init_dir, file, embedder=embedder)
+    else:
+        outcome = import_refi(open_store(ctx), file)
+    _report(outcome)

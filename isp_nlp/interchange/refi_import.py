@@ -1,0 +1,379 @@
+"""Import a REFI-QDA project (``.qdpx``/``.qde``) or codebook (``.qdc``) into a project.
+
+:func:`import_refi` reads the file (:mod:`isp_nlp.interchange.refi_project`) and, in one
+store transaction, adds: its users as coders; its codebook (it becomes the project's
+codebook, or its new codes are merged in by id); its text sources as verbatim
+transcripts (:mod:`isp_nlp.ingest.verbatim`); its selections as exact coded spans, with
+offsets read in the units the tool used (:mod:`isp_nlp.interchange.offsets`); the
+segment annotations placed from them (:mod:`isp_nlp.coded.spans`); and its notes. If
+anything fails nothing is kept. Re-importing the same content changes nothing.
+:func:`import_refi_new_project` does the same into a project it creates, and removes
+what it created when the import fails.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from isp_nlp.coded.spans import annotations_from_placement, place_codings
+from isp_nlp.errors import InputFileError, ProjectError
+from isp_nlp.ingest.segment import segment_transcript
+from isp_nlp.ingest.verbatim import decode_verbatim, verbatim_transcript
+from isp_nlp.interchange.offsets import choose_reading
+from isp_nlp.interchange.refi_codebook import code_guid, codebook_from_root, parse_xml
+from isp_nlp.interchange.refi_project import (
+    RefiProject,
+    RefiSource,
+    guid_key,
+    read_refi_project,
+)
+from isp_nlp.project import DEFAULT_EMBEDDER, init_project, open_project
+from isp_nlp.records import (
+    CODE_DIMENSION,
+    Annotation,
+    Code,
+    Codebook,
+    Coder,
+    Coding,
+    Note,
+    Transcript,
+)
+from isp_nlp.store.database import Store, project_db
+
+SUFFIXES = (".qdpx", ".qde", ".qdc")
+_NOTE_NAMESPACE = uuid.UUID("0b7f4a52-4f0e-5a51-9a3c-6e1b8d2f4c77")
+
+
+@dataclass(frozen=True)
+class SourceReading:
+    """How one source's selection offsets were read."""
+
+    document: str
+    reading: str  # e.g. "UTF-16 code units, CRLF as 2"
+    selections: int
+    inside_word: int  # boundaries still inside a word (or a pair) after conversion
+    outside: int  # boundaries beyond the end of the text
+
+
+@dataclass(frozen=True)
+class RefiImportOutcome:
+    """What an import did; every count is of this file's content."""
+
+    file: str
+    origin: str = ""
+    added: tuple[str, ...] = ()  # documents added
+    unchanged: tuple[str, ...] = ()  # documents already held with the same text
+    skipped: dict[str, int] = field(default_factory=dict)  # non-text sources by kind
+    missing: tuple[tuple[str, str], ...] = ()  # (source, why its text could not be read)
+    codebook: str = "unchanged"  # created | merged | unchanged
+    codes_added: int = 0
+    codes: int = 0  # codes in the file
+    coders: tuple[str, ...] = ()
+    coders_added: int = 0
+    codings: int = 0  # codings imported (as spans)
+    codings_added: int = 0  # of those, new to the project
+    codings_skipped: int = 0  # unknown code, source missing, empty span
+    mapping: dict[str, int] = field(default_factory=dict)  # exact / overlap / unmapped
+    annotations_changed: int = 0
+    notes: int = 0
+    notes_added: int = 0
+    readings: tuple[SourceReading, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+
+# --------------------------------------------------------------------------- codebook
+
+
+def merge_codebooks(current: Codebook | None, incoming: Codebook,
+                    incoming_guids: dict[str, tuple[str, str]]
+                    ) -> tuple[Codebook, dict[str, str], int]:
+    """The project's codebook after importing ``incoming``, the map from incoming code ids
+    to project code ids, and how many codes were added.
+
+    An incoming code is the project's code whose stable GUID it carries (our own export),
+    else the project's code with its id; other codes are added under their parents.
+    """
+    if current is None:
+        return incoming, {c.id: c.id for c in incoming.codes}, len(incoming.codes)
+    by_guid = {guid_key(code_guid(c)): c.id for c in current.codes}
+    guid_of = {v: g for g, v in incoming_guids.items()}
+    held = {c.id for c in current.codes}
+    id_map: dict[str, str] = {}
+    for code in incoming.codes:
+        guid = guid_key(guid_of.get((CODE_DIMENSION, code.id), ""))
+        id_map[code.id] = by_guid.get(guid, code.id)
+    added: list[Code] = []
+    for code in incoming.codes:
+        new_id = id_map[code.id]
+        if new_id in held:
+            continue
+        parent = id_map.get(code.parent) if code.parent else None
+        added.append(Code(id=new_id, name=code.name, parent=parent, definition=code.definition,
+                          color=code.color))
+        held.add(new_id)
+    if not added:
+        return current, id_map, 0
+    merged = Codebook(name=current.name, codes=(*current.codes, *added), stages=current.stages)
+    return merged, id_map, len(added)
+
+
+# --------------------------------------------------------------------------- sources
+
+
+@dataclass
+class _Prepared:
+    source: RefiSource
+    transcript: Transcript
+    original: str
+    new: bool
+
+
+def _prepare_sources(store: Store, project: RefiProject, warnings: list[str]
+                     ) -> tuple[list[_Prepared], list[tuple[str, str]]]:
+    prepared: list[_Prepared] = []
+    missing: list[tuple[str, str]] = []
+    for source in project.sources:
+        if source.raw is None:
+            missing.append((source.name, source.missing))
+            continue
+        decoded = decode_verbatim(source.raw, f"{project.name}: source '{source.name}'")
+        warnings.extend(decoded.warnings)
+        if not decoded.text.strip():
+            missing.append((source.name, "its text is empty"))
+            continue
+        transcript = verbatim_transcript(decoded, document=source.name, name=source.name)
+        held = store.transcript_text(source.name)
+        if held is not None and held != transcript.text:
+            raise ProjectError(
+                f"{project.name}: document '{source.name}' is already in the project with "
+                "different text; rename the source in your QDA tool or import into a new "
+                "project (`isp-nlp import FILE --init DIR`)")
+        prepared.append(_Prepared(source, transcript, decoded.original, held is None))
+    return prepared, missing
+
+
+# --------------------------------------------------------------------------- codings
+
+
+@dataclass
+class _Codings:
+    codings: list[Coding] = field(default_factory=list)
+    readings: list[SourceReading] = field(default_factory=list)
+    skipped: int = 0
+    notes_at: dict[str, tuple[str, int | None, int | None]] = field(default_factory=dict)
+
+
+def _coder_names(project: RefiProject) -> dict[str, str]:
+    return {guid_key(u.guid): u.display for u in project.users if u.guid}
+
+
+def _coder(guid: str, names: dict[str, str], default: str) -> str:
+    guid = guid or default
+    if not guid:
+        return "unknown"
+    return names.get(guid_key(guid)) or f"user-{guid[:8]}"
+
+
+def _codings(project: RefiProject, prepared: Sequence[_Prepared], id_map: dict[str, str],
+             warnings: list[str]) -> _Codings:
+    out = _Codings()
+    names = _coder_names(project)
+    unknown: dict[str, int] = {}
+    empty = 0
+    for item in prepared:
+        doc = item.transcript.document
+        out.notes_at[guid_key(item.source.guid)] = (doc, None, None)
+        selections = item.source.selections
+        if not selections:
+            continue
+        choice = choose_reading(item.original, [(s.start, s.end) for s in selections])
+        out.readings.append(SourceReading(doc, choice.reading.label, len(selections),
+                                          choice.inside_word, choice.outside))
+        for sel, (start, end) in zip(selections, choice.spans, strict=True):
+            out.notes_at[guid_key(sel.guid)] = (doc, start, end)
+            if end <= start:
+                empty += len(sel.codings)
+                continue
+            for c in sel.codings:
+                target = project.code_map.get(guid_key(c.code_guid))
+                if target is None:
+                    unknown[c.code_guid] = unknown.get(c.code_guid, 0) + 1
+                    continue
+                dimension, code = target
+                if dimension == CODE_DIMENSION:
+                    code = id_map.get(code, code)
+                out.codings.append(Coding(
+                    document=doc, start=start, end=end, code=code, dimension=dimension,
+                    coder=_coder(c.user or sel.user, names, project.default_user),
+                    source=sel.provenance, guid=sel.guid, created_at=c.created_at))
+    if unknown:
+        warnings.append(f"{project.name}: {sum(unknown.values())} coding(s) refer to "
+                        f"{len(unknown)} code GUID(s) not in the codebook (first: "
+                        f"{next(iter(unknown))}); they are skipped.")
+    if empty:
+        warnings.append(f"{project.name}: {empty} coding(s) of empty selections are skipped.")
+    lost = sum(len(s.codings) for src in project.sources if src.raw is None
+               for s in src.selections)
+    if lost:
+        warnings.append(f"{project.name}: {lost} coding(s) on sources whose text is missing "
+                        "are skipped.")
+    out.skipped = sum(unknown.values()) + empty + lost
+    return out
+
+
+def _notes(project: RefiProject, located: dict[str, tuple[str, int | None, int | None]]
+           ) -> list[Note]:
+    names = _coder_names(project)
+    notes: list[Note] = []
+    for n in project.notes:
+        where = next((located[guid_key(t)] for t in n.targets if guid_key(t) in located),
+                     (None, None, None))
+        notes.append(Note(title=n.title, text=n.text, guid=n.guid,
+                          coder=_coder(n.user, names, project.default_user),
+                          document=where[0], start=where[1], end=where[2],
+                          created_at=n.created_at))
+    for source in project.sources:
+        for sel in source.selections:
+            if not sel.description:
+                continue
+            where = located.get(guid_key(sel.guid), (None, None, None))
+            guid = str(uuid.uuid5(_NOTE_NAMESPACE, sel.guid or sel.description))
+            notes.append(Note(title=f"Comment on a selection in {source.name}",
+                              text=sel.description, guid=guid,
+                              coder=_coder(sel.user, names, project.default_user),
+                              document=where[0], start=where[1], end=where[2],
+                              created_at=sel.created_at))
+    return notes
+
+
+def _changed(store: Store, annotations: Sequence[Annotation]) -> bool:
+    """True when importing ``annotations`` would change any active label set."""
+    wanted: dict[tuple[str, str, str], set[str | None]] = {}
+    for a in annotations:
+        wanted.setdefault((a.segment_id, a.coder, a.dimension), set()).add(a.label)
+    held: dict[tuple[str, str, str], set[str | None]] = {}
+    for a in store.annotations():
+        held.setdefault((a.segment_id, a.coder, a.dimension), set()).add(a.label)
+    for key, labels in wanted.items():
+        if len(labels) > 1:
+            labels.discard(None)
+        if held.get(key) != labels:
+            return True
+    return False
+
+
+# --------------------------------------------------------------------------- the import
+
+
+def _import_codebook_only(store: Store, path: Path) -> RefiImportOutcome:
+    if not path.is_file():
+        raise InputFileError(f"'{path}' does not exist or is a folder; check the path.")
+    loaded, guids = codebook_from_root(parse_xml(path.read_bytes(), path.name), path.name)
+    with store.transaction():
+        merged, _, added = merge_codebooks(store.codebook(), loaded.codebook, guids)
+        state = "created" if store.codebook() is None else ("merged" if added else "unchanged")
+        if state != "unchanged":
+            store.save_codebook(merged, source=str(path))
+    return RefiImportOutcome(file=path.name, codebook=state, codes_added=added,
+                             codes=len(loaded.codebook.codes), warnings=loaded.warnings)
+
+
+def import_refi(store: Store, path: str | Path) -> RefiImportOutcome:
+    """Import a .qdpx/.qde project or a .qdc codebook into ``store``, all or nothing."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise InputFileError(f"{path.name}: expected a REFI-QDA file (.qdpx, .qde or .qdc); "
+                             "export the project from your QDA tool in REFI-QDA format.")
+    if suffix == ".qdc":
+        return _import_codebook_only(store, path)
+    project = read_refi_project(path)
+    warnings = list(project.warnings)
+    if project.codebook is not None:
+        warnings.extend(project.codebook.warnings)
+    with store.transaction():
+        return _import_project(store, path, project, warnings)
+
+
+def _import_project(store: Store, path: Path, project: RefiProject,
+                    warnings: list[str]) -> RefiImportOutcome:
+    current = store.codebook()
+    id_map: dict[str, str] = {}
+    codes_added, state = 0, "unchanged"
+    if project.codebook is not None:
+        merged, id_map, codes_added = merge_codebooks(current, project.codebook.codebook,
+                                                      dict(project.code_map))
+        if current is None or codes_added:
+            state = "created" if current is None else "merged"
+            store.save_codebook(merged, source=str(path))
+    elif current is None:
+        raise ProjectError(f"{path.name} holds no codebook and the project has none; load "
+                           "one first with `isp-nlp codebook load FILE`")
+    prepared, missing = _prepare_sources(store, project, warnings)
+    new = [p for p in prepared if p.new]
+    store.add_transcripts([(p.transcript, segment_transcript(p.transcript), "turn")
+                           for p in new])
+    placed = _codings(project, prepared, id_map, warnings)
+    coders = [Coder(name=u.display, guid=u.guid, initials=u.id) for u in project.users]
+    known = {c.name for c in coders}
+    coders += [Coder(name=n) for n in sorted({c.coder for c in placed.codings} - known)]
+    held = {c.name for c in store.coders()}  # known coders are left as they are: a no-op
+    coders_added = store.add_coders([c for c in coders if c.name not in held])
+    stats = store.add_codings(placed.codings)
+    documents = sorted({c.document for c in placed.codings})
+    segments = {d: store.segments(document=d) for d in documents}
+    texts = {p.transcript.document: p.transcript.text for p in prepared}
+    placement = place_codings(placed.codings, segments, texts)
+    annotations = annotations_from_placement(placement, segments)
+    changed = 0
+    if annotations and _changed(store, annotations):
+        changed = store.import_annotations(annotations, source=path.name)["changed"]
+    notes = _notes(project, placed.notes_at)
+    notes_added = store.add_notes(notes)
+    for reading in placed.readings:
+        if reading.inside_word or reading.outside:
+            warnings.append(
+                f"{path.name}: in '{reading.document}' {reading.inside_word} selection "
+                f"boundary(ies) fall inside a word and {reading.outside} beyond the text "
+                f"when read as {reading.reading}; they are kept as the tool wrote them.")
+    return RefiImportOutcome(
+        file=path.name, origin=project.origin,
+        added=tuple(p.transcript.document for p in new),
+        unchanged=tuple(p.transcript.document for p in prepared if not p.new),
+        skipped=dict(project.skipped), missing=tuple(missing), codebook=state,
+        codes_added=codes_added,
+        codes=len(project.codebook.codebook.codes) if project.codebook else 0,
+        coders=tuple(c.name for c in coders), coders_added=coders_added,
+        codings=len(placed.codings), codings_added=stats["added"],
+        codings_skipped=placed.skipped, mapping=placement.counts(),
+        annotations_changed=changed, notes=len(notes), notes_added=notes_added,
+        readings=tuple(placed.readings), warnings=tuple(warnings))
+
+
+def import_refi_new_project(directory: str | Path, path: str | Path, *,
+                            embedder: str = DEFAULT_EMBEDDER) -> RefiImportOutcome:
+    """Create a project at ``directory`` (or use the one there) and import ``path`` into
+    it; when the import fails, whatever this call created is removed again."""
+    directory = Path(directory)
+    made_dir = not directory.exists()
+    made_db = not project_db(directory).exists()
+    made_models = not (directory / "models").exists()
+    try:
+        init_project(directory, embedder=embedder)
+        with open_project(directory) as store:
+            return import_refi(store, path)
+    except BaseException:
+        if made_dir:
+            shutil.rmtree(directory, ignore_errors=True)
+        else:
+            if made_db:
+                db = project_db(directory)
+                for extra in ("", "-wal", "-shm", "-journal"):
+                    Path(f"{db}{extra}").unlink(missing_ok=True)
+            if made_models:
+                shutil.rmtree(directory / "models", ignore_errors=True)
+        raise

@@ -1,0 +1,390 @@
+"""Parse a REFI-QDA project (``.qdpx`` archive or bare ``.qde``) into plain data.
+
+Nothing here touches a project store; :mod:`isp_nlp.interchange.refi_import` does.
+What is read: users; the codebook (via :mod:`isp_nlp.interchange.refi_codebook`,
+with its GUID map); text sources with their bytes, or the reason they could not
+be read; their plain-text selections with codings, creating users and provenance;
+notes and where they are attached. Other sources (PDF, picture, audio, video) are
+counted by kind and skipped.
+
+Where a text source's ``plainTextPath`` is looked for:
+
+- ``internal://x.txt``: inside the archive's ``sources/`` folder (any case), or for a
+  bare ``.qde`` in a ``sources/`` folder beside it;
+- ``relative://x.txt``: under the project's ``basePath``, else beside the file;
+- ``absolute://...``: that path; a bare ``x.txt``: as internal, then as relative;
+- no path but ``<PlainTextContent>``: that text; only a ``.docx`` ``richTextPath``:
+  its ``.txt`` twin, since selection offsets point into plain text.
+
+Files outside an archive are read only when they end in ``.txt``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+from isp_nlp.errors import InputFileError
+from isp_nlp.interchange.refi_codebook import (
+    CodebookImport,
+    codebook_from_root,
+    parse_xml,
+    project_qde,
+)
+from isp_nlp.interchange.safe_zip import MAX_MEMBER_BYTES, SafeArchive, describe_bytes, open_archive
+from isp_nlp.records import PROVENANCES
+
+PROJECT_NS = "urn:QDA-XML:project:1.0"
+#: Source element -> the kind counted when it is skipped.
+OTHER_SOURCES = {"PDFSource": "pdf", "PictureSource": "picture", "AudioSource": "audio",
+                 "VideoSource": "video"}
+_PROVENANCE = re.compile(r"^\s*isp-nlp:\s*provenance=(\w+)\s*$")
+_NAME_SUFFIXES = (".txt", ".docx", ".doc", ".rtf", ".md", ".odt", ".pdf")
+
+
+@dataclass(frozen=True)
+class RefiUser:
+    guid: str
+    id: str
+    name: str
+
+    @property
+    def display(self) -> str:
+        """The name a coder goes by: the user's name, else id, else GUID."""
+        return self.name or self.id or self.guid
+
+
+@dataclass(frozen=True)
+class RefiCoding:
+    """One ``<Coding>`` of a selection: the code's GUID and who coded it."""
+
+    guid: str
+    code_guid: str
+    user: str
+    created_at: str = ""
+
+
+@dataclass(frozen=True)
+class RefiSelection:
+    """A ``<PlainTextSelection>`` with offsets as the tool wrote them."""
+
+    guid: str
+    start: int
+    end: int
+    user: str
+    created_at: str
+    codings: tuple[RefiCoding, ...]
+    provenance: str = "human"
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class RefiSource:
+    """A text source: its bytes, or ``missing`` saying why they could not be read."""
+
+    guid: str
+    name: str  # a document name, unique within the project file
+    path: str  # the plainTextPath (or richTextPath) as written
+    raw: bytes | None
+    missing: str = ""
+    selections: tuple[RefiSelection, ...] = ()
+
+
+@dataclass(frozen=True)
+class RefiNote:
+    """A ``<Note>``; ``targets`` are GUIDs of the sources/selections it is attached to."""
+
+    guid: str
+    title: str
+    text: str
+    user: str
+    created_at: str
+    targets: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RefiProject:
+    name: str  # the file's name
+    origin: str
+    users: tuple[RefiUser, ...]
+    codebook: CodebookImport | None
+    code_map: Mapping[str, tuple[str, str]]  # guid_key(code GUID) -> (dimension, code id)
+    sources: tuple[RefiSource, ...]
+    skipped: Mapping[str, int]  # non-text sources by kind
+    notes: tuple[RefiNote, ...]
+    default_user: str = ""
+    warnings: tuple[str, ...] = ()
+
+
+def _local(tag: object) -> str:
+    text = str(tag)
+    return text.rsplit("}", 1)[-1] if text.startswith("{") else text
+
+
+def _children(element: ET.Element, local: str) -> list[ET.Element]:
+    return [c for c in element if _local(c.tag) == local]
+
+
+def _child_text(element: ET.Element, local: str) -> str | None:
+    found = _children(element, local)
+    return None if not found else (found[0].text or "")
+
+
+def guid_key(guid: str) -> str:
+    """``guid`` as compared: case and braces (``{...}``, as some tools write) ignored."""
+    return guid.strip().strip("{}").lower()
+
+
+def _guid(element: ET.Element, attr: str = "guid") -> str:
+    return (element.get(attr) or "").strip()
+
+
+# --------------------------------------------------------------------------- locating files
+
+
+@dataclass
+class _Finder:
+    """Looks up source files in the archive and on disk."""
+
+    name: str
+    archive: SafeArchive | None
+    folder: Path
+    base_path: str
+    warnings: list[str] = field(default_factory=list)
+
+    def in_archive(self, rel: str) -> bytes | None:
+        if self.archive is None:
+            return None
+        for candidate in (f"sources/{rel}", rel):
+            info = self.archive.find(candidate)
+            if info is not None:
+                return self.archive.read(info)
+        info = self.archive.find_nested(f"sources/{rel}")  # an export wrapped in a folder
+        return None if info is None else self.archive.read(info)
+
+    def on_disk(self, candidates: list[Path]) -> bytes | None:
+        for path in candidates:
+            if path.suffix.lower() != ".txt":
+                continue
+            found = _case_insensitive(path)
+            if found is not None and found.is_file():
+                if found.stat().st_size > MAX_MEMBER_BYTES:
+                    raise InputFileError(f"{self.name}: source file {found} is larger than "
+                                         f"{MAX_MEMBER_BYTES // 1024**2} MB; refusing it.")
+                return found.read_bytes()
+        return None
+
+    def beside(self, rel: str) -> list[Path]:
+        return [self.folder / "sources" / rel, self.folder / rel]
+
+    def find(self, written: str) -> tuple[bytes | None, str]:
+        """The bytes at ``written`` (a REFI path), or None and where it was looked for."""
+        scheme, sep, rest = written.partition("://")
+        if not sep:
+            scheme, rest = "", written
+        rel = rest.lstrip("/") if scheme != "absolute" else rest
+        scheme = scheme.lower()
+        if scheme == "internal" or scheme == "":
+            data = self.in_archive(rel)
+            if data is None and self.archive is None:
+                data = self.on_disk(self.beside(rel))
+            if data is None and scheme == "":
+                data = self.on_disk(self._relative(rel))
+            where = "in the archive" if self.archive is not None else "beside the .qde"
+            return data, f"{written} is not {where}"
+        if scheme == "relative":
+            data = self.in_archive(rel) if self.archive is not None else None
+            data = data if data is not None else self.on_disk(self._relative(rel))
+            return data, f"{written} was not found under the basePath or beside the file"
+        if scheme == "absolute":
+            return self.on_disk([Path(rel)]), f"{written} does not exist on this machine"
+        return None, f"{written} uses an unknown path scheme '{scheme}://'"
+
+    def _relative(self, rel: str) -> list[Path]:
+        out = [Path(self.base_path) / rel] if self.base_path else []
+        return out + self.beside(rel)
+
+
+def _case_insensitive(path: Path) -> Path | None:
+    """``path`` itself, or a file in its folder whose name differs only in case."""
+    if path.exists():
+        return path
+    parent = path.parent
+    if not parent.is_dir():
+        parent_found = _case_insensitive(parent) if parent != parent.parent else None
+        if parent_found is None or not parent_found.is_dir():
+            return None
+        parent = parent_found
+    wanted = path.name.casefold()
+    return next((p for p in parent.iterdir() if p.name.casefold() == wanted), None)
+
+
+# --------------------------------------------------------------------------- elements
+
+
+def _document_name(element: ET.Element, path: str, taken: set[str]) -> str:
+    name = (element.get("name") or "").strip()
+    if not name:
+        tail = re.split(r"[/\\]", path.partition("://")[2] or path)[-1]
+        name = Path(tail).stem if tail else _guid(element) or "source"
+    elif name.lower().endswith(_NAME_SUFFIXES):
+        name = name.rsplit(".", 1)[0].strip() or name
+    unique, n = name, 2
+    while unique.casefold() in taken:
+        unique, n = f"{name} ({n})", n + 1
+    taken.add(unique.casefold())
+    return unique
+
+
+def _selection(element: ET.Element, where: str, warnings: list[str]) -> RefiSelection | None:
+    try:
+        start = int(element.get("startPosition", ""))
+        end = int(element.get("endPosition", ""))
+    except ValueError:
+        warnings.append(f"{where}: selection {_guid(element)} has no whole-number "
+                        "startPosition/endPosition; it is skipped.")
+        return None
+    user = _guid(element, "creatingUser")
+    start, end = min(start, end), max(start, end)
+    codings = tuple(
+        RefiCoding(guid=_guid(c), code_guid=_guid(ref, "targetGUID"),
+                   user=_guid(c, "creatingUser") or user,
+                   created_at=c.get("creationDateTime") or element.get("creationDateTime") or "")
+        for c in _children(element, "Coding") for ref in _children(c, "CodeRef"))
+    description = (_child_text(element, "Description") or "").strip()
+    provenance = "human"
+    m = _PROVENANCE.match(description)
+    if m is not None and m.group(1) in PROVENANCES:
+        provenance, description = m.group(1), ""
+    return RefiSelection(guid=_guid(element), start=start, end=end, user=user,
+                         created_at=element.get("creationDateTime") or "",
+                         codings=codings, provenance=provenance, description=description)
+
+
+def _text_source(element: ET.Element, finder: _Finder, taken: set[str],
+                 note_refs: dict[str, list[str]]) -> RefiSource:
+    plain = (element.get("plainTextPath") or "").strip()
+    rich = (element.get("richTextPath") or "").strip()
+    inline = _child_text(element, "PlainTextContent")
+    raw: bytes | None = None
+    missing = ""
+    if plain:
+        raw, missing = finder.find(plain)
+    elif rich:
+        twin = re.sub(r"\.[^./\\]+$", ".txt", rich)
+        raw, _ = finder.find(twin)
+        missing = (f"only rich text {rich} is given and its plain-text twin {twin} is absent; "
+                   "selection offsets point into the plain text")
+    if raw is None and inline is not None:
+        raw, missing = inline.encode("utf-8"), ""
+    if raw is None and not (plain or rich):
+        missing = "it has neither a plainTextPath nor <PlainTextContent>"
+    name = _document_name(element, plain or rich, taken)
+    selections: list[RefiSelection] = []
+    for sel in _children(element, "PlainTextSelection"):
+        parsed = _selection(sel, f"{finder.name}: source '{name}'", finder.warnings)
+        if parsed is not None:
+            selections.append(parsed)
+            for ref in _children(sel, "NoteRef"):
+                note_refs.setdefault(guid_key(_guid(ref, "targetGUID")), []).append(parsed.guid)
+    for ref in _children(element, "NoteRef"):
+        note_refs.setdefault(guid_key(_guid(ref, "targetGUID")), []).append(_guid(element))
+    return RefiSource(guid=_guid(element), name=name, path=plain or rich, raw=raw,
+                      missing="" if raw is not None else missing, selections=tuple(selections))
+
+
+def _notes(root: ET.Element, finder: _Finder, note_refs: dict[str, list[str]]
+           ) -> tuple[RefiNote, ...]:
+    for links in _children(root, "Links"):
+        for link in _children(links, "Link"):
+            origin, target = _guid(link, "originGUID"), _guid(link, "targetGUID")
+            note_refs.setdefault(guid_key(origin), []).append(target)
+            note_refs.setdefault(guid_key(target), []).append(origin)
+    out: list[RefiNote] = []
+    for notes in _children(root, "Notes"):
+        for note in _children(notes, "Note"):
+            text = _child_text(note, "PlainTextContent")
+            path = (note.get("plainTextPath") or "").strip()
+            if text is None and path:
+                raw, _ = finder.find(path)
+                text = raw.decode("utf-8", errors="replace").lstrip("\ufeff") if raw else None
+            if text is None:
+                text = _child_text(note, "Description") or ""
+            guid = _guid(note)
+            out.append(RefiNote(guid=guid, title=(note.get("name") or "").strip(),
+                                text=text.strip(), user=_guid(note, "creatingUser"),
+                                created_at=note.get("creationDateTime") or "",
+                                targets=tuple(note_refs.get(guid_key(guid), ()))))
+    return tuple(out)
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _root(path: Path) -> tuple[ET.Element, SafeArchive | None]:
+    suffix = path.suffix.lower()
+    if not path.is_file():
+        raise InputFileError(f"'{path}' does not exist or is a folder; check the path.")
+    if suffix == ".qdpx":
+        archive = open_archive(path)
+        try:
+            return parse_xml(project_qde(archive), path.name), archive
+        except BaseException:
+            archive.archive.close()
+            raise
+    if suffix != ".qde":
+        raise InputFileError(f"{path.name}: expected a REFI-QDA project (.qdpx or .qde) "
+                             "or codebook (.qdc); export the project again from your QDA tool.")
+    data = path.read_bytes()
+    if not data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
+        raise InputFileError(f"{path.name} is not XML, so not a REFI-QDA .qde: it looks like "
+                             f"{describe_bytes(data[:2048])}; export the project again.")
+    return parse_xml(data, path.name), None
+
+
+def read_refi_project(path: str | Path) -> RefiProject:
+    """Read a ``.qdpx`` or ``.qde`` project file (see the module docstring)."""
+    path = Path(path)
+    root, archive = _root(path)
+    try:
+        if _local(root.tag) != "Project":
+            raise InputFileError(
+                f"{path.name} is XML whose root element is <{_local(root.tag)}>, not a "
+                "REFI-QDA <Project>; export the project again from your QDA tool.")
+        return _project(root, path, archive)
+    finally:
+        if archive is not None:
+            archive.archive.close()
+
+
+def _project(root: ET.Element, path: Path, archive: SafeArchive | None) -> RefiProject:
+    finder = _Finder(path.name, archive, path.parent, (root.get("basePath") or "").strip())
+    users = tuple(RefiUser(guid=_guid(u), id=(u.get("id") or "").strip(),
+                           name=(u.get("name") or "").strip())
+                  for users in _children(root, "Users") for u in _children(users, "User"))
+    codebook: CodebookImport | None = None
+    code_map: dict[str, tuple[str, str]] = {}
+    if _children(root, "CodeBook"):
+        codebook, guids = codebook_from_root(root, path.name)
+        code_map = {guid_key(g): v for g, v in guids.items()}
+    sources: list[RefiSource] = []
+    skipped: dict[str, int] = {}
+    taken: set[str] = set()
+    note_refs: dict[str, list[str]] = {}
+    for group in _children(root, "Sources"):
+        for element in group:
+            kind = _local(element.tag)
+            if kind == "TextSource":
+                sources.append(_text_source(element, finder, taken, note_refs))
+            else:
+                label = OTHER_SOURCES.get(kind, kind.lower())
+                skipped[label] = skipped.get(label, 0) + 1
+    notes = _notes(root, finder, note_refs)
+    return RefiProject(name=path.name, origin=(root.get("origin") or "").strip(), users=users,
+                       codebook=codebook, code_map=code_map, sources=tuple(sources),
+                       skipped=skipped, notes=notes,
+                       default_user=_guid(root, "creatingUserGUID"),
+                       warnings=tuple(finder.warnings))

@@ -1,0 +1,164 @@
+"""Open a REFI-QDA ``.qdpx`` (a zip) that may be hostile, and read its members safely.
+
+Checks made before anything is read, each a one-line :class:`InputFileError`:
+
+- the file is a zip at all (else say what it looks like: an HTML page, XML, a PDF ...);
+- no member path escapes the archive: no ``..`` component, no absolute path
+  (``/x``, ``\\\\x``, ``C:x``), no symlink member (Unix mode in the external attributes);
+- at most :data:`MAX_MEMBERS` members and :data:`MAX_TOTAL_BYTES` declared uncompressed
+  bytes in all (a zip bomb declares small sizes or many members).
+
+Reading a member stops at its declared size and at the bytes still allowed in total,
+so a member that inflates beyond what it declares is refused too.
+"""
+
+from __future__ import annotations
+
+import re
+import stat
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from isp_nlp.errors import InputFileError
+
+MAX_MEMBERS = 10_000
+MAX_TOTAL_BYTES = 2 * 1024**3  # uncompressed, all members together
+MAX_MEMBER_BYTES = 512 * 1024**2  # any one member
+_CHUNK = 1024 * 1024
+_DRIVE = re.compile(r"^[A-Za-z]:")
+
+
+def _size(n: int) -> str:
+    return f"{n / 1024**3:g} GB" if n >= 1024**3 else f"{n / 1024**2:.3g} MB"
+
+
+def describe_bytes(head: bytes) -> str:
+    """What a file starting with ``head`` looks like, for a "this is not X" message."""
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if not head:
+        return "an empty file"
+    if text.startswith((b"<!doctype html", b"<html")) or b"<html" in text[:512]:
+        return "an HTML web page (perhaps a download page saved instead of the file)"
+    if text.startswith(b"<?xml") or text.startswith(b"<"):
+        return "an XML or markup file"
+    if head.startswith(b"PK\x03\x04"):
+        return "a zip archive (perhaps a .qdpx project; give it the .qdpx suffix)"
+    if head.startswith(b"\x89PNG") or head.startswith(b"\xff\xd8\xff"):
+        return "an image (PNG or JPEG)"
+    if head.startswith(b"%PDF"):
+        return "a PDF document"
+    if head.startswith(b"\x1f\x8b"):
+        return "a gzip archive"
+    if head.startswith(b"Rar!"):
+        return "a RAR archive"
+    if head.startswith(b"7z\xbc\xaf"):
+        return "a 7-Zip archive"
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        return "an old Microsoft Office file"
+    if b"\x00" in head:
+        return "a binary file"
+    return "a text file"
+
+
+def member_problem(info: zipfile.ZipInfo) -> str | None:
+    """Why member ``info`` must not be read (escaping path, absolute path, symlink), or None."""
+    name = info.filename
+    posix = name.replace("\\", "/")
+    if posix.startswith("/") or _DRIVE.match(posix):
+        return f"member '{name}' has an absolute path"
+    if ".." in PurePosixPath(posix).parts:
+        return f"member '{name}' points outside the archive (a '..' path)"
+    mode = info.external_attr >> 16
+    if stat.S_ISLNK(mode):
+        return f"member '{name}' is a symbolic link"
+    return None
+
+
+@dataclass
+class SafeArchive:
+    """A checked zip archive; :meth:`read` a member by name, case-insensitively."""
+
+    path: Path
+    archive: zipfile.ZipFile
+    members: dict[str, zipfile.ZipInfo] = field(default_factory=dict)
+    budget: int = MAX_TOTAL_BYTES
+
+    def __enter__(self) -> SafeArchive:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.archive.close()
+
+    def find(self, name: str) -> zipfile.ZipInfo | None:
+        """The member called ``name`` (``/``-separated, any case), or None."""
+        return self.members.get(name.replace("\\", "/").strip("/").casefold())
+
+    def find_nested(self, name: str) -> zipfile.ZipInfo | None:
+        """The one member ending in ``/name`` (an export wrapped in a folder), or None."""
+        tail = "/" + name.replace("\\", "/").strip("/").casefold()
+        found = [info for key, info in self.members.items() if key.endswith(tail)]
+        return found[0] if len(found) == 1 else None
+
+    def read(self, info: zipfile.ZipInfo) -> bytes:
+        """The member's bytes; refuses a member inflating past its size or the limits."""
+        limit = min(info.file_size, MAX_MEMBER_BYTES, self.budget)
+        if info.file_size > limit:
+            raise InputFileError(
+                f"{self.path.name}: member '{info.filename}' is {info.file_size} bytes "
+                f"uncompressed, beyond the limit of {limit} bytes; refusing it (possible "
+                "zip bomb).")
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            with self.archive.open(info) as handle:
+                while True:
+                    chunk = handle.read(min(_CHUNK, limit - size + 1))
+                    if not chunk:
+                        break
+                    size += len(chunk)
+                    if size > limit:
+                        raise InputFileError(
+                            f"{self.path.name}: member '{info.filename}' inflates beyond "
+                            f"the {limit} bytes it declares; refusing it (possible zip bomb).")
+                    chunks.append(chunk)
+        except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError) as exc:
+            raise InputFileError(
+                f"{self.path.name}: member '{info.filename}' is damaged or does not match "
+                f"the size it declares ({exc}); refusing it (possible zip bomb); export "
+                "the project again from your QDA tool.") from None
+        self.budget -= size
+        return b"".join(chunks)
+
+
+def open_archive(path: str | Path, *, what: str = "a REFI-QDA .qdpx") -> SafeArchive:
+    """Open ``path`` as a zip after the checks in the module docstring."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(f"'{path}' does not exist or is a folder; check the path.")
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError):
+        with path.open("rb") as handle:
+            head = handle.read(2048)
+        raise InputFileError(
+            f"{path.name} is not a zip archive, so not {what}: it looks like "
+            f"{describe_bytes(head)}; export the project again from your QDA tool.") from None
+    infos = archive.infolist()
+    total = sum(i.file_size for i in infos)
+    if len(infos) > MAX_MEMBERS or total > MAX_TOTAL_BYTES:
+        archive.close()
+        raise InputFileError(
+            f"{path.name} holds {len(infos)} members and {total} bytes uncompressed, beyond "
+            f"the limits of {MAX_MEMBERS} members and {_size(MAX_TOTAL_BYTES)}; "
+            "refusing it (possible zip bomb).")
+    members: dict[str, zipfile.ZipInfo] = {}
+    for info in infos:
+        problem = member_problem(info)
+        if problem is not None:
+            archive.close()
+            raise InputFileError(f"{path.name}: {problem}; refusing the whole archive "
+                                 "(a hostile or damaged file).")
+        if not info.is_dir():
+            members.setdefault(info.filename.replace("\\", "/").strip("/").casefold(), info)
+    return SafeArchive(path, archive, members)
