@@ -95,6 +95,19 @@ def _dev_zero(path: Path) -> None:
     path.symlink_to("/dev/zero")
 
 
+def _docx_with(member: str, *, symlink: bool = False) -> Callable[[Path], None]:
+    def make(path: Path) -> None:
+        import zipfile
+
+        with zipfile.ZipFile(path, "w") as z:
+            z.writestr("[Content_Types].xml", "<Types/>")
+            info = zipfile.ZipInfo(member)
+            if symlink:
+                info.external_attr = (0o120777 << 16)
+            z.writestr(info, "/etc/passwd" if symlink else "x")
+    return make
+
+
 def _folder(path: Path) -> None:
     path.mkdir()
     (path / "inside.txt").write_text("Interviewer: hi\n", "utf-8")
@@ -151,6 +164,12 @@ CASES: list[tuple[str, str, Content, tuple[str, ...], str]] = [
      ("ingest", "{f}"), "t.docx"),
     ("ingest-docx-empty-zip", "t.docx", b"PK\x05\x06" + bytes(18), ("ingest", "{f}"),
      "t.docx"),
+    ("ingest-docx-zip-slip", "t.docx", _docx_with("../../evil.xml"), ("ingest", "{f}"),
+     "outside the archive"),
+    ("ingest-docx-absolute", "t.docx", _docx_with("/etc/evil.xml"), ("ingest", "{f}"),
+     "absolute path"),
+    ("ingest-docx-symlink", "t.docx", _docx_with("word/document.xml", symlink=True),
+     ("ingest", "{f}"), "symbolic link"),
     ("ingest-vtt-bad-timing", "t.vtt", b"WEBVTT\n\n00:00:01.000 --> soon\nhello\n",
      ("ingest", "{f}"), "t.vtt"),
     ("ingest-srt-garbage", "t.srt", b"1\nnot a timing\nhello\n", ("ingest", "{f}"), "t.srt"),
@@ -237,3 +256,20 @@ def test_hostile_input_is_one_line_exit_2_and_changes_nothing(
 def test_the_corpus_is_large_enough() -> None:
     assert len(CASES) >= 55
     assert len({c[0] for c in CASES}) == len(CASES)
+
+
+def test_a_docx_that_unpacks_beyond_the_limit_is_refused_before_parsing(
+        base_project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import zipfile
+
+    monkeypatch.setattr("isp_nlp.ingest.docx.MAX_DOCX_UNPACKED", 1_000_000)
+    bomb = tmp_path / "bomb.docx"
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        z.writestr("word/document.xml", "<w:p/>" * 400_000)  # 2.4 MB, compresses to KB
+    assert bomb.stat().st_size < 100_000
+    project = tmp_path / "project"
+    shutil.copytree(base_project, project)
+    before = _snapshot(project)
+    result = CliRunner().invoke(cli, ["--project", str(project), "ingest", str(bomb)])
+    assert result.exit_code == 2 and "possibly a zip bomb" in result.output
+    assert _snapshot(project) == before

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +30,35 @@ from isp_nlp.ingest.labels import (
 )
 from isp_nlp.ingest.render import RawTurn, build_transcript, clean_line
 from isp_nlp.ingest.text import turns_from_lines
+from isp_nlp.interchange.safe_zip import member_problem
 from isp_nlp.records import Transcript
 
 _HEADER_WORDS = {"speaker", "name", "who", "person", "role"}
+
+
+#: A Word transcript unpacks to a few MB; larger packages are refused before parsing.
+MAX_DOCX_MEMBERS = 5_000
+MAX_DOCX_UNPACKED = 256 * 1024**2
+
+
+def _check_package(raw: bytes, name: str) -> None:
+    """Refuse a .docx whose members escape, link, or unpack beyond the limits."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(raw)) as package:
+            infos = package.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return  # python-docx reports the damage in its own words below
+    total = sum(i.file_size for i in infos)
+    if len(infos) > MAX_DOCX_MEMBERS or total > MAX_DOCX_UNPACKED:
+        raise InputFileError(
+            f"{name} unpacks to {total / 1e6:.0f} MB in {len(infos)} parts, beyond the limit of "
+            f"{MAX_DOCX_UNPACKED / 1e6:.0f} MB and {MAX_DOCX_MEMBERS} parts for a Word "
+            "transcript; refusing it (possibly a zip bomb); save the transcript again from Word."
+        )
+    for info in infos:
+        problem = member_problem(info)
+        if problem is not None:
+            raise InputFileError(f"{name}: {problem}; refusing it (a hostile or damaged file).")
 
 
 def _open(raw: bytes, name: str) -> Any:
@@ -45,6 +72,7 @@ def _open(raw: bytes, name: str) -> Any:
             f"{name} is not a valid Word .docx file ({found}); expected a .docx saved by Word "
             "or LibreOffice; open it and save it again as .docx (or as plain text)."
         )
+    _check_package(raw, name)
     try:
         return docx.Document(io.BytesIO(raw))
     except Exception as exc:  # python-docx raises many types for a damaged package
