@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from isp_nlp.codebook.check import normalise_stage
-from isp_nlp.codebook.load import read_text_file, resolve_code
+from isp_nlp.codebook.load import MAX_TABLE_BYTES, read_text_file, resolve_code
 from isp_nlp.coded.read import rows_with_lines
 from isp_nlp.errors import ImportCodesError, InputFileError
 from isp_nlp.project import require_codebook
@@ -72,7 +72,7 @@ def _consensus_annotations(segment_id: str, codes: frozenset[str] | None,
 
 def _read_sheet(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
 
-    text = read_text_file(path, "consensus CSV")
+    text = read_text_file(path, "consensus CSV", MAX_TABLE_BYTES)
     header_line = next((ln for ln in text.splitlines() if ln.strip()), "")
     delimiter = max((",", ";", "\t"), key=header_line.count)
     records = [(n, r) for n, r in rows_with_lines(text, delimiter, path.name)

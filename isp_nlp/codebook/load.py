@@ -158,12 +158,15 @@ _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _c
 
 #: Larger codebook files are refused before reading (a codebook is a few hundred KB).
 MAX_CODEBOOK_BYTES = 20_000_000
+#: Coded-segments and consensus CSVs may be large (a million rows is about 100 MB).
+MAX_TABLE_BYTES = 1_000_000_000
 #: Nodes a codebook may hold once YAML aliases are expanded (billion-laughs guard).
 MAX_YAML_NODES = 200_000
 
 
-def read_text_file(path: Path, what: str) -> str:
-    """Read ``path`` as UTF-8 (BOM allowed), raising InputFileError for any read problem."""
+def read_text_file(path: Path, what: str, max_bytes: int = MAX_CODEBOOK_BYTES) -> str:
+    """Read ``path`` as UTF-8 (BOM allowed), raising InputFileError for any read problem;
+    files over ``max_bytes`` are refused before reading."""
     if not path.exists():
         raise InputFileError(f"{what} file '{path}' does not exist; check the path and try again.")
     if path.is_dir():
@@ -172,10 +175,10 @@ def read_text_file(path: Path, what: str) -> str:
         raise InputFileError(f"{what} path '{path}' is not a regular file (a device, pipe or "
                              "socket); give the path of a saved file.")
     size = path.stat().st_size
-    if size > MAX_CODEBOOK_BYTES:
+    if size > max_bytes:
         raise InputFileError(
             f"{path.name} is {size / 1e6:.0f} MB; a {what} file over "
-            f"{MAX_CODEBOOK_BYTES / 1e6:.0f} MB is refused; check that it is the right file."
+            f"{max_bytes / 1e6:.0f} MB is refused; check that it is the right file."
         )
     try:
         raw = path.read_bytes()

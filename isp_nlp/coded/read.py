@@ -39,7 +39,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from isp_nlp.codebook.load import read_text_file
+from isp_nlp.codebook.load import MAX_TABLE_BYTES, read_text_file
 from isp_nlp.coded.safe_csv import restore_cell, write_safe_csv
 from isp_nlp.errors import ImportCodesError, InputFileError, ProjectError
 from isp_nlp.records import PROVENANCES, STAGE_DIMENSION, Annotation, Segment
@@ -141,7 +141,7 @@ def read_coded_csv(path: str | Path) -> list[CodedRow]:
     (missing columns, bad offsets) one ImportCodesError listing them all."""
     path = Path(path)
     name = path.name
-    text = read_text_file(path, "coded-segments CSV")
+    text = read_text_file(path, "coded-segments CSV", MAX_TABLE_BYTES)
     records = rows_with_lines(text, choose_delimiter(text), name)
     records = [(n, r) for n, r in records if any(f.strip() for f in r)]
     if not records:

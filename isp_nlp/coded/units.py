@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from isp_nlp.codebook.check import normalise_stage
-from isp_nlp.codebook.load import read_text_file
+from isp_nlp.codebook.load import MAX_TABLE_BYTES, read_text_file
 from isp_nlp.coded.read import choose_delimiter, read_coded_csv, rows_with_lines
 from isp_nlp.embed import embed_texts
 from isp_nlp.errors import InputFileError, IspNlpError
@@ -103,7 +103,7 @@ def majority(unit: dict[str, tuple[str, ...]], multi_label: bool) -> Any:
 def _extra_column(path: Path, column: str) -> dict[int, str]:
     """Values of an optional column by 1-based file line (read_coded_csv ignores it)."""
 
-    text = read_text_file(path, "coded-segments CSV")
+    text = read_text_file(path, "coded-segments CSV", MAX_TABLE_BYTES)
     records = [(n, r) for n, r in rows_with_lines(text, choose_delimiter(text), path.name)
                if any(f.strip() for f in r)]
     header = [h.strip().casefold() for h in records[0][1]]
