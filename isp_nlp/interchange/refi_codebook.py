@@ -266,10 +266,11 @@ def _code_element(parent: ET.Element, code: Code, guid: str, codable: bool) -> E
     return element
 
 
-def codebook_to_qdc(codebook: Codebook) -> bytes:
-    """The codebook as REFI-QDA .qdc bytes (Codebook.xsd-valid; no <Sets>)."""
-    root = ET.Element("CodeBook", {"xmlns": CODEBOOK_NS, "origin": "isp-nlp"})
-    codes_el = ET.SubElement(root, "Codes")
+def codes_element(codebook: Codebook) -> ET.Element:
+    """The ``<Codes>`` of ``codebook`` (hierarchy, then the non-codable "Stage" parent with
+    the stages), unqualified: it takes the namespace of the root it is put under
+    (a .qdc ``<CodeBook>`` or a .qde ``<Project>``)."""
+    codes_el = ET.Element("Codes")
     known = {c.id for c in codebook.codes}
     kids: dict[str | None, list[Code]] = {}
     for code in codebook.codes:
@@ -286,6 +287,13 @@ def codebook_to_qdc(codebook: Codebook) -> bytes:
                              str(uuid.uuid5(GUID_NAMESPACE, "stage-parent")), False)
     for stage in codebook.stages:
         _code_element(stage_el, stage, code_guid(stage), True)
+    return codes_el
+
+
+def codebook_to_qdc(codebook: Codebook) -> bytes:
+    """The codebook as REFI-QDA .qdc bytes (Codebook.xsd-valid; no <Sets>)."""
+    root = ET.Element("CodeBook", {"xmlns": CODEBOOK_NS, "origin": "isp-nlp"})
+    root.append(codes_element(codebook))
     ET.indent(root)
     return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
 
