@@ -17,7 +17,11 @@ from isp_nlp.errors import InputFileError, ProjectError
 from isp_nlp.interchange import refi_export
 from isp_nlp.interchange.refi_codebook import PROJECT_NS, code_guid
 from isp_nlp.interchange.refi_export import (
+    QdpxContent,
+    Selection,
     build_selections,
+    lf_sources,
+    project_qde,
     write_qdpx,
 )
 from isp_nlp.interchange.refi_ids import selection_guid, source_guid, user_guid
@@ -420,6 +424,32 @@ def test_build_selections_annotations_suggestions_and_cover() -> None:
     assert covered == 1
     none_model, _, _ = build_selections(book, segs, texts, codings, annotations, suggestions)
     assert all(s.provenance != "model" for s in none_model)
+
+
+def test_crlf_and_bom_texts_are_written_lf_with_positions_moved() -> None:
+    text = "\ufeffA: one\r\nB: 🙂 two\rC: three\r\n"
+    start = text.index("two")
+    sel = Selection("g", "d", start, start + 3, "ana", "human", ())
+    texts, (moved,) = lf_sources({"d": text}, [sel])
+    assert texts["d"] == "A: one\nB: 🙂 two\nC: three\n"
+    assert texts["d"][moved.start:moved.end] == "two" and moved.start == start - 2
+    same, (kept,) = lf_sources({"d": "a\nb"}, [sel])
+    assert same == {"d": "a\nb"} and kept == sel
+
+
+def test_characters_xml_cannot_hold_are_dropped_from_names() -> None:
+    book = Codebook("b", (Code("x", "Bad\x0bname", definition="nul\x00 here \ufffe"),),
+                    (Code("push", "Push", dimension="stage"),))
+    content = QdpxContent(name="p\x01", origin="isp-nlp", codebook=book,
+                          users=(Coder("a\x1bna", "a1b2c3d4-0000-4000-8000-000000000001"),),
+                          texts={"doc\x0c1": "text"}, selections=())
+    root = ET.fromstring(project_qde(content))
+    assert root.get("name") == "p"
+    code = root.find("q:CodeBook/q:Codes/q:Code", NS)
+    assert code.get("name") == "Badname"
+    assert code.findtext("q:Description", namespaces=NS) == "nul here "
+    assert root.find("q:Users/q:User", NS).get("name") == "ana"
+    assert root.find("q:Sources/q:TextSource", NS).get("name") == "doc1"
 
 
 # --------------------------------------------------------------------------- writing

@@ -30,8 +30,9 @@ import os
 import re
 import tempfile
 import zipfile
+from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
 from xml.etree import ElementTree as ET
@@ -68,6 +69,9 @@ MODEL_USER_PREFIX = "isp-nlp model "
 XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
 _DATETIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)?")
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed, so the archive's bytes do not depend on the clock
+#: Characters XML 1.0 cannot hold (control characters, lone surrogates, U+FFFE/U+FFFF).
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_LINE_END = re.compile("\r\n?")
 
 
 @dataclass(frozen=True)
@@ -216,6 +220,31 @@ def build_selections(
     return tuple(out), covered, notes
 
 
+def lf_sources(texts: Mapping[str, str], selections: Sequence[Selection]
+               ) -> tuple[dict[str, str], tuple[Selection, ...]]:
+    """The texts as exported (no BOM, LF line ends) with the selections moved along.
+
+    Ingested texts already are; a text kept as a QDA tool gave it may not be. A BOM and
+    the CR of each CRLF are dropped (later positions move back by one each); a lone CR
+    becomes LF.
+    """
+    out: dict[str, str] = {}
+    removed: dict[str, list[int]] = {}
+    for document, text in texts.items():
+        gone = [0] if text.startswith("\ufeff") else []
+        gone += [m.start() for m in re.finditer("\r\n", text)]
+        removed[document] = gone
+        out[document] = _LINE_END.sub("\n", text.removeprefix("\ufeff"))
+    if not any(removed.values()):
+        return out, tuple(selections)
+
+    def at(document: str, position: int) -> int:
+        return position - bisect_left(removed.get(document, []), position)
+
+    return out, tuple(replace(s, start=at(s.document, s.start), end=at(s.document, s.end))
+                      for s in selections)
+
+
 def project_qde(content: QdpxContent) -> bytes:
     """The ``project.qde`` XML of ``content`` (Project.xsd-valid, deterministic)."""
     root = ET.Element("Project", {"xmlns": PROJECT_NS, "name": content.name,
@@ -240,6 +269,11 @@ def project_qde(content: QdpxContent) -> bytes:
                 "guid": guid, "name": document, "plainTextPath": f"internal://{guid}.txt"})
             for sel in by_doc.get(document, ()):
                 _selection_element(source_el, sel, users[sel.coder].guid)
+    for element in root.iter():  # names and definitions from hostile files stay well-formed
+        if element.text:
+            element.text = _NOT_XML.sub("", element.text)
+        for key, value in element.attrib.items():
+            element.attrib[key] = _NOT_XML.sub("", value)
     ET.indent(root)
     return (XML_DECLARATION + ET.tostring(root, encoding="unicode") + "\n").encode("utf-8")
 
@@ -370,6 +404,7 @@ def project_content(store: Store, *, include_suggestions: bool = False,
     selections, covered, skipped = build_selections(
         codebook, segments, texts, store.codings(), store.annotations(), suggestions,
         model_coder)
+    texts, selections = lf_sources(texts, selections)
     known = {u.name for u in users}
     users += [Coder(name, user_guid(name)) for name in sorted({s.coder for s in selections})
               if name not in known]
