@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from isp_nlp.cli import cli
 from isp_nlp.errors import InputFileError, ProjectError
 from isp_nlp.interchange import refi_export
-from isp_nlp.interchange.refi_codebook import PROJECT_NS, code_guid
+from isp_nlp.interchange.refi_codebook import PROJECT_NS, code_guid, read_refi_codebook
 from isp_nlp.interchange.refi_export import (
     QdpxContent,
     Selection,
@@ -550,3 +550,22 @@ def test_cli_export_qdc_is_the_codebook_export(built: Path, tmp_path: Path) -> N
         pytest.skip(f"../shared not found ({xsd}): cannot validate against Codebook.xsd")
     xmlschema = pytest.importorskip("xmlschema")
     xmlschema.XMLSchema(str(xsd)).validate(out.read_text(encoding="utf-8"))
+
+
+def test_the_codebook_reads_back_from_the_qdpx_even_with_renamed_stages(tmp_path: Path) -> None:
+    book = Codebook("b", (Code("x", "X", definition="Ex."),),
+                    (Code("push", "Push", dimension="stage", definition="P."),
+                     Code("push_pull", "Push/pull", dimension="stage"),
+                     Code("exchange", "Exchange", dimension="stage"),
+                     Code("none", "No stage evident", dimension="stage", definition="N.")))
+    out = tmp_path / "b.qdpx"
+    content = QdpxContent(name="p", origin="isp-nlp", codebook=book, users=(), texts={},
+                          selections=())
+    refi_export.write_qdpx_file(out, project_qde(content), {})
+    back = read_refi_codebook(out)
+    assert back.warnings == ()
+    assert [(c.id, c.name, c.definition) for c in back.codebook.codes] == [("x", "X", "Ex.")]
+    assert [(s.id, s.name) for s in back.codebook.stages] == [
+        ("push", "Push"), ("push_pull", "Push/pull"), ("exchange", "Exchange"),
+        ("none", "No stage evident")]
+    assert back.codebook.stages[3].definition == "N."

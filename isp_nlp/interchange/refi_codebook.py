@@ -43,6 +43,9 @@ MAX_ZIP_MEMBERS = 100_000
 MAX_ZIP_BYTES = 4 * 1024**3  # declared uncompressed size of all members
 MAX_XML_BYTES = 512 * 1024**2  # project.qde itself
 _DEFAULT_STAGE_BY_ID = {s.id: s for s in DEFAULT_STAGES}
+#: The GUIDs our export gives the stages (see :func:`code_guid`), so a stage renamed in the
+#: codebook ("No stage evident") is still recognised when the file is read back.
+_STAGE_BY_GUID = {str(uuid.uuid5(GUID_NAMESPACE, f"stage:{s}")): s for s in STAGES}
 
 
 @dataclass(frozen=True)
@@ -187,12 +190,20 @@ def _description(element: ET.Element) -> str:
     return (desc.text or "").strip() if desc is not None else ""
 
 
+def _stage_id(element: ET.Element) -> str | None:
+    """A stage code's id: from its name, else from the GUID our export gives that stage."""
+    sid = normalise_stage(element.get("name"))
+    if sid in STAGES:
+        return sid
+    return _STAGE_BY_GUID.get((element.get("guid") or "").strip("{} ").lower(), sid)
+
+
 def _stage_children(element: ET.Element) -> list[ET.Element] | None:
     """The stage children of a top-level "Stage" code, or None when it is an ordinary code."""
     if (element.get("name") or "").strip().casefold() != STAGE_PARENT.casefold():
         return None
     kids = [c for c in element if _is(c, "Code")]
-    ids = [normalise_stage(c.get("name")) for c in kids]
+    ids = [_stage_id(c) for c in kids]
     if not kids or any(i not in STAGES for i in ids) or len(set(ids)) != len(ids):
         return None
     if any(_is(g, "Code") for c in kids for g in c):
@@ -203,7 +214,7 @@ def _stage_children(element: ET.Element) -> list[ET.Element] | None:
 def _stages(kids: list[ET.Element]) -> tuple[Code, ...]:
     by_id: dict[str, Code] = {}
     for kid in kids:
-        sid = str(normalise_stage(kid.get("name")))
+        sid = str(_stage_id(kid))
         base = _DEFAULT_STAGE_BY_ID[sid]
         color = (kid.get("color") or "").strip()
         by_id[sid] = replace(base, name=(kid.get("name") or "").strip() or base.name,
