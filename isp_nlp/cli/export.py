@@ -56,7 +56,7 @@ def export(ctx, fmt: str | None, out: Path, include_suggestions: bool,
                f"users, {r.codes} codes + {r.stages} stages, {r.selections} selections, "
                f"{sum(r.codings.values())} codings ({by})")
     if r.covered:
-        click.echo(f"{r.covered} annotations are already covered by a stored coding of the "
-                   "same coder and code, so are written once")
+        click.echo(f"{r.covered} segment label(s) left out: a coded span of the same coder "
+                   "and code covers the segment and is written instead")
     for note in r.skipped:
         click.echo(f"Warning: {note}", err=True)
