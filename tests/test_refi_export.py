@@ -210,7 +210,7 @@ def test_archive_layout_and_text_sources(exported) -> None:
     sources = root.findall("q:Sources/q:TextSource", NS)
     assert [(s.get("name"), s.get("plainTextPath")) for s in sources] == [
         (d, f"internal://{source_guid(d)}.txt") for d in sorted(texts)]
-    assert summary.sources == 3 and summary.path == out and summary.bytes == out.stat().st_size
+    assert summary.sources == 3 and summary.path == out and summary.size == out.stat().st_size
 
 
 def test_the_project_validates_against_project_xsd(exported) -> None:

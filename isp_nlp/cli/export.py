@@ -52,7 +52,7 @@ def export(ctx, fmt: str | None, out: Path, include_suggestions: bool,
     r = write_qdpx(open_store(ctx), out, include_suggestions=include_suggestions,
                    pseudonymised_only=pseudonymised_only)
     by = ", ".join(f"{p} {n}" for p, n in r.codings.items()) or "none"
-    click.echo(f"Wrote {r.path} ({r.bytes:,} bytes): {r.sources} transcripts, {r.users} "
+    click.echo(f"Wrote {r.path} ({r.size:,} bytes): {r.sources} transcripts, {r.users} "
                f"users, {r.codes} codes + {r.stages} stages, {r.selections} selections, "
                f"{sum(r.codings.values())} codings ({by})")
     if r.covered:

@@ -117,7 +117,7 @@ class ExportSummary:
     codings: dict[str, int]
     covered: int = 0
     skipped: tuple[str, ...] = ()
-    bytes: int = 0
+    size: int = 0
 
 
 @dataclass
@@ -437,4 +437,4 @@ def write_qdpx(store: Store, out: str | Path, *, include_suggestions: bool = Fal
         codes=len(content.codebook.codes), stages=len(content.codebook.stages),
         selections=len(content.selections),
         codings={p: n for p, n in by_provenance.items() if n}, covered=covered,
-        skipped=skipped, bytes=size)
+        skipped=skipped, size=size)
