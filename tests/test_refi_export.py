@@ -33,7 +33,18 @@ from isp_nlp.project import (
     load_project_codebook,
     open_project,
 )
-from isp_nlp.records import Annotation, Code, Codebook, Coder, Coding, Segment, Suggestion
+from isp_nlp.records import (
+    Annotation,
+    Code,
+    Codebook,
+    Coder,
+    Coding,
+    Segment,
+    Suggestion,
+    Transcript,
+    Turn,
+)
+from isp_nlp.store.database import Store
 from tests.conftest import SHARED
 
 NS = {"q": PROJECT_NS}
@@ -435,6 +446,27 @@ def test_crlf_and_bom_texts_are_written_lf_with_positions_moved() -> None:
     assert texts["d"][moved.start:moved.end] == "two" and moved.start == start - 2
     same, (kept,) = lf_sources({"d": "a\nb"}, [sel])
     assert same == {"d": "a\nb"} and kept == sel
+
+
+def test_a_text_stored_with_crlf_and_bom_exports_lf_through_the_store(tmp_path: Path) -> None:
+    text = "\ufeffP1: hello 🙂\r\nP2: the world\r\n"
+    a, b = text.index("hello"), text.index("the world")
+    transcript = Transcript("win", "win.txt", "b" * 64, text,
+                            (Turn(0, "P1", a, a + 7), Turn(1, "P2", b, b + 9)), "text")
+    segs = [Segment("w0", "win", 0, 0, "turn", "P1", a, a + 7, text[a:a + 7]),
+            Segment("w1", "win", 1, 1, "turn", "P2", b, b + 9, text[b:b + 9])]
+    book = Codebook("b", (Code("x", "X"),), (Code("push", "Push", dimension="stage"),))
+    with Store.create(tmp_path / "project.sqlite") as store:
+        store.add_transcripts([(transcript, segs, "turn")])
+        store.save_codebook(book, "test")
+        store.add_codings([Coding("win", b + 4, b + 9, "x", "ana")])
+        store.import_annotations([Annotation("w0", "ana", "code", "x")], source="test")
+        write_qdpx(store, tmp_path / "win.qdpx")
+    with zipfile.ZipFile(tmp_path / "win.qdpx") as archive:
+        exported = archive.read(f"sources/{source_guid('win')}.txt").decode("utf-8")
+    assert exported == "P1: hello 🙂\nP2: the world\n"
+    spans = sorted(exported[s["start"]:s["end"]] for s in _selections(_qde(tmp_path / "win.qdpx")))
+    assert spans == ["hello 🙂", "world"]
 
 
 def test_characters_xml_cannot_hold_are_dropped_from_names() -> None:
