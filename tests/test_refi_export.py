@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import random
+import shutil
 import zipfile
 from pathlib import Path
 from xml.etree import ElementTree as ET
@@ -13,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from isp_nlp.cli import cli
+from isp_nlp.coded.spans import annotations_from_placement, place_codings
 from isp_nlp.errors import InputFileError, ProjectError
 from isp_nlp.interchange import refi_export
 from isp_nlp.interchange.refi_codebook import PROJECT_NS, code_guid, read_refi_codebook
@@ -467,6 +469,33 @@ def test_a_text_stored_with_crlf_and_bom_exports_lf_through_the_store(tmp_path: 
     assert exported == "P1: hello 🙂\nP2: the world\n"
     spans = sorted(exported[s["start"]:s["end"]] for s in _selections(_qde(tmp_path / "win.qdpx")))
     assert spans == ["hello 🙂", "world"]
+
+
+def test_codings_read_from_a_qda_tool_are_not_written_twice(built: Path, tmp_path: Path) -> None:
+    """An importer stores the spans and the annotations placed from them: the export
+    writes each span once and none of those annotations again."""
+    with open_project(built) as store:
+        segs = [s for s in store.segments() if s.document == "site1" and s.codable][:6]
+    spans = [Coding("site1", s.start + 2, s.end, "coaching", "eve", source="blind",
+                    guid=f"a1b2c3d4-0000-4000-8000-0000000001{i:02d}")
+             for i, s in enumerate(segs[:4])]
+    spans.append(Coding("site1", segs[4].start, segs[5].end, "push", "eve", dimension="stage",
+                        source="blind"))
+    out = tmp_path / "eve.qdpx"
+    project = tmp_path / "copy"
+    shutil.copytree(built, project)
+    with open_project(project) as store:
+        store.add_codings(spans)
+        by_doc = {"site1": [s for s in store.segments() if s.document == "site1"]}
+        placement = place_codings(spans, by_doc, store.transcript_texts())
+        derived = annotations_from_placement(placement, by_doc)
+        store.import_annotations(derived, source="eve.qdpx")
+        summary = write_qdpx(store, out)
+    eve = [s for s in _selections(_qde(out)) if s["user"] == "eve"]
+    assert sorted((s["start"], s["end"]) for s in eve) == sorted((c.start, c.end) for c in spans)
+    labelled = [a for a in derived if a.label is not None]
+    assert len(labelled) == 6 and summary.covered == 1 + len(labelled)  # + ana's, as before
+    assert summary.codings["blind"] == 5
 
 
 def test_characters_xml_cannot_hold_are_dropped_from_names() -> None:
