@@ -190,6 +190,15 @@ def _selections(root: ET.Element) -> list[dict]:
     return out
 
 
+def _validate(path: Path) -> None:
+    """Validate a .qdpx's project.qde against Project.xsd where ../shared is present."""
+    xsd = SHARED / "refi-qda" / "Project.xsd"
+    if xsd.is_file():
+        xmlschema = pytest.importorskip("xmlschema")
+        with zipfile.ZipFile(path) as archive:
+            xmlschema.XMLSchema(str(xsd)).validate(archive.read("project.qde").decode("utf-8"))
+
+
 def _guids(root: ET.Element) -> set[str]:
     return {e.get("guid") for e in root.iter() if e.get("guid")}
 
@@ -375,6 +384,7 @@ def test_suggestions_only_with_the_flag_and_under_the_model_user(built: Path,
     assert spans == {(segments[s.segment_id].document, segments[s.segment_id].start,
                       segments[s.segment_id].end) for s in suggested}
     assert summary.users == 5
+    _validate(out)
 
 
 def test_only_some_documents(built: Path, tmp_path: Path) -> None:
@@ -496,6 +506,7 @@ def test_codings_read_from_a_qda_tool_are_not_written_twice(built: Path, tmp_pat
     labelled = [a for a in derived if a.label is not None]
     assert len(labelled) == 6 and summary.covered == 1 + len(labelled)  # + ana's, as before
     assert summary.codings["blind"] == 5
+    _validate(out)
 
 
 def test_characters_xml_cannot_hold_are_dropped_from_names() -> None:
