@@ -19,6 +19,7 @@ from isp_nlp.cli.codebook import codebook
 from isp_nlp.cli.codes import export_codes_cmd, import_codes_cmd
 from isp_nlp.cli.common import Group
 from isp_nlp.cli.evaluate import evaluate, next_to_code
+from isp_nlp.cli.export import export
 from isp_nlp.cli.ingest import ingest
 from isp_nlp.cli.interchange import import_cmd
 from isp_nlp.cli.precode import precode
@@ -49,7 +50,7 @@ def cli(ctx: click.Context, project: Path) -> None:
 COMMANDS: tuple[click.Command, ...] = (
     init, ingest, codebook, import_codes_cmd, export_codes_cmd, embed, train, suggest,
     review, log, report, status, demo, agreement, pathways, disagreements, resolve,
-    evaluate, next_to_code, precode, import_cmd,
+    evaluate, next_to_code, precode, import_cmd, export,
 )
 for _command in COMMANDS:
     cli.add_command(_command)

@@ -40,6 +40,9 @@ STAGE_PARENT = "Stage"
 #: Fixed namespace of the uuid5 GUIDs we write (never change it: GUIDs must stay stable).
 GUID_NAMESPACE = uuid.UUID("6f1d4c1e-8a51-5b0e-9a47-2f0c3d1b7e55")
 _DEFAULT_STAGE_BY_ID = {s.id: s for s in DEFAULT_STAGES}
+#: The GUIDs our export gives the stages (see :func:`code_guid`), so a stage renamed in the
+#: codebook ("No stage evident") is still recognised when the file is read back.
+_STAGE_BY_GUID = {str(uuid.uuid5(GUID_NAMESPACE, f"stage:{s}")): s for s in STAGES}
 
 
 @dataclass(frozen=True)
@@ -173,12 +176,20 @@ def _description(element: ET.Element) -> str:
     return (desc.text or "").strip() if desc is not None else ""
 
 
+def _stage_id(element: ET.Element) -> str | None:
+    """A stage code's id: from its name, else from the GUID our export gives that stage."""
+    sid = normalise_stage(element.get("name"))
+    if sid in STAGES:
+        return sid
+    return _STAGE_BY_GUID.get((element.get("guid") or "").strip("{} ").lower(), sid)
+
+
 def _stage_children(element: ET.Element) -> list[ET.Element] | None:
     """The stage children of a top-level "Stage" code, or None when it is an ordinary code."""
     if (element.get("name") or "").strip().casefold() != STAGE_PARENT.casefold():
         return None
     kids = [c for c in element if _is(c, "Code")]
-    ids = [normalise_stage(c.get("name")) for c in kids]
+    ids = [_stage_id(c) for c in kids]
     if not kids or any(i not in STAGES for i in ids) or len(set(ids)) != len(ids):
         return None
     if any(_is(g, "Code") for c in kids for g in c):
@@ -189,7 +200,7 @@ def _stage_children(element: ET.Element) -> list[ET.Element] | None:
 def _stages(kids: list[ET.Element], guids: dict[str, tuple[str, str]]) -> tuple[Code, ...]:
     by_id: dict[str, Code] = {}
     for kid in kids:
-        sid = str(normalise_stage(kid.get("name")))
+        sid = str(_stage_id(kid))
         if kid.get("guid"):
             guids[str(kid.get("guid")).strip()] = (STAGE_DIMENSION, sid)
         base = _DEFAULT_STAGE_BY_ID[sid]
@@ -261,10 +272,11 @@ def _code_element(parent: ET.Element, code: Code, guid: str, codable: bool) -> E
     return element
 
 
-def codebook_to_qdc(codebook: Codebook) -> bytes:
-    """The codebook as REFI-QDA .qdc bytes (Codebook.xsd-valid; no <Sets>)."""
-    root = ET.Element("CodeBook", {"xmlns": CODEBOOK_NS, "origin": "isp-nlp"})
-    codes_el = ET.SubElement(root, "Codes")
+def codes_element(codebook: Codebook) -> ET.Element:
+    """The ``<Codes>`` of ``codebook`` (hierarchy, then the non-codable "Stage" parent with
+    the stages), unqualified: it takes the namespace of the root it is put under
+    (a .qdc ``<CodeBook>`` or a .qde ``<Project>``)."""
+    codes_el = ET.Element("Codes")
     known = {c.id for c in codebook.codes}
     kids: dict[str | None, list[Code]] = {}
     for code in codebook.codes:
@@ -281,6 +293,13 @@ def codebook_to_qdc(codebook: Codebook) -> bytes:
                              str(uuid.uuid5(GUID_NAMESPACE, "stage-parent")), False)
     for stage in codebook.stages:
         _code_element(stage_el, stage, code_guid(stage), True)
+    return codes_el
+
+
+def codebook_to_qdc(codebook: Codebook) -> bytes:
+    """The codebook as REFI-QDA .qdc bytes (Codebook.xsd-valid; no <Sets>)."""
+    root = ET.Element("CodeBook", {"xmlns": CODEBOOK_NS, "origin": "isp-nlp"})
+    root.append(codes_element(codebook))
     ET.indent(root)
     return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
 

@@ -1,0 +1,62 @@
+"""`isp-nlp export`: the project as a REFI-QDA .qdpx, or its codebook as a .qdc."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from isp_nlp.cli.common import InputError, open_store
+from isp_nlp.interchange.refi_export import check_out_path, write_qdpx
+from isp_nlp.project import export_project_codebook
+
+FORMATS = ("qdpx", "qdc")
+
+
+@click.command("export")
+@click.option("--format", "fmt", default=None, metavar="qdpx|qdc",
+              help="qdpx: transcripts, coders, codebook and codings; qdc: the codebook "
+                   "only. Default: the suffix of --out.")
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path),
+              help="The file to write (.qdpx or .qdc); its folder must exist.")
+@click.option("--include-suggestions", is_flag=True,
+              help="Add the latest model's suggestions, as codings of the user "
+                   "'isp-nlp model <id>' (qdpx only).")
+@click.option("--pseudonymised-only", is_flag=True,
+              help="Refuse unless `isp-nlp pseudonymise` has processed every transcript.")
+@click.pass_context
+def export(ctx, fmt: str | None, out: Path, include_suggestions: bool,
+           pseudonymised_only: bool) -> None:
+    """Export for NVivo, ATLAS.ti, MAXQDA, QualCoder (REFI-QDA).
+
+    `--format qdpx` writes a project archive: every transcript as UTF-8 text,
+    every coder as a user, the codebook (with a "Stage" code holding the stages),
+    and every coded span and labelled annotation as a coding whose selection
+    says its provenance (human, assisted, blind, consensus, model). Positions are
+    code points into the exported text. `--format qdc` writes the codebook alone,
+    like `isp-nlp codebook export`. The file appears only when complete.
+    """
+
+    fmt = (fmt or out.suffix.lstrip(".")).lower()
+    if fmt not in FORMATS:
+        raise InputError(f"unknown export format '{fmt}'; use --format qdpx (a project "
+                         "archive) or --format qdc (the codebook)")
+    if fmt == "qdc":
+        if include_suggestions:
+            raise InputError("--include-suggestions applies to --format qdpx only; a .qdc "
+                             "holds the codebook alone")
+        cb = export_project_codebook(open_store(ctx), check_out_path(out, ".qdc"))
+        click.echo(f"Wrote {out}: {len(cb.codes)} codes and a 'Stage' code with "
+                   f"{len(cb.stages)} stages")
+        return
+    r = write_qdpx(open_store(ctx), out, include_suggestions=include_suggestions,
+                   pseudonymised_only=pseudonymised_only)
+    by = ", ".join(f"{p} {n}" for p, n in r.codings.items()) or "none"
+    click.echo(f"Wrote {r.path} ({r.size:,} bytes): {r.sources} transcripts, {r.users} "
+               f"users, {r.codes} codes + {r.stages} stages, {r.selections} selections, "
+               f"{sum(r.codings.values())} codings ({by})")
+    if r.covered:
+        click.echo(f"{r.covered} segment label(s) left out: a coded span of the same coder "
+                   "and code covers the segment and is written instead")
+    for note in r.skipped:
+        click.echo(f"Warning: {note}", err=True)

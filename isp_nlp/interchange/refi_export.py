@@ -1,0 +1,440 @@
+"""Write a project as a REFI-QDA ``.qdpx`` for NVivo, ATLAS.ti, MAXQDA, QualCoder, ...
+
+The archive holds ``project.qde`` (namespace ``urn:QDA-XML:project:1.0``; valid against
+the standard's ``Project.xsd``) and ``sources/<guid>.txt``: each transcript's stored text
+as UTF-8 without BOM, with LF line ends. Selection positions are code-point offsets into
+that text, exactly the offsets the project stores.
+
+What is exported:
+
+- users: every coder (a GUID a QDA tool gave is kept, else uuid5 of the name; ``id`` =
+  initials); with suggestions, the model is one more user, ``isp-nlp model <id>``;
+- the codebook, through :func:`isp_nlp.interchange.refi_codebook.codes_element` (one home
+  for the codebook XML; stages under a non-codable "Stage" code);
+- one ``PlainTextSelection`` per document + span + coder + provenance, holding one
+  ``Coding`` per code: every stored coded span as stored; every active labelled annotation
+  over its segment, unless a stored coding of the same coder and code already covers the
+  segment (placed with :func:`isp_nlp.coded.spans.place_codings`); optionally the latest
+  model's suggestions (not the abstentions). Every selection says where it came from:
+  ``<Description>isp-nlp: provenance=SOURCE</Description>``.
+
+GUIDs are stable (:mod:`isp_nlp.interchange.refi_ids`) and nothing holds the export's
+time, so exporting twice gives the same bytes. The file is written to a temporary file
+in the same folder and then moved into place, so a failure never leaves half a file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import zipfile
+from bisect import bisect_left
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from importlib import metadata
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+from isp_nlp.coded.spans import place_codings
+from isp_nlp.errors import InputFileError, ProjectError
+from isp_nlp.interchange.refi_codebook import PROJECT_NS, code_guid, codes_element
+from isp_nlp.interchange.refi_ids import (
+    coding_guid,
+    is_guid,
+    selection_guid,
+    source_guid,
+    stable_guid,
+    user_guid,
+)
+from isp_nlp.records import (
+    CODE_DIMENSION,
+    PROVENANCES,
+    STAGE_DIMENSION,
+    Annotation,
+    Codebook,
+    Coder,
+    Coding,
+    Segment,
+    Suggestion,
+)
+from isp_nlp.store.database import Store
+
+#: The setting the ``pseudonymise`` command writes: a JSON list of document names.
+PSEUDONYMISED_SETTING = "pseudonymised_documents"
+PROVENANCE_PREFIX = "isp-nlp: provenance="
+MODEL_USER_PREFIX = "isp-nlp model "
+#: In double quotes, as the QDA tools write it (some parsers want exactly this).
+XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
+_DATETIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)?")
+_ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed, so the archive's bytes do not depend on the clock
+#: Characters XML 1.0 cannot hold (control characters, lone surrogates, U+FFFE/U+FFFF).
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_LINE_END = re.compile("\r\n?")
+
+
+@dataclass(frozen=True)
+class Selection:
+    """One PlainTextSelection: a coder's span with one provenance and its codes.
+
+    ``codings`` holds (code GUID, creationDateTime or "") in codebook order.
+    """
+
+    guid: str
+    document: str
+    start: int
+    end: int
+    coder: str
+    provenance: str
+    codings: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class QdpxContent:
+    """Everything a .qdpx holds, as plain data (``texts``: document -> stored text)."""
+
+    name: str
+    origin: str
+    codebook: Codebook
+    users: tuple[Coder, ...]
+    texts: Mapping[str, str]
+    selections: tuple[Selection, ...]
+
+
+@dataclass(frozen=True)
+class ExportSummary:
+    """What an export wrote; ``covered`` counts annotations left out because a stored
+    coding of the same coder and code covers the segment; ``skipped`` names what could
+    not be written (a code no longer in the codebook)."""
+
+    path: Path
+    sources: int
+    users: int
+    codes: int
+    stages: int
+    selections: int
+    codings: dict[str, int]
+    covered: int = 0
+    skipped: tuple[str, ...] = ()
+    size: int = 0
+
+
+@dataclass
+class _Group:
+    codes: dict[str, str] = field(default_factory=dict)  # code GUID -> created_at
+    stored_guids: list[str] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- plain data
+
+
+def origin() -> str:
+    """``isp-nlp <version>``, the ``origin`` attribute of what we write."""
+    try:
+        return f"isp-nlp {metadata.version('isp-nlp')}"
+    except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        return "isp-nlp"
+
+
+def model_user(model_id: str) -> Coder:
+    """The user the model's suggestions are written under."""
+    name = MODEL_USER_PREFIX + model_id
+    return Coder(name=name, guid=stable_guid("model-user", model_id))
+
+
+def _code_guids(codebook: Codebook) -> dict[tuple[str, str], str]:
+    return {(c.dimension, c.id): code_guid(c) for c in (*codebook.codes, *codebook.stages)}
+
+
+def build_selections(
+    codebook: Codebook,
+    segments: Mapping[str, Sequence[Segment]],
+    texts: Mapping[str, str],
+    codings: Sequence[Coding] = (),
+    annotations: Sequence[Annotation] = (),
+    suggestions: Sequence[Suggestion] = (),
+    model_coder: str = "",
+) -> tuple[tuple[Selection, ...], int, tuple[str, ...]]:
+    """The selections of the documents in ``texts``: stored codings, annotations that
+    no stored coding covers, and (under ``model_coder``) suggested labels.
+
+    Returns (selections, annotations left out as covered, what was skipped).
+    """
+    guids = _code_guids(codebook)
+    order = {g: i for i, g in enumerate(guids.values())}
+    groups: dict[tuple[str, int, int, str, str], _Group] = {}
+    skipped: dict[str, int] = {}
+
+    def add(key: tuple[str, int, int, str, str], dimension: str, code: str,
+            created_at: str = "", stored_guid: str = "") -> None:
+        target = guids.get((dimension, code))
+        if target is None:
+            what = f"{dimension} '{code}' (not in the codebook)"
+            skipped[what] = skipped.get(what, 0) + 1
+            return
+        group = groups.setdefault(key, _Group())
+        group.codes.setdefault(target, created_at if _DATETIME.fullmatch(created_at) else "")
+        if stored_guid:
+            group.stored_guids.append(stored_guid)
+
+    kept = [c for c in codings if c.document in texts]
+    for c in kept:
+        source = c.source if c.source in PROVENANCES else "human"
+        add((c.document, c.start, c.end, c.coder, source), c.dimension, c.code,
+            c.created_at, c.guid)
+    by_id = {s.id: s for doc in texts for s in segments.get(doc, ())}
+    placement = place_codings(kept, segments, texts)
+    covered_keys = {(seg_id, c.coder, c.dimension, c.code)
+                    for c, seg_ids in zip(placement.codings, placement.segments, strict=True)
+                    for seg_id in seg_ids}
+    covered = 0
+    for a in annotations:
+        seg = by_id.get(a.segment_id)
+        if seg is None or a.label is None or a.dimension not in (CODE_DIMENSION,
+                                                                STAGE_DIMENSION):
+            continue
+        if (seg.id, a.coder, a.dimension, a.label) in covered_keys:
+            covered += 1
+            continue
+        source = a.source if a.source in PROVENANCES else "human"
+        add((seg.document, seg.start, seg.end, a.coder, source), a.dimension, a.label)
+    if model_coder:
+        for s in suggestions:
+            seg = by_id.get(s.segment_id)
+            if seg is not None and s.suggested:
+                add((seg.document, seg.start, seg.end, model_coder, "model"), s.dimension,
+                    s.label)
+    used: set[str] = set()
+    out: list[Selection] = []
+    for key in sorted(groups):
+        group = groups[key]
+        guid = next((g for g in group.stored_guids
+                     if is_guid(g) and g.strip("{}").lower() not in used), "")
+        guid = guid or selection_guid(*key)
+        used.add(guid.strip("{}").lower())
+        codes = tuple(sorted(group.codes.items(), key=lambda item: order[item[0]]))
+        out.append(Selection(guid, key[0], key[1], key[2], key[3], key[4], codes))
+    notes = tuple(f"{n} coding(s) of {what} were not exported" for what, n in
+                  sorted(skipped.items()))
+    return tuple(out), covered, notes
+
+
+def lf_sources(texts: Mapping[str, str], selections: Sequence[Selection]
+               ) -> tuple[dict[str, str], tuple[Selection, ...]]:
+    """The texts as exported (no BOM, LF line ends) with the selections moved along.
+
+    Ingested texts already are; a text kept as a QDA tool gave it may not be. A BOM and
+    the CR of each CRLF are dropped (later positions move back by one each); a lone CR
+    becomes LF.
+    """
+    out: dict[str, str] = {}
+    removed: dict[str, list[int]] = {}
+    for document, text in texts.items():
+        gone = [0] if text.startswith("\ufeff") else []
+        gone += [m.start() for m in re.finditer("\r\n", text)]
+        removed[document] = gone
+        out[document] = _LINE_END.sub("\n", text.removeprefix("\ufeff"))
+    if not any(removed.values()):
+        return out, tuple(selections)
+
+    def at(document: str, position: int) -> int:
+        return position - bisect_left(removed.get(document, []), position)
+
+    return out, tuple(replace(s, start=at(s.document, s.start), end=at(s.document, s.end))
+                      for s in selections)
+
+
+def project_qde(content: QdpxContent) -> bytes:
+    """The ``project.qde`` XML of ``content`` (Project.xsd-valid, deterministic)."""
+    root = ET.Element("Project", {"xmlns": PROJECT_NS, "name": content.name,
+                                  "origin": content.origin})
+    users = {u.name: u for u in content.users}
+    if content.users:
+        users_el = ET.SubElement(root, "Users")
+        for user in content.users:
+            attrs = {"guid": user.guid, "name": user.name}
+            if user.initials:
+                attrs["id"] = user.initials
+            ET.SubElement(users_el, "User", attrs)
+    ET.SubElement(root, "CodeBook").append(codes_element(content.codebook))
+    by_doc: dict[str, list[Selection]] = {}
+    for sel in content.selections:
+        by_doc.setdefault(sel.document, []).append(sel)
+    if content.texts:
+        sources_el = ET.SubElement(root, "Sources")
+        for document in content.texts:
+            guid = source_guid(document)
+            source_el = ET.SubElement(sources_el, "TextSource", {
+                "guid": guid, "name": document, "plainTextPath": f"internal://{guid}.txt"})
+            for sel in by_doc.get(document, ()):
+                _selection_element(source_el, sel, users[sel.coder].guid)
+    for element in root.iter():  # names and definitions from hostile files stay well-formed
+        if element.text:
+            element.text = _NOT_XML.sub("", element.text)
+        for key, value in element.attrib.items():
+            element.attrib[key] = _NOT_XML.sub("", value)
+    ET.indent(root)
+    return (XML_DECLARATION + ET.tostring(root, encoding="unicode") + "\n").encode("utf-8")
+
+
+def _selection_element(parent: ET.Element, sel: Selection, user: str) -> None:
+    attrs = {"guid": sel.guid, "startPosition": str(sel.start), "endPosition": str(sel.end),
+             "creatingUser": user}
+    dates = sorted(d for _, d in sel.codings if d)
+    if dates:
+        attrs["creationDateTime"] = dates[0]
+    element = ET.SubElement(parent, "PlainTextSelection", attrs)
+    ET.SubElement(element, "Description").text = PROVENANCE_PREFIX + sel.provenance
+    for target, created in sel.codings:
+        coding_attrs = {"guid": coding_guid(sel.guid, target), "creatingUser": user}
+        if created:
+            coding_attrs["creationDateTime"] = created
+        coding = ET.SubElement(element, "Coding", coding_attrs)
+        ET.SubElement(coding, "CodeRef", {"targetGUID": target})
+
+
+def write_qdpx_file(out: Path, qde: bytes, texts: Mapping[str, str]) -> int:
+    """Write the archive atomically (a temporary file in ``out``'s folder, then replaced);
+    on any failure the temporary file is removed and ``out`` is untouched. Returns its size."""
+    fd, tmp_name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            with zipfile.ZipFile(handle, "w") as archive:
+                _member(archive, "project.qde", qde)
+                for document, text in texts.items():
+                    _member(archive, f"sources/{source_guid(document)}.txt",
+                            text.encode("utf-8"))
+            handle.flush()
+            os.fsync(handle.fileno())
+        mask = os.umask(0)
+        os.umask(mask)
+        tmp.chmod(0o666 & ~mask)
+        os.replace(tmp, out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return out.stat().st_size
+
+
+def _member(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
+    info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.external_attr = 0o644 << 16
+    archive.writestr(info, data)
+
+
+# --------------------------------------------------------------------------- the project
+
+
+def check_out_path(out: str | Path, suffix: str) -> Path:
+    """``out`` as a Path, refused unless it ends in ``suffix`` and its folder exists."""
+    out = Path(out)
+    if out.suffix.lower() != suffix:
+        raise InputFileError(f"{out.name}: this export is written as {suffix}; give an "
+                             f"output path ending in {suffix}.")
+    if not out.parent.is_dir():
+        raise InputFileError(f"the folder '{out.parent}' for {out.name} does not exist; "
+                             "create it first or choose another output path.")
+    if out.is_dir():
+        raise InputFileError(f"'{out}' is a folder; give a file name ending in {suffix}.")
+    return out
+
+
+def require_pseudonymised(store: Store, documents: Iterable[str]) -> None:
+    """Refuse unless every document in ``documents`` is listed as pseudonymised."""
+    documents = sorted(documents)
+    try:
+        listed = set(json.loads(store.get_setting(PSEUDONYMISED_SETTING) or "[]"))
+    except (ValueError, TypeError):
+        listed = set()
+    missing = [d for d in documents if d not in listed]
+    if missing:
+        raise ProjectError(
+            f"{len(missing)} of {len(documents)} documents are not pseudonymised (first: "
+            f"'{missing[0]}'); run `isp-nlp pseudonymise --names names.csv` first, or "
+            "export without --pseudonymised-only"
+        )
+
+
+def _documents(store: Store, documents: Iterable[str] | None) -> dict[str, str]:
+    texts = store.transcript_texts()
+    if documents is None:
+        return texts
+    names = store.document_names()
+    chosen: list[str] = []
+    for name in documents:
+        if name not in names:
+            raise ProjectError(f"document '{name}' is not in the project; give a document "
+                               "name that `isp-nlp status` lists")
+        chosen.append(names[name])
+    return {d: texts[d] for d in sorted(set(chosen))}
+
+
+def project_content(store: Store, *, include_suggestions: bool = False,
+                    documents: Iterable[str] | None = None
+                    ) -> tuple[QdpxContent, int, tuple[str, ...]]:
+    """Read what a .qdpx of the project holds (see the module docstring)."""
+    codebook = store.codebook()
+    if codebook is None:
+        raise ProjectError("the project has no codebook yet; load one with "
+                           "`isp-nlp codebook load FILE.yaml` before exporting")
+    texts = _documents(store, documents)
+    users = [Coder(c.name, user_guid(c.name, c.guid), c.initials) for c in store.coders()]
+    suggestions: list[Suggestion] = []
+    model_coder = ""
+    if include_suggestions:
+        latest = store.latest_model()
+        if latest is None:
+            raise ProjectError("the project has no trained model, so no suggestions to "
+                               "export; run `isp-nlp train` and `isp-nlp suggest` first, "
+                               "or leave out --include-suggestions")
+        suggestions = store.suggestions(latest["id"])
+        if not suggestions:
+            raise ProjectError(f"model {latest['id']} has no suggestions yet; run "
+                               "`isp-nlp suggest` first, or leave out --include-suggestions")
+        user = model_user(latest["id"])
+        model_coder = user.name
+        if all(u.name != user.name for u in users):
+            users.append(user)
+    segments: dict[str, list[Segment]] = {}
+    for seg in store.segments():
+        segments.setdefault(seg.document, []).append(seg)
+    selections, covered, skipped = build_selections(
+        codebook, segments, texts, store.codings(), store.annotations(), suggestions,
+        model_coder)
+    texts, selections = lf_sources(texts, selections)
+    known = {u.name for u in users}
+    users += [Coder(name, user_guid(name)) for name in sorted({s.coder for s in selections})
+              if name not in known]
+    content = QdpxContent(name=store.path.parent.name or "isp-nlp project", origin=origin(),
+                          codebook=codebook, users=tuple(users), texts=texts,
+                          selections=selections)
+    return content, covered, skipped
+
+
+def write_qdpx(store: Store, out: str | Path, *, include_suggestions: bool = False,
+               documents: Iterable[str] | None = None,
+               pseudonymised_only: bool = False) -> ExportSummary:
+    """Export the project (or only ``documents``) as a REFI-QDA .qdpx at ``out``.
+
+    ``include_suggestions`` adds the latest model's suggestions under the model's user;
+    ``pseudonymised_only`` refuses, writing nothing, unless every exported document was
+    pseudonymised (the ``pseudonymised_documents`` setting).
+    """
+    out = check_out_path(out, ".qdpx")
+    content, covered, skipped = project_content(
+        store, include_suggestions=include_suggestions, documents=documents)
+    if pseudonymised_only:
+        require_pseudonymised(store, content.texts)
+    size = write_qdpx_file(out, project_qde(content), content.texts)
+    by_provenance = {p: 0 for p in PROVENANCES}
+    for sel in content.selections:
+        by_provenance[sel.provenance] += len(sel.codings)
+    return ExportSummary(
+        path=out, sources=len(content.texts), users=len(content.users),
+        codes=len(content.codebook.codes), stages=len(content.codebook.stages),
+        selections=len(content.selections),
+        codings={p: n for p, n in by_provenance.items() if n}, covered=covered,
+        skipped=skipped, size=size)
