@@ -282,6 +282,10 @@ class Store(ModelTables, CodingTables):
             out[document] = document
         return out
 
+    def transcript_texts(self) -> dict[str, str]:
+        """The stored text of every transcript (what offsets point into), by document."""
+        return dict(self.conn.execute("SELECT document, text FROM transcripts ORDER BY document"))
+
     # -- codebook ----------------------------------------------------------
     def save_codebook(self, codebook: Codebook, source: str) -> None:
         """Replace the project's codebook; refuse if annotations use removed codes."""
