@@ -95,14 +95,16 @@ def code_path(name: str) -> tuple[str, ...]:
 def parse_codes(value: str, text: str, expected: int | None,
                 known: frozenset[str]) -> tuple[list[str], bool]:
     """The code names of a ``Codes`` cell and whether a leading quoted copy of the
-    quotation's text was left out."""
-    dropped = False
+    quotation's text was left out. Another leading quoted name (an in-vivo code) is kept."""
     m = _QUOTED_FIRST.match(value)
-    if m and _same(m.group(1), text):
-        value = value[m.end():]
-        dropped = True
-        expected = expected - 1 if expected is not None else None
-    return split_code_list(value, known=known, expected=expected, theme_sep=THEME_SEP), dropped
+    if not m:
+        return split_code_list(value, known=known, expected=expected, theme_sep=THEME_SEP), False
+    rest = split_code_list(value[m.end():], known=known,
+                           expected=expected - 1 if expected is not None else None,
+                           theme_sep=THEME_SEP)
+    if _same(m.group(1), text):
+        return rest, True
+    return [m.group(0).strip().rstrip(",").strip(), *rest], False
 
 
 def _position(cells: tuple[str, ...], cols: dict[str, int]) -> tuple[int | None, int | None]:
