@@ -19,7 +19,7 @@ from isp_nlp.interchange.atlasti_quotations import (
 from isp_nlp.interchange.excerpt_import import import_excerpts, read_excerpts
 from isp_nlp.interchange.sheet_rows import sniff_delimiter, split_code_list
 from isp_nlp.interchange.xlsx import xlsx_bytes
-from isp_nlp.project import ingest_files, init_project, open_project
+from isp_nlp.project import ingest_files, init_project, load_project_codebook, open_project
 from isp_nlp.store.database import Store
 
 from .conftest import require_shared
@@ -83,6 +83,10 @@ def test_quotes_themes_and_delimiters() -> None:
     assert unquote('say "this"') == 'say "this"'
     assert code_path("T1. Setup: Broker") == ("T1. Setup", "Broker")
     assert code_path("Plain") == ("Plain",)
+    assert code_path("Coke::diet Coke") == ("Coke", "diet Coke")  # ATLAS.ti's own prefixes
+    assert code_path("A::B::C") == ("A", "B", "C") and code_path("::x") == ("::x",)
+    assert split_code_list("Coke::diet Coke, Coke::full-fat, sugar", theme=r"::|: ") == [
+        "Coke::diet Coke", "Coke::full-fat", "sugar"]
     assert sniff_delimiter('Number;Reference;"a;b";Codes') == ";"
     assert sniff_delimiter("ID\tName\tCodes") == "\t"
     assert sniff_delimiter("ID,Name") == ","
@@ -160,6 +164,23 @@ def test_a_file_without_coders_needs_the_coder_option(tmp_path: Path) -> None:
                                       "--coder", "ana", "--add-codes"])
     assert result.exit_code == 0, result.output
     assert "Imported 4 atlasti excerpts by ana: 6 codings added" in result.output
+
+
+def test_prefixed_names_resolve_to_flat_codes_of_an_atlasti_codebook(tmp_path: Path) -> None:
+    """ATLAS.ti codebooks (.qdc/.qde) keep ``Coke::diet Coke`` as one flat code name."""
+    store = project(tmp_path)
+    book = tmp_path / "book.yaml"
+    book.write_text('name: b\ncodes:\n  - {id: coke, name: Coke}\n'
+                    '  - {id: diet, name: "Coke::diet Coke"}\n', encoding="utf-8")
+    load_project_codebook(store, book)
+    path = write_csv(tmp_path / "q.csv", ["ID", "Quotation Content", "Document", "Codes"],
+                     [["1:1", "use  TLS\nfor every CLIENT.", "broker notes",
+                       "Coke::diet Coke, Coke"]])
+    out = import_excerpts(store, path, coder="ana")
+    assert out.codes_added == () and {c.code for c in store.codings()} == {"diet", "coke"}
+    text = store.transcript_texts()["Broker notes"]
+    [span] = {(c.start, c.end) for c in store.codings()}
+    assert text[span[0]:span[1]] == "Use TLS for every client."  # case and spaces folded
 
 
 # --------------------------------------------------------------------------- the real file

@@ -212,6 +212,18 @@ def test_unknown_codes_are_refused_or_added_under_their_parents(tmp_path: Path) 
     assert {c.code for c in store.codings()} == {"peer_help", "time"}
 
 
+def test_stage_codes_set_the_stage(store: Store, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "x.csv", ["Media Title", "Excerpt Copy", "Excerpt Creator",
+                                          "Code: Stage\\Push-pull Applied", "Code: Trust Applied"],
+                     [["interview_01", "Trust took a year. We met every week.", "ana", "1", "1"]])
+    import_excerpts(store, path)
+    assert {(c.dimension, c.code) for c in store.codings()} == {("stage", "push_pull"),
+                                                                ("code", "trust")}
+    seg = {s.start: s.id for s in store.segments()}
+    assert (seg[207], "ana", "stage", "push_pull") in {
+        (a.segment_id, a.coder, a.dimension, a.label) for a in store.annotations()}
+
+
 def test_a_failure_midway_leaves_the_project_unchanged(tmp_path: Path, monkeypatch) -> None:
     store = make_project(tmp_path, transcript=False)
     path = write_csv(tmp_path / "x.csv", ["Media Title", "Excerpt Copy", "Excerpt Creator",

@@ -32,7 +32,8 @@ from isp_nlp.interchange.sheet_rows import (
 )
 
 TOOL = "ATLAS.ti quotation"
-THEME_SEP = ": "
+#: ``Theme: Subcode`` or ATLAS.ti's own prefix convention ``Theme::Subcode``.
+THEME_SEP = r"::|: "
 COLUMNS: dict[str, tuple[str, ...]] = {
     "text": ("Text Content", "Quotation Content", "Quotation", "Content", "Text", "Quote",
              "Zitatinhalt", "Inhalt", "Textinhalt", "Zitat", "Conteúdo", "Conteúdo do texto",
@@ -87,9 +88,14 @@ def _same(a: str, b: str) -> bool:
 
 
 def code_path(name: str) -> tuple[str, ...]:
-    """``Theme: Subcode`` → ("Theme", "Subcode"); a name without a theme is its own path."""
-    theme, sep, sub = name.partition(THEME_SEP)
-    return (theme.strip(), sub.strip()) if sep and theme.strip() and sub.strip() else (name,)
+    """``Theme: Subcode`` → ("Theme", "Subcode"), ``A::B::C`` → ("A", "B", "C"); a name
+    without a theme is its own path."""
+    if "::" in name:
+        parts = tuple(p.strip() for p in name.split("::"))
+    else:
+        theme, _, sub = name.partition(": ")
+        parts = (theme.strip(), sub.strip())
+    return parts if len(parts) > 1 and all(parts) else (name,)
 
 
 def parse_codes(value: str, text: str, expected: int | None,
@@ -98,10 +104,10 @@ def parse_codes(value: str, text: str, expected: int | None,
     quotation's text was left out. Another leading quoted name (an in-vivo code) is kept."""
     m = _QUOTED_FIRST.match(value)
     if not m:
-        return split_code_list(value, known=known, expected=expected, theme_sep=THEME_SEP), False
+        return split_code_list(value, known=known, expected=expected, theme=THEME_SEP), False
     rest = split_code_list(value[m.end():], known=known,
                            expected=expected - 1 if expected is not None else None,
-                           theme_sep=THEME_SEP)
+                           theme=THEME_SEP)
     if _same(m.group(1), text):
         return rest, True
     return [m.group(0).strip().rstrip(",").strip(), *rest], False

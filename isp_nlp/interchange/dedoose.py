@@ -82,7 +82,7 @@ def rows_from_table(table: Table, *, known: frozenset[str] = frozenset()) -> Exc
         if not codes:
             combined = cell(cells, cols.get("combined"))
             codes = [tuple(p.strip() for p in name.split("\\") if p.strip())
-                     for name in split_code_list(combined, known=known, theme_sep="\\")]
+                     for name in split_code_list(combined, known=known, theme=r"\\")]
         excerpt_range = cell(cells, cols.get("range"))
         page, start, end = parse_range(excerpt_range)
         text = cells[cols["text"]] if cols["text"] < len(cells) else ""

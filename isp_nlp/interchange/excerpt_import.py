@@ -49,7 +49,7 @@ RECONSTRUCTED_FORMAT = "excerpts"
 _FOLD = str.maketrans({"“": '"', "”": '"', "„": '"', "‟": '"', "«": '"', "»": '"',
                        "‘": "'", "’": "'", "‚": "'", "‛": "'", "´": "'", "`": "'",
                        "–": "-", "—": "-", "‒": "-", "―": "-", "‐": "-", "‑": "-",
-                       "\u00ad": None, "\u200b": None, "\ufeff": None})
+                       "…": "...", "\u00ad": None, "\u200b": None, "\ufeff": None})
 _PREFIX = re.compile(r"^\s*(?:d\s*)?\d+\s*[:.]\s*", re.IGNORECASE)
 
 
@@ -161,12 +161,10 @@ def _collapse(text: str) -> tuple[str, list[int]]:
                 out.append(" ")
                 where.append(i)
             continue
-        folded = ch.translate(_FOLD)
-        if not folded:
-            continue
-        low = folded.lower()
-        out.append(low if len(low) == 1 else folded)
-        where.append(i)
+        for c in ch.translate(_FOLD):
+            low = c.lower()
+            out.append(low if len(low) == 1 else c)
+            where.append(i)
     return "".join(out), where
 
 
@@ -283,7 +281,7 @@ class CodeResolver:
             parent = node.id
         if node is not None:
             return CODE_DIMENSION, node.id
-        whole = {": ".join(path).casefold(), "\\".join(path).casefold()}
+        whole = {sep.join(path).casefold() for sep in (": ", "::", "\\")}
         flat = [c for c in self.codes if c.name.casefold() in whole]
         if len(path) == 1:
             flat = flat or [c for c in self.codes if c.id == slug(path[0])]
@@ -358,7 +356,7 @@ def import_excerpts(
                                "pass --add-codes to build it from the file's codes.")
         codebook = Codebook(name=path.stem, codes=(), stages=DEFAULT_STAGES)
     resolver = CodeResolver(codebook, add=add_codes)
-    known = resolver.known_names(": ") | resolver.known_names("\\")
+    known = frozenset().union(*(resolver.known_names(sep) for sep in (": ", "::", "\\")))
     file = read_excerpts(path, fmt, known=known)
     warnings = list(file.warnings)
 

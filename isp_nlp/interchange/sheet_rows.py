@@ -123,6 +123,9 @@ def read_table(path: str | Path) -> Table:
     if not raw.strip():
         raise InputFileError(f"{path.name} is empty; expected an excerpt export with a header "
                              "row; export it again from your QDA tool.")
+    if raw.startswith(b"\xd0\xcf\x11\xe0"):
+        raise InputFileError(f"{path.name} is an old Excel .xls workbook; expected .xlsx or "
+                             "CSV; save it as .xlsx or export the excerpts as CSV.")
     warnings: tuple[str, ...] = ()
     header: list[str]
     if raw.startswith(b"PK\x03\x04") or path.suffix.lower() in XLSX_SUFFIXES:
@@ -188,14 +191,15 @@ def _pieces(text: str) -> list[tuple[int, int]]:
 
 def split_code_list(
     text: str, *, known: frozenset[str] = frozenset(), expected: int | None = None,
-    theme_sep: str = ": ",
+    theme: str = r": ",
 ) -> list[str]:
     """The code names in a cell listing several: one a line, or comma-separated.
 
     Code names may themselves hold commas (``T2. Security, Privacy & Trust: Access``),
     so comma pieces are grouped into the names that best explain the cell: names in
     ``known`` (casefolded) first, then exactly ``expected`` names when the file says how
-    many, then, where the cell writes ``Theme: Subcode``, one ``theme_sep`` per name.
+    many, then, where the cell writes ``Theme: Subcode``, one ``theme`` (a regular
+    expression for the separator) per name.
     """
     if "\n" in text:
         return [line.strip() for line in text.split("\n") if line.strip()]
@@ -203,19 +207,26 @@ def split_code_list(
     n = len(spans)
     if n <= 1 or n > 200:
         return [text[a:b].strip() for a, b in spans]
-    themed = any(theme_sep in text[a:b] for a, b in spans)
+    sep = re.compile(theme)
+    themed = any(sep.search(text[a:b]) for a, b in spans)
 
     def item(i: int, j: int) -> str:
         return text[spans[i][0]:spans[j - 1][1]].strip()
 
     def score(i: int, j: int) -> float:
+        # Without a known name, a comma is taken to separate names unless it sits in the
+        # theme of a themed name ("T2. Security, Privacy: Access"); a comma after the
+        # separator ("Theme: a, b") is less likely than two names and scores lower.
         name = item(i, j)
         s = -0.5 * (j - i - 1)
         if name.casefold() in known:
             return s + 10
-        if themed:
-            return s + (1 if name.count(theme_sep) == 1 else -1)
-        return s
+        if not themed:
+            return s
+        seps = sep.findall(name)
+        if len(seps) != 1:
+            return s - (j - i)
+        return s + (1 if sep.search(text[spans[j - 1][0]:spans[j - 1][1]]) else 0.25)
 
     want = expected if expected is not None and 1 <= expected <= n else None
     neg = float("-inf")
