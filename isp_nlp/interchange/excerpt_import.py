@@ -39,7 +39,6 @@ from isp_nlp.records import (
     Codebook,
     Coder,
     Coding,
-    Segment,
     Transcript,
 )
 from isp_nlp.store.database import Store
@@ -331,6 +330,98 @@ def _preview(text: str) -> str:
     return one if len(one) <= 60 else one[:57] + "..."
 
 
+def _resolve_codes(rows: Sequence[ExcerptRow], resolver: CodeResolver, add_codes: bool,
+                   name: str) -> dict[tuple[str, ...], tuple[str, str]]:
+    """(dimension, code id) of every code path; unknown ones added or refused."""
+    resolved: dict[tuple[str, ...], tuple[str, str]] = {}
+    unknown: list[tuple[str, ...]] = []
+    for p in dict.fromkeys(p for r in rows for p in r.codes):
+        hit = resolver.resolve(p)
+        if hit is None:
+            unknown.append(p)
+        else:
+            resolved[p] = hit
+    if unknown and not add_codes:
+        shown = "; ".join(" > ".join(p) for p in unknown[:8])
+        more = f" and {len(unknown) - 8} more" if len(unknown) > 8 else ""
+        raise ProjectError(f"{name}: {len(unknown)} code(s) are not in the project's codebook "
+                           f"({shown}{more}); add them to the codebook, or pass --add-codes "
+                           "to add them under their parents.")
+    for p in unknown:
+        resolved[p] = (CODE_DIMENSION, resolver.add_path(p))
+    return resolved
+
+
+def _match_or_rebuild(rows: Sequence[ExcerptRow], project: Mapping[str, str], rebuild: bool,
+                      name: str) -> tuple[dict[str, str], list[str]]:
+    """Excerpt title → project document, and the documents to rebuild (or a refusal)."""
+    titles = list(dict.fromkeys(r.document for r in rows))
+    matched, missing = match_documents(titles, project)
+    spelling: dict[str, str] = {}  # one rebuilt document for "A.docx", "a.DOCX" and "a"
+    for m in missing:
+        matched[m] = spelling.setdefault(_stem(m), m)
+    missing = list(spelling.values())
+    if missing and not rebuild:
+        shown = ", ".join(f"'{m}'" for m in missing[:8])
+        more = f" and {len(missing) - 8} more" if len(missing) > 8 else ""
+        raise ProjectError(
+            f"{name}: {len(missing)} document(s) of the excerpts are not in the project "
+            f"({shown}{more}); ingest them first (names are matched case-insensitively), or "
+            f"pass --reconstruct-documents to build them from the excerpts."
+            f"{_did_you_mean(missing, project)}"
+        )
+    return matched, missing
+
+
+def _locate(rows: Sequence[ExcerptRow], matched: Mapping[str, str], texts: Mapping[str, str],
+            coders: Mapping[int, str], resolved: Mapping[tuple[str, ...], tuple[str, str]],
+            name: str) -> list[Coding]:
+    """One coding per (excerpt, code), its span found in the stored text; refuse if any
+    excerpt's text is not there."""
+    finders = {d: _Finder(texts[d]) for d in set(matched.values())}
+    codings: list[Coding] = []
+    lost: list[ExcerptRow] = []
+    for r in rows:
+        document = matched[r.document]
+        span = finders[document].find(r.text, r)
+        if span is None:
+            lost.append(r)
+            continue
+        codings.extend(Coding(document=document, start=span[0], end=span[1], code=code,
+                              coder=coders[id(r)], dimension=dim)
+                       for dim, code in (resolved[p] for p in r.codes))
+    if lost:
+        first = lost[0]
+        raise ProjectError(
+            f"{name}: {len(lost)} excerpt(s) were not found in the stored text of their "
+            f"document (first: {first.label}, '{matched[first.document]}': "
+            f"\"{_preview(first.text)}\"); check that the project holds the version of "
+            "the document the tool coded, or ingest that version."
+        )
+    return list(dict.fromkeys(codings))
+
+
+def _annotate(store: Store, codings: Sequence[Coding], texts: Mapping[str, str],
+              source: str) -> tuple[dict[str, int], int]:
+    """Place all stored codings of the imported (document, coder) pairs on the segments and
+    import the annotations they give; return how ``codings`` mapped and how many
+    annotation sets changed. All the coder's spans count, not only this file's, so a
+    second file does not wipe what a first one coded."""
+    pairs = {(c.document, c.coder) for c in codings}
+    documents = sorted({d for d, _ in pairs})
+    placed = [c for d in documents for c in store.codings(document=d)
+              if (c.document, c.coder) in pairs]
+    segments = {d: store.segments(document=d) for d in documents}
+    placement = place_codings(placed, segments, texts)
+    annotations = annotations_from_placement(placement, segments)
+    changed = store.import_annotations(annotations, source=source)["changed"] \
+        if annotations else 0
+    key = {(c.document, c.start, c.end, c.code, c.coder, c.dimension) for c in codings}
+    kinds = [k for c, k in zip(placement.codings, placement.kind, strict=True)
+             if (c.document, c.start, c.end, c.code, c.coder, c.dimension) in key]
+    return {k: kinds.count(k) for k in ("exact", "overlap", "unmapped")}, changed
+
+
 def import_excerpts(
     store: Store,
     path: str | Path,
@@ -377,44 +468,9 @@ def import_excerpts(
     rows = [r for r in rows if r.codes]
     coders = {id(r): _coder_of(r, file, coder, name) for r in rows}
 
-    # codes
-    resolved: dict[tuple[str, ...], tuple[str, str]] = {}
-    unknown: list[tuple[str, ...]] = []
-    for r in rows:
-        for p in r.codes:
-            if p in resolved or p in unknown:
-                continue
-            hit = resolver.resolve(p)
-            if hit is None:
-                unknown.append(p)
-            else:
-                resolved[p] = hit
-    if unknown and not add_codes:
-        shown = "; ".join(" > ".join(p) for p in unknown[:8])
-        more = f" and {len(unknown) - 8} more" if len(unknown) > 8 else ""
-        raise ProjectError(f"{name}: {len(unknown)} code(s) are not in the project's codebook "
-                           f"({shown}{more}); add them to the codebook, or pass --add-codes "
-                           "to add them under their parents.")
-    for p in unknown:
-        resolved[p] = (CODE_DIMENSION, resolver.add_path(p))
-
-    # documents
-    project = store.document_names()
-    titles = list(dict.fromkeys(r.document for r in rows))
-    matched, missing = match_documents(titles, project)
-    spelling: dict[str, str] = {}  # one rebuilt document for "A.docx", "a.DOCX" and "a"
-    for m in missing:
-        matched[m] = spelling.setdefault(_stem(m), m)
-    missing = list(spelling.values())
-    if missing and not reconstruct_documents:
-        shown = ", ".join(f"'{m}'" for m in missing[:8])
-        more = f" and {len(missing) - 8} more" if len(missing) > 8 else ""
-        raise ProjectError(
-            f"{name}: {len(missing)} document(s) of the excerpts are not in the project "
-            f"({shown}{more}); ingest them first (names are matched case-insensitively), or "
-            f"pass --reconstruct-documents to build them from the excerpts."
-            f"{_did_you_mean(missing, project)}"
-        )
+    resolved = _resolve_codes(rows, resolver, add_codes, name)
+    matched, missing = _match_or_rebuild(rows, store.document_names(), reconstruct_documents,
+                                         name)
     rebuilt = [reconstruct_transcript(m, [r for r in rows if matched[r.document] == m], name)
                for m in missing]
     warnings.extend(t.warnings[0] + "." for t in rebuilt)
@@ -427,50 +483,16 @@ def import_excerpts(
             store.save_codebook(Codebook(name=codebook.name, codes=tuple(resolver.codes),
                                          stages=codebook.stages), source=str(path))
         texts = store.transcript_texts()
-        finders = {d: _Finder(texts[d]) for d in set(matched.values())}
-        codings: list[Coding] = []
-        lost: list[ExcerptRow] = []
-        for r in rows:
-            document = matched[r.document]
-            span = finders[document].find(r.text, r)
-            if span is None:
-                lost.append(r)
-                continue
-            codings.extend(Coding(document=document, start=span[0], end=span[1], code=code,
-                                  coder=coders[id(r)], dimension=dim)
-                           for dim, code in (resolved[p] for p in r.codes))
-        if lost:
-            first = lost[0]
-            raise ProjectError(
-                f"{name}: {len(lost)} excerpt(s) were not found in the stored text of their "
-                f"document (first: {first.label}, '{matched[first.document]}': "
-                f"\"{_preview(first.text)}\"); check that the project holds the version of "
-                "the document the tool coded, or ingest that version."
-            )
-        codings = list(dict.fromkeys(codings))
+        codings = _locate(rows, matched, texts, coders, resolved, name)
         store.add_coders([Coder(name=c) for c in sorted(set(coders.values()))])
         stats = store.add_codings(codings)
-        pairs = {(c.document, c.coder) for c in codings}
-        placed = [c for d in sorted({d for d, _ in pairs}) for c in store.codings(document=d)
-                  if (c.document, c.coder) in pairs]
-        segments: dict[str, list[Segment]] = {}
-        for seg in store.segments():
-            if seg.document in finders:
-                segments.setdefault(seg.document, []).append(seg)
-        placement = place_codings(placed, segments, texts)
-        annotations = annotations_from_placement(placement, segments)
-        changed = store.import_annotations(annotations, source=str(path))["changed"] \
-            if annotations else 0
-    mine = {(c.document, c.start, c.end, c.code, c.coder, c.dimension) for c in codings}
-    kinds = [k for c, k in zip(placement.codings, placement.kind, strict=True)
-             if (c.document, c.start, c.end, c.code, c.coder, c.dimension) in mine]
-    counts = {k: kinds.count(k) for k in ("exact", "overlap", "unmapped")}
+        counts, changed = _annotate(store, codings, texts, str(path))
     if counts["unmapped"]:
         warnings.append(f"{name}: {counts['unmapped']} coding(s) cover no segment well enough "
                         "(less than half of it) and give no annotation; they are kept as spans.")
     return ExcerptImportOutcome(
         file=str(path), tool=file.tool, excerpts=len(rows),
-        documents_matched=tuple(sorted({matched[t] for t in titles} - set(missing))),
+        documents_matched=tuple(sorted(set(matched.values()) - set(missing))),
         documents_reconstructed=tuple(missing), codings_added=stats["added"],
         codings_unchanged=stats["unchanged"], mapping=counts,
         codes_added=tuple(resolver.added), coders=tuple(sorted(set(coders.values()))),
