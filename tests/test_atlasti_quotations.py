@@ -124,6 +124,22 @@ def test_other_languages_delimiters_and_workbooks_are_detected(tmp_path: Path) -
         assert row.codes == (("Einrichtung", "Broker"), ("Sicherheit", "TLS"))
 
 
+def test_report_lines_above_the_header_are_skipped(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "r.csv", ["Quotation Report"], [
+        ["Project: Broker", "created 2025-01-01"], [],
+        ["ID", "Quotation Content", "Document", "Codes"], ["1:1", "Open it.", "d", "A: b"]])
+    [row] = read_excerpts(path).rows
+    assert (row.text, row.codes, row.row) == ("Open it.", (("A", "b"),), 5)
+
+
+def test_a_broken_csv_is_one_line_error(tmp_path: Path) -> None:
+    path = tmp_path / "big.csv"
+    path.write_text('ID;Text Content;Document;Codes\n1;"' + "x" * 200_000 + '";d;c\n',
+                    encoding="utf-8")
+    with pytest.raises(InputFileError, match=r"big.csv line \d+: not readable as CSV"):
+        read_excerpts(path)
+
+
 def test_missing_columns_are_named(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "q.csv", ["Number", "Text Content", "Codes"], [["1", "t", "c"]],
                      delimiter=";")

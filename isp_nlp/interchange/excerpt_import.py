@@ -30,7 +30,12 @@ from isp_nlp.ingest.render import RawTurn, build_transcript
 from isp_nlp.ingest.segment import segment_transcript
 from isp_nlp.interchange import atlasti_quotations, dedoose
 from isp_nlp.interchange.refi_codebook import slug
-from isp_nlp.interchange.sheet_rows import ExcerptFile, ExcerptRow, read_table
+from isp_nlp.interchange.sheet_rows import (
+    ExcerptFile,
+    ExcerptRow,
+    header_candidates,
+    read_table,
+)
 from isp_nlp.records import (
     CODE_DIMENSION,
     STAGE_DIMENSION,
@@ -79,13 +84,17 @@ def read_excerpts(path: str | Path, fmt: str = "auto", *,
     if fmt not in FORMATS:
         raise InputFileError(f"excerpt format '{fmt}' is unknown; expected one of "
                              f"{', '.join(FORMATS)}.")
-    table = read_table(path)
-    if fmt == "auto":
-        if dedoose.is_dedoose(table):
-            fmt = "dedoose"
-        elif atlasti_quotations.is_atlasti(table):
-            fmt = "atlasti"
-        else:
+    first = read_table(path)
+    table = first
+    for candidate in header_candidates(first):
+        if fmt in ("auto", "dedoose") and dedoose.is_dedoose(candidate):
+            table, fmt = candidate, "dedoose"
+            break
+        if fmt in ("auto", "atlasti") and atlasti_quotations.is_atlasti(candidate):
+            table, fmt = candidate, "atlasti"
+            break
+    else:
+        if fmt == "auto":
             raise InputFileError(
                 f"{table.name}: neither a Dedoose excerpt export (needs 'Media Title' and "
                 "'Excerpt Copy' columns) nor an ATLAS.ti quotation export (needs quotation "

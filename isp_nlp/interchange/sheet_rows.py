@@ -35,7 +35,7 @@ class ExcerptRow:
     ``codes`` are code paths, parent first (``("Theme", "Subcode")``); ``start``/``end``
     are the file's position hint in ``unit`` (``char`` offsets into the tool's copy of
     the document, or ``paragraph`` numbers), None when it gives none; ``row`` is the
-    1-based row in the file (the header is row 1).
+    1-based row of the sheet (blank rows counted; the header is usually row 1).
     """
 
     document: str
@@ -97,7 +97,7 @@ def sniff_delimiter(line: str) -> str:
     return best if counts[best] else ","
 
 
-def _csv(path: Path, raw: bytes) -> tuple[list[str], list[list[str]], tuple[str, ...]]:
+def _csv(path: Path, raw: bytes) -> tuple[list[list[str]], tuple[str, ...]]:
     text, _, warnings = decode_bytes(raw, path.name)
     first = next((ln for ln in text.split("\n") if ln.strip()), "")
     if first.casefold().startswith("sep=") and len(first.strip()) == 5:  # Excel's hint line
@@ -105,9 +105,13 @@ def _csv(path: Path, raw: bytes) -> tuple[list[str], list[list[str]], tuple[str,
         text = text[text.index(first) + len(first):].lstrip("\n")
     else:
         delimiter = sniff_delimiter(first)
-    rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
-    rows = [r for r in rows if any(c.strip() for c in r)]
-    return (rows[0] if rows else []), rows[1:], warnings
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    try:
+        rows = list(reader)
+    except csv.Error as exc:
+        raise InputFileError(f"{path.name} line {reader.line_num}: not readable as CSV ({exc}); "
+                             "expected one excerpt a row; export the excerpts again.") from None
+    return rows, warnings
 
 
 def read_table(path: str | Path) -> Table:
@@ -127,18 +131,30 @@ def read_table(path: str | Path) -> Table:
         raise InputFileError(f"{path.name} is an old Excel .xls workbook; expected .xlsx or "
                              "CSV; save it as .xlsx or export the excerpts as CSV.")
     warnings: tuple[str, ...] = ()
-    header: list[str]
     if raw.startswith(b"PK\x03\x04") or path.suffix.lower() in XLSX_SUFFIXES:
         sheet = read_xlsx(raw, path.name)
-        sheet = [r for r in sheet if any(c.strip() for c in r)]
-        header, rows = (sheet[0] if sheet else []), sheet[1:]
     else:
-        header, rows, warnings = _csv(path, raw)
-    header = [_cell(h).lstrip("\ufeff").strip() for h in header]
+        sheet, warnings = _csv(path, raw)
+    numbered = [(i + 1, r) for i, r in enumerate(sheet) if any(str(c).strip() for c in r)]
+    if not numbered:
+        raise InputFileError(f"{path.name} has no header row; expected an excerpt export; "
+                             "export it again from your QDA tool.")
+    header = [_cell(h).lstrip("\ufeff").strip() for h in numbered[0][1]]
     width = len(header)
-    body = tuple((i + 2, tuple(_cell(c) for c in [*r, *[""] * (width - len(r))]))
-                 for i, r in enumerate(rows))
+    body = tuple((n, tuple(_cell(c) for c in [*r, *[""] * (width - len(r))]))
+                 for n, r in numbered[1:])
     return Table(path.name, tuple(header), body, warnings)
+
+
+def header_candidates(table: Table, limit: int = 10) -> list[Table]:
+    """``table``, then the same sheet with each of its first rows taken as the header, for
+    exports that put a title or report lines above the table."""
+    out = [table]
+    for k, (_, cells) in enumerate(table.rows[:limit]):
+        if sum(bool(c.strip()) for c in cells) >= 2:
+            out.append(Table(table.name, tuple(c.strip() for c in cells),
+                             table.rows[k + 1:], table.warnings))
+    return out
 
 
 def find_columns(

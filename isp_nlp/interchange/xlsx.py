@@ -25,7 +25,7 @@ MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
 MAX_MEMBERS = 10_000
-MAX_UNPACKED = 2 * 1024**3
+MAX_UNPACKED = 512 * 1024**2
 MAX_CELL = 32_767  # Excel's limit on the characters of one cell
 _ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _REF = re.compile(r"([A-Z]+)(\d+)")
@@ -87,7 +87,7 @@ def read_xlsx(data: bytes, name: str) -> list[list[str]]:
         infos = archive.infolist()
         if len(infos) > MAX_MEMBERS or sum(i.file_size for i in infos) > MAX_UNPACKED:
             raise InputFileError(f"{name}: the workbook has {len(infos)} parts unpacking to "
-                                 "more than we read (2 GB); export fewer rows or as CSV.")
+                                 "more than we read (512 MB); export fewer rows or as CSV.")
         shared_el = _member(archive, "xl/sharedStrings.xml")
         shared = [_text(si) for si in shared_el.iter(_q("si"))] if shared_el is not None else []
         sheet = _member(archive, _first_sheet(archive))
