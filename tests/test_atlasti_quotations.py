@@ -221,3 +221,16 @@ def test_the_shared_quotation_export_imports_in_full(tmp_path: Path) -> None:
     assert out.mapping["unmapped"] == 0 and out.mapping["overlap"] == 0
     assert len(out.codes_added) == 435 + 18  # 18 themes as parents
     assert out.documents_reconstructed == ("[ATLAS] - Codifying Fragments",)
+
+
+def test_excel_escapes_and_line_breaks_in_a_workbook_cell(tmp_path: Path) -> None:
+    """ATLAS.ti 9+ writes one code a line, CRLF as ``_x000D_`` + LF in the workbook."""
+    header = ["ID", "Quotation Name", "Document", "Document Groups", "Quotation Content",
+              "Comment", "Codes", "Reference", "Density", "Created by"]
+    row = ["1:1", "", "Notizen", "Group A", "Öffne den Broker.", "",
+           "Einrichtung: Broker_x000D_\nSicherheit, Vertrauen: TLS", "¶ 3", "0", "Lena"]
+    book = tmp_path / "q.xlsx"
+    book.write_bytes(xlsx_bytes(header, [row]))
+    [got] = read_excerpts(book).rows
+    assert got.codes == (("Einrichtung", "Broker"), ("Sicherheit, Vertrauen", "TLS"))
+    assert (got.document, got.coder, got.start) == ("Notizen", "Lena", 3)

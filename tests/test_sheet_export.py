@@ -14,7 +14,7 @@ from isp_nlp.cli import cli
 from isp_nlp.errors import InputFileError, ModelError
 from isp_nlp.interchange import sheet_export
 from isp_nlp.interchange.sheet_export import export_sheet, model_coder
-from isp_nlp.interchange.xlsx import read_xlsx
+from isp_nlp.interchange.xlsx import MAX_CELL, read_xlsx, xlsx_bytes
 from isp_nlp.project import ingest_files, init_project, load_project_codebook, open_project
 from isp_nlp.records import Annotation, Coding, Suggestion
 from isp_nlp.store.database import Store
@@ -159,3 +159,12 @@ def test_cli_export_sheet(store: Store, tmp_path: Path) -> None:
     assert read_xlsx(out.read_bytes(), "x")[0][0] == "document"
     bad = CliRunner().invoke(cli, ["--project", project, "export-sheet", "--out", "x.ods"])
     assert bad.exit_code == 2 and "csv or xlsx" in bad.output
+
+
+def test_the_workbook_writer_round_trips_awkward_text() -> None:
+    rows = [["keep _x0041_ literally", 3, 0.25, True, None, "a\x01b <&> \"q\""],
+            ["x" * (MAX_CELL + 10), -1, float("nan"), False, "", " lead"]]
+    got = read_xlsx(xlsx_bytes(["t", "n", "f", "b", "none", "s"], rows), "w")
+    assert got[1] == ["keep _x0041_ literally", "3", "0.25", "True", "", "a\ufffdb <&> \"q\""]
+    assert len(got[2][0]) == MAX_CELL and got[2][1:4] == ["-1", "", "False"]
+    assert got[2][5] == " lead"

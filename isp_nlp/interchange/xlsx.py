@@ -29,6 +29,7 @@ MAX_UNPACKED = 512 * 1024**2
 MAX_CELL = 32_767  # Excel's limit on the characters of one cell
 _ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _REF = re.compile(r"([A-Z]+)(\d+)")
+_ESCAPED = re.compile(r"_x([0-9A-Fa-f]{4})_")  # how Excel writes CR and control characters
 
 
 def _q(tag: str) -> str:
@@ -64,8 +65,10 @@ def _first_sheet(archive: zipfile.ZipFile) -> str:
 
 
 def _text(element: ET.Element) -> str:
-    """The text of a shared or inline string: its <t>, or the <t> of its runs."""
-    return "".join(t.text or "" for t in element.iter(_q("t")))
+    """The text of a shared or inline string: its <t>, or the <t> of its runs, with
+    Excel's ``_x000D_`` escapes decoded."""
+    text = "".join(t.text or "" for t in element.iter(_q("t")))
+    return _ESCAPED.sub(lambda m: chr(int(m.group(1), 16)), text) if "_x" in text else text
 
 
 def _column(ref: str) -> int:
@@ -180,6 +183,7 @@ def _letters(col: int) -> str:
 
 def _escape(text: str) -> str:
     text = _ILLEGAL.sub("\ufffd", text)[:MAX_CELL]
+    text = _ESCAPED.sub(lambda m: "_x005F" + m.group(0), text)  # keep a literal "_x0041_"
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
