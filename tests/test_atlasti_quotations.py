@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import io
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -230,7 +232,10 @@ def test_excel_escapes_and_line_breaks_in_a_workbook_cell(tmp_path: Path) -> Non
     row = ["1:1", "", "Notizen", "Group A", "Öffne den Broker.", "",
            "Einrichtung: Broker_x000D_\nSicherheit, Vertrauen: TLS", "¶ 3", "0", "Lena"]
     book = tmp_path / "q.xlsx"
-    book.write_bytes(xlsx_bytes(header, [row]))
+    ours = zipfile.ZipFile(io.BytesIO(xlsx_bytes(header, [row])))
+    with zipfile.ZipFile(book, "w") as excel:  # as Excel writes it: _x000D_ unescaped
+        for info in ours.infolist():
+            excel.writestr(info, ours.read(info).replace(b"_x005F_x000D_", b"_x000D_"))
     [got] = read_excerpts(book).rows
     assert got.codes == (("Einrichtung", "Broker"), ("Sicherheit, Vertrauen", "TLS"))
     assert (got.document, got.coder, got.start) == ("Notizen", "Lena", 3)
