@@ -270,3 +270,23 @@ def test_cli_import_excerpts(store: Store, tmp_path: Path) -> None:
     bad = runner.invoke(cli, ["--project", project, "import-excerpts", str(TRANSCRIPT),
                               "--format", "dedoose"])
     assert bad.exit_code == 2 and "Error: " in bad.output and "'Media Title'" in bad.output
+
+
+def test_punctuation_differences_are_matched_by_letters_with_a_warning(store: Store,
+                                                                      tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "x.csv", ["Media Title", "Excerpt Copy", "Excerpt Creator",
+                                          "Code: Trust Applied"],
+                     [["interview_01", "I would call that <<real support>> for our cafe...",
+                       "ana", "1"],
+                      ["interview_01", "a year", "ana", "1"]])  # short: exact only
+    with pytest.raises(ProjectError, match="not found"):
+        import_excerpts(store, path)  # letters must still agree: "cafe" is not "café"
+    path = write_csv(tmp_path / "y.csv", ["Media Title", "Excerpt Copy", "Excerpt Creator",
+                                          "Code: Trust Applied"],
+                     [["interview_01", "I would call that <<real support>> for our café team!",
+                       "ana", "1"]])
+    out = import_excerpts(store, path)
+    [c] = store.codings()
+    text = store.transcript_texts()["interview_01"]
+    assert text[c.start:c.end] == "I would call that “real support” for our café team"
+    assert any("punctuation only" in w for w in out.warnings)

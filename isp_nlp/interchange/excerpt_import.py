@@ -3,8 +3,9 @@
 Each excerpt's document is matched to a project document by name (the document
 name or its file name, case-insensitively, with or without the suffix). Its span
 in the stored text is found by its text, whitespace collapsed and quotes, dashes
-and case folded; of several occurrences the one nearest the file's range or
-paragraph wins. The span is stored as an exact coding and placed on the segments
+and case folded (failing that, by its letters and digits alone, with a warning); of
+several occurrences the one nearest the file's range or paragraph wins. The span is
+stored as an exact coding and placed on the segments
 (:func:`isp_nlp.coded.spans.place_codings`), which gives the coder's annotations.
 
 Documents the project lacks are refused, or, with ``reconstruct_documents``, built
@@ -159,43 +160,68 @@ def _did_you_mean(names: Sequence[str], project: Mapping[str, str]) -> str:
 # --------------------------------------------------------------------------- finding spans
 
 
-def _collapse(text: str) -> tuple[str, list[int]]:
-    """``text`` folded (see the module docstring) and where each character came from."""
+def _collapse(text: str, *, loose: bool = False) -> tuple[str, list[int]]:
+    """``text`` folded (see the module docstring) and where each character came from;
+    ``loose`` keeps letters and digits only."""
     out: list[str] = []
     where: list[int] = []
     for i, ch in enumerate(text):
         if ch.isspace():
-            if out and out[-1] != " ":
+            if not loose and out and out[-1] != " ":
                 out.append(" ")
                 where.append(i)
             continue
         for c in ch.translate(_FOLD):
+            if loose and not c.isalnum():
+                continue
             low = c.lower()
             out.append(low if len(low) == 1 else c)
             where.append(i)
     return "".join(out), where
 
 
+#: A match that ignores punctuation needs at least this many letters and digits.
+LOOSE_MIN = 12
+
+
 @dataclass
 class _Finder:
-    """Finds excerpts in one document's stored text."""
+    """Finds excerpts in one document's stored text: folded (whitespace, case, quotes,
+    dashes) first, else by letters and digits alone, on word boundaries."""
 
     text: str
     folded: str = ""
     where: list[int] = field(default_factory=list)
+    loose: tuple[str, list[int]] | None = None
+    loose_hits: int = 0
 
     def __post_init__(self) -> None:
         self.folded, self.where = _collapse(self.text)
+
+    def _hits(self, needle: str, hay: str, where: list[int]) -> list[tuple[int, int]]:
+        hits = []
+        pos = hay.find(needle)
+        while pos >= 0:
+            hits.append((where[pos], where[pos + len(needle) - 1] + 1))
+            pos = hay.find(needle, pos + 1)
+        return hits
+
+    def _bounded(self, span: tuple[int, int]) -> bool:
+        start, end = span
+        return not ((start > 0 and self.text[start - 1].isalnum())
+                    or (end < len(self.text) and self.text[end].isalnum()))
 
     def find(self, excerpt: str, row: ExcerptRow) -> tuple[int, int] | None:
         needle = _collapse(excerpt)[0].strip()
         if not needle:
             return None
-        hits = []
-        pos = self.folded.find(needle)
-        while pos >= 0:
-            hits.append((self.where[pos], self.where[pos + len(needle) - 1] + 1))
-            pos = self.folded.find(needle, pos + 1)
+        hits = self._hits(needle, self.folded, self.where)
+        if not hits:
+            bare = _collapse(excerpt, loose=True)[0]
+            if len(bare) >= LOOSE_MIN:
+                self.loose = self.loose or _collapse(self.text, loose=True)
+                hits = [h for h in self._hits(bare, *self.loose) if self._bounded(h)]
+                self.loose_hits += bool(hits)
         if not hits:
             return None
         if row.start is None:
@@ -384,7 +410,7 @@ def _match_or_rebuild(rows: Sequence[ExcerptRow], project: Mapping[str, str], re
 
 def _locate(rows: Sequence[ExcerptRow], matched: Mapping[str, str], texts: Mapping[str, str],
             coders: Mapping[int, str], resolved: Mapping[tuple[str, ...], tuple[str, str]],
-            name: str) -> list[Coding]:
+            name: str, warnings: list[str]) -> list[Coding]:
     """One coding per (excerpt, code), its span found in the stored text; refuse if any
     excerpt's text is not there."""
     finders = {d: _Finder(texts[d]) for d in set(matched.values())}
@@ -407,6 +433,10 @@ def _locate(rows: Sequence[ExcerptRow], matched: Mapping[str, str], texts: Mappi
             f"\"{_preview(first.text)}\"); check that the project holds the version of "
             "the document the tool coded, or ingest that version."
         )
+    loose = sum(f.loose_hits for f in finders.values())
+    if loose:
+        warnings.append(f"{name}: {loose} excerpt(s) differ from the stored text in punctuation "
+                        "only and were matched by their letters and digits.")
     return list(dict.fromkeys(codings))
 
 
@@ -492,7 +522,7 @@ def import_excerpts(
             store.save_codebook(Codebook(name=codebook.name, codes=tuple(resolver.codes),
                                          stages=codebook.stages), source=str(path))
         texts = store.transcript_texts()
-        codings = _locate(rows, matched, texts, coders, resolved, name)
+        codings = _locate(rows, matched, texts, coders, resolved, name, warnings)
         store.add_coders([Coder(name=c) for c in sorted(set(coders.values()))])
         stats = store.add_codings(codings)
         counts, changed = _annotate(store, codings, texts, str(path))

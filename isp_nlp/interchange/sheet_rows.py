@@ -221,7 +221,7 @@ def split_code_list(
         return [line.strip() for line in text.split("\n") if line.strip()]
     spans = _pieces(text)
     n = len(spans)
-    if n <= 1 or n > 200:
+    if n <= 1 or n > 80:  # grouping is cubic in the pieces; a longer list is split plainly
         return [text[a:b].strip() for a, b in spans]
     sep = re.compile(theme)
     themed = any(sep.search(text[a:b]) for a, b in spans)
