@@ -92,6 +92,7 @@ def test_quotes_themes_and_delimiters() -> None:
     assert sniff_delimiter('Number;Reference;"a;b";Codes') == ";"
     assert sniff_delimiter("ID\tName\tCodes") == "\t"
     assert sniff_delimiter("ID,Name") == ","
+    assert sniff_delimiter("Report, 2025\nID;Text;Document;Codes\n1;a;b;c") == ";"
 
 
 # --------------------------------------------------------------------------- reading

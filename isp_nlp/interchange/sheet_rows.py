@@ -89,10 +89,12 @@ def _cell(value: Any) -> str:
     return unicodedata.normalize("NFC", str(value).replace("\r\n", "\n").replace("\r", "\n"))
 
 
-def sniff_delimiter(line: str) -> str:
-    """The delimiter of a header ``line``: the candidate seen most often outside quotes."""
-    outside = re.sub(r'"[^"]*"', "", line)
-    counts = {d: outside.count(d) for d in DELIMITERS}
+def sniff_delimiter(text: str) -> str:
+    """The delimiter of a sheet: the candidate seen most often outside quotes on one of its
+    first lines (the header, even below a title line)."""
+    lines = [ln for ln in text.split("\n") if ln.strip()][:10]
+    outside = [re.sub(r'"[^"]*"', "", ln) for ln in lines]
+    counts = {d: max((ln.count(d) for ln in outside), default=0) for d in DELIMITERS}
     best = max(DELIMITERS, key=lambda d: counts[d])
     return best if counts[best] else ","
 
@@ -104,7 +106,7 @@ def _csv(path: Path, raw: bytes) -> tuple[list[list[str]], tuple[str, ...]]:
         delimiter = first.strip()[4]
         text = text[text.index(first) + len(first):].lstrip("\n")
     else:
-        delimiter = sniff_delimiter(first)
+        delimiter = sniff_delimiter(text)
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     try:
         rows = list(reader)
