@@ -1,0 +1,282 @@
+"""Spreadsheet exports of QDA tools read into a header and plain text rows.
+
+Dedoose and ATLAS.ti write excerpts/quotations as CSV (UTF-8, UTF-8 with BOM,
+UTF-16 or Windows-1252; comma, semicolon or tab) or as ``.xlsx``. :func:`read_table`
+detects all of that; :func:`find_columns` matches header names case- and
+accent-insensitively against each field's aliases. :class:`ExcerptRow` is the
+plain row both excerpt readers return.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from isp_nlp.errors import InputFileError
+from isp_nlp.ingest.decode import decode_bytes
+from isp_nlp.interchange.xlsx import read_xlsx
+
+DELIMITERS = (";", ",", "\t", "|")
+MAX_SHEET_BYTES = 256 * 1024**2  # an excerpt export larger than this is not one
+XLSX_SUFFIXES = (".xlsx", ".xlsm")
+
+
+@dataclass(frozen=True)
+class ExcerptRow:
+    """One coded excerpt (a Dedoose excerpt, an ATLAS.ti quotation) as the file holds it.
+
+    ``codes`` are code paths, parent first (``("Theme", "Subcode")``); ``start``/``end``
+    are the file's position hint in ``unit`` (``char`` offsets into the tool's copy of
+    the document, or ``paragraph`` numbers), None when it gives none; ``row`` is the
+    1-based row of the sheet (blank rows counted; the header is usually row 1).
+    """
+
+    document: str
+    text: str
+    codes: tuple[tuple[str, ...], ...]
+    coder: str = ""
+    start: int | None = None
+    end: int | None = None
+    unit: str = "char"
+    page: int = 0
+    row: int = 0
+    label: str = ""  # the quotation's number or the excerpt's range, for messages
+
+
+@dataclass(frozen=True)
+class ExcerptFile:
+    """The excerpts of one export, the tool that wrote it and what was odd about it."""
+
+    tool: str  # dedoose | atlasti
+    rows: tuple[ExcerptRow, ...]
+    has_coder_column: bool
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Table:
+    """A sheet as text: header cells and ``(row number, cells)`` for every data row."""
+
+    name: str
+    header: tuple[str, ...]
+    rows: tuple[tuple[int, tuple[str, ...]], ...]
+    warnings: tuple[str, ...] = ()
+
+
+def normalise_header(text: str) -> str:
+    """``text`` casefolded, accents dropped, runs of other characters one space."""
+    decomposed = unicodedata.normalize("NFKD", str(text).casefold())
+    bare = "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
+    return re.sub(r"[\W_]+", " ", bare).strip()
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "True" if value else "False"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    return unicodedata.normalize("NFC", str(value).replace("\r\n", "\n").replace("\r", "\n"))
+
+
+def sniff_delimiter(text: str) -> str:
+    """The delimiter of a sheet: the candidate seen most often outside quotes on one of its
+    first lines (the header, even below a title line)."""
+    lines = [ln for ln in text.split("\n") if ln.strip()][:10]
+    outside = [re.sub(r'"[^"]*"', "", ln) for ln in lines]
+    counts = {d: max((ln.count(d) for ln in outside), default=0) for d in DELIMITERS}
+    best = max(DELIMITERS, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def _csv(path: Path, raw: bytes) -> tuple[list[list[str]], tuple[str, ...]]:
+    text, _, warnings = decode_bytes(raw, path.name)
+    first = next((ln for ln in text.split("\n") if ln.strip()), "")
+    if first.casefold().startswith("sep=") and len(first.strip()) == 5:  # Excel's hint line
+        delimiter = first.strip()[4]
+        text = text[text.index(first) + len(first):].lstrip("\n")
+    else:
+        delimiter = sniff_delimiter(text)
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    try:
+        rows = list(reader)
+    except csv.Error as exc:
+        raise InputFileError(f"{path.name} line {reader.line_num}: not readable as CSV ({exc}); "
+                             "expected one excerpt a row; export the excerpts again.") from None
+    return rows, warnings
+
+
+def read_table(path: str | Path) -> Table:
+    """Read a CSV (any of the encodings and delimiters above) or ``.xlsx`` sheet."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(f"{path} does not exist or is a folder; expected an excerpt "
+                             "export (.csv or .xlsx); check the path.")
+    if path.stat().st_size > MAX_SHEET_BYTES:
+        raise InputFileError(f"{path.name} is larger than {MAX_SHEET_BYTES // 1024**2} MB; "
+                             "expected one excerpt export; split it into smaller files.")
+    raw = path.read_bytes()
+    if not raw.strip():
+        raise InputFileError(f"{path.name} is empty; expected an excerpt export with a header "
+                             "row; export it again from your QDA tool.")
+    if raw.startswith(b"\xd0\xcf\x11\xe0"):
+        raise InputFileError(f"{path.name} is an old Excel .xls workbook; expected .xlsx or "
+                             "CSV; save it as .xlsx or export the excerpts as CSV.")
+    warnings: tuple[str, ...] = ()
+    if raw.startswith(b"PK\x03\x04") or path.suffix.lower() in XLSX_SUFFIXES:
+        sheet = read_xlsx(raw, path.name)
+    else:
+        sheet, warnings = _csv(path, raw)
+    numbered = [(i + 1, r) for i, r in enumerate(sheet) if any(str(c).strip() for c in r)]
+    if not numbered:
+        raise InputFileError(f"{path.name} has no header row; expected an excerpt export; "
+                             "export it again from your QDA tool.")
+    header = [_cell(h).lstrip("\ufeff").strip() for h in numbered[0][1]]
+    width = len(header)
+    body = tuple((n, tuple(_cell(c) for c in [*r, *[""] * (width - len(r))]))
+                 for n, r in numbered[1:])
+    return Table(path.name, tuple(header), body, warnings)
+
+
+def header_candidates(table: Table, limit: int = 10) -> list[Table]:
+    """``table``, then the same sheet with each of its first rows taken as the header, for
+    exports that put a title or report lines above the table."""
+    out = [table]
+    for k, (_, cells) in enumerate(table.rows[:limit]):
+        if sum(bool(c.strip()) for c in cells) >= 2:
+            out.append(Table(table.name, tuple(c.strip() for c in cells),
+                             table.rows[k + 1:], table.warnings))
+    return out
+
+
+def find_columns(
+    table: Table, aliases: Mapping[str, Sequence[str]], required: Sequence[str], tool: str
+) -> dict[str, int]:
+    """Column index of every field whose alias is a header; raise naming missing required ones."""
+    index: dict[str, int] = {}
+    for i, h in enumerate(table.header):
+        index.setdefault(normalise_header(h), i)
+    found: dict[str, int] = {}
+    for fieldname, names in aliases.items():
+        for name in names:
+            if normalise_header(name) in index:
+                found[fieldname] = index[normalise_header(name)]
+                break
+    missing = [f for f in required if f not in found]
+    if missing:
+        wanted = ", ".join(f"'{aliases[f][0]}'" for f in missing)
+        raise InputFileError(
+            f"{table.name}: no {wanted} column in this {tool} export (found: "
+            f"{', '.join(table.header[:12]) or 'no header'}); the required columns are "
+            f"{', '.join(repr(aliases[f][0]) for f in required)}; export the excerpts again "
+            "with those columns."
+        )
+    return found
+
+
+def cell(cells: Sequence[str], column: int | None) -> str:
+    """The stripped text of ``cells[column]``, or '' when the column is absent."""
+    if column is None or column >= len(cells):
+        return ""
+    return cells[column].strip()
+
+
+def first_int(text: str) -> int | None:
+    """The first whole number in ``text``, or None."""
+    m = re.search(r"\d+", text)
+    return int(m.group()) if m else None
+
+
+def _pieces(text: str) -> list[tuple[int, int]]:
+    """(start, end) of the comma-separated pieces of ``text``, empty ones left out."""
+    out, pos = [], 0
+    for m in re.finditer(r",", text):
+        out.append((pos, m.start()))
+        pos = m.end()
+    out.append((pos, len(text)))
+    return [(a, b) for a, b in out if text[a:b].strip()]
+
+
+def split_code_list(
+    text: str, *, known: frozenset[str] = frozenset(), expected: int | None = None,
+    theme: str = r": ",
+) -> list[str]:
+    """The code names in a cell listing several: one a line, or comma-separated.
+
+    Code names may themselves hold commas (``T2. Security, Privacy & Trust: Access``),
+    so comma pieces are grouped into the names that best explain the cell: names in
+    ``known`` (casefolded) first, then exactly ``expected`` names when the file says how
+    many, then, where the cell writes ``Theme: Subcode``, one ``theme`` (a regular
+    expression for the separator) per name.
+    """
+    if "\n" in text:
+        return [line.strip() for line in text.split("\n") if line.strip()]
+    spans = _pieces(text)
+    n = len(spans)
+    if n <= 1 or n > 80:  # grouping is cubic in the pieces; a longer list is split plainly
+        return [text[a:b].strip() for a, b in spans]
+    sep = re.compile(theme)
+    themed = any(sep.search(text[a:b]) for a, b in spans)
+
+    def item(i: int, j: int) -> str:
+        return text[spans[i][0]:spans[j - 1][1]].strip()
+
+    def score(i: int, j: int) -> float:
+        # Without a known name, a comma is taken to separate names unless it sits in the
+        # theme of a themed name ("T2. Security, Privacy: Access"); a comma after the
+        # separator ("Theme: a, b") is less likely than two names and scores lower.
+        name = item(i, j)
+        s = -0.5 * (j - i - 1)
+        if name.casefold() in known:
+            return s + 10
+        if not themed:
+            return s
+        seps = sep.findall(name)
+        if len(seps) != 1:
+            return s - (j - i)
+        return s + (1 if sep.search(text[spans[j - 1][0]:spans[j - 1][1]]) else 0.25)
+
+    want = expected if expected is not None and 1 <= expected <= n else None
+    neg = float("-inf")
+    # best[i][k]: best score of splitting spans[i:] into k names (k = 0 only at the end)
+    best = [[neg] * (n + 1) for _ in range(n + 1)]
+    choice = [[0] * (n + 1) for _ in range(n + 1)]
+    best[n][0] = 0.0
+    for i in range(n - 1, -1, -1):
+        for k in range(1, n - i + 1):
+            for j in range(i + 1, n - k + 2):
+                rest = best[j][k - 1]
+                if rest == neg:
+                    continue
+                s = score(i, j) + rest
+                if s > best[i][k]:
+                    best[i][k], choice[i][k] = s, j
+    k = want if want is not None and best[0][want] > neg else max(
+        range(1, n + 1), key=lambda c: (best[0][c], -c))
+    out, i = [], 0
+    while i < n:
+        j = choice[i][k]
+        out.append(item(i, j))
+        i, k = j, k - 1
+    return out
+
+
+def truthy(value: str) -> bool:
+    """True for the ways spreadsheets write "applied": True, 1, yes, x."""
+    v = value.strip().casefold()
+    if v in ("true", "yes", "y", "x", "applied", "wahr", "vrai", "verdadeiro", "verdadero"):
+        return True
+    try:
+        return float(v) > 0
+    except ValueError:
+        return False
