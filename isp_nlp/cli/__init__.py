@@ -20,6 +20,7 @@ from isp_nlp.cli.codes import export_codes_cmd, import_codes_cmd
 from isp_nlp.cli.common import Group
 from isp_nlp.cli.evaluate import evaluate, next_to_code
 from isp_nlp.cli.ingest import ingest
+from isp_nlp.cli.privacy import pseudonymise
 from isp_nlp.cli.project import demo, init, status
 from isp_nlp.cli.report import report
 from isp_nlp.cli.review import log, review
@@ -47,7 +48,7 @@ def cli(ctx: click.Context, project: Path) -> None:
 COMMANDS: tuple[click.Command, ...] = (
     init, ingest, codebook, import_codes_cmd, export_codes_cmd, embed, train, suggest,
     review, log, report, status, demo, agreement, pathways, disagreements, resolve,
-    evaluate, next_to_code,
+    evaluate, next_to_code, pseudonymise,
 )
 for _command in COMMANDS:
     cli.add_command(_command)
