@@ -357,6 +357,25 @@ def test_refusals_leave_the_project_as_it_was(project: Path, tmp_path: Path) -> 
     assert not (project / "key.csv").exists()
 
 
+def test_emoji_and_codings_that_now_coincide(tmp_path: Path) -> None:
+    directory = tmp_path / "proj"
+    init_project(directory, embedder="hashing-256")
+    (tmp_path / "e.txt").write_text(
+        "Interviewer: 👋🏽 Hi Ruth Ann Lee!\nInterviewer: Bye 😀 Ruth.\n", encoding="utf-8")
+    with open_project(directory) as store:
+        ingest_files(store, [tmp_path / "e.txt"])
+        text = store.document_texts()["e"]
+        a = text.index("Ruth Ann Lee")
+        store.add_codings([Coding("e", a, a + 12, "c", "x"), Coding("e", a, a + 8, "c", "x"),
+                           Coding("e", text.index("Bye"), len(text), "c", "x")])
+        report = pseudonymise_project(store, directory, _names(
+            tmp_path, "name,pseudonym,person\nRuth Ann Lee,P09,r\nRuth,,r\n"), tmp_path / "k.csv")
+        new = store.document_texts()["e"]
+        assert new == "Interviewer: 👋🏽 Hi P09!\n\nInterviewer: Bye 😀 P09."
+        assert [new[c.start:c.end] for c in store.codings()] == ["P09", "Bye 😀 P09."]
+    assert report.changed["merged_codings"] == 1
+
+
 def test_document_names_holding_a_name_are_hidden(tmp_path: Path) -> None:
     directory = tmp_path / "proj"
     init_project(directory, embedder="hashing-256")

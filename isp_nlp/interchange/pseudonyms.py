@@ -305,24 +305,35 @@ def replace_names(plan: Plan, text: str) -> str:
     return apply_plan(plan, text)[0]
 
 
-def map_offset(edits: Sequence[Edit], pos: int, *, end: bool = False) -> int:
-    """Carry an old offset into the new text. An offset inside a replaced name moves to
-    the pseudonym's start (a span's ``start``) or its end (``end=True``), so a span
-    that cut a name now covers the whole pseudonym."""
-    i = bisect.bisect_right([e.old_start for e in edits], pos) - 1
-    if i < 0:
-        return pos
-    e = edits[i]
-    if pos >= e.old_end:
-        return pos + e.new_end - e.old_end
-    if pos == e.old_start:
-        return e.new_start
-    return e.new_end if end else e.new_start
+class OffsetMap:
+    """Carries old offsets into the new text through a document's edits (in order)."""
+
+    def __init__(self, edits: Sequence[Edit]) -> None:
+        self.edits = tuple(edits)
+        self._starts = [e.old_start for e in self.edits]
+
+    def offset(self, pos: int, *, end: bool = False) -> int:
+        """The new offset of ``pos``. An offset inside a replaced name moves to the
+        pseudonym's start (a span's ``start``) or its end (``end=True``), so a span that
+        cut a name now covers the whole pseudonym."""
+        i = bisect.bisect_right(self._starts, pos) - 1
+        if i < 0:
+            return pos
+        e = self.edits[i]
+        if pos >= e.old_end:
+            return pos + e.new_end - e.old_end
+        if pos == e.old_start:
+            return e.new_start
+        return e.new_end if end else e.new_start
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """The new ``(start, end)`` of the old span ``start:end``."""
+        return self.offset(start), self.offset(end, end=True)
 
 
 def map_span(edits: Sequence[Edit], start: int, end: int) -> tuple[int, int]:
-    """The new ``(start, end)`` of the old span ``start:end``."""
-    return map_offset(edits, start), map_offset(edits, end, end=True)
+    """The new ``(start, end)`` of the old span ``start:end`` (see :class:`OffsetMap`)."""
+    return OffsetMap(edits).span(start, end)
 
 
 def name_counts(edits: Iterable[Edit]) -> dict[str, int]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from isp_nlp.embed import text_key
 from isp_nlp.ingest.segment import segment_id
-from isp_nlp.interchange.pseudonyms import Edit, map_span
+from isp_nlp.interchange.pseudonyms import Edit, OffsetMap
 from isp_nlp.records import Segment
 from isp_nlp.review.queue import ReviewItem
 
@@ -31,6 +31,8 @@ SEGMENT_ID_COLUMNS: tuple[tuple[str, str], ...] = (
     ("suggestion_evidence", "segment_id"),
     ("suggestion_evidence", "exemplar_id"),
 )
+#: Tables whose rows point at segments through a foreign key.
+_CHILDREN = ("annotations", "suggestions", "suggestion_evidence")
 _TEMP = "~"  # prefix of ids while they move, so no new id meets an old one mid-update
 
 
@@ -86,6 +88,10 @@ class DocumentRewrites:
         stale: set[str] = set()
         with self.transaction() as conn:
             conn.execute("PRAGMA defer_foreign_keys = ON")
+            # SQLite looks up the children of every segment whose id changes: index them
+            # for the length of the transaction (dropped again before it commits).
+            for table in _CHILDREN:
+                conn.execute(f"CREATE INDEX IF NOT EXISTS rewrite_{table} ON {table}(segment_id)")
             for document, new in new_texts.items():
                 row = conn.execute("SELECT id, text, turns FROM transcripts WHERE document = ?",
                                    (document,)).fetchone()
@@ -95,9 +101,10 @@ class DocumentRewrites:
                 if new.text == old_text and not new.edits:
                     continue
                 counts["documents"] += 1
+                offsets = OffsetMap(new.edits)
                 moved = []
                 for t in json.loads(turns):
-                    t["start"], t["end"] = map_span(new.edits, t["start"], t["end"])
+                    t["start"], t["end"] = offsets.span(t["start"], t["end"])
                     if t.get("speaker"):
                         t["speaker"] = replace(t["speaker"])
                     moved.append(t)
@@ -108,7 +115,7 @@ class DocumentRewrites:
                         " FROM segments WHERE transcript_id = ?", (tid,)).fetchall():
                     old = Segment(r[0], document, r[1], r[2], r[3], r[4], r[5], r[6], r[7],
                                   bool(r[8]))
-                    start, end = map_span(new.edits, old.start, old.end)
+                    start, end = offsets.span(old.start, old.end)
                     seg = Segment(segment_id(document, start, end), document, old.index,
                                   old.turn_index, old.unit,
                                   replace(old.speaker) if old.speaker else old.speaker,
@@ -124,14 +131,14 @@ class DocumentRewrites:
                         " text = ? WHERE id = ?",
                         (_TEMP + seg.id if seg.id != old.id else seg.id, seg.speaker, start,
                          end, seg.text, old.id))
-                moved_codings, merged = _move_codings(conn, tid, new.edits)
+                moved_codings, merged = _move_codings(conn, tid, offsets)
                 counts["codings"] += moved_codings
                 counts["merged_codings"] += merged
                 for nid, start, end in conn.execute(
                         'SELECT id, start, "end" FROM notes WHERE document = ? AND start IS NOT'
                         ' NULL AND "end" IS NOT NULL', (document,)).fetchall():
                     conn.execute('UPDATE notes SET start = ?, "end" = ? WHERE id = ?',
-                                 (*map_span(new.edits, start, end), nid))
+                                 (*offsets.span(start, end), nid))
             _rename_segment_ids(conn, ids)
             counts["log_rekeyed"] = _rekey_log(conn, changed)
             for nid, title, text in conn.execute("SELECT id, title, text FROM notes").fetchall():
@@ -147,10 +154,12 @@ class DocumentRewrites:
             for sha in sorted(stale):
                 counts["embeddings_deleted"] += conn.execute(
                     "DELETE FROM embeddings WHERE text_sha256 = ?", (sha,)).rowcount
+            for table in _CHILDREN:
+                conn.execute(f"DROP INDEX IF EXISTS rewrite_{table}")
         return counts
 
 
-def _move_codings(conn: sqlite3.Connection, tid: int, edits: Sequence[Edit]) -> tuple[int, int]:
+def _move_codings(conn: sqlite3.Connection, tid: int, offsets: OffsetMap) -> tuple[int, int]:
     """Move a document's codings through ``edits``; two that now coincide become one.
     Returns (codings moved, codings merged)."""
     rows = conn.execute(
@@ -159,7 +168,7 @@ def _move_codings(conn: sqlite3.Connection, tid: int, edits: Sequence[Edit]) -> 
     conn.execute("DELETE FROM codings WHERE transcript_id = ?", (tid,))
     kept = moved = 0
     for r in rows:
-        start, end = map_span(edits, r[1], r[2])
+        start, end = offsets.span(r[1], r[2])
         moved += (start, end) != (r[1], r[2])
         kept += conn.execute(
             'INSERT OR IGNORE INTO codings(id, transcript_id, start, "end", dimension, code,'
@@ -169,13 +178,21 @@ def _move_codings(conn: sqlite3.Connection, tid: int, edits: Sequence[Edit]) -> 
 
 
 def _rename_segment_ids(conn: sqlite3.Connection, ids: Mapping[str, str]) -> None:
-    """Point every segment id column at the new ids (segments were given ``~new`` ids)."""
-    pairs = [(_TEMP + new, old) for old, new in ids.items()]
+    """Point every segment id column at the new ids (segments were given ``~new`` ids):
+    one UPDATE per column through a temporary old → new table, then the prefix goes."""
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS segment_renames"
+                 " (old TEXT PRIMARY KEY, new TEXT NOT NULL)")
+    conn.execute("DELETE FROM segment_renames")
+    conn.executemany("INSERT INTO segment_renames(old, new) VALUES (?, ?)", ids.items())
     for table, column in SEGMENT_ID_COLUMNS:
         if table != "segments":
-            conn.executemany(f"UPDATE {table} SET {column} = ? WHERE {column} = ?", pairs)
+            conn.execute(
+                f"UPDATE {table} SET {column} = '{_TEMP}' || (SELECT new FROM segment_renames"
+                f" WHERE old = {table}.{column}) WHERE {column} IN (SELECT old FROM"
+                " segment_renames)")
         conn.execute(f"UPDATE {table} SET {column} = substr({column}, 2)"
                      f" WHERE {column} LIKE '{_TEMP}%'")
+    conn.execute("DELETE FROM segment_renames")
     for lid, detail in conn.execute(
             "SELECT id, detail FROM log WHERE detail LIKE '%\"evidence\"%'").fetchall():
         data = json.loads(detail)
