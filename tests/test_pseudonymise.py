@@ -315,7 +315,7 @@ def test_project_rewrite_keeps_every_reference(project: Path, tmp_path: Path) ->
     assert "Annabel" in dump
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
     assert key.read_text(encoding="utf-8").splitlines()[:3] == [
-        "name,pseudonym,kind,count", "Jane,P01,,3", "Jane Doe,P02,participant,3"]
+        "name,pseudonym,kind,count", "Jane,P01,,3", "Jane Doe,P02,speaker,3"]
 
 
 def test_second_run_changes_nothing_and_a_new_wave_keeps_pseudonyms(
@@ -340,7 +340,36 @@ def test_second_run_changes_nothing_and_a_new_wave_keeps_pseudonyms(
             "P03: I met P02 and [Person 1].\n\nInterviewer: P03, go on.")
         assert pseudonymised_documents(store) == ["interview_07", "other", "wave2"]
     assert third.documents[2].by_pseudonym == {"P02": 1, "P03": 3, "[Person 1]": 1}
-    assert "Jane Doe,P02,participant,4" in key.read_text(encoding="utf-8")
+    assert "Jane Doe,P02,speaker,4" in key.read_text(encoding="utf-8")
+
+
+def test_the_key_alone_pseudonymises_a_new_wave_and_replaced_documents_drop_out(
+        project: Path, tmp_path: Path) -> None:
+    key = tmp_path / "keys" / "key.csv"
+    with open_project(project) as store:
+        with pytest.raises(ProjectError, match="holds no key yet"):
+            pseudonymise_project(store, project, None, key)
+        pseudonymise_project(store, project, _names(tmp_path, NAMES), key)
+    (tmp_path / "wave2.txt").write_text("Interviewer: Was Šárka there?\n", encoding="utf-8")
+    (tmp_path / "other.txt").write_text("Interviewer: Changed.\n", encoding="utf-8")
+    with open_project(project) as store:
+        ingest_files(store, [tmp_path / "wave2.txt"])
+        ingest_files(store, [tmp_path / "other.txt"], replace=True)
+        assert pseudonymised_documents(store) == ["interview_07"]
+        pseudonymise_project(store, project, None, key)
+        assert store.document_texts()["wave2"] == "Interviewer: Was [Person 2] there?"
+        assert pseudonymised_documents(store) == ["interview_07", "other", "wave2"]
+
+
+def test_speaker_names_keep_their_case_and_pseudonyms_must_not_hold_names(
+        tmp_path: Path) -> None:
+    plan = plan_pseudonyms([NameEntry("Kim")], ["Mum", "Interviewer"])
+    assert replace_names(plan, "Mum: my mum and KIM. Mum said") == "P01: my mum and [Person 1]. " \
+        "P01 said"
+    with pytest.raises(InputFileError, match="'Anna' contains a listed name"):
+        plan_pseudonyms([NameEntry("Jane", "Anna"), NameEntry("Anna", "Beth")])
+    with pytest.raises(InputFileError, match=r"'\[Person 1\]' contains a listed name"):
+        plan_pseudonyms([NameEntry("Person")])
 
 
 def test_refusals_leave_the_project_as_it_was(project: Path, tmp_path: Path) -> None:
@@ -424,7 +453,7 @@ def test_cli_prints_no_real_names_unless_asked(project: Path, tmp_path: Path) ->
     shown = runner.invoke(cli, [*args, "--show-key", "--format", "json"])
     assert shown.exit_code == 0, shown.output
     data = json.loads(shown.output)
-    assert {"name": "Jane Doe", "pseudonym": "P02", "kind": "participant", "count": "3"} in \
+    assert {"name": "Jane Doe", "pseudonym": "P02", "kind": "speaker", "count": "3"} in \
         data["key_rows"]
     assert data["changed"]["documents"] == 0
     inside = runner.invoke(cli, [*args[:-1], str(project / "k.csv")])

@@ -30,8 +30,9 @@ def pseudonymise(ctx, names_csv, key_path, detect_names, show_key, fmt) -> None:
     Speaker 2, Q, A) become pseudonyms (P01, [Colleague 1], ...) in the texts, segments,
     speakers, suggestions' evidence and notes; codings keep covering the same words. The
     key is written to --key (mode 0600; refused inside the project) and reused by the next
-    run, so a later wave keeps the same pseudonyms. Output shows documents and pseudonyms
-    only, unless --show-key. All changes are made in one transaction.
+    run, so a later wave keeps the same pseudonyms (--key alone reuses its names). Output
+    shows documents and pseudonyms only, unless --show-key. All changes are made in one
+    transaction.
     """
     report = pseudonymise_project(open_store(ctx), ctx.obj["project"], names_csv, key_path,
                                   detect_names=detect_names)

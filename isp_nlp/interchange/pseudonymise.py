@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from isp_nlp.embed import text_key
 from isp_nlp.errors import ProjectError
 from isp_nlp.interchange.name_detect import detect_person_names, load_pipeline
 from isp_nlp.interchange.pseudonyms import (
@@ -38,6 +39,9 @@ from isp_nlp.store.rewrite import NewText
 
 DOCUMENTS_SETTING = "pseudonymised_documents"
 TIME_SETTING = "pseudonymised_at"
+#: document → text_key of its text when pseudonymised, so a document replaced later
+#: (``ingest --replace``) under the same name no longer counts as pseudonymised.
+TEXTS_SETTING = "pseudonymised_text_sha256"
 _SEPARATORS = re.compile(r"[_\-.]+")
 
 
@@ -77,8 +81,11 @@ class PseudonymReport:
 
 
 def pseudonymised_documents(store: Store) -> list[str]:
-    """The documents the last run pseudonymised (the exporter's ``--pseudonymised-only``)."""
-    return list(json.loads(store.get_setting(DOCUMENTS_SETTING) or "[]"))
+    """The documents pseudonymised and unchanged since (for ``--pseudonymised-only``)."""
+    listed = json.loads(store.get_setting(DOCUMENTS_SETTING) or "[]")
+    hashes = json.loads(store.get_setting(TEXTS_SETTING) or "{}")
+    texts = store.document_texts()
+    return [d for d in listed if d in texts and hashes.get(d) == text_key(texts[d])]
 
 
 def _holds_name(plan: Plan, document: str) -> bool:
@@ -106,11 +113,11 @@ def pseudonymise_project(
         raise ProjectError(
             f"the key {key_path} is inside the project folder {project_dir}; the key holds the "
             "real names, so keep it elsewhere (e.g. an encrypted drive) and pass that --key")
-    if names_csv is None and not detect_names:
-        raise ProjectError("nothing to pseudonymise with: pass --names names.csv, "
-                           "--detect-names, or both")
     entries = read_names(names_csv) if names_csv is not None else []
     previous = read_key(key_path)
+    if names_csv is None and not detect_names and not previous:
+        raise ProjectError(f"nothing to pseudonymise with: {key_path} holds no key yet; pass "
+                           "--names names.csv, --detect-names, or the key of an earlier run")
     texts = store.document_texts()
     detected: Sequence[str] = ()
     if detect_names:
@@ -142,6 +149,8 @@ def pseudonymise_project(
         changed = store.rewrite_documents(new_texts, lambda s: replace_names(plan, s))
         if pseudonymised_documents(store) != documents or any(changed.values()):
             store.set_setting(DOCUMENTS_SETTING, json.dumps(documents, ensure_ascii=False))
+            store.set_setting(TEXTS_SETTING, json.dumps(
+                {d: text_key(t.text) for d, t in new_texts.items()}, ensure_ascii=False))
             store.set_setting(TIME_SETTING, now())
         if rows != previous:
             write_key(key_path, rows)  # last: if it fails, the project is left as it was

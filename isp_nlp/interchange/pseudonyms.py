@@ -33,8 +33,14 @@ _PREFIX = {"colleague": "Colleague", "organisation": "Organisation", "place": "P
 GENERIC_SPEAKERS = frozenset({
     "interviewer", "interviewee", "participant", "respondent", "moderator", "facilitator",
     "speaker", "researcher", "host", "guest", "unknown", "all", "both", "group",
-    "audience", "interpreter", "translator", "narrator", "note", "notes",
+    "audience", "interpreter", "translator", "narrator", "note", "notes", "student",
+    "teacher", "nurse", "doctor", "patient", "parent", "mother", "father", "child",
+    "manager", "staff", "member", "clinician", "coach", "caller", "client", "customer",
+    "man", "woman", "male", "female", "voice", "other", "others", "everyone",
 })
+#: The kind of a person known only from a speaker label: numbered like participants, and
+#: matched with the case of the label (so a label ``Mum`` leaves "my mum" alone).
+SPEAKER = "speaker"
 KEY_COLUMNS = ("name", "pseudonym", "kind", "count")
 # Combining marks: a name never ends before one (NFD "Zoe" + U+0308 is "Zoë").
 _MARKS = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
@@ -60,6 +66,10 @@ class Replacement:
     name: str
     pseudonym: str
     kind: str
+
+    @property
+    def exact_case(self) -> bool:
+        return self.kind == SPEAKER
 
 
 @dataclass(frozen=True)
@@ -216,7 +226,7 @@ def plan_pseudonyms(
         gid = by_pseudonym.get(p.casefold())
         if gid is not None and not any(
                 _clean(before.get(_fold(e.name), {}).get("pseudonym", "")) == p
-                for e in groups[gid]):
+                or _same_person(e.name, r["name"]) for e in groups[gid]):
             raise InputFileError(
                 f"line {groups[gid][0].line} gives the pseudonym '{p}', which the key gives to "
                 "another person; choose another pseudonym or a new key")
@@ -228,7 +238,7 @@ def plan_pseudonyms(
             continue
         gid = group_of.get(_fold(s))
         if gid is None:
-            gid = add(NameEntry(name=s, kind="participant"))
+            gid = add(NameEntry(name=s, kind=SPEAKER))
         if gid not in speaker_groups:
             speaker_groups.append(gid)
     for d in map(_clean, detected):
@@ -252,16 +262,23 @@ def plan_pseudonyms(
     for i in order:
         group = groups[i]
         earlier = [before[_fold(e.name)] for e in group if _fold(e.name) in before]
-        kind = next((e.kind for e in group if e.kind), "") or next(
-            (r.get("kind", "") for r in earlier if r.get("kind")), "")
-        if not kind and i in speaker_groups:
+        kinds = [e.kind for e in group] + [r.get("kind", "") for r in earlier]
+        kind = next((k for k in kinds if k and k != SPEAKER), "")
+        if not kind and (i in speaker_groups or SPEAKER in kinds):
             kind = "participant"
         pseudonym = next((e.pseudonym for e in group if e.pseudonym), "") or next(
             (_clean(r.get("pseudonym", "")) for r in earlier if r.get("pseudonym")), "")
         if not pseudonym:
             pseudonym = generate("P" if kind == "participant" else _PREFIX.get(kind, "Person"))
-        replacements += [Replacement(e.name, pseudonym, kind) for e in group]
-    return make_plan(replacements)
+        replacements += [Replacement(e.name, pseudonym, e.kind if e.kind == SPEAKER else kind)
+                         for e in group]
+    plan = make_plan(replacements)
+    for r in plan.replacements:  # a pseudonym holding a name would change on every run
+        if replace_names(plan, r.pseudonym) != r.pseudonym:
+            raise InputFileError(
+                f"the pseudonym '{r.pseudonym}' contains a listed name, so it would be replaced "
+                "again on the next run; choose a pseudonym that is not a name")
+    return plan
 
 
 def make_plan(replacements: Iterable[Replacement]) -> Plan:
@@ -274,7 +291,8 @@ def make_plan(replacements: Iterable[Replacement]) -> Plan:
     for r in ordered:
         for form in dict.fromkeys((unicodedata.normalize("NFC", r.name),
                                    unicodedata.normalize("NFD", r.name))):
-            alternatives.append(r"\s+".join(re.escape(w) for w in form.split()))
+            words = r"\s+".join(re.escape(w) for w in form.split())
+            alternatives.append(f"(?-i:{words})" if r.exact_case else words)
     pattern = re.compile(
         rf"(?<![\w{_MARKS}])(?:{'|'.join(alternatives)})(?![\w{_MARKS}])", re.IGNORECASE)
     return Plan(replacements=ordered, _lookup=lookup, _pattern=pattern)
