@@ -273,10 +273,10 @@ def plan_pseudonyms(
         replacements += [Replacement(e.name, pseudonym, e.kind if e.kind == SPEAKER else kind)
                          for e in group]
     plan = make_plan(replacements)
-    for r in plan.replacements:  # a pseudonym holding a name would change on every run
-        if replace_names(plan, r.pseudonym) != r.pseudonym:
+    for rep in plan.replacements:  # a pseudonym holding a name would change on every run
+        if replace_names(plan, rep.pseudonym) != rep.pseudonym:
             raise InputFileError(
-                f"the pseudonym '{r.pseudonym}' contains a listed name, so it would be replaced "
+                f"the pseudonym '{rep.pseudonym}' contains a listed name, so it would be replaced "
                 "again on the next run; choose a pseudonym that is not a name")
     return plan
 
