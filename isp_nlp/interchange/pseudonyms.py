@@ -36,6 +36,7 @@ GENERIC_SPEAKERS = frozenset({
     "audience", "interpreter", "translator", "narrator", "note", "notes", "student",
     "teacher", "nurse", "doctor", "patient", "parent", "mother", "father", "child",
     "manager", "staff", "member", "clinician", "coach", "caller", "client", "customer",
+    "therapist", "counsellor", "counselor", "trainer", "supervisor", "observer",
     "man", "woman", "male", "female", "voice", "other", "others", "everyone",
 })
 #: The kind of a person known only from a speaker label: numbered like participants, and
