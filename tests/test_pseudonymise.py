@@ -163,6 +163,7 @@ Interviewer: Thanks Jane. Did Zoë help?
 Jane Doe: Yes, Zoë and Šárka did. José's team too.
 Interviewer: And Baker?
 Jane Doe: Baker said Jane's plan was fine.
+Interviewer: Thank you.
 """
 NAMES = ("name,pseudonym,kind\nTom Baker,[Colleague 1],colleague\nBaker,[Colleague 1],\n"
          "Acme,,organisation\nZoë,,\nŠárka,,\nJosé,,\nJane,P01,\n")
@@ -205,10 +206,11 @@ def _code(store: Store) -> None:
     evidence = (Evidence(segs[2].id, 0.9, segs[2].text, ("c1",)),)
     store.replace_suggestions("m1", [
         Suggestion(s.id, "m1", "code", "c1", 0.7, True, evidence) for s in segs])
-    item = next(i for i in build_review_items(store, "carol") if i.segment.id == segs[4].id)
-    DecisionLog(store).record(Decision(
-        coder="carol", item_key=item.key, segment_id=item.segment.id, action="accept",
-        codes=("c1",), stage=None, model_id="m1", suggestion=snapshot(item)))
+    items = build_review_items(store, "carol")
+    for item in (items[4], items[5]):  # a segment with names, one without (it moves)
+        DecisionLog(store).record(Decision(
+            coder="carol", item_key=item.key, segment_id=item.segment.id, action="accept",
+            codes=("c1",), stage=None, model_id="m1", suggestion=snapshot(item)))
     cache = store.embedding_cache()
     cache.put_many("hashing-256", {text_key(s.text): np.ones(4, dtype=np.float32)
                                    for s in store.segments()})
@@ -279,7 +281,7 @@ def test_project_rewrite_keeps_every_reference(project: Path, tmp_path: Path) ->
             assert new.id == segment_id(new.document, new.start, new.end)
             assert new.speaker == (replace(old.speaker) if old.speaker else None)
         assert [s.speaker for s in new_segments[:2]] == ["P02", "Interviewer"]
-        assert sum(o.id != n.id for o, n in zip(old_segments, new_segments, strict=True)) == 5
+        assert sum(o.id != n.id for o, n in zip(old_segments, new_segments, strict=True)) == 6
         ids = {o.id: n.id for o, n in zip(old_segments, new_segments, strict=True)}
         assert sorted((ids[a.segment_id], a.coder, a.label) for a in old_annotations) == sorted(
             (a.segment_id, a.coder, a.label) for a in store.annotations())
@@ -293,22 +295,24 @@ def test_project_rewrite_keeps_every_reference(project: Path, tmp_path: Path) ->
         assert sugg[0].evidence[0].segment_id == new_segments[2].id
         assert sugg[0].evidence[0].text == new_segments[2].text
         # the decision follows its segment and its review item is still decided
-        entry = DecisionLog(store).entries("carol")[-1]
-        assert entry["segment_id"] == new_segments[4].id
+        entries = DecisionLog(store).entries("carol")
+        assert [e["segment_id"] for e in entries] == [new_segments[4].id, new_segments[5].id]
+        assert new_segments[5].text == old_segments[5].text != old_segments[4].text
+        entry = entries[0]
         assert entry["detail"]["suggestion"]["evidence"][0]["segment_id"] == new_segments[2].id
         decided = DecisionLog(store).decided("carol")
         items = build_review_items(store, "carol", decided)
-        assert len(items) == 5
+        assert len(items) == 6
         left = pending(items, decided)
-        assert new_segments[4].id not in {i.segment.id for i in left}
-        assert len(left) == len(items) - 1
+        assert {new_segments[4].id, new_segments[5].id}.isdisjoint(i.segment.id for i in left)
+        assert len(left) == len(items) - 2
         # embeddings of texts that held names are gone, the others stay
         keys = {r[0] for r in store.conn.execute("SELECT text_sha256 FROM embeddings")}
         assert keys == {text_key(o.text) for o in old_segments if o.text == replace(o.text)}
         assert pseudonymised_documents(store) == ["interview_07", "other"]
         assert store.get_setting("pseudonymised_at")
-    assert report.changed == {"documents": 1, "segments": 5, "codings": 8, "merged_codings": 0,
-                              "notes": 1, "embeddings_deleted": 5, "log_rekeyed": 1}
+    assert report.changed == {"documents": 1, "segments": 6, "codings": 8, "merged_codings": 0,
+                              "notes": 1, "embeddings_deleted": 5, "log_rekeyed": 2}
     dump = _dump(project)
     for name in REAL:
         assert not re.search(rf"(?<!\w){re.escape(name)}(?!\w)", dump, re.IGNORECASE), name

@@ -84,7 +84,7 @@ class DocumentRewrites:
         counts = dict.fromkeys(("documents", "segments", "codings", "merged_codings",
                                 "notes", "embeddings_deleted", "log_rekeyed"), 0)
         ids: dict[str, str] = {}
-        changed: dict[str, tuple[Segment, Segment]] = {}  # new id -> (old, new)
+        changed: dict[str, tuple[Segment, Segment]] = {}  # new id -> (old, new), if moved
         stale: set[str] = set()
         with self.transaction() as conn:
             conn.execute("PRAGMA defer_foreign_keys = ON")
@@ -122,6 +122,7 @@ class DocumentRewrites:
                                   start, end, new.text[start:end], old.codable)
                     if seg.text != old.text:
                         stale.add(text_key(old.text))
+                    if seg != old:
                         changed[seg.id] = (old, seg)
                     if seg.id != old.id:
                         ids[old.id] = seg.id
@@ -217,8 +218,8 @@ def _item_key(segment: Segment, model_id: str, suggestion: Mapping) -> str:
 
 
 def _rekey_log(conn: sqlite3.Connection, changed: Mapping[str, tuple[Segment, Segment]]) -> int:
-    """Recompute the item keys of decisions on segments whose text changed (log segment ids
-    are already the new ones), so a resumed review still knows them; a key that the
+    """Recompute the item keys of decisions on segments whose id or text changed (log
+    segment ids are already the new ones), so a resumed review still knows them; a key that the
     recorded suggestion does not reproduce is left as it was."""
     keys: dict[str, str] = {}
     for key, seg, model_id, detail in conn.execute(
