@@ -311,6 +311,7 @@ def test_project_rewrite_keeps_every_reference(project: Path, tmp_path: Path) ->
         assert keys == {text_key(o.text) for o in old_segments if o.text == replace(o.text)}
         assert pseudonymised_documents(store) == ["interview_07", "other"]
         assert store.get_setting("pseudonymised_at")
+    assert report.stale_models
     assert report.changed == {"documents": 1, "segments": 6, "codings": 8, "merged_codings": 0,
                               "notes": 1, "embeddings_deleted": 5, "log_rekeyed": 2}
     dump = _dump(project)
@@ -407,6 +408,27 @@ def test_emoji_and_codings_that_now_coincide(tmp_path: Path) -> None:
         assert new == "Interviewer: 👋🏽 Hi P09!\n\nInterviewer: Bye 😀 P09."
         assert [new[c.start:c.end] for c in store.codings()] == ["P09", "Bye 😀 P09."]
     assert report.changed["merged_codings"] == 1
+    assert not report.stale_models
+
+
+def test_embeddings_of_turns_used_as_context_go_too(tmp_path: Path) -> None:
+    directory = tmp_path / "proj"
+    init_project(directory, embedder="hashing-256")
+    (tmp_path / "c.txt").write_text(
+        "Interviewer: One.\n\nMore about Ruth.\nInterviewer: Two.\n\nThree.\n",
+        encoding="utf-8")
+    with open_project(directory) as store:
+        ingest_files(store, [tmp_path / "c.txt"], unit="paragraph")
+        assert [s.text for s in store.segments()] == ["One.", "More about Ruth.", "Two.",
+                                                      "Three."]
+        texts = ["One.", "More about Ruth.", "One. More about Ruth.", "Two. Three.", "Two."]
+        store.embedding_cache().put_many("m", {text_key(t): np.ones(2, np.float32)
+                                               for t in texts})
+        report = pseudonymise_project(store, directory, _names(tmp_path, "name\nRuth\n"),
+                                      tmp_path / "k.csv")
+        kept = {r[0] for r in store.conn.execute("SELECT text_sha256 FROM embeddings")}
+    assert kept == {text_key(t) for t in ("One.", "Two. Three.", "Two.")}
+    assert report.changed["embeddings_deleted"] == 2
 
 
 def test_document_names_holding_a_name_are_hidden(tmp_path: Path) -> None:

@@ -53,6 +53,10 @@ def pseudonymise(ctx, names_csv, key_path, detect_names, show_key, fmt) -> None:
         click.echo(f"Warning: {report.named_documents} document names hold a listed name and "
                    "were not renamed; rename those files and ingest them again before sharing",
                    err=True)
+    if report.stale_models:
+        click.echo("Warning: trained models under models/ hold segment texts from before "
+                   "pseudonymising; run `isp-nlp train` and `isp-nlp suggest` again, and delete "
+                   "the old model folders before sharing the project folder", err=True)
     click.echo(f"Key: {report.key_path} (keep it apart from the project)")
     if show_key:
         for row in report.key:

@@ -64,6 +64,7 @@ class PseudonymReport:
     changed: dict[str, int]
     named_documents: int  # documents whose name holds a listed name (not renamed)
     detected: int
+    stale_models: bool  # trained models (files under models/) hold texts from before
     key_path: Path
     key: tuple[dict[str, str], ...] = field(repr=False, default=())
 
@@ -73,6 +74,7 @@ class PseudonymReport:
                            "by_pseudonym": d.by_pseudonym} for d in self.documents],
             "people": self.people, "changed": self.changed,
             "named_documents": self.named_documents, "detected": self.detected,
+            "stale_models": self.stale_models,
             "key": str(self.key_path),
         }
         if show_key:
@@ -156,4 +158,6 @@ def pseudonymise_project(
             write_key(key_path, rows)  # last: if it fails, the project is left as it was
     return PseudonymReport(
         documents=tuple(reports), people=len(plan.pseudonyms()), changed=changed,
-        named_documents=named, detected=len(detected), key_path=key_path, key=tuple(rows))
+        named_documents=named, detected=len(detected),
+        stale_models=bool(changed["documents"]) and store.latest_model() is not None,
+        key_path=key_path, key=tuple(rows))

@@ -110,9 +110,11 @@ class DocumentRewrites:
                     moved.append(t)
                 conn.execute("UPDATE transcripts SET text = ?, turns = ? WHERE id = ?",
                              (new.text, json.dumps(moved), tid))
+                turn_texts: dict[int, tuple[list[str], list[str]]] = {}
                 for r in conn.execute(
                         'SELECT id, idx, turn_index, unit, speaker, start, "end", text, codable'
-                        " FROM segments WHERE transcript_id = ?", (tid,)).fetchall():
+                        " FROM segments WHERE transcript_id = ? ORDER BY idx",
+                        (tid,)).fetchall():
                     old = Segment(r[0], document, r[1], r[2], r[3], r[4], r[5], r[6], r[7],
                                   bool(r[8]))
                     start, end = offsets.span(old.start, old.end)
@@ -122,6 +124,9 @@ class DocumentRewrites:
                                   start, end, new.text[start:end], old.codable)
                     if seg.text != old.text:
                         stale.add(text_key(old.text))
+                    pair = turn_texts.setdefault(old.turn_index, ([], []))
+                    pair[0].append(old.text)
+                    pair[1].append(seg.text)
                     if seg != old:
                         changed[seg.id] = (old, seg)
                     if seg.id != old.id:
@@ -132,6 +137,9 @@ class DocumentRewrites:
                         " text = ? WHERE id = ?",
                         (_TEMP + seg.id if seg.id != old.id else seg.id, seg.speaker, start,
                          end, seg.text, old.id))
+                # A turn's segments joined by spaces are embedded as the next one's context
+                # (isp_nlp.suggest.training_data.previous_turns).
+                stale.update(text_key(" ".join(a)) for a, b in turn_texts.values() if a != b)
                 moved_codings, merged = _move_codings(conn, tid, offsets)
                 counts["codings"] += moved_codings
                 counts["merged_codings"] += merged
