@@ -21,7 +21,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from isp_nlp.coded.safe_csv import neutralise_cell, restore_cell
+import pandas as pd
+
+from isp_nlp.coded.safe_csv import restore_cell, safe_csv_text
 from isp_nlp.errors import InputFileError
 from isp_nlp.ingest.labels import is_known_label
 
@@ -407,17 +409,14 @@ def key_path_allowed(key: str | Path, project: str | Path) -> bool:
 def write_key(path: str | Path, rows: Sequence[Mapping[str, str]]) -> None:
     """Write the key atomically with file mode 0600 (owner read/write only)."""
     path = Path(path)
-    buf = io.StringIO(newline="")
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(KEY_COLUMNS)
-    for r in rows:
-        writer.writerow([neutralise_cell(str(r.get(c, ""))) for c in KEY_COLUMNS])
+    text = safe_csv_text(pd.DataFrame([[str(r.get(c, "")) for c in KEY_COLUMNS] for r in rows],
+                                      columns=list(KEY_COLUMNS), dtype=object))
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".key-", dir=path.parent)
     try:
         os.fchmod(fd, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(buf.getvalue())
+            fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
