@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 from isp_nlp.cli import cli
 from isp_nlp.coded.spans import annotations_from_placement, place_codings
+from isp_nlp.embed import text_key
 from isp_nlp.errors import InputFileError, ProjectError
 from isp_nlp.interchange import refi_export
 from isp_nlp.interchange.refi_codebook import PROJECT_NS, code_guid, read_refi_codebook
@@ -559,13 +560,20 @@ def test_bad_output_paths_are_refused(built: Path, tmp_path: Path) -> None:
 def test_pseudonymised_only_needs_every_document_listed(built: Path, tmp_path: Path) -> None:
     out = tmp_path / "p.qdpx"
     with open_project(built) as store:
+        texts = store.transcript_texts()  # what `pseudonymise` records for each document
         store.set_setting("pseudonymised_documents", json.dumps(["site0", "site1"]))
+        store.set_setting("pseudonymised_text_sha256", json.dumps(
+            {d: text_key(texts[d]) for d in ("site0", "site1")}))
         try:
             with pytest.raises(ProjectError, match="1 of 3 documents are not pseudonymised "
                                r"\(first: 'site2'\); run `isp-nlp pseudonymise"):
                 write_qdpx(store, out, pseudonymised_only=True)
             assert not out.exists()
             assert write_qdpx(store, out, documents=["site0"], pseudonymised_only=True).sources == 1
+            store.set_setting("pseudonymised_text_sha256", json.dumps(
+                {"site0": "changed since", "site1": text_key(texts["site1"])}))
+            with pytest.raises(ProjectError, match="2 of 3 documents are not pseudonymised"):
+                write_qdpx(store, out, pseudonymised_only=True)  # site0 changed afterwards
         finally:
             store.set_setting("pseudonymised_documents", "[]")
 

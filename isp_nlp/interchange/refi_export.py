@@ -25,7 +25,6 @@ in the same folder and then moved into place, so a failure never leaves half a f
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import tempfile
@@ -39,6 +38,7 @@ from xml.etree import ElementTree as ET
 
 from isp_nlp.coded.spans import place_codings
 from isp_nlp.errors import InputFileError, ProjectError
+from isp_nlp.interchange.pseudonymise import pseudonymised_documents
 from isp_nlp.interchange.refi_codebook import PROJECT_NS, code_guid, codes_element
 from isp_nlp.interchange.refi_ids import (
     coding_guid,
@@ -62,7 +62,6 @@ from isp_nlp.records import (
 from isp_nlp.store.database import Store
 
 #: The setting the ``pseudonymise`` command writes: a JSON list of document names.
-PSEUDONYMISED_SETTING = "pseudonymised_documents"
 PROVENANCE_PREFIX = "isp-nlp: provenance="
 MODEL_USER_PREFIX = "isp-nlp model "
 #: In double quotes, as the QDA tools write it (some parsers want exactly this).
@@ -343,12 +342,9 @@ def check_out_path(out: str | Path, suffix: str) -> Path:
 
 
 def require_pseudonymised(store: Store, documents: Iterable[str]) -> None:
-    """Refuse unless every document in ``documents`` is listed as pseudonymised."""
+    """Refuse unless every document in ``documents`` was pseudonymised and is unchanged."""
     documents = sorted(documents)
-    try:
-        listed = set(json.loads(store.get_setting(PSEUDONYMISED_SETTING) or "[]"))
-    except (ValueError, TypeError):
-        listed = set()
+    listed = set(pseudonymised_documents(store))
     missing = [d for d in documents if d not in listed]
     if missing:
         raise ProjectError(

@@ -24,6 +24,7 @@ from isp_nlp.store.codings import CodingTables
 from isp_nlp.store.failures import DatabaseDamaged, DatabaseReadOnly, explain_database_error
 from isp_nlp.store.migrations import MIGRATIONS, SCHEMA_VERSION, schema
 from isp_nlp.store.registry import ModelTables, SqliteEmbeddingCache, now, row_id
+from isp_nlp.store.rewrite import DocumentRewrites
 
 DB_NAME = "project.sqlite"
 LOCK_TIMEOUT_ENV = "ISP_NLP_LOCK_TIMEOUT"
@@ -34,7 +35,7 @@ def project_db(directory: str | Path) -> Path:
     return Path(directory) / DB_NAME
 
 
-class Store(ModelTables, CodingTables):
+class Store(ModelTables, CodingTables, DocumentRewrites):
     """A project database. Use :meth:`create` or :meth:`open`."""
 
     def __init__(self, path: Path, conn: sqlite3.Connection) -> None:

@@ -1,0 +1,426 @@
+"""Pseudonyms for people's names: read names.csv, plan the replacements, apply them.
+
+The functions here are pure apart from reading ``names.csv`` and reading or writing
+the key file. A :class:`Plan` maps every listed name (and every speaker label that is
+not a generic role) to one pseudonym; :func:`apply_plan` replaces whole-word,
+case-insensitive matches, longest names first, and returns the new text with the
+:class:`Edit` list that :func:`map_span` uses to carry code-point offsets (codings,
+segments, turns, notes) from the old text to the new one.
+"""
+
+from __future__ import annotations
+
+import bisect
+import csv
+import io
+import os
+import re
+import tempfile
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from isp_nlp.coded.safe_csv import restore_cell, safe_csv_text
+from isp_nlp.errors import InputFileError
+from isp_nlp.ingest.labels import is_known_label
+
+KINDS = ("participant", "colleague", "organisation", "place")
+#: The bracketed pseudonym prefix of each kind (and of a person of no kind, or detected).
+_PREFIX = {"colleague": "Colleague", "organisation": "Organisation", "place": "Place"}
+#: Speaker labels kept as they are besides those ingest knows (Interviewer, P07, Speaker 2,
+#: I, R, Q, A, ...; see :func:`isp_nlp.ingest.labels.is_known_label`).
+GENERIC_SPEAKERS = frozenset({
+    "interviewer", "interviewee", "participant", "respondent", "moderator", "facilitator",
+    "speaker", "researcher", "host", "guest", "unknown", "all", "both", "group",
+    "audience", "interpreter", "translator", "narrator", "note", "notes", "student",
+    "teacher", "nurse", "doctor", "patient", "parent", "mother", "father", "child",
+    "manager", "staff", "member", "clinician", "coach", "caller", "client", "customer",
+    "therapist", "counsellor", "counselor", "trainer", "supervisor", "observer",
+    "man", "woman", "male", "female", "voice", "other", "others", "everyone",
+})
+#: The kind of a person known only from a speaker label: numbered like participants, and
+#: matched with the case of the label (so a label ``Mum`` leaves "my mum" alone).
+SPEAKER = "speaker"
+KEY_COLUMNS = ("name", "pseudonym", "kind", "count")
+# Combining marks: a name never ends before one (NFD "Zoe" + U+0308 is "Zoë").
+_MARKS = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
+_P_NUMBER = re.compile(r"P(\d+)")
+_BRACKET_NUMBER = re.compile(r"\[(\w+) (\d+)\]")
+
+
+@dataclass(frozen=True)
+class NameEntry:
+    """One row of names.csv (``line`` is its line in the file, 0 when not from a file)."""
+
+    name: str
+    pseudonym: str = ""
+    kind: str = ""
+    person: str = ""
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class Replacement:
+    """A name, the pseudonym that replaces it, and the person's kind."""
+
+    name: str
+    pseudonym: str
+    kind: str
+
+    @property
+    def exact_case(self) -> bool:
+        return self.kind == SPEAKER
+
+
+@dataclass(frozen=True)
+class Edit:
+    """One replaced name: old span, new span (code points), and the plan's name."""
+
+    old_start: int
+    old_end: int
+    new_start: int
+    new_end: int
+    name: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Every name to replace, longest first, with its pseudonym."""
+
+    replacements: tuple[Replacement, ...]
+    _lookup: Mapping[str, Replacement] = field(repr=False, compare=False, default_factory=dict)
+    _pattern: re.Pattern[str] | None = field(repr=False, compare=False, default=None)
+
+    def pseudonyms(self) -> set[str]:
+        return {r.pseudonym for r in self.replacements}
+
+    def find(self, matched: str) -> Replacement:
+        return self._lookup[_fold(matched)]
+
+
+def _fold(name: str) -> str:
+    """The comparison form of a name: NFC, single spaces, case-folded."""
+    return " ".join(unicodedata.normalize("NFC", name).split()).casefold()
+
+
+def _clean(name: str) -> str:
+    return " ".join(unicodedata.normalize("NFC", name).split())
+
+
+# -- names.csv ---------------------------------------------------------------------------
+def read_names(path: str | Path) -> list[NameEntry]:
+    """Read and check names.csv: columns ``name`` and optional ``pseudonym``, ``kind``
+    (participant | colleague | organisation | place) and ``person`` (rows with the same
+    ``person`` are one person, e.g. ``Jane Doe`` and ``Jane``)."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputFileError(f"{path}: cannot read the names file ({exc.strerror or exc}); "
+                             "check the path") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputFileError(f"{path} is not UTF-8 text; save the names file as UTF-8 CSV "
+                             "and try again") from None
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    header = [h.strip().casefold() for h in (reader.fieldnames or [])]
+    if "name" not in header:
+        found = ", ".join(header) or "nothing"
+        raise InputFileError(f"{path}: line 1 has no 'name' column (found {found}); expected "
+                             "a header such as name,pseudonym,kind")
+    reader.fieldnames = header
+    entries: list[NameEntry] = []
+    seen: dict[str, int] = {}
+    for row in reader:
+        line = reader.line_num
+        values = {k: restore_cell((v or "").strip()) for k, v in row.items() if k}
+        if not any(values.values()):
+            continue
+        name = _clean(values.get("name", ""))
+        if not name:
+            raise InputFileError(f"{path}: line {line} has an empty name; fill it in or "
+                                 "delete the row")
+        kind = values.get("kind", "").casefold()
+        if kind and kind not in KINDS:
+            raise InputFileError(f"{path}: line {line} has kind '{kind}'; expected one of "
+                                 f"{', '.join(KINDS)} or empty")
+        key = _fold(name)
+        if key in seen:
+            raise InputFileError(f"{path}: line {line} repeats the name on line {seen[key]}; "
+                                 "list each name once")
+        seen[key] = line
+        entries.append(NameEntry(name=name, pseudonym=_clean(values.get("pseudonym", "")),
+                                 kind=kind, person=values.get("person", ""), line=line))
+    return entries
+
+
+# -- the plan ------------------------------------------------------------------------------
+def is_generic_speaker(speaker: str) -> bool:
+    """True for role labels kept as they are (Interviewer, Speaker 2, P07, Q, A, ...)."""
+    s = " ".join(speaker.split())
+    return is_known_label(s) or s.casefold() in GENERIC_SPEAKERS or (
+        _BRACKET_NUMBER.fullmatch(s) is not None)
+
+
+def _same_person(a: str, b: str) -> bool:
+    """True when one name's words are all words of the other (``Jane`` of ``Jane Doe``)."""
+    wa, wb = set(_fold(a).split()), set(_fold(b).split())
+    return wa <= wb or wb <= wa
+
+
+def plan_pseudonyms(
+    entries: Sequence[NameEntry],
+    speakers: Sequence[str] = (),
+    *,
+    previous: Sequence[Mapping[str, str]] = (),
+    detected: Sequence[str] = (),
+) -> Plan:
+    """The replacement plan for the names of ``entries``, the ``speakers`` (in order of
+    first appearance; generic roles are skipped) and ``detected`` names.
+
+    ``previous`` (rows name, pseudonym, kind of an earlier key) keeps earlier choices and
+    names, so a later run or a new interview wave gives the same people the same
+    pseudonyms. A name without a pseudonym gets ``P01``… (speakers and participants),
+    ``[Colleague 1]``, ``[Organisation 1]``, ``[Place 1]`` or ``[Person 1]`` by kind.
+    Error messages name lines, never the names themselves.
+    """
+    groups: list[list[NameEntry]] = []
+    by_person: dict[str, int] = {}
+    by_pseudonym: dict[str, int] = {}
+    for e in entries:  # group the rows into people: same ``person``, or a shared pseudonym
+        gid: int | None = by_person.get(e.person.casefold()) if e.person else None
+        if e.pseudonym:
+            other = by_pseudonym.get(e.pseudonym.casefold())
+            if other is not None and other != gid:
+                if gid is None and any(_same_person(e.name, o.name) for o in groups[other]):
+                    gid = other
+                else:
+                    raise InputFileError(
+                        f"line {e.line} gives the pseudonym '{e.pseudonym}' of another person "
+                        f"(line {groups[other][0].line}); give each person their own "
+                        "pseudonym, or the same 'person' value if the two names are one person")
+        if gid is None:
+            groups.append([])
+            gid = len(groups) - 1
+        groups[gid].append(e)
+        if e.person:
+            by_person.setdefault(e.person.casefold(), gid)
+        if e.pseudonym:
+            by_pseudonym.setdefault(e.pseudonym.casefold(), gid)
+    group_of = {_fold(e.name): i for i, g in enumerate(groups) for e in g}
+    before = {_fold(r.get("name", "")): r for r in previous if r.get("name")}
+
+    def add(entry: NameEntry, gid: int | None = None) -> int:
+        if gid is None:
+            groups.append([])
+            gid = len(groups) - 1
+        groups[gid].append(entry)
+        group_of[_fold(entry.name)] = gid
+        return gid
+
+    for key, r in before.items():  # names of the earlier key keep their pseudonyms
+        p = _clean(r.get("pseudonym", ""))
+        if key in group_of or not p:
+            continue
+        gid = by_pseudonym.get(p.casefold())
+        if gid is not None and not any(
+                _clean(before.get(_fold(e.name), {}).get("pseudonym", "")) == p
+                or _same_person(e.name, r["name"]) for e in groups[gid]):
+            raise InputFileError(
+                f"line {groups[gid][0].line} gives the pseudonym '{p}', which the key gives to "
+                "another person; choose another pseudonym or a new key")
+        gid = add(NameEntry(name=_clean(r["name"]), pseudonym=p, kind=r.get("kind", "")), gid)
+        by_pseudonym.setdefault(p.casefold(), gid)
+    speaker_groups: list[int] = []
+    for s in map(_clean, speakers):  # speakers no row lists are people of their own
+        if not s or is_generic_speaker(s) or s in by_pseudonym or s.casefold() in by_pseudonym:
+            continue
+        gid = group_of.get(_fold(s))
+        if gid is None:
+            gid = add(NameEntry(name=s, kind=SPEAKER))
+        if gid not in speaker_groups:
+            speaker_groups.append(gid)
+    for d in map(_clean, detected):
+        if d and _fold(d) not in group_of and not is_generic_speaker(d):
+            add(NameEntry(name=d, kind="detected"))
+    used = {e.pseudonym.casefold() for g in groups for e in g if e.pseudonym}
+    used |= {_clean(r.get("pseudonym", "")).casefold() for r in before.values()}
+    counters: dict[str, int] = {}
+
+    def generate(prefix: str) -> str:
+        while True:
+            counters[prefix] = counters.get(prefix, 0) + 1
+            n = counters[prefix]
+            value = f"P{n:02d}" if prefix == "P" else f"[{prefix} {n}]"
+            if value.casefold() not in used:
+                used.add(value.casefold())
+                return value
+
+    order = speaker_groups + [i for i in range(len(groups)) if i not in speaker_groups]
+    replacements: list[Replacement] = []
+    for i in order:
+        group = groups[i]
+        earlier = [before[_fold(e.name)] for e in group if _fold(e.name) in before]
+        kinds = [e.kind for e in group] + [r.get("kind", "") for r in earlier]
+        kind = next((k for k in kinds if k and k != SPEAKER), "")
+        if not kind and (i in speaker_groups or SPEAKER in kinds):
+            kind = "participant"
+        pseudonym = next((e.pseudonym for e in group if e.pseudonym), "") or next(
+            (_clean(r.get("pseudonym", "")) for r in earlier if r.get("pseudonym")), "")
+        if not pseudonym:
+            pseudonym = generate("P" if kind == "participant" else _PREFIX.get(kind, "Person"))
+        replacements += [Replacement(e.name, pseudonym, e.kind if e.kind == SPEAKER else kind)
+                         for e in group]
+    plan = make_plan(replacements)
+    for rep in plan.replacements:  # a pseudonym holding a name would change on every run
+        if replace_names(plan, rep.pseudonym) != rep.pseudonym:
+            raise InputFileError(
+                f"the pseudonym '{rep.pseudonym}' contains a listed name, so it would be replaced "
+                "again on the next run; choose a pseudonym that is not a name")
+    return plan
+
+
+def make_plan(replacements: Iterable[Replacement]) -> Plan:
+    """A :class:`Plan` over ``replacements`` (sorted longest name first)."""
+    ordered = tuple(sorted(replacements, key=lambda r: (-len(r.name), _fold(r.name))))
+    lookup = {_fold(r.name): r for r in ordered}
+    if not ordered:
+        return Plan(replacements=(), _lookup=lookup, _pattern=None)
+    alternatives: list[str] = []
+    for r in ordered:
+        for form in dict.fromkeys((unicodedata.normalize("NFC", r.name),
+                                   unicodedata.normalize("NFD", r.name))):
+            words = r"\s+".join(re.escape(w) for w in form.split())
+            alternatives.append(f"(?-i:{words})" if r.exact_case else words)
+    pattern = re.compile(
+        rf"(?<![\w{_MARKS}])(?:{'|'.join(alternatives)})(?![\w{_MARKS}])", re.IGNORECASE)
+    return Plan(replacements=ordered, _lookup=lookup, _pattern=pattern)
+
+
+# -- applying it -------------------------------------------------------------------------
+def apply_plan(plan: Plan, text: str) -> tuple[str, tuple[Edit, ...]]:
+    """Replace every listed name in ``text``; return the new text and the edits made."""
+    if plan._pattern is None:
+        return text, ()
+    parts: list[str] = []
+    edits: list[Edit] = []
+    pos = shift = 0
+    for m in plan._pattern.finditer(text):
+        r = plan.find(m.group(0))
+        parts.append(text[pos:m.start()])
+        parts.append(r.pseudonym)
+        start = m.start() + shift
+        edits.append(Edit(m.start(), m.end(), start, start + len(r.pseudonym), r.name))
+        shift += len(r.pseudonym) - (m.end() - m.start())
+        pos = m.end()
+    parts.append(text[pos:])
+    return "".join(parts), tuple(edits)
+
+
+def replace_names(plan: Plan, text: str) -> str:
+    """``text`` with every listed name replaced."""
+    return apply_plan(plan, text)[0]
+
+
+class OffsetMap:
+    """Carries old offsets into the new text through a document's edits (in order)."""
+
+    def __init__(self, edits: Sequence[Edit]) -> None:
+        self.edits = tuple(edits)
+        self._starts = [e.old_start for e in self.edits]
+
+    def offset(self, pos: int, *, end: bool = False) -> int:
+        """The new offset of ``pos``. An offset inside a replaced name moves to the
+        pseudonym's start (a span's ``start``) or its end (``end=True``), so a span that
+        cut a name now covers the whole pseudonym."""
+        i = bisect.bisect_right(self._starts, pos) - 1
+        if i < 0:
+            return pos
+        e = self.edits[i]
+        if pos >= e.old_end:
+            return pos + e.new_end - e.old_end
+        if pos == e.old_start:
+            return e.new_start
+        return e.new_end if end else e.new_start
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """The new ``(start, end)`` of the old span ``start:end``."""
+        return self.offset(start), self.offset(end, end=True)
+
+
+def map_span(edits: Sequence[Edit], start: int, end: int) -> tuple[int, int]:
+    """The new ``(start, end)`` of the old span ``start:end`` (see :class:`OffsetMap`)."""
+    return OffsetMap(edits).span(start, end)
+
+
+def name_counts(edits: Iterable[Edit]) -> dict[str, int]:
+    """Replacements per plan name."""
+    out: dict[str, int] = {}
+    for e in edits:
+        out[e.name] = out.get(e.name, 0) + 1
+    return out
+
+
+# -- the key -------------------------------------------------------------------------------
+def read_key(path: str | Path) -> list[dict[str, str]]:
+    """The rows of an existing key file (none when it does not exist)."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputFileError(f"{path}: the pseudonym key cannot be read ({exc}); restore it "
+                             "from your backup or pass a new --key path") from None
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    if not {"name", "pseudonym"} <= set(reader.fieldnames or []):
+        raise InputFileError(f"{path}: line 1 is not a pseudonym key header (expected "
+                             f"{','.join(KEY_COLUMNS)}); pass the key this command wrote")
+    return [{k: restore_cell(v or "") for k, v in row.items() if k} for row in reader]
+
+
+def key_rows(plan: Plan, counts: Mapping[str, int],
+             previous: Sequence[Mapping[str, str]] = ()) -> list[dict[str, str]]:
+    """The key: every name with its pseudonym, kind and cumulative replacement count.
+    Rows of ``previous`` keys that the plan no longer lists are kept."""
+    old = {_fold(r["name"]): r for r in previous}
+    rows: dict[str, dict[str, str]] = {}
+    for r in sorted(plan.replacements, key=lambda r: (r.pseudonym, r.name)):
+        count = old.get(_fold(r.name), {}).get("count", "").strip()
+        total = (int(count) if count.isdigit() else 0) + counts.get(r.name, 0)
+        rows[_fold(r.name)] = {"name": r.name, "pseudonym": r.pseudonym, "kind": r.kind,
+                               "count": str(total)}
+    for key, row in old.items():
+        rows.setdefault(key, {c: row.get(c, "") for c in KEY_COLUMNS})
+    return list(rows.values())
+
+
+def key_path_allowed(key: str | Path, project: str | Path) -> bool:
+    """False when ``key`` lies inside the project folder."""
+    k = Path(key).expanduser().resolve()
+    p = Path(project).expanduser().resolve()
+    return k != p and p not in k.parents
+
+
+def write_key(path: str | Path, rows: Sequence[Mapping[str, str]]) -> None:
+    """Write the key atomically with file mode 0600 (owner read/write only)."""
+    path = Path(path)
+    text = safe_csv_text(pd.DataFrame([[str(r.get(c, "")) for c in KEY_COLUMNS] for r in rows],
+                                      columns=list(KEY_COLUMNS), dtype=object))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".key-", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
