@@ -13,7 +13,7 @@ from isp_nlp.precode.wave import precode_wave
 from isp_nlp.project import open_project
 from isp_nlp.records import Segment, Suggestion
 from isp_nlp.report.wave_summary import summarise_transcript
-from tests.conftest import CORPUS, require_shared
+from tests.conftest import CORPUS, SHARED, require_shared
 
 
 def _wave(tmp_path: Path) -> Path:
@@ -36,6 +36,7 @@ def test_precode_codes_the_readable_files_and_lists_the_broken_one(
     assert result.exit_code == 1, result.output
     assert "skipped  broken.vtt" in result.output
     assert "Pre-coded 2 transcripts" in result.output
+    assert "Wrote" in result.output and "wave.qdpx (qdpx)" in result.output
     html = (out / "summary.html").read_text("utf-8")
     assert "broken.vtt" in html and "w01" in html and "site-b/w02.vtt" in html
     assert ".hidden" not in html and "notes.pdf" not in html
@@ -108,3 +109,40 @@ def test_summary_counts_codes_abstentions_and_the_stage_sequence() -> None:
     assert t.code_counts == (("Alpha", 2), ("b", 1))
     assert t.no_code_share == 0.5 and t.stage_abstained_share == 0.25
     assert t.stage_sequence == "push → ? → exchange ×2"
+
+
+def test_the_wave_qdpx_holds_the_suggestions_as_the_model_users_codings(
+        demo_project: Path, tmp_path: Path) -> None:
+    import zipfile
+
+    import defusedxml.ElementTree as ET
+
+    out = tmp_path / "out"
+    outcome = precode_wave(_wave(tmp_path), demo_project, out)
+    assert set(outcome.outputs) == {"summary", "qdpx", "csv"}
+    with zipfile.ZipFile(out / "wave.qdpx") as z:
+        root = ET.fromstring(z.read("project.qde"))
+        assert len([n for n in z.namelist() if n.startswith("sources/")]) == 2
+    ns = "{urn:QDA-XML:project:1.0}"
+    users = {u.get("guid"): u.get("name") for u in root.iter(ns + "User")}
+    assert list(users.values()) == [f"isp-nlp model {outcome.model_id}"]
+    selections = list(root.iter(ns + "PlainTextSelection"))
+    assert selections and all(
+        users[c.get("creatingUser")].startswith("isp-nlp model") for s in selections
+        for c in s.iter(ns + "Coding"))
+    assert all("provenance=model" in (s.findtext(ns + "Description") or "")
+               for s in selections)
+    with open_project(out) as wave:
+        suggested = [s for s in wave.suggestions(outcome.model_id) if s.suggested]
+    import csv
+
+    with (out / "suggestions.csv").open(encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert sum(r["status"] == "suggested" for r in rows) == len(suggested) > 0
+    assert {r["provenance"] for r in rows} == {"model"}
+    schema = SHARED / "refi-qda" / "Project.xsd"
+    if schema.is_file():
+        import xmlschema
+
+        with zipfile.ZipFile(out / "wave.qdpx") as z:
+            xmlschema.XMLSchema(str(schema)).validate(z.read("project.qde").decode("utf-8"))

@@ -4,8 +4,10 @@
 (``OUT_DIR``, a normal isp-nlp project holding the seed project's codebook and a copy
 of its latest model), scores every codable segment through the same
 :func:`isp_nlp.pipeline.suggest_project` that ``isp-nlp suggest`` runs, and writes
-the files a team opens next. A file that cannot be read is reported and skipped;
-the others are pre-coded. Coders can go on with ``isp-nlp --project OUT_DIR review``.
+the files a team opens next: ``wave.qdpx`` (the suggestions as codings of the model's
+user, for NVivo, ATLAS.ti or MAXQDA), ``suggestions.csv`` and ``summary.html``. A file
+that cannot be read is reported and skipped; the others are pre-coded. Coders can go on
+with ``isp-nlp --project OUT_DIR review``.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from pathlib import Path
 from isp_nlp.errors import IspNlpError, ModelError, ProjectError
 from isp_nlp.ingest.readers import SUPPORTED_SUFFIXES, read_transcript
 from isp_nlp.ingest.segment import segment_transcript
+from isp_nlp.interchange.refi_export import write_qdpx
+from isp_nlp.interchange.sheet_export import export_sheet
 from isp_nlp.pipeline import project_embedder, register_bundle, suggest_project
 from isp_nlp.project import DEFAULT_EMBEDDER, init_project, open_project, require_codebook
 from isp_nlp.report.wave_summary import (
@@ -34,6 +38,8 @@ from isp_nlp.store.registry import now
 from isp_nlp.suggest.bundle import SuggesterModel
 
 SUMMARY_NAME = "summary.html"
+QDPX_NAME = "wave.qdpx"
+CSV_NAME = "suggestions.csv"
 
 
 @dataclass(frozen=True)
@@ -178,6 +184,12 @@ def precode_wave(
             transcripts=summaries, failed=failed, code_threshold=model.code_threshold,
             stage_threshold=model.stage_threshold))
         outputs["summary"] = summary_path
+        if documents:
+            qdpx = write_qdpx(wave, out_dir / QDPX_NAME, include_suggestions=True,
+                              documents=sorted(documents))
+            outputs["qdpx"] = Path(qdpx.path)
+            table = export_sheet(wave, out_dir / CSV_NAME, fmt="csv", include_suggestions=True)
+            outputs["csv"] = Path(table.path)
         return WaveOutcome(out_dir=out_dir, model_id=model.manifest["model_id"],
                            transcripts=tuple(summaries), failed=tuple(failed),
                            outputs=outputs, segments_scored=scored)
