@@ -56,6 +56,7 @@ from isp_nlp.records import (
     Codebook,
     Coder,
     Coding,
+    Note,
     Segment,
     Suggestion,
 )
@@ -99,6 +100,7 @@ class QdpxContent:
     users: tuple[Coder, ...]
     texts: Mapping[str, str]
     selections: tuple[Selection, ...]
+    notes: tuple[Note, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -268,6 +270,17 @@ def project_qde(content: QdpxContent) -> bytes:
                 "guid": guid, "name": document, "plainTextPath": f"internal://{guid}.txt"})
             for sel in by_doc.get(document, ()):
                 _selection_element(source_el, sel, users[sel.coder].guid)
+            _note_refs(source_el, content, document, users)
+    if content.notes:
+        notes_el = ET.SubElement(root, "Notes")
+        for note in content.notes:
+            attrs = {"guid": note_guid(note), "name": note.title or "Note"}
+            if note.coder in users:
+                attrs["creatingUser"] = users[note.coder].guid
+            if note.created_at:
+                attrs["creationDateTime"] = note.created_at
+            ET.SubElement(ET.SubElement(notes_el, "Note", attrs),
+                          "PlainTextContent").text = note.text
     for element in root.iter():  # names and definitions from hostile files stay well-formed
         if element.text:
             element.text = _NOT_XML.sub("", element.text)
@@ -275,6 +288,38 @@ def project_qde(content: QdpxContent) -> bytes:
             element.attrib[key] = _NOT_XML.sub("", value)
     ET.indent(root)
     return (XML_DECLARATION + ET.tostring(root, encoding="unicode") + "\n").encode("utf-8")
+
+
+def note_guid(note: Note) -> str:
+    """The note's own GUID when it has a valid one, else a stable one from its content."""
+    return note.guid if is_guid(note.guid) else stable_guid(
+        "note", note.title, note.text, note.document or "", note.start, note.end)
+
+
+def _note_refs(source_el: ET.Element, content: QdpxContent, document: str,
+               users: Mapping[str, Coder]) -> None:
+    """Attach ``document``'s notes: on a span, through a selection holding only a NoteRef
+    (the span as code points, like the codings); else on the source itself."""
+    text = content.texts[document]
+    whole: list[str] = []
+    for note in content.notes:
+        if note.document != document:
+            continue
+        guid = note_guid(note)
+        if note.start is not None and note.end is not None and (
+                0 <= note.start < note.end <= len(text)):
+            attrs = {"guid": stable_guid("note-span", guid), "startPosition": str(note.start),
+                     "endPosition": str(note.end)}
+            if note.coder in users:
+                attrs["creatingUser"] = users[note.coder].guid
+            sel = ET.Element("PlainTextSelection", attrs)
+            ET.SubElement(sel, "NoteRef", {"targetGUID": guid})
+            codings_end = [i for i, el in enumerate(source_el) if el.tag == "PlainTextSelection"]
+            source_el.insert(codings_end[-1] + 1 if codings_end else 0, sel)
+        else:
+            whole.append(guid)
+    for guid in whole:
+        ET.SubElement(source_el, "NoteRef", {"targetGUID": guid})
 
 
 def _selection_element(parent: ET.Element, sel: Selection, user: str) -> None:
@@ -404,9 +449,12 @@ def project_content(store: Store, *, include_suggestions: bool = False,
     known = {u.name for u in users}
     users += [Coder(name, user_guid(name)) for name in sorted({s.coder for s in selections})
               if name not in known]
+    notes = tuple(n for n in store.notes() if n.document is None or n.document in texts)
+    users += [Coder(n.coder, user_guid(n.coder)) for n in notes
+              if n.coder and n.coder not in {u.name for u in users}]
     content = QdpxContent(name=store.path.parent.name or "isp-nlp project", origin=origin(),
                           codebook=codebook, users=tuple(users), texts=texts,
-                          selections=selections)
+                          selections=selections, notes=notes)
     return content, covered, skipped
 
 

@@ -233,7 +233,8 @@ def _notes(project: RefiProject, located: dict[str, tuple[str, int | None, int |
         where = next((located[guid_key(t)] for t in n.targets if guid_key(t) in located),
                      (None, None, None))
         notes.append(Note(title=n.title, text=n.text, guid=n.guid,
-                          coder=_coder(n.user, names, project.default_user),
+                          coder=(_coder(n.user, names, project.default_user)
+                                 if n.user or project.default_user else ""),
                           document=where[0], start=where[1], end=where[2],
                           created_at=n.created_at))
     for source in project.sources:
