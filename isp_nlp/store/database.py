@@ -157,7 +157,12 @@ class Store(ModelTables, CodingTables, DocumentRewrites):
                 conn.execute("ROLLBACK")
             raise
         else:
-            conn.execute("COMMIT")
+            try:
+                conn.execute("COMMIT")
+            except BaseException:  # e.g. a deferred foreign key or a full disk at COMMIT
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
 
     def _begin(self, conn: sqlite3.Connection) -> None:
         """Take the write lock; if another process holds it, say so once and wait for it
