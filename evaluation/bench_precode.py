@@ -134,7 +134,7 @@ def _run(args: argparse.Namespace, work: Path) -> int:
         _child(_RUNNER, "demo", "--out", str(seed))
     shutil.rmtree(out, ignore_errors=True)
     command = ["precode", str(wave), "--from", str(seed), "--out", str(out),
-               "--unit", args.unit, "--skip-speakers", "Therapist"]
+               "--unit", args.unit]
     t0 = time.perf_counter()
     cold = _child(_RUNNER, *command)
     cold["wall_seconds"] = time.perf_counter() - t0
@@ -150,7 +150,7 @@ def _run(args: argparse.Namespace, work: Path) -> int:
     import torch
 
     result = {
-        "wave": {**counts, "unit": args.unit, "skip_speakers": "Therapist",
+        "wave": {**counts, "unit": args.unit,
                  "segments": bare["segments"], "scored_segments": bare["scored"],
                  "texts_encoded": bare["texts"]},
         "cold": cold, "warm": warm, "bare_encode": bare,
@@ -180,7 +180,7 @@ def _markdown(r: dict) -> str:
         "its own process).",
         "",
         f"Wave: {w['transcripts']} transcripts built from the {w['sessions']} AnnoMI sessions "
-        f"({w['turns']} turns), unit `{w['unit']}`, Therapist turns kept as context only: "
+        f"({w['turns']} turns), unit `{w['unit']}`, every speaker coded: "
         f"{w['segments']} segments, {w['scored_segments']} scored, {w['texts_encoded']} "
         "distinct texts encoded (segments and their previous turns).",
         f"Machine: {r['machine']['cpus']} CPUs, torch threads {r['machine']['torch_threads']}, "

@@ -146,3 +146,19 @@ def test_the_wave_qdpx_holds_the_suggestions_as_the_model_users_codings(
 
         with zipfile.ZipFile(out / "wave.qdpx") as z:
             xmlschema.XMLSchema(str(schema)).validate(z.read("project.qde").decode("utf-8"))
+
+
+def test_skip_speakers_is_checked_across_the_wave_and_applies_on_a_rerun(
+        demo_project: Path, tmp_path: Path) -> None:
+    wave, out = _wave(tmp_path), tmp_path / "out"
+    result = CliRunner().invoke(cli, ["precode", str(wave), "--from", str(demo_project),
+                                      "--out", str(out), "--skip-speakers", "Interviewr"])
+    assert result.exit_code == 2 and "did you mean 'Interviewer'" in result.output
+    precode_wave(wave, demo_project, out)
+    with open_project(out) as store:
+        all_codable = sum(s.codable for s in store.segments())
+    again = precode_wave(wave, demo_project, out, skip_speakers=["Interviewer"])
+    with open_project(out) as store:
+        segments = store.segments()
+    assert not any(s.codable for s in segments if s.speaker == "Interviewer")
+    assert sum(s.codable for s in segments) == again.segments_scored < all_codable

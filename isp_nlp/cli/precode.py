@@ -39,8 +39,11 @@ def precode(wave_dir: Path, source: Path, out_dir: Path, unit: str, max_chars: i
     for t in outcome.transcripts:
         for warning in t.warnings:
             click.echo(f"Warning: {t.name}: {warning}", err=True)
-        click.echo(f"pre-coded  {t.name}: {t.codable} codable segments; stages "
-                   f"{t.stage_sequence}")
+        open_share = "—" if t.stage_abstained_share is None else \
+            f"{t.stage_abstained_share:.0%}"
+        click.echo(f"pre-coded  {t.name}: {t.codable} codable segments, "
+                   f"{sum(n for _, n in t.code_counts)} code suggestions, stage left open on "
+                   f"{open_share}")
     for f in outcome.failed:
         click.echo(f"   skipped  {f.path}: {f.reason}", err=True)
     click.echo(f"Pre-coded {len(outcome.transcripts)} transcripts with model "

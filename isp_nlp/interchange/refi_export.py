@@ -431,7 +431,7 @@ def project_content(store: Store, *, include_suggestions: bool = False,
             raise ProjectError("the project has no trained model, so no suggestions to "
                                "export; run `isp-nlp train` and `isp-nlp suggest` first, "
                                "or leave out --include-suggestions")
-        suggestions = store.suggestions(latest["id"])
+        suggestions = store.suggestions(latest["id"], with_evidence=False)
         if not suggestions:
             raise ProjectError(f"model {latest['id']} has no suggestions yet; run "
                                "`isp-nlp suggest` first, or leave out --include-suggestions")

@@ -183,7 +183,7 @@ def export_sheet(store: Store, out: str | Path, *, fmt: str | None = None,
             raise ModelError("the project has no trained model, so no suggestions to export; "
                              "run `isp-nlp train` and `isp-nlp suggest`, or leave out "
                              "--include-suggestions.")
-        suggestions = store.suggestions(model["id"])
+        suggestions = store.suggestions(model["id"], with_evidence=False)
     frame, counts = sheet_frame(store.codings(), store.annotations(), segments,
                                 store.transcript_texts(), store.codebook(), suggestions,
                                 with_suggestions=include_suggestions)

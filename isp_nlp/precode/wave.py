@@ -16,7 +16,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from isp_nlp.errors import IspNlpError, ModelError, ProjectError
@@ -25,7 +25,14 @@ from isp_nlp.ingest.segment import segment_transcript
 from isp_nlp.interchange.refi_export import write_qdpx
 from isp_nlp.interchange.sheet_export import export_sheet
 from isp_nlp.pipeline import project_embedder, register_bundle, suggest_project
-from isp_nlp.project import DEFAULT_EMBEDDER, init_project, open_project, require_codebook
+from isp_nlp.project import (
+    DEFAULT_EMBEDDER,
+    check_skip_speakers,
+    init_project,
+    open_project,
+    require_codebook,
+)
+from isp_nlp.records import Transcript
 from isp_nlp.report.wave_summary import (
     FailedFile,
     TranscriptSummary,
@@ -123,13 +130,43 @@ def _prepare_wave_project(source_dir: Path, out_dir: Path) -> tuple[Store, Sugge
     return wave, model
 
 
-def _ingest_one(wave: Store, path: Path, *, unit: str, max_chars: int,
-                skip_speakers: Sequence[str]) -> tuple[str, tuple[str, ...]]:
-    transcript = read_transcript(path)
+def _read_wave(files: Sequence[Path], wave_dir: Path, on_file: Callable[[Path], None] | None
+               ) -> tuple[list[tuple[str, Transcript]], list[FailedFile]]:
+    """Read every file; one that cannot be read (or repeats a document name) is listed."""
+    read: list[tuple[str, Transcript]] = []
+    failed: list[FailedFile] = []
+    seen: dict[str, str] = {}
+    for path in files:
+        if on_file is not None:
+            on_file(path)
+        shown = str(path.relative_to(wave_dir))
+        try:
+            transcript = read_transcript(path)
+        except (IspNlpError, OSError, UnicodeError) as exc:
+            failed.append(FailedFile(shown, str(exc)))
+            continue
+        if transcript.document in seen:
+            failed.append(FailedFile(shown, f"its document name '{transcript.document}' is "
+                                     f"also used by {seen[transcript.document]}; rename one"))
+            continue
+        seen[transcript.document] = shown
+        read.append((shown, transcript))
+    return read, failed
+
+
+def _store_transcript(wave: Store, transcript: Transcript, stored: dict[str, tuple[str, str]],
+                      *, unit: str, max_chars: int, skip: Sequence[str]) -> None:
+    """Segment and store ``transcript``; one already held unchanged keeps its segments
+    (so a re-run does not segment again) and only gets this run's codable flags."""
+    if stored.get(transcript.document) == (transcript.sha256, unit):
+        names = {n.strip().casefold() for n in skip}
+        wave.set_codable([replace(s, codable=not (s.speaker is not None
+                                                  and s.speaker.casefold() in names))
+                          for s in wave.segments(document=transcript.document)])
+        return
     segments = segment_transcript(transcript, unit=unit, max_chars=max_chars,
-                                  skip_speakers=tuple(skip_speakers))
+                                  skip_speakers=tuple(skip))
     wave.add_transcripts([(transcript, segments, unit)], replace=True)
-    return transcript.document, transcript.warnings
 
 
 def precode_wave(
@@ -154,24 +191,19 @@ def precode_wave(
     files = wave_files(wave_dir)
     wave, model = _prepare_wave_project(source_dir, out_dir)
     try:
-        failed: list[FailedFile] = []
+        skip = tuple(n for n in skip_speakers if n.strip())
+        read, failed = _read_wave(files, wave_dir, on_file)
+        check_skip_speakers(skip, (t for _, t in read))
+        stored = {t["document"]: (t["sha256"], t["unit"]) for t in wave.transcripts()}
         documents: dict[str, tuple[str, tuple[str, ...]]] = {}
-        skip = tuple(skip_speakers)
-        for path in files:
-            if on_file is not None:
-                on_file(path)
-            shown = str(path.relative_to(wave_dir))
+        for shown, transcript in read:
             try:
-                document, warnings = _ingest_one(wave, path, unit=unit, max_chars=max_chars,
-                                                 skip_speakers=skip)
-            except (IspNlpError, OSError, UnicodeError) as exc:
+                _store_transcript(wave, transcript, stored, unit=unit, max_chars=max_chars,
+                                  skip=skip)
+            except IspNlpError as exc:
                 failed.append(FailedFile(shown, str(exc)))
                 continue
-            if document in documents:
-                failed.append(FailedFile(shown, f"its document name '{document}' is also used "
-                                         f"by {documents[document][0]}; rename one of them"))
-                continue
-            documents[document] = (shown, warnings)
+            documents[transcript.document] = (shown, transcript.warnings)
         scored = 0
         if documents:
             result = suggest_project(wave, embedder or project_embedder(wave), progress=progress)
@@ -199,7 +231,7 @@ def precode_wave(
 
 def _summaries(wave: Store, model: SuggesterModel,
                documents: dict[str, tuple[str, tuple[str, ...]]]) -> list[TranscriptSummary]:
-    suggestions = wave.suggestions(model.manifest["model_id"])
+    suggestions = wave.suggestions(model.manifest["model_id"], with_evidence=False)
     codebook = require_codebook(wave)
     names = {c.id: c.name for c in codebook.codes}
     out = []

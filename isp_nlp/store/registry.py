@@ -85,9 +85,11 @@ class ModelTables:
             )
         return len(suggestions)
 
-    def suggestions(self, model_id: str) -> list[Suggestion]:
+    def suggestions(self, model_id: str, *, with_evidence: bool = True) -> list[Suggestion]:
+        """The model's stored suggestions; ``with_evidence=False`` skips reading the
+        exemplars (much faster, for exports and summaries)."""
         evidence: dict[tuple[str, str], list[Evidence]] = {}
-        for r in self.conn.execute(
+        for r in () if not with_evidence else self.conn.execute(
             "SELECT segment_id, dimension, exemplar_id, similarity, text, labels"
             " FROM suggestion_evidence WHERE model_id = ? ORDER BY segment_id, dimension, rank",
             (model_id,),
