@@ -434,3 +434,21 @@ def test_random_bytes_in_a_zip_never_advise_pickle(trained, tmp_path: Path) -> N
     with pytest.raises(ModelError) as info:
         SuggesterModel.load(folder)
     assert "pickle" not in str(info.value) and "weights.npz" in str(info.value)
+
+
+def test_suggesting_in_chunks_gives_the_same_suggestions(
+        trained, monkeypatch: pytest.MonkeyPatch) -> None:
+    model, X, ids = trained
+    whole = model.suggest(X, ids, top_evidence=2)
+    monkeypatch.setattr("isp_nlp.suggest.bundle.SUGGEST_CHUNK", 5)
+    chunked = model.suggest(X, ids, top_evidence=2)
+
+    def shape(items):  # all but the floats, which BLAS may round differently per batch
+        return [(s.segment_id, s.dimension, s.label, bool(s.suggested),
+                 [(e.segment_id, e.labels) for e in s.evidence]) for s in items]
+
+    assert shape(chunked) == shape(whole) and len(whole) == len(ids) * (len(CODES) + 1)
+    np.testing.assert_allclose([s.probability for s in chunked],
+                               [s.probability for s in whole], atol=1e-9)
+    np.testing.assert_allclose([e.similarity for s in chunked for e in s.evidence],
+                               [e.similarity for s in whole for e in s.evidence], atol=1e-9)

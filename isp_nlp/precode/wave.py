@@ -32,7 +32,7 @@ from isp_nlp.project import (
     open_project,
     require_codebook,
 )
-from isp_nlp.records import Transcript
+from isp_nlp.records import Suggestion, Transcript
 from isp_nlp.report.wave_summary import (
     FailedFile,
     TranscriptSummary,
@@ -43,6 +43,7 @@ from isp_nlp.store.database import Store, project_db
 from isp_nlp.store.files import atomic_write_text
 from isp_nlp.store.registry import now
 from isp_nlp.suggest.bundle import SuggesterModel
+from isp_nlp.suggest.training_data import humanly_coded
 
 SUMMARY_NAME = "summary.html"
 QDPX_NAME = "wave.qdpx"
@@ -206,8 +207,7 @@ def precode_wave(
             documents[transcript.document] = (shown, transcript.warnings)
         scored = 0
         if documents:
-            result = suggest_project(wave, embedder or project_embedder(wave), progress=progress)
-            scored = int(result["segments"])
+            scored = _score(wave, model, embedder, progress=progress)
         summaries = _summaries(wave, model, documents)
         outputs: dict[str, Path] = {}
         summary_path = out_dir / SUMMARY_NAME
@@ -229,17 +229,30 @@ def precode_wave(
         wave.close()
 
 
+def _score(wave: Store, model: SuggesterModel, embedder, *, progress: bool) -> int:
+    """Suggest for every codable segment without human codes, through ``suggest``; when the
+    stored suggestions of this model already cover exactly those segments (a re-run of an
+    unchanged wave) they are kept. Returns how many segments are scored."""
+    coded = humanly_coded(wave.annotations())
+    targets = {s.id for s in wave.segments() if s.codable and s.id not in coded}
+    if targets and wave.suggested_segments(model.manifest["model_id"]) == targets:
+        return len(targets)
+    result = suggest_project(wave, embedder or project_embedder(wave), progress=progress)
+    return int(result["segments"])
+
+
 def _summaries(wave: Store, model: SuggesterModel,
                documents: dict[str, tuple[str, tuple[str, ...]]]) -> list[TranscriptSummary]:
     suggestions = wave.suggestions(model.manifest["model_id"], with_evidence=False)
     codebook = require_codebook(wave)
     names = {c.id: c.name for c in codebook.codes}
+    by_segment: dict[str, list[Suggestion]] = {}
+    for suggestion in suggestions:
+        by_segment.setdefault(suggestion.segment_id, []).append(suggestion)
     out = []
     for document, (shown, warnings) in documents.items():
         segments = wave.segments(document=document)
-        ids = {s.id for s in segments}
-        out.append(summarise_transcript(document, shown, segments,
-                                        [s for s in suggestions if s.segment_id in ids],
-                                        names, warnings))
+        mine = [x for seg in segments for x in by_segment.get(seg.id, ())]
+        out.append(summarise_transcript(document, shown, segments, mine, names, warnings))
     return out
 

@@ -85,6 +85,11 @@ class ModelTables:
             )
         return len(suggestions)
 
+    def suggested_segments(self, model_id: str) -> set[str]:
+        """The segments the model's stored suggestions cover."""
+        return {r[0] for r in self.conn.execute(
+            "SELECT DISTINCT segment_id FROM suggestions WHERE model_id = ?", (model_id,))}
+
     def suggestions(self, model_id: str, *, with_evidence: bool = True) -> list[Suggestion]:
         """The model's stored suggestions; ``with_evidence=False`` skips reading the
         exemplars (much faster, for exports and summaries)."""

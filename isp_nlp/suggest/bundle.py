@@ -39,6 +39,9 @@ FORMAT_VERSION = 4
 # 3: code prototypes only
 READABLE_VERSIONS = (1, 2, 3, 4)
 FILES = ("manifest.json", "config.json", "weights.npz")
+#: Segments scored at a time by :meth:`SuggesterModel.suggest` (features of a large wave
+#: would otherwise all be in memory at once).
+SUGGEST_CHUNK = 2048
 #: The groups of arrays in weights.npz (``code/...``, ...) and the one plain array.
 ARRAY_PARTS = ("code", "stage", "features", "prototypes", "stage_prototypes", "exemplars")
 
@@ -191,8 +194,17 @@ class SuggesterModel:
         segment itself); its ``labels`` are the exemplar's codes on code
         suggestions and its stage on stage suggestions.
         """
-        X, F = self._inputs(data)
         ids = [str(s) for s in segment_ids]
+        n = len(data)
+        if n > SUGGEST_CHUNK and len(ids) == n:  # rows are independent: bound the memory
+            out_all: list[Suggestion] = []
+            for start in range(0, n, SUGGEST_CHUNK):
+                rows = np.arange(start, min(start + SUGGEST_CHUNK, n))
+                part = data.subset(rows) if isinstance(data, SegmentBatch) else data[rows]
+                out_all += self.suggest(part, ids[start:start + SUGGEST_CHUNK],
+                                        top_evidence=top_evidence)
+            return out_all
+        X, F = self._inputs(data)
         if len(ids) != X.shape[0]:
             raise ModelError(
                 f"Suggester got {X.shape[0]} embeddings but {len(ids)} segment ids; expected one "
