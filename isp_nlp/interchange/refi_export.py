@@ -414,16 +414,18 @@ def _documents(store: Store, documents: Iterable[str] | None) -> dict[str, str]:
 
 
 def project_content(store: Store, *, include_suggestions: bool = False,
-                    documents: Iterable[str] | None = None
+                    documents: Iterable[str] | None = None,
+                    suggestions: Sequence[Suggestion] | None = None,
                     ) -> tuple[QdpxContent, int, tuple[str, ...]]:
-    """Read what a .qdpx of the project holds (see the module docstring)."""
+    """Read what a .qdpx of the project holds (see the module docstring); ``suggestions``
+    are the latest model's, when the caller has read them already."""
     codebook = store.codebook()
     if codebook is None:
         raise ProjectError("the project has no codebook yet; load one with "
                            "`isp-nlp codebook load FILE.yaml` before exporting")
     texts = _documents(store, documents)
     users = [Coder(c.name, user_guid(c.name, c.guid), c.initials) for c in store.coders()]
-    suggestions: list[Suggestion] = []
+    chosen: Sequence[Suggestion] = ()
     model_coder = ""
     if include_suggestions:
         latest = store.latest_model()
@@ -431,8 +433,9 @@ def project_content(store: Store, *, include_suggestions: bool = False,
             raise ProjectError("the project has no trained model, so no suggestions to "
                                "export; run `isp-nlp train` and `isp-nlp suggest` first, "
                                "or leave out --include-suggestions")
-        suggestions = store.suggestions(latest["id"], with_evidence=False)
-        if not suggestions:
+        chosen = (store.suggestions(latest["id"], with_evidence=False)
+                  if suggestions is None else suggestions)
+        if not chosen:
             raise ProjectError(f"model {latest['id']} has no suggestions yet; run "
                                "`isp-nlp suggest` first, or leave out --include-suggestions")
         user = model_user(latest["id"])
@@ -443,7 +446,7 @@ def project_content(store: Store, *, include_suggestions: bool = False,
     for seg in store.segments():
         segments.setdefault(seg.document, []).append(seg)
     selections, covered, skipped = build_selections(
-        codebook, segments, texts, store.codings(), store.annotations(), suggestions,
+        codebook, segments, texts, store.codings(), store.annotations(), chosen,
         model_coder)
     texts, selections = lf_sources(texts, selections)
     known = {u.name for u in users}
@@ -460,7 +463,8 @@ def project_content(store: Store, *, include_suggestions: bool = False,
 
 def write_qdpx(store: Store, out: str | Path, *, include_suggestions: bool = False,
                documents: Iterable[str] | None = None,
-               pseudonymised_only: bool = False) -> ExportSummary:
+               pseudonymised_only: bool = False,
+               suggestions: Sequence[Suggestion] | None = None) -> ExportSummary:
     """Export the project (or only ``documents``) as a REFI-QDA .qdpx at ``out``.
 
     ``include_suggestions`` adds the latest model's suggestions under the model's user;
@@ -469,7 +473,8 @@ def write_qdpx(store: Store, out: str | Path, *, include_suggestions: bool = Fal
     """
     out = check_out_path(out, ".qdpx")
     content, covered, skipped = project_content(
-        store, include_suggestions=include_suggestions, documents=documents)
+        store, include_suggestions=include_suggestions, documents=documents,
+        suggestions=suggestions)
     if pseudonymised_only:
         require_pseudonymised(store, content.texts)
     size = write_qdpx_file(out, project_qde(content), content.texts)

@@ -169,23 +169,27 @@ def write_sheet(frame: pd.DataFrame, path: str | Path, fmt: str) -> None:
 
 
 def export_sheet(store: Store, out: str | Path, *, fmt: str | None = None,
-                 include_suggestions: bool = False) -> SheetExport:
-    """Write the project's codings (and the latest model's suggestions) to ``out``."""
+                 include_suggestions: bool = False,
+                 suggestions: Sequence[Suggestion] | None = None) -> SheetExport:
+    """Write the project's codings (and the latest model's suggestions) to ``out``;
+    ``suggestions`` are the latest model's, when the caller has read them already."""
     out = Path(out)
     chosen = sheet_format(out, fmt)
     segments: dict[str, list[Segment]] = {}
     for seg in store.segments():
         segments.setdefault(seg.document, []).append(seg)
-    suggestions: list[Suggestion] = []
-    if include_suggestions:
+    picked: Sequence[Suggestion] = ()
+    if include_suggestions and suggestions is not None:
+        picked = suggestions
+    elif include_suggestions:
         model = store.latest_model()
         if model is None:
             raise ModelError("the project has no trained model, so no suggestions to export; "
                              "run `isp-nlp train` and `isp-nlp suggest`, or leave out "
                              "--include-suggestions.")
-        suggestions = store.suggestions(model["id"], with_evidence=False)
+        picked = store.suggestions(model["id"], with_evidence=False)
     frame, counts = sheet_frame(store.codings(), store.annotations(), segments,
-                                store.transcript_texts(), store.codebook(), suggestions,
+                                store.transcript_texts(), store.codebook(), picked,
                                 with_suggestions=include_suggestions)
     write_sheet(frame, out, chosen)
     return SheetExport(path=str(out), format=chosen, rows=len(frame), **counts)

@@ -208,7 +208,8 @@ def precode_wave(
         scored = 0
         if documents:
             scored = _score(wave, model, embedder, progress=progress)
-        summaries = _summaries(wave, model, documents)
+        suggestions = wave.suggestions(model.manifest["model_id"], with_evidence=False)
+        summaries = _summaries(wave, suggestions, documents)
         outputs: dict[str, Path] = {}
         summary_path = out_dir / SUMMARY_NAME
         atomic_write_text(summary_path, render_wave_summary(
@@ -218,9 +219,10 @@ def precode_wave(
         outputs["summary"] = summary_path
         if documents:
             qdpx = write_qdpx(wave, out_dir / QDPX_NAME, include_suggestions=True,
-                              documents=sorted(documents))
+                              documents=sorted(documents), suggestions=suggestions)
             outputs["qdpx"] = Path(qdpx.path)
-            table = export_sheet(wave, out_dir / CSV_NAME, fmt="csv", include_suggestions=True)
+            table = export_sheet(wave, out_dir / CSV_NAME, fmt="csv", include_suggestions=True,
+                                 suggestions=suggestions)
             outputs["csv"] = Path(table.path)
         return WaveOutcome(out_dir=out_dir, model_id=model.manifest["model_id"],
                            transcripts=tuple(summaries), failed=tuple(failed),
@@ -241,9 +243,8 @@ def _score(wave: Store, model: SuggesterModel, embedder, *, progress: bool) -> i
     return int(result["segments"])
 
 
-def _summaries(wave: Store, model: SuggesterModel,
+def _summaries(wave: Store, suggestions: Sequence[Suggestion],
                documents: dict[str, tuple[str, tuple[str, ...]]]) -> list[TranscriptSummary]:
-    suggestions = wave.suggestions(model.manifest["model_id"], with_evidence=False)
     codebook = require_codebook(wave)
     names = {c.id: c.name for c in codebook.codes}
     by_segment: dict[str, list[Suggestion]] = {}
