@@ -69,12 +69,16 @@ def segment_batch(segments: Sequence[Segment], all_segments: Sequence[Segment], 
     """A :class:`SegmentBatch` of ``segments`` with their previous turn (among
     ``all_segments``, the project's segments in document order) as context."""
 
-    X = embed_texts([s.text for s in segments], embedder, cache, progress=progress)
     context = previous_turns(all_segments, segments)
-    C = np.zeros_like(X)
     rows = [i for i, text in enumerate(context) if text]
+    # One call for the segments and their contexts: one progress bar, and the encoder
+    # batches all texts by length together.
+    both = embed_texts([s.text for s in segments] + [context[i] for i in rows], embedder,
+                       cache, progress=progress)
+    X = both[:len(segments)]
+    C = np.zeros_like(X)
     if rows:
-        C[rows] = embed_texts([context[i] for i in rows], embedder, cache)
+        C[rows] = both[len(segments):]
     return SegmentBatch(tuple(s.id for s in segments), tuple(s.text for s in segments), X,
                         tuple(context), C)
 
