@@ -31,6 +31,7 @@ from isp_nlp.interchange.refi_codebook import (
 )
 from isp_nlp.records import PROVENANCES, Codebook, Segment, Transcript
 from isp_nlp.store.database import Store, project_db
+from isp_nlp.store.files import atomic_path
 
 EMBEDDERS = ("minilm", "hashing-256")
 DEFAULT_EMBEDDER = "minilm"
@@ -264,10 +265,8 @@ def export_codes(store: Store, path: str | Path) -> int:
 
     by_id = {s.id: s for s in store.segments()}
     frame = annotations_to_frame(store.annotations(), by_id)
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    write_safe_csv(frame, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        write_safe_csv(frame, tmp)
     return len(frame)
 
 

@@ -536,7 +536,7 @@ def test_a_failed_write_leaves_no_file_and_no_temporary(built: Path, tmp_path: P
         raise OSError("disk full")
 
     with open_project(built) as store:
-        monkeypatch.setattr(refi_export.os, "replace", broken)
+        monkeypatch.setattr("isp_nlp.store.files.os.replace", broken)
         with pytest.raises(OSError, match="disk full"):
             write_qdpx(store, out)
         assert list(tmp_path.iterdir()) == []

@@ -13,9 +13,7 @@ from __future__ import annotations
 import bisect
 import csv
 import io
-import os
 import re
-import tempfile
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +24,7 @@ import pandas as pd
 from isp_nlp.coded.safe_csv import restore_cell, safe_csv_text
 from isp_nlp.errors import InputFileError
 from isp_nlp.ingest.labels import is_known_label
+from isp_nlp.store.files import atomic_write_text
 
 KINDS = ("participant", "colleague", "organisation", "place")
 #: The bracketed pseudonym prefix of each kind (and of a person of no kind, or detected).
@@ -412,15 +411,4 @@ def write_key(path: str | Path, rows: Sequence[Mapping[str, str]]) -> None:
     text = safe_csv_text(pd.DataFrame([[str(r.get(c, "")) for c in KEY_COLUMNS] for r in rows],
                                       columns=list(KEY_COLUMNS), dtype=object))
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".key-", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write_text(path, text, mode=0o600)

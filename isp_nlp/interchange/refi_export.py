@@ -25,9 +25,7 @@ in the same folder and then moved into place, so a failure never leaves half a f
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 import zipfile
 from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
@@ -61,6 +59,7 @@ from isp_nlp.records import (
     Suggestion,
 )
 from isp_nlp.store.database import Store
+from isp_nlp.store.files import atomic_path
 
 #: The setting the ``pseudonymise`` command writes: a JSON list of document names.
 PROVENANCE_PREFIX = "isp-nlp: provenance="
@@ -341,24 +340,10 @@ def _selection_element(parent: ET.Element, sel: Selection, user: str) -> None:
 def write_qdpx_file(out: Path, qde: bytes, texts: Mapping[str, str]) -> int:
     """Write the archive atomically (a temporary file in ``out``'s folder, then replaced);
     on any failure the temporary file is removed and ``out`` is untouched. Returns its size."""
-    fd, tmp_name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            with zipfile.ZipFile(handle, "w") as archive:
-                _member(archive, "project.qde", qde)
-                for document, text in texts.items():
-                    _member(archive, f"sources/{source_guid(document)}.txt",
-                            text.encode("utf-8"))
-            handle.flush()
-            os.fsync(handle.fileno())
-        mask = os.umask(0)
-        os.umask(mask)
-        tmp.chmod(0o666 & ~mask)
-        os.replace(tmp, out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_path(out) as tmp, zipfile.ZipFile(tmp, "w") as archive:
+        _member(archive, "project.qde", qde)
+        for document, text in texts.items():
+            _member(archive, f"sources/{source_guid(document)}.txt", text.encode("utf-8"))
     return out.stat().st_size
 
 

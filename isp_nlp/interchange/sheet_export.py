@@ -15,7 +15,6 @@ place, so a failed export leaves no partial file behind.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from isp_nlp.errors import InputFileError, ModelError
 from isp_nlp.interchange.xlsx import xlsx_bytes
 from isp_nlp.records import Annotation, Codebook, Coding, Segment, Suggestion
 from isp_nlp.store.database import Store
+from isp_nlp.store.files import atomic_path
 
 COLUMNS = ("document", "segment_ids", "start", "end", "speaker", "text", "code_id",
            "code_name", "dimension", "coder", "provenance")
@@ -153,9 +153,7 @@ def _plain(value: object) -> object:
 
 def write_sheet(frame: pd.DataFrame, path: str | Path, fmt: str) -> None:
     """Write ``frame`` atomically as formula-safe CSV (UTF-8 with BOM) or XLSX."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
+    with atomic_path(path) as tmp:
         if fmt == "csv":
             write_safe_csv(frame, tmp, bom=True)
         else:
@@ -163,9 +161,6 @@ def write_sheet(frame: pd.DataFrame, path: str | Path, fmt: str) -> None:
             values = [[neutralise_cell(_plain(v)) for v in row]
                       for row in frame.itertuples(index=False, name=None)]
             tmp.write_bytes(xlsx_bytes(header, values, sheet="codings"))
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def export_sheet(store: Store, out: str | Path, *, fmt: str | None = None,

@@ -19,11 +19,12 @@ from pathlib import Path
 def atomic_path(target: str | Path, mode: int | None = None) -> Iterator[Path]:
     """A temporary path to write; it replaces ``target`` when the block succeeds.
 
-    ``mode`` defaults to the target's current permissions, else 0o644.
+    ``mode`` defaults to the target's current permissions, else what the umask gives a
+    new file. The temporary file is private (0600) while it is written.
     """
     target = Path(target)
     if mode is None:
-        mode = target.stat().st_mode & 0o777 if target.exists() else 0o644
+        mode = target.stat().st_mode & 0o777 if target.exists() else 0o666 & ~_umask()
     fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     tmp = Path(name)
@@ -35,6 +36,12 @@ def atomic_path(target: str | Path, mode: int | None = None) -> Iterator[Path]:
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_bytes(target: str | Path, data: bytes, mode: int | None = None) -> None:
