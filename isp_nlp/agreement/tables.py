@@ -11,7 +11,6 @@ import difflib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from isp_nlp.codebook.check import normalise_stage
@@ -33,11 +32,6 @@ def _missing(value: Any) -> bool:
 
 def _notmissing(value: Any) -> bool:
     return not _missing(value)
-
-
-def _label_set(labels: pd.Series) -> Any:
-    """The labels of one coder on one segment as a frozenset (missing ones left out)."""
-    return frozenset(str(x) for x in labels if _notmissing(x))
 
 
 def coder_order(coders: Iterable[Any], model_coder: str = MODEL_CODER) -> list[str]:
@@ -82,21 +76,27 @@ def coding_tables(
     tables: dict[str, pd.DataFrame] = {STAGE_DIMENSION: stage_table}
 
     code_rows = frame[frame["dimension"] == CODE_DIMENSION]
-    seen = code_rows.groupby(["segment_id", "coder"], sort=True)["label"].agg(_label_set)
-    if seen.empty:
+    if code_rows.empty:
         for code in codes:
             empty = pd.DataFrame(dtype=float)
             empty.index.name, empty.columns.name = "segment_id", "coder"
             tables[str(code)] = empty
         return tables
-    sets = seen.unstack()
-    sets = sets[coder_order(sets.columns, model_coder)]
+    # 0 where the coder has a code-dimension row for the segment, NaN where not; then 1
+    # where one of those rows carries the code (vectorised: 500k segments take seconds).
+    pairs = code_rows[["segment_id", "coder"]].drop_duplicates()
+    base = pairs.assign(value=0.0).pivot(index="segment_id", columns="coder", values="value")
+    base = base.sort_index()[coder_order(base.columns, model_coder)]
+    labelled = code_rows[code_rows["label"].map(_notmissing)]
+    labels = labelled["label"].astype(str)
     for code in codes:
         code = str(code)
-        table = sets.apply(
-            lambda col, c=code: col.map(lambda s: np.nan if not isinstance(s, frozenset)
-                                        else float(c in s))
-        ).astype(float)
+        values = base.to_numpy(copy=True)
+        hits = labelled[labels == code]
+        rows = base.index.get_indexer(pd.Index(hits["segment_id"]))
+        cols = base.columns.get_indexer(pd.Index(hits["coder"]))
+        values[rows, cols] = 1.0
+        table = pd.DataFrame(values, index=base.index, columns=base.columns)
         table.index.name, table.columns.name = "segment_id", "coder"
         tables[code] = table
     return tables
