@@ -23,7 +23,7 @@ def import_codes_cmd(ctx, file: Path) -> None:
     r = import_codes(open_store(ctx), file)
     made = ", ".join(f"{k} {n}" for k, n in r["provenance"].items())
     click.echo(f"Imported {r['rows']} rows: {r['segments']} segments coded by "
-               f"{', '.join(r['coders'])} ({r['changed']} changed, {r['unchanged']} unchanged; "
+               f"{_names(r['coders'])} ({r['changed']} changed, {r['unchanged']} unchanged; "
                f"provenance: {made or '—'})")
 
 
@@ -35,3 +35,9 @@ def export_codes_cmd(ctx, file: Path) -> None:
 
     n = export_codes(open_store(ctx), file)
     click.echo(f"Wrote {n} rows to {file}")
+
+
+def _names(names: list[str], limit: int = 10) -> str:
+    """At most ``limit`` names, then how many more (a file may hold thousands of coders)."""
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
