@@ -184,3 +184,51 @@ def test_a_read_only_project_reads_and_refuses_writes_truthfully(
     line = _one_line_exit_2(_run(read_only_view, "codebook", "load", str(codebook)))
     assert "the project folder is read-only" in line and "nothing was changed" in line
     assert "backup" not in line
+
+
+def _corrupt_a_page(db: Path) -> None:
+    """Overwrite the codes table's root page in place (as a failing disk or a stray program
+    would), leaving the schema readable."""
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    size = conn.execute("PRAGMA page_size").fetchone()[0]
+    page = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'codes'").fetchone()[0]
+    conn.close()
+    with db.open("r+b") as fh:
+        fh.seek(size * (page - 1))
+        fh.write(b"\xff" * size)
+
+
+def test_check_and_backup_of_a_healthy_project(project: Path, tmp_path: Path) -> None:
+    codebook = Path(__file__).parents[1] / "corpora" / "isp-demo" / "codebook.yaml"
+    assert _run(project, "codebook", "load", str(codebook)).exit_code == 0
+    result = _run(project, "check")
+    assert result.exit_code == 0 and "OK (integrity ok, schema version 4)" in result.output
+    copy = tmp_path / "copy"
+    result = _run(project, "backup", str(copy))
+    assert result.exit_code == 0, result.output
+    assert (copy / "models").is_dir()
+    assert _run(copy, "check").exit_code == 0
+    with Store.open(project_db(copy)) as store:
+        assert store.codebook() is not None
+    assert "already holds files" in _one_line_exit_2(_run(project, "backup", str(copy)))
+    assert "the project itself" in _one_line_exit_2(_run(project, "backup", str(project)))
+
+
+def test_a_damaged_page_is_found_by_check_and_refuses_writes(project: Path) -> None:
+    codebook = Path(__file__).parents[1] / "corpora" / "isp-demo" / "codebook.yaml"
+    assert _run(project, "codebook", "load", str(codebook)).exit_code == 0
+    _corrupt_a_page(project_db(project))
+    result = _run(project, "check")
+    assert result.exit_code == 2 and "problem(s), listed above" in result.output
+    line = _one_line_exit_2(_run(project, "codebook", "load", str(codebook)))
+    assert "is damaged" in line and "nothing was written" in line and "isp-nlp check" in line
+
+
+def test_a_missing_column_is_reported_by_check(project: Path) -> None:
+    conn = sqlite3.connect(project_db(project))
+    conn.execute("ALTER TABLE codes DROP COLUMN color")
+    conn.commit()
+    conn.close()
+    result = _run(project, "check")
+    assert result.exit_code == 2 and "table 'codes' lacks column(s) color" in result.output

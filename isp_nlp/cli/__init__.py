@@ -24,7 +24,7 @@ from isp_nlp.cli.ingest import ingest
 from isp_nlp.cli.interchange import import_cmd
 from isp_nlp.cli.precode import precode
 from isp_nlp.cli.privacy import pseudonymise
-from isp_nlp.cli.project import demo, init, status
+from isp_nlp.cli.project import backup, check, demo, init, status
 from isp_nlp.cli.report import report
 from isp_nlp.cli.review import log, review
 from isp_nlp.cli.sheets import export_sheet_cmd, import_excerpts_cmd
@@ -53,7 +53,7 @@ COMMANDS: tuple[click.Command, ...] = (
     init, ingest, codebook, import_codes_cmd, export_codes_cmd, embed, train, suggest,
     review, log, report, status, demo, agreement, pathways, disagreements, resolve,
     evaluate, next_to_code, precode, import_cmd, export, import_excerpts_cmd,
-    export_sheet_cmd, pseudonymise,
+    export_sheet_cmd, pseudonymise, check, backup,
 )
 for _command in COMMANDS:
     cli.add_command(_command)

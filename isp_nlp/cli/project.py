@@ -1,4 +1,5 @@
-"""`isp-nlp init`, `status` and `demo`: create, inspect and demonstrate a project."""
+"""`isp-nlp init`, `status`, `check`, `backup` and `demo`: create, inspect, verify, copy and
+demonstrate a project."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from isp_nlp.cli.common import FORMATS, emit, open_store
+from isp_nlp.cli.common import FORMATS, InputError, emit, open_store
 from isp_nlp.demo import run_demo
 from isp_nlp.project import init_project, project_status
 
@@ -43,3 +44,29 @@ def demo(out: Path, corpus: Path | None, embedder: str) -> None:
 
     path = run_demo(out, corpus=corpus, embedder=embedder, echo=click.echo)
     click.echo(str(path))
+
+
+@click.command()
+@click.pass_context
+def check(ctx) -> None:
+    """Verify the project database: SQLite integrity, schema version, every table and column."""
+
+    store = open_store(ctx)
+    problems = store.check()
+    for problem in problems:
+        click.echo(f"  {problem}", err=True)
+    if problems:
+        raise InputError(f"{store.path} has {len(problems)} problem(s), listed above; restore "
+                         "it from a backup (`isp-nlp backup` makes one)")
+    click.echo(f"{store.path}: OK (integrity ok, schema version {store.schema_version()})")
+
+
+@click.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.pass_context
+def backup(ctx, directory: Path) -> None:
+    """Copy the project into a new folder DIRECTORY: a consistent copy of the database
+    (SQLite online backup, safe while others work) and the trained models."""
+
+    written = open_store(ctx).backup(directory)
+    click.echo(f"Backed up the project to {written.parent}")

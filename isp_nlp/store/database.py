@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -22,6 +23,7 @@ from isp_nlp.errors import ProjectError
 from isp_nlp.records import Annotation, Code, Codebook, Segment, Transcript
 from isp_nlp.store.codings import CodingTables
 from isp_nlp.store.failures import DatabaseDamaged, DatabaseReadOnly, explain_database_error
+from isp_nlp.store.integrity import backup_database, full_problems, quick_problems
 from isp_nlp.store.migrations import MIGRATIONS, SCHEMA_VERSION, schema
 from isp_nlp.store.registry import ModelTables, SqliteEmbeddingCache, now, row_id
 from isp_nlp.store.rewrite import DocumentRewrites
@@ -45,6 +47,7 @@ class Store(ModelTables, CodingTables, DocumentRewrites):
         self.on_wait: Callable[[float], None] | None = None
         #: Opened read-only because the file or its folder cannot be written.
         self.read_only = False
+        self._checked = False
 
     # -- opening -----------------------------------------------------------
     @classmethod
@@ -152,9 +155,16 @@ class Store(ModelTables, CodingTables, DocumentRewrites):
         self._begin(conn)
         try:
             yield conn
-        except BaseException:
+        except BaseException as exc:
             if conn.in_transaction:  # SQLite has already rolled back after e.g. a full disk
                 conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.DatabaseError) and not isinstance(
+                    exc, sqlite3.OperationalError):
+                problems = quick_problems(conn)  # a write failed: is the file damaged?
+                if problems:
+                    raise DatabaseDamaged(
+                        f"{self.path} is damaged ({problems[0]}); nothing was written; run "
+                        "`isp-nlp check`, and restore it from a backup") from exc
             raise
         else:
             try:
@@ -174,6 +184,14 @@ class Store(ModelTables, CodingTables, DocumentRewrites):
                 "as status, log, agreement and report, work; copy the project to a writable "
                 "folder to change it"
             )
+        if not self._checked:  # once per command, before its first write
+            self._checked = True
+            problems = quick_problems(conn)
+            if problems:
+                raise DatabaseDamaged(
+                    f"{self.path} is damaged ({problems[0]}), so nothing was written (writing "
+                    "could lose more); run `isp-nlp check`, and restore it from a backup"
+                )
         total = lock_timeout()
         first = min(_FIRST_WAIT, total)
         conn.execute(f"PRAGMA busy_timeout = {int(first * 1000)}")
@@ -188,6 +206,27 @@ class Store(ModelTables, CodingTables, DocumentRewrites):
             conn.execute("BEGIN IMMEDIATE")
         finally:
             conn.execute(f"PRAGMA busy_timeout = {int(total * 1000)}")
+
+    # -- integrity -----------------------------------------------------------
+    def check(self) -> list[str]:
+        """Every problem ``isp-nlp check`` reports: integrity, missing tables or columns."""
+        return full_problems(self.conn)
+
+    def backup(self, directory: str | Path) -> Path:
+        """Copy the project (database and trained models) into a new folder ``directory``."""
+        target = Path(directory)
+        if target.resolve() == self.path.parent.resolve():
+            raise ProjectError(f"{target} is the project itself; choose a new folder for "
+                               "the backup")
+        if target.exists() and any(target.iterdir()):
+            raise ProjectError(f"{target} already holds files; choose a new or empty folder "
+                               "for the backup")
+        target.mkdir(parents=True, exist_ok=True)
+        backup_database(self.conn, target / DB_NAME)
+        models = self.path.parent / "models"
+        if models.is_dir():
+            shutil.copytree(models, target / "models", dirs_exist_ok=True)
+        return target / DB_NAME
 
     # -- settings ------------------------------------------------------------
     def get_setting(self, key: str, default: str | None = None) -> str | None:
