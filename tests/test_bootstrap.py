@@ -130,3 +130,21 @@ def test_seeded_weights_are_reused_and_read_only() -> None:
     weights = b._seeded_weights(30, 25, 11)
     assert not weights.flags.writeable and weights.sum() == 25 * 30
     assert not np.allclose(resampled_sums(a, n_resamples=25, seed=12), sums_a)
+
+
+def test_bootstrap_many_shares_draws_and_matches_one_at_a_time() -> None:
+    import pandas as pd
+
+    from isp_nlp.agreement.bootstrap import bootstrap_many
+
+    rng = np.random.default_rng(4)
+    truth = rng.integers(0, 3, 400)
+    other = np.where(rng.random(400) < 0.7, truth, rng.integers(0, 3, 400))
+    table = pd.DataFrame({"a": truth, "b": other}).astype(object)
+    ratings = encode(table, categories=(0, 1, 2))
+    stats = [unit_stats(ratings, m, level="nominal") for m in ("percent", "kappa", "alpha")]
+    together = bootstrap_many(stats, n_resamples=300, seed=7)
+    for s, est in zip(stats, together, strict=True):
+        alone = bootstrap(s, n_resamples=300, seed=7)
+        assert est.metric == alone.metric and est.value == alone.value
+        assert abs(est.ci_low - alone.ci_low) < 1e-12 and abs(est.ci_high - alone.ci_high) < 1e-12

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from isp_nlp.agreement.bootstrap import BY, Estimate, bootstrap, check_confidence
+from isp_nlp.agreement.bootstrap import BY, Estimate, bootstrap, bootstrap_many, check_confidence
 from isp_nlp.agreement.coefficients import METRICS, PAIR_METRICS, check_metric, unit_stats
 from isp_nlp.agreement.ratings import check_level, encode
 from isp_nlp.agreement.sets import SET_DISTANCES, set_alpha
@@ -92,9 +92,9 @@ def _estimates(table: pd.DataFrame, metrics: Sequence[str], options: Reliability
         n = int((table.notna().sum(axis=1) >= 2).sum()) if len(table.columns) else 0
         nan = Estimate("", math.nan, math.nan, math.nan, n, len(table.columns), str(exc))
         return {m: nan.to_dict() for m in metrics}
-    for s in stats:
-        est = bootstrap(s, level=options.ci, n_resamples=options.n_resamples,
-                        groups=groups, seed=options.seed)
+    estimates = bootstrap_many(stats, level=options.ci, n_resamples=options.n_resamples,
+                               groups=groups, seed=options.seed)
+    for s, est in zip(stats, estimates, strict=True):
         out[s.metric] = est.to_dict()
     return out
 
