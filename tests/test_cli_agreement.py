@@ -183,3 +183,18 @@ def test_project_mode_matches_the_report(demo_project: Path) -> None:
     for row in report.pairs.itertuples():
         assert row.kappa == pytest.approx(pairs[(row.target, row.coder_a, row.coder_b)]["value"])
         assert row.ci_low == pytest.approx(pairs[(row.target, row.coder_a, row.coder_b)]["ci_low"])
+
+
+def test_a_large_agreement_shows_a_progress_bar(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = [{"document": "d", "segment": f"s{i}", "coder": c, "code": "x" * (i % 2),
+             "stage": "push"} for i in range(20) for c in ("A", "B")]
+    path = _write(tmp_path / "coded.csv", rows)
+    quiet = run(str(path), "--resamples", "10", project=tmp_path / "none")
+    assert quiet.exit_code == 0 and "Agreement" not in quiet.stderr
+    import importlib  # the package's `agreement` attribute is the command, not the module
+
+    monkeypatch.setattr(importlib.import_module("isp_nlp.cli.agreement"), "LARGE", 0)
+    shown = run(str(path), "--resamples", "10", project=tmp_path / "none")
+    assert shown.exit_code == 0 and "Agreement" in shown.stderr  # the bar (a label off a tty)
+    assert shown.stdout == quiet.stdout

@@ -5,7 +5,7 @@ coder pairs, built on :mod:`isp_nlp.agreement.coefficients` and
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
@@ -135,6 +135,7 @@ def reliability_report(
     documents: Mapping[str, str] | None = None,
     coders: Sequence[str] | None = None,
     model_coder: str = MODEL_CODER,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ReliabilityReport:
     """Coefficients with bootstrap CIs for the stage, each code, overall, and coder pairs.
 
@@ -142,7 +143,8 @@ def reliability_report(
     presence unit of all code tables, resampled by segment (or document), for all
     coders and for each coder pair (target ``overall``), plus Krippendorff's alpha
     with MASI and Jaccard distances over each coder's set of codes per segment.
-    ``documents`` maps segment ids to documents (``by="document"``).
+    ``documents`` maps segment ids to documents (``by="document"``). ``progress`` is
+    called with (targets done, targets in all) after each target (stage, code, overall).
     """
 
     options = options or ReliabilityOptions()
@@ -156,6 +158,15 @@ def reliability_report(
     }}
     pairs: list[dict[str, Any]] = []
     codes = {t: tab for t, tab in tables.items() if t != STAGE_DIMENSION}
+    total = (STAGE_DIMENSION in tables) + len(codes) + bool(codes)
+    done = 0
+
+    def step() -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(done, total)
+
     if STAGE_DIMENSION in tables:
         table, categories, note = _stage_table(tables[STAGE_DIMENSION], options.level)
         groups = _groups(table.index, options.by, documents)
@@ -166,12 +177,14 @@ def reliability_report(
                 est["note"] = "; ".join(x for x in (est["note"], note) if x)
         pairs += _pairs(STAGE_DIMENSION, table, metrics, options, categories, groups,
                         model_coder)
+        step()
     data["codes"] = {}
     for code, table in codes.items():
         groups = _groups(table.index, options.by, documents)
         data["codes"][code] = _estimates(table, metrics, options, categories=(0, 1),
                                          groups=groups)
         pairs += _pairs(code, table, metrics, options, (0, 1), groups, model_coder)
+        step()
     if codes:
         pooled = pd.concat(list(codes.values()), keys=list(codes), names=["code", "segment_id"])
         pooled = pooled.swaplevel().sort_index()
@@ -186,6 +199,7 @@ def reliability_report(
                 est = bootstrap(set_alpha(sets, distance), level=options.ci, groups=groups,
                                 n_resamples=options.n_resamples, seed=options.seed)
                 data["overall"][f"alpha_{distance}"] = est.to_dict()
+        step()
     data["pairs"] = pairs
     return ReliabilityReport(data)
 

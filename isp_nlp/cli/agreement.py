@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import click
@@ -100,14 +101,28 @@ def agreement(ctx, csv_file, label_column, coders, metric, level, by, ci, seed, 
         )
     for message in info:
         click.echo(message, err=True)
-    rep = reliability_report({t: v for t, v in tables.items() if v is not None},
-                             options=options, documents=documents, coders=wanted or None)
+    chosen = {t: v for t, v in tables.items() if v is not None}
+    units = max((len(v) for v in chosen.values()), default=0)
+    hidden = units * options.n_resamples < LARGE
+    with click.progressbar(length=1, label="Agreement", file=sys.stderr,
+                           hidden=hidden) as bar:
+
+        def advance(done: int, total: int) -> None:
+            bar.length = total
+            bar.update(done - bar.pos)
+
+        rep = reliability_report(chosen, options=options, documents=documents,
+                                 coders=wanted or None, progress=advance)
     if fmt == "json":
         click.echo(json.dumps(rep.to_dict(), indent=2, ensure_ascii=False, allow_nan=False))
     elif fmt == "csv":
         click.echo(safe_csv_text(rep.to_frame()), nl=False)
     else:
         click.echo(format_reliability_table(rep))
+
+
+#: Units × resamples from which a progress bar is shown (about ten seconds of work).
+LARGE = 50_000_000
 
 
 def _check_coders(tables, wanted: list[str]) -> None:
