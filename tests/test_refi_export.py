@@ -49,6 +49,7 @@ from isp_nlp.records import (
 )
 from isp_nlp.store.database import Store
 from tests.conftest import SHARED
+from tests.test_one_model_path import STAGE_OF, WORDS
 
 NS = {"q": PROJECT_NS}
 CODEBOOK = """\
@@ -72,13 +73,6 @@ codes:
     name: Barriers
     definition: Obstacles such as staff turnover and no time.
 """
-WORDS = {
-    "training": "course slides curriculum classroom binder lecture trained certified",
-    "coaching": "coach feedback weekly supervisor practice observed modelled together",
-    "barriers": "turnover time caseload shortage leaving overwhelmed burnout backlog",
-    "": "weather lunch parking building office morning drive coffee",
-}
-STAGE_OF = {"training": "push", "coaching": "exchange", "barriers": "push_pull", "": "none"}
 #: The third transcript carries emoji (outside the BMP: 2 UTF-16 units, 4 UTF-8 bytes,
 #: 1 code point) and non-Latin scripts before the coded words.
 EMOJI_TURN = "Ὀδυσσεύς 🙂🙂 говорит 信任 coach feedback"
