@@ -14,7 +14,8 @@ import click
 from isp_nlp import __version__
 from isp_nlp.errors import ImportCodesError, IspNlpError
 from isp_nlp.project import open_project
-from isp_nlp.store.database import Store, lock_timeout, project_db
+from isp_nlp.store.connection import lock_timeout
+from isp_nlp.store.database import Store, project_db
 from isp_nlp.store.failures import DATABASE_ERRORS, explain_database_error
 
 #: Where a user reports a genuine bug (a traceback that is not their mistake).

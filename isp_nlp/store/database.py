@@ -10,34 +10,32 @@ work on one project at once. Every multi-row write is one transaction.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
-from urllib.parse import quote
 
 from isp_nlp.errors import ProjectError
-from isp_nlp.records import Annotation, Code, Codebook, Segment, Transcript
+from isp_nlp.records import Segment, Transcript
 from isp_nlp.store.codings import CodingTables
+from isp_nlp.store.connection import connect, lock_timeout, writable
 from isp_nlp.store.failures import DatabaseDamaged, DatabaseReadOnly, explain_database_error
 from isp_nlp.store.integrity import backup_database, full_problems, quick_problems
+from isp_nlp.store.labels import LabelTables
 from isp_nlp.store.migrations import MIGRATIONS, SCHEMA_VERSION, schema
-from isp_nlp.store.registry import ModelTables, SqliteEmbeddingCache, now, row_id
+from isp_nlp.store.registry import ModelTables, SqliteEmbeddingCache, now
 from isp_nlp.store.rewrite import DocumentRewrites
 
 DB_NAME = "project.sqlite"
-LOCK_TIMEOUT_ENV = "ISP_NLP_LOCK_TIMEOUT"
-DEFAULT_LOCK_TIMEOUT = 60.0
 _FIRST_WAIT = 1.0  # seconds before the wait is announced
 
 def project_db(directory: str | Path) -> Path:
     return Path(directory) / DB_NAME
 
 
-class Store(ModelTables, CodingTables, DocumentRewrites):
+class Store(ModelTables, CodingTables, LabelTables, DocumentRewrites):
     """A project database. Use :meth:`create` or :meth:`open`."""
 
     def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
@@ -55,7 +53,7 @@ class Store(ModelTables, CodingTables, DocumentRewrites):
         """Create (or open, if it exists) a project database at ``path``."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        store = cls(path, _connect(path))
+        store = cls(path, connect(path))
         fresh = store.conn.execute(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone() is None
         if fresh:
@@ -77,9 +75,9 @@ class Store(ModelTables, CodingTables, DocumentRewrites):
                 f"no isp-nlp project at {path.parent}: {path.name} not found; "
                 f"create one with `isp-nlp init {path.parent}` or pass --project DIR"
             )
-        read_only = not _writable(path)
+        read_only = not writable(path)
         try:
-            store = cls(path, _connect(path, read_only=read_only))
+            store = cls(path, connect(path, read_only=read_only))
             row = store.conn.execute(
                 "SELECT value FROM meta WHERE key = 'schema_version'"
             ).fetchone()
@@ -392,151 +390,6 @@ class Store(ModelTables, CodingTables, DocumentRewrites):
         """The stored text of every transcript (what offsets point into), by document."""
         return dict(self.conn.execute("SELECT document, text FROM transcripts ORDER BY document"))
 
-    # -- codebook ----------------------------------------------------------
-    def save_codebook(self, codebook: Codebook, source: str) -> None:
-        """Replace the project's codebook; refuse if annotations use removed codes."""
-        with self.transaction() as conn:
-            new_ids = {("code", c.id) for c in codebook.codes}
-            new_ids |= {("stage", s.id) for s in codebook.stages}
-            used = conn.execute(
-                "SELECT DISTINCT dimension, label FROM annotations"
-                " WHERE label IS NOT NULL AND retracted_by IS NULL"
-            ).fetchall()
-            missing = sorted(label for dim, label in used if (dim, label) not in new_ids)
-            if missing:
-                raise ProjectError(
-                    f"{source}: the new codebook drops codes still used by annotations "
-                    f"({', '.join(missing[:5])}); keep those codes or recode the segments first"
-                )
-            conn.execute("DELETE FROM codes")
-            conn.execute(
-                "INSERT OR REPLACE INTO codebook(id, name, source, loaded_at) VALUES (1, ?, ?, ?)",
-                (codebook.name, source, now()),
-            )
-            rows = [
-                (c.id, c.dimension, i, c.name, c.parent, c.definition, c.include, c.exclude,
-                 json.dumps(list(c.examples)), c.color)
-                for i, c in enumerate([*codebook.codes, *codebook.stages])
-            ]
-            conn.executemany(
-                "INSERT INTO codes(id, dimension, position, name, parent, definition, include,"
-                " exclude, examples, color) VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
-
-    def codebook(self) -> Codebook | None:
-        """The project's codebook, or None before one is loaded."""
-        head = self.conn.execute("SELECT name FROM codebook WHERE id = 1").fetchone()
-        if head is None:
-            return None
-        codes: list[Code] = []
-        stages: list[Code] = []
-        for r in self.conn.execute(
-            "SELECT id, dimension, name, parent, definition, include, exclude, examples, color"
-            " FROM codes ORDER BY position"
-        ):
-            code = Code(id=r[0], dimension=r[1], name=r[2], parent=r[3], definition=r[4],
-                        include=r[5], exclude=r[6], examples=tuple(json.loads(r[7])),
-                        color=r[8])
-            (stages if code.dimension == "stage" else codes).append(code)
-        return Codebook(name=head[0], codes=tuple(codes), stages=tuple(stages))
-
-    # -- annotations -------------------------------------------------------
-    def import_annotations(self, annotations: Sequence[Annotation], *, source: str) -> dict:
-        """Import one coder's coding of each (segment, coder) in one transaction.
-
-        For every (segment, coder, dimension) in ``annotations`` the coder's
-        active annotations are replaced by the new ones (so re-importing a file
-        is a no-op, and a corrected file updates the codes). The import itself
-        is a log row, so it is attributed and undoable by inspection.
-        """
-        groups: dict[tuple[str, str, str], set[str | None]] = {}
-        sources: dict[tuple[str, str, str], str] = {}
-        for a in annotations:
-            key = (a.segment_id, a.coder, a.dimension)
-            groups.setdefault(key, set()).add(a.label)
-            sources[key] = a.source
-        added = unchanged = 0
-        with self.transaction() as conn:
-            log_id = row_id(conn.execute(
-                "INSERT INTO log(coder, action, detail, at) VALUES (?, 'import', ?, ?)",
-                ("*", json.dumps({"source": source, "rows": len(annotations)}), now()),
-            ))
-            for (seg, coder, dim), labels in groups.items():
-                if len(labels) > 1:
-                    labels.discard(None)
-                current = self._active_labels(conn, seg, coder, dim)
-                if current == labels:
-                    unchanged += 1
-                    continue
-                self._replace_labels(conn, seg, coder, dim, labels,
-                                     sources[(seg, coder, dim)], log_id)
-                added += 1
-        return {"changed": added, "unchanged": unchanged, "log_id": log_id}
-
-    @staticmethod
-    def _active_labels(conn: sqlite3.Connection, seg: str, coder: str, dim: str) -> set:
-        return {r[0] for r in conn.execute(
-            "SELECT label FROM annotations WHERE segment_id = ? AND coder = ? AND dimension = ?"
-            " AND retracted_by IS NULL", (seg, coder, dim))}
-
-    @staticmethod
-    def _replace_labels(conn: sqlite3.Connection, seg: str, coder: str, dim: str,
-                        labels: Iterable[str | None], source: str, log_id: int) -> None:
-        conn.execute(
-            "UPDATE annotations SET retracted_by = ? WHERE segment_id = ? AND coder = ?"
-            " AND dimension = ? AND retracted_by IS NULL", (log_id, seg, coder, dim))
-        at = now()
-        conn.executemany(
-            "INSERT INTO annotations(segment_id, coder, dimension, label, source, created_at,"
-            " created_by) VALUES (?,?,?,?,?,?,?)",
-            [(seg, coder, dim, label, source, at, log_id) for label in sorted(
-                labels, key=lambda x: "" if x is None else x)],
-        )
-
-    def annotations(self) -> list[Annotation]:
-        """All active annotations, human and model-assisted, in a stable order."""
-        return [
-            Annotation(segment_id=r[0], coder=r[1], dimension=r[2], label=r[3], source=r[4])
-            for r in self.conn.execute(
-                "SELECT segment_id, coder, dimension, label, source FROM annotations"
-                " WHERE retracted_by IS NULL ORDER BY segment_id, coder, dimension, label"
-            )
-        ]
-
     # -- embeddings ---------------------------------------------------------
     def embedding_cache(self) -> SqliteEmbeddingCache:
         return SqliteEmbeddingCache(self.conn)
-
-
-def lock_timeout() -> float:
-    """Seconds a write waits for another process's lock: ``ISP_NLP_LOCK_TIMEOUT`` or 60."""
-    raw = os.environ.get(LOCK_TIMEOUT_ENV, "")
-    try:
-        value = float(raw) if raw.strip() else DEFAULT_LOCK_TIMEOUT
-    except ValueError:
-        raise ProjectError(f"{LOCK_TIMEOUT_ENV}={raw!r} is not a number of seconds; "
-                           "set it to e.g. 60 or unset it") from None
-    if not 0 <= value <= 86_400:
-        raise ProjectError(f"{LOCK_TIMEOUT_ENV}={raw!r} is outside 0-86400 seconds; "
-                           "set it to e.g. 60 or unset it")
-    return value
-
-
-def _writable(path: Path) -> bool:
-    """Whether the database file and its folder (for the WAL files) can be written."""
-    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
-
-
-def _connect(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
-    timeout = lock_timeout()
-    if read_only:  # nobody can write here, so the file cannot change under us
-        uri = f"file:{quote(str(path.resolve()))}?mode=ro&immutable=1"
-        conn = sqlite3.connect(uri, uri=True, isolation_level=None)
-        conn.execute("PRAGMA foreign_keys = ON")
-        return conn
-    conn = sqlite3.connect(path, timeout=timeout, isolation_level=None)
-    conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = FULL")
-    conn.execute("PRAGMA foreign_keys = ON")
-    return conn
-

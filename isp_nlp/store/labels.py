@@ -1,0 +1,136 @@
+"""The codebook and coders' segment-level labels (annotations) of a project database.
+
+Split from :mod:`isp_nlp.store.database`: :class:`LabelTables` is mixed into
+:class:`isp_nlp.store.database.Store`, which supplies ``conn`` and ``transaction()``.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
+
+from isp_nlp.errors import ProjectError
+from isp_nlp.records import Annotation, Code, Codebook
+from isp_nlp.store.registry import now, row_id
+
+
+class LabelTables:
+    """The codebook and the annotations (a mixin of Store)."""
+
+    conn: sqlite3.Connection
+
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        """Supplied by Store: an IMMEDIATE transaction (joining an outer one)."""
+        raise NotImplementedError
+
+    # -- codebook ----------------------------------------------------------
+    def save_codebook(self, codebook: Codebook, source: str) -> None:
+        """Replace the project's codebook; refuse if annotations use removed codes."""
+        with self.transaction() as conn:
+            new_ids = {("code", c.id) for c in codebook.codes}
+            new_ids |= {("stage", s.id) for s in codebook.stages}
+            used = conn.execute(
+                "SELECT DISTINCT dimension, label FROM annotations"
+                " WHERE label IS NOT NULL AND retracted_by IS NULL"
+            ).fetchall()
+            missing = sorted(label for dim, label in used if (dim, label) not in new_ids)
+            if missing:
+                raise ProjectError(
+                    f"{source}: the new codebook drops codes still used by annotations "
+                    f"({', '.join(missing[:5])}); keep those codes or recode the segments first"
+                )
+            conn.execute("DELETE FROM codes")
+            conn.execute(
+                "INSERT OR REPLACE INTO codebook(id, name, source, loaded_at) VALUES (1, ?, ?, ?)",
+                (codebook.name, source, now()),
+            )
+            rows = [
+                (c.id, c.dimension, i, c.name, c.parent, c.definition, c.include, c.exclude,
+                 json.dumps(list(c.examples)), c.color)
+                for i, c in enumerate([*codebook.codes, *codebook.stages])
+            ]
+            conn.executemany(
+                "INSERT INTO codes(id, dimension, position, name, parent, definition, include,"
+                " exclude, examples, color) VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+
+    def codebook(self) -> Codebook | None:
+        """The project's codebook, or None before one is loaded."""
+        head = self.conn.execute("SELECT name FROM codebook WHERE id = 1").fetchone()
+        if head is None:
+            return None
+        codes: list[Code] = []
+        stages: list[Code] = []
+        for r in self.conn.execute(
+            "SELECT id, dimension, name, parent, definition, include, exclude, examples, color"
+            " FROM codes ORDER BY position"
+        ):
+            code = Code(id=r[0], dimension=r[1], name=r[2], parent=r[3], definition=r[4],
+                        include=r[5], exclude=r[6], examples=tuple(json.loads(r[7])),
+                        color=r[8])
+            (stages if code.dimension == "stage" else codes).append(code)
+        return Codebook(name=head[0], codes=tuple(codes), stages=tuple(stages))
+
+    # -- annotations -------------------------------------------------------
+    def import_annotations(self, annotations: Sequence[Annotation], *, source: str) -> dict:
+        """Import one coder's coding of each (segment, coder) in one transaction.
+
+        For every (segment, coder, dimension) in ``annotations`` the coder's
+        active annotations are replaced by the new ones (so re-importing a file
+        is a no-op, and a corrected file updates the codes). The import itself
+        is a log row, so it is attributed and undoable by inspection.
+        """
+        groups: dict[tuple[str, str, str], set[str | None]] = {}
+        sources: dict[tuple[str, str, str], str] = {}
+        for a in annotations:
+            key = (a.segment_id, a.coder, a.dimension)
+            groups.setdefault(key, set()).add(a.label)
+            sources[key] = a.source
+        added = unchanged = 0
+        with self.transaction() as conn:
+            log_id = row_id(conn.execute(
+                "INSERT INTO log(coder, action, detail, at) VALUES (?, 'import', ?, ?)",
+                ("*", json.dumps({"source": source, "rows": len(annotations)}), now()),
+            ))
+            for (seg, coder, dim), labels in groups.items():
+                if len(labels) > 1:
+                    labels.discard(None)
+                current = self._active_labels(conn, seg, coder, dim)
+                if current == labels:
+                    unchanged += 1
+                    continue
+                self._replace_labels(conn, seg, coder, dim, labels,
+                                     sources[(seg, coder, dim)], log_id)
+                added += 1
+        return {"changed": added, "unchanged": unchanged, "log_id": log_id}
+
+    @staticmethod
+    def _active_labels(conn: sqlite3.Connection, seg: str, coder: str, dim: str) -> set:
+        return {r[0] for r in conn.execute(
+            "SELECT label FROM annotations WHERE segment_id = ? AND coder = ? AND dimension = ?"
+            " AND retracted_by IS NULL", (seg, coder, dim))}
+
+    @staticmethod
+    def _replace_labels(conn: sqlite3.Connection, seg: str, coder: str, dim: str,
+                        labels: Iterable[str | None], source: str, log_id: int) -> None:
+        conn.execute(
+            "UPDATE annotations SET retracted_by = ? WHERE segment_id = ? AND coder = ?"
+            " AND dimension = ? AND retracted_by IS NULL", (log_id, seg, coder, dim))
+        at = now()
+        conn.executemany(
+            "INSERT INTO annotations(segment_id, coder, dimension, label, source, created_at,"
+            " created_by) VALUES (?,?,?,?,?,?,?)",
+            [(seg, coder, dim, label, source, at, log_id) for label in sorted(
+                labels, key=lambda x: "" if x is None else x)],
+        )
+
+    def annotations(self) -> list[Annotation]:
+        """All active annotations, human and model-assisted, in a stable order."""
+        return [
+            Annotation(segment_id=r[0], coder=r[1], dimension=r[2], label=r[3], source=r[4])
+            for r in self.conn.execute(
+                "SELECT segment_id, coder, dimension, label, source FROM annotations"
+                " WHERE retracted_by IS NULL ORDER BY segment_id, coder, dimension, label"
+            )
+        ]
