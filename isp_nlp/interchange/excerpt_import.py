@@ -16,21 +16,26 @@ Everything is written in one transaction: all of it or nothing.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from isp_nlp.codebook.check import DEFAULT_STAGES, normalise_stage
+from isp_nlp.codebook.check import DEFAULT_STAGES
 from isp_nlp.coded.spans import annotations_from_placement, place_codings
 from isp_nlp.errors import InputFileError, ProjectError
 from isp_nlp.ingest.render import RawTurn, build_transcript
 from isp_nlp.ingest.segment import segment_transcript
 from isp_nlp.interchange import atlasti_quotations, dedoose
-from isp_nlp.interchange.refi_codebook import slug
+from isp_nlp.interchange.excerpt_codes import CodeResolver
+from isp_nlp.interchange.excerpt_locate import (
+    SpanFinder,
+    collapse,
+    did_you_mean,
+    document_stem,
+    match_documents,
+)
 from isp_nlp.interchange.sheet_rows import (
     ExcerptFile,
     ExcerptRow,
@@ -39,9 +44,6 @@ from isp_nlp.interchange.sheet_rows import (
 )
 from isp_nlp.records import (
     CODE_DIMENSION,
-    STAGE_DIMENSION,
-    STAGES,
-    Code,
     Codebook,
     Coder,
     Coding,
@@ -51,11 +53,6 @@ from isp_nlp.store.database import Store
 
 FORMATS = ("auto", "dedoose", "atlasti")
 RECONSTRUCTED_FORMAT = "excerpts"
-_FOLD = str.maketrans({"“": '"', "”": '"', "„": '"', "‟": '"', "«": '"', "»": '"',
-                       "‘": "'", "’": "'", "‚": "'", "‛": "'", "´": "'", "`": "'",
-                       "–": "-", "—": "-", "‒": "-", "―": "-", "‐": "-", "‑": "-",
-                       "…": "...", "\u00ad": None, "\u200b": None, "\ufeff": None})
-_PREFIX = re.compile(r"^\s*(?:d\s*)?\d+\s*[:.]\s*", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -108,130 +105,6 @@ def read_excerpts(path: str | Path, fmt: str = "auto", *,
     return atlasti_quotations.rows_from_table(table, known=known)
 
 
-# --------------------------------------------------------------------------- documents
-
-
-def _stem(name: str) -> str:
-    """``name`` casefolded, without a file suffix: the key one document goes by."""
-    base = name.strip().casefold()
-    return Path(base).stem if Path(base).suffix and len(Path(base).suffix) <= 6 else base
-
-
-def _keys(name: str) -> list[str]:
-    base = name.strip().casefold()
-    stem = _stem(name)
-    keys = [base, stem]
-    for k in (base, stem):
-        bare = _PREFIX.sub("", k)
-        if bare and bare != k:
-            keys.append(bare)
-    return list(dict.fromkeys(k for k in keys if k))
-
-
-def match_documents(names: Sequence[str], project: Mapping[str, str]
-                    ) -> tuple[dict[str, str], list[str]]:
-    """Map excerpt document names onto project documents (``project``: name or file
-    name → document); return the matches and the names without one."""
-    index: dict[str, str] = {}
-    for name, document in project.items():
-        for key in _keys(name):
-            index.setdefault(key, document)
-    matched: dict[str, str] = {}
-    missing: list[str] = []
-    for name in names:
-        hit = next((index[k] for k in _keys(name) if k in index), None)
-        if hit is None:
-            missing.append(name)
-        else:
-            matched[name] = hit
-    return matched, missing
-
-
-def _did_you_mean(names: Sequence[str], project: Mapping[str, str]) -> str:
-    hints = []
-    choices = sorted(set(project.values()))
-    for name in names[:3]:
-        close = difflib.get_close_matches(name, choices, n=1, cutoff=0.6)
-        if close:
-            hints.append(f"'{name}' → did you mean '{close[0]}'?")
-    return (" " + " ".join(hints)) if hints else ""
-
-
-# --------------------------------------------------------------------------- finding spans
-
-
-def _collapse(text: str, *, loose: bool = False) -> tuple[str, list[int]]:
-    """``text`` folded (see the module docstring) and where each character came from;
-    ``loose`` keeps letters and digits only."""
-    out: list[str] = []
-    where: list[int] = []
-    for i, ch in enumerate(text):
-        if ch.isspace():
-            if not loose and out and out[-1] != " ":
-                out.append(" ")
-                where.append(i)
-            continue
-        for c in ch.translate(_FOLD):
-            if loose and not c.isalnum():
-                continue
-            low = c.lower()
-            out.append(low if len(low) == 1 else c)
-            where.append(i)
-    return "".join(out), where
-
-
-#: A match that ignores punctuation needs at least this many letters and digits.
-LOOSE_MIN = 12
-
-
-@dataclass
-class _Finder:
-    """Finds excerpts in one document's stored text: folded (whitespace, case, quotes,
-    dashes) first, else by letters and digits alone, on word boundaries."""
-
-    text: str
-    folded: str = ""
-    where: list[int] = field(default_factory=list)
-    loose: tuple[str, list[int]] | None = None
-    loose_hits: int = 0
-
-    def __post_init__(self) -> None:
-        self.folded, self.where = _collapse(self.text)
-
-    def _hits(self, needle: str, hay: str, where: list[int]) -> list[tuple[int, int]]:
-        hits = []
-        pos = hay.find(needle)
-        while pos >= 0:
-            hits.append((where[pos], where[pos + len(needle) - 1] + 1))
-            pos = hay.find(needle, pos + 1)
-        return hits
-
-    def _bounded(self, span: tuple[int, int]) -> bool:
-        start, end = span
-        return not ((start > 0 and self.text[start - 1].isalnum())
-                    or (end < len(self.text) and self.text[end].isalnum()))
-
-    def find(self, excerpt: str, row: ExcerptRow) -> tuple[int, int] | None:
-        needle = _collapse(excerpt)[0].strip()
-        if not needle:
-            return None
-        hits = self._hits(needle, self.folded, self.where)
-        if not hits:
-            bare = _collapse(excerpt, loose=True)[0]
-            if len(bare) >= LOOSE_MIN:
-                self.loose = self.loose or _collapse(self.text, loose=True)
-                hits = [h for h in self._hits(bare, *self.loose) if self._bounded(h)]
-                self.loose_hits += bool(hits)
-        if not hits:
-            return None
-        if row.start is None:
-            return hits[0]
-        hint = row.start
-        if row.unit == "paragraph":
-            return min(hits, key=lambda h: abs(self.text.count("\n", 0, h[0]) + 1 - hint))
-        return min(hits, key=lambda h: abs(h[0] - hint))
-
-
 # --------------------------------------------------------------------------- rebuilt documents
 
 
@@ -244,7 +117,7 @@ def reconstruct_transcript(document: str, rows: Sequence[ExcerptRow], source: st
     turns: list[RawTurn] = []
     seen = ""
     for r in sorted(rows, key=order):
-        folded = _collapse(r.text)[0].strip()
+        folded = collapse(r.text)[0].strip()
         if not folded or folded in seen:
             continue
         seen += " \n " + folded
@@ -255,92 +128,6 @@ def reconstruct_transcript(document: str, rows: Sequence[ExcerptRow], source: st
     return build_transcript(turns, document=document, name=document,
                             sha256=hashlib.sha256(body.encode("utf-8")).hexdigest(),
                             source_format=RECONSTRUCTED_FORMAT, warnings=(note,))
-
-
-# --------------------------------------------------------------------------- codes
-
-
-@dataclass
-class CodeResolver:
-    """Resolves code paths against a codebook, adding the missing ones when allowed."""
-
-    codebook: Codebook
-    add: bool = False
-    codes: list[Code] = field(default_factory=list)
-    added: list[str] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self.codes = list(self.codebook.codes)
-
-    def known_names(self, sep: str) -> frozenset[str]:
-        """Casefolded names and ``sep``-joined paths, to split cells listing several codes."""
-        by_id = {c.id: c for c in self.codes}
-        out = set()
-        for c in self.codes:
-            path, p = [c.name], c.parent
-            while p in by_id and len(path) < 20:
-                path.insert(0, by_id[p].name)
-                p = by_id[p].parent
-            out.add(c.name.casefold())
-            out.add(sep.join(path).casefold())
-        return frozenset(out)
-
-    def _child(self, parent: str | None, name: str) -> Code | None:
-        key, sid = name.strip().casefold(), slug(name)
-        kids = [c for c in self.codes if c.parent == parent]
-        return (next((c for c in kids if c.name.strip().casefold() == key), None)
-                or next((c for c in kids if c.id == sid), None))
-
-    def _stage(self, path: tuple[str, ...]) -> str | None:
-        """A stage id for ``Stage\\Push``/``Stage: Push``, or a lone stage name no code has."""
-        last = normalise_stage(path[-1])
-        if last not in STAGES:
-            return None
-        if len(path) >= 2:
-            return last if path[0].strip().casefold() in ("stage", "stages") else None
-        lone = path[0].strip().casefold()
-        return None if any(c.name.strip().casefold() == lone for c in self.codes) else last
-
-    def resolve(self, path: tuple[str, ...]) -> tuple[str, str] | None:
-        """(dimension, code id) of ``path``, or None when the codebook lacks it."""
-        stage = self._stage(path)
-        if stage is not None:
-            return STAGE_DIMENSION, stage
-        parent: str | None = None
-        node = None
-        for name in path:
-            node = self._child(parent, name)
-            if node is None:
-                break
-            parent = node.id
-        if node is not None:
-            return CODE_DIMENSION, node.id
-        whole = {sep.join(path).casefold() for sep in (": ", "::", "\\")}
-        flat = [c for c in self.codes if c.name.casefold() in whole]
-        if len(path) == 1:
-            flat = flat or [c for c in self.codes if c.id == slug(path[0])]
-        return (CODE_DIMENSION, flat[0].id) if flat else None
-
-    def add_path(self, path: tuple[str, ...]) -> str:
-        """Add the missing codes of ``path`` under their parents; the leaf's id."""
-        parent: str | None = None
-        ids = {c.id for c in self.codes} | set(STAGES)
-        for name in path:
-            node = self._child(parent, name)
-            if node is None:
-                base = slug(name)
-                cand = base if base not in ids else f"{parent}__{base}" if parent else base
-                n = 2
-                stem = cand
-                while cand in ids:
-                    cand, n = f"{stem}_{n}", n + 1
-                node = Code(id=cand, name=name.strip(), parent=parent)
-                self.codes.append(node)
-                ids.add(cand)
-                self.added.append(cand)
-            parent = node.id
-        assert parent is not None
-        return parent
 
 
 # --------------------------------------------------------------------------- the import
@@ -394,7 +181,7 @@ def _match_or_rebuild(rows: Sequence[ExcerptRow], project: Mapping[str, str], re
     matched, missing = match_documents(titles, project)
     spelling: dict[str, str] = {}  # one rebuilt document for "A.docx", "a.DOCX" and "a"
     for m in missing:
-        matched[m] = spelling.setdefault(_stem(m), m)
+        matched[m] = spelling.setdefault(document_stem(m), m)
     missing = list(spelling.values())
     if missing and not rebuild:
         shown = ", ".join(f"'{m}'" for m in missing[:8])
@@ -403,7 +190,7 @@ def _match_or_rebuild(rows: Sequence[ExcerptRow], project: Mapping[str, str], re
             f"{name}: {len(missing)} document(s) of the excerpts are not in the project "
             f"({shown}{more}); ingest them first (names are matched case-insensitively), or "
             f"pass --reconstruct-documents to build them from the excerpts."
-            f"{_did_you_mean(missing, project)}"
+            f"{did_you_mean(missing, project)}"
         )
     return matched, missing
 
@@ -413,7 +200,7 @@ def _locate(rows: Sequence[ExcerptRow], matched: Mapping[str, str], texts: Mappi
             name: str, warnings: list[str]) -> list[Coding]:
     """One coding per (excerpt, code), its span found in the stored text; refuse if any
     excerpt's text is not there."""
-    finders = {d: _Finder(texts[d]) for d in set(matched.values())}
+    finders = {d: SpanFinder(texts[d]) for d in set(matched.values())}
     codings: list[Coding] = []
     lost: list[ExcerptRow] = []
     for r in rows:
