@@ -19,15 +19,9 @@ from isp_nlp.embed import text_key
 from isp_nlp.errors import InputFileError, ProjectError
 from isp_nlp.interchange import refi_export
 from isp_nlp.interchange.refi_codebook import PROJECT_NS, code_guid, read_refi_codebook
-from isp_nlp.interchange.refi_export import (
-    QdpxContent,
-    Selection,
-    build_selections,
-    lf_sources,
-    project_qde,
-    write_qdpx,
-)
+from isp_nlp.interchange.refi_export import build_selections, lf_sources, write_qdpx
 from isp_nlp.interchange.refi_ids import selection_guid, source_guid, user_guid
+from isp_nlp.interchange.refi_xml import QdpxContent, Selection, project_qde
 from isp_nlp.pipeline import suggest_project, train_project
 from isp_nlp.project import (
     import_codes,
@@ -536,7 +530,7 @@ def test_a_failed_write_leaves_no_file_and_no_temporary(built: Path, tmp_path: P
         assert list(tmp_path.iterdir()) == []
         monkeypatch.undo()
         out.write_bytes(b"old")
-        monkeypatch.setattr(refi_export.zipfile.ZipFile, "writestr", broken)
+        monkeypatch.setattr(zipfile.ZipFile, "writestr", broken)
         with pytest.raises(OSError, match="disk full"):
             write_qdpx(store, out)
     assert [p.name for p in tmp_path.iterdir()] == ["fail.qdpx"]

@@ -1,0 +1,174 @@
+"""The REFI-QDA project file itself: ``project.qde`` XML and the ``.qdpx`` archive.
+
+Pure writing from plain data (:class:`QdpxContent`): deterministic bytes (no clock),
+Project.xsd-valid elements in the order the schema wants, provenance in each selection's
+description, notes on their span, source or the project.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+from isp_nlp.interchange.refi_codebook import PROJECT_NS, codes_element
+from isp_nlp.interchange.refi_ids import (
+    coding_guid,
+    is_guid,
+    source_guid,
+    stable_guid,
+)
+from isp_nlp.records import (
+    Codebook,
+    Coder,
+    Note,
+)
+from isp_nlp.store.files import atomic_path
+
+PROVENANCE_PREFIX = "isp-nlp: provenance="
+#: In double quotes, as the QDA tools write it (some parsers want exactly this).
+XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
+_ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed, so the archive's bytes do not depend on the clock
+#: Characters XML 1.0 cannot hold (control characters, lone surrogates, U+FFFE/U+FFFF).
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+@dataclass(frozen=True)
+class Selection:
+    """One PlainTextSelection: a coder's span with one provenance and its codes.
+
+    ``codings`` holds (code GUID, creationDateTime or "") in codebook order.
+    """
+
+    guid: str
+    document: str
+    start: int
+    end: int
+    coder: str
+    provenance: str
+    codings: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class QdpxContent:
+    """Everything a .qdpx holds, as plain data (``texts``: document -> stored text)."""
+
+    name: str
+    origin: str
+    codebook: Codebook
+    users: tuple[Coder, ...]
+    texts: Mapping[str, str]
+    selections: tuple[Selection, ...]
+    notes: tuple[Note, ...] = ()
+
+
+def project_qde(content: QdpxContent) -> bytes:
+    """The ``project.qde`` XML of ``content`` (Project.xsd-valid, deterministic)."""
+    root = ET.Element("Project", {"xmlns": PROJECT_NS, "name": content.name,
+                                  "origin": content.origin})
+    users = {u.name: u for u in content.users}
+    if content.users:
+        users_el = ET.SubElement(root, "Users")
+        for user in content.users:
+            attrs = {"guid": user.guid, "name": user.name}
+            if user.initials:
+                attrs["id"] = user.initials
+            ET.SubElement(users_el, "User", attrs)
+    ET.SubElement(root, "CodeBook").append(codes_element(content.codebook))
+    by_doc: dict[str, list[Selection]] = {}
+    for sel in content.selections:
+        by_doc.setdefault(sel.document, []).append(sel)
+    if content.texts:
+        sources_el = ET.SubElement(root, "Sources")
+        for document in content.texts:
+            guid = source_guid(document)
+            source_el = ET.SubElement(sources_el, "TextSource", {
+                "guid": guid, "name": document, "plainTextPath": f"internal://{guid}.txt"})
+            for sel in by_doc.get(document, ()):
+                _selection_element(source_el, sel, users[sel.coder].guid)
+            _note_refs(source_el, content, document, users)
+    if content.notes:
+        notes_el = ET.SubElement(root, "Notes")
+        for note in content.notes:
+            attrs = {"guid": note_guid(note), "name": note.title or "Note"}
+            if note.coder in users:
+                attrs["creatingUser"] = users[note.coder].guid
+            if note.created_at:
+                attrs["creationDateTime"] = note.created_at
+            ET.SubElement(ET.SubElement(notes_el, "Note", attrs),
+                          "PlainTextContent").text = note.text
+    for element in root.iter():  # names and definitions from hostile files stay well-formed
+        if element.text:
+            element.text = _NOT_XML.sub("", element.text)
+        for key, value in element.attrib.items():
+            element.attrib[key] = _NOT_XML.sub("", value)
+    ET.indent(root)
+    return (XML_DECLARATION + ET.tostring(root, encoding="unicode") + "\n").encode("utf-8")
+
+
+def note_guid(note: Note) -> str:
+    """The note's own GUID when it has a valid one, else a stable one from its content."""
+    return note.guid if is_guid(note.guid) else stable_guid(
+        "note", note.title, note.text, note.document or "", note.start, note.end)
+
+
+def _note_refs(source_el: ET.Element, content: QdpxContent, document: str,
+               users: Mapping[str, Coder]) -> None:
+    """Attach ``document``'s notes: on a span, through a selection holding only a NoteRef
+    (the span as code points, like the codings); else on the source itself."""
+    text = content.texts[document]
+    whole: list[str] = []
+    for note in content.notes:
+        if note.document != document:
+            continue
+        guid = note_guid(note)
+        if note.start is not None and note.end is not None and (
+                0 <= note.start < note.end <= len(text)):
+            attrs = {"guid": stable_guid("note-span", guid), "startPosition": str(note.start),
+                     "endPosition": str(note.end)}
+            if note.coder in users:
+                attrs["creatingUser"] = users[note.coder].guid
+            sel = ET.Element("PlainTextSelection", attrs)
+            ET.SubElement(sel, "NoteRef", {"targetGUID": guid})
+            codings_end = [i for i, el in enumerate(source_el) if el.tag == "PlainTextSelection"]
+            source_el.insert(codings_end[-1] + 1 if codings_end else 0, sel)
+        else:
+            whole.append(guid)
+    for guid in whole:
+        ET.SubElement(source_el, "NoteRef", {"targetGUID": guid})
+
+
+def _selection_element(parent: ET.Element, sel: Selection, user: str) -> None:
+    attrs = {"guid": sel.guid, "startPosition": str(sel.start), "endPosition": str(sel.end),
+             "creatingUser": user}
+    dates = sorted(d for _, d in sel.codings if d)
+    if dates:
+        attrs["creationDateTime"] = dates[0]
+    element = ET.SubElement(parent, "PlainTextSelection", attrs)
+    ET.SubElement(element, "Description").text = PROVENANCE_PREFIX + sel.provenance
+    for target, created in sel.codings:
+        coding_attrs = {"guid": coding_guid(sel.guid, target), "creatingUser": user}
+        if created:
+            coding_attrs["creationDateTime"] = created
+        coding = ET.SubElement(element, "Coding", coding_attrs)
+        ET.SubElement(coding, "CodeRef", {"targetGUID": target})
+
+
+def write_qdpx_file(out: Path, qde: bytes, texts: Mapping[str, str]) -> int:
+    """Write the archive atomically (a temporary file in ``out``'s folder, then replaced);
+    on any failure the temporary file is removed and ``out`` is untouched. Returns its size."""
+    with atomic_path(out) as tmp, zipfile.ZipFile(tmp, "w") as archive:
+        _member(archive, "project.qde", qde)
+        for document, text in texts.items():
+            _member(archive, f"sources/{source_guid(document)}.txt", text.encode("utf-8"))
+    return out.stat().st_size
+
+
+def _member(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
+    info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.external_attr = 0o644 << 16
+    archive.writestr(info, data)
