@@ -54,3 +54,16 @@ def test_review_agreement_log_do_not_import_torch(demo_project: Path) -> None:
         r = run_probe(*args)
         assert r["exit"] == 0, r
         assert r["heavy"] == [], (args, r["heavy"])
+
+
+def test_ingesting_by_sentence_does_not_import_torch(tmp_path: Path) -> None:
+    """spaCy's sentencizer is loaded with torch hidden: segmenting never pays for torch."""
+    transcript = tmp_path / "t.txt"
+    transcript.write_text("Interviewer: Hello. How are you?\n\nP01: Fine. Thanks a lot.\n",
+                          encoding="utf-8")
+    project = tmp_path / "p"
+    assert run_probe("init", str(project), "--embedder", "hashing-256")["exit"] == 0
+    out = run_probe("--project", str(project), "ingest", "--unit", "sentence", str(transcript))
+    assert out["exit"] == 0, out["out"]
+    assert "torch" not in out["heavy"] and "transformers" not in out["heavy"]
+    assert "4 segments" in out["out"]

@@ -13,6 +13,7 @@ actually needed.
 from __future__ import annotations
 
 import re
+import sys
 import uuid
 from collections.abc import Iterable
 from functools import lru_cache
@@ -36,9 +37,20 @@ def segment_id(document: str, start: int, end: int) -> str:
 
 @lru_cache(maxsize=1)
 def _sentencizer() -> Any:
-    """A blank English spaCy pipeline with the rule-based sentencizer (cached)."""
-    import spacy
+    """A blank English spaCy pipeline with the rule-based sentencizer (cached).
 
+    spaCy's thinc imports torch when it can, which costs seconds and memory that sentence
+    splitting never uses; while spaCy loads, torch is hidden (when not yet imported), so
+    segmenting stays torch-free and an embedder can still import torch afterwards.
+    """
+    hide = "torch" not in sys.modules
+    if hide:
+        sys.modules["torch"] = None  # type: ignore[assignment]  # "import torch" fails
+    try:
+        import spacy
+    finally:
+        if hide:
+            del sys.modules["torch"]
     nlp = spacy.blank("en")
     nlp.add_pipe("sentencizer")
     nlp.max_length = 10**8
