@@ -10,7 +10,9 @@ therapist behaviour on therapist utterances, client talk type on client utteranc
 = the 126 singly-coded transcripts, TEST = the 7 transcripts coded by 10 annotators), runs
 :func:`isp_nlp.suggest.evaluate.run_study` for K = 8, 16, 32, 64, 128 seeds per label (R = 3),
 with the benchmark codebook evaluation/annomi_codebook.yaml (each label's definition and
-examples join the model) and without it, measures the ceiling (every TRAIN utterance as a
+examples join the model) and without it, certifying the abstain threshold on the seeds
+for a target agreement = the TEST coders' mean pairwise percent agreement (risk–coverage,
+parity coverage, calibration error), measures the ceiling (every TRAIN utterance as a
 seed, no codebook), compares seeds chosen by
 :func:`isp_nlp.suggest.next_to_code.balanced_next` with random seeds at the same number of seeds,
 times one K = 32 repeat (wall time and peak memory, in a
@@ -32,7 +34,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from annomi_report import fmt, plot, write_markdown
+from annomi_report import fmt, plot, plot_risk_coverage, write_markdown
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -96,9 +98,12 @@ def active_vs_random(train, test, labels, k: int, repeats: int, seed: int,
     plus stratified random seeds (K per label, which needs the labels in advance) and whole
     transcripts in random order (the usual practice), both unpaired. Every model (in the
     rounds and at the end) uses the codebook ``prototypes`` when given."""
-    from isp_nlp.suggest.evaluate import fit_predict, model_agreement, sample_seeds
+    from isp_nlp.suggest.evaluate import fit_model, predict_labels, sample_seeds
     from isp_nlp.suggest.next_to_code import balanced_next
+    from isp_nlp.suggest.study_scores import encode_test, model_agreement
     from isp_nlp.suggest.trainer import train_single_label
+
+    table = encode_test(test, labels)
 
     total = k * len(labels)
     ref = train.reference()
@@ -137,8 +142,11 @@ def active_vs_random(train, test, labels, k: int, repeats: int, seed: int,
             if len({ref[i] for i in idx}) < 2:
                 out[name].append(None)
                 continue
-            pred, _ = fit_predict(train, idx, test, labels, prototypes=prototypes)
-            out[name].append(model_agreement(test, pred, labels)["mean_kappa"])
+            # kappa needs only the labels, and calibration (a temperature) keeps them, so
+            # these arms skip the calibration folds the shipped fit adds
+            pred, _ = predict_labels(fit_model(train, idx, labels, prototypes=prototypes),
+                                     test.batch())
+            out[name].append(model_agreement(table, pred)["mean_kappa"])
     for name in ("active", "random", "stratified_random", "whole_transcripts"):
         vals = [v for v in out[name] if v is not None]
         out[f"{name}_mean"] = float(np.mean(vals)) if vals else None
@@ -184,7 +192,7 @@ def bench_one(task: str, work: Path, cache_path: Path, k: int) -> dict:
     paths = {p: work / f"{task}_{p}.csv" for p in ("train", "test")}
     embedder, cache = SentenceTransformerEmbedder(), Store.create(cache_path).embedding_cache()
     train, test = load_task(paths, embedder, cache)
-    labels = check_labels(train, test)
+    labels = check_labels(train, test)[0]
     protos = label_prototypes(CODEBOOK, train, embedder, cache)
     t0 = time.perf_counter()
     fit_predict(train, sample_seeds(train, k, np.random.default_rng(0), labels), test, labels,
@@ -215,6 +223,7 @@ def main(argv: list[str] | None = None) -> int:
         results = json.loads((args.out / "annomi.json").read_text(encoding="utf-8"))
         for task, res in results["tasks"].items():
             plot(task, res, args.out / f"annomi_{task}.png")
+            plot_risk_coverage(task, res, args.out / f"annomi_{task}_risk_coverage.png")
         write_markdown(results, args.out / "annomi.md")
         return 0
     if not ANNOMI.is_file():
@@ -234,6 +243,7 @@ def main(argv: list[str] | None = None) -> int:
         label_prototypes,
         run_study,
     )
+    from isp_nlp.suggest.study_scores import encode_test, human_human
     from isp_nlp.suggest.trainer import TrainParams
 
     ks = [8, 32] if args.quick else list(KS)
@@ -251,14 +261,15 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         train, test = load_task(paths[task], embedder, cache)
         print(f"[{task}] embedded in {time.perf_counter() - t0:.1f}s", flush=True)
+        labels = check_labels(train, test)[0]
+        target = human_human(encode_test(test, labels))["percent_agreement"]
         config = StudyConfig(seed_per_label=ks, repeats=repeats, seed=args.seed,
-                             embedder=embedder.model_id)
+                             embedder=embedder.model_id, target_agreement=target)
         protos = label_prototypes(CODEBOOK, train, embedder, cache)
         res = run_study([Split(train, test)], config, test_all=test, prototypes=protos,
                         progress=lambda m, t=task: print(f"[{t}] {m}", flush=True))
         plain = run_study([Split(train, test)], config, test_all=test)
         res["without_codebook"] = {"learning_curve": plain["learning_curve"]}
-        labels = check_labels(train, test)
         res["ceiling"] = ceiling(train, test)
         print(f"[{task}] ceiling (all TRAIN as seeds): {fmt(res['ceiling']['mean_kappa'])}",
               flush=True)
@@ -279,6 +290,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[{task}] benchmark child failed: {child.stderr[-500:]}", file=sys.stderr)
         results["tasks"][task] = res
         plot(task, res, args.out / f"annomi_{task}.png")
+        plot_risk_coverage(task, res, args.out / f"annomi_{task}_risk_coverage.png")
     (args.out / "annomi.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
     write_markdown(results, args.out / "annomi.md")
     for task, res in results["tasks"].items():

@@ -6,6 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 TARGETS = {"therapist_behaviour": 0.70, "client_talk_type": 0.42}
+#: Issue 13's targets at K = 32: coverage at the certified threshold (with parity), full-
+#: coverage kappa, and expected calibration error.
+COVERAGE_TARGETS = {"therapist_behaviour": 0.60, "client_talk_type": 0.40}
+KAPPA_TARGETS = {"therapist_behaviour": 0.66, "client_talk_type": 0.33}
+ECE_TARGET = 0.05
 BASELINES = {
     "therapist_behaviour": "Reference points from the issue (same protocol): plain "
     "all-MiniLM-L6-v2 embedding + logistic regression 0.40 / 0.47 / 0.55 at K = 8 / 32 / 128; "
@@ -153,14 +158,7 @@ def write_markdown(results: dict, path: Path) -> None:
         for lab, m in res["per_label"].items():
             lines.append(f"| {lab} | {fmt(m['precision'])} | {fmt(m['recall'])} | {fmt(m['f1'])} "
                          f"| {m['support']} |")
-        lines += ["", "Coverage at abstain (suggest only when max probability ≥ threshold; "
-                  "kappa drops to 0 when the model gives every covered utterance one label, "
-                  "so read it beside the accuracy against the annotators' majority):", "",
-                  "| threshold | share suggested | kappa on suggested | accuracy on suggested |",
-                  "|---|---|---|---|"]
-        for c in res["coverage_at_abstain"]:
-            lines.append(f"| {c['threshold']:.1f} | {c['coverage']:.2f} | "
-                         f"{fmt(c['mean_kappa'])} | {fmt(c.get('accuracy'))} |")
+        lines += risk_coverage_lines(task, res)
         av = res.get("active_vs_random")
         if av:
             lines += ["", "What to code next, simulated: a team codes 2 random utterances "
@@ -196,5 +194,88 @@ def write_markdown(results: dict, path: Path) -> None:
             lines += ["", f"One K = 32 repeat (fit + predict, embeddings cached): "
                       f"{bench['seconds']:.2f} s; peak memory of that process "
                       f"{bench['peak_mb']:.0f} MB."]
-        lines += ["", f"![learning curve](annomi_{task}.png)", ""]
+        lines += ["", f"![learning curve](annomi_{task}.png)",
+                  "", f"![risk–coverage](annomi_{task}_risk_coverage.png)", ""]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _pct(x) -> str:
+    return "–" if x is None else f"{x:.1%}"
+
+
+def risk_coverage_lines(task: str, res: dict) -> list[str]:
+    """The risk–coverage table at the headline K, the certified threshold, parity coverage,
+    ECE and the issue-13 targets per K."""
+    k = res["model_human"]["seed_per_label"]
+    lines = ["", f"Risk–coverage at K = {k} (suggest when confidence ≥ t; percent agreement "
+             "and kappa on the same covered utterances, mean over repeats; parity = "
+             "model–human ≥ human–human):", "",
+             "| t | coverage | model–human | human–human | kappa model–human | "
+             "kappa human–human | parity |", "|---|---|---|---|---|---|---|"]
+    for r in res["risk_coverage"]:
+        flag = {True: "yes", False: "no"}.get(r["parity"], "–")
+        lines.append(f"| {r['threshold']:.2f} | {r['coverage']:.2f} | "
+                     f"{_pct(r['model_human_agreement'])} | {_pct(r['human_human_agreement'])} "
+                     f"| {fmt(r['model_human_kappa'])} | {fmt(r['human_human_kappa'])} | "
+                     f"{flag} |")
+    cert = res.get("certified") or {}
+    lines += ["", f"Parity coverage (largest coverage at parity): "
+              f"{_pct(res.get('parity_coverage'))}. Expected calibration error (10 bins; top "
+              f"probability vs the share of annotators agreeing): "
+              f"{fmt(res['model_human'].get('ece'))} (target ≤ {ECE_TARGET})."]
+    if cert.get("target") is not None:
+        lines += ["", f"Certified threshold (target {_pct(cert['target'])} = the TEST coders' "
+                  f"mean pairwise percent agreement, {cert['confidence']:.0%} confidence, "
+                  "chosen on out-of-fold predictions of each repeat's seeds only): "
+                  + (f"mean {cert['threshold']:.2f} (per repeat "
+                     f"{', '.join('–' if t is None else f'{t:.2f}' for t in cert['thresholds'])})"
+                     f"; on TEST it covers {_pct(cert['coverage'])}, model–human "
+                     f"{_pct(cert['model_human_agreement'])} vs human–human "
+                     f"{_pct(cert['human_human_agreement'])}: parity "
+                     f"{'held' if cert['parity'] else 'did not hold'} (per repeat: "
+                     f"{', '.join(str(x) for x in cert['parity_in_repeats'])})."
+                     if cert.get("threshold") is not None else
+                     f"nothing certified ({cert.get('reason')}).")]
+    lines += ["", "Issue 13 targets by K (coverage at the certified threshold, with parity "
+              f"there; full-coverage kappa; ECE). Targets at K = 32: coverage ≥ "
+              f"{COVERAGE_TARGETS[task]:.0%} with parity, kappa ≥ {KAPPA_TARGETS[task]:.2f}, "
+              f"ECE ≤ {ECE_TARGET}:", "",
+              "| K | kappa | ECE | parity coverage | certified t | certified coverage | "
+              "parity at certified |", "|---|---|---|---|---|---|---|"]
+    for c in res["learning_curve"]:
+        ce = c.get("certified") or {}
+        t = "–" if ce.get("threshold") is None else f"{ce['threshold']:.2f}"
+        par = {True: "yes", False: "no"}.get(ce.get("parity"), "–")
+        lines.append(f"| {c['seed_per_label']} | {fmt(c['mean_kappa'])} | {fmt(c.get('ece'))} | "
+                     f"{_pct(c.get('parity_coverage'))} | "
+                     f"{t} | {_pct(ce.get('coverage'))} | {par} |")
+    return lines
+
+
+def plot_risk_coverage(task: str, result: dict, path: Path) -> None:
+    """Model–human and human–human agreement against coverage, certified point marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = result.get("risk_coverage") or []
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for key, label in (("model_human_agreement", "model–human"),
+                       ("human_human_agreement", "human–human")):
+        pts = sorted((r["coverage"], r[key]) for r in rows if r[key] is not None)
+        if pts:
+            ax.plot(*zip(*pts, strict=True), marker="o", markersize=3, label=label)
+    cert = result.get("certified") or {}
+    if cert.get("threshold") is not None and cert.get("model_human_agreement") is not None:
+        ax.scatter([cert["coverage"]], [cert["model_human_agreement"]], marker="*", s=120,
+                   color="black", zorder=5,
+                   label=f"certified (mean t = {cert['threshold']:.2f})")
+    ax.set_xlabel("coverage (share of TEST utterances suggested)")
+    ax.set_ylabel("percent agreement on covered utterances")
+    ax.set_title(f"AnnoMI {task.replace('_', ' ')}: risk–coverage at K = "
+                 f"{result['model_human']['seed_per_label']}")
+    ax.legend(loc="lower left", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

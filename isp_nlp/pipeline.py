@@ -25,6 +25,7 @@ from isp_nlp.records import Code, Segment
 from isp_nlp.store.database import Store
 from isp_nlp.suggest.batch import SegmentBatch
 from isp_nlp.suggest.bundle import SuggesterModel
+from isp_nlp.suggest.certify import check_target
 from isp_nlp.suggest.next_to_code import code_probabilities, propose
 from isp_nlp.suggest.project_fit import CV_SUFFIX, fit_project
 from isp_nlp.suggest.prototypes import embed_prototypes
@@ -123,7 +124,7 @@ def read_training_data(store: Store, embedder, *, progress: bool = False) -> Tra
 
 
 def train_project(store: Store, embedder=None, *, folds: int = 5,
-                  progress: bool = False) -> dict:
+                  target_agreement: float | None = None, progress: bool = False) -> dict:
     """Fit the code and stage suggesters on human annotations and save them.
 
     Reads the store once (:func:`read_training_data`), fits
@@ -131,8 +132,10 @@ def train_project(store: Store, embedder=None, *, folds: int = 5,
     predictions, grouped by document, that agreement compares with the coders), then
     writes the bundle, its registration and the out-of-fold suggestions.
     """
+    if target_agreement is not None:
+        check_target(target_agreement)
     data = read_training_data(store, embedder or project_embedder(store), progress=progress)
-    fit = fit_project(data, folds)
+    fit = fit_project(data, folds, target_agreement=target_agreement)
     model = fit.model
     model_id = model.manifest["model_id"]
     directory = store.path.parent / "models" / model_id
@@ -147,7 +150,10 @@ def train_project(store: Store, embedder=None, *, folds: int = 5,
             "code_threshold_from_cv": fit.code_threshold_from_cv,
             "stage_threshold": model.stage_threshold,
             "stage_threshold_from_cv": fit.stage_threshold_from_cv,
-            "zero_shot_codes": list(model.manifest.get("zero_shot_codes", []))}
+            "zero_shot_codes": list(model.manifest.get("zero_shot_codes", [])),
+            "stage_temperature": model.stage_temperature,
+            "certified": {dim: {**cert.to_dict(), "target_from": (fit.targets or {})[dim][1]}
+                          for dim, cert in (fit.certificates or {}).items()}}
 
 
 def register_bundle(store: Store, model, directory: Path) -> None:

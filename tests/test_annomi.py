@@ -34,7 +34,7 @@ def converted(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 def test_counts_and_human_human_kappa(converted) -> None:
     from isp_nlp.coded.units import load_units
-    from isp_nlp.suggest.evaluate import human_human
+    from isp_nlp.suggest.study_scores import encode_test, human_human
 
     expected = {"therapist_behaviour": (216, 0.737, ["other", "question", "reflection",
                                                      "therapist_input"]),
@@ -48,8 +48,10 @@ def test_counts_and_human_human_kappa(converted) -> None:
         assert all(len(u) == 1 for u in train.codings)
         assert not set(train.documents) & set(test.documents)
         assert test.labels == labels
-        hh = human_human(test, labels)
+        hh = human_human(encode_test(test, labels))
         assert hh["mean_pairwise_kappa"] == pytest.approx(kappa, abs=0.0015)
+        assert hh["percent_agreement"] == pytest.approx(
+            {"therapist_behaviour": 0.804, "client_talk_type": 0.700}[task], abs=0.0015)
     # the context is the previous utterance of the transcript, whoever spoke it
     test = load_units(converted["therapist_behaviour"]["test"])
     first = test.keys.index("annomi_7\x1f0")
@@ -71,7 +73,7 @@ def test_small_study_runs_with_hashing_embedder(converted) -> None:
                     test_all=test)
     assert res["n_test_units"] == 216
     assert 0.1 < res["model_human"]["mean_kappa"] < res["human_human"]["mean_pairwise_kappa"]
-    assert np.isclose(res["coverage_at_abstain"][0]["coverage"], 1.0)
+    assert np.isclose(res["risk_coverage"][0]["coverage"], 1.0)
 
 
 def test_benchmark_codebook_covers_both_tasks(converted) -> None:
@@ -108,7 +110,7 @@ def test_active_simulation_and_ceiling_run(converted) -> None:
     emb = HashingEmbedder(256)
     train = embed_units(load_units(paths["train"]), emb).subset(np.arange(800))
     test = embed_units(load_units(paths["test"]), emb)
-    labels = check_labels(train, test)
+    labels = check_labels(train, test)[0]
     out = module.active_vs_random(train, test, labels, 6, 1, 0, rounds=2)
     assert out["n_seeds"] == 24 and len(out["active"]) == 1
     assert all(-1.0 <= out[f"{n}_mean"] <= 1.0
@@ -128,7 +130,7 @@ def test_markdown_states_ceiling_and_active_verdict(tmp_path: Path) -> None:
     task = {"n_test_units": 216, "n_train_units": 4666, "labels": ["a", "b"],
             "human_human": {"mean_pairwise_kappa": 0.737, "krippendorff_alpha": 0.737},
             "learning_curve": curve, "model_human": {"seed_per_label": 32},
-            "per_label": {}, "coverage_at_abstain": [],
+            "per_label": {}, "risk_coverage": [], "certified": None,
             "ceiling": {"n_seeds": 4666, "mean_kappa": 0.682, "macro_f1": 0.77,
                         "accuracy": 0.78},
             "active_vs_random": [

@@ -42,7 +42,8 @@ def test_evaluate_json_and_out_file(files, tmp_path: Path) -> None:
     data = json.loads(r.output)
     assert data == json.loads(out.read_text(encoding="utf-8"))
     assert data["n_test_units"] == 12
-    assert set(data["human_human"]) == {"mean_pairwise_kappa", "krippendorff_alpha"}
+    assert set(data["human_human"]) == {"mean_pairwise_kappa", "krippendorff_alpha",
+                                        "percent_agreement"}
     assert {"mean_kappa", "krippendorff_alpha_with_model", "macro_f1", "accuracy"} <= set(
         data["model_human"])
     assert [c["seed_per_label"] for c in data["learning_curve"]] == [2, 4]

@@ -18,11 +18,10 @@ from isp_nlp.suggest.evaluate import (
     check_labels,
     evaluate_files,
     grouped_folds,
-    human_human,
-    model_agreement,
     run_study,
     sample_seeds,
 )
+from isp_nlp.suggest.study_scores import encode_test, human_human, model_agreement
 
 WORDS = {
     "plan": ["we made a plan for the rollout", "the plan covers training dates",
@@ -95,22 +94,26 @@ def test_majority_ties_go_to_first_coder_and_multilabel_half_rule() -> None:
 def test_human_human_matches_hand_computed_kappa(files) -> None:
     _, test = files
     units = load_units(test)
-    hh = human_human(units, units.labels)
+    hh = human_human(encode_test(units, units.labels))
     assert 0.5 < hh["mean_pairwise_kappa"] < 1.0
+    assert 0.8 < hh["percent_agreement"] < 1.0
     perfect = load_units(write_csv(test.parent / "p.csv", corpus(1, ("a", "b"))))
-    assert human_human(perfect, perfect.labels)["mean_pairwise_kappa"] == pytest.approx(1.0)
+    assert human_human(encode_test(perfect, perfect.labels))["mean_pairwise_kappa"] == \
+        pytest.approx(1.0)
     single = load_units(files[0])
-    assert human_human(single, single.labels) == {"mean_pairwise_kappa": None,
-                                                  "krippendorff_alpha": None}
+    assert human_human(encode_test(single, single.labels)) == {
+        "mean_pairwise_kappa": None, "krippendorff_alpha": None, "percent_agreement": None}
 
 
 def test_model_agreement_perfect_and_wrong(files) -> None:
     units = load_units(write_csv(files[0].parent / "q.csv", corpus(1, ("a", "b"))))
     truth = units.reference()
-    good = model_agreement(units, truth, units.labels)
+    table = encode_test(units, units.labels)
+    good = model_agreement(table, truth)
     assert good["mean_kappa"] == pytest.approx(1.0) and good["macro_f1"] == pytest.approx(1.0)
+    assert good["percent_agreement"] == 1.0
     shifted = [units.labels[(units.labels.index(t) + 1) % 3] for t in truth]
-    bad = model_agreement(units, shifted, units.labels)
+    bad = model_agreement(table, shifted)
     assert bad["mean_kappa"] < 0 and bad["accuracy"] == 0.0
     assert bad["per_label"]["plan"]["support"] == 4
 
@@ -136,9 +139,8 @@ def test_grouped_folds_never_share_a_document(files) -> None:
                                  "coder": "a", "code": "rare"}]
     rare = load_units(write_csv(units_path := files[0].parent / "rare.csv", rows))
     split = next(s for s in grouped_folds(rare, 2) if "doc9" in s.test.documents)
-    with pytest.raises(EvaluationError, match=r"label 'rare' appears in rare.csv \(test "
-                       r"documents of fold \d\) but has no seed example"):
-        check_labels(split.train, split.test)
+    labels, too_rare = check_labels(split.train, split.test)
+    assert too_rare == ["rare"] and "rare" not in labels
     assert units_path.is_file()
 
 
@@ -148,11 +150,12 @@ def test_study_learns_and_reports_every_key(files) -> None:
     tr, te = embed_units(load_units(train), emb), embed_units(load_units(test), emb)
     res = run_study([Split(tr, te)], StudyConfig(seed_per_label=[2, 8], repeats=2), test_all=te)
     for key in ("n_test_units", "labels", "human_human", "model_human", "per_label",
-                "learning_curve", "coverage_at_abstain", "timing", "config"):
+                "learning_curve", "risk_coverage", "parity_coverage", "certified", "timing",
+                "config"):
         assert key in res
     assert [c["seed_per_label"] for c in res["learning_curve"]] == [2, 8]
     assert res["model_human"]["mean_kappa"] > 0.3  # far above chance on separable phrases
-    cov = res["coverage_at_abstain"]
+    cov = res["risk_coverage"]
     assert cov[0]["coverage"] == 1.0 and all(a["coverage"] >= b["coverage"]
                                              for a, b in zip(cov, cov[1:], strict=False))
     from isp_nlp.cli.evaluate import verdict
@@ -187,8 +190,7 @@ def test_bad_inputs_raise_domain_errors(tmp_path: Path, files) -> None:
     extra = load_units(write_csv(tmp_path / "e.csv", [
         {"document": "d", "segment": "1", "text": "x", "coder": "a", "code": "zzz"},
         {"document": "d", "segment": "2", "text": "y", "coder": "a", "code": "plan"}]))
-    with pytest.raises(EvaluationError, match="label 'zzz' appears in e.csv but has no seed"):
-        check_labels(load_units(files[0]), extra)
+    assert check_labels(load_units(files[0]), extra)[1] == ["zzz"]
     bad = tmp_path / "bad.csv"
     bad.write_text("document,text,coder\nd,x,a\n", encoding="utf-8")
     with pytest.raises(ImportCodesError, match="segment, code"):

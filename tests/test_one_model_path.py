@@ -19,7 +19,7 @@ from isp_nlp.project import (
     load_project_codebook,
     open_project,
 )
-from isp_nlp.suggest.evaluate import check_labels, fit_model, label_prototypes, sample_seeds
+from isp_nlp.suggest.evaluate import check_labels, fit_calibrated, label_prototypes, sample_seeds
 from isp_nlp.suggest.training_data import merge_labels
 
 EMBEDDER = "hashing-256"
@@ -111,15 +111,15 @@ def trained(tmp_path_factory: pytest.TempPathFactory):
 
 def _evaluate_model(coded: Path, book: Path, *, multi_label: bool):
     """The model ``isp-nlp evaluate --train CODED --test CODED --codebook BOOK`` fits
-    with every row as a seed (K = None)."""
+    with every row as a seed (K = None), calibrated on the same grouped folds as train."""
     embedder = make_embedder(EMBEDDER)
     units = embed_units(load_units(coded, label_column="code" if multi_label else "stage",
                                    multi_label=multi_label), embedder)
-    labels = check_labels(units, units)
+    labels = check_labels(units, units)[0]
     protos = label_prototypes(book, units, embedder, multi_label=multi_label,
                               stages=not multi_label)
     idx = sample_seeds(units, None, np.random.default_rng(0), labels)
-    return fit_model(units, idx, labels, prototypes=protos), units
+    return fit_calibrated(units, idx, labels, prototypes=protos)[0], units
 
 
 def test_evaluate_and_train_give_the_same_stage_predictions(trained) -> None:

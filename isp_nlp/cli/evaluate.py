@@ -47,7 +47,13 @@ def _domain(exc: IspNlpError) -> InputError:
 @click.option("--repeats", type=click.IntRange(min=1), default=3, show_default=True)
 @click.option("--label-column", type=click.Choice(["code", "stage"]), default="code",
               show_default=True)
-@click.option("--multi-label", is_flag=True, help="Codes: any number per segment.")
+@click.option("--multi-label/--single-label", "multi_label", default=None,
+              help="Score any number of codes per segment, or one. Default: multi-label when "
+              "some coder gave a segment several codes.")
+@click.option("--target-agreement", type=float, metavar="A",
+              help="Certify the confidence threshold whose suggestions agree with the coders "
+              "at least this share of the time (chosen on the seeds only, 90 % confidence). "
+              "Default: the seed coders' own percent agreement where seeds are double-coded.")
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
 @click.option("--embedder", type=click.Choice(["minilm", "hashing-256"]), default="minilm",
               show_default=True)
@@ -60,13 +66,19 @@ def _domain(exc: IspNlpError) -> InputError:
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the JSON result here (e.g. <project>/evaluation.json).")
 def evaluate(coded, train, test, folds, seed_per_label, repeats, label_column, multi_label,
-             fmt, embedder, cache, seed, codebook, out) -> None:
+             target_agreement, fmt, embedder, cache, seed, codebook, out) -> None:
     """Does the suggester agree with your coders as well as they agree with each other?
 
     Either --train TRAIN.csv --test TEST.csv, or CODED.csv --folds N (folds grouped by
     document). Writing --out <project>/evaluation.json feeds the project report. With
     --codebook, 30 % of each prediction comes from the similarity to the codebook's
     definition and examples of each label, which helps most with few seeds.
+
+    The result shows risk–coverage: for every confidence threshold, the share of segments
+    covered and, on the same segments, model–human beside human–human agreement;
+    parity_coverage is the largest coverage at which the model agrees with the coders as
+    often as they agree with each other. In the CSV, a row with an empty code is that
+    coder's "no code"; a coder with no row for a segment did not code it.
     """
 
     if coded is not None and (train or test):
@@ -74,7 +86,8 @@ def evaluate(coded, train, test, folds, seed_per_label, repeats, label_column, m
     if coded is None and folds:
         raise InputError("--folds needs one CODED.csv argument.")
     config = StudyConfig(seed_per_label=_ks(seed_per_label), repeats=repeats, seed=seed,
-                         label_column=label_column, multi_label=multi_label, folds=folds)
+                         label_column=label_column, multi_label=multi_label, folds=folds,
+                         target_agreement=target_agreement)
     try:
         store_cache = None
         if cache is not None:
@@ -89,7 +102,12 @@ def evaluate(coded, train, test, folds, seed_per_label, repeats, label_column, m
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text + "\n", encoding="utf-8")
-    click.echo(text if fmt == "json" else format_evaluation(result))
+    if fmt == "json":
+        click.echo(text)
+        return
+    for line in result.get("read_as") or []:
+        click.echo(f"Read {line}", err=True)
+    click.echo(format_evaluation(result))
 
 
 def _f(x) -> str:
@@ -121,10 +139,7 @@ def format_evaluation(result: dict) -> str:
     for lab, m in result["per_label"].items():
         lines.append(f"{lab[:23]:24}{_f(m['precision']):>8}{_f(m['recall']):>8}"
                      f"{_f(m['f1']):>8}{m['support']:>9}")
-    lines += ["", "Coverage at abstain (confidence ≥ t: share suggested, kappa, accuracy)"]
-    lines += [f"  t={c['threshold']:.1f}  {c['coverage']:5.2f}  {_f(c['mean_kappa'])}  "
-              f"{_f(c['accuracy'])}"
-              for c in result["coverage_at_abstain"]]
+    lines += ["", *format_risk_coverage(result)]
     lines += ["", f"Fit + predict: {result['timing']['fit_predict_seconds_per_repeat']:.2f} s "
               "per repeat", "", "Verdict: " + verdict(result)]
     return "\n".join(lines)
@@ -154,6 +169,39 @@ def next_to_code(ctx, n: int, fmt: str, seed: int) -> None:
         click.echo(f"{i:>3}. {r['document']} #{r['segment_index']} [{r['speaker'] or '—'}] "
                    f"score {r['score']:.3f}: {text}")
         click.echo(f"     {r['reason']}")
+
+
+def _p(x) -> str:
+    return "   –  " if x is None else f"{x:6.1%}"
+
+
+def format_risk_coverage(result: dict) -> list[str]:
+    """The risk–coverage table, parity coverage, calibration error and certified threshold."""
+    lines = ["Risk–coverage (suggest when confidence ≥ t; agreement on the same segments)",
+             f"  {'t':>5}{'coverage':>10}{'model–human':>13}{'human–human':>13}"
+             f"{'kappa m–h':>11}{'kappa h–h':>11}  parity"]
+    for r in result["risk_coverage"]:
+        flag = {True: "yes", False: "no", None: "–"}[r["parity"]]
+        lines.append(f"  {r['threshold']:5.2f}{r['coverage']:10.2f}"
+                     f"{_p(r['model_human_agreement']):>13}{_p(r['human_human_agreement']):>13}"
+                     f"{_f(r['model_human_kappa']):>11}{_f(r['human_human_kappa']):>11}  {flag}")
+    pc = result.get("parity_coverage")
+    lines.append("Parity coverage: " + ("undefined (one coder in TEST: model–coder agreement "
+                                        "only)" if pc is None else f"{pc:.0%} of segments"))
+    ece = result["model_human"].get("ece")
+    lines.append(f"Expected calibration error: {'–' if ece is None else f'{ece:.3f}'}")
+    cert = result.get("certified") or {}
+    if cert.get("threshold") is not None:
+        parity = {True: "parity held", False: "parity did not hold",
+                  None: "no human–human baseline"}[cert["parity"]]
+        lines.append(f"Certified threshold {cert['threshold']:.2f} (target "
+                     f"{cert['target']:.1%}, {cert['confidence']:.0%} confidence, chosen on "
+                     f"TRAIN): covers {cert['coverage']:.0%} of TEST, model–human "
+                     f"{_p(cert['model_human_agreement']).strip()} vs human–human "
+                     f"{_p(cert['human_human_agreement']).strip()}: {parity}.")
+    else:
+        lines.append(f"No certified threshold: {cert.get('reason') or 'not requested'}.")
+    return lines
 
 
 def verdict(result: dict) -> str:

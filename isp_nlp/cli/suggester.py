@@ -21,11 +21,22 @@ def embed(ctx) -> None:
 @click.command()
 @click.option("--folds", type=click.IntRange(min=2), default=5, show_default=True,
               help="Folds for the out-of-fold predictions used in agreement.")
+@click.option("--target-agreement", type=float, metavar="A",
+              help="Certify the abstain threshold: suggestions at or above it agree with the "
+              "seed coders at least this share of the time (90 % confidence, out-of-fold). "
+              "Default: the seed coders' own percent agreement on double-coded segments.")
 @click.pass_context
-def train(ctx, folds: int) -> None:
-    """Fit the code and stage suggesters on the human seed codes."""
+def train(ctx, folds: int, target_agreement: float | None) -> None:
+    """Fit the code and stage suggesters on the human seed codes.
 
-    r = train_project(open_store(ctx), folds=folds, progress=True)
+    Probabilities are calibrated on out-of-fold predictions (folds grouped by document).
+    With a target agreement (given, or the seed coders' own where segments are
+    double-coded) the abstain threshold is certified: `suggest` abstains below it, and
+    `review` and the report mark suggestions above it as within the certified range.
+    """
+
+    r = train_project(open_store(ctx), folds=folds, target_agreement=target_agreement,
+                      progress=True)
     click.echo(f"Trained model {r['model_id']} on {r['segments']} segments coded by "
                f"{', '.join(r['coders'])}; saved to {r['path']}")
     how = ("chosen on the out-of-fold suggestions to agree best with the coders"
@@ -36,6 +47,15 @@ def train(ctx, folds: int) -> None:
         click.echo(f"No coder has applied {', '.join(r['zero_shot_codes'])} yet: suggested "
                    "from the codebook's definitions and examples only (zero-shot), each on "
                    "about as many segments as a seeded code.")
+    for dim, cert in r["certified"].items():
+        if cert["threshold"] is not None:
+            click.echo(f"Certified {dim} threshold {cert['threshold']:.2f}: {cert['reason']} "
+                       f"(target from {cert['target_from']}).")
+        else:
+            click.echo(f"No certified {dim} threshold: {cert['reason']}.")
+    if not r["certified"]:
+        click.echo("No certified threshold: no segment is double-coded, so give "
+                   "--target-agreement A to certify one.")
 
 
 @click.command()

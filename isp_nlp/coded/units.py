@@ -46,6 +46,8 @@ class CodedUnits:
     multi_label: bool
     embeddings: np.ndarray | None = None
     context_embeddings: np.ndarray | None = None
+    #: One sentence on how the file was read (scoring mode, no-code rows, missing coders).
+    reading: str = ""
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -83,6 +85,7 @@ class CodedUnits:
             pick(self.contexts), pick(self.codings), self.multi_label,
             None if self.embeddings is None else self.embeddings[idx],
             None if self.context_embeddings is None else self.context_embeddings[idx],
+            self.reading,
         )
 
 
@@ -114,8 +117,15 @@ def _extra_column(path: Path, column: str) -> dict[int, str]:
 
 
 def load_units(path: str | Path, *, label_column: str = "code",
-               multi_label: bool = False) -> CodedUnits:
-    """Read a coded-segments CSV into units with each coder's labels."""
+               multi_label: bool | None = None) -> CodedUnits:
+    """Read a coded-segments CSV into units with each coder's labels.
+
+    ``multi_label`` None decides from the file: multi-label when some coder gave one
+    segment more than one code. A row with an empty code is that coder's "no code" (in
+    single-label mode the label :data:`NO_CODE`; in multi-label mode the empty set); a
+    coder with no row for a segment did not code it (missing, not "no code"). An empty
+    stage is "not given".
+    """
 
     path = Path(path)
     if label_column not in ("code", "stage"):
@@ -155,25 +165,45 @@ def load_units(path: str | Path, *, label_column: str = "code",
             ctx_of[key] = previous.get(row.line)
         elif not text_of[key] and row.text:
             text_of[key] = row.text
-        labels = codings.setdefault(key, {}).setdefault(row.coder, [])
         value = row.code if label_column == "code" else (normalise_stage(row.stage) or "")
+        if label_column == "stage" and not value:
+            continue  # stage not given by this row
+        labels = codings.setdefault(key, {}).setdefault(row.coder, [])
         if value and value not in labels:
             labels.append(value)
-    keys = sorted(order, key=order.__getitem__)
+    keys = [k for k in sorted(order, key=order.__getitem__) if k in codings]
+    several = sum(1 for k in keys for v in codings[k].values() if len(v) > 1)
+    if multi_label is None:
+        multi_label = label_column == "code" and several > 0
     units: list[dict[str, tuple[str, ...]]]
-    if not multi_label:  # single label: first label given; coders without one are missing
-        units = [{c: (v[0],) for c, v in codings[k].items() if v} for k in keys]
+    if not multi_label:  # single label: first label given; an empty code is "no code"
+        units = [{c: (v[0] if v else NO_CODE,) for c, v in codings[k].items()} for k in keys]
     else:
         units = [{c: tuple(sorted(v)) for c, v in codings[k].items()} for k in keys]
-    keep = [i for i, u in enumerate(units) if u]
-    if not keep:
+    if not any(lab != NO_CODE for u in units for labs in u.values() for lab in labs):
         raise EvaluationError(f"{path.name} has no row with a {label_column} label; fill in the "
                               f"{label_column} column.")
-    keys = [keys[i] for i in keep]
-    units = [units[i] for i in keep]
     contexts = _contexts(keys, doc_of, text_of, ctx_of, start_of)
-    return CodedUnits(path.name, keys, [doc_of[k] for k in keys], [text_of[k] for k in keys],
-                      contexts, units, multi_label)
+    out = CodedUnits(path.name, keys, [doc_of[k] for k in keys], [text_of[k] for k in keys],
+                     contexts, units, multi_label)
+    out.reading = _reading(out, label_column, several)
+    return out
+
+
+def _reading(units: CodedUnits, label_column: str, several: int) -> str:
+    """How the file was read, in one sentence."""
+    n_coders = len(units.coders)
+    partial = sum(1 for u in units.codings if len(u) < n_coders)
+    mode = (f"multi-label ({several} segment-coder pairs have more than one code)"
+            if units.multi_label and several else "multi-label" if units.multi_label
+            else "single-label (one code per segment and coder)" if label_column == "code"
+            else "single-label (the stage column)")
+    no_code = ("; a row with an empty code counts as the label '(no code)'"
+               if not units.multi_label and label_column == "code"
+               else "; a row with an empty code is 'no code'" if units.multi_label else "")
+    return (f"{units.name}: {len(units)} segments, {n_coders} coder(s), read as {mode}"
+            f"{no_code}; a coder without a row for a segment did not code it"
+            f"{f' ({partial} segments miss some coder)' if partial else ''}.")
 
 
 def _contexts(keys, doc_of, text_of, ctx_of, start_of) -> list[str]:

@@ -248,3 +248,29 @@ def count_heatmap(matrix: pd.DataFrame, *, xlabel: str, ylabel: str,
     bar.locator = MaxNLocator(integer=True)
     bar.update_ticks()
     return _png(fig)
+
+
+def risk_coverage_chart(rows: Sequence[Mapping], certified: Mapping | None) -> bytes:
+    """Model–human and human–human percent agreement on the covered segments against
+    coverage, with the certified threshold's point marked."""
+    fig = Figure(figsize=(5.6, 3.4), layout="constrained")
+    ax = fig.add_subplot()
+    for key, label, color in (("model_human_agreement", "model–human", CODER_COLORS[1]),
+                              ("human_human_agreement", "human–human", CODER_COLORS[0])):
+        pts = [(float(r["coverage"]), float(r[key])) for r in rows
+               if r.get(key) is not None and r.get("coverage")]
+        if pts:
+            xs, ys = zip(*sorted(pts), strict=True)
+            ax.plot(xs, ys, marker="o", markersize=3, color=color,
+                    label=f"{label} (same segments)")
+    if certified and certified.get("coverage") is not None \
+            and certified.get("model_human_agreement") is not None:
+        ax.scatter([certified["coverage"]], [certified["model_human_agreement"]], s=80,
+                   marker="*", color="black", zorder=5,
+                   label=f"certified threshold {certified['threshold']:.2f}")
+    ax.set_xlim(0, 1.02)
+    ax.set_xlabel("coverage (share of segments suggested)")
+    ax.set_ylabel("percent agreement")
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.legend(fontsize=8, loc="lower left")
+    return _png(fig)

@@ -168,7 +168,47 @@ def evaluation_context(evaluation: Mapping[str, Any] | None,
     rows = [("all" if p.get("seed_per_label") is None else str(p["seed_per_label"]),
              number(p["mean_kappa"]), number(p.get("sd"))) for p in curve]
     return {"chart": data_uri(plots.learning_curve_chart(curve, human)), "rows": rows,
-            "human": number(human), "message": None}
+            "human": number(human), "message": None, **risk_coverage_context(evaluation)}
+
+
+def _share(value: Any) -> str:
+    return DASH if value is None or is_missing(value) else f"{float(value):.1%}"
+
+
+def _yes_no(value: Any) -> str:
+    return DASH if value is None else "yes" if value else "no"
+
+
+def risk_coverage_context(evaluation: Mapping[str, Any]) -> dict[str, Any]:
+    """Risk–coverage table and chart, parity coverage, ECE and the certified threshold."""
+    table = [r for r in evaluation.get("risk_coverage") or [] if isinstance(r, Mapping)]
+    if not table:
+        return {"risk_chart": None, "risk_rows": [], "parity_coverage": DASH, "ece": DASH,
+                "certified": None}
+    cert = evaluation.get("certified") if isinstance(evaluation.get("certified"),
+                                                     Mapping) else None
+    rows = [{"threshold": number(r.get("threshold")), "coverage": _share(r.get("coverage")),
+             "model_human": _share(r.get("model_human_agreement")),
+             "human_human": _share(r.get("human_human_agreement")),
+             "model_kappa": number(r.get("model_human_kappa")),
+             "human_kappa": number(r.get("human_human_kappa")),
+             "parity": _yes_no(r.get("parity"))} for r in table]
+    certified = None
+    if cert is not None:
+        certified = {"ok": cert.get("threshold") is not None,
+                     "threshold": number(cert.get("threshold")),
+                     "coverage": _share(cert.get("coverage")),
+                     "model_human": _share(cert.get("model_human_agreement")),
+                     "human_human": _share(cert.get("human_human_agreement")),
+                     "target": _share(cert.get("target")),
+                     "parity": {"yes": "held", "no": "did not hold"}.get(
+                         _yes_no(cert.get("parity")), "undefined"),
+                     "reason": str(cert.get("reason") or "")}
+    usable = cert if cert is not None and cert.get("threshold") is not None else None
+    return {"risk_chart": data_uri(plots.risk_coverage_chart(table, usable)),
+            "risk_rows": rows, "parity_coverage": _share(evaluation.get("parity_coverage")),
+            "ece": number((evaluation.get("model_human") or {}).get("ece")),
+            "certified": certified}
 
 
 def matrix_context(matrix: pd.DataFrame | None, *, xlabel: str, ylabel: str) -> dict[str, Any]:

@@ -7,6 +7,7 @@ stay free of SQL, and light: nothing here imports torch.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -28,6 +29,29 @@ def uncertainty(codes: list[Suggestion], stage: list[Suggestion], threshold: flo
                                     threshold)[0])
 
 
+def certified_thresholds(manifest: dict) -> dict[str, float]:
+    """The certified threshold by dimension recorded in a model's manifest."""
+    out = {}
+    for dim, cert in (manifest.get("certified") or {}).items():
+        if isinstance(cert, dict) and isinstance(cert.get("threshold"), int | float):
+            out[dim] = float(cert["threshold"])
+    return out
+
+
+def within_certified(codes: Sequence[Suggestion], stage: Suggestion | None,
+                     cuts: dict[str, float]) -> tuple[str, ...]:
+    """The dimensions whose suggestion reaches its certified threshold (codes: every code
+    decision's max(p, 1 - p); the stage: its probability, when suggested)."""
+    out = []
+    if codes and "code" in cuts and min(max(s.probability, 1 - s.probability)
+                                        for s in codes) >= cuts["code"] - 1e-12:
+        out.append("code")
+    if stage is not None and stage.suggested and "stage" in cuts \
+            and stage.probability >= cuts["stage"] - 1e-12:
+        out.append("stage")
+    return tuple(out)
+
+
 def build_review_items(store: Store, coder: str, decided: dict[str, str] | None = None):
     """ReviewItems for every segment the latest model suggested on, minus those this
     coder has already coded otherwise (by hand, or in review of an older model).
@@ -41,6 +65,7 @@ def build_review_items(store: Store, coder: str, decided: dict[str, str] | None 
                          "`isp-nlp suggest` first")
     model_id = info["id"]
     threshold = float(info["manifest"].get("code_threshold", 0.5))
+    cuts = certified_thresholds(info["manifest"])
     by_segment: dict[str, list[Suggestion]] = defaultdict(list)
     for s in store.suggestions(model_id):
         by_segment[s.segment_id].append(s)
@@ -72,6 +97,7 @@ def build_review_items(store: Store, coder: str, decided: dict[str, str] | None 
             evidence=sugg[0].evidence,
             score=round(uncertainty(codes, stages, threshold), 6),
             model_id=model_id,
+            certified=within_certified(codes, top_stage, cuts),
         ))
     decided = decided or {}
     return [i for i in items if i.segment.id not in coded_by_coder or i.key in decided]

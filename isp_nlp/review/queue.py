@@ -35,6 +35,9 @@ class ReviewItem:
     evidence: tuple[Evidence, ...]
     score: float
     model_id: str
+    #: Dimensions ("code", "stage") whose suggestion is within the model's certified range
+    #: (at or above its certified threshold; see isp_nlp.suggest.certify). Not in the key.
+    certified: tuple[str, ...] = ()
 
     @cached_property
     def key(self) -> str:

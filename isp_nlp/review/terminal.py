@@ -127,6 +127,10 @@ def render_item(item: ReviewItem, progress: tuple[int, int], width: int = 100) -
         else "model abstains on stage"
     )
     codes = _fmt_codes(item)
+    if "stage" in item.certified:
+        stage += " (certified range)"
+    if "code" in item.certified:
+        codes += " (certified range)"
     if len(codes) + len(stage) + 3 <= width:
         lines.append(f"{codes} | {stage}")
     else:

@@ -28,6 +28,7 @@ from isp_nlp.suggest.bundle_io import dumps as _dumps
 from isp_nlp.suggest.bundle_io import prefixed as _prefixed
 from isp_nlp.suggest.bundle_io import read_arrays as _read_arrays
 from isp_nlp.suggest.bundle_io import read_json as _read_json
+from isp_nlp.suggest.calibration import apply_platt, apply_temperature
 from isp_nlp.suggest.estimators import CodeSuggester, StageClassifier
 from isp_nlp.suggest.evidence import nearest_exemplars, uncertainty_scores
 from isp_nlp.suggest.features import FeatureBuilder
@@ -43,7 +44,8 @@ FILES = ("manifest.json", "config.json", "weights.npz")
 #: would otherwise all be in memory at once).
 SUGGEST_CHUNK = 2048
 #: The groups of arrays in weights.npz (``code/...``, ...) and the one plain array.
-ARRAY_PARTS = ("code", "stage", "features", "prototypes", "stage_prototypes", "exemplars")
+ARRAY_PARTS = ("code", "stage", "features", "prototypes", "stage_prototypes", "exemplars",
+               "code_platt")
 
 
 @dataclass
@@ -78,6 +80,13 @@ class SuggesterModel:
     prototypes: Prototypes | None = None
     stage_prototypes: Prototypes | None = None
     prototype_weight: float = 0.0
+    #: Post-hoc calibration fitted on out-of-fold predictions (:mod:`.out_of_fold`): a
+    #: temperature for the stage probabilities, (a, b) Platt maps per code.
+    stage_temperature: float = 1.0
+    code_platt: np.ndarray | None = None
+    #: Certificates by dimension ("stage" / "code"; :mod:`isp_nlp.suggest.certify`): a
+    #: suggestion is made only at or above ``threshold`` (codes: the segment's confidence).
+    certified: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def model_id(self) -> str:
@@ -157,19 +166,25 @@ class SuggesterModel:
 
     def _code_proba(self, X: np.ndarray, F: Any) -> np.ndarray | None:
         proba = None if self.code_estimator is None else self.code_estimator.predict_proba(F)
-        if self.prototypes is None:
+        if self.prototypes is not None:
+            proba = self.prototypes.fill_unfitted(X, proba, self._fitted_mask())
+        if proba is None or self.code_platt is None:
             return proba
-        return self.prototypes.fill_unfitted(X, proba, self._fitted_mask())
+        return apply_platt(proba, self.code_platt)
 
     def _stage_proba(self, X: np.ndarray, F: Any) -> np.ndarray | None:
         if self.stage_estimator is None:
             return None
         proba = self.stage_estimator.predict_proba(F)
-        if self.stage_prototypes is None or not self.prototype_weight:
-            return proba
-        w = self.prototype_weight
-        prior = self.stage_prototypes.class_proba(X, self.stage_classes)
-        return (1 - w) * proba + w * prior
+        if self.stage_prototypes is not None and self.prototype_weight:
+            w = self.prototype_weight
+            proba = (1 - w) * proba + w * self.stage_prototypes.class_proba(X, self.stage_classes)
+        return apply_temperature(proba, self.stage_temperature)
+
+    def certified_threshold(self, dimension: str) -> float | None:
+        """The certified threshold of ``dimension`` ("stage" or "code"), None if uncertified."""
+        value = (self.certified.get(dimension) or {}).get("threshold")
+        return None if value is None else float(value)
 
     def predict_code_proba(self, data: SegmentBatch | np.ndarray) -> np.ndarray | None:
         """(n, len(code_labels)) probabilities, or None without a code model."""
@@ -214,6 +229,9 @@ class SuggesterModel:
         code_t = self.code_thresholds
         stage_p = self._stage_proba(X, F)
         stage_classes = self.stage_classes
+        code_cut = self.certified_threshold(CODE_DIMENSION)
+        code_ok = (np.ones(X.shape[0], dtype=bool) if code_p is None or code_cut is None
+                   else np.maximum(code_p, 1 - code_p).min(axis=1) >= code_cut - 1e-12)
         idx, sims = nearest_exemplars(X, ids, self.exemplars, self.exemplar_ids, top_evidence)
         out: list[Suggestion] = []
         mid = self.model_id
@@ -228,7 +246,7 @@ class SuggesterModel:
                 for c, label in enumerate(self.code_labels):
                     p = float(code_p[i, c])
                     out.append(Suggestion(sid, mid, CODE_DIMENSION, label, p,
-                                          p >= code_t[c], evidence))
+                                          bool(p >= code_t[c] and code_ok[i]), evidence))
             if stage_p is not None:
                 evidence = tuple(
                     Evidence(self.exemplar_ids[j], s, self.exemplar_texts[j],
@@ -285,6 +303,12 @@ class SuggesterModel:
             config["prototype_weight"] = float(self.prototype_weight)
             arrays.update({f"stage_prototypes/{k}": np.asarray(v)
                            for k, v in proto_arrays.items()})
+        if self.stage_temperature != 1.0:  # absent when unused: older models' ids stay
+            config["stage_temperature"] = float(self.stage_temperature)
+        if self.code_platt is not None:
+            arrays["code_platt"] = np.asarray(self.code_platt, dtype=np.float64)
+        if self.certified:
+            config["certified"] = self.certified
         return config, arrays
 
     def content_hash(self) -> str:
@@ -404,6 +428,9 @@ class SuggesterModel:
             prototypes=prototypes,
             stage_prototypes=stage_prototypes,
             prototype_weight=float(config.get("prototype_weight", 0.0)),
+            stage_temperature=_positive(config.get("stage_temperature", 1.0)),
+            code_platt=_platt(arrays.get("code_platt"), len(code_labels)),
+            certified=_certificates(config.get("certified") or {}),
         )
 
     def with_thresholds(
@@ -415,3 +442,31 @@ class SuggesterModel:
             code_threshold=self.code_threshold if code is None else float(code),
             stage_threshold=self.stage_threshold if stage is None else float(stage),
         )
+
+
+def _positive(value: Any) -> float:
+    t = float(value)
+    if not (np.isfinite(t) and t > 0):
+        raise ValueError(f"stage_temperature is {value!r}, expected a positive number")
+    return t
+
+
+def _platt(array: np.ndarray | None, n_codes: int) -> np.ndarray | None:
+    if array is None:
+        return None
+    out = np.asarray(array, dtype=np.float64)
+    if out.shape != (n_codes, 2) or not np.isfinite(out).all():
+        raise ValueError(f"code_platt has shape {out.shape} (or non-finite values), expected "
+                         f"({n_codes}, 2)")
+    return out
+
+
+def _certificates(value: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    out = {}
+    for dim, cert in dict(value).items():
+        t = cert.get("threshold")
+        if dim not in (CODE_DIMENSION, STAGE_DIMENSION) or (
+                t is not None and not (np.isfinite(float(t)) and 0.0 <= float(t) <= 1.0)):
+            raise ValueError(f"certified[{dim!r}] is not a certificate with a threshold in [0, 1]")
+        out[dim] = dict(cert)
+    return out

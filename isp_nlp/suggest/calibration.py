@@ -139,3 +139,80 @@ def choose_stage_threshold(top_proba: np.ndarray, correct: np.ndarray,
         if ok[covered].mean() >= target:
             return t
     return None
+
+
+# --------------------------------------------------------------------------- post-hoc maps
+
+
+def fit_proba_temperature(proba: np.ndarray, y_index: np.ndarray) -> float:
+    """Temperature T for ``softmax(log(proba) / T)`` fitted on out-of-fold probabilities of
+    the final single-label model (estimator and codebook prior mixed); 1.0 = unchanged."""
+    logp = np.log(np.clip(np.asarray(proba, dtype=np.float64), 1e-12, 1.0))
+    return fit_temperature(logp, np.asarray(y_index, dtype=int))
+
+
+def apply_temperature(proba: np.ndarray, temperature: float) -> np.ndarray:
+    """Rescale single-label probabilities by a temperature (argmax unchanged)."""
+    if temperature == 1.0:
+        return proba
+    logp = np.log(np.clip(np.asarray(proba, dtype=np.float64), 1e-12, 1.0))
+    z = logp / temperature
+    z -= z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=np.float64), 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+def fit_proba_platt(proba: np.ndarray, Y: np.ndarray, min_rows: int = MIN_THRESHOLD_ROWS
+                    ) -> np.ndarray:
+    """(n_codes, 2) Platt maps ``sigmoid(a * logit(p) + b)`` fitted per code on out-of-fold
+    code probabilities; the identity (1, 0) for a code with no positive or no negative, or
+    with fewer than ``min_rows`` rows."""
+    P, Y = np.asarray(proba, dtype=np.float64), np.asarray(Y, dtype=int)
+    out = np.tile([1.0, 0.0], (P.shape[1], 1))
+    if len(P) < min_rows:
+        return out
+    for j in range(P.shape[1]):
+        if 0 < Y[:, j].sum() < len(Y):
+            out[j] = fit_platt(_logit(P[:, j]), Y[:, j])
+    return out
+
+
+def apply_platt(proba: np.ndarray, maps: np.ndarray) -> np.ndarray:
+    """Apply per-code Platt maps from :func:`fit_proba_platt`."""
+    maps = np.asarray(maps, dtype=np.float64)
+    if np.array_equal(maps, np.tile([1.0, 0.0], (len(maps), 1))):
+        return proba
+    return expit(maps[:, 0] * _logit(proba) + maps[:, 1])
+
+
+# --------------------------------------------------------------------------- measuring
+
+
+#: Equal-width confidence bins of :func:`expected_calibration_error`.
+ECE_BINS = 10
+
+
+def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray,
+                               bins: int = ECE_BINS) -> float | None:
+    """ECE: the mean over equal-width confidence bins, weighted by their share of rows, of
+    |mean confidence - mean correctness|. ``correct`` may be fractional (the share of
+    coders who agree). None without rows."""
+    conf = np.asarray(confidence, dtype=np.float64)
+    ok = np.asarray(correct, dtype=np.float64)
+    if conf.shape != ok.shape or conf.ndim != 1:
+        raise ValueError(f"confidence has shape {conf.shape} and correct {ok.shape}; "
+                         "expected equal 1-D shapes")
+    if len(conf) == 0:
+        return None
+    which = np.minimum((np.clip(conf, 0.0, 1.0) * bins).astype(int), bins - 1)
+    total = 0.0
+    for b in range(bins):
+        rows = which == b
+        if rows.any():
+            total += rows.mean() * abs(conf[rows].mean() - ok[rows].mean())
+    return float(total)

@@ -1,16 +1,17 @@
 """Classifier-agreement studies on coded-segments CSVs: does the suggester agree with
-human coders about as well as they agree with each other?
+human coders about as well as they agree with each other, and where?
 
 Units are (document, segment): the segment id, else the start/end offsets, else the
 text. Seeds are drawn K per label from TRAIN (or from the other folds, grouped by
-document), the suggester is fitted by the project's own trainer
-(:func:`isp_nlp.suggest.trainer.train_suggester`), and its
-predictions are compared with every coder of TEST. Functions return data only.
+document); the suggester is fitted by the project's own trainer
+(:func:`isp_nlp.suggest.trainer.train_suggester`), calibrated and certified on
+out-of-fold predictions of its seeds (:mod:`isp_nlp.suggest.out_of_fold`), as
+``isp-nlp train`` does, and its predictions are compared with every coder of TEST
+(:mod:`isp_nlp.suggest.study_scores`). Functions return data only.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,11 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
-from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
+from sklearn.model_selection import GroupKFold
 
-from isp_nlp.agreement.coefficients import coefficient
-from isp_nlp.agreement.tables import MODEL_CODER
+from isp_nlp.agreement import coverage
 from isp_nlp.codebook.load import load_codebook, resolve_code
 from isp_nlp.coded.units import (
     NO_CODE,
@@ -33,86 +32,17 @@ from isp_nlp.coded.units import (
 )
 from isp_nlp.embed import embed_texts
 from isp_nlp.errors import ModelError
+from isp_nlp.records import CODE_DIMENSION, STAGE_DIMENSION
+from isp_nlp.suggest import out_of_fold as oof
+from isp_nlp.suggest import study_scores as scores
 from isp_nlp.suggest.batch import SegmentBatch
 from isp_nlp.suggest.bundle import SuggesterModel
+from isp_nlp.suggest.certify import CONFIDENCE, Certificate, check_target
 from isp_nlp.suggest.prototypes import prototype_texts
 from isp_nlp.suggest.trainer import TrainParams, train_multi_label, train_single_label
 
-THRESHOLDS = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9)
-
-# --------------------------------------------------------------------------- agreement
-
-
-def _table(units: CodedUnits, label: str | None = None) -> pd.DataFrame:
-    """Coder table: single-label labels, or 0/1 presence of ``label``."""
-    data: dict[str, dict[str, Any]] = {}
-    for key, unit in zip(units.keys, units.codings, strict=True):
-        for coder, labs in unit.items():
-            data.setdefault(coder, {})[key] = labs[0] if label is None else float(label in labs)
-    return pd.DataFrame(data, index=units.keys, dtype=object)[sorted(data)]
-
-
-def _targets(units: CodedUnits, labels: Sequence[str]) -> list[str | None]:
-    return list(labels) if units.multi_label else [None]
-
-
-def human_human(units: CodedUnits, labels: Sequence[str]) -> dict[str, float | None]:
-    """Mean pairwise Cohen's kappa and Krippendorff's alpha of the coders (None if one coder)."""
-
-    if len(units.coders) < 2:
-        return {"mean_pairwise_kappa": None, "krippendorff_alpha": None}
-    kappas, alphas = [], []
-    for target in _targets(units, labels):
-        table = _table(units, target)
-        kappas.append(coefficient(table, "kappa")[0])  # the mean over coder pairs
-        alphas.append(coefficient(table, "alpha")[0])
-    return {"mean_pairwise_kappa": _none(_nanmean(kappas)),
-            "krippendorff_alpha": _none(_nanmean(alphas))}
-
-
-def model_agreement(units: CodedUnits, predicted: Sequence[Any], labels: Sequence[str],
-                    mask: np.ndarray | None = None) -> dict[str, Any]:
-    """Model vs every coder (mean kappa, alpha with model) and vs the majority label."""
-    idx = list(range(len(units))) if mask is None else np.flatnonzero(mask).tolist()
-    sub = units.subset(idx)
-    pred = [predicted[i] for i in idx]
-    kappas, alphas = [], []
-    for target in _targets(units, labels):
-        table = _table(sub, target)
-        model = pd.Series([p if target is None else float(target in p) for p in pred],
-                          index=sub.keys, name=MODEL_CODER, dtype=object)
-        kappas.append(_nanmean([coefficient(pd.concat([table[c], model], axis=1), "kappa")[0]
-                                for c in table.columns]))
-        alphas.append(coefficient(table.assign(**{MODEL_CODER: model}), "alpha")[0])
-    out: dict[str, Any] = {"n_units": len(idx), "mean_kappa": _none(_nanmean(kappas)),
-                           "krippendorff_alpha_with_model": _none(_nanmean(alphas))}
-    if len(idx) == 0:
-        return out
-    ref = sub.reference()
-    if units.multi_label:
-        y_true = np.array([[lab in r for lab in labels] for r in ref], dtype=int)
-        y_pred = np.array([[lab in p for lab in labels] for p in pred], dtype=int)
-        out["accuracy"] = float((y_true == y_pred).mean())
-    else:
-        y_true, y_pred = np.asarray(ref, dtype=object), np.asarray(pred, dtype=object)
-        out["accuracy"] = float(accuracy_score(y_true, y_pred))
-    kw = {"labels": list(range(len(labels))) if units.multi_label else list(labels),
-          "zero_division": 0}
-    out["macro_f1"] = float(f1_score(y_true, y_pred, average="macro", **kw))
-    p, r, f, s = precision_recall_fscore_support(y_true, y_pred, average=None, **kw)
-    out["per_label"] = {lab: {"precision": float(p[i]), "recall": float(r[i]),
-                              "f1": float(f[i]), "support": int(s[i])}
-                        for i, lab in enumerate(labels)}
-    return out
-
-
-def _nanmean(values: Sequence[float | None]) -> float:
-    vals = [v for v in values if v is not None and not math.isnan(v)]
-    return float(np.mean(vals)) if vals else math.nan
-
-
-def _none(value: float) -> float | None:
-    return None if value is None or math.isnan(value) else float(value)
+#: Grouped folds over the seeds for calibration and certification (as ``isp-nlp train``).
+CALIBRATION_FOLDS = 5
 
 
 # --------------------------------------------------------------------------- seeds and fitting
@@ -161,31 +91,91 @@ def fit_model(train: CodedUnits, idx: np.ndarray, labels: Sequence[str],
                               prototypes=prototypes)
 
 
-def predict_labels(model: SuggesterModel, batch: SegmentBatch) -> tuple[list[Any], np.ndarray]:
-    """(predicted labels, confidence) per row: a code model's codes at their thresholds
-    and min max(p, 1 - p), else the top single label and its probability."""
+@dataclass(frozen=True)
+class Prediction:
+    """A model's labels for a batch, each row's confidence and the probabilities behind
+    them (columns = ``classes``)."""
 
+    labels: list[Any]
+    confidence: np.ndarray
+    proba: np.ndarray
+    classes: list[str]
+
+
+def predict(model: SuggesterModel, batch: SegmentBatch) -> Prediction:
+    """A code model's codes at their thresholds (confidence: min over codes of
+    max(p, 1 - p)), else the top single label and its probability."""
     code_p = model.predict_code_proba(batch)
     if code_p is not None:
-        cut = model.code_thresholds
-        pred: list[Any] = [tuple(lab for j, lab in enumerate(model.code_labels)
-                                 if row[j] >= cut[j]) for row in code_p]
-        return pred, np.maximum(code_p, 1 - code_p).min(axis=1)
+        return Prediction(oof.predicted_sets(model, code_p), oof.code_confidence(code_p),
+                          code_p, list(model.code_labels))
     proba = model.predict_stage_proba(batch)
     if proba is None:
         raise ModelError(f"suggester {model.model_id} has neither a code nor a stage model")
     classes = np.asarray(model.stage_classes, dtype=object)
-    return [str(c) for c in classes[proba.argmax(axis=1)]], proba.max(axis=1)
+    return Prediction([str(c) for c in classes[proba.argmax(axis=1)]], proba.max(axis=1),
+                      proba, list(model.stage_classes))
+
+
+def predict_labels(model: SuggesterModel, batch: SegmentBatch) -> tuple[list[Any], np.ndarray]:
+    """(predicted labels, confidence) per row (:func:`predict`)."""
+    out = predict(model, batch)
+    return out.labels, out.confidence
+
+
+def fit_calibrated(train: CodedUnits, idx: np.ndarray, labels: Sequence[str],
+                   params: TrainParams | None = None,
+                   prototypes: Mapping[str, np.ndarray] | None = None,
+                   target: float | None = None, *, level: float = CONFIDENCE,
+                   folds: int = CALIBRATION_FOLDS) -> tuple[SuggesterModel, Certificate | None]:
+    """:func:`fit_model` on seeds ``idx``, then calibrated (and, with a ``target``,
+    certified) on out-of-fold predictions of those seeds, folds grouped by document."""
+    model = fit_model(train, idx, labels, params, prototypes)
+    docs = np.asarray([train.documents[i] for i in idx])
+    n_folds = min(folds, len(set(docs.tolist())))
+    if n_folds < 2:
+        return model, None
+    multi = train.multi_label
+    classes = list(model.code_labels) if multi else model.stage_classes
+    P = np.full((len(idx), len(classes)), np.nan)
+    for tr, te in GroupKFold(n_splits=n_folds).split(idx, groups=docs):
+        try:
+            part = fit_model(train, idx[tr], labels, params, prototypes)
+        except ModelError:
+            continue  # a fold without two labels: its seeds stay unscored
+        got = predict(part, train.batch(idx[te]))
+        col = [classes.index(c) for c in got.classes if c in classes]
+        P[np.ix_(te, col)] = got.proba[:, [i for i, c in enumerate(got.classes) if c in classes]]
+    if not multi:
+        P = np.where(np.isnan(P), 0.0, P)
+    scored = ~np.isnan(P).any(axis=1) & (P.sum(axis=1) > 0 if not multi else True)
+    rows = np.flatnonzero(scored)
+    ref = train.reference()
+    coders = [list(train.codings[i].values()) for i in idx[rows]]
+    if multi:
+        Y = np.array([[lab in ref[i] for lab in classes] for i in idx[rows]], dtype=int)
+        model = oof.calibrate_codes(model, P[rows], Y)
+    else:
+        model = oof.calibrate_stage(model, P[rows], [ref[i] for i in idx[rows]])
+    cert = None
+    if target is not None:
+        if multi:
+            cert = oof.certify_codes(model, P[rows], [[tuple(c) for c in cs] for cs in coders],
+                                     target, level)
+        else:
+            cert = oof.certify_stage(model, P[rows], [[c[0] for c in cs if c] for cs in coders],
+                                     target, level)
+        model = oof.with_certificate(model, CODE_DIMENSION if multi else STAGE_DIMENSION, cert)
+    return model, cert
 
 
 def fit_predict(train: CodedUnits, idx: np.ndarray, test: CodedUnits, labels: Sequence[str],
                 params: TrainParams | None = None,
                 prototypes: Mapping[str, np.ndarray] | None = None
                 ) -> tuple[list[Any], np.ndarray]:
-    """Fit on ``train`` rows ``idx`` (:func:`fit_model`); predict ``test``
-    (:func:`predict_labels`)."""
-
-    return predict_labels(fit_model(train, idx, labels, params, prototypes), test.batch())
+    """Fit on ``train`` rows ``idx`` (:func:`fit_calibrated`); predict ``test``."""
+    model, _ = fit_calibrated(train, idx, labels, params, prototypes)
+    return predict_labels(model, test.batch())
 
 
 # --------------------------------------------------------------------------- the study
@@ -203,36 +193,46 @@ class StudyConfig:
     repeats: int = 3
     seed: int = 0
     label_column: str = "code"
-    multi_label: bool = False
+    #: None: multi-label when some coder gave a segment several codes.
+    multi_label: bool | None = None
     embedder: str = ""
     folds: int | None = None
+    #: Agreement the certified threshold must reach on covered segments (None: the seed
+    #: coders' mean pairwise percent agreement where seeds are double-coded, else none).
+    target_agreement: float | None = None
+    confidence: float = CONFIDENCE
 
 
-def check_labels(train: CodedUnits, test: CodedUnits) -> list[str]:
-    """The labels to learn; raise when the two files cannot support a study."""
-    labels = sorted({lab for r in train.reference() for lab in ((r or ()) if train.multi_label
-                                                                 else (r,))})
+def _label_sets(units: CodedUnits, reference: bool) -> set[str]:
+    if reference:
+        return {lab for r in units.reference()
+                for lab in ((r or ()) if units.multi_label else (r,))}
+    return set(units.labels)
+
+
+def check_labels(train: CodedUnits, test: CodedUnits,
+                 zero_shot: Sequence[str] = ()) -> tuple[list[str], list[str]]:
+    """(labels to learn and score, labels of ``test`` too rare to evaluate: no seed
+    example in ``train`` and no codebook entry in ``zero_shot``); raise when the files
+    cannot support a study."""
+    seen = _label_sets(train, reference=True)
+    labels = sorted(seen)
     if len(labels) < 2:
         raise EvaluationError(
             f"{train.name} has {len(labels)} label(s) ({', '.join(labels) or 'none'}) among its "
             "majority labels; a classifier needs at least 2, so code segments with more labels.")
-    test_labels = set(test.labels)
+    test_labels = _label_sets(test, reference=False)
     if not test_labels & set(labels):
         raise EvaluationError(
             f"{test.name} uses the labels {', '.join(sorted(test_labels))} but the training data "
             f"has {', '.join(labels)}; use files coded with the same codebook.")
     unseen = sorted(test_labels - set(labels))
-    if unseen:
-        raise EvaluationError(
-            f"label '{unseen[0]}' appears in {test.name} but has no seed example in "
-            f"{train.name}; code training segments with it (or use fewer folds).")
-    return labels
+    usable = set(zero_shot) if train.multi_label else set()
+    return sorted(set(labels) | (set(unseen) & usable)), sorted(set(unseen) - usable)
 
 
 def grouped_folds(units: CodedUnits, n_folds: int) -> list[Split]:
     """GroupKFold by document: no document is in both training and test."""
-    from sklearn.model_selection import GroupKFold
-
     docs = sorted(set(units.documents))
     if n_folds < 2 or n_folds > len(docs):
         raise EvaluationError(
@@ -248,99 +248,195 @@ def grouped_folds(units: CodedUnits, n_folds: int) -> list[Split]:
     return out
 
 
+def seed_coder_agreement(units: Sequence[CodedUnits]) -> float | None:
+    """Mean pairwise percent agreement of the seed coders on double-coded seeds (None when
+    no seed has two coders)."""
+    rows = [u for part in units for u in part.codings if len(u) >= 2]
+    if not rows:
+        return None
+    coders = sorted({c for u in rows for c in u})
+    ids, _ = coverage.encode_labels([{c: tuple(v) for c, v in u.items()} for u in rows], coders)
+    return coverage.human_human(ids)[0]
+
+
+def _excluded_units(test: CodedUnits, too_rare: Sequence[str]) -> np.ndarray:
+    """Single-label: units whose majority label is too rare to evaluate."""
+    if not too_rare or test.multi_label:
+        return np.zeros(len(test), dtype=bool)
+    rare = set(too_rare)
+    return np.array([r in rare for r in test.reference()], dtype=bool)
+
+
+@dataclass
+class _Run:
+    pred: list[Any]
+    conf: np.ndarray
+    proba: np.ndarray
+    covered: np.ndarray
+    certificates: list[Certificate]
+
+
+def _one_run(splits: Sequence[Split], k: int | None, rng: np.random.Generator,
+             labels: Sequence[str], position: Mapping[str, int], n: int, params, prototypes,
+             target: float | None, level: float) -> _Run:
+    pred: list[Any] = [None] * n
+    conf = np.zeros(n)
+    proba = np.zeros((n, len(labels)))
+    covered = np.zeros(n, dtype=bool)
+    certs: list[Certificate] = []
+    for split in splits:
+        idx = sample_seeds(split.train, k, rng, labels)
+        model, cert = fit_calibrated(split.train, idx, labels, params, prototypes, target,
+                                     level=level)
+        got = predict(model, split.test.batch())
+        rows = [position[key] for key in split.test.keys]
+        cols = [list(labels).index(c) for c in got.classes]
+        for r, pi in zip(rows, got.labels, strict=True):
+            pred[r] = pi
+        conf[rows] = got.confidence
+        proba[np.ix_(rows, cols)] = got.proba
+        if cert is not None:
+            certs.append(cert)
+            if cert.threshold is not None:
+                covered[rows] = got.confidence >= cert.threshold - 1e-12
+    return _Run(pred, conf, proba, covered, certs)
+
+
 def run_study(splits: Sequence[Split], config: StudyConfig, *, test_all: CodedUnits,
               params=None, progress: Callable[[str], None] | None = None,
               prototypes=None) -> dict[str, Any]:
-    """Learning curve over ``config.seed_per_label`` with R repeats; headline = largest K.
+    """Learning curve over ``config.seed_per_label`` with R repeats; headline = largest K,
+    with its risk–coverage table, calibration error and certified threshold.
 
     Each split's test units are predicted by a model fitted on that split's seeds; the
     predictions of all splits are pooled (in ``test_all`` order) before scoring.
     """
-    labels = sorted(set().union(*(check_labels(s.train, s.test) for s in splits)))
+    checked = [check_labels(s.train, s.test, list(prototypes or ())) for s in splits]
+    labels = sorted(set().union(*(c[0] for c in checked)))
+    too_rare = sorted(set().union(*(c[1] for c in checked)) - set(labels))
+    excluded = _excluded_units(test_all, too_rare)
+    scored_units = test_all.subset(np.flatnonzero(~excluded)) if excluded.any() else test_all
+    test = scores.encode_test(scored_units, labels)
+    target = config.target_agreement
+    target_from = "--target-agreement"
+    if target is None:
+        target = seed_coder_agreement([s.train for s in splits])
+        target_from = "the seed coders' mean pairwise percent agreement"
+    if target is not None:
+        check_target(target, config.confidence)
     position = {k: i for i, k in enumerate(test_all.keys)}
+    keep = np.flatnonzero(~excluded)
     curve, runs_by_k, seconds = [], {}, {}
     for k in config.seed_per_label:
         repeats = 1 if k is None else config.repeats
-        runs = []
-        t_k = 0.0
+        runs: list[_Run] = []
+        t0 = time.perf_counter()
         for r in range(repeats):
             rng = np.random.default_rng([config.seed, r, 0 if k is None else k])
-            pred: list[Any] = [None] * len(test_all)
-            conf = np.zeros(len(test_all))
-            t0 = time.perf_counter()
-            for split in splits:
-                idx = sample_seeds(split.train, k, rng, labels)
-                p, c = fit_predict(split.train, idx, split.test, labels, params, prototypes)
-                for key, pi, ci in zip(split.test.keys, p, c, strict=True):
-                    pred[position[key]], conf[position[key]] = pi, ci
-            t_k += time.perf_counter() - t0
-            runs.append((pred, conf))
+            run = _one_run(splits, k, rng, labels, position, len(test_all), params, prototypes,
+                           target, config.confidence)
+            runs.append(_Run([run.pred[i] for i in keep], run.conf[keep], run.proba[keep],
+                             run.covered[keep], run.certificates))
             if progress:
                 progress(f"K={k if k is not None else 'all'} repeat {r + 1}/{repeats}")
-        seconds[k] = t_k / repeats
+        seconds[k] = (time.perf_counter() - t0) / repeats
         runs_by_k[k] = runs
-        scores = [model_agreement(test_all, p, labels) for p, _ in runs]
-        kap = [s["mean_kappa"] for s in scores if s["mean_kappa"] is not None]
-        curve.append({"seed_per_label": k, "mean_kappa": _none(_nanmean(kap)),
+        scored = [scores.model_agreement(test, run.pred) for run in runs]
+        kap = [s["mean_kappa"] for s in scored if s["mean_kappa"] is not None]
+        curve.append({"seed_per_label": k, "mean_kappa": scores.nanmean(kap),
                       "sd": float(np.std(kap, ddof=1)) if len(kap) > 1 else 0.0,
-                      "kappas": kap, "macro_f1": _mean_of(scores, "macro_f1"),
-                      "accuracy": _mean_of(scores, "accuracy"),
+                      "kappas": kap, "macro_f1": _mean_of(scored, "macro_f1"),
+                      "accuracy": _mean_of(scored, "accuracy"),
+                      "percent_agreement": _mean_of(scored, "percent_agreement"),
                       "krippendorff_alpha_with_model": _mean_of(
-                          scores, "krippendorff_alpha_with_model"),
+                          scored, "krippendorff_alpha_with_model"),
+                      "ece": scores.nanmean([scores.calibration_error(test, run.proba, labels)
+                                             for run in runs]),
+                      "parity_coverage": coverage.parity_coverage(coverage.mean_rows(
+                          [scores.risk_coverage(test, run.pred, run.conf) for run in runs])),
+                      "certified": _certified(test, runs, target, target_from,
+                                              config.confidence),
                       "fit_predict_seconds_per_repeat": seconds[k]})
     head_k = config.seed_per_label[-1]
     runs = runs_by_k[head_k]
-    scores = [model_agreement(test_all, p, labels) for p, _ in runs]
-    per_label = {lab: {m: float(np.mean([s["per_label"][lab][m] for s in scores]))
+    scored = [scores.model_agreement(test, run.pred) for run in runs]
+    per_label = {lab: {m: float(np.mean([s["per_label"][lab][m] for s in scored]))
                        for m in ("precision", "recall", "f1")} for lab in labels}
     for lab in labels:
-        per_label[lab]["support"] = scores[0]["per_label"][lab]["support"]
+        per_label[lab]["support"] = scored[0]["per_label"][lab]["support"]
+    table = coverage.mean_rows([scores.risk_coverage(test, run.pred, run.conf) for run in runs])
     return {
-        "n_test_units": len(test_all),
-        "n_test_coders": len(test_all.coders),
+        "n_test_units": len(test.ids),
+        "n_test_coders": len(test.coders),
         "n_train_units": len(splits[0].train) if len(splits) == 1 else None,
+        "read_as": [u.reading for u in _distinct_files(splits, test_all) if u.reading],
         "labels": labels,
-        "human_human": human_human(test_all, labels),
+        "too_rare_to_evaluate": {"labels": too_rare, "n_test_units_left_out": int(excluded.sum()),
+                                 "why": "no seed example in the training data and no "
+                                        "codebook entry to score them zero-shot"}
+        if too_rare else None,
+        "human_human": scores.human_human(test),
         "model_human": {"seed_per_label": head_k,
                         "mean_kappa": curve[-1]["mean_kappa"], "sd": curve[-1]["sd"],
+                        "percent_agreement": curve[-1]["percent_agreement"],
                         "krippendorff_alpha_with_model":
                             curve[-1]["krippendorff_alpha_with_model"],
-                        "macro_f1": curve[-1]["macro_f1"], "accuracy": curve[-1]["accuracy"]},
+                        "macro_f1": curve[-1]["macro_f1"], "accuracy": curve[-1]["accuracy"],
+                        "ece": curve[-1]["ece"]},
         "per_label": per_label,
         "learning_curve": curve,
-        "coverage_at_abstain": coverage_at_abstain(test_all, runs, labels),
+        "risk_coverage": table,
+        "parity_coverage": coverage.parity_coverage(table),
+        "certified": curve[-1]["certified"],
         "timing": {"fit_predict_seconds_per_repeat": seconds[head_k]},
         "config": {"seed_per_label": config.seed_per_label, "repeats": config.repeats,
                    "seed": config.seed, "label_column": config.label_column,
-                   "multi_label": config.multi_label, "embedder": config.embedder,
-                   "folds": config.folds},
+                   "multi_label": test.multi_label, "embedder": config.embedder,
+                   "folds": config.folds, "target_agreement": target,
+                   "confidence": config.confidence},
     }
 
 
-def _mean_of(scores: list[dict], key: str) -> float | None:
-    return _none(_nanmean([s.get(key) for s in scores]))
-
-
-def coverage_at_abstain(units: CodedUnits, runs: Sequence[tuple[list[Any], np.ndarray]],
-                        labels: Sequence[str],
-                        thresholds: Sequence[float] = THRESHOLDS) -> list[dict[str, Any]]:
-    """Share of units whose confidence reaches each threshold, and the mean kappa and the
-    accuracy (vs the majority label) on them; kappa is 0 when the model gives one label
-    to every covered unit, so read it with the accuracy."""
-    out = []
-    for t in thresholds:
-        shares, kappas, accs = [], [], []
-        for pred, conf in runs:
-            mask = conf >= t
-            shares.append(float(mask.mean()))
-            if mask.sum() >= 2:
-                scored = model_agreement(units, pred, labels, mask)
-                kappas.append(scored["mean_kappa"])
-                accs.append(scored["accuracy"])
-        out.append({"threshold": t, "coverage": float(np.mean(shares)),
-                    "mean_kappa": _none(_nanmean(kappas)),
-                    "accuracy": _none(_nanmean(accs))})
+def _distinct_files(splits: Sequence[Split], test_all: CodedUnits) -> list[CodedUnits]:
+    out: list[CodedUnits] = []
+    for u in (splits[0].train, test_all):
+        if u.reading and all(u.reading != v.reading for v in out):
+            out.append(u)
     return out
+
+
+def _certified(test: scores.TestLabels, runs: Sequence[_Run], target: float | None,
+               target_from: str, level: float) -> dict[str, Any] | None:
+    """The certified threshold chosen on TRAIN and what it gave on TEST, over repeats."""
+    if target is None:
+        return {"threshold": None, "coverage": None, "model_human_agreement": None,
+                "human_human_agreement": None, "parity": None, "target": None,
+                "reason": "no target agreement: the seeds are single-coded, so give "
+                          "--target-agreement A (e.g. the coders' percent agreement)"}
+    rows, thresholds, reasons = [], [], []
+    for run in runs:
+        ids = scores.predicted_ids(test, run.pred)
+        rows.append(coverage.masked_row(ids, test.ids, run.covered, None))
+        thresholds += [c.threshold for c in run.certificates]
+        reasons += [c.reason for c in run.certificates if c.threshold is None]
+    mean = coverage.mean_rows([[r] for r in rows])[0]
+    got = [t for t in thresholds if t is not None]
+    return {"threshold": float(np.mean(got)) if got else None,
+            "thresholds": thresholds,
+            "coverage": mean["coverage"], "n_units": mean["n_units"],
+            "model_human_agreement": mean["model_human_agreement"],
+            "human_human_agreement": mean["human_human_agreement"],
+            "model_human_kappa": mean["model_human_kappa"],
+            "human_human_kappa": mean["human_human_kappa"],
+            "parity": mean["parity"],
+            "parity_in_repeats": [r["parity"] for r in rows],
+            "target": target, "target_from": target_from, "confidence": level,
+            "method": runs[0].certificates[0].method if runs and runs[0].certificates else "",
+            "reason": reasons[0] if reasons else ""}
+
+
+def _mean_of(scored: list[dict], key: str) -> float | None:
+    return scores.nanmean([s.get(key) for s in scored])
 
 
 def evaluate_files(train: str | Path | None, test: str | Path | None, *,
@@ -350,28 +446,32 @@ def evaluate_files(train: str | Path | None, test: str | Path | None, *,
     """Train/test files or one CODED file with ``config.folds`` grouped folds; with a
     ``codebook``, its definitions and examples of each label join the model as in
     ``isp-nlp train``."""
-    def read(path: str | Path) -> CodedUnits:
-        return embed_units(load_units(path, label_column=config.label_column,
-                                      multi_label=config.multi_label), embedder, cache)
+    def read(path: str | Path, multi: bool | None) -> CodedUnits:
+        return load_units(path, label_column=config.label_column, multi_label=multi)
 
+    if config.target_agreement is not None:
+        check_target(config.target_agreement, config.confidence)
     if coded is not None:
         if not config.folds:
             raise EvaluationError("one coded file needs --folds N (or give --train and --test).")
-        units = read(coded)
+        units = embed_units(read(coded, config.multi_label), embedder, cache)
         splits, test_all = grouped_folds(units, config.folds), units
     else:
         if train is None or test is None:
             raise EvaluationError("give both --train and --test, or one CODED.csv with --folds N.")
-        tr = read(train)
-        te = read(test)
+        tr, te = read(train, config.multi_label), read(test, config.multi_label)
+        if tr.multi_label != te.multi_label:  # one file has several codes per segment
+            tr, te = read(train, True), read(test, True)
+        tr, te = embed_units(tr, embedder, cache), embed_units(te, embedder, cache)
         splits, test_all = [Split(tr, te)], te
     config.embedder = config.embedder or getattr(embedder, "model_id", "")
 
     protos = None
     if codebook is not None:  # every label of the data, whichever fold trains on it
         protos = label_prototypes(codebook, test_all if coded is not None else splits[0].train,
-                                  embedder, cache, multi_label=config.multi_label,
-                                  stages=config.label_column == "stage")
+                                  embedder, cache, multi_label=test_all.multi_label,
+                                  stages=config.label_column == "stage",
+                                  extra=test_all.labels if test_all.multi_label else ())
     result = run_study(splits, config, test_all=test_all, params=params, progress=progress,
                        prototypes=protos)
     result["codebook"] = None if codebook is None else {
@@ -381,16 +481,30 @@ def evaluate_files(train: str | Path | None, test: str | Path | None, *,
 
 
 def label_prototypes(codebook: str | Path, units: CodedUnits, embedder, cache=None, *,
-                     multi_label: bool = False, stages: bool = False) -> dict[str, np.ndarray]:
+                     multi_label: bool = False, stages: bool = False,
+                     extra: Sequence[str] = ()) -> dict[str, np.ndarray]:
     """label -> embeddings of its codebook texts (a code matched by id or name, or a
-    stage by id): zero-shot codes (multi-label) or the single-label prior."""
+    stage by id): zero-shot codes (multi-label) or the single-label prior. Every majority
+    label of ``units`` needs an entry; ``extra`` labels (rare ones) join when they have
+    one."""
 
     book = load_codebook(codebook)
     labels = sorted({str(lab) for r in units.reference() if r is not None
                      for lab in (r if multi_label else (r,))})
     by_stage = {st.id: st for st in book.stages}
-    found = {lab: by_stage.get(lab) if stages else resolve_code(book, lab) for lab in labels}
+
+    def entry(lab: str):
+        return by_stage.get(lab) if stages else resolve_code(book, lab)
+
+    found = {lab: entry(lab) for lab in labels}
     missing = [lab for lab, code in found.items() if code is None]
+    if NO_CODE in missing:
+        raise EvaluationError(
+            f"{units.name} has rows with an empty code, read as the label '{NO_CODE}', which "
+            f"{Path(codebook).name} cannot define; drop --codebook, or use --multi-label "
+            "(an empty code is then the empty set).")
+    found.update({lab: code for lab in extra if lab not in found
+                  and (code := entry(lab)) is not None})
     if missing:
         raise EvaluationError(
             f"{Path(codebook).name} has no {'stage' if stages else 'code'} with the id "

@@ -14,10 +14,13 @@ from dataclasses import dataclass, replace
 import numpy as np
 from sklearn.model_selection import GroupKFold
 
+from isp_nlp.agreement import coverage
 from isp_nlp.errors import ModelError
 from isp_nlp.records import CODE_DIMENSION, STAGE_DIMENSION, Suggestion
+from isp_nlp.suggest import out_of_fold as oof
 from isp_nlp.suggest.bundle import SuggesterModel
 from isp_nlp.suggest.calibration import choose_code_threshold, choose_stage_threshold
+from isp_nlp.suggest.certify import CONFIDENCE, Certificate, check_target
 from isp_nlp.suggest.trainer import TrainParams, train_suggester
 from isp_nlp.suggest.training_data import TrainingData, TrainingSet
 
@@ -37,6 +40,10 @@ class ProjectFit:
     out_of_fold: list[Suggestion]
     code_threshold_from_cv: bool
     stage_threshold_from_cv: bool
+    #: Certificates by dimension (:mod:`isp_nlp.suggest.certify`); absent: no target.
+    certificates: dict[str, Certificate] | None = None
+    #: The targets used by dimension and where they came from.
+    targets: dict[str, tuple[float, str]] | None = None
 
 
 def project_params() -> TrainParams:
@@ -59,11 +66,17 @@ def fit_rows(data: TrainingData, idx: np.ndarray,
     )
 
 
-def fit_project(data: TrainingData, folds: int = 5) -> ProjectFit:
-    """Fit on everything, cross-validate, and set the code threshold from the folds."""
+def fit_project(data: TrainingData, folds: int = 5, *, target_agreement: float | None = None,
+                level: float = CONFIDENCE) -> ProjectFit:
+    """Fit on everything, cross-validate (grouped by document), set the code threshold from
+    the folds, calibrate on the out-of-fold probabilities and, for each dimension with a
+    target (``target_agreement``, else the seed coders' own percent agreement where
+    segments are double-coded), certify the abstain threshold."""
     ts = data.labels
+    if target_agreement is not None:
+        check_target(target_agreement, level)
     model = fit_rows(data, np.arange(len(ts.segments)))
-    cv, by_fold, floors = cross_validate(data, folds)
+    cv, by_fold, floors, P_code, P_stage = cross_validate(data, folds, model)
     default, stage_default = model.code_threshold, model.stage_threshold
     pooled = [s for fold in by_fold for s in fold]
     threshold = _code_threshold(ts, pooled, data.code_labels)
@@ -76,23 +89,92 @@ def fit_project(data: TrainingData, folds: int = 5) -> ProjectFit:
         model = model.with_thresholds(stage=stage)
         manifest.update(stage_threshold=stage,
                         stage_threshold_from="out-of-fold share of stages matching the coders")
-    if threshold is not None or stage is not None:
-        model = replace(model, manifest={**manifest, "model_id": model.content_hash()})
-    oof = flag_out_of_fold(ts, by_fold, data.code_labels, model.manifest["model_id"] + CV_SUFFIX,
-                           default, choose=threshold is not None, floors=floors,
-                           stage_default=stage_default, choose_stage=stage is not None)
-    return ProjectFit(model, cv, oof, threshold is not None, stage is not None)
+    model = replace(model, manifest=manifest)
+    model, certs, targets = _calibrate_and_certify(model, ts, P_code, P_stage,
+                                                   target_agreement, level)
+    if certs.get(STAGE_DIMENSION) is not None and certs[STAGE_DIMENSION].certified:
+        manifest = {**model.manifest, "stage_threshold": model.stage_threshold,
+                    "stage_threshold_from": "certified (see certified.stage)"}
+        model = replace(model, manifest=manifest)
+    model = replace(model, manifest={**model.manifest, "model_id": model.content_hash()})
+    oof_rows = flag_out_of_fold(ts, by_fold, data.code_labels,
+                                model.manifest["model_id"] + CV_SUFFIX, default,
+                                choose=threshold is not None, floors=floors,
+                                stage_default=stage_default, choose_stage=stage is not None)
+    return ProjectFit(model, cv, oof_rows, threshold is not None, stage is not None,
+                      certs or None, targets or None)
 
 
-def cross_validate(data: TrainingData, folds: int
-                   ) -> tuple[int, list[list[Suggestion]], list[dict[str, float]]]:
+def seed_agreement(ts: TrainingSet, dimension: str) -> float | None:
+    """Mean pairwise percent agreement of the seed coders on segments two or more of them
+    coded (codes: exact sets), None when no segment is double-coded."""
+    per = ts.coder_codes if dimension == CODE_DIMENSION else ts.coder_stages
+    rows = [dict(r) for r in per if len(r) >= 2]
+    if not rows:
+        return None
+    coders = sorted({c for r in rows for c in r})
+    ids, _ = coverage.encode_labels(rows, coders)
+    return coverage.human_human(ids)[0]
+
+
+def _calibrate_and_certify(model: SuggesterModel, ts: TrainingSet, P_code: np.ndarray | None,
+                           P_stage: np.ndarray | None, target: float | None, level: float
+                           ) -> tuple[SuggesterModel, dict[str, Certificate],
+                                      dict[str, tuple[float, str]]]:
+    certs: dict[str, Certificate] = {}
+    targets: dict[str, tuple[float, str]] = {}
+    if P_stage is not None:
+        rows = [i for i, st in enumerate(ts.stages) if st is not None
+                and not np.isnan(P_stage[i]).any()]
+        model = oof.calibrate_stage(model, P_stage[rows], [str(ts.stages[i]) for i in rows])
+        goal = _target(ts, STAGE_DIMENSION, target)
+        if goal is not None and rows:
+            targets[STAGE_DIMENSION] = goal
+            coders: list[list[str]] = [list(ts.coder_stages[i].values()) if ts.coder_stages
+                                       else [str(ts.stages[i])] for i in rows]
+            certs[STAGE_DIMENSION] = oof.certify_stage(model, P_stage[rows], coders, goal[0],
+                                                       level)
+            model = oof.with_certificate(model, STAGE_DIMENSION, certs[STAGE_DIMENSION])
+    if P_code is not None:
+        rows = [i for i, cs in enumerate(ts.code_sets) if cs is not None
+                and not np.isnan(P_code[i]).any()]
+        Y = np.array([[c in (ts.code_sets[i] or ()) for c in model.code_labels] for i in rows],
+                     dtype=int).reshape(len(rows), len(model.code_labels))
+        model = oof.calibrate_codes(model, P_code[rows], Y)
+        goal = _target(ts, CODE_DIMENSION, target)
+        if goal is not None and rows:
+            targets[CODE_DIMENSION] = goal
+            sets: list[list[tuple[str, ...]]] = [
+                [tuple(sorted(v)) for v in ts.coder_codes[i].values()] if ts.coder_codes
+                else [tuple(sorted(ts.code_sets[i] or ()))] for i in rows]
+            certs[CODE_DIMENSION] = oof.certify_codes(model, P_code[rows], sets, goal[0], level)
+            model = oof.with_certificate(model, CODE_DIMENSION, certs[CODE_DIMENSION])
+    return model, certs, targets
+
+
+def _target(ts: TrainingSet, dimension: str, given: float | None) -> tuple[float, str] | None:
+    if given is not None:
+        return given, "--target-agreement"
+    seed = seed_agreement(ts, dimension)
+    return None if seed is None else (seed, "the seed coders' mean pairwise percent agreement")
+
+
+def cross_validate(data: TrainingData, folds: int, model: SuggesterModel
+                   ) -> tuple[int, list[list[Suggestion]], list[dict[str, float]],
+                              np.ndarray | None, np.ndarray | None]:
     """(folds used, each fold's out-of-fold suggestions for its coded segments, each fold
-    model's zero-shot floors by code); folds are grouped by document."""
+    model's zero-shot floors by code, out-of-fold code and stage probabilities by row in
+    ``model``'s columns, NaN where unscored); folds are grouped by document."""
     ts = data.labels
     documents = np.array([s.document for s in ts.segments])
     n_folds = min(folds, len(set(documents)))
+    n = len(ts.segments)
+    P_code = None if model.code_estimator is None else np.full((n, len(model.code_labels)),
+                                                                np.nan)
+    P_stage = None if model.stage_estimator is None else np.full(
+        (n, len(model.stage_classes)), np.nan)
     if n_folds < 2:
-        return 0, [], []
+        return 0, [], [], P_code, P_stage
     out: list[list[Suggestion]] = []
     floors: list[dict[str, float]] = []
     rows = np.arange(len(ts.segments))
@@ -102,11 +184,19 @@ def cross_validate(data: TrainingData, folds: int
         except ModelError:
             continue
         ids = [ts.segments[i].id for i in test_idx]
-        out.append(fold_model.suggest(data.batch.subset(test_idx), ids, top_evidence=0))
+        part = data.batch.subset(test_idx)
+        out.append(fold_model.suggest(part, ids, top_evidence=0))
         cut = fold_model.with_thresholds(code=0.0).code_thresholds
         floors.append({c: float(t) for c, t in zip(fold_model.code_labels, cut, strict=True)
                        if t > 0})
-    return n_folds, out, floors
+        if P_code is not None and (cp := fold_model.predict_code_proba(part)) is not None:
+            P_code[test_idx] = cp
+        if P_stage is not None and (sp := fold_model.predict_stage_proba(part)) is not None:
+            cols = [model.stage_classes.index(c) for c in fold_model.stage_classes]
+            block = np.zeros((len(test_idx), len(model.stage_classes)))
+            block[:, cols] = sp
+            P_stage[test_idx] = block
+    return n_folds, out, floors, P_code, P_stage
 
 
 def flag_out_of_fold(ts: TrainingSet, by_fold: Sequence[Sequence[Suggestion]],

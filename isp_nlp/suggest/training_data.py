@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -36,6 +36,9 @@ class TrainingSet:
     coders: list[tuple[str, ...]]
     code_sets: list[frozenset[str] | None]
     stages: list[str | None]
+    #: Each coder's own codes / stage per row (for agreement with the seed coders).
+    coder_codes: list[dict[str, frozenset[str]]] = field(default_factory=list)
+    coder_stages: list[dict[str, str]] = field(default_factory=list)
 
 
 def humanly_coded(annotations: Sequence[Annotation]) -> set[str]:
@@ -74,6 +77,8 @@ def merge_labels(segments: Sequence[Segment], annotations: Sequence[Annotation])
         ts.coders.append(tuple(sorted(set(per_coder or {}) | set(st))))
         ts.code_sets.append(code_set)
         ts.stages.append(stage)
+        ts.coder_codes.append({c: frozenset(v) for c, v in (per_coder or {}).items()})
+        ts.coder_stages.append(dict(st))
     return ts
 
 

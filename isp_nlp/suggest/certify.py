@@ -1,0 +1,179 @@
+"""Certified abstention: the confidence threshold above which suggestions agree with the
+coders at least as often as a target, with stated confidence, chosen from seed codes only.
+
+Method: fixed-sequence testing over thresholds (as in "Trust or Escalate", Jung, Brahman
+& Choi, ICLR 2025). Thresholds are visited from high to low; at each, the covered
+out-of-fold predictions (confidence >= threshold) test H0 "agreement < target" with a
+one-sided exact binomial test at level ``delta``; the walk stops at the first threshold
+that fails, and the certified threshold is the last one that passed. Because the order is
+fixed before the labels are looked at (the walk starts at the first threshold covering
+at least :data:`MIN_START` segments, and enough to pass at all, which depends on
+confidences only), the chance that the
+certified threshold's true agreement is below the target is at most ``delta``.
+Agreement per segment may be fractional (several seed coders); the successes counted are
+the sum rounded down, which only makes the test stricter.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+from scipy.stats import binom
+
+from isp_nlp.errors import IspNlpError
+
+#: 1 - delta: the confidence with which the certified threshold meets its target.
+CONFIDENCE = 0.9
+METHOD = ("fixed-sequence testing over thresholds (high to low) with a one-sided exact "
+          "binomial test on out-of-fold predictions of the seed codes")
+#: Thresholds tried, high to low.
+GRID = tuple(round(1.0 - 0.01 * i, 2) for i in range(101))
+#: The walk starts at the first threshold covering this many seed segments (or all of
+#: them, if fewer): a test on a handful of segments would fail by chance and stop the walk.
+MIN_START = 30
+
+
+class CertificationError(IspNlpError):
+    """A target agreement or confidence level that cannot be used."""
+
+
+@dataclass(frozen=True)
+class Certificate:
+    """The outcome of :func:`certify_threshold` (``threshold`` None: nothing certified)."""
+
+    target: float
+    confidence: float
+    threshold: float | None
+    n_seeds: int
+    n_covered: int
+    coverage: float
+    agreement: float | None
+    lower_bound: float | None
+    reason: str
+    more_seeds_needed: int | None = None
+    method: str = METHOD
+
+    @property
+    def certified(self) -> bool:
+        return self.threshold is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def check_target(target: float, confidence: float = CONFIDENCE) -> None:
+    """Raise CertificationError unless 0 < target <= 1 and 0 < confidence < 1."""
+    if not (isinstance(target, int | float) and 0.0 < float(target) <= 1.0):
+        raise CertificationError(
+            f"the target agreement is {target}; expected a share above 0 and at most 1 "
+            "(e.g. 0.8 for 80 % agreement); fix --target-agreement.")
+    if not 0.0 < confidence < 1.0:
+        raise CertificationError(f"the confidence level is {confidence}; expected a value "
+                                 "strictly between 0 and 1, e.g. 0.9.")
+
+
+def min_covered(target: float, confidence: float = CONFIDENCE) -> int:
+    """Fewest covered segments that can pass at all (every one agreeing)."""
+    return math.ceil(math.log(1 - confidence) / math.log(target) - 1e-12)
+
+
+def lower_bound(successes: int, n: int, confidence: float = CONFIDENCE) -> float:
+    """One-sided Clopper-Pearson lower confidence bound of a binomial share."""
+    if n == 0 or successes <= 0:
+        return 0.0
+    from scipy.stats import beta
+
+    return float(beta.ppf(1 - confidence, successes, n - successes + 1))
+
+
+def _passes(successes: int, n: int, target: float, delta: float) -> bool:
+    return n > 0 and float(binom.sf(successes - 1, n, target)) <= delta
+
+
+def _needed(share: float, target: float, delta: float, limit: int = 100_000) -> int | None:
+    """Covered segments needed to pass at an observed agreement ``share`` (None: never)."""
+    if share <= target:
+        return None
+    n = min_covered(target, 1 - delta)
+    while n <= limit:
+        if _passes(math.floor(share * n + 1e-9), n, target, delta):
+            return n
+        n = math.ceil(n * 1.1)
+    return None
+
+
+def certify_threshold(confidence: np.ndarray, agreement: np.ndarray, target: float, *,
+                      level: float = CONFIDENCE,
+                      grid: tuple[float, ...] = GRID) -> Certificate:
+    """The lowest threshold of ``grid`` reached by fixed-sequence testing.
+
+    ``confidence[i]`` is the out-of-fold confidence of seed segment i and
+    ``agreement[i]`` in [0, 1] the share of its coders the out-of-fold suggestion agrees
+    with.
+    """
+    check_target(target, level)
+    conf = np.asarray(confidence, dtype=np.float64)
+    agree = np.clip(np.asarray(agreement, dtype=np.float64), 0.0, 1.0)
+    if conf.shape != agree.shape or conf.ndim != 1:
+        raise ValueError(f"confidence has shape {conf.shape} and agreement {agree.shape}; "
+                         "expected equal 1-D shapes")
+    delta = 1 - level
+    n_all = len(conf)
+    if target >= 1.0:
+        return Certificate(target, level, None, n_all, 0, 0.0, None, None,
+                           "a target of 100 % agreement cannot be certified from a sample of "
+                           "seeds; give a lower --target-agreement")
+    need = min_covered(target, level)
+    start = max(need, min(MIN_START, n_all))
+    order = sorted(grid, reverse=True)
+    best: tuple[float, int, float] | None = None
+    last_tested: tuple[int, float] | None = None
+    for t in order:
+        covered = conf >= t - 1e-12
+        n = int(covered.sum())
+        if n < start:
+            continue  # too few to test: decided by confidences alone
+        share = float(agree[covered].mean())
+        last_tested = (n, share)
+        if not _passes(math.floor(agree[covered].sum() + 1e-9), n, target, delta):
+            break
+        best = (t, n, share)
+    if best is not None:
+        t, n, share = best
+        return Certificate(target, level, t, n_all, n, n / n_all if n_all else 0.0, share,
+                           lower_bound(math.floor(agree[conf >= t - 1e-12].sum() + 1e-9), n,
+                                       level),
+                           f"{n} of {n_all} seed segments are covered at confidence >= {t:.2f}; "
+                           f"they agree with the coders {share:.1%} of the time (at least "
+                           f"{target:.1%} with {level:.0%} confidence)")
+    return _not_certified(conf, agree, target, level, need, last_tested)
+
+
+def _not_certified(conf: np.ndarray, agree: np.ndarray, target: float, level: float,
+                   need: int, last_tested: tuple[int, float] | None) -> Certificate:
+    n_all = len(conf)
+    delta = 1 - level
+    if last_tested is None:
+        more = need - n_all if n_all < need else None
+        reason = (f"{n_all} seed segments were scored out of fold; certifying {target:.0%} "
+                  f"agreement with {level:.0%} confidence needs at least {need} covered "
+                  "segments that all agree")
+        if more is not None:
+            reason += f", so code at least {more} more segments"
+        return Certificate(target, level, None, n_all, 0, 0.0, None, None, reason, more)
+    n, share = last_tested
+    needed = _needed(share, target, delta)
+    more = None if needed is None else max(1, math.ceil(needed * n_all / max(n, 1)) - n_all)
+    if more is None:
+        reason = (f"out of fold, the model agrees with the seed coders {share:.1%} of the "
+                  f"time on its {n} most confident seed segments, below the target "
+                  f"{target:.1%}: nothing can be certified; lower --target-agreement or code "
+                  "more seeds")
+    else:
+        reason = (f"out of fold, the model agrees with the seed coders {share:.1%} of the "
+                  f"time on its {n} most confident seed segments; certifying {target:.1%} "
+                  f"with {level:.0%} confidence needs about {more} more coded segments")
+    return Certificate(target, level, None, n_all, 0, 0.0, share, None, reason, more)

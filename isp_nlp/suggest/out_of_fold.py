@@ -1,0 +1,116 @@
+"""Calibrate a fitted suggester and certify its abstain threshold from out-of-fold
+predictions on its own seed codes (never test data).
+
+``isp-nlp train`` (:mod:`isp_nlp.suggest.project_fit`) and ``isp-nlp evaluate``
+(:mod:`isp_nlp.suggest.evaluate`) both fit fold models on the seeds grouped by document,
+predict the held-out seeds, and pass those predictions here:
+
+1. calibration: a temperature on the final stage (single-label) probabilities, a Platt
+   map per code (:mod:`isp_nlp.suggest.calibration`), fitted on the out-of-fold
+   probabilities;
+2. certification (:mod:`isp_nlp.suggest.certify`): on the calibrated out-of-fold
+   confidences, the threshold whose covered seeds agree with their coders at least the
+   target share of the time, with 90 % confidence.
+
+Confidence of a single-label suggestion: its top probability; of a segment's codes:
+min over codes of max(p, 1 - p) (every code decision must be sure). Agreement: the
+share of the segment's seed coders whose label (stage, or exact set of codes) the
+suggestion matches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from dataclasses import replace
+
+import numpy as np
+
+from isp_nlp.records import CODE_DIMENSION, STAGE_DIMENSION
+from isp_nlp.suggest.bundle import SuggesterModel
+from isp_nlp.suggest.calibration import (
+    apply_platt,
+    apply_temperature,
+    fit_proba_platt,
+    fit_proba_temperature,
+)
+from isp_nlp.suggest.certify import CONFIDENCE, Certificate, certify_threshold
+
+#: Out-of-fold rows below which no calibration map is fitted.
+MIN_CALIBRATION_ROWS = 20
+
+
+def code_confidence(proba: np.ndarray) -> np.ndarray:
+    """Per segment, min over codes of max(p, 1 - p)."""
+    P = np.asarray(proba, dtype=np.float64)
+    if P.shape[1] == 0:
+        return np.ones(len(P))
+    return np.maximum(P, 1 - P).min(axis=1)
+
+
+def predicted_sets(model: SuggesterModel, proba: np.ndarray) -> list[tuple[str, ...]]:
+    """The codes each row's probabilities reach at the model's code thresholds."""
+    cut = model.code_thresholds
+    return [tuple(lab for j, lab in enumerate(model.code_labels) if row[j] >= cut[j])
+            for row in proba]
+
+
+def _share(predicted: Sequence[Hashable], coders: Sequence[Sequence[Hashable]]) -> np.ndarray:
+    return np.array([np.mean([p == c for c in cs]) if cs else np.nan
+                     for p, cs in zip(predicted, coders, strict=True)])
+
+
+def calibrate_stage(model: SuggesterModel, oof_proba: np.ndarray,
+                    truth: Sequence[str]) -> SuggesterModel:
+    """``model`` with a temperature fitted on out-of-fold stage probabilities (columns =
+    ``model.stage_classes``) against the reference stage of each row."""
+    classes = model.stage_classes
+    rows = [i for i, t in enumerate(truth) if t in classes]
+    if len(rows) < MIN_CALIBRATION_ROWS:
+        return model
+    y = np.array([classes.index(truth[i]) for i in rows])
+    return replace(model, stage_temperature=fit_proba_temperature(oof_proba[rows], y))
+
+
+def calibrate_codes(model: SuggesterModel, oof_proba: np.ndarray,
+                    Y: np.ndarray) -> SuggesterModel:
+    """``model`` with per-code Platt maps fitted on out-of-fold code probabilities."""
+    if len(Y) < MIN_CALIBRATION_ROWS:
+        return model
+    maps = fit_proba_platt(oof_proba, Y)
+    if np.array_equal(maps, np.tile([1.0, 0.0], (len(maps), 1))):
+        return model
+    return replace(model, code_platt=maps)
+
+
+def certify_stage(model: SuggesterModel, oof_proba: np.ndarray,
+                  coders: Sequence[Sequence[str]], target: float,
+                  level: float = CONFIDENCE) -> Certificate:
+    """Certificate of the stage suggestions: ``oof_proba`` uncalibrated out-of-fold
+    probabilities, ``coders[i]`` the seed coders' stages of row i."""
+    proba = apply_temperature(oof_proba, model.stage_temperature)
+    top = np.asarray(model.stage_classes, dtype=object)[proba.argmax(axis=1)]
+    return certify_threshold(proba.max(axis=1), _share(list(top), coders), target, level=level)
+
+
+def certify_codes(model: SuggesterModel, oof_proba: np.ndarray,
+                  coders: Sequence[Sequence[tuple[str, ...]]], target: float,
+                  level: float = CONFIDENCE) -> Certificate:
+    """Certificate of the code suggestions (exact sets of codes per segment)."""
+    proba = oof_proba if model.code_platt is None else apply_platt(oof_proba, model.code_platt)
+    sets = predicted_sets(model, proba)
+    wanted = [[tuple(sorted(c)) for c in cs] for cs in coders]
+    return certify_threshold(code_confidence(proba), _share(sets, wanted), target, level=level)
+
+
+def with_certificate(model: SuggesterModel, dimension: str,
+                     certificate: Certificate) -> SuggesterModel:
+    """``model`` carrying ``certificate``; a certified stage threshold becomes the stage
+    abstain threshold (suggest abstains below it)."""
+    if dimension not in (CODE_DIMENSION, STAGE_DIMENSION):
+        raise ValueError(f"dimension is {dimension!r}; expected 'code' or 'stage'")
+    certified = {**model.certified, dimension: certificate.to_dict()}
+    out = replace(model, certified=certified)
+    if dimension == STAGE_DIMENSION and certificate.threshold is not None:
+        out = out.with_thresholds(stage=certificate.threshold)
+    manifest = {**model.manifest, "certified": certified}
+    return replace(out, manifest={**manifest, "model_id": out.content_hash()})
