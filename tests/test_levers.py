@@ -125,3 +125,50 @@ def test_self_training_adds_pseudo_labels_from_the_pool() -> None:
     proba = model.predict_stage_proba(pool)
     pred = np.asarray(model.stage_classes)[proba.argmax(axis=1)]
     assert (pred == np.asarray(labels[4:])).mean() >= 0.9
+
+
+def test_evaluate_units_get_the_conversation_as_history() -> None:
+    from isp_nlp.coded.units import CodedUnits, embed_units
+
+    # therapist units T1..T3 of one document with the client turn before each
+    units = CodedUnits("t.csv", ["d/1", "d/2", "d/3", "e/1"], ["d", "d", "d", "e"],
+                       ["T1", "T2", "T3", "E1"], ["C0", "C1", "T2", ""],
+                       [{"a": ("x",)}] * 4, False)
+    embed_units(units, EMB)
+    hist = units.history
+    assert hist is not None
+    n = 4
+    # T3: its context T2 equals the unit before, so it is not repeated
+    assert hist.index[2, :5].tolist() == [1, n + 1, 0, n + 0, -1]
+    assert hist.index[1, :4].tolist() == [n + 1, 0, n + 0, -1]
+    assert hist.index[3].tolist() == [-1] * 8
+    assert np.allclose(hist.table[hist.index[1, 0]], EMB.encode(["C1"])[0])
+    sub = units.subset([2]).batch()
+    assert sub.history is not None and sub.history.index[0, 0] == 1
+
+
+def test_project_batch_carries_previous_turns_with_speakers() -> None:
+    from isp_nlp.embed import MemoryCache
+    from isp_nlp.pipeline import segment_batch
+    from isp_nlp.records import Segment
+
+    def seg(doc: str, i: int, turn: int, speaker: str, text: str) -> Segment:
+        return Segment(f"{doc}{i}", doc, i, turn, "sentence", speaker, 0, len(text), text)
+
+    segs = [seg("a", 0, 0, "I", "How are you?"), seg("a", 1, 1, "P", "Fine."),
+            seg("a", 2, 1, "P", "Tired."), seg("a", 3, 2, "I", "Why?"),
+            seg("a", 4, 3, "P", "Work."), seg("b", 0, 0, "P", "Hello.")]
+    targets = [segs[4], segs[2], segs[5]]
+    batch = segment_batch(targets, segs, EMB, MemoryCache())
+    hist = batch.history
+    assert hist is not None
+    table_text = {tuple(np.round(row, 6)): t for t, row in zip(
+        ["How are you?", "Fine. Tired.", "Why?"],
+        EMB.encode(["How are you?", "Fine. Tired.", "Why?"]), strict=True)}
+    back = [table_text[tuple(np.round(hist.table[j], 6))] for j in hist.index[0] if j >= 0]
+    assert back == ["Why?", "Fine. Tired.", "How are you?"]
+    assert hist.same_speaker[0, :3].tolist() == [False, True, False]
+    assert hist.index[1, :2].tolist()[1] == -1  # "Tired." looks back to turn 0 only
+    assert (hist.index[2] == -1).all()
+    assert batch.context_texts == ("Why?", "How are you?", "")
+    assert np.allclose(batch.context_embeddings[0], EMB.encode(["Why?"])[0])

@@ -20,7 +20,7 @@ from isp_nlp.codebook.load import MAX_TABLE_BYTES, read_text_file
 from isp_nlp.coded.read import choose_delimiter, read_coded_csv, rows_with_lines
 from isp_nlp.embed import embed_texts
 from isp_nlp.errors import InputFileError, IspNlpError
-from isp_nlp.suggest.batch import SegmentBatch
+from isp_nlp.suggest.batch import HISTORY_TURNS, ContextHistory, SegmentBatch
 
 NO_CODE = "(no code)"
 
@@ -46,6 +46,7 @@ class CodedUnits:
     multi_label: bool
     embeddings: np.ndarray | None = None
     context_embeddings: np.ndarray | None = None
+    history: ContextHistory | None = None
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -73,6 +74,7 @@ class CodedUnits:
             embeddings=self.embeddings[idx],
             context_texts=tuple(self.contexts[i] for i in idx),
             context_embeddings=self.context_embeddings[idx],
+            history=None if self.history is None else self.history.subset(np.asarray(idx)),
         )
 
     def subset(self, index: Sequence[int] | np.ndarray) -> CodedUnits:
@@ -83,6 +85,7 @@ class CodedUnits:
             pick(self.contexts), pick(self.codings), self.multi_label,
             None if self.embeddings is None else self.embeddings[idx],
             None if self.context_embeddings is None else self.context_embeddings[idx],
+            None if self.history is None else self.history.subset(np.asarray(idx, dtype=int)),
         )
 
 
@@ -191,7 +194,7 @@ def _contexts(keys, doc_of, text_of, ctx_of, start_of) -> list[str]:
 
 
 def embed_units(units: CodedUnits, embedder, cache=None) -> CodedUnits:
-    """Attach text and context embeddings (context "" -> zero vector)."""
+    """Attach text and context embeddings (context "" -> zero vector) and the history."""
 
     vectors = embed_texts(list(units.texts) + list(units.contexts), embedder, cache)
     n = len(units)
@@ -199,4 +202,24 @@ def embed_units(units: CodedUnits, embedder, cache=None) -> CodedUnits:
     ctx = vectors[n:].copy()
     ctx[[not t.strip() for t in units.contexts]] = 0.0
     units.context_embeddings = ctx
+    units.history = ContextHistory(*_history(units), vectors)
     return units
+
+
+def _history(units: CodedUnits) -> tuple[np.ndarray, np.ndarray]:
+    """Each unit's previous turns as rows of [unit embeddings; context embeddings]: in
+    CSV order within its document, the unit's context, the unit before, that unit's
+    context, ... (a context equal to the turn after it is not repeated). For alternating
+    turns with a previous_text column this is the conversation; speakers are unknown."""
+    n = len(units)
+    index = np.full((n, HISTORY_TURNS), -1, dtype=np.int64)
+    turns: dict[str, list[tuple[int, str]]] = {}
+    for i, (doc, text, ctx) in enumerate(zip(units.documents, units.texts, units.contexts,
+                                             strict=True)):
+        seq = turns.setdefault(doc, [])
+        if ctx.strip() and (not seq or seq[-1][1] != ctx):
+            seq.append((n + i, ctx))
+        back = [row for row, _ in seq[-HISTORY_TURNS:]][::-1]
+        index[i, :len(back)] = back
+        seq.append((i, text))
+    return index, np.zeros_like(index, dtype=bool)

@@ -7,6 +7,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from isp_nlp.records import Segment
+
+#: Previous turns a batch carries as history (the most any feature spec looks back).
+HISTORY_TURNS = 8
+
 
 @dataclass(frozen=True, eq=False)
 class ContextHistory:
@@ -101,3 +106,21 @@ def history_from_sequence(documents: Sequence[str], speakers: Sequence[str | Non
             index[i, j] = p
             same[i, j] = bool(speakers[r]) and speakers[p] == speakers[r]
     return index, same
+
+
+def document_turns(segments: Sequence[Segment]
+                   ) -> tuple[list[tuple[str, int]], list[str | None], list[str]]:
+    """(document, turn index) keys, speakers and texts of the turns of ``segments`` (the
+    project's segments in document order), turns sorted within each document. A turn
+    split into several segments is joined back with spaces, as
+    :func:`isp_nlp.suggest.training_data.previous_turns` does."""
+    parts: dict[tuple[str, int], list[str]] = {}
+    speaker: dict[tuple[str, int], str | None] = {}
+    for seg in segments:
+        key = (seg.document, seg.turn_index)
+        parts.setdefault(key, []).append(seg.text)
+        speaker.setdefault(key, seg.speaker)
+    documents = list(dict.fromkeys(k[0] for k in parts))
+    rank = {d: i for i, d in enumerate(documents)}
+    keys = sorted(parts, key=lambda k: (rank[k[0]], k[1]))
+    return keys, [speaker[k] for k in keys], [" ".join(parts[k]) for k in keys]
