@@ -57,7 +57,7 @@ class Lever:
     """A configuration: trainer parameters plus an optional post-processing step."""
 
     params: TrainParams
-    post: str = ""  # "", "em", "em0.5", "self"
+    post: str = ""  # "", "em", "em<strength>", "self", "self:<per-label share of K>:<rounds>"
     note: str = ""
 
 
@@ -78,6 +78,14 @@ LEVERS: dict[str, Lever] = {
     "em": Lever(BASE, "em", "EM prior adjustment on the held-out pool, full"),
     "em0.5": Lever(BASE, "em0.5", "EM prior adjustment, strength 0.5"),
     "self": Lever(BASE, "self", "self-training: + K pseudo-labels per predicted label, 1 round"),
+    "self:0.5:1": Lever(BASE, "self:0.5:1", "self-training, K/2 pseudo-labels per label"),
+    "self:2:1": Lever(BASE, "self:2:1", "self-training, 2K pseudo-labels per label"),
+    "self:1:2": Lever(BASE, "self:1:2", "self-training, K per label, 2 rounds"),
+    "ctx8+same+self": Lever(replace(BASE, context_turns=8, context_same_weight=0.5), "self",
+                            "8 turns + same-speaker block + self-training"),
+    "ctx4+same+self": Lever(replace(BASE, context_turns=4, context_same_weight=0.5), "self",
+                            "4 turns + same-speaker block + self-training"),
+    "ctx8+self": Lever(replace(BASE, context_turns=8), "self", "8 turns + self-training"),
 }
 
 
@@ -159,9 +167,10 @@ def fit_predict(task: Task, lever: Lever, seeds: np.ndarray, held: np.ndarray,
                 protos: dict[str, np.ndarray], k: int) -> tuple[np.ndarray, np.ndarray]:
     seed_batch, held_batch = task.batch.subset(seeds), task.batch.subset(held)
     y = [str(v) for v in task.labels[seeds]]
-    if lever.post == "self":
-        model = train_self_training(seed_batch, y, held_batch, per_label=k,
-                                    params=lever.params, prototypes=protos)
+    if lever.post.startswith("self"):
+        _, share, rounds = (lever.post + ":1:1").split(":")[:3]
+        model = train_self_training(seed_batch, y, held_batch, per_label=round(float(share) * k),
+                                    rounds=int(rounds), params=lever.params, prototypes=protos)
     else:
         model = train_single_label(seed_batch, y, params=lever.params, prototypes=protos)
     proba = model.predict_stage_proba(held_batch)

@@ -172,3 +172,22 @@ def test_project_batch_carries_previous_turns_with_speakers() -> None:
     assert (hist.index[2] == -1).all()
     assert batch.context_texts == ("Why?", "How are you?", "")
     assert np.allclose(batch.context_embeddings[0], EMB.encode(["Why?"])[0])
+
+
+def test_evaluate_on_empty_texts_runs_instead_of_crashing(tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from isp_nlp.cli import cli
+
+    from .test_evaluate import corpus, write_csv
+
+    def blank(rows: list[dict]) -> list[dict]:
+        return [{**r, "text": ""} for r in rows]
+
+    train = write_csv(tmp_path / "train.csv", blank(corpus(4, ("ann",))))
+    test = write_csv(tmp_path / "test.csv", blank(corpus(1, ("a", "b"))))
+    r = CliRunner().invoke(cli, ["evaluate", "--train", str(train), "--test", str(test),
+                                 "--seed-per-label", "2", "--repeats", "1",
+                                 "--embedder", "hashing-256", "--format", "json"])
+    assert r.exit_code == 0, r.output
+    assert "Traceback" not in r.output
