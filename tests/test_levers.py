@@ -191,3 +191,17 @@ def test_evaluate_on_empty_texts_runs_instead_of_crashing(tmp_path) -> None:
                                  "--embedder", "hashing-256", "--format", "json"])
     assert r.exit_code == 0, r.output
     assert "Traceback" not in r.output
+
+
+def test_evaluate_units_know_the_speaker_column(tmp_path) -> None:
+    from isp_nlp.coded.units import embed_units, load_units
+
+    path = tmp_path / "coded.csv"
+    path.write_text("document,segment,text,coder,code,speaker\n"
+                    "d,1,hello,a,x,T\nd,2,fine,a,y,C\nd,3,and you,a,x,T\n", encoding="utf-8")
+    units = embed_units(load_units(path), EMB)
+    assert units.speakers == ["T", "C", "T"]
+    assert units.history is not None
+    assert units.history.index[2, :2].tolist() == [1, 0]
+    assert units.history.same_speaker[2, :2].tolist() == [False, True]
+    assert units.subset([2]).speakers == ["T"]

@@ -47,6 +47,8 @@ class CodedUnits:
     embeddings: np.ndarray | None = None
     context_embeddings: np.ndarray | None = None
     history: ContextHistory | None = None
+    #: Each unit's speaker (the optional ``speaker`` column; "" = unknown).
+    speakers: list[str] | None = None
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -86,6 +88,7 @@ class CodedUnits:
             None if self.embeddings is None else self.embeddings[idx],
             None if self.context_embeddings is None else self.context_embeddings[idx],
             None if self.history is None else self.history.subset(np.asarray(idx, dtype=int)),
+            None if self.speakers is None else pick(self.speakers),
         )
 
 
@@ -132,8 +135,9 @@ def load_units(path: str | Path, *, label_column: str = "code",
         raise InputFileError(f"{path} does not exist; expected a coded-segments CSV file.")
     rows = read_coded_csv(path)
     previous = _extra_column(path, "previous_text")
+    speaker_of_line = _extra_column(path, "speaker")
     order: dict[str, int] = {}
-    doc_of, text_of, ctx_of, start_of = {}, {}, {}, {}
+    doc_of, text_of, ctx_of, start_of, speaker_of = {}, {}, {}, {}, {}
     codings: dict[str, dict[str, list[str]]] = {}
     for row in rows:
         if not row.document:
@@ -156,6 +160,7 @@ def load_units(path: str | Path, *, label_column: str = "code",
             order[key] = len(order)
             doc_of[key], text_of[key], start_of[key] = row.document, row.text, row.start
             ctx_of[key] = previous.get(row.line)
+            speaker_of[key] = speaker_of_line.get(row.line, "")
         elif not text_of[key] and row.text:
             text_of[key] = row.text
         labels = codings.setdefault(key, {}).setdefault(row.coder, [])
@@ -176,7 +181,7 @@ def load_units(path: str | Path, *, label_column: str = "code",
     units = [units[i] for i in keep]
     contexts = _contexts(keys, doc_of, text_of, ctx_of, start_of)
     return CodedUnits(path.name, keys, [doc_of[k] for k in keys], [text_of[k] for k in keys],
-                      contexts, units, multi_label)
+                      contexts, units, multi_label, speakers=[speaker_of[k] for k in keys])
 
 
 def _contexts(keys, doc_of, text_of, ctx_of, start_of) -> list[str]:
@@ -210,9 +215,12 @@ def _history(units: CodedUnits) -> tuple[np.ndarray, np.ndarray]:
     """Each unit's previous turns as rows of [unit embeddings; context embeddings]: in
     CSV order within its document, the unit's context, the unit before, that unit's
     context, ... (a context equal to the turn after it is not repeated). For alternating
-    turns with a previous_text column this is the conversation; speakers are unknown."""
+    turns with a previous_text column this is the conversation. A previous unit with the
+    unit's (known) speaker is "same speaker"; a context's speaker is unknown."""
     n = len(units)
+    speakers = units.speakers or [""] * n
     index = np.full((n, HISTORY_TURNS), -1, dtype=np.int64)
+    same = np.zeros_like(index, dtype=bool)
     turns: dict[str, list[tuple[int, str]]] = {}
     for i, (doc, text, ctx) in enumerate(zip(units.documents, units.texts, units.contexts,
                                              strict=True)):
@@ -221,5 +229,7 @@ def _history(units: CodedUnits) -> tuple[np.ndarray, np.ndarray]:
             seq.append((n + i, ctx))
         back = [row for row, _ in seq[-HISTORY_TURNS:]][::-1]
         index[i, :len(back)] = back
+        same[i, :len(back)] = [r < n and bool(speakers[i]) and speakers[r] == speakers[i]
+                               for r in back]
         seq.append((i, text))
-    return index, np.zeros_like(index, dtype=bool)
+    return index, same

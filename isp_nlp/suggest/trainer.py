@@ -68,9 +68,9 @@ class TrainParams:
     prototype_weight: float = 0.3
     #: Previous turns in the context block, their decay and the same-speaker block
     #: (see :class:`~isp_nlp.suggest.features.FeatureSpec`; evaluation/results/levers.md).
-    context_turns: int = 1
+    context_turns: int = 8
     context_decay: float = 0.5
-    context_same_weight: float = 0.0
+    context_same_weight: float = 0.5
 
     def feature_spec(self) -> FeatureSpec:
         """The :class:`FeatureSpec` these parameters ask for."""
