@@ -86,6 +86,9 @@ LEVERS: dict[str, Lever] = {
                     note="4 turns, context weight 1"),
     "em": Lever(BASE, "em", "EM prior adjustment on the held-out pool, full"),
     "em0.5": Lever(BASE, "em0.5", "EM prior adjustment, strength 0.5"),
+    "em0.25": Lever(BASE, "em0.25", "EM prior adjustment, strength 0.25"),
+    "ctx8+same+em0.5": Lever(replace(BASE, context_turns=8, context_same_weight=0.5), "em0.5",
+                             "shipped context + EM prior adjustment, strength 0.5"),
     "self": Lever(BASE, "self", "self-training: + K pseudo-labels per predicted label, 1 round"),
     "self:0.5:1": Lever(BASE, "self:0.5:1", "self-training, K/2 pseudo-labels per label"),
     "self:2:1": Lever(BASE, "self:2:1", "self-training, 2K pseudo-labels per label"),
@@ -230,6 +233,78 @@ def summarise(rows: list[dict[str, float]], base: list[dict[str, float]]) -> dic
     return out
 
 
+#: The lever shipped as the TrainParams defaults (context_turns=8, context_same_weight=0.5).
+SHIPPED = "ctx8+same"
+NOTES = """## What shipped and why
+
+`ctx8+same` became the `TrainParams` defaults (`context_turns=8`, `context_decay=0.5`,
+`context_same_weight=0.5`): the context block is the decayed mean of the 8 previous turns
+and a second block the decayed mean of the segment's own speaker's turns among them. Its
+gain is small (+0.004 kappa on therapist behaviour, about 2.4 SE; client talk unchanged),
+and 22 levers were compared, so one of them passing at 2 SE by chance is to be expected;
+it was kept because every same-speaker variant with weight 0.5 (2, 4 and 8 turns) moved
+therapist behaviour the same way (+0.004) while the plain multi-turn average (no speaker)
+did not (+0.001). Where speakers are unknown (an evaluate CSV without a `speaker`
+column) the same-speaker block is zero and the lever is just the 8-turn average.
+Self-training pays on therapist behaviour (+0.008 to +0.012) but costs client talk
+0.014-0.027 (the pseudo-labels of the 62 % neutral class drown the others); EM prior
+adjustment helps client talk by +0.010 at strength 0.5 (within 2 SE) and costs therapist
+behaviour 0.019; neither ships as a default. `isp_nlp.suggest.priors.adjust_priors` and
+`isp_nlp.suggest.self_training.train_self_training` stay available for such a per-task
+choice.
+
+## Timing
+
+`s` is wall seconds per fit + predict (K = 32, about 930 held-out utterances) on the
+shared 2-core machine at load 8-11 from other jobs. The results merge four runs
+(`--merge`): the first (`ctx2` ... `self`) ran with default BLAS threads and is 1.5-2x
+slower than the later ones (run with `OMP_NUM_THREADS=1`), so compare `s` within a run.
+Every lever stays far inside the 60 s budget; peak RSS below.
+
+## Levers not run here
+
+* **Per-label thresholds** (item 4 d): not measured. For a single-label argmax a per-label
+  threshold is a per-label bias on the probabilities; the unsupervised way to set it is the
+  EM prior adjustment above, and the supervised way needs internal CV on the 32 seeds per
+  label (4x the fits) for a bias that the balanced seeds cannot estimate for a skewed pool.
+* **SetFit-style contrastive fine-tuning** (item 4 e): estimated, not rerun (the machine
+  ran at load 8-11 from other jobs). Measured in tuning.md (session 2, 2 cores): 15-20 s
+  for 320 pairs, 30-40 s for 640, 60-75 s for 1,280, plus 6-8 s to re-encode, peak RSS
+  2.1-2.5 GB. A K = 32 pair budget of 10 pairs per seed (therapist: 4 labels x 32 seeds
+  = 1,280 pairs) is therefore about 70-85 s per fit, over the 60 s budget, and every pair
+  budget is over 2 GB; it added at most +0.01 kappa to the default features there.
+"""
+
+
+def pays(results: dict[str, Any], name: str) -> bool:
+    """The shipping rule: a paired kappa gain beyond 2 SE on one task and no loss beyond
+    2 SE on any."""
+    cells = [results["tasks"][t][name]["kappa"] for t in results["tasks"]]
+    gain = any(c["diff"] > 2 * c["diff_se"] for c in cells)
+    loss = any(c["diff"] < -2 * c["diff_se"] for c in cells)
+    return gain and not loss
+
+
+def merge(paths: list[Path]) -> dict[str, Any]:
+    """One result from several runs with the same protocol (the baseline is identical:
+    the seeds depend only on repeat and fold)."""
+    first = json.loads(paths[0].read_text(encoding="utf-8"))
+    for path in paths[1:]:
+        other = json.loads(path.read_text(encoding="utf-8"))
+        if other["config"] != first["config"]:
+            raise SystemExit(f"{path} was run with another protocol: {other['config']}")
+        for task, res in other["tasks"].items():
+            base = first["tasks"][task]["baseline"]["kappa"]["values"]
+            if res["baseline"]["kappa"]["values"] != base:
+                raise SystemExit(f"{path}: its {task} baseline differs; rerun with the same code")
+            first["tasks"][task].update({n: v for n, v in res.items() if n != "baseline"})
+        first["params"].update(other["params"])
+        first["levers"] += [n for n in other["levers"] if n not in first["levers"]]
+        first["peak_rss_mb"] = max(first["peak_rss_mb"], other["peak_rss_mb"])
+        first["wall_s"] += other["wall_s"]
+    return first
+
+
 def write_markdown(results: dict[str, Any], path: Path) -> None:
     lines = ["# Model levers of issue 13 (item 4): grouped CV on the AnnoMI pool", "",
              "Generated by `evaluation/levers.py` (see its docstring for the protocol). "
@@ -258,8 +333,32 @@ def write_markdown(results: dict[str, Any], path: Path) -> None:
                 f"{s['kappa_long']['mean']:.3f} | {cell('kappa_long', True)} | "
                 f"{s['seconds']['mean']:.1f} |")
         lines.append("")
-    lines += ["Levers: " + "; ".join(f"`{n}` {LEVERS[n].note}" for n in results["levers"]),
-              "", f"Peak RSS {results['peak_rss_mb']:.0f} MB; wall {results['wall_s']:.0f} s.",
+    tasks = list(results["tasks"])
+    lines += ["## Verdict by the shipping rule", "",
+              "A lever pays when its paired kappa gain is beyond 2 SE on at least one task "
+              "and no task loses beyond 2 SE.", "",
+              "| lever | " + " | ".join(f"Δ kappa {t}" for t in tasks) + " | pays |",
+              "|---|" + "---|" * len(tasks) + "---|"]
+    for name in results["levers"][1:]:
+        cells = [results["tasks"][t][name]["kappa"] for t in tasks]
+        lines.append(f"| {name} | " + " | ".join(
+            f"{c['diff']:+.4f} ± {c['diff_se']:.4f}" for c in cells)
+            + f" | {'yes' if pays(results, name) else 'no'} |")
+    if SHIPPED in results["levers"]:
+        lines += ["", "## Long utterances (issue 13 item 5)", "",
+                  f"Kappa on the longest {LONG_SHARE:.0%} of each task's utterances (by words), "
+                  f"the proxy for long narrative segments: `baseline` against `{SHIPPED}`.", "",
+                  "| task | all, baseline | long, baseline | long, shipped | Δ long |",
+                  "|---|---|---|---|---|"]
+        for t in tasks:
+            b, s_ = results["tasks"][t]["baseline"], results["tasks"][t][SHIPPED]
+            lines.append(f"| {t} | {b['kappa']['mean']:.3f} | {b['kappa_long']['mean']:.3f} | "
+                         f"{s_['kappa_long']['mean']:.3f} | {s_['kappa_long']['diff']:+.3f} ± "
+                         f"{s_['kappa_long']['diff_se']:.3f} |")
+    lines += ["", "Levers: " + "; ".join(f"`{n}` {LEVERS[n].note}" for n in results["levers"]
+                                         if n in LEVERS),
+              "", NOTES,
+              f"Peak RSS {results['peak_rss_mb']:.0f} MB; wall {results['wall_s']:.0f} s.",
               ""]
     path.write_text("\n".join(lines), encoding="utf-8")
 
@@ -274,7 +373,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=Path("/tmp/isp-nlp-annomi/cache.sqlite"))
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--tag", default="levers", help="output file stem")
+    parser.add_argument("--merge", nargs="+", type=Path, metavar="JSON",
+                        help="combine earlier runs' JSON files into OUT/TAG.json and .md")
     args = parser.parse_args(argv)
+    if args.merge:
+        merged = merge(args.merge)
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / f"{args.tag}.json").write_text(json.dumps(merged, indent=1),
+                                                   encoding="utf-8")
+        write_markdown(merged, args.out / f"{args.tag}.md")
+        return 0
     if not ANNOMI.is_file():
         print(f"Error: {ANNOMI} not found; this study needs ../shared (AnnoMI-full.csv).",
               file=sys.stderr)
