@@ -136,11 +136,11 @@ def history_mean(history: ContextHistory, turns: int, decay: float, *,
     if same_speaker_only:
         mask &= history.same_speaker[:, :index.shape[1]]
     weights = mask * decay ** np.arange(index.shape[1], dtype=np.float64)
-    table = np.asarray(history.table, dtype=np.float64)
+    table = history.table  # gathered row by row: no float64 copy of the whole table
     out = np.zeros((len(index), table.shape[1]), dtype=np.float64)
     for j in range(index.shape[1]):
         rows = np.flatnonzero(mask[:, j])
-        out[rows] += weights[rows, j, None] * table[index[rows, j]]
+        out[rows] += weights[rows, j, None] * table[index[rows, j]].astype(np.float64)
     total = weights.sum(axis=1)
     np.divide(out, total[:, None], out=out, where=total[:, None] > 0)
     return out
@@ -165,7 +165,7 @@ def _fit_or_none(vectorizer: TfidfVectorizer, corpus: list[str]) -> TfidfVectori
     try:
         return vectorizer.fit(corpus)
     except ValueError as exc:  # "empty vocabulary; perhaps the documents only contain ..."
-        if "empty vocabulary" not in str(exc):
+        if "empty vocabulary" not in str(exc) and "no terms remain" not in str(exc):
             raise
         return None
 
@@ -205,7 +205,6 @@ class FeatureBuilder:
         ctx_texts, _ = _context(batch)
         corpus = [_with_first_word(t) for t in batch.texts]
         corpus += [_with_first_word(t) for t in ctx_texts if t]
-        self.vectorizers_ = {}
         fitted: dict[str, TfidfVectorizer | None] = {}
         if spec.word_weight or spec.context_word_weight:
             fitted["word"] = _fit_or_none(_vectorizer("word", spec.min_df, spec.max_terms),
