@@ -23,7 +23,13 @@ from isp_nlp.errors import IspNlpError, ModelError, ProjectError
 from isp_nlp.project import DEFAULT_EMBEDDER, EMBEDDERS, require_codebook
 from isp_nlp.records import Code, Segment
 from isp_nlp.store.database import Store
-from isp_nlp.suggest.batch import SegmentBatch
+from isp_nlp.suggest.batch import (
+    HISTORY_TURNS,
+    ContextHistory,
+    SegmentBatch,
+    document_turns,
+    history_from_sequence,
+)
 from isp_nlp.suggest.bundle import SuggesterModel
 from isp_nlp.suggest.certify import check_target
 from isp_nlp.suggest.next_to_code import code_probabilities, propose
@@ -68,20 +74,32 @@ def codebook_prototypes(codes: Sequence[Code], embedder, cache) -> dict[str, np.
 def segment_batch(segments: Sequence[Segment], all_segments: Sequence[Segment], embedder,
                   cache, *, progress: bool = False) -> SegmentBatch:
     """A :class:`SegmentBatch` of ``segments`` with their previous turn (among
-    ``all_segments``, the project's segments in document order) as context."""
+    ``all_segments``, the project's segments in document order) as context, and up to
+    :data:`HISTORY_TURNS` previous turns with their speakers as history."""
 
     context = previous_turns(all_segments, segments)
-    rows = [i for i, text in enumerate(context) if text]
-    # One call for the segments and their contexts: one progress bar, and the encoder
-    # batches all texts by length together.
-    both = embed_texts([s.text for s in segments] + [context[i] for i in rows], embedder,
+    keys, speakers, texts = document_turns(all_segments)
+    position = {key: i for i, key in enumerate(keys)}
+    rows = [position.get((s.document, s.turn_index), -1) for s in segments]
+    docs = [k[0] for k in keys]
+    index, same = history_from_sequence(docs, speakers, [max(r, 0) for r in rows],
+                                        HISTORY_TURNS)
+    index[np.asarray(rows) < 0] = -1
+    needed = np.unique(index[index >= 0])
+    compact = np.full(len(keys) + 1, -1, dtype=np.int64)
+    compact[needed] = np.arange(len(needed))
+    # One call for the segments and the turns before them: one progress bar, and the
+    # encoder batches all texts by length together.
+    both = embed_texts([s.text for s in segments] + [texts[j] for j in needed], embedder,
                        cache, progress=progress)
     X = both[:len(segments)]
+    table = both[len(segments):] if len(needed) else np.zeros((0, X.shape[1]), dtype=X.dtype)
+    index = compact[index]  # -1 stays -1 (the last entry)
     C = np.zeros_like(X)
-    if rows:
-        C[rows] = both[len(segments):]
+    has = np.flatnonzero(index[:, 0] >= 0)
+    C[has] = table[index[has, 0]]
     return SegmentBatch(tuple(s.id for s in segments), tuple(s.text for s in segments), X,
-                        tuple(context), C)
+                        tuple(context), C, ContextHistory(index, same, table))
 
 
 def embed_project(store: Store, embedder=None, *, progress: bool = False) -> dict:

@@ -20,7 +20,7 @@ from isp_nlp.codebook.load import MAX_TABLE_BYTES, read_text_file
 from isp_nlp.coded.read import choose_delimiter, read_coded_csv, rows_with_lines
 from isp_nlp.embed import embed_texts
 from isp_nlp.errors import InputFileError, IspNlpError
-from isp_nlp.suggest.batch import SegmentBatch
+from isp_nlp.suggest.batch import HISTORY_TURNS, ContextHistory, SegmentBatch
 
 NO_CODE = "(no code)"
 
@@ -46,6 +46,9 @@ class CodedUnits:
     multi_label: bool
     embeddings: np.ndarray | None = None
     context_embeddings: np.ndarray | None = None
+    history: ContextHistory | None = None
+    #: Each unit's speaker (the optional ``speaker`` column; "" = unknown).
+    speakers: list[str] | None = None
     #: One sentence on how the file was read (scoring mode, no-code rows, missing coders).
     reading: str = ""
 
@@ -75,6 +78,7 @@ class CodedUnits:
             embeddings=self.embeddings[idx],
             context_texts=tuple(self.contexts[i] for i in idx),
             context_embeddings=self.context_embeddings[idx],
+            history=None if self.history is None else self.history.subset(np.asarray(idx)),
         )
 
     def subset(self, index: Sequence[int] | np.ndarray) -> CodedUnits:
@@ -85,6 +89,8 @@ class CodedUnits:
             pick(self.contexts), pick(self.codings), self.multi_label,
             None if self.embeddings is None else self.embeddings[idx],
             None if self.context_embeddings is None else self.context_embeddings[idx],
+            None if self.history is None else self.history.subset(np.asarray(idx, dtype=int)),
+            None if self.speakers is None else pick(self.speakers),
             self.reading,
         )
 
@@ -139,8 +145,9 @@ def load_units(path: str | Path, *, label_column: str = "code",
         raise InputFileError(f"{path} does not exist; expected a coded-segments CSV file.")
     rows = read_coded_csv(path)
     previous = _extra_column(path, "previous_text")
+    speaker_of_line = _extra_column(path, "speaker")
     order: dict[str, int] = {}
-    doc_of, text_of, ctx_of, start_of = {}, {}, {}, {}
+    doc_of, text_of, ctx_of, start_of, speaker_of = {}, {}, {}, {}, {}
     codings: dict[str, dict[str, list[str]]] = {}
     for row in rows:
         if not row.document:
@@ -163,6 +170,7 @@ def load_units(path: str | Path, *, label_column: str = "code",
             order[key] = len(order)
             doc_of[key], text_of[key], start_of[key] = row.document, row.text, row.start
             ctx_of[key] = previous.get(row.line)
+            speaker_of[key] = speaker_of_line.get(row.line, "")
         elif not text_of[key] and row.text:
             text_of[key] = row.text
         value = row.code if label_column == "code" else (normalise_stage(row.stage) or "")
@@ -185,7 +193,7 @@ def load_units(path: str | Path, *, label_column: str = "code",
                               f"{label_column} column.")
     contexts = _contexts(keys, doc_of, text_of, ctx_of, start_of)
     out = CodedUnits(path.name, keys, [doc_of[k] for k in keys], [text_of[k] for k in keys],
-                     contexts, units, multi_label)
+                     contexts, units, multi_label, speakers=[speaker_of[k] for k in keys])
     out.reading = _reading(out, label_column, several)
     return out
 
@@ -221,7 +229,7 @@ def _contexts(keys, doc_of, text_of, ctx_of, start_of) -> list[str]:
 
 
 def embed_units(units: CodedUnits, embedder, cache=None) -> CodedUnits:
-    """Attach text and context embeddings (context "" -> zero vector)."""
+    """Attach text and context embeddings (context "" -> zero vector) and the history."""
 
     vectors = embed_texts(list(units.texts) + list(units.contexts), embedder, cache)
     n = len(units)
@@ -229,4 +237,29 @@ def embed_units(units: CodedUnits, embedder, cache=None) -> CodedUnits:
     ctx = vectors[n:].copy()
     ctx[[not t.strip() for t in units.contexts]] = 0.0
     units.context_embeddings = ctx
+    units.history = ContextHistory(*_history(units), vectors)
     return units
+
+
+def _history(units: CodedUnits) -> tuple[np.ndarray, np.ndarray]:
+    """Each unit's previous turns as rows of [unit embeddings; context embeddings]: in
+    CSV order within its document, the unit's context, the unit before, that unit's
+    context, ... (a context equal to the turn after it is not repeated). For alternating
+    turns with a previous_text column this is the conversation. A previous unit with the
+    unit's (known) speaker is "same speaker"; a context's speaker is unknown."""
+    n = len(units)
+    speakers = units.speakers or [""] * n
+    index = np.full((n, HISTORY_TURNS), -1, dtype=np.int64)
+    same = np.zeros_like(index, dtype=bool)
+    turns: dict[str, list[tuple[int, str]]] = {}
+    for i, (doc, text, ctx) in enumerate(zip(units.documents, units.texts, units.contexts,
+                                             strict=True)):
+        seq = turns.setdefault(doc, [])
+        if ctx.strip() and (not seq or seq[-1][1] != ctx):
+            seq.append((n + i, ctx))
+        back = [row for row, _ in seq[-HISTORY_TURNS:]][::-1]
+        index[i, :len(back)] = back
+        same[i, :len(back)] = [r < n and bool(speakers[i]) and speakers[r] == speakers[i]
+                               for r in back]
+        seq.append((i, text))
+    return index, same

@@ -4,7 +4,12 @@ A :class:`FeatureBuilder` turns a :class:`SegmentBatch` into one sparse row per
 segment, the weighted horizontal stack of
 
 * the segment embedding;
-* the previous turn's embedding (``context_weight``; zero vector without context);
+* the previous turn's embedding (``context_weight``; zero vector without context), or
+  with ``context_turns`` > 1 and a batch :class:`~isp_nlp.suggest.batch.ContextHistory`,
+  a decayed mean of the previous turns' embeddings (weight ``context_decay ** j`` for the
+  turn j + 1 back);
+* the same decayed mean over those of the previous turns that have the segment's
+  speaker (``context_same_weight``);
 * word 1-2-gram and character 2-5-gram TF-IDF of the segment text, plus a token for
   its first word (``word_weight`` / ``char_weight``), fitted on the training texts
   and their context texts;
@@ -13,7 +18,8 @@ segment, the weighted horizontal stack of
   word, pronoun shares) and of their overlap (embedding cosine, repeated words)
   (``surface_weight``).
 
-A block with weight 0 is left out. The learned state (vocabularies and idf
+A block with weight 0 is left out, and so is a lexical block whose vocabulary came out
+empty (every training text empty or without terms). The learned state (vocabularies and idf
 vectors) round-trips through JSON + numpy arrays, never pickle.
 """
 
@@ -28,7 +34,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from isp_nlp.suggest.batch import SegmentBatch
+from isp_nlp.suggest.batch import ContextHistory, SegmentBatch
 
 _WORD = re.compile(r"[a-z0-9']+")
 _QUESTION_OPENERS = frozenset(
@@ -41,6 +47,10 @@ _SURFACE_NAMES = ("has_q", "ends_q", "q_opener", "log_words", "has_excl", "is_em
 N_SURFACE = len(_SURFACE_NAMES)
 #: Segment-vs-previous-turn features: embedding cosine, share of words repeated.
 N_OVERLAP = 2
+
+
+#: Values of fields added after models were first saved that reproduce those models.
+_BEFORE_FIELDS: dict[str, Any] = {"context_turns": 1, "context_same_weight": 0.0}
 
 
 @dataclass(frozen=True)
@@ -57,6 +67,13 @@ class FeatureSpec:
     #: Keep only the most frequent terms of each TF-IDF vocabulary (0 = all). Bounds the
     #: size of the linear models: fitting cost grows steeply with the number of columns.
     max_terms: int = 2000
+    #: Previous turns averaged into the context block (1 = the previous turn only).
+    context_turns: int = 1
+    #: Weight of the turn j + 1 back in that average: context_decay ** j.
+    context_decay: float = 0.5
+    #: Weight of the same-speaker block (the decayed mean over the segment's own speaker's
+    #: turns among those ``context_turns``; 0 = off).
+    context_same_weight: float = 0.0
 
     @property
     def uses_text(self) -> bool:
@@ -106,6 +123,53 @@ def overlap_features(texts: tuple[str, ...] | list[str], context_texts: tuple[st
     return np.column_stack([cos, share])
 
 
+def history_mean(history: ContextHistory, turns: int, decay: float, *,
+                 same_speaker_only: bool = False) -> np.ndarray:
+    """(n, dim) decayed mean of up to ``turns`` previous turns' embeddings per segment.
+
+    Turn j + 1 back weighs ``decay ** j``; missing turns (and, with
+    ``same_speaker_only``, turns of another speaker) are left out; a zero vector when
+    none is left.
+    """
+    index = history.index[:, :max(turns, 0)]
+    mask = index >= 0
+    if same_speaker_only:
+        mask &= history.same_speaker[:, :index.shape[1]]
+    weights = mask * decay ** np.arange(index.shape[1], dtype=np.float64)
+    table = history.table  # gathered row by row: no float64 copy of the whole table
+    out = np.zeros((len(index), table.shape[1]), dtype=np.float64)
+    for j in range(index.shape[1]):
+        rows = np.flatnonzero(mask[:, j])
+        out[rows] += weights[rows, j, None] * table[index[rows, j]].astype(np.float64)
+    total = weights.sum(axis=1)
+    np.divide(out, total[:, None], out=out, where=total[:, None] > 0)
+    return out
+
+
+def _context_blocks(batch: SegmentBatch, spec: FeatureSpec,
+                    ctx_emb: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """(context block, same-speaker block or None) before their weights."""
+    history = batch.history
+    same = None
+    if spec.context_same_weight:
+        same = (np.zeros_like(ctx_emb) if history is None else
+                history_mean(history, spec.context_turns, spec.context_decay,
+                             same_speaker_only=True))
+    if spec.context_turns <= 1 or history is None:
+        return ctx_emb, same
+    return history_mean(history, spec.context_turns, spec.context_decay), same
+
+
+def _fit_or_none(vectorizer: TfidfVectorizer, corpus: list[str]) -> TfidfVectorizer | None:
+    """The fitted vectorizer, or None when the corpus has no terms at all."""
+    try:
+        return vectorizer.fit(corpus)
+    except ValueError as exc:  # "empty vocabulary; perhaps the documents only contain ..."
+        if "empty vocabulary" not in str(exc) and "no terms remain" not in str(exc):
+            raise
+        return None
+
+
 def _vectorizer(kind: str, min_df: int, max_terms: int = 0) -> TfidfVectorizer:
     limit = max_terms or None
     if kind == "char":
@@ -141,13 +205,14 @@ class FeatureBuilder:
         ctx_texts, _ = _context(batch)
         corpus = [_with_first_word(t) for t in batch.texts]
         corpus += [_with_first_word(t) for t in ctx_texts if t]
-        self.vectorizers_ = {}
+        fitted: dict[str, TfidfVectorizer | None] = {}
         if spec.word_weight or spec.context_word_weight:
-            self.vectorizers_["word"] = _vectorizer("word", spec.min_df,
-                                                    spec.max_terms).fit(corpus)
+            fitted["word"] = _fit_or_none(_vectorizer("word", spec.min_df, spec.max_terms),
+                                          corpus)
         if spec.char_weight:
-            self.vectorizers_["char"] = _vectorizer("char", 1, spec.max_terms).fit(
-                list(batch.texts) + [t for t in ctx_texts if t])
+            fitted["char"] = _fit_or_none(_vectorizer("char", 1, spec.max_terms),
+                                          list(batch.texts) + [t for t in ctx_texts if t])
+        self.vectorizers_ = {k: v for k, v in fitted.items() if v is not None}
         return self
 
     @property
@@ -155,9 +220,11 @@ class FeatureBuilder:
         spec, n_emb = self.spec, int(self.n_embedding_ or 0)
         n = n_emb if spec.embedding_weight else 0
         n += n_emb if spec.context_weight else 0
+        n += n_emb if spec.context_same_weight else 0
         word = len(self.vectorizers_["word"].vocabulary_) if "word" in self.vectorizers_ else 0
         n += word if spec.word_weight else 0
-        n += len(self.vectorizers_["char"].vocabulary_) if spec.char_weight else 0
+        n += (len(self.vectorizers_["char"].vocabulary_)
+              if spec.char_weight and "char" in self.vectorizers_ else 0)
         n += word if spec.context_word_weight else 0
         n += 2 * N_SURFACE + N_OVERLAP if spec.surface_weight else 0
         return n
@@ -175,15 +242,19 @@ class FeatureBuilder:
         blocks: list[Any] = []
         if spec.embedding_weight:
             blocks.append(sp.csr_matrix(emb * spec.embedding_weight))
+        context, same = _context_blocks(batch, spec, ctx_emb)
         if spec.context_weight:
-            blocks.append(sp.csr_matrix(ctx_emb * spec.context_weight))
-        if spec.word_weight:
+            blocks.append(sp.csr_matrix(context * spec.context_weight))
+        if same is not None:
+            blocks.append(sp.csr_matrix(same * spec.context_same_weight))
+        words = "word" in self.vectorizers_
+        if spec.word_weight and words:
             docs = [_with_first_word(t) for t in batch.texts]
             blocks.append(self.vectorizers_["word"].transform(docs) * spec.word_weight)
-        if spec.char_weight:
+        if spec.char_weight and "char" in self.vectorizers_:
             blocks.append(self.vectorizers_["char"].transform(list(batch.texts))
                           * spec.char_weight)
-        if spec.context_word_weight:
+        if spec.context_word_weight and words:
             docs = [_with_first_word(t) if t else "" for t in ctx_texts]
             blocks.append(self.vectorizers_["word"].transform(docs) * spec.context_word_weight)
         if spec.surface_weight:
@@ -216,7 +287,8 @@ class FeatureBuilder:
     def from_state(cls, state: Mapping[str, Any],
                    arrays: Mapping[str, np.ndarray]) -> FeatureBuilder:
         """Rebuild a fitted builder; raises ValueError/KeyError/TypeError on bad input."""
-        spec = FeatureSpec(**state["spec"])
+        # Fields added later take the value that reproduces what older models computed.
+        spec = FeatureSpec(**{**_BEFORE_FIELDS, **dict(state["spec"])})
         builder = cls(spec)
         builder.n_embedding_ = int(state["n_embedding"])
         for kind, vocab in dict(state["vocabularies"]).items():

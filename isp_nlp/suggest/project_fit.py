@@ -61,6 +61,7 @@ def fit_rows(data: TrainingData, idx: np.ndarray,
         code_labels=data.code_labels, stage_labels=data.stage_labels,
         embedder_id=data.embedder_id, params=params or project_params(),
         context_texts=part.context_texts, context_embeddings=part.context_embeddings,
+        history=part.history,
         prototype_embeddings=data.code_prototypes or None,
         stage_prototype_embeddings=data.stage_prototypes or None,
     )

@@ -24,7 +24,7 @@ import numpy as np
 
 import isp_nlp
 from isp_nlp.errors import ModelError
-from isp_nlp.suggest.batch import SegmentBatch
+from isp_nlp.suggest.batch import ContextHistory, SegmentBatch
 from isp_nlp.suggest.bundle import SuggesterModel
 from isp_nlp.suggest.estimators import CodeSuggester, StageClassifier
 from isp_nlp.suggest.features import FeatureBuilder, FeatureSpec
@@ -66,6 +66,11 @@ class TrainParams:
     #: when stage prototypes are given; chosen by grouped CV on the AnnoMI pool
     #: (evaluation/results/tuning.md).
     prototype_weight: float = 0.3
+    #: Previous turns in the context block, their decay and the same-speaker block
+    #: (see :class:`~isp_nlp.suggest.features.FeatureSpec`; evaluation/results/levers.md).
+    context_turns: int = 8
+    context_decay: float = 0.5
+    context_same_weight: float = 0.5
 
     def feature_spec(self) -> FeatureSpec:
         """The :class:`FeatureSpec` these parameters ask for."""
@@ -73,7 +78,8 @@ class TrainParams:
             embedding_weight=self.embedding_weight, context_weight=self.context_weight,
             word_weight=self.word_weight, char_weight=self.char_weight,
             context_word_weight=self.context_word_weight, surface_weight=self.surface_weight,
-            max_terms=self.max_terms,
+            max_terms=self.max_terms, context_turns=self.context_turns,
+            context_decay=self.context_decay, context_same_weight=self.context_same_weight,
         )
 
 
@@ -170,6 +176,7 @@ def _batch(
     texts: Sequence[str],
     context_texts: Sequence[str] | None,
     context_embeddings: np.ndarray | None,
+    history: ContextHistory | None = None,
 ) -> SegmentBatch:
     n = X.shape[0]
     if context_texts is not None and len(context_texts) != n:
@@ -187,7 +194,7 @@ def _batch(
             )
     return SegmentBatch(tuple(ids), tuple(str(t) for t in texts), X,
                         None if context_texts is None else tuple(str(t) for t in context_texts),
-                        ctx)
+                        ctx, history)
 
 
 def train_suggester(
@@ -205,6 +212,7 @@ def train_suggester(
     context_embeddings: np.ndarray | None = None,
     prototype_embeddings: Mapping[str, np.ndarray] | None = None,
     stage_prototype_embeddings: Mapping[str, np.ndarray] | None = None,
+    history: ContextHistory | None = None,
 ) -> SuggesterModel:
     """Train code and stage suggesters on human-coded segments.
 
@@ -215,7 +223,8 @@ def train_suggester(
     skipped and the reason recorded in ``manifest["skipped"]``; if both are
     skipped a :class:`ModelError` explains what is missing. ``context_texts`` /
     ``context_embeddings`` are each segment's previous turn ("" / zero vector when
-    none); without them the context features are zero. ``prototype_embeddings`` maps
+    none); without them the context features are zero; ``history`` the turns further back
+    (see :class:`~isp_nlp.suggest.batch.ContextHistory`). ``prototype_embeddings`` maps
     codes to embeddings of their codebook texts (see
     :func:`isp_nlp.suggest.prototypes.prototype_texts`); codes without seed positives
     then get zero-shot probabilities (listed in ``manifest["zero_shot_codes"]``).
@@ -225,7 +234,7 @@ def train_suggester(
     params = params or TrainParams()
     ids = [str(s) for s in segment_ids]
     X = _validate(X, ids, texts, code_sets, stages, code_labels, stage_labels)
-    batch = _batch(X, ids, texts, context_texts, context_embeddings)
+    batch = _batch(X, ids, texts, context_texts, context_embeddings, history)
     code_rows = [i for i, c in enumerate(code_sets) if c is not None]
     stage_rows = [i for i, s in enumerate(stages) if s is not None]
     y_stage = np.asarray([str(stages[i]) for i in stage_rows], dtype=object)
@@ -316,7 +325,8 @@ def train_single_label(batch: SegmentBatch, y: Sequence[str], *,
         batch.embeddings, list(batch.segment_ids), list(batch.texts), [None] * len(labels),
         labels, code_labels=[], stage_labels=sorted(set(labels)), embedder_id=embedder_id,
         params=params, context_texts=batch.context_texts,
-        context_embeddings=batch.context_embeddings, stage_prototype_embeddings=prototypes)
+        context_embeddings=batch.context_embeddings, stage_prototype_embeddings=prototypes,
+        history=batch.history)
 
 
 def train_multi_label(batch: SegmentBatch, Y: np.ndarray, labels: Sequence[str], *,
@@ -333,7 +343,8 @@ def train_multi_label(batch: SegmentBatch, Y: np.ndarray, labels: Sequence[str],
         batch.embeddings, list(batch.segment_ids), list(batch.texts), code_sets,
         [None] * len(code_sets), code_labels=list(labels), stage_labels=[],
         embedder_id=embedder_id, params=params, context_texts=batch.context_texts,
-        context_embeddings=batch.context_embeddings, prototype_embeddings=prototypes)
+        context_embeddings=batch.context_embeddings, prototype_embeddings=prototypes,
+        history=batch.history)
 
 
 def _stage_prototypes(classes: Sequence[str], embeddings: Mapping[str, np.ndarray],
