@@ -36,10 +36,11 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from lever_priors import adjust_priors  # noqa: E402
+from lever_self_training import train_self_training  # noqa: E402
+
 from isp_nlp.coded.units import CodedUnits  # noqa: E402
 from isp_nlp.suggest.batch import ContextHistory, SegmentBatch, history_from_sequence  # noqa: E402
-from isp_nlp.suggest.priors import adjust_priors  # noqa: E402
-from isp_nlp.suggest.self_training import train_self_training  # noqa: E402
 from isp_nlp.suggest.trainer import TrainParams, train_single_label  # noqa: E402
 
 ANNOMI = REPO.parent / "shared" / "data" / "annomi" / "AnnoMI-full.csv"
@@ -249,8 +250,8 @@ column) the same-speaker block is zero and the lever is just the 8-turn average.
 Self-training pays on therapist behaviour (+0.008 to +0.012) but costs client talk
 0.014-0.027 (the pseudo-labels of the 62 % neutral class drown the others); EM prior
 adjustment helps client talk by +0.010 at strength 0.5 (within 2 SE) and costs therapist
-behaviour 0.019; neither ships as a default. `isp_nlp.suggest.priors.adjust_priors` and
-`isp_nlp.suggest.self_training.train_self_training` stay available for such a per-task
+behaviour 0.019; neither ships as a default. `evaluation/lever_priors.py` (adjust_priors) and
+`evaluation/lever_self_training.py` (train_self_training) stay available for such a per-task
 choice.
 
 ## Timing

@@ -1,4 +1,5 @@
-"""Label priors of the uncoded pool by EM (Saerens, Latinne & Decaestecker 2002).
+"""Label priors of the uncoded pool by EM (Saerens, Latinne & Decaestecker 2002); measured
+by evaluation/levers.py, not shipped (evaluation/results/levers.md).
 
 A single-label model trained on balanced seeds believes every label is equally common.
 A project's uncoded segments are always at hand when it suggests, and their label mix

@@ -1,4 +1,5 @@
-"""Self-training: refit the single-label suggester on its most confident pool predictions.
+"""Self-training: refit the single-label suggester on its most confident pool predictions;
+measured by evaluation/levers.py, not shipped (evaluation/results/levers.md).
 
 A project always has uncoded segments. :func:`train_self_training` fits on the seeds,
 labels the pool, adds the ``per_label`` most confident pool segments of each predicted
