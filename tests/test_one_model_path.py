@@ -47,6 +47,11 @@ codes:
     name: Funding
     definition: Money, grants and budgets for the work.
     examples: ["The grant ran out after two years."]
+stage:  # worded like the turns, so the prior beats chance on the seeds and keeps its share
+  - {id: push, name: Push, definition: "A course with slides, curriculum and lectures."}
+  - {id: push_pull, name: Push/pull, definition: "Turnover, caseload and time shortage."}
+  - {id: exchange, name: Exchange, definition: "A coach giving weekly feedback together."}
+  - {id: none, name: None, definition: "Weather, lunch, parking and coffee."}
 """
 WORDS = {
     "training": "course slides curriculum classroom binder lecture trained certified",
@@ -133,7 +138,8 @@ def test_evaluate_and_train_give_the_same_stage_predictions(trained) -> None:
     assert test.context_texts == batch.context_texts  # the previous turn, both ways
     shipped, measured = model.predict_stage_proba(batch), ev.predict_stage_proba(test)
     assert shipped is not None and measured is not None
-    np.testing.assert_allclose(shipped, measured, rtol=0, atol=1e-9)
+    # the codebook's embeddings differ in the last float32 bit (project cache vs direct)
+    np.testing.assert_allclose(shipped, measured, rtol=0, atol=1e-6)
     assert (shipped.argmax(axis=1) == measured.argmax(axis=1)).all()
 
 

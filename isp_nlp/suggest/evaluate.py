@@ -36,7 +36,7 @@ from isp_nlp.records import CODE_DIMENSION, STAGE_DIMENSION
 from isp_nlp.suggest import out_of_fold as oof
 from isp_nlp.suggest import study_scores as scores
 from isp_nlp.suggest.batch import SegmentBatch
-from isp_nlp.suggest.bundle import SuggesterModel
+from isp_nlp.suggest.bundle import SUGGEST_CHUNK, SuggesterModel
 from isp_nlp.suggest.certify import CONFIDENCE, Certificate, check_target
 from isp_nlp.suggest.prototypes import prototype_texts
 from isp_nlp.suggest.trainer import TrainParams, train_multi_label, train_single_label
@@ -104,7 +104,15 @@ class Prediction:
 
 def predict(model: SuggesterModel, batch: SegmentBatch) -> Prediction:
     """A code model's codes at their thresholds (confidence: min over codes of
-    max(p, 1 - p)), else the top single label and its probability."""
+    max(p, 1 - p)), else the top single label and its probability. Scored
+    :data:`~isp_nlp.suggest.bundle.SUGGEST_CHUNK` rows at a time (bounded memory)."""
+    n = len(batch)
+    if n > SUGGEST_CHUNK:
+        parts = [predict(model, batch.subset(np.arange(i, min(i + SUGGEST_CHUNK, n))))
+                 for i in range(0, n, SUGGEST_CHUNK)]
+        return Prediction([lab for part in parts for lab in part.labels],
+                          np.concatenate([part.confidence for part in parts]),
+                          np.vstack([part.proba for part in parts]), parts[0].classes)
     code_p = model.predict_code_proba(batch)
     if code_p is not None:
         return Prediction(oof.predicted_sets(model, code_p), oof.code_confidence(code_p),

@@ -17,8 +17,12 @@ threshold and its floor.
 
 The same class serves a single-label model (the stage, or one label per segment in
 ``isp-nlp evaluate``): :meth:`Prototypes.class_proba` is a softmax over the classes of
-``LABEL_TEMPERATURE`` times each max cosine, the codebook prior that takes a share
-``TrainParams.prototype_weight`` of the model's probability.
+``LABEL_TEMPERATURE`` times each max cosine, the codebook prior, which takes a share
+``TrainParams.prototype_weight`` of the model's probability. A codebook whose texts say
+nothing about the labels would only add noise, so :func:`choose_prior_weight` keeps that
+share only when the prior's probabilities agree with the seeds better than chance. The
+prior is not fitted on the seeds, so that check is out of sample and needs no extra fits
+(evaluation/results/codebook_robustness.md).
 """
 
 from __future__ import annotations
@@ -312,3 +316,28 @@ def _floors(protos: Prototypes, X_seed: np.ndarray, Y: np.ndarray) -> np.ndarray
     return floors
 
 
+
+
+
+def prior_skill(prior: np.ndarray, y_index: np.ndarray) -> float:
+    """Cohen's kappa of the prior with the seeds' labels, on its probabilities rather than
+    its top label (``prior``: rows = seeds, columns = classes; ``y_index``: each seed's
+    column): observed = the mean probability it gives the seed's label, expected = the
+    same for a label drawn at the seeds' label shares. 0 = no better than chance; less
+    noisy on a few dozen seeds than the kappa of the top label."""
+    Q = np.asarray(prior, dtype=np.float64)
+    y = np.asarray(y_index, dtype=np.int64)
+    if Q.ndim != 2 or y.shape != (Q.shape[0],) or not len(y):
+        raise ValueError(f"prior {Q.shape} and labels {y.shape} disagree")
+    shares = np.bincount(y, minlength=Q.shape[1]) / len(y)
+    observed = float(Q[np.arange(len(y)), y].mean())
+    expected = float((Q @ shares).mean())
+    return 0.0 if expected >= 1 else (observed - expected) / (1 - expected)
+
+
+def choose_prior_weight(prior: np.ndarray, y_index: np.ndarray,
+                        weight: float) -> tuple[float, float]:
+    """(share, skill): ``weight`` when the codebook alone agrees with the seeds better than
+    chance (:func:`prior_skill` > 0), else 0."""
+    skill = prior_skill(prior, y_index)
+    return (float(weight) if skill > 0 else 0.0), skill

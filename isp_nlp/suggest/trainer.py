@@ -28,7 +28,12 @@ from isp_nlp.suggest.batch import ContextHistory, SegmentBatch
 from isp_nlp.suggest.bundle import SuggesterModel
 from isp_nlp.suggest.estimators import CodeSuggester, StageClassifier
 from isp_nlp.suggest.features import FeatureBuilder, FeatureSpec
-from isp_nlp.suggest.prototypes import Prototypes, fit_prototypes, stack_prototypes
+from isp_nlp.suggest.prototypes import (
+    Prototypes,
+    choose_prior_weight,
+    fit_prototypes,
+    stack_prototypes,
+)
 from isp_nlp.suggest.selection import select_spec
 
 NO_CODES_HINT = "import seed codes with `isp-nlp import-codes` first"
@@ -71,6 +76,10 @@ class TrainParams:
     context_turns: int = 8
     context_decay: float = 0.5
     context_same_weight: float = 0.5
+    #: Drop the prior (share 0) when the codebook alone does not agree with the stage seeds
+    #: better than chance (:func:`~isp_nlp.suggest.prototypes.choose_prior_weight`;
+    #: evaluation/results/codebook_robustness.md); the manifest's ``stage_prior`` says which.
+    choose_prototype_weight: bool = True
 
     def feature_spec(self) -> FeatureSpec:
         """The :class:`FeatureSpec` these parameters ask for."""
@@ -266,6 +275,7 @@ def train_suggester(
         code_est.fit(F[code_rows], Y)
     stage_est: StageClassifier | None = None
     stage_protos: Prototypes | None = None
+    stage_prior: dict[str, Any] = {}
     if len(distinct) < 2:
         skipped["stage"] = (
             f"{len(stage_rows)} stage-coded segments with {len(distinct)} distinct stage "
@@ -278,6 +288,8 @@ def train_suggester(
         stage_est.fit(F[stage_rows], y_stage.astype(str))
         if stage_prototype_embeddings is not None:
             stage_protos = _stage_prototypes(distinct, stage_prototype_embeddings, X.shape[1])
+            stage_prior = _prior_weight(params, stage_protos, X[stage_rows],
+                                        y_stage.astype(str))
     prototypes: Prototypes | None = None
     if prototype_embeddings and code_labels:
         prototypes = fit_prototypes(code_labels, prototype_embeddings, X[code_rows], Y)
@@ -303,10 +315,12 @@ def train_suggester(
         features=features,
         prototypes=prototypes,
         stage_prototypes=stage_protos,
-        prototype_weight=params.prototype_weight if stage_protos is not None else 0.0,
+        prototype_weight=stage_prior.get("weight", 0.0),
     )
     model.manifest = _manifest(model, ids, code_sets, stages, len(code_rows), len(stage_rows),
                                skipped)
+    if stage_prior:
+        model.manifest["stage_prior"] = stage_prior
     return model
 
 
@@ -355,6 +369,29 @@ def _stage_prototypes(classes: Sequence[str], embeddings: Mapping[str, np.ndarra
         raise ModelError(f"the codebook has no definition or example for {', '.join(missing)}; "
                          "expected one for every label; add them to the codebook.")
     return stack_prototypes(classes, {c: embeddings[c] for c in classes}, dim)
+
+
+#: Fewer seeds than this per class on average and the prior keeps
+#: ``TrainParams.prototype_weight`` unchecked: a kappa on a handful of seeds says little.
+MIN_PRIOR_CHECK_SEEDS = 5
+
+
+def _prior_weight(params: TrainParams, protos: Prototypes, X: np.ndarray,
+                  y: np.ndarray) -> dict[str, Any]:
+    """The stage prior's share (``weight``), how it was set (``chosen_by``) and, when checked,
+    the kappa of the prior alone with the seeds (``seed_kappa``)."""
+    weight = float(params.prototype_weight)
+    if not params.choose_prototype_weight:
+        return {"weight": weight, "chosen_by": "fixed"}
+    classes = np.unique(y)
+    if len(y) < MIN_PRIOR_CHECK_SEEDS * len(classes):
+        return {"weight": weight, "chosen_by": f"fixed: fewer than {MIN_PRIOR_CHECK_SEEDS} "
+                                               "seeds per class to check it on"}
+    chosen, skill = choose_prior_weight(protos.class_proba(X, [str(c) for c in classes]),
+                                        np.searchsorted(classes, y), weight)
+    return {"weight": chosen, "seed_kappa": round(skill, 4),
+            "chosen_by": "the codebook alone " + ("beats" if skill > 0 else "does not beat")
+                         + " chance on the seeds"}
 
 
 def _floors(code_labels: Sequence[str], floors: np.ndarray | None) -> dict[str, float]:
