@@ -98,8 +98,8 @@ def active_vs_random(train, test, labels, k: int, repeats: int, seed: int,
     plus stratified random seeds (K per label, which needs the labels in advance) and whole
     transcripts in random order (the usual practice), both unpaired. Every model (in the
     rounds and at the end) uses the codebook ``prototypes`` when given."""
-    from isp_nlp.suggest.evaluate import fit_model, predict_labels, sample_seeds
     from isp_nlp.suggest.next_to_code import balanced_next
+    from isp_nlp.suggest.study_fit import fit_model, predict_labels, sample_seeds
     from isp_nlp.suggest.study_scores import encode_test, model_agreement
     from isp_nlp.suggest.trainer import train_single_label
 
@@ -187,7 +187,8 @@ def bench_one(task: str, work: Path, cache_path: Path, k: int) -> dict:
 
     from isp_nlp.embed import SentenceTransformerEmbedder
     from isp_nlp.store.database import Store
-    from isp_nlp.suggest.evaluate import check_labels, fit_predict, label_prototypes, sample_seeds
+    from isp_nlp.suggest.evaluate import check_labels, label_prototypes
+    from isp_nlp.suggest.study_fit import fit_predict, sample_seeds
 
     paths = {p: work / f"{task}_{p}.csv" for p in ("train", "test")}
     embedder, cache = SentenceTransformerEmbedder(), Store.create(cache_path).embedding_cache()

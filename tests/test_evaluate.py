@@ -19,8 +19,8 @@ from isp_nlp.suggest.evaluate import (
     evaluate_files,
     grouped_folds,
     run_study,
-    sample_seeds,
 )
+from isp_nlp.suggest.study_fit import sample_seeds
 from isp_nlp.suggest.study_scores import encode_test, human_human, model_agreement
 
 WORDS = {

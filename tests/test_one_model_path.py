@@ -19,7 +19,8 @@ from isp_nlp.project import (
     load_project_codebook,
     open_project,
 )
-from isp_nlp.suggest.evaluate import check_labels, fit_calibrated, label_prototypes, sample_seeds
+from isp_nlp.suggest.evaluate import check_labels, label_prototypes
+from isp_nlp.suggest.study_fit import fit_calibrated, sample_seeds
 from isp_nlp.suggest.training_data import merge_labels
 
 EMBEDDER = "hashing-256"

@@ -13,7 +13,6 @@ from isp_nlp.embed import HashingEmbedder
 from isp_nlp.errors import ModelError
 from isp_nlp.suggest.batch import SegmentBatch
 from isp_nlp.suggest.bundle import SuggesterModel
-from isp_nlp.suggest.evaluate import predict_labels
 from isp_nlp.suggest.features import (
     N_OVERLAP,
     N_SURFACE,
@@ -22,6 +21,7 @@ from isp_nlp.suggest.features import (
     overlap_features,
     surface_features,
 )
+from isp_nlp.suggest.study_fit import predict_labels
 from isp_nlp.suggest.trainer import (
     TrainParams,
     train_multi_label,
