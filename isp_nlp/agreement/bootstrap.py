@@ -17,7 +17,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from isp_nlp.agreement.coefficients import UnitStats
+from isp_nlp.agreement.coefficients import Finish, UnitStats
 from isp_nlp.errors import IspNlpError
 
 BY = ("segment", "document")
@@ -55,20 +55,89 @@ def check_confidence(level: float) -> None:
         )
 
 
-def cluster_sums(values: np.ndarray, groups: Sequence | np.ndarray | None) -> np.ndarray:
+@dataclass(frozen=True, eq=False)
+class Clusters:
+    """Which cluster (document, or segment of pooled units) each unit belongs to.
+
+    ``index`` numbers the clusters in the sorted order of their names (as text), as
+    the cluster bootstrap resamples them; ``run`` > 0 says instead that cluster ``i``
+    is units ``i*run`` to ``(i+1)*run - 1`` (no index needed).
+    """
+
+    n_units: int
+    n_clusters: int
+    index: np.ndarray | None = None
+    run: int = 0
+
+    @classmethod
+    def of(cls, groups: Sequence | np.ndarray) -> Clusters:
+        """The clusters of a label per unit."""
+        _, index = np.unique(np.asarray(groups).astype(str), return_inverse=True)
+        index = index.ravel()
+        return cls(len(index), int(index.max()) + 1 if len(index) else 0, index)
+
+    @classmethod
+    def runs(cls, n_clusters: int, run: int) -> Clusters:
+        """``n_clusters`` clusters of ``run`` consecutive units each."""
+        return cls(n_clusters * run, n_clusters, None, run)
+
+    def repeat(self, run: int) -> Clusters:
+        """The clusters of units each repeated ``run`` times in a row."""
+        if self.index is None:
+            index = np.repeat(np.arange(self.n_clusters), self.run * run)
+        else:
+            index = np.repeat(self.index, run)
+        return Clusters(self.n_units * run, self.n_clusters, index)
+
+    def sums(self, values: np.ndarray) -> np.ndarray:
+        """Per-cluster sums of the rows of ``values``, each added in row order."""
+        if self.n_units != len(values):
+            raise IspNlpError(
+                f"The unit-to-document map has {self.n_units} entries for {len(values)} "
+                "units; expected one document per unit, so build it from the same table."
+            )
+        out = np.zeros((self.n_clusters, values.shape[1]))
+        if self.index is None:
+            for j in range(self.run):
+                out += values[j::self.run]
+        else:
+            np.add.at(out, self.index, values)
+        return out
+
+
+Groups = Sequence | np.ndarray | Clusters | None
+
+
+def _clusters(groups: Groups) -> Clusters | None:
+    return groups if groups is None or isinstance(groups, Clusters) else Clusters.of(groups)
+
+
+def cluster_sums(values: np.ndarray, groups: Groups) -> np.ndarray:
     """Per-cluster sums of the per-unit statistics (units themselves when ``groups`` is None)."""
-    if groups is None:
-        return values
-    groups = np.asarray(groups)
-    if len(groups) != len(values):
-        raise IspNlpError(
-            f"The unit-to-document map has {len(groups)} entries for {len(values)} units; "
-            "expected one document per unit, so build it from the same table."
-        )
-    _, codes = np.unique(groups.astype(str), return_inverse=True)
-    out = np.zeros((int(codes.max()) + 1 if len(codes) else 0, values.shape[1]))
-    np.add.at(out, codes, values)
-    return out
+    clusters = _clusters(groups)
+    return values if clusters is None else clusters.sums(values)
+
+
+@dataclass(frozen=True, eq=False)
+class Summed:
+    """What the bootstrap keeps of :class:`UnitStats`: the estimate on the units and the
+    statistics summed per cluster (None when the estimate is undefined)."""
+
+    metric: str
+    value: float
+    sums: np.ndarray | None
+    finish: Finish
+    n_units: int
+    n_coders: int
+    note: str = ""
+
+
+def summed(stats: UnitStats, groups: Groups = None) -> Summed:
+    """``stats`` reduced to per-cluster sums, so that the per-unit rows can be freed."""
+    value = stats.estimate()
+    sums = None if math.isnan(value) else cluster_sums(stats.values, groups)
+    return Summed(stats.metric, value, sums, stats.finish, stats.n_units, stats.n_coders,
+                  stats.note)
 
 
 def resampled_sums(
@@ -121,7 +190,7 @@ def bootstrap(
     *,
     level: float = 0.95,
     n_resamples: int = 1000,
-    groups: Sequence | np.ndarray | None = None,
+    groups: Groups = None,
     seed: int | None = None,
 ) -> Estimate:
     """Point estimate plus percentile CI, resampling units (or ``groups`` = documents).
@@ -133,39 +202,56 @@ def bootstrap(
                           seed=seed)[0]
 
 
-def bootstrap_many(
-    stats: Sequence[UnitStats],
-    *,
-    level: float = 0.95,
-    n_resamples: int = 1000,
-    groups: Sequence | np.ndarray | None = None,
-    seed: int | None = None,
-) -> list[Estimate]:
-    """:func:`bootstrap` of several coefficients over the same units, sharing one set of
-    resampling draws: the statistics are stacked side by side, so a large table draws
-    its weights once instead of once per coefficient (same result with a ``seed``)."""
+def _check_resampling(level: float, n_resamples: int) -> None:
     check_confidence(level)
     if n_resamples < 1:
         raise IspNlpError(
             f"The number of resamples is {n_resamples}; expected 1 or more, so pass e.g. 1000."
         )
-    values = [s.estimate() for s in stats]
-    defined = [i for i, v in enumerate(values) if not math.isnan(v)]
+
+
+def bootstrap_many(
+    stats: Sequence[UnitStats],
+    *,
+    level: float = 0.95,
+    n_resamples: int = 1000,
+    groups: Groups = None,
+    seed: int | None = None,
+) -> list[Estimate]:
+    """:func:`bootstrap` of several coefficients over the same units, sharing one set of
+    resampling draws: the statistics are stacked side by side, so a large table draws
+    its weights once instead of once per coefficient (same result with a ``seed``)."""
+    _check_resampling(level, n_resamples)
+    clusters = _clusters(groups)
+    return bootstrap_summed([summed(s, clusters) for s in stats], level=level,
+                            n_resamples=n_resamples, seed=seed)
+
+
+def bootstrap_summed(
+    stats: Sequence[Summed],
+    *,
+    level: float = 0.95,
+    n_resamples: int = 1000,
+    seed: int | None = None,
+) -> list[Estimate]:
+    """:func:`bootstrap_many` of statistics already summed per cluster (:func:`summed`)."""
+    _check_resampling(level, n_resamples)
+    blocks = {i: s.sums for i, s in enumerate(stats) if s.sums is not None}
     sums: dict[int, np.ndarray] = {}
-    if defined:
-        blocks = [cluster_sums(stats[i].values, groups) for i in defined]
-        rows = {b.shape[0] for b in blocks}
+    if blocks:
+        rows = {b.shape[0] for b in blocks.values()}
         if len(rows) != 1:
             raise IspNlpError("bootstrap_many needs coefficients over the same units; "
                               f"got {sorted(rows)} rows")
-        stacked = resampled_sums(np.hstack(blocks), n_resamples=n_resamples, seed=seed)
-        edges = np.cumsum([0] + [b.shape[1] for b in blocks])
-        for i, a, b in zip(defined, edges[:-1], edges[1:], strict=True):
+        stacked = resampled_sums(np.hstack(list(blocks.values())), n_resamples=n_resamples,
+                                 seed=seed)
+        edges = np.cumsum([0] + [b.shape[1] for b in blocks.values()])
+        for i, a, b in zip(blocks, edges[:-1], edges[1:], strict=True):
             sums[i] = stacked[:, a:b]
     out = []
     for i, s in enumerate(stats):
         if i not in sums:
-            out.append(Estimate(s.metric, values[i], math.nan, math.nan, s.n_units,
+            out.append(Estimate(s.metric, s.value, math.nan, math.nan, s.n_units,
                                 s.n_coders, s.note))
             continue
         with np.errstate(all="ignore"):
@@ -177,5 +263,5 @@ def bootstrap_many(
             note = (note + "; " if note else "") + (
                 f"{failed} of {n_resamples} resamples undefined and left out of the interval"
             )
-        out.append(Estimate(s.metric, values[i], low, high, s.n_units, s.n_coders, note))
+        out.append(Estimate(s.metric, s.value, low, high, s.n_units, s.n_coders, note))
     return out

@@ -13,10 +13,23 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from isp_nlp.agreement.bootstrap import BY, Estimate, bootstrap, bootstrap_many, check_confidence
+from isp_nlp.agreement.bootstrap import (
+    BY,
+    Clusters,
+    Estimate,
+    bootstrap,
+    bootstrap_summed,
+    check_confidence,
+    summed,
+)
 from isp_nlp.agreement.coefficients import METRICS, PAIR_METRICS, check_metric, unit_stats
-from isp_nlp.agreement.ratings import check_level, encode
-from isp_nlp.agreement.sets import SET_DISTANCES, set_alpha
+from isp_nlp.agreement.ratings import Ratings, check_level, encode
+from isp_nlp.agreement.sets import (
+    SET_DISTANCES,
+    code_set_ratings,
+    set_ratings,
+    set_ratings_alpha,
+)
 from isp_nlp.agreement.tables import HUMAN_HUMAN, MODEL_CODER, MODEL_HUMAN, coder_order
 from isp_nlp.errors import IspNlpError
 from isp_nlp.records import STAGE_DIMENSION, STAGES
@@ -80,30 +93,37 @@ def _check_options(options: ReliabilityOptions) -> None:
 
 
 def _estimates(table: pd.DataFrame, metrics: Sequence[str], options: ReliabilityOptions,
-               *, categories: Sequence[Hashable] | None, groups: Any,
+               *, categories: Sequence[Hashable] | None, groups: Clusters | None,
                level: str | None = None) -> dict[str, dict[str, Any]]:
+    """Each metric's estimate and CI; the per-unit statistics of one metric at a time are
+    summed per cluster before the next is computed, so memory holds one of them."""
 
     level = level or options.level
     out: dict[str, dict[str, Any]] = {}
+    reduced = []
     try:
         ratings = encode(table, categories=categories)
-        stats = [unit_stats(ratings, m, level=level) for m in metrics]
+        for m in metrics:
+            reduced.append(summed(unit_stats(ratings, m, level=level), groups))
     except IspNlpError as exc:  # e.g. text labels at interval level: NaN with the reason
         n = int((table.notna().sum(axis=1) >= 2).sum()) if len(table.columns) else 0
         nan = Estimate("", math.nan, math.nan, math.nan, n, len(table.columns), str(exc))
         return {m: nan.to_dict() for m in metrics}
-    estimates = bootstrap_many(stats, level=options.ci, n_resamples=options.n_resamples,
-                               groups=groups, seed=options.seed)
-    for s, est in zip(stats, estimates, strict=True):
+    estimates = bootstrap_summed(reduced, level=options.ci, n_resamples=options.n_resamples,
+                                 seed=options.seed)
+    for s, est in zip(reduced, estimates, strict=True):
         out[s.metric] = est.to_dict()
     return out
 
 
-def _groups(index: pd.Index, by: str, documents: Mapping[str, str] | None) -> Any:
-    """Cluster labels per row: None (each unit its own), segment ids, or documents."""
+def _groups(index: pd.Index, by: str, documents: Mapping[str, str] | None) -> Clusters | None:
+    """The clusters the bootstrap resamples: None (each unit its own), the segments of a
+    (segment, code) index, or documents."""
+    if by == "segment" and not isinstance(index, pd.MultiIndex):
+        return None
     segments = [str(i[0]) if isinstance(i, tuple) else str(i) for i in index]
     if by == "segment":
-        return segments if isinstance(index, pd.MultiIndex) else None
+        return Clusters.of(segments)
     documents = documents or {}
     missing = [s for s in segments if s not in documents]
     if missing:
@@ -111,7 +131,43 @@ def _groups(index: pd.Index, by: str, documents: Mapping[str, str] | None) -> An
             f"Segment {missing[0]} has no document, but --by document needs one for every "
             "segment, so give the unit-to-document map or use --by segment."
         )
-    return [documents[s] for s in segments]
+    return Clusters.of([documents[s] for s in segments])
+
+
+def _uniform(codes: Mapping[str, pd.DataFrame]) -> pd.DataFrame | None:
+    """The first code table when every code table has its units and coders, float
+    values, and unique, sorted text unit ids (as :func:`coding_tables` builds them):
+    then the tables pool without a (segment, code) index. Else None."""
+    first = next(iter(codes.values()))
+    index = first.index
+    if isinstance(index, pd.MultiIndex) or not index.is_unique or first.empty:
+        return None
+    for table in codes.values():
+        if not (table.index is index or table.index.equals(index)) \
+                or list(table.columns) != list(first.columns) \
+                or any(dtype != np.float64 for dtype in table.dtypes):
+            return None
+    if not all(isinstance(s, str) and not s.endswith("\x00") for s in index):
+        return None  # ids compare as text exactly as the bootstrap sorts them
+    return first if index.is_monotonic_increasing else None
+
+
+def _pooled(codes: Mapping[str, pd.DataFrame], by: str, documents: Mapping[str, str] | None
+            ) -> tuple[pd.DataFrame, Clusters | None]:
+    """Every (segment, code) presence unit, ordered by segment then code, and its clusters
+    (the segment, or its document)."""
+    first = _uniform(codes)
+    if first is None:
+        pooled = pd.concat(list(codes.values()), keys=list(codes), names=["code", "segment_id"])
+        pooled = pooled.swaplevel().sort_index()
+        return pooled, _groups(pooled.index, by, documents)
+    names = sorted(codes)
+    data = np.stack([codes[c].to_numpy() for c in names], axis=1)
+    pooled = pd.DataFrame(data.reshape(-1, data.shape[2]), columns=first.columns)
+    if by == "segment":
+        return pooled, Clusters.runs(len(first), len(names))
+    clusters = _groups(first.index, by, documents)
+    return pooled, None if clusters is None else clusters.repeat(len(names))
 
 
 def _stage_table(table: pd.DataFrame, level: str) -> tuple[pd.DataFrame, Any, str]:
@@ -186,18 +242,18 @@ def reliability_report(
         pairs += _pairs(code, table, metrics, options, (0, 1), groups, model_coder)
         step()
     if codes:
-        pooled = pd.concat(list(codes.values()), keys=list(codes), names=["code", "segment_id"])
-        pooled = pooled.swaplevel().sort_index()
-        groups = _groups(pooled.index, options.by, documents)
+        pooled, groups = _pooled(codes, options.by, documents)
         data["overall"] = _estimates(pooled, metrics, options, categories=(0, 1),
                                      groups=groups)
         pairs += _pairs("overall", pooled, metrics, options, (0, 1), groups, model_coder)
+        del pooled, groups
         if "alpha" in metrics:
-            sets = _code_sets(codes)
-            groups = _groups(sets.index, options.by, documents)
+            ratings, index = _code_sets(codes)
+            groups = _groups(index, options.by, documents)
             for distance in SET_DISTANCES:
-                est = bootstrap(set_alpha(sets, distance), level=options.ci, groups=groups,
-                                n_resamples=options.n_resamples, seed=options.seed)
+                est = bootstrap(set_ratings_alpha(ratings, distance), level=options.ci,
+                                groups=groups, n_resamples=options.n_resamples,
+                                seed=options.seed)
                 data["overall"][f"alpha_{distance}"] = est.to_dict()
         step()
     data["pairs"] = pairs
@@ -227,7 +283,21 @@ def _pairs(target: str, table: pd.DataFrame, metrics: Sequence[str],
     return out
 
 
-def _code_sets(codes: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+def _code_sets(codes: Mapping[str, pd.DataFrame]) -> tuple[Ratings, pd.Index]:
+    """Segment × coder sets of applied codes as ratings (not coded where the coder has no
+    code rows), and the segments."""
+    first = _uniform(codes)
+    if first is None:
+        sets = _code_set_frame(codes)
+        return set_ratings(sets), sets.index
+    presence = np.stack([table.to_numpy() == 1 for table in codes.values()], axis=2)
+    seen = ~np.isnan(first.to_numpy())
+    ratings = code_set_ratings(presence, seen, [str(c) for c in codes],
+                               [str(c) for c in first.columns])
+    return ratings, first.index
+
+
+def _code_set_frame(codes: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """Segment × coder frozensets of applied codes (NaN where the coder saw no code rows)."""
     first = next(iter(codes.values()))
     cells = {}
@@ -239,4 +309,3 @@ def _code_sets(codes: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
             applied[hit] = [s | {code} for s in applied[hit]]
         cells[coder] = applied.where(seen, np.nan)
     return pd.DataFrame(cells, index=first.index)
-
