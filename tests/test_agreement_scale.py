@@ -14,7 +14,17 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from isp_nlp.agreement.bootstrap import Clusters, bootstrap, bootstrap_many, cluster_sums
+from isp_nlp.agreement import bootstrap as bootstrap_module
+from isp_nlp.agreement import reliability as reliability_module
+from isp_nlp.agreement.bootstrap import (
+    Clusters,
+    bootstrap,
+    bootstrap_many,
+    bootstrap_stacked,
+    cluster_sums,
+    stack,
+    summed,
+)
 from isp_nlp.agreement.coefficients import PAIR_METRICS, unit_stats
 from isp_nlp.agreement.ratings import encode
 from isp_nlp.agreement.reliability import ReliabilityOptions, reliability_report
@@ -249,3 +259,33 @@ def test_cli_file_agreement_equals_the_tables_report(tmp_path: Path) -> None:
     want = reliability_report(tables, documents=documents,
                               options=ReliabilityOptions(n_resamples=50, seed=0)).to_dict()
     assert json.loads(result.stdout) == json.loads(json.dumps(want))
+
+
+def test_jobs_sharing_draws_equal_jobs_run_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bootstrap_module, "_CHUNK_CELLS", 500)  # chunks of 3 resamples
+    rng = np.random.default_rng(7)
+    tables = [pd.DataFrame(rng.integers(0, 3, size=(160, 3)).astype(float)) for _ in range(3)]
+    tables[1].iloc[::5, 0] = np.nan
+    jobs = [stack([summed(unit_stats(encode(t), m)) for m in ("alpha", "ac1", "kappa")])
+            for t in tables]
+    jobs.append(stack([summed(unit_stats(encode(tables[0].iloc[:40]), "pi"))]))  # other n
+    together = bootstrap_stacked(jobs, n_resamples=50, seed=3)
+    alone = [bootstrap_stacked([job], n_resamples=50, seed=3)[0] for job in jobs]
+    assert together == alone
+    assert len({e.ci_low for e in together[0]}) == 3 and together[3][0].n_units == 40
+
+
+def test_report_is_the_same_whatever_jobs_wait(monkeypatch: pytest.MonkeyPatch,
+                                              tmp_path: Path) -> None:
+    path = coded_file(tmp_path / "coded.csv", 90, ["ana", "ben", "cy"], seed=8)
+    tables, documents = csv_coding_tables(iter_coded_csv(path))
+    options = ReliabilityOptions(n_resamples=400, seed=1, level="ordinal")
+    monkeypatch.setattr(bootstrap_module, "_CHUNK_CELLS", 5000)
+    held = reliability_report(tables, options=options, documents=documents).to_dict()
+    monkeypatch.setattr(reliability_module, "JOB_CELLS", 1)  # every job on its own
+    steps: list[tuple[int, int]] = []
+    alone = reliability_report(tables, options=options, documents=documents,
+                               progress=lambda done, total: steps.append((done, total)))
+    assert alone.to_dict() == held
+    assert steps == [(i, 6) for i in range(1, 7)]
+    assert "'none' left out" in held["stage"]["alpha"]["note"]

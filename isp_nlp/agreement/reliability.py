@@ -17,9 +17,11 @@ from isp_nlp.agreement.bootstrap import (
     BY,
     Clusters,
     Estimate,
-    bootstrap,
-    bootstrap_summed,
+    Stacked,
+    Summed,
+    bootstrap_stacked,
     check_confidence,
+    stack,
     summed,
 )
 from isp_nlp.agreement.coefficients import METRICS, PAIR_METRICS, check_metric, unit_stats
@@ -92,27 +94,65 @@ def _check_options(options: ReliabilityOptions) -> None:
         )
 
 
-def _estimates(table: pd.DataFrame, metrics: Sequence[str], options: ReliabilityOptions,
-               *, categories: Sequence[Hashable] | None, groups: Clusters | None,
-               level: str | None = None) -> dict[str, dict[str, Any]]:
-    """Each metric's estimate and CI; the per-unit statistics of one metric at a time are
-    summed per cluster before the next is computed, so memory holds one of them."""
+#: Cells of per-cluster sums held back so that bootstrap jobs share their draws (256 MB).
+JOB_CELLS = 2**25
 
-    level = level or options.level
-    out: dict[str, dict[str, Any]] = {}
+
+class _Jobs:
+    """Bootstrap jobs held back until about :data:`JOB_CELLS` cells of sums wait, then run
+    together (:func:`bootstrap_stacked`: jobs over as many clusters share their resampling
+    draws, each with its own arithmetic); results are written into the dicts given."""
+
+    def __init__(self, options: ReliabilityOptions, budget: int = JOB_CELLS) -> None:
+        self.options, self.budget, self.cells = options, budget, 0
+        self.pending: list[tuple[Stacked, dict[str, Any], list[str]]] = []
+        self.after: list[Callable[[], None]] = []
+
+    def add(self, stats: Sequence[Summed], out: dict[str, Any],
+            keys: Sequence[str] | None = None) -> None:
+        job = stack(stats)
+        if self.pending and self.cells + job.cells > self.budget:
+            self.flush()
+        self.pending.append((job, out, list(keys or [s.metric for s in stats])))
+        self.cells += job.cells
+
+    def then(self, action: Callable[[], None]) -> None:
+        """Run ``action`` once the jobs added so far are done."""
+        self.after.append(action)
+
+    def flush(self) -> None:
+        pending, self.pending, self.cells = self.pending, [], 0
+        if pending:
+            results = bootstrap_stacked([job for job, _, _ in pending], level=self.options.ci,
+                                        n_resamples=self.options.n_resamples,
+                                        seed=self.options.seed)
+            for (_, out, keys), estimates in zip(pending, results, strict=True):
+                for key, est in zip(keys, estimates, strict=True):
+                    out[key] = est.to_dict()
+        after, self.after = self.after, []
+        for action in after:
+            action()
+
+
+def _estimates(table: pd.DataFrame, metrics: Sequence[str], jobs: _Jobs,
+               *, categories: Sequence[Hashable] | None, groups: Clusters | None,
+               out: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Each metric's estimate and CI, written into ``out`` (returned) once ``jobs`` runs;
+    the per-unit statistics of one metric at a time are summed per cluster before the
+    next is computed, so memory holds one of them."""
+
+    out = {} if out is None else out
     reduced = []
     try:
         ratings = encode(table, categories=categories)
         for m in metrics:
-            reduced.append(summed(unit_stats(ratings, m, level=level), groups))
+            reduced.append(summed(unit_stats(ratings, m, level=jobs.options.level), groups))
     except IspNlpError as exc:  # e.g. text labels at interval level: NaN with the reason
         n = int((table.notna().sum(axis=1) >= 2).sum()) if len(table.columns) else 0
         nan = Estimate("", math.nan, math.nan, math.nan, n, len(table.columns), str(exc))
-        return {m: nan.to_dict() for m in metrics}
-    estimates = bootstrap_summed(reduced, level=options.ci, n_resamples=options.n_resamples,
-                                 seed=options.seed)
-    for s, est in zip(reduced, estimates, strict=True):
-        out[s.metric] = est.to_dict()
+        out.update({m: nan.to_dict() for m in metrics})
+        return out
+    jobs.add(reduced, out)
     return out
 
 
@@ -216,6 +256,7 @@ def reliability_report(
     codes = {t: tab for t, tab in tables.items() if t != STAGE_DIMENSION}
     total = (STAGE_DIMENSION in tables) + len(codes) + bool(codes)
     done = 0
+    jobs = _Jobs(options)
 
     def step() -> None:
         nonlocal done
@@ -226,36 +267,39 @@ def reliability_report(
     if STAGE_DIMENSION in tables:
         table, categories, note = _stage_table(tables[STAGE_DIMENSION], options.level)
         groups = _groups(table.index, options.by, documents)
-        data["stage"] = _estimates(table, metrics, options, categories=categories,
-                                   groups=groups)
+        stage = data["stage"] = _estimates(table, metrics, jobs, categories=categories,
+                                           groups=groups)
         if note:
-            for est in data["stage"].values():
-                est["note"] = "; ".join(x for x in (est["note"], note) if x)
-        pairs += _pairs(STAGE_DIMENSION, table, metrics, options, categories, groups,
+            def add_note(stage: dict[str, Any] = stage, note: str = note) -> None:
+                for est in stage.values():
+                    est["note"] = "; ".join(x for x in (est["note"], note) if x)
+
+            jobs.then(add_note)
+        pairs += _pairs(STAGE_DIMENSION, table, metrics, jobs, categories, groups,
                         model_coder)
-        step()
+        jobs.then(step)
     data["codes"] = {}
     for code, table in codes.items():
         groups = _groups(table.index, options.by, documents)
-        data["codes"][code] = _estimates(table, metrics, options, categories=(0, 1),
+        data["codes"][code] = _estimates(table, metrics, jobs, categories=(0, 1),
                                          groups=groups)
-        pairs += _pairs(code, table, metrics, options, (0, 1), groups, model_coder)
-        step()
+        pairs += _pairs(code, table, metrics, jobs, (0, 1), groups, model_coder)
+        jobs.then(step)
     if codes:
+        jobs.flush()  # pooling needs the memory
         pooled, groups = _pooled(codes, options.by, documents)
-        data["overall"] = _estimates(pooled, metrics, options, categories=(0, 1),
-                                     groups=groups)
-        pairs += _pairs("overall", pooled, metrics, options, (0, 1), groups, model_coder)
+        overall = data["overall"] = _estimates(pooled, metrics, jobs, categories=(0, 1),
+                                               groups=groups)
+        pairs += _pairs("overall", pooled, metrics, jobs, (0, 1), groups, model_coder)
         del pooled, groups
         if "alpha" in metrics:
             ratings, index = _code_sets(codes)
             groups = _groups(index, options.by, documents)
             for distance in SET_DISTANCES:
-                est = bootstrap(set_ratings_alpha(ratings, distance), level=options.ci,
-                                groups=groups, n_resamples=options.n_resamples,
-                                seed=options.seed)
-                data["overall"][f"alpha_{distance}"] = est.to_dict()
-        step()
+                stats = summed(set_ratings_alpha(ratings, distance), groups)
+                jobs.add([stats], overall, [f"alpha_{distance}"])
+        jobs.then(step)
+    jobs.flush()
     data["pairs"] = pairs
     return ReliabilityReport(data)
 
@@ -267,9 +311,8 @@ def _select(table: pd.DataFrame, coders: Sequence[str] | None) -> pd.DataFrame:
     return table[[known[c] for c in coders if c in known]]
 
 
-def _pairs(target: str, table: pd.DataFrame, metrics: Sequence[str],
-           options: ReliabilityOptions, categories: Any, groups: Any,
-           model_coder: str) -> list[dict[str, Any]]:
+def _pairs(target: str, table: pd.DataFrame, metrics: Sequence[str], jobs: _Jobs,
+           categories: Any, groups: Any, model_coder: str) -> list[dict[str, Any]]:
     wanted = [m for m in PAIR_METRICS if m in metrics]
     if not wanted:
         return []
@@ -278,8 +321,9 @@ def _pairs(target: str, table: pd.DataFrame, metrics: Sequence[str],
     for a, b in combinations(coder_order(table.columns, model_coder), 2):
         kind = MODEL_HUMAN if model_coder in (a, b) else HUMAN_HUMAN
         pair = table[[columns[a], columns[b]]]
-        ests = _estimates(pair, wanted, options, categories=categories, groups=groups)
-        out.append({"target": target, "coder_a": a, "coder_b": b, "kind": kind, **ests})
+        entry: dict[str, Any] = {"target": target, "coder_a": a, "coder_b": b, "kind": kind}
+        out.append(_estimates(pair, wanted, jobs, categories=categories, groups=groups,
+                              out=entry))
     return out
 
 
