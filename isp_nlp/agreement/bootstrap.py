@@ -6,6 +6,12 @@ a weight vector (how often each unit, or each document, was drawn) times the
 per-unit statistics, so 1,000 resamples cost a few matrix products instead of
 1,000 recomputations. ``by="document"`` first sums the statistics of each
 document and resamples whole documents (cluster bootstrap).
+
+For large tables the statistics are summed per cluster as soon as they are computed
+(:func:`summed`), and jobs over the same number of clusters run together
+(:func:`bootstrap_stacked`): with a seed they would draw identical weights, so each chunk
+of weights is drawn once for all of them. Each job keeps its own matrix product, so every
+interval is bit-for-bit what the job gives alone.
 """
 
 from __future__ import annotations
@@ -85,10 +91,8 @@ class Clusters:
     def repeat(self, run: int) -> Clusters:
         """The clusters of units each repeated ``run`` times in a row."""
         if self.index is None:
-            index = np.repeat(np.arange(self.n_clusters), self.run * run)
-        else:
-            index = np.repeat(self.index, run)
-        return Clusters(self.n_units * run, self.n_clusters, index)
+            return Clusters.runs(self.n_clusters, self.run * run)
+        return Clusters(self.n_units * run, self.n_clusters, np.repeat(self.index, run))
 
     def sums(self, values: np.ndarray) -> np.ndarray:
         """Per-cluster sums of the rows of ``values``, each added in row order."""

@@ -27,6 +27,8 @@ all for a no-code row), at or after the coder's previous match in that
 document (CSV rows are expected in document order).
 Import is all-or-nothing: every row's problem is reported, nothing is kept.
 Cells are written formula-safe and read back unescaped (:mod:`isp_nlp.coded.safe_csv`).
+:func:`iter_coded_csv` streams the rows (the file is never held whole); it reports the
+same problems, first the same one, as reading the whole text.
 """
 
 from __future__ import annotations
