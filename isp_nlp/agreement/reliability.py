@@ -13,10 +13,25 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from isp_nlp.agreement.bootstrap import BY, Estimate, bootstrap, bootstrap_many, check_confidence
+from isp_nlp.agreement.bootstrap import (
+    BY,
+    Clusters,
+    Estimate,
+    Stacked,
+    Summed,
+    bootstrap_stacked,
+    check_confidence,
+    stack,
+    summed,
+)
 from isp_nlp.agreement.coefficients import METRICS, PAIR_METRICS, check_metric, unit_stats
-from isp_nlp.agreement.ratings import check_level, encode
-from isp_nlp.agreement.sets import SET_DISTANCES, set_alpha
+from isp_nlp.agreement.ratings import Ratings, check_level, encode
+from isp_nlp.agreement.sets import (
+    SET_DISTANCES,
+    code_set_ratings,
+    set_ratings,
+    set_ratings_alpha,
+)
 from isp_nlp.agreement.tables import HUMAN_HUMAN, MODEL_CODER, MODEL_HUMAN, coder_order
 from isp_nlp.errors import IspNlpError
 from isp_nlp.records import STAGE_DIMENSION, STAGES
@@ -79,31 +94,76 @@ def _check_options(options: ReliabilityOptions) -> None:
         )
 
 
-def _estimates(table: pd.DataFrame, metrics: Sequence[str], options: ReliabilityOptions,
-               *, categories: Sequence[Hashable] | None, groups: Any,
-               level: str | None = None) -> dict[str, dict[str, Any]]:
+#: Cells of per-cluster sums held back so that bootstrap jobs share their draws (256 MB).
+JOB_CELLS = 2**25
 
-    level = level or options.level
-    out: dict[str, dict[str, Any]] = {}
+
+class _Jobs:
+    """Bootstrap jobs held back until about :data:`JOB_CELLS` cells of sums wait, then run
+    together (:func:`bootstrap_stacked`: jobs over as many clusters share their resampling
+    draws, each with its own arithmetic); results are written into the dicts given."""
+
+    def __init__(self, options: ReliabilityOptions, budget: int = JOB_CELLS) -> None:
+        self.options, self.budget, self.cells = options, budget, 0
+        self.pending: list[tuple[Stacked, dict[str, Any], list[str]]] = []
+        self.after: list[Callable[[], None]] = []
+
+    def add(self, stats: Sequence[Summed], out: dict[str, Any],
+            keys: Sequence[str] | None = None) -> None:
+        job = stack(stats)
+        if self.pending and self.cells + job.cells > self.budget:
+            self.flush()
+        self.pending.append((job, out, list(keys or [s.metric for s in stats])))
+        self.cells += job.cells
+
+    def then(self, action: Callable[[], None]) -> None:
+        """Run ``action`` once the jobs added so far are done."""
+        self.after.append(action)
+
+    def flush(self) -> None:
+        pending, self.pending, self.cells = self.pending, [], 0
+        if pending:
+            results = bootstrap_stacked([job for job, _, _ in pending], level=self.options.ci,
+                                        n_resamples=self.options.n_resamples,
+                                        seed=self.options.seed)
+            for (_, out, keys), estimates in zip(pending, results, strict=True):
+                for key, est in zip(keys, estimates, strict=True):
+                    out[key] = est.to_dict()
+        after, self.after = self.after, []
+        for action in after:
+            action()
+
+
+def _estimates(table: pd.DataFrame, metrics: Sequence[str], jobs: _Jobs,
+               *, categories: Sequence[Hashable] | None, groups: Clusters | None,
+               out: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Each metric's estimate and CI, written into ``out`` (returned) once ``jobs`` runs;
+    the per-unit statistics of one metric at a time are summed per cluster before the
+    next is computed, so memory holds one of them."""
+
+    out = {} if out is None else out
+    reduced = []
     try:
         ratings = encode(table, categories=categories)
-        stats = [unit_stats(ratings, m, level=level) for m in metrics]
+        for m in metrics:
+            reduced.append(summed(unit_stats(ratings, m, level=jobs.options.level), groups))
     except IspNlpError as exc:  # e.g. text labels at interval level: NaN with the reason
         n = int((table.notna().sum(axis=1) >= 2).sum()) if len(table.columns) else 0
         nan = Estimate("", math.nan, math.nan, math.nan, n, len(table.columns), str(exc))
-        return {m: nan.to_dict() for m in metrics}
-    estimates = bootstrap_many(stats, level=options.ci, n_resamples=options.n_resamples,
-                               groups=groups, seed=options.seed)
-    for s, est in zip(stats, estimates, strict=True):
-        out[s.metric] = est.to_dict()
+        out.update({m: nan.to_dict() for m in metrics})
+        return out
+    jobs.add(reduced, out)
     return out
 
 
-def _groups(index: pd.Index, by: str, documents: Mapping[str, str] | None) -> Any:
-    """Cluster labels per row: None (each unit its own), segment ids, or documents."""
+def _groups(index: pd.Index, by: str, documents: Mapping[str, str] | None) -> Clusters | None:
+    """The clusters the bootstrap resamples: None (each unit its own), the segments of a
+    (segment, code) index, or documents."""
+    if by == "segment" and not isinstance(index, pd.MultiIndex):
+        return None
     segments = [str(i[0]) if isinstance(i, tuple) else str(i) for i in index]
     if by == "segment":
-        return segments if isinstance(index, pd.MultiIndex) else None
+        return Clusters.of(segments)
     documents = documents or {}
     missing = [s for s in segments if s not in documents]
     if missing:
@@ -111,7 +171,43 @@ def _groups(index: pd.Index, by: str, documents: Mapping[str, str] | None) -> An
             f"Segment {missing[0]} has no document, but --by document needs one for every "
             "segment, so give the unit-to-document map or use --by segment."
         )
-    return [documents[s] for s in segments]
+    return Clusters.of([documents[s] for s in segments])
+
+
+def _uniform(codes: Mapping[str, pd.DataFrame]) -> pd.DataFrame | None:
+    """The first code table when every code table has its units and coders, float
+    values, and unique, sorted text unit ids (as :func:`coding_tables` builds them):
+    then the tables pool without a (segment, code) index. Else None."""
+    first = next(iter(codes.values()))
+    index = first.index
+    if isinstance(index, pd.MultiIndex) or not index.is_unique or first.empty:
+        return None
+    for table in codes.values():
+        if not (table.index is index or table.index.equals(index)) \
+                or list(table.columns) != list(first.columns) \
+                or any(dtype != np.float64 for dtype in table.dtypes):
+            return None
+    if not all(isinstance(s, str) and not s.endswith("\x00") for s in index):
+        return None  # ids compare as text exactly as the bootstrap sorts them
+    return first if index.is_monotonic_increasing else None
+
+
+def _pooled(codes: Mapping[str, pd.DataFrame], by: str, documents: Mapping[str, str] | None
+            ) -> tuple[pd.DataFrame, Clusters | None]:
+    """Every (segment, code) presence unit, ordered by segment then code, and its clusters
+    (the segment, or its document)."""
+    first = _uniform(codes)
+    if first is None:
+        pooled = pd.concat(list(codes.values()), keys=list(codes), names=["code", "segment_id"])
+        pooled = pooled.swaplevel().sort_index()
+        return pooled, _groups(pooled.index, by, documents)
+    names = sorted(codes)
+    data = np.stack([codes[c].to_numpy() for c in names], axis=1)
+    pooled = pd.DataFrame(data.reshape(-1, data.shape[2]), columns=first.columns)
+    if by == "segment":
+        return pooled, Clusters.runs(len(first), len(names))
+    clusters = _groups(first.index, by, documents)
+    return pooled, None if clusters is None else clusters.repeat(len(names))
 
 
 def _stage_table(table: pd.DataFrame, level: str) -> tuple[pd.DataFrame, Any, str]:
@@ -160,6 +256,7 @@ def reliability_report(
     codes = {t: tab for t, tab in tables.items() if t != STAGE_DIMENSION}
     total = (STAGE_DIMENSION in tables) + len(codes) + bool(codes)
     done = 0
+    jobs = _Jobs(options)
 
     def step() -> None:
         nonlocal done
@@ -170,36 +267,39 @@ def reliability_report(
     if STAGE_DIMENSION in tables:
         table, categories, note = _stage_table(tables[STAGE_DIMENSION], options.level)
         groups = _groups(table.index, options.by, documents)
-        data["stage"] = _estimates(table, metrics, options, categories=categories,
-                                   groups=groups)
+        stage = data["stage"] = _estimates(table, metrics, jobs, categories=categories,
+                                           groups=groups)
         if note:
-            for est in data["stage"].values():
-                est["note"] = "; ".join(x for x in (est["note"], note) if x)
-        pairs += _pairs(STAGE_DIMENSION, table, metrics, options, categories, groups,
+            def add_note(stage: dict[str, Any] = stage, note: str = note) -> None:
+                for est in stage.values():
+                    est["note"] = "; ".join(x for x in (est["note"], note) if x)
+
+            jobs.then(add_note)
+        pairs += _pairs(STAGE_DIMENSION, table, metrics, jobs, categories, groups,
                         model_coder)
-        step()
+        jobs.then(step)
     data["codes"] = {}
     for code, table in codes.items():
         groups = _groups(table.index, options.by, documents)
-        data["codes"][code] = _estimates(table, metrics, options, categories=(0, 1),
+        data["codes"][code] = _estimates(table, metrics, jobs, categories=(0, 1),
                                          groups=groups)
-        pairs += _pairs(code, table, metrics, options, (0, 1), groups, model_coder)
-        step()
+        pairs += _pairs(code, table, metrics, jobs, (0, 1), groups, model_coder)
+        jobs.then(step)
     if codes:
-        pooled = pd.concat(list(codes.values()), keys=list(codes), names=["code", "segment_id"])
-        pooled = pooled.swaplevel().sort_index()
-        groups = _groups(pooled.index, options.by, documents)
-        data["overall"] = _estimates(pooled, metrics, options, categories=(0, 1),
-                                     groups=groups)
-        pairs += _pairs("overall", pooled, metrics, options, (0, 1), groups, model_coder)
+        jobs.flush()  # pooling needs the memory
+        pooled, groups = _pooled(codes, options.by, documents)
+        overall = data["overall"] = _estimates(pooled, metrics, jobs, categories=(0, 1),
+                                               groups=groups)
+        pairs += _pairs("overall", pooled, metrics, jobs, (0, 1), groups, model_coder)
+        del pooled, groups
         if "alpha" in metrics:
-            sets = _code_sets(codes)
-            groups = _groups(sets.index, options.by, documents)
+            ratings, index = _code_sets(codes)
+            groups = _groups(index, options.by, documents)
             for distance in SET_DISTANCES:
-                est = bootstrap(set_alpha(sets, distance), level=options.ci, groups=groups,
-                                n_resamples=options.n_resamples, seed=options.seed)
-                data["overall"][f"alpha_{distance}"] = est.to_dict()
-        step()
+                stats = summed(set_ratings_alpha(ratings, distance), groups)
+                jobs.add([stats], overall, [f"alpha_{distance}"])
+        jobs.then(step)
+    jobs.flush()
     data["pairs"] = pairs
     return ReliabilityReport(data)
 
@@ -211,9 +311,8 @@ def _select(table: pd.DataFrame, coders: Sequence[str] | None) -> pd.DataFrame:
     return table[[known[c] for c in coders if c in known]]
 
 
-def _pairs(target: str, table: pd.DataFrame, metrics: Sequence[str],
-           options: ReliabilityOptions, categories: Any, groups: Any,
-           model_coder: str) -> list[dict[str, Any]]:
+def _pairs(target: str, table: pd.DataFrame, metrics: Sequence[str], jobs: _Jobs,
+           categories: Any, groups: Any, model_coder: str) -> list[dict[str, Any]]:
     wanted = [m for m in PAIR_METRICS if m in metrics]
     if not wanted:
         return []
@@ -222,12 +321,27 @@ def _pairs(target: str, table: pd.DataFrame, metrics: Sequence[str],
     for a, b in combinations(coder_order(table.columns, model_coder), 2):
         kind = MODEL_HUMAN if model_coder in (a, b) else HUMAN_HUMAN
         pair = table[[columns[a], columns[b]]]
-        ests = _estimates(pair, wanted, options, categories=categories, groups=groups)
-        out.append({"target": target, "coder_a": a, "coder_b": b, "kind": kind, **ests})
+        entry: dict[str, Any] = {"target": target, "coder_a": a, "coder_b": b, "kind": kind}
+        out.append(_estimates(pair, wanted, jobs, categories=categories, groups=groups,
+                              out=entry))
     return out
 
 
-def _code_sets(codes: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+def _code_sets(codes: Mapping[str, pd.DataFrame]) -> tuple[Ratings, pd.Index]:
+    """Segment × coder sets of applied codes as ratings (not coded where the coder has no
+    code rows), and the segments."""
+    first = _uniform(codes)
+    if first is None:
+        sets = _code_set_frame(codes)
+        return set_ratings(sets), sets.index
+    presence = np.stack([table.to_numpy() == 1 for table in codes.values()], axis=2)
+    seen = ~np.isnan(first.to_numpy())
+    ratings = code_set_ratings(presence, seen, [str(c) for c in codes],
+                               [str(c) for c in first.columns])
+    return ratings, first.index
+
+
+def _code_set_frame(codes: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """Segment × coder frozensets of applied codes (NaN where the coder saw no code rows)."""
     first = next(iter(codes.values()))
     cells = {}
@@ -239,4 +353,3 @@ def _code_sets(codes: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
             applied[hit] = [s | {code} for s in applied[hit]]
         cells[coder] = applied.where(seen, np.nan)
     return pd.DataFrame(cells, index=first.index)
-

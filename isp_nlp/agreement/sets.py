@@ -50,21 +50,29 @@ SET_DISTANCES: dict[str, Callable[[frozenset, frozenset], float]] = {
     "masi": masi_distance, "jaccard": jaccard_distance}
 
 
+def _distance_function(distance: str | Callable[[Any, Any], float]) -> Callable[[Any, Any], float]:
+    if not isinstance(distance, str):
+        return distance
+    if distance not in SET_DISTANCES:
+        raise IspNlpError(
+            f"The set distance '{distance}' is not known; expected "
+            f"{' or '.join(SET_DISTANCES)}, so pass one of those or a function."
+        )
+    return SET_DISTANCES[distance]
+
+
 def set_alpha(
     sets: pd.DataFrame, distance: str | Callable[[Any, Any], float] = "masi"
 ) -> UnitStats:
     """Krippendorff's alpha for multi-label codings: cells are frozensets (NaN = not
     coded), compared with MASI, Jaccard or a custom distance function."""
-    function: Callable[[Any, Any], float]
-    if isinstance(distance, str):
-        if distance not in SET_DISTANCES:
-            raise IspNlpError(
-                f"The set distance '{distance}' is not known; expected "
-                f"{' or '.join(SET_DISTANCES)}, so pass one of those or a function."
-            )
-        function = SET_DISTANCES[distance]
-    else:
-        function = distance
+    function = _distance_function(distance)
+    return set_ratings_alpha(set_ratings(sets), function)
+
+
+def set_ratings(sets: pd.DataFrame) -> Ratings:
+    """Ratings of a frame of set cells (NaN = not coded); the categories are the sets
+    found, ordered by their sorted members."""
     cells = sets.to_numpy(dtype=object)
     present = np.array([[isinstance(v, frozenset | set) for v in row] for row in cells],
                        dtype=bool).reshape(cells.shape)
@@ -72,6 +80,31 @@ def set_alpha(
     index = {s: i for i, s in enumerate(labels)}
     data = np.full(cells.shape, -1, dtype=np.int64)
     data[present] = [index[frozenset(v)] for v in cells[present]]
-    ratings = Ratings(data, tuple(labels), tuple(str(c) for c in sets.columns))
-    delta = custom_distance_matrix(labels, function)
+    return Ratings(data, tuple(labels), tuple(str(c) for c in sets.columns))
+
+
+def set_ratings_alpha(
+    ratings: Ratings, distance: str | Callable[[Any, Any], float] = "masi"
+) -> UnitStats:
+    """:func:`set_alpha` of ratings whose categories are frozensets (e.g. from
+    :func:`code_set_ratings`)."""
+    delta = custom_distance_matrix(ratings.categories, _distance_function(distance))
     return unit_stats(ratings, "alpha", distance=delta)
+
+
+def code_set_ratings(presence: np.ndarray, seen: np.ndarray, codes: Sequence[str],
+                     coders: Sequence[str]) -> Ratings:
+    """Ratings whose categories are the sets of codes each coder applied to each unit:
+    ``presence`` is units × coders × codes (True = applied), ``seen`` units × coders
+    (False = not coded). The same ratings :func:`set_alpha` builds from frozenset cells,
+    made from bits: memory and time grow with the units, not with Python sets per cell."""
+    n_codes = presence.shape[2]
+    keys, inverse = np.unique(np.packbits(presence[seen], axis=1), axis=0, return_inverse=True)
+    found = [frozenset(c for c, bit in zip(codes, np.unpackbits(key)[:n_codes], strict=True)
+                       if bit) for key in keys]
+    order = sorted(range(len(found)), key=lambda i: sorted(found[i]))
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    data = np.full(seen.shape, -1, dtype=np.int64)
+    data[seen] = rank[inverse.ravel()]
+    return Ratings(data, tuple(found[i] for i in order), tuple(coders))

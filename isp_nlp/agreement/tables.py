@@ -8,9 +8,11 @@ values are labels, with NaN/None where a coder did not code the unit.
 from __future__ import annotations
 
 import difflib
+from array import array
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from isp_nlp.codebook.check import normalise_stage
@@ -106,6 +108,27 @@ def coding_tables(
 # --------------------------------------------------------------------------- CSV codings
 
 
+def _csv_unit(row: Any) -> str:
+    """The unit of a coded-CSV row: (document, segment id), else (document, start-end),
+    else (document, text with whitespace collapsed); an empty field is a one-line error."""
+    if not row.document or not row.coder:
+        field = "document" if not row.document else "coder"
+        raise IspNlpError(
+            f"Line {row.line} of the coded CSV has an empty {field}; every row needs a "
+            f"document and a coder, so fill it in."
+        )
+    if row.segment:
+        return f"{row.document}#{row.segment}"
+    if row.start is not None and row.end is not None:
+        return f"{row.document}@{row.start}-{row.end}"
+    if row.text.strip():
+        return f"{row.document}:{' '.join(row.text.split())}"
+    raise IspNlpError(
+        f"Line {row.line} of the coded CSV has no segment id, offsets or text, so its "
+        "unit is unknown; fill in one of them."
+    )
+
+
 def csv_annotations(rows: Sequence[Any]) -> tuple[pd.DataFrame, dict[str, str]]:
     """Annotation frame and unit → document map from coded-CSV rows, without a project.
 
@@ -115,28 +138,97 @@ def csv_annotations(rows: Sequence[Any]) -> tuple[pd.DataFrame, dict[str, str]]:
 
     records, documents = [], {}
     for row in rows:
-        if not row.document or not row.coder:
-            field = "document" if not row.document else "coder"
-            raise IspNlpError(
-                f"Line {row.line} of the coded CSV has an empty {field}; every row needs a "
-                f"document and a coder, so fill it in."
-            )
-        if row.segment:
-            unit = f"{row.document}#{row.segment}"
-        elif row.start is not None and row.end is not None:
-            unit = f"{row.document}@{row.start}-{row.end}"
-        elif row.text.strip():
-            unit = f"{row.document}:{' '.join(row.text.split())}"
-        else:
-            raise IspNlpError(
-                f"Line {row.line} of the coded CSV has no segment id, offsets or text, so its "
-                "unit is unknown; fill in one of them."
-            )
+        unit = _csv_unit(row)
         documents[unit] = row.document
         records.append((unit, row.coder, CODE_DIMENSION, row.code or None))
         if _stage(row):
             records.append((unit, row.coder, STAGE_DIMENSION, _stage(row)))
     return pd.DataFrame(records, columns=list(ANNOTATION_COLUMNS)), documents
+
+
+def csv_coding_tables(
+    rows: Iterable[Any], *, model_coder: str = MODEL_CODER
+) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+    """:func:`coding_tables` of :func:`csv_annotations` (codes: every code used), built
+    in one pass over a stream of coded-CSV rows (:func:`~isp_nlp.coded.read.iter_coded_csv`).
+
+    Memory grows with the units, not the rows: strings are interned and each row
+    keeps three small integers. A row's problem is raised once the stream is exhausted,
+    so a problem the reader finds later in the file is reported first, as before.
+    """
+    units: dict[str, int] = {}
+    documents: dict[str, str] = {}
+    names: dict[str, str] = {}
+    coders: dict[str, int] = {}
+    codes: dict[str, int] = {}
+    stages: dict[str, int] = {}
+    code_rows, stage_rows = array("q"), array("q")  # (unit, coder, label) triples
+    problem: IspNlpError | None = None
+    for row in rows:
+        if problem is not None:
+            continue
+        try:
+            unit, stage = _csv_unit(row), _stage(row)
+        except IspNlpError as exc:
+            problem = exc
+            continue
+        u = units.setdefault(unit, len(units))
+        documents[unit] = names.setdefault(row.document, row.document)
+        c = coders.setdefault(row.coder, len(coders))
+        code_rows.extend((u, c, codes.setdefault(row.code, len(codes)) if row.code else -1))
+        if stage:
+            stage_rows.extend((u, c, stages.setdefault(stage, len(stages))))
+    if problem is not None:
+        raise problem
+    unit_names = list(units)
+    del units
+    coder_names = list(coders)
+    order = sorted(range(len(unit_names)), key=unit_names.__getitem__)
+    sorted_names = [unit_names[i] for i in order]
+    del unit_names
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    code_cells = np.frombuffer(code_rows, dtype=np.int64).reshape(-1, 3)
+    stage_cells = np.frombuffer(stage_rows, dtype=np.int64).reshape(-1, 3)
+    tables = {STAGE_DIMENSION: _stage_frame(stage_cells, rank, sorted_names, coder_names,
+                                            list(stages), model_coder)}
+    columns = coder_order(coder_names, model_coder)
+    position = np.array([columns.index(c) for c in coder_names], dtype=np.int64)
+    index = pd.Index(sorted_names, name="segment_id")
+    header = pd.Index(columns, name="coder")
+    rows_at, cols_at = rank[code_cells[:, 0]], position[code_cells[:, 1]]
+    base = np.full((len(index), len(columns)), np.nan)
+    base[rows_at, cols_at] = 0.0
+    for code in sorted(codes):
+        values = base.copy()
+        hit = code_cells[:, 2] == codes[code]
+        values[rows_at[hit], cols_at[hit]] = 1.0
+        tables[code] = pd.DataFrame(values, index=index, columns=header)
+    return tables, documents
+
+
+def _stage_frame(cells: np.ndarray, rank: np.ndarray, units: list[str], coders: list[str],
+                 labels: list[str], model_coder: str) -> pd.DataFrame:
+    """The stage table from (unit, coder, label) rows: the last label of each coder on
+    each unit; only units (``units`` sorted, ``rank`` maps unit numbers to them) and
+    coders with a stage; None elsewhere."""
+    if not len(cells):
+        table = pd.DataFrame(dtype=object)
+        table.index.name, table.columns.name = "segment_id", "coder"
+        return table
+    key = cells[:, 0] * len(coders) + cells[:, 1]
+    _, last = np.unique(key[::-1], return_index=True)
+    cells = cells[len(cells) - 1 - last]
+    at = rank[cells[:, 0]]
+    seen = np.unique(at)
+    columns = coder_order([coders[c] for c in np.unique(cells[:, 1])], model_coder)
+    position = np.array([columns.index(c) if c in columns else -1 for c in coders])
+    values = np.full((len(seen), len(columns)), None, dtype=object)
+    values[np.searchsorted(seen, at), position[cells[:, 1]]] = (
+        np.array(labels, dtype=object)[cells[:, 2]])
+    return pd.DataFrame(values, dtype=object,
+                        index=pd.Index([units[i] for i in seen], name="segment_id"),
+                        columns=pd.Index(columns, name="coder"))
 
 
 def _stage(row: Any) -> str | None:

@@ -13,9 +13,9 @@ from isp_nlp.agreement.bootstrap import BY
 from isp_nlp.agreement.coefficients import METRICS
 from isp_nlp.agreement.ratings import LEVELS
 from isp_nlp.agreement.reliability import ReliabilityOptions, reliability_report
-from isp_nlp.agreement.tables import MODEL_CODER, coding_tables, csv_annotations
+from isp_nlp.agreement.tables import MODEL_CODER, coding_tables, csv_coding_tables
 from isp_nlp.cli.common import InputError, open_store
-from isp_nlp.coded.read import read_coded_csv
+from isp_nlp.coded.read import iter_coded_csv
 from isp_nlp.coded.safe_csv import safe_csv_text
 from isp_nlp.project import place_coded_csv, require_codebook
 from isp_nlp.report.collect import annotation_frame
@@ -143,10 +143,8 @@ def _load(ctx, csv_file: Path | None, *, include_model: bool):
     if csv_file is None:
         return _project_tables(ctx, include_model)
     if not has_project:
-        frame, documents = csv_annotations(read_coded_csv(csv_file))
-        codes = sorted({str(x) for x in frame.loc[frame["dimension"] == "code", "label"]
-                        if isinstance(x, str)})
-        return coding_tables(frame, codes), documents, []
+        tables, documents = csv_coding_tables(iter_coded_csv(csv_file))
+        return tables, documents, []
     return _mapped_tables(ctx, csv_file, include_model)
 
 

@@ -27,13 +27,16 @@ all for a no-code row), at or after the coder's previous match in that
 document (CSV rows are expected in document order).
 Import is all-or-nothing: every row's problem is reported, nothing is kept.
 Cells are written formula-safe and read back unescaped (:mod:`isp_nlp.coded.safe_csv`).
+:func:`iter_coded_csv` streams the rows (the file is never held whole); it reports the
+same problems, first the same one, as reading the whole text.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Mapping
+import itertools
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -136,79 +139,155 @@ def _offset(value: str, field: str, line: int, problems: list[str]) -> int | Non
     return number
 
 
-def read_coded_csv(path: str | Path) -> list[CodedRow]:
-    """Read a coded-segments CSV; file problems raise InputFileError, row problems
-    (missing columns, bad offsets) one ImportCodesError listing them all."""
-    path = Path(path)
-    name = path.name
-    text = read_text_file(path, "coded-segments CSV", MAX_TABLE_BYTES)
-    records = rows_with_lines(text, choose_delimiter(text), name)
-    records = [(n, r) for n, r in records if any(f.strip() for f in r)]
-    if not records:
-        raise InputFileError(f"{name} has no header row; add the header {', '.join(COLUMNS)}.")
-    header = [h.strip().casefold() for h in records[0][1]]
+def _file_lines(path: Path, what: str) -> Iterator[str]:
+    """The lines of a UTF-8 text file (BOM dropped, line ends kept), streamed.
+
+    A problem :func:`~isp_nlp.codebook.load.read_text_file` refuses (missing file, over
+    MAX_TABLE_BYTES, unreadable, not UTF-8, empty, a NUL byte) is raised with its message:
+    on any doubt the file is handed to it, so both readers report the same first problem.
+    """
+    if not path.is_file() or path.stat().st_size > MAX_TABLE_BYTES:
+        read_text_file(path, what, MAX_TABLE_BYTES)
+    blank = True
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            for line in fh:
+                if "\x00" in line:
+                    break
+                blank = blank and not line.strip()
+                yield line
+            else:
+                if not blank:
+                    return
+    except (OSError, UnicodeDecodeError):
+        pass
+    read_text_file(path, what, MAX_TABLE_BYTES)  # raises the reason the file is refused
+    raise InputFileError(f"{path.name} changed while it was read; try again.")
+
+
+def _stream_records(path: Path, name: str) -> Iterator[tuple[int, list[str]]]:
+    """(1-based first line, fields) of each CSV record with any non-blank field, streamed:
+    the same records, in the same order and with the same errors, as
+    :func:`rows_with_lines` over the whole text after :func:`choose_delimiter`."""
+    lines = _file_lines(path, "coded-segments CSV")
+    head: list[str] = []
+    for text in lines:
+        head.append(text)
+        if text.strip():
+            break
+    delimiter = choose_delimiter("".join(head))
+    reader = csv.reader(itertools.chain(head, lines), delimiter=delimiter, strict=True)
+    last = 0
+    try:
+        for record in reader:
+            line, last = last + 1, reader.line_num
+            fields = [restore_cell(f) for f in record]
+            if any(f.strip() for f in fields):
+                yield line, fields
+    except csv.Error as exc:
+        bad_line = reader.line_num
+        for _ in lines:  # a file problem further on is reported first, as when read whole
+            pass
+        raise InputFileError(
+            f"{name} line {bad_line} cannot be parsed as CSV ({exc}); check the quotes "
+            "on that line (a field containing quotes must be quoted, with quotes doubled)."
+        ) from exc
+
+
+def _header_columns(name: str, header: list[str]) -> InputFileError | ImportCodesError | None:
+    """The header's problem (missing or repeated columns), or None."""
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
         found = ", ".join(h for h in header if h) or "none"
         plural = "columns" if len(missing) > 1 else "column"
-        raise ImportCodesError(
+        return ImportCodesError(
             f"{name} is missing the {plural} {', '.join(missing)} (found: {found}); "
             f"the header needs {', '.join(REQUIRED_COLUMNS)}, so add or rename the columns.",
             [f"line 1: missing column '{c}'" for c in missing],
         )
     dupes = sorted({h for h in header if h in COLUMNS and header.count(h) > 1})
     if dupes:
-        raise ImportCodesError(
+        return ImportCodesError(
             f"{name} line 1 has the column {', '.join(dupes)} more than once; "
             "keep one column of each name.",
             [f"line 1: column '{c}' appears more than once" for c in dupes],
         )
-    col = {h: header.index(h) for h in COLUMNS if h in header}
-    if len(records) == 1:
-        raise InputFileError(
+    return None
+
+
+def _parse_row(line: int, record: list[str], header: list[str], col: dict[str, int],
+               problems: list[str]) -> CodedRow | None:
+    """One data record as a :class:`CodedRow` (None when it has too many fields); its
+    problems are appended to ``problems``."""
+    if len(record) > len(header):
+        problems.append(
+            f"line {line}: has {len(record)} fields but the header has {len(header)}; "
+            "put text containing the separator in double quotes"
+        )
+        return None
+
+    def get(column: str) -> str:
+        i = col.get(column)
+        return record[i].strip() if i is not None and i < len(record) else ""
+
+    start = _offset(get("start"), "start", line, problems)
+    end = _offset(get("end"), "end", line, problems)
+    if bool(get("start")) != bool(get("end")):
+        given, empty = ("start", "end") if get("start") else ("end", "start")
+        problems.append(
+            f"line {line}: {given} is given but {empty} is empty; give both or neither"
+        )
+    elif start is not None and end is not None and end < start:
+        problems.append(f"line {line}: end ({end}) is before start ({start}); swap them")
+    return CodedRow(
+        line=line,
+        document=get("document"),
+        segment=get("segment"),
+        text=get("text"),
+        coder=get("coder"),
+        code=get("code"),
+        stage=get("stage"),
+        speaker=get("speaker"),
+        start=start,
+        end=end,
+        provenance=_provenance(get("provenance"), line, problems),
+    )
+
+
+def iter_coded_csv(path: str | Path) -> Iterator[CodedRow]:
+    """:func:`read_coded_csv` streamed: rows are yielded as the file is read (memory stays
+    flat however long the file). Every problem is raised only when the stream reaches it
+    or ends, with the message and precedence of :func:`read_coded_csv`; a consumer that
+    finds its own problems should hold them until the stream is exhausted."""
+    path = Path(path)
+    name = path.name
+    records = _stream_records(path, name)
+    first = next(records, None)
+    if first is None:
+        raise InputFileError(f"{name} has no header row; add the header {', '.join(COLUMNS)}.")
+    header = [h.strip().casefold() for h in first[1]]
+    refused = _header_columns(name, header)
+    second = None if refused is not None else next(records, None)
+    if second is None:
+        for _ in records:  # a parse problem further on is reported first
+            pass
+        raise refused or InputFileError(
             f"{name} has a header but no data rows; add one row per coded segment."
         )
-    rows: list[CodedRow] = []
+    col = {h: header.index(h) for h in COLUMNS if h in header}
     problems: list[str] = []
-    for line, record in records[1:]:
-        if len(record) > len(header):
-            problems.append(
-                f"line {line}: has {len(record)} fields but the header has {len(header)}; "
-                "put text containing the separator in double quotes"
-            )
-            continue
-
-        def get(column: str, record: list[str] = record) -> str:
-            i = col.get(column)
-            return record[i].strip() if i is not None and i < len(record) else ""
-
-        start = _offset(get("start"), "start", line, problems)
-        end = _offset(get("end"), "end", line, problems)
-        if bool(get("start")) != bool(get("end")):
-            given, empty = ("start", "end") if get("start") else ("end", "start")
-            problems.append(
-                f"line {line}: {given} is given but {empty} is empty; give both or neither"
-            )
-        elif start is not None and end is not None and end < start:
-            problems.append(f"line {line}: end ({end}) is before start ({start}); swap them")
-        rows.append(
-            CodedRow(
-                line=line,
-                document=get("document"),
-                segment=get("segment"),
-                text=get("text"),
-                coder=get("coder"),
-                code=get("code"),
-                stage=get("stage"),
-                speaker=get("speaker"),
-                start=start,
-                end=end,
-                provenance=_provenance(get("provenance"), line, problems),
-            )
-        )
+    for line, record in itertools.chain([second], records):
+        row = _parse_row(line, record, header, col, problems)
+        if row is not None:
+            yield row
     if problems:
         raise _import_error(name, problems)
-    return rows
+
+
+def read_coded_csv(path: str | Path) -> list[CodedRow]:
+    """Read a coded-segments CSV; file problems raise InputFileError, row problems
+    (missing columns, bad offsets) one ImportCodesError listing them all."""
+    return list(iter_coded_csv(path))
 
 
 # --------------------------------------------------------------------------- writing
