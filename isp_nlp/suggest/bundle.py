@@ -22,7 +22,7 @@ from isp_nlp.errors import ModelError
 from isp_nlp.records import CODE_DIMENSION, STAGE_DIMENSION, Evidence, Suggestion
 from isp_nlp.store.files import atomic_path, atomic_write_text
 from isp_nlp.suggest.batch import SegmentBatch
-from isp_nlp.suggest.bundle_io import check_unit_interval
+from isp_nlp.suggest.bundle_io import certificates, check_unit_interval, platt_maps, positive
 from isp_nlp.suggest.bundle_io import content_hash as _content_hash
 from isp_nlp.suggest.bundle_io import dumps as _dumps
 from isp_nlp.suggest.bundle_io import prefixed as _prefixed
@@ -428,9 +428,9 @@ class SuggesterModel:
             prototypes=prototypes,
             stage_prototypes=stage_prototypes,
             prototype_weight=float(config.get("prototype_weight", 0.0)),
-            stage_temperature=_positive(config.get("stage_temperature", 1.0)),
-            code_platt=_platt(arrays.get("code_platt"), len(code_labels)),
-            certified=_certificates(config.get("certified") or {}),
+            stage_temperature=positive(config.get("stage_temperature", 1.0)),
+            code_platt=platt_maps(arrays.get("code_platt"), len(code_labels)),
+            certified=certificates(config.get("certified") or {}),
         )
 
     def with_thresholds(
@@ -443,30 +443,3 @@ class SuggesterModel:
             stage_threshold=self.stage_threshold if stage is None else float(stage),
         )
 
-
-def _positive(value: Any) -> float:
-    t = float(value)
-    if not (np.isfinite(t) and t > 0):
-        raise ValueError(f"stage_temperature is {value!r}, expected a positive number")
-    return t
-
-
-def _platt(array: np.ndarray | None, n_codes: int) -> np.ndarray | None:
-    if array is None:
-        return None
-    out = np.asarray(array, dtype=np.float64)
-    if out.shape != (n_codes, 2) or not np.isfinite(out).all():
-        raise ValueError(f"code_platt has shape {out.shape} (or non-finite values), expected "
-                         f"({n_codes}, 2)")
-    return out
-
-
-def _certificates(value: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    out = {}
-    for dim, cert in dict(value).items():
-        t = cert.get("threshold")
-        if dim not in (CODE_DIMENSION, STAGE_DIMENSION) or (
-                t is not None and not (np.isfinite(float(t)) and 0.0 <= float(t) <= 1.0)):
-            raise ValueError(f"certified[{dim!r}] is not a certificate with a threshold in [0, 1]")
-        out[dim] = dict(cert)
-    return out

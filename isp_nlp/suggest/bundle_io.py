@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from isp_nlp.errors import ModelError
+from isp_nlp.records import CODE_DIMENSION, STAGE_DIMENSION
 
 #: A bundle's JSON files and arrays are a few MB; larger ones are refused before reading.
 MAX_JSON_BYTES = 64_000_000
@@ -102,3 +103,34 @@ def check_unit_interval(values: Mapping[str, Any], where: Path, fix: str) -> Non
                 math.isfinite(value) and 0.0 <= value <= 1.0):
             raise ModelError(f"{where} has {key} = {value!r}; expected a number from 0 to 1; "
                              f"{fix}.")
+
+
+def positive(value: Any) -> float:
+    """A saved temperature: a finite positive number (ValueError otherwise)."""
+    t = float(value)
+    if not (np.isfinite(t) and t > 0):
+        raise ValueError(f"stage_temperature is {value!r}, expected a positive number")
+    return t
+
+
+def platt_maps(array: np.ndarray | None, n_codes: int) -> np.ndarray | None:
+    """Saved per-code Platt maps: finite, shape (n_codes, 2) (ValueError otherwise)."""
+    if array is None:
+        return None
+    out = np.asarray(array, dtype=np.float64)
+    if out.shape != (n_codes, 2) or not np.isfinite(out).all():
+        raise ValueError(f"code_platt has shape {out.shape} (or non-finite values), expected "
+                         f"({n_codes}, 2)")
+    return out
+
+
+def certificates(value: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Saved certificates by dimension, each threshold None or in [0, 1] (ValueError)."""
+    out = {}
+    for dim, cert in dict(value).items():
+        t = cert.get("threshold")
+        if dim not in (CODE_DIMENSION, STAGE_DIMENSION) or (
+                t is not None and not (np.isfinite(float(t)) and 0.0 <= float(t) <= 1.0)):
+            raise ValueError(f"certified[{dim!r}] is not a certificate with a threshold in [0, 1]")
+        out[dim] = dict(cert)
+    return out

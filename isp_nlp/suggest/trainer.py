@@ -35,6 +35,7 @@ from isp_nlp.suggest.prototypes import (
     stack_prototypes,
 )
 from isp_nlp.suggest.selection import select_spec
+from isp_nlp.suggest.training_checks import training_batch, validate_training
 
 NO_CODES_HINT = "import seed codes with `isp-nlp import-codes` first"
 
@@ -121,91 +122,6 @@ def training_data_hash(
     return hashlib.sha256(json.dumps(rows).encode("utf-8")).hexdigest()
 
 
-def _validate(
-    X: np.ndarray,
-    segment_ids: Sequence[str],
-    texts: Sequence[str],
-    code_sets: Sequence[Collection[str] | None],
-    stages: Sequence[str | None],
-    code_labels: Sequence[str],
-    stage_labels: Sequence[str],
-) -> np.ndarray:
-    X = np.asarray(X, dtype=np.float64)
-    if X.ndim != 2:
-        raise ModelError(
-            f"Training embeddings have shape {X.shape}; expected a 2-D (segments, dims) array; "
-            "fix the caller to pass one embedding row per segment."
-        )
-    lengths = {"segment_ids": len(segment_ids), "texts": len(texts),
-               "code_sets": len(code_sets), "stages": len(stages)}
-    bad = {k: n for k, n in lengths.items() if n != X.shape[0]}
-    if bad:
-        raise ModelError(
-            f"Training inputs differ in length ({bad} vs {X.shape[0]} embedding rows); expected "
-            "one entry per segment in every list; fix the caller."
-        )
-    if not np.isfinite(X).all():
-        raise ModelError(
-            "Training embeddings contain NaN or infinity; expected finite vectors; fix it by "
-            "clearing the embedding cache and re-embedding."
-        )
-    seen: set[str] = set()
-    for sid in segment_ids:
-        if sid in seen:
-            raise ModelError(
-                f"Segment {sid} appears twice in the training data; expected each segment once "
-                "with all its labels; fix the caller to merge its annotations."
-            )
-        seen.add(sid)
-    for kind, labels in (("code", code_labels), ("stage", stage_labels)):
-        if len(set(labels)) != len(labels):
-            raise ModelError(
-                f"The {kind} label list {list(labels)} has duplicates; expected unique ids; "
-                "fix the codebook."
-            )
-    known_codes, known_stages = set(code_labels), set(stage_labels)
-    for sid, codes, stage in zip(segment_ids, code_sets, stages, strict=True):
-        for code in codes or ():
-            if code not in known_codes:
-                raise ModelError(
-                    f"Segment {sid} is coded {code!r}, which is not in the codebook "
-                    f"({sorted(known_codes)}); fix the annotation or add the code."
-                )
-        if stage is not None and stage not in known_stages:
-            raise ModelError(
-                f"Segment {sid} has stage {stage!r}; expected one of {sorted(known_stages)}; "
-                "fix the annotation."
-            )
-    return X
-
-
-def _batch(
-    X: np.ndarray,
-    ids: Sequence[str],
-    texts: Sequence[str],
-    context_texts: Sequence[str] | None,
-    context_embeddings: np.ndarray | None,
-    history: ContextHistory | None = None,
-) -> SegmentBatch:
-    n = X.shape[0]
-    if context_texts is not None and len(context_texts) != n:
-        raise ModelError(
-            f"Training got {len(context_texts)} context texts for {n} segments; expected one "
-            "previous turn per segment (\"\" when none); fix the caller."
-        )
-    ctx = None
-    if context_embeddings is not None:
-        ctx = np.asarray(context_embeddings, dtype=np.float64)
-        if ctx.shape != X.shape or not np.isfinite(ctx).all():
-            raise ModelError(
-                f"Context embeddings have shape {ctx.shape} (or non-finite values); expected "
-                f"finite vectors of shape {X.shape}, one per segment; fix the caller."
-            )
-    return SegmentBatch(tuple(ids), tuple(str(t) for t in texts), X,
-                        None if context_texts is None else tuple(str(t) for t in context_texts),
-                        ctx, history)
-
-
 def train_suggester(
     X: np.ndarray,
     segment_ids: Sequence[str],
@@ -242,8 +158,8 @@ def train_suggester(
     """
     params = params or TrainParams()
     ids = [str(s) for s in segment_ids]
-    X = _validate(X, ids, texts, code_sets, stages, code_labels, stage_labels)
-    batch = _batch(X, ids, texts, context_texts, context_embeddings, history)
+    X = validate_training(X, ids, texts, code_sets, stages, code_labels, stage_labels)
+    batch = training_batch(X, ids, texts, context_texts, context_embeddings, history)
     code_rows = [i for i, c in enumerate(code_sets) if c is not None]
     stage_rows = [i for i, s in enumerate(stages) if s is not None]
     y_stage = np.asarray([str(stages[i]) for i in stage_rows], dtype=object)
