@@ -19,7 +19,9 @@ from isp_nlp.project import (
     load_project_codebook,
     open_project,
 )
+from isp_nlp.report.collect import write_project_report
 from isp_nlp.review.items import build_review_items
+from isp_nlp.review.terminal import render_item
 from isp_nlp.suggest.bundle import SuggesterModel
 from tests.test_one_model_path import CODEBOOK, EMBEDDER, _corpus
 
@@ -82,8 +84,6 @@ def test_a_lower_target_certifies_and_suggest_abstains_below_it(project) -> None
     assert marked and all(i.stage is not None and i.stage[1] >= cert["threshold"] - 1e-4
                           for i in marked)
     assert all("stage" not in i.certified for i in items if i.stage is None)
-    from isp_nlp.review.terminal import render_item
-
     assert "(certified range)" in render_item(marked[0], (0, len(items)))
 
 
@@ -142,3 +142,33 @@ def test_evaluate_defaults_read_multi_code_rows_honestly(project) -> None:
     assert single.exit_code == 0, single.output
     res1 = json.loads(single.output)
     assert "(no code)" in res1["labels"] and res1["n_test_units"] == 42
+
+
+def test_one_coder_test_set_reports_model_coder_agreement_only(project, tmp_path: Path) -> None:
+    _, coded = project
+    lines = coded.read_text(encoding="utf-8").splitlines()
+    one = tmp_path / "one.csv"
+    one.write_text("\n".join([lines[0], *[r for r in lines[1:] if ",ana," in r]]) + "\n",
+                   encoding="utf-8")
+    r = CliRunner().invoke(cli, ["evaluate", "--train", str(coded), "--test", str(one),
+                                 "--label-column", "stage", "--embedder", EMBEDDER,
+                                 "--repeats", "1", "--target-agreement", "0.6"])
+    assert r.exit_code == 0, r.output
+    assert "undefined (one coder in TEST: model–coder agreement only)" in r.output
+    assert "one coder in TEST: no human-human baseline" in r.output
+    res = json.loads(CliRunner().invoke(cli, [
+        "evaluate", "--train", str(coded), "--test", str(one), "--label-column", "stage",
+        "--embedder", EMBEDDER, "--repeats", "1", "--format", "json"]).output)
+    assert res["human_human"]["percent_agreement"] is None and res["parity_coverage"] is None
+    assert all(row["human_human_agreement"] is None and row["parity"] is None
+               for row in res["risk_coverage"])
+    assert res["risk_coverage"][0]["model_human_agreement"] is not None
+
+
+def test_report_states_the_certified_range(project, tmp_path: Path) -> None:
+    path, _ = project
+    with open_project(path) as store:
+        train_project(store, target_agreement=0.5)
+        suggest_project(store)
+        html = write_project_report(store, tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "certified stage" in html and "within the certified range" in html

@@ -146,6 +146,16 @@ def _disagreements(store: Store):
     return items, None
 
 
+def _certificate_text(cert: dict) -> str:
+    """One line on a model's certificate for the report's model table."""
+    target = cert.get("target")
+    if cert.get("threshold") is None:
+        return f"none: {cert.get('reason', '')}"
+    return (f"suggestions at or above {cert['threshold']:.2f} are within the certified range "
+            f"(agreement with the seed coders at least {target:.1%} with "
+            f"{cert.get('confidence', 0.9):.0%} confidence; {cert.get('reason', '')})")
+
+
 def report_data(store: Store, *, evaluation: dict | None = None, min_run: int = 2):
     """Everything the HTML report shows, gathered from the project."""
 
@@ -191,6 +201,9 @@ def report_data(store: Store, *, evaluation: dict | None = None, min_run: int = 
                       "trained_on": m.get("n_training_segments"),
                       "code_threshold": m.get("code_threshold"),
                       "stage_threshold": m.get("stage_threshold"),
+                      **{f"certified_{dim}": _certificate_text(cert)
+                         for dim, cert in (m.get("certified") or {}).items()
+                         if isinstance(cert, dict)},
                       "created_at": info["created_at"]}
     return ReportData(
         project_name=store.path.parent.resolve().name,
