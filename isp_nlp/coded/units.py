@@ -7,6 +7,8 @@ previous unit of the document) and every coder's labels; embeddings are attached
 
 from __future__ import annotations
 
+import csv
+import io
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,7 +19,7 @@ import numpy as np
 
 from isp_nlp.codebook.check import normalise_stage
 from isp_nlp.codebook.load import MAX_TABLE_BYTES, read_text_file
-from isp_nlp.coded.read import choose_delimiter, read_coded_csv, rows_with_lines
+from isp_nlp.coded.read import choose_delimiter, iter_coded_csv, rows_with_lines
 from isp_nlp.embed import embed_texts
 from isp_nlp.errors import InputFileError, IspNlpError
 from isp_nlp.suggest.batch import HISTORY_TURNS, ContextHistory, SegmentBatch
@@ -51,6 +53,10 @@ class CodedUnits:
     speakers: list[str] | None = None
     #: One sentence on how the file was read (scoring mode, no-code rows, missing coders).
     reading: str = ""
+    #: A shared subset (:meth:`subset` with ``share``): the embedded units it selects rows
+    #: of, so its vectors are not copied (folds of a large file).
+    parent: CodedUnits | None = None
+    rows: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -69,6 +75,9 @@ class CodedUnits:
         return [majority(unit, self.multi_label) for unit in self.codings]
 
     def batch(self, index: Sequence[int] | np.ndarray | None = None) -> SegmentBatch:
+        if self.parent is not None and self.rows is not None:
+            chosen = self.rows if index is None else self.rows[np.asarray(index, dtype=int)]
+            return self.parent.batch(chosen)
         if self.embeddings is None or self.context_embeddings is None:
             raise EvaluationError(f"{self.name}: units are not embedded yet; call embed_units.")
         idx = list(range(len(self))) if index is None else [int(i) for i in index]
@@ -81,9 +90,19 @@ class CodedUnits:
             history=None if self.history is None else self.history.subset(np.asarray(idx)),
         )
 
-    def subset(self, index: Sequence[int] | np.ndarray) -> CodedUnits:
+    def subset(self, index: Sequence[int] | np.ndarray, *, share: bool = False) -> CodedUnits:
+        """The units ``index``; with ``share`` their vectors stay in this object's arrays
+        (read through :meth:`batch`) instead of being copied."""
         idx = [int(i) for i in index]
         pick = lambda xs: [xs[i] for i in idx]  # noqa: E731
+        if share and self.embeddings is not None:
+            root = self.parent if self.parent is not None else self
+            rows = np.asarray(idx, dtype=int) if self.rows is None else self.rows[idx]
+            return CodedUnits(self.name, pick(self.keys), pick(self.documents),
+                              pick(self.texts), pick(self.contexts), pick(self.codings),
+                              self.multi_label,
+                              speakers=None if self.speakers is None else pick(self.speakers),
+                              reading=self.reading, parent=root, rows=rows)
         return CodedUnits(
             self.name, pick(self.keys), pick(self.documents), pick(self.texts),
             pick(self.contexts), pick(self.codings), self.multi_label,
@@ -113,11 +132,14 @@ def _extra_column(path: Path, column: str) -> dict[int, str]:
     """Values of an optional column by 1-based file line (read_coded_csv ignores it)."""
 
     text = read_text_file(path, "coded-segments CSV", MAX_TABLE_BYTES)
-    records = [(n, r) for n, r in rows_with_lines(text, choose_delimiter(text), path.name)
+    delimiter = choose_delimiter(text)
+    first = next((r for r in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+                  if any(f.strip() for f in r)), [])
+    if column not in [h.strip().casefold() for h in first]:
+        return {}  # the usual case: no need to hold every record
+    records = [(n, r) for n, r in rows_with_lines(text, delimiter, path.name)
                if any(f.strip() for f in r)]
     header = [h.strip().casefold() for h in records[0][1]]
-    if column not in header:
-        return {}
     i = header.index(column)
     return {n: (r[i].strip() if i < len(r) else "") for n, r in records[1:]}
 
@@ -143,19 +165,21 @@ def load_units(path: str | Path, *, label_column: str = "code",
             "--label-column code; drop --multi-label or use the code column.")
     if not path.is_file():
         raise InputFileError(f"{path} does not exist; expected a coded-segments CSV file.")
-    rows = read_coded_csv(path)
     previous = _extra_column(path, "previous_text")
-    speaker_of_line = _extra_column(path, "speaker")
     order: dict[str, int] = {}
     doc_of, text_of, ctx_of, start_of, speaker_of = {}, {}, {}, {}, {}
     codings: dict[str, dict[str, list[str]]] = {}
-    for row in rows:
+    problem: str | None = None  # held until the stream ends: the reader's problems come first
+    for row in iter_coded_csv(path):
+        if problem is not None:
+            continue
         if not row.document:
-            raise EvaluationError(f"{path.name} line {row.line}: document is empty; "
-                                  "give every row the transcript's document name.")
+            problem = (f"{path.name} line {row.line}: document is empty; "
+                       "give every row the transcript's document name.")
+            continue
         if not row.coder:
-            raise EvaluationError(f"{path.name} line {row.line}: coder is empty; "
-                                  "fill in who coded the row.")
+            problem = f"{path.name} line {row.line}: coder is empty; fill in who coded the row."
+            continue
         if row.segment:
             uid = row.segment
         elif row.start is not None:
@@ -163,14 +187,15 @@ def load_units(path: str | Path, *, label_column: str = "code",
         elif row.text.strip():
             uid = "text:" + " ".join(row.text.split())
         else:
-            raise EvaluationError(f"{path.name} line {row.line}: segment, start/end and text "
-                                  "are all empty; fill in at least one to identify the unit.")
+            problem = (f"{path.name} line {row.line}: segment, start/end and text are all "
+                       "empty; fill in at least one to identify the unit.")
+            continue
         key = f"{row.document}\x1f{uid}"
         if key not in order:
             order[key] = len(order)
             doc_of[key], text_of[key], start_of[key] = row.document, row.text, row.start
             ctx_of[key] = previous.get(row.line)
-            speaker_of[key] = speaker_of_line.get(row.line, "")
+            speaker_of[key] = row.speaker
         elif not text_of[key] and row.text:
             text_of[key] = row.text
         value = row.code if label_column == "code" else (normalise_stage(row.stage) or "")
@@ -179,6 +204,8 @@ def load_units(path: str | Path, *, label_column: str = "code",
         labels = codings.setdefault(key, {}).setdefault(row.coder, [])
         if value and value not in labels:
             labels.append(value)
+    if problem is not None:
+        raise EvaluationError(problem)
     keys = [k for k in sorted(order, key=order.__getitem__) if k in codings]
     several = sum(1 for k in keys for v in codings[k].values() if len(v) > 1)
     if multi_label is None:
@@ -234,9 +261,10 @@ def embed_units(units: CodedUnits, embedder, cache=None) -> CodedUnits:
     vectors = embed_texts(list(units.texts) + list(units.contexts), embedder, cache)
     n = len(units)
     units.embeddings = vectors[:n]
-    ctx = vectors[n:].copy()
-    ctx[[not t.strip() for t in units.contexts]] = 0.0
-    units.context_embeddings = ctx
+    # views into one table (the history's rows too); no context -> zero vector, a row the
+    # history never points at
+    vectors[n:][np.array([not t.strip() for t in units.contexts], dtype=bool)] = 0.0
+    units.context_embeddings = vectors[n:]
     units.history = ContextHistory(*_history(units), vectors)
     return units
 

@@ -100,7 +100,7 @@ def grouped_folds(units: CodedUnits, n_folds: int) -> list[Split]:
     splits = GroupKFold(n_splits=n_folds).split(np.zeros(len(units)), groups=units.documents)
     out = []
     for f, (tr, te) in enumerate(splits, 1):
-        train, test = units.subset(tr), units.subset(te)
+        train, test = units.subset(tr, share=True), units.subset(te, share=True)
         train.name = f"{units.name} (training documents of fold {f})"
         test.name = f"{units.name} (test documents of fold {f})"
         out.append(Split(train, test))
@@ -174,7 +174,8 @@ def run_study(splits: Sequence[Split], config: StudyConfig, *, test_all: CodedUn
     labels = sorted(set().union(*(c[0] for c in checked)))
     too_rare = sorted(set().union(*(c[1] for c in checked)) - set(labels))
     excluded = _excluded_units(test_all, too_rare)
-    scored_units = test_all.subset(np.flatnonzero(~excluded)) if excluded.any() else test_all
+    scored_units = (test_all.subset(np.flatnonzero(~excluded), share=True) if excluded.any()
+                    else test_all)
     test = scores.encode_test(scored_units, labels)
     target = config.target_agreement
     target_from = "--target-agreement"
