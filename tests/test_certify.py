@@ -149,3 +149,12 @@ def test_ece_by_hand() -> None:
     ok = np.array([1.0, 1.0, 0.0, 1.0])
     assert expected_calibration_error(conf, ok) == pytest.approx(0.5 * 0.05 + 0.5 * 0.05)
     assert expected_calibration_error(np.array([]), np.array([])) is None
+
+
+def test_double_coded_agreement_uses_only_rows_two_coders_labelled() -> None:
+    rows = [{"a": "x", "b": "x"}, {"a": "x", "b": "y"}, {"a": "z"},
+            {"a": ("p", "q"), "b": ("p", "q"), "c": ("p",)}]
+    # pairs: row 1 agree; row 2 disagree; row 4: a-b agree, a-c and b-c disagree
+    # per coder pair over the rows both coded: a-b 2/3, a-c 0/1, b-c 0/1 -> mean 2/9
+    assert coverage.double_coded_agreement(rows) == pytest.approx(2 / 9)
+    assert coverage.double_coded_agreement([{"a": "x"}]) is None

@@ -79,6 +79,16 @@ def human_human(labels: np.ndarray) -> tuple[float | None, float | None]:
             _mean([kappa(labels[:, i], labels[:, j]) for i, j in pairs]))
 
 
+def double_coded_agreement(rows: Sequence[Mapping[str, Hashable]]) -> float | None:
+    """Mean pairwise percent agreement over the rows (coder -> label) that two or more
+    coders labelled; None when no row is double-coded."""
+    shared = [r for r in rows if len(r) >= 2]
+    if not shared:
+        return None
+    ids, _ = encode_labels(shared, sorted({c for r in shared for c in r}))
+    return human_human(ids)[0]
+
+
 def agreement_share(pred: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """Per unit, the share of its coders whose label the model's matches (NaN: no coder)."""
     coded = labels >= 0

@@ -110,12 +110,7 @@ def grouped_folds(units: CodedUnits, n_folds: int) -> list[Split]:
 def seed_coder_agreement(units: Sequence[CodedUnits]) -> float | None:
     """Mean pairwise percent agreement of the seed coders on double-coded seeds (None when
     no seed has two coders)."""
-    rows = [u for part in units for u in part.codings if len(u) >= 2]
-    if not rows:
-        return None
-    coders = sorted({c for u in rows for c in u})
-    ids, _ = coverage.encode_labels([{c: tuple(v) for c, v in u.items()} for u in rows], coders)
-    return coverage.human_human(ids)[0]
+    return coverage.double_coded_agreement([u for part in units for u in part.codings])
 
 
 def _excluded_units(test: CodedUnits, too_rare: Sequence[str]) -> np.ndarray:

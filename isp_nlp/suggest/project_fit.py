@@ -110,12 +110,7 @@ def seed_agreement(ts: TrainingSet, dimension: str) -> float | None:
     """Mean pairwise percent agreement of the seed coders on segments two or more of them
     coded (codes: exact sets), None when no segment is double-coded."""
     per = ts.coder_codes if dimension == CODE_DIMENSION else ts.coder_stages
-    rows = [dict(r) for r in per if len(r) >= 2]
-    if not rows:
-        return None
-    coders = sorted({c for r in rows for c in r})
-    ids, _ = coverage.encode_labels(rows, coders)
-    return coverage.human_human(ids)[0]
+    return coverage.double_coded_agreement(per)
 
 
 def _calibrate_and_certify(model: SuggesterModel, ts: TrainingSet, P_code: np.ndarray | None,
