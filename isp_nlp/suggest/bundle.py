@@ -1,17 +1,13 @@
 """The trained suggester: predict, explain with exemplars, save and load without pickle.
 
-A saved model is a folder with ``manifest.json`` (provenance), ``config.json``
-(labels, thresholds, hyper-parameters, estimator state) and ``weights.npz``
-(arrays only, loaded with ``allow_pickle=False``). ``model_id`` is a short
-hash of config + arrays, so identical training gives the same id and a
-changed or damaged file is detected on load. Version 3 adds codebook prototypes
-(zero-shot probabilities for codes without seed examples), version 4 the stage's
-codebook prior; a model without them is still written as version 2 (or 3).
+A saved model is a folder of ``manifest.json``, ``config.json`` and ``weights.npz``
+(plain arrays, no pickle); :mod:`isp_nlp.suggest.bundle_io` reads and writes it, and
+``model_id`` is a short hash of config + arrays.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -20,32 +16,17 @@ import numpy as np
 
 from isp_nlp.errors import ModelError
 from isp_nlp.records import CODE_DIMENSION, STAGE_DIMENSION, Evidence, Suggestion
-from isp_nlp.store.files import atomic_path, atomic_write_text
 from isp_nlp.suggest.batch import SegmentBatch
-from isp_nlp.suggest.bundle_io import certificates, check_unit_interval, platt_maps, positive
-from isp_nlp.suggest.bundle_io import content_hash as _content_hash
-from isp_nlp.suggest.bundle_io import dumps as _dumps
-from isp_nlp.suggest.bundle_io import prefixed as _prefixed
-from isp_nlp.suggest.bundle_io import read_arrays as _read_arrays
-from isp_nlp.suggest.bundle_io import read_json as _read_json
+from isp_nlp.suggest.bundle_io import content_hash, model_state, read_bundle, write_bundle
 from isp_nlp.suggest.calibration import apply_platt, apply_temperature
 from isp_nlp.suggest.estimators import CodeSuggester, StageClassifier
 from isp_nlp.suggest.evidence import nearest_exemplars, uncertainty_scores
 from isp_nlp.suggest.features import FeatureBuilder
 from isp_nlp.suggest.prototypes import Prototypes
 
-FORMAT = "isp-nlp-suggester"
-FORMAT_VERSION = 4
-# version 1: embedding-only models without a feature builder; 2: no prototypes;
-# 3: code prototypes only
-READABLE_VERSIONS = (1, 2, 3, 4)
-FILES = ("manifest.json", "config.json", "weights.npz")
 #: Segments scored at a time by :meth:`SuggesterModel.suggest` (features of a large wave
 #: would otherwise all be in memory at once).
 SUGGEST_CHUNK = 2048
-#: The groups of arrays in weights.npz (``code/...``, ...) and the one plain array.
-ARRAY_PARTS = ("code", "stage", "features", "prototypes", "stage_prototypes", "exemplars",
-               "code_platt")
 
 
 @dataclass
@@ -259,179 +240,22 @@ class SuggesterModel:
                                       p >= self.stage_threshold, evidence))
         return out
 
-    # ---- persistence ------------------------------------------------------------------
-
-    def _config_and_arrays(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        arrays: dict[str, np.ndarray] = {"exemplars": np.asarray(self.exemplars, np.float32)}
-        estimators: dict[str, Any] = {}
-        for name, est in (("code", self.code_estimator), ("stage", self.stage_estimator)):
-            if est is None:
-                estimators[name] = None
-                continue
-            state, est_arrays = est.get_learned_state()
-            estimators[name] = {"params": est.get_params(), "state": state}
-            arrays.update({f"{name}/{k}": np.asarray(v) for k, v in est_arrays.items()})
-        features = None
-        if self.features is not None:
-            features, feature_arrays = self.features.get_state()
-            arrays.update({f"features/{k}": np.asarray(v) for k, v in feature_arrays.items()})
-        config = {
-            "format": FORMAT,
-            "format_version": (FORMAT_VERSION if self.stage_prototypes is not None
-                               else 3 if self.prototypes is not None else 2),
-            "embedder_id": self.embedder_id,
-            "n_features": self.n_features,
-            "code_labels": list(self.code_labels),
-            "stage_labels": list(self.stage_labels),
-            "code_threshold": float(self.code_threshold),
-            "stage_threshold": float(self.stage_threshold),
-            "hyper_parameters": dict(self.hyper_parameters),
-            "estimators": estimators,
-            "features": features,
-            "exemplars": {
-                "ids": list(self.exemplar_ids),
-                "texts": list(self.exemplar_texts),
-                "codes": [None if c is None else list(c) for c in self.exemplar_codes],
-                "stages": list(self.exemplar_stages),
-            },
-        }
-        if self.prototypes is not None:  # absent (not null) keeps older models' ids stable
-            config["prototypes"], proto_arrays = self.prototypes.get_state()
-            arrays.update({f"prototypes/{k}": np.asarray(v) for k, v in proto_arrays.items()})
-        if self.stage_prototypes is not None:
-            config["stage_prototypes"], proto_arrays = self.stage_prototypes.get_state()
-            config["prototype_weight"] = float(self.prototype_weight)
-            arrays.update({f"stage_prototypes/{k}": np.asarray(v)
-                           for k, v in proto_arrays.items()})
-        if self.stage_temperature != 1.0:  # absent when unused: older models' ids stay
-            config["stage_temperature"] = float(self.stage_temperature)
-        if self.code_platt is not None:
-            arrays["code_platt"] = np.asarray(self.code_platt, dtype=np.float64)
-        if self.certified:
-            config["certified"] = self.certified
-        return config, arrays
+    # ---- persistence (the folder's format: :mod:`isp_nlp.suggest.bundle_io`) -----------
 
     def content_hash(self) -> str:
         """A short sha256 over the config and arrays (the model's id)."""
-        config, arrays = self._config_and_arrays()
-        return _content_hash(config, arrays)
+        return content_hash(*model_state(self))
 
     def save(self, directory: str | Path) -> Path:
         """Write manifest.json, config.json and weights.npz into ``directory``."""
         path = Path(directory)
-        config, arrays = self._config_and_arrays()
-        manifest = dict(self.manifest)
-        manifest["model_id"] = _content_hash(config, arrays)
-        try:
-            path.mkdir(parents=True, exist_ok=True)
-            atomic_write_text(path / "config.json", _dumps(config))
-            with atomic_path(path / "weights.npz") as tmp, open(tmp, "wb") as fh:
-                np.savez_compressed(fh, **arrays)  # type: ignore[arg-type]
-            atomic_write_text(path / "manifest.json", _dumps(manifest))
-        except OSError as exc:
-            raise ModelError(
-                f"Could not write the suggester to {path} ({exc.strerror or exc}); expected a "
-                "writable folder; fix the permissions or choose another folder."
-            ) from exc
-        self.manifest = manifest
+        self.manifest = write_bundle(path, self, self.manifest)
         return path
 
     @classmethod
     def load(cls, directory: str | Path) -> SuggesterModel:
         """Read a folder written by :meth:`save`; raises ModelError if it is unusable."""
-        path = Path(directory)
-        fix = "fix it by retraining with `isp-nlp train`"
-        for name in FILES:
-            if not (path / name).is_file():
-                raise ModelError(
-                    f"The suggester folder {path} has no {name}; expected {', '.join(FILES)}; "
-                    f"{fix}."
-                )
-        manifest = _read_json(path / "manifest.json", fix)
-        config = _read_json(path / "config.json", fix)
-        if config.get("format") != FORMAT or config.get("format_version") not in READABLE_VERSIONS:
-            raise ModelError(
-                f"{path / 'config.json'} has format {config.get('format')!r} version "
-                f"{config.get('format_version')!r}; expected {FORMAT!r} version {FORMAT_VERSION}; "
-                f"{fix}."
-            )
-        check_unit_interval({k: config.get(k, 0.0) for k in (
-            "code_threshold", "stage_threshold", "prototype_weight")}, path / "config.json", fix)
-        weights = path / "weights.npz"
-        arrays = _read_arrays(weights, ARRAY_PARTS, fix)
-        expected_id = manifest.get("model_id")
-        if expected_id != _content_hash(config, arrays):
-            raise ModelError(
-                f"{weights} and config.json do not match the model_id {expected_id!r} in "
-                f"manifest.json; expected files saved together by one training run; {fix}."
-            )
-        try:
-            return cls._from_config(config, arrays, manifest)
-        except (KeyError, ValueError, TypeError, IndexError) as exc:
-            raise ModelError(
-                f"{path / 'config.json'} or weights.npz is incomplete or inconsistent ({exc!r}); "
-                f"expected a model saved by this version of isp-nlp; {fix}."
-            ) from exc
-
-    @classmethod
-    def _from_config(
-        cls, config: Mapping[str, Any], arrays: Mapping[str, np.ndarray], manifest: dict
-    ) -> SuggesterModel:
-        ests: dict[str, Any] = {}
-        for name, kind in (("code", CodeSuggester), ("stage", StageClassifier)):
-            spec = config["estimators"][name]
-            if spec is None:
-                ests[name] = None
-                continue
-            ests[name] = kind.from_learned_state(spec["params"], spec["state"],
-                                                 _prefixed(arrays, name))
-        features = None
-        if config.get("features") is not None:
-            features = FeatureBuilder.from_state(config["features"], _prefixed(arrays, "features"))
-        prototypes = None  # absent in older models
-        if config.get("prototypes") is not None:
-            prototypes = Prototypes.from_state(config["prototypes"],
-                                                   _prefixed(arrays, "prototypes"))
-        stage_prototypes = None  # absent before version 4
-        if config.get("stage_prototypes") is not None:
-            stage_prototypes = Prototypes.from_state(config["stage_prototypes"],
-                                                     _prefixed(arrays, "stage_prototypes"))
-        ex = config["exemplars"]
-        exemplars = np.asarray(arrays["exemplars"], dtype=np.float32)
-        n_ex = len(ex["ids"])
-        if exemplars.shape != (n_ex, int(config["n_features"])):
-            raise ValueError(f"exemplars has shape {exemplars.shape}, expected ({n_ex}, dims)")
-        if not (len(ex["texts"]) == len(ex["codes"]) == len(ex["stages"]) == n_ex):
-            raise ValueError("exemplar ids, texts, codes and stages differ in length")
-        code_labels = [str(c) for c in config["code_labels"]]
-        if ests["code"] is not None and len(ests["code"].classes_) != len(code_labels):
-            raise ValueError("the code estimator and code_labels differ in length")
-        if prototypes is not None and (list(prototypes.code_labels) != code_labels
-                                       or prototypes.dim != exemplars.shape[1]):
-            raise ValueError("the prototypes do not match code_labels or the embedding size")
-        return cls(
-            code_labels=code_labels,
-            stage_labels=[str(s) for s in config["stage_labels"]],
-            code_estimator=ests["code"],
-            stage_estimator=ests["stage"],
-            exemplars=exemplars,
-            exemplar_ids=[str(s) for s in ex["ids"]],
-            exemplar_texts=[str(t) for t in ex["texts"]],
-            exemplar_codes=[None if c is None else tuple(c) for c in ex["codes"]],
-            exemplar_stages=list(ex["stages"]),
-            embedder_id=str(config["embedder_id"]),
-            code_threshold=float(config["code_threshold"]),
-            stage_threshold=float(config["stage_threshold"]),
-            hyper_parameters=dict(config["hyper_parameters"]),
-            manifest=manifest,
-            features=features,
-            prototypes=prototypes,
-            stage_prototypes=stage_prototypes,
-            prototype_weight=float(config.get("prototype_weight", 0.0)),
-            stage_temperature=positive(config.get("stage_temperature", 1.0)),
-            code_platt=platt_maps(arrays.get("code_platt"), len(code_labels)),
-            certified=certificates(config.get("certified") or {}),
-        )
+        return cls(**read_bundle(Path(directory)))
 
     def with_thresholds(
         self, *, code: float | None = None, stage: float | None = None
