@@ -18,17 +18,16 @@ from isp_nlp.embed import text_key
 from isp_nlp.errors import InputFileError, IspNlpError, ModelError, ProjectError
 from isp_nlp.ingest.segment import segment_id
 from isp_nlp.interchange.name_detect import detect_person_names, load_pipeline
+from isp_nlp.interchange.pseudonym_key import key_path_allowed, write_key
 from isp_nlp.interchange.pseudonymise import pseudonymise_project, pseudonymised_documents
 from isp_nlp.interchange.pseudonyms import (
     NameEntry,
     apply_plan,
     is_generic_speaker,
-    key_path_allowed,
     map_span,
     plan_pseudonyms,
     read_names,
     replace_names,
-    write_key,
 )
 from isp_nlp.project import ingest_files, init_project, open_project
 from isp_nlp.records import Annotation, Coding, Evidence, Note, Suggestion

@@ -21,17 +21,14 @@ from typing import Any
 from isp_nlp.embed import text_key
 from isp_nlp.errors import ProjectError
 from isp_nlp.interchange.name_detect import detect_person_names, load_pipeline
+from isp_nlp.interchange.pseudonym_key import key_path_allowed, key_rows, read_key, write_key
 from isp_nlp.interchange.pseudonyms import (
     Plan,
     apply_plan,
-    key_path_allowed,
-    key_rows,
     name_counts,
     plan_pseudonyms,
-    read_key,
     read_names,
     replace_names,
-    write_key,
 )
 from isp_nlp.store.database import Store
 from isp_nlp.store.registry import now

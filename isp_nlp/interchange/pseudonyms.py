@@ -1,11 +1,11 @@
 """Pseudonyms for people's names: read names.csv, plan the replacements, apply them.
 
-The functions here are pure apart from reading ``names.csv`` and reading or writing
-the key file. A :class:`Plan` maps every listed name (and every speaker label that is
-not a generic role) to one pseudonym; :func:`apply_plan` replaces whole-word,
-case-insensitive matches, longest names first, and returns the new text with the
-:class:`Edit` list that :func:`map_span` uses to carry code-point offsets (codings,
-segments, turns, notes) from the old text to the new one.
+The functions here are pure apart from reading ``names.csv`` (the key file is
+:mod:`isp_nlp.interchange.pseudonym_key`). A :class:`Plan` maps every listed name (and
+every speaker label that is not a generic role) to one pseudonym; :func:`apply_plan`
+replaces whole-word, case-insensitive matches, longest names first, and returns the new
+text with the :class:`Edit` list that :func:`map_span` uses to carry code-point offsets
+(codings, segments, turns, notes) from the old text to the new one.
 """
 
 from __future__ import annotations
@@ -19,12 +19,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pandas as pd
-
-from isp_nlp.coded.safe_csv import restore_cell, safe_csv_text
+from isp_nlp.coded.safe_csv import restore_cell
 from isp_nlp.errors import InputFileError
 from isp_nlp.ingest.labels import is_known_label
-from isp_nlp.store.files import atomic_write_text
 
 KINDS = ("participant", "colleague", "organisation", "place")
 #: The bracketed pseudonym prefix of each kind (and of a person of no kind, or detected).
@@ -43,7 +40,6 @@ GENERIC_SPEAKERS = frozenset({
 #: The kind of a person known only from a speaker label: numbered like participants, and
 #: matched with the case of the label (so a label ``Mum`` leaves "my mum" alone).
 SPEAKER = "speaker"
-KEY_COLUMNS = ("name", "pseudonym", "kind", "count")
 # Combining marks: a name never ends before one (NFD "Zoe" + U+0308 is "Zoë").
 _MARKS = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
 _P_NUMBER = re.compile(r"P(\d+)")
@@ -97,10 +93,10 @@ class Plan:
         return {r.pseudonym for r in self.replacements}
 
     def find(self, matched: str) -> Replacement:
-        return self._lookup[_fold(matched)]
+        return self._lookup[fold_name(matched)]
 
 
-def _fold(name: str) -> str:
+def fold_name(name: str) -> str:
     """The comparison form of a name: NFC, single spaces, case-folded."""
     return " ".join(unicodedata.normalize("NFC", name).split()).casefold()
 
@@ -147,7 +143,7 @@ def read_names(path: str | Path) -> list[NameEntry]:
         if kind and kind not in KINDS:
             raise InputFileError(f"{path}: line {line} has kind '{kind}'; expected one of "
                                  f"{', '.join(KINDS)} or empty")
-        key = _fold(name)
+        key = fold_name(name)
         if key in seen:
             raise InputFileError(f"{path}: line {line} repeats the name on line {seen[key]}; "
                                  "list each name once")
@@ -167,7 +163,7 @@ def is_generic_speaker(speaker: str) -> bool:
 
 def _same_person(a: str, b: str) -> bool:
     """True when one name's words are all words of the other (``Jane`` of ``Jane Doe``)."""
-    wa, wb = set(_fold(a).split()), set(_fold(b).split())
+    wa, wb = set(fold_name(a).split()), set(fold_name(b).split())
     return wa <= wb or wb <= wa
 
 
@@ -210,15 +206,15 @@ def plan_pseudonyms(
             by_person.setdefault(e.person.casefold(), gid)
         if e.pseudonym:
             by_pseudonym.setdefault(e.pseudonym.casefold(), gid)
-    group_of = {_fold(e.name): i for i, g in enumerate(groups) for e in g}
-    before = {_fold(r.get("name", "")): r for r in previous if r.get("name")}
+    group_of = {fold_name(e.name): i for i, g in enumerate(groups) for e in g}
+    before = {fold_name(r.get("name", "")): r for r in previous if r.get("name")}
 
     def add(entry: NameEntry, gid: int | None = None) -> int:
         if gid is None:
             groups.append([])
             gid = len(groups) - 1
         groups[gid].append(entry)
-        group_of[_fold(entry.name)] = gid
+        group_of[fold_name(entry.name)] = gid
         return gid
 
     for key, r in before.items():  # names of the earlier key keep their pseudonyms
@@ -227,7 +223,7 @@ def plan_pseudonyms(
             continue
         gid = by_pseudonym.get(p.casefold())
         if gid is not None and not any(
-                _clean(before.get(_fold(e.name), {}).get("pseudonym", "")) == p
+                _clean(before.get(fold_name(e.name), {}).get("pseudonym", "")) == p
                 or _same_person(e.name, r["name"]) for e in groups[gid]):
             raise InputFileError(
                 f"line {groups[gid][0].line} gives the pseudonym '{p}', which the key gives to "
@@ -238,13 +234,13 @@ def plan_pseudonyms(
     for s in map(_clean, speakers):  # speakers no row lists are people of their own
         if not s or is_generic_speaker(s) or s in by_pseudonym or s.casefold() in by_pseudonym:
             continue
-        gid = group_of.get(_fold(s))
+        gid = group_of.get(fold_name(s))
         if gid is None:
             gid = add(NameEntry(name=s, kind=SPEAKER))
         if gid not in speaker_groups:
             speaker_groups.append(gid)
     for d in map(_clean, detected):
-        if d and _fold(d) not in group_of and not is_generic_speaker(d):
+        if d and fold_name(d) not in group_of and not is_generic_speaker(d):
             add(NameEntry(name=d, kind="detected"))
     used = {e.pseudonym.casefold() for g in groups for e in g if e.pseudonym}
     used |= {_clean(r.get("pseudonym", "")).casefold() for r in before.values()}
@@ -263,7 +259,7 @@ def plan_pseudonyms(
     replacements: list[Replacement] = []
     for i in order:
         group = groups[i]
-        earlier = [before[_fold(e.name)] for e in group if _fold(e.name) in before]
+        earlier = [before[fold_name(e.name)] for e in group if fold_name(e.name) in before]
         kinds = [e.kind for e in group] + [r.get("kind", "") for r in earlier]
         kind = next((k for k in kinds if k and k != SPEAKER), "")
         if not kind and (i in speaker_groups or SPEAKER in kinds):
@@ -285,8 +281,8 @@ def plan_pseudonyms(
 
 def make_plan(replacements: Iterable[Replacement]) -> Plan:
     """A :class:`Plan` over ``replacements`` (sorted longest name first)."""
-    ordered = tuple(sorted(replacements, key=lambda r: (-len(r.name), _fold(r.name))))
-    lookup = {_fold(r.name): r for r in ordered}
+    ordered = tuple(sorted(replacements, key=lambda r: (-len(r.name), fold_name(r.name))))
+    lookup = {fold_name(r.name): r for r in ordered}
     if not ordered:
         return Plan(replacements=(), _lookup=lookup, _pattern=None)
     alternatives: list[str] = []
@@ -362,53 +358,3 @@ def name_counts(edits: Iterable[Edit]) -> dict[str, int]:
     for e in edits:
         out[e.name] = out.get(e.name, 0) + 1
     return out
-
-
-# -- the key -------------------------------------------------------------------------------
-def read_key(path: str | Path) -> list[dict[str, str]]:
-    """The rows of an existing key file (none when it does not exist)."""
-    path = Path(path)
-    if not path.exists():
-        return []
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputFileError(f"{path}: the pseudonym key cannot be read ({exc}); restore it "
-                             "from your backup or pass a new --key path") from None
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    if not {"name", "pseudonym"} <= set(reader.fieldnames or []):
-        raise InputFileError(f"{path}: line 1 is not a pseudonym key header (expected "
-                             f"{','.join(KEY_COLUMNS)}); pass the key this command wrote")
-    return [{k: restore_cell(v or "") for k, v in row.items() if k} for row in reader]
-
-
-def key_rows(plan: Plan, counts: Mapping[str, int],
-             previous: Sequence[Mapping[str, str]] = ()) -> list[dict[str, str]]:
-    """The key: every name with its pseudonym, kind and cumulative replacement count.
-    Rows of ``previous`` keys that the plan no longer lists are kept."""
-    old = {_fold(r["name"]): r for r in previous}
-    rows: dict[str, dict[str, str]] = {}
-    for r in sorted(plan.replacements, key=lambda r: (r.pseudonym, r.name)):
-        count = old.get(_fold(r.name), {}).get("count", "").strip()
-        total = (int(count) if count.isdigit() else 0) + counts.get(r.name, 0)
-        rows[_fold(r.name)] = {"name": r.name, "pseudonym": r.pseudonym, "kind": r.kind,
-                               "count": str(total)}
-    for key, row in old.items():
-        rows.setdefault(key, {c: row.get(c, "") for c in KEY_COLUMNS})
-    return list(rows.values())
-
-
-def key_path_allowed(key: str | Path, project: str | Path) -> bool:
-    """False when ``key`` lies inside the project folder."""
-    k = Path(key).expanduser().resolve()
-    p = Path(project).expanduser().resolve()
-    return k != p and p not in k.parents
-
-
-def write_key(path: str | Path, rows: Sequence[Mapping[str, str]]) -> None:
-    """Write the key atomically with file mode 0600 (owner read/write only)."""
-    path = Path(path)
-    text = safe_csv_text(pd.DataFrame([[str(r.get(c, "")) for c in KEY_COLUMNS] for r in rows],
-                                      columns=list(KEY_COLUMNS), dtype=object))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, text, mode=0o600)

@@ -1,0 +1,70 @@
+"""The pseudonym key: the file of every real name with its pseudonym, kind and count.
+
+It is written with file mode 0600 outside the project (:func:`key_path_allowed`) and read
+back on the next run or interview wave, so the same people keep the same pseudonyms.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from isp_nlp.coded.safe_csv import restore_cell, safe_csv_text
+from isp_nlp.errors import InputFileError
+from isp_nlp.interchange.pseudonyms import Plan, fold_name
+from isp_nlp.store.files import atomic_write_text
+
+KEY_COLUMNS = ("name", "pseudonym", "kind", "count")
+
+
+def read_key(path: str | Path) -> list[dict[str, str]]:
+    """The rows of an existing key file (none when it does not exist)."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputFileError(f"{path}: the pseudonym key cannot be read ({exc}); restore it "
+                             "from your backup or pass a new --key path") from None
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    if not {"name", "pseudonym"} <= set(reader.fieldnames or []):
+        raise InputFileError(f"{path}: line 1 is not a pseudonym key header (expected "
+                             f"{','.join(KEY_COLUMNS)}); pass the key this command wrote")
+    return [{k: restore_cell(v or "") for k, v in row.items() if k} for row in reader]
+
+
+def key_rows(plan: Plan, counts: Mapping[str, int],
+             previous: Sequence[Mapping[str, str]] = ()) -> list[dict[str, str]]:
+    """The key: every name with its pseudonym, kind and cumulative replacement count.
+    Rows of ``previous`` keys that the plan no longer lists are kept."""
+    old = {fold_name(r["name"]): r for r in previous}
+    rows: dict[str, dict[str, str]] = {}
+    for r in sorted(plan.replacements, key=lambda r: (r.pseudonym, r.name)):
+        count = old.get(fold_name(r.name), {}).get("count", "").strip()
+        total = (int(count) if count.isdigit() else 0) + counts.get(r.name, 0)
+        rows[fold_name(r.name)] = {"name": r.name, "pseudonym": r.pseudonym, "kind": r.kind,
+                               "count": str(total)}
+    for key, row in old.items():
+        rows.setdefault(key, {c: row.get(c, "") for c in KEY_COLUMNS})
+    return list(rows.values())
+
+
+def key_path_allowed(key: str | Path, project: str | Path) -> bool:
+    """False when ``key`` lies inside the project folder."""
+    k = Path(key).expanduser().resolve()
+    p = Path(project).expanduser().resolve()
+    return k != p and p not in k.parents
+
+
+def write_key(path: str | Path, rows: Sequence[Mapping[str, str]]) -> None:
+    """Write the key atomically with file mode 0600 (owner read/write only)."""
+    path = Path(path)
+    text = safe_csv_text(pd.DataFrame([[str(r.get(c, "")) for c in KEY_COLUMNS] for r in rows],
+                                      columns=list(KEY_COLUMNS), dtype=object))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, text, mode=0o600)
