@@ -12,38 +12,19 @@ from click.testing import CliRunner
 
 from isp_nlp.cli import cli
 from isp_nlp.pipeline import load_latest_model, suggest_project, train_project
-from isp_nlp.project import (
-    import_codes,
-    ingest_files,
-    init_project,
-    load_project_codebook,
-    open_project,
-)
+from isp_nlp.project import open_project
 from isp_nlp.report.collect import write_project_report
 from isp_nlp.review.items import build_review_items
 from isp_nlp.review.terminal import render_item
 from isp_nlp.suggest.bundle import SuggesterModel
-from tests.test_one_model_path import CODEBOOK, EMBEDDER, _corpus
+from tests.test_one_model_path import EMBEDDER, coded_project
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    root = tmp_path_factory.mktemp("certified")
-    transcripts, coded = _corpus(root)
-    book = root / "codebook.yaml"
-    book.write_text(CODEBOOK, encoding="utf-8")
-    init_project(root / "project", embedder=EMBEDDER)
-    with open_project(root / "project") as store:
-        load_project_codebook(store, book)
-        ingest_files(store, transcripts)
-        # seeds: two of the three transcripts, so the third is left to suggest on
-        lines = coded.read_text(encoding="utf-8").splitlines()
-        seeds = root / "seeds.csv"
-        seeds.write_text("\n".join([lines[0], *[r for r in lines[1:]
-                                                 if not r.startswith("site2")]]) + "\n",
-                         encoding="utf-8")
-        import_codes(store, seeds)
-    return root / "project", coded
+    # seeds: two of the three transcripts, so the third is left to suggest on
+    path, coded, _ = coded_project(tmp_path_factory.mktemp("certified"), leave_out="site2")
+    return path, coded
 
 
 def test_train_certifies_against_the_seed_coders_by_default(project) -> None:

@@ -94,17 +94,32 @@ def _corpus(root: Path) -> tuple[list[Path], Path]:
     return transcripts, coded
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory):
-    root = tmp_path_factory.mktemp("one_path")
+def coded_project(root: Path, *, leave_out: str = "") -> tuple[Path, Path, Path]:
+    """A project at ``root/project`` with CODEBOOK, the transcripts of :func:`_corpus` and
+    their codes imported (without document ``leave_out``'s rows, so it is left to suggest
+    on); returns (project folder, coded.csv with every row, codebook.yaml)."""
     transcripts, coded = _corpus(root)
     book = root / "codebook.yaml"
     book.write_text(CODEBOOK, encoding="utf-8")
+    seeds = coded
+    if leave_out:
+        lines = coded.read_text(encoding="utf-8").splitlines()
+        seeds = root / "seeds.csv"
+        seeds.write_text("\n".join([lines[0], *[r for r in lines[1:]
+                                                 if not r.startswith(f"{leave_out},")]]) + "\n",
+                         encoding="utf-8")
     init_project(root / "project", embedder=EMBEDDER)
     with open_project(root / "project") as store:
         load_project_codebook(store, book)
         ingest_files(store, transcripts)
-        import_codes(store, coded)
+        import_codes(store, seeds)
+    return root / "project", coded, book
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory):
+    path, coded, book = coded_project(tmp_path_factory.mktemp("one_path"))
+    with open_project(path) as store:
         train_project(store)
         model = load_latest_model(store)
         segments = store.segments()
