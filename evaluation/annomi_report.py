@@ -220,8 +220,10 @@ def risk_coverage_lines(task: str, res: dict) -> list[str]:
                      f"{flag} |")
     cert = res.get("certified") or {}
     lines += ["", f"Parity coverage (largest coverage at parity): "
-              f"{_pct(res.get('parity_coverage'))}. Expected calibration error (10 bins; top "
-              f"probability vs the share of annotators agreeing): "
+              f"{_pct(res.get('parity_coverage'))}. Confidence = the suggested label's "
+              "probability under the TRAIN label mix (the pool the K-per-label seeds were "
+              "drawn from; seeds weighted to it when certifying). Expected calibration error "
+              "(10 bins; confidence vs the share of annotators agreeing): "
               f"{fmt(res['model_human'].get('ece'))} (target ≤ {ECE_TARGET})."]
     if cert.get("target") is not None:
         lines += ["", f"Certified threshold (target {_pct(cert['target'])} = the TEST coders' "

@@ -18,7 +18,7 @@ from isp_nlp.errors import ModelError
 from isp_nlp.records import CODE_DIMENSION, STAGE_DIMENSION, Evidence, Suggestion
 from isp_nlp.suggest.batch import SegmentBatch
 from isp_nlp.suggest.bundle_io import content_hash, model_state, read_bundle, write_bundle
-from isp_nlp.suggest.calibration import apply_platt, apply_temperature
+from isp_nlp.suggest.calibration import apply_platt, apply_temperature, top_label_confidence
 from isp_nlp.suggest.estimators import CodeSuggester, StageClassifier
 from isp_nlp.suggest.evidence import nearest_exemplars, uncertainty_scores
 from isp_nlp.suggest.features import FeatureBuilder
@@ -64,6 +64,10 @@ class SuggesterModel:
     #: Post-hoc calibration fitted on out-of-fold predictions (:mod:`.out_of_fold`): a
     #: temperature for the stage probabilities, (a, b) Platt maps per code.
     stage_temperature: float = 1.0
+    #: Per stage class, population share / training share: a stage suggestion's
+    #: confidence is its probability under the coded segments' label mix
+    #: (:func:`~isp_nlp.suggest.calibration.top_label_confidence`); None: the probability.
+    stage_prior_weights: np.ndarray | None = None
     code_platt: np.ndarray | None = None
     #: Certificates by dimension ("stage" / "code"; :mod:`isp_nlp.suggest.certify`): a
     #: suggestion is made only at or above ``threshold`` (codes: the segment's confidence).
@@ -209,6 +213,8 @@ class SuggesterModel:
         code_p = self._code_proba(X, F)
         code_t = self.code_thresholds
         stage_p = self._stage_proba(X, F)
+        if stage_p is not None:
+            stage_top, stage_conf = top_label_confidence(stage_p, self.stage_prior_weights)
         stage_classes = self.stage_classes
         code_cut = self.certified_threshold(CODE_DIMENSION)
         code_ok = (np.ones(X.shape[0], dtype=bool) if code_p is None or code_cut is None
@@ -234,8 +240,8 @@ class SuggesterModel:
                              (st,) if (st := self.exemplar_stages[j]) else ())
                     for j, s in hits
                 )
-                best = int(np.argmax(stage_p[i]))
-                p = float(stage_p[i, best])
+                best = int(stage_top[i])
+                p = float(stage_conf[i])
                 out.append(Suggestion(sid, mid, STAGE_DIMENSION, stage_classes[best], p,
                                       p >= self.stage_threshold, evidence))
         return out

@@ -67,6 +67,7 @@ class BundledModel(Protocol):
     stage_prototypes: Prototypes | None
     prototype_weight: float
     stage_temperature: float
+    stage_prior_weights: np.ndarray | None
     code_platt: np.ndarray | None
     certified: dict[str, dict[str, Any]]
 
@@ -117,6 +118,8 @@ def model_state(model: BundledModel) -> tuple[dict[str, Any], dict[str, np.ndarr
                        for k, v in proto_arrays.items()})
     if model.stage_temperature != 1.0:  # absent when unused: older models' ids stay
         config["stage_temperature"] = float(model.stage_temperature)
+    if model.stage_prior_weights is not None:
+        config["stage_prior_weights"] = [float(v) for v in model.stage_prior_weights]
     if model.code_platt is not None:
         arrays["code_platt"] = np.asarray(model.code_platt, dtype=np.float64)
     if model.certified:
@@ -177,6 +180,8 @@ def model_fields(config: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) ->
         "stage_prototypes": stage_prototypes,
         "prototype_weight": float(config.get("prototype_weight", 0.0)),
         "stage_temperature": positive(config.get("stage_temperature", 1.0)),
+        "stage_prior_weights": prior_weights(config.get("stage_prior_weights"),
+                                             ests["stage"]),
         "code_platt": platt_maps(arrays.get("code_platt"), len(code_labels)),
         "certified": certificates(config.get("certified") or {}),
     }
@@ -331,6 +336,18 @@ def positive(value: Any) -> float:
     if not (np.isfinite(t) and t > 0):
         raise ValueError(f"stage_temperature is {value!r}, expected a positive number")
     return t
+
+
+def prior_weights(value: Any, stage: StageClassifier | None) -> np.ndarray | None:
+    """Saved stage prior weights: finite, positive, one per stage class (ValueError)."""
+    if value is None:
+        return None
+    out = np.asarray(value, dtype=np.float64)
+    n = 0 if stage is None else len(stage.classes_)
+    if out.shape != (n,) or not (np.isfinite(out).all() and (out > 0).all()):
+        raise ValueError(f"stage_prior_weights has shape {out.shape} (or values that are not "
+                         f"positive), expected {n} positive numbers")
+    return out
 
 
 def platt_maps(array: np.ndarray | None, n_codes: int) -> np.ndarray | None:

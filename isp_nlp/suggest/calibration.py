@@ -13,7 +13,8 @@ coders on out-of-fold probabilities (what ``train`` uses by default).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from scipy.optimize import minimize_scalar
@@ -43,15 +44,19 @@ def out_of_fold_scores(X, y: np.ndarray, folds: int, fit_score: ScoreFn,
     return out
 
 
-def fit_temperature(scores: np.ndarray, y_index: np.ndarray) -> float:
-    """The temperature T > 0 minimising the log-loss of softmax(scores / T)."""
+def fit_temperature(scores: np.ndarray, y_index: np.ndarray,
+                    sample_weight: np.ndarray | None = None) -> float:
+    """The temperature T > 0 minimising the (weighted) log-loss of softmax(scores / T)."""
     scores = np.asarray(scores, dtype=np.float64)
     if scores.ndim == 1:  # binary: scores are the logit of class 1
         scores = np.column_stack([np.zeros_like(scores), scores])
     rows = np.arange(len(y_index))
+    w = (np.ones(len(rows)) if sample_weight is None
+         else np.asarray(sample_weight, dtype=np.float64))
+    w = w / w.sum()
 
     def loss(log_t: float) -> float:
-        return float(-log_softmax(scores / np.exp(log_t), axis=1)[rows, y_index].mean())
+        return float(-(w * log_softmax(scores / np.exp(log_t), axis=1)[rows, y_index]).sum())
 
     result = minimize_scalar(loss, bounds=(-4.0, 4.0), method="bounded")
     return float(np.exp(result.x))
@@ -144,11 +149,56 @@ def choose_stage_threshold(top_proba: np.ndarray, correct: np.ndarray,
 # --------------------------------------------------------------------------- post-hoc maps
 
 
-def fit_proba_temperature(proba: np.ndarray, y_index: np.ndarray) -> float:
+def fit_proba_temperature(proba: np.ndarray, y_index: np.ndarray,
+                          sample_weight: np.ndarray | None = None) -> float:
     """Temperature T for ``softmax(log(proba) / T)`` fitted on out-of-fold probabilities of
     the final single-label model (estimator and codebook prior mixed); 1.0 = unchanged."""
     logp = np.log(np.clip(np.asarray(proba, dtype=np.float64), 1e-12, 1.0))
-    return fit_temperature(logp, np.asarray(y_index, dtype=int))
+    return fit_temperature(logp, np.asarray(y_index, dtype=int), sample_weight)
+
+
+# --------------------------------------------------------------------------- label mix
+
+#: Pseudo-count added to every label when a label mix is counted (Jeffreys: no label is
+#: ever impossible).
+MIX_SMOOTHING = 0.5
+
+
+def label_mix(labels: Sequence[object], classes: Sequence[str],
+              smoothing: float = MIX_SMOOTHING) -> np.ndarray:
+    """Smoothed share of each of ``classes`` among ``labels`` (others ignored)."""
+    seen = Counter(labels)
+    counts = np.array([seen.get(c, 0) for c in classes], dtype=np.float64) + smoothing
+    return counts / counts.sum()
+
+
+def balancing_weights(y_index: np.ndarray, n_classes: int) -> np.ndarray:
+    """Per row, 1 / (rows of its class): every class weighs the same in total, as under
+    the estimators' balanced class weights."""
+    y = np.asarray(y_index, dtype=int)
+    counts = np.bincount(y, minlength=n_classes).astype(np.float64)
+    return 1.0 / counts[y]
+
+
+def top_label_confidence(proba: np.ndarray, prior_weights: np.ndarray | None
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    """(column of each row's top label, the probability of that label under the label mix
+    ``prior_weights`` stands for).
+
+    The label is the argmax of ``proba`` (probabilities under the balanced, equal-prior
+    training the estimators use, which is what keeps rare labels suggested). Its
+    confidence is Bayes' rule moved to the population: ``proba * prior_weights``,
+    renormalised, where ``prior_weights[j]`` = population share / training share of label
+    j. None: the top probability itself.
+    """
+    P = np.asarray(proba, dtype=np.float64)
+    top = P.argmax(axis=1)
+    if prior_weights is None or P.shape[0] == 0:
+        return top, P.max(axis=1) if P.shape[0] else np.zeros(0)
+    adjusted = P * np.asarray(prior_weights, dtype=np.float64)
+    total = adjusted.sum(axis=1)
+    conf = adjusted[np.arange(len(P)), top] / np.where(total > 0, total, 1.0)
+    return top, conf
 
 
 def apply_temperature(proba: np.ndarray, temperature: float) -> np.ndarray:

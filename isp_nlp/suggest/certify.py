@@ -12,6 +12,12 @@ confidences only), the chance that the
 certified threshold's true agreement is below the target is at most ``delta``.
 Agreement per segment may be fractional (several seed coders); the successes counted are
 the sum rounded down, which only makes the test stricter.
+
+Weighted seeds (seeds whose label mix differs from the segments the suggestions are for,
+e.g. K seeds per label drawn from a skewed pool): each covered seed counts with the weight
+population share / seed share of its label; the test uses the weighted agreement and the
+Kish effective number of seeds in the exact (Clopper-Pearson) bound, as Korn & Graubard
+(1998) do for survey proportions. The confidence then holds approximately.
 """
 
 from __future__ import annotations
@@ -55,6 +61,8 @@ class Certificate:
     reason: str
     more_seeds_needed: int | None = None
     method: str = METHOD
+    #: Kish effective number of covered seeds when seeds were weighted (None: unweighted).
+    effective_n: float | None = None
 
     @property
     def certified(self) -> bool:
@@ -80,17 +88,37 @@ def min_covered(target: float, confidence: float = CONFIDENCE) -> int:
     return math.ceil(math.log(1 - confidence) / math.log(target) - 1e-12)
 
 
-def lower_bound(successes: int, n: int, confidence: float = CONFIDENCE) -> float:
+def lower_bound(successes: float, n: float, confidence: float = CONFIDENCE) -> float:
     """One-sided Clopper-Pearson lower confidence bound of a binomial share."""
     if n == 0 or successes <= 0:
         return 0.0
+    return _beta_lower(successes, n, confidence)
+
+
+def _passes(successes: float, n: float, target: float, delta: float) -> bool:
+    """H0 "agreement < target" rejected at ``delta`` (integer counts: exact binomial
+    test; effective counts: the equivalent Clopper-Pearson bound)."""
+    if n <= 0:
+        return False
+    if float(successes).is_integer() and float(n).is_integer():
+        return float(binom.sf(int(successes) - 1, int(n), target)) <= delta
+    return successes > 0 and _beta_lower(successes, n, 1 - delta) >= target
+
+
+def _beta_lower(successes: float, n: float, confidence: float) -> float:
     from scipy.stats import beta
 
     return float(beta.ppf(1 - confidence, successes, n - successes + 1))
 
 
-def _passes(successes: int, n: int, target: float, delta: float) -> bool:
-    return n > 0 and float(binom.sf(successes - 1, n, target)) <= delta
+def _evidence(agree: np.ndarray, weights: np.ndarray | None) -> tuple[float, float, float]:
+    """(share, successes, n) of covered seeds: unweighted, the sum of agreements rounded
+    down and the count; weighted, the weighted share times the Kish effective n."""
+    if weights is None:
+        return float(agree.mean()), math.floor(agree.sum() + 1e-9), len(agree)
+    share = float((weights * agree).sum() / weights.sum())
+    n_eff = float(weights.sum() ** 2 / (weights ** 2).sum())
+    return share, share * n_eff, n_eff
 
 
 def _needed(share: float, target: float, delta: float, limit: int = 100_000) -> int | None:
@@ -106,13 +134,13 @@ def _needed(share: float, target: float, delta: float, limit: int = 100_000) -> 
 
 
 def certify_threshold(confidence: np.ndarray, agreement: np.ndarray, target: float, *,
-                      level: float = CONFIDENCE,
-                      grid: tuple[float, ...] = GRID) -> Certificate:
+                      level: float = CONFIDENCE, grid: tuple[float, ...] = GRID,
+                      weights: np.ndarray | None = None) -> Certificate:
     """The lowest threshold of ``grid`` reached by fixed-sequence testing.
 
     ``confidence[i]`` is the out-of-fold confidence of seed segment i and
     ``agreement[i]`` in [0, 1] the share of its coders the out-of-fold suggestion agrees
-    with.
+    with; ``weights[i]`` > 0 its weight (None or all equal: unweighted).
     """
     check_target(target, level)
     conf = np.asarray(confidence, dtype=np.float64)
@@ -120,6 +148,12 @@ def certify_threshold(confidence: np.ndarray, agreement: np.ndarray, target: flo
     if conf.shape != agree.shape or conf.ndim != 1:
         raise ValueError(f"confidence has shape {conf.shape} and agreement {agree.shape}; "
                          "expected equal 1-D shapes")
+    w = None if weights is None else np.asarray(weights, dtype=np.float64)
+    if w is not None:
+        if w.shape != conf.shape or not (np.isfinite(w).all() and (w > 0).all()):
+            raise ValueError(f"weights have shape {w.shape}; expected {conf.shape}, all > 0")
+        if np.allclose(w, w[0] if len(w) else 1.0, rtol=1e-9, atol=0.0):
+            w = None
     delta = 1 - level
     n_all = len(conf)
     if target >= 1.0:
@@ -129,31 +163,34 @@ def certify_threshold(confidence: np.ndarray, agreement: np.ndarray, target: flo
     need = min_covered(target, level)
     start = max(need, min(MIN_START, n_all))
     order = sorted(grid, reverse=True)
-    best: tuple[float, int, float] | None = None
-    last_tested: tuple[int, float] | None = None
+    best: tuple[float, int, float, float, float] | None = None
+    last_tested: tuple[int, float, float] | None = None
     for t in order:
         covered = conf >= t - 1e-12
         n = int(covered.sum())
         if n < start:
             continue  # too few to test: decided by confidences alone
-        share = float(agree[covered].mean())
-        last_tested = (n, share)
-        if not _passes(math.floor(agree[covered].sum() + 1e-9), n, target, delta):
+        share, hits, n_test = _evidence(agree[covered], None if w is None else w[covered])
+        last_tested = (n, share, n / n_test)
+        if not _passes(hits, n_test, target, delta):
             break
-        best = (t, n, share)
+        best = (t, n, share, hits, n_test)
+    weighting = "" if w is None else " (seeds weighted to the label mix of the segments)"
     if best is not None:
-        t, n, share = best
+        t, n, share, hits, n_test = best
         return Certificate(target, level, t, n_all, n, n / n_all if n_all else 0.0, share,
-                           lower_bound(math.floor(agree[conf >= t - 1e-12].sum() + 1e-9), n,
-                                       level),
+                           lower_bound(hits, n_test, level),
                            f"{n} of {n_all} seed segments are covered at confidence >= {t:.2f}; "
-                           f"they agree with the coders {share:.1%} of the time (at least "
-                           f"{target:.1%} with {level:.0%} confidence)")
+                           f"they agree with the coders {share:.1%} of the time{weighting} "
+                           f"(at least {target:.1%} with {level:.0%} confidence)",
+                           effective_n=None if w is None else n_test)
     return _not_certified(conf, agree, target, level, need, last_tested)
 
 
 def _not_certified(conf: np.ndarray, agree: np.ndarray, target: float, level: float,
-                   need: int, last_tested: tuple[int, float] | None) -> Certificate:
+                   need: int, last_tested: tuple[int, float, float] | None) -> Certificate:
+    """``last_tested``: (covered seeds, their agreement, design effect n / effective n)
+    at the first threshold that failed."""
     n_all = len(conf)
     delta = 1 - level
     if last_tested is None:
@@ -164,9 +201,10 @@ def _not_certified(conf: np.ndarray, agree: np.ndarray, target: float, level: fl
         if more is not None:
             reason += f", so code at least {more} more segments"
         return Certificate(target, level, None, n_all, 0, 0.0, None, None, reason, more)
-    n, share = last_tested
+    n, share, design_effect = last_tested
     needed = _needed(share, target, delta)
-    more = None if needed is None else max(1, math.ceil(needed * n_all / max(n, 1)) - n_all)
+    more = None if needed is None else max(
+        1, math.ceil(needed * design_effect * n_all / max(n, 1)) - n_all)
     if more is None:
         reason = (f"out of fold, the model agrees with the seed coders {share:.1%} of the "
                   f"time on its {n} most confident seed segments, below the target "

@@ -205,8 +205,9 @@ def run_study(splits: Sequence[Split], config: StudyConfig, *, test_all: CodedUn
                       "percent_agreement": _mean_of(scored, "percent_agreement"),
                       "krippendorff_alpha_with_model": _mean_of(
                           scored, "krippendorff_alpha_with_model"),
-                      "ece": scores.nanmean([scores.calibration_error(test, run.proba, labels)
-                                             for run in runs]),
+                      "ece": scores.nanmean([
+                          scores.calibration_error(test, run.proba, labels, run.pred, run.conf)
+                          for run in runs]),
                       "parity_coverage": coverage.parity_coverage(coverage.mean_rows(
                           [scores.risk_coverage(test, run.pred, run.conf) for run in runs])),
                       "certified": _certified(test, runs, target, target_from,

@@ -7,12 +7,15 @@ predict the held-out seeds, and pass those predictions here:
 
 1. calibration: a temperature on the final stage (single-label) probabilities, a Platt
    map per code (:mod:`isp_nlp.suggest.calibration`), fitted on the out-of-fold
-   probabilities;
+   probabilities; and the label mix a stage's confidence refers to (the estimators train
+   with balanced class weights, as if every stage were equally common; the confidence of
+   the top stage is moved by Bayes' rule to the label mix of the coded segments);
 2. certification (:mod:`isp_nlp.suggest.certify`): on the calibrated out-of-fold
    confidences, the threshold whose covered seeds agree with their coders at least the
    target share of the time, with 90 % confidence.
 
-Confidence of a single-label suggestion: its top probability; of a segment's codes:
+Confidence of a single-label suggestion: its probability under that label mix
+(:func:`~isp_nlp.suggest.calibration.top_label_confidence`); of a segment's codes:
 min over codes of max(p, 1 - p) (every code decision must be sure). Agreement: the
 share of the segment's seed coders whose label (stage, or exact set of codes) the
 suggestion matches.
@@ -30,8 +33,11 @@ from isp_nlp.suggest.bundle import SuggesterModel
 from isp_nlp.suggest.calibration import (
     apply_platt,
     apply_temperature,
+    balancing_weights,
     fit_proba_platt,
     fit_proba_temperature,
+    label_mix,
+    top_label_confidence,
 )
 from isp_nlp.suggest.certify import CONFIDENCE, Certificate, certify_threshold
 
@@ -59,16 +65,52 @@ def _share(predicted: Sequence[Hashable], coders: Sequence[Sequence[Hashable]]) 
                      for p, cs in zip(predicted, coders, strict=True)])
 
 
-def calibrate_stage(model: SuggesterModel, oof_proba: np.ndarray,
-                    truth: Sequence[str]) -> SuggesterModel:
+def _balanced(model: SuggesterModel) -> bool:
+    est = model.stage_estimator
+    return est is not None and getattr(est, "class_weight", None) == "balanced"
+
+
+def calibrate_stage(model: SuggesterModel, oof_proba: np.ndarray, truth: Sequence[str],
+                    population: Sequence[str] | None = None) -> SuggesterModel:
     """``model`` with a temperature fitted on out-of-fold stage probabilities (columns =
-    ``model.stage_classes``) against the reference stage of each row."""
+    ``model.stage_classes``) against the reference stage of each row, and the label mix
+    its confidences refer to: that of ``population`` (the coded segments the seeds were
+    drawn from; None: the seeds themselves)."""
     classes = model.stage_classes
     rows = [i for i, t in enumerate(truth) if t in classes]
     if len(rows) < MIN_CALIBRATION_ROWS:
         return model
     y = np.array([classes.index(truth[i]) for i in rows])
-    return replace(model, stage_temperature=fit_proba_temperature(oof_proba[rows], y))
+    balanced = _balanced(model)
+    weights = balancing_weights(y, len(classes)) if balanced else None
+    seeds = [truth[i] for i in rows]
+    trained = np.full(len(classes), 1 / len(classes)) if balanced else label_mix(seeds, classes)
+    ratio = label_mix(population if population is not None else seeds, classes) / trained
+    return replace(model,
+                   stage_temperature=fit_proba_temperature(oof_proba[rows], y, weights),
+                   stage_prior_weights=None if np.allclose(ratio, ratio[0]) else ratio)
+
+
+def seed_weights(truth: Sequence[str], population: Sequence[str] | None,
+                 classes: Sequence[str]) -> np.ndarray | None:
+    """Per seed, population share / seed share of its label (certification weights that
+    make the seeds stand for ``population``); None when there is no population or the
+    mixes agree."""
+    if population is None:
+        return None
+    rows = [t for t in truth if t in classes]
+    if len(rows) != len(truth):
+        return None
+    ratio = label_mix(population, classes) / label_mix(truth, classes)
+    if np.allclose(ratio, ratio[0]):
+        return None
+    return ratio[[list(classes).index(t) for t in truth]]
+
+
+def stage_confidence(model: SuggesterModel, proba: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """(column of the top stage, its confidence) for calibrated stage probabilities."""
+    return top_label_confidence(proba, model.stage_prior_weights)
 
 
 def calibrate_codes(model: SuggesterModel, oof_proba: np.ndarray,
@@ -84,12 +126,15 @@ def calibrate_codes(model: SuggesterModel, oof_proba: np.ndarray,
 
 def certify_stage(model: SuggesterModel, oof_proba: np.ndarray,
                   coders: Sequence[Sequence[str]], target: float,
-                  level: float = CONFIDENCE) -> Certificate:
+                  level: float = CONFIDENCE,
+                  weights: np.ndarray | None = None) -> Certificate:
     """Certificate of the stage suggestions: ``oof_proba`` uncalibrated out-of-fold
-    probabilities, ``coders[i]`` the seed coders' stages of row i."""
-    proba = apply_temperature(oof_proba, model.stage_temperature)
-    top = np.asarray(model.stage_classes, dtype=object)[proba.argmax(axis=1)]
-    return certify_threshold(proba.max(axis=1), _share(list(top), coders), target, level=level)
+    probabilities, ``coders[i]`` the seed coders' stages of row i, ``weights`` per row
+    (:func:`seed_weights`)."""
+    top, conf = stage_confidence(model, apply_temperature(oof_proba, model.stage_temperature))
+    labels = np.asarray(model.stage_classes, dtype=object)[top]
+    return certify_threshold(conf, _share(list(labels), coders), target, level=level,
+                             weights=weights)
 
 
 def certify_codes(model: SuggesterModel, oof_proba: np.ndarray,

@@ -19,7 +19,11 @@ from isp_nlp.errors import ModelError
 from isp_nlp.records import CODE_DIMENSION, STAGE_DIMENSION, Suggestion
 from isp_nlp.suggest import out_of_fold as oof
 from isp_nlp.suggest.bundle import SuggesterModel
-from isp_nlp.suggest.calibration import choose_code_threshold, choose_stage_threshold
+from isp_nlp.suggest.calibration import (
+    apply_temperature,
+    choose_code_threshold,
+    choose_stage_threshold,
+)
 from isp_nlp.suggest.certify import CONFIDENCE, Certificate, check_target
 from isp_nlp.suggest.trainer import TrainParams, train_suggester
 from isp_nlp.suggest.training_data import TrainingData, TrainingSet
@@ -81,27 +85,29 @@ def fit_project(data: TrainingData, folds: int = 5, *, target_agreement: float |
     default, stage_default = model.code_threshold, model.stage_threshold
     pooled = [s for fold in by_fold for s in fold]
     threshold = _code_threshold(ts, pooled, data.code_labels)
-    stage = _stage_threshold(ts, pooled)
+    fold_stage = _stage_threshold(ts, pooled)
     manifest = dict(model.manifest)
     if threshold is not None:
         model = model.with_thresholds(code=threshold)
         manifest.update(code_threshold=threshold, code_threshold_from="out-of-fold kappa")
-    if stage is not None:
-        model = model.with_thresholds(stage=stage)
-        manifest.update(stage_threshold=stage,
-                        stage_threshold_from="out-of-fold share of stages matching the coders")
     model = replace(model, manifest=manifest)
-    model, certs, targets = _calibrate_and_certify(model, ts, P_code, P_stage,
-                                                   target_agreement, level)
+    model, certs, targets, stage = _calibrate_and_certify(model, ts, P_code, P_stage,
+                                                          target_agreement, level)
     if certs.get(STAGE_DIMENSION) is not None and certs[STAGE_DIMENSION].certified:
         manifest = {**model.manifest, "stage_threshold": model.stage_threshold,
                     "stage_threshold_from": "certified (see certified.stage)"}
         model = replace(model, manifest=manifest)
+    elif stage is not None:
+        model = model.with_thresholds(stage=stage)
+        model = replace(model, manifest={
+            **model.manifest, "stage_threshold": stage,
+            "stage_threshold_from": "out-of-fold share of stages matching the coders"})
     model = replace(model, manifest={**model.manifest, "model_id": model.content_hash()})
     oof_rows = flag_out_of_fold(ts, by_fold, data.code_labels,
                                 model.manifest["model_id"] + CV_SUFFIX, default,
                                 choose=threshold is not None, floors=floors,
-                                stage_default=stage_default, choose_stage=stage is not None)
+                                stage_default=stage_default,
+                                choose_stage=fold_stage is not None)
     return ProjectFit(model, cv, oof_rows, threshold is not None, stage is not None,
                       certs or None, targets or None)
 
@@ -116,13 +122,22 @@ def seed_agreement(ts: TrainingSet, dimension: str) -> float | None:
 def _calibrate_and_certify(model: SuggesterModel, ts: TrainingSet, P_code: np.ndarray | None,
                            P_stage: np.ndarray | None, target: float | None, level: float
                            ) -> tuple[SuggesterModel, dict[str, Certificate],
-                                      dict[str, tuple[float, str]]]:
+                                      dict[str, tuple[float, str]], float | None]:
+    """(calibrated and certified model, certificates, targets, the uncertified stage
+    threshold chosen on the calibrated out-of-fold confidences)."""
     certs: dict[str, Certificate] = {}
     targets: dict[str, tuple[float, str]] = {}
+    stage: float | None = None
     if P_stage is not None:
         rows = [i for i, st in enumerate(ts.stages) if st is not None
                 and not np.isnan(P_stage[i]).any()]
-        model = oof.calibrate_stage(model, P_stage[rows], [str(ts.stages[i]) for i in rows])
+        truth = [str(ts.stages[i]) for i in rows]
+        model = oof.calibrate_stage(model, P_stage[rows], truth)
+        if rows:
+            top, conf = oof.stage_confidence(
+                model, apply_temperature(P_stage[rows], model.stage_temperature))
+            hits = np.asarray(model.stage_classes, dtype=object)[top] == np.asarray(truth)
+            stage = choose_stage_threshold(conf, hits)
         goal = _target(ts, STAGE_DIMENSION, target)
         if goal is not None and rows:
             targets[STAGE_DIMENSION] = goal
@@ -145,7 +160,7 @@ def _calibrate_and_certify(model: SuggesterModel, ts: TrainingSet, P_code: np.nd
                 else [tuple(sorted(ts.code_sets[i] or ()))] for i in rows]
             certs[CODE_DIMENSION] = oof.certify_codes(model, P_code[rows], sets, goal[0], level)
             model = oof.with_certificate(model, CODE_DIMENSION, certs[CODE_DIMENSION])
-    return model, certs, targets
+    return model, certs, targets, stage
 
 
 def _target(ts: TrainingSet, dimension: str, given: float | None) -> tuple[float, str] | None:

@@ -98,8 +98,8 @@ def predict(model: SuggesterModel, batch: SegmentBatch) -> Prediction:
     if proba is None:
         raise ModelError(f"suggester {model.model_id} has neither a code nor a stage model")
     classes = np.asarray(model.stage_classes, dtype=object)
-    return Prediction([str(c) for c in classes[proba.argmax(axis=1)]], proba.max(axis=1),
-                      proba, list(model.stage_classes))
+    top, conf = oof.stage_confidence(model, proba)
+    return Prediction([str(c) for c in classes[top]], conf, proba, list(model.stage_classes))
 
 
 def predict_labels(model: SuggesterModel, batch: SegmentBatch) -> tuple[list[Any], np.ndarray]:
@@ -114,7 +114,9 @@ def fit_calibrated(train: CodedUnits, idx: np.ndarray, labels: Sequence[str],
                    target: float | None = None, *, level: float = CONFIDENCE,
                    folds: int = CALIBRATION_FOLDS) -> tuple[SuggesterModel, Certificate | None]:
     """:func:`fit_model` on seeds ``idx``, then calibrated (and, with a ``target``,
-    certified) on out-of-fold predictions of those seeds, folds grouped by document."""
+    certified) on out-of-fold predictions of those seeds, folds grouped by document.
+    Confidences refer to the label mix of every unit of ``train`` (the pool the seeds were
+    drawn from), and seeds are weighted to it when certifying."""
     model = fit_model(train, idx, labels, params, prototypes)
     docs = np.asarray([train.documents[i] for i in idx])
     n_folds = min(folds, len(set(docs.tolist())))
@@ -140,8 +142,12 @@ def fit_calibrated(train: CodedUnits, idx: np.ndarray, labels: Sequence[str],
     if multi:
         Y = np.array([[lab in ref[i] for lab in classes] for i in idx[rows]], dtype=int)
         model = oof.calibrate_codes(model, P[rows], Y)
+        weights = None
     else:
-        model = oof.calibrate_stage(model, P[rows], [ref[i] for i in idx[rows]])
+        truth = [str(ref[i]) for i in idx[rows]]
+        population = [str(r) for r in ref]
+        model = oof.calibrate_stage(model, P[rows], truth, population)
+        weights = oof.seed_weights(truth, population, classes)
     cert = None
     if target is not None:
         if multi:
@@ -149,7 +155,7 @@ def fit_calibrated(train: CodedUnits, idx: np.ndarray, labels: Sequence[str],
                                      target, level)
         else:
             cert = oof.certify_stage(model, P[rows], [[c[0] for c in cs if c] for cs in coders],
-                                     target, level)
+                                     target, level, weights)
         model = oof.with_certificate(model, CODE_DIMENSION if multi else STAGE_DIMENSION, cert)
     return model, cert
 

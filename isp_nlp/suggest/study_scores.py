@@ -153,10 +153,11 @@ def model_agreement(t: TestLabels, predicted: Sequence[Any],
     return out
 
 
-def calibration_error(t: TestLabels, proba: np.ndarray, classes: Sequence[str]) -> float | None:
-    """Expected calibration error on the test set: single-label, the top probability
-    against the share of coders giving that label; multi-label, every (segment, code)
-    decision's max(p, 1 - p) against the share of coders making the same decision."""
+def calibration_error(t: TestLabels, proba: np.ndarray, classes: Sequence[str],
+                      predicted: Sequence[Any], confidence: np.ndarray) -> float | None:
+    """Expected calibration error on the test set: single-label, each suggestion's
+    confidence against the share of coders giving its label; multi-label, every (segment,
+    code) decision's max(p, 1 - p) against the share of coders making the same decision."""
     P = np.asarray(proba, dtype=np.float64)
     if t.multi_label:
         confs, hits = [], []
@@ -171,8 +172,8 @@ def calibration_error(t: TestLabels, proba: np.ndarray, classes: Sequence[str]) 
             return None
         conf, hit = np.concatenate(confs), np.concatenate(hits)
     else:
-        top = np.asarray(classes, dtype=object)[P.argmax(axis=1)]
-        conf, hit = P.max(axis=1), coverage.agreement_share(predicted_ids(t, list(top)), t.ids)
+        conf = np.asarray(confidence, dtype=np.float64)
+        hit = coverage.agreement_share(predicted_ids(t, list(predicted)), t.ids)
     keep = ~np.isnan(hit)
     return expected_calibration_error(conf[keep], hit[keep])
 
