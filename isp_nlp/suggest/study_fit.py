@@ -108,6 +108,29 @@ def predict_labels(model: SuggesterModel, batch: SegmentBatch) -> tuple[list[Any
     return out.labels, out.confidence
 
 
+def out_of_fold_proba(train: CodedUnits, idx: np.ndarray, labels: Sequence[str],
+                      classes: Sequence[str], params: TrainParams | None = None,
+                      prototypes: Mapping[str, np.ndarray] | None = None,
+                      folds: int = CALIBRATION_FOLDS) -> np.ndarray | None:
+    """(len(idx), len(classes)) probabilities of each seed from a model fitted on the other
+    seeds' documents (grouped folds); single-label rows of an unfitted fold are all zero,
+    multi-label ones NaN. None with fewer than two documents."""
+    docs = np.asarray([train.documents[i] for i in idx])
+    n_folds = min(folds, len(set(docs.tolist())))
+    if n_folds < 2:
+        return None
+    P = np.full((len(idx), len(classes)), np.nan)
+    for tr, te in GroupKFold(n_splits=n_folds).split(idx, groups=docs):
+        try:
+            part = fit_model(train, idx[tr], labels, params, prototypes)
+        except ModelError:
+            continue  # a fold without two labels: its seeds stay unscored
+        got = predict(part, train.batch(idx[te]))
+        col = [list(classes).index(c) for c in got.classes if c in classes]
+        P[np.ix_(te, col)] = got.proba[:, [i for i, c in enumerate(got.classes) if c in classes]]
+    return P if train.multi_label else np.where(np.isnan(P), 0.0, P)
+
+
 def fit_calibrated(train: CodedUnits, idx: np.ndarray, labels: Sequence[str],
                    params: TrainParams | None = None,
                    prototypes: Mapping[str, np.ndarray] | None = None,
@@ -118,23 +141,11 @@ def fit_calibrated(train: CodedUnits, idx: np.ndarray, labels: Sequence[str],
     Confidences refer to the label mix of every unit of ``train`` (the pool the seeds were
     drawn from), and seeds are weighted to it when certifying."""
     model = fit_model(train, idx, labels, params, prototypes)
-    docs = np.asarray([train.documents[i] for i in idx])
-    n_folds = min(folds, len(set(docs.tolist())))
-    if n_folds < 2:
-        return model, None
     multi = train.multi_label
     classes = list(model.code_labels) if multi else model.stage_classes
-    P = np.full((len(idx), len(classes)), np.nan)
-    for tr, te in GroupKFold(n_splits=n_folds).split(idx, groups=docs):
-        try:
-            part = fit_model(train, idx[tr], labels, params, prototypes)
-        except ModelError:
-            continue  # a fold without two labels: its seeds stay unscored
-        got = predict(part, train.batch(idx[te]))
-        col = [classes.index(c) for c in got.classes if c in classes]
-        P[np.ix_(te, col)] = got.proba[:, [i for i, c in enumerate(got.classes) if c in classes]]
-    if not multi:
-        P = np.where(np.isnan(P), 0.0, P)
+    P = out_of_fold_proba(train, idx, labels, classes, params, prototypes, folds)
+    if P is None:
+        return model, None
     scored = ~np.isnan(P).any(axis=1) & (P.sum(axis=1) > 0 if not multi else True)
     rows = np.flatnonzero(scored)
     ref = train.reference()
