@@ -90,6 +90,23 @@ def load_task(paths: dict[str, Path], embedder, cache):
     return train, test
 
 
+def prepared_tasks(work: Path):
+    """Yield (task, train, test, labels, codebook prototypes, embedder id) for each task,
+    embedded with the shipped MiniLM (embedding cache: WORK/cache.sqlite)."""
+    from isp_nlp.embed import SentenceTransformerEmbedder
+    from isp_nlp.store.database import Store
+    from isp_nlp.suggest.evaluate import check_labels, label_prototypes
+
+    embedder = SentenceTransformerEmbedder()
+    cache = Store.create(work / "cache.sqlite").embedding_cache()
+    paths = convert(ANNOMI, work)
+    for task in TASKS:
+        train, test = load_task(paths[task], embedder, cache)
+        labels = check_labels(train, test)[0]
+        yield (task, train, test, labels, label_prototypes(CODEBOOK, train, embedder, cache),
+               embedder.model_id)
+
+
 def active_vs_random(train, test, labels, k: int, repeats: int, seed: int,
                      rounds: int = 5, prototypes=None) -> dict:
     """Simulated coding rounds, paired per repeat: from one random start set, the

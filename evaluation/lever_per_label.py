@@ -27,7 +27,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from annomi import ANNOMI, CODEBOOK, TASKS, convert, load_task
+from annomi import ANNOMI, CODEBOOK, prepared_tasks
 from annomi_report import COVERAGE_TARGETS, fmt
 
 REPO = Path(__file__).resolve().parents[1]
@@ -153,20 +153,10 @@ def main(argv: list[str] | None = None) -> int:
     if not ANNOMI.is_file():
         print(f"{ANNOMI} not found: this study needs ../shared (AnnoMI).", file=sys.stderr)
         return 2
-    from isp_nlp.embed import SentenceTransformerEmbedder
-    from isp_nlp.store.database import Store
-    from isp_nlp.suggest.evaluate import check_labels, label_prototypes
-
-    embedder = SentenceTransformerEmbedder()
-    cache = Store.create(args.work / "cache.sqlite").embedding_cache()
-    paths = convert(ANNOMI, args.work)
     results: dict = {"config": {"seed_per_label": args.k, "repeats": args.repeats,
-                                "codebook": CODEBOOK.name, "embedder": embedder.model_id},
-                     "tasks": {}}
-    for task in TASKS:
-        train, test = load_task(paths[task], embedder, cache)
-        labels = check_labels(train, test)[0]
-        protos = label_prototypes(CODEBOOK, train, embedder, cache)
+                                "codebook": CODEBOOK.name}, "tasks": {}}
+    for task, train, test, labels, protos, embedder_id in prepared_tasks(args.work):
+        results["config"]["embedder"] = embedder_id
         res = measure(train, test, labels, protos, args.k, args.repeats)
         results["tasks"][task] = res
         print(f"[{task}] kappa {fmt(res['kappa'])} -> {fmt(res['kappa_offsets'])}; parity "
