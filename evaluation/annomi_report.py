@@ -270,9 +270,13 @@ def plot_risk_coverage(task: str, result: dict, path: Path) -> None:
             ax.plot(*zip(*pts, strict=True), marker="o", markersize=3, label=label)
     cert = result.get("certified") or {}
     if cert.get("threshold") is not None and cert.get("model_human_agreement") is not None:
+        ts = cert.get("thresholds") or []
+        some = sum(t is not None for t in ts)
+        note = "" if some == len(ts) else (f"; {some} of {len(ts)} repeats certified, the "
+                                           "others cover 0 %")
         ax.scatter([cert["coverage"]], [cert["model_human_agreement"]], marker="*", s=120,
                    color="black", zorder=5,
-                   label=f"certified (mean t = {cert['threshold']:.2f})")
+                   label=f"certified (mean t = {cert['threshold']:.2f}{note})")
     ax.set_xlabel("coverage (share of TEST utterances suggested)")
     ax.set_ylabel("percent agreement on covered utterances")
     ax.set_title(f"AnnoMI {task.replace('_', ' ')}: risk–coverage at K = "
