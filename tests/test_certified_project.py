@@ -68,6 +68,24 @@ def test_a_lower_target_certifies_and_suggest_abstains_below_it(project) -> None
     assert "(certified range)" in render_item(marked[0], (0, len(items)))
 
 
+def test_uncertified_stage_threshold_is_on_the_confidence_suggest_uses(project) -> None:
+    """With nothing certified, the stage threshold chosen out of fold is compared with the
+    same calibrated, label-mix confidence that suggest stores."""
+    path, _ = project
+    with open_project(path) as store:
+        r = train_project(store, target_agreement=0.999)
+        assert r["certified"]["stage"]["threshold"] is None
+        suggest_project(store)
+        model = load_latest_model(store)
+        rows = [s for s in store.suggestions(model.model_id) if s.dimension == "stage"]
+    # loaded from its bundle: the label mix survived saving (balanced estimator, skewed
+    # seed stages)
+    assert model.stage_prior_weights is not None
+    assert model.manifest.get("stage_threshold", model.stage_threshold) == model.stage_threshold
+    assert rows and all(s.suggested == (s.probability >= model.stage_threshold - 1e-12)
+                        for s in rows)
+
+
 def test_train_rejects_a_target_outside_0_1(project) -> None:
     path, _ = project
     for bad in ("1.5", "-0.1", "0"):
