@@ -452,3 +452,17 @@ def test_suggesting_in_chunks_gives_the_same_suggestions(
                                [s.probability for s in whole], atol=1e-9)
     np.testing.assert_allclose([e.similarity for s in chunked for e in s.evidence],
                                [e.similarity for s in whole for e in s.evidence], atol=1e-9)
+
+
+@pytest.mark.parametrize(("bad", "extra"), [(-1.0, 0), (1.0, 1), ("x", 0), (float("nan"), 0)])
+def test_bad_stage_prior_weights_are_refused_even_with_a_matching_hash(
+        trained, tmp_path: Path, bad, extra: int) -> None:
+    model, _, _ = trained
+    n = len(model.stage_classes)
+    folder = replace(model, stage_prior_weights=np.linspace(0.5, 2.0, n)).save(tmp_path / "m")
+    assert SuggesterModel.load(folder).stage_prior_weights == pytest.approx(
+        np.linspace(0.5, 2.0, n))
+    _edit_config(folder, stage_prior_weights=[bad] * (n + extra))
+    _rehash(folder)
+    with pytest.raises(ModelError, match="incomplete or inconsistent"):
+        SuggesterModel.load(folder)
