@@ -266,10 +266,9 @@ took 4.6 s (therapist) / 3.9 s (client) at load 7, peak RSS 213 / 212 MB.
 
 ## Levers not run here
 
-* **Per-label thresholds** (item 4 d): not measured. For a single-label argmax a per-label
-  threshold is a per-label bias on the probabilities; the unsupervised way to set it is the
-  EM prior adjustment above, and the supervised way needs internal CV on the 32 seeds per
-  label (4x the fits) for a bias that the balanced seeds cannot estimate for a skewed pool.
+* **Per-label thresholds** (item 4 d): measured on the AnnoMI protocol instead, by
+  `evaluation/lever_per_label.py` (`lever_per_label.md`): per-label decision offsets fitted
+  on the seeds' out-of-fold probabilities, and per-label abstention thresholds.
 * **SetFit-style contrastive fine-tuning** (item 4 e): estimated, not rerun (the machine
   ran at load 8-11 from other jobs). Measured in tuning.md (session 2, 2 cores): 15-20 s
   for 320 pairs, 30-40 s for 640, 60-75 s for 1,280, plus 6-8 s to re-encode, peak RSS
