@@ -6,7 +6,7 @@ Usage: python evaluation/bench_precode.py [--transcripts 50] [--unit sentence] [
 Builds a wave of N plain-text transcripts from the 133 AnnoMI sessions of
 ../shared/data/annomi/AnnoMI-full.csv (session k goes to transcript k mod N, turns
 labelled Therapist/Client), trains a seed project with the real model (the demo
-corpus, `isp-nlp demo`), then runs, each in its own process:
+corpus, `isp-nlp demo`, afresh on every run), then runs, each in its own process:
   1. `isp-nlp precode WAVE --from SEED --out OUT` on a fresh OUT (cold cache),
   2. the same command again (warm cache),
   3. bare ``SentenceTransformer.encode`` of exactly the texts run 1 encoded (every
@@ -129,9 +129,10 @@ def _run(args: argparse.Namespace, work: Path) -> int:
     wave, seed, out = work / "wave", work / "seed", work / "out"
     shutil.rmtree(wave, ignore_errors=True)
     counts = build_wave(wave, args.transcripts, args.sessions)
-    if not (seed / "project.sqlite").is_file():
-        print("training the seed project (demo corpus, real model) …", flush=True)
-        _child(_RUNNER, "demo", "--out", str(seed))
+    # always trained afresh: a seed left in WORK by older code would time another model
+    shutil.rmtree(seed, ignore_errors=True)
+    print("training the seed project (demo corpus, real model) …", flush=True)
+    _child(_RUNNER, "demo", "--out", str(seed))
     shutil.rmtree(out, ignore_errors=True)
     command = ["precode", str(wave), "--from", str(seed), "--out", str(out),
                "--unit", args.unit]
