@@ -113,6 +113,13 @@ def stage_confidence(model: SuggesterModel, proba: np.ndarray
     return top_label_confidence(proba, model.stage_prior_weights)
 
 
+def oof_stage_confidence(model: SuggesterModel, oof_proba: np.ndarray
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`stage_confidence` of uncalibrated out-of-fold probabilities, through the
+    model's temperature (what ``suggest`` would say of those seeds)."""
+    return stage_confidence(model, apply_temperature(oof_proba, model.stage_temperature))
+
+
 def calibrate_codes(model: SuggesterModel, oof_proba: np.ndarray,
                     Y: np.ndarray) -> SuggesterModel:
     """``model`` with per-code Platt maps fitted on out-of-fold code probabilities."""
@@ -131,7 +138,7 @@ def certify_stage(model: SuggesterModel, oof_proba: np.ndarray,
     """Certificate of the stage suggestions: ``oof_proba`` uncalibrated out-of-fold
     probabilities, ``coders[i]`` the seed coders' stages of row i, ``weights`` per row
     (:func:`seed_weights`)."""
-    top, conf = stage_confidence(model, apply_temperature(oof_proba, model.stage_temperature))
+    top, conf = oof_stage_confidence(model, oof_proba)
     labels = np.asarray(model.stage_classes, dtype=object)[top]
     return certify_threshold(conf, _share(list(labels), coders), target, level=level,
                              weights=weights)

@@ -19,11 +19,7 @@ from isp_nlp.errors import ModelError
 from isp_nlp.records import CODE_DIMENSION, STAGE_DIMENSION, Suggestion
 from isp_nlp.suggest import out_of_fold as oof
 from isp_nlp.suggest.bundle import SuggesterModel
-from isp_nlp.suggest.calibration import (
-    apply_temperature,
-    choose_code_threshold,
-    choose_stage_threshold,
-)
+from isp_nlp.suggest.calibration import choose_code_threshold, choose_stage_threshold
 from isp_nlp.suggest.certify import CONFIDENCE, Certificate, check_target
 from isp_nlp.suggest.trainer import TrainParams, train_suggester
 from isp_nlp.suggest.training_data import TrainingData, TrainingSet
@@ -134,8 +130,7 @@ def _calibrate_and_certify(model: SuggesterModel, ts: TrainingSet, P_code: np.nd
         truth = [str(ts.stages[i]) for i in rows]
         model = oof.calibrate_stage(model, P_stage[rows], truth)
         if rows:
-            top, conf = oof.stage_confidence(
-                model, apply_temperature(P_stage[rows], model.stage_temperature))
+            top, conf = oof.oof_stage_confidence(model, P_stage[rows])
             hits = np.asarray(model.stage_classes, dtype=object)[top] == np.asarray(truth)
             stage = choose_stage_threshold(conf, hits)
         goal = _target(ts, STAGE_DIMENSION, target)
