@@ -1,18 +1,23 @@
 """Files written whole or not at all.
 
-Every output isp-nlp writes (exports, reports, model bundles, pre-coded waves) goes
-through :func:`atomic_path`: the writer fills a temporary file beside the target, which
-is flushed to disk and renamed over it only when the writer succeeds. A failure (a full
-disk, a bad value) leaves the old file, or none, and never a ``.tmp`` behind.
+Every user-named input file is read through :func:`read_regular` (regular files only,
+size checked before reading, FIFOs never block). Every output isp-nlp writes (exports,
+reports, model bundles, pre-coded waves) goes through :func:`atomic_path`: the writer
+fills a temporary file beside the target, which is flushed to disk and renamed over it
+only when the writer succeeds. A failure (a full disk, a bad value) leaves the old
+file, or none, and never a ``.tmp`` behind.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from isp_nlp.errors import InputFileError
 
 
 @contextmanager
@@ -51,3 +56,65 @@ def atomic_write_bytes(target: str | Path, data: bytes, mode: int | None = None)
 
 def atomic_write_text(target: str | Path, text: str, mode: int | None = None) -> None:
     atomic_write_bytes(target, text.encode("utf-8"), mode)
+
+
+def read_regular(path: str | Path, what: str, max_bytes: int) -> bytes:
+    """The bytes of the regular file ``path``, which the user named as a ``what``.
+
+    The file is opened without blocking (a FIFO never hangs) and checked on the open
+    descriptor: a folder, device, pipe or socket is refused, and so is a file larger than
+    ``max_bytes``, before any byte is read. A file that grows past the limit while it is
+    read (``/proc`` files report size 0) is refused too. Each refusal is one
+    :class:`~isp_nlp.errors.InputFileError` naming the file and the fix.
+    """
+    path = Path(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise InputFileError(f"{what} '{path}' does not exist; check the path and "
+                             "spelling.") from None
+    except PermissionError:
+        raise InputFileError(f"{what} '{path}' cannot be read (permission denied); check "
+                             "its permissions.") from None
+    except OSError as exc:
+        raise InputFileError(f"{what} '{path}' cannot be opened ({exc.strerror or exc}); "
+                             "check the path.") from None
+    try:
+        info = os.fstat(fd)
+    except OSError:
+        os.close(fd)
+        raise
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise InputFileError(f"{what} '{path}' is a folder; give the path of a file.")
+        raise InputFileError(f"{what} '{path}' is not a regular file (a device, pipe or "
+                             "socket); give the path of a saved file.")
+    with os.fdopen(fd, "rb") as handle:
+        if info.st_size > max_bytes:
+            raise InputFileError(_too_large(path, what, info.st_size, max_bytes, exact=True))
+        try:
+            data = handle.read(max_bytes + 1)
+        except OSError as exc:
+            raise InputFileError(f"{what} '{path}' cannot be read ({exc.strerror or exc}); "
+                                 "check that it is a saved file.") from None
+    if len(data) > max_bytes:
+        raise InputFileError(_too_large(path, what, len(data), max_bytes))
+    return data
+
+
+def _too_large(path: Path, what: str, size: int, max_bytes: int, *, exact: bool = False
+               ) -> str:
+    more = "" if exact else " or more"
+    return (f"{what} '{path.name}' is {size:,} bytes{more}, beyond the limit of "
+            f"{max_bytes:,} bytes ({format_size(max_bytes)}); check that it is the right "
+            "file, or split it.")
+
+
+def format_size(n: int) -> str:
+    """``n`` bytes as people say it: 20 MB, 1.5 GB (powers of 1,024)."""
+    if n >= 1024**3:
+        return f"{n / 1024**3:.3g} GB"
+    if n >= 1024**2:
+        return f"{n / 1024**2:.3g} MB"
+    return f"{n / 1024:.3g} KB" if n >= 1024 else f"{n} bytes"
