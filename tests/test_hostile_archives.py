@@ -160,7 +160,9 @@ def test_outside_files_are_read_only_when_they_are_text(tmp_path: Path) -> None:
     qde = tmp_path / "p.qde"
     qde.write_text(project_xml(text_source(1, f"absolute://{secret}", [])), encoding="utf-8")
     source = read_refi_project(qde).sources[0]
-    assert source.raw is None and "does not exist" in source.missing
+    assert source.raw is None and source.left_out and "--sources-dir" in source.missing
+    source = read_refi_project(qde, sources_dir=tmp_path).sources[0]
+    assert source.raw is None and "not a .txt file" in source.missing
 
 
 def test_describe_bytes_names_common_lookalikes() -> None:

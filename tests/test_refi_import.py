@@ -206,8 +206,8 @@ def test_relative_paths_base_path_inline_text_docx_twin_and_pdf(project: Path,
         + f'<PDFSource guid="{_g(9)}" name="y.pdf" path="internal://y.pdf"/>')
     qde = tmp_path / "study.qde"
     qde.write_text(project_xml(sources, base_path=str(media)), encoding="utf-8")
-    with open_project(project) as store:
-        out = import_refi(store, qde)
+    with open_project(project) as store:  # files outside an archive: only from --sources-dir
+        out = import_refi(store, qde, sources_dir=tmp_path)
         texts = {d: store.transcript_text(d) for d in out.added}
         codings = store.codings()
     assert out.added == ("Rel", "Beside", "Inline", "Twin", "Beside (2)")
@@ -363,7 +363,7 @@ def test_a_failed_init_into_an_existing_folder_removes_only_the_project(
     text = "P1: x\n"
     qde = project_xml(text_source(1, "internal://a.txt", [selection(1, 0, 2, C_TOP)]))
     path = write_qdpx(tmp_path / "a.qdpx", qde, {"sources/a.txt": text.encode()})
-    def fail(*args: object) -> None:
+    def fail(*args: object, **kwargs: object) -> None:
         raise ProjectError("forced")
 
     monkeypatch.setattr("isp_nlp.interchange.refi_import.import_refi", fail)

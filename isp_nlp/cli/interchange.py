@@ -18,10 +18,13 @@ from isp_nlp.project import DEFAULT_EMBEDDER, EMBEDDERS
 def _report(out: RefiImportOutcome) -> None:
     click.echo(f"Imported {out.file}" + (f" ({out.origin})" if out.origin else ""))
     skipped = ", ".join(f"{n} {kind}" for kind, n in sorted(out.skipped.items()))
+    left = f", {len(out.left_out)} left out" if out.left_out else ""
     click.echo(f"  sources: {len(out.added)} added, {len(out.unchanged)} unchanged, "
-               f"{len(out.missing)} missing" + (f", skipped {skipped}" if skipped else ""))
+               f"{len(out.missing)} missing{left}" + (f", skipped {skipped}" if skipped else ""))
     for name, why in out.missing:
         click.echo(f"    missing '{name}': {why}")
+    if out.left_out:
+        click.echo(_left_out(out.left_out))
     click.echo(f"  codebook: {out.codebook}, {out.codes} codes in the file, "
                f"{out.codes_added} added")
     if out.coders:
@@ -38,6 +41,16 @@ def _report(out: RefiImportOutcome) -> None:
         click.echo(f"Warning: {warning}", err=True)
 
 
+def _left_out(left_out: tuple[tuple[str, str], ...]) -> str:
+    """One line: the sources not read from disk, grouped by why."""
+    by_why: dict[str, list[str]] = {}
+    for name, why in left_out:
+        by_why.setdefault(why, []).append(f"'{name}'")
+    parts = [f"{', '.join(names)} ({why})" for why, names in by_why.items()]
+    noun = "source" if len(left_out) == 1 else "sources"
+    return f"  left out {len(left_out)} {noun}: " + "; ".join(parts)
+
+
 @click.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--init", "init_dir", type=click.Path(file_okay=False, path_type=Path),
@@ -45,13 +58,20 @@ def _report(out: RefiImportOutcome) -> None:
               "if the import fails).")
 @click.option("--embedder", type=click.Choice(list(EMBEDDERS)), default=DEFAULT_EMBEDDER,
               show_default=True, help="Embedder of the project made with --init.")
+@click.option("--sources-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder holding source files the project names outside its archive "
+              "(absolute:// or relative:// paths); only .txt files inside it are read.")
 @click.pass_context
-def import_cmd(ctx: click.Context, file: Path, init_dir: Path | None, embedder: str) -> None:
+def import_cmd(ctx: click.Context, file: Path, init_dir: Path | None, embedder: str,
+               sources_dir: Path | None) -> None:
     """Import a REFI-QDA project (.qdpx, .qde) or codebook (.qdc) from NVivo, ATLAS.ti,
     MAXQDA, QualCoder ...: sources, codebook, users, codings and notes, all or nothing.
+    Source files are read only from inside the archive (or the sources/ folder beside a
+    .qde), and from --sources-dir when given.
     """
     if init_dir is not None:
-        outcome = import_refi_new_project(init_dir, file, embedder=embedder)
+        outcome = import_refi_new_project(init_dir, file, embedder=embedder,
+                                          sources_dir=sources_dir)
     else:
-        outcome = import_refi(open_store(ctx), file)
+        outcome = import_refi(open_store(ctx), file, sources_dir=sources_dir)
     _report(outcome)

@@ -3,7 +3,10 @@
 QDA tools point selections into the plain text they hold; ingesting that text the
 usual way (cleaning lines, dropping labels) would move every offset. Here the text
 is only decoded (UTF-8 with or without BOM, else UTF-16 with a BOM, else cp1252),
-its BOM dropped and its line ends made LF; nothing else changes. Turns point into
+its BOM dropped and its line ends made LF; each control character (NUL, ESC, the
+bidi overrides ...; not tab or line breaks) becomes one space, with a warning, so offsets
+stay right and no control reaches the store or a terminal; nothing else changes. Turns
+point into
 that text: a line starting with an accepted speaker label (:mod:`isp_nlp.ingest.labels`)
 starts a turn whose span is the utterance after the label; without labels every
 blank-line-separated paragraph is a turn.
@@ -16,6 +19,7 @@ import hashlib
 from dataclasses import dataclass
 
 from isp_nlp.errors import InputFileError
+from isp_nlp.ingest.controls import CONTROLS
 from isp_nlp.ingest.decode import normalise_newlines
 from isp_nlp.ingest.labels import LabelMatch, accepted_speakers, is_accepted, match_label
 from isp_nlp.records import Transcript, Turn
@@ -51,6 +55,12 @@ def decode_verbatim(raw: bytes, name: str) -> VerbatimText:
         except UnicodeDecodeError:
             original, encoding = raw.decode("cp1252", errors="replace"), "cp1252"
             warnings.append(f"{name} is not UTF-8; read it as Windows-1252 (cp1252)")
+    controls = CONTROLS.findall(original)
+    if controls:
+        original = CONTROLS.sub(" ", original)  # one code point, one UTF-16 unit: same offsets
+        first = f"U+{ord(controls[0]):04X}"
+        warnings.append(f"{name} holds {len(controls)} control character(s) (first {first}); "
+                        "each is replaced by a space so selection offsets still fit")
     text = normalise_newlines(original[1:] if original.startswith(BOM) else original)
     return VerbatimText(original, text, encoding, hashlib.sha256(raw).hexdigest(),
                         tuple(warnings))

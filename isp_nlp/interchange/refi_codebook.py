@@ -11,8 +11,12 @@ Mapping onto :class:`~isp_nlp.records.Codebook`:
 - writing: GUIDs are uuid5 over a fixed namespace and the code id, so two exports of
   the same codebook are identical; the stages go under a non-codable "Stage" parent.
 
-XML is parsed with defusedxml (no DTDs, no entities); a ``.qdpx`` is read in memory,
-``project.qde`` only, after the checks of :mod:`isp_nlp.interchange.safe_zip`.
+XML is parsed incrementally with the caps of :mod:`isp_nlp.interchange.safe_xml` (no
+DTDs, no entities, element count and depth capped); sizes are checked before reading: a
+``.qdc`` up to :data:`MAX_CODEBOOK_BYTES` (20 MB, as YAML codebooks), a ``.qde`` up to
+:data:`MAX_QDE_BYTES`; from a ``.qdpx`` only ``project.qde`` is read, streamed from the
+archive after the checks of :mod:`isp_nlp.interchange.safe_zip`. Codes may nest at most
+:data:`MAX_CODE_DEPTH` levels, so that whatever is imported can be exported again.
 """
 
 from __future__ import annotations
@@ -24,13 +28,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
-import defusedxml
-import defusedxml.ElementTree as DET
-
 from isp_nlp.codebook.check import COLOR, DEFAULT_STAGES, normalise_stage
+from isp_nlp.codebook.load import MAX_CODEBOOK_BYTES
 from isp_nlp.errors import InputFileError
-from isp_nlp.interchange.safe_zip import SafeArchive, open_archive
+from isp_nlp.interchange.safe_xml import parse_capped
+from isp_nlp.interchange.safe_zip import SafeArchive, describe_bytes, open_archive
 from isp_nlp.records import CODE_DIMENSION, STAGE_DIMENSION, STAGES, Code, Codebook
+from isp_nlp.store.files import read_regular
 
 CODEBOOK_NS = "urn:QDA-XML:codebook:1.0"
 PROJECT_NS = "urn:QDA-XML:project:1.0"
@@ -39,6 +43,14 @@ SUFFIXES = (".qdc", ".qde", ".qdpx")
 STAGE_PARENT = "Stage"
 #: Fixed namespace of the uuid5 GUIDs we write (never change it: GUIDs must stay stable).
 GUID_NAMESPACE = uuid.UUID("6f1d4c1e-8a51-5b0e-9a47-2f0c3d1b7e55")
+#: A bare .qde on disk, or project.qde in a .qdpx: 256 MB holds about the 1,000,000 XML
+#: elements safe_xml allows (real projects are a few MB; the NVivo sample is 0.3 MB),
+#: and the raw bytes plus the parsed tree at that size stay under 1.5 GB.
+MAX_QDE_BYTES = 256 * 1024**2
+#: Code nesting kept at import: export writes codes recursively and fails near 1,000
+#: levels; QDA codebooks nest a handful of levels (the NVivo sample 4).
+MAX_CODE_DEPTH = 100
+_CHUNK = 1024 * 1024
 _DEFAULT_STAGE_BY_ID = {s.id: s for s in DEFAULT_STAGES}
 #: The GUIDs our export gives the stages (see :func:`code_guid`), so a stage renamed in the
 #: codebook ("No stage evident") is still recognised when the file is read back.
@@ -61,36 +73,39 @@ def is_refi_file(path: str | Path) -> bool:
 # --------------------------------------------------------------------------- reading
 
 
-def _xml_bytes(path: Path) -> bytes:
-    if not path.is_file():
-        raise InputFileError(f"codebook file '{path}' does not exist or is a folder; "
-                             "check the path and try again.")
-    if path.suffix.lower() != ".qdpx":
-        return path.read_bytes()
-    with open_archive(path) as archive:
-        return project_qde(archive)
+def read_refi_root(path: Path, what: str = "REFI-QDA file") -> tuple[ET.Element, bool]:
+    """The parsed root of a .qdc, .qde or the ``project.qde`` of a .qdpx at ``path``, and
+    whether it came from a .qdpx; sizes and XML caps are checked (module docstring)."""
+    suffix = path.suffix.lower()
+    if suffix == ".qdpx":
+        with open_archive(path) as archive:
+            return project_root(archive), True
+    limit = MAX_CODEBOOK_BYTES if suffix == ".qdc" else MAX_QDE_BYTES
+    kind = "REFI-QDA codebook" if suffix == ".qdc" else what
+    data = read_regular(path, kind, limit)
+    if not data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<") and not data.startswith(
+            (b"\xff\xfe", b"\xfe\xff")):
+        raise InputFileError(f"{path.name} is not XML, so not a {kind}: it looks like "
+                             f"{describe_bytes(data[:2048])}; export it again from your QDA "
+                             "tool.")
+    return parse_xml(data, path.name), False
 
 
-def project_qde(archive: SafeArchive) -> bytes:
-    """The bytes of ``project.qde`` inside a checked .qdpx archive."""
+def project_root(archive: SafeArchive) -> ET.Element:
+    """The parsed ``project.qde`` of a checked .qdpx archive, streamed from the archive."""
     info = archive.find("project.qde") or archive.find_nested("project.qde")
     if info is None:
         raise InputFileError(f"{archive.path.name} has no project.qde, so it is not a "
                              "REFI-QDA .qdpx; export the project again from your QDA tool.")
-    return archive.read(info)
+    return parse_capped(archive.chunks(info, MAX_QDE_BYTES), archive.path.name)
 
 
 def parse_xml(data: bytes, name: str) -> ET.Element:
-    """Parse REFI-QDA XML with defusedxml; DTDs, entities and bad XML are one-line errors."""
-    try:
-        return DET.fromstring(data, forbid_dtd=True, forbid_entities=True,
-                              forbid_external=True)
-    except defusedxml.DefusedXmlException:
-        raise InputFileError(f"{name} declares a DTD or entities, which REFI-QDA files never "
-                             "need; refusing it (remove the DOCTYPE and try again).") from None
-    except ET.ParseError as exc:
-        raise InputFileError(f"{name} is not well-formed XML ({exc}); export it again "
-                             "from your QDA tool.") from None
+    """Parse REFI-QDA XML incrementally; DTDs, entities, bad XML and documents beyond the
+    caps of :mod:`isp_nlp.interchange.safe_xml` are one-line errors."""
+    view = memoryview(data)
+    return parse_capped((bytes(view[i:i + _CHUNK]) for i in range(0, len(data), _CHUNK)),
+                        name)
 
 
 def _local(tag: str) -> tuple[str, str]:
@@ -149,8 +164,13 @@ class _Reader:
         self.ids.add(cand)
         return cand
 
-    def code(self, element: ET.Element, parent: str | None) -> None:
+    def code(self, element: ET.Element, parent: str | None, depth: int = 1) -> None:
         name = (element.get("name") or "").strip()
+        if depth > MAX_CODE_DEPTH:
+            raise InputFileError(
+                f"{self.name}: code '{name[:60]}' is nested more than {MAX_CODE_DEPTH} levels "
+                "deep, beyond what isp-nlp can export again; flatten the code hierarchy in "
+                "your QDA tool and export again.")
         if not name:
             name = element.get("guid") or "unnamed"
             self.warnings.append(f"{self.name}: a code without a name is kept as '{name}'.")
@@ -168,7 +188,7 @@ class _Reader:
             self.guids[str(element.get("guid")).strip()] = (CODE_DIMENSION, code.id)
         for child in element:
             if _is(child, "Code"):
-                self.code(child, code.id)
+                self.code(child, code.id, depth + 1)
 
 
 def _description(element: ET.Element) -> str:
@@ -214,7 +234,10 @@ def _stages(kids: list[ET.Element], guids: dict[str, tuple[str, str]]) -> tuple[
 def read_refi_codebook(path: str | Path) -> CodebookImport:
     """Read the codebook of a .qdc, .qde or .qdpx file; named after the file's stem."""
     path = Path(path)
-    return codebook_from_root(parse_xml(_xml_bytes(path), path.name), path.name)[0]
+    if not path.is_file():
+        raise InputFileError(f"codebook file '{path}' does not exist or is a folder; "
+                             "check the path and try again.")
+    return codebook_from_root(read_refi_root(path)[0], path.name)[0]
 
 
 def codebook_from_root(root: ET.Element, name: str
@@ -305,7 +328,7 @@ def codebook_to_qdc(codebook: Codebook) -> bytes:
 
 
 def write_qdc(codebook: Codebook, path: str | Path) -> Path:
-    """Write ``codebook`` as a .qdc file at ``path``; return the path."""
+    """Write ``codebook`` as a .qdc file at ``path`` (whole or not at all); return it."""
     path = Path(path)
     if path.suffix.lower() != ".qdc":
         raise InputFileError(f"{path.name}: a REFI-QDA codebook is written as .qdc; "

@@ -24,7 +24,7 @@ from isp_nlp.errors import InputFileError, ProjectError
 from isp_nlp.ingest.segment import segment_transcript
 from isp_nlp.ingest.verbatim import decode_verbatim, verbatim_transcript
 from isp_nlp.interchange.offsets import choose_reading
-from isp_nlp.interchange.refi_codebook import code_guid, codebook_from_root, parse_xml
+from isp_nlp.interchange.refi_codebook import code_guid, codebook_from_root, read_refi_root
 from isp_nlp.interchange.refi_project import (
     RefiProject,
     RefiSource,
@@ -69,6 +69,7 @@ class RefiImportOutcome:
     unchanged: tuple[str, ...] = ()  # documents already held with the same text
     skipped: dict[str, int] = field(default_factory=dict)  # non-text sources by kind
     missing: tuple[tuple[str, str], ...] = ()  # (source, why its text could not be read)
+    left_out: tuple[tuple[str, str], ...] = ()  # (source, why its file was not read)
     codebook: str = "unchanged"  # created | merged | unchanged
     codes_added: int = 0
     codes: int = 0  # codes in the file
@@ -133,12 +134,13 @@ class _Prepared:
 
 
 def _prepare_sources(store: Store, project: RefiProject, warnings: list[str]
-                     ) -> tuple[list[_Prepared], list[tuple[str, str]]]:
+                     ) -> tuple[list[_Prepared], list[tuple[str, str]], list[tuple[str, str]]]:
     prepared: list[_Prepared] = []
     missing: list[tuple[str, str]] = []
+    left_out: list[tuple[str, str]] = []
     for source in project.sources:
         if source.raw is None:
-            missing.append((source.name, source.missing))
+            (left_out if source.left_out else missing).append((source.name, source.missing))
             continue
         decoded = decode_verbatim(source.raw, f"{project.name}: source '{source.name}'")
         warnings.extend(decoded.warnings)
@@ -153,7 +155,7 @@ def _prepare_sources(store: Store, project: RefiProject, warnings: list[str]
                 "different text; rename the source in your QDA tool or import into a new "
                 "project (`isp-nlp import FILE --init DIR`)")
         prepared.append(_Prepared(source, transcript, decoded.original, held is None))
-    return prepared, missing
+    return prepared, missing, left_out
 
 
 # --------------------------------------------------------------------------- codings
@@ -273,7 +275,7 @@ def _changed(store: Store, annotations: Sequence[Annotation]) -> bool:
 def _import_codebook_only(store: Store, path: Path) -> RefiImportOutcome:
     if not path.is_file():
         raise InputFileError(f"'{path}' does not exist or is a folder; check the path.")
-    loaded, guids = codebook_from_root(parse_xml(path.read_bytes(), path.name), path.name)
+    loaded, guids = codebook_from_root(read_refi_root(path)[0], path.name)
     with store.transaction():
         merged, _, added = merge_codebooks(store.codebook(), loaded.codebook, guids)
         state = "created" if store.codebook() is None else ("merged" if added else "unchanged")
@@ -283,8 +285,10 @@ def _import_codebook_only(store: Store, path: Path) -> RefiImportOutcome:
                              codes=len(loaded.codebook.codes), warnings=loaded.warnings)
 
 
-def import_refi(store: Store, path: str | Path) -> RefiImportOutcome:
-    """Import a .qdpx/.qde project or a .qdc codebook into ``store``, all or nothing."""
+def import_refi(store: Store, path: str | Path, *, sources_dir: str | Path | None = None
+                ) -> RefiImportOutcome:
+    """Import a .qdpx/.qde project or a .qdc codebook into ``store``, all or nothing; files
+    outside the archive are read only from ``sources_dir`` (see refi_sources)."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
@@ -292,7 +296,7 @@ def import_refi(store: Store, path: str | Path) -> RefiImportOutcome:
                              "export the project from your QDA tool in REFI-QDA format.")
     if suffix == ".qdc":
         return _import_codebook_only(store, path)
-    project = read_refi_project(path)
+    project = read_refi_project(path, sources_dir)
     warnings = list(project.warnings)
     if project.codebook is not None:
         warnings.extend(project.codebook.warnings)
@@ -314,7 +318,7 @@ def _import_project(store: Store, path: Path, project: RefiProject,
     elif current is None:
         raise ProjectError(f"{path.name} holds no codebook and the project has none; load "
                            "one first with `isp-nlp codebook load FILE`")
-    prepared, missing = _prepare_sources(store, project, warnings)
+    prepared, missing, left_out = _prepare_sources(store, project, warnings)
     new = [p for p in prepared if p.new]
     store.add_transcripts([(p.transcript, segment_transcript(p.transcript), "turn")
                            for p in new])
@@ -345,7 +349,8 @@ def _import_project(store: Store, path: Path, project: RefiProject,
         file=path.name, origin=project.origin,
         added=tuple(p.transcript.document for p in new),
         unchanged=tuple(p.transcript.document for p in prepared if not p.new),
-        skipped=dict(project.skipped), missing=tuple(missing), codebook=state,
+        skipped=dict(project.skipped), missing=tuple(missing), left_out=tuple(left_out),
+        codebook=state,
         codes_added=codes_added,
         codes=len(project.codebook.codebook.codes) if project.codebook else 0,
         coders=tuple(c.name for c in coders), coders_added=coders_added,
@@ -356,7 +361,8 @@ def _import_project(store: Store, path: Path, project: RefiProject,
 
 
 def import_refi_new_project(directory: str | Path, path: str | Path, *,
-                            embedder: str = DEFAULT_EMBEDDER) -> RefiImportOutcome:
+                            embedder: str = DEFAULT_EMBEDDER,
+                            sources_dir: str | Path | None = None) -> RefiImportOutcome:
     """Create a project at ``directory`` (or use the one there) and import ``path`` into
     it; when the import fails, whatever this call created is removed again."""
     directory = Path(directory)
@@ -366,7 +372,7 @@ def import_refi_new_project(directory: str | Path, path: str | Path, *,
     try:
         init_project(directory, embedder=embedder)
         with open_project(directory) as store:
-            return import_refi(store, path)
+            return import_refi(store, path, sources_dir=sources_dir)
     except BaseException:
         if made_dir:
             shutil.rmtree(directory, ignore_errors=True)

@@ -7,23 +7,19 @@ be read; their plain-text selections with codings, creating users and provenance
 notes and where they are attached. Other sources (PDF, picture, audio, video) are
 counted by kind and skipped.
 
-Where a text source's ``plainTextPath`` is looked for:
-
-- ``internal://x.txt``: inside the archive's ``sources/`` folder (any case), or for a
-  bare ``.qde`` in a ``sources/`` folder beside it;
-- ``relative://x.txt``: under the project's ``basePath``, else beside the file;
-- ``absolute://...``: that path; a bare ``x.txt``: as internal, then as relative;
-- no path but ``<PlainTextContent>``: that text; only a ``.docx`` ``richTextPath``:
-  its ``.txt`` twin, since selection offsets point into plain text.
-
-Files outside an archive are read only when they end in ``.txt``.
+Where a text source's ``plainTextPath`` is looked for: see
+:mod:`isp_nlp.interchange.refi_sources` (inside the archive; on disk only in the
+folder the user names). No ``plainTextPath`` but ``<PlainTextContent>``: that text;
+only a ``.docx`` ``richTextPath``: its ``.txt`` twin, since selection offsets point into
+plain text. Selection positions are whole numbers of at most :data:`MAX_POSITION_DIGITS`
+digits; others are skipped with a warning.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
@@ -31,10 +27,11 @@ from isp_nlp.errors import InputFileError
 from isp_nlp.interchange.refi_codebook import (
     CodebookImport,
     codebook_from_root,
-    parse_xml,
-    project_qde,
+    project_root,
+    read_refi_root,
 )
-from isp_nlp.interchange.safe_zip import MAX_MEMBER_BYTES, SafeArchive, describe_bytes, open_archive
+from isp_nlp.interchange.refi_sources import SourceFinder
+from isp_nlp.interchange.safe_zip import SafeArchive, open_archive
 from isp_nlp.records import PROVENANCES
 
 PROJECT_NS = "urn:QDA-XML:project:1.0"
@@ -42,6 +39,10 @@ PROJECT_NS = "urn:QDA-XML:project:1.0"
 OTHER_SOURCES = {"PDFSource": "pdf", "PictureSource": "picture", "AudioSource": "audio",
                  "VideoSource": "video"}
 _PROVENANCE = re.compile(r"^\s*isp-nlp:\s*provenance=(\w+)\s*$")
+#: A position is a character offset into one source (at most 50 MB): 12 digits is ample
+#: and keeps int() far from Python's 4,300-digit limit.
+MAX_POSITION_DIGITS = 12
+_POSITION = re.compile(rf"\s*[+-]?[0-9]{{1,{MAX_POSITION_DIGITS}}}\s*")
 _NAME_SUFFIXES = (".txt", ".docx", ".doc", ".rtf", ".md", ".odt", ".pdf")
 
 
@@ -91,6 +92,7 @@ class RefiSource:
     raw: bytes | None
     missing: str = ""
     selections: tuple[RefiSelection, ...] = ()
+    left_out: bool = False  # a file outside the archive, deliberately not read
 
 
 @dataclass(frozen=True)
@@ -142,86 +144,6 @@ def _guid(element: ET.Element, attr: str = "guid") -> str:
     return (element.get(attr) or "").strip()
 
 
-# --------------------------------------------------------------------------- locating files
-
-
-@dataclass
-class _Finder:
-    """Looks up source files in the archive and on disk."""
-
-    name: str
-    archive: SafeArchive | None
-    folder: Path
-    base_path: str
-    warnings: list[str] = field(default_factory=list)
-
-    def in_archive(self, rel: str) -> bytes | None:
-        if self.archive is None:
-            return None
-        for candidate in (f"sources/{rel}", rel):
-            info = self.archive.find(candidate)
-            if info is not None:
-                return self.archive.read(info)
-        info = self.archive.find_nested(f"sources/{rel}")  # an export wrapped in a folder
-        return None if info is None else self.archive.read(info)
-
-    def on_disk(self, candidates: list[Path]) -> bytes | None:
-        for path in candidates:
-            if path.suffix.lower() != ".txt":
-                continue
-            found = _case_insensitive(path)
-            if found is not None and found.is_file():
-                if found.stat().st_size > MAX_MEMBER_BYTES:
-                    raise InputFileError(f"{self.name}: source file {found} is larger than "
-                                         f"{MAX_MEMBER_BYTES // 1024**2} MB; refusing it.")
-                return found.read_bytes()
-        return None
-
-    def beside(self, rel: str) -> list[Path]:
-        return [self.folder / "sources" / rel, self.folder / rel]
-
-    def find(self, written: str) -> tuple[bytes | None, str]:
-        """The bytes at ``written`` (a REFI path), or None and where it was looked for."""
-        scheme, sep, rest = written.partition("://")
-        if not sep:
-            scheme, rest = "", written
-        rel = rest.lstrip("/") if scheme != "absolute" else rest
-        scheme = scheme.lower()
-        if scheme == "internal" or scheme == "":
-            data = self.in_archive(rel)
-            if data is None and self.archive is None:
-                data = self.on_disk(self.beside(rel))
-            if data is None and scheme == "":
-                data = self.on_disk(self._relative(rel))
-            where = "in the archive" if self.archive is not None else "beside the .qde"
-            return data, f"{written} is not {where}"
-        if scheme == "relative":
-            data = self.in_archive(rel) if self.archive is not None else None
-            data = data if data is not None else self.on_disk(self._relative(rel))
-            return data, f"{written} was not found under the basePath or beside the file"
-        if scheme == "absolute":
-            return self.on_disk([Path(rel)]), f"{written} does not exist on this machine"
-        return None, f"{written} uses an unknown path scheme '{scheme}://'"
-
-    def _relative(self, rel: str) -> list[Path]:
-        out = [Path(self.base_path) / rel] if self.base_path else []
-        return out + self.beside(rel)
-
-
-def _case_insensitive(path: Path) -> Path | None:
-    """``path`` itself, or a file in its folder whose name differs only in case."""
-    if path.exists():
-        return path
-    parent = path.parent
-    if not parent.is_dir():
-        parent_found = _case_insensitive(parent) if parent != parent.parent else None
-        if parent_found is None or not parent_found.is_dir():
-            return None
-        parent = parent_found
-    wanted = path.name.casefold()
-    return next((p for p in parent.iterdir() if p.name.casefold() == wanted), None)
-
-
 # --------------------------------------------------------------------------- elements
 
 
@@ -240,13 +162,13 @@ def _document_name(element: ET.Element, path: str, taken: set[str]) -> str:
 
 
 def _selection(element: ET.Element, where: str, warnings: list[str]) -> RefiSelection | None:
-    try:
-        start = int(element.get("startPosition", ""))
-        end = int(element.get("endPosition", ""))
-    except ValueError:
-        warnings.append(f"{where}: selection {_guid(element)} has no whole-number "
-                        "startPosition/endPosition; it is skipped.")
+    written = (element.get("startPosition", ""), element.get("endPosition", ""))
+    if not all(_POSITION.fullmatch(p) for p in written):
+        warnings.append(f"{where}: selection {_guid(element)[:40]} has no whole-number "
+                        f"startPosition/endPosition (of at most {MAX_POSITION_DIGITS} digits); "
+                        "it is skipped.")
         return None
+    start, end = int(written[0]), int(written[1])
     user = _guid(element, "creatingUser")
     start, end = min(start, end), max(start, end)
     codings = tuple(
@@ -264,22 +186,25 @@ def _selection(element: ET.Element, where: str, warnings: list[str]) -> RefiSele
                          codings=codings, provenance=provenance, description=description)
 
 
-def _text_source(element: ET.Element, finder: _Finder, taken: set[str],
+def _text_source(element: ET.Element, finder: SourceFinder, taken: set[str],
                  note_refs: dict[str, list[str]]) -> RefiSource:
     plain = (element.get("plainTextPath") or "").strip()
     rich = (element.get("richTextPath") or "").strip()
     inline = _child_text(element, "PlainTextContent")
     raw: bytes | None = None
-    missing = ""
+    missing, left_out = "", False
     if plain:
-        raw, missing = finder.find(plain)
+        found = finder.find(plain)
+        raw, missing, left_out = found.raw, found.why, found.left_out
     elif rich:
         twin = re.sub(r"\.[^./\\]+$", ".txt", rich)
-        raw, _ = finder.find(twin)
-        missing = (f"only rich text {rich} is given and its plain-text twin {twin} is absent; "
-                   "selection offsets point into the plain text")
+        found = finder.find(twin)
+        raw, left_out = found.raw, found.left_out
+        missing = found.why if left_out else (
+            f"only rich text {rich} is given and its plain-text twin {twin} is absent; "
+            "selection offsets point into the plain text")
     if raw is None and inline is not None:
-        raw, missing = inline.encode("utf-8"), ""
+        raw, missing, left_out = inline.encode("utf-8"), "", False
     if raw is None and not (plain or rich):
         missing = "it has neither a plainTextPath nor <PlainTextContent>"
     name = _document_name(element, plain or rich, taken)
@@ -293,10 +218,11 @@ def _text_source(element: ET.Element, finder: _Finder, taken: set[str],
     for ref in _children(element, "NoteRef"):
         note_refs.setdefault(guid_key(_guid(ref, "targetGUID")), []).append(_guid(element))
     return RefiSource(guid=_guid(element), name=name, path=plain or rich, raw=raw,
-                      missing="" if raw is not None else missing, selections=tuple(selections))
+                      missing="" if raw is not None else missing, selections=tuple(selections),
+                      left_out=left_out and raw is None)
 
 
-def _notes(root: ET.Element, finder: _Finder, note_refs: dict[str, list[str]]
+def _notes(root: ET.Element, finder: SourceFinder, note_refs: dict[str, list[str]]
            ) -> tuple[RefiNote, ...]:
     for links in _children(root, "Links"):
         for link in _children(links, "Link"):
@@ -309,8 +235,13 @@ def _notes(root: ET.Element, finder: _Finder, note_refs: dict[str, list[str]]
             text = _child_text(note, "PlainTextContent")
             path = (note.get("plainTextPath") or "").strip()
             if text is None and path:
-                raw, _ = finder.find(path)
+                found = finder.find(path)
+                raw = found.raw
                 text = raw.decode("utf-8", errors="replace").lstrip("\ufeff") if raw else None
+                if found.left_out:
+                    finder.warnings.append(f"{finder.name}: the text of note "
+                                           f"'{(note.get('name') or '')[:60]}' was left out "
+                                           f"({found.why}).")
             if text is None:
                 text = _child_text(note, "Description") or ""
             guid = _guid(note)
@@ -331,37 +262,46 @@ def _root(path: Path) -> tuple[ET.Element, SafeArchive | None]:
     if suffix == ".qdpx":
         archive = open_archive(path)
         try:
-            return parse_xml(project_qde(archive), path.name), archive
+            return project_root(archive), archive
         except BaseException:
             archive.archive.close()
             raise
     if suffix != ".qde":
         raise InputFileError(f"{path.name}: expected a REFI-QDA project (.qdpx or .qde) "
                              "or codebook (.qdc); export the project again from your QDA tool.")
-    data = path.read_bytes()
-    if not data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
-        raise InputFileError(f"{path.name} is not XML, so not a REFI-QDA .qde: it looks like "
-                             f"{describe_bytes(data[:2048])}; export the project again.")
-    return parse_xml(data, path.name), None
+    return read_refi_root(path, "REFI-QDA project")[0], None
 
 
-def read_refi_project(path: str | Path) -> RefiProject:
-    """Read a ``.qdpx`` or ``.qde`` project file (see the module docstring)."""
+def read_refi_project(path: str | Path, sources_dir: str | Path | None = None) -> RefiProject:
+    """Read a ``.qdpx`` or ``.qde`` project file (see the module docstring); files outside
+    the archive are read only from ``sources_dir``."""
     path = Path(path)
+    folder = _sources_dir(sources_dir)
     root, archive = _root(path)
     try:
         if _local(root.tag) != "Project":
             raise InputFileError(
                 f"{path.name} is XML whose root element is <{_local(root.tag)}>, not a "
                 "REFI-QDA <Project>; export the project again from your QDA tool.")
-        return _project(root, path, archive)
+        finder = SourceFinder(path.name, archive, path.parent,
+                              (root.get("basePath") or "").strip(), folder)
+        return _project(root, path, finder)
     finally:
         if archive is not None:
             archive.archive.close()
 
 
-def _project(root: ET.Element, path: Path, archive: SafeArchive | None) -> RefiProject:
-    finder = _Finder(path.name, archive, path.parent, (root.get("basePath") or "").strip())
+def _sources_dir(sources_dir: str | Path | None) -> Path | None:
+    if sources_dir is None:
+        return None
+    folder = Path(sources_dir)
+    if not folder.is_dir():
+        raise InputFileError(f"--sources-dir '{folder}' is not a folder; give the folder "
+                             "holding the project's source files.")
+    return folder
+
+
+def _project(root: ET.Element, path: Path, finder: SourceFinder) -> RefiProject:
     users = tuple(RefiUser(guid=_guid(u), id=(u.get("id") or "").strip(),
                            name=(u.get("name") or "").strip())
                   for users in _children(root, "Users") for u in _children(users, "User"))

@@ -24,6 +24,7 @@ import re
 import stat
 import struct
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
@@ -217,35 +218,44 @@ class SafeArchive:
         found = [info for key, info in self.members.items() if key.endswith(tail)]
         return found[0] if len(found) == 1 else None
 
-    def read(self, info: zipfile.ZipInfo) -> bytes:
-        """The member's bytes; refuses a member inflating past its size or the limits."""
-        limit = min(info.file_size, MAX_MEMBER_BYTES, self.budget)
-        if info.file_size > limit:
+    def read(self, info: zipfile.ZipInfo, limit: int | None = None) -> bytes:
+        """The member's bytes (see :meth:`chunks`)."""
+        return b"".join(self.chunks(info, limit))
+
+    def chunks(self, info: zipfile.ZipInfo, limit: int | None = None) -> Iterator[bytes]:
+        """The member's bytes a chunk at a time.
+
+        Refused before any byte is inflated when the member declares more than ``limit``
+        (default :data:`MAX_MEMBER_BYTES`, and never more), or more than the bytes still
+        allowed in all; refused while reading when it inflates past what it declares.
+        """
+        cap = min(MAX_MEMBER_BYTES, self.budget, MAX_MEMBER_BYTES if limit is None else limit)
+        if info.file_size > cap:
             raise InputFileError(
-                f"{self.path.name}: member '{info.filename}' is {info.file_size} bytes "
-                f"uncompressed, beyond the limit of {limit} bytes; refusing it (possible "
-                "zip bomb).")
-        chunks: list[bytes] = []
+                f"{self.path.name}: member '{info.filename}' is {info.file_size:,} bytes "
+                f"uncompressed, beyond the limit of {cap:,} bytes ({_size(cap)}); refusing "
+                "it (possible zip bomb, or a file too large to import).")
+        allowed = info.file_size
         size = 0
         try:
             with self.archive.open(info) as handle:
                 while True:
-                    chunk = handle.read(min(_CHUNK, limit - size + 1))
+                    chunk = handle.read(min(_CHUNK, allowed - size + 1))
                     if not chunk:
                         break
                     size += len(chunk)
-                    if size > limit:
+                    if size > allowed:
                         raise InputFileError(
                             f"{self.path.name}: member '{info.filename}' inflates beyond "
-                            f"the {limit} bytes it declares; refusing it (possible zip bomb).")
-                    chunks.append(chunk)
+                            f"the {allowed} bytes it declares; refusing it (possible zip "
+                            "bomb).")
+                    self.budget -= len(chunk)
+                    yield chunk
         except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError) as exc:
             raise InputFileError(
                 f"{self.path.name}: member '{info.filename}' is damaged or does not match "
                 f"the size it declares ({exc}); refusing it (possible zip bomb); export "
                 "the project again from your QDA tool.") from None
-        self.budget -= size
-        return b"".join(chunks)
 
 
 def open_archive(path: str | Path, *, what: str = "a REFI-QDA .qdpx") -> SafeArchive:
