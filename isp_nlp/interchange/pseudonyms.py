@@ -22,6 +22,8 @@ from pathlib import Path
 from isp_nlp.coded.safe_csv import restore_cell
 from isp_nlp.errors import InputFileError
 from isp_nlp.ingest.labels import is_known_label
+from isp_nlp.interchange.name_match import NameMatcher, name_key
+from isp_nlp.store.files import read_regular
 
 KINDS = ("participant", "colleague", "organisation", "place")
 #: The bracketed pseudonym prefix of each kind (and of a person of no kind, or detected).
@@ -40,8 +42,8 @@ GENERIC_SPEAKERS = frozenset({
 #: The kind of a person known only from a speaker label: numbered like participants, and
 #: matched with the case of the label (so a label ``Mum`` leaves "my mum" alone).
 SPEAKER = "speaker"
-# Combining marks: a name never ends before one (NFD "Zoe" + U+0308 is "Zoë").
-_MARKS = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
+#: names.csv larger than this is refused before it is read (a few hundred thousand names).
+MAX_NAMES_BYTES = 10 * 1024**2
 _P_NUMBER = re.compile(r"P(\d+)")
 _BRACKET_NUMBER = re.compile(r"\[(\w+) (\d+)\]")
 
@@ -86,19 +88,24 @@ class Plan:
     """Every name to replace, longest first, with its pseudonym."""
 
     replacements: tuple[Replacement, ...]
-    _lookup: Mapping[str, Replacement] = field(repr=False, compare=False, default_factory=dict)
-    _pattern: re.Pattern[str] | None = field(repr=False, compare=False, default=None)
+    _matcher: NameMatcher | None = field(repr=False, compare=False, default=None)
 
     def pseudonyms(self) -> set[str]:
         return {r.pseudonym for r in self.replacements}
 
-    def find(self, matched: str) -> Replacement:
-        return self._lookup[fold_name(matched)]
+    def find(self, matched: str) -> Replacement | None:
+        """The replacement of ``matched`` when it is, as a whole, one of the names (by the
+        same rule as :func:`apply_plan`)."""
+        if self._matcher is None:
+            return None
+        i = self._matcher.whole(matched)
+        return None if i is None else self.replacements[i]
 
 
 def fold_name(name: str) -> str:
-    """The comparison form of a name: NFC, single spaces, case-folded."""
-    return " ".join(unicodedata.normalize("NFC", name).split()).casefold()
+    """The comparison form of a name (:func:`isp_nlp.interchange.name_match.name_key`):
+    case, accents, apostrophes, hyphens and spacing do not count."""
+    return name_key(name)
 
 
 def _clean(name: str) -> str:
@@ -111,11 +118,7 @@ def read_names(path: str | Path) -> list[NameEntry]:
     (participant | colleague | organisation | place) and ``person`` (rows with the same
     ``person`` are one person, e.g. ``Jane Doe`` and ``Jane``)."""
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputFileError(f"{path}: cannot read the names file ({exc.strerror or exc}); "
-                             "check the path") from None
+    raw = read_regular(path, "names file", MAX_NAMES_BYTES)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -123,9 +126,8 @@ def read_names(path: str | Path) -> list[NameEntry]:
                              "and try again") from None
     reader = csv.DictReader(io.StringIO(text, newline=""))
     header = [h.strip().casefold() for h in (reader.fieldnames or [])]
-    if "name" not in header:
-        found = ", ".join(header) or "nothing"
-        raise InputFileError(f"{path}: line 1 has no 'name' column (found {found}); expected "
+    if "name" not in header:  # the columns found are not shown: line 1 may be a name
+        raise InputFileError(f"{path}: line 1 has no 'name' column; the first line must be "
                              "a header such as name,pseudonym,kind")
     reader.fieldnames = header
     entries: list[NameEntry] = []
@@ -144,9 +146,13 @@ def read_names(path: str | Path) -> list[NameEntry]:
             raise InputFileError(f"{path}: line {line} has kind '{kind}'; expected one of "
                                  f"{', '.join(KINDS)} or empty")
         key = fold_name(name)
+        if not any(c.isalnum() for c in key):
+            raise InputFileError(f"{path}: line {line} has a name without letters; fill it "
+                                 "in or delete the row")
         if key in seen:
-            raise InputFileError(f"{path}: line {line} repeats the name on line {seen[key]}; "
-                                 "list each name once")
+            raise InputFileError(
+                f"{path}: line {line} repeats the name on line {seen[key]} (names match "
+                "whatever their case, accents, apostrophes and hyphens); list each name once")
         seen[key] = line
         entries.append(NameEntry(name=name, pseudonym=_clean(values.get("pseudonym", "")),
                                  kind=kind, person=values.get("person", ""), line=line))
@@ -271,47 +277,51 @@ def plan_pseudonyms(
         replacements += [Replacement(e.name, pseudonym, e.kind if e.kind == SPEAKER else kind)
                          for e in group]
     plan = make_plan(replacements)
+    lines = {fold_name(e.name): e for g in groups for e in g}
     for rep in plan.replacements:  # a pseudonym holding a name would change on every run
-        if replace_names(plan, rep.pseudonym) != rep.pseudonym:
+        _, edits = apply_plan(plan, rep.pseudonym)
+        if edits:  # named by lines, never by the pseudonym (it may be a listed name too)
             raise InputFileError(
-                f"the pseudonym '{rep.pseudonym}' contains a listed name, so it would be replaced "
+                f"the pseudonym of {_where(lines.get(fold_name(rep.name)))} contains the name "
+                f"of {_where(lines.get(fold_name(edits[0].name)))}, so it would be replaced "
                 "again on the next run; choose a pseudonym that is not a name")
     return plan
+
+
+def _where(entry: NameEntry | None) -> str:
+    """Where a name comes from, for messages that must not show it."""
+    if entry is not None and entry.line:
+        return f"names file line {entry.line}"
+    if entry is not None and entry.kind == SPEAKER:
+        return "a speaker label"
+    return "a name from the key or --detect-names"
 
 
 def make_plan(replacements: Iterable[Replacement]) -> Plan:
     """A :class:`Plan` over ``replacements`` (sorted longest name first)."""
     ordered = tuple(sorted(replacements, key=lambda r: (-len(r.name), fold_name(r.name))))
-    lookup = {fold_name(r.name): r for r in ordered}
     if not ordered:
-        return Plan(replacements=(), _lookup=lookup, _pattern=None)
-    alternatives: list[str] = []
-    for r in ordered:
-        for form in dict.fromkeys((unicodedata.normalize("NFC", r.name),
-                                   unicodedata.normalize("NFD", r.name))):
-            words = r"\s+".join(re.escape(w) for w in form.split())
-            alternatives.append(f"(?-i:{words})" if r.exact_case else words)
-    pattern = re.compile(
-        rf"(?<![\w{_MARKS}])(?:{'|'.join(alternatives)})(?![\w{_MARKS}])", re.IGNORECASE)
-    return Plan(replacements=ordered, _lookup=lookup, _pattern=pattern)
+        return Plan(replacements=())
+    matcher = NameMatcher([r.name for r in ordered], [r.exact_case for r in ordered])
+    return Plan(replacements=ordered, _matcher=matcher)
 
 
 # -- applying it -------------------------------------------------------------------------
 def apply_plan(plan: Plan, text: str) -> tuple[str, tuple[Edit, ...]]:
     """Replace every listed name in ``text``; return the new text and the edits made."""
-    if plan._pattern is None:
+    if plan._matcher is None:
         return text, ()
     parts: list[str] = []
     edits: list[Edit] = []
     pos = shift = 0
-    for m in plan._pattern.finditer(text):
-        r = plan.find(m.group(0))
-        parts.append(text[pos:m.start()])
+    for m in plan._matcher.finditer(text):
+        r = plan.replacements[m.index]
+        parts.append(text[pos:m.start])
         parts.append(r.pseudonym)
-        start = m.start() + shift
-        edits.append(Edit(m.start(), m.end(), start, start + len(r.pseudonym), r.name))
-        shift += len(r.pseudonym) - (m.end() - m.start())
-        pos = m.end()
+        start = m.start + shift
+        edits.append(Edit(m.start, m.end, start, start + len(r.pseudonym), r.name))
+        shift += len(r.pseudonym) - (m.end - m.start)
+        pos = m.end
     parts.append(text[pos:])
     return "".join(parts), tuple(edits)
 
