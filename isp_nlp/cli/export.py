@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from isp_nlp.cli.common import InputError, open_store
-from isp_nlp.interchange.refi_export import check_out_path, write_qdpx
+from isp_nlp.interchange.refi_export import check_out_path, require_pseudonymised, write_qdpx
 from isp_nlp.project import export_project_codebook
 
 FORMATS = ("qdpx", "qdc")
@@ -23,10 +23,14 @@ FORMATS = ("qdpx", "qdc")
               help="Add the latest model's suggestions, as codings of the user "
                    "'isp-nlp model <id>' (qdpx only).")
 @click.option("--pseudonymised-only", is_flag=True,
-              help="Refuse unless `isp-nlp pseudonymise` has processed every transcript.")
+              help="Refuse unless `isp-nlp pseudonymise` has processed every transcript "
+                   "and nothing exported holds a name of its key (needs --key).")
+@click.option("--key", "key_path", type=click.Path(path_type=Path),
+              help="The key the last `isp-nlp pseudonymise` run wrote (with "
+                   "--pseudonymised-only); read, never exported.")
 @click.pass_context
 def export(ctx, fmt: str | None, out: Path, include_suggestions: bool,
-           pseudonymised_only: bool) -> None:
+           pseudonymised_only: bool, key_path: Path | None) -> None:
     """Export for NVivo, ATLAS.ti, MAXQDA, QualCoder (REFI-QDA).
 
     `--format qdpx` writes a project archive: every transcript as UTF-8 text,
@@ -35,8 +39,18 @@ def export(ctx, fmt: str | None, out: Path, include_suggestions: bool,
     says its provenance (human, assisted, blind, consensus, model). Positions are
     code points into the exported text. `--format qdc` writes the codebook alone,
     like `isp-nlp codebook export`. The file appears only when complete.
+    `--pseudonymised-only --key KEY` checks, before writing, that every transcript was
+    pseudonymised and that nothing in the archive still holds a name of the key.
     """
 
+    if pseudonymised_only and key_path is None:
+        store = open_store(ctx)  # say first what is not pseudonymised at all
+        require_pseudonymised(store, store.transcript_texts())
+        raise InputError("--pseudonymised-only needs --key KEY, the key the last `isp-nlp "
+                         "pseudonymise` run wrote, to check that no listed name is left")
+    if key_path is not None and not pseudonymised_only:
+        raise InputError("--key is read only with --pseudonymised-only; add that flag or "
+                         "leave out --key")
     fmt = (fmt or out.suffix.lstrip(".")).lower()
     if fmt not in FORMATS:
         raise InputError(f"unknown export format '{fmt}'; use --format qdpx (a project "
@@ -50,7 +64,7 @@ def export(ctx, fmt: str | None, out: Path, include_suggestions: bool,
                    f"{len(cb.stages)} stages")
         return
     r = write_qdpx(open_store(ctx), out, include_suggestions=include_suggestions,
-                   pseudonymised_only=pseudonymised_only)
+                   pseudonymised_only=pseudonymised_only, key=key_path)
     by = ", ".join(f"{p} {n}" for p, n in r.codings.items()) or "none"
     click.echo(f"Wrote {r.path} ({r.size:,} bytes): {r.sources} transcripts, {r.users} "
                f"users, {r.codes} codes + {r.stages} stages, {r.selections} selections, "

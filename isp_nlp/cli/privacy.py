@@ -12,7 +12,7 @@ from isp_nlp.interchange.pseudonymise import pseudonymise_project
 
 
 @click.command()
-@click.option("--names", "names_csv", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+@click.option("--names", "names_csv", type=click.Path(path_type=Path),
               help="CSV with columns name[,pseudonym][,kind][,person].")
 @click.option("--key", "key_path", required=True,
               type=click.Path(dir_okay=False, path_type=Path),
@@ -49,6 +49,14 @@ def pseudonymise(ctx, names_csv, key_path, detect_names, show_key, fmt) -> None:
                f"updated; {c['embeddings_deleted']} stale embeddings deleted")
     if report.detected:
         click.echo(f"{report.detected} names were found by --detect-names; check them in the key")
+    if report.unfound_lines:  # by line: the names themselves are never printed
+        n = len(report.unfound_lines)
+        lines = ", ".join(map(str, report.unfound_lines[:20])) + (
+            f" and {n - 20} more" if n > 20 else "")
+        click.echo(f"Warning: {n} name{'s' if n > 1 else ''} in {names_csv.name} "
+                   f"({'lines' if n > 1 else 'line'} {lines}) "
+                   f"{'were' if n > 1 else 'was'} not found in any transcript; check the "
+                   "spelling (the key lists them with count 0)", err=True)
     if report.named_documents:
         click.echo(f"Warning: {report.named_documents} document names hold a listed name and "
                    "were not renamed; rename those files and ingest them again before sharing",

@@ -7,6 +7,7 @@ back on the next run or interview wave, so the same people keep the same pseudon
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -16,26 +17,58 @@ import pandas as pd
 from isp_nlp.coded.safe_csv import restore_cell, safe_csv_text
 from isp_nlp.errors import InputFileError
 from isp_nlp.interchange.pseudonyms import Plan, fold_name
-from isp_nlp.store.files import atomic_write_text
+from isp_nlp.store.files import atomic_write_text, read_regular
 
 KEY_COLUMNS = ("name", "pseudonym", "kind", "count")
+#: A key larger than this is refused before it is read.
+MAX_KEY_BYTES = 50 * 1024**2
+
+
+def read_key_lines(path: str | Path) -> list[tuple[int, dict[str, str]]]:
+    """The rows of an existing key file with their line numbers (none when it does not
+    exist). Read through :func:`~isp_nlp.store.files.read_regular`: a folder, FIFO or
+    device is refused with one line, and so is a key over :data:`MAX_KEY_BYTES`."""
+    path = Path(path)
+    if not path.exists() and not path.is_symlink():
+        return []
+    raw = read_regular(path, "the pseudonym key", MAX_KEY_BYTES)
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputFileError(f"the pseudonym key '{path}' is not UTF-8 text; restore it from "
+                             "your backup or pass a new --key path") from None
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        fields = reader.fieldnames or []
+        if not {"name", "pseudonym"} <= set(fields):
+            raise InputFileError(f"{path}: line 1 is not a pseudonym key header (expected "
+                                 f"{','.join(KEY_COLUMNS)}); pass the key this command wrote")
+        out: list[tuple[int, dict[str, str]]] = []
+        for row in reader:
+            out.append((reader.line_num,
+                        {k: restore_cell(v or "") for k, v in row.items() if k}))
+    except csv.Error as exc:
+        raise InputFileError(f"{path}: line {reader.line_num} of the pseudonym key is not "
+                             f"valid CSV ({exc}); restore it from your backup") from None
+    return out
 
 
 def read_key(path: str | Path) -> list[dict[str, str]]:
     """The rows of an existing key file (none when it does not exist)."""
-    path = Path(path)
-    if not path.exists():
-        return []
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputFileError(f"{path}: the pseudonym key cannot be read ({exc}); restore it "
-                             "from your backup or pass a new --key path") from None
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    if not {"name", "pseudonym"} <= set(reader.fieldnames or []):
-        raise InputFileError(f"{path}: line 1 is not a pseudonym key header (expected "
-                             f"{','.join(KEY_COLUMNS)}); pass the key this command wrote")
-    return [{k: restore_cell(v or "") for k, v in row.items() if k} for row in reader]
+    return [row for _, row in read_key_lines(path)]
+
+
+def key_digest(rows: Sequence[Mapping[str, str]]) -> str:
+    """SHA-256 of the key's canonical text: recorded in the project by ``pseudonymise`` so
+    an export can check it was given the key of the last run. It reveals nothing that
+    cannot be had only by guessing the whole key, every name, pseudonym and count."""
+    return hashlib.sha256(key_text(rows).encode("utf-8")).hexdigest()
+
+
+def key_text(rows: Sequence[Mapping[str, str]]) -> str:
+    """The CSV text of the key (formula cells neutralised)."""
+    return safe_csv_text(pd.DataFrame([[str(r.get(c, "")) for c in KEY_COLUMNS] for r in rows],
+                                      columns=list(KEY_COLUMNS), dtype=object))
 
 
 def key_rows(plan: Plan, counts: Mapping[str, int],
@@ -64,7 +97,6 @@ def key_path_allowed(key: str | Path, project: str | Path) -> bool:
 def write_key(path: str | Path, rows: Sequence[Mapping[str, str]]) -> None:
     """Write the key atomically with file mode 0600 (owner read/write only)."""
     path = Path(path)
-    text = safe_csv_text(pd.DataFrame([[str(r.get(c, "")) for c in KEY_COLUMNS] for r in rows],
-                                      columns=list(KEY_COLUMNS), dtype=object))
+    text = key_text(rows)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, text, mode=0o600)

@@ -31,10 +31,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
+from xml.etree import ElementTree as ET
 
 from isp_nlp.coded.spans import place_codings
 from isp_nlp.errors import InputFileError, ProjectError
-from isp_nlp.interchange.pseudonymise import pseudonymised_documents
+from isp_nlp.interchange.pseudonymise import KeyNames, key_names, pseudonymised_documents
 from isp_nlp.interchange.refi_codebook import code_guid
 from isp_nlp.interchange.refi_ids import (
     is_guid,
@@ -226,17 +227,58 @@ def check_out_path(out: str | Path, suffix: str) -> Path:
     return out
 
 
-def require_pseudonymised(store: Store, documents: Iterable[str]) -> None:
-    """Refuse unless every document in ``documents`` was pseudonymised and is unchanged."""
+def require_pseudonymised(store: Store, documents: Iterable[str],
+                          names: KeyNames | None = None) -> None:
+    """Refuse unless every document in ``documents`` was pseudonymised and is unchanged
+    (a document whose name holds one of ``names`` is shown by number)."""
     documents = sorted(documents)
     listed = set(pseudonymised_documents(store))
     missing = [d for d in documents if d not in listed]
     if missing:
+        first = missing[0]
+        shown = (f"document {documents.index(first) + 1}"
+                 if names is not None and names.line_in(first, split=True) else f"'{first}'")
         raise ProjectError(
             f"{len(missing)} of {len(documents)} documents are not pseudonymised (first: "
-            f"'{missing[0]}'); run `isp-nlp pseudonymise --names names.csv` first, or "
+            f"{shown}); run `isp-nlp pseudonymise --names names.csv` first, or "
             "export without --pseudonymised-only"
         )
+
+
+#: What a project.qde element's attribute or text is, for messages.
+_PLACES = {("Code", "name"): "a code's name", ("Description", None): "a description",
+           ("User", "name"): "a coder's name", ("Source", "name"): "a document's name",
+           ("Project", "name"): "the project's (folder) name",
+           ("PlainTextContent", None): "a note", ("Note", "name"): "a note's title"}
+
+
+def require_no_names(content: QdpxContent, qde: bytes, names: KeyNames) -> None:
+    """Refuse when anything the .qdpx would hold (texts, and every name, description,
+    note and coder in ``project.qde``) still holds a name of the key, by the rule
+    pseudonymising uses. The message names the key line and the place, never the name."""
+    documents = sorted(content.texts)
+
+    def refuse(place: str, line: int) -> None:
+        raise ProjectError(
+            f"--pseudonymised-only: {place} still holds the name on line {line} of the key "
+            f"{names.path.name}; run `isp-nlp pseudonymise` again (it fixes transcripts and "
+            "notes), rename what holds it, or export without --pseudonymised-only")
+
+    for i, document in enumerate(documents, start=1):
+        if (line := names.line_in(document, split=True)) is not None:
+            refuse(f"the name of document {i}", line)
+        if (line := names.line_in(content.texts[document])) is not None:
+            refuse(f"the text of document {i} ('{document}')", line)
+    for element in ET.fromstring(qde).iter():
+        tag = element.tag.rsplit("}", 1)[-1]
+        for attribute, value in element.attrib.items():
+            if (line := names.line_in(value, split=True)) is not None:
+                refuse(_PLACES.get((tag, attribute), f"the {attribute} of a {tag} in the "
+                                   "project file"), line)
+        for body in (element.text, element.tail):
+            if body and (line := names.line_in(body)) is not None:
+                refuse(_PLACES.get((tag, None), f"the text of a {tag} in the project file"),
+                       line)
 
 
 def _documents(store: Store, documents: Iterable[str] | None) -> dict[str, str]:
@@ -304,20 +346,26 @@ def project_content(store: Store, *, include_suggestions: bool = False,
 def write_qdpx(store: Store, out: str | Path, *, include_suggestions: bool = False,
                documents: Iterable[str] | None = None,
                pseudonymised_only: bool = False,
-               suggestions: Sequence[Suggestion] | None = None) -> ExportSummary:
+               suggestions: Sequence[Suggestion] | None = None,
+               key: str | Path | None = None) -> ExportSummary:
     """Export the project (or only ``documents``) as a REFI-QDA .qdpx at ``out``.
 
     ``include_suggestions`` adds the latest model's suggestions under the model's user;
     ``pseudonymised_only`` refuses, writing nothing, unless every exported document was
-    pseudonymised (the ``pseudonymised_documents`` setting).
+    pseudonymised (the ``pseudonymised_documents`` setting) and, given the ``key`` of the
+    last ``pseudonymise`` run, nothing to be written still holds one of its names.
     """
     out = check_out_path(out, ".qdpx")
     content, covered, skipped = project_content(
         store, include_suggestions=include_suggestions, documents=documents,
         suggestions=suggestions)
+    qde = project_qde(content)
     if pseudonymised_only:
-        require_pseudonymised(store, content.texts)
-    size = write_qdpx_file(out, project_qde(content), content.texts)
+        names = key_names(store, store.path.parent, key) if key is not None else None
+        require_pseudonymised(store, content.texts, names)
+        if names is not None:
+            require_no_names(content, qde, names)
+    size = write_qdpx_file(out, qde, content.texts)
     by_provenance = {p: 0 for p in PROVENANCES}
     for sel in content.selections:
         by_provenance[sel.provenance] += len(sel.codings)
