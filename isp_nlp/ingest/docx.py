@@ -30,7 +30,7 @@ from isp_nlp.ingest.labels import (
 )
 from isp_nlp.ingest.render import RawTurn, build_transcript, clean_line
 from isp_nlp.ingest.text import turns_from_lines
-from isp_nlp.interchange.safe_zip import member_problem
+from isp_nlp.interchange.safe_zip import check_zip_directory, member_problem
 from isp_nlp.records import Transcript
 
 _HEADER_WORDS = {"speaker", "name", "who", "person", "role"}
@@ -43,6 +43,7 @@ MAX_DOCX_UNPACKED = 256 * 1024**2
 
 def _check_package(raw: bytes, name: str) -> None:
     """Refuse a .docx whose members escape, link, or unpack beyond the limits."""
+    check_zip_directory(io.BytesIO(raw), name, MAX_DOCX_MEMBERS)  # before zipfile parses it
     try:
         with zipfile.ZipFile(io.BytesIO(raw)) as package:
             infos = package.infolist()

@@ -78,9 +78,12 @@ class SourceFinder:
                 return Found(data)
             if self.archive is None and scheme in ("", "internal"):
                 found = _in_folder(self.folder / "sources", [rel],
-                                   "the sources folder beside the .qde")
-                if found.raw is not None or found.left_out or scheme == "internal":
+                                   "the sources/ folder beside the .qde")
+                if found.raw is not None or found.left_out:
                     return found
+                if scheme == "internal":
+                    return Found(None, f"{written} is not in the sources/ folder beside "
+                                 "the .qde")
             elif scheme == "internal":
                 return Found(None, f"{written} is not in the archive")
         if self.sources_dir is None:
