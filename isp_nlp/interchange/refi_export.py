@@ -356,12 +356,13 @@ def write_qdpx(store: Store, out: str | Path, *, include_suggestions: bool = Fal
     last ``pseudonymise`` run, nothing to be written still holds one of its names.
     """
     out = check_out_path(out, ".qdpx")
+    names = (key_names(store, store.path.parent, key)
+             if pseudonymised_only and key is not None else None)
     content, covered, skipped = project_content(
         store, include_suggestions=include_suggestions, documents=documents,
         suggestions=suggestions)
     qde = project_qde(content)
     if pseudonymised_only:
-        names = key_names(store, store.path.parent, key) if key is not None else None
         require_pseudonymised(store, content.texts, names)
         if names is not None:
             require_no_names(content, qde, names)
