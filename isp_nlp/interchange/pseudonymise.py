@@ -4,9 +4,11 @@
 keep their pseudonyms across runs and interview waves), plans the replacements with the
 project's speaker labels, rewrites every document in one transaction
 (:meth:`isp_nlp.store.database.Store.rewrite_documents`), records which documents are
-pseudonymised (setting ``pseudonymised_documents``, a JSON list, and
-``pseudonymised_at``) and writes the key outside the project folder (mode 0600).
-The report names documents and pseudonyms only, never a real name.
+pseudonymised (setting ``pseudonymised_documents``, a JSON list, the SHA-256 of the key
+and ``pseudonymised_at``) and writes the key outside the project folder (mode 0600).
+The report names documents and pseudonyms only, never a real name; names never found
+are reported by their names.csv lines. :func:`key_names` reads that key back for
+``export --pseudonymised-only``, which looks for its names in everything it would write.
 """
 
 from __future__ import annotations

@@ -3,9 +3,11 @@
 The functions here are pure apart from reading ``names.csv`` (the key file is
 :mod:`isp_nlp.interchange.pseudonym_key`). A :class:`Plan` maps every listed name (and
 every speaker label that is not a generic role) to one pseudonym; :func:`apply_plan`
-replaces whole-word, case-insensitive matches, longest names first, and returns the new
-text with the :class:`Edit` list that :func:`map_span` uses to carry code-point offsets
-(codings, segments, turns, notes) from the old text to the new one.
+replaces whole-word matches by the rule of :mod:`isp_nlp.interchange.name_match` (case,
+accents, apostrophes, hyphens and transliterations do not count), longest names first,
+and returns the new text with the :class:`Edit` list that :func:`map_span` uses to
+carry code-point offsets (codings, segments, turns, notes) from the old text to the new
+one.
 """
 
 from __future__ import annotations
