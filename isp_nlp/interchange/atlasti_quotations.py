@@ -29,6 +29,7 @@ from isp_nlp.interchange.sheet_rows import (
     first_int,
     read_table,
     split_code_list,
+    whole_number,
 )
 
 TOOL = "ATLAS.ti quotation"
@@ -59,7 +60,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
                 "Numero di codici", "Codes count"),
 }
 REQUIRED = ("text", "document", "codes")
-_PARAGRAPH = re.compile(r"¶\s*(\d+)(?:\s*[-–—]\s*(\d+))?")
+_PARAGRAPH = re.compile(r"¶\s*+(\d++)(?:\s*+[-–—]\s*+(\d++))?")
 _QUOTED_FIRST = re.compile(r'^\s*["“„](.*?)["”]\s*(?:,\s*|$)', re.DOTALL)
 _QUOTES = (('"', '"'), ("“", "”"), ("„", "“"), ("«", "»"))
 _SPACES = re.compile(r"\s+")
@@ -113,12 +114,14 @@ def parse_codes(value: str, text: str, expected: int | None,
     return [m.group(0).strip().rstrip(",").strip(), *rest], False
 
 
-def _position(cells: tuple[str, ...], cols: dict[str, int]) -> tuple[int | None, int | None]:
+def _position(cells: tuple[str, ...], cols: dict[str, int], where: str
+              ) -> tuple[int | None, int | None]:
     m = _PARAGRAPH.search(cell(cells, cols.get("reference")))
     if m:
-        return int(m.group(1)), int(m.group(2) or m.group(1))
-    start = first_int(cell(cells, cols.get("start")))
-    end = first_int(cell(cells, cols.get("end")))
+        first = whole_number(m.group(1), f"{where} 'Reference'")
+        return first, whole_number(m.group(2), f"{where} 'Reference'") if m.group(2) else first
+    start = first_int(cell(cells, cols.get("start")), f"{where} 'Initial Position'")
+    end = first_int(cell(cells, cols.get("end")), f"{where} 'Final Position'")
     return start, end if end is not None else start
 
 
@@ -129,10 +132,11 @@ def rows_from_table(table: Table, *, known: frozenset[str] = frozenset()) -> Exc
     dropped = 0
     for number, cells in table.rows:
         text = unquote(cells[cols["text"]] if cols["text"] < len(cells) else "")
-        expected = first_int(cell(cells, cols.get("n_codes")))
+        where = f"{table.name} row {number}"
+        expected = first_int(cell(cells, cols.get("n_codes")), f"{where} 'Number of Codes'")
         names, was_dropped = parse_codes(cell(cells, cols["codes"]), text, expected, known)
         dropped += was_dropped
-        start, end = _position(cells, cols)
+        start, end = _position(cells, cols, where)
         label = cell(cells, cols.get("number")) or f"row {number}"
         rows.append(ExcerptRow(
             document=cell(cells, cols["document"]), text=text,

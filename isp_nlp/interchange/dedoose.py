@@ -24,6 +24,7 @@ from isp_nlp.interchange.sheet_rows import (
     read_table,
     split_code_list,
     truthy,
+    whole_number,
 )
 
 TOOL = "Dedoose"
@@ -35,17 +36,31 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "combined": ("Codes Applied Combined", "Codes Applied"),
 }
 REQUIRED = ("document", "text")
-_CODE_COLUMN = re.compile(r"^\s*code\s*:\s*(.+?)\s+applied\s*$", re.IGNORECASE)
-_RANGE = re.compile(r"(?:page\s*(\d+)\s*:\s*)?(\d+)\s*[-–]\s*(\d+)", re.IGNORECASE)
+_CODE_PREFIX = re.compile(r"\s*code\s*:", re.IGNORECASE)
+_APPLIED = re.compile(r"\sapplied", re.IGNORECASE)
+# Runs of digits and spaces are taken whole (possessive, and a number starts after a
+# non-digit), so a long cell is searched in linear time.
+_RANGE = re.compile(r"(?:page\s*+(\d++)\s*+:\s*+)?(?<!\d)(\d++)\s*+[-–]\s*+(\d++)",
+                    re.IGNORECASE)
+
+
+def code_column(header: str) -> tuple[str, ...] | None:
+    """The code path of a ``Code: A\\B Applied`` header, or None for another header."""
+    text = header.rstrip()
+    prefix = _CODE_PREFIX.match(text)
+    if prefix is None or len(text) < 8 or not _APPLIED.fullmatch(text[-8:]):
+        return None
+    path = tuple(p.strip() for p in text[prefix.end():-8].split("\\") if p.strip())
+    return path or None
 
 
 def code_columns(table: Table) -> dict[int, tuple[str, ...]]:
     """Column index → code path of every ``Code: A\\B Applied`` column."""
     out = {}
     for i, header in enumerate(table.header):
-        m = _CODE_COLUMN.match(header)
-        if m:
-            out[i] = tuple(p.strip() for p in m.group(1).split("\\") if p.strip())
+        path = code_column(header)
+        if path is not None:
+            out[i] = path
     return out
 
 
@@ -58,12 +73,16 @@ def is_dedoose(table: Table) -> bool:
     return True
 
 
-def parse_range(text: str) -> tuple[int, int | None, int | None]:
-    """(page, start, end) of an ``Excerpt Range``; page 0 and None offsets when unreadable."""
+def parse_range(text: str, where: str = "the Excerpt Range"
+                ) -> tuple[int, int | None, int | None]:
+    """(page, start, end) of an ``Excerpt Range``; page 0 and None offsets when unreadable.
+    A number of more than :data:`~isp_nlp.interchange.sheet_rows.MAX_DIGITS` digits is
+    refused (``where`` names the cell)."""
     m = _RANGE.search(text)
     if not m:
         return 0, None, None
-    return int(m.group(1) or 0), int(m.group(2)), int(m.group(3))
+    page, start, end = (whole_number(m.group(k) or "0", where) for k in (1, 2, 3))
+    return page, start, end
 
 
 def rows_from_table(table: Table, *, known: frozenset[str] = frozenset()) -> ExcerptFile:
@@ -84,7 +103,8 @@ def rows_from_table(table: Table, *, known: frozenset[str] = frozenset()) -> Exc
             codes = [tuple(p.strip() for p in name.split("\\") if p.strip())
                      for name in split_code_list(combined, known=known, theme=r"\\")]
         excerpt_range = cell(cells, cols.get("range"))
-        page, start, end = parse_range(excerpt_range)
+        page, start, end = parse_range(excerpt_range,
+                                       f"{table.name} row {number} 'Excerpt Range'")
         text = cells[cols["text"]] if cols["text"] < len(cells) else ""
         rows.append(ExcerptRow(
             document=cell(cells, cols["document"]), text=text.strip(),

@@ -11,20 +11,25 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import io
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from isp_nlp.errors import InputFileError
 from isp_nlp.ingest.decode import decode_bytes
-from isp_nlp.interchange.xlsx import read_xlsx
+from isp_nlp.interchange.xlsx import MAX_CELLS, MAX_COLUMNS, MAX_ROWS, read_xlsx
+from isp_nlp.store.files import read_regular
 
 DELIMITERS = (";", ",", "\t", "|")
 MAX_SHEET_BYTES = 256 * 1024**2  # an excerpt export larger than this is not one
+#: Digits in a position (a character offset or paragraph number): 12 reach a terabyte of
+#: text, and Python refuses to read numbers of more than 4,300 digits at all.
+MAX_DIGITS = 12
+#: The delimiter and ``sep=`` hint are looked for in this many first characters.
+_SNIFF_CHARS = 64 * 1024
 XLSX_SUFFIXES = (".xlsx", ".xlsm")
 
 
@@ -92,41 +97,61 @@ def _cell(value: Any) -> str:
 def sniff_delimiter(text: str) -> str:
     """The delimiter of a sheet: the candidate seen most often outside quotes on one of its
     first lines (the header, even below a title line)."""
-    lines = [ln for ln in text.split("\n") if ln.strip()][:10]
+    lines = [ln for ln in text[:_SNIFF_CHARS].split("\n") if ln.strip()][:10]
     outside = [re.sub(r'"[^"]*"', "", ln) for ln in lines]
     counts = {d: max((ln.count(d) for ln in outside), default=0) for d in DELIMITERS}
     best = max(DELIMITERS, key=lambda d: counts[d])
     return best if counts[best] else ","
 
 
+def _lines(text: str) -> Iterator[str]:
+    """The lines of ``text`` with their ends, one at a time (no copy of the whole text)."""
+    start = 0
+    while start < len(text):
+        end = text.find("\n", start)
+        end = len(text) if end < 0 else end + 1
+        yield text[start:end]
+        start = end
+
+
 def _csv(path: Path, raw: bytes) -> tuple[list[list[str]], tuple[str, ...]]:
     text, _, warnings = decode_bytes(raw, path.name)
-    first = next((ln for ln in text.split("\n") if ln.strip()), "")
+    head = text[:_SNIFF_CHARS]
+    first = next((ln for ln in head.split("\n") if ln.strip()), "")
     if first.casefold().startswith("sep=") and len(first.strip()) == 5:  # Excel's hint line
         delimiter = first.strip()[4]
         text = text[text.index(first) + len(first):].lstrip("\n")
     else:
-        delimiter = sniff_delimiter(text)
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+        delimiter = sniff_delimiter(head)
+    reader = csv.reader(_lines(text), delimiter=delimiter)
+    rows: list[list[str]] = []
+    cells = 0
     try:
-        rows = list(reader)
+        for row in reader:
+            cells += len(row)
+            if len(row) > MAX_COLUMNS or cells > MAX_CELLS or len(rows) >= MAX_ROWS:
+                raise InputFileError(_too_big(path.name, f"line {reader.line_num}"))
+            rows.append(row)
     except csv.Error as exc:
-        raise InputFileError(f"{path.name} line {reader.line_num}: not readable as CSV ({exc}); "
-                             "expected one excerpt a row; export the excerpts again.") from None
+        problem = (f"a cell of more than {csv.field_size_limit():,} characters; check that "
+                   "it is the right file" if "field limit" in str(exc) else
+                   f"{exc}; expected one excerpt a row; export the excerpts again")
+        raise InputFileError(f"{path.name} line {reader.line_num}: not readable as CSV "
+                             f"({problem}).") from None
     return rows, warnings
+
+
+def _too_big(name: str, where: str) -> str:
+    return (f"{name} ({where}) goes beyond what an excerpt export holds ({MAX_ROWS:,} rows, "
+            f"{MAX_COLUMNS:,} columns, {MAX_CELLS:,} cells); export fewer excerpts or "
+            "columns per file.")
 
 
 def read_table(path: str | Path) -> Table:
     """Read a CSV (any of the encodings and delimiters above) or ``.xlsx`` sheet."""
     path = Path(path)
-    if not path.is_file():
-        raise InputFileError(f"{path} does not exist or is a folder; expected an excerpt "
-                             "export (.csv or .xlsx); check the path.")
-    if path.stat().st_size > MAX_SHEET_BYTES:
-        raise InputFileError(f"{path.name} is larger than {MAX_SHEET_BYTES // 1024**2} MB; "
-                             "expected one excerpt export; split it into smaller files.")
-    raw = path.read_bytes()
-    if not raw.strip():
+    raw = read_regular(path, "excerpt export", MAX_SHEET_BYTES)
+    if not raw or raw.isspace():
         raise InputFileError(f"{path.name} is empty; expected an excerpt export with a header "
                              "row; export it again from your QDA tool.")
     if raw.startswith(b"\xd0\xcf\x11\xe0"):
@@ -143,6 +168,8 @@ def read_table(path: str | Path) -> Table:
                              "export it again from your QDA tool.")
     header = [_cell(h).lstrip("\ufeff").strip() for h in numbered[0][1]]
     width = len(header)
+    if sum(max(width, len(r)) for _, r in numbered) > MAX_CELLS:  # before padding rows
+        raise InputFileError(_too_big(path.name, f"{width:,} columns"))
     body = tuple((n, tuple(_cell(c) for c in [*r, *[""] * (width - len(r))]))
                  for n, r in numbered[1:])
     return Table(path.name, tuple(header), body, warnings)
@@ -191,10 +218,19 @@ def cell(cells: Sequence[str], column: int | None) -> str:
     return cells[column].strip()
 
 
-def first_int(text: str) -> int | None:
-    """The first whole number in ``text``, or None."""
+def whole_number(digits: str, where: str) -> int:
+    """``digits`` as a number; refuses more than :data:`MAX_DIGITS` (``where`` names the cell)."""
+    if len(digits) > MAX_DIGITS:
+        raise InputFileError(
+            f"{where} holds a number of {len(digits):,} digits ({digits[:8]}...); positions "
+            f"have at most {MAX_DIGITS}; correct or clear that cell and import again.")
+    return int(digits)
+
+
+def first_int(text: str, where: str = "a cell") -> int | None:
+    """The first whole number in ``text``, or None; see :func:`whole_number`."""
     m = re.search(r"\d+", text)
-    return int(m.group()) if m else None
+    return whole_number(m.group(), where) if m else None
 
 
 def _pieces(text: str) -> list[tuple[int, int]]:
