@@ -13,7 +13,7 @@ from isp_nlp.analysis.disagreements import disagreement_frame, format_codes, pro
 from isp_nlp.analysis.pathways import project_pathways
 from isp_nlp.cli.common import InputError, open_store
 from isp_nlp.coded.safe_csv import safe_csv_text, write_safe_csv
-from isp_nlp.store.files import atomic_path
+from isp_nlp.store.files import atomic_path, check_output
 
 
 @click.command()
@@ -80,6 +80,8 @@ def disagreements(ctx, code, stage_only, coders, include_model, unresolved, fmt,
     if code is not None and stage_only:
         raise InputError("--code and --stage both given; compare one code or the stage, "
                          "so pass only one of them.")
+    if out is not None:
+        check_output(out, "--out")
     items, compared = project_disagreements(
         open_store(ctx), code=code, stage_only=stage_only, coders=_split(coders),
         include_model=include_model)
@@ -102,11 +104,8 @@ def disagreements(ctx, code, stage_only, coders, include_model, unresolved, fmt,
 
 
 def _write_csv(frame, out: Path) -> None:
-    if not out.parent.is_dir():
-        raise InputError(f"Cannot write {out}: the folder {out.parent} does not exist; "
-                         "create it or choose another --out path.")
     try:
-        with atomic_path(out) as tmp:
+        with atomic_path(out, what="--out") as tmp:
             write_safe_csv(frame, tmp)
     except OSError as exc:
         raise InputError(f"Cannot write {out}: {exc.strerror or exc}; choose a writable "

@@ -13,6 +13,7 @@ from isp_nlp.project import (
     read_codebook_file,
     require_codebook,
 )
+from isp_nlp.store.files import check_output
 
 
 @click.group()
@@ -65,6 +66,7 @@ def codebook_show(ctx) -> None:
 def codebook_export(ctx, out: Path) -> None:
     """Write the project's codebook as a REFI-QDA .qdc for NVivo, ATLAS.ti, MAXQDA, ..."""
 
+    check_output(out, "--out")
     cb = export_project_codebook(open_store(ctx), out)
     click.echo(f"Wrote {out}: {len(cb.codes)} codes and a 'Stage' code with "
                f"{len(cb.stages)} stages")

@@ -8,6 +8,7 @@ import click
 
 from isp_nlp.cli.common import open_store
 from isp_nlp.project import export_codes, import_codes
+from isp_nlp.store.files import check_output
 
 
 @click.command("import-codes")
@@ -33,6 +34,7 @@ def import_codes_cmd(ctx, file: Path) -> None:
 def export_codes_cmd(ctx, file: Path) -> None:
     """Write every coder's codes as a coded-segments CSV, with each coding's provenance."""
 
+    check_output(file, "the output file")
     n = export_codes(open_store(ctx), file)
     click.echo(f"Wrote {n} rows to {file}")
 

@@ -13,6 +13,7 @@ from isp_nlp.errors import ImportCodesError, IspNlpError
 from isp_nlp.pipeline import make_embedder
 from isp_nlp.pipeline import next_to_code as choose
 from isp_nlp.store.database import Store
+from isp_nlp.store.files import atomic_write_text, check_output
 from isp_nlp.suggest.evaluate import StudyConfig, evaluate_files
 
 
@@ -86,6 +87,8 @@ def evaluate(coded, train, test, folds, seed_per_label, repeats, label_column, m
         raise InputError("give either CODED.csv with --folds, or --train and --test, not both.")
     if coded is None and folds:
         raise InputError("--folds needs one CODED.csv argument.")
+    if out is not None and out.parent.is_dir():  # a missing folder is created at the end
+        check_output(out, "--out")
     config = StudyConfig(seed_per_label=_ks(seed_per_label), repeats=repeats, seed=seed,
                          label_column=label_column, multi_label=multi_label, folds=folds,
                          target_agreement=target_agreement)
@@ -105,7 +108,7 @@ def evaluate(coded, train, test, folds, seed_per_label, repeats, label_column, m
     text = json.dumps(result, indent=2, ensure_ascii=False)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text + "\n", encoding="utf-8")
+        atomic_write_text(out, text + "\n", what="--out")
     if fmt == "json":
         click.echo(text)
         return

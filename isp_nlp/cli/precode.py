@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from isp_nlp.cli.common import InputError
+from isp_nlp.ingest.controls import one_line
 from isp_nlp.precode.wave import precode_wave
 
 
@@ -28,24 +30,28 @@ def precode(wave_dir: Path, source: Path, out_dir: Path, unit: str, max_chars: i
     project's model, and write OUT/summary.html.
 
     OUT is itself a project: coders can review the suggestions with
-    `isp-nlp --project OUT review`. A file that cannot be read is reported and skipped;
+    `isp-nlp --project OUT review`. A file that cannot be read is reported and skipped,
+    and so is an entry that is not a plain file (a pipe, a device, a link out of WAVE_DIR);
     the exit status is 0 when every file was pre-coded, 1 when some were skipped, and
     2 when nothing could be done (no transcripts, no trained model).
     """
 
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"--out {out_dir} is not a folder (a file, device or pipe); give "
+                         "the path of a new or existing folder for the wave")
     skip = [s.strip() for s in skip_speakers.split(",") if s.strip()]
     outcome = precode_wave(wave_dir, source, out_dir, unit=unit, max_chars=max_chars,
                            skip_speakers=skip, progress=True)
     for t in outcome.transcripts:
         for warning in t.warnings:
-            click.echo(f"Warning: {t.name}: {warning}", err=True)
+            click.echo(f"Warning: {one_line(t.name)}: {one_line(warning)}", err=True)
         open_share = "—" if t.stage_abstained_share is None else \
             f"{t.stage_abstained_share:.0%}"
-        click.echo(f"pre-coded  {t.name}: {t.codable} codable segments, "
+        click.echo(f"pre-coded  {one_line(t.name)}: {t.codable} codable segments, "
                    f"{sum(n for _, n in t.code_counts)} code suggestions, stage left open on "
                    f"{open_share}")
     for f in outcome.failed:
-        click.echo(f"   skipped  {f.path}: {f.reason}", err=True)
+        click.echo(f"   skipped  {one_line(f.path)}: {one_line(f.reason)}", err=True)
     click.echo(f"Pre-coded {len(outcome.transcripts)} transcripts with model "
                f"{outcome.model_id} ({outcome.segments_scored} segments scored); "
                f"{len(outcome.failed)} skipped.")

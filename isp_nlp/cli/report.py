@@ -8,6 +8,7 @@ import click
 
 from isp_nlp.cli.common import open_store
 from isp_nlp.report.collect import write_project_report
+from isp_nlp.store.files import check_output
 
 
 @click.command()
@@ -17,5 +18,6 @@ from isp_nlp.report.collect import write_project_report
 def report(ctx, out: Path) -> None:
     """Write one self-contained HTML report."""
 
+    check_output(out, "--out")
     path = write_project_report(open_store(ctx), out)
     click.echo(str(path))

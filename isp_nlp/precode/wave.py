@@ -6,7 +6,10 @@ of its latest model), scores every codable segment through the same
 :func:`isp_nlp.pipeline.suggest_project` that ``isp-nlp suggest`` runs, and writes
 the files a team opens next: ``wave.qdpx`` (the suggestions as codings of the model's
 user, for NVivo, ATLAS.ti or MAXQDA), ``suggestions.csv`` and ``summary.html``. A file
-that cannot be read is reported and skipped; the others are pre-coded. Coders can go on
+that cannot be read is reported and skipped; the others are pre-coded. So is an entry of
+the wave folder that is not a plain file: a named pipe, a device, a socket, or a symbolic
+link leading to one or out of the wave folder (its contents would end up in files the
+team shares). Coders can go on
 with ``isp-nlp --project OUT_DIR review``.
 """
 
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -68,20 +72,51 @@ class WaveOutcome:
 
 def wave_files(wave_dir: Path) -> list[Path]:
     """The transcripts in ``wave_dir`` and its subfolders (hidden files left out), sorted."""
+    return wave_entries(wave_dir)[0]
+
+
+def wave_entries(wave_dir: Path) -> tuple[list[Path], list[FailedFile]]:
+    """The transcripts in ``wave_dir`` and its subfolders (hidden files left out), sorted,
+    and the entries skipped because they are not plain files inside the folder."""
     if not wave_dir.is_dir():
         raise ProjectError(f"{wave_dir} is not a folder; expected the folder of the wave's "
                            "transcripts")
-    files = sorted(
-        p for p in wave_dir.rglob("*")
-        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(wave_dir).parts)
-        and p.suffix.lower() in SUPPORTED_SUFFIXES
-    )
+    files: list[Path] = []
+    skipped: list[FailedFile] = []
+    home = wave_dir.resolve()
+    for p in sorted(wave_dir.rglob("*")):
+        if any(part.startswith(".") for part in p.relative_to(wave_dir).parts):
+            continue
+        why = _not_plain(p, home)
+        if why:
+            skipped.append(FailedFile(str(p.relative_to(wave_dir)), why))
+        elif p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES:
+            files.append(p)
     if not files:
+        found = f" ({skipped[0].path} {skipped[0].reason})" if skipped else ""
         raise ProjectError(
-            f"{wave_dir} holds no transcripts; expected files ending in "
+            f"{wave_dir} holds no transcripts{found}; expected files ending in "
             f"{', '.join(SUPPORTED_SUFFIXES)}"
         )
-    return files
+    return files, skipped
+
+
+def _not_plain(path: Path, home: Path) -> str:
+    """Why the wave entry ``path`` is skipped unread, or '' for a file or folder inside."""
+    try:
+        info = path.lstat()
+        if stat.S_ISLNK(info.st_mode):
+            if not path.resolve().is_relative_to(home):
+                return ("is a symbolic link leading out of the wave folder; copy the "
+                        "transcript into the folder instead")
+            info = path.stat()
+    except OSError as exc:
+        return f"cannot be checked ({exc.strerror or exc}); check the entry"
+    if stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode):
+        return ""
+    kind = ("a named pipe (FIFO)" if stat.S_ISFIFO(info.st_mode) else "a socket"
+            if stat.S_ISSOCK(info.st_mode) else "a device")
+    return f"is {kind}, not a file, so it was not read; replace it with a saved transcript"
 
 
 def _adopt_model(source: Store, wave: Store) -> SuggesterModel:
@@ -189,11 +224,12 @@ def precode_wave(
     transcripts, no trained model, no codebook) raise :class:`IspNlpError`.
     """
     wave_dir, source_dir, out_dir = Path(wave_dir), Path(source_dir), Path(out_dir)
-    files = wave_files(wave_dir)
+    files, unplain = wave_entries(wave_dir)
     wave, model = _prepare_wave_project(source_dir, out_dir)
     try:
         skip = tuple(n for n in skip_speakers if n.strip())
         read, failed = _read_wave(files, wave_dir, on_file)
+        failed[:0] = unplain
         check_skip_speakers(skip, (t for _, t in read))
         stored = {t["document"]: (t["sha256"], t["unit"]) for t in wave.transcripts()}
         documents: dict[str, tuple[str, tuple[str, ...]]] = {}

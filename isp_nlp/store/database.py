@@ -10,7 +10,6 @@ work on one project at once. Every multi-row write is one transaction.
 from __future__ import annotations
 
 import json
-import shutil
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -22,7 +21,7 @@ from isp_nlp.records import Segment, Transcript
 from isp_nlp.store.codings import CodingTables
 from isp_nlp.store.connection import connect, lock_timeout, writable
 from isp_nlp.store.failures import DatabaseDamaged, DatabaseReadOnly, explain_database_error
-from isp_nlp.store.integrity import backup_database, full_problems, quick_problems
+from isp_nlp.store.integrity import backup_project, full_problems, quick_problems
 from isp_nlp.store.labels import LabelTables
 from isp_nlp.store.migrations import MIGRATIONS, SCHEMA_VERSION, schema
 from isp_nlp.store.registry import ModelTables, SqliteEmbeddingCache, now
@@ -212,19 +211,7 @@ class Store(ModelTables, CodingTables, LabelTables, DocumentRewrites):
 
     def backup(self, directory: str | Path) -> Path:
         """Copy the project (database and trained models) into a new folder ``directory``."""
-        target = Path(directory)
-        if target.resolve() == self.path.parent.resolve():
-            raise ProjectError(f"{target} is the project itself; choose a new folder for "
-                               "the backup")
-        if target.exists() and any(target.iterdir()):
-            raise ProjectError(f"{target} already holds files; choose a new or empty folder "
-                               "for the backup")
-        target.mkdir(parents=True, exist_ok=True)
-        backup_database(self.conn, target / DB_NAME)
-        models = self.path.parent / "models"
-        if models.is_dir():
-            shutil.copytree(models, target / "models", dirs_exist_ok=True)
-        return target / DB_NAME
+        return backup_project(self.conn, self.path, directory)
 
     # -- settings ------------------------------------------------------------
     def get_setting(self, key: str, default: str | None = None) -> str | None:

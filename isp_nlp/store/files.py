@@ -2,7 +2,8 @@
 
 Every user-named input file is read through :func:`read_regular` (regular files only,
 size checked before reading, FIFOs never block). Every output isp-nlp writes (exports,
-reports, model bundles, pre-coded waves) goes through :func:`atomic_path`: the writer
+reports, model bundles, pre-coded waves, backups) goes through :func:`atomic_path`, which
+first refuses anything but a regular file or a new path (:func:`check_output`); the writer
 fills a temporary file beside the target, which is flushed to disk and renamed over it
 only when the writer succeeds. A failure (a full disk, a bad value) leaves the old
 file, or none, and never a ``.tmp`` behind.
@@ -20,14 +21,56 @@ from pathlib import Path
 from isp_nlp.errors import InputFileError
 
 
-@contextmanager
-def atomic_path(target: str | Path, mode: int | None = None) -> Iterator[Path]:
-    """A temporary path to write; it replaces ``target`` when the block succeeds.
+def check_output(target: str | Path, what: str = "the output") -> Path:
+    """``target`` as a Path, refused unless it is a regular file or a new path in a folder.
 
-    ``mode`` defaults to the target's current permissions, else what the umask gives a
-    new file. The temporary file is private (0600) while it is written.
+    Devices, pipes, sockets, folders and symlinks leading to any of those are refused
+    before anything is created (``os.replace`` would swap a device such as /dev/null for
+    a regular file, and opening a FIFO blocks); so is a path whose folder does not exist.
+    ``what`` names the path in the message (``--out``, ``the report``).
     """
     target = Path(target)
+    try:
+        info = target.stat()
+    except FileNotFoundError:
+        info = None
+    except OSError as exc:
+        raise InputFileError(f"{what} {target} cannot be checked ({exc.strerror or exc}); "
+                             "give the path of a file to write.") from None
+    if info is not None and not stat.S_ISREG(info.st_mode):
+        raise InputFileError(f"{what} {target} is {_kind(info.st_mode)}, not a file; give "
+                             "the path of a file to write.")
+    folder = target.parent
+    if not folder.is_dir():
+        missing = "is not a folder" if folder.exists() else "does not exist"
+        raise InputFileError(f"{what} {target} cannot be written: its folder {folder} "
+                             f"{missing}; create the folder or give another path.")
+    return target
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+@contextmanager
+def atomic_path(target: str | Path, mode: int | None = None, what: str = "the output"
+                ) -> Iterator[Path]:
+    """A temporary path to write; it replaces ``target`` when the block succeeds.
+
+    ``target`` must pass :func:`check_output` (checked before anything is created, and
+    again just before the rename). ``mode`` defaults to the target's current
+    permissions, else what the umask gives a new file. The temporary file is private
+    (0600) while it is written.
+    """
+    target = check_output(target, what)
     if mode is None:
         mode = target.stat().st_mode & 0o777 if target.exists() else 0o666 & ~_umask()
     fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
@@ -38,6 +81,7 @@ def atomic_path(target: str | Path, mode: int | None = None) -> Iterator[Path]:
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
         os.chmod(tmp, mode)
+        check_output(target, what)
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
@@ -49,13 +93,15 @@ def _umask() -> int:
     return mask
 
 
-def atomic_write_bytes(target: str | Path, data: bytes, mode: int | None = None) -> None:
-    with atomic_path(target, mode) as tmp:
+def atomic_write_bytes(target: str | Path, data: bytes, mode: int | None = None,
+                       what: str = "the output") -> None:
+    with atomic_path(target, mode, what) as tmp:
         tmp.write_bytes(data)
 
 
-def atomic_write_text(target: str | Path, text: str, mode: int | None = None) -> None:
-    atomic_write_bytes(target, text.encode("utf-8"), mode)
+def atomic_write_text(target: str | Path, text: str, mode: int | None = None,
+                      what: str = "the output") -> None:
+    atomic_write_bytes(target, text.encode("utf-8"), mode, what)
 
 
 def read_regular(path: str | Path, what: str, max_bytes: int) -> bytes:

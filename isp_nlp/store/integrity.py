@@ -2,15 +2,21 @@
 
 :func:`quick_problems` runs SQLite's ``quick_check`` (before a command's first write);
 :func:`full_problems` runs ``integrity_check`` and compares every table and column with
-the current schema (``isp-nlp check``); :func:`backup_database` copies a live database
-with SQLite's online backup, so the copy is consistent even while coders write.
+the current schema (``isp-nlp check``); :func:`backup_project` copies a live database
+with SQLite's online backup, so the copy is consistent even while coders write, and the
+trained models beside it.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import sqlite3
+import stat
 from pathlib import Path
 
+from isp_nlp.errors import ProjectError
+from isp_nlp.store.files import atomic_path
 from isp_nlp.store.migrations import schema
 
 _LIMIT = 20  # problems reported at most
@@ -59,9 +65,47 @@ def full_problems(conn: sqlite3.Connection) -> list[str]:
 
 
 def backup_database(conn: sqlite3.Connection, target: Path) -> None:
-    """Write a consistent copy of the database behind ``conn`` to ``target``."""
-    copy = sqlite3.connect(target)
-    try:
-        conn.backup(copy)
-    finally:
-        copy.close()
+    """Write a consistent copy of the database behind ``conn`` to ``target`` (atomically)."""
+    with atomic_path(target, what="the backup") as tmp:
+        copy = sqlite3.connect(tmp)
+        try:
+            conn.backup(copy)
+        finally:
+            copy.close()
+
+
+def backup_project(conn: sqlite3.Connection, db_path: Path, directory: str | Path) -> Path:
+    """Copy the project of ``db_path`` (database and trained models) into the new or empty
+    folder ``directory``, which must lie outside the project; return the copy's path."""
+    target, project = Path(directory), db_path.parent
+    check_backup_folder(target, project)
+    target.mkdir(parents=True, exist_ok=True)
+    backup_database(conn, target / db_path.name)
+    models = project / "models"
+    if models.is_dir():
+        shutil.copytree(models, target / "models", ignore=_not_plain, dirs_exist_ok=True)
+    return target / db_path.name
+
+
+def check_backup_folder(target: Path, project: Path) -> None:
+    """Refuse a backup folder that is the project, lies inside it, holds files, or is not
+    a folder at all (a device, a pipe, a file, a symlink to one), before creating it."""
+    where, home = target.resolve(), project.resolve()
+    if where == home:
+        raise ProjectError(f"{target} is the project itself; choose a new folder for the "
+                           "backup")
+    if where.is_relative_to(home):
+        raise ProjectError(f"{target} is inside the project folder {project}, so the backup "
+                           "would copy itself; choose a folder outside the project")
+    if target.exists() and not target.is_dir():
+        raise ProjectError(f"{target} is not a folder (a file, device or pipe); give the "
+                           "path of a new folder for the backup")
+    if target.exists() and any(target.iterdir()):
+        raise ProjectError(f"{target} already holds files; choose a new or empty folder "
+                           "for the backup")
+
+
+def _not_plain(folder: str, names: list[str]) -> list[str]:
+    """Entries of a models folder not copied: anything but plain files and folders."""
+    return [n for n in names if not (stat.S_ISREG(mode := os.lstat(os.path.join(folder, n))
+                                                   .st_mode) or stat.S_ISDIR(mode))]
