@@ -1,18 +1,27 @@
-"""Pieces shared by the command modules: errors → exit 2, opening the project, printing."""
+"""Pieces shared by the command modules: errors → exit 2, opening the project, printing.
+
+Terminal safety lives here: :meth:`Group.main` (what the console script and click's test
+runner call) wraps stdout and stderr for the whole command in :class:`TerminalStream`,
+so every line any command prints passes through
+:func:`isp_nlp.ingest.controls.terminal_text`; error messages are one line
+(:func:`isp_nlp.ingest.controls.one_line`).
+"""
 
 from __future__ import annotations
 
 import errno
 import json
+import sys
 import traceback
 from collections.abc import Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TextIO
 
 import click
 
 from isp_nlp import __version__
 from isp_nlp.errors import ImportCodesError, IspNlpError
+from isp_nlp.ingest.controls import one_line, terminal_text
 from isp_nlp.project import open_project
 from isp_nlp.store.connection import lock_timeout
 from isp_nlp.store.database import Store, project_db
@@ -30,11 +39,60 @@ class InputError(click.ClickException):
     exit_code = 2
 
     def show(self, file: IO[Any] | None = None) -> None:  # noqa: D102 - one line, no traceback
-        click.echo(f"Error: {self.format_message()}", err=True, file=file)
+        click.echo(f"Error: {one_line(self.format_message())}", err=True, file=file)
+
+
+class TerminalStream:
+    """A text stream passing everything written through :func:`terminal_text`.
+
+    It has no ``buffer`` and refuses bytes, so click cannot go around it to the binary
+    stream beneath (click would do so for a stream it thinks misconfigured). Characters
+    the stream's encoding lacks are replaced rather than raising.
+    """
+
+    def __init__(self, inner: TextIO) -> None:
+        self._inner = inner
+
+    def write(self, text: str) -> int:
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        safe = terminal_text(text)
+        try:
+            self._inner.write(safe)
+        except UnicodeEncodeError:
+            encoding = getattr(self._inner, "encoding", None) or "ascii"
+            self._inner.write(safe.encode(encoding, "replace").decode(encoding))
+        return len(text)
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "buffer":
+            raise AttributeError(name)
+        return getattr(self._inner, name)
 
 
 class Group(click.Group):
-    """Maps domain exceptions to :class:`InputError`."""
+    """Maps domain exceptions to :class:`InputError`; every command's output is made safe
+    for the terminal (:class:`TerminalStream`)."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        out, err = sys.stdout, sys.stderr
+        wrapped = [s if isinstance(s, TerminalStream) or s is None else TerminalStream(s)
+                   for s in (out, err)]
+        sys.stdout, sys.stderr = wrapped[0], wrapped[1]
+        try:
+            return super().main(*args, **kwargs)
+        finally:
+            for stream in wrapped:
+                try:
+                    if stream is not None:
+                        stream.flush()
+                except (OSError, ValueError):  # a closed pipe: nothing more to show
+                    pass
+            sys.stdout, sys.stderr = out, err
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -44,7 +102,7 @@ class Group(click.Group):
             # rows are listed only when there are several.
             rows = [p for p in exc.problems if not p.startswith("line 1:")]
             for problem in (rows[:50] if len(rows) > 1 else ()):
-                click.echo(f"  {problem}", err=True)
+                click.echo(f"  {one_line(problem)}", err=True)
             if len(rows) > 50:
                 click.echo(f"  … and {len(rows) - 50} more", err=True)
             raise InputError(str(exc)) from None
@@ -72,7 +130,8 @@ class Group(click.Group):
         except (click.exceptions.Exit, click.ClickException, click.Abort, KeyboardInterrupt):
             raise
         except Exception:
-            traceback.print_exc()
+            for line in traceback.format_exc().splitlines():
+                click.echo(line, err=True)
             click.echo(f"This is a bug in isp-nlp {__version__}, not a mistake of yours; "
                        f"please report it at {BUG_REPORTS} with the command you ran and the "
                        "lines above.", err=True)
@@ -102,11 +161,11 @@ def _announce_wait(timeout: float) -> None:
 
 
 def emit(data: Mapping[str, Any], fmt: str) -> None:
-    """Print ``data`` as JSON or as aligned ``key: value`` lines."""
+    """Print ``data`` as JSON or as aligned ``key: value`` lines (each value on its line)."""
     if fmt == "json":
         click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
     else:
         for key, value in data.items():
             if isinstance(value, list | tuple):
                 value = ", ".join(map(str, value))
-            click.echo(f"{key:>18}: {value}")
+            click.echo(f"{key:>18}: {one_line(str(value))}")
