@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import re
 import reprlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from isp_nlp.records import STAGE_DIMENSION, STAGES, Code
@@ -18,6 +18,11 @@ TOP_KEYS = ("name", "codes", "stage")
 CODE_KEYS = ("id", "name", "parent", "definition", "include", "exclude", "examples", "color")
 STAGE_KEYS = ("id", "name", "definition", "include", "exclude", "examples", "color")
 TEXT_FIELDS = ("definition", "include", "exclude")
+#: Levels a code may sit below the top (a top-level code is level 1). A REFI-QDA export
+#: writes nested codes as nested XML, which Python serialises recursively and cannot write
+#: near its recursion limit (about 1,000, less under a deep call stack); no real codebook
+#: nests beyond a dozen levels.
+MAX_CODE_DEPTH = 100
 #: A code colour as REFI-QDA tools exchange it: ``#RRGGBB`` (``#RGB`` is read too).
 COLOR = re.compile(r"#(?:[0-9A-Fa-f]{6}|[0-9A-Fa-f]{3})")
 
@@ -230,6 +235,45 @@ def _check_codes(ck: _Checker, codes: list[Any]) -> None:
             f"codes form a cycle {' → '.join(cycle)}; remove `parent:` from one of them "
             "to make it a top-level code"
         )
+    depths = code_depths({c: parents[c][0] if c in parents else None for c in first_pos})
+    deep = [c for c in first_pos if depths[c] > MAX_CODE_DEPTH]
+    if deep:
+        ck.add(f"code '{deep[0]}' ({ck.at(f'codes[{first_pos[deep[0]]}]')}) "
+               f"{depth_fix(depths[deep[0]], len(deep))}")
+
+
+def code_depths(parent_of: Mapping[str, str | None]) -> dict[str, int]:
+    """The level of every code in ``parent_of`` (code id → parent id; 1 at the top),
+    walked without recursion; a chain stops at an unknown parent or a cycle."""
+    depth: dict[str, int] = {}
+    for start in parent_of:
+        chain: list[str] = []
+        seen: set[str] = set()
+        node: str | None = start
+        while node is not None and node in parent_of and node not in depth and node not in seen:
+            seen.add(node)
+            chain.append(node)
+            node = parent_of[node]
+        level = depth.get(node, 0) if node is not None else 0
+        for code_id in reversed(chain):
+            level += 1
+            depth[code_id] = level
+    return depth
+
+
+def too_deep(codes: Sequence[Code]) -> tuple[Code, int, int] | None:
+    """The first code nested beyond :data:`MAX_CODE_DEPTH`, its level and how many codes
+    are; None when none is."""
+    depths = code_depths({c.id: c.parent for c in codes})
+    deep = [c for c in codes if depths.get(c.id, 0) > MAX_CODE_DEPTH]
+    return (deep[0], depths[deep[0].id], len(deep)) if deep else None
+
+
+def depth_fix(level: int, more: int) -> str:
+    """The end of a too-deep message: how deep, the limit and the fix."""
+    others = f" (and {more - 1} more codes)" if more > 1 else ""
+    return (f"is nested {level} levels deep{others}, beyond the {MAX_CODE_DEPTH} levels "
+            "a REFI-QDA export can write; attach it to a code nearer the top")
 
 
 def _find_cycles(parent_of: dict[str, str], order: list[str]) -> list[list[str]]:

@@ -24,8 +24,14 @@ class CodeResolver:
     codes: list[Code] = field(default_factory=list)
     added: list[str] = field(default_factory=list)
 
+    _kids: dict[str | None, list[Code]] = field(default_factory=dict, repr=False)
+    _ids: set[str] = field(default_factory=set, repr=False)
+
     def __post_init__(self) -> None:
         self.codes = list(self.codebook.codes)
+        for c in self.codes:
+            self._kids.setdefault(c.parent, []).append(c)
+        self._ids = {c.id for c in self.codes} | set(STAGES)
 
     def known_names(self, sep: str) -> frozenset[str]:
         """Casefolded names and ``sep``-joined paths, to split cells listing several codes."""
@@ -42,7 +48,7 @@ class CodeResolver:
 
     def _child(self, parent: str | None, name: str) -> Code | None:
         key, sid = name.strip().casefold(), slug(name)
-        kids = [c for c in self.codes if c.parent == parent]
+        kids = self._kids.get(parent, [])
         return (next((c for c in kids if c.name.strip().casefold() == key), None)
                 or next((c for c in kids if c.id == sid), None))
 
@@ -79,7 +85,7 @@ class CodeResolver:
     def add_path(self, path: tuple[str, ...]) -> str:
         """Add the missing codes of ``path`` under their parents; the leaf's id."""
         parent: str | None = None
-        ids = {c.id for c in self.codes} | set(STAGES)
+        ids = self._ids
         for name in path:
             node = self._child(parent, name)
             if node is None:
@@ -91,6 +97,7 @@ class CodeResolver:
                     cand, n = f"{stem}_{n}", n + 1
                 node = Code(id=cand, name=name.strip(), parent=parent)
                 self.codes.append(node)
+                self._kids.setdefault(parent, []).append(node)
                 ids.add(cand)
                 self.added.append(cand)
             parent = node.id

@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from isp_nlp.codebook.check import DEFAULT_STAGES
+from isp_nlp.codebook.check import DEFAULT_STAGES, MAX_CODE_DEPTH, depth_fix, too_deep
 from isp_nlp.coded.spans import annotations_from_placement, place_codings
 from isp_nlp.errors import InputFileError, ProjectError
 from isp_nlp.ingest.render import RawTurn, build_transcript
@@ -53,6 +53,8 @@ from isp_nlp.store.database import Store
 
 FORMATS = ("auto", "dedoose", "atlasti")
 RECONSTRUCTED_FORMAT = "excerpts"
+#: Codes one import may add (real codebooks hold hundreds; each lookup scans a parent's codes).
+MAX_ADDED_CODES = 10_000
 
 
 @dataclass(frozen=True)
@@ -152,9 +154,28 @@ def _preview(text: str) -> str:
     return one if len(one) <= 60 else one[:57] + "..."
 
 
+def _show_path(path: Sequence[str], width: int = 80) -> str:
+    text = " > ".join(path) if len(path) <= 6 else " > ".join([*path[:3], "…", *path[-2:]])
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
+def _check_depth(rows: Sequence[ExcerptRow], name: str) -> None:
+    """Refuse a code path deeper than :data:`MAX_CODE_DEPTH` (export could not write it)."""
+    deep = [(r, p) for r in rows for p in r.codes if len(p) > MAX_CODE_DEPTH]
+    if deep:
+        row, path = deep[0]
+        others = f" (and {len(deep) - 1} more)" if len(deep) > 1 else ""
+        raise InputFileError(
+            f"{name} row {row.row}: the code '{_show_path(path)}' is nested {len(path)} "
+            f"levels deep{others}, beyond the {MAX_CODE_DEPTH} levels a REFI-QDA export can "
+            "write; shorten its path in the file (or in the tool that wrote it) and import "
+            "again.")
+
+
 def _resolve_codes(rows: Sequence[ExcerptRow], resolver: CodeResolver, add_codes: bool,
                    name: str) -> dict[tuple[str, ...], tuple[str, str]]:
     """(dimension, code id) of every code path; unknown ones added or refused."""
+    _check_depth(rows, name)
     resolved: dict[tuple[str, ...], tuple[str, str]] = {}
     unknown: list[tuple[str, ...]] = []
     for p in dict.fromkeys(p for r in rows for p in r.codes):
@@ -164,13 +185,23 @@ def _resolve_codes(rows: Sequence[ExcerptRow], resolver: CodeResolver, add_codes
         else:
             resolved[p] = hit
     if unknown and not add_codes:
-        shown = "; ".join(" > ".join(p) for p in unknown[:8])
+        shown = "; ".join(_show_path(p) for p in unknown[:8])
         more = f" and {len(unknown) - 8} more" if len(unknown) > 8 else ""
         raise ProjectError(f"{name}: {len(unknown)} code(s) are not in the project's codebook "
                            f"({shown}{more}); add them to the codebook, or pass --add-codes "
                            "to add them under their parents.")
     for p in unknown:
         resolved[p] = (CODE_DIMENSION, resolver.add_path(p))
+        if len(resolver.added) > MAX_ADDED_CODES:
+            raise InputFileError(
+                f"{name}: its codes would add more than {MAX_ADDED_CODES:,} codes to the "
+                "codebook, more than any codebook holds; check that it is the right file, "
+                "or load the codebook first with `isp-nlp codebook load`.")
+    deep = too_deep(resolver.codes)
+    if deep is not None:
+        code, level, count = deep
+        raise InputFileError(f"{name}: with its codes added, code '{code.id[:60]}' "
+                             f"{depth_fix(level, count)}.")
     return resolved
 
 
