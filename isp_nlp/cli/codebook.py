@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from isp_nlp.cli.common import open_store
+from isp_nlp.ingest.controls import one_line
 from isp_nlp.project import (
     export_project_codebook,
     load_project_codebook,
@@ -55,7 +56,7 @@ def codebook_show(ctx) -> None:
     depth: dict[str, int] = {}
     for code in cb.codes:
         depth[code.id] = depth.get(code.parent, -1) + 1 if code.parent else 0
-        click.echo(f"{'  ' * depth[code.id]}{code.id}  ({code.name})")
+        click.echo(f"{'  ' * depth[code.id]}{one_line(code.id)}  ({one_line(code.name)})")
     click.echo("stage: " + ", ".join(cb.stage_ids))
 
 

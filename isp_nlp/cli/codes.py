@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from isp_nlp.cli.common import open_store
+from isp_nlp.ingest.controls import one_line
 from isp_nlp.project import export_codes, import_codes
 from isp_nlp.store.files import check_output
 
@@ -41,5 +42,5 @@ def export_codes_cmd(ctx, file: Path) -> None:
 
 def _names(names: list[str], limit: int = 10) -> str:
     """At most ``limit`` names, then how many more (a file may hold thousands of coders)."""
-    shown = ", ".join(names[:limit])
+    shown = ", ".join(map(one_line, names[:limit]))
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")

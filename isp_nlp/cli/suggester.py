@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from isp_nlp.cli.common import open_store
+from isp_nlp.ingest.controls import one_line
 from isp_nlp.pipeline import embed_project, suggest_project, train_project
 
 
@@ -38,7 +39,7 @@ def train(ctx, folds: int, target_agreement: float | None) -> None:
     r = train_project(open_store(ctx), folds=folds, target_agreement=target_agreement,
                       progress=True)
     click.echo(f"Trained model {r['model_id']} on {r['segments']} segments coded by "
-               f"{', '.join(r['coders'])}; saved to {r['path']}")
+               f"{', '.join(map(one_line, r['coders']))}; saved to {r['path']}")
     how = ("chosen on the out-of-fold suggestions to agree best with the coders"
            if r["code_threshold_from_cv"] else "the default; too few coded segments or codes "
            "to choose one from the out-of-fold suggestions")
