@@ -34,7 +34,7 @@ from isp_nlp.errors import InputFileError
 from isp_nlp.interchange.safe_xml import parse_capped
 from isp_nlp.interchange.safe_zip import SafeArchive, describe_bytes, open_archive
 from isp_nlp.records import CODE_DIMENSION, STAGE_DIMENSION, STAGES, Code, Codebook
-from isp_nlp.store.files import read_regular
+from isp_nlp.store.files import atomic_write_bytes, read_regular
 
 CODEBOOK_NS = "urn:QDA-XML:codebook:1.0"
 PROJECT_NS = "urn:QDA-XML:project:1.0"
@@ -333,6 +333,6 @@ def write_qdc(codebook: Codebook, path: str | Path) -> Path:
     if path.suffix.lower() != ".qdc":
         raise InputFileError(f"{path.name}: a REFI-QDA codebook is written as .qdc; "
                              "give an output path ending in .qdc.")
-    path.write_bytes(codebook_to_qdc(codebook))
+    atomic_write_bytes(path, codebook_to_qdc(codebook), what="the codebook export")
     return path
 
