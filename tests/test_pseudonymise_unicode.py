@@ -123,6 +123,27 @@ def test_no_rendering_of_a_name_survives(data: st.DataObject, name: str) -> None
         assert new[a:b] == replace_names(plan, old[start:end])
 
 
+@settings(max_examples=100, deadline=None)
+@given(data=st.data(), listed=st.lists(names(), min_size=2, max_size=5))
+def test_each_match_is_the_name_it_says(data: st.DataObject, listed: list[str]) -> None:
+    entries, keys = [], set()
+    for n in listed:  # names that match alike are one row of names.csv
+        if NameMatcher([n]).whole(" ".join(k for k in keys)) is None and \
+                all(NameMatcher([k]).whole(n) is None for k in keys):
+            entries.append(NameEntry(n, pseudonym=f"P{len(entries) + 1:02d}",
+                                     line=len(entries) + 2))
+            keys.add(n)
+    plan = plan_pseudonyms(entries)
+    said = data.draw(st.lists(st.sampled_from([e.name for e in entries]), min_size=1,
+                              max_size=6))
+    old = " xv ".join(data.draw(renderings(n)) for n in said)
+    new, edits = apply_plan(plan, old)
+    for e in edits:  # the longest listed name wins, and it is the one recorded
+        assert NameMatcher([e.name]).whole(old[e.old_start:e.old_end]) == 0
+    for n in keys:
+        assert NameMatcher([n]).first(new) is None
+
+
 @settings(max_examples=150, deadline=None)
 @given(data=st.data(), name=names())
 def test_text_without_the_name_is_unchanged(data: st.DataObject, name: str) -> None:
@@ -165,9 +186,11 @@ def test_every_variant_is_replaced(listed: str, text: str, n: int) -> None:
 
 
 def test_exact_case_speakers_and_boundaries_still_hold() -> None:
-    plan = plan_pseudonyms([NameEntry("Anna", pseudonym="P03")], ["Mum"])
+    plan = plan_pseudonyms([NameEntry("Anna", pseudonym="P03"), NameEntry("Mu", "P09")],
+                           ["Mum", "MUM Jo", "Mum Jo"])
     assert replace_names(plan, "Mum: my mum, MUM and Mum’s Anna-Lena, Annabel, Anna\u093f") == (
         "P01: my mum, MUM and P01’s P03-Lena, Annabel, Anna\u093f")
+    assert replace_names(plan, "Mum Jo, MUM Jo, mum jo, MU") == "P02, P02, mum jo, P09"
     assert fold("İlker ß").key == "ilker ss"
 
 

@@ -136,25 +136,40 @@ def _umlaut(ch: str) -> bool:
     return "\u0308" in d and d[0].lower() in "aou"
 
 
-def name_pattern(name: str) -> str:
-    """The regular expression (over match keys) of one name, without its boundaries."""
+def name_pattern(name: str, *, soft: bool = True) -> tuple[str, bool]:
+    """The regular expression (over match keys) of one name, without its boundaries, and
+    whether it has optional letters (an apostrophe, ``ue`` for ``ü``). ``soft``: a soft
+    hyphen may sit between any two letters (only needed when the text holds one)."""
     folded = fold(name)
+    separator = _SEPARATOR if soft else r"[ \-]+"
     tokens: list[str] = []
+    flexible = False
     for j, c in enumerate(folded.key):
         if c in " -" + SOFT_HYPHEN:
-            if tokens and tokens[-1] != _SEPARATOR:
-                tokens.append(_SEPARATOR)
+            if tokens and tokens[-1] != separator:
+                tokens.append(separator)
             continue
         if c == "'":
             tokens.append("'?")
+            flexible = True
             continue
         source = name[folded.origin[j]] if folded.origin is not None else c
-        tokens.append(re.escape(c) + ("e?" if _umlaut(source) else ""))
-    while tokens and tokens[-1] in (_SEPARATOR, "'?"):
+        umlaut = _umlaut(source)
+        flexible |= umlaut
+        tokens.append(re.escape(c) + ("e?" if umlaut else ""))
+    while tokens and tokens[-1] in (separator, "'?"):
         tokens.pop()
-    while tokens and tokens[0] in (_SEPARATOR, "'?"):
+    while tokens and tokens[0] in (separator, "'?"):
         tokens.pop(0)
-    return "\u00ad?".join(tokens)
+    return ("\u00ad?" if soft else "").join(tokens), flexible
+
+
+def _canonical(key: str) -> tuple[str, ...]:
+    """The forms a matched key slice may take as a listed name's key (soft hyphens
+    inside a word dropped, or read as separators)."""
+    inside = " ".join(re.split(r"[ \-]+", key.replace(SOFT_HYPHEN, "")))
+    between = " ".join(re.split(r"[ \-\u00ad]+", key))
+    return (inside, between) if inside != between else (inside,)
 
 
 @dataclass(frozen=True)
@@ -168,7 +183,12 @@ class NameMatch:
 
 class NameMatcher:
     """Finds the ``names`` (see the module docstring); ``exact[i]`` marks a name matched
-    with its case only. A name whose key has no letter or digit is never matched."""
+    with its case only. A name whose key has no letter or digit is never matched.
+
+    One regular expression (no capturing groups, which would make it many times slower)
+    finds each match; the name it found is the first alternative, in order, that matches
+    there, looked up by the matched key and checked with that name's own expression.
+    """
 
     def __init__(self, names: Sequence[str], exact: Sequence[bool] = ()) -> None:
         self.names = tuple(names)
@@ -176,76 +196,95 @@ class NameMatcher:
         order = sorted(range(len(self.names)),
                        key=lambda i: (-len(name_key(self.names[i])), self.exact[i],
                                       name_key(self.names[i]), i))
-        self._alternatives: list[tuple[int, str]] = []  # (name index, pattern)
-        seen: set[tuple[str, bool]] = set()
+        self._index: list[int] = []  # alternative -> name index
+        self._patterns: dict[bool, list[str]] = {True: [], False: []}
+        self._flexible: list[int] = []  # alternatives with optional letters
+        self._canon: dict[str, list[int]] = {}
+        seen: set[tuple[str, str]] = set()  # (pattern, "" or the letters of an exact name)
         for i in order:
-            pattern = name_pattern(self.names[i])
             if not any(c.isalnum() for c in name_key(self.names[i])):
                 continue
-            if (pattern, False) in seen or (pattern, self.exact[i]) in seen:
+            pattern, flexible = name_pattern(self.names[i])
+            case = skeleton(self.names[i]) if self.exact[i] else ""
+            if (pattern, "") in seen or (pattern, case) in seen:
                 continue
-            seen.add((pattern, self.exact[i]))
-            self._alternatives.append((i, pattern))
-        self._skeletons = {i: skeleton(self.names[i]) for i, _ in self._alternatives
-                           if self.exact[i]}
-        self._regex: re.Pattern[str] | None = None
-        self._single: dict[int, re.Pattern[str]] = {}
+            seen.add((pattern, case))
+            k = len(self._index)
+            self._index.append(i)
+            self._patterns[True].append(pattern)
+            self._patterns[False].append(name_pattern(self.names[i], soft=False)[0])
+            if flexible:
+                self._flexible.append(k)
+            self._canon.setdefault(_canonical(fold(self.names[i]).key.replace("'", ""))[0],
+                                   []).append(k)
+        self._skeletons = {i: skeleton(self.names[i]) for i in self._index if self.exact[i]}
+        self._compiled: dict[tuple[int, int, bool], re.Pattern[str]] = {}
+        self._bare: dict[tuple[int, bool], re.Pattern[str]] = {}
 
-    def _bounded(self, body: str) -> re.Pattern[str]:
-        word = _word_class()
-        return re.compile(f"(?<!{word})(?:{body})(?!{word})")
+    def _regex(self, first: int, last: int, soft: bool) -> re.Pattern[str]:
+        """The bounded expression of alternatives ``first`` to ``last - 1``."""
+        found = self._compiled.get((first, last, soft))
+        if found is None:
+            word = _word_class()
+            body = "|".join(self._patterns[soft][first:last])
+            found = re.compile(f"(?<!{word})(?:{body})(?!{word})")
+            self._compiled[(first, last, soft)] = found
+        return found
 
-    @property
-    def regex(self) -> re.Pattern[str] | None:
-        if self._regex is None and self._alternatives:
-            self._regex = self._bounded("|".join(f"({p})" for _, p in self._alternatives))
-        return self._regex
+    def _fits(self, k: int, soft: bool, key: str, start: int, end: int) -> bool:
+        """True when alternative ``k`` alone matches exactly ``key[start:end]``."""
+        bare = self._bare.get((k, soft))
+        if bare is None:
+            bare = self._bare[(k, soft)] = re.compile(self._patterns[soft][k])
+        return bare.fullmatch(key, start, end) is not None
+
+    def _which(self, key: str, m: re.Match[str], first: int, soft: bool) -> int:
+        """The alternative (from ``first`` on) that the expression found as ``m``: the
+        first, in order, that matches exactly the matched text (an earlier one that did
+        would have been found instead, its boundaries being the same)."""
+        start, end = m.span()
+        listed = {k for form in _canonical(m.group()) for k in self._canon.get(form, ())}
+        for k in sorted(k for k in listed.union(self._flexible) if k >= first):
+            if self._fits(k, soft, key, start, end):
+                return k
+        for k in range(first, len(self._index)):  # not expected: check them all
+            if self._fits(k, soft, key, start, end):
+                return k
+        raise AssertionError("a name matched that no alternative matches")  # pragma: no cover
 
     def _accepts(self, folded: Folded, k: int, start: int, end: int) -> NameMatch | None:
-        i = self._alternatives[k][0]
+        i = self._index[k]
         a, b = folded.span(start, end)
         if self.exact[i] and skeleton(folded.text[a:b]) != self._skeletons[i]:
             return None
         return NameMatch(a, b, i)
 
-    def _fallback(self, folded: Folded, k: int, pos: int) -> tuple[NameMatch, int] | None:
-        """The first alternative after ``k`` that matches (and is accepted) at ``pos``,
-        with the key position where it ends."""
-        for later in range(k + 1, len(self._alternatives)):
-            if later not in self._single:
-                self._single[later] = self._bounded(self._alternatives[later][1])
-            m = self._single[later].match(folded.key, pos)
-            if m is not None and m.end() > m.start():
-                found = self._accepts(folded, later, m.start(), m.end())
-                if found is not None:
-                    return found, m.end()
-        return None
-
     def finditer(self, text: str) -> Iterator[NameMatch]:
         """Every name in ``text``, left to right, not overlapping."""
-        regex = self.regex
-        if regex is None:
+        if not self._index:
             return
         folded = fold(text)
+        key = folded.key
+        soft = SOFT_HYPHEN in key
+        everything = self._regex(0, len(self._index), soft)
         pos = 0
-        while pos <= len(folded.key):
-            m = regex.search(folded.key, pos)
+        while pos <= len(key):
+            m = everything.search(key, pos)
             if m is None:
                 return
-            if m.end() == m.start():  # cannot happen with a letter in every name; be safe
+            k = self._which(key, m, 0, soft)
+            found = self._accepts(folded, k, m.start(), m.end())
+            while found is None and k + 1 < len(self._index):  # a case-sensitive name
+                later = self._regex(k + 1, len(self._index), soft).match(key, m.start())
+                if later is None:
+                    break
+                m, k = later, self._which(key, later, k + 1, soft)
+                found = self._accepts(folded, k, m.start(), m.end())
+            if found is None:
                 pos = m.start() + 1
                 continue
-            k = (m.lastindex or 1) - 1
-            found = self._accepts(folded, k, m.start(), m.end())
-            end = m.end()
-            if found is None:
-                other = self._fallback(folded, k, m.start())
-                if other is None:
-                    pos = m.start() + 1
-                    continue
-                found, end = other
             yield found
-            pos = end
+            pos = max(m.end(), m.start() + 1)
 
     def first(self, text: str) -> NameMatch | None:
         """The first name in ``text``, if any."""
@@ -257,4 +296,3 @@ class NameMatcher:
         if m is None or text[:m.start].strip() or text[m.end:].strip():
             return None
         return m.index
-

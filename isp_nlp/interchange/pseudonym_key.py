@@ -74,17 +74,27 @@ def key_text(rows: Sequence[Mapping[str, str]]) -> str:
 def key_rows(plan: Plan, counts: Mapping[str, int],
              previous: Sequence[Mapping[str, str]] = ()) -> list[dict[str, str]]:
     """The key: every name with its pseudonym, kind and cumulative replacement count.
-    Rows of ``previous`` keys that the plan no longer lists are kept."""
+    Rows of ``previous`` keys that the plan no longer lists are kept, also one that now
+    matches like another row (``Zoe`` and ``Zoë``, listed apart by an older isp-nlp)."""
     old = {fold_name(r["name"]): r for r in previous}
+    exact = {r["name"]: r for r in previous}
     rows: dict[str, dict[str, str]] = {}
+    extra: list[dict[str, str]] = []
     for r in sorted(plan.replacements, key=lambda r: (r.pseudonym, r.name)):
-        count = old.get(fold_name(r.name), {}).get("count", "").strip()
+        count = exact.get(r.name, old.get(fold_name(r.name), {})).get("count", "").strip()
         total = (int(count) if count.isdigit() else 0) + counts.get(r.name, 0)
-        rows[fold_name(r.name)] = {"name": r.name, "pseudonym": r.pseudonym, "kind": r.kind,
-                               "count": str(total)}
-    for key, row in old.items():
-        rows.setdefault(key, {c: row.get(c, "") for c in KEY_COLUMNS})
-    return list(rows.values())
+        row = {"name": r.name, "pseudonym": r.pseudonym, "kind": r.kind, "count": str(total)}
+        if fold_name(r.name) in rows:  # speaker labels ``JANE`` and ``Jane``
+            extra.append(row)
+        else:
+            rows[fold_name(r.name)] = row
+    for kept in previous:
+        key = fold_name(kept["name"])
+        if key not in rows:
+            rows[key] = {c: kept.get(c, "") for c in KEY_COLUMNS}
+        elif all(kept["name"] != e["name"] for e in (rows[key], *extra)):
+            extra.append({c: kept.get(c, "") for c in KEY_COLUMNS})
+    return list(rows.values()) + extra
 
 
 def key_path_allowed(key: str | Path, project: str | Path) -> bool:

@@ -245,6 +245,8 @@ def plan_pseudonyms(
         gid = group_of.get(fold_name(s))
         if gid is None:
             gid = add(NameEntry(name=s, kind=SPEAKER))
+        elif all(e.kind == SPEAKER and e.name != s for e in groups[gid]):
+            groups[gid].append(NameEntry(name=s, kind=SPEAKER))  # ``JANE`` beside ``Jane``
         if gid not in speaker_groups:
             speaker_groups.append(gid)
     for d in map(_clean, detected):

@@ -269,14 +269,22 @@ def require_no_names(content: QdpxContent, qde: bytes, names: KeyNames) -> None:
             refuse(f"the name of document {i}", line)
         if (line := names.line_in(content.texts[document])) is not None:
             refuse(f"the text of document {i} ('{document}')", line)
+    seen: set[str] = set()  # descriptions, coder names and GUIDs repeat: look once
+
+    def line_in(value: str | None) -> int | None:
+        if not value or value in seen:
+            return None
+        seen.add(value)
+        return names.line_in(value) or names.line_in(value, split=True)
+
     for element in ET.fromstring(qde).iter():
         tag = element.tag.rsplit("}", 1)[-1]
         for attribute, value in element.attrib.items():
-            if (line := names.line_in(value, split=True)) is not None:
+            if (line := line_in(value)) is not None:
                 refuse(_PLACES.get((tag, attribute), f"the {attribute} of a {tag} in the "
                                    "project file"), line)
         for body in (element.text, element.tail):
-            if body and (line := names.line_in(body)) is not None:
+            if (line := line_in(body)) is not None:
                 refuse(_PLACES.get((tag, None), f"the text of a {tag} in the project file"),
                        line)
 
