@@ -56,7 +56,8 @@ def pseudonymise(ctx, names_csv, key_path, detect_names, show_key, fmt) -> None:
         click.echo(f"Warning: {n} name{'s' if n > 1 else ''} in {names_csv.name} "
                    f"({'lines' if n > 1 else 'line'} {lines}) "
                    f"{'were' if n > 1 else 'was'} not found in any transcript; check the "
-                   "spelling (the key lists them with count 0)", err=True)
+                   f"spelling (the key lists {'them' if n > 1 else 'it'} with count 0)",
+                   err=True)
     if report.named_documents:
         click.echo(f"Warning: {report.named_documents} document names hold a listed name and "
                    "were not renamed; rename those files and ingest them again before sharing",
