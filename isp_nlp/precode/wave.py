@@ -104,15 +104,14 @@ def wave_entries(wave_dir: Path) -> tuple[list[Path], list[FailedFile]]:
 def _not_plain(path: Path, home: Path) -> str:
     """Why the wave entry ``path`` is skipped unread, or '' for a file or folder inside."""
     try:
-        info = path.lstat()
-        if stat.S_ISLNK(info.st_mode):
-            if not path.resolve().is_relative_to(home):
-                return ("is a symbolic link leading out of the wave folder; copy the "
-                        "transcript into the folder instead")
-            info = path.stat()
+        link = stat.S_ISLNK(path.lstat().st_mode)
+        info = path.stat()
     except OSError as exc:
         return f"cannot be checked ({exc.strerror or exc}); check the entry"
     if stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode):
+        if link and not path.resolve().is_relative_to(home):
+            return ("is a symbolic link leading out of the wave folder; copy the "
+                    "transcript into the folder instead")
         return ""
     kind = ("a named pipe (FIFO)" if stat.S_ISFIFO(info.st_mode) else "a socket"
             if stat.S_ISSOCK(info.st_mode) else "a device")
