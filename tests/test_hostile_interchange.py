@@ -31,6 +31,7 @@ killed at once and fails as "memory".
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import resource
@@ -118,13 +119,17 @@ def harness_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 def db_state(project: Path) -> dict[str, object]:
-    """Row counts of every table, the settings and SQLite's integrity check."""
+    """Row count and a digest of the rows of every table, the settings and SQLite's
+    integrity check (the database file's own bytes change when it is merely opened)."""
     conn = sqlite3.connect(project / "project.sqlite")
     try:
         tables = [r[0] for r in conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
-        out: dict[str, object] = {t: conn.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0]
-                                  for t in tables}
+        out: dict[str, object] = {}
+        for t in tables:
+            rows = sorted(map(repr, conn.execute(f'SELECT * FROM "{t}"')))
+            digest = hashlib.sha256("\n".join(rows).encode()).hexdigest()[:16]
+            out[t] = (len(rows), digest)
         out["meta"] = conn.execute("SELECT * FROM meta ORDER BY key").fetchall()
         out["integrity"] = conn.execute("PRAGMA integrity_check").fetchone()[0]
         return out
