@@ -982,13 +982,6 @@ def no_controls_stored(ctx: Ctx) -> None:
     assert not any(CONTROLS_RE.search(t) for t in texts), "control characters were stored"
 
 
-def both(*checks: Callable[[Ctx], None]) -> Callable[[Ctx], None]:
-    def check(ctx: Ctx) -> None:
-        for one in checks:
-            one(ctx)
-    return check
-
-
 def _qdpx_users(ctx: Ctx) -> list[str]:
     qde = project_xml(text_source(1, "internal://a.txt", [selection(1, 4, 11, C_TOP)]))
     qde = qde.replace('name="Anna"', f'name="Anna{EVIL_XML}"')

@@ -275,8 +275,10 @@ def execute(case: Case, ctx: Ctx, words: list[str], harness_dir: Path) -> Run:
     return run
 
 
-def describe(run: Run) -> str:
-    return (f"exit {run.exit_code}, {run.seconds:.1f} s, peak {run.peak_kb // 1024} MB "
+def describe(case: Case, run: Run) -> str:
+    """What the case tests and what its child did, for a failure message."""
+    return (f"[{case.what}] exit {run.exit_code}, {run.seconds:.1f} s, "
+            f"peak {run.peak_kb // 1024} MB "
             f"(parent {run.base_kb // 1024} MB){', killed: ' + run.killed if run.killed else ''}"
             f"\n--- output:\n{run.output}--- fd 1/2:\n{run.raw}--- exception:\n{run.exception}")
 
@@ -284,14 +286,15 @@ def describe(run: Run) -> str:
 def check_resources(case: Case, run: Run) -> None:
     """Not hung, not slow, peak memory under the limit (and under ``unread_mb`` more than
     the parent's for files that must be refused unread)."""
-    assert run.killed != "hung", f"hung: killed after {TIMEOUT_S:g} s\n{describe(run)}"
-    assert run.seconds < SLOW_S, f"slow: {run.seconds:.1f} s >= {SLOW_S:g} s\n{describe(run)}"
+    said = describe(case, run)
+    assert run.killed != "hung", f"hung: killed after {TIMEOUT_S:g} s\n{said}"
+    assert run.seconds < SLOW_S, f"slow: {run.seconds:.1f} s >= {SLOW_S:g} s\n{said}"
     assert run.killed != "memory" and run.peak_kb < MEMORY_LIMIT_KB, (
-        f"memory: peak {run.peak_kb // 1024} MB >= 1.5 GB\n{describe(run)}")
+        f"memory: peak {run.peak_kb // 1024} MB >= 1.5 GB\n{said}")
     if case.unread_mb is not None:
         assert run.peak_kb - run.base_kb < case.unread_mb * 1024, (
             f"the file was read: peak {run.peak_kb // 1024} MB, parent {run.base_kb // 1024} "
-            f"MB, allowed {case.unread_mb} MB more\n{describe(run)}")
+            f"MB, allowed {case.unread_mb} MB more\n{said}")
 
 
 # --------------------------------------------------------------------------- the tests
@@ -309,12 +312,13 @@ def test_hostile_interchange_is_refused_in_one_line(
     run = execute(case, ctx, words, harness_dir)
     check_resources(case, run)
     output = run.output + run.raw
-    assert "Traceback" not in output + run.exception, describe(run)
-    assert run.exit_code == 2, describe(run)
+    assert "Traceback" not in output + run.exception, describe(case, run)
+    assert run.exit_code == 2, describe(case, run)
     lines = [line for line in output.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("Error: "), describe(run)
+    assert len(lines) == 1 and lines[0].startswith("Error: "), describe(case, run)
     assert not CONTROLS.search(output), f"raw control characters: {output!r}"
-    assert tree_changes(files_before, tree(tmp_path), case.out) == [], describe(run)
+    changes = tree_changes(files_before, tree(tmp_path), case.out)
+    assert changes == [], describe(case, run)
     assert sorted(os.listdir(tmp_path.parent)) == beside_before
     assert db_state(ctx.project) == db_before
     if case.check is not None:
@@ -333,12 +337,13 @@ def test_hostile_files_the_library_rightly_accepts_are_handled_safely(
     run = execute(case, ctx, words, harness_dir)
     check_resources(case, run)
     output = run.output + run.raw
-    assert "Traceback" not in output + run.exception, describe(run)
-    assert run.exit_code == 0, describe(run)
+    assert "Traceback" not in output + run.exception, describe(case, run)
+    assert run.exit_code == 0, describe(case, run)
     assert not CONTROLS.search(output), f"raw control characters: {output!r}"
     assert not [line for line in output.splitlines() if line.startswith("Error:")], output
     files_after = {k: v for k, v in tree(tmp_path).items() if not k.startswith("project/")}
-    assert tree_changes(files_before, files_after, case.out, written=True) == [], describe(run)
+    changes = tree_changes(files_before, files_after, case.out, written=True)
+    assert changes == [], describe(case, run)
     assert db_state(ctx.project)["integrity"] == "ok"
     if case.check is not None:
         case.check(ctx)
@@ -352,7 +357,7 @@ def test_the_harness_sees_a_clean_import(base_project: Path, tmp_path: Path,
     words = ["--project", str(ctx.project), *CONTROL_QDPX.build(ctx)]
     before = db_state(ctx.project)
     run = execute(CONTROL_QDPX, ctx, words, harness_dir)
-    assert run.exit_code == 0, describe(run)
+    assert run.exit_code == 0, describe(CONTROL_QDPX, run)
     assert db_state(ctx.project) != before
     assert 0 < run.peak_kb < MEMORY_LIMIT_KB
 
