@@ -60,6 +60,10 @@ from tests.hostile_cases import (
     Ctx,
 )
 
+pytestmark = pytest.mark.skipif(
+    not hasattr(os, "fork") or not Path("/proc/self/status").exists(),
+    reason="the harness forks and reads memory use from /proc (Linux)")
+
 MEMORY_LIMIT_KB = 1536 * 1024  # 1.5 GB, as ru_maxrss reports it (KB on Linux)
 TIMEOUT_S = 20.0
 #: A hostile file must be dealt with within this many seconds (over 60 cases share 2 min).
