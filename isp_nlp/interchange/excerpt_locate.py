@@ -8,6 +8,7 @@ occurrences the one nearest the given position wins.
 
 from __future__ import annotations
 
+import bisect
 import difflib
 import re
 from collections.abc import Mapping, Sequence
@@ -109,9 +110,16 @@ class SpanFinder:
     where: list[int] = field(default_factory=list)
     loose: tuple[str, list[int]] | None = None
     loose_hits: int = 0
+    newlines: list[int] | None = None
 
     def __post_init__(self) -> None:
         self.folded, self.where = collapse(self.text)
+
+    def paragraph(self, at: int) -> int:
+        """The 1-based line of character ``at`` (newlines found once, then bisected)."""
+        if self.newlines is None:
+            self.newlines = [m.start() for m in re.finditer("\n", self.text)]
+        return bisect.bisect_left(self.newlines, at) + 1
 
     def _hits(self, needle: str, hay: str, where: list[int]) -> list[tuple[int, int]]:
         hits = []
@@ -143,5 +151,5 @@ class SpanFinder:
             return hits[0]
         hint = row.start
         if row.unit == "paragraph":
-            return min(hits, key=lambda h: abs(self.text.count("\n", 0, h[0]) + 1 - hint))
+            return min(hits, key=lambda h: abs(self.paragraph(h[0]) - hint))
         return min(hits, key=lambda h: abs(h[0] - hint))
