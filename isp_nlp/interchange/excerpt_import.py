@@ -40,7 +40,9 @@ from isp_nlp.interchange.sheet_rows import (
     ExcerptFile,
     ExcerptRow,
     header_candidates,
+    headers_shown,
     read_table,
+    shown,
 )
 from isp_nlp.records import (
     CODE_DIMENSION,
@@ -99,7 +101,7 @@ def read_excerpts(path: str | Path, fmt: str = "auto", *,
                 f"{table.name}: neither a Dedoose excerpt export (needs 'Media Title' and "
                 "'Excerpt Copy' columns) nor an ATLAS.ti quotation export (needs quotation "
                 f"text, 'Document' and 'Codes' columns); found: "
-                f"{', '.join(table.header[:12]) or 'no header'}; export the excerpts again "
+                f"{headers_shown(table.header)}; export the excerpts again "
                 "or pass --format dedoose|atlasti."
             )
     if fmt == "dedoose":
@@ -156,7 +158,7 @@ def _preview(text: str) -> str:
 
 def _show_path(path: Sequence[str], width: int = 80) -> str:
     text = " > ".join(path) if len(path) <= 6 else " > ".join([*path[:3], "…", *path[-2:]])
-    return text if len(text) <= width else text[:width - 1] + "…"
+    return shown(text, width)
 
 
 def _check_depth(rows: Sequence[ExcerptRow], name: str) -> None:
@@ -215,11 +217,11 @@ def _match_or_rebuild(rows: Sequence[ExcerptRow], project: Mapping[str, str], re
         matched[m] = spelling.setdefault(document_stem(m), m)
     missing = list(spelling.values())
     if missing and not rebuild:
-        shown = ", ".join(f"'{m}'" for m in missing[:8])
+        names = ", ".join(f"'{shown(m)}'" for m in missing[:8])
         more = f" and {len(missing) - 8} more" if len(missing) > 8 else ""
         raise ProjectError(
             f"{name}: {len(missing)} document(s) of the excerpts are not in the project "
-            f"({shown}{more}); ingest them first (names are matched case-insensitively), or "
+            f"({names}{more}); ingest them first (names are matched case-insensitively), or "
             f"pass --reconstruct-documents to build them from the excerpts."
             f"{did_you_mean(missing, project)}"
         )
@@ -247,7 +249,7 @@ def _locate(rows: Sequence[ExcerptRow], matched: Mapping[str, str], texts: Mappi
         first = lost[0]
         raise ProjectError(
             f"{name}: {len(lost)} excerpt(s) were not found in the stored text of their "
-            f"document (first: {first.label}, '{matched[first.document]}': "
+            f"document (first: {shown(first.label)}, '{shown(matched[first.document])}': "
             f"\"{_preview(first.text)}\"); check that the project holds the version of "
             "the document the tool coded, or ingest that version."
         )

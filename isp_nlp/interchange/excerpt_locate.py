@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from isp_nlp.interchange.sheet_rows import ExcerptRow
+from isp_nlp.interchange.sheet_rows import ExcerptRow, shown
 
 _FOLD = str.maketrans({"“": '"', "”": '"', "„": '"', "‟": '"', "«": '"', "»": '"',
                        "‘": "'", "’": "'", "‚": "'", "‛": "'", "´": "'", "`": "'",
@@ -69,7 +69,7 @@ def did_you_mean(names: Sequence[str], project: Mapping[str, str]) -> str:
     for name in names[:3]:
         close = difflib.get_close_matches(name, choices, n=1, cutoff=0.6)
         if close:
-            hints.append(f"'{name}' → did you mean '{close[0]}'?")
+            hints.append(f"'{shown(name)}' → did you mean '{shown(close[0])}'?")
     return (" " + " ".join(hints)) if hints else ""
 
 

@@ -75,6 +75,17 @@ class Table:
     warnings: tuple[str, ...] = ()
 
 
+def shown(text: str, width: int = 60) -> str:
+    """``text`` on one line, at most ``width`` characters, for a message."""
+    one = " ".join(text[:width * 4].split())
+    return one if len(one) <= width else one[:width - 1] + "…"
+
+
+def headers_shown(header: Sequence[str]) -> str:
+    """The first header cells, shortened, for a "found: ..." message."""
+    return ", ".join(shown(h, 40) for h in header[:12]) or "no header"
+
+
 def normalise_header(text: str) -> str:
     """``text`` casefolded, accents dropped, runs of other characters one space."""
     decomposed = unicodedata.normalize("NFKD", str(text).casefold())
@@ -204,7 +215,7 @@ def find_columns(
         wanted = ", ".join(f"'{aliases[f][0]}'" for f in missing)
         raise InputFileError(
             f"{table.name}: no {wanted} column in this {tool} export (found: "
-            f"{', '.join(table.header[:12]) or 'no header'}); the required columns are "
+            f"{headers_shown(table.header)}); the required columns are "
             f"{', '.join(repr(aliases[f][0]) for f in required)}; export the excerpts again "
             "with those columns."
         )
