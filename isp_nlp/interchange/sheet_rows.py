@@ -203,7 +203,8 @@ def find_columns(
     """Column index of every field whose alias is a header; raise naming missing required ones."""
     index: dict[str, int] = {}
     for i, h in enumerate(table.header):
-        index.setdefault(normalise_header(h), i)
+        if len(h) <= 200:  # no alias is longer; a huge cell is not normalised 20 times
+            index.setdefault(normalise_header(h), i)
     found: dict[str, int] = {}
     for fieldname, names in aliases.items():
         for name in names:
@@ -293,6 +294,10 @@ def split_code_list(
             return s - (j - i)
         return s + (1 if sep.search(text[spans[j - 1][0]:spans[j - 1][1]]) else 0.25)
 
+    scores = [[0.0] * (n + 1) for _ in range(n)]  # each (i, j) scored once, not once per k
+    for i in range(n):
+        for j in range(i + 1, n + 1):
+            scores[i][j] = score(i, j)
     want = expected if expected is not None and 1 <= expected <= n else None
     neg = float("-inf")
     # best[i][k]: best score of splitting spans[i:] into k names (k = 0 only at the end)
@@ -301,11 +306,12 @@ def split_code_list(
     best[n][0] = 0.0
     for i in range(n - 1, -1, -1):
         for k in range(1, n - i + 1):
+            row = scores[i]
             for j in range(i + 1, n - k + 2):
                 rest = best[j][k - 1]
                 if rest == neg:
                     continue
-                s = score(i, j) + rest
+                s = row[j] + rest
                 if s > best[i][k]:
                     best[i][k], choice[i][k] = s, j
     k = want if want is not None and best[0][want] > neg else max(
