@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from isp_nlp.cli.common import open_store
+from isp_nlp.ingest.controls import one_line
 from isp_nlp.interchange.excerpt_import import FORMATS, import_excerpts
 from isp_nlp.interchange.sheet_export import SHEET_FORMATS, export_sheet
 
@@ -33,10 +34,13 @@ def import_excerpts_cmd(ctx, file: Path, fmt: str, coder: str | None, add_codes:
     r = import_excerpts(open_store(ctx), file, fmt=fmt, coder=coder, add_codes=add_codes,
                         reconstruct_documents=reconstruct_documents)
     for warning in r.warnings:
-        click.echo(f"Warning: {warning}", err=True)
+        click.echo(f"Warning: {one_line(warning)}", err=True)
     m = r.mapping
+    coders = ", ".join(one_line(c[:60]) for c in r.coders[:10])
+    if len(r.coders) > 10:
+        coders += f" and {len(r.coders) - 10} more"
     click.echo(
-        f"Imported {r.excerpts} {r.tool} excerpts by {', '.join(r.coders)}: "
+        f"Imported {r.excerpts} {r.tool} excerpts by {coders}: "
         f"{r.codings_added} codings added, {r.codings_unchanged} unchanged; on segments "
         f"{m['exact']} exact, {m['overlap']} by overlap, {m['unmapped']} unmapped; "
         f"{len(r.documents_matched)} documents matched, {len(r.documents_reconstructed)} "
