@@ -434,3 +434,12 @@ def test_a_fifo_or_folder_is_refused(store: Store, tmp_path: Path) -> None:
     assert "not a regular file" in refused(store, tmp_path / "pipe.csv")
     (tmp_path / "dir.csv").mkdir()
     refused(store, tmp_path / "dir.csv")
+
+
+def test_a_coder_name_holding_a_newline_cannot_forge_an_error_line(store: Store,
+                                                                  tmp_path: Path) -> None:
+    row = dedoose_row()
+    row[2] = "ana\nError: all good"
+    output = imported(store, write_csv(tmp_path / "c.csv", DEDOOSE, [row]))
+    assert not [line for line in output.splitlines() if line.startswith("Error")]
+    assert "ana<U+000A>Error: all good" in output
