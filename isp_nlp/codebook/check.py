@@ -23,6 +23,9 @@ TEXT_FIELDS = ("definition", "include", "exclude")
 #: near its recursion limit (about 1,000, less under a deep call stack); no real codebook
 #: nests beyond a dozen levels.
 MAX_CODE_DEPTH = 100
+#: Codes a codebook may hold: real codebooks have tens to a few thousand; beyond this the
+#: file is not a codebook a team codes with (and every later step would crawl).
+MAX_CODES = 50_000
 #: A code colour as REFI-QDA tools exchange it: ``#RRGGBB`` (``#RGB`` is read too).
 COLOR = re.compile(r"#(?:[0-9A-Fa-f]{6}|[0-9A-Fa-f]{3})")
 
@@ -186,6 +189,9 @@ def check_codebook(
         ck.add(f"`codes:` is {_type_name(codes)}; expected a list of entries starting with '- id:'")
     elif not codes:
         ck.add("the `codes:` list is empty; add at least one code with an id and a name")
+    elif len(codes) > MAX_CODES:
+        ck.add(f"`codes:` holds {len(codes):,} entries, beyond the {MAX_CODES:,} isp-nlp "
+               "reads; check that it is the right file, or split the codebook")
     else:
         _check_codes(ck, codes)
     if data.get("stage") is not None:

@@ -28,7 +28,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
-from isp_nlp.codebook.check import COLOR, DEFAULT_STAGES, normalise_stage
+from isp_nlp.codebook.check import (
+    COLOR,
+    DEFAULT_STAGES,
+    MAX_CODE_DEPTH,
+    MAX_CODES,
+    normalise_stage,
+)
 from isp_nlp.codebook.load import MAX_CODEBOOK_BYTES
 from isp_nlp.errors import InputFileError
 from isp_nlp.interchange.safe_xml import parse_capped
@@ -47,9 +53,6 @@ GUID_NAMESPACE = uuid.UUID("6f1d4c1e-8a51-5b0e-9a47-2f0c3d1b7e55")
 #: elements safe_xml allows (real projects are a few MB; the NVivo sample is 0.3 MB),
 #: and the raw bytes plus the parsed tree at that size stay under 1.5 GB.
 MAX_QDE_BYTES = 256 * 1024**2
-#: Code nesting kept at import: export writes codes recursively and fails near 1,000
-#: levels; QDA codebooks nest a handful of levels (the NVivo sample 4).
-MAX_CODE_DEPTH = 100
 _CHUNK = 1024 * 1024
 _DEFAULT_STAGE_BY_ID = {s.id: s for s in DEFAULT_STAGES}
 #: The GUIDs our export gives the stages (see :func:`code_guid`), so a stage renamed in the
@@ -149,6 +152,9 @@ class _Reader:
     ids: set[str]
     not_codable: int = 0
     guids: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: The next number suffix to try per id stem, so many equal names stay linear.
+    _next: dict[str, int] = field(default_factory=dict)
+    seen_guids: set[str] = field(default_factory=set)
 
     def new_id(self, name: str, parent: str | None) -> str:
         base = slug(name)
@@ -157,10 +163,12 @@ class _Reader:
             if cand not in self.ids:
                 break
         else:
-            n = 2
-            while f"{candidates[-1]}_{n}" in self.ids:
+            stem = candidates[-1]
+            n = self._next.get(stem, 2)
+            while f"{stem}_{n}" in self.ids:
                 n += 1
-            cand = f"{candidates[-1]}_{n}"
+            self._next[stem] = n + 1
+            cand = f"{stem}_{n}"
         self.ids.add(cand)
         return cand
 
@@ -171,6 +179,10 @@ class _Reader:
                 f"{self.name}: code '{name[:60]}' is nested more than {MAX_CODE_DEPTH} levels "
                 "deep, beyond what isp-nlp can export again; flatten the code hierarchy in "
                 "your QDA tool and export again.")
+        if len(self.codes) >= MAX_CODES:
+            raise InputFileError(
+                f"{self.name}: the codebook holds more than {MAX_CODES:,} codes, beyond what "
+                "isp-nlp reads; check that it is the right file, or split the codebook.")
         if not name:
             name = element.get("guid") or "unnamed"
             self.warnings.append(f"{self.name}: a code without a name is kept as '{name}'.")
@@ -184,8 +196,15 @@ class _Reader:
         code = Code(id=self.new_id(name, parent), name=name, parent=parent,
                     definition=_description(element), color=color)
         self.codes.append(code)
-        if element.get("guid"):
-            self.guids[str(element.get("guid")).strip()] = (CODE_DIMENSION, code.id)
+        guid = (element.get("guid") or "").strip()
+        if guid:
+            if guid.strip("{}").lower() in self.seen_guids:
+                raise InputFileError(
+                    f"{self.name}: two codes share the GUID {guid[:40]} (the second is "
+                    f"'{name[:60]}'), so codings cannot tell them apart; the file is damaged: "
+                    "export it again from your QDA tool.")
+            self.seen_guids.add(guid.strip("{}").lower())
+            self.guids[guid] = (CODE_DIMENSION, code.id)
         for child in element:
             if _is(child, "Code"):
                 self.code(child, code.id, depth + 1)
