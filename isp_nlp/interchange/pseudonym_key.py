@@ -16,7 +16,7 @@ import pandas as pd
 
 from isp_nlp.coded.safe_csv import restore_cell, safe_csv_text
 from isp_nlp.errors import InputFileError
-from isp_nlp.interchange.pseudonyms import Plan, fold_name
+from isp_nlp.interchange.pseudonyms import MAX_NAMES, Plan, fold_name, has_control
 from isp_nlp.store.files import atomic_write_text, read_regular
 
 KEY_COLUMNS = ("name", "pseudonym", "kind", "count")
@@ -45,8 +45,16 @@ def read_key_lines(path: str | Path) -> list[tuple[int, dict[str, str]]]:
                                  f"{','.join(KEY_COLUMNS)}); pass the key this command wrote")
         out: list[tuple[int, dict[str, str]]] = []
         for row in reader:
-            out.append((reader.line_num,
-                        {k: restore_cell(v or "") for k, v in row.items() if k}))
+            if len(out) >= MAX_NAMES:
+                raise InputFileError(f"{path} holds more than {MAX_NAMES:,} rows, beyond what "
+                                     "a pseudonym key may hold; pass the key this command wrote")
+            values = {k: restore_cell(v or "") for k, v in row.items() if k}
+            if has_control(values.get("name", "")) or has_control(values.get("pseudonym", "")):
+                raise InputFileError(
+                    f"{path}: line {reader.line_num} of the pseudonym key has a control "
+                    "character or line break in a name or pseudonym; restore the key from "
+                    "your backup")
+            out.append((reader.line_num, values))
     except csv.Error as exc:
         raise InputFileError(f"{path}: line {reader.line_num} of the pseudonym key is not "
                              f"valid CSV ({exc}); restore it from your backup") from None

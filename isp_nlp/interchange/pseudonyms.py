@@ -23,6 +23,7 @@ from pathlib import Path
 
 from isp_nlp.coded.safe_csv import restore_cell
 from isp_nlp.errors import InputFileError
+from isp_nlp.ingest.controls import CONTROLS
 from isp_nlp.ingest.labels import is_known_label
 from isp_nlp.interchange.name_match import NameMatcher, name_key
 from isp_nlp.store.files import read_regular
@@ -46,6 +47,11 @@ GENERIC_SPEAKERS = frozenset({
 SPEAKER = "speaker"
 #: names.csv larger than this is refused before it is read (a few hundred thousand names).
 MAX_NAMES_BYTES = 10 * 1024**2
+#: Rows of names.csv (and of a key): a study lists tens to a few thousand people and
+#: places; past this, planning and matching would take minutes.
+MAX_NAMES = 20_000
+#: What a name or pseudonym may not hold: control characters, bidi overrides, line breaks.
+_NOT_TEXT = re.compile(rf"{CONTROLS.pattern}|[\t\n\r\u2028\u2029]")
 _P_NUMBER = re.compile(r"P(\d+)")
 _BRACKET_NUMBER = re.compile(r"\[(\w+) (\d+)\]")
 
@@ -134,11 +140,23 @@ def read_names(path: str | Path) -> list[NameEntry]:
     reader.fieldnames = header
     entries: list[NameEntry] = []
     seen: dict[str, int] = {}
-    for row in reader:
-        line = reader.line_num
+    try:
+        rows = [(reader.line_num, row) for row in reader]
+    except csv.Error as exc:
+        raise InputFileError(f"{path}: line {reader.line_num} is not valid CSV ({exc}); save "
+                             "the names file as CSV and try again") from None
+    if len(rows) > MAX_NAMES:
+        raise InputFileError(f"{path} lists {len(rows):,} rows, beyond the {MAX_NAMES:,} a "
+                             "names file may hold; check that it is the right file")
+    for line, row in rows:
         values = {k: restore_cell((v or "").strip()) for k, v in row.items() if k}
         if not any(values.values()):
             continue
+        for column in ("name", "pseudonym"):
+            if has_control(values.get(column, "")):
+                raise InputFileError(
+                    f"{path}: line {line} has a control character or line break in its "
+                    f"{column}; a {column} is plain text on one line: correct that cell")
         name = _clean(values.get("name", ""))
         if not name:
             raise InputFileError(f"{path}: line {line} has an empty name; fill it in or "
@@ -159,6 +177,11 @@ def read_names(path: str | Path) -> list[NameEntry]:
         entries.append(NameEntry(name=name, pseudonym=_clean(values.get("pseudonym", "")),
                                  kind=kind, person=values.get("person", ""), line=line))
     return entries
+
+
+def has_control(text: str) -> bool:
+    """True when ``text`` holds a control character, a bidi override or a line break."""
+    return _NOT_TEXT.search(text) is not None
 
 
 # -- the plan ------------------------------------------------------------------------------
