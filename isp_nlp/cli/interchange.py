@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from isp_nlp.cli.common import open_store
+from isp_nlp.ingest.controls import one_line
 from isp_nlp.interchange.refi_import import (
     RefiImportOutcome,
     import_refi,
@@ -16,29 +17,34 @@ from isp_nlp.project import DEFAULT_EMBEDDER, EMBEDDERS
 
 
 def _report(out: RefiImportOutcome) -> None:
-    click.echo(f"Imported {out.file}" + (f" ({out.origin})" if out.origin else ""))
+    """The import's summary; each line stays one line whatever names the file holds."""
+    _say(f"Imported {out.file}" + (f" ({out.origin})" if out.origin else ""))
     skipped = ", ".join(f"{n} {kind}" for kind, n in sorted(out.skipped.items()))
     left = f", {len(out.left_out)} left out" if out.left_out else ""
-    click.echo(f"  sources: {len(out.added)} added, {len(out.unchanged)} unchanged, "
-               f"{len(out.missing)} missing{left}" + (f", skipped {skipped}" if skipped else ""))
+    _say(f"  sources: {len(out.added)} added, {len(out.unchanged)} unchanged, "
+         f"{len(out.missing)} missing{left}" + (f", skipped {skipped}" if skipped else ""))
     for name, why in out.missing:
-        click.echo(f"    missing '{name}': {why}")
+        _say(f"    missing '{name}': {why}")
     if out.left_out:
-        click.echo(_left_out(out.left_out))
-    click.echo(f"  codebook: {out.codebook}, {out.codes} codes in the file, "
-               f"{out.codes_added} added")
+        _say(_left_out(out.left_out))
+    _say(f"  codebook: {out.codebook}, {out.codes} codes in the file, "
+         f"{out.codes_added} added")
     if out.coders:
-        click.echo(f"  coders: {', '.join(out.coders)} ({out.coders_added} new)")
+        _say(f"  coders: {', '.join(out.coders)} ({out.coders_added} new)")
     mapping = ", ".join(f"{n} {kind}" for kind, n in out.mapping.items())
-    click.echo(f"  codings: {out.codings} imported ({out.codings_added} new), "
-               f"{out.codings_skipped} skipped" + (f"; mapped {mapping}" if mapping else ""))
+    _say(f"  codings: {out.codings} imported ({out.codings_added} new), "
+         f"{out.codings_skipped} skipped" + (f"; mapped {mapping}" if mapping else ""))
     for r in out.readings:
-        click.echo(f"    '{r.document}': offsets read as {r.reading}; {r.inside_word} "
-                   f"of {2 * r.selections} boundaries inside a word")
-    click.echo(f"  annotations changed: {out.annotations_changed}; notes: {out.notes} "
-               f"({out.notes_added} new)")
+        _say(f"    '{r.document}': offsets read as {r.reading}; {r.inside_word} "
+             f"of {2 * r.selections} boundaries inside a word")
+    _say(f"  annotations changed: {out.annotations_changed}; notes: {out.notes} "
+         f"({out.notes_added} new)")
     for warning in out.warnings:
-        click.echo(f"Warning: {warning}", err=True)
+        _say(f"Warning: {warning}", err=True)
+
+
+def _say(line: str, err: bool = False) -> None:
+    click.echo(one_line(line), err=err)
 
 
 def _left_out(left_out: tuple[tuple[str, str], ...]) -> str:

@@ -26,6 +26,10 @@ from isp_nlp.records import Transcript, Turn
 
 BOM = "\ufeff"
 
+#: Control characters a source may hold and still be text (stray NULs, escapes); beyond
+#: this and beyond 1 % of its characters it is binary data, not a transcript.
+_STRAY_CONTROLS = 16
+
 
 @dataclass(frozen=True)
 class VerbatimText:
@@ -56,6 +60,10 @@ def decode_verbatim(raw: bytes, name: str) -> VerbatimText:
             original, encoding = raw.decode("cp1252", errors="replace"), "cp1252"
             warnings.append(f"{name} is not UTF-8; read it as Windows-1252 (cp1252)")
     controls = CONTROLS.findall(original)
+    if len(controls) > max(_STRAY_CONTROLS, len(original) // 100):
+        raise InputFileError(
+            f"{name} is binary data, not text: {len(controls):,} of its {len(original):,} "
+            "characters are control characters; export the source again as plain text.")
     if controls:
         original = CONTROLS.sub(" ", original)  # one code point, one UTF-16 unit: same offsets
         first = f"U+{ord(controls[0]):04X}"
