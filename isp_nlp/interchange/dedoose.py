@@ -76,7 +76,7 @@ def is_dedoose(table: Table) -> bool:
 def parse_range(text: str, where: str = "the Excerpt Range"
                 ) -> tuple[int, int | None, int | None]:
     """(page, start, end) of an ``Excerpt Range``; page 0 and None offsets when unreadable.
-    A number of more than :data:`~isp_nlp.interchange.sheet_rows.MAX_DIGITS` digits is
+    A number of more than :data:`~isp_nlp.interchange.offsets.MAX_POSITION_DIGITS` digits is
     refused (``where`` names the cell)."""
     m = _RANGE.search(text)
     if not m:

@@ -21,6 +21,10 @@ from itertools import accumulate
 
 BOM = "\ufeff"
 _JOINERS = {"\u200d", "\u200c", "\ufe0e", "\ufe0f", "\u20e3"}
+#: Digits a character position may have, in any file format: a position is an offset into
+#: one source of at most 50 MB, and a number this short stays far from Python's 4,300-digit
+#: limit on int().
+MAX_POSITION_DIGITS = 12
 
 
 @dataclass(frozen=True, order=True)

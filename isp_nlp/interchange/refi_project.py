@@ -24,6 +24,7 @@ from pathlib import Path
 from xml.etree import ElementTree as ET
 
 from isp_nlp.errors import InputFileError
+from isp_nlp.interchange.offsets import MAX_POSITION_DIGITS
 from isp_nlp.interchange.refi_codebook import (
     CodebookImport,
     codebook_from_root,
@@ -39,9 +40,6 @@ PROJECT_NS = "urn:QDA-XML:project:1.0"
 OTHER_SOURCES = {"PDFSource": "pdf", "PictureSource": "picture", "AudioSource": "audio",
                  "VideoSource": "video"}
 _PROVENANCE = re.compile(r"^\s*isp-nlp:\s*provenance=(\w+)\s*$")
-#: A position is a character offset into one source (at most 50 MB): 12 digits is ample
-#: and keeps int() far from Python's 4,300-digit limit.
-MAX_POSITION_DIGITS = 12
 _POSITION = re.compile(rf"\s*[+-]?[0-9]{{1,{MAX_POSITION_DIGITS}}}\s*")
 _NAME_SUFFIXES = (".txt", ".docx", ".doc", ".rtf", ".md", ".odt", ".pdf")
 

@@ -20,14 +20,12 @@ from typing import Any
 
 from isp_nlp.errors import InputFileError
 from isp_nlp.ingest.decode import decode_bytes
+from isp_nlp.interchange.offsets import MAX_POSITION_DIGITS
 from isp_nlp.interchange.xlsx import MAX_CELLS, MAX_COLUMNS, MAX_ROWS, read_xlsx
 from isp_nlp.store.files import read_regular
 
 DELIMITERS = (";", ",", "\t", "|")
 MAX_SHEET_BYTES = 256 * 1024**2  # an excerpt export larger than this is not one
-#: Digits in a position (a character offset or paragraph number): 12 reach a terabyte of
-#: text, and Python refuses to read numbers of more than 4,300 digits at all.
-MAX_DIGITS = 12
 #: Comma pieces of a code list grouped into names (real cells hold about 10; grouping is
 #: cubic in the pieces, so a longer list is split at every comma).
 MAX_GROUPED_PIECES = 40
@@ -234,11 +232,12 @@ def cell(cells: Sequence[str], column: int | None) -> str:
 
 
 def whole_number(digits: str, where: str) -> int:
-    """``digits`` as a number; refuses more than :data:`MAX_DIGITS` (``where`` names the cell)."""
-    if len(digits) > MAX_DIGITS:
+    """``digits`` as a number; refuses more than
+    :data:`~isp_nlp.interchange.offsets.MAX_POSITION_DIGITS` (``where`` names the cell)."""
+    if len(digits) > MAX_POSITION_DIGITS:
         raise InputFileError(
             f"{where} holds a number of {len(digits):,} digits ({digits[:8]}...); positions "
-            f"have at most {MAX_DIGITS}; correct or clear that cell and import again.")
+            f"have at most {MAX_POSITION_DIGITS}; correct or clear that cell and import again.")
     return int(digits)
 
 
