@@ -28,7 +28,7 @@ DELIMITERS = (";", ",", "\t", "|")
 MAX_SHEET_BYTES = 256 * 1024**2  # an excerpt export larger than this is not one
 #: Comma pieces of a code list grouped into names (real cells hold about 10; grouping is
 #: cubic in the pieces, so a longer list is split at every comma).
-MAX_GROUPED_PIECES = 40
+_GROUPED_PIECES = 40
 #: The delimiter and ``sep=`` hint are looked for in this many first characters.
 _SNIFF_CHARS = 64 * 1024
 XLSX_SUFFIXES = (".xlsx", ".xlsm")
@@ -273,7 +273,7 @@ def split_code_list(
         return [line.strip() for line in text.split("\n") if line.strip()]
     spans = _pieces(text)
     n = len(spans)
-    if n <= 1 or n > MAX_GROUPED_PIECES:  # grouping is cubic: a longer list is split plainly
+    if n <= 1 or n > _GROUPED_PIECES:  # grouping is cubic: a longer list is split plainly
         return [text[a:b].strip() for a, b in spans]
     sep = re.compile(theme)
     themed = any(sep.search(text[a:b]) for a, b in spans)
