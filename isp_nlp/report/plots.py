@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+from isp_nlp.ingest.controls import one_line
 from isp_nlp.records import STAGES
 
 DPI = 100
@@ -36,8 +37,9 @@ CODER_COLORS = [
 
 
 def plain(text: object, limit: int = 40) -> str:
-    """Label text safe for matplotlib: no mathtext, shortened to ``limit`` characters."""
-    value = str(text)
+    """Label text safe for matplotlib: controls shown as ``<U+001B>`` on one line, no
+    mathtext, shortened to ``limit`` characters."""
+    value = one_line(str(text))
     if len(value) > limit:
         value = value[: limit - 1] + "…"
     return value.replace("\\", "\\\\").replace("$", r"\$")
