@@ -160,7 +160,8 @@ _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _c
 MAX_CODEBOOK_BYTES = 20_000_000
 #: Coded-segments and consensus CSVs may be large (a million rows is about 100 MB).
 MAX_TABLE_BYTES = 1_000_000_000
-#: Nodes a codebook may hold once YAML aliases are expanded (billion-laughs guard).
+#: Nodes YAML aliases may add to a codebook once expanded, beyond the nodes written out
+#: (billion-laughs guard; the nodes written out are bounded by MAX_CODEBOOK_BYTES).
 MAX_YAML_NODES = 200_000
 
 
@@ -218,7 +219,7 @@ def _expanded_size(node: Any, sizes: dict[int, int]) -> int:
         total += sum(_expanded_size(child, sizes) for child in node.value)
     elif isinstance(node, yaml.MappingNode):
         total += sum(_expanded_size(k, sizes) + _expanded_size(v, sizes) for k, v in node.value)
-    sizes[id(node)] = min(total, MAX_YAML_NODES + 1)
+    sizes[id(node)] = min(total, 2**62)  # exact for any real file, small numbers for bombs
     return sizes[id(node)]
 
 
@@ -243,7 +244,8 @@ def _parse_yaml(text: str, name: str) -> tuple[Any, dict[str, int]]:
     try:
         loader = _StrictLoader(text)
         node = loader.get_single_node()
-        if node is not None and _expanded_size(node, {}) > MAX_YAML_NODES:
+        sizes: dict[int, int] = {}  # one entry per node written in the file
+        if node is not None and _expanded_size(node, sizes) - len(sizes) > MAX_YAML_NODES:
             raise InputFileError(
                 f"{name} expands to more than {MAX_YAML_NODES:,} YAML nodes through its aliases "
                 "(*name); a codebook does not need that: write the entries out, without aliases."
