@@ -630,6 +630,12 @@ def key_through_link(ctx: Ctx) -> list[str]:
     return _pseudo(ctx.path("names.csv"), ctx.path("keys/key.csv"))
 
 
+def _names_with_escape(ctx: Ctx) -> list[str]:
+    ctx.path("names.csv").write_bytes(csv_bytes(["name", "kind"], [[f"Zed{EVIL}", "participant"]]))
+    (ctx.root / "keys").mkdir()
+    return _pseudo(ctx.path("names.csv"), ctx.path("keys/key.csv"))
+
+
 # --------------------------------------------------------------------------- outputs
 
 
@@ -936,6 +942,8 @@ REFUSED: list[Case] = [
     Case("names-pseudonym-escape", "a pseudonym holding ESC sequences and a newline (it "
          "would enter every transcript)", names_file(
              lambda p: p.write_bytes(csv_bytes(["name", "pseudonym"], [["P01", f"X{EVIL}"]])))),
+    Case("names-name-escape", "a listed name holding ESC sequences and a newline",
+         _names_with_escape),
     Case("names-500k", "500,000 names (9 MB, under the size limit)", names_file(many_names)),
     # --- pseudonymise: the key
     Case("key-fifo", "--key is a FIFO", key_file(fifo), out="key.csv",
@@ -1007,12 +1015,6 @@ def _dedoose_coder(ctx: Ctx) -> list[str]:
     return _excerpts(dedoose(ctx.path("x.csv"), [row]))
 
 
-def _names_with_escape(ctx: Ctx) -> list[str]:
-    ctx.path("names.csv").write_bytes(csv_bytes(["name", "kind"], [[f"Zed{EVIL}", "participant"]]))
-    (ctx.root / "keys").mkdir()
-    return _pseudo(ctx.path("names.csv"), ctx.path("keys/key.csv"))
-
-
 #: Cases the library rightly accepts (exit 0): a source it must not read is *left out*
 #: and listed (importing the rest, as NVivo exports often name files elsewhere); controls
 #: in a source become spaces (offsets kept); unusable selections are skipped with a
@@ -1061,8 +1063,6 @@ ACCEPTED: list[Case] = [
          _qdpx_code_colour),
     Case("ok-dedoose-coder", "an Excerpt Creator with ESC sequences is printed safely",
          _dedoose_coder),
-    Case("ok-names-escape", "a listed name with ESC sequences is never printed raw",
-         _names_with_escape, out="keys/key.csv"),
 ]
 
 #: The control: a clean archive imports, so the harness's checks are not vacuous.
