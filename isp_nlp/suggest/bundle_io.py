@@ -268,8 +268,8 @@ def content_hash(config: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) ->
 def read_json(path: Path, fix: str) -> dict[str, Any]:
     size = path.stat().st_size
     if size > MAX_JSON_BYTES:
-        raise ModelError(f"{path} is {size / 1e6:.0f} MB; a model's JSON files are far "
-                         f"smaller, so it is refused; {fix}.")
+        raise ModelError(f"{path} is {size:,} bytes, beyond the limit of {MAX_JSON_BYTES:,} "
+                         f"bytes; a model's JSON files are far smaller, so it is refused; {fix}.")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -303,8 +303,9 @@ def read_arrays(path: Path, parts: Iterable[str], fix: str) -> dict[str, np.ndar
         raise ModelError(f"{path} holds {len(members)} arrays; a model has far fewer; {fix}.")
     total = sum(m.file_size for m in members)
     if total > MAX_ARRAY_BYTES:
-        raise ModelError(f"{path} unpacks to {total / 1e6:.0f} MB; a model is far smaller, so "
-                         f"it is refused before loading; {fix}.")
+        raise ModelError(f"{path} unpacks to {total:,} bytes, beyond the limit of "
+                         f"{MAX_ARRAY_BYTES:,} bytes; a model is far smaller, so it is refused "
+                         f"before loading; {fix}.")
     for m in members:
         name = m.filename.removesuffix(".npy")
         if not m.filename.endswith(".npy") or not (
