@@ -319,6 +319,23 @@ def test_xml_attributes_at_a_lowered_cap_are_read_and_one_more_refused(
     one_line(exc, "s.qdpx", f"{attributes - 1:,} attributes")
 
 
+def test_an_xml_tag_at_a_lowered_byte_limit_is_read_and_one_byte_more_refused(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # The real limit is 16 MB; lowered to 100 bytes (read at call time). Fed a byte at a
+    # time, the open tag is measured exactly: '<' and the 99 bytes after it, then '>'.
+    monkeypatch.setattr(safe_xml, "MAX_TAG_BYTES", 100)
+
+    def tag(size: int) -> list[bytes]:
+        head = b'<Project a="'
+        data = head + b"x" * (size - len(head) - 2) + b"\"/>"
+        return [data[i:i + 1] for i in range(len(data))]
+
+    assert safe_xml.parse_capped(tag(100), "t.qde").tag == "Project"
+    with pytest.raises(InputFileError) as exc:
+        safe_xml.parse_capped(tag(101), "t.qde")
+    one_line(exc, "t.qde", "100 bytes", "closing '>'")
+
+
 
 # --------------------------------------------------------------------------- Word .docx
 

@@ -3,8 +3,8 @@
 :func:`parse_capped` feeds the parser a chunk at a time (never the whole file in one
 string), refuses DTDs and entities (defusedxml's parser: no "billion laughs", no
 external files), and stops with one line as soon as the document holds more than
-:data:`MAX_ELEMENTS` elements, :data:`MAX_ATTRIBUTES` attributes, or nests deeper than
-:data:`MAX_DEPTH`.
+:data:`MAX_ELEMENTS` elements, :data:`MAX_ATTRIBUTES` attributes, nests deeper than
+:data:`MAX_DEPTH`, or leaves a tag open for more than :data:`MAX_TAG_BYTES`.
 
 Why these numbers: a large real REFI-QDA project (50 sources, 100,000 codings, a few
 thousand codes and notes) is about 400,000 elements with 2 to 7 attributes each; the
@@ -29,6 +29,10 @@ from isp_nlp.errors import InputFileError
 MAX_ELEMENTS = 1_000_000
 MAX_ATTRIBUTES = 8_000_000
 MAX_DEPTH = 256
+#: Bytes one tag (from ``<`` to its ``>``) may run: expat re-reads an unclosed tag as it
+#: grows, so a huge one takes quadratic time (200 MB: 15 s). Text content is not a tag;
+#: no attribute a QDA tool writes comes near this.
+MAX_TAG_BYTES = 16 * 1024**2
 
 
 def parse_capped(chunks: Iterable[bytes], name: str) -> ET.Element:
@@ -43,9 +47,16 @@ def parse_capped(chunks: Iterable[bytes], name: str) -> ET.Element:
                                  forbid_entities=True, forbid_external=True))
     max_elements, max_attributes, max_depth = MAX_ELEMENTS, MAX_ATTRIBUTES, MAX_DEPTH
     elements = attributes = depth = 0
+    open_tag: int | None = None  # bytes fed since a '<' whose '>' has not come yet
     root: ET.Element | None = None
     try:
         for chunk in chunks:
+            open_tag = _open_tag(open_tag, chunk)
+            if open_tag is not None and open_tag > MAX_TAG_BYTES:
+                raise InputFileError(
+                    f"{name} has an XML tag running over {MAX_TAG_BYTES:,} bytes without "
+                    "its closing '>', which no QDA tool writes; refusing it (a hostile or "
+                    "damaged file); export it again.")
             parser.feed(chunk)
             for pair in parser.read_events():
                 event, element = cast("tuple[str, ET.Element]", pair)
@@ -81,6 +92,17 @@ def parse_capped(chunks: Iterable[bytes], name: str) -> ET.Element:
         raise InputFileError(f"{name} is not well-formed XML (no element found); export it "
                              "again from your QDA tool.")
     return root
+
+
+def _open_tag(open_tag: int | None, chunk: bytes) -> int | None:
+    """Bytes since the last '<' not yet closed by a '>', after ``chunk`` (None: none open).
+    In well-formed XML a raw '<' always starts markup, so text content never counts."""
+    lt, gt = chunk.rfind(b"<"), chunk.rfind(b">")
+    if lt > gt:
+        return len(chunk) - lt
+    if gt >= 0:
+        return None
+    return None if open_tag is None else open_tag + len(chunk)
 
 
 def _local(tag: object) -> str:
