@@ -106,7 +106,7 @@ def test_a_transcript_one_byte_past_the_limit_is_refused_unread(tmp_path: Path) 
     path = sparse(tmp_path / "t.txt", MAX_TRANSCRIPT_BYTES + 1, b"P1: hello\n")
     with pytest.raises(InputFileError) as exc:
         load_text(path)
-    one_line(exc, "t.txt", "over 50 MB are refused")
+    one_line(exc, "t.txt", "over 50,000,000 bytes are refused")
 
 
 def test_a_transcript_at_a_lowered_limit_is_read_and_one_byte_more_refused(
@@ -135,7 +135,7 @@ def test_a_yaml_codebook_at_the_size_limit_is_read_and_one_byte_more_refused(
     sparse(path, MAX_CODEBOOK_BYTES + 1, b"codes:\n")
     with pytest.raises(InputFileError) as exc:
         load_codebook(path)
-    one_line(exc, "cb.yaml", "over 20 MB is refused")
+    one_line(exc, "cb.yaml", "over 20,000,000 bytes is refused")
 
 
 def _yaml_codes(count: int, *, alias_uses: int = 0) -> str:
@@ -214,7 +214,7 @@ def test_a_coded_csv_one_byte_past_the_limit_is_refused_unread(tmp_path: Path) -
     path = sparse(tmp_path / "c.csv", MAX_TABLE_BYTES + 1, b"document,segment,text\n")
     with pytest.raises(InputFileError) as exc:
         read_coded_csv(path)
-    one_line(exc, "c.csv", "over 1000 MB is refused")
+    one_line(exc, "c.csv", "over 1,000,000,000 bytes is refused")
 
 
 def test_a_coded_csv_at_a_lowered_limit_is_read_and_one_byte_more_refused(
@@ -234,7 +234,7 @@ def test_a_consensus_csv_one_byte_past_the_limit_is_refused(store: Store,
                                                             tmp_path: Path) -> None:
     path = sparse(tmp_path / "consensus.csv", MAX_TABLE_BYTES + 1, b"segment,codes\n")
     line = cli_refused(store, "resolve", str(path))
-    assert "consensus.csv" in line and "over 1000 MB is refused" in line
+    assert "consensus.csv" in line and "over 1,000,000,000 bytes is refused" in line
 
 
 # --------------------------------------------------------------------------- REFI-QDA

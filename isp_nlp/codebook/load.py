@@ -178,8 +178,8 @@ def read_text_file(path: Path, what: str, max_bytes: int = MAX_CODEBOOK_BYTES) -
     size = path.stat().st_size
     if size > max_bytes:
         raise InputFileError(
-            f"{path.name} is {size / 1e6:.0f} MB; a {what} file over "
-            f"{max_bytes / 1e6:.0f} MB is refused; check that it is the right file."
+            f"{path.name} is {size:,} bytes; a {what} file over "
+            f"{max_bytes:,} bytes is refused; check that it is the right file."
         )
     try:
         raw = path.read_bytes()

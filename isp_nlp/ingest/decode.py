@@ -63,8 +63,8 @@ def read_bytes(path: Path) -> bytes:
     size = path.stat().st_size
     if size > MAX_TRANSCRIPT_BYTES:
         raise InputFileError(
-            f"{name} is {size / 1e6:.0f} MB; transcript files over "
-            f"{MAX_TRANSCRIPT_BYTES / 1e6:.0f} MB are refused (an hour of talk is well under "
+            f"{name} is {size:,} bytes; transcript files over "
+            f"{MAX_TRANSCRIPT_BYTES:,} bytes are refused (an hour of talk is well under "
             "1 MB); split it, or check that it is a transcript."
         )
     try:

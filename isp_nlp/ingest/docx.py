@@ -52,8 +52,8 @@ def _check_package(raw: bytes, name: str) -> None:
     total = sum(i.file_size for i in infos)
     if len(infos) > MAX_DOCX_MEMBERS or total > MAX_DOCX_UNPACKED:
         raise InputFileError(
-            f"{name} unpacks to {total / 1e6:.0f} MB in {len(infos)} parts, beyond the limit of "
-            f"{MAX_DOCX_UNPACKED / 1e6:.0f} MB and {MAX_DOCX_MEMBERS} parts for a Word "
+            f"{name} unpacks to {total:,} bytes in {len(infos)} parts, beyond the limit of "
+            f"{MAX_DOCX_UNPACKED:,} bytes and {MAX_DOCX_MEMBERS} parts for a Word "
             "transcript; refusing it (possibly a zip bomb); save the transcript again from Word."
         )
     for info in infos:
