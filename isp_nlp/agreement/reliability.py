@@ -32,7 +32,13 @@ from isp_nlp.agreement.sets import (
     set_ratings,
     set_ratings_alpha,
 )
-from isp_nlp.agreement.tables import HUMAN_HUMAN, MODEL_CODER, MODEL_HUMAN, coder_order
+from isp_nlp.agreement.tables import (
+    HUMAN_HUMAN,
+    MODEL_CODER,
+    MODEL_HUMAN,
+    VALUE_TARGET,
+    coder_order,
+)
 from isp_nlp.errors import IspNlpError
 from isp_nlp.records import STAGE_DIMENSION, STAGES
 
@@ -67,6 +73,8 @@ class ReliabilityReport:
         """One row per (target, metric[, pair]) for CSV and table output."""
         rows: list[dict[str, Any]] = []
         targets = [("stage", self.data.get("stage"))]
+        if VALUE_TARGET in self.data:
+            targets.append((VALUE_TARGET, self.data[VALUE_TARGET]))
         targets += [(f"code:{c}", v) for c, v in self.data.get("codes", {}).items()]
         targets.append(("overall", self.data.get("overall")))
         for target, metrics in targets:
@@ -232,6 +240,7 @@ def reliability_report(
     coders: Sequence[str] | None = None,
     model_coder: str = MODEL_CODER,
     progress: Callable[[int, int], None] | None = None,
+    single_label: bool = False,
 ) -> ReliabilityReport:
     """Coefficients with bootstrap CIs for the stage, each code, overall, and coder pairs.
 
@@ -241,6 +250,9 @@ def reliability_report(
     with MASI and Jaccard distances over each coder's set of codes per segment.
     ``documents`` maps segment ids to documents (``by="document"``). ``progress`` is
     called with (targets done, targets in all) after each target (stage, code, overall).
+    With ``single_label`` the table under :data:`VALUE_TARGET` is one variable whose
+    values are the codes (:func:`single_value_table`), rated at ``options.level``
+    (target ``code``); there are no per-code or overall rows.
     """
 
     options = options or ReliabilityOptions()
@@ -251,10 +263,13 @@ def reliability_report(
         "metrics": metrics, "level": options.level, "ci": options.ci, "by": options.by,
         "resamples": options.n_resamples, "seed": options.seed,
         "coders": sorted({str(c) for t in tables.values() for c in t.columns}),
+        "single_label": single_label,
     }}
     pairs: list[dict[str, Any]] = []
-    codes = {t: tab for t, tab in tables.items() if t != STAGE_DIMENSION}
-    total = (STAGE_DIMENSION in tables) + len(codes) + bool(codes)
+    value = tables.get(VALUE_TARGET) if single_label else None
+    codes = {t: tab for t, tab in tables.items() if t != STAGE_DIMENSION} \
+        if value is None else {}
+    total = (STAGE_DIMENSION in tables) + len(codes) + bool(codes) + (value is not None)
     done = 0
     jobs = _Jobs(options)
 
@@ -278,7 +293,13 @@ def reliability_report(
         pairs += _pairs(STAGE_DIMENSION, table, metrics, jobs, categories, groups,
                         model_coder)
         jobs.then(step)
-    data["codes"] = {}
+    if value is not None:
+        groups = _groups(value.index, options.by, documents)
+        data[VALUE_TARGET] = _estimates(value, metrics, jobs, categories=None, groups=groups)
+        pairs += _pairs(VALUE_TARGET, value, metrics, jobs, None, groups, model_coder)
+        jobs.then(step)
+    else:
+        data["codes"] = {}
     for code, table in codes.items():
         groups = _groups(table.index, options.by, documents)
         data["codes"][code] = _estimates(table, metrics, jobs, categories=(0, 1),

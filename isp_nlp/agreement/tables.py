@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -255,3 +255,74 @@ def mapped_annotations(mapped: Sequence[tuple[Any, Any]], codebook: Any) -> pd.D
         if _stage(row):
             records.append((seg.id, row.coder, STAGE_DIMENSION, _stage(row)))
     return pd.DataFrame(records, columns=list(ANNOTATION_COLUMNS))
+
+
+# --------------------------------------------------------------------------- one variable
+
+#: The target of the one variable whose values are the codes (single-label codings).
+VALUE_TARGET = "code"
+
+
+def _number(label: str) -> float | None:
+    try:
+        value = float(label)
+    except ValueError:
+        return None
+    return value if np.isfinite(value) else None
+
+
+def single_value_table(
+    codes: Mapping[str, pd.DataFrame], *, force: bool = False,
+    model_coder: str = MODEL_CODER,
+) -> pd.DataFrame | None:
+    """One unit × coder table whose values are the codes, from per-code presence tables.
+
+    Without ``force``: the table when every coder who saw a unit gave it exactly one
+    code, else None. With ``force``: a coder who gave a unit no code is missing there,
+    and one who gave it several codes is a one-line error. Values are numbers (float)
+    when every code reads as a number, else the code texts.
+    """
+    codes = {str(c): t for c, t in codes.items() if not t.empty}
+    if not codes:
+        return None
+    index = sorted(set().union(*(t.index for t in codes.values())))
+    columns = coder_order(set().union(*(t.columns for t in codes.values())), model_coder)
+    names = sorted(codes)
+    presence = np.stack([codes[c].reindex(index=index, columns=columns).to_numpy(float)
+                         for c in names], axis=2)
+    seen = ~np.isnan(presence).all(axis=2)
+    given = (presence == 1).sum(axis=2)
+    several = given > 1
+    if several.any():
+        if not force:
+            return None
+        row, col = (int(x[0]) for x in np.nonzero(several))
+        raise IspNlpError(
+            f"Coder {columns[col]} gives unit {index[row]} {int(given[row, col])} codes, but "
+            "--single-label needs one value per coder and unit, so drop --single-label or "
+            "keep one code each."
+        )
+    if not force and (given[seen] != 1).any():
+        return None
+    numbers = [_number(c) for c in names]
+    labels: np.ndarray = (np.array(numbers, dtype=float) if None not in numbers
+                          else np.array(names, dtype=object))
+    keep = given == 1
+    values = np.full(given.shape, None if labels.dtype == object else np.nan,
+                     dtype=labels.dtype)
+    values[keep] = labels[presence.argmax(axis=2)][keep]
+    table = pd.DataFrame(values, index=pd.Index(index, name="segment_id"),
+                         columns=pd.Index(columns, name="coder"))
+    return table.loc[keep.any(axis=1)]
+
+
+def check_value_level(table: pd.DataFrame, level: str) -> None:
+    """Raise a one-line error when ``level`` needs numbers and the values are codes' text."""
+    if level == "nominal" or table.dtypes.map(lambda d: d.kind == "f").all():
+        return
+    text = next((v for v in table.to_numpy().ravel() if isinstance(v, str)
+                 and _number(v) is None), "?")
+    raise IspNlpError(
+        f"--level {level} needs values that are numbers, but the code '{text}' is not one, "
+        "so use --level nominal or codes that are numbers."
+    )

@@ -13,11 +13,19 @@ from isp_nlp.agreement.bootstrap import BY
 from isp_nlp.agreement.coefficients import METRICS
 from isp_nlp.agreement.ratings import LEVELS
 from isp_nlp.agreement.reliability import ReliabilityOptions, reliability_report
-from isp_nlp.agreement.tables import MODEL_CODER, coding_tables, csv_coding_tables
+from isp_nlp.agreement.tables import (
+    MODEL_CODER,
+    VALUE_TARGET,
+    check_value_level,
+    coding_tables,
+    csv_coding_tables,
+    single_value_table,
+)
 from isp_nlp.cli.common import InputError, open_store
 from isp_nlp.coded.read import iter_coded_csv
 from isp_nlp.coded.safe_csv import safe_csv_text
 from isp_nlp.project import place_coded_csv, require_codebook
+from isp_nlp.records import STAGE_DIMENSION
 from isp_nlp.report.collect import annotation_frame
 from isp_nlp.store.database import project_db
 
@@ -36,13 +44,17 @@ overall also with MASI and Jaccard set distances), ac1 (Gwet), bp
 (Brennan-Prediger). Non-nominal levels weight kappa/pi/fleiss/ac1/bp
 (linear for ordinal, quadratic for interval/ratio). Codes are presence (0/1)
 per segment; overall pools every (segment, code) unit. CIs are percentile
-bootstrap over segments or whole documents.
+bootstrap over segments or whole documents. When each coder gives each unit
+exactly one code (or with --single-label), the codes are the values of ONE
+variable (target `code`) and --level applies to it (numbers for
+ordinal/interval/ratio); on per-code presence tables only nominal applies.
+A dimension nobody coded (e.g. no stage column) gets no row.
 
 JSON: {"settings": {...}, "stage": {METRIC: EST}, "codes": {CODE: {METRIC:
-EST}}, "overall": {METRIC: EST}, "pairs": [{"target", "coder_a", "coder_b",
-"kind", "percent": EST, "kappa": EST, "pi": EST}]}, where EST is {"value",
-"ci_low", "ci_high", "n_units", "n_coders", "note"}; null = undefined (the
-note says why).
+EST}}, "overall": {METRIC: EST} (one variable: "code": {METRIC: EST} instead),
+"pairs": [{"target", "coder_a", "coder_b", "kind", "percent": EST, "kappa":
+EST, "pi": EST}]}, where EST is {"value", "ci_low", "ci_high", "n_units",
+"n_coders", "note"}; null = undefined (the note says why).
 """
 
 
@@ -79,9 +91,11 @@ def _metrics(value: str) -> tuple[str, ...]:
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
               show_default=True)
 @click.option("--no-model", is_flag=True, help="Humans only.")
+@click.option("--single-label", is_flag=True,
+              help="Each coder gives each unit one value: the codes are one variable.")
 @click.pass_context
 def agreement(ctx, csv_file, label_column, coders, metric, level, by, ci, seed, resamples,
-              fmt, no_model) -> None:
+              fmt, no_model, single_label) -> None:
 
     if not 0 < ci < 1:
         raise InputError(f"--ci is {ci}; expected a level between 0 and 1 such as 0.95.")
@@ -94,6 +108,22 @@ def agreement(ctx, csv_file, label_column, coders, metric, level, by, ci, seed, 
     elif label_column == "stage":
         tables = {"stage": tables.get("stage")}
     _check_coders(tables, wanted)
+    stage = tables.pop(STAGE_DIMENSION, None)
+    value = None if label_column == "stage" else single_value_table(tables, force=single_label)
+    if value is not None:
+        check_value_level(value, level)
+        tables = {VALUE_TARGET: value}
+        info.append("Each coder gives each unit one value: agreement on that one variable "
+                    f"({level} level).")
+    elif level != "nominal" and any(t is not None and not t.empty for t in tables.values()):
+        raise InputError(
+            f"--level {level} applies to one variable whose values are numbers; these "
+            "codings give units several codes each, so agreement is per code presence "
+            "(0/1) where only nominal applies; pass --single-label if each coder gives "
+            "each unit one value."
+        )
+    if stage is not None and not stage.empty:  # no row for a dimension nobody coded
+        tables = {STAGE_DIMENSION: stage, **tables}
     if label_column == "stage" and level in ("interval", "ratio"):
         raise InputError(
             f"Stage labels are text but --level {level} needs numbers; use --level nominal "
@@ -112,7 +142,8 @@ def agreement(ctx, csv_file, label_column, coders, metric, level, by, ci, seed, 
             bar.update(done - bar.pos)
 
         rep = reliability_report(chosen, options=options, documents=documents,
-                                 coders=wanted or None, progress=advance)
+                                 coders=wanted or None, progress=advance,
+                                 single_label=value is not None)
     if fmt == "json":
         click.echo(json.dumps(rep.to_dict(), indent=2, ensure_ascii=False, allow_nan=False))
     elif fmt == "csv":
