@@ -48,6 +48,7 @@ from isp_nlp.codebook.check import (
 )
 from isp_nlp.errors import CodebookError, InputFileError
 from isp_nlp.records import CODE_DIMENSION, STAGE_DIMENSION, STAGES, Code, Codebook
+from isp_nlp.store.files import read_regular
 
 
 def _examples(value: Any) -> tuple[str, ...]:
@@ -167,26 +168,15 @@ MAX_YAML_NODES = 200_000
 
 def read_text_file(path: Path, what: str, max_bytes: int = MAX_CODEBOOK_BYTES) -> str:
     """Read ``path`` as UTF-8 (BOM allowed), raising InputFileError for any read problem;
-    files over ``max_bytes`` are refused before reading."""
-    if not path.exists():
-        raise InputFileError(f"{what} file '{path}' does not exist; check the path and try again.")
-    if path.is_dir():
-        raise InputFileError(f"{what} path '{path}' is a folder; give the path of a file.")
-    if not path.is_file():
-        raise InputFileError(f"{what} path '{path}' is not a regular file (a device, pipe or "
-                             "socket); give the path of a saved file.")
-    size = path.stat().st_size
+    files over ``max_bytes`` are refused before reading (opening and reading go through
+    :func:`isp_nlp.store.files.read_regular`)."""
+    size = path.stat().st_size if path.is_file() else 0
     if size > max_bytes:
         raise InputFileError(
             f"{path.name} is {size:,} bytes; a {what} file over "
             f"{max_bytes:,} bytes is refused; check that it is the right file."
         )
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputFileError(
-            f"{what} file '{path}' cannot be read ({exc.strerror}); check its permissions."
-        ) from exc
+    raw = read_regular(path, f"{what} file", max_bytes)  # missing, folder, FIFO: one line
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

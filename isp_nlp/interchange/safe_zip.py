@@ -30,6 +30,7 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from isp_nlp.errors import InputFileError
+from isp_nlp.store.files import format_size
 
 MAX_MEMBERS = 10_000
 MAX_TOTAL_BYTES = 2 * 1024**3  # uncompressed, all members together
@@ -40,10 +41,6 @@ MAX_MEMBER_BYTES = 512 * 1024**2  # any one member
 MAX_DIRECTORY_BYTES = 16 * 1024**2
 _CHUNK = 1024 * 1024
 _DRIVE = re.compile(r"^[A-Za-z]:")
-
-
-def _size(n: int) -> str:
-    return f"{n / 1024**3:g} GB" if n >= 1024**3 else f"{n / 1024**2:.3g} MB"
 
 
 def describe_bytes(head: bytes) -> str:
@@ -136,7 +133,7 @@ def check_zip_directory(source: str | Path | BinaryIO, name: str,
 def _too_many(name: str, entries: int, size: int, limit: int, cap: int) -> InputFileError:
     return InputFileError(
         f"{name} lists {entries:,} members in a zip directory of {size:,} bytes, beyond "
-        f"the limits of {limit:,} members and {_size(cap)}; refusing it (possible zip bomb "
+        f"the limits of {limit:,} members and {format_size(cap)}; refusing it (possible zip bomb "
         "or a damaged file); export it again from the program that made it.")
 
 
@@ -233,7 +230,7 @@ class SafeArchive:
         if info.file_size > cap:
             raise InputFileError(
                 f"{self.path.name}: member '{info.filename}' is {info.file_size:,} bytes "
-                f"uncompressed, beyond the limit of {cap:,} bytes ({_size(cap)}); refusing "
+                f"uncompressed, beyond the limit of {cap:,} bytes ({format_size(cap)}); refusing "
                 "it (possible zip bomb, or a file too large to import).")
         allowed = info.file_size
         size = 0
@@ -278,7 +275,7 @@ def open_archive(path: str | Path, *, what: str = "a REFI-QDA .qdpx") -> SafeArc
         archive.close()
         raise InputFileError(
             f"{path.name} holds {len(infos)} members and {total} bytes uncompressed, beyond "
-            f"the limits of {MAX_MEMBERS} members and {_size(MAX_TOTAL_BYTES)}; "
+            f"the limits of {MAX_MEMBERS} members and {format_size(MAX_TOTAL_BYTES)}; "
             "refusing it (possible zip bomb).")
     members: dict[str, zipfile.ZipInfo] = {}
     for info in infos:
