@@ -1,4 +1,4 @@
-"""Each limit of the README's table at the limit (accepted) and one past it (refused).
+"""Each limit of the table in docs/limits.md at the limit (accepted) and one past it (refused).
 
 The rows already tested at and one past their limit elsewhere are not repeated here (see
 the list at the end of this docstring); this file holds the missing sides. Byte sizes are

@@ -1,4 +1,4 @@
-"""The README's limits table states the numbers the code enforces, and nothing else."""
+"""The limits table of docs/limits.md states the numbers the code enforces, and nothing else."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+DOC = Path(__file__).resolve().parents[1] / "docs" / "limits.md"
 HEADER = "| What | Limit | Constant |"
 
 
 def _rows() -> list[tuple[str, str, str]]:
-    lines = README.read_text(encoding="utf-8").splitlines()
+    lines = DOC.read_text(encoding="utf-8").splitlines()
     start = lines.index(HEADER) + 2  # past the header and its |---| line
     rows = []
     for line in lines[start:]:
@@ -38,13 +38,13 @@ def test_each_documented_limit_is_the_one_enforced(what: str, limit: str, consta
     module, _, name = constant.rpartition(".")
     value = getattr(importlib.import_module(f"isp_nlp.{module}"), name)
     stated = int(re.match(r"[\d,]+", limit).group().replace(",", ""))  # type: ignore[union-attr]
-    assert stated == value, f"README says {limit} for {what}; the code has {value}"
+    assert stated == value, f"docs/limits.md says {limit} for {what}; the code has {value}"
 
 
 def test_every_max_constant_of_an_input_reader_is_documented() -> None:
     """A new MAX_ constant in a module that reads user files must join the table."""
     documented = {c for _, _, c in ROWS}
-    package = README.parent / "isp_nlp"
+    package = DOC.parents[1] / "isp_nlp"
     readers = ("ingest/decode.py", "ingest/docx.py", "codebook/load.py", "codebook/check.py",
                "interchange/safe_zip.py", "interchange/safe_xml.py", "interchange/offsets.py",
                "interchange/refi_codebook.py", "interchange/sheet_rows.py",
@@ -56,4 +56,4 @@ def test_every_max_constant_of_an_input_reader_is_documented() -> None:
         for name in re.findall(r"^(MAX_[A-Z_]+) = ", (package / rel).read_text("utf-8"), re.M):
             if f"{module}.{name}" not in documented:
                 missing.append(f"{module}.{name}")
-    assert not missing, f"limits enforced but not in the README's table: {missing}"
+    assert not missing, f"limits enforced but not in the table of docs/limits.md: {missing}"
