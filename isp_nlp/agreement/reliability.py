@@ -252,7 +252,8 @@ def reliability_report(
     called with (targets done, targets in all) after each target (stage, code, overall).
     With ``single_label`` the table under :data:`VALUE_TARGET` is one variable whose
     values are the codes (:func:`single_value_table`), rated at ``options.level``
-    (target ``code``); there are no per-code or overall rows.
+    (target ``code``; its values, sorted, are ``settings["categories"]``); there are no
+    per-code or overall rows.
     """
 
     options = options or ReliabilityOptions()
@@ -267,6 +268,8 @@ def reliability_report(
     }}
     pairs: list[dict[str, Any]] = []
     value = tables.get(VALUE_TARGET) if single_label else None
+    if value is not None:
+        data["settings"]["categories"] = _categories(value)
     codes = {t: tab for t, tab in tables.items() if t != STAGE_DIMENSION} \
         if value is None else {}
     total = (STAGE_DIMENSION in tables) + len(codes) + bool(codes) + (value is not None)
@@ -323,6 +326,13 @@ def reliability_report(
     jobs.flush()
     data["pairs"] = pairs
     return ReliabilityReport(data)
+
+
+def _categories(table: pd.DataFrame) -> list[str | float]:
+    """The distinct values of a one-variable table, sorted (numbers as numbers)."""
+    values = pd.unique(table.to_numpy().ravel())
+    kept = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    return sorted(float(v) if not isinstance(v, str) else v for v in kept)
 
 
 def _select(table: pd.DataFrame, coders: Sequence[str] | None) -> pd.DataFrame:

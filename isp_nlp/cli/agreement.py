@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import sys
+import textwrap
 from pathlib import Path
+from typing import Any
 
 import click
 import pandas as pd
 
 from isp_nlp.agreement.bootstrap import BY
-from isp_nlp.agreement.coefficients import METRICS
+from isp_nlp.agreement.coefficients import METRICS, PAIR_METRICS
+from isp_nlp.agreement.describe import PairRow, Readout, mode_sentence, readout
 from isp_nlp.agreement.ratings import LEVELS
 from isp_nlp.agreement.reliability import ReliabilityOptions, reliability_report
 from isp_nlp.agreement.tables import (
@@ -110,11 +113,12 @@ def agreement(ctx, csv_file, label_column, coders, metric, level, by, ci, seed, 
     _check_coders(tables, wanted)
     stage = tables.pop(STAGE_DIMENSION, None)
     value = None if label_column == "stage" else single_value_table(tables, force=single_label)
+    mode = mode_sentence(value is not None, forced=single_label, level=level)
     if value is not None:
         check_value_level(value, level)
         tables = {VALUE_TARGET: value}
-        info.append("Each coder gives each unit one value: agreement on that one variable "
-                    f"({level} level).")
+        if fmt != "table":  # the table states the mode itself
+            info.append(mode)
     elif level != "nominal" and any(t is not None and not t.empty for t in tables.values()):
         raise InputError(
             f"--level {level} applies to one variable whose values are numbers; these "
@@ -144,12 +148,20 @@ def agreement(ctx, csv_file, label_column, coders, metric, level, by, ci, seed, 
         rep = reliability_report(chosen, options=options, documents=documents,
                                  coders=wanted or None, progress=advance,
                                  single_label=value is not None)
+        humans = None
+        if fmt == "table" and MODEL_CODER in rep.data["settings"]["coders"]:
+            people = {t: v[[c for c in v.columns if str(c) != MODEL_CODER]]
+                      for t, v in chosen.items()}
+            humans = reliability_report(people, options=options, documents=documents,
+                                        coders=wanted or None,
+                                        single_label=value is not None)
     if fmt == "json":
         click.echo(json.dumps(rep.to_dict(), indent=2, ensure_ascii=False, allow_nan=False))
     elif fmt == "csv":
         click.echo(safe_csv_text(rep.to_frame()), nl=False)
     else:
-        click.echo(format_reliability_table(rep))
+        shown = readout(rep, humans=humans, mode=mode if value is not None else "")
+        click.echo(format_readout(shown))
 
 
 #: Units × resamples from which a progress bar is shown (about ten seconds of work).
@@ -209,26 +221,85 @@ def _mapped_tables(ctx, csv_file: Path, include_model: bool):
     return coding_tables(frame, codes + extra, model_coder=MODEL_CODER), placed.documents, info
 
 
-def format_reliability_table(rep) -> str:
-    """A compact text table: estimates with CIs per target, then coder pairs."""
+WIDTH = 80
 
-    frame = rep.to_frame()
-    if frame.empty:
-        return "No codings to compare."
 
-    def num(x) -> str:
-        return "—" if x is None or pd.isna(x) else f"{x:.3f}"
+def _num(x: Any) -> str:
+    return "—" if x is None or pd.isna(x) else f"{x:.3f}"
 
-    level = int(round(rep.to_dict()["settings"]["ci"] * 100))
-    frame = frame.assign(
-        value=frame["value"].map(num),
-        ci=[f"[{num(lo)}, {num(hi)}]" for lo, hi in zip(frame["ci_low"], frame["ci_high"],
-                                                         strict=True)],
-        pair=[f"{a} vs {b}" if isinstance(a, str) else "all" for a, b in
-              zip(frame["coder_a"], frame["coder_b"], strict=True)],
-    )
-    frame = frame.rename(columns={"ci": f"{level}% CI"})
-    columns = ["target", "pair", "metric", "value", f"{level}% CI", "n_units", "n_coders", "note"]
-    with pd.option_context("display.width", 200, "display.max_rows", 5000,
-                           "display.max_columns", 20, "display.max_colwidth", 70):
-        return frame[columns].to_string(index=False)
+
+def _ci(est: dict[str, Any]) -> str:
+    if est.get("ci_low") is None or est.get("ci_high") is None:
+        return ""
+    return f"[{_num(est['ci_low'])}, {_num(est['ci_high'])}]"
+
+
+def _wrap(text: str, indent: str = "", later: str | None = None) -> list[str]:
+    return textwrap.wrap(text, WIDTH, initial_indent=indent,
+                         subsequent_indent=indent if later is None else later,
+                         break_on_hyphens=False) or [indent.rstrip()]
+
+
+def _note(note: str) -> list[str]:
+    return _wrap(f"note: {note}", " " * 10) if note else []
+
+
+def _pair_target(target: str) -> str:
+    if target == STAGE_DIMENSION:
+        return "stage"
+    if target == VALUE_TARGET:
+        return "code (one variable)"
+    return "all codes pooled" if target == "overall" else f"code {target}"
+
+
+def _pair_lines(rows: list[PairRow]) -> list[str]:
+    if not rows:
+        return []
+    metrics = [m for m in PAIR_METRICS if any(m in r.estimates for r in rows)]
+    names = [f"{r.coder_a} vs {r.coder_b}" for r in rows]
+    width = max(len(n) for n in names)
+    head = {"percent": f"{'percent':>7}", "kappa": f"{'kappa':>6}  {'kappa CI':<16}",
+            "pi": f"{'pi':>6}"}
+    out = [f"  {'pair':<{width}}  " + "  ".join(head[m] for m in metrics) + "   units"]
+    target = None
+    for row, name in zip(rows, names, strict=True):
+        if row.target != target:
+            target = row.target
+            out.append(f"  {_pair_target(target)}:")
+        cells = []
+        for m in metrics:
+            est = row.estimates.get(m, {})
+            cell = f"{_num(est.get('value')):>7}" if m == "percent" else \
+                f"{_num(est.get('value')):>6}"
+            if m == "kappa":
+                cell += f"  {_ci(est):<16}"
+            cells.append(cell)
+        first = next(iter(row.estimates.values()), {})
+        out.append(f"  {name:<{width}}  " + "  ".join(cells) + f"  {first.get('n_units', 0):>6}")
+        notes = dict.fromkeys(e.get("note") or "" for e in row.estimates.values())
+        out += [line for n in notes if n for line in _note(n)]
+    return out
+
+
+def format_readout(out: Readout) -> str:
+    """The agreement table at 80 columns: mode, human–human reliability (or why there is
+    none) with each statistic named exactly, coder pairs, then model vs coder."""
+    level = round(out.ci * 100)
+    lines: list[str] = []
+    if out.mode:
+        lines += _wrap(out.mode) + [""]
+    lines += _wrap(out.human_heading)
+    for block in out.human_blocks:
+        lines += [""] + _wrap(block.title)
+        lines.append(f"{'value':>6}  {f'{level}% CI':<16}  {'units':>5}  statistic")
+        for line in block.lines:
+            est = line.estimate
+            lead = f"{_num(est.get('value')):>6}  {_ci(est):<16}  {est.get('n_units', 0):>5}  "
+            lines += _wrap(line.label, lead, " " * len(lead))
+            lines += _note(str(est.get("note") or ""))
+    if out.human_pairs:
+        lines += ["", "Human coder pairs:"] + _pair_lines(out.human_pairs)
+    if out.model_heading:
+        lines += [""] + _wrap(out.model_heading)
+        lines += _pair_lines(out.model_pairs) or ["  no segments with model labels"]
+    return "\n".join(lines)
