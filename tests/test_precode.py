@@ -137,7 +137,12 @@ def test_the_wave_qdpx_holds_the_suggestions_as_the_model_users_codings(
     import csv
 
     with (out / "suggestions.csv").open(encoding="utf-8-sig", newline="") as fh:
-        rows = list(csv.DictReader(fh))
+        table = list(csv.reader(fh))
+    notes = [r[0] for r in table if r[0].startswith("# ")]
+    assert table[:len(notes)] == [[n] for n in notes]  # the trust notes open the file
+    assert "not certified" in notes[0]  # the demo's model is not certified
+    header = table[len(notes)]
+    rows = [dict(zip(header, r, strict=True)) for r in table[len(notes) + 1:]]
     assert sum(r["status"] == "suggested" for r in rows) == len(suggested) > 0
     assert {r["provenance"] for r in rows} == {"model"}
     schema = SHARED / "refi-qda" / "Project.xsd"

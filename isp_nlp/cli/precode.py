@@ -9,6 +9,7 @@ import click
 from isp_nlp.cli.common import InputError
 from isp_nlp.ingest.controls import one_line
 from isp_nlp.precode.wave import precode_wave
+from isp_nlp.suggest.trust import trust_lines
 
 
 @click.command()
@@ -27,7 +28,8 @@ from isp_nlp.precode.wave import precode_wave
 def precode(wave_dir: Path, source: Path, out_dir: Path, unit: str, max_chars: int,
             skip_speakers: str) -> None:
     """Ingest every transcript in WAVE_DIR, suggest codes and stages with the seed
-    project's model, and write OUT/summary.html.
+    project's model, and write OUT/summary.html, OUT/suggestions.csv and OUT/wave.qdpx,
+    each opening with whether to trust the model (certified or not, seed size, kappa).
 
     OUT is itself a project: coders can review the suggestions with
     `isp-nlp --project OUT review`. A file that cannot be read is reported and skipped,
@@ -52,6 +54,8 @@ def precode(wave_dir: Path, source: Path, out_dir: Path, unit: str, max_chars: i
                    f"{open_share}")
     for f in outcome.failed:
         click.echo(f"   skipped  {one_line(f.path)}: {one_line(f.reason)}", err=True)
+    for line in trust_lines(outcome.trust):
+        click.echo(one_line(line))
     click.echo(f"Pre-coded {len(outcome.transcripts)} transcripts with model "
                f"{outcome.model_id} ({outcome.segments_scored} segments scored); "
                f"{len(outcome.failed)} skipped.")

@@ -9,7 +9,9 @@ import click
 
 from isp_nlp.cli.common import FORMATS, InputError, emit, open_store
 from isp_nlp.demo import run_demo
+from isp_nlp.ingest.controls import one_line
 from isp_nlp.project import init_project, project_status
+from isp_nlp.suggest.trust import project_trust, trust_lines
 
 
 @click.command()
@@ -27,9 +29,17 @@ def init(directory: Path, embedder: str) -> None:
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
 @click.pass_context
 def status(ctx, fmt: str) -> None:
-    """Show what the project holds."""
+    """Show what the project holds and whether to trust its latest model."""
 
-    emit(project_status(open_store(ctx)), fmt)
+    store = open_store(ctx)
+    trust = project_trust(store)
+    if fmt == "json":
+        emit({**project_status(store), "trust": trust.to_dict()}, fmt)
+        return
+    emit(project_status(store), fmt)
+    click.echo("Model:")
+    for line in trust_lines(trust, width=78):
+        click.echo(f"  {one_line(line)}")
 
 
 @click.command()

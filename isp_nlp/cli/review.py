@@ -7,8 +7,10 @@ import json
 import click
 
 from isp_nlp.cli.common import FORMATS, open_store
+from isp_nlp.ingest.controls import one_line
 from isp_nlp.review.run import review_project
 from isp_nlp.store.decisions import DecisionLog
+from isp_nlp.suggest.trust import project_trust, trust_lines
 
 
 @click.command()
@@ -19,10 +21,16 @@ from isp_nlp.store.decisions import DecisionLog
               help="Run non-interactively, e.g. 'a,r,e:code1+code2|exchange,s,u,q'.")
 @click.pass_context
 def review(ctx, coder: str, order: str, script: str | None) -> None:
-    """Triage suggestions: a accept, r reject, e relabel, s skip, u undo, q quit."""
+    """Triage suggestions: a accept, r reject, e relabel, s skip, u undo, q quit.
 
+    The first lines say whether to trust the model (certified or not, seed size, kappa).
+    """
+
+    store = open_store(ctx)
+    for line in trust_lines(project_trust(store)):
+        click.echo(one_line(line))
     summary = review_project(
-        open_store(ctx), coder, order=order,
+        store, coder, order=order,
         script=None if script is None else _split_script(script),
         read_key=_read_key, write=click.echo, read_line=_read_line)
     click.echo(f"Review by {coder}: {summary}")

@@ -5,7 +5,9 @@
 of its latest model), scores every codable segment through the same
 :func:`isp_nlp.pipeline.suggest_project` that ``isp-nlp suggest`` runs, and writes
 the files a team opens next: ``wave.qdpx`` (the suggestions as codings of the model's
-user, for NVivo, ATLAS.ti or MAXQDA), ``suggestions.csv`` and ``summary.html``. A file
+user, for NVivo, ATLAS.ti or MAXQDA), ``suggestions.csv`` and ``summary.html``, each
+stating first whether to trust the model (:mod:`isp_nlp.suggest.trust`, measured in the
+seed project and kept in the wave project for ``review`` and ``status``). A file
 that cannot be read is reported and skipped; the others are pre-coded. So is an entry of
 the wave folder that is not a plain file: a named pipe, a device, a socket, or a symbolic
 link leading to one or out of the wave folder (its contents would end up in files the
@@ -26,9 +28,8 @@ from pathlib import Path
 from isp_nlp.errors import IspNlpError, ModelError, ProjectError
 from isp_nlp.ingest.readers import SUPPORTED_SUFFIXES, read_transcript
 from isp_nlp.ingest.segment import segment_transcript
-from isp_nlp.interchange.refi_export import write_qdpx
-from isp_nlp.interchange.sheet_export import export_sheet
 from isp_nlp.pipeline import project_embedder, register_bundle, suggest_project
+from isp_nlp.precode.handoff import write_wave_csv, write_wave_qdpx
 from isp_nlp.project import (
     DEFAULT_EMBEDDER,
     check_skip_speakers,
@@ -48,6 +49,7 @@ from isp_nlp.store.files import atomic_write_text
 from isp_nlp.store.registry import now
 from isp_nlp.suggest.bundle import SuggesterModel
 from isp_nlp.suggest.training_data import humanly_coded
+from isp_nlp.suggest.trust import ModelTrust, project_trust, record_trust, trust_paragraphs
 
 SUMMARY_NAME = "summary.html"
 QDPX_NAME = "wave.qdpx"
@@ -64,6 +66,8 @@ class WaveOutcome:
     failed: tuple[FailedFile, ...]
     outputs: dict[str, Path] = field(default_factory=dict)
     segments_scored: int = 0
+    #: Whether to trust the model (:mod:`isp_nlp.suggest.trust`), stated first in each file.
+    trust: ModelTrust = ModelTrust(None)
 
     @property
     def ok(self) -> bool:
@@ -140,7 +144,8 @@ def _adopt_model(source: Store, wave: Store) -> SuggesterModel:
     return model
 
 
-def _prepare_wave_project(source_dir: Path, out_dir: Path) -> tuple[Store, SuggesterModel]:
+def _prepare_wave_project(source_dir: Path, out_dir: Path
+                          ) -> tuple[Store, SuggesterModel, ModelTrust]:
     if project_db(out_dir).resolve() == project_db(source_dir).resolve():
         raise ProjectError(f"--out {out_dir} is the seed project itself; choose a new folder "
                            "for the wave")
@@ -159,10 +164,11 @@ def _prepare_wave_project(source_dir: Path, out_dir: Path) -> tuple[Store, Sugge
             if wave.codebook() != codebook:
                 wave.save_codebook(codebook, f"{source_dir} (seed project)")
             model = _adopt_model(source, wave)
+            trust = record_trust(wave, project_trust(source), source_dir.resolve().name)
         except BaseException:
             wave.close()
             raise
-    return wave, model
+    return wave, model, trust
 
 
 def _read_wave(files: Sequence[Path], wave_dir: Path, on_file: Callable[[Path], None] | None
@@ -224,7 +230,7 @@ def precode_wave(
     """
     wave_dir, source_dir, out_dir = Path(wave_dir), Path(source_dir), Path(out_dir)
     files, unplain = wave_entries(wave_dir)
-    wave, model = _prepare_wave_project(source_dir, out_dir)
+    wave, model, trust = _prepare_wave_project(source_dir, out_dir)
     try:
         skip = tuple(n for n in skip_speakers if n.strip())
         read, failed = _read_wave(files, wave_dir, on_file)
@@ -250,18 +256,15 @@ def precode_wave(
         atomic_write_text(summary_path, render_wave_summary(
             wave=str(wave_dir), model_id=model.manifest["model_id"], generated_at=now(),
             transcripts=summaries, failed=failed, code_threshold=model.code_threshold,
-            stage_threshold=model.stage_threshold))
+            stage_threshold=model.stage_threshold, trust=trust_paragraphs(trust)))
         outputs["summary"] = summary_path
         if documents:
-            qdpx = write_qdpx(wave, out_dir / QDPX_NAME, include_suggestions=True,
-                              documents=sorted(documents), suggestions=suggestions)
-            outputs["qdpx"] = Path(qdpx.path)
-            table = export_sheet(wave, out_dir / CSV_NAME, fmt="csv", include_suggestions=True,
-                                 suggestions=suggestions)
-            outputs["csv"] = Path(table.path)
+            outputs["qdpx"] = write_wave_qdpx(wave, out_dir / QDPX_NAME, sorted(documents),
+                                              suggestions, trust)
+            outputs["csv"] = write_wave_csv(wave, out_dir / CSV_NAME, suggestions, trust)
         return WaveOutcome(out_dir=out_dir, model_id=model.manifest["model_id"],
                            transcripts=tuple(summaries), failed=tuple(failed),
-                           outputs=outputs, segments_scored=scored)
+                           outputs=outputs, segments_scored=scored, trust=trust)
     finally:
         wave.close()
 

@@ -2,8 +2,8 @@
 
 :func:`summarise_transcript` is pure: from a transcript's segments and the model's
 suggestions it counts what was suggested and where the model abstained, and writes
-the stage sequence along the transcript. :func:`render_wave_summary` renders the rows
-and the files that could not be read.
+the stage sequence along the transcript. :func:`render_wave_summary` renders, after
+whether to trust the model, the rows and the files that could not be read.
 """
 
 from __future__ import annotations
@@ -86,10 +86,12 @@ def render_wave_summary(
     failed: Sequence[FailedFile],
     code_threshold: float,
     stage_threshold: float,
+    trust: Sequence[str] = (),
 ) -> str:
-    """The wave summary as one HTML string (escaped; no external resources)."""
+    """The wave summary as one HTML string (escaped; no external resources); ``trust``
+    (:func:`isp_nlp.suggest.trust.trust_paragraphs`) opens it, before anything else."""
     return template_environment().get_template("wave.html.j2").render(
         wave=wave, model_id=model_id, generated_at=generated_at, transcripts=transcripts,
         failed=failed, code_threshold=code_threshold, stage_threshold=stage_threshold,
-        abstained=ABSTAINED,
+        abstained=ABSTAINED, trust=trust,
     )
