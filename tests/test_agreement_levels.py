@@ -125,3 +125,33 @@ def test_text_codes_at_interval_are_refused(tmp_path: Path,
     data, _ = _run(str(path), "--metric", "alpha")
     assert data["code"]["alpha"]["value"] == pytest.approx(1.0)
     assert "stage" in data  # the stage was coded, so it has its row
+
+
+def test_mean_pairwise_kappa_is_over_units_both_coded(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each pair's Cohen's kappa on the units both coded (sklearn), averaged with equal
+    weight over the pairs where it is defined; the table says over how many."""
+    from sklearn.metrics import cohen_kappa_score
+
+    monkeypatch.chdir(tmp_path)
+    # E codes only unit 11, which A and B left out and C, D coded 1: E's pairs are undefined
+    e = np.full(12, np.nan)
+    e[10] = 1.0
+    matrix = np.vstack([_matrix(), e])
+    coders = [*KRIPPENDORFF, "E"]
+    path = _write(tmp_path / "k.csv", matrix, coders)
+    data, _ = _run(str(path), "--metric", "kappa")
+    kappas = []
+    for i in range(4):
+        for j in range(i + 1, 4):
+            both = ~np.isnan(matrix[i]) & ~np.isnan(matrix[j])
+            kappas.append(cohen_kappa_score(matrix[i, both], matrix[j, both]))
+    assert data["code"]["kappa"]["value"] == pytest.approx(np.mean(kappas), abs=1e-12)
+    undefined = [p for p in data["pairs"] if p["kappa"]["value"] is None]
+    assert len(data["pairs"]) == 10 and {"E"} == {p["coder_b"] for p in undefined}
+    table = CliRunner().invoke(cli, ["agreement", str(path), "--metric", "kappa",
+                                     "--resamples", "50", "--seed", "1"])
+    text = " ".join(" ".join(line.split()) for line in table.stdout.splitlines())
+    value = f"{data['code']['kappa']['value']:.3f}"
+    assert f"{value} [" in text and "mean pairwise Cohen's kappa over 6 of 10 coder pairs" in text
+    assert "Single-variable mode (detected: each coder gives each unit exactly one code)" in text
