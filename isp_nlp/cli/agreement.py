@@ -35,29 +35,35 @@ from isp_nlp.store.database import project_db
 HELP = """Reliability per code, for the stage and overall, with bootstrap CIs.
 
 Without CSV: the project's human coders and the model (coder `model`,
-out-of-fold labels) side by side. With CODED.csv (coded-segments format): the
-file alone, no project needed; units are (document, segment id, else
-start-end, else text). With CODED.csv inside a project: rows are placed on
-the project's segments (id, exact offsets, else the segment covering at least
-50 % of the row's span, else equal text) and the model is added.
+out-of-fold labels). With CODED.csv (coded-segments format): the file alone,
+no project needed; units are (document, segment id, else start-end, else
+text). With CODED.csv inside a project: rows are placed on the project's
+segments (id, exact offsets, else the segment covering at least 50 % of the
+row's span, else equal text) and the model is added.
 
-Metrics: percent agreement, kappa (Cohen; mean over pairs with 3+ coders),
-pi (Scott; mean over pairs), fleiss (Fleiss' kappa), alpha (Krippendorff;
-overall also with MASI and Jaccard set distances), ac1 (Gwet), bp
-(Brennan-Prediger). Non-nominal levels weight kappa/pi/fleiss/ac1/bp
-(linear for ordinal, quadratic for interval/ratio). Codes are presence (0/1)
-per segment; overall pools every (segment, code) unit. CIs are percentile
-bootstrap over segments or whole documents. When each coder gives each unit
-exactly one code (or with --single-label), the codes are the values of ONE
-variable (target `code`) and --level applies to it (numbers for
-ordinal/interval/ratio); on per-code presence tables only nominal applies.
-A dimension nobody coded (e.g. no stage column) gets no row.
+The table names each statistic exactly: percent agreement, Cohen's kappa
+(with 3+ coders: mean pairwise Cohen's kappa over N coder pairs, each pair on
+the units both coded), Scott's pi (likewise), Fleiss' kappa, Krippendorff's
+alpha (overall also with MASI and Jaccard set distances), Gwet's AC1,
+Brennan-Prediger kappa. "Human-human reliability" uses the human coders only
+(one coder: one line saying why there is none); "Model vs coder" rows say how
+often the model's suggestions match each coder and are not reliability. Codes
+are presence (0/1) per segment; overall pools every (segment, code) unit. CIs
+are percentile bootstrap over segments or whole documents. When each coder
+gives each unit exactly one code (or with --single-label), single-variable
+mode: the codes are the values of ONE variable (target `code`) and --level
+applies to it (numbers for ordinal/interval/ratio; kappa/pi/fleiss/ac1/bp
+weighted linearly for ordinal, quadratically for interval/ratio); on per-code
+presence tables only nominal applies. A dimension nobody coded (e.g. no stage
+column) gets no row.
 
-JSON: {"settings": {...}, "stage": {METRIC: EST}, "codes": {CODE: {METRIC:
-EST}}, "overall": {METRIC: EST} (one variable: "code": {METRIC: EST} instead),
-"pairs": [{"target", "coder_a", "coder_b", "kind", "percent": EST, "kappa":
-EST, "pi": EST}]}, where EST is {"value", "ci_low", "ci_high", "n_units",
-"n_coders", "note"}; null = undefined (the note says why).
+JSON and CSV count the model as one more coder in the all-coder rows. JSON:
+{"settings": {...}, "stage": {METRIC: EST}, "codes": {CODE: {METRIC: EST}},
+"overall": {METRIC: EST} (one variable: "code": {METRIC: EST} instead, and
+settings "categories"), "pairs": [{"target", "coder_a", "coder_b", "kind",
+"percent": EST, "kappa": EST, "pi": EST}]}, where EST is {"value", "ci_low",
+"ci_high", "n_units", "n_coders", "note"}; null = undefined (the note says
+why). Definitions: docs/agreement.md.
 """
 
 
