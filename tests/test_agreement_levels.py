@@ -155,3 +155,19 @@ def test_mean_pairwise_kappa_is_over_units_both_coded(tmp_path: Path,
     value = f"{data['code']['kappa']['value']:.3f}"
     assert f"{value} [" in text and "mean pairwise Cohen's kappa over 6 of 10 coder pairs" in text
     assert "Single-variable mode (detected: each coder gives each unit exactly one code)" in text
+
+
+def test_weighted_labels_name_their_weights(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    path = _write(tmp_path / "k.csv", _matrix(), list(KRIPPENDORFF))
+    table = CliRunner().invoke(cli, ["agreement", str(path), "--level", "ordinal",
+                                     "--single-label", "--resamples", "50", "--seed", "1"])
+    assert table.exit_code == 0, table.output
+    text = " ".join(" ".join(line.split()) for line in table.stdout.splitlines())
+    assert text.startswith("Single-variable mode (--single-label): agreement on that one "
+                           "variable (ordinal level).")
+    assert "code: one ordinal variable, 5 categories (1, 2, 3, 4, 5)" in text
+    assert "0.815 [" in text and "Krippendorff's alpha (ordinal)" in text
+    assert "mean pairwise Cohen's kappa over 6 coder pairs, linear weights" in text
+    assert "Fleiss' kappa, linear weights" in text
