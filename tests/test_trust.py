@@ -126,6 +126,10 @@ def test_no_model_and_a_model_without_out_of_fold_suggestions() -> None:
     assert "codes not cross-validated" in text
     assert "12 seed segments are too few to test the 67.5% target; at least 17 more coded " \
            "segments are needed" in text
+    elsewhere = model_trust("m", {"certified": {"code": more}, "code_labels": ["a", "b"],
+                                  "n_code_segments": 12}, merge_labels([], []), [])
+    assert "seed: 12 coded segments (its coders are not in this project)" in _joined(
+        trust_lines(elsewhere))
 
 
 # -- every hand-off -----------------------------------------------------------------------

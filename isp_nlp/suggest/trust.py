@@ -281,6 +281,8 @@ def _seed(trust: ModelTrust) -> str:
         f"{_NAMES.get(d.dimension, d.dimension).lower()} {d.seed_segments}"
         for d in trust.dimensions) + " coded segments")
     coders = len({c for d in trust.dimensions for c in d.seed_coders})
+    if not coders:  # a model whose seed codes this project does not hold
+        return f"seed: {segments} (its coders are not in this project)"
     return (f"seed: {segments} by {coders} coder{'s' if coders != 1 else ''} in "
             f"{trust.documents} document{'s' if trust.documents != 1 else ''}")
 
