@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from isp_nlp.codebook.load import leaf_codes
+from isp_nlp.codebook.load import trainable_codes
 from isp_nlp.embed import (
     HashingEmbedder,
     SentenceTransformerEmbedder,
@@ -131,7 +131,7 @@ def read_training_data(store: Store, embedder, *, progress: bool = False) -> Tra
             "`isp-nlp import-codes FILE.csv` first"
         )
     cache = store.embedding_cache()
-    codes = leaf_codes(codebook)
+    codes = trainable_codes(codebook, {c for cs in ts.code_sets for c in cs or ()})
     return TrainingData(
         labels=ts,
         batch=segment_batch(ts.segments, segments, embedder, cache, progress=progress),

@@ -79,6 +79,8 @@ class Code:
     examples: tuple[str, ...] = ()
     dimension: str = CODE_DIMENSION
     color: str = ""
+    #: The GUID a QDA tool gave the code (REFI-QDA), kept for the way back; "" if none.
+    guid: str = ""
 
 
 @dataclass(frozen=True)

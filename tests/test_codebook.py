@@ -18,6 +18,7 @@ from isp_nlp.codebook.load import (
     leaf_codes,
     load_codebook,
     resolve_code,
+    trainable_codes,
 )
 from isp_nlp.errors import CodebookError, InputFileError
 from isp_nlp.records import STAGE_DIMENSION, STAGES, Code, Codebook
@@ -352,6 +353,10 @@ def test_children_ancestors_leaves(book: Codebook) -> None:
     assert ancestors(book, "peer_calls") == ("coaching", "strategies")
     assert ancestors(book, "strategies") == ()
     assert [c.id for c in leaf_codes(book)] == ["didactic_training", "peer_calls", "barriers"]
+    # a parent coders applied themselves (as NVivo, ATLAS.ti and qc allow) is learnt too,
+    # in codebook order; one nobody applied stays a grouping only
+    assert [c.id for c in trainable_codes(book, {"coaching", "barriers"})] == [
+        "didactic_training", "coaching", "peer_calls", "barriers"]
 
 
 def test_unknown_code_in_helpers(book: Codebook) -> None:

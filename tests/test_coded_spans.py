@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from isp_nlp.coded.spans import annotations_from_placement, place_codings
+from isp_nlp.coded.spans import annotations_from_placement, coverage, place_codings
 from isp_nlp.records import Annotation, Coding, Segment
 
 TEXT = "I: How did it start?\n\nP: We ran trainings. Then we co-designed it.\n\nI: Thanks."
@@ -48,3 +48,23 @@ def test_annotations_give_codes_stage_by_cover_and_seen_rows() -> None:
         Annotation("s2", "ana", "code", None, "human"),
         Annotation("s2", "ana", "stage", "exchange", "human"),
     ]
+
+
+def test_a_coder_sees_only_up_to_their_last_coding_in_a_document() -> None:
+    """Segments after a coder's last coding are uncoded, not "seen, no code"."""
+    text = "P: one. P: two. P: three. P: four."
+    spans = [(3, 7), (11, 15), (19, 25), (29, 34)]
+    segs = {"d": [Segment(f"s{i}", "d", i, i, "turn", "P", a, b, text[a:b])
+                  for i, (a, b) in enumerate(spans)]}
+    codings = [Coding("d", 11, 15, "x", "ana"),                       # ana stops at s1
+               Coding("d", 3, 7, "x", "bo"), Coding("d", 29, 34, "y", "bo")]
+    placement = place_codings(codings, segs, {"d": text})
+    got = annotations_from_placement(placement, segs)
+    ana = [(a.segment_id, a.label) for a in got if a.coder == "ana"]
+    bo = [(a.segment_id, a.label) for a in got if a.coder == "bo"]
+    assert ana == [("s0", None), ("s1", "x")]          # s2, s3: never taught as negatives
+    assert bo == [("s0", "x"), ("s1", None), ("s2", None), ("s3", "y")]
+    cov = {c.coder: c for c in coverage(placement, segs, {"d": text})}
+    assert (cov["ana"].seen_chars, cov["ana"].chars) == (15, len(text))
+    assert (cov["ana"].seen_segments, cov["ana"].segments) == (2, 4)
+    assert cov["bo"].share == 1.0 and cov["bo"].seen_segments == 4

@@ -210,7 +210,8 @@ def test_archive_layout_and_text_sources(exported) -> None:
     with zipfile.ZipFile(out) as archive:
         names = archive.namelist()
         members = {n: archive.read(n) for n in names}
-    assert names == ["project.qde"] + [f"sources/{source_guid(d)}.txt" for d in sorted(texts)]
+    assert names == ["project.qde"] + [f"sources/{source_guid(d)}.txt" for d in sorted(texts)] + [
+        "isp-nlp/state.json"]
     for document, text in texts.items():
         raw = members[f"sources/{source_guid(document)}.txt"]
         assert raw == text.encode("utf-8")
@@ -386,7 +387,10 @@ def test_only_some_documents(built: Path, tmp_path: Path) -> None:
     assert [s.get("name") for s in root.iterfind("q:Sources/q:TextSource", NS)] == ["site2"]
     assert summary.sources == 1 and {s["document"] for s in _selections(root)} == {"site2"}
     with zipfile.ZipFile(out) as archive:
-        assert len(archive.namelist()) == 2
+        assert len(archive.namelist()) == 3  # project.qde, one source, isp-nlp's state
+        state = json.loads(archive.read("isp-nlp/state.json"))
+    assert [d["document"] for d in state["documents"]] == ["site2"]
+    assert {row[0] for row in state["annotations"]} == {"site2"}
     assert not (tmp_path / "x.qdpx").exists()
 
 

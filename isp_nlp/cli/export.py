@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from isp_nlp.cli.common import InputError, open_store
+from isp_nlp.interchange.offsets import TOOL_UNITS, UNITS
 from isp_nlp.interchange.refi_export import check_out_path, require_pseudonymised, write_qdpx
 from isp_nlp.project import export_project_codebook
 
@@ -28,16 +29,25 @@ FORMATS = ("qdpx", "qdc")
 @click.option("--key", "key_path", type=click.Path(path_type=Path),
               help="The key the last `isp-nlp pseudonymise` run wrote (with "
                    "--pseudonymised-only); read, never exported.")
+@click.option("--for", "tool", type=click.Choice(list(TOOL_UNITS)), default=None,
+              help="The tool that will read the file; positions are written in its units "
+                   "(NVivo: UTF-16 code units; the others: code points). Default: the tool "
+                   "the project was imported from, else code points.")
+@click.option("--positions", type=click.Choice(list(UNITS)), default=None,
+              help="Write selection positions in these units, whatever --for says.")
 @click.pass_context
 def export(ctx, fmt: str | None, out: Path, include_suggestions: bool,
-           pseudonymised_only: bool, key_path: Path | None) -> None:
+           pseudonymised_only: bool, key_path: Path | None, tool: str | None,
+           positions: str | None) -> None:
     """Export for NVivo, ATLAS.ti, MAXQDA, QualCoder (REFI-QDA).
 
     `--format qdpx` writes a project archive: every transcript as UTF-8 text,
-    every coder as a user, the codebook (with a "Stage" code holding the stages),
-    and every coded span and labelled annotation as a coding whose selection
-    says its provenance (human, assisted, blind, consensus, model). Positions are
-    code points into the exported text. `--format qdc` writes the codebook alone,
+    every coder as a user, the codebook (with a "Stage" code holding the stages,
+    when it has any), and every coded span and labelled annotation as a coding
+    whose selection says its provenance (human, assisted, blind, consensus,
+    model). Positions are in the units the target tool reads (`--for`,
+    `--positions`). Beside it goes isp-nlp's own state, so importing the file
+    into isp-nlp restores the project exactly. `--format qdc` writes the codebook alone,
     like `isp-nlp codebook export`. The file appears only when complete.
     `--pseudonymised-only --key KEY` checks, before writing, that every transcript was
     pseudonymised and that nothing in the archive still holds a name of the key.
@@ -64,11 +74,14 @@ def export(ctx, fmt: str | None, out: Path, include_suggestions: bool,
                    f"{len(cb.stages)} stages")
         return
     r = write_qdpx(open_store(ctx), out, include_suggestions=include_suggestions,
-                   pseudonymised_only=pseudonymised_only, key=key_path)
+                   pseudonymised_only=pseudonymised_only, key=key_path, tool=tool,
+                   positions=positions)
     by = ", ".join(f"{p} {n}" for p, n in r.codings.items()) or "none"
     click.echo(f"Wrote {r.path} ({r.size:,} bytes): {r.sources} transcripts, {r.users} "
                f"users, {r.codes} codes + {r.stages} stages, {r.selections} selections, "
                f"{sum(r.codings.values())} codings ({by})")
+    unit = "UTF-16 code units" if r.positions == "utf16" else "code points"
+    click.echo(f"Positions in {unit} ({r.positions_why}; --for or --positions to change)")
     if r.covered:
         click.echo(f"{r.covered} segment label(s) left out: a coded span of the same coder "
                    "and code covers the segment and is written instead")

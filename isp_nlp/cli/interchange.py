@@ -32,15 +32,31 @@ def _report(out: RefiImportOutcome) -> None:
     if out.coders:
         _say(f"  coders: {', '.join(out.coders)} ({out.coders_added} new)")
     mapping = ", ".join(f"{n} {kind}" for kind, n in out.mapping.items())
+    if out.from_state:
+        mapping = ""
     _say(f"  codings: {out.codings} imported ({out.codings_added} new), "
          f"{out.codings_skipped} skipped" + (f"; mapped {mapping}" if mapping else ""))
+    if out.from_state:
+        _say(f"  isp-nlp export: segments, annotations and provenance read as written; "
+             f"{out.log_restored} log rows restored")
     for r in out.readings:
         _say(f"    '{r.document}': offsets read as {r.reading}; {r.inside_word} "
              f"of {2 * r.selections} boundaries inside a word")
+    _coverage(out)
     _say(f"  annotations changed: {out.annotations_changed}; notes: {out.notes} "
          f"({out.notes_added} new)")
     for warning in out.warnings:
         _say(f"Warning: {warning}", err=True)
+
+
+def _coverage(out: RefiImportOutcome) -> None:
+    """Per coder and document: the text counted as coded (up to their last coding)."""
+    if not out.coverage:
+        return
+    _say("  coded region (to each coder's last coding; later segments stay uncoded):")
+    for c in out.coverage:
+        _say(f"    {c.coder} in '{c.document}': {c.share:.0%} of the text, "
+             f"{c.seen_segments} of {c.segments} segments")
 
 
 def _say(line: str, err: bool = False) -> None:

@@ -31,7 +31,7 @@ may also be written as a bare id (``stage: [push, push_pull, exchange, none]``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -308,6 +308,19 @@ def leaf_codes(codebook: Codebook) -> tuple[Code, ...]:
     """Codes without children, in codebook order."""
     parents = {c.parent for c in codebook.codes if c.parent}
     return tuple(c for c in codebook.codes if c.id not in parents)
+
+
+def trainable_codes(codebook: Codebook, coded: Collection[str] = ()) -> tuple[Code, ...]:
+    """The codes a suggester learns, in codebook order: every leaf, and every parent code
+    coders applied themselves (``coded``).
+
+    NVivo, ATLAS.ti and QualCoder let coders code at a parent node; such a code is a code
+    in its own right and keeps its place in the hierarchy. A parent nobody applied only
+    groups its children and is never suggested.
+    """
+    parents = {c.parent for c in codebook.codes if c.parent}
+    wanted = set(coded)
+    return tuple(c for c in codebook.codes if c.id not in parents or c.id in wanted)
 
 
 def _name_key(text: str) -> str:

@@ -8,7 +8,15 @@ span, without surrounding whitespace, starts and ends where its segments do;
 *overlap* when it codes segments but does not line up with them; *unmapped*
 when it codes none. :func:`annotations_from_placement` turns the placement
 into one annotation set per (segment, coder, dimension), with "seen, no code"
-rows for the coder's other codable segments of each document they coded.
+rows for the coder's other codable segments in the part of each document they worked
+through.
+
+**What a coder saw.** QDA tools record what a coder coded, not what they read and left
+uncoded. The rule here: a coder worked through a document from its start to the end of
+their last coding in it (:func:`seen_until`). A codable segment that starts before that
+point and carries none of their codes is their "seen, no code"; a segment after it is
+*uncoded*: no annotation, so training never learns it as a negative and ``suggest``
+scores it. :func:`coverage` says, per coder and document, how much text that is.
 """
 
 from __future__ import annotations
@@ -89,24 +97,71 @@ def place_codings(
     return Placement(tuple(codings), tuple(placed), tuple(kinds), tuple(shares))
 
 
+def seen_until(placement: Placement) -> dict[tuple[str, str], int]:
+    """(coder, document) -> the end of that coder's last coding in that document (code
+    points), over the people's codings; where the coder's worked-through region ends."""
+    out: dict[tuple[str, str], int] = {}
+    for coding, seg_ids in zip(placement.codings, placement.segments, strict=True):
+        if coding.source not in HUMAN_SOURCES or not seg_ids:
+            continue
+        key = (coding.coder, coding.document)
+        out[key] = max(out.get(key, 0), coding.end)
+    return out
+
+
+def _seen(seg: Segment, until: int) -> bool:
+    return seg.start < until
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """How much of ``document`` counts as coded by ``coder``: its first ``seen_chars`` of
+    ``chars`` characters, holding ``seen_segments`` of its ``segments`` codable
+    segments (the rest are uncoded for this coder)."""
+
+    coder: str
+    document: str
+    seen_chars: int
+    chars: int
+    seen_segments: int
+    segments: int
+
+    @property
+    def share(self) -> float:
+        """The share of the document's characters counted as coded."""
+        return self.seen_chars / self.chars if self.chars else 0.0
+
+
+def coverage(placement: Placement, segments: Mapping[str, Sequence[Segment]],
+             texts: Mapping[str, str]) -> tuple[Coverage, ...]:
+    """Per coder and document they coded, how much counts as coded (see the module
+    docstring), sorted by coder then document."""
+    out: list[Coverage] = []
+    for (coder, document), until in sorted(seen_until(placement).items()):
+        codable = [s for s in segments.get(document, ()) if s.codable]
+        chars = len(texts.get(document, ""))
+        out.append(Coverage(coder, document, min(until, chars), chars,
+                            sum(_seen(s, until) for s in codable), len(codable)))
+    return tuple(out)
+
+
 def annotations_from_placement(
     placement: Placement, segments: Mapping[str, Sequence[Segment]]
 ) -> list[Annotation]:
     """Segment-level annotations for the people's codings in ``placement``.
 
     Codes: every code a coder's codings put on a segment. Stage (single choice):
-    the stage whose codings cover most of the segment. Every other codable
-    segment of a document the coder coded gets a "seen, no code" row.
+    the stage whose codings cover most of the segment. Every other codable segment
+    the coder worked through (:func:`seen_until`) gets a "seen, no code" row; segments
+    after their last coding in a document get none.
     """
     codes: dict[tuple[str, str], set[str]] = {}
     stages: dict[tuple[str, str], dict[str, float]] = {}
     source: dict[tuple[str, str, str], str] = {}
-    coded_documents: dict[str, set[str]] = {}
     for coding, seg_ids, shares in zip(placement.codings, placement.segments, placement.share,
                                        strict=True):
         if coding.source not in HUMAN_SOURCES:
             continue
-        coded_documents.setdefault(coding.coder, set()).add(coding.document)
         for seg_id, share in zip(seg_ids, shares, strict=True):
             key = (seg_id, coding.coder)
             source.setdefault((seg_id, coding.coder, coding.dimension), coding.source)
@@ -124,9 +179,8 @@ def annotations_from_placement(
         best = max(sorted(cover), key=lambda s: cover[s])
         out.append(Annotation(seg_id, coder, STAGE_DIMENSION, best,
                               source[(seg_id, coder, STAGE_DIMENSION)]))
-    for coder, documents in coded_documents.items():
-        for document in sorted(documents):
-            for seg in segments.get(document, ()):
-                if seg.codable and (seg.id, coder) not in codes:
-                    out.append(Annotation(seg.id, coder, CODE_DIMENSION, None, "human"))
+    for (coder, document), until in sorted(seen_until(placement).items()):
+        for seg in segments.get(document, ()):
+            if seg.codable and _seen(seg, until) and (seg.id, coder) not in codes:
+                out.append(Annotation(seg.id, coder, CODE_DIMENSION, None, "human"))
     return sorted(out, key=lambda a: (a.segment_id, a.coder, a.dimension, a.label or ""))

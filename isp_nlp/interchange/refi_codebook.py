@@ -7,9 +7,11 @@ Mapping onto :class:`~isp_nlp.records.Codebook`:
   Ids are readable and, since they depend only on names and nesting, stable.
 - ``<Description>`` -> ``definition``; ``color`` -> ``Code.color``; parent from nesting.
 - a top-level code named "Stage" whose children are stage names (``push``, ``Push-pull``,
-  ...; any case) becomes the stage dimension; missing stages take the defaults.
+  ...; any case) becomes the stage dimension; missing stages take the defaults. A
+  codebook without such a tree has no stage dimension (no stages are made up).
 - writing: GUIDs are uuid5 over a fixed namespace and the code id, so two exports of
-  the same codebook are identical; the stages go under a non-codable "Stage" parent.
+  the same codebook are identical; the stages, when the codebook has any, go under a
+  non-codable "Stage" parent (a codebook without stages gets no "Stage" tree).
 
 XML is parsed incrementally with the caps of :mod:`isp_nlp.interchange.safe_xml` (no
 DTDs, no entities, element count and depth capped); sizes are checked before reading: a
@@ -24,8 +26,10 @@ from __future__ import annotations
 import re
 import unicodedata
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 from xml.etree import ElementTree as ET
 
 from isp_nlp.codebook.check import (
@@ -94,13 +98,23 @@ def read_refi_root(path: Path, what: str = "REFI-QDA file") -> tuple[ET.Element,
     return parse_xml(data, path.name), False
 
 
-def project_root(archive: SafeArchive) -> ET.Element:
-    """The parsed ``project.qde`` of a checked .qdpx archive, streamed from the archive."""
+def project_root(archive: SafeArchive, digest: Any = None) -> ET.Element:
+    """The parsed ``project.qde`` of a checked .qdpx archive, streamed from the archive;
+    ``digest`` (a hashlib object), when given, is updated with its bytes."""
     info = archive.find("project.qde") or archive.find_nested("project.qde")
     if info is None:
         raise InputFileError(f"{archive.path.name} has no project.qde, so it is not a "
                              "REFI-QDA .qdpx; export the project again from your QDA tool.")
-    return parse_capped(archive.chunks(info, MAX_QDE_BYTES), archive.path.name)
+    chunks = archive.chunks(info, MAX_QDE_BYTES)
+    if digest is not None:
+        chunks = _hashed(chunks, digest)
+    return parse_capped(chunks, archive.path.name)
+
+
+def _hashed(chunks: Iterator[bytes], digest: Any) -> Iterator[bytes]:
+    for chunk in chunks:
+        digest.update(chunk)
+        yield chunk
 
 
 def parse_xml(data: bytes, name: str) -> ET.Element:
@@ -193,10 +207,11 @@ class _Reader:
             color = ""
         if element.get("isCodable", "true").strip().lower() in ("false", "0"):
             self.not_codable += 1
-        code = Code(id=self.new_id(name, parent), name=name, parent=parent,
-                    definition=_description(element), color=color)
-        self.codes.append(code)
         guid = (element.get("guid") or "").strip()
+        code = Code(id=self.new_id(name, parent), name=name, parent=parent,
+                    definition=_description(element), color=color,
+                    guid=guid if is_guid(guid) else "")
+        self.codes.append(code)
         if guid:
             if guid.strip("{}").lower() in self.seen_guids:
                 raise InputFileError(
@@ -290,7 +305,7 @@ def codebook_from_root(root: ET.Element, name: str
         reader.warnings.append(
             f"{path.name}: empty <Sets/> (the schema wants at least one Set); ignored."
             if count == 0 else f"{path.name}: {count} code set(s) in <Sets> are not imported.")
-    stages = stages or tuple(_DEFAULT_STAGE_BY_ID[s] for s in STAGES)
+    stages = stages or ()
     book = Codebook(name=path.stem, codes=tuple(reader.codes), stages=stages)
     return CodebookImport(book, tuple(reader.warnings)), reader.guids
 
@@ -298,8 +313,20 @@ def codebook_from_root(root: ET.Element, name: str
 # --------------------------------------------------------------------------- writing
 
 
+#: REFI-QDA ``GUIDType``: 8-4-4-4-12 hex digits, optionally in braces.
+GUID = re.compile(r"\{?[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}\}?")
+
+
+def is_guid(value: str) -> bool:
+    """True when ``value`` is a REFI-QDA GUID (braces balanced or absent)."""
+    return bool(GUID.fullmatch(value)) and value.startswith("{") == value.endswith("}")
+
+
 def code_guid(code: Code) -> str:
-    """The stable GUID written for ``code``: uuid5 over our namespace, dimension and id."""
+    """The GUID written for ``code``: the one its QDA tool gave it (kept, so the tool
+    knows the code again), else uuid5 over our namespace, dimension and id."""
+    if code.guid and is_guid(code.guid):
+        return code.guid
     return str(uuid.uuid5(GUID_NAMESPACE, f"{code.dimension}:{code.id}"))
 
 
@@ -315,9 +342,9 @@ def _code_element(parent: ET.Element, code: Code, guid: str, codable: bool) -> E
 
 
 def codes_element(codebook: Codebook) -> ET.Element:
-    """The ``<Codes>`` of ``codebook`` (hierarchy, then the non-codable "Stage" parent with
-    the stages), unqualified: it takes the namespace of the root it is put under
-    (a .qdc ``<CodeBook>`` or a .qde ``<Project>``)."""
+    """The ``<Codes>`` of ``codebook`` (hierarchy, then, when it has stages, the
+    non-codable "Stage" parent with them), unqualified: it takes the namespace of the
+    root it is put under (a .qdc ``<CodeBook>`` or a .qde ``<Project>``)."""
     codes_el = ET.Element("Codes")
     known = {c.id for c in codebook.codes}
     kids: dict[str | None, list[Code]] = {}
@@ -329,6 +356,8 @@ def codes_element(codebook: Codebook) -> ET.Element:
             add(_code_element(parent_el, code, code_guid(code), True), code.id)
 
     add(codes_el, None)
+    if not codebook.stages:  # a codebook without a stage dimension gets no "Stage" tree
+        return codes_el
     stage_parent = Code(id="stage", name=STAGE_PARENT,
                         definition="Single-choice stage dimension (one per segment).")
     stage_el = _code_element(codes_el, stage_parent,

@@ -25,6 +25,7 @@ in the same folder and then moved into place, so a failure never leaves half a f
 
 from __future__ import annotations
 
+import json
 import re
 from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
@@ -35,6 +36,7 @@ from xml.etree import ElementTree as ET
 
 from isp_nlp.coded.spans import place_codings
 from isp_nlp.errors import InputFileError, ProjectError
+from isp_nlp.interchange.offsets import ORIGIN_TOOL_SETTING, TOOL_UNITS, UNITS
 from isp_nlp.interchange.pseudonymise import KeyNames, key_names, pseudonymised_documents
 from isp_nlp.interchange.refi_codebook import code_guid
 from isp_nlp.interchange.refi_ids import (
@@ -42,6 +44,12 @@ from isp_nlp.interchange.refi_ids import (
     selection_guid,
     stable_guid,
     user_guid,
+)
+from isp_nlp.interchange.refi_state import (
+    STATE_MEMBER,
+    DocumentState,
+    LogEntry,
+    state_bytes,
 )
 from isp_nlp.interchange.refi_xml import (
     QdpxContent,
@@ -63,6 +71,7 @@ from isp_nlp.records import (
 from isp_nlp.store.database import Store
 
 MODEL_USER_PREFIX = "isp-nlp model "
+
 _DATETIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)?")
 _LINE_END = re.compile("\r\n?")
 
@@ -83,6 +92,9 @@ class ExportSummary:
     covered: int = 0
     skipped: tuple[str, ...] = ()
     size: int = 0
+    positions: str = "codepoints"
+    #: Why those units: "--positions", "for NVivo", "the project came from NVivo", ...
+    positions_why: str = ""
 
 
 @dataclass
@@ -252,7 +264,8 @@ _PLACES = {("Code", "name"): "a code's name", ("Description", None): "a descript
            ("PlainTextContent", None): "a note", ("Note", "name"): "a note's title"}
 
 
-def require_no_names(content: QdpxContent, qde: bytes, names: KeyNames) -> None:
+def require_no_names(content: QdpxContent, qde: bytes, names: KeyNames,
+                     state: bytes = b"") -> None:
     """Refuse when anything the .qdpx would hold (texts, and every name, description,
     note and coder in ``project.qde``) still holds a name of the key, by the rule
     pseudonymising uses. The message names the key line and the place, never the name."""
@@ -287,6 +300,23 @@ def require_no_names(content: QdpxContent, qde: bytes, names: KeyNames) -> None:
             if (line := line_in(body)) is not None:
                 refuse(_PLACES.get((tag, None), f"the text of a {tag} in the project file"),
                        line)
+    for value in _strings(json.loads(state) if state else None):
+        if (line := line_in(value)) is not None:
+            refuse(f"isp-nlp's state ({STATE_MEMBER}: a speaker, coder, code or log entry)",
+                   line)
+
+
+def _strings(value: object) -> Iterable[str]:
+    """Every string inside a JSON value."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            yield item
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item.values())
 
 
 def _documents(store: Store, documents: Iterable[str] | None) -> dict[str, str]:
@@ -306,6 +336,7 @@ def _documents(store: Store, documents: Iterable[str] | None) -> dict[str, str]:
 def project_content(store: Store, *, include_suggestions: bool = False,
                     documents: Iterable[str] | None = None,
                     suggestions: Sequence[Suggestion] | None = None,
+                    positions: str = "codepoints",
                     ) -> tuple[QdpxContent, int, tuple[str, ...]]:
     """Read what a .qdpx of the project holds (see the module docstring); ``suggestions``
     are the latest model's, when the caller has read them already."""
@@ -347,34 +378,85 @@ def project_content(store: Store, *, include_suggestions: bool = False,
               if n.coder and n.coder not in {u.name for u in users}]
     content = QdpxContent(name=store.path.parent.name or "isp-nlp project", origin=origin(),
                           codebook=codebook, users=tuple(users), texts=texts,
-                          selections=selections, notes=notes)
+                          selections=selections, notes=notes, positions=positions)
     return content, covered, skipped
+
+
+def export_units(store: Store, tool: str | None = None, positions: str | None = None
+                 ) -> tuple[str, str]:
+    """The units to write positions in and why: ``positions`` when given, else those
+    ``tool`` reads, else those of the tool the project was imported from, else code
+    points (see :data:`isp_nlp.interchange.offsets.TOOL_UNITS`)."""
+    if positions is not None:
+        if positions not in UNITS:
+            raise InputFileError(f"--positions {positions}: use one of {', '.join(UNITS)}.")
+        return positions, "--positions"
+    if tool is not None:
+        if tool not in TOOL_UNITS:
+            raise InputFileError(f"--for {tool}: use one of {', '.join(TOOL_UNITS)}.")
+        return TOOL_UNITS[tool], f"for {tool}"
+    origin = store.get_setting(ORIGIN_TOOL_SETTING)
+    if origin in TOOL_UNITS:
+        return TOOL_UNITS[origin], f"the project came from {origin}"
+    return "codepoints", "the default"
+
+
+def project_state(store: Store, content: QdpxContent, qde: bytes) -> bytes:
+    """The isp-nlp state member of the archive (:mod:`isp_nlp.interchange.refi_state`):
+    documents whose exported text is their stored text, with their segments, coded
+    spans, active annotations and the log rows about them (or about no segment)."""
+    docs: list[DocumentState] = []
+    for document, text in content.texts.items():
+        record = store.transcript_record(document)
+        if record is None or record[0].text != text:
+            continue
+        docs.append(DocumentState(record[0], record[1],
+                                  tuple(store.segments(document=document))))
+    held = {d.transcript.document for d in docs}
+    segment_ids = {s.id for d in docs for s in d.segments}
+    rows = store.log_rows()
+    kept = [r for r in rows if r[4] is None or r[4] in segment_ids]
+    index = {r[0]: i for i, r in enumerate(kept)}
+    log = tuple(LogEntry(coder=r[1], action=r[2], item_key=r[3], segment_id=r[4],
+                         model_id=r[5], detail=r[6], undoes=index.get(r[7]), at=r[8])
+                for r in kept)
+    return state_bytes(
+        qde=qde, positions=content.positions, codebook=content.codebook, documents=docs,
+        codings=[c for c in store.codings() if c.document in held],
+        annotations=[a for a in store.annotations() if a.segment_id in segment_ids],
+        log=log, coders=store.coders(added_only=True))
 
 
 def write_qdpx(store: Store, out: str | Path, *, include_suggestions: bool = False,
                documents: Iterable[str] | None = None,
                pseudonymised_only: bool = False,
                suggestions: Sequence[Suggestion] | None = None,
-               key: str | Path | None = None) -> ExportSummary:
+               key: str | Path | None = None, tool: str | None = None,
+               positions: str | None = None) -> ExportSummary:
     """Export the project (or only ``documents``) as a REFI-QDA .qdpx at ``out``.
 
     ``include_suggestions`` adds the latest model's suggestions under the model's user;
     ``pseudonymised_only`` refuses, writing nothing, unless every exported document was
     pseudonymised (the ``pseudonymised_documents`` setting) and, given the ``key`` of the
     last ``pseudonymise`` run, nothing to be written still holds one of its names.
+    Positions are written in the units of :func:`export_units` (``tool``, ``positions``).
+    Beside ``project.qde`` the archive holds isp-nlp's state (:func:`project_state`), so
+    importing it into isp-nlp gives back exactly this project.
     """
     out = check_out_path(out, ".qdpx")
+    units, why = export_units(store, tool, positions)
     names = (key_names(store, store.path.parent, key)
              if pseudonymised_only and key is not None else None)
     content, covered, skipped = project_content(
         store, include_suggestions=include_suggestions, documents=documents,
-        suggestions=suggestions)
+        suggestions=suggestions, positions=units)
     qde = project_qde(content)
+    state = project_state(store, content, qde)
     if pseudonymised_only:
         require_pseudonymised(store, content.texts, names)
         if names is not None:
-            require_no_names(content, qde, names)
-    size = write_qdpx_file(out, qde, content.texts)
+            require_no_names(content, qde, names, state)
+    size = write_qdpx_file(out, qde, content.texts, {STATE_MEMBER: state})
     by_provenance = {p: 0 for p in PROVENANCES}
     for sel in content.selections:
         by_provenance[sel.provenance] += len(sel.codings)
@@ -383,4 +465,4 @@ def write_qdpx(store: Store, out: str | Path, *, include_suggestions: bool = Fal
         codes=len(content.codebook.codes), stages=len(content.codebook.stages),
         selections=len(content.selections),
         codings={p: n for p, n in by_provenance.items() if n}, covered=covered,
-        skipped=skipped, size=size)
+        skipped=skipped, size=size, positions=units, positions_why=why)

@@ -7,23 +7,14 @@ A GUID a QDA tool gave (a coder's, a coding's) is kept when it is a well-formed 
 
 from __future__ import annotations
 
-import re
 import uuid
 
-from isp_nlp.interchange.refi_codebook import GUID_NAMESPACE
-
-#: REFI-QDA ``GUIDType``: 8-4-4-4-12 hex digits, optionally in braces.
-GUID = re.compile(r"\{?[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}\}?")
+from isp_nlp.interchange.refi_codebook import GUID_NAMESPACE, is_guid
 
 
 def stable_guid(kind: str, *parts: object) -> str:
     """uuid5 of ``kind`` and ``parts`` (joined with NUL, which no name holds)."""
     return str(uuid.uuid5(GUID_NAMESPACE, "\x00".join([kind, *map(str, parts)])))
-
-
-def is_guid(value: str) -> bool:
-    """True when ``value`` is a REFI-QDA GUID (braces balanced or absent)."""
-    return bool(GUID.fullmatch(value)) and value.startswith("{") == value.endswith("}")
 
 
 def source_guid(document: str) -> str:

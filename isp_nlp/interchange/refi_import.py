@@ -19,11 +19,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from isp_nlp.coded.spans import annotations_from_placement, place_codings
+from isp_nlp.coded.spans import Coverage, annotations_from_placement, coverage, place_codings
 from isp_nlp.errors import InputFileError, ProjectError
 from isp_nlp.ingest.segment import segment_transcript
 from isp_nlp.ingest.verbatim import decode_verbatim, verbatim_transcript
-from isp_nlp.interchange.offsets import choose_reading
+from isp_nlp.interchange.offsets import (
+    ORIGIN_TOOL_SETTING,
+    TOOL_UNITS,
+    Reading,
+    choose_reading,
+    convert,
+    tool_of,
+)
 from isp_nlp.interchange.refi_codebook import code_guid, codebook_from_root, read_refi_root
 from isp_nlp.interchange.refi_project import (
     RefiProject,
@@ -31,6 +38,7 @@ from isp_nlp.interchange.refi_project import (
     guid_key,
     read_refi_project,
 )
+from isp_nlp.interchange.refi_state import STATE_MEMBER, ProjectState, read_state
 from isp_nlp.project import DEFAULT_EMBEDDER, init_project, open_project
 from isp_nlp.records import (
     CODE_DIMENSION,
@@ -83,6 +91,10 @@ class RefiImportOutcome:
     notes: int = 0
     notes_added: int = 0
     readings: tuple[SourceReading, ...] = ()
+    #: Per coder and document, how much counts as coded (see isp_nlp.coded.spans).
+    coverage: tuple[Coverage, ...] = ()
+    log_restored: int = 0  # decision-log rows carried over from our own export
+    from_state: bool = False  # read exactly as isp-nlp wrote it (refi_state)
     warnings: tuple[str, ...] = ()
 
 
@@ -114,7 +126,7 @@ def merge_codebooks(current: Codebook | None, incoming: Codebook,
             continue
         parent = id_map.get(code.parent) if code.parent else None
         added.append(Code(id=new_id, name=code.name, parent=parent, definition=code.definition,
-                          color=code.color))
+                          color=code.color, guid=code.guid))
         held.add(new_id)
     if not added:
         return current, id_map, 0
@@ -181,7 +193,9 @@ def _coder(guid: str, names: dict[str, str], default: str) -> str:
 
 
 def _codings(project: RefiProject, prepared: Sequence[_Prepared], id_map: dict[str, str],
-             warnings: list[str]) -> _Codings:
+             warnings: list[str], units: str | None = None) -> _Codings:
+    """The codings of ``prepared``; positions read in ``units`` when the file says which
+    (our own export's state), else in the units :func:`choose_reading` finds."""
     out = _Codings()
     names = _coder_names(project)
     unknown: dict[str, int] = {}
@@ -192,10 +206,17 @@ def _codings(project: RefiProject, prepared: Sequence[_Prepared], id_map: dict[s
         selections = item.source.selections
         if not selections:
             continue
-        choice = choose_reading(item.original, [(s.start, s.end) for s in selections])
-        out.readings.append(SourceReading(doc, choice.reading.label, len(selections),
-                                          choice.inside_word, choice.outside))
-        for sel, (start, end) in zip(selections, choice.spans, strict=True):
+        raw = [(s.start, s.end) for s in selections]
+        if units is None:
+            choice = choose_reading(item.original, raw)
+            reading, spans = choice.reading, list(choice.spans)
+            inside, outside = choice.inside_word, choice.outside
+        else:
+            reading = Reading(utf16=units == "utf16")
+            spans, inside, outside = convert(item.original, raw, reading)
+        out.readings.append(SourceReading(doc, reading.label, len(selections), inside,
+                                          outside))
+        for sel, (start, end) in zip(selections, spans, strict=True):
             out.notes_at[guid_key(sel.guid)] = (doc, start, end)
             if end <= start:
                 empty += len(sel.codings)
@@ -304,60 +325,98 @@ def import_refi(store: Store, path: str | Path, *, sources_dir: str | Path | Non
         return _import_project(store, path, project, warnings)
 
 
+def _state(project: RefiProject, prepared: Sequence[_Prepared], warnings: list[str]
+           ) -> ProjectState | None:
+    """Our own export's state, when the file holds one that fits its project.qde."""
+    if project.state is None:
+        return None
+    texts = {p.transcript.document: p.transcript.text for p in prepared}
+    state = read_state(project.state, project.qde_sha256, texts, project.name)
+    if state is None:
+        warnings.append(f"{project.name}: project.qde was changed after isp-nlp wrote it, "
+                        f"so its isp-nlp state ({STATE_MEMBER}) is ignored and the codings "
+                        "are read from the REFI-QDA part alone.")
+    return state
+
+
 def _import_project(store: Store, path: Path, project: RefiProject,
                     warnings: list[str]) -> RefiImportOutcome:
+    prepared, missing, left_out = _prepare_sources(store, project, warnings)
+    state = _state(project, prepared, warnings)
+    held_docs = dict(state.documents) if state is not None else {}
     current = store.codebook()
     id_map: dict[str, str] = {}
-    codes_added, state = 0, "unchanged"
+    codes_added, state_word = 0, "unchanged"
     if project.codebook is not None:
-        merged, id_map, codes_added = merge_codebooks(current, project.codebook.codebook,
+        incoming = state.codebook if state is not None else project.codebook.codebook
+        merged, id_map, codes_added = merge_codebooks(current, incoming,
                                                       dict(project.code_map))
         if current is None or codes_added:
-            state = "created" if current is None else "merged"
+            state_word = "created" if current is None else "merged"
             store.save_codebook(merged, source=str(path))
     elif current is None:
         raise ProjectError(f"{path.name} holds no codebook and the project has none; load "
                            "one first with `isp-nlp codebook load FILE`")
-    prepared, missing, left_out = _prepare_sources(store, project, warnings)
     new = [p for p in prepared if p.new]
-    store.add_transcripts([(p.transcript, segment_transcript(p.transcript), "turn")
-                           for p in new])
-    placed = _codings(project, prepared, id_map, warnings)
-    coders = [Coder(name=u.display, guid=u.guid, initials=u.id) for u in project.users]
-    known = {c.name for c in coders}
-    coders += [Coder(name=n) for n in sorted({c.coder for c in placed.codings} - known)]
+    store.add_transcripts([
+        (held_docs[p.transcript.document].transcript, held_docs[p.transcript.document].segments,
+         held_docs[p.transcript.document].unit) if p.transcript.document in held_docs
+        else (p.transcript, segment_transcript(p.transcript), "turn") for p in new])
+    placed = _codings(project, prepared, id_map, warnings,
+                      state.positions if state is not None else None)
+    codings = [c for c in placed.codings if c.document not in held_docs]
+    derived = list(codings)
+    if state is not None:
+        codings += state.codings
+    if state is not None:  # exactly the coders the exporting project held
+        coders = list(state.coders)
+    else:
+        coders = [Coder(name=u.display, guid=u.guid, initials=u.id) for u in project.users]
+        known = {c.name for c in coders}
+        coders += [Coder(name=n) for n in sorted({c.coder for c in codings} - known)]
     held = {c.name for c in store.coders()}  # known coders are left as they are: a no-op
     coders_added = store.add_coders([c for c in coders if c.name not in held])
-    stats = store.add_codings(placed.codings)
-    documents = sorted({c.document for c in placed.codings})
+    stats = store.add_codings(codings)
+    documents = sorted({c.document for c in derived})
     segments = {d: store.segments(document=d) for d in documents}
     texts = {p.transcript.document: p.transcript.text for p in prepared}
-    placement = place_codings(placed.codings, segments, texts)
+    placement = place_codings(derived, segments, texts)
     annotations = annotations_from_placement(placement, segments)
+    if state is not None:
+        annotations += state.annotations
     changed = 0
     if annotations and _changed(store, annotations):
         changed = store.import_annotations(annotations, source=path.name)["changed"]
+    log_restored = store.restore_log([
+        (e.coder, e.action, e.item_key, e.segment_id, e.model_id, e.detail, e.undoes, e.at)
+        for e in state.log]) if state is not None else 0
     notes = _notes(project, placed.notes_at)
     notes_added = store.add_notes(notes)
-    for reading in placed.readings:
+    tool = tool_of(project.origin)
+    if tool in TOOL_UNITS and tool != "isp-nlp":
+        store.set_setting(ORIGIN_TOOL_SETTING, tool)
+    readings = tuple(r for r in placed.readings if r.document not in held_docs)
+    for reading in readings:
         if reading.inside_word or reading.outside:
             warnings.append(
                 f"{path.name}: in '{reading.document}' {reading.inside_word} selection "
                 f"boundary(ies) fall inside a word and {reading.outside} beyond the text "
                 f"when read as {reading.reading}; they are kept as the tool wrote them.")
+    mapping = placement.counts()
     return RefiImportOutcome(
         file=path.name, origin=project.origin,
         added=tuple(p.transcript.document for p in new),
         unchanged=tuple(p.transcript.document for p in prepared if not p.new),
         skipped=dict(project.skipped), missing=tuple(missing), left_out=tuple(left_out),
-        codebook=state,
+        codebook=state_word,
         codes_added=codes_added,
         codes=len(project.codebook.codebook.codes) if project.codebook else 0,
         coders=tuple(c.name for c in coders), coders_added=coders_added,
-        codings=len(placed.codings), codings_added=stats["added"],
-        codings_skipped=placed.skipped, mapping=placement.counts(),
+        codings=len(codings), codings_added=stats["added"],
+        codings_skipped=placed.skipped, mapping=mapping,
         annotations_changed=changed, notes=len(notes), notes_added=notes_added,
-        readings=tuple(placed.readings), warnings=tuple(warnings))
+        readings=readings, coverage=coverage(placement, segments, texts),
+        log_restored=log_restored, from_state=state is not None, warnings=tuple(warnings))
 
 
 def import_refi_new_project(directory: str | Path, path: str | Path, *,

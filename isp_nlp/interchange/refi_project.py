@@ -17,10 +17,12 @@ digits; others are skipped with a warning.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 from xml.etree import ElementTree as ET
 
 from isp_nlp.errors import InputFileError
@@ -32,6 +34,7 @@ from isp_nlp.interchange.refi_codebook import (
     read_refi_root,
 )
 from isp_nlp.interchange.refi_sources import SourceFinder
+from isp_nlp.interchange.refi_state import MAX_STATE_BYTES, STATE_MEMBER
 from isp_nlp.interchange.safe_zip import SafeArchive, open_archive
 from isp_nlp.records import PROVENANCES
 
@@ -117,6 +120,10 @@ class RefiProject:
     notes: tuple[RefiNote, ...]
     default_user: str = ""
     warnings: tuple[str, ...] = ()
+    #: isp-nlp's state member (:mod:`isp_nlp.interchange.refi_state`) and the SHA-256 of
+    #: the project.qde it came with (a .qdpx we wrote; else None and "").
+    state: bytes | None = None
+    qde_sha256: str = ""
 
 
 def _local(tag: object) -> str:
@@ -253,14 +260,14 @@ def _notes(root: ET.Element, finder: SourceFinder, note_refs: dict[str, list[str
 # --------------------------------------------------------------------------- reading
 
 
-def _root(path: Path) -> tuple[ET.Element, SafeArchive | None]:
+def _root(path: Path, digest: Any = None) -> tuple[ET.Element, SafeArchive | None]:
     suffix = path.suffix.lower()
     if not path.is_file():
         raise InputFileError(f"'{path}' does not exist or is a folder; check the path.")
     if suffix == ".qdpx":
         archive = open_archive(path)
         try:
-            return project_root(archive), archive
+            return project_root(archive, digest), archive
         except BaseException:
             archive.archive.close()
             raise
@@ -275,7 +282,8 @@ def read_refi_project(path: str | Path, sources_dir: str | Path | None = None) -
     the archive are read only from ``sources_dir``."""
     path = Path(path)
     folder = _sources_dir(sources_dir)
-    root, archive = _root(path)
+    digest = hashlib.sha256()
+    root, archive = _root(path, digest)
     try:
         if _local(root.tag) != "Project":
             raise InputFileError(
@@ -283,7 +291,12 @@ def read_refi_project(path: str | Path, sources_dir: str | Path | None = None) -
                 "REFI-QDA <Project>; export the project again from your QDA tool.")
         finder = SourceFinder(path.name, archive, path.parent,
                               (root.get("basePath") or "").strip(), folder)
-        return _project(root, path, finder)
+        project = _project(root, path, finder)
+        info = archive.find(STATE_MEMBER) if archive is not None else None
+        if archive is None or info is None:
+            return project
+        return replace(project, state=archive.read(info, MAX_STATE_BYTES),
+                       qde_sha256=digest.hexdigest())
     finally:
         if archive is not None:
             archive.archive.close()

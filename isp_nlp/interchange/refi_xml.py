@@ -10,10 +10,11 @@ from __future__ import annotations
 import re
 import zipfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
+from isp_nlp.interchange.offsets import to_units
 from isp_nlp.interchange.refi_codebook import PROJECT_NS, codes_element
 from isp_nlp.interchange.refi_ids import (
     coding_guid,
@@ -63,6 +64,8 @@ class QdpxContent:
     texts: Mapping[str, str]
     selections: tuple[Selection, ...]
     notes: tuple[Note, ...] = ()
+    #: The units selection positions are written in: "codepoints" (as stored) or "utf16".
+    positions: str = "codepoints"
 
 
 def project_qde(content: QdpxContent) -> bytes:
@@ -87,8 +90,11 @@ def project_qde(content: QdpxContent) -> bytes:
             guid = source_guid(document)
             source_el = ET.SubElement(sources_el, "TextSource", {
                 "guid": guid, "name": document, "plainTextPath": f"internal://{guid}.txt"})
+            text = content.texts[document]
             for sel in by_doc.get(document, ()):
-                _selection_element(source_el, sel, users[sel.coder].guid)
+                start, end = to_units(text, (sel.start, sel.end), content.positions)
+                _selection_element(source_el, replace(sel, start=start, end=end),
+                                   users[sel.coder].guid)
             _note_refs(source_el, content, document, users)
     if content.notes:
         notes_el = ET.SubElement(root, "Notes")
@@ -118,7 +124,7 @@ def note_guid(note: Note) -> str:
 def _note_refs(source_el: ET.Element, content: QdpxContent, document: str,
                users: Mapping[str, Coder]) -> None:
     """Attach ``document``'s notes: on a span, through a selection holding only a NoteRef
-    (the span as code points, like the codings); else on the source itself."""
+    (the span in the units of the codings); else on the source itself."""
     text = content.texts[document]
     whole: list[str] = []
     for note in content.notes:
@@ -127,8 +133,9 @@ def _note_refs(source_el: ET.Element, content: QdpxContent, document: str,
         guid = note_guid(note)
         if note.start is not None and note.end is not None and (
                 0 <= note.start < note.end <= len(text)):
-            attrs = {"guid": stable_guid("note-span", guid), "startPosition": str(note.start),
-                     "endPosition": str(note.end)}
+            start, end = to_units(text, (note.start, note.end), content.positions)
+            attrs = {"guid": stable_guid("note-span", guid), "startPosition": str(start),
+                     "endPosition": str(end)}
             if note.coder in users:
                 attrs["creatingUser"] = users[note.coder].guid
             sel = ET.Element("PlainTextSelection", attrs)
@@ -157,13 +164,17 @@ def _selection_element(parent: ET.Element, sel: Selection, user: str) -> None:
         ET.SubElement(coding, "CodeRef", {"targetGUID": target})
 
 
-def write_qdpx_file(out: Path, qde: bytes, texts: Mapping[str, str]) -> int:
+def write_qdpx_file(out: Path, qde: bytes, texts: Mapping[str, str],
+                    extra: Mapping[str, bytes] | None = None) -> int:
     """Write the archive atomically (a temporary file in ``out``'s folder, then replaced);
-    on any failure the temporary file is removed and ``out`` is untouched. Returns its size."""
+    on any failure the temporary file is removed and ``out`` is untouched. ``extra``
+    holds further members by name (isp-nlp's own state). Returns its size."""
     with atomic_path(out) as tmp, zipfile.ZipFile(tmp, "w") as archive:
         _member(archive, "project.qde", qde)
         for document, text in texts.items():
             _member(archive, f"sources/{source_guid(document)}.txt", text.encode("utf-8"))
+        for name, data in (extra or {}).items():
+            _member(archive, name, data)
     return out.stat().st_size
 
 

@@ -10,12 +10,16 @@ and stored separately (``Store.import_annotations``).
 from __future__ import annotations
 
 import sqlite3
+import uuid
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 
 from isp_nlp.errors import ProjectError
 from isp_nlp.records import Coder, Coding, Note
 from isp_nlp.store.registry import now
+
+#: Namespace of the GUIDs given to notes stored without one.
+_NOTE_NAMESPACE = uuid.UUID("5d0c7e55-9f3a-5b8e-8c1d-2a4f6b9e0d13")
 
 
 class CodingTables:
@@ -47,10 +51,13 @@ class CodingTables:
                                  (row[0] or c.guid, row[1] or c.initials, c.name))
         return added
 
-    def coders(self) -> list[Coder]:
-        """Every coder the project knows: those added, and those who coded or decided."""
+    def coders(self, *, added_only: bool = False) -> list[Coder]:
+        """Every coder the project knows: those added, and (unless ``added_only``) those
+        who coded or decided."""
         known = {r[0]: Coder(name=r[0], guid=r[1], initials=r[2]) for r in self.conn.execute(
             "SELECT name, guid, initials FROM coders")}
+        if added_only:
+            return [known[n] for n in sorted(known)]
         for (name,) in self.conn.execute(
             "SELECT coder FROM annotations UNION SELECT coder FROM codings"
             " UNION SELECT coder FROM log WHERE coder != '*'"
@@ -105,19 +112,23 @@ class CodingTables:
 
     # -- notes ---------------------------------------------------------------
     def add_notes(self, notes: Sequence[Note]) -> int:
-        """Store notes; a note whose GUID is already held is skipped. Returns how many were new."""
+        """Store notes; a note whose GUID is already held is skipped. A note without a GUID
+        gets one (uuid5 of its content and time), so it keeps its identity when exported
+        and read back. Returns how many were new."""
         known = {r[0] for r in self.conn.execute("SELECT guid FROM notes WHERE guid != ''")}
         added = 0
         with self.transaction() as conn:
             for n in notes:
-                if n.guid and n.guid in known:
+                at = n.created_at or now()
+                guid = n.guid or str(uuid.uuid5(_NOTE_NAMESPACE, "\x00".join(
+                    map(str, (n.title, n.text, n.coder, n.document, n.start, n.end, at)))))
+                if guid in known:
                     continue
-                known.add(n.guid)
+                known.add(guid)
                 conn.execute(
                     'INSERT INTO notes(guid, title, text, coder, document, start, "end",'
                     " created_at) VALUES (?,?,?,?,?,?,?,?)",
-                    (n.guid, n.title, n.text, n.coder, n.document, n.start, n.end,
-                     n.created_at or now()),
+                    (guid, n.title, n.text, n.coder, n.document, n.start, n.end, at),
                 )
                 added += 1
         return added

@@ -17,7 +17,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from isp_nlp.errors import ProjectError
-from isp_nlp.records import Segment, Transcript
+from isp_nlp.records import Segment, Transcript, Turn
 from isp_nlp.store.codings import CodingTables
 from isp_nlp.store.connection import connect, lock_timeout, writable
 from isp_nlp.store.failures import DatabaseDamaged, DatabaseReadOnly, explain_database_error
@@ -236,6 +236,19 @@ class Store(ModelTables, CodingTables, LabelTables, DocumentRewrites):
         row = self.conn.execute(
             "SELECT text FROM transcripts WHERE document = ?", (document,)).fetchone()
         return row[0] if row else None
+
+    def transcript_record(self, document: str) -> tuple[Transcript, str] | None:
+        """``document`` as stored (text, turns, format, warnings) with its segmentation
+        unit, or None when the project does not hold it."""
+        row = self.conn.execute(
+            "SELECT name, sha256, source_format, text, turns, unit, warnings FROM transcripts"
+            " WHERE document = ?", (document,)).fetchone()
+        if row is None:
+            return None
+        turns = tuple(Turn(**t) for t in json.loads(row[4]))
+        return Transcript(document=document, name=row[0], sha256=row[1], text=row[3],
+                          turns=turns, source_format=row[2],
+                          warnings=tuple(json.loads(row[6]))), row[5]
 
     def add_transcripts(
         self, items: Sequence[tuple[Transcript, Sequence[Segment], str]], *, replace: bool = False

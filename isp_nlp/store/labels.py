@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 
 from isp_nlp.errors import ProjectError
@@ -48,12 +48,12 @@ class LabelTables:
             )
             rows = [
                 (c.id, c.dimension, i, c.name, c.parent, c.definition, c.include, c.exclude,
-                 json.dumps(list(c.examples)), c.color)
+                 json.dumps(list(c.examples)), c.color, c.guid)
                 for i, c in enumerate([*codebook.codes, *codebook.stages])
             ]
             conn.executemany(
                 "INSERT INTO codes(id, dimension, position, name, parent, definition, include,"
-                " exclude, examples, color) VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+                " exclude, examples, color, guid) VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
 
     def codebook(self) -> Codebook | None:
         """The project's codebook, or None before one is loaded."""
@@ -63,12 +63,12 @@ class LabelTables:
         codes: list[Code] = []
         stages: list[Code] = []
         for r in self.conn.execute(
-            "SELECT id, dimension, name, parent, definition, include, exclude, examples, color"
-            " FROM codes ORDER BY position"
+            "SELECT id, dimension, name, parent, definition, include, exclude, examples, color,"
+            " guid FROM codes ORDER BY position"
         ):
             code = Code(id=r[0], dimension=r[1], name=r[2], parent=r[3], definition=r[4],
                         include=r[5], exclude=r[6], examples=tuple(json.loads(r[7])),
-                        color=r[8])
+                        color=r[8], guid=r[9])
             (stages if code.dimension == "stage" else codes).append(code)
         return Codebook(name=head[0], codes=tuple(codes), stages=tuple(stages))
 
@@ -78,15 +78,13 @@ class LabelTables:
 
         For every (segment, coder, dimension) in ``annotations`` the coder's
         active annotations are replaced by the new ones (so re-importing a file
-        is a no-op, and a corrected file updates the codes). The import itself
-        is a log row, so it is attributed and undoable by inspection.
+        is a no-op, and a corrected file updates the codes); each label keeps its
+        own provenance. The import itself is a log row, so it is attributed and
+        undoable by inspection.
         """
-        groups: dict[tuple[str, str, str], set[str | None]] = {}
-        sources: dict[tuple[str, str, str], str] = {}
+        groups: dict[tuple[str, str, str], dict[str | None, str]] = {}
         for a in annotations:
-            key = (a.segment_id, a.coder, a.dimension)
-            groups.setdefault(key, set()).add(a.label)
-            sources[key] = a.source
+            groups.setdefault((a.segment_id, a.coder, a.dimension), {})[a.label] = a.source
         added = unchanged = 0
         with self.transaction() as conn:
             log_id = row_id(conn.execute(
@@ -95,13 +93,12 @@ class LabelTables:
             ))
             for (seg, coder, dim), labels in groups.items():
                 if len(labels) > 1:
-                    labels.discard(None)
+                    labels.pop(None, None)
                 current = self._active_labels(conn, seg, coder, dim)
-                if current == labels:
+                if current == set(labels):
                     unchanged += 1
                     continue
-                self._replace_labels(conn, seg, coder, dim, labels,
-                                     sources[(seg, coder, dim)], log_id)
+                self._replace_labels(conn, seg, coder, dim, labels, labels, log_id)
                 added += 1
         return {"changed": added, "unchanged": unchanged, "log_id": log_id}
 
@@ -113,7 +110,10 @@ class LabelTables:
 
     @staticmethod
     def _replace_labels(conn: sqlite3.Connection, seg: str, coder: str, dim: str,
-                        labels: Iterable[str | None], source: str, log_id: int) -> None:
+                        labels: Iterable[str | None], source: str | Mapping[str | None, str],
+                        log_id: int) -> None:
+        """Retract the coder's active labels and write ``labels``; ``source`` is their
+        provenance, or a map from label to provenance."""
         conn.execute(
             "UPDATE annotations SET retracted_by = ? WHERE segment_id = ? AND coder = ?"
             " AND dimension = ? AND retracted_by IS NULL", (log_id, seg, coder, dim))
@@ -121,9 +121,43 @@ class LabelTables:
         conn.executemany(
             "INSERT INTO annotations(segment_id, coder, dimension, label, source, created_at,"
             " created_by) VALUES (?,?,?,?,?,?,?)",
-            [(seg, coder, dim, label, source, at, log_id) for label in sorted(
-                labels, key=lambda x: "" if x is None else x)],
+            [(seg, coder, dim, label, source if isinstance(source, str) else source[label],
+              at, log_id) for label in sorted(labels, key=lambda x: "" if x is None else x)],
         )
+
+    # -- the log as rows ------------------------------------------------------
+    def log_rows(self) -> list[tuple]:
+        """Every log row as stored, in order: (id, coder, action, item_key, segment_id,
+        model_id, detail, undoes, at)."""
+        return self.conn.execute(
+            "SELECT id, coder, action, item_key, segment_id, model_id, detail, undoes, at"
+            " FROM log ORDER BY id").fetchall()
+
+    def restore_log(self, rows: Sequence[tuple]) -> int:
+        """Append log rows another project wrote, (coder, action, item_key, segment_id,
+        model_id, detail, undoes as an index into ``rows`` or None, at), keeping their
+        order and times; rows already held (same fields, same undone row) are not added
+        twice. Returns how many were added."""
+        added = 0
+        with self.transaction() as conn:
+            ids: list[int] = []
+            for coder, action, item_key, segment_id, model_id, detail, undoes, at in rows:
+                target = None if undoes is None else ids[undoes]
+                held = conn.execute(
+                    "SELECT id FROM log WHERE coder = ? AND action = ? AND item_key IS ?"
+                    " AND segment_id IS ? AND model_id IS ? AND detail = ? AND undoes IS ?"
+                    " AND at = ? ORDER BY id LIMIT 1",
+                    (coder, action, item_key, segment_id, model_id, detail, target, at),
+                ).fetchone()
+                if held is not None:
+                    ids.append(held[0])
+                    continue
+                ids.append(row_id(conn.execute(
+                    "INSERT INTO log(coder, action, item_key, segment_id, model_id, detail,"
+                    " undoes, at) VALUES (?,?,?,?,?,?,?,?)",
+                    (coder, action, item_key, segment_id, model_id, detail, target, at))))
+                added += 1
+        return added
 
     def annotations(self) -> list[Annotation]:
         """All active annotations, human and model-assisted, in a stable order."""

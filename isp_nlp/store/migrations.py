@@ -7,7 +7,7 @@ import sqlite3
 from collections.abc import Callable
 from importlib import resources
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 def schema() -> str:
@@ -61,10 +61,17 @@ def _codings_coders_notes(conn: sqlite3.Connection) -> None:
                  " ON codings(transcript_id, start)")
 
 
+def _code_guids(conn: sqlite3.Connection) -> None:
+    """Version 4 → 5: codes keep the GUID their QDA tool gave them, for the way back."""
+    if "guid" not in {r[1] for r in conn.execute("PRAGMA table_info(codes)")}:
+        conn.execute("ALTER TABLE codes ADD COLUMN guid TEXT NOT NULL DEFAULT ''")
+
+
 #: Schema upgrades: ``MIGRATIONS[v]`` turns version ``v`` into ``v + 1``. They run in one
 #: transaction with the version bump, so a database is upgraded wholly or not at all.
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: _evidence_out_of_suggestions,
     2: _code_colours,
     3: _codings_coders_notes,
+    4: _code_guids,
 }

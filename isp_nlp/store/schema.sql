@@ -1,4 +1,4 @@
--- isp-nlp project database, schema version 4. Loaded by store/database.py, which also
+-- isp-nlp project database, schema version 5. Loaded by store/database.py, which also
 -- upgrades older versions in place (see MIGRATIONS there).
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS transcripts (
@@ -43,6 +43,7 @@ CREATE TABLE IF NOT EXISTS codes (
     exclude TEXT NOT NULL,
     examples TEXT NOT NULL,
     color TEXT NOT NULL DEFAULT '',
+    guid TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (dimension, id)
 );
 CREATE TABLE IF NOT EXISTS log (

@@ -1,0 +1,175 @@
+"""Positions in the reading tool's units, isp-nlp's state beside the REFI-QDA part, and
+no dimension exported that the project does not have."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from isp_nlp.cli import cli
+from isp_nlp.errors import InputFileError
+from isp_nlp.interchange.offsets import to_units, tool_of
+from isp_nlp.interchange.refi_codebook import codes_element
+from isp_nlp.interchange.refi_export import write_qdpx
+from isp_nlp.interchange.refi_import import import_refi_new_project
+from isp_nlp.interchange.refi_state import STATE_MEMBER
+from isp_nlp.project import open_project
+from isp_nlp.records import Code, Codebook
+from tests.conftest import require_shared
+from tests.test_refi_export import _build, _qde, _selections
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _build(tmp_path_factory.mktemp("positions"), train=False)
+
+
+def _texts(path: Path) -> dict[str, str]:
+    """document -> the exported source text, read from the archive."""
+    root = _qde(path)
+    with zipfile.ZipFile(path) as archive:
+        return {s.get("name"): archive.read(
+                    "sources/" + s.get("plainTextPath").removeprefix("internal://")
+                ).decode("utf-8")
+                for s in root.iter() if s.tag.endswith("TextSource")}
+
+
+def _utf16(text: str, start: int, end: int) -> str:
+    return text.encode("utf-16-le")[2 * start:2 * end].decode("utf-16-le")
+
+
+def _rewrite(path: Path, out: Path, change) -> Path:
+    """A copy of the archive ``path`` with ``change(name, data)`` applied to each member
+    (None drops it)."""
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            data = change(info.filename, src.read(info))
+            if data is not None:
+                dst.writestr(info, data)
+    return out
+
+
+def test_units_by_tool_and_conversion() -> None:
+    assert to_units("a😀b𝄞c", [0, 1, 2, 3, 4, 5], "utf16") == [0, 1, 3, 4, 6, 7]
+    assert to_units("a😀b", [2], "codepoints") == [2]
+    assert tool_of("NVivo for Mac 12.7.0") == "nvivo"
+    assert tool_of("ATLAS.ti 8.4.0 573 , macOS") == "atlas.ti"
+    assert tool_of("qc 1.3.2") == "qc" and tool_of("isp-nlp 0.1.0") == "isp-nlp"
+    assert tool_of("Some Tool 1.0") is None
+
+
+def test_for_nvivo_selections_read_as_utf16_land_on_the_same_words(built: Path,
+                                                                    tmp_path: Path) -> None:
+    with open_project(built) as store:
+        points = write_qdpx(store, tmp_path / "points.qdpx")
+        nvivo = write_qdpx(store, tmp_path / "nvivo.qdpx", tool="nvivo")
+    assert (points.positions, nvivo.positions) == ("codepoints", "utf16")
+    texts = _texts(tmp_path / "nvivo.qdpx")
+    by_guid = {s["guid"]: s for s in _selections(_qde(tmp_path / "points.qdpx"))}
+    moved = 0
+    for sel in _selections(_qde(tmp_path / "nvivo.qdpx")):
+        text = texts[sel["document"]]
+        twin = by_guid[sel["guid"]]
+        assert _utf16(text, sel["start"], sel["end"]) == text[twin["start"]:twin["end"]]
+        moved += sel["start"] != twin["start"]
+    assert moved >= 1  # the selection after the emoji moved by two UTF-16 units
+
+
+def test_a_utf16_export_without_our_state_reads_back_on_the_same_text(built: Path,
+                                                                      tmp_path: Path) -> None:
+    with open_project(built) as store:
+        write_qdpx(store, tmp_path / "nvivo.qdpx", positions="utf16")
+        before = Counter((c.document, c.code, c.coder,
+                          store.transcript_text(c.document)[c.start:c.end])
+                         for c in store.codings())
+    bare = _rewrite(tmp_path / "nvivo.qdpx", tmp_path / "bare.qdpx",
+                    lambda name, data: None if name == STATE_MEMBER else data)
+    outcome = import_refi_new_project(tmp_path / "b", bare, embedder="hashing-256")
+    assert not outcome.from_state
+    assert any("UTF-16" in r.reading for r in outcome.readings)
+    with open_project(tmp_path / "b") as store:
+        after = Counter((c.document, c.code, c.coder,
+                         store.transcript_text(c.document)[c.start:c.end])
+                        for c in store.codings())
+    assert not before - after  # every span lands on its words (B adds the segment labels)
+
+
+def test_a_changed_project_qde_is_read_without_the_state(built: Path, tmp_path: Path) -> None:
+    with open_project(built) as store:
+        write_qdpx(store, tmp_path / "ours.qdpx")
+    edited = _rewrite(tmp_path / "ours.qdpx", tmp_path / "edited.qdpx",
+                      lambda name, data: data + b"\n" if name == "project.qde" else data)
+    outcome = import_refi_new_project(tmp_path / "b", edited, embedder="hashing-256")
+    assert not outcome.from_state
+    assert any("changed after isp-nlp wrote it" in w for w in outcome.warnings)
+
+
+@pytest.mark.parametrize("state", [b"{", b"[]", b'{"format": "isp-nlp project state"}',
+                                   b"\xff\xfe"])
+def test_a_damaged_state_refuses_the_import_in_one_line(built: Path, tmp_path: Path,
+                                                        state: bytes) -> None:
+    with open_project(built) as store:
+        write_qdpx(store, tmp_path / "ours.qdpx")
+    bad = _rewrite(tmp_path / "ours.qdpx", tmp_path / "bad.qdpx",
+                   lambda name, data: state if name == STATE_MEMBER else data)
+    with pytest.raises(InputFileError, match=r"isp-nlp state \(isp-nlp/state.json\)"):
+        import_refi_new_project(tmp_path / "b", bad, embedder="hashing-256")
+    assert not (tmp_path / "b").exists()  # all or nothing
+    result = CliRunner().invoke(cli, ["import", str(bad), "--init", str(tmp_path / "c")])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_a_state_with_an_unknown_provenance_is_refused(built: Path, tmp_path: Path) -> None:
+    with open_project(built) as store:
+        write_qdpx(store, tmp_path / "ours.qdpx")
+    bad = _rewrite(tmp_path / "ours.qdpx", tmp_path / "bad.qdpx", lambda name, data: (
+        data.replace(b',"human","', b',"nobody","', 1) if name == STATE_MEMBER else data))
+    with pytest.raises(InputFileError, match="unknown provenance 'nobody'"):
+        import_refi_new_project(tmp_path / "b", bad, embedder="hashing-256")
+
+
+def test_a_codebook_without_stages_gets_no_stage_tree() -> None:
+    book = Codebook("flat", (Code("a", "A"), Code("b", "B", parent="a")), ())
+    assert [c.get("name") for c in codes_element(book).iter("Code")] == ["A", "B"]
+
+
+def test_cli_export_says_its_units(built: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    out = tmp_path / "x.qdpx"
+    result = runner.invoke(cli, ["--project", str(built), "export", "--out", str(out),
+                                 "--for", "nvivo"])
+    assert result.exit_code == 0, result.output
+    assert "Positions in UTF-16 code units (for nvivo" in result.output
+    result = runner.invoke(cli, ["--project", str(built), "export", "--out", str(out),
+                                 "--for", "nvivo", "--positions", "codepoints"])
+    assert "Positions in code points (--positions" in result.output
+    with zipfile.ZipFile(out) as archive:
+        assert STATE_MEMBER in archive.namelist()
+        assert io.BytesIO(archive.read(STATE_MEMBER)).read(1) == b"{"
+
+
+@pytest.mark.shared_data
+def test_nvivo_import_exports_utf16_and_no_stage_tree(tmp_path: Path) -> None:
+    source = require_shared("refi-qda", "nvivo-mac-12.7-export.qdpx")
+    import_refi_new_project(tmp_path / "a", source, embedder="hashing-256")
+    with open_project(tmp_path / "a") as store:
+        summary = write_qdpx(store, tmp_path / "a.qdpx")
+        held = {c.guid: store.transcript_text(c.document)[c.start:c.end]
+                for c in store.codings()}
+    assert (summary.positions, summary.stages) == ("utf16", 0)
+    assert "came from nvivo" in summary.positions_why
+    root = _qde(tmp_path / "a.qdpx")
+    assert not [c for c in root.iter() if c.tag.endswith("Code") and c.get("name") == "Stage"]
+    texts = _texts(tmp_path / "a.qdpx")
+    checked = 0
+    for sel in _selections(root):
+        if sel["guid"] in held:
+            assert _utf16(texts[sel["document"]], sel["start"], sel["end"]) == held[sel["guid"]]
+            checked += 1
+    assert checked >= 180
