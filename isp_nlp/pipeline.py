@@ -225,6 +225,7 @@ def suggest_project(store: Store, embedder=None, *, code_threshold: float | None
         "segments": len(targets),
         "suggested_codes": sum(s.suggested for s in suggestions if s.dimension == "code"),
         "stage_abstained": sum(not s.suggested for s in stage),
+        "has_stage": bool(model.stage_classes),
         "code_threshold": model.code_threshold,
         "stage_threshold": model.stage_threshold,
     }

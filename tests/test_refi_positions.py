@@ -1,5 +1,5 @@
-"""Positions in the reading tool's units, isp-nlp's state beside the REFI-QDA part, and
-no dimension exported that the project does not have."""
+"""Positions in the reading tool's units (UTF-16 for NVivo, code points for the others),
+and no dimension exported that the project does not have."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import pytest
 from click.testing import CliRunner
 
 from isp_nlp.cli import cli
-from isp_nlp.errors import InputFileError
 from isp_nlp.interchange.offsets import to_units, tool_of
 from isp_nlp.interchange.refi_codebook import codes_element
 from isp_nlp.interchange.refi_export import write_qdpx
@@ -97,41 +96,6 @@ def test_a_utf16_export_without_our_state_reads_back_on_the_same_text(built: Pat
                          store.transcript_text(c.document)[c.start:c.end])
                         for c in store.codings())
     assert not before - after  # every span lands on its words (B adds the segment labels)
-
-
-def test_a_changed_project_qde_is_read_without_the_state(built: Path, tmp_path: Path) -> None:
-    with open_project(built) as store:
-        write_qdpx(store, tmp_path / "ours.qdpx")
-    edited = _rewrite(tmp_path / "ours.qdpx", tmp_path / "edited.qdpx",
-                      lambda name, data: data + b"\n" if name == "project.qde" else data)
-    outcome = import_refi_new_project(tmp_path / "b", edited, embedder="hashing-256")
-    assert not outcome.from_state
-    assert any("changed after isp-nlp wrote it" in w for w in outcome.warnings)
-
-
-@pytest.mark.parametrize("state", [b"{", b"[]", b'{"format": "isp-nlp project state"}',
-                                   b"\xff\xfe"])
-def test_a_damaged_state_refuses_the_import_in_one_line(built: Path, tmp_path: Path,
-                                                        state: bytes) -> None:
-    with open_project(built) as store:
-        write_qdpx(store, tmp_path / "ours.qdpx")
-    bad = _rewrite(tmp_path / "ours.qdpx", tmp_path / "bad.qdpx",
-                   lambda name, data: state if name == STATE_MEMBER else data)
-    with pytest.raises(InputFileError, match=r"isp-nlp state \(isp-nlp/state.json\)"):
-        import_refi_new_project(tmp_path / "b", bad, embedder="hashing-256")
-    assert not (tmp_path / "b").exists()  # all or nothing
-    result = CliRunner().invoke(cli, ["import", str(bad), "--init", str(tmp_path / "c")])
-    assert result.exit_code == 2 and "Traceback" not in result.output
-    assert len(result.output.strip().splitlines()) == 1
-
-
-def test_a_state_with_an_unknown_provenance_is_refused(built: Path, tmp_path: Path) -> None:
-    with open_project(built) as store:
-        write_qdpx(store, tmp_path / "ours.qdpx")
-    bad = _rewrite(tmp_path / "ours.qdpx", tmp_path / "bad.qdpx", lambda name, data: (
-        data.replace(b',"human","', b',"nobody","', 1) if name == STATE_MEMBER else data))
-    with pytest.raises(InputFileError, match="unknown provenance 'nobody'"):
-        import_refi_new_project(tmp_path / "b", bad, embedder="hashing-256")
 
 
 def test_a_codebook_without_stages_gets_no_stage_tree() -> None:

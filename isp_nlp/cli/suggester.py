@@ -45,7 +45,10 @@ def train(ctx, folds: int, target_agreement: float | None) -> None:
            "to choose one from the out-of-fold suggestions")
     click.echo(f"Codes are suggested at probability {r['code_threshold']:.2f} or more ({how}).")
     if r["zero_shot_codes"]:
-        click.echo(f"No coder has applied {', '.join(r['zero_shot_codes'])} yet: suggested "
+        unseen = r["zero_shot_codes"]
+        shown = ", ".join(unseen[:_SHOWN]) + (f" and {len(unseen) - _SHOWN} more"
+                                              if len(unseen) > _SHOWN else "")
+        click.echo(f"No coder has applied {len(unseen)} code(s) yet ({shown}): suggested "
                    "from the codebook's definitions and examples only (zero-shot), each on "
                    "about as many segments as a seeded code.")
     for dim, cert in r["certified"].items():
@@ -57,6 +60,10 @@ def train(ctx, folds: int, target_agreement: float | None) -> None:
     if not r["certified"]:
         click.echo("No certified threshold: no segment is double-coded, so give "
                    "--target-agreement A to certify one.")
+
+
+#: Zero-shot codes named in train's summary before "and N more".
+_SHOWN = 5
 
 
 @click.command()
@@ -71,6 +78,7 @@ def suggest(ctx, code_threshold, stage_threshold) -> None:
 
     r = suggest_project(open_store(ctx), code_threshold=code_threshold,
                         stage_threshold=stage_threshold, progress=True)
+    stage = (f", stage abstained on {r['stage_abstained']}"
+             if r.get("has_stage", True) else "")
     click.echo(f"Scored {r['segments']} segments with {r['model_id']}: "
-               f"{r['suggested_codes']} code suggestions, stage abstained on "
-               f"{r['stage_abstained']}")
+               f"{r['suggested_codes']} code suggestions{stage}")

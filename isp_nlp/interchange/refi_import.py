@@ -16,7 +16,7 @@ from __future__ import annotations
 import shutil
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from isp_nlp.coded.spans import Coverage, annotations_from_placement, coverage, place_codings
@@ -38,7 +38,12 @@ from isp_nlp.interchange.refi_project import (
     guid_key,
     read_refi_project,
 )
-from isp_nlp.interchange.refi_state import STATE_MEMBER, ProjectState, read_state
+from isp_nlp.interchange.refi_state import (
+    STATE_MEMBER,
+    DocumentState,
+    ProjectState,
+    read_state,
+)
 from isp_nlp.project import DEFAULT_EMBEDDER, init_project, open_project
 from isp_nlp.records import (
     CODE_DIMENSION,
@@ -339,11 +344,33 @@ def _state(project: RefiProject, prepared: Sequence[_Prepared], warnings: list[s
     return state
 
 
+def _state_documents(store: Store, name: str, state: ProjectState | None,
+                     prepared: Sequence[_Prepared], warnings: list[str]
+                     ) -> dict[str, DocumentState]:
+    """The state's documents this import restores: new ones, and those the project holds
+    with the same segments (a document segmented otherwise here is read from the XML)."""
+    if state is None:
+        return {}
+    new = {p.transcript.document for p in prepared if p.new}
+    out: dict[str, DocumentState] = {}
+    for document, held in state.documents.items():
+        if document not in new:
+            here = [(s.start, s.end) for s in store.segments(document=document)]
+            if here != [(s.start, s.end) for s in held.segments]:
+                warnings.append(f"{name}: '{document}' is segmented differently "
+                                "in this project, so its codings are placed on its segments "
+                                "as for any tool's file.")
+                continue
+        out[document] = held
+    return out
+
+
 def _import_project(store: Store, path: Path, project: RefiProject,
                     warnings: list[str]) -> RefiImportOutcome:
     prepared, missing, left_out = _prepare_sources(store, project, warnings)
     state = _state(project, prepared, warnings)
-    held_docs = dict(state.documents) if state is not None else {}
+    held_docs = _state_documents(store, path.name, state, prepared, warnings)
+    held_segments = {s.id for d in held_docs.values() for s in d.segments}
     current = store.codebook()
     id_map: dict[str, str] = {}
     codes_added, state_word = 0, "unchanged"
@@ -367,7 +394,8 @@ def _import_project(store: Store, path: Path, project: RefiProject,
     codings = [c for c in placed.codings if c.document not in held_docs]
     derived = list(codings)
     if state is not None:
-        codings += state.codings
+        codings += [replace(c, code=id_map.get(c.code, c.code)) if c.dimension == CODE_DIMENSION
+                    else c for c in state.codings if c.document in held_docs]
     if state is not None:  # exactly the coders the exporting project held
         coders = list(state.coders)
     else:
@@ -383,7 +411,9 @@ def _import_project(store: Store, path: Path, project: RefiProject,
     placement = place_codings(derived, segments, texts)
     annotations = annotations_from_placement(placement, segments)
     if state is not None:
-        annotations += state.annotations
+        annotations += [replace(a, label=id_map.get(a.label, a.label))
+                        if a.dimension == CODE_DIMENSION and a.label is not None else a
+                        for a in state.annotations if a.segment_id in held_segments]
     changed = 0
     if annotations and _changed(store, annotations):
         changed = store.import_annotations(annotations, source=path.name)["changed"]

@@ -24,12 +24,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from isp_nlp.codebook.check import MAX_CODE_DEPTH, MAX_CODES, too_deep
 from isp_nlp.errors import InputFileError
 from isp_nlp.ingest.segment import segment_id
 from isp_nlp.records import (
     CODE_DIMENSION,
     PROVENANCES,
     STAGE_DIMENSION,
+    STAGES,
     Annotation,
     Code,
     Codebook,
@@ -185,8 +187,33 @@ def _codebook(raw: Any) -> Codebook:
                     color=_str(c.get("color"), f"the colour of code {i + 1}"),
                     guid=_str(c.get("guid"), f"the GUID of code {i + 1}"))
         (stages if dimension == STAGE_DIMENSION else codes).append(code)
-    return Codebook(name=_str(raw.get("name"), "the codebook's name"), codes=tuple(codes),
+    book = Codebook(name=_str(raw.get("name"), "the codebook's name"), codes=tuple(codes),
                     stages=tuple(stages))
+    _check_codebook(book)
+    return book
+
+
+def _check_codebook(book: Codebook) -> None:
+    """Ids unique and non-empty, parents held and acyclic, within the codebook limits."""
+    if len(book.codes) > MAX_CODES:
+        raise _Bad(f"its codebook holds more than {MAX_CODES:,} codes")
+    for group in (book.codes, book.stages):
+        ids = [c.id for c in group]
+        if "" in ids or len(set(ids)) != len(ids):
+            raise _Bad("its codebook has an empty or repeated code id")
+    if any(s.id not in STAGES for s in book.stages):
+        raise _Bad(f"its codebook has a stage that is not one of {', '.join(STAGES)}")
+    parent_of = {c.id: c.parent for c in book.codes}
+    for code in book.codes:
+        seen: set[str] = set()
+        node: str | None = code.id
+        while node is not None:
+            if node in seen or node not in parent_of:
+                raise _Bad(f"code '{code.id}' has a parent that is missing or a cycle")
+            seen.add(node)
+            node = parent_of[node]
+    if too_deep(book.codes) is not None:
+        raise _Bad(f"its codebook nests codes beyond {MAX_CODE_DEPTH} levels")
 
 
 def _document(raw: Any, texts: Mapping[str, str]) -> DocumentState | None:
@@ -325,10 +352,19 @@ def read_state(raw: bytes, qde_sha256: str, texts: Mapping[str, str], name: str
             doc = _document(item, texts)
             if doc is not None:
                 documents[doc.transcript.document] = doc
-        return ProjectState(str(positions), _codebook(body.get("codebook")), documents,
-                            _codings(body.get("codings"), documents),
-                            _annotations(body.get("annotations"), documents),
-                            _log(body.get("log")), _coders(body.get("coders")))
+        book = _codebook(body.get("codebook"))
+        state = ProjectState(str(positions), book, documents,
+                             _codings(body.get("codings"), documents),
+                             _annotations(body.get("annotations"), documents),
+                             _log(body.get("log")), _coders(body.get("coders")))
+        known = {(CODE_DIMENSION, c.id) for c in book.codes}
+        known |= {(STAGE_DIMENSION, c.id) for c in book.stages}
+        used = {(c.dimension, c.code) for c in state.codings}
+        used |= {(a.dimension, a.label) for a in state.annotations if a.label is not None}
+        if used - known:
+            dimension, code = sorted(used - known)[0]
+            raise _Bad(f"it uses the {dimension} '{code}', which its codebook lacks")
+        return state
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError, ValueError,
             TypeError, _Bad) as exc:
         raise InputFileError(
