@@ -203,6 +203,13 @@ def test_an_uncertified_model_says_so_first_in_every_handoff(seeded, tmp_path: P
                in text, (where, text)
         assert "Codes: not certified: 28 seed segments are too few to test the 95.0% " \
                "target; at least 17 more coded segments are needed." in text, (where, text)
+    said = CliRunner().invoke(cli, ["precode", str(wave), "--from", str(seed), "--out",
+                                    str(tmp_path / "again")])
+    assert said.exit_code == 0, said.output
+    assert said.stdout.startswith(f"Model {model_id} (from seed project project): not "
+                                  "certified;")
+    assert all(len(line) <= 80 for line in said.stdout.splitlines()
+               if not line.startswith("Wrote "))  # the paths of this machine's tmp folder
     assert "(from seed project project)" in _joined(got["review"])
     assert "(from seed project" not in _joined(got["seed status"])
     assert all(len(line) <= 80 for line in got["review"])

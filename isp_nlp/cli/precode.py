@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import click
@@ -44,22 +45,27 @@ def precode(wave_dir: Path, source: Path, out_dir: Path, unit: str, max_chars: i
     skip = [s.strip() for s in skip_speakers.split(",") if s.strip()]
     outcome = precode_wave(wave_dir, source, out_dir, unit=unit, max_chars=max_chars,
                            skip_speakers=skip, progress=True)
-    for t in outcome.transcripts:
-        for warning in t.warnings:
-            click.echo(f"Warning: {one_line(t.name)}: {one_line(warning)}", err=True)
-        open_share = "—" if t.stage_abstained_share is None else \
-            f"{t.stage_abstained_share:.0%}"
-        click.echo(f"pre-coded  {one_line(t.name)}: {t.codable} codable segments, "
-                   f"{sum(n for _, n in t.code_counts)} code suggestions, stage left open on "
-                   f"{open_share}")
-    for f in outcome.failed:
-        click.echo(f"   skipped  {one_line(f.path)}: {one_line(f.reason)}", err=True)
     for line in trust_lines(outcome.trust):
         click.echo(one_line(line))
-    click.echo(f"Pre-coded {len(outcome.transcripts)} transcripts with model "
-               f"{outcome.model_id} ({outcome.segments_scored} segments scored); "
-               f"{len(outcome.failed)} skipped.")
+    for t in outcome.transcripts:
+        for warning in t.warnings:
+            _say(f"Warning: {one_line(t.name)}: {one_line(warning)}", err=True)
+        open_share = "—" if t.stage_abstained_share is None else \
+            f"{t.stage_abstained_share:.0%}"
+        _say(f"pre-coded  {one_line(t.name)}: {t.codable} codable segments, "
+             f"{sum(n for _, n in t.code_counts)} code suggestions, stage left open on "
+             f"{open_share}")
+    for f in outcome.failed:
+        _say(f"   skipped  {one_line(f.path)}: {one_line(f.reason)}", err=True)
+    _say(f"Pre-coded {len(outcome.transcripts)} transcripts with model {outcome.model_id} "
+         f"({outcome.segments_scored} segments scored); {len(outcome.failed)} skipped.", indent=2)
     for kind, path in outcome.outputs.items():
         click.echo(f"Wrote {path} ({kind})")
     if outcome.failed:
         raise click.exceptions.Exit(1)
+
+
+def _say(text: str, *, err: bool = False, indent: int = 11) -> None:
+    """``text`` wrapped at 80 columns, continuation lines indented (past the label)."""
+    click.echo(textwrap.fill(text, 80, subsequent_indent=" " * indent, break_on_hyphens=False,
+                             break_long_words=False), err=err)
