@@ -109,10 +109,10 @@ def test_cli_export_says_its_units(built: Path, tmp_path: Path) -> None:
     result = runner.invoke(cli, ["--project", str(built), "export", "--out", str(out),
                                  "--for", "nvivo"])
     assert result.exit_code == 0, result.output
-    assert "Positions in UTF-16 code units (for nvivo" in result.output
+    assert "positions in UTF-16 code units: for nvivo" in result.output
     result = runner.invoke(cli, ["--project", str(built), "export", "--out", str(out),
                                  "--for", "nvivo", "--positions", "codepoints"])
-    assert "Positions in code points (--positions" in result.output
+    assert "positions in code points: --positions" in result.output
     with zipfile.ZipFile(out) as archive:
         assert STATE_MEMBER in archive.namelist()
         assert io.BytesIO(archive.read(STATE_MEMBER)).read(1) == b"{"

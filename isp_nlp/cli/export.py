@@ -77,13 +77,14 @@ def export(ctx, fmt: str | None, out: Path, include_suggestions: bool,
                    pseudonymised_only=pseudonymised_only, key=key_path, tool=tool,
                    positions=positions)
     by = ", ".join(f"{p} {n}" for p, n in r.codings.items()) or "none"
-    click.echo(f"Wrote {r.path} ({r.size:,} bytes): {r.sources} transcripts, {r.users} "
-               f"users, {r.codes} codes + {r.stages} stages, {r.selections} selections, "
-               f"{sum(r.codings.values())} codings ({by})")
+    click.echo(f"Wrote {r.path} ({r.size:,} bytes)")
+    click.echo(f"  {r.sources} transcripts, {r.users} users, {r.codes} codes + {r.stages} "
+               f"stages, {r.selections} selections")
+    click.echo(f"  {sum(r.codings.values())} codings ({by})")
     unit = "UTF-16 code units" if r.positions == "utf16" else "code points"
-    click.echo(f"Positions in {unit} ({r.positions_why}; --for or --positions to change)")
+    click.echo(f"  positions in {unit}: {r.positions_why} (change: --for, --positions)")
     if r.covered:
-        click.echo(f"{r.covered} segment label(s) left out: a coded span of the same coder "
-                   "and code covers the segment and is written instead")
+        click.echo(f"  {r.covered} segment labels are written once, as the same coder's "
+                   "coded spans")
     for note in r.skipped:
         click.echo(f"Warning: {note}", err=True)

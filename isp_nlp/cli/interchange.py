@@ -35,13 +35,13 @@ def _report(out: RefiImportOutcome) -> None:
     if out.from_state:
         mapping = ""
     _say(f"  codings: {out.codings} imported ({out.codings_added} new), "
-         f"{out.codings_skipped} skipped" + (f"; mapped {mapping}" if mapping else ""))
+         f"{out.codings_skipped} skipped" + (f"; {mapping}" if mapping else ""))
     if out.from_state:
-        _say(f"  isp-nlp export: segments, annotations and provenance read as written; "
-             f"{out.log_restored} log rows restored")
+        _say(f"  our own export: segments, annotations, provenance as written; "
+             f"{out.log_restored} log rows")
     for r in out.readings:
-        _say(f"    '{r.document}': offsets read as {r.reading}; {r.inside_word} "
-             f"of {2 * r.selections} boundaries inside a word")
+        _say(f"    '{r.document}': read as {r.reading}; {r.inside_word} of "
+             f"{2 * r.selections} ends mid-word")
     _coverage(out)
     _say(f"  annotations changed: {out.annotations_changed}; notes: {out.notes} "
          f"({out.notes_added} new)")
