@@ -152,3 +152,27 @@ def test_two_coders_reliability_is_the_humans_alone(two_coders: Path) -> None:
         assert ("stage: one label per coder and segment" in text
                 and f"{est['value']:.3f} [{est['ci_low']:.3f}, {est['ci_high']:.3f}] "
                 f"{est['n_units']} {label}" in text)
+
+
+def test_without_out_of_fold_suggestions_the_table_says_why(tmp_path: Path) -> None:
+    """A model whose seeds cannot be cross-validated (or no model) is named, not hidden."""
+    project = tmp_path / "bare"
+    init_project(project, embedder=EMBEDDER)
+    transcripts, coded = _corpus(tmp_path)
+    book = tmp_path / "codebook.yaml"
+    book.write_text(CODEBOOK, encoding="utf-8")
+    with open_project(project) as store:
+        load_project_codebook(store, book)
+        ingest_files(store, transcripts)
+        import_codes(store, coded)
+    out = _run(project).output
+    assert "Model vs coder: none; the project has no trained model" in out
+    with open_project(project) as store:
+        train_project(store)
+        model = store.latest_model()
+        assert model is not None
+        store.replace_suggestions(model["id"] + CV_SUFFIX, [])  # as when no fold could run
+    out = _run(project).output
+    assert "Model vs coder: none; the latest model has no out-of-fold suggestions" in out
+    assert "--no-model" not in out and max(map(len, out.splitlines())) <= 80
+    assert "Model vs coder: none" not in _run(project, "--no-model").output

@@ -25,6 +25,7 @@ from isp_nlp.agreement.tables import (
     single_value_table,
 )
 from isp_nlp.cli.common import InputError, open_store
+from isp_nlp.codebook.load import trainable_codes
 from isp_nlp.coded.read import iter_coded_csv
 from isp_nlp.coded.safe_csv import safe_csv_text
 from isp_nlp.project import place_coded_csv, require_codebook
@@ -168,6 +169,10 @@ def agreement(ctx, csv_file, label_column, coders, metric, level, by, ci, seed, 
     else:
         shown = readout(rep, humans=humans, mode=mode if value is not None else "")
         click.echo(format_readout(shown))
+        if not no_model and MODEL_CODER not in rep.data["settings"]["coders"]:
+            note = _no_model_note(ctx, csv_file)
+            if note:
+                click.echo("\n" + textwrap.fill(note, 80))
 
 
 #: Units × resamples from which a progress bar is shown (about ten seconds of work).
@@ -187,8 +192,7 @@ def _check_coders(tables, wanted: list[str]) -> None:
 def _load(ctx, csv_file: Path | None, *, include_model: bool):
     """Coding tables, segment → document map, and messages for stderr."""
 
-    project = Path(ctx.obj["project"]) if ctx.obj and "project" in ctx.obj else Path(".")
-    has_project = project_db(project).exists()
+    has_project = project_db(_project_dir(ctx)).exists()
     if csv_file is None:
         return _project_tables(ctx, include_model)
     if not has_project:
@@ -197,14 +201,31 @@ def _load(ctx, csv_file: Path | None, *, include_model: bool):
     return _mapped_tables(ctx, csv_file, include_model)
 
 
+def _project_dir(ctx) -> Path:
+    return Path(ctx.obj["project"]) if ctx.obj and "project" in ctx.obj else Path(".")
+
+
 def _project_tables(ctx, include_model: bool):
 
     store = open_store(ctx)
     codebook = require_codebook(store)
     frame = annotation_frame(store, include_model=include_model)
-    codes = [c.id for c in codebook.codes if not any(x.parent == c.id for x in codebook.codes)]
+    used = {a.label for a in store.annotations() if a.dimension == "code" and a.label}
+    codes = [c.id for c in trainable_codes(codebook, used)]  # a coded parent is a code too
     documents = {s.id: s.document for s in store.segments()}
     return coding_tables(frame, codes, model_coder=MODEL_CODER), documents, []
+
+
+def _no_model_note(ctx, csv_file: Path | None) -> str:
+    """Why the table has no model-vs-coder rows, when the model was not left out."""
+    if csv_file is not None and not project_db(_project_dir(ctx)).exists():
+        return ""
+    info = open_store(ctx).latest_model()
+    if info is None:
+        return "Model vs coder: none; the project has no trained model (run `isp-nlp train`)."
+    return ("Model vs coder: none; the latest model has no out-of-fold suggestions (its "
+            "seed codes could not be split into folds grouped by document: code a second "
+            "document, then train again).")
 
 
 def _mapped_tables(ctx, csv_file: Path, include_model: bool):

@@ -1,0 +1,75 @@
+"""A parent code coders applied themselves (as NVivo, ATLAS.ti and qc allow) is a code in
+its own right: train learns it, suggest can propose it, agreement reports it, export
+writes it under its place in the hierarchy (hashing embedder, no shared data)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from isp_nlp.cli import cli
+from isp_nlp.pipeline import suggest_project, train_project
+from isp_nlp.project import (
+    import_codes,
+    ingest_files,
+    init_project,
+    load_project_codebook,
+    open_project,
+)
+from isp_nlp.suggest.project_fit import CV_SUFFIX
+from tests.test_one_model_path import CODEBOOK, EMBEDDER, _corpus
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Both coders code every 'coaching' turn at the parent, 'strategies', instead."""
+    root = tmp_path_factory.mktemp("parent")
+    transcripts, coded = _corpus(root)
+    with coded.open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    for row in rows:
+        if row["code"] == "coaching":
+            row["code"] = "strategies"
+    seeds = root / "seeds.csv"
+    with seeds.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    book = root / "codebook.yaml"
+    book.write_text(CODEBOOK, encoding="utf-8")
+    init_project(root / "project", embedder=EMBEDDER)
+    with open_project(root / "project") as store:
+        load_project_codebook(store, book)
+        ingest_files(store, transcripts)
+        import_codes(store, seeds)
+    return root / "project"
+
+
+def test_train_suggest_agreement_and_export_keep_the_parent(project: Path,
+                                                            tmp_path: Path) -> None:
+    with open_project(project) as store:
+        trained = train_project(store, folds=3)
+        assert "strategies" in trained["code_labels"]  # coded at the parent: learnt
+        assert "coaching" in trained["code_labels"]    # a leaf nobody applied: zero-shot
+        assert "strategies" not in trained["zero_shot_codes"]
+        suggest_project(store)
+        # every turn is coded, so look at the out-of-fold suggestions on them
+        oof = [s for s in store.suggestions(trained["model_id"] + CV_SUFFIX)
+               if s.dimension == "code" and s.label == "strategies" and s.suggested]
+        assert len(oof) >= 5
+    runner = CliRunner()
+    result = runner.invoke(cli, ["--project", str(project), "agreement", "--format", "json",
+                                 "--no-model", "--resamples", "50"])
+    assert result.exit_code == 0, result.output
+    assert "strategies" in json.loads(result.output)["codes"]
+    out = tmp_path / "parent.qdpx"
+    result = runner.invoke(cli, ["--project", str(project), "export", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    with zipfile.ZipFile(out) as archive:
+        qde = archive.read("project.qde").decode("utf-8")
+    assert qde.count('name="Strategies"') == 1 and 'name="Training"' in qde
