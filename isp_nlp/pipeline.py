@@ -155,6 +155,7 @@ def train_project(store: Store, embedder=None, *, folds: int = 5,
     data = read_training_data(store, embedder or project_embedder(store), progress=progress)
     fit = fit_project(data, folds, target_agreement=target_agreement)
     model = fit.model
+    model.manifest["cv_folds"] = fit.cv_folds  # what the out-of-fold numbers rest on
     model_id = model.manifest["model_id"]
     directory = store.path.parent / "models" / model_id
     model.save(directory)

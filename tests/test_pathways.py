@@ -163,3 +163,18 @@ def test_demo_pathways_and_command(project_copy: Path) -> None:
     assert data["min_run"] == 1 and len(data["participants"]) == 10
     bad = runner.invoke(app, ["--project", str(project_copy / "nope"), "pathways"])
     assert bad.exit_code == 2 and "Traceback" not in bad.output
+
+
+def test_pathways_are_refused_for_a_codebook_without_stages(tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from isp_nlp.cli import cli
+    from isp_nlp.project import init_project, open_project
+    from isp_nlp.records import Code, Codebook
+
+    init_project(tmp_path / "p", embedder="hashing-256")
+    with open_project(tmp_path / "p") as store:
+        store.save_codebook(Codebook("flat", (Code("a", "A"),), ()), source="test")
+    result = CliRunner().invoke(cli, ["--project", str(tmp_path / "p"), "pathways"])
+    assert result.exit_code == 2
+    assert "has no stage dimension, so there are no pathways" in result.output

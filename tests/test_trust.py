@@ -199,8 +199,8 @@ def test_an_uncertified_model_says_so_first_in_every_handoff(seeded, tmp_path: P
         head = _joined(lines[:2])
         assert "not certified; seed: 28 coded segments by 2 coders in 2 documents" in head, \
             (where, head)
-        assert "Out-of-fold Cohen's kappa vs seed coders (folds grouped by document): codes" \
-               in text, (where, text)
+        assert "Out-of-fold Cohen's kappa vs seed coders (2 folds grouped by document): " \
+               "codes" in text, (where, text)
         assert "Codes: not certified: 28 seed segments are too few to test the 95.0% " \
                "target; at least 17 more coded segments are needed." in text, (where, text)
     said = CliRunner().invoke(cli, ["precode", str(wave), "--from", str(seed), "--out",

@@ -13,6 +13,8 @@ from isp_nlp.analysis.disagreements import disagreement_frame, format_codes, pro
 from isp_nlp.analysis.pathways import project_pathways
 from isp_nlp.cli.common import InputError, open_store
 from isp_nlp.coded.safe_csv import safe_csv_text, write_safe_csv
+from isp_nlp.errors import ProjectError
+from isp_nlp.project import require_codebook
 from isp_nlp.store.files import atomic_path, check_output
 
 
@@ -25,7 +27,12 @@ from isp_nlp.store.files import atomic_path, check_output
 def pathways(ctx, fmt: str, min_run: int) -> None:
     """Each participant's pathway through push → push/pull → exchange, and the transitions."""
 
-    summary = project_pathways(open_store(ctx), min_run=min_run)
+    store = open_store(ctx)
+    if not require_codebook(store).stages:
+        raise ProjectError("the project's codebook has no stage dimension, so there are no "
+                           "pathways through stages; load a codebook that lists stages "
+                           "(`isp-nlp codebook load FILE.yaml`) to trace them")
+    summary = project_pathways(store, min_run=min_run)
     if fmt == "json":
         click.echo(json.dumps(summary.to_dict(), indent=2, ensure_ascii=False))
         return

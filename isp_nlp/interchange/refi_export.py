@@ -65,6 +65,7 @@ from isp_nlp.records import (
     Codebook,
     Coder,
     Coding,
+    Note,
     Segment,
     Suggestion,
 )
@@ -432,7 +433,7 @@ def write_qdpx(store: Store, out: str | Path, *, include_suggestions: bool = Fal
                pseudonymised_only: bool = False,
                suggestions: Sequence[Suggestion] | None = None,
                key: str | Path | None = None, tool: str | None = None,
-               positions: str | None = None) -> ExportSummary:
+               positions: str | None = None, notes: Sequence[Note] = ()) -> ExportSummary:
     """Export the project (or only ``documents``) as a REFI-QDA .qdpx at ``out``.
 
     ``include_suggestions`` adds the latest model's suggestions under the model's user;
@@ -440,6 +441,7 @@ def write_qdpx(store: Store, out: str | Path, *, include_suggestions: bool = Fal
     pseudonymised (the ``pseudonymised_documents`` setting) and, given the ``key`` of the
     last ``pseudonymise`` run, nothing to be written still holds one of its names.
     Positions are written in the units of :func:`export_units` (``tool``, ``positions``).
+    ``notes`` go into the archive first, before the project's own (not into the project).
     Beside ``project.qde`` the archive holds isp-nlp's state (:func:`project_state`), so
     importing it into isp-nlp gives back exactly this project.
     """
@@ -450,6 +452,12 @@ def write_qdpx(store: Store, out: str | Path, *, include_suggestions: bool = Fal
     content, covered, skipped = project_content(
         store, include_suggestions=include_suggestions, documents=documents,
         suggestions=suggestions, positions=units)
+    if notes:
+        content = replace(content, notes=(*notes, *content.notes))
+        known = {u.name for u in content.users}
+        content = replace(content, users=(*content.users, *(
+            Coder(n.coder, user_guid(n.coder)) for n in notes
+            if n.coder and n.coder not in known)))
     qde = project_qde(content)
     state = project_state(store, content, qde)
     if pseudonymised_only:

@@ -2,8 +2,8 @@
 
 ``suggestions.csv`` opens with note lines (``# ...``, one cell each) before the
 ``export-sheet`` table; ``wave.qdpx`` carries the statement as a project note (REFI-QDA
-``<Note>``) of the model's user, stored in the wave project so that the export writes
-it. The statement is :func:`isp_nlp.suggest.trust.trust_paragraphs`.
+``<Note>``) of the model's user, first of its notes (written into the archive, not
+kept in the wave project, so a later run carries only its own model's). The statement is :func:`isp_nlp.suggest.trust.trust_paragraphs`.
 """
 
 from __future__ import annotations
@@ -40,10 +40,10 @@ def trust_note(trust: ModelTrust) -> Note:
 
 def write_wave_qdpx(wave: Store, out: Path, documents: Sequence[str],
                     suggestions: Sequence[Suggestion], trust: ModelTrust) -> Path:
-    """``wave.qdpx`` of ``documents`` with the suggestions and the trust note."""
-    wave.add_notes([trust_note(trust)])
+    """``wave.qdpx`` of ``documents`` with the suggestions and, first of its notes, the
+    trust note (written into the archive only: a later run writes its own model's)."""
     written = write_qdpx(wave, out, include_suggestions=True, documents=documents,
-                         suggestions=suggestions)
+                         suggestions=suggestions, notes=[trust_note(trust)])
     return Path(written.path)
 
 

@@ -72,6 +72,7 @@ class ModelTrust:
     #: Where it was measured when not in this project (a wave's seed project), else "".
     measured_in: str = ""
     documents: int = 0  # seed documents scored out of fold (the folds' groups)
+    folds: int | None = None  # the folds train used (None: not recorded)
 
     @property
     def certified(self) -> bool:
@@ -87,7 +88,8 @@ class ModelTrust:
                      for d in data.get("dimensions", ()))
         return cls(model_id=data.get("model_id"), dimensions=dims,
                    measured_in=str(data.get("measured_in", "")),
-                   documents=int(data.get("documents", 0)))
+                   documents=int(data.get("documents", 0)),
+                   folds=data["folds"] if isinstance(data.get("folds"), int) else None)
 
 
 def _number(value: Any) -> float | None:
@@ -192,7 +194,9 @@ def model_trust(model_id: str, manifest: Mapping[str, Any], seeds: TrainingSet,
             cv_kappa=kappa, cv_segments=len(rows), kappa_label=how))
     if not out_of_fold:
         scored = {s.document for s in seeds.segments}
-    return ModelTrust(model_id, tuple(dims), documents=len(scored))
+    folds = manifest.get("cv_folds")
+    return ModelTrust(model_id, tuple(dims), documents=len(scored),
+                      folds=folds if isinstance(folds, int) and folds > 0 else None)
 
 
 def project_trust(store: Store) -> ModelTrust:
@@ -228,7 +232,7 @@ def record_trust(store: Store, trust: ModelTrust, measured_in: str) -> ModelTrus
     to measure it on; returns what was kept."""
     kept = ModelTrust(trust.model_id, trust.dimensions,
                       measured_in=trust.measured_in or measured_in,
-                      documents=trust.documents)
+                      documents=trust.documents, folds=trust.folds)
     store.set_setting(TRUST_SETTING, json.dumps(kept.to_dict()))
     return kept
 
@@ -270,7 +274,8 @@ def _kappas(trust: ModelTrust) -> str:
     parts = [f"{_NAMES.get(d.dimension, d.dimension).lower()} "
              + ("not cross-validated" if d.cv_kappa is None
                 else f"{d.cv_kappa:.2f} ({d.kappa_label})") for d in trust.dimensions]
-    return ("Out-of-fold Cohen's kappa vs seed coders (folds grouped by document): "
+    folds = f"{trust.folds} folds" if trust.folds else "folds"
+    return (f"Out-of-fold Cohen's kappa vs seed coders ({folds} grouped by document): "
             + ", ".join(parts) + ".")
 
 
