@@ -3,7 +3,8 @@
 ``suggestions.csv`` opens with note lines (``# ...``, one cell each) before the
 ``export-sheet`` table; ``wave.qdpx`` carries the statement as a project note (REFI-QDA
 ``<Note>``) of the model's user, first of its notes (written into the archive, not
-kept in the wave project, so a later run carries only its own model's). The statement is :func:`isp_nlp.suggest.trust.trust_paragraphs`.
+kept in the wave project, so a later run carries only its own model's). The statement
+is :func:`isp_nlp.suggest.trust.trust_paragraphs`.
 """
 
 from __future__ import annotations
