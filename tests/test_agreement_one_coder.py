@@ -5,7 +5,6 @@ humans' alone (hashing embedder, small projects built in a tmp dir)."""
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
@@ -23,30 +22,17 @@ from isp_nlp.project import (
     open_project,
 )
 from isp_nlp.suggest.project_fit import CV_SUFFIX
-from tests.test_one_model_path import CODEBOOK, EMBEDDER, _corpus
+from tests.test_one_model_path import CODEBOOK, EMBEDDER, _corpus, seeded_project
 
 FAST = ("--resamples", "50", "--seed", "1")
 
 
 def _trained(root: Path, coders: tuple[str, ...]) -> Path:
     """A project whose imported codes are those of ``coders`` only, trained."""
-    transcripts, coded = _corpus(root)
-    with coded.open(encoding="utf-8", newline="") as fh:
-        rows = [r for r in csv.DictReader(fh) if r["coder"] in coders]
-    seeds = root / "seeds.csv"
-    with seeds.open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    book = root / "codebook.yaml"
-    book.write_text(CODEBOOK, encoding="utf-8")
-    init_project(root / "project", embedder=EMBEDDER)
-    with open_project(root / "project") as store:
-        load_project_codebook(store, book)
-        ingest_files(store, transcripts)
-        import_codes(store, seeds)
+    project = seeded_project(root, lambda rows: [r for r in rows if r["coder"] in coders])
+    with open_project(project) as store:
         train_project(store)
-    return root / "project"
+    return project
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import random
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -92,6 +93,27 @@ def _corpus(root: Path) -> tuple[list[Path], Path]:
         writer.writerow(["document", "segment", "text", "coder", "code", "stage", "speaker"])
         writer.writerows(rows)
     return transcripts, coded
+
+
+def seeded_project(root: Path, rows: Callable[[list[dict]], list[dict]] = list) -> Path:
+    """``root/project``: the corpus's codebook and transcripts, and as seed codes the
+    corpus's CSV rows passed through ``rows`` (to keep some coders, rename a code ...)."""
+    transcripts, coded = _corpus(root)
+    with coded.open(encoding="utf-8", newline="") as fh:
+        kept = rows(list(csv.DictReader(fh)))
+    seeds = root / "seeds.csv"
+    with seeds.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(kept[0]))
+        writer.writeheader()
+        writer.writerows(kept)
+    book = root / "codebook.yaml"
+    book.write_text(CODEBOOK, encoding="utf-8")
+    init_project(root / "project", embedder=EMBEDDER)
+    with open_project(root / "project") as store:
+        load_project_codebook(store, book)
+        ingest_files(store, transcripts)
+        import_codes(store, seeds)
+    return root / "project"
 
 
 def coded_project(root: Path, *, leave_out: str = "") -> tuple[Path, Path, Path]:

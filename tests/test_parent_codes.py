@@ -4,7 +4,6 @@ writes it under its place in the hierarchy (hashing embedder, no shared data).""
 
 from __future__ import annotations
 
-import csv
 import json
 import zipfile
 from pathlib import Path
@@ -15,39 +14,20 @@ from click.testing import CliRunner
 from isp_nlp.cli import cli
 from isp_nlp.pipeline import suggest_project, train_project
 from isp_nlp.project import (
-    import_codes,
-    ingest_files,
-    init_project,
-    load_project_codebook,
     open_project,
 )
 from isp_nlp.suggest.project_fit import CV_SUFFIX
-from tests.test_one_model_path import CODEBOOK, EMBEDDER, _corpus
+from tests.test_one_model_path import seeded_project
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Both coders code every 'coaching' turn at the parent, 'strategies', instead."""
-    root = tmp_path_factory.mktemp("parent")
-    transcripts, coded = _corpus(root)
-    with coded.open(encoding="utf-8", newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    for row in rows:
-        if row["code"] == "coaching":
-            row["code"] = "strategies"
-    seeds = root / "seeds.csv"
-    with seeds.open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    book = root / "codebook.yaml"
-    book.write_text(CODEBOOK, encoding="utf-8")
-    init_project(root / "project", embedder=EMBEDDER)
-    with open_project(root / "project") as store:
-        load_project_codebook(store, book)
-        ingest_files(store, transcripts)
-        import_codes(store, seeds)
-    return root / "project"
+
+    def at_parent(rows: list[dict]) -> list[dict]:
+        return [{**r, "code": "strategies"} if r["code"] == "coaching" else r for r in rows]
+
+    return seeded_project(tmp_path_factory.mktemp("parent"), at_parent)
 
 
 def test_train_suggest_agreement_and_export_keep_the_parent(project: Path,
