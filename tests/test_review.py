@@ -228,6 +228,17 @@ def test_relabel_validates_against_codebook(items):
     assert session.relabel([], None).codes == ()
 
 
+def test_a_codebook_without_stages_offers_and_takes_no_stage(items):
+    from dataclasses import replace
+
+    session = ReviewSession(list(by_uncertainty(items)), MemoryRecorder(), "alice",
+                            replace(CODEBOOK, stages=()))
+    assert session.stage_ids == ()
+    with pytest.raises(IspNlpError, match="has no stages, so a stage 'push' cannot be given"):
+        session.relabel(["trust"], "push")
+    assert session.relabel(["trust"], None).stage is None
+
+
 def test_record_failure_does_not_advance(items):
     class Failing(MemoryRecorder):
         def record(self, decision):

@@ -27,12 +27,11 @@ def review(ctx, coder: str, order: str, script: str | None) -> None:
     """
 
     store = open_store(ctx)
-    for line in trust_lines(project_trust(store)):
-        click.echo(one_line(line))
     summary = review_project(
         store, coder, order=order,
         script=None if script is None else _split_script(script),
-        read_key=_read_key, write=click.echo, read_line=_read_line)
+        read_key=_read_key, write=click.echo, read_line=_read_line,
+        header=[one_line(line) for line in trust_lines(project_trust(store))])
     click.echo(f"Review by {coder}: {summary}")
 
 

@@ -9,6 +9,9 @@ apostrophe again, so texts such as ``=SUM(A1)`` or ``- a bullet`` round-trip unc
 
 from __future__ import annotations
 
+import csv
+import io
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +50,14 @@ def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
 def safe_csv_text(frame: pd.DataFrame) -> str:
     """``frame`` as neutralised CSV text (no index), for printing to stdout."""
     return str(neutralise_frame(frame).to_csv(index=False, lineterminator="\n"))
+
+
+def safe_csv_rows(rows: Iterable[Sequence[Any]]) -> str:
+    """Plain rows (no header) as neutralised CSV text."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerows([neutralise_cell(v) for v in row] for row in rows)
+    return buffer.getvalue()
 
 
 def write_safe_csv(frame: pd.DataFrame, path: Path, *, bom: bool = False) -> None:

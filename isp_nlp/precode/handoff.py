@@ -10,11 +10,10 @@ is :func:`isp_nlp.suggest.trust.trust_paragraphs`.
 from __future__ import annotations
 
 import codecs
-import csv
-import io
 from collections.abc import Sequence
 from pathlib import Path
 
+from isp_nlp.coded.safe_csv import safe_csv_rows
 from isp_nlp.interchange.refi_export import model_user, write_qdpx
 from isp_nlp.interchange.refi_ids import stable_guid
 from isp_nlp.interchange.sheet_export import export_sheet
@@ -50,11 +49,7 @@ def write_wave_qdpx(wave: Store, out: Path, documents: Sequence[str],
 
 def csv_notes(trust: ModelTrust) -> str:
     """The note lines that open the wave's CSV: one quoted cell per paragraph."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    for paragraph in trust_paragraphs(trust):
-        writer.writerow([CSV_NOTE + paragraph])
-    return buffer.getvalue()
+    return safe_csv_rows([CSV_NOTE + paragraph] for paragraph in trust_paragraphs(trust))
 
 
 def write_wave_csv(wave: Store, out: Path, suggestions: Sequence[Suggestion],

@@ -6,13 +6,13 @@ Used by ``isp-nlp review`` and the demo. I/O stays injected (see
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 from isp_nlp.project import require_codebook
 from isp_nlp.review.items import build_review_items
 from isp_nlp.review.queue import SORTERS
 from isp_nlp.review.session import ReviewSession
-from isp_nlp.review.terminal import ReviewSummary, run_review, run_scripted
+from isp_nlp.review.terminal import ReviewSummary, check_script, run_review, run_scripted
 from isp_nlp.store.database import Store
 from isp_nlp.store.decisions import DecisionLog
 
@@ -34,12 +34,21 @@ def review_project(
     read_key: Callable[[], str] | None = None,
     write: Callable[[str], None] = print,
     read_line: Callable[[str], str] | None = None,
+    header: Sequence[str] = (),
 ) -> ReviewSummary:
     """Run ``coder``'s review: the scripted actions if ``script`` is given, else the
-    interactive loop reading keys with ``read_key`` and answers with ``read_line``."""
+    interactive loop reading keys with ``read_key`` and answers with ``read_line``.
+    ``header`` lines (the model's trust statement) are written once the coder and the
+    script are known to be valid, before the first item."""
     session = project_review(store, coder, order=order)
     if script is not None:
-        return run_scripted(session, script)
+        actions = list(script)
+        check_script(actions)
+        for line in header:
+            write(line)
+        return run_scripted(session, actions)
     if read_key is None or read_line is None:
         raise TypeError("an interactive review needs read_key and read_line")
+    for line in header:
+        write(line)
     return run_review(session, read_key=read_key, write=write, read_line=read_line)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from isp_nlp.errors import IspNlpError
-from isp_nlp.records import STAGES, Codebook
+from isp_nlp.records import Codebook
 from isp_nlp.review.queue import FINAL_ACTIONS, ReviewItem, pending
 
 ACTIONS = ("accept", "reject", "relabel", "skip")
@@ -175,6 +175,11 @@ class ReviewSession:
         if stage is not None:
             stage = stage.strip() or None
         stages = self.stage_ids
+        if stage is not None and not stages:
+            raise IspNlpError(
+                f"Codebook {self.codebook.name!r} has no stages, so a stage {stage!r} cannot "
+                "be given; leave the stage empty."
+            )
         if stage is not None and stage not in stages:
             raise IspNlpError(
                 f"Stage {stage!r} is not a stage of codebook {self.codebook.name!r}; expected "
@@ -212,8 +217,8 @@ class ReviewSession:
     # -- helpers ---------------------------------------------------------
     @property
     def stage_ids(self) -> tuple[str, ...]:
-        """Valid stage ids: the codebook's, or the built-in stages if it has none."""
-        return self.codebook.stage_ids or STAGES
+        """Valid stage ids: the codebook's (none when it has no stage dimension)."""
+        return self.codebook.stage_ids
 
     def _require_item(self, action: str) -> ReviewItem:
         item = self.current()

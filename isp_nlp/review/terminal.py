@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import textwrap
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from isp_nlp.errors import IspNlpError
@@ -211,7 +211,7 @@ def _ask_relabel(
             if answer.strip() == CANCEL:
                 return None
             codes = parse_codes(answer, session.codebook)
-            while True:
+            while session.stage_ids:  # no stage to ask for without a stage dimension
                 answer = read_line(stage_prompt(session))
                 if answer.strip() == CANCEL:
                     return None
@@ -220,6 +220,8 @@ def _ask_relabel(
                     break
                 except IspNlpError as err:
                     write(str(err))
+            else:
+                stage = None
             return session.relabel(codes, stage)
         except EOFError:
             return None
@@ -299,6 +301,18 @@ def run_review(
 
 
 # -- scripted ----------------------------------------------------------------
+def check_script(actions: Sequence[str]) -> None:
+    """Raise :class:`IspNlpError` naming the first entry that is not an action, before
+    anything is decided."""
+    for number, raw in enumerate(actions, start=1):
+        verb = raw.strip().split(":", 1)[0].lower()
+        if verb not in {"a", "r", "s", "u", "q", "e"}:
+            raise IspNlpError(
+                f"Scripted action #{number} {raw!r} is not an action: expected a, r, s, u, q "
+                "or e:codes|stage; fix or remove it (no decision was made)."
+            )
+
+
 def run_scripted(session: ReviewSession, actions: Iterable[str]) -> ReviewSummary:
     """Apply actions such as "a", "r", "s", "u", "q", "e:code1,code2|stage" in order.
 
@@ -307,13 +321,7 @@ def run_scripted(session: ReviewSession, actions: Iterable[str]) -> ReviewSummar
     raises :class:`IspNlpError` naming it.
     """
     actions = list(actions)
-    for number, raw in enumerate(actions, start=1):  # a typo anywhere: nothing is decided
-        verb = raw.strip().split(":", 1)[0].lower()
-        if verb not in {"a", "r", "s", "u", "q", "e"}:
-            raise IspNlpError(
-                f"Scripted action #{number} {raw!r} is not an action: expected a, r, s, u, q "
-                "or e:codes|stage; fix or remove it (no decision was made)."
-            )
+    check_script(actions)
     undone = 0
     done = 0
     for number, raw in enumerate(actions, start=1):
