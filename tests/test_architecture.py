@@ -7,7 +7,8 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "isp_nlp"
 #: Third-party modules slow to import: the only ones a function may import lazily.
-HEAVY = ("torch", "sentence_transformers", "spacy", "transformers")
+HEAVY = ("torch", "sentence_transformers", "spacy", "transformers", "sklearn", "scipy", "pandas",
+         "matplotlib")
 STAGES = ("store", "ingest", "codebook", "coded", "suggest", "review", "agreement",
           "analysis", "report", "interchange", "cli")
 
