@@ -34,3 +34,14 @@ class ProjectError(IspNlpError):
 
 class ModelError(IspNlpError):
     """A model cannot be trained, loaded or used."""
+
+
+class AlreadyDecided(IspNlpError):
+    """The coder settled this item in another review session that ran at the same time."""
+
+    def __init__(self, coder: str, action: str) -> None:
+        super().__init__(
+            f"{coder} already decided this segment ({action}) in another review session "
+            "running at the same time; that decision is kept and this one was not recorded."
+        )
+        self.action = action

@@ -6,7 +6,13 @@ them, and the suggesters and agreement functions consume them.
 
 from __future__ import annotations
 
+import bisect
+import hashlib
+import json
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 STAGE_DIMENSION = "stage"
 CODE_DIMENSION = "code"
@@ -45,6 +51,15 @@ class Transcript:
 
     def turn_text(self, turn: Turn) -> str:
         return self.text[turn.start : turn.end]
+
+
+#: Namespace of segment ids; never change it, or every stored id changes.
+SEGMENT_NAMESPACE = uuid.UUID("f9688d60-17c1-5312-a0a7-5c5dc4f5e06c")
+
+
+def segment_id(document: str, start: int, end: int) -> str:
+    """Stable id of the span ``start:end`` of ``document`` (uuid5 of both)."""
+    return str(uuid.uuid5(SEGMENT_NAMESPACE, f"{document}:{start}:{end}"))
 
 
 @dataclass(frozen=True)
@@ -184,3 +199,71 @@ class Suggestion:
     probability: float
     suggested: bool  # False when below the abstain threshold
     evidence: tuple[Evidence, ...] = field(default=())
+
+
+# -- text edits ---------------------------------------------------------------
+@dataclass(frozen=True)
+class Edit:
+    """One edit of a stored text (a replaced name): old span, new span (code points),
+    and what was replaced."""
+
+    old_start: int
+    old_end: int
+    new_start: int
+    new_end: int
+    name: str
+
+
+class OffsetMap:
+    """Carries old offsets into the new text through a document's edits (in order)."""
+
+    def __init__(self, edits: Sequence[Edit]) -> None:
+        self.edits = tuple(edits)
+        self._starts = [e.old_start for e in self.edits]
+
+    def offset(self, pos: int, *, end: bool = False) -> int:
+        """The new offset of ``pos``. An offset inside a replaced name moves to the
+        pseudonym's start (a span's ``start``) or its end (``end=True``), so a span that
+        cut a name now covers the whole pseudonym."""
+        i = bisect.bisect_right(self._starts, pos) - 1
+        if i < 0:
+            return pos
+        e = self.edits[i]
+        if pos >= e.old_end:
+            return pos + e.new_end - e.old_end
+        if pos == e.old_start:
+            return e.new_start
+        return e.new_end if end else e.new_start
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """The new ``(start, end)`` of the old span ``start:end``."""
+        return self.offset(start), self.offset(end, end=True)
+
+
+# -- review decisions -----------------------------------------------------------
+def item_key(segment_id: str, text: str, model_id: str, suggested_codes: Sequence[str],
+             stage: str | None) -> str:
+    """sha256 of what a review decision is about: segment, text, model and its suggestion
+    (codes and stage, no probabilities: the same suggestion rescored keeps its key)."""
+    payload = json.dumps([segment_id, text, model_id, sorted(suggested_codes), stage],
+                         ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One coder's verdict on one suggestion.
+
+    ``codes``/``stage`` are what the coder asserts: the suggestion on accept,
+    the chosen labels on relabel, nothing on reject and skip. ``suggestion`` is
+    a JSON-safe snapshot of what was shown, for the audit trail.
+    """
+
+    coder: str
+    item_key: str
+    segment_id: str
+    action: str
+    codes: tuple[str, ...]
+    stage: str | None
+    model_id: str
+    suggestion: dict[str, Any] = field(default_factory=dict, compare=False)

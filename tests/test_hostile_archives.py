@@ -12,8 +12,8 @@ from click.testing import CliRunner
 
 from isp_nlp.cli import cli
 from isp_nlp.errors import InputFileError
+from isp_nlp.ingest.safe_zip import describe_bytes
 from isp_nlp.interchange.refi_project import read_refi_project
-from isp_nlp.interchange.safe_zip import describe_bytes
 
 from .test_refi_import import C_TOP, project_xml, selection, tables, text_source
 
@@ -75,21 +75,21 @@ def test_symlink_members_are_refused(project: Path, tmp_path: Path) -> None:
 
 def test_too_many_members_is_refused(project: Path, tmp_path: Path,
                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("isp_nlp.interchange.safe_zip.MAX_MEMBERS", 3)
+    monkeypatch.setattr("isp_nlp.ingest.safe_zip.MAX_MEMBERS", 3)
     path = _zip(tmp_path / "many.qdpx", {f"sources/{i}.txt": b"x" for i in range(5)})
     _refused(project, path, "members", "zip bomb")
 
 
 def test_declared_total_size_over_the_limit_is_refused(project: Path, tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("isp_nlp.interchange.safe_zip.MAX_TOTAL_BYTES", 5000)
+    monkeypatch.setattr("isp_nlp.ingest.safe_zip.MAX_TOTAL_BYTES", 5000)
     path = _zip(tmp_path / "bomb.qdpx", {"sources/a.txt": b"0" * 100_000})
     _refused(project, path, "zip bomb")
 
 
 def test_a_member_over_the_member_limit_is_not_read(project: Path, tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("isp_nlp.interchange.safe_zip.MAX_MEMBER_BYTES", 50_000)
+    monkeypatch.setattr("isp_nlp.ingest.safe_zip.MAX_MEMBER_BYTES", 50_000)
     path = _zip(tmp_path / "big.qdpx", {"sources/a.txt": b"0" * 100_000})
     _refused(project, path, "sources/a.txt", "zip bomb")
 

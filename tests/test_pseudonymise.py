@@ -16,7 +16,6 @@ from click.testing import CliRunner
 from isp_nlp.cli import cli
 from isp_nlp.embed import text_key
 from isp_nlp.errors import InputFileError, IspNlpError, ModelError, ProjectError
-from isp_nlp.ingest.segment import segment_id
 from isp_nlp.interchange.name_detect import detect_person_names, load_pipeline
 from isp_nlp.interchange.pseudonym_key import key_path_allowed, write_key
 from isp_nlp.interchange.pseudonymise import pseudonymise_project, pseudonymised_documents
@@ -30,10 +29,10 @@ from isp_nlp.interchange.pseudonyms import (
     replace_names,
 )
 from isp_nlp.project import ingest_files, init_project, open_project
-from isp_nlp.records import Annotation, Coding, Evidence, Note, Suggestion
+from isp_nlp.records import Annotation, Coding, Decision, Evidence, Note, Suggestion, segment_id
 from isp_nlp.review.items import build_review_items
 from isp_nlp.review.queue import pending
-from isp_nlp.review.session import Decision, snapshot
+from isp_nlp.review.session import snapshot
 from isp_nlp.store.database import Store
 from isp_nlp.store.decisions import DecisionLog
 from isp_nlp.store.rewrite import SEGMENT_ID_COLUMNS

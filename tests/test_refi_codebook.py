@@ -247,7 +247,7 @@ def test_a_qdpx_that_is_not_a_zip_is_refused(tmp_path: Path) -> None:
 
 def test_a_qdpx_with_absurd_member_count_is_refused(tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("isp_nlp.interchange.safe_zip.MAX_MEMBERS", 3)
+    monkeypatch.setattr("isp_nlp.ingest.safe_zip.MAX_MEMBERS", 3)
     path = tmp_path / "bomb.qdpx"
     with zipfile.ZipFile(path, "w") as z:
         for i in range(5):
@@ -259,7 +259,7 @@ def test_a_qdpx_with_absurd_member_count_is_refused(tmp_path: Path,
 
 def test_a_qdpx_whose_project_qde_inflates_too_far_is_refused(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("isp_nlp.interchange.safe_zip.MAX_MEMBER_BYTES", 1000)
+    monkeypatch.setattr("isp_nlp.ingest.safe_zip.MAX_MEMBER_BYTES", 1000)
     path = tmp_path / "big.qdpx"
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:

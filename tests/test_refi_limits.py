@@ -22,12 +22,12 @@ from click.testing import CliRunner, Result
 from isp_nlp.cli import cli
 from isp_nlp.errors import InputFileError
 from isp_nlp.ingest.docx import read_docx
+from isp_nlp.ingest.safe_xml import MAX_DEPTH, MAX_ELEMENTS
+from isp_nlp.ingest.safe_zip import MAX_MEMBERS, check_zip_directory
 from isp_nlp.interchange.refi_codebook import MAX_CODE_DEPTH, MAX_QDE_BYTES, codebook_to_qdc
 from isp_nlp.interchange.refi_import import import_refi, import_refi_new_project
 from isp_nlp.interchange.refi_project import read_refi_project
 from isp_nlp.interchange.refi_sources import MAX_SOURCE_BYTES
-from isp_nlp.interchange.safe_xml import MAX_DEPTH, MAX_ELEMENTS
-from isp_nlp.interchange.safe_zip import MAX_MEMBERS, check_zip_directory
 from isp_nlp.project import open_project
 
 from .test_hostile_archives import _lie_about_size, _refused
@@ -246,9 +246,9 @@ def test_a_directory_past_its_byte_cap_is_refused(tmp_path: Path,
     with zipfile.ZipFile(buffer, "w") as z:
         z.writestr("a", b"")
     size = 46 + 1
-    monkeypatch.setattr("isp_nlp.interchange.safe_zip.MAX_DIRECTORY_BYTES", size)
+    monkeypatch.setattr("isp_nlp.ingest.safe_zip.MAX_DIRECTORY_BYTES", size)
     assert check_zip_directory(buffer, "x.qdpx") is not None
-    monkeypatch.setattr("isp_nlp.interchange.safe_zip.MAX_DIRECTORY_BYTES", size - 1)
+    monkeypatch.setattr("isp_nlp.ingest.safe_zip.MAX_DIRECTORY_BYTES", size - 1)
     with pytest.raises(InputFileError, match="lists 1 members in a zip directory of 47 bytes"):
         check_zip_directory(buffer, "x.qdpx")
 
@@ -287,9 +287,9 @@ def test_xml_at_a_lowered_element_cap_is_read(project: Path, tmp_path: Path,
     qde = project_xml(text_source(1, "", name="x", inline="P1: hello"))
     count = qde.count("<") - qde.count("</") - 1  # less the XML declaration
     path = write_qdpx(tmp_path / "edge.qdpx", qde, {})
-    monkeypatch.setattr("isp_nlp.interchange.safe_xml.MAX_ELEMENTS", count)
+    monkeypatch.setattr("isp_nlp.ingest.safe_xml.MAX_ELEMENTS", count)
     assert _import(project, path).exit_code == 0
-    monkeypatch.setattr("isp_nlp.interchange.safe_xml.MAX_ELEMENTS", count - 1)
+    monkeypatch.setattr("isp_nlp.ingest.safe_xml.MAX_ELEMENTS", count - 1)
     _refused(project, path, "edge.qdpx", "XML elements")
 
 

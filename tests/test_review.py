@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from isp_nlp.errors import IspNlpError
-from isp_nlp.records import STAGES, Code, Codebook, Evidence, Segment
+from isp_nlp.records import STAGES, Code, Codebook, Decision, Evidence, Segment
 from isp_nlp.review.queue import SORTERS, ReviewItem, by_uncertainty, in_document_order, pending
-from isp_nlp.review.session import Decision, ReviewSession
+from isp_nlp.review.session import ReviewSession
 from isp_nlp.review.terminal import ReviewSummary, render_item, run_review, run_scripted
 
 
@@ -409,7 +409,7 @@ def test_no_escape_sequence_from_a_transcript_reaches_the_terminal():
 
 
 def test_the_same_coder_in_two_sessions_never_decides_an_item_twice(tmp_path):
-    from isp_nlp.review.session import AlreadyDecided
+    from isp_nlp.errors import AlreadyDecided
     from isp_nlp.store.database import Store
     from isp_nlp.store.decisions import DecisionLog
     from tests.test_store import make_transcript

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from isp_nlp.errors import IspNlpError
 from isp_nlp.ingest.render import RawTurn, build_transcript
-from isp_nlp.ingest.segment import UNITS, segment_id, segment_transcript
-from isp_nlp.records import Segment, Transcript
+from isp_nlp.ingest.segment import UNITS, segment_transcript
+from isp_nlp.records import Segment, Transcript, segment_id
 
 DATA = Path(__file__).parent / "data" / "ingest"
 

@@ -21,13 +21,13 @@ from isp_nlp.records import (
     Annotation,
     Code,
     Codebook,
+    Decision,
     Evidence,
     Segment,
     Suggestion,
     Transcript,
     Turn,
 )
-from isp_nlp.review.session import Decision
 from isp_nlp.store.database import Store
 from isp_nlp.store.decisions import DecisionLog
 from isp_nlp.store.migrations import SCHEMA_VERSION

@@ -29,8 +29,8 @@ from isp_nlp.ingest.labels import (
     match_stamp_line,
 )
 from isp_nlp.ingest.render import RawTurn, build_transcript, clean_line
+from isp_nlp.ingest.safe_zip import check_zip_directory, member_problem
 from isp_nlp.ingest.text import turns_from_lines
-from isp_nlp.interchange.safe_zip import check_zip_directory, member_problem
 from isp_nlp.records import Transcript
 
 _HEADER_WORDS = {"speaker", "name", "who", "person", "role"}

@@ -2,7 +2,7 @@
 
 Offsets always point into ``Transcript.text`` and ``text[s.start:s.end]`` is
 ``s.text``; whitespace is trimmed by moving offsets, never by editing text.
-Ids are uuid5 of document and offsets, so they are stable across runs.
+Ids are :func:`isp_nlp.records.segment_id` (uuid5 of document and offsets), stable across runs.
 
 A unit longer than ``max_chars`` is split at sentence boundaries, packing
 whole sentences greedily, and a single sentence longer than that is cut at
@@ -14,25 +14,17 @@ from __future__ import annotations
 
 import re
 import sys
-import uuid
 from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
 from isp_nlp.errors import IspNlpError
-from isp_nlp.records import Segment, Transcript, Turn
+from isp_nlp.records import Segment, Transcript, Turn, segment_id
 
-#: Namespace of segment ids; never change it, or every stored id changes.
-SEGMENT_NAMESPACE = uuid.UUID("f9688d60-17c1-5312-a0a7-5c5dc4f5e06c")
 UNITS = ("turn", "sentence", "paragraph")
 
 Span = tuple[int, int]
 _SPACE = re.compile(r"\s")
-
-
-def segment_id(document: str, start: int, end: int) -> str:
-    """Stable id of the span ``start:end`` of ``document``."""
-    return str(uuid.uuid5(SEGMENT_NAMESPACE, f"{document}:{start}:{end}"))
 
 
 @lru_cache(maxsize=1)

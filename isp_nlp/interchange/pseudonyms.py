@@ -12,7 +12,6 @@ one.
 
 from __future__ import annotations
 
-import bisect
 import csv
 import io
 import re
@@ -26,6 +25,7 @@ from isp_nlp.errors import InputFileError
 from isp_nlp.ingest.controls import CONTROLS
 from isp_nlp.ingest.labels import is_known_label
 from isp_nlp.interchange.name_match import NameMatcher, name_key
+from isp_nlp.records import Edit, OffsetMap
 from isp_nlp.store.files import read_regular
 
 KINDS = ("participant", "colleague", "organisation", "place")
@@ -78,17 +78,6 @@ class Replacement:
     @property
     def exact_case(self) -> bool:
         return self.kind == SPEAKER
-
-
-@dataclass(frozen=True)
-class Edit:
-    """One replaced name: old span, new span (code points), and the plan's name."""
-
-    old_start: int
-    old_end: int
-    new_start: int
-    new_end: int
-    name: str
 
 
 @dataclass(frozen=True)
@@ -356,32 +345,6 @@ def apply_plan(plan: Plan, text: str) -> tuple[str, tuple[Edit, ...]]:
 def replace_names(plan: Plan, text: str) -> str:
     """``text`` with every listed name replaced."""
     return apply_plan(plan, text)[0]
-
-
-class OffsetMap:
-    """Carries old offsets into the new text through a document's edits (in order)."""
-
-    def __init__(self, edits: Sequence[Edit]) -> None:
-        self.edits = tuple(edits)
-        self._starts = [e.old_start for e in self.edits]
-
-    def offset(self, pos: int, *, end: bool = False) -> int:
-        """The new offset of ``pos``. An offset inside a replaced name moves to the
-        pseudonym's start (a span's ``start``) or its end (``end=True``), so a span that
-        cut a name now covers the whole pseudonym."""
-        i = bisect.bisect_right(self._starts, pos) - 1
-        if i < 0:
-            return pos
-        e = self.edits[i]
-        if pos >= e.old_end:
-            return pos + e.new_end - e.old_end
-        if pos == e.old_start:
-            return e.new_start
-        return e.new_end if end else e.new_start
-
-    def span(self, start: int, end: int) -> tuple[int, int]:
-        """The new ``(start, end)`` of the old span ``start:end``."""
-        return self.offset(start), self.offset(end, end=True)
 
 
 def map_span(edits: Sequence[Edit], start: int, end: int) -> tuple[int, int]:

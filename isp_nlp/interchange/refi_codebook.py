@@ -13,11 +13,11 @@ Mapping onto :class:`~isp_nlp.records.Codebook`:
   the same codebook are identical; the stages, when the codebook has any, go under a
   non-codable "Stage" parent (a codebook without stages gets no "Stage" tree).
 
-XML is parsed incrementally with the caps of :mod:`isp_nlp.interchange.safe_xml` (no
+XML is parsed incrementally with the caps of :mod:`isp_nlp.ingest.safe_xml` (no
 DTDs, no entities, element count and depth capped); sizes are checked before reading: a
 ``.qdc`` up to :data:`MAX_CODEBOOK_BYTES` (20 MB, as YAML codebooks), a ``.qde`` up to
 :data:`MAX_QDE_BYTES`; from a ``.qdpx`` only ``project.qde`` is read, streamed from the
-archive after the checks of :mod:`isp_nlp.interchange.safe_zip`. Codes may nest at most
+archive after the checks of :mod:`isp_nlp.ingest.safe_zip`. Codes may nest at most
 :data:`MAX_CODE_DEPTH` levels, so that whatever is imported can be exported again.
 """
 
@@ -41,8 +41,8 @@ from isp_nlp.codebook.check import (
 )
 from isp_nlp.codebook.load import MAX_CODEBOOK_BYTES
 from isp_nlp.errors import InputFileError
-from isp_nlp.interchange.safe_xml import parse_capped
-from isp_nlp.interchange.safe_zip import SafeArchive, describe_bytes, open_archive
+from isp_nlp.ingest.safe_xml import parse_capped
+from isp_nlp.ingest.safe_zip import SafeArchive, describe_bytes, open_archive
 from isp_nlp.records import CODE_DIMENSION, STAGE_DIMENSION, STAGES, Code, Codebook
 from isp_nlp.store.files import atomic_write_bytes, read_regular
 
@@ -119,7 +119,7 @@ def _hashed(chunks: Iterator[bytes], digest: Any) -> Iterator[bytes]:
 
 def parse_xml(data: bytes, name: str) -> ET.Element:
     """Parse REFI-QDA XML incrementally; DTDs, entities, bad XML and documents beyond the
-    caps of :mod:`isp_nlp.interchange.safe_xml` are one-line errors."""
+    caps of :mod:`isp_nlp.ingest.safe_xml` are one-line errors."""
     view = memoryview(data)
     return parse_capped((bytes(view[i:i + _CHUNK]) for i in range(0, len(data), _CHUNK)),
                         name)

@@ -26,6 +26,7 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 from isp_nlp.errors import InputFileError
+from isp_nlp.ingest.safe_zip import SafeArchive, open_archive
 from isp_nlp.interchange.offsets import MAX_POSITION_DIGITS
 from isp_nlp.interchange.refi_codebook import (
     CodebookImport,
@@ -35,7 +36,6 @@ from isp_nlp.interchange.refi_codebook import (
 )
 from isp_nlp.interchange.refi_sources import SourceFinder
 from isp_nlp.interchange.refi_state import MAX_STATE_BYTES, STATE_MEMBER
-from isp_nlp.interchange.safe_zip import SafeArchive, open_archive
 from isp_nlp.records import PROVENANCES
 
 PROJECT_NS = "urn:QDA-XML:project:1.0"

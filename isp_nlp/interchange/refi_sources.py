@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from isp_nlp.ingest.decode import MAX_TRANSCRIPT_BYTES
-from isp_nlp.interchange.safe_zip import SafeArchive
+from isp_nlp.ingest.safe_zip import SafeArchive
 from isp_nlp.store.files import read_regular
 
 #: A source's text, in the archive or on disk: the limit of a transcript at ingest.

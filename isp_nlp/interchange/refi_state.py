@@ -26,7 +26,6 @@ from typing import Any
 
 from isp_nlp.codebook.check import MAX_CODE_DEPTH, MAX_CODES, too_deep
 from isp_nlp.errors import InputFileError
-from isp_nlp.ingest.segment import segment_id
 from isp_nlp.records import (
     CODE_DIMENSION,
     PROVENANCES,
@@ -40,6 +39,7 @@ from isp_nlp.records import (
     Segment,
     Transcript,
     Turn,
+    segment_id,
 )
 
 STATE_MEMBER = "isp-nlp/state.json"

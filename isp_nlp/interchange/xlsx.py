@@ -22,7 +22,7 @@ from datetime import date, datetime, time
 from xml.parsers import expat
 
 from isp_nlp.errors import InputFileError
-from isp_nlp.interchange.safe_zip import MAX_MEMBERS, check_zip_directory, member_problem
+from isp_nlp.ingest.safe_zip import MAX_MEMBERS, check_zip_directory, member_problem
 
 MAX_UNPACKED = 512 * 1024**2
 #: Excel's own sheet limits: a larger sheet was not written by a spreadsheet program.

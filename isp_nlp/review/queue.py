@@ -9,14 +9,12 @@ verdict", and the same suggestion offered twice is reviewed once.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 
-from isp_nlp.records import Evidence, Segment
+from isp_nlp.records import Evidence, Segment, item_key
 
 #: Actions that settle an item; ``skip`` does not.
 FINAL_ACTIONS = frozenset({"accept", "reject", "relabel"})
@@ -46,18 +44,8 @@ class ReviewItem:
         Probabilities are left out on purpose: the same suggestion rescored by the
         same model keeps its key (and its decision); new text or a new model does not.
         """
-        payload = json.dumps(
-            [
-                self.segment.id,
-                self.segment.text,
-                self.model_id,
-                sorted(self.suggested_codes),
-                self.stage[0] if self.stage is not None else None,
-            ],
-            ensure_ascii=False,
-            separators=(",", ":"),
-        )
-        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+        return item_key(self.segment.id, self.segment.text, self.model_id,
+                        self.suggested_codes, self.stage[0] if self.stage is not None else None)
 
 
 Sorter = Callable[[Iterable[ReviewItem]], Iterator[ReviewItem]]

@@ -10,44 +10,13 @@ decision and the next session resumes where this one stopped.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from isp_nlp.errors import IspNlpError
-from isp_nlp.records import Codebook
+from isp_nlp.errors import AlreadyDecided, IspNlpError
+from isp_nlp.records import Codebook, Decision
 from isp_nlp.review.queue import FINAL_ACTIONS, ReviewItem, pending
 
 ACTIONS = ("accept", "reject", "relabel", "skip")
-
-
-class AlreadyDecided(IspNlpError):
-    """The coder settled this item in another review session that ran at the same time."""
-
-    def __init__(self, coder: str, action: str) -> None:
-        super().__init__(
-            f"{coder} already decided this segment ({action}) in another review session "
-            "running at the same time; that decision is kept and this one was not recorded."
-        )
-        self.action = action
-
-
-@dataclass(frozen=True)
-class Decision:
-    """One coder's verdict on one suggestion.
-
-    ``codes``/``stage`` are what the coder asserts: the suggestion on accept,
-    the chosen labels on relabel, nothing on reject and skip. ``suggestion`` is
-    a JSON-safe snapshot of what was shown, for the audit trail.
-    """
-
-    coder: str
-    item_key: str
-    segment_id: str
-    action: str
-    codes: tuple[str, ...]
-    stage: str | None
-    model_id: str
-    suggestion: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
 class DecisionRecorder(Protocol):

@@ -13,11 +13,11 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from isp_nlp.errors import IspNlpError
+from isp_nlp.errors import AlreadyDecided, IspNlpError
 from isp_nlp.ingest.controls import visible
-from isp_nlp.records import Codebook
+from isp_nlp.records import Codebook, Decision
 from isp_nlp.review.queue import ReviewItem
-from isp_nlp.review.session import AlreadyDecided, Decision, ReviewSession
+from isp_nlp.review.session import ReviewSession
 
 CODES_PROMPT = "codes (numbers or ids, comma-separated, empty for none): "
 LEGEND = "[a] accept  [r] reject  [e] relabel  [s] skip  [u] undo  [q] quit"

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 
-from isp_nlp.review.session import AlreadyDecided, Decision
+from isp_nlp.errors import AlreadyDecided
+from isp_nlp.records import Decision
 from isp_nlp.store.database import Store
 from isp_nlp.store.registry import now, row_id
 

@@ -17,10 +17,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 from isp_nlp.embed import text_key
-from isp_nlp.ingest.segment import segment_id
-from isp_nlp.interchange.pseudonyms import Edit, OffsetMap
-from isp_nlp.records import Segment
-from isp_nlp.review.queue import ReviewItem
+from isp_nlp.records import Edit, OffsetMap, Segment, item_key, segment_id
 
 #: Every column that holds a segment id. A new one must be added here (a test checks).
 SEGMENT_ID_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -212,13 +209,10 @@ def _rename_segment_ids(conn: sqlite3.Connection, ids: Mapping[str, str]) -> Non
 
 
 def _item_key(segment: Segment, model_id: str, suggestion: Mapping) -> str:
-    """The review item key of a recorded suggestion (see ReviewItem.key)."""
+    """The review item key of a recorded suggestion (see :func:`isp_nlp.records.item_key`)."""
     stage = suggestion.get("stage")
-    return ReviewItem(
-        segment=segment, previous=None, codes=(),
-        suggested_codes=tuple(suggestion.get("suggested_codes") or ()),
-        stage=(stage[0], 0.0) if stage else None, evidence=(), score=0.0,
-        model_id=model_id).key
+    return item_key(segment.id, segment.text, model_id,
+                    tuple(suggestion.get("suggested_codes") or ()), stage[0] if stage else None)
 
 
 def _rekey_log(conn: sqlite3.Connection, changed: Mapping[str, tuple[Segment, Segment]]) -> int:
