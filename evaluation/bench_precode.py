@@ -51,7 +51,7 @@ print(json.dumps({"seconds": time.perf_counter() - t0, "status": status,
 _BARE = """
 import json, resource, sys, time
 from isp_nlp.embed import SentenceTransformerEmbedder
-from isp_nlp.project import open_project
+from isp_nlp.store.folder import open_project
 from isp_nlp.suggest.training_data import humanly_coded, previous_turns
 with open_project(sys.argv[1]) as store:
     segments = store.segments()

@@ -9,16 +9,11 @@ from pathlib import Path
 
 from isp_nlp.errors import ProjectError
 from isp_nlp.pipeline import embed_project, project_embedder, suggest_project, train_project
-from isp_nlp.project import (
-    import_codes,
-    ingest_files,
-    init_project,
-    load_project_codebook,
-    open_project,
-)
+from isp_nlp.project import import_codes, ingest_files, load_project_codebook
 from isp_nlp.report.collect import project_agreement, write_project_report
 from isp_nlp.review.run import review_project
 from isp_nlp.store.database import Store, project_db
+from isp_nlp.store.folder import init_project, open_project
 from isp_nlp.suggest.evaluate import StudyConfig, evaluate_files
 
 #: A scripted coder for the non-interactive demo review: accept, reject,

@@ -20,9 +20,9 @@ from isp_nlp.embed import (
     embed_texts_with_stats,
 )
 from isp_nlp.errors import IspNlpError, ModelError, ProjectError
-from isp_nlp.project import DEFAULT_EMBEDDER, EMBEDDERS, require_codebook
 from isp_nlp.records import Code, Segment
 from isp_nlp.store.database import Store
+from isp_nlp.store.folder import DEFAULT_EMBEDDER, EMBEDDERS, require_codebook
 from isp_nlp.suggest.batch import (
     HISTORY_TURNS,
     ContextHistory,

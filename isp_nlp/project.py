@@ -1,4 +1,5 @@
-"""Project-level operations: create/open a project, ingest, codebook, seed codes.
+"""Project-level operations: ingest, codebook, seed codes (creating and opening a
+project folder is :mod:`isp_nlp.store.folder`).
 
 Each function takes plain arguments, does one job on the store, and returns
 plain data for the CLI to print. Nothing here prints or imports click.
@@ -7,7 +8,6 @@ plain data for the CLI to print. Nothing here prints or imports click.
 from __future__ import annotations
 
 import difflib
-import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -30,38 +30,9 @@ from isp_nlp.interchange.refi_codebook import (
     write_qdc,
 )
 from isp_nlp.records import PROVENANCES, Codebook, Segment, Transcript
-from isp_nlp.store.database import Store, project_db
+from isp_nlp.store.database import Store
 from isp_nlp.store.files import atomic_path
-
-EMBEDDERS = ("minilm", "hashing-256")
-DEFAULT_EMBEDDER = "minilm"
-PROJECT_ENV = "ISP_NLP_PROJECT"
-
-
-def default_project_dir() -> Path:
-    return Path(os.environ.get(PROJECT_ENV) or ".")
-
-
-def init_project(directory: str | Path, *, embedder: str = DEFAULT_EMBEDDER) -> Path:
-    """Create a project folder with its database; return the database path."""
-    if embedder not in EMBEDDERS:
-        raise ProjectError(
-            f"unknown embedder '{embedder}'; expected one of {', '.join(EMBEDDERS)}"
-        )
-    directory = Path(directory)
-    if directory.exists() and not directory.is_dir():
-        raise ProjectError(f"{directory} exists and is not a folder; choose another path")
-    db = project_db(directory)
-    existed = db.exists()
-    with Store.create(db) as store:
-        if not existed:
-            store.set_setting("embedder", embedder)
-    (directory / "models").mkdir(exist_ok=True)
-    return db
-
-
-def open_project(directory: str | Path) -> Store:
-    return Store.open(project_db(directory))
+from isp_nlp.store.folder import DEFAULT_EMBEDDER, require_codebook
 
 
 # -- ingest -------------------------------------------------------------------
@@ -175,15 +146,6 @@ def export_project_codebook(store: Store, out: str | Path) -> Codebook:
     """Write the project's codebook as a REFI-QDA .qdc file at ``out``."""
     codebook = require_codebook(store)
     write_qdc(codebook, out)
-    return codebook
-
-
-def require_codebook(store: Store) -> Codebook:
-    codebook = store.codebook()
-    if codebook is None:
-        raise ProjectError(
-            "the project has no codebook yet; load one with `isp-nlp codebook load FILE.yaml`"
-        )
     return codebook
 
 

@@ -74,7 +74,7 @@ def test_segment_uncertainty_takes_the_least_sure_suggestion() -> None:
 
 
 def test_next_to_code_on_demo_project(project_copy) -> None:
-    from isp_nlp.project import open_project
+    from isp_nlp.store.folder import open_project
     from isp_nlp.suggest.training_data import humanly_coded
 
     store = open_project(project_copy)

@@ -14,13 +14,8 @@ from sklearn.metrics import cohen_kappa_score
 
 from isp_nlp.cli import cli
 from isp_nlp.pipeline import train_project
-from isp_nlp.project import (
-    import_codes,
-    ingest_files,
-    init_project,
-    load_project_codebook,
-    open_project,
-)
+from isp_nlp.project import import_codes, ingest_files, load_project_codebook
+from isp_nlp.store.folder import init_project, open_project
 from isp_nlp.suggest.project_fit import CV_SUFFIX
 from tests.test_one_model_path import CODEBOOK, EMBEDDER, _corpus, seeded_project
 

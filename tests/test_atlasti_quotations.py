@@ -21,8 +21,9 @@ from isp_nlp.interchange.atlasti_quotations import (
 from isp_nlp.interchange.excerpt_import import import_excerpts, read_excerpts
 from isp_nlp.interchange.sheet_rows import sniff_delimiter, split_code_list
 from isp_nlp.interchange.xlsx import xlsx_bytes
-from isp_nlp.project import ingest_files, init_project, load_project_codebook, open_project
+from isp_nlp.project import ingest_files, load_project_codebook
 from isp_nlp.store.database import Store
+from isp_nlp.store.folder import init_project, open_project
 
 from .conftest import require_shared
 from .test_dedoose import write_csv

@@ -12,10 +12,10 @@ from click.testing import CliRunner
 
 from isp_nlp.cli import cli
 from isp_nlp.pipeline import load_latest_model, suggest_project, train_project
-from isp_nlp.project import open_project
 from isp_nlp.report.collect import write_project_report
 from isp_nlp.review.items import build_review_items
 from isp_nlp.review.terminal import render_item
+from isp_nlp.store.folder import open_project
 from isp_nlp.suggest.bundle import SuggesterModel
 from tests.test_one_model_path import EMBEDDER, coded_project
 

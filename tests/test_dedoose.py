@@ -14,9 +14,10 @@ from isp_nlp.errors import InputFileError, ProjectError
 from isp_nlp.interchange.dedoose import parse_range, read_dedoose
 from isp_nlp.interchange.excerpt_import import import_excerpts, read_excerpts
 from isp_nlp.interchange.xlsx import xlsx_bytes
-from isp_nlp.project import ingest_files, init_project, load_project_codebook, open_project
+from isp_nlp.project import ingest_files, load_project_codebook
 from isp_nlp.records import Coding
 from isp_nlp.store.database import Store
+from isp_nlp.store.folder import init_project, open_project
 
 DATA = Path(__file__).parent / "data" / "dedoose"
 FIXTURE = DATA / "excerpts_cp1252.csv"

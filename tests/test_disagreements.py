@@ -19,9 +19,9 @@ from isp_nlp.analysis.disagreements import (
 )
 from isp_nlp.cli import cli as app
 from isp_nlp.errors import ImportCodesError, InputFileError
-from isp_nlp.project import open_project
 from isp_nlp.records import Segment
 from isp_nlp.report.collect import project_agreement
+from isp_nlp.store.folder import open_project
 
 F = frozenset
 

@@ -13,13 +13,8 @@ import pytest
 
 from isp_nlp.coded.units import embed_units, load_units
 from isp_nlp.pipeline import load_latest_model, make_embedder, segment_batch, train_project
-from isp_nlp.project import (
-    import_codes,
-    ingest_files,
-    init_project,
-    load_project_codebook,
-    open_project,
-)
+from isp_nlp.project import import_codes, ingest_files, load_project_codebook
+from isp_nlp.store.folder import init_project, open_project
 from isp_nlp.suggest.evaluate import check_labels, label_prototypes
 from isp_nlp.suggest.study_fit import fit_calibrated, sample_seeds
 from isp_nlp.suggest.training_data import merge_labels

@@ -13,9 +13,7 @@ from click.testing import CliRunner
 
 from isp_nlp.cli import cli
 from isp_nlp.pipeline import suggest_project, train_project
-from isp_nlp.project import (
-    open_project,
-)
+from isp_nlp.store.folder import open_project
 from isp_nlp.suggest.project_fit import CV_SUFFIX
 from tests.test_one_model_path import seeded_project
 

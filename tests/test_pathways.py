@@ -25,9 +25,9 @@ from isp_nlp.analysis.pathways import (
     transition_window,
 )
 from isp_nlp.cli import cli as app
-from isp_nlp.project import open_project
 from isp_nlp.records import Annotation
 from isp_nlp.report.pathway_diagram import pathway_chart
+from isp_nlp.store.folder import open_project
 
 
 def test_runs_skip_none_and_unknown_instead_of_breaking() -> None:
@@ -169,8 +169,8 @@ def test_pathways_are_refused_for_a_codebook_without_stages(tmp_path) -> None:
     from click.testing import CliRunner
 
     from isp_nlp.cli import cli
-    from isp_nlp.project import init_project, open_project
     from isp_nlp.records import Code, Codebook
+    from isp_nlp.store.folder import init_project, open_project
 
     init_project(tmp_path / "p", embedder="hashing-256")
     with open_project(tmp_path / "p") as store:

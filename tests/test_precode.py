@@ -10,9 +10,9 @@ from click.testing import CliRunner
 
 from isp_nlp.cli import cli
 from isp_nlp.precode.wave import precode_wave
-from isp_nlp.project import open_project
 from isp_nlp.records import Segment, Suggestion
 from isp_nlp.report.wave_summary import summarise_transcript
+from isp_nlp.store.folder import open_project
 from tests.conftest import CORPUS, SHARED, require_shared
 
 

@@ -241,13 +241,8 @@ DOCS = ("isp01_child_welfare_coach", "isp02_prevention_coalitions", "isp03_perin
 
 def test_train_project_suggests_a_code_nobody_applied(tmp_path: Path) -> None:
     from isp_nlp.pipeline import CV_SUFFIX, suggest_project, train_project
-    from isp_nlp.project import (
-        import_codes,
-        ingest_files,
-        init_project,
-        load_project_codebook,
-        open_project,
-    )
+    from isp_nlp.project import import_codes, ingest_files, load_project_codebook
+    from isp_nlp.store.folder import init_project, open_project
 
     seed = pd.read_csv(CORPUS / "seed_codes.csv", dtype=str, keep_default_na=False)
     seed = seed[seed["document"].isin(DOCS)]

@@ -28,13 +28,14 @@ from isp_nlp.interchange.pseudonyms import (
     read_names,
     replace_names,
 )
-from isp_nlp.project import ingest_files, init_project, open_project
+from isp_nlp.project import ingest_files
 from isp_nlp.records import Annotation, Coding, Decision, Evidence, Note, Suggestion, segment_id
 from isp_nlp.review.items import build_review_items
 from isp_nlp.review.queue import pending
 from isp_nlp.review.session import snapshot
 from isp_nlp.store.database import Store
 from isp_nlp.store.decisions import DecisionLog
+from isp_nlp.store.folder import init_project, open_project
 from isp_nlp.store.rewrite import SEGMENT_ID_COLUMNS
 
 REAL = ("Jane Doe", "Jane", "Zoë", "Šárka", "José", "Acme", "Tom Baker", "Baker")

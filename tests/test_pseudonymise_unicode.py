@@ -32,8 +32,9 @@ from isp_nlp.interchange.pseudonyms import (
     read_names,
     replace_names,
 )
-from isp_nlp.project import ingest_files, init_project, load_project_codebook, open_project
+from isp_nlp.project import ingest_files, load_project_codebook
 from isp_nlp.records import Note
+from isp_nlp.store.folder import init_project, open_project
 
 # -- generated names and their renderings ----------------------------------------------------
 # Names use only these letters; filler words only letters that no name uses, so filler can

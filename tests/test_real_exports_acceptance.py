@@ -20,8 +20,8 @@ import pytest
 import xmlschema
 
 from isp_nlp.interchange.refi_codebook import PROJECT_NS
-from isp_nlp.project import open_project
 from isp_nlp.review.run import project_review
+from isp_nlp.store.folder import open_project
 from tests.conftest import SHARED, require_shared
 from tests.project_tables import SET_ANEW, cli_ok, diff_tables, project_tables
 

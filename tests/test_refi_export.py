@@ -23,13 +23,7 @@ from isp_nlp.interchange.refi_export import build_selections, lf_sources, write_
 from isp_nlp.interchange.refi_ids import selection_guid, source_guid, user_guid
 from isp_nlp.interchange.refi_xml import QdpxContent, Selection, project_qde
 from isp_nlp.pipeline import suggest_project, train_project
-from isp_nlp.project import (
-    import_codes,
-    ingest_files,
-    init_project,
-    load_project_codebook,
-    open_project,
-)
+from isp_nlp.project import import_codes, ingest_files, load_project_codebook
 from isp_nlp.records import (
     Annotation,
     Code,
@@ -42,6 +36,7 @@ from isp_nlp.records import (
     Turn,
 )
 from isp_nlp.store.database import Store
+from isp_nlp.store.folder import init_project, open_project
 from tests.conftest import SHARED
 from tests.test_one_model_path import STAGE_OF, WORDS
 

@@ -17,8 +17,8 @@ from isp_nlp.ingest.verbatim import decode_verbatim, verbatim_transcript, verbat
 from isp_nlp.interchange.offsets import splits_word
 from isp_nlp.interchange.refi_codebook import code_guid
 from isp_nlp.interchange.refi_import import import_refi, import_refi_new_project
-from isp_nlp.project import open_project
 from isp_nlp.records import Code, Codebook
+from isp_nlp.store.folder import open_project
 
 from .conftest import require_shared
 

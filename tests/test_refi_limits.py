@@ -28,7 +28,7 @@ from isp_nlp.interchange.refi_codebook import MAX_CODE_DEPTH, MAX_QDE_BYTES, cod
 from isp_nlp.interchange.refi_import import import_refi, import_refi_new_project
 from isp_nlp.interchange.refi_project import read_refi_project
 from isp_nlp.interchange.refi_sources import MAX_SOURCE_BYTES
-from isp_nlp.project import open_project
+from isp_nlp.store.folder import open_project
 
 from .test_hostile_archives import _lie_about_size, _refused
 from .test_refi_import import C_TOP, _g, project_xml, selection, tables, text_source, write_qdpx

@@ -17,8 +17,8 @@ from isp_nlp.interchange.refi_codebook import codes_element
 from isp_nlp.interchange.refi_export import write_qdpx
 from isp_nlp.interchange.refi_import import import_refi_new_project
 from isp_nlp.interchange.refi_state import STATE_MEMBER
-from isp_nlp.project import open_project
 from isp_nlp.records import Code, Codebook
+from isp_nlp.store.folder import open_project
 from tests.conftest import require_shared
 from tests.test_refi_export import _build, _qde, _selections
 

@@ -9,9 +9,9 @@ import pytest
 
 from isp_nlp.interchange.refi_export import write_qdpx
 from isp_nlp.interchange.refi_import import import_refi
-from isp_nlp.project import init_project, open_project
 from isp_nlp.records import Note
 from isp_nlp.store.database import Store
+from isp_nlp.store.folder import init_project, open_project
 from tests.conftest import SHARED, require_shared
 from tests.test_refi_export import _build
 

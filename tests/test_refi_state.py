@@ -15,7 +15,7 @@ from isp_nlp.ingest.segment import segment_transcript
 from isp_nlp.interchange.refi_export import write_qdpx
 from isp_nlp.interchange.refi_import import import_refi, import_refi_new_project
 from isp_nlp.interchange.refi_state import STATE_MEMBER
-from isp_nlp.project import open_project
+from isp_nlp.store.folder import open_project
 from tests.test_refi_export import _build
 from tests.test_refi_positions import _rewrite
 

@@ -318,8 +318,8 @@ def test_new_sections_explain_absence(full_data: ReportData) -> None:
 def test_project_report_data(project_copy: Path) -> None:
     import json
 
-    from isp_nlp.project import open_project
     from isp_nlp.report.collect import load_evaluation, report_data, write_project_report
+    from isp_nlp.store.folder import open_project
 
     (project_copy / "evaluation.json").write_text(json.dumps({
         "learning_curve": [{"seed_per_label": 4, "mean_kappa": 0.3, "sd": 0.1},
@@ -347,14 +347,9 @@ def test_project_report_data(project_copy: Path) -> None:
 
 
 def test_single_participant_without_model_or_stages(tmp_path: Path) -> None:
-    from isp_nlp.project import (
-        import_codes,
-        ingest_files,
-        init_project,
-        load_project_codebook,
-        open_project,
-    )
+    from isp_nlp.project import import_codes, ingest_files, load_project_codebook
     from isp_nlp.report.collect import write_project_report
+    from isp_nlp.store.folder import init_project, open_project
 
     corpus = Path(__file__).resolve().parents[1] / "corpora" / "isp-demo"
     init_project(tmp_path / "p", embedder="hashing-256")

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from isp_nlp.project import open_project
 from isp_nlp.records import Note
 from isp_nlp.review.run import project_review
+from isp_nlp.store.folder import open_project
 from tests.conftest import SHARED, require_shared
 from tests.project_tables import cli_ok, project_tables, same_project_lines
 

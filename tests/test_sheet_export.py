@@ -15,9 +15,10 @@ from isp_nlp.errors import InputFileError, ModelError
 from isp_nlp.interchange import sheet_export
 from isp_nlp.interchange.sheet_export import export_sheet, model_coder
 from isp_nlp.interchange.xlsx import MAX_CELL, read_xlsx, xlsx_bytes
-from isp_nlp.project import ingest_files, init_project, load_project_codebook, open_project
+from isp_nlp.project import ingest_files, load_project_codebook
 from isp_nlp.records import Annotation, Coding, Suggestion
 from isp_nlp.store.database import Store
+from isp_nlp.store.folder import init_project, open_project
 
 FORMULA = '=HYPERLINK("http://x","y")'
 CODEBOOK = """name: test

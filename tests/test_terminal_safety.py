@@ -25,7 +25,7 @@ from click.testing import CliRunner, Result
 from isp_nlp.cli import COMMANDS, cli
 from isp_nlp.cli.common import TerminalStream
 from isp_nlp.ingest.controls import CONTROLS, one_line, terminal_text
-from isp_nlp.project import open_project
+from isp_nlp.store.folder import open_project
 
 ESC, OSC, RLO, CSI = "\x1b[2J\x1b[31m", "\x1b]0;pwned\x07", "\u202e", "\x9b2J"
 HOSTILE = ESC + OSC + RLO + CSI

@@ -235,7 +235,7 @@ def _cli(*args: str, project: Path):
 @pytest.fixture
 def interview(tmp_path: Path) -> tuple[Path, Path]:
     """An empty project and a two-speaker interview file."""
-    from isp_nlp.project import init_project
+    from isp_nlp.store.folder import init_project
 
     project = tmp_path / "proj"
     init_project(project, embedder="hashing-256")
@@ -247,7 +247,7 @@ def interview(tmp_path: Path) -> tuple[Path, Path]:
 def test_misspelt_skip_speaker_is_an_error_and_ingests_nothing(
     interview: tuple[Path, Path], tmp_path: Path
 ) -> None:
-    from isp_nlp.project import open_project
+    from isp_nlp.store.folder import open_project
 
     project, f = interview
     other = write(tmp_path, "p02.txt", "Moderator: Hi.\nP02: Hello.\n")
@@ -268,8 +268,9 @@ def test_misspelt_skip_speaker_is_an_error_and_ingests_nothing(
 def test_reingesting_unchanged_file_applies_new_skip_speakers(
     interview: tuple[Path, Path],
 ) -> None:
-    from isp_nlp.project import ingest_files, open_project
+    from isp_nlp.project import ingest_files
     from isp_nlp.records import Annotation
+    from isp_nlp.store.folder import open_project
 
     project, f = interview
     with open_project(project) as store:
@@ -329,7 +330,7 @@ CODED_WITH_PROVENANCE = (
 def test_export_and_import_codes_keep_provenance(tmp_path: Path) -> None:
     import csv
 
-    from isp_nlp.project import open_project
+    from isp_nlp.store.folder import open_project
 
     project = _coded_project(tmp_path / "a", CODED_WITH_PROVENANCE)
     out = tmp_path / "out.csv"
@@ -358,7 +359,7 @@ def test_export_and_import_codes_keep_provenance(tmp_path: Path) -> None:
 
 
 def test_unknown_provenance_is_a_one_line_error(tmp_path: Path) -> None:
-    from isp_nlp.project import open_project
+    from isp_nlp.store.folder import open_project
 
     project = _coded_project(tmp_path, None)
     bad = CODED_WITH_PROVENANCE.replace("assisted\n", "machine\n")

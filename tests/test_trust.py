@@ -20,8 +20,8 @@ from isp_nlp.cli import cli
 from isp_nlp.pipeline import train_project
 from isp_nlp.precode.handoff import CSV_NOTE
 from isp_nlp.precode.wave import precode_wave
-from isp_nlp.project import open_project
 from isp_nlp.records import Annotation, Segment, Suggestion
+from isp_nlp.store.folder import open_project
 from isp_nlp.suggest.training_data import merge_labels
 from isp_nlp.suggest.trust import (
     MAX_LINES,

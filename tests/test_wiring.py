@@ -8,9 +8,10 @@ import pytest
 
 from isp_nlp.demo import default_corpus
 from isp_nlp.errors import InputFileError
-from isp_nlp.project import open_project, place_coded_csv
+from isp_nlp.project import place_coded_csv
 from isp_nlp.review.run import project_review, review_project
 from isp_nlp.store.decisions import DecisionLog
+from isp_nlp.store.folder import open_project
 
 
 def test_review_project_runs_a_script_and_records_it(project_copy: Path) -> None:

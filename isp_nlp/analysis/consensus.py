@@ -13,9 +13,9 @@ from isp_nlp.codebook.check import normalise_stage
 from isp_nlp.codebook.load import MAX_TABLE_BYTES, read_text_file, resolve_code
 from isp_nlp.coded.read import rows_with_lines
 from isp_nlp.errors import ImportCodesError, InputFileError
-from isp_nlp.project import require_codebook
 from isp_nlp.records import CODE_DIMENSION, STAGE_DIMENSION, Annotation, Codebook, Segment
 from isp_nlp.store.database import Store
+from isp_nlp.store.folder import require_codebook
 
 CONSENSUS = "consensus"
 NO_CODE = "-"  # in a sheet: the coder (or the consensus) applied no code

@@ -24,9 +24,9 @@ from isp_nlp.analysis.consensus import (
     NO_CODE,
 )
 from isp_nlp.errors import InputFileError, ProjectError
-from isp_nlp.project import require_codebook
 from isp_nlp.records import CODE_DIMENSION, STAGE_DIMENSION, Segment
 from isp_nlp.store.database import Store
+from isp_nlp.store.folder import require_codebook
 
 SHEET_COLUMNS = ("segment", "document", "index", "speaker", "text", "differs_on", "resolved")
 

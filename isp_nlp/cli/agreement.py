@@ -28,10 +28,11 @@ from isp_nlp.cli.common import InputError, open_store
 from isp_nlp.codebook.load import trainable_codes
 from isp_nlp.coded.read import iter_coded_csv
 from isp_nlp.coded.safe_csv import safe_csv_text
-from isp_nlp.project import place_coded_csv, require_codebook
+from isp_nlp.project import place_coded_csv
 from isp_nlp.records import STAGE_DIMENSION
 from isp_nlp.report.collect import annotation_frame
 from isp_nlp.store.database import project_db
+from isp_nlp.store.folder import require_codebook
 
 HELP = """Reliability per code, for the stage and overall, with bootstrap CIs.
 

@@ -14,8 +14,8 @@ from isp_nlp.analysis.pathways import project_pathways
 from isp_nlp.cli.common import InputError, open_store
 from isp_nlp.coded.safe_csv import safe_csv_text, write_safe_csv
 from isp_nlp.errors import ProjectError
-from isp_nlp.project import require_codebook
 from isp_nlp.store.files import atomic_path, check_output
+from isp_nlp.store.folder import require_codebook
 
 
 @click.command()

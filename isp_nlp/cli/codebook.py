@@ -8,13 +8,9 @@ import click
 
 from isp_nlp.cli.common import open_store
 from isp_nlp.ingest.controls import one_line
-from isp_nlp.project import (
-    export_project_codebook,
-    load_project_codebook,
-    read_codebook_file,
-    require_codebook,
-)
+from isp_nlp.project import export_project_codebook, load_project_codebook, read_codebook_file
 from isp_nlp.store.files import check_output
+from isp_nlp.store.folder import require_codebook
 
 
 @click.group()

@@ -22,10 +22,10 @@ import click
 from isp_nlp import __version__
 from isp_nlp.errors import ImportCodesError, IspNlpError
 from isp_nlp.ingest.controls import one_line, terminal_text
-from isp_nlp.project import open_project
 from isp_nlp.store.connection import lock_timeout
 from isp_nlp.store.database import Store, project_db
 from isp_nlp.store.failures import DATABASE_ERRORS, explain_database_error
+from isp_nlp.store.folder import open_project
 
 #: Where a user reports a genuine bug (a traceback that is not their mistake).
 BUG_REPORTS = "https://github.com/isp-nlp/isp-nlp/issues"

@@ -13,7 +13,7 @@ from isp_nlp.interchange.refi_import import (
     import_refi,
     import_refi_new_project,
 )
-from isp_nlp.project import DEFAULT_EMBEDDER, EMBEDDERS
+from isp_nlp.store.folder import DEFAULT_EMBEDDER, EMBEDDERS
 
 
 def _report(out: RefiImportOutcome) -> None:

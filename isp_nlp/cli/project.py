@@ -10,7 +10,8 @@ import click
 from isp_nlp.cli.common import FORMATS, InputError, emit, open_store
 from isp_nlp.demo import run_demo
 from isp_nlp.ingest.controls import one_line
-from isp_nlp.project import init_project, project_status
+from isp_nlp.project import project_status
+from isp_nlp.store.folder import init_project
 from isp_nlp.suggest.trust import project_trust, trust_lines
 
 

@@ -44,7 +44,6 @@ from isp_nlp.interchange.refi_state import (
     ProjectState,
     read_state,
 )
-from isp_nlp.project import DEFAULT_EMBEDDER, init_project, open_project
 from isp_nlp.records import (
     CODE_DIMENSION,
     Annotation,
@@ -56,6 +55,7 @@ from isp_nlp.records import (
     Transcript,
 )
 from isp_nlp.store.database import Store, project_db
+from isp_nlp.store.folder import DEFAULT_EMBEDDER, init_project, open_project
 
 SUFFIXES = (".qdpx", ".qde", ".qdc")
 _NOTE_NAMESPACE = uuid.UUID("0b7f4a52-4f0e-5a51-9a3c-6e1b8d2f4c77")

@@ -30,13 +30,7 @@ from isp_nlp.ingest.readers import SUPPORTED_SUFFIXES, read_transcript
 from isp_nlp.ingest.segment import segment_transcript
 from isp_nlp.pipeline import project_embedder, register_bundle, suggest_project
 from isp_nlp.precode.handoff import write_wave_csv, write_wave_qdpx
-from isp_nlp.project import (
-    DEFAULT_EMBEDDER,
-    check_skip_speakers,
-    init_project,
-    open_project,
-    require_codebook,
-)
+from isp_nlp.project import check_skip_speakers
 from isp_nlp.records import Suggestion, Transcript
 from isp_nlp.report.wave_summary import (
     FailedFile,
@@ -46,6 +40,7 @@ from isp_nlp.report.wave_summary import (
 )
 from isp_nlp.store.database import Store, project_db
 from isp_nlp.store.files import atomic_write_text
+from isp_nlp.store.folder import DEFAULT_EMBEDDER, init_project, open_project, require_codebook
 from isp_nlp.store.registry import now
 from isp_nlp.suggest.bundle import SuggesterModel
 from isp_nlp.suggest.training_data import humanly_coded

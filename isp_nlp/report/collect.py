@@ -25,10 +25,10 @@ from isp_nlp.agreement.tables import MODEL_CODER, coding_tables
 from isp_nlp.analysis.disagreements import project_disagreements
 from isp_nlp.analysis.pathways import project_pathways, segment_labels
 from isp_nlp.errors import IspNlpError
-from isp_nlp.project import require_codebook
 from isp_nlp.records import STAGES
 from isp_nlp.report.html import ReportData, write_report
 from isp_nlp.store.database import Store
+from isp_nlp.store.folder import require_codebook
 from isp_nlp.suggest.project_fit import CV_SUFFIX
 
 #: Sources whose labels are independent codings, compared in agreement.

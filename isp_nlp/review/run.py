@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 
-from isp_nlp.project import require_codebook
 from isp_nlp.review.items import build_review_items
 from isp_nlp.review.queue import SORTERS
 from isp_nlp.review.session import ReviewSession
 from isp_nlp.review.terminal import ReviewSummary, check_script, run_review, run_scripted
 from isp_nlp.store.database import Store
 from isp_nlp.store.decisions import DecisionLog
+from isp_nlp.store.folder import require_codebook
 
 
 def project_review(store: Store, coder: str, *, order: str = "uncertain") -> ReviewSession:
