@@ -5,6 +5,7 @@
 #   make test-fast  the suite without the real MiniLM model and without the demo build
 #   make lint       ruff check
 #   make typecheck  mypy (configured in pyproject.toml)
+#   make docs       build docs/ with MkDocs in strict mode into site/ (mkdocs.yml)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -13,11 +14,12 @@ STAMP  := $(VENV)/.isp-nlp-installed
 TORCH  ?= torch==2.13.0
 PIP_ARGS ?=
 
-.PHONY: setup demo test test-fast lint typecheck bench clean
+.PHONY: setup demo test test-fast lint typecheck docs bench clean
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml constraints.txt Makefile
+# isp_nlp/__init__.py holds the version: reinstall so the installed metadata follows it.
+$(STAMP): pyproject.toml constraints.txt Makefile isp_nlp/__init__.py
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "isp-nlp needs Python 3.11 or newer: set PYTHON=python3.11")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
@@ -40,8 +42,12 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
+# Strict: a broken link, a missing anchor or a page left out of the nav fails the build.
+docs: setup
+	$(BIN)/mkdocs build --strict --clean --site-dir site
+
 bench: setup
 	$(BIN)/python evaluation/bench_embed.py
 
 clean:
-	rm -rf $(VENV) demo-out .pytest_cache
+	rm -rf $(VENV) demo-out site .pytest_cache

@@ -7,6 +7,7 @@ import re
 import sqlite3
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -37,18 +38,56 @@ def project(tmp_path: Path) -> Path:
     return d
 
 
-def test_every_command_has_help_and_a_readme_entry() -> None:
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
-    names = []
+COMMANDS_DOC = REPO / "docs" / "commands.md"
+
+
+def _leaf_commands() -> dict[str, click.Command]:
+    """Every command a user types, by name (``codebook load`` for a group's subcommand)."""
+    out: dict[str, click.Command] = {}
     for name, cmd in cli.commands.items():
-        if hasattr(cmd, "commands"):
-            names += [f"{name} {sub}" for sub in cmd.commands]
+        if isinstance(cmd, click.Group):
+            out.update({f"{name} {sub}": subcmd for sub, subcmd in cmd.commands.items()})
         else:
-            names.append(name)
+            out[name] = cmd
+    return out
+
+
+def _options(cmd: click.Command) -> set[str]:
+    """The long option names of a command (both sides of a --flag/--no-flag pair), no --help."""
+    names = {opt for p in cmd.params if isinstance(p, click.Option)
+             for opt in (*p.opts, *p.secondary_opts) if opt.startswith("--")}
+    return names - {"--help"}
+
+
+def _synopses() -> dict[str, str]:
+    """Each ``### isp-nlp NAME`` section of docs/commands.md mapped to its synopsis (the first
+    fenced block after the heading); the page's first fenced block is the top-level one."""
+    text = COMMANDS_DOC.read_text(encoding="utf-8")
+    out = {"": re.search(r"^```\n(.*?)^```", text, re.M | re.S).group(1)}  # type: ignore[union-attr]
+    for m in re.finditer(r"^### isp-nlp ([^\n]+)\n\n```\n(.*?)^```", text, re.M | re.S):
+        assert m.group(1) not in out, f"docs/commands.md documents `isp-nlp {m.group(1)}` twice"
+        out[m.group(1)] = m.group(2)
+    return out
+
+
+def test_every_command_has_help_and_a_documented_synopsis() -> None:
+    """docs/commands.md has a section per command whose synopsis names exactly its options."""
+    synopses = _synopses()
+    commands = _leaf_commands()
+    for name, cmd in commands.items():
         assert cmd.help, f"command {name} has no help text"
-    for name in names:
         assert run(*name.split(), "--help").exit_code == 0
-        assert f"isp-nlp {name}" in readme, f"README does not document `isp-nlp {name}`"
+        assert name in synopses, f"docs/commands.md has no `### isp-nlp {name}` section"
+        synopsis = synopses[name]
+        assert all(line.startswith(f"isp-nlp {name}") for line in synopsis.splitlines()), \
+            f"the synopsis of `isp-nlp {name}` is not a usage line of it: {synopsis!r}"
+        documented = set(re.findall(r"--[a-z][a-z0-9-]*", synopsis))
+        assert documented == _options(cmd), (
+            f"`isp-nlp {name}`: docs/commands.md's synopsis names {sorted(documented)}, "
+            f"the command has {sorted(_options(cmd))}")
+    assert set(synopses) - {""} <= set(commands), \
+        f"docs/commands.md documents commands isp-nlp lacks: {set(synopses) - {''} - set(commands)}"
+    assert set(re.findall(r"--[a-z][a-z0-9-]*", synopses[""])) == _options(cli)
 
 
 def test_init_ingest_status(project: Path, tmp_path: Path) -> None:
