@@ -38,8 +38,7 @@ TEST_TRANSCRIPTS = frozenset({"7", "27", "55", "56", "66", "109", "130"})
 TASKS = {"therapist": ("therapist", "main_therapist_behaviour"),
          "client": ("client", "client_talk_type")}
 BASE = TrainParams(context_weight=0.0, word_weight=0.0, char_weight=0.0,
-                   context_word_weight=0.0, surface_weight=0.0, stage_C=1.0,
-                   calibration_folds=0)
+                   context_word_weight=0.0, surface_weight=0.0, stage_C=1.0)
 CONFIGS: dict[str, TrainParams] = {
     "embedding": BASE,
     "emb+ctx": replace(BASE, context_weight=0.5),
@@ -65,7 +64,7 @@ CONFIGS: dict[str, TrainParams] = {
 
 _SHORT = {"emb": "embedding_weight", "ctx": "context_weight", "word": "word_weight",
           "char": "char_weight", "ctxword": "context_word_weight", "surf": "surface_weight",
-          "C": "stage_C", "cal": "calibration_folds", "sel": "select_features",
+          "C": "stage_C", "sel": "select_features",
           "terms": "max_terms"}
 
 
@@ -76,7 +75,7 @@ def config(name: str) -> TrainParams:
     changes = {}
     for part in name.split("/"):
         key, _, value = part.partition("=")
-        changes[_SHORT[key]] = int(value) if key in ("cal", "sel", "terms") else float(value)
+        changes[_SHORT[key]] = int(value) if key in ("sel", "terms") else float(value)
     return replace(BASE, **changes)
 
 

@@ -1,18 +1,18 @@
-"""Calibration: temperature and Platt maps fitted on out-of-fold scores."""
+"""Calibration: temperature and Platt maps fitted on out-of-fold probabilities."""
 
 from __future__ import annotations
-
-import json
 
 import numpy as np
 import pytest
 from scipy.special import expit, softmax
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
 from isp_nlp.suggest.calibration import (
+    apply_platt,
+    apply_temperature,
     choose_code_threshold,
-    fit_platt,
-    fit_temperature,
-    out_of_fold_scores,
+    fit_proba_platt,
+    fit_proba_temperature,
 )
 from isp_nlp.suggest.estimators import CodeSuggester, StageClassifier
 
@@ -21,31 +21,24 @@ def test_temperature_recovers_the_scale_of_overconfident_scores() -> None:
     rng = np.random.default_rng(0)
     logits = rng.normal(scale=2.0, size=(4000, 3))
     y = np.array([rng.choice(3, p=p) for p in softmax(logits, axis=1)])
-    assert fit_temperature(3.0 * logits, y) == pytest.approx(3.0, rel=0.15)
-    assert fit_temperature(logits, y) == pytest.approx(1.0, rel=0.15)
+    assert fit_proba_temperature(softmax(3.0 * logits, axis=1), y) == pytest.approx(3.0,
+                                                                                   rel=0.15)
+    assert fit_proba_temperature(softmax(logits, axis=1), y) == pytest.approx(1.0, rel=0.15)
     binary = rng.normal(scale=2.0, size=4000)
     yb = (rng.random(4000) < expit(binary)).astype(int)
-    assert fit_temperature(0.5 * binary, yb) == pytest.approx(0.5, rel=0.15)
+    p = expit(0.5 * binary)
+    assert fit_proba_temperature(np.column_stack([1 - p, p]), yb) == pytest.approx(0.5,
+                                                                                  rel=0.15)
 
 
 def test_platt_recovers_slope_and_offset() -> None:
     rng = np.random.default_rng(1)
     s = rng.normal(scale=3.0, size=5000)
     y = (rng.random(5000) < expit(0.5 * s - 1.0)).astype(int)
-    a, b = fit_platt(s, y)
+    (a, b), = fit_proba_platt(expit(s)[:, None], y[:, None])
     assert a == pytest.approx(0.5, abs=0.08) and b == pytest.approx(-1.0, abs=0.15)
-    assert fit_platt(-s, y) == (1.0, 0.0)  # a reversing map is refused
-
-
-def test_out_of_fold_scores_need_enough_rows_per_class() -> None:
-    y = np.array([0, 0, 1, 1, 1, 1])
-
-    def fit_score(train, test, target):
-        return np.full(len(test), float(target[train].mean()))
-
-    assert out_of_fold_scores(None, y, 3, fit_score) is None  # class 0 has 2 rows < 3 folds
-    out = out_of_fold_scores(None, y, 2, fit_score)
-    assert out is not None and out.shape == (6,)
+    reversed_map = fit_proba_platt(expit(-s)[:, None], y[:, None])[0]
+    assert reversed_map.tolist() == [1.0, 0.0]  # a reversing map is refused
 
 
 def _noisy(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -58,34 +51,42 @@ def _noisy(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return X, y
 
 
-def test_calibrated_stage_classifier_keeps_argmax_and_round_trips() -> None:
+def _out_of_fold(estimator, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return cross_val_predict(estimator, X, y, method="predict_proba",
+                             cv=StratifiedKFold(3, shuffle=True, random_state=0))
+
+
+def test_calibrated_stage_classifier_keeps_argmax() -> None:
     X, y = _noisy(150, 2)
     raw = StageClassifier(C=100.0).fit(X, y)
-    cal = StageClassifier(C=100.0, calibration_folds=3).fit(X, y)
-    assert cal.temperature_ > 1.0  # weakly regularised LR on noise is overconfident
-    np.testing.assert_array_equal(cal.predict(X), raw.predict(X))
-    state, arrays = cal.get_learned_state()
-    again = StageClassifier.from_learned_state(cal.get_params(), json.loads(json.dumps(state)),
-                                               arrays)
-    np.testing.assert_allclose(again.predict_proba(X), cal.predict_proba(X))
+    t = fit_proba_temperature(_out_of_fold(StageClassifier(C=100.0), X, y),
+                              np.searchsorted(raw.classes_, y))
+    assert t > 1.0  # weakly regularised LR on noise is overconfident
     X_test, y_test = _noisy(600, 3)
-    correct = cal.predict(X_test) == y_test
+    before = raw.predict_proba(X_test)
+    after = apply_temperature(before, t)
+    np.testing.assert_array_equal(after.argmax(axis=1), before.argmax(axis=1))
+    correct = raw.classes_[before.argmax(axis=1)] == y_test
 
-    def gap(model: StageClassifier) -> float:
-        return abs(model.predict_proba(X_test).max(axis=1).mean() - correct.mean())
+    def gap(proba: np.ndarray) -> float:
+        return abs(proba.max(axis=1).mean() - correct.mean())
 
-    assert gap(cal) < gap(raw)
+    assert gap(after) < gap(before)
 
 
-def test_calibrated_code_suggester_round_trips() -> None:
+def test_calibrated_code_suggester_shrinks_overconfident_codes() -> None:
     X, y = _noisy(120, 4)
     Y = np.column_stack([y == "a", y == "b", np.zeros(len(y))]).astype(int)
-    est = CodeSuggester(C=100.0, calibration_folds=3).fit(X, Y)
-    assert est.platt_.shape == (3, 2) and est.platt_[2].tolist() == [1.0, 0.0]
-    assert 0 < est.platt_[0, 0] < 1.0  # overconfident scores are shrunk
-    state, arrays = est.get_learned_state()
-    again = CodeSuggester.from_learned_state(est.get_params(), state, arrays)
-    np.testing.assert_allclose(again.predict_proba(X), est.predict_proba(X))
+    est = CodeSuggester(C=100.0)
+    folds = StratifiedKFold(3, shuffle=True, random_state=0).split(X, y)
+    P = np.zeros(Y.shape)
+    for train, test in folds:
+        P[test] = est.fit(X[train], Y[train]).predict_proba(X[test])
+    maps = fit_proba_platt(P, Y)
+    assert maps.shape == (3, 2) and maps[2].tolist() == [1.0, 0.0]
+    assert 0 < maps[0, 0] < 1.0  # overconfident scores are shrunk
+    q = apply_platt(P, maps)
+    assert (np.argsort(q[:, 0]) == np.argsort(P[:, 0])).mean() > 0.99  # ranking kept
 
 
 def test_code_threshold_is_chosen_where_the_codes_agree_best() -> None:

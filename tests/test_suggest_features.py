@@ -226,7 +226,7 @@ def test_default_params_learn_the_synthetic_task_from_batches() -> None:
                             code_labels=CODES, stage_labels=STAGE_LABELS,
                             embedder_id=emb.model_id)
     assert model.features is not None and model.features.spec.word_weight > 0
-    assert model.hyper_parameters["calibration_folds"] == 0  # opt-in: 4x the fits
+    assert "calibration_folds" not in model.hyper_parameters  # calibration: its own step
     texts, codes, stages = synthetic(40, seed=99)
     test = SegmentBatch(tuple(f"u{i}" for i in range(40)), tuple(texts), emb.encode(texts))
     code_p = model.predict_code_proba(test)

@@ -1,88 +1,23 @@
-"""Probability calibration fitted on out-of-fold scores of the seed set.
+"""Probability calibration fitted on out-of-fold probabilities of the seed set.
 
-With a few dozen seeds per class, logistic regression's probabilities are
-badly scaled (balanced class weights and regularisation pull them towards
-uniform), so an abstain threshold such as 0.5 means little. Both helpers
-below fit a tiny monotone map on *out-of-fold* decision scores (internal
-stratified cross-validation on the training set): one temperature for a
-multinomial model (argmax unchanged), one Platt sigmoid ``(a, b)`` per binary
-column. Without enough data for the folds they return the identity map.
-:func:`choose_code_threshold` instead picks the code threshold that agrees best with the
-coders on out-of-fold probabilities (what ``train`` uses by default).
+With a few dozen seeds per class, logistic regression's probabilities are badly scaled
+(balanced class weights and regularisation pull them towards uniform), so an abstain
+threshold such as 0.5 means little. :func:`fit_proba_temperature` and
+:func:`fit_proba_platt` fit a tiny monotone map on the *out-of-fold* probabilities that
+:func:`isp_nlp.suggest.out_of_fold.fit_calibrate_certify` produces (folds grouped by
+document): one temperature for a single-label model (argmax unchanged), one Platt sigmoid
+``(a, b)`` per code. :func:`choose_code_threshold` picks the code threshold that agrees
+best with the coders on those probabilities, :func:`choose_stage_threshold` the stage one.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from scipy.optimize import minimize_scalar
 from scipy.special import expit, log_softmax
-from sklearn.model_selection import StratifiedKFold
-
-ScoreFn = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
-
-
-def out_of_fold_scores(X, y: np.ndarray, folds: int, fit_score: ScoreFn,
-                       seed: int = 0) -> np.ndarray | None:
-    """Decision scores for every row from a model fitted without its fold.
-
-    ``fit_score(train_idx, test_idx, y)`` fits on the train rows and returns the
-    test rows' scores. Returns None when a class has fewer than ``folds`` rows.
-    """
-    _, counts = np.unique(y, return_counts=True)
-    if folds < 2 or len(counts) < 2 or counts.min() < folds:
-        return None
-    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    out: np.ndarray | None = None
-    for train_idx, test_idx in splitter.split(np.zeros(len(y)), y):
-        part = fit_score(train_idx, test_idx, y)
-        if out is None:
-            out = np.zeros((len(y),) + part.shape[1:], dtype=np.float64)
-        out[test_idx] = part
-    return out
-
-
-def fit_temperature(scores: np.ndarray, y_index: np.ndarray,
-                    sample_weight: np.ndarray | None = None) -> float:
-    """The temperature T > 0 minimising the (weighted) log-loss of softmax(scores / T)."""
-    scores = np.asarray(scores, dtype=np.float64)
-    if scores.ndim == 1:  # binary: scores are the logit of class 1
-        scores = np.column_stack([np.zeros_like(scores), scores])
-    rows = np.arange(len(y_index))
-    w = (np.ones(len(rows)) if sample_weight is None
-         else np.asarray(sample_weight, dtype=np.float64))
-    w = w / w.sum()
-
-    def loss(log_t: float) -> float:
-        return float(-(w * log_softmax(scores / np.exp(log_t), axis=1)[rows, y_index]).sum())
-
-    result = minimize_scalar(loss, bounds=(-4.0, 4.0), method="bounded")
-    return float(np.exp(result.x))
-
-
-def fit_platt(scores: np.ndarray, y01: np.ndarray) -> tuple[float, float]:
-    """(a, b) minimising the log-loss of sigmoid(a * score + b), lightly regularised."""
-    scores = np.asarray(scores, dtype=np.float64)
-    y = np.asarray(y01, dtype=np.float64)
-    n_pos, n_neg = y.sum(), len(y) - y.sum()
-    # Platt's smoothed targets keep the map finite on separable data.
-    target = np.where(y > 0, (n_pos + 1) / (n_pos + 2), 1 / (n_neg + 2))
-
-    def loss(params: np.ndarray) -> tuple[float, np.ndarray]:
-        a, b = params
-        p = np.clip(expit(a * scores + b), 1e-12, 1 - 1e-12)
-        nll = -(target * np.log(p) + (1 - target) * np.log(1 - p)).mean()
-        grad_z = (p - target) / len(y)
-        return nll + 1e-3 * a * a, np.array([(grad_z * scores).sum() + 2e-3 * a, grad_z.sum()])
-
-    from scipy.optimize import minimize
-
-    result = minimize(loss, np.array([1.0, 0.0]), jac=True, method="L-BFGS-B")
-    a, b = (float(v) for v in result.x)
-    return (a, b) if a > 0 else (1.0, 0.0)  # a map that reverses the ranking is not used
-
 
 #: Code thresholds :func:`choose_code_threshold` tries (0.20, 0.25, ..., 0.80).
 THRESHOLD_GRID = tuple(round(0.2 + 0.05 * i, 2) for i in range(13))
@@ -151,10 +86,21 @@ def choose_stage_threshold(top_proba: np.ndarray, correct: np.ndarray,
 
 def fit_proba_temperature(proba: np.ndarray, y_index: np.ndarray,
                           sample_weight: np.ndarray | None = None) -> float:
-    """Temperature T for ``softmax(log(proba) / T)`` fitted on out-of-fold probabilities of
-    the final single-label model (estimator and codebook prior mixed); 1.0 = unchanged."""
+    """The temperature T > 0 minimising the (weighted) log-loss of
+    ``softmax(log(proba) / T)`` on out-of-fold probabilities of the final single-label
+    model (estimator and codebook prior mixed); 1.0 = unchanged."""
     logp = np.log(np.clip(np.asarray(proba, dtype=np.float64), 1e-12, 1.0))
-    return fit_temperature(logp, np.asarray(y_index, dtype=int), sample_weight)
+    y = np.asarray(y_index, dtype=int)
+    rows = np.arange(len(y))
+    w = (np.ones(len(rows)) if sample_weight is None
+         else np.asarray(sample_weight, dtype=np.float64))
+    w = w / w.sum()
+
+    def loss(log_t: float) -> float:
+        return float(-(w * log_softmax(logp / np.exp(log_t), axis=1)[rows, y]).sum())
+
+    result = minimize_scalar(loss, bounds=(-4.0, 4.0), method="bounded")
+    return float(np.exp(result.x))
 
 
 # --------------------------------------------------------------------------- label mix
@@ -217,18 +163,39 @@ def _logit(p: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
+def _platt(logits: np.ndarray, y01: np.ndarray) -> tuple[float, float]:
+    """(a, b) minimising the log-loss of sigmoid(a * logit + b), lightly regularised."""
+    from scipy.optimize import minimize
+
+    y = np.asarray(y01, dtype=np.float64)
+    n_pos, n_neg = y.sum(), len(y) - y.sum()
+    # Platt's smoothed targets keep the map finite on separable data.
+    target = np.where(y > 0, (n_pos + 1) / (n_pos + 2), 1 / (n_neg + 2))
+
+    def loss(params: np.ndarray) -> tuple[float, np.ndarray]:
+        a, b = params
+        p = np.clip(expit(a * logits + b), 1e-12, 1 - 1e-12)
+        nll = -(target * np.log(p) + (1 - target) * np.log(1 - p)).mean()
+        grad_z = (p - target) / len(y)
+        return nll + 1e-3 * a * a, np.array([(grad_z * logits).sum() + 2e-3 * a, grad_z.sum()])
+
+    result = minimize(loss, np.array([1.0, 0.0]), jac=True, method="L-BFGS-B")
+    a, b = (float(v) for v in result.x)
+    return (a, b) if a > 0 else (1.0, 0.0)  # a map that reverses the ranking is not used
+
+
 def fit_proba_platt(proba: np.ndarray, Y: np.ndarray, min_rows: int = MIN_THRESHOLD_ROWS
                     ) -> np.ndarray:
     """(n_codes, 2) Platt maps ``sigmoid(a * logit(p) + b)`` fitted per code on out-of-fold
-    code probabilities; the identity (1, 0) for a code with no positive or no negative, or
-    with fewer than ``min_rows`` rows."""
+    code probabilities; the identity (1, 0) for a code with no positive or no negative,
+    with fewer than ``min_rows`` rows, or whose map would reverse the ranking."""
     P, Y = np.asarray(proba, dtype=np.float64), np.asarray(Y, dtype=int)
     out = np.tile([1.0, 0.0], (P.shape[1], 1))
     if len(P) < min_rows:
         return out
     for j in range(P.shape[1]):
         if 0 < Y[:, j].sum() < len(Y):
-            out[j] = fit_platt(_logit(P[:, j]), Y[:, j])
+            out[j] = _platt(_logit(P[:, j]), Y[:, j])
     return out
 
 

@@ -4,7 +4,9 @@ Hyper-parameters are set only in ``__init__``; ``fit`` returns ``self``;
 learned attributes end in ``_``. Both estimators accept dense or CSR sparse
 input, fit scikit-learn's ``LogisticRegression`` and keep only its coefficients,
 so predictions are plain numpy and the learned state round-trips through JSON + ``.npz``
-(:meth:`get_learned_state` / :meth:`from_learned_state`) without pickle.
+(:meth:`get_learned_state` / :meth:`from_learned_state`) without pickle. Their
+probabilities are uncalibrated: calibration is its own step around the fitted model
+(:func:`isp_nlp.suggest.out_of_fold.fit_calibrate_certify`).
 """
 
 from __future__ import annotations
@@ -18,8 +20,6 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
-
-from isp_nlp.suggest.calibration import fit_platt, fit_temperature, out_of_fold_scores
 
 _LABEL_KINDS = {"str": str, "int": int, "float": float, "bool": bool}
 
@@ -65,12 +65,10 @@ class StageClassifier(ClassifierMixin, BaseEstimator):
     ``predict_proba`` columns follow ``classes_``.
     """
 
-    def __init__(self, C: float = 1.0, class_weight: Any = "balanced", max_iter: int = 1000,
-                 calibration_folds: int = 0):
+    def __init__(self, C: float = 1.0, class_weight: Any = "balanced", max_iter: int = 1000):
         self.C = C
         self.class_weight = class_weight
         self.max_iter = max_iter
-        self.calibration_folds = calibration_folds
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -85,15 +83,6 @@ class StageClassifier(ClassifierMixin, BaseEstimator):
         self.coef_ = np.asarray(lr.coef_, dtype=np.float64)
         self.intercept_ = np.asarray(lr.intercept_, dtype=np.float64)
         self.n_iter_ = np.asarray(lr.n_iter_)
-        self.temperature_ = 1.0
-        if self.calibration_folds:
-            def fit_score(train: np.ndarray, test: np.ndarray, target: np.ndarray) -> np.ndarray:
-                part = _logistic(self.C, self.class_weight, self.max_iter)
-                return part.fit(X[train], target[train]).decision_function(X[test])
-
-            oof = out_of_fold_scores(X, y, int(self.calibration_folds), fit_score)
-            if oof is not None:
-                self.temperature_ = fit_temperature(oof, np.searchsorted(self.classes_, y))
         return self
 
     def decision_function(self, X: Any) -> np.ndarray:
@@ -103,7 +92,7 @@ class StageClassifier(ClassifierMixin, BaseEstimator):
         return scores.ravel() if scores.shape[1] == 1 else scores
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        scores = self.decision_function(X) / self.temperature_
+        scores = self.decision_function(X)
         if scores.ndim == 1:
             p = expit(scores)
             return np.column_stack([1.0 - p, p])
@@ -118,8 +107,7 @@ class StageClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self)
         kind, labels = _json_labels(self.classes_)
         state = {"classes": labels, "label_kind": kind, "n_features_in": int(self.n_features_in_)}
-        arrays = {"coef_": self.coef_, "intercept_": self.intercept_,
-                  "temperature_": np.asarray(self.temperature_, dtype=np.float64)}
+        arrays = {"coef_": self.coef_, "intercept_": self.intercept_}
         return state, arrays
 
     @classmethod
@@ -137,8 +125,6 @@ class StageClassifier(ClassifierMixin, BaseEstimator):
         est.classes_ = classes
         est.coef_ = _check_matrix("coef_", arrays["coef_"], (n_rows, n_features))
         est.intercept_ = _check_matrix("intercept_", arrays["intercept_"], (n_rows,))
-        est.temperature_ = float(_check_matrix("temperature_",
-                                               arrays.get("temperature_", np.asarray(1.0)), ()))
         est.n_features_in_ = n_features
         return est
 
@@ -160,13 +146,11 @@ class CodeSuggester(ClassifierMixin, BaseEstimator):
         class_weight: Any = "balanced",
         max_iter: int = 1000,
         threshold: float = 0.5,
-        calibration_folds: int = 0,
     ):
         self.C = C
         self.class_weight = class_weight
         self.max_iter = max_iter
         self.threshold = threshold
-        self.calibration_folds = calibration_folds
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -189,11 +173,6 @@ class CodeSuggester(ClassifierMixin, BaseEstimator):
         prior = Y.mean(axis=0).astype(np.float64)
         fitted = np.zeros(n_codes, dtype=bool)
         n_iter = np.zeros(n_codes, dtype=np.int64)
-        platt = np.tile([1.0, 0.0], (n_codes, 1))
-
-        def fit_score(train: np.ndarray, test: np.ndarray, target: np.ndarray) -> np.ndarray:
-            part = _logistic(self.C, self.class_weight, self.max_iter)
-            return part.fit(X[train], target[train]).decision_function(X[test])
 
         for j in range(n_codes):
             column = Y[:, j]
@@ -204,17 +183,12 @@ class CodeSuggester(ClassifierMixin, BaseEstimator):
             intercept[j] = lr.intercept_[0]
             n_iter[j] = int(np.max(lr.n_iter_))
             fitted[j] = True
-            if self.calibration_folds:
-                oof = out_of_fold_scores(X, column, int(self.calibration_folds), fit_score)
-                if oof is not None:
-                    platt[j] = fit_platt(oof, column)
         self.classes_ = np.arange(n_codes)
         self.coef_ = coef
         self.intercept_ = intercept
         self.prior_ = prior
         self.fitted_mask_ = fitted
         self.n_iter_ = n_iter
-        self.platt_ = platt
         return self
 
     def predict_proba(self, X: Any) -> np.ndarray:
@@ -222,8 +196,7 @@ class CodeSuggester(ClassifierMixin, BaseEstimator):
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=np.float64, accept_sparse="csr")
         scores = np.asarray(X @ self.coef_.T) + self.intercept_
-        proba = expit(self.platt_[:, 0] * scores + self.platt_[:, 1])
-        return np.where(self.fitted_mask_, proba, self.prior_)
+        return np.where(self.fitted_mask_, expit(scores), self.prior_)
 
     def predict(self, X: Any) -> np.ndarray:
         """Return the (n_samples, n_codes) indicator matrix ``proba >= threshold``."""
@@ -238,7 +211,6 @@ class CodeSuggester(ClassifierMixin, BaseEstimator):
             "intercept_": self.intercept_,
             "prior_": self.prior_,
             "fitted_mask_": self.fitted_mask_,
-            "platt_": self.platt_,
         }
         return state, arrays
 
@@ -257,8 +229,5 @@ class CodeSuggester(ClassifierMixin, BaseEstimator):
         if mask.shape != (n_codes,) or mask.dtype != np.bool_:
             raise ValueError(f"array fitted_mask_ has shape {mask.shape}, expected ({n_codes},)")
         est.fitted_mask_ = mask
-        est.platt_ = _check_matrix("platt_", arrays.get("platt_", np.tile([1.0, 0.0],
-                                                                          (n_codes, 1))),
-                                   (n_codes, 2))
         est.n_features_in_ = n_features
         return est

@@ -1,16 +1,15 @@
 """Seeds and fits of an evaluation study: K seeds per label, the project's trainer, and
-calibration and certification on out-of-fold predictions of those seeds (as ``isp-nlp
-train``; :mod:`isp_nlp.suggest.out_of_fold`).
+calibration and certification on out-of-fold predictions of those seeds through
+:func:`isp_nlp.suggest.out_of_fold.fit_calibrate_certify`, as ``isp-nlp train`` does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sklearn.model_selection import GroupKFold
 
 from isp_nlp.coded.units import NO_CODE, CodedUnits, EvaluationError
 from isp_nlp.errors import ModelError
@@ -113,22 +112,18 @@ def out_of_fold_proba(train: CodedUnits, idx: np.ndarray, labels: Sequence[str],
                       prototypes: Mapping[str, np.ndarray] | None = None,
                       folds: int = CALIBRATION_FOLDS) -> np.ndarray | None:
     """(len(idx), len(classes)) probabilities of each seed from a model fitted on the other
-    seeds' documents (grouped folds); single-label rows of an unfitted fold are all zero,
-    multi-label ones NaN. None with fewer than two documents."""
-    docs = np.asarray([train.documents[i] for i in idx])
-    n_folds = min(folds, len(set(docs.tolist())))
-    if n_folds < 2:
+    seeds' documents (:func:`~isp_nlp.suggest.out_of_fold.out_of_fold`); single-label rows
+    of an unfitted fold are all zero, multi-label ones NaN. None with fewer than two
+    documents."""
+    multi = train.multi_label
+    pred = oof.out_of_fold(_fitter(train, idx, labels, params, prototypes), train.batch(idx),
+                           [train.documents[i] for i in idx], folds,
+                           code_labels=classes if multi else (),
+                           stage_classes=() if multi else classes)
+    P = pred.code_proba if multi else pred.stage_proba
+    if not pred.folds or P is None:
         return None
-    P = np.full((len(idx), len(classes)), np.nan)
-    for tr, te in GroupKFold(n_splits=n_folds).split(idx, groups=docs):
-        try:
-            part = fit_model(train, idx[tr], labels, params, prototypes)
-        except ModelError:
-            continue  # a fold without two labels: its seeds stay unscored
-        got = predict(part, train.batch(idx[te]))
-        col = [list(classes).index(c) for c in got.classes if c in classes]
-        P[np.ix_(te, col)] = got.proba[:, [i for i, c in enumerate(got.classes) if c in classes]]
-    return P if train.multi_label else np.where(np.isnan(P), 0.0, P)
+    return P if multi else np.where(np.isnan(P), 0.0, P)
 
 
 def fit_calibrated(train: CodedUnits, idx: np.ndarray, labels: Sequence[str],
@@ -136,39 +131,34 @@ def fit_calibrated(train: CodedUnits, idx: np.ndarray, labels: Sequence[str],
                    prototypes: Mapping[str, np.ndarray] | None = None,
                    target: float | None = None, *, level: float = CONFIDENCE,
                    folds: int = CALIBRATION_FOLDS) -> tuple[SuggesterModel, Certificate | None]:
-    """:func:`fit_model` on seeds ``idx``, then calibrated (and, with a ``target``,
-    certified) on out-of-fold predictions of those seeds, folds grouped by document.
+    """(model, certificate) of :func:`~isp_nlp.suggest.out_of_fold.fit_calibrate_certify`
+    on seeds ``idx``, folds grouped by document, as ``isp-nlp train`` fits: multi-label
+    units train and certify its codes, single-label ones its single-label (stage) part.
     Confidences refer to the label mix of every unit of ``train`` (the pool the seeds were
-    drawn from), and seeds are weighted to it when certifying."""
-    model = fit_model(train, idx, labels, params, prototypes)
+    drawn from), and seeds are weighted to it when certifying; a certificate needs a
+    ``target``."""
     multi = train.multi_label
-    classes = list(model.code_labels) if multi else model.stage_classes
-    P = out_of_fold_proba(train, idx, labels, classes, params, prototypes, folds)
-    if P is None:
-        return model, None
-    scored = ~np.isnan(P).any(axis=1) & (P.sum(axis=1) > 0 if not multi else True)
-    rows = np.flatnonzero(scored)
     ref = train.reference()
-    coders = [list(train.codings[i].values()) for i in idx[rows]]
-    if multi:
-        Y = np.array([[lab in ref[i] for lab in classes] for i in idx[rows]], dtype=int)
-        model = oof.calibrate_codes(model, P[rows], Y)
-        weights = None
-    else:
-        truth = [str(ref[i]) for i in idx[rows]]
-        population = [str(r) for r in ref]
-        model = oof.calibrate_stage(model, P[rows], truth, population)
-        weights = oof.seed_weights(truth, population, classes)
-    cert = None
-    if target is not None:
-        if multi:
-            cert = oof.certify_codes(model, P[rows], [[tuple(c) for c in cs] for cs in coders],
-                                     target, level)
-        else:
-            cert = oof.certify_stage(model, P[rows], [[c[0] for c in cs if c] for cs in coders],
-                                     target, level, weights)
-        model = oof.with_certificate(model, CODE_DIMENSION if multi else STAGE_DIMENSION, cert)
-    return model, cert
+    codings = [list(train.codings[i].values()) for i in idx]
+    dimension = CODE_DIMENSION if multi else STAGE_DIMENSION
+    labelled = oof.SeedLabels(
+        code_sets=[ref[i] for i in idx] if multi else [None] * len(idx),
+        stages=[None] * len(idx) if multi else [str(ref[i]) for i in idx],
+        coder_codes=codings if multi else [[] for _ in idx],
+        coder_stages=[[] for _ in idx] if multi else [[c[0] for c in cs if c] for cs in codings])
+    fit = oof.fit_calibrate_certify(
+        _fitter(train, idx, labels, params, prototypes), train.batch(idx),
+        [train.documents[i] for i in idx], labelled, folds=folds,
+        targets=None if target is None else {dimension: target}, level=level,
+        population=None if multi else [str(r) for r in ref])
+    return fit.model, fit.certificates.get(dimension)
+
+
+def _fitter(train: CodedUnits, idx: np.ndarray, labels: Sequence[str],
+            params: TrainParams | None, prototypes: Mapping[str, np.ndarray] | None
+            ) -> Callable[[np.ndarray], SuggesterModel]:
+    """Rows of the seeds ``idx`` -> :func:`fit_model` on them."""
+    return lambda rows: fit_model(train, idx[rows], labels, params, prototypes)
 
 
 def fit_predict(train: CodedUnits, idx: np.ndarray, test: CodedUnits, labels: Sequence[str],

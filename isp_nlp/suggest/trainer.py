@@ -60,10 +60,6 @@ class TrainParams:
     surface_weight: float = 1.0
     #: Most frequent terms kept per TF-IDF vocabulary (0 = all); keeps training fast.
     max_terms: int = 2000
-    #: Internal stratified folds for probability calibration (0 = off): a temperature for
-    #: the stage model, a Platt sigmoid per code (see :mod:`isp_nlp.suggest.calibration`).
-    #: Opt-in: it multiplies the fits by folds + 1, too slow for the project demo.
-    calibration_folds: int = 0
     #: Keep the configured features or drop the lexical and surface blocks, whichever
     #: scores better for the stage (single-label) model by internal CV on its seeds
     #: (see :mod:`isp_nlp.suggest.selection`).
@@ -186,8 +182,7 @@ def train_suggester(
         row_sets = [set(code_sets[i] or ()) for i in code_rows]
         Y = np.array([[int(c in row) for c in code_labels] for row in row_sets], dtype=np.int64)
         code_est = CodeSuggester(C=params.code_C, class_weight=params.class_weight,
-                                 max_iter=params.max_iter, threshold=params.code_threshold,
-                                 calibration_folds=params.calibration_folds)
+                                 max_iter=params.max_iter, threshold=params.code_threshold)
         code_est.fit(F[code_rows], Y)
     stage_est: StageClassifier | None = None
     stage_protos: Prototypes | None = None
@@ -199,8 +194,7 @@ def train_suggester(
         )
     else:
         stage_est = StageClassifier(C=params.stage_C, class_weight=params.class_weight,
-                                    max_iter=params.max_iter,
-                                    calibration_folds=params.calibration_folds)
+                                    max_iter=params.max_iter)
         stage_est.fit(F[stage_rows], y_stage.astype(str))
         if stage_prototype_embeddings is not None:
             stage_protos = _stage_prototypes(distinct, stage_prototype_embeddings, X.shape[1])
