@@ -7,10 +7,11 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+from isp_nlp.agreement.project import project_agreement
 from isp_nlp.errors import ProjectError
 from isp_nlp.pipeline import embed_project, project_embedder, suggest_project, train_project
 from isp_nlp.project import import_codes, ingest_files, load_project_codebook
-from isp_nlp.report.collect import project_agreement, write_project_report
+from isp_nlp.report.collect import write_project_report
 from isp_nlp.review.run import review_project
 from isp_nlp.store.database import Store, project_db
 from isp_nlp.store.folder import init_project, open_project

@@ -33,7 +33,7 @@ from isp_nlp.suggest.batch import (
 from isp_nlp.suggest.bundle import SuggesterModel
 from isp_nlp.suggest.certify import check_target
 from isp_nlp.suggest.next_to_code import code_probabilities, propose
-from isp_nlp.suggest.project_fit import CV_SUFFIX, fit_project
+from isp_nlp.suggest.project_fit import fit_project
 from isp_nlp.suggest.prototypes import embed_prototypes
 from isp_nlp.suggest.training_data import (
     TrainingData,
@@ -160,7 +160,7 @@ def train_project(store: Store, embedder=None, *, folds: int = 5,
     directory = store.path.parent / "models" / model_id
     model.save(directory)
     register_bundle(store, model, directory)
-    store.replace_suggestions(model_id + CV_SUFFIX, fit.out_of_fold)
+    store.replace_out_of_fold(model_id, fit.out_of_fold)
     ts = data.labels
     return {"model_id": model_id, "path": str(directory), "segments": len(ts.segments),
             "coders": sorted({c for cs in ts.coders for c in cs}),

@@ -134,6 +134,19 @@ class Annotation:
 #: on a suggestion, blind double-coding, an agreed consensus, or the model itself.
 PROVENANCES = ("human", "assisted", "blind", "consensus", "model")
 
+# The provenance policy: what a label of each source may be used for.
+#: Coded spans of these sources become segment annotations (never the model's).
+CODER_SOURCES = ("human", "assisted", "blind", "consensus")
+#: Labels that train the suggester: free human codes and their consensus; never codes a
+#: coder accepted from a suggestion ("assisted"), blind audit codes or the model's.
+TRAINING_SOURCES = ("human", "consensus")
+#: Labels the model's out-of-fold suggestions are certified and trusted against: the same
+#: independent codes it learns from, so never an "assisted" code.
+CERTIFYING_SOURCES = TRAINING_SOURCES
+#: Labels that count as a human coder in agreement tables: free human codes only (a
+#: consensus is derived from the coders compared; assisted codes depend on the model).
+AGREEMENT_SOURCES = ("human",)
+
 
 @dataclass(frozen=True)
 class Coding:

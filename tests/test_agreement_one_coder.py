@@ -16,7 +16,6 @@ from isp_nlp.cli import cli
 from isp_nlp.pipeline import train_project
 from isp_nlp.project import import_codes, ingest_files, load_project_codebook
 from isp_nlp.store.folder import init_project, open_project
-from isp_nlp.suggest.project_fit import CV_SUFFIX
 from tests.test_one_model_path import CODEBOOK, EMBEDDER, _corpus, seeded_project
 
 FAST = ("--resamples", "50", "--seed", "1")
@@ -60,7 +59,7 @@ def _oracle(project: Path) -> dict[str, tuple[float, float]]:
                 if a.label:
                     human[a.dimension][a.segment_id].add(a.label)
         model: dict[str, dict[str, set]] = {"stage": {}, "code": {}}
-        for s in store.suggestions(store.latest_model()["id"] + CV_SUFFIX):
+        for s in store.out_of_fold(store.latest_model()["id"]):
             model[s.dimension].setdefault(s.segment_id, set())
             if s.suggested:
                 model[s.dimension][s.segment_id].add(s.label)
@@ -152,7 +151,7 @@ def test_without_out_of_fold_suggestions_the_table_says_why(tmp_path: Path) -> N
         train_project(store)
         model = store.latest_model()
         assert model is not None
-        store.replace_suggestions(model["id"] + CV_SUFFIX, [])  # as when no fold could run
+        store.replace_out_of_fold(model["id"], [])  # as when no fold could run
     out = _run(project).output
     assert "Model vs coder: none; the latest model has no out-of-fold suggestions" in out
     assert "--no-model" not in out and max(map(len, out.splitlines())) <= 80

@@ -46,7 +46,7 @@ def test_project_json_structure(demo_project: Path) -> None:
     kinds = {p["kind"] for p in data["pairs"]}
     assert kinds == {"human–human", "model–human"}
     # Same stage alpha as the report's agreement (humans + model).
-    from isp_nlp.report.collect import project_agreement
+    from isp_nlp.agreement.project import project_agreement
     from isp_nlp.store.folder import open_project
 
     with open_project(demo_project) as store:
@@ -165,7 +165,7 @@ def test_csv_without_units_is_an_input_error(tmp_path: Path) -> None:
 
 
 def test_project_mode_matches_the_report(demo_project: Path) -> None:
-    from isp_nlp.report.collect import project_agreement
+    from isp_nlp.agreement.project import project_agreement
     from isp_nlp.store.folder import open_project
 
     with open_project(demo_project) as store:

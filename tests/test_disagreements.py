@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from isp_nlp.agreement.project import project_agreement
 from isp_nlp.analysis.consensus import resolve_csv
 from isp_nlp.analysis.disagreements import (
     CoderLabels,
@@ -20,7 +21,6 @@ from isp_nlp.analysis.disagreements import (
 from isp_nlp.cli import cli as app
 from isp_nlp.errors import ImportCodesError, InputFileError
 from isp_nlp.records import Segment
-from isp_nlp.report.collect import project_agreement
 from isp_nlp.store.folder import open_project
 
 F = frozenset

@@ -14,7 +14,6 @@ from click.testing import CliRunner
 from isp_nlp.cli import cli
 from isp_nlp.pipeline import suggest_project, train_project
 from isp_nlp.store.folder import open_project
-from isp_nlp.suggest.project_fit import CV_SUFFIX
 from tests.test_one_model_path import seeded_project
 
 
@@ -37,7 +36,7 @@ def test_train_suggest_agreement_and_export_keep_the_parent(project: Path,
         assert "strategies" not in trained["zero_shot_codes"]
         suggest_project(store)
         # every turn is coded, so look at the out-of-fold suggestions on them
-        oof = [s for s in store.suggestions(trained["model_id"] + CV_SUFFIX)
+        oof = [s for s in store.out_of_fold(trained["model_id"])
                if s.dimension == "code" and s.label == "strategies" and s.suggested]
         assert len(oof) >= 5
     runner = CliRunner()

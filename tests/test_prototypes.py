@@ -240,7 +240,7 @@ DOCS = ("isp01_child_welfare_coach", "isp02_prevention_coalitions", "isp03_perin
 
 
 def test_train_project_suggests_a_code_nobody_applied(tmp_path: Path) -> None:
-    from isp_nlp.pipeline import CV_SUFFIX, suggest_project, train_project
+    from isp_nlp.pipeline import suggest_project, train_project
     from isp_nlp.project import import_codes, ingest_files, load_project_codebook
     from isp_nlp.store.folder import init_project, open_project
 
@@ -269,8 +269,8 @@ def test_train_project_suggests_a_code_nobody_applied(tmp_path: Path) -> None:
         model_id = result["model_id"]
         manifest = json.loads((Path(result["path"]) / "manifest.json").read_text())
         stored = [s for s in store.suggestions(model_id) if s.label == "peer_learning"]
-        cv = [s for s in store.suggestions(model_id + CV_SUFFIX) if s.label == "peer_learning"]
-        all_cv = [s for s in store.suggestions(model_id + CV_SUFFIX)
+        cv = [s for s in store.out_of_fold(model_id) if s.label == "peer_learning"]
+        all_cv = [s for s in store.out_of_fold(model_id)
                   if s.dimension == "code" and s.label != "peer_learning"]  # seeded codes
         registered = store.latest_model()["manifest"]
         text_of = {s.id: s.text for s in store.segments()}

@@ -67,3 +67,51 @@ def test_ingesting_by_sentence_does_not_import_torch(tmp_path: Path) -> None:
     assert out["exit"] == 0, out["out"]
     assert "torch" not in out["heavy"] and "transformers" not in out["heavy"]
     assert "4 segments" in out["out"]
+
+
+#: What a command people wait on must not pay for at start-up (issue 21, item 6).
+SCIENTIFIC = ("sklearn", "scipy", "pandas", "matplotlib", "torch")
+
+SYS_MODULES_PROBE = """
+import json, sys
+from click.testing import CliRunner
+from isp_nlp.cli import cli
+result = CliRunner().invoke(cli, sys.argv[1:], catch_exceptions=False)
+print(json.dumps({{"exit": result.exit_code, "out": result.output[-300:],
+                  "loaded": [m for m in {names!r} if m in sys.modules]}}))
+"""
+
+
+def loaded_by(*args: str) -> dict:
+    """Run the CLI with ``args`` in a fresh interpreter; which of SCIENTIFIC it imported."""
+    code = SYS_MODULES_PROBE.format(names=SCIENTIFIC)
+    proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_help_imports_no_scientific_stack() -> None:
+    r = loaded_by("--help")
+    assert r["exit"] == 0 and "review" in r["out"]
+    assert r["loaded"] == []
+
+
+def test_review_first_screen_imports_no_scientific_stack(demo_project: Path) -> None:
+    """The trust statement and the first item of a trained project, then quit."""
+    r = loaded_by("--project", str(demo_project), "review", "--coder", "zoe", "--script", "q")
+    assert r["exit"] == 0, r
+    assert "Review by zoe" in r["out"]
+    assert r["loaded"] == [], r["loaded"]
+
+
+@pytest.mark.parametrize("module", SCIENTIFIC)
+def test_status_imports_no_scientific_module(demo_project: Path, module: str,
+                                             request: pytest.FixtureRequest) -> None:
+    if module == "pandas":
+        request.applymarker(pytest.mark.xfail(strict=True, reason=(
+            "isp_nlp/project.py (project_status) imports pandas at module level")))
+    r = loaded_by("--project", str(demo_project), "status")
+    assert r["exit"] == 0, r
+    assert "certified" in r["out"]  # the trust statement of the trained model
+    assert module not in r["loaded"]

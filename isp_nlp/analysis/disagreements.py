@@ -186,9 +186,10 @@ def coder_labels(store: Store, *, include_model: bool = False
                 "labels to compare; run `isp-nlp train` first or leave out --include-model"
             )
         seen: set[str] = set()
-        for model_id in (info["id"] + "/cv", info["id"]):  # out-of-fold first, then live
+        # out-of-fold first, then live
+        for run in (store.out_of_fold(info["id"]), store.suggestions(info["id"])):
             fresh: set[str] = set()
-            for s in store.suggestions(model_id):
+            for s in run:
                 if s.segment_id in seen:
                     continue
                 fresh.add(s.segment_id)

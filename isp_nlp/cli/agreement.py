@@ -3,36 +3,19 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 import textwrap
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import pandas as pd
 
-from isp_nlp.agreement.bootstrap import BY
-from isp_nlp.agreement.coefficients import METRICS, PAIR_METRICS
-from isp_nlp.agreement.describe import PairRow, Readout, mode_sentence, readout
-from isp_nlp.agreement.ratings import LEVELS
-from isp_nlp.agreement.reliability import ReliabilityOptions, reliability_report
-from isp_nlp.agreement.tables import (
-    MODEL_CODER,
-    VALUE_TARGET,
-    check_value_level,
-    coding_tables,
-    csv_coding_tables,
-    single_value_table,
-)
-from isp_nlp.cli.common import InputError, open_store
-from isp_nlp.codebook.load import trainable_codes
-from isp_nlp.coded.read import iter_coded_csv
-from isp_nlp.coded.safe_csv import safe_csv_text
-from isp_nlp.project import place_coded_csv
+from isp_nlp.cli.common import InputError, LibraryChoice, open_store
 from isp_nlp.records import STAGE_DIMENSION
-from isp_nlp.report.collect import annotation_frame
-from isp_nlp.store.database import project_db
-from isp_nlp.store.folder import require_codebook
+
+if TYPE_CHECKING:
+    from isp_nlp.agreement.describe import PairRow, Readout
 
 HELP = """Reliability per code, for the stage and overall, with bootstrap CIs.
 
@@ -70,6 +53,8 @@ why). Definitions: docs/agreement.md.
 
 
 def _metrics(value: str) -> tuple[str, ...]:
+    from isp_nlp.agreement.coefficients import METRICS
+
     names = [m.strip().lower() for m in value.split(",") if m.strip()]
     if not names or names == ["all"]:
         return METRICS
@@ -91,9 +76,9 @@ def _metrics(value: str) -> tuple[str, ...]:
 @click.option("--metric", "metric", default="all", show_default=True,
               metavar="all|percent|kappa|pi|fleiss|alpha|ac1|bp",
               help="One metric, a comma list, or all.")
-@click.option("--level", type=click.Choice(LEVELS),
+@click.option("--level", type=LibraryChoice("isp_nlp.agreement.ratings", "LEVELS"),
               default="nominal", show_default=True, help="Level of measurement.")
-@click.option("--by", type=click.Choice(BY), default="segment",
+@click.option("--by", type=LibraryChoice("isp_nlp.agreement.bootstrap", "BY"), default="segment",
               show_default=True, help="Bootstrap unit: segments or whole documents.")
 @click.option("--ci", type=float, default=0.95, show_default=True, help="Confidence level.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed.")
@@ -107,6 +92,16 @@ def _metrics(value: str) -> tuple[str, ...]:
 @click.pass_context
 def agreement(ctx, csv_file, label_column, coders, metric, level, by, ci, seed, resamples,
               fmt, no_model, single_label) -> None:
+
+    from isp_nlp.agreement.describe import mode_sentence, readout
+    from isp_nlp.agreement.reliability import ReliabilityOptions, reliability_report
+    from isp_nlp.agreement.tables import (
+        MODEL_CODER,
+        VALUE_TARGET,
+        check_value_level,
+        single_value_table,
+    )
+    from isp_nlp.coded.safe_csv import safe_csv_text
 
     if not 0 < ci < 1:
         raise InputError(f"--ci is {ci}; expected a level between 0 and 1 such as 0.95.")
@@ -192,33 +187,37 @@ def _check_coders(tables, wanted: list[str]) -> None:
 
 def _load(ctx, csv_file: Path | None, *, include_model: bool):
     """Coding tables, segment → document map, and messages for stderr."""
+    from isp_nlp.agreement.project import mapped_tables, project_tables
+    from isp_nlp.agreement.tables import csv_coding_tables
+    from isp_nlp.coded.read import iter_coded_csv
+    from isp_nlp.project import place_coded_csv
+    from isp_nlp.store.database import project_db
 
-    has_project = project_db(_project_dir(ctx)).exists()
     if csv_file is None:
-        return _project_tables(ctx, include_model)
-    if not has_project:
+        tables, documents = project_tables(open_store(ctx), include_model=include_model)
+        return tables, documents, []
+    if not project_db(_project_dir(ctx)).exists():
         tables, documents = csv_coding_tables(iter_coded_csv(csv_file))
         return tables, documents, []
-    return _mapped_tables(ctx, csv_file, include_model)
+    store = open_store(ctx)
+    placed = place_coded_csv(store, csv_file)
+    mapping = placed.mapping
+    exact = len(mapping.mapped) - mapping.by_overlap
+    info = [f"{csv_file.name}: {exact} rows placed exactly, {mapping.by_overlap} by span "
+            f"overlap (>= 50 %), {len(mapping.dropped)} dropped."]
+    info += [f"  dropped {reason}" for _, reason in mapping.dropped[:10]]
+    tables = mapped_tables(store, placed.frame, include_model=include_model)
+    return tables, placed.documents, info
 
 
 def _project_dir(ctx) -> Path:
     return Path(ctx.obj["project"]) if ctx.obj and "project" in ctx.obj else Path(".")
 
 
-def _project_tables(ctx, include_model: bool):
-
-    store = open_store(ctx)
-    codebook = require_codebook(store)
-    frame = annotation_frame(store, include_model=include_model)
-    used = {a.label for a in store.annotations() if a.dimension == "code" and a.label}
-    codes = [c.id for c in trainable_codes(codebook, used)]  # a coded parent is a code too
-    documents = {s.id: s.document for s in store.segments()}
-    return coding_tables(frame, codes, model_coder=MODEL_CODER), documents, []
-
-
 def _no_model_note(ctx, csv_file: Path | None) -> str:
     """Why the table has no model-vs-coder rows, when the model was not left out."""
+    from isp_nlp.store.database import project_db
+
     if csv_file is not None and not project_db(_project_dir(ctx)).exists():
         return ""
     info = open_store(ctx).latest_model()
@@ -229,31 +228,11 @@ def _no_model_note(ctx, csv_file: Path | None) -> str:
             "document, then train again).")
 
 
-def _mapped_tables(ctx, csv_file: Path, include_model: bool):
-
-    store = open_store(ctx)
-    placed = place_coded_csv(store, csv_file)
-    codebook = require_codebook(store)
-    frame = placed.frame
-    if include_model:
-        model = annotation_frame(store, include_model=True)
-        frame = pd.concat([frame, model[model["coder"] == MODEL_CODER]], ignore_index=True)
-    codes = [c.id for c in codebook.codes if not any(x.parent == c.id for x in codebook.codes)]
-    extra = sorted({x for x in frame.loc[frame["dimension"] == "code", "label"]
-                    if isinstance(x, str) and x not in codes})
-    mapping = placed.mapping
-    exact = len(mapping.mapped) - mapping.by_overlap
-    info = [f"{csv_file.name}: {exact} rows placed exactly, {mapping.by_overlap} by span "
-            f"overlap (>= 50 %), {len(mapping.dropped)} dropped."]
-    info += [f"  dropped {reason}" for _, reason in mapping.dropped[:10]]
-    return coding_tables(frame, codes + extra, model_coder=MODEL_CODER), placed.documents, info
-
-
 WIDTH = 80
 
 
 def _num(x: Any) -> str:
-    return "—" if x is None or pd.isna(x) else f"{x:.3f}"
+    return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.3f}"
 
 
 def _ci(est: dict[str, Any]) -> str:
@@ -273,6 +252,8 @@ def _note(note: str) -> list[str]:
 
 
 def _pair_target(target: str) -> str:
+    from isp_nlp.agreement.tables import VALUE_TARGET
+
     if target == STAGE_DIMENSION:
         return "stage"
     if target == VALUE_TARGET:
@@ -281,6 +262,8 @@ def _pair_target(target: str) -> str:
 
 
 def _pair_lines(rows: list[PairRow]) -> list[str]:
+    from isp_nlp.agreement.coefficients import PAIR_METRICS
+
     if not rows:
         return []
     metrics = [m for m in PAIR_METRICS if any(m in r.estimates for r in rows)]

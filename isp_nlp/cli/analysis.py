@@ -8,14 +8,9 @@ from pathlib import Path
 
 import click
 
-from isp_nlp.analysis.consensus import resolve_csv, resolve_segment
-from isp_nlp.analysis.disagreements import disagreement_frame, format_codes, project_disagreements
-from isp_nlp.analysis.pathways import project_pathways
 from isp_nlp.cli.common import InputError, open_store
-from isp_nlp.coded.safe_csv import safe_csv_text, write_safe_csv
 from isp_nlp.errors import ProjectError
 from isp_nlp.store.files import atomic_path, check_output
-from isp_nlp.store.folder import require_codebook
 
 
 @click.command()
@@ -26,6 +21,8 @@ from isp_nlp.store.folder import require_codebook
 @click.pass_context
 def pathways(ctx, fmt: str, min_run: int) -> None:
     """Each participant's pathway through push → push/pull → exchange, and the transitions."""
+    from isp_nlp.analysis.pathways import project_pathways
+    from isp_nlp.store.folder import require_codebook
 
     store = open_store(ctx)
     if not require_codebook(store).stages:
@@ -83,6 +80,11 @@ def _split(value: str | None) -> list[str] | None:
 @click.pass_context
 def disagreements(ctx, code, stage_only, coders, include_model, unresolved, fmt, out) -> None:
     """List segments where coders (or model and coder) differ; export a consensus sheet."""
+    from isp_nlp.analysis.disagreements import (
+        disagreement_frame,
+        project_disagreements,
+    )
+    from isp_nlp.coded.safe_csv import safe_csv_text
 
     if code is not None and stage_only:
         raise InputError("--code and --stage both given; compare one code or the stage, "
@@ -111,6 +113,8 @@ def disagreements(ctx, code, stage_only, coders, include_model, unresolved, fmt,
 
 
 def _write_csv(frame, out: Path) -> None:
+    from isp_nlp.coded.safe_csv import write_safe_csv
+
     try:
         with atomic_path(out, what="--out") as tmp:
             write_safe_csv(frame, tmp)
@@ -121,6 +125,9 @@ def _write_csv(frame, out: Path) -> None:
 
 def format_disagreements(items, compared) -> str:
     """A readable listing: segment, its text, then each coder's codes | stage."""
+    from isp_nlp.analysis.disagreements import (
+        format_codes,
+    )
 
     if not items:
         return f"No disagreements between {', '.join(compared)}."
@@ -154,6 +161,7 @@ def format_disagreements(items, compared) -> str:
 def resolve(ctx, file: Path | None, segment: str | None, codes: str | None,
             stage: str | None) -> None:
     """Record consensus codes/stage from a filled-in disagreements CSV (or one --segment)."""
+    from isp_nlp.analysis.consensus import resolve_csv, resolve_segment
 
     if (file is None) == (segment is None):
         raise InputError("resolve needs either a filled-in FILE.csv or --segment ID (not both); "

@@ -10,12 +10,13 @@ so every line any command prints passes through
 from __future__ import annotations
 
 import errno
+import importlib
 import json
 import sys
 import traceback
 from collections.abc import Mapping
 from pathlib import Path
-from typing import IO, Any, TextIO
+from typing import IO, TYPE_CHECKING, Any, TextIO
 
 import click
 
@@ -23,14 +24,37 @@ from isp_nlp import __version__
 from isp_nlp.errors import ImportCodesError, IspNlpError
 from isp_nlp.ingest.controls import one_line, terminal_text
 from isp_nlp.store.connection import lock_timeout
-from isp_nlp.store.database import Store, project_db
 from isp_nlp.store.failures import DATABASE_ERRORS, explain_database_error
-from isp_nlp.store.folder import open_project
+
+if TYPE_CHECKING:
+    from isp_nlp.store.database import Store
 
 #: Where a user reports a genuine bug (a traceback that is not their mistake).
 BUG_REPORTS = "https://github.com/isp-nlp/isp-nlp/issues"
 
 FORMATS = click.Choice(["table", "json"])
+
+
+def library_value(module: str, name: str) -> Any:
+    """``name`` from library ``module``, imported only now (commands start light)."""
+    return getattr(importlib.import_module(module), name)
+
+
+class LibraryChoice(click.Choice):
+    """A choice among the values a library module defines, imported only when the option
+    is parsed or its help shown, so building the command group imports no heavy module."""
+
+    def __init__(self, module: str, name: str) -> None:
+        self._source = (module, name)
+        super().__init__(())
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        return tuple(library_value(*self._source))
+
+    @choices.setter
+    def choices(self, _: Any) -> None:
+        """The values are the module's; click's own assignment is ignored."""
 
 
 class InputError(click.ClickException):
@@ -109,6 +133,8 @@ class Group(click.Group):
         except IspNlpError as exc:
             raise InputError(str(exc)) from None
         except DATABASE_ERRORS as exc:
+            from isp_nlp.store.database import project_db
+
             folder = (ctx.obj or {}).get("project", Path("."))
             raise InputError(str(explain_database_error(
                 exc, project_db(folder), waited=lock_timeout()))) from None
@@ -149,6 +175,8 @@ def _os_message(exc: OSError) -> str:
 
 def open_store(ctx: click.Context) -> Store:
     """The project named by ``--project``, closed when the command ends."""
+    from isp_nlp.store.folder import open_project
+
     store = open_project(ctx.obj["project"])
     store.on_wait = _announce_wait
     ctx.call_on_close(store.close)

@@ -10,11 +10,7 @@ import click
 
 from isp_nlp.cli.common import FORMATS, InputError, open_store
 from isp_nlp.errors import ImportCodesError, IspNlpError
-from isp_nlp.pipeline import make_embedder
-from isp_nlp.pipeline import next_to_code as choose
-from isp_nlp.store.database import Store
 from isp_nlp.store.files import atomic_write_text, check_output
-from isp_nlp.suggest.evaluate import StudyConfig, evaluate_files
 
 
 def _ks(value: str | None) -> list[int | None]:
@@ -82,6 +78,9 @@ def evaluate(coded, train, test, folds, seed_per_label, repeats, label_column, m
     often as they agree with each other. In the CSV, a row with an empty code is that
     coder's "no code"; a coder with no row for a segment did not code it.
     """
+    from isp_nlp.pipeline import make_embedder
+    from isp_nlp.store.database import Store
+    from isp_nlp.suggest.evaluate import StudyConfig, evaluate_files
 
     if coded is not None and (train or test):
         raise InputError("give either CODED.csv with --folds, or --train and --test, not both.")
@@ -160,6 +159,7 @@ def format_evaluation(result: dict) -> str:
 @click.pass_context
 def next_to_code(ctx, n: int, fmt: str, seed: int) -> None:
     """Uncoded segments to hand-code next: the model is unsure and they are unlike coded ones."""
+    from isp_nlp.pipeline import next_to_code as choose
 
     try:
         rows = choose(open_store(ctx), n, seed=seed)

@@ -8,7 +8,6 @@ from pathlib import Path
 import click
 
 from isp_nlp.cli.common import FORMATS, open_store
-from isp_nlp.interchange.pseudonymise import pseudonymise_project
 
 
 @click.command()
@@ -34,6 +33,7 @@ def pseudonymise(ctx, names_csv, key_path, detect_names, show_key, fmt) -> None:
     shows documents and pseudonyms only, unless --show-key. All changes are made in one
     transaction.
     """
+    from isp_nlp.interchange.pseudonymise import pseudonymise_project
     report = pseudonymise_project(open_store(ctx), ctx.obj["project"], names_csv, key_path,
                                   detect_names=detect_names)
     if fmt == "json":

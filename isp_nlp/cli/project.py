@@ -8,11 +8,7 @@ from pathlib import Path
 import click
 
 from isp_nlp.cli.common import FORMATS, InputError, emit, open_store
-from isp_nlp.demo import run_demo
 from isp_nlp.ingest.controls import one_line
-from isp_nlp.project import project_status
-from isp_nlp.store.folder import init_project
-from isp_nlp.suggest.trust import project_trust, trust_lines
 
 
 @click.command()
@@ -21,6 +17,7 @@ from isp_nlp.suggest.trust import project_trust, trust_lines
               show_default=True, help="Embedding model (hashing-256 is a fast test embedder).")
 def init(directory: Path, embedder: str) -> None:
     """Create a project folder with its SQLite database."""
+    from isp_nlp.store.folder import init_project
 
     db = init_project(directory, embedder=embedder)
     click.echo(f"Project ready: {db}")
@@ -31,6 +28,8 @@ def init(directory: Path, embedder: str) -> None:
 @click.pass_context
 def status(ctx, fmt: str) -> None:
     """Show what the project holds and whether to trust its latest model."""
+    from isp_nlp.project import project_status
+    from isp_nlp.suggest.trust import project_trust, trust_lines
 
     store = open_store(ctx)
     trust = project_trust(store)
@@ -52,6 +51,7 @@ def status(ctx, fmt: str) -> None:
               show_default=True)
 def demo(out: Path, corpus: Path | None, embedder: str) -> None:
     """Run the whole pipeline on the bundled synthetic corpus; print the report path."""
+    from isp_nlp.demo import run_demo
 
     path = run_demo(out, corpus=corpus, embedder=embedder, echo=click.echo)
     click.echo(str(path))

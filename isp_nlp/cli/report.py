@@ -7,7 +7,6 @@ from pathlib import Path
 import click
 
 from isp_nlp.cli.common import open_store
-from isp_nlp.report.collect import write_project_report
 from isp_nlp.store.files import check_output
 
 
@@ -17,6 +16,7 @@ from isp_nlp.store.files import check_output
 @click.pass_context
 def report(ctx, out: Path) -> None:
     """Write one self-contained HTML report."""
+    from isp_nlp.report.collect import write_project_report
 
     check_output(out, "--out")
     path = write_project_report(open_store(ctx), out)

@@ -6,15 +6,15 @@ from pathlib import Path
 
 import click
 
-from isp_nlp.cli.common import open_store
+from isp_nlp.cli.common import LibraryChoice, open_store
 from isp_nlp.ingest.controls import one_line
-from isp_nlp.interchange.excerpt_import import FORMATS, import_excerpts
-from isp_nlp.interchange.sheet_export import SHEET_FORMATS, export_sheet
 
 
 @click.command("import-excerpts")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="auto", show_default=True,
+@click.option("--format", "fmt",
+              type=LibraryChoice("isp_nlp.interchange.excerpt_import", "FORMATS"),
+              default="auto", show_default=True,
               help="Which tool wrote FILE (auto detects it from the header).")
 @click.option("--coder", default=None,
               help="Coder of excerpts the file names none for (required without a coder "
@@ -31,6 +31,8 @@ def import_excerpts_cmd(ctx, file: Path, fmt: str, coder: str | None, add_codes:
     Each excerpt is found in its document's stored text and kept as an exact coded span,
     then placed on the segments. All of the file is imported, or nothing.
     """
+    from isp_nlp.interchange.excerpt_import import import_excerpts
+
     r = import_excerpts(open_store(ctx), file, fmt=fmt, coder=coder, add_codes=add_codes,
                         reconstruct_documents=reconstruct_documents)
     for warning in r.warnings:
@@ -50,7 +52,9 @@ def import_excerpts_cmd(ctx, file: Path, fmt: str, coder: str | None, add_codes:
 
 
 @click.command("export-sheet")
-@click.option("--format", "fmt", type=click.Choice(SHEET_FORMATS), default=None,
+@click.option("--format", "fmt",
+              type=LibraryChoice("isp_nlp.interchange.sheet_export", "SHEET_FORMATS"),
+              default=None,
               help="csv or xlsx (default: from the suffix of --out).")
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="File to write.")
@@ -63,6 +67,8 @@ def export_sheet_cmd(ctx, fmt: str | None, out: Path, include_suggestions: bool)
     One row per span: document, segment ids, start/end (code points), speaker, text,
     code, dimension, coder and provenance. Formula-like cells are written as text.
     """
+    from isp_nlp.interchange.sheet_export import export_sheet
+
     r = export_sheet(open_store(ctx), out, fmt=fmt, include_suggestions=include_suggestions)
     click.echo(f"Wrote {r.rows} rows to {r.path} ({r.codings} codings, {r.annotations} "
                f"segment annotations, {r.suggestions} suggestions)")

@@ -6,13 +6,13 @@ import click
 
 from isp_nlp.cli.common import open_store
 from isp_nlp.ingest.controls import one_line
-from isp_nlp.pipeline import embed_project, suggest_project, train_project
 
 
 @click.command()
 @click.pass_context
 def embed(ctx) -> None:
     """Embed every segment with the project's local model (cached)."""
+    from isp_nlp.pipeline import embed_project
 
     r = embed_project(open_store(ctx), progress=True)
     click.echo(f"Embedded {r['segments']} segments with {r['model_id']}: "
@@ -35,6 +35,7 @@ def train(ctx, folds: int, target_agreement: float | None) -> None:
     double-coded) the abstain threshold is certified: `suggest` abstains below it, and
     `review` and the report mark suggestions above it as within the certified range.
     """
+    from isp_nlp.pipeline import train_project
 
     r = train_project(open_store(ctx), folds=folds, target_agreement=target_agreement,
                       progress=True)
@@ -75,6 +76,7 @@ _SHOWN = 5
 @click.pass_context
 def suggest(ctx, code_threshold, stage_threshold) -> None:
     """Suggest codes and a stage for every segment without human codes."""
+    from isp_nlp.pipeline import suggest_project
 
     r = suggest_project(open_store(ctx), code_threshold=code_threshold,
                         stage_threshold=stage_threshold, progress=True)

@@ -24,11 +24,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from isp_nlp.records import CODE_DIMENSION, STAGE_DIMENSION, Annotation, Coding, Segment
-
-#: Provenances that are people's judgements; a ``model`` coding (a pre-coded wave read
-#: back in) stays a coding and never becomes a training or agreement annotation.
-HUMAN_SOURCES = ("human", "assisted", "blind", "consensus")
+from isp_nlp.records import (
+    CODE_DIMENSION,
+    CODER_SOURCES,
+    STAGE_DIMENSION,
+    Annotation,
+    Coding,
+    Segment,
+)
 
 
 @dataclass(frozen=True)
@@ -102,7 +105,7 @@ def seen_until(placement: Placement) -> dict[tuple[str, str], int]:
     points), over the people's codings; where the coder's worked-through region ends."""
     out: dict[tuple[str, str], int] = {}
     for coding, seg_ids in zip(placement.codings, placement.segments, strict=True):
-        if coding.source not in HUMAN_SOURCES or not seg_ids:
+        if coding.source not in CODER_SOURCES or not seg_ids:
             continue
         key = (coding.coder, coding.document)
         out[key] = max(out.get(key, 0), coding.end)
@@ -160,7 +163,7 @@ def annotations_from_placement(
     source: dict[tuple[str, str, str], str] = {}
     for coding, seg_ids, shares in zip(placement.codings, placement.segments, placement.share,
                                        strict=True):
-        if coding.source not in HUMAN_SOURCES:
+        if coding.source not in CODER_SOURCES:
             continue
         for seg_id, share in zip(seg_ids, shares, strict=True):
             key = (seg_id, coding.coder)

@@ -1,12 +1,5 @@
-"""Collect a project's annotations into agreement tables and report data.
-
-The model takes part as coder ``model`` through its out-of-fold predictions
-on the human-coded segments (see :func:`isp_nlp.pipeline.train_project`), so
-it is never scored on segments it was trained on. Model-assisted
-annotations from review are left out of agreement: they are not independent
-of the model; nor is the ``consensus`` coder, whose labels are derived from
-the coders being compared.
-"""
+"""Collect a project's report data; its agreement comes from
+:mod:`isp_nlp.agreement.project`, as ``isp-nlp agreement``'s does."""
 
 from __future__ import annotations
 
@@ -19,63 +12,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from isp_nlp.agreement.groups import REPORT_METRICS, humans_and_model
-from isp_nlp.agreement.reliability import ReliabilityOptions
-from isp_nlp.agreement.tables import MODEL_CODER, coding_tables
+from isp_nlp.agreement.project import annotation_frame, model_pairs, project_agreement
+from isp_nlp.agreement.tables import MODEL_CODER
 from isp_nlp.analysis.disagreements import project_disagreements
 from isp_nlp.analysis.pathways import project_pathways, segment_labels
 from isp_nlp.errors import IspNlpError
-from isp_nlp.records import STAGES
+from isp_nlp.records import AGREEMENT_SOURCES, CODE_DIMENSION, STAGES, TRAINING_SOURCES
 from isp_nlp.report.html import ReportData, write_report
 from isp_nlp.store.database import Store
 from isp_nlp.store.folder import require_codebook
-from isp_nlp.suggest.project_fit import CV_SUFFIX
 
-#: Sources whose labels are independent codings, compared in agreement.
-AGREEMENT_SOURCES = ("human",)
 EVALUATION_FILE = "evaluation.json"
-#: Bootstrap settings of the report: the defaults of ``isp-nlp agreement``.
-REPORT_RESAMPLES = 1000
-REPORT_SEED = 0
-
-
-def annotation_frame(store: Store, *, include_model: bool = True) -> pd.DataFrame:
-    """Human annotations (+ the model's out-of-fold labels) as a long frame."""
-    rows = [
-        (a.segment_id, a.coder, a.dimension, a.label)
-        for a in store.annotations()
-        if a.source in AGREEMENT_SOURCES
-    ]
-    info = store.latest_model()
-    if include_model and info is not None:
-        coded: dict[str, list[str | None]] = {}
-        for s in store.suggestions(info["id"] + CV_SUFFIX):
-            if s.dimension == "code":
-                codes = coded.setdefault(s.segment_id, [])
-                if s.suggested:
-                    codes.append(s.label)
-            elif s.dimension == "stage" and s.suggested:
-                rows.append((s.segment_id, MODEL_CODER, "stage", s.label))
-        for seg, codes in coded.items():
-            for label in codes or [None]:
-                rows.append((seg, MODEL_CODER, "code", label))
-    return pd.DataFrame(rows, columns=["segment_id", "coder", "dimension", "label"])
-
-
-def project_agreement(store: Store, *, include_model: bool = True,
-                      n_resamples: int = REPORT_RESAMPLES, seed: int = REPORT_SEED):
-    """Reliability with bootstrap CIs per code, for the stage and overall: the human coders
-    and the humans plus the model side by side (:class:`isp_nlp.agreement.groups.
-    ProjectAgreement`); the same numbers as ``isp-nlp agreement`` with this seed."""
-
-    codebook = require_codebook(store)
-    frame = annotation_frame(store, include_model=include_model)
-    codes = [c.id for c in codebook.codes if not any(x.parent == c.id for x in codebook.codes)]
-    tables = coding_tables(frame, codes, model_coder=MODEL_CODER)
-    documents = {s.id: s.document for s in store.segments()}
-    options = ReliabilityOptions(metrics=REPORT_METRICS, n_resamples=n_resamples, seed=seed)
-    return humans_and_model(tables, options=options, documents=documents,
-                            model_coder=MODEL_CODER)
 
 
 def stage_sequences(store: Store, labels=None) -> dict[str, list[str]]:
@@ -165,21 +112,14 @@ def report_data(store: Store, *, evaluation: dict | None = None, min_run: int = 
     human = [a for a in store.annotations() if a.source in AGREEMENT_SOURCES]
     freq = pd.DataFrame(
         [(a.label, names.get(a.label, a.label), a.coder) for a in store.annotations()
-         if a.source in ("human", "consensus") and a.dimension == "code" and a.label],
+         if a.source in TRAINING_SOURCES and a.dimension == CODE_DIMENSION and a.label],
         columns=["code", "code_name", "coder"],
     )
     freq = (freq.groupby(["code", "code_name", "coder"]).size().reset_index(name="count")
             if len(freq) else pd.DataFrame(columns=["code", "code_name", "coder", "count"]))
     info = store.latest_model()
-    frame = annotation_frame(store)
-    stage = frame[frame["dimension"] == "stage"]
-    model_stage = dict(zip(stage.loc[stage["coder"] == MODEL_CODER, "segment_id"],
-                           stage.loc[stage["coder"] == MODEL_CODER, "label"], strict=True))
-    humans = stage[stage["coder"] != MODEL_CODER]
-    pairs = [(seg, label, model_stage[seg])
-             for seg, label in zip(humans["segment_id"], humans["label"], strict=True)
-             if seg in model_stage]
-    stage_pairs = pd.DataFrame(pairs, columns=["segment_id", "human", "model"])
+    stage_pairs = pd.DataFrame(model_pairs(annotation_frame(store)),
+                               columns=["segment_id", "human", "model"])
     notes = [
         "The model's agreement is measured on out-of-fold predictions (cross-validation "
         "grouped by transcript): it never scores a transcript it was trained on.",

@@ -7,7 +7,7 @@ import sqlite3
 from collections.abc import Callable
 from importlib import resources
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 def schema() -> str:
@@ -67,6 +67,16 @@ def _code_guids(conn: sqlite3.Connection) -> None:
         conn.execute("ALTER TABLE codes ADD COLUMN guid TEXT NOT NULL DEFAULT ''")
 
 
+def _out_of_fold_runs(conn: sqlite3.Connection) -> None:
+    """Version 5 → 6: a model's out-of-fold run is recorded in ``out_of_fold_runs``; runs
+    stored before under the model id plus ``/cv`` are registered as they are."""
+    conn.execute(_table_sql("out_of_fold_runs"))
+    conn.execute(
+        "INSERT OR IGNORE INTO out_of_fold_runs(model_id, run_id)"
+        " SELECT m.id, m.id || '/cv' FROM models AS m WHERE EXISTS"
+        " (SELECT 1 FROM suggestions AS s WHERE s.model_id = m.id || '/cv')")
+
+
 #: Schema upgrades: ``MIGRATIONS[v]`` turns version ``v`` into ``v + 1``. They run in one
 #: transaction with the version bump, so a database is upgraded wholly or not at all.
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
@@ -74,4 +84,5 @@ MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     2: _code_colours,
     3: _codings_coders_notes,
     4: _code_guids,
+    5: _out_of_fold_runs,
 }

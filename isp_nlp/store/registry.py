@@ -10,11 +10,16 @@ import json
 import sqlite3
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import numpy as np
 
 from isp_nlp.records import Evidence, Suggestion
+
+#: Suffix of the run id a model's out-of-fold suggestions are stored under; the run is
+#: registered in ``out_of_fold_runs``, so read it with :meth:`ModelTables.out_of_fold`.
+CV_SUFFIX = "/cv"
 
 
 def now() -> str:
@@ -57,33 +62,24 @@ class ModelTables:
     def replace_suggestions(self, model_id: str, suggestions: Sequence[Suggestion]) -> int:
         """Replace the model's stored suggestions; evidence is stored once per (segment,
         dimension), so every suggestion of a group must carry the same evidence."""
-        evidence: dict[tuple[str, str], tuple[Evidence, ...]] = {}
-        for s in suggestions:
-            key = (s.segment_id, s.dimension)
-            if evidence.setdefault(key, s.evidence) != s.evidence:
-                raise ValueError(f"suggestions for segment {s.segment_id} ({s.dimension}) "
-                                 "carry different evidence; expected one list per dimension")
         with self.transaction() as conn:
-            conn.execute("DELETE FROM suggestions WHERE model_id = ?", (model_id,))
-            conn.execute("DELETE FROM suggestion_evidence WHERE model_id = ?", (model_id,))
-            conn.executemany(
-                "INSERT INTO suggestions VALUES (?,?,?,?,?,?)",
-                [
-                    (s.segment_id, s.model_id, s.dimension, s.label, float(s.probability),
-                     int(s.suggested))
-                    for s in suggestions
-                ],
-            )
-            conn.executemany(
-                "INSERT INTO suggestion_evidence VALUES (?,?,?,?,?,?,?,?)",
-                [
-                    (model_id, segment_id, dimension, rank, e.segment_id, float(e.similarity),
-                     e.text, json.dumps(list(e.labels)))
-                    for (segment_id, dimension), items in evidence.items()
-                    for rank, e in enumerate(items)
-                ],
-            )
-        return len(suggestions)
+            return _write_suggestions(conn, model_id, suggestions)
+
+    def replace_out_of_fold(self, model_id: str, suggestions: Sequence[Suggestion]) -> int:
+        """Record ``suggestions`` as model ``model_id``'s out-of-fold run (replacing any
+        earlier one): each for a seed segment, from a fold that did not see its document."""
+        run_id = model_id + CV_SUFFIX
+        with self.transaction() as conn:
+            conn.execute("INSERT OR REPLACE INTO out_of_fold_runs(model_id, run_id)"
+                         " VALUES (?, ?)", (model_id, run_id))
+            return _write_suggestions(conn, run_id,
+                                      [replace(s, model_id=run_id) for s in suggestions])
+
+    def out_of_fold(self, model_id: str, *, with_evidence: bool = True) -> list[Suggestion]:
+        """Model ``model_id``'s out-of-fold suggestions (empty: none were recorded)."""
+        row = self.conn.execute("SELECT run_id FROM out_of_fold_runs WHERE model_id = ?",
+                                (model_id,)).fetchone()
+        return [] if row is None else self.suggestions(row[0], with_evidence=with_evidence)
 
     def suggested_segments(self, model_id: str) -> set[str]:
         """The segments the model's stored suggestions cover."""
@@ -112,6 +108,32 @@ class ModelTables:
                                   probability=r[4], suggested=bool(r[5]),
                                   evidence=tuple(evidence.get((r[0], r[2]), ()))))
         return out
+
+
+def _write_suggestions(conn: sqlite3.Connection, run_id: str,
+                       suggestions: Sequence[Suggestion]) -> int:
+    """Replace the suggestions stored under ``run_id`` (inside the caller's transaction)."""
+    evidence: dict[tuple[str, str], tuple[Evidence, ...]] = {}
+    for s in suggestions:
+        key = (s.segment_id, s.dimension)
+        if evidence.setdefault(key, s.evidence) != s.evidence:
+            raise ValueError(f"suggestions for segment {s.segment_id} ({s.dimension}) "
+                             "carry different evidence; expected one list per dimension")
+    conn.execute("DELETE FROM suggestions WHERE model_id = ?", (run_id,))
+    conn.execute("DELETE FROM suggestion_evidence WHERE model_id = ?", (run_id,))
+    conn.executemany(
+        "INSERT INTO suggestions VALUES (?,?,?,?,?,?)",
+        [(s.segment_id, s.model_id, s.dimension, s.label, float(s.probability),
+          int(s.suggested)) for s in suggestions],
+    )
+    conn.executemany(
+        "INSERT INTO suggestion_evidence VALUES (?,?,?,?,?,?,?,?)",
+        [(run_id, segment_id, dimension, rank, e.segment_id, float(e.similarity),
+          e.text, json.dumps(list(e.labels)))
+         for (segment_id, dimension), items in evidence.items()
+         for rank, e in enumerate(items)],
+    )
+    return len(suggestions)
 
 
 class SqliteEmbeddingCache:

@@ -93,6 +93,12 @@ CREATE TABLE IF NOT EXISTS suggestions (
     suggested INTEGER NOT NULL,
     PRIMARY KEY (model_id, segment_id, dimension, label)
 );
+-- The out-of-fold run of a model: the suggestions train made for the seed segments, each
+-- from a fold that did not see its document, stored in suggestions under run_id.
+CREATE TABLE IF NOT EXISTS out_of_fold_runs (
+    model_id TEXT PRIMARY KEY,
+    run_id TEXT NOT NULL UNIQUE
+);
 -- The nearest coded exemplars behind a segment's suggestions, once per (model, segment,
 -- dimension) rather than in every per-code row. labels is a JSON list of the exemplar's
 -- labels on that dimension.

@@ -15,10 +15,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from isp_nlp.records import CODE_DIMENSION, STAGE_DIMENSION, Annotation, Segment
+from isp_nlp.records import (
+    CODE_DIMENSION,
+    STAGE_DIMENSION,
+    TRAINING_SOURCES,
+    Annotation,
+    Segment,
+)
 from isp_nlp.suggest.batch import SegmentBatch
-
-HUMAN_SOURCES = ("human", "consensus")
 
 
 @dataclass(frozen=True)
@@ -43,7 +47,7 @@ class TrainingSet:
 
 def humanly_coded(annotations: Sequence[Annotation]) -> set[str]:
     """Ids of the segments with a human (or consensus) annotation."""
-    return {a.segment_id for a in annotations if a.source in HUMAN_SOURCES}
+    return {a.segment_id for a in annotations if a.source in TRAINING_SOURCES}
 
 
 def merge_labels(segments: Sequence[Segment], annotations: Sequence[Annotation]) -> TrainingSet:
@@ -52,7 +56,7 @@ def merge_labels(segments: Sequence[Segment], annotations: Sequence[Annotation])
     codes: dict[str, dict[str, set[str]]] = {}
     stages: dict[str, dict[str, str]] = {}
     for a in annotations:
-        if a.source not in HUMAN_SOURCES or a.segment_id not in by_id:
+        if a.source not in TRAINING_SOURCES or a.segment_id not in by_id:
             continue
         if a.dimension == CODE_DIMENSION:
             labels = codes.setdefault(a.segment_id, {}).setdefault(a.coder, set())

@@ -2,7 +2,7 @@
 
 :func:`model_trust` is pure: from a model's manifest (its certificates, see
 :mod:`isp_nlp.suggest.certify`), the seed coders' labels and the out-of-fold suggestions
-``train`` stored (model id + :data:`~isp_nlp.suggest.project_fit.CV_SUFFIX`), it states
+``train`` recorded (:meth:`~isp_nlp.store.registry.ModelTables.out_of_fold`), it states
 per dimension whether the abstain threshold is certified (and at what), why not and how
 many more coded segments would settle it, the seed size, and the out-of-fold Cohen's
 kappa against the seed coders. :func:`project_trust` reads that from a project (a
@@ -25,7 +25,6 @@ import numpy as np
 from isp_nlp.agreement import coverage
 from isp_nlp.records import CODE_DIMENSION, STAGE_DIMENSION, Suggestion
 from isp_nlp.store.database import Store
-from isp_nlp.suggest.project_fit import CV_SUFFIX
 from isp_nlp.suggest.training_data import TrainingSet, merge_labels
 
 #: Project setting holding the statement of an adopted model, measured in its seed project.
@@ -149,7 +148,7 @@ def model_trust(model_id: str, manifest: Mapping[str, Any], seeds: TrainingSet,
     """The trust statement of model ``model_id`` (pure).
 
     ``seeds`` are the project's human-coded segments; ``out_of_fold`` the suggestions
-    ``train`` stored for them under ``model_id`` + CV_SUFFIX (empty: not
+    ``train`` recorded as the model's out-of-fold run (empty: not
     cross-validated, no kappa).
     """
     found = manifest.get("certified")
@@ -207,7 +206,7 @@ def project_trust(store: Store) -> ModelTrust:
     if info is None:
         return ModelTrust(None)
     model_id = str(info["id"])
-    out_of_fold = store.suggestions(model_id + CV_SUFFIX, with_evidence=False)
+    out_of_fold = store.out_of_fold(model_id, with_evidence=False)
     if not out_of_fold:
         recorded = _recorded(store, model_id)
         if recorded is not None:

@@ -1,0 +1,114 @@
+"""A project's agreement: its annotations as a long frame, the coding tables of the human
+coders and the model, and a coded-segments CSV placed on the project's segments.
+
+The model takes part as coder ``model`` through its out-of-fold suggestions on the
+human-coded segments (:meth:`isp_nlp.store.registry.ModelTables.out_of_fold`), so it is
+never scored on a transcript it was trained on. Only independent codings take part
+(:data:`isp_nlp.records.AGREEMENT_SOURCES`): model-assisted codes from review are not
+independent of the model, nor is the consensus, which is derived from the coders
+compared. ``isp-nlp agreement`` and the report both read agreement from here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from isp_nlp.agreement.groups import REPORT_METRICS, ProjectAgreement, humans_and_model
+from isp_nlp.agreement.reliability import ReliabilityOptions
+from isp_nlp.agreement.tables import MODEL_CODER, coding_tables
+from isp_nlp.codebook.load import trainable_codes
+from isp_nlp.records import AGREEMENT_SOURCES, CODE_DIMENSION, STAGE_DIMENSION
+from isp_nlp.store.database import Store
+from isp_nlp.store.folder import require_codebook
+
+#: Bootstrap settings of the report: the defaults of ``isp-nlp agreement``.
+REPORT_RESAMPLES = 1000
+REPORT_SEED = 0
+FRAME_COLUMNS = ["segment_id", "coder", "dimension", "label"]
+
+Tables = dict[str, pd.DataFrame]
+
+
+def annotation_frame(store: Store, *, include_model: bool = True) -> pd.DataFrame:
+    """The independent coders' annotations (+ the model's out-of-fold labels) as a long
+    frame of segment_id, coder, dimension, label."""
+    rows: list[tuple[str, str, str, str | None]] = [
+        (a.segment_id, a.coder, a.dimension, a.label)
+        for a in store.annotations()
+        if a.source in AGREEMENT_SOURCES
+    ]
+    info = store.latest_model()
+    if include_model and info is not None:
+        coded: dict[str, list[str | None]] = {}
+        for s in store.out_of_fold(info["id"]):
+            if s.dimension == CODE_DIMENSION:
+                codes = coded.setdefault(s.segment_id, [])
+                if s.suggested:
+                    codes.append(s.label)
+            elif s.dimension == STAGE_DIMENSION and s.suggested:
+                rows.append((s.segment_id, MODEL_CODER, STAGE_DIMENSION, s.label))
+        for seg, codes in coded.items():
+            for label in codes or [None]:
+                rows.append((seg, MODEL_CODER, CODE_DIMENSION, label))
+    return pd.DataFrame(rows, columns=FRAME_COLUMNS)
+
+
+def _leaf_codes(store: Store) -> list[str]:
+    codebook = require_codebook(store)
+    return [c.id for c in codebook.codes if not any(x.parent == c.id for x in codebook.codes)]
+
+
+def documents_of(store: Store) -> dict[str, str]:
+    """Segment id → document, the bootstrap's clusters with ``--by document``."""
+    return {s.id: s.document for s in store.segments()}
+
+
+def project_tables(store: Store, *, include_model: bool = True) -> tuple[Tables, dict[str, str]]:
+    """Coding tables of the project's coders (and the model) per code and for the stage,
+    with the segment → document map; a coded parent code is a code too."""
+    codebook = require_codebook(store)
+    frame = annotation_frame(store, include_model=include_model)
+    used = {a.label for a in store.annotations() if a.dimension == CODE_DIMENSION and a.label}
+    codes = [c.id for c in trainable_codes(codebook, used)]
+    return coding_tables(frame, codes, model_coder=MODEL_CODER), documents_of(store)
+
+
+def mapped_tables(store: Store, placed: pd.DataFrame, *, include_model: bool = True) -> Tables:
+    """Coding tables of a coded-segments CSV already placed on the project's segments
+    (``placed``: its annotation frame), with the model's out-of-fold labels added; codes the
+    codebook lacks are kept after its leaf codes."""
+    frame = placed
+    if include_model:
+        model = annotation_frame(store, include_model=True)
+        frame = pd.concat([frame, model[model["coder"] == MODEL_CODER]], ignore_index=True)
+    codes = _leaf_codes(store)
+    extra = sorted({x for x in frame.loc[frame["dimension"] == CODE_DIMENSION, "label"]
+                    if isinstance(x, str) and x not in codes})
+    return coding_tables(frame, codes + extra, model_coder=MODEL_CODER)
+
+
+def project_agreement(store: Store, *, include_model: bool = True,
+                      n_resamples: int = REPORT_RESAMPLES, seed: int = REPORT_SEED,
+                      ) -> ProjectAgreement:
+    """Reliability with bootstrap CIs per code, for the stage and overall: the human coders
+    and the humans plus the model side by side; the same numbers as ``isp-nlp agreement``
+    with this seed."""
+    frame = annotation_frame(store, include_model=include_model)
+    tables = coding_tables(frame, _leaf_codes(store), model_coder=MODEL_CODER)
+    options = ReliabilityOptions(metrics=REPORT_METRICS, n_resamples=n_resamples, seed=seed)
+    return humans_and_model(tables, options=options, documents=documents_of(store),
+                            model_coder=MODEL_CODER)
+
+
+def model_pairs(frame: pd.DataFrame, dimension: str = STAGE_DIMENSION) -> list[tuple[Any, ...]]:
+    """(segment, human label, model label) for every human label on ``dimension`` of a
+    segment the model labelled too, from :func:`annotation_frame`."""
+    rows = frame[frame["dimension"] == dimension]
+    is_model = rows["coder"] == MODEL_CODER
+    model = dict(zip(rows.loc[is_model, "segment_id"], rows.loc[is_model, "label"], strict=True))
+    humans = rows[~is_model]
+    return [(seg, label, model[seg])
+            for seg, label in zip(humans["segment_id"], humans["label"], strict=True)
+            if seg in model]
