@@ -1,22 +1,22 @@
 """Fit the project's suggester on its :class:`TrainingData`: pure, no store.
 
-One model on every human-coded segment, plus out-of-fold predictions (grouped by
-document, so a transcript is never scored by a model trained on it) that choose the
-code threshold and that ``agreement`` compares with the human coders. Every fit goes
-through :func:`isp_nlp.suggest.trainer.train_suggester`, as ``isp-nlp evaluate`` does.
+One model on every human-coded segment, fitted, calibrated and certified by
+:func:`isp_nlp.suggest.out_of_fold.fit_calibrate_certify` as ``isp-nlp evaluate`` does
+(through :func:`isp_nlp.suggest.trainer.train_suggester`); its out-of-fold predictions
+(grouped by document, so a transcript is never scored by a model trained on it) are
+stored for ``agreement`` to compare with the human coders.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
-from sklearn.model_selection import GroupKFold
 
 from isp_nlp.agreement import coverage
-from isp_nlp.errors import ModelError
 from isp_nlp.records import CODE_DIMENSION, STAGE_DIMENSION, Suggestion
+from isp_nlp.store.registry import CV_SUFFIX
 from isp_nlp.suggest import out_of_fold as oof
 from isp_nlp.suggest.bundle import SuggesterModel
 from isp_nlp.suggest.calibration import choose_code_threshold, choose_stage_threshold
@@ -28,7 +28,6 @@ from isp_nlp.suggest.training_data import TrainingData, TrainingSet
 #: reaches the target of :func:`choose_stage_threshold`): four stages share the
 #: probability mass, so 0.5 abstains on most segments (evaluation/results/tuning.md).
 DEFAULT_STAGE_THRESHOLD = 0.4
-CV_SUFFIX = "/cv"
 
 
 @dataclass(frozen=True)
@@ -69,43 +68,62 @@ def fit_rows(data: TrainingData, idx: np.ndarray,
 
 def fit_project(data: TrainingData, folds: int = 5, *, target_agreement: float | None = None,
                 level: float = CONFIDENCE) -> ProjectFit:
-    """Fit on everything, cross-validate (grouped by document), set the code threshold from
-    the folds, calibrate on the out-of-fold probabilities and, for each dimension with a
-    target (``target_agreement``, else the seed coders' own percent agreement where
-    segments are double-coded), certify the abstain threshold."""
+    """Fit, calibrate and certify on every human-coded segment
+    (:func:`~isp_nlp.suggest.out_of_fold.fit_calibrate_certify`, folds grouped by
+    document), certifying each dimension with a target (``target_agreement``, else the
+    seed coders' own percent agreement where segments are double-coded); plus the
+    out-of-fold suggestions to store, flagged at thresholds chosen on the other folds."""
     ts = data.labels
     if target_agreement is not None:
         check_target(target_agreement, level)
-    model = fit_rows(data, np.arange(len(ts.segments)))
-    cv, by_fold, floors, P_code, P_stage = cross_validate(data, folds, model)
-    default, stage_default = model.code_threshold, model.stage_threshold
-    pooled = [s for fold in by_fold for s in fold]
-    threshold = _code_threshold(ts, pooled, data.code_labels)
-    fold_stage = _stage_threshold(ts, pooled)
-    manifest = dict(model.manifest)
-    if threshold is not None:
-        model = model.with_thresholds(code=threshold)
-        manifest.update(code_threshold=threshold, code_threshold_from="out-of-fold kappa")
-    model = replace(model, manifest=manifest)
-    model, certs, targets, stage = _calibrate_and_certify(model, ts, P_code, P_stage,
-                                                          target_agreement, level)
-    if certs.get(STAGE_DIMENSION) is not None and certs[STAGE_DIMENSION].certified:
-        manifest = {**model.manifest, "stage_threshold": model.stage_threshold,
-                    "stage_threshold_from": "certified (see certified.stage)"}
-        model = replace(model, manifest=manifest)
-    elif stage is not None:
-        model = model.with_thresholds(stage=stage)
-        model = replace(model, manifest={
-            **model.manifest, "stage_threshold": stage,
-            "stage_threshold_from": "out-of-fold share of stages matching the coders"})
-    model = replace(model, manifest={**model.manifest, "model_id": model.content_hash()})
+    goals = {dim: goal for dim in (STAGE_DIMENSION, CODE_DIMENSION)
+             if (goal := _target(ts, dim, target_agreement)) is not None}
+    params = project_params()
+    fit = oof.fit_calibrate_certify(
+        lambda rows: fit_rows(data, rows, params), data.batch,
+        [s.document for s in ts.segments], seed_labels(ts), folds=folds,
+        targets={dim: goal[0] for dim, goal in goals.items()}, level=level)
+    model, pred = fit.model, fit.out_of_fold
+    by_fold = [_fold_suggestions(ts, rows, pred, model, params) for rows in pred.fold_rows]
+    fold_stage = _stage_threshold(ts, [s for fold in by_fold for s in fold])
     oof_rows = flag_out_of_fold(ts, by_fold, data.code_labels,
-                                model.manifest["model_id"] + CV_SUFFIX, default,
-                                choose=threshold is not None, floors=floors,
-                                stage_default=stage_default,
+                                model.manifest["model_id"] + CV_SUFFIX, params.code_threshold,
+                                choose=fit.code_threshold_chosen, floors=pred.floors,
+                                stage_default=params.stage_threshold,
                                 choose_stage=fold_stage is not None)
-    return ProjectFit(model, cv, oof_rows, threshold is not None, stage is not None,
-                      certs or None, targets or None)
+    targets = {dim: goals[dim] for dim in fit.certificates}
+    return ProjectFit(model, pred.folds, oof_rows, fit.code_threshold_chosen,
+                      fit.stage_threshold_chosen, fit.certificates or None, targets or None)
+
+
+def seed_labels(ts: TrainingSet) -> oof.SeedLabels:
+    """The merged and per-coder labels of ``ts``'s rows (a row without per-coder labels
+    counts its merged label as its one coder's)."""
+    return oof.SeedLabels(
+        code_sets=ts.code_sets, stages=ts.stages,
+        coder_codes=[list(ts.coder_codes[i].values()) if ts.coder_codes else [cs or ()]
+                     for i, cs in enumerate(ts.code_sets)],
+        coder_stages=[list(ts.coder_stages[i].values()) if ts.coder_stages else [str(st)]
+                      for i, st in enumerate(ts.stages)])
+
+
+def _fold_suggestions(ts: TrainingSet, rows: np.ndarray, pred: oof.OutOfFold,
+                      model: SuggesterModel, params: TrainParams) -> list[Suggestion]:
+    """One fold's out-of-fold suggestions, as its fold model's ``suggest`` makes them
+    without evidence: every code, and the top stage, at the fitted default thresholds."""
+    out: list[Suggestion] = []
+    for i in rows:
+        sid = ts.segments[i].id
+        if pred.code_proba is not None and not np.isnan(pred.code_proba[i]).any():
+            out += [Suggestion(sid, "", CODE_DIMENSION, label, float(p),
+                               bool(p >= params.code_threshold))
+                    for label, p in zip(model.code_labels, pred.code_proba[i], strict=True)]
+        if pred.stage_proba is not None and not np.isnan(pred.stage_proba[i]).any():
+            top = int(pred.stage_proba[i].argmax())
+            p = float(pred.stage_proba[i, top])
+            out.append(Suggestion(sid, "", STAGE_DIMENSION, model.stage_classes[top], p,
+                                  p >= params.stage_threshold))
+    return out
 
 
 def seed_agreement(ts: TrainingSet, dimension: str) -> float | None:
@@ -115,94 +133,11 @@ def seed_agreement(ts: TrainingSet, dimension: str) -> float | None:
     return coverage.double_coded_agreement(per)
 
 
-def _calibrate_and_certify(model: SuggesterModel, ts: TrainingSet, P_code: np.ndarray | None,
-                           P_stage: np.ndarray | None, target: float | None, level: float
-                           ) -> tuple[SuggesterModel, dict[str, Certificate],
-                                      dict[str, tuple[float, str]], float | None]:
-    """(calibrated and certified model, certificates, targets, the uncertified stage
-    threshold chosen on the calibrated out-of-fold confidences)."""
-    certs: dict[str, Certificate] = {}
-    targets: dict[str, tuple[float, str]] = {}
-    stage: float | None = None
-    if P_stage is not None:
-        rows = [i for i, st in enumerate(ts.stages) if st is not None
-                and not np.isnan(P_stage[i]).any()]
-        truth = [str(ts.stages[i]) for i in rows]
-        model = oof.calibrate_stage(model, P_stage[rows], truth)
-        if rows:
-            top, conf = oof.oof_stage_confidence(model, P_stage[rows])
-            hits = np.asarray(model.stage_classes, dtype=object)[top] == np.asarray(truth)
-            stage = choose_stage_threshold(conf, hits)
-        goal = _target(ts, STAGE_DIMENSION, target)
-        if goal is not None and rows:
-            targets[STAGE_DIMENSION] = goal
-            coders: list[list[str]] = [list(ts.coder_stages[i].values()) if ts.coder_stages
-                                       else [str(ts.stages[i])] for i in rows]
-            certs[STAGE_DIMENSION] = oof.certify_stage(model, P_stage[rows], coders, goal[0],
-                                                       level)
-            model = oof.with_certificate(model, STAGE_DIMENSION, certs[STAGE_DIMENSION])
-    if P_code is not None:
-        rows = [i for i, cs in enumerate(ts.code_sets) if cs is not None
-                and not np.isnan(P_code[i]).any()]
-        Y = np.array([[c in (ts.code_sets[i] or ()) for c in model.code_labels] for i in rows],
-                     dtype=int).reshape(len(rows), len(model.code_labels))
-        model = oof.calibrate_codes(model, P_code[rows], Y)
-        goal = _target(ts, CODE_DIMENSION, target)
-        if goal is not None and rows:
-            targets[CODE_DIMENSION] = goal
-            sets: list[list[tuple[str, ...]]] = [
-                [tuple(sorted(v)) for v in ts.coder_codes[i].values()] if ts.coder_codes
-                else [tuple(sorted(ts.code_sets[i] or ()))] for i in rows]
-            certs[CODE_DIMENSION] = oof.certify_codes(model, P_code[rows], sets, goal[0], level)
-            model = oof.with_certificate(model, CODE_DIMENSION, certs[CODE_DIMENSION])
-    return model, certs, targets, stage
-
-
 def _target(ts: TrainingSet, dimension: str, given: float | None) -> tuple[float, str] | None:
     if given is not None:
         return given, "--target-agreement"
     seed = seed_agreement(ts, dimension)
     return None if seed is None else (seed, "the seed coders' mean pairwise percent agreement")
-
-
-def cross_validate(data: TrainingData, folds: int, model: SuggesterModel
-                   ) -> tuple[int, list[list[Suggestion]], list[dict[str, float]],
-                              np.ndarray | None, np.ndarray | None]:
-    """(folds used, each fold's out-of-fold suggestions for its coded segments, each fold
-    model's zero-shot floors by code, out-of-fold code and stage probabilities by row in
-    ``model``'s columns, NaN where unscored); folds are grouped by document."""
-    ts = data.labels
-    documents = np.array([s.document for s in ts.segments])
-    n_folds = min(folds, len(set(documents)))
-    n = len(ts.segments)
-    P_code = None if model.code_estimator is None else np.full((n, len(model.code_labels)),
-                                                                np.nan)
-    P_stage = None if model.stage_estimator is None else np.full(
-        (n, len(model.stage_classes)), np.nan)
-    if n_folds < 2:
-        return 0, [], [], P_code, P_stage
-    out: list[list[Suggestion]] = []
-    floors: list[dict[str, float]] = []
-    rows = np.arange(len(ts.segments))
-    for train_idx, test_idx in GroupKFold(n_splits=n_folds).split(rows, groups=documents):
-        try:
-            fold_model = fit_rows(data, train_idx)
-        except ModelError:
-            continue
-        ids = [ts.segments[i].id for i in test_idx]
-        part = data.batch.subset(test_idx)
-        out.append(fold_model.suggest(part, ids, top_evidence=0))
-        cut = fold_model.with_thresholds(code=0.0).code_thresholds
-        floors.append({c: float(t) for c, t in zip(fold_model.code_labels, cut, strict=True)
-                       if t > 0})
-        if P_code is not None and (cp := fold_model.predict_code_proba(part)) is not None:
-            P_code[test_idx] = cp
-        if P_stage is not None and (sp := fold_model.predict_stage_proba(part)) is not None:
-            cols = [model.stage_classes.index(c) for c in fold_model.stage_classes]
-            block = np.zeros((len(test_idx), len(model.stage_classes)))
-            block[:, cols] = sp
-            P_stage[test_idx] = block
-    return n_folds, out, floors, P_code, P_stage
 
 
 def flag_out_of_fold(ts: TrainingSet, by_fold: Sequence[Sequence[Suggestion]],
@@ -236,25 +171,25 @@ def flag_out_of_fold(ts: TrainingSet, by_fold: Sequence[Sequence[Suggestion]],
     return out
 
 
-def _stage_threshold(ts: TrainingSet, oof: Sequence[Suggestion]) -> float | None:
+def _stage_threshold(ts: TrainingSet, pooled: Sequence[Suggestion]) -> float | None:
     """The stage threshold chosen on the out-of-fold stage suggestions
     (:func:`~isp_nlp.suggest.calibration.choose_stage_threshold`)."""
     truth = {s.id: st for s, st in zip(ts.segments, ts.stages, strict=True) if st is not None}
-    rows = [s for s in oof if s.dimension == STAGE_DIMENSION and s.segment_id in truth]
+    rows = [s for s in pooled if s.dimension == STAGE_DIMENSION and s.segment_id in truth]
     if not rows:
         return None
     return choose_stage_threshold(np.array([s.probability for s in rows]),
                                   np.array([s.label == truth[s.segment_id] for s in rows]))
 
 
-def _code_threshold(ts: TrainingSet, oof: Sequence[Suggestion],
+def _code_threshold(ts: TrainingSet, pooled: Sequence[Suggestion],
                     code_labels: Sequence[str]) -> float | None:
     """The code threshold that best matches the coders on the out-of-fold suggestions."""
 
     row = {s.id: i for i, s in enumerate(ts.segments) if ts.code_sets[i] is not None}
     col = {c: j for j, c in enumerate(code_labels)}
     P = np.full((len(ts.segments), len(code_labels)), np.nan)
-    for s in oof:
+    for s in pooled:
         if s.dimension == CODE_DIMENSION and s.segment_id in row and s.label in col:
             P[row[s.segment_id], col[s.label]] = s.probability
     keep = ~np.isnan(P).any(axis=1)
