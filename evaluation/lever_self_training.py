@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from isp_nlp.suggest.batch import SegmentBatch
+from isp_nlp.coded.batch import SegmentBatch
 from isp_nlp.suggest.bundle import SuggesterModel
 from isp_nlp.suggest.trainer import TrainParams, train_single_label
 

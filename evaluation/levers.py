@@ -39,8 +39,8 @@ sys.path.insert(0, str(REPO))
 from lever_priors import adjust_priors  # noqa: E402
 from lever_self_training import train_self_training  # noqa: E402
 
+from isp_nlp.coded.batch import ContextHistory, SegmentBatch, history_from_sequence  # noqa: E402
 from isp_nlp.coded.units import CodedUnits  # noqa: E402
-from isp_nlp.suggest.batch import ContextHistory, SegmentBatch, history_from_sequence  # noqa: E402
 from isp_nlp.suggest.trainer import TrainParams, train_single_label  # noqa: E402
 
 ANNOMI = REPO.parent / "shared" / "data" / "annomi" / "AnnoMI-full.csv"

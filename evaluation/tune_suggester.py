@@ -30,7 +30,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from isp_nlp.suggest.batch import SegmentBatch  # noqa: E402
+from isp_nlp.coded.batch import SegmentBatch  # noqa: E402
 from isp_nlp.suggest.trainer import TrainParams, train_single_label  # noqa: E402
 
 ANNOMI = REPO.parent / "shared" / "data" / "annomi" / "AnnoMI-full.csv"

@@ -13,6 +13,13 @@ from typing import Any
 import numpy as np
 
 from isp_nlp.codebook.load import trainable_codes
+from isp_nlp.coded.batch import (
+    HISTORY_TURNS,
+    ContextHistory,
+    SegmentBatch,
+    document_turns,
+    history_from_sequence,
+)
 from isp_nlp.embed import (
     HashingEmbedder,
     SentenceTransformerEmbedder,
@@ -23,13 +30,6 @@ from isp_nlp.errors import IspNlpError, ModelError, ProjectError
 from isp_nlp.records import Code, Segment
 from isp_nlp.store.database import Store
 from isp_nlp.store.folder import DEFAULT_EMBEDDER, EMBEDDERS, require_codebook
-from isp_nlp.suggest.batch import (
-    HISTORY_TURNS,
-    ContextHistory,
-    SegmentBatch,
-    document_turns,
-    history_from_sequence,
-)
 from isp_nlp.suggest.bundle import SuggesterModel
 from isp_nlp.suggest.certify import check_target
 from isp_nlp.suggest.next_to_code import code_probabilities, propose

@@ -155,3 +155,30 @@ def test_only_the_cli_imports_click() -> None:
         for target, _, line in _imports(name, path) if target.split(".")[0] == "click"
     )
     assert offenders == []
+
+
+#: The layer order, lowest first: a package may import only packages before it (and
+#: itself). Plain records and errors at the bottom; storage and reading files; the
+#: codebook and coded data; the statistics and the model; what works on a project; the
+#: whole pipeline; what writes reports and waves; the command line on top.
+LAYERS = ("records", "errors", "embed", "store", "ingest", "codebook", "coded", "agreement",
+          "suggest", "review", "interchange", "project", "analysis", "pipeline", "report",
+          "precode", "demo", "cli", "__main__")
+
+
+def _layer(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else ""
+
+
+def test_every_import_goes_down_the_layers() -> None:
+    modules = _modules()
+    rank = {name: i for i, name in enumerate(LAYERS)}
+    assert {_layer(m) for m in modules} - {""} == set(LAYERS), "a package not in LAYERS"
+    upward = sorted(
+        f"{path.relative_to(PACKAGE.parent)}:{line} ({_layer(name)} -> {_layer(target)})"
+        for name, path in modules.items()
+        for target, _, line in _imports(name, path)
+        if target in modules and _layer(target) not in ("", _layer(name))
+        and rank[_layer(target)] > rank[_layer(name)])
+    assert upward == [], "\n".join(upward)

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from isp_nlp.coded.batch import ContextHistory, SegmentBatch, history_from_sequence
 from isp_nlp.embed import HashingEmbedder
-from isp_nlp.suggest.batch import ContextHistory, SegmentBatch, history_from_sequence
 from isp_nlp.suggest.features import FeatureBuilder, FeatureSpec, history_mean
 from isp_nlp.suggest.trainer import TrainParams, train_single_label
 

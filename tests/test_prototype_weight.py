@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from isp_nlp.coded.batch import SegmentBatch
 from isp_nlp.embed import HashingEmbedder
-from isp_nlp.suggest.batch import SegmentBatch
 from isp_nlp.suggest.bundle import SuggesterModel
 from isp_nlp.suggest.prototypes import choose_prior_weight, prior_skill
 from isp_nlp.suggest.trainer import MIN_PRIOR_CHECK_SEEDS, TrainParams, train_single_label

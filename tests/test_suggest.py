@@ -347,7 +347,7 @@ def test_params_are_used_and_recorded() -> None:
 
 
 def test_single_label_codebook_prototypes_are_a_weighted_prior() -> None:
-    from isp_nlp.suggest.batch import SegmentBatch
+    from isp_nlp.coded.batch import SegmentBatch
     from isp_nlp.suggest.prototypes import stack_prototypes
 
     PROTOTYPE_WEIGHT = TrainParams().prototype_weight

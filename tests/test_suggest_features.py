@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from isp_nlp.coded.batch import SegmentBatch
 from isp_nlp.embed import HashingEmbedder
 from isp_nlp.errors import ModelError
-from isp_nlp.suggest.batch import SegmentBatch
 from isp_nlp.suggest.bundle import SuggesterModel
 from isp_nlp.suggest.features import (
     N_OVERLAP,

@@ -19,10 +19,10 @@ import numpy as np
 
 from isp_nlp.codebook.check import normalise_stage
 from isp_nlp.codebook.load import MAX_TABLE_BYTES, read_text_file
+from isp_nlp.coded.batch import HISTORY_TURNS, ContextHistory, SegmentBatch
 from isp_nlp.coded.read import choose_delimiter, iter_coded_csv, rows_with_lines
 from isp_nlp.embed import embed_texts
 from isp_nlp.errors import InputFileError, IspNlpError
-from isp_nlp.suggest.batch import HISTORY_TURNS, ContextHistory, SegmentBatch
 
 NO_CODE = "(no code)"
 

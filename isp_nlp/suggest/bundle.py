@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from isp_nlp.coded.batch import SegmentBatch
 from isp_nlp.errors import ModelError
 from isp_nlp.records import CODE_DIMENSION, STAGE_DIMENSION, Evidence, Suggestion
-from isp_nlp.suggest.batch import SegmentBatch
 from isp_nlp.suggest.bundle_io import content_hash, model_state, read_bundle, write_bundle
 from isp_nlp.suggest.calibration import apply_platt, apply_temperature, top_label_confidence
 from isp_nlp.suggest.estimators import CodeSuggester, StageClassifier
@@ -107,7 +107,7 @@ class SuggesterModel:
                 raise ModelError(
                     f"Suggester {self.model_id} uses the segments' text but got only an "
                     "embedding matrix; expected a SegmentBatch with texts; fix the caller to "
-                    "pass isp_nlp.suggest.batch.SegmentBatch."
+                    "pass isp_nlp.coded.batch.SegmentBatch."
                 )
             ids = tuple(str(i) for i in range(X.shape[0]))
             batch = SegmentBatch(ids, ("",) * X.shape[0], X)

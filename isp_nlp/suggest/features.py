@@ -5,7 +5,7 @@ segment, the weighted horizontal stack of
 
 * the segment embedding;
 * the previous turn's embedding (``context_weight``; zero vector without context), or
-  with ``context_turns`` > 1 and a batch :class:`~isp_nlp.suggest.batch.ContextHistory`,
+  with ``context_turns`` > 1 and a batch :class:`~isp_nlp.coded.batch.ContextHistory`,
   a decayed mean of the previous turns' embeddings (weight ``context_decay ** j`` for the
   turn j + 1 back);
 * the same decayed mean over those of the previous turns that have the segment's
@@ -34,7 +34,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from isp_nlp.suggest.batch import ContextHistory, SegmentBatch
+from isp_nlp.coded.batch import ContextHistory, SegmentBatch
 
 _WORD = re.compile(r"[a-z0-9']+")
 _QUESTION_OPENERS = frozenset(

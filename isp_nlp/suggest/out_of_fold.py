@@ -36,9 +36,9 @@ from typing import Any
 import numpy as np
 from sklearn.model_selection import GroupKFold
 
+from isp_nlp.coded.batch import SegmentBatch
 from isp_nlp.errors import ModelError
 from isp_nlp.records import CODE_DIMENSION, STAGE_DIMENSION
-from isp_nlp.suggest.batch import SegmentBatch
 from isp_nlp.suggest.bundle import SUGGEST_CHUNK, SuggesterModel
 from isp_nlp.suggest.calibration import (
     apply_platt,

@@ -17,7 +17,7 @@ import numpy as np
 from sklearn.metrics import cohen_kappa_score
 from sklearn.model_selection import StratifiedKFold
 
-from isp_nlp.suggest.batch import SegmentBatch
+from isp_nlp.coded.batch import SegmentBatch
 from isp_nlp.suggest.features import FeatureBuilder, FeatureSpec
 
 SELECTION_FOLDS = 3

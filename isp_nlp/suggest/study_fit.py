@@ -11,11 +11,11 @@ from typing import Any
 
 import numpy as np
 
+from isp_nlp.coded.batch import SegmentBatch
 from isp_nlp.coded.units import NO_CODE, CodedUnits, EvaluationError
 from isp_nlp.errors import ModelError
 from isp_nlp.records import CODE_DIMENSION, STAGE_DIMENSION
 from isp_nlp.suggest import out_of_fold as oof
-from isp_nlp.suggest.batch import SegmentBatch
 from isp_nlp.suggest.bundle import SUGGEST_CHUNK, SuggesterModel
 from isp_nlp.suggest.certify import CONFIDENCE, Certificate
 from isp_nlp.suggest.trainer import TrainParams, train_multi_label, train_single_label

@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 
 import isp_nlp
+from isp_nlp.coded.batch import ContextHistory, SegmentBatch
 from isp_nlp.errors import ModelError
-from isp_nlp.suggest.batch import ContextHistory, SegmentBatch
 from isp_nlp.suggest.bundle import SuggesterModel
 from isp_nlp.suggest.estimators import CodeSuggester, StageClassifier
 from isp_nlp.suggest.features import FeatureBuilder, FeatureSpec
@@ -145,7 +145,7 @@ def train_suggester(
     skipped a :class:`ModelError` explains what is missing. ``context_texts`` /
     ``context_embeddings`` are each segment's previous turn ("" / zero vector when
     none); without them the context features are zero; ``history`` the turns further back
-    (see :class:`~isp_nlp.suggest.batch.ContextHistory`). ``prototype_embeddings`` maps
+    (see :class:`~isp_nlp.coded.batch.ContextHistory`). ``prototype_embeddings`` maps
     codes to embeddings of their codebook texts (see
     :func:`isp_nlp.suggest.prototypes.prototype_texts`); codes without seed positives
     then get zero-shot probabilities (listed in ``manifest["zero_shot_codes"]``).

@@ -7,8 +7,8 @@ from collections.abc import Collection, Sequence
 
 import numpy as np
 
+from isp_nlp.coded.batch import ContextHistory, SegmentBatch
 from isp_nlp.errors import ModelError
-from isp_nlp.suggest.batch import ContextHistory, SegmentBatch
 
 
 def validate_training(

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from isp_nlp.coded.batch import SegmentBatch
 from isp_nlp.records import (
     CODE_DIMENSION,
     STAGE_DIMENSION,
@@ -22,7 +23,6 @@ from isp_nlp.records import (
     Annotation,
     Segment,
 )
-from isp_nlp.suggest.batch import SegmentBatch
 
 
 @dataclass(frozen=True)
