@@ -13,6 +13,7 @@ import click
 
 from isp_nlp.cli.common import InputError, LibraryChoice, open_store
 from isp_nlp.records import STAGE_DIMENSION
+from isp_nlp.store.database import project_db
 
 if TYPE_CHECKING:
     from isp_nlp.agreement.describe import PairRow, Readout
@@ -191,8 +192,6 @@ def _load(ctx, csv_file: Path | None, *, include_model: bool):
     from isp_nlp.agreement.tables import csv_coding_tables
     from isp_nlp.coded.read import iter_coded_csv
     from isp_nlp.project import place_coded_csv
-    from isp_nlp.store.database import project_db
-
     if csv_file is None:
         tables, documents = project_tables(open_store(ctx), include_model=include_model)
         return tables, documents, []
@@ -216,8 +215,6 @@ def _project_dir(ctx) -> Path:
 
 def _no_model_note(ctx, csv_file: Path | None) -> str:
     """Why the table has no model-vs-coder rows, when the model was not left out."""
-    from isp_nlp.store.database import project_db
-
     if csv_file is not None and not project_db(_project_dir(ctx)).exists():
         return ""
     info = open_store(ctx).latest_model()

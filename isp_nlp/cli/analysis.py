@@ -11,6 +11,7 @@ import click
 from isp_nlp.cli.common import InputError, open_store
 from isp_nlp.errors import ProjectError
 from isp_nlp.store.files import atomic_path, check_output
+from isp_nlp.store.folder import require_codebook
 
 
 @click.command()
@@ -22,7 +23,6 @@ from isp_nlp.store.files import atomic_path, check_output
 def pathways(ctx, fmt: str, min_run: int) -> None:
     """Each participant's pathway through push → push/pull → exchange, and the transitions."""
     from isp_nlp.analysis.pathways import project_pathways
-    from isp_nlp.store.folder import require_codebook
 
     store = open_store(ctx)
     if not require_codebook(store).stages:
@@ -80,10 +80,7 @@ def _split(value: str | None) -> list[str] | None:
 @click.pass_context
 def disagreements(ctx, code, stage_only, coders, include_model, unresolved, fmt, out) -> None:
     """List segments where coders (or model and coder) differ; export a consensus sheet."""
-    from isp_nlp.analysis.disagreements import (
-        disagreement_frame,
-        project_disagreements,
-    )
+    from isp_nlp.analysis.disagreements import disagreement_frame, project_disagreements
     from isp_nlp.coded.safe_csv import safe_csv_text
 
     if code is not None and stage_only:
@@ -125,9 +122,7 @@ def _write_csv(frame, out: Path) -> None:
 
 def format_disagreements(items, compared) -> str:
     """A readable listing: segment, its text, then each coder's codes | stage."""
-    from isp_nlp.analysis.disagreements import (
-        format_codes,
-    )
+    from isp_nlp.analysis.disagreements import format_codes
 
     if not items:
         return f"No disagreements between {', '.join(compared)}."

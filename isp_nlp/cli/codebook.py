@@ -9,6 +9,7 @@ import click
 from isp_nlp.cli.common import open_store
 from isp_nlp.ingest.controls import one_line
 from isp_nlp.store.files import check_output
+from isp_nlp.store.folder import require_codebook
 
 
 @click.group()
@@ -47,8 +48,6 @@ def codebook_load(ctx, file: Path) -> None:
 @click.pass_context
 def codebook_show(ctx) -> None:
     """Print the project's codebook as a tree."""
-    from isp_nlp.store.folder import require_codebook
-
     cb = require_codebook(open_store(ctx))
     depth: dict[str, int] = {}
     for code in cb.codes:

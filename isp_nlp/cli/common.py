@@ -16,7 +16,7 @@ import sys
 import traceback
 from collections.abc import Mapping
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, TextIO
+from typing import IO, Any, TextIO
 
 import click
 
@@ -24,20 +24,14 @@ from isp_nlp import __version__
 from isp_nlp.errors import ImportCodesError, IspNlpError
 from isp_nlp.ingest.controls import one_line, terminal_text
 from isp_nlp.store.connection import lock_timeout
+from isp_nlp.store.database import Store, project_db
 from isp_nlp.store.failures import DATABASE_ERRORS, explain_database_error
-
-if TYPE_CHECKING:
-    from isp_nlp.store.database import Store
+from isp_nlp.store.folder import open_project
 
 #: Where a user reports a genuine bug (a traceback that is not their mistake).
 BUG_REPORTS = "https://github.com/isp-nlp/isp-nlp/issues"
 
 FORMATS = click.Choice(["table", "json"])
-
-
-def library_value(module: str, name: str) -> Any:
-    """``name`` from library ``module``, imported only now (commands start light)."""
-    return getattr(importlib.import_module(module), name)
 
 
 class LibraryChoice(click.Choice):
@@ -50,7 +44,8 @@ class LibraryChoice(click.Choice):
 
     @property
     def choices(self) -> tuple[str, ...]:
-        return tuple(library_value(*self._source))
+        module, name = self._source
+        return tuple(getattr(importlib.import_module(module), name))
 
     @choices.setter
     def choices(self, _: Any) -> None:
@@ -133,8 +128,6 @@ class Group(click.Group):
         except IspNlpError as exc:
             raise InputError(str(exc)) from None
         except DATABASE_ERRORS as exc:
-            from isp_nlp.store.database import project_db
-
             folder = (ctx.obj or {}).get("project", Path("."))
             raise InputError(str(explain_database_error(
                 exc, project_db(folder), waited=lock_timeout()))) from None
@@ -175,8 +168,6 @@ def _os_message(exc: OSError) -> str:
 
 def open_store(ctx: click.Context) -> Store:
     """The project named by ``--project``, closed when the command ends."""
-    from isp_nlp.store.folder import open_project
-
     store = open_project(ctx.obj["project"])
     store.on_wait = _announce_wait
     ctx.call_on_close(store.close)

@@ -10,6 +10,7 @@ import click
 
 from isp_nlp.cli.common import FORMATS, InputError, open_store
 from isp_nlp.errors import ImportCodesError, IspNlpError
+from isp_nlp.store.database import Store
 from isp_nlp.store.files import atomic_write_text, check_output
 
 
@@ -79,7 +80,6 @@ def evaluate(coded, train, test, folds, seed_per_label, repeats, label_column, m
     coder's "no code"; a coder with no row for a segment did not code it.
     """
     from isp_nlp.pipeline import make_embedder
-    from isp_nlp.store.database import Store
     from isp_nlp.suggest.evaluate import StudyConfig, evaluate_files
 
     if coded is not None and (train or test):

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
-from isp_nlp.cli.common import LibraryChoice, library_value, open_store
+from isp_nlp.cli.common import open_store
 from isp_nlp.ingest.controls import one_line
-
-if TYPE_CHECKING:
-    from isp_nlp.interchange.refi_import import RefiImportOutcome
+from isp_nlp.interchange.refi_import import (
+    RefiImportOutcome,
+    import_refi,
+    import_refi_new_project,
+)
+from isp_nlp.store.folder import DEFAULT_EMBEDDER, EMBEDDERS
 
 
 def _report(out: RefiImportOutcome) -> None:
@@ -76,8 +78,7 @@ def _left_out(left_out: tuple[tuple[str, str], ...]) -> str:
 @click.option("--init", "init_dir", type=click.Path(file_okay=False, path_type=Path),
               default=None, help="Create a project in DIR and import into it (removed again "
               "if the import fails).")
-@click.option("--embedder", type=LibraryChoice("isp_nlp.store.folder", "EMBEDDERS"),
-              default=lambda: library_value("isp_nlp.store.folder", "DEFAULT_EMBEDDER"),
+@click.option("--embedder", type=click.Choice(list(EMBEDDERS)), default=DEFAULT_EMBEDDER,
               show_default=True, help="Embedder of the project made with --init.")
 @click.option("--sources-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder holding source files the project names outside its archive "
@@ -90,8 +91,6 @@ def import_cmd(ctx: click.Context, file: Path, init_dir: Path | None, embedder: 
     Source files are read only from inside the archive (or the sources/ folder beside a
     .qde), and from --sources-dir when given.
     """
-    from isp_nlp.interchange.refi_import import import_refi, import_refi_new_project
-
     if init_dir is not None:
         outcome = import_refi_new_project(init_dir, file, embedder=embedder,
                                           sources_dir=sources_dir)

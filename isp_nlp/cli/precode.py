@@ -9,6 +9,7 @@ import click
 
 from isp_nlp.cli.common import InputError
 from isp_nlp.ingest.controls import one_line
+from isp_nlp.suggest.trust import trust_lines
 
 
 @click.command()
@@ -37,8 +38,6 @@ def precode(wave_dir: Path, source: Path, out_dir: Path, unit: str, max_chars: i
     2 when nothing could be done (no transcripts, no trained model).
     """
     from isp_nlp.precode.wave import precode_wave
-    from isp_nlp.suggest.trust import trust_lines
-
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"--out {out_dir} is not a folder (a file, device or pipe); give "
                          "the path of a new or existing folder for the wave")

@@ -9,6 +9,8 @@ import click
 
 from isp_nlp.cli.common import FORMATS, InputError, emit, open_store
 from isp_nlp.ingest.controls import one_line
+from isp_nlp.store.folder import init_project
+from isp_nlp.suggest.trust import project_trust, trust_lines
 
 
 @click.command()
@@ -17,8 +19,6 @@ from isp_nlp.ingest.controls import one_line
               show_default=True, help="Embedding model (hashing-256 is a fast test embedder).")
 def init(directory: Path, embedder: str) -> None:
     """Create a project folder with its SQLite database."""
-    from isp_nlp.store.folder import init_project
-
     db = init_project(directory, embedder=embedder)
     click.echo(f"Project ready: {db}")
 
@@ -29,8 +29,6 @@ def init(directory: Path, embedder: str) -> None:
 def status(ctx, fmt: str) -> None:
     """Show what the project holds and whether to trust its latest model."""
     from isp_nlp.project import project_status
-    from isp_nlp.suggest.trust import project_trust, trust_lines
-
     store = open_store(ctx)
     trust = project_trust(store)
     if fmt == "json":

@@ -8,6 +8,9 @@ import click
 
 from isp_nlp.cli.common import FORMATS, open_store
 from isp_nlp.ingest.controls import one_line
+from isp_nlp.review.run import review_project
+from isp_nlp.store.decisions import DecisionLog
+from isp_nlp.suggest.trust import project_trust, trust_lines
 
 
 @click.command()
@@ -22,9 +25,6 @@ def review(ctx, coder: str, order: str, script: str | None) -> None:
 
     The first lines say whether to trust the model (certified or not, seed size, kappa).
     """
-    from isp_nlp.review.run import review_project
-    from isp_nlp.suggest.trust import project_trust, trust_lines
-
     store = open_store(ctx)
     summary = review_project(
         store, coder, order=order,
@@ -58,8 +58,6 @@ def _read_line(prompt: str) -> str:
 @click.pass_context
 def log(ctx, coder: str | None, fmt: str) -> None:
     """Print every decision (and import and undo) in the audit log."""
-    from isp_nlp.store.decisions import DecisionLog
-
     entries = DecisionLog(open_store(ctx)).entries(coder)
     if fmt == "json":
         click.echo(json.dumps(entries, indent=2, ensure_ascii=False))

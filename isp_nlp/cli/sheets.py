@@ -8,13 +8,12 @@ import click
 
 from isp_nlp.cli.common import LibraryChoice, open_store
 from isp_nlp.ingest.controls import one_line
+from isp_nlp.interchange.excerpt_import import FORMATS, import_excerpts
 
 
 @click.command("import-excerpts")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--format", "fmt",
-              type=LibraryChoice("isp_nlp.interchange.excerpt_import", "FORMATS"),
-              default="auto", show_default=True,
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="auto", show_default=True,
               help="Which tool wrote FILE (auto detects it from the header).")
 @click.option("--coder", default=None,
               help="Coder of excerpts the file names none for (required without a coder "
@@ -31,8 +30,6 @@ def import_excerpts_cmd(ctx, file: Path, fmt: str, coder: str | None, add_codes:
     Each excerpt is found in its document's stored text and kept as an exact coded span,
     then placed on the segments. All of the file is imported, or nothing.
     """
-    from isp_nlp.interchange.excerpt_import import import_excerpts
-
     r = import_excerpts(open_store(ctx), file, fmt=fmt, coder=coder, add_codes=add_codes,
                         reconstruct_documents=reconstruct_documents)
     for warning in r.warnings:
