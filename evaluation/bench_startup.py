@@ -90,6 +90,7 @@ def measure(runs: int, work: Path) -> dict:
                       "heavy_imports": _heavy(args)}
         rows[name]["meets_target"] = rows[name]["median_wall_s"] <= TARGET_S
     return {"runs": runs, "target_s": TARGET_S, "cpus": os.cpu_count(),
+            "load_average_1min": round(os.getloadavg()[0], 2),
             "python": platform.python_version(), "commands": rows}
 
 
@@ -97,7 +98,8 @@ def markdown(result: dict) -> str:
     lines = ["# Start-up of `isp-nlp --help` and `isp-nlp status`", "",
              f"`python evaluation/bench_startup.py`: each command run {result['runs']} times "
              f"as its own process (console script, /usr/bin/time -v), after one warm-up run; "
-             f"{result['cpus']} CPUs, Python {result['python']}. Target: median wall time "
+             f"{result['cpus']} CPUs (1-minute load {result['load_average_1min']} at the end), "
+             f"Python {result['python']}. Target: median wall time "
              f"≤ {result['target_s']} s. `status` runs on a project with two transcripts "
              "and the demo codebook.", "",
              "| command | median wall (s) | median peak RSS (MB) | heavy modules imported | "
