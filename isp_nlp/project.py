@@ -12,14 +12,9 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
-
-from isp_nlp.agreement.tables import mapped_annotations
 from isp_nlp.codebook.load import load_codebook
-from isp_nlp.coded.match import SpanMapping, map_rows_by_overlap, match_coded_rows
-from isp_nlp.coded.read import annotations_to_frame, read_coded_csv
-from isp_nlp.coded.safe_csv import write_safe_csv
 from isp_nlp.errors import ImportCodesError, InputFileError, ProjectError
 from isp_nlp.ingest.readers import read_transcript
 from isp_nlp.ingest.segment import segment_transcript
@@ -33,6 +28,11 @@ from isp_nlp.records import PROVENANCES, Codebook, Segment, Transcript
 from isp_nlp.store.database import Store
 from isp_nlp.store.files import atomic_path
 from isp_nlp.store.folder import DEFAULT_EMBEDDER, require_codebook
+
+if TYPE_CHECKING:  # pandas and the coded-data readers load only in the functions using them
+    import pandas as pd
+
+    from isp_nlp.coded.match import SpanMapping
 
 
 # -- ingest -------------------------------------------------------------------
@@ -167,6 +167,8 @@ def import_codes(store: Store, path: str | Path, *, source: str = "human") -> di
     column is absent or empty); ``provenance`` in the result counts the
     imported annotations per provenance.
     """
+    from isp_nlp.coded.match import match_coded_rows
+    from isp_nlp.coded.read import read_coded_csv
 
     codebook = require_codebook(store)
     rows = read_coded_csv(path)
@@ -199,6 +201,9 @@ def place_coded_csv(store: Store, path: str | Path) -> PlacedCoding:
     """Read a coded-segments CSV and place its rows on the project's segments: by id,
     exact offsets, else the segment covering at least 50 % of the row's span, else
     equal text. Raises InputFileError when no row can be placed."""
+    from isp_nlp.agreement.tables import mapped_annotations
+    from isp_nlp.coded.match import map_rows_by_overlap
+    from isp_nlp.coded.read import read_coded_csv
     path = Path(path)
     rows = read_coded_csv(path)
     codebook = require_codebook(store)
@@ -224,6 +229,8 @@ def export_codes(store: Store, path: str | Path) -> int:
 
     The ``provenance`` column holds each coding's source (human, blind, ...).
     """
+    from isp_nlp.coded.read import annotations_to_frame
+    from isp_nlp.coded.safe_csv import write_safe_csv
 
     by_id = {s.id: s for s in store.segments()}
     frame = annotations_to_frame(store.annotations(), by_id)

@@ -66,7 +66,7 @@ def test_a_bug_shows_its_traceback_and_where_to_report_it(
     def broken(*_a, **_k):
         raise KeyError("internal")
 
-    monkeypatch.setattr("isp_nlp.project.project_status", broken)
+    monkeypatch.setattr("isp_nlp.cli.project.project_status", broken)
     result = CliRunner().invoke(cli, ["--project", str(project), "status"])
     assert result.exit_code == 1
     assert "Traceback" in result.stderr and "KeyError: 'internal'" in result.stderr
@@ -80,7 +80,7 @@ def test_memory_and_recursion_errors_are_one_line(
     def broken(*_a, **_k):
         raise error()
 
-    monkeypatch.setattr("isp_nlp.project.project_status", broken)
+    monkeypatch.setattr("isp_nlp.cli.project.project_status", broken)
     assert says in _one_line_exit_2(_run(project, "status"))
 
 

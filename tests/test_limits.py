@@ -36,7 +36,7 @@ from isp_nlp.codebook.load import MAX_CODEBOOK_BYTES, MAX_TABLE_BYTES, load_code
 from isp_nlp.coded import read as coded_read
 from isp_nlp.coded.read import read_coded_csv
 from isp_nlp.errors import CodebookError, InputFileError, ModelError
-from isp_nlp.ingest import decode
+from isp_nlp.ingest import decode, safe_xml, safe_zip
 from isp_nlp.ingest import docx as ingest_docx
 from isp_nlp.ingest.decode import MAX_TRANSCRIPT_BYTES, load_text
 from isp_nlp.ingest.docx import MAX_DOCX_MEMBERS, read_docx
@@ -45,8 +45,6 @@ from isp_nlp.interchange import (
     pseudonym_key,
     pseudonyms,
     refi_codebook,
-    safe_xml,
-    safe_zip,
     sheet_rows,
     xlsx,
 )

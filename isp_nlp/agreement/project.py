@@ -55,9 +55,14 @@ def annotation_frame(store: Store, *, include_model: bool = True) -> pd.DataFram
     return pd.DataFrame(rows, columns=FRAME_COLUMNS)
 
 
-def _leaf_codes(store: Store) -> list[str]:
-    codebook = require_codebook(store)
-    return [c.id for c in codebook.codes if not any(x.parent == c.id for x in codebook.codes)]
+def _codes(store: Store, used: set[str]) -> list[str]:
+    """The codes agreement reports: every leaf and every parent code someone applied
+    (``used``), as training learns them (:func:`isp_nlp.codebook.load.trainable_codes`)."""
+    return [c.id for c in trainable_codes(require_codebook(store), used)]
+
+
+def _used(store: Store) -> set[str]:
+    return {a.label for a in store.annotations() if a.dimension == CODE_DIMENSION and a.label}
 
 
 def documents_of(store: Store) -> dict[str, str]:
@@ -68,24 +73,23 @@ def documents_of(store: Store) -> dict[str, str]:
 def project_tables(store: Store, *, include_model: bool = True) -> tuple[Tables, dict[str, str]]:
     """Coding tables of the project's coders (and the model) per code and for the stage,
     with the segment → document map; a coded parent code is a code too."""
-    codebook = require_codebook(store)
     frame = annotation_frame(store, include_model=include_model)
-    used = {a.label for a in store.annotations() if a.dimension == CODE_DIMENSION and a.label}
-    codes = [c.id for c in trainable_codes(codebook, used)]
-    return coding_tables(frame, codes, model_coder=MODEL_CODER), documents_of(store)
+    return (coding_tables(frame, _codes(store, _used(store)), model_coder=MODEL_CODER),
+            documents_of(store))
 
 
 def mapped_tables(store: Store, placed: pd.DataFrame, *, include_model: bool = True) -> Tables:
     """Coding tables of a coded-segments CSV already placed on the project's segments
     (``placed``: its annotation frame), with the model's out-of-fold labels added; codes the
-    codebook lacks are kept after its leaf codes."""
+    codebook lacks are kept after its codes."""
     frame = placed
     if include_model:
         model = annotation_frame(store, include_model=True)
         frame = pd.concat([frame, model[model["coder"] == MODEL_CODER]], ignore_index=True)
-    codes = _leaf_codes(store)
-    extra = sorted({x for x in frame.loc[frame["dimension"] == CODE_DIMENSION, "label"]
-                    if isinstance(x, str) and x not in codes})
+    labels = {x for x in frame.loc[frame["dimension"] == CODE_DIMENSION, "label"]
+              if isinstance(x, str)}
+    codes = _codes(store, labels)
+    extra = sorted(labels - set(codes))
     return coding_tables(frame, codes + extra, model_coder=MODEL_CODER)
 
 
@@ -95,10 +99,9 @@ def project_agreement(store: Store, *, include_model: bool = True,
     """Reliability with bootstrap CIs per code, for the stage and overall: the human coders
     and the humans plus the model side by side; the same numbers as ``isp-nlp agreement``
     with this seed."""
-    frame = annotation_frame(store, include_model=include_model)
-    tables = coding_tables(frame, _leaf_codes(store), model_coder=MODEL_CODER)
+    tables, documents = project_tables(store, include_model=include_model)
     options = ReliabilityOptions(metrics=REPORT_METRICS, n_resamples=n_resamples, seed=seed)
-    return humans_and_model(tables, options=options, documents=documents_of(store),
+    return humans_and_model(tables, options=options, documents=documents,
                             model_coder=MODEL_CODER)
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from isp_nlp.cli.common import InputError, LibraryChoice, open_store
+from isp_nlp.project import place_coded_csv
 from isp_nlp.records import STAGE_DIMENSION
 from isp_nlp.store.database import project_db
 
@@ -191,7 +192,6 @@ def _load(ctx, csv_file: Path | None, *, include_model: bool):
     from isp_nlp.agreement.project import mapped_tables, project_tables
     from isp_nlp.agreement.tables import csv_coding_tables
     from isp_nlp.coded.read import iter_coded_csv
-    from isp_nlp.project import place_coded_csv
     if csv_file is None:
         tables, documents = project_tables(open_store(ctx), include_model=include_model)
         return tables, documents, []

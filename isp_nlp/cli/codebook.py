@@ -8,6 +8,7 @@ import click
 
 from isp_nlp.cli.common import open_store
 from isp_nlp.ingest.controls import one_line
+from isp_nlp.project import export_project_codebook, load_project_codebook, read_codebook_file
 from isp_nlp.store.files import check_output
 from isp_nlp.store.folder import require_codebook
 
@@ -21,7 +22,6 @@ def codebook() -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 def codebook_check(file: Path) -> None:
     """Validate a codebook file (YAML/JSON or REFI-QDA): duplicate ids, unknown parents, cycles."""
-    from isp_nlp.project import read_codebook_file
 
     loaded = read_codebook_file(file)
     for warning in loaded.warnings:
@@ -35,7 +35,6 @@ def codebook_check(file: Path) -> None:
 @click.pass_context
 def codebook_load(ctx, file: Path) -> None:
     """Make FILE (YAML/JSON, or REFI-QDA .qdc/.qde/.qdpx) the project's codebook."""
-    from isp_nlp.project import load_project_codebook
 
     loaded = load_project_codebook(open_store(ctx), file)
     for warning in loaded.warnings:
@@ -62,7 +61,6 @@ def codebook_show(ctx) -> None:
 @click.pass_context
 def codebook_export(ctx, out: Path) -> None:
     """Write the project's codebook as a REFI-QDA .qdc for NVivo, ATLAS.ti, MAXQDA, ..."""
-    from isp_nlp.project import export_project_codebook
 
     check_output(out, "--out")
     cb = export_project_codebook(open_store(ctx), out)

@@ -8,6 +8,7 @@ import click
 
 from isp_nlp.cli.common import open_store
 from isp_nlp.ingest.controls import one_line
+from isp_nlp.project import export_codes, import_codes
 from isp_nlp.store.files import check_output
 
 
@@ -20,7 +21,6 @@ def import_codes_cmd(ctx, file: Path) -> None:
     A ``provenance`` column (human, assisted, blind, consensus, model; empty =
     human) is kept on each coding; an unknown value stops the import.
     """
-    from isp_nlp.project import import_codes
 
     r = import_codes(open_store(ctx), file)
     made = ", ".join(f"{k} {n}" for k, n in r["provenance"].items())
@@ -34,7 +34,6 @@ def import_codes_cmd(ctx, file: Path) -> None:
 @click.pass_context
 def export_codes_cmd(ctx, file: Path) -> None:
     """Write every coder's codes as a coded-segments CSV, with each coding's provenance."""
-    from isp_nlp.project import export_codes
 
     check_output(file, "the output file")
     n = export_codes(open_store(ctx), file)

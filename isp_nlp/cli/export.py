@@ -8,6 +8,7 @@ import click
 
 from isp_nlp.cli.common import InputError, open_store
 from isp_nlp.interchange.offsets import TOOL_UNITS, UNITS
+from isp_nlp.project import export_project_codebook
 
 FORMATS = ("qdpx", "qdc")
 
@@ -51,7 +52,6 @@ def export(ctx, fmt: str | None, out: Path, include_suggestions: bool,
     pseudonymised and that nothing in the archive still holds a name of the key.
     """
     from isp_nlp.interchange.refi_export import check_out_path, require_pseudonymised, write_qdpx
-    from isp_nlp.project import export_project_codebook
 
     if pseudonymised_only and key_path is None:
         store = open_store(ctx)  # say first what is not pseudonymised at all

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from isp_nlp.cli.common import open_store
+from isp_nlp.project import ingest_files
 
 
 @click.command()
@@ -35,7 +36,6 @@ def ingest(ctx, files, unit, max_chars, skip_speakers, replace) -> None:
     to the stored segments ("updated"); ids and codes are kept; without the
     option the stored flags stay.
     """
-    from isp_nlp.project import ingest_files
 
     skip = None if skip_speakers is None else [s.strip() for s in skip_speakers.split(",")]
     for o in ingest_files(open_store(ctx), files, unit=unit, max_chars=max_chars,

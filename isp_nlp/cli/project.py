@@ -9,6 +9,7 @@ import click
 
 from isp_nlp.cli.common import FORMATS, InputError, emit, open_store
 from isp_nlp.ingest.controls import one_line
+from isp_nlp.project import project_status
 from isp_nlp.store.folder import init_project
 from isp_nlp.suggest.trust import project_trust, trust_lines
 
@@ -28,7 +29,6 @@ def init(directory: Path, embedder: str) -> None:
 @click.pass_context
 def status(ctx, fmt: str) -> None:
     """Show what the project holds and whether to trust its latest model."""
-    from isp_nlp.project import project_status
     store = open_store(ctx)
     trust = project_trust(store)
     if fmt == "json":
