@@ -268,6 +268,9 @@ def test_cli_import_excerpts(store: Store, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "Imported 3 dedoose excerpts by joao, maria: 4 codings added" in result.output
     assert "Warning:" in result.output  # cp1252
+    # each coder's coded region, as `import` prints it for a REFI-QDA project
+    assert "coded region (to each coder's last coding" in result.output
+    assert "    maria in 'interview_01': " in result.output
     bad = runner.invoke(cli, ["--project", project, "import-excerpts", str(TRANSCRIPT),
                               "--format", "dedoose"])
     assert bad.exit_code == 2 and "Error: " in bad.output and "'Media Title'" in bad.output

@@ -14,13 +14,14 @@ import importlib
 import json
 import sys
 import traceback
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any, TextIO
 
 import click
 
 from isp_nlp import __version__
+from isp_nlp.coded.spans import Coverage
 from isp_nlp.errors import ImportCodesError, IspNlpError
 from isp_nlp.ingest.controls import one_line, terminal_text
 from isp_nlp.store.connection import lock_timeout
@@ -188,3 +189,13 @@ def emit(data: Mapping[str, Any], fmt: str) -> None:
             if isinstance(value, list | tuple):
                 value = ", ".join(map(str, value))
             click.echo(f"{key:>18}: {one_line(str(value))}")
+
+
+def coverage_lines(coverage: Sequence[Coverage]) -> list[str]:
+    """An import's coded region per coder and document (up to each coder's last coding),
+    one line each after a heading; none when nothing was coded."""
+    if not coverage:
+        return []
+    return ["  coded region (to each coder's last coding; later segments stay uncoded):"] + [
+        one_line(f"    {c.coder} in '{c.document}': {c.share:.0%} of the text, "
+                 f"{c.seen_segments} of {c.segments} segments") for c in coverage]

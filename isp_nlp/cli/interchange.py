@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from isp_nlp.cli.common import open_store
+from isp_nlp.cli.common import coverage_lines, open_store
 from isp_nlp.ingest.controls import one_line
 from isp_nlp.interchange.refi_import import (
     RefiImportOutcome,
@@ -42,21 +42,12 @@ def _report(out: RefiImportOutcome) -> None:
     for r in out.readings:
         _say(f"    '{r.document}': read as {r.reading}; {r.inside_word} of "
              f"{2 * r.selections} ends mid-word")
-    _coverage(out)
+    for line in coverage_lines(out.coverage):
+        _say(line)
     _say(f"  annotations changed: {out.annotations_changed}; notes: {out.notes} "
          f"({out.notes_added} new)")
     for warning in out.warnings:
         _say(f"Warning: {warning}", err=True)
-
-
-def _coverage(out: RefiImportOutcome) -> None:
-    """Per coder and document: the text counted as coded (up to their last coding)."""
-    if not out.coverage:
-        return
-    _say("  coded region (to each coder's last coding; later segments stay uncoded):")
-    for c in out.coverage:
-        _say(f"    {c.coder} in '{c.document}': {c.share:.0%} of the text, "
-             f"{c.seen_segments} of {c.segments} segments")
 
 
 def _say(line: str, err: bool = False) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from isp_nlp.cli.common import LibraryChoice, open_store
+from isp_nlp.cli.common import LibraryChoice, coverage_lines, open_store
 from isp_nlp.ingest.controls import one_line
 from isp_nlp.interchange.excerpt_import import FORMATS, import_excerpts
 
@@ -46,6 +46,8 @@ def import_excerpts_cmd(ctx, file: Path, fmt: str, coder: str | None, add_codes:
         f"reconstructed; {len(r.codes_added)} codes added; {r.annotations_changed} "
         "annotations changed"
     )
+    for line in coverage_lines(r.coverage):
+        click.echo(line)
 
 
 @click.command("export-sheet")

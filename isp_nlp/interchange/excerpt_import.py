@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from isp_nlp.codebook.check import DEFAULT_STAGES, MAX_CODE_DEPTH, depth_fix, too_deep
-from isp_nlp.coded.spans import annotations_from_placement, place_codings
+from isp_nlp.coded.spans import Coverage, annotations_from_placement, coverage, place_codings
 from isp_nlp.errors import InputFileError, ProjectError
 from isp_nlp.ingest.render import RawTurn, build_transcript
 from isp_nlp.ingest.segment import segment_transcript
@@ -75,6 +75,8 @@ class ExcerptImportOutcome:
     coders: tuple[str, ...]
     annotations_changed: int
     warnings: tuple[str, ...] = field(default=())
+    #: Per coder and document, how much counts as coded (see isp_nlp.coded.spans).
+    coverage: tuple[Coverage, ...] = field(default=())
 
 
 # --------------------------------------------------------------------------- reading
@@ -261,11 +263,12 @@ def _locate(rows: Sequence[ExcerptRow], matched: Mapping[str, str], texts: Mappi
 
 
 def _annotate(store: Store, codings: Sequence[Coding], texts: Mapping[str, str],
-              source: str) -> tuple[dict[str, int], int]:
+              source: str) -> tuple[dict[str, int], int, tuple[Coverage, ...]]:
     """Place all stored codings of the imported (document, coder) pairs on the segments and
-    import the annotations they give; return how ``codings`` mapped and how many
-    annotation sets changed. All the coder's spans count, not only this file's, so a
-    second file does not wipe what a first one coded."""
+    import the annotations they give; return how ``codings`` mapped, how many
+    annotation sets changed and each coder's coded region per document. All the coder's
+    spans count, not only this file's, so a second file does not wipe what a first one
+    coded."""
     pairs = {(c.document, c.coder) for c in codings}
     documents = sorted({d for d, _ in pairs})
     placed = [c for d in documents for c in store.codings(document=d)
@@ -278,7 +281,8 @@ def _annotate(store: Store, codings: Sequence[Coding], texts: Mapping[str, str],
     key = {(c.document, c.start, c.end, c.code, c.coder, c.dimension) for c in codings}
     kinds = [k for c, k in zip(placement.codings, placement.kind, strict=True)
              if (c.document, c.start, c.end, c.code, c.coder, c.dimension) in key]
-    return {k: kinds.count(k) for k in ("exact", "overlap", "unmapped")}, changed
+    return ({k: kinds.count(k) for k in ("exact", "overlap", "unmapped")}, changed,
+            coverage(placement, segments, texts))
 
 
 def import_excerpts(
@@ -345,7 +349,7 @@ def import_excerpts(
         codings = _locate(rows, matched, texts, coders, resolved, name, warnings)
         store.add_coders([Coder(name=c) for c in sorted(set(coders.values()))])
         stats = store.add_codings(codings)
-        counts, changed = _annotate(store, codings, texts, str(path))
+        counts, changed, region = _annotate(store, codings, texts, str(path))
     if counts["unmapped"]:
         warnings.append(f"{name}: {counts['unmapped']} coding(s) cover no segment well enough "
                         "(less than half of it) and give no annotation; they are kept as spans.")
@@ -355,5 +359,5 @@ def import_excerpts(
         documents_reconstructed=tuple(missing), codings_added=stats["added"],
         codings_unchanged=stats["unchanged"], mapping=counts,
         codes_added=tuple(resolver.added), coders=tuple(sorted(set(coders.values()))),
-        annotations_changed=changed, warnings=tuple(warnings),
+        annotations_changed=changed, warnings=tuple(warnings), coverage=region,
     )
