@@ -140,22 +140,21 @@ class LabelTables:
         twice. Returns how many were added."""
         added = 0
         with self.transaction() as conn:
+            held: dict[tuple, int] = {}  # the log as it stands, read once
+            for row in conn.execute("SELECT id, coder, action, item_key, segment_id, model_id,"
+                                    " detail, undoes, at FROM log ORDER BY id"):
+                held.setdefault(tuple(row[1:]), row[0])
             ids: list[int] = []
             for coder, action, item_key, segment_id, model_id, detail, undoes, at in rows:
                 target = None if undoes is None else ids[undoes]
-                held = conn.execute(
-                    "SELECT id FROM log WHERE coder = ? AND action = ? AND item_key IS ?"
-                    " AND segment_id IS ? AND model_id IS ? AND detail = ? AND undoes IS ?"
-                    " AND at = ? ORDER BY id LIMIT 1",
-                    (coder, action, item_key, segment_id, model_id, detail, target, at),
-                ).fetchone()
-                if held is not None:
-                    ids.append(held[0])
+                key = (coder, action, item_key, segment_id, model_id, detail, target, at)
+                if key in held:
+                    ids.append(held[key])
                     continue
                 ids.append(row_id(conn.execute(
                     "INSERT INTO log(coder, action, item_key, segment_id, model_id, detail,"
-                    " undoes, at) VALUES (?,?,?,?,?,?,?,?)",
-                    (coder, action, item_key, segment_id, model_id, detail, target, at))))
+                    " undoes, at) VALUES (?,?,?,?,?,?,?,?)", key)))
+                held[key] = ids[-1]
                 added += 1
         return added
 
