@@ -45,12 +45,8 @@ from isp_nlp.interchange.refi_ids import (
     stable_guid,
     user_guid,
 )
-from isp_nlp.interchange.refi_state import (
-    STATE_MEMBER,
-    DocumentState,
-    LogEntry,
-    state_bytes,
-)
+from isp_nlp.interchange.refi_state import STATE_MEMBER
+from isp_nlp.interchange.refi_state_store import project_state
 from isp_nlp.interchange.refi_xml import (
     QdpxContent,
     Selection,
@@ -402,32 +398,6 @@ def export_units(store: Store, tool: str | None = None, positions: str | None = 
     return "codepoints", "the default"
 
 
-def project_state(store: Store, content: QdpxContent, qde: bytes) -> bytes:
-    """The isp-nlp state member of the archive (:mod:`isp_nlp.interchange.refi_state`):
-    documents whose exported text is their stored text, with their segments, coded
-    spans, active annotations and the log rows about them (or about no segment)."""
-    docs: list[DocumentState] = []
-    for document, text in content.texts.items():
-        record = store.transcript_record(document)
-        if record is None or record[0].text != text:
-            continue
-        docs.append(DocumentState(record[0], record[1],
-                                  tuple(store.segments(document=document))))
-    held = {d.transcript.document for d in docs}
-    segment_ids = {s.id for d in docs for s in d.segments}
-    rows = store.log_rows()
-    kept = [r for r in rows if r[4] is None or r[4] in segment_ids]
-    index = {r[0]: i for i, r in enumerate(kept)}
-    log = tuple(LogEntry(coder=r[1], action=r[2], item_key=r[3], segment_id=r[4],
-                         model_id=r[5], detail=r[6], undoes=index.get(r[7]), at=r[8])
-                for r in kept)
-    return state_bytes(
-        qde=qde, positions=content.positions, codebook=content.codebook, documents=docs,
-        codings=[c for c in store.codings() if c.document in held],
-        annotations=[a for a in store.annotations() if a.segment_id in segment_ids],
-        log=log, coders=store.coders(added_only=True))
-
-
 def write_qdpx(store: Store, out: str | Path, *, include_suggestions: bool = False,
                documents: Iterable[str] | None = None,
                pseudonymised_only: bool = False,
@@ -442,7 +412,7 @@ def write_qdpx(store: Store, out: str | Path, *, include_suggestions: bool = Fal
     last ``pseudonymise`` run, nothing to be written still holds one of its names.
     Positions are written in the units of :func:`export_units` (``tool``, ``positions``).
     ``notes`` go into the archive first, before the project's own (not into the project).
-    Beside ``project.qde`` the archive holds isp-nlp's state (:func:`project_state`), so
+    Beside ``project.qde`` the archive holds isp-nlp's state (:func:`isp_nlp.interchange.refi_state_store.project_state`), so
     importing it into isp-nlp gives back exactly this project.
     """
     out = check_out_path(out, ".qdpx")

@@ -38,12 +38,7 @@ from isp_nlp.interchange.refi_project import (
     guid_key,
     read_refi_project,
 )
-from isp_nlp.interchange.refi_state import (
-    STATE_MEMBER,
-    DocumentState,
-    ProjectState,
-    read_state,
-)
+from isp_nlp.interchange.refi_state_store import read_project_state, restorable_documents
 from isp_nlp.records import (
     CODE_DIMENSION,
     Annotation,
@@ -330,46 +325,14 @@ def import_refi(store: Store, path: str | Path, *, sources_dir: str | Path | Non
         return _import_project(store, path, project, warnings)
 
 
-def _state(project: RefiProject, prepared: Sequence[_Prepared], warnings: list[str]
-           ) -> ProjectState | None:
-    """Our own export's state, when the file holds one that fits its project.qde."""
-    if project.state is None:
-        return None
-    texts = {p.transcript.document: p.transcript.text for p in prepared}
-    state = read_state(project.state, project.qde_sha256, texts, project.name)
-    if state is None:
-        warnings.append(f"{project.name}: project.qde was changed after isp-nlp wrote it, "
-                        f"so its isp-nlp state ({STATE_MEMBER}) is ignored and the codings "
-                        "are read from the REFI-QDA part alone.")
-    return state
-
-
-def _state_documents(store: Store, name: str, state: ProjectState | None,
-                     prepared: Sequence[_Prepared], warnings: list[str]
-                     ) -> dict[str, DocumentState]:
-    """The state's documents this import restores: new ones, and those the project holds
-    with the same segments (a document segmented otherwise here is read from the XML)."""
-    if state is None:
-        return {}
-    new = {p.transcript.document for p in prepared if p.new}
-    out: dict[str, DocumentState] = {}
-    for document, held in state.documents.items():
-        if document not in new:
-            here = [(s.start, s.end) for s in store.segments(document=document)]
-            if here != [(s.start, s.end) for s in held.segments]:
-                warnings.append(f"{name}: '{document}' is segmented differently "
-                                "in this project, so its codings are placed on its segments "
-                                "as for any tool's file.")
-                continue
-        out[document] = held
-    return out
-
-
 def _import_project(store: Store, path: Path, project: RefiProject,
                     warnings: list[str]) -> RefiImportOutcome:
     prepared, missing, left_out = _prepare_sources(store, project, warnings)
-    state = _state(project, prepared, warnings)
-    held_docs = _state_documents(store, path.name, state, prepared, warnings)
+    state = read_project_state(
+        project, {p.transcript.document: p.transcript.text for p in prepared}, warnings)
+    held_docs = restorable_documents(store, path.name, state,
+                                     {p.transcript.document for p in prepared if p.new},
+                                     warnings)
     held_segments = {s.id for d in held_docs.values() for s in d.segments}
     current = store.codebook()
     id_map: dict[str, str] = {}
