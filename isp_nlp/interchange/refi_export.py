@@ -412,8 +412,9 @@ def write_qdpx(store: Store, out: str | Path, *, include_suggestions: bool = Fal
     last ``pseudonymise`` run, nothing to be written still holds one of its names.
     Positions are written in the units of :func:`export_units` (``tool``, ``positions``).
     ``notes`` go into the archive first, before the project's own (not into the project).
-    Beside ``project.qde`` the archive holds isp-nlp's state (:func:`isp_nlp.interchange.refi_state_store.project_state`), so
-    importing it into isp-nlp gives back exactly this project.
+    Beside ``project.qde`` the archive holds isp-nlp's state
+    (:func:`isp_nlp.interchange.refi_state_store.project_state`), so importing it into
+    isp-nlp gives back exactly this project.
     """
     out = check_out_path(out, ".qdpx")
     units, why = export_units(store, tool, positions)
