@@ -14,8 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-STAGE_DIMENSION = "stage"
+#: The dimension of multi-label codes; every other dimension is a codebook's single-choice one.
 CODE_DIMENSION = "code"
+#: The single-choice dimension a codebook without ``dimensions:`` has (implementation-support
+#: stages); only :mod:`isp_nlp.codebook` builds it, every other module reads the codebook.
+STAGE_DIMENSION = "stage"
 STAGES = ("push", "push_pull", "exchange", "none")
 
 
@@ -80,7 +83,8 @@ class Segment:
 
 @dataclass(frozen=True)
 class Code:
-    """A codebook entry; ``dimension`` is ``code`` or ``stage``.
+    """A codebook entry: a code (``dimension`` is ``code``) or a value of a single-choice
+    dimension (``dimension`` is that dimension's id).
 
     ``color`` is ``#RRGGBB`` (or empty) as REFI-QDA tools exchange it.
     """
@@ -99,16 +103,67 @@ class Code:
 
 
 @dataclass(frozen=True)
+class Dimension:
+    """A single-choice dimension: a coder gives a segment at most one of its values.
+
+    ``values`` are Codes whose ``dimension`` is this ``id``, in the codebook's order. When
+    ``ordered``, that order is a scale (ordinal agreement, pathways), and ``unordered``
+    names values that stand outside it (such as "none"). ``pathway`` marks the dimension
+    pathways follow (at most one per codebook).
+    """
+
+    id: str
+    name: str
+    values: tuple[Code, ...]
+    ordered: bool = False
+    pathway: bool = False
+    unordered: tuple[str, ...] = ()
+    definition: str = ""
+    #: The GUID of the dimension's parent code in a QDA tool (REFI-QDA); "" if none.
+    guid: str = ""
+
+    @property
+    def value_ids(self) -> tuple[str, ...]:
+        return tuple(v.id for v in self.values)
+
+    @property
+    def scale(self) -> tuple[str, ...]:
+        """The ordered values, lowest first (empty when the dimension is not ordered)."""
+        if not self.ordered:
+            return ()
+        return tuple(v.id for v in self.values if v.id not in self.unordered)
+
+
+@dataclass(frozen=True)
 class Codebook:
-    """Codes (a hierarchy) plus the single-choice stage dimension."""
+    """Codes (multi-label, a hierarchy) plus zero or more single-choice dimensions."""
 
     name: str
     codes: tuple[Code, ...]
-    stages: tuple[Code, ...]
+    dimensions: tuple[Dimension, ...] = ()
 
     @property
     def code_ids(self) -> tuple[str, ...]:
         return tuple(c.id for c in self.codes)
+
+    @property
+    def dimension_ids(self) -> tuple[str, ...]:
+        return tuple(d.id for d in self.dimensions)
+
+    def dimension(self, dimension_id: str) -> Dimension | None:
+        """The dimension with id ``dimension_id``, or None."""
+        return next((d for d in self.dimensions if d.id == dimension_id), None)
+
+    @property
+    def pathway(self) -> Dimension | None:
+        """The dimension pathways follow, or None when the codebook marks none."""
+        return next((d for d in self.dimensions if d.pathway), None)
+
+    @property
+    def stages(self) -> tuple[Code, ...]:
+        """Values of the ``stage`` dimension (transitional; empty without one)."""
+        dim = self.dimension(STAGE_DIMENSION)
+        return dim.values if dim else ()
 
     @property
     def stage_ids(self) -> tuple[str, ...]:

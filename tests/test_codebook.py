@@ -9,7 +9,13 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from isp_nlp.codebook.check import DEFAULT_STAGES, check_codebook, is_stage, normalise_stage
+from isp_nlp.codebook.check import (
+    DEFAULT_STAGES,
+    check_codebook,
+    is_stage,
+    normalise_stage,
+    stage_dimension,
+)
 from isp_nlp.codebook.load import (
     ancestors,
     children,
@@ -424,7 +430,8 @@ def codebooks(draw: st.DrawFn) -> Codebook:
         )
         for sid in STAGES
     )
-    return Codebook(name=draw(_text), codes=tuple(code_list), stages=stages)
+    return Codebook(name=draw(_text), codes=tuple(code_list),
+                    dimensions=(stage_dimension(stages),))
 
 
 @settings(max_examples=60, deadline=None)

@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from isp_nlp.cli import cli
+from isp_nlp.codebook.check import stage_dimension
 from isp_nlp.errors import InputFileError
 from isp_nlp.interchange.refi_codebook import (
     CODEBOOK_NS,
@@ -74,7 +75,7 @@ def _sample() -> Codebook:
     )
     stages = tuple(Code(s, s.replace("_", "-").title(), definition=f"{s} stage",
                         dimension=STAGE_DIMENSION) for s in STAGES)
-    return Codebook("sample", codes, stages)
+    return Codebook("sample", codes, (stage_dimension(stages),))
 
 
 # --------------------------------------------------------------------------- real files

@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from isp_nlp.cli import cli
+from isp_nlp.codebook.check import stage_dimension
 from isp_nlp.coded.spans import annotations_from_placement, place_codings
 from isp_nlp.embed import text_key
 from isp_nlp.errors import InputFileError, ProjectError
@@ -397,7 +398,7 @@ def _tiny() -> tuple[Codebook, dict[str, list[Segment]], dict[str, str]]:
     segs = [Segment("s0", "d", 0, 0, "turn", "A", 0, 12, text[:12]),
             Segment("s1", "d", 1, 1, "turn", "B", 13, len(text), text[13:])]
     book = Codebook("b", (Code("x", "X"), Code("y", "Y")),
-                    (Code("push", "Push", dimension="stage"),))
+                    (stage_dimension((Code("push", "Push", dimension="stage"),)),))
     return book, {"d": segs}, {"d": text}
 
 
@@ -455,7 +456,8 @@ def test_a_text_stored_with_crlf_and_bom_exports_lf_through_the_store(tmp_path: 
                             (Turn(0, "P1", a, a + 7), Turn(1, "P2", b, b + 9)), "text")
     segs = [Segment("w0", "win", 0, 0, "turn", "P1", a, a + 7, text[a:a + 7]),
             Segment("w1", "win", 1, 1, "turn", "P2", b, b + 9, text[b:b + 9])]
-    book = Codebook("b", (Code("x", "X"),), (Code("push", "Push", dimension="stage"),))
+    book = Codebook("b", (Code("x", "X"),),
+                    (stage_dimension((Code("push", "Push", dimension="stage"),)),))
     with Store.create(tmp_path / "project.sqlite") as store:
         store.add_transcripts([(transcript, segs, "turn")])
         store.save_codebook(book, "test")
@@ -499,7 +501,7 @@ def test_codings_read_from_a_qda_tool_are_not_written_twice(built: Path, tmp_pat
 
 def test_characters_xml_cannot_hold_are_dropped_from_names() -> None:
     book = Codebook("b", (Code("x", "Bad\x0bname", definition="nul\x00 here \ufffe"),),
-                    (Code("push", "Push", dimension="stage"),))
+                    (stage_dimension((Code("push", "Push", dimension="stage"),)),))
     content = QdpxContent(name="p\x01", origin="isp-nlp", codebook=book,
                           users=(Coder("a\x1bna", "a1b2c3d4-0000-4000-8000-000000000001"),),
                           texts={"doc\x0c1": "text"}, selections=())
@@ -621,11 +623,11 @@ def test_cli_export_qdc_is_the_codebook_export(built: Path, tmp_path: Path) -> N
 
 
 def test_the_codebook_reads_back_from_the_qdpx_even_with_renamed_stages(tmp_path: Path) -> None:
-    book = Codebook("b", (Code("x", "X", definition="Ex."),),
-                    (Code("push", "Push", dimension="stage", definition="P."),
-                     Code("push_pull", "Push/pull", dimension="stage"),
-                     Code("exchange", "Exchange", dimension="stage"),
-                     Code("none", "No stage evident", dimension="stage", definition="N.")))
+    book = Codebook("b", (Code("x", "X", definition="Ex."),), (stage_dimension((
+        Code("push", "Push", dimension="stage", definition="P."),
+        Code("push_pull", "Push/pull", dimension="stage"),
+        Code("exchange", "Exchange", dimension="stage"),
+        Code("none", "No stage evident", dimension="stage", definition="N."))),))
     out = tmp_path / "b.qdpx"
     content = QdpxContent(name="p", origin="isp-nlp", codebook=book, users=(), texts={},
                           selections=())

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from isp_nlp.cli import cli
-from isp_nlp.codebook.check import DEFAULT_STAGES
+from isp_nlp.codebook.check import stage_dimension
 from isp_nlp.errors import ProjectError
 from isp_nlp.ingest.verbatim import decode_verbatim, verbatim_transcript, verbatim_turns
 from isp_nlp.interchange.offsets import splits_word
@@ -300,7 +300,7 @@ def test_codes_merge_into_an_existing_codebook_by_id_and_stable_guid(project: Pa
     mine = Code(id="t1", name="Trust (mine)")
     with open_project(project) as store:
         store.save_codebook(Codebook("mine", (Code(id="doubt", name="Doubt"), mine),
-                                     tuple(DEFAULT_STAGES)), source="t")
+                                     (stage_dimension(),)), source="t")
     # "Trust" carries our stable GUID for t1, so it is t1; "Doubt" matches by id; one is new
     extra = '<Code guid="cccccccc-0000-0000-0000-0000000000aa" name="New one" isCodable="true"/>'
     book = codebook_xml(extra).replace(C_TOP, code_guid(mine))

@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 
+from isp_nlp.codebook.check import stage_dimension
 from isp_nlp.errors import IspNlpError
 from isp_nlp.records import STAGES, Code, Codebook, Decision, Evidence, Segment
 from isp_nlp.review.queue import SORTERS, ReviewItem, by_uncertainty, in_document_order, pending
@@ -50,7 +51,7 @@ CODEBOOK = Codebook(
         Code("peer_learning", "Peer learning"),
         Code("trust", "Trust", parent="peer_learning"),
     ),
-    stages=tuple(Code(s, s, dimension="stage") for s in STAGES),
+    dimensions=(stage_dimension(tuple(Code(s, s, dimension="stage") for s in STAGES)),),
 )
 
 
@@ -232,7 +233,7 @@ def test_a_codebook_without_stages_offers_and_takes_no_stage(items):
     from dataclasses import replace
 
     session = ReviewSession(list(by_uncertainty(items)), MemoryRecorder(), "alice",
-                            replace(CODEBOOK, stages=()))
+                            replace(CODEBOOK, dimensions=()))
     assert session.stage_ids == ()
     with pytest.raises(IspNlpError, match="has no stages, so a stage 'push' cannot be given"):
         session.relabel(["trust"], "push")

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from isp_nlp.codebook.check import stage_dimension
 from isp_nlp.errors import ProjectError
 from isp_nlp.records import (
     Annotation,
@@ -57,8 +58,8 @@ def make_transcript(document: str = "doc1", n: int = 4, sha: str = "a" * 64):
 CODEBOOK = Codebook(
     name="t",
     codes=(Code(id="training", name="Training"), Code(id="trust", name="Trust")),
-    stages=tuple(Code(id=s, name=s, dimension="stage")
-                 for s in ("push", "push_pull", "exchange", "none")),
+    dimensions=(stage_dimension(tuple(Code(id=s, name=s, dimension="stage")
+                 for s in ("push", "push_pull", "exchange", "none"))),),
 )
 
 
@@ -125,7 +126,7 @@ def test_codebook_round_trip_and_guard(store: Store) -> None:
     assert store.codebook() == CODEBOOK
     store.import_annotations([Annotation("doc1-1", "ana", "code", "trust")], source="a")
     smaller = Codebook(name="t", codes=(Code(id="training", name="Training"),),
-                       stages=CODEBOOK.stages)
+                       dimensions=CODEBOOK.dimensions)
     with pytest.raises(ProjectError, match="trust"):
         store.save_codebook(smaller, "small.yaml")
 
@@ -283,7 +284,7 @@ def test_version_1_database_upgrades_in_place_keeping_evidence(tmp_path: Path) -
         s.add_transcripts([(t, segs, "turn")])
         _downgrade_to_version_1(s, written)
     with Store.open(path) as s:
-        assert s.schema_version() == SCHEMA_VERSION == 6
+        assert s.schema_version() == SCHEMA_VERSION == 7
         columns = [r[1] for r in s.conn.execute("PRAGMA table_info(suggestions)")]
         assert "evidence" not in columns
         assert sorted(s.suggestions("m1"), key=repr) == sorted(written, key=repr)
@@ -301,10 +302,10 @@ def test_version_2_database_upgrades_in_place_keeping_its_codebook(tmp_path: Pat
             "DROP TABLE codings; DROP TABLE coders; DROP TABLE notes;"
             "UPDATE meta SET value = '2' WHERE key = 'schema_version'; COMMIT;")
     with Store.open(path) as s:
-        assert s.schema_version() == SCHEMA_VERSION == 6
+        assert s.schema_version() == SCHEMA_VERSION == 7
         assert s.codebook() == CODEBOOK
         coloured = Codebook(CODEBOOK.name, (replace(CODEBOOK.codes[0], color="#46AA00"),
-                                            *CODEBOOK.codes[1:]), CODEBOOK.stages)
+                                            *CODEBOOK.codes[1:]), CODEBOOK.dimensions)
         s.save_codebook(coloured, "codebook.qdc")
     with Store.open(path) as s:
         assert s.codebook() == coloured

@@ -1,7 +1,8 @@
 """Codebook checking: every problem in a codebook dict as one plain sentence.
 
-Also the stage dimension's defaults and spelling normalisation, which checking
-and loading share. :mod:`isp_nlp.codebook.load` builds the Codebook once this passes.
+Also the default stage dimension (for codebooks without ``dimensions:``) and the
+spelling normalisation of dimension values, which checking, loading and the
+coded-segment readers share. :mod:`isp_nlp.codebook.load` builds the Codebook once this passes.
 """
 
 from __future__ import annotations
@@ -12,11 +13,19 @@ import reprlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from isp_nlp.records import STAGE_DIMENSION, STAGES, Code
+from isp_nlp.records import CODE_DIMENSION, STAGE_DIMENSION, STAGES, Code, Dimension
 
-TOP_KEYS = ("name", "codes", "stage")
+TOP_KEYS = ("name", "codes", "dimensions", "stage")
 CODE_KEYS = ("id", "name", "parent", "definition", "include", "exclude", "examples", "color")
 STAGE_KEYS = ("id", "name", "definition", "include", "exclude", "examples", "color")
+DIMENSION_KEYS = ("id", "name", "definition", "ordered", "pathway", "values")
+VALUE_KEYS = ("id", "name", "definition", "include", "exclude", "examples", "color", "unordered")
+#: Names a dimension may not take: the code dimension and the coded-segments CSV's own
+#: columns (a dimension is a column of that CSV, named by its id).
+RESERVED_DIMENSION_IDS = (CODE_DIMENSION, "document", "segment", "text", "coder", "speaker",
+                          "start", "end", "provenance", "none")
+#: A dimension id: it names a CSV column and a command-line value, so no spaces.
+DIMENSION_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 TEXT_FIELDS = ("definition", "include", "exclude")
 #: Levels a code may sit below the top (a top-level code is level 1). A REFI-QDA export
 #: writes nested codes as nested XML, which Python serialises recursively and cannot write
@@ -42,28 +51,59 @@ DEFAULT_STAGES: tuple[Code, ...] = tuple(
 _DEFAULT_STAGE_BY_ID = {s.id: s for s in DEFAULT_STAGES}
 
 
-# --------------------------------------------------------------------------- stages
+def stage_dimension(values: Sequence[Code] = DEFAULT_STAGES) -> Dimension:
+    """The dimension a codebook without ``dimensions:`` has: the implementation-support
+    stages push < push_pull < exchange, with 'none' outside the order; pathways follow it."""
+    return Dimension(id=STAGE_DIMENSION, name="Stage", values=tuple(values), ordered=True,
+                     pathway=True, unordered=("none",))
 
 
-def normalise_stage(value: str | None) -> str | None:
-    """Map a stage spelling ("Push/Pull", "push-pull", "PUSH_PULL") to its canonical id.
+# --------------------------------------------------------------------------- values
 
-    Empty or None gives None (no stage given); an unknown value is returned
-    stripped so the caller can report it (see :func:`is_stage`).
+
+def _spelling_key(text: str) -> str:
+    tokens = [t for t in re.split(r"[^0-9a-z]+", text.casefold()) if t and t != "and"]
+    return "_".join(tokens)
+
+
+def normalise_value(dimension: Dimension, value: str | None) -> str | None:
+    """Map a spelling of one of ``dimension``'s values to its id: the id itself, or the id
+    or name written with other case, spaces or punctuation ("Push/Pull", "push-pull" and
+    "PUSH_PULL" all give ``push_pull``).
+
+    Empty or None gives None (no value given); an unknown value is returned stripped so
+    the caller can report it (see :func:`is_value`).
     """
     if value is None:
         return None
     text = str(value).strip()
     if not text:
         return None
-    tokens = [t for t in re.split(r"[^0-9a-z]+", text.casefold()) if t and t != "and"]
-    key = "_".join(tokens)
-    return key if key in STAGES else text
+    if text in dimension.value_ids:
+        return text
+    key = _spelling_key(text)
+    for v in dimension.values:
+        if key and key in (_spelling_key(v.id), _spelling_key(v.name)):
+            return v.id
+    return text
+
+
+def is_value(dimension: Dimension, value: str | None) -> bool:
+    """True when ``value`` normalises to one of ``dimension``'s value ids."""
+    return normalise_value(dimension, value) in dimension.value_ids
+
+
+def normalise_stage(value: str | None) -> str | None:
+    """:func:`normalise_value` on the default stage dimension (transitional)."""
+    return normalise_value(_DEFAULT_STAGE_DIMENSION, value)
 
 
 def is_stage(value: str | None) -> bool:
-    """True when ``value`` normalises to one of the four stage ids."""
+    """True when ``value`` normalises to one of the four stage ids (transitional)."""
     return normalise_stage(value) in STAGES
+
+
+_DEFAULT_STAGE_DIMENSION = stage_dimension()
 
 
 # --------------------------------------------------------------------------- checking
@@ -195,7 +235,12 @@ def check_codebook(
     else:
         _check_codes(ck, codes)
     if data.get("stage") is not None:
+        if data.get("dimensions") is not None:
+            ck.add("the codebook has both `stage:` and `dimensions:`; declare the stage as one "
+                   "of the `dimensions:` (id: stage) and remove `stage:`")
         _check_stages(ck, data["stage"])
+    if data.get("dimensions") is not None:
+        _check_dimensions(ck, data["dimensions"])
     return ck.problems
 
 
@@ -350,6 +395,102 @@ def _check_stages(ck: _Checker, stages: Any) -> None:
             f"`stage:` is missing {', '.join(missing)}; list all four stages "
             f"{', '.join(STAGES)} or remove `stage:` to use the defaults"
         )
+
+
+def _check_dimensions(ck: _Checker, dims: Any) -> None:
+    if not isinstance(dims, list):
+        ck.add(f"`dimensions:` is {_type_name(dims)}; expected a list of entries starting "
+               "with '- id:' (or [] for a codebook with codes only)")
+        return
+    seen: dict[str, str] = {}
+    pathways: list[str] = []
+    for i, entry in enumerate(dims):
+        pos = ck.at(f"dimensions[{i}]")
+        if not isinstance(entry, Mapping):
+            ck.add(f"{pos} is {_type_name(entry)}; expected a mapping with id and values")
+            continue
+        dim_id = ck.text(entry, "id", pos, required=True)
+        who = f"dimension '{dim_id}' ({pos})" if dim_id else pos
+        ck.keys(entry, DIMENSION_KEYS, who)
+        ck.text(entry, "name", who, required=False)
+        ck.text(entry, "definition", who, required=False)
+        flags = {}
+        for key in ("ordered", "pathway"):
+            value = entry.get(key, False)
+            if not isinstance(value, bool):
+                ck.add(f"{who} has {key} {_show(value)}; write {key}: true or {key}: false")
+                value = False
+            flags[key] = value
+        if dim_id:
+            if not DIMENSION_ID.fullmatch(dim_id):
+                ck.add(f"{who} has an id with spaces or punctuation; it names a CSV column, "
+                       "so use letters, digits and _ (e.g. talk_type)")
+            elif dim_id.casefold() in RESERVED_DIMENSION_IDS:
+                ck.add(f"{who} takes the name '{dim_id}', which the coded-segments CSV "
+                       "already uses for another column; choose another id")
+            elif dim_id in seen:
+                ck.add(f"dimension id '{dim_id}' is used twice ({seen[dim_id]} and {pos}); "
+                       "give each dimension a unique id")
+            else:
+                seen[dim_id] = pos
+        if flags["pathway"]:
+            pathways.append(who)
+            if not flags["ordered"]:
+                ck.add(f"{who} is the pathway dimension but not ordered; pathways follow an "
+                       "order, so add `ordered: true` and list the values in that order")
+        _check_values(ck, entry.get("values"), who, ordered=flags["ordered"])
+    if len(pathways) > 1:
+        ck.add(f"{' and '.join(pathways)} both say `pathway: true`; pathways follow one "
+               "dimension, so keep it on one")
+
+
+def _check_values(ck: _Checker, values: Any, who: str, *, ordered: bool) -> None:
+    if not isinstance(values, list) or len(values) < 2:
+        what = "no `values:`" if values is None else (
+            f"values that are {_type_name(values)}" if not isinstance(values, list)
+            else f"{len(values)} value")
+        ck.add(f"{who} has {what}; a single-choice dimension needs a `values:` list of at "
+               "least two entries (- id: ...)")
+        if not isinstance(values, list):
+            return
+    seen: dict[str, int] = {}
+    on_scale = 0
+    for j, entry in enumerate(values):
+        pos = f"{who} values[{j}]"
+        if isinstance(entry, str) and entry.strip():
+            value_id = entry.strip()
+            unordered = False
+        elif isinstance(entry, Mapping):
+            value_id = ck.text(entry, "id", pos, required=True)
+            vwho = f"value '{value_id}' of {who}" if value_id else pos
+            ck.keys(entry, VALUE_KEYS, vwho)
+            ck.text(entry, "name", vwho, required=False)
+            for key in TEXT_FIELDS:
+                ck.text(entry, key, vwho, required=False)
+            ck.examples(entry, vwho)
+            ck.color(entry, vwho)
+            unordered = entry.get("unordered", False)
+            if not isinstance(unordered, bool):
+                ck.add(f"{vwho} has unordered {_show(unordered)}; write unordered: true or "
+                       "leave it out")
+                unordered = False
+            elif unordered and not ordered:
+                ck.add(f"{vwho} says `unordered: true` but {who} is not ordered; remove it, "
+                       "or add `ordered: true` to the dimension")
+            if not value_id:
+                continue
+        else:
+            ck.add(f"{pos} is {_type_name(entry)}; expected a value id or a mapping with `id:`")
+            continue
+        if value_id in seen:
+            ck.add(f"{who} lists value '{value_id}' twice (values[{seen[value_id]}] and "
+                   f"values[{j}]); keep one")
+            continue
+        seen[value_id] = j
+        on_scale += not unordered
+    if ordered and len(seen) >= 2 and on_scale < 2:
+        ck.add(f"{who} is ordered but fewer than two of its values are on the order; mark "
+               "only values outside the order (such as 'none') `unordered: true`")
 
 
 # --------------------------------------------------------------------------- building

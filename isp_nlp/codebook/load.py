@@ -1,8 +1,19 @@
-"""Load and check a codebook, walk its hierarchy, and normalise stage labels.
+"""Load and check a codebook, walk its hierarchy, and name its single-choice dimensions.
 
-A codebook is a YAML file::
+A codebook is a YAML file (JSON alike)::
 
     name: ISP demo codebook              # optional (defaults to the file name)
+    dimensions:                          # optional: single-choice dimensions (see below)
+      - id: phase                        # required, unique; names the CSV column
+        name: Phase of the work          # optional (defaults to the id)
+        definition: ...                  # optional text
+        ordered: true                    # optional: the values are a scale, in this order
+        pathway: true                    # optional: pathways follow it (one dimension at most)
+        values:                          # at least two, like codes (a bare id also works)
+          - {id: early, name: Early, definition: ..., include: ..., exclude: ..., examples: []}
+          - {id: middle, name: Middle}
+          - {id: late, name: Late}
+          - {id: unclear, name: Unclear, unordered: true}   # outside the order
     codes:
       - id: strategies                   # required, unique; [a-z0-9_] recommended
         name: Implementation support strategies   # required
@@ -14,19 +25,16 @@ A codebook is a YAML file::
       - id: didactic_training
         name: Didactic training
         parent: strategies               # optional; another code's id
-    stage:                               # optional: the single-choice stage dimension
-      - id: push
-        name: Push
-        definition: ...
-      - id: push_pull
-      - id: exchange
-      - id: none
 
-Codes form a hierarchy through ``parent`` (no cycles). When ``stage`` is
-omitted the four standard stages are used; when given, its ids must be
-exactly ``push``, ``push_pull``, ``exchange`` and ``none`` (any order; names
-and definitions are free, and missing ones take the defaults). A stage entry
-may also be written as a bare id (``stage: [push, push_pull, exchange, none]``).
+Codes form a hierarchy through ``parent`` (no cycles); a segment may take any number of
+them. A segment takes at most one value of each dimension.
+
+Without a ``dimensions:`` key the codebook has the implementation-support ``stage``
+dimension (push < push_pull < exchange, with ``none`` outside the order; pathways follow
+it), as before dimensions could be declared; ``dimensions: []`` declares none. The older
+``stage:`` key still reads: its ids must be exactly ``push``, ``push_pull``, ``exchange``
+and ``none`` (any order; names and definitions are free, and missing ones take the
+defaults), or bare ids (``stage: [push, push_pull, exchange, none]``).
 """
 
 from __future__ import annotations
@@ -40,14 +48,14 @@ import yaml
 
 from isp_nlp.codebook.check import (
     _DEFAULT_STAGE_BY_ID,
-    DEFAULT_STAGES,
     TEXT_FIELDS,
     _hint,
     _summary,
     check_codebook,
+    stage_dimension,
 )
 from isp_nlp.errors import CodebookError, InputFileError
-from isp_nlp.records import CODE_DIMENSION, STAGE_DIMENSION, STAGES, Code, Codebook
+from isp_nlp.records import CODE_DIMENSION, STAGE_DIMENSION, STAGES, Code, Codebook, Dimension
 from isp_nlp.store.files import read_regular
 
 
@@ -85,6 +93,24 @@ def _build_stage(entry: Any) -> Code:
     return replace(code, name=code.name or base.name, definition=code.definition or base.definition)
 
 
+def _build_dimension(entry: Mapping[str, Any]) -> Dimension:
+    dim_id = _text(entry, "id")
+    values: list[Code] = []
+    unordered: list[str] = []
+    for value in entry["values"]:
+        if isinstance(value, str):
+            values.append(Code(id=value.strip(), name=value.strip(), dimension=dim_id))
+            continue
+        code = _build_code(value, dim_id)
+        values.append(replace(code, parent=None, name=code.name or code.id))
+        if value.get("unordered") is True:
+            unordered.append(code.id)
+    ordered = entry.get("ordered") is True
+    return Dimension(id=dim_id, name=_text(entry, "name") or dim_id, values=tuple(values),
+                     ordered=ordered, pathway=entry.get("pathway") is True,
+                     unordered=tuple(unordered), definition=_text(entry, "definition"))
+
+
 def codebook_from_dict(
     data: Any, source: str = "codebook", *, lines: Mapping[str, int] | None = None
 ) -> Codebook:
@@ -95,13 +121,14 @@ def codebook_from_dict(
     name = data.get("name")
     name = name.strip() if isinstance(name, str) and name.strip() else Path(source).stem
     codes = tuple(_build_code(e, CODE_DIMENSION) for e in data["codes"])
-    stage_data = data.get("stage")
-    if stage_data is None:
-        stages = DEFAULT_STAGES
+    if data.get("dimensions") is not None:
+        dimensions = tuple(_build_dimension(e) for e in data["dimensions"])
+    elif data.get("stage") is not None:
+        by_id = {s.id: s for s in (_build_stage(e) for e in data["stage"])}
+        dimensions = (stage_dimension(tuple(by_id[s] for s in STAGES)),)
     else:
-        by_id = {s.id: s for s in (_build_stage(e) for e in stage_data)}
-        stages = tuple(by_id[s] for s in STAGES)
-    return Codebook(name=name, codes=codes, stages=stages)
+        dimensions = (stage_dimension(),)
+    return Codebook(name=name, codes=codes, dimensions=dimensions)
 
 
 def _code_to_dict(code: Code, with_parent: bool) -> dict[str, Any]:
@@ -118,12 +145,30 @@ def _code_to_dict(code: Code, with_parent: bool) -> dict[str, Any]:
     return out
 
 
+def _dimension_to_dict(dim: Dimension) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": dim.id, "name": dim.name}
+    if dim.definition:
+        out["definition"] = dim.definition
+    if dim.ordered:
+        out["ordered"] = True
+    if dim.pathway:
+        out["pathway"] = True
+    values = []
+    for value in dim.values:
+        entry = _code_to_dict(value, False)
+        if value.id in dim.unordered:
+            entry["unordered"] = True
+        values.append(entry)
+    out["values"] = values
+    return out
+
+
 def codebook_to_dict(codebook: Codebook) -> dict[str, Any]:
     """Plain data (YAML/JSON-ready) that :func:`codebook_from_dict` turns back into ``codebook``."""
     return {
         "name": codebook.name,
+        "dimensions": [_dimension_to_dict(d) for d in codebook.dimensions],
         "codes": [_code_to_dict(c, True) for c in codebook.codes],
-        "stage": [_code_to_dict(s, False) for s in codebook.stages],
     }
 
 
@@ -223,7 +268,8 @@ def _yaml_lines(node: Any) -> dict[str, int]:
     if not isinstance(node, yaml.MappingNode):
         return lines
     for key_node, value_node in node.value:
-        if key_node.value in ("codes", "stage") and isinstance(value_node, yaml.SequenceNode):
+        if key_node.value in ("codes", "stage", "dimensions") and isinstance(
+                value_node, yaml.SequenceNode):
             for i, item in enumerate(value_node.value):
                 lines[f"{key_node.value}[{i}]"] = item.start_mark.line + 1
     return lines

@@ -22,7 +22,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from isp_nlp.codebook.check import DEFAULT_STAGES, MAX_CODE_DEPTH, depth_fix, too_deep
+from isp_nlp.codebook.check import (
+    MAX_CODE_DEPTH,
+    depth_fix,
+    stage_dimension,
+    too_deep,
+)
 from isp_nlp.coded.spans import Coverage, annotations_from_placement, coverage, place_codings
 from isp_nlp.errors import InputFileError, ProjectError
 from isp_nlp.ingest.render import RawTurn, build_transcript
@@ -308,7 +313,7 @@ def import_excerpts(
             raise ProjectError(f"{name}: the project has no codebook to resolve the excerpts' "
                                "codes against; load one with `isp-nlp codebook load FILE`, or "
                                "pass --add-codes to build it from the file's codes.")
-        codebook = Codebook(name=path.stem, codes=(), stages=DEFAULT_STAGES)
+        codebook = Codebook(name=path.stem, codes=(), dimensions=(stage_dimension(),))
     resolver = CodeResolver(codebook, add=add_codes)
     known = frozenset().union(*(resolver.known_names(sep) for sep in (": ", "::", "\\")))
     file = read_excerpts(path, fmt, known=known)
@@ -344,7 +349,7 @@ def import_excerpts(
                                    for t in rebuilt])
         if resolver.added:
             store.save_codebook(Codebook(name=codebook.name, codes=tuple(resolver.codes),
-                                         stages=codebook.stages), source=str(path))
+                                         dimensions=codebook.dimensions), source=str(path))
         texts = store.transcript_texts()
         codings = _locate(rows, matched, texts, coders, resolved, name, warnings)
         store.add_coders([Coder(name=c) for c in sorted(set(coders.values()))])

@@ -38,6 +38,7 @@ from isp_nlp.codebook.check import (
     MAX_CODE_DEPTH,
     MAX_CODES,
     normalise_stage,
+    stage_dimension,
 )
 from isp_nlp.codebook.load import MAX_CODEBOOK_BYTES
 from isp_nlp.errors import InputFileError
@@ -306,7 +307,8 @@ def codebook_from_root(root: ET.Element, name: str
             f"{path.name}: empty <Sets/> (the schema wants at least one Set); ignored."
             if count == 0 else f"{path.name}: {count} code set(s) in <Sets> are not imported.")
     stages = stages or ()
-    book = Codebook(name=path.stem, codes=tuple(reader.codes), stages=stages)
+    book = Codebook(name=path.stem, codes=tuple(reader.codes),
+                    dimensions=(stage_dimension(stages),) if stages else ())
     return CodebookImport(book, tuple(reader.warnings)), reader.guids
 
 

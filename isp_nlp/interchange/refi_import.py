@@ -130,7 +130,8 @@ def merge_codebooks(current: Codebook | None, incoming: Codebook,
         held.add(new_id)
     if not added:
         return current, id_map, 0
-    merged = Codebook(name=current.name, codes=(*current.codes, *added), stages=current.stages)
+    merged = Codebook(name=current.name, codes=(*current.codes, *added),
+                      dimensions=current.dimensions)
     return merged, id_map, len(added)
 
 

@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from isp_nlp.codebook.check import MAX_CODE_DEPTH, MAX_CODES, too_deep
+from isp_nlp.codebook.check import MAX_CODE_DEPTH, MAX_CODES, stage_dimension, too_deep
 from isp_nlp.errors import InputFileError
 from isp_nlp.records import (
     CODE_DIMENSION,
@@ -188,7 +188,7 @@ def _codebook(raw: Any) -> Codebook:
                     guid=_str(c.get("guid"), f"the GUID of code {i + 1}"))
         (stages if dimension == STAGE_DIMENSION else codes).append(code)
     book = Codebook(name=_str(raw.get("name"), "the codebook's name"), codes=tuple(codes),
-                    stages=tuple(stages))
+                    dimensions=(stage_dimension(tuple(stages)),) if stages else ())
     _check_codebook(book)
     return book
 

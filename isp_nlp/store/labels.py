@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 
 from isp_nlp.errors import ProjectError
-from isp_nlp.records import Annotation, Code, Codebook
+from isp_nlp.records import CODE_DIMENSION, Annotation, Code, Codebook, Dimension
 from isp_nlp.store.registry import now, row_id
 
 
@@ -30,7 +30,7 @@ class LabelTables:
         """Replace the project's codebook; refuse if annotations use removed codes."""
         with self.transaction() as conn:
             new_ids = {("code", c.id) for c in codebook.codes}
-            new_ids |= {("stage", s.id) for s in codebook.stages}
+            new_ids |= {(d.id, v.id) for d in codebook.dimensions for v in d.values}
             used = conn.execute(
                 "SELECT DISTINCT dimension, label FROM annotations"
                 " WHERE label IS NOT NULL AND retracted_by IS NULL"
@@ -42,6 +42,7 @@ class LabelTables:
                     f"({', '.join(missing[:5])}); keep those codes or recode the segments first"
                 )
             conn.execute("DELETE FROM codes")
+            conn.execute("DELETE FROM dimensions")
             conn.execute(
                 "INSERT OR REPLACE INTO codebook(id, name, source, loaded_at) VALUES (1, ?, ?, ?)",
                 (codebook.name, source, now()),
@@ -49,11 +50,18 @@ class LabelTables:
             rows = [
                 (c.id, c.dimension, i, c.name, c.parent, c.definition, c.include, c.exclude,
                  json.dumps(list(c.examples)), c.color, c.guid)
-                for i, c in enumerate([*codebook.codes, *codebook.stages])
+                for i, c in enumerate(
+                    [*codebook.codes, *(v for d in codebook.dimensions for v in d.values)])
             ]
             conn.executemany(
                 "INSERT INTO codes(id, dimension, position, name, parent, definition, include,"
                 " exclude, examples, color, guid) VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+            conn.executemany(
+                "INSERT INTO dimensions(id, position, name, definition, ordered, pathway,"
+                " unordered, guid) VALUES (?,?,?,?,?,?,?,?)",
+                [(d.id, i, d.name, d.definition, int(d.ordered), int(d.pathway),
+                  json.dumps(list(d.unordered)), d.guid)
+                 for i, d in enumerate(codebook.dimensions)])
 
     def codebook(self) -> Codebook | None:
         """The project's codebook, or None before one is loaded."""
@@ -61,7 +69,7 @@ class LabelTables:
         if head is None:
             return None
         codes: list[Code] = []
-        stages: list[Code] = []
+        values: dict[str, list[Code]] = {}
         for r in self.conn.execute(
             "SELECT id, dimension, name, parent, definition, include, exclude, examples, color,"
             " guid FROM codes ORDER BY position"
@@ -69,8 +77,16 @@ class LabelTables:
             code = Code(id=r[0], dimension=r[1], name=r[2], parent=r[3], definition=r[4],
                         include=r[5], exclude=r[6], examples=tuple(json.loads(r[7])),
                         color=r[8], guid=r[9])
-            (stages if code.dimension == "stage" else codes).append(code)
-        return Codebook(name=head[0], codes=tuple(codes), stages=tuple(stages))
+            (codes if code.dimension == CODE_DIMENSION else values.setdefault(
+                code.dimension, [])).append(code)
+        dimensions = tuple(
+            Dimension(id=r[0], name=r[1], definition=r[2], ordered=bool(r[3]),
+                      pathway=bool(r[4]), unordered=tuple(json.loads(r[5])), guid=r[6],
+                      values=tuple(values.get(r[0], ())))
+            for r in self.conn.execute(
+                "SELECT id, name, definition, ordered, pathway, unordered, guid"
+                " FROM dimensions ORDER BY position"))
+        return Codebook(name=head[0], codes=tuple(codes), dimensions=dimensions)
 
     # -- annotations -------------------------------------------------------
     def import_annotations(self, annotations: Sequence[Annotation], *, source: str) -> dict:

@@ -7,7 +7,7 @@ import sqlite3
 from collections.abc import Callable
 from importlib import resources
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 
 def schema() -> str:
@@ -77,6 +77,16 @@ def _out_of_fold_runs(conn: sqlite3.Connection) -> None:
         " (SELECT 1 FROM suggestions AS s WHERE s.model_id = m.id || '/cv')")
 
 
+def _dimensions(conn: sqlite3.Connection) -> None:
+    """Version 6 → 7: a codebook declares its single-choice dimensions. A project whose
+    codebook has stage values gets the stage dimension those values belonged to (ordered
+    push < push_pull < exchange, 'none' outside the order, followed by pathways)."""
+    conn.execute(_table_sql("dimensions"))
+    if conn.execute("SELECT 1 FROM codes WHERE dimension = 'stage' LIMIT 1").fetchone():
+        conn.execute("INSERT OR IGNORE INTO dimensions(id, position, name, ordered, pathway,"
+                     " unordered) VALUES ('stage', 0, 'Stage', 1, 1, '[\"none\"]')")
+
+
 #: Schema upgrades: ``MIGRATIONS[v]`` turns version ``v`` into ``v + 1``. They run in one
 #: transaction with the version bump, so a database is upgraded wholly or not at all.
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
@@ -85,4 +95,5 @@ MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     3: _codings_coders_notes,
     4: _code_guids,
     5: _out_of_fold_runs,
+    6: _dimensions,
 }

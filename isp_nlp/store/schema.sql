@@ -1,4 +1,4 @@
--- isp-nlp project database, schema version 5. Loaded by store/database.py, which also
+-- isp-nlp project database, schema version 7. Loaded by store/database.py, which also
 -- upgrades older versions in place (see MIGRATIONS there).
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS transcripts (
@@ -45,6 +45,18 @@ CREATE TABLE IF NOT EXISTS codes (
     color TEXT NOT NULL DEFAULT '',
     guid TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (dimension, id)
+);
+-- The codebook's single-choice dimensions. Their values are the codes rows whose
+-- dimension is the dimension's id. unordered is a JSON list of value ids outside the order.
+CREATE TABLE IF NOT EXISTS dimensions (
+    id TEXT PRIMARY KEY,
+    position INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    definition TEXT NOT NULL DEFAULT '',
+    ordered INTEGER NOT NULL DEFAULT 0,
+    pathway INTEGER NOT NULL DEFAULT 0,
+    unordered TEXT NOT NULL DEFAULT '[]',
+    guid TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS log (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
