@@ -233,7 +233,9 @@ def export_codes(store: Store, path: str | Path) -> int:
     from isp_nlp.coded.safe_csv import write_safe_csv
 
     by_id = {s.id: s for s in store.segments()}
-    frame = annotations_to_frame(store.annotations(), by_id)
+    codebook = store.codebook()
+    frame = annotations_to_frame(store.annotations(), by_id,
+                                 codebook.dimension_ids if codebook else None)
     with atomic_path(path) as tmp:
         write_safe_csv(frame, tmp)
     return len(frame)

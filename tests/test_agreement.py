@@ -427,8 +427,8 @@ def test_csv_annotations_and_overlap_mapping() -> None:
     from isp_nlp.coded.read import CodedRow
     from isp_nlp.records import Segment
 
-    rows = [CodedRow(2, "d", "s1", "", "A", "x", "Push/Pull"),
-            CodedRow(3, "d", "", "", "B", "", "", start=0, end=10),
+    rows = [CodedRow(2, "d", "s1", "", "A", "x", values=(("stage", "Push/Pull"),)),
+            CodedRow(3, "d", "", "", "B", "", start=0, end=10),
             CodedRow(4, "d", "", " a  b ", "B", "y")]
     frame, docs = csv_annotations(rows)
     assert list(frame["segment_id"]) == ["d#s1", "d#s1", "d@0-10", "d:a b"]

@@ -114,7 +114,7 @@ def test_read_basic_fields_and_lines(tmp_path: Path) -> None:
     assert [r.line for r in rows] == [2, 4, 6]  # quoted newline spans lines 2-3; blank line 5
     first = rows[0]
     assert first.text == "They ran a training day\nfor all of our staff."
-    assert (first.coder, first.code, first.stage, first.speaker) == (
+    assert (first.coder, first.code, first.value("stage"), first.speaker) == (
         "ana",
         "training",
         "push",
@@ -136,6 +136,7 @@ def test_header_case_spaces_extra_columns_and_bom(tmp_path: Path) -> None:
             text="We shared data.",
             coder="ana",
             code="x",
+            values=(("notes", "hello"),),  # kept for a dimension of that name, else unused
         )
     ]
 
@@ -316,7 +317,7 @@ def test_conflicting_stages(tmp_path: Path, book: Codebook) -> None:
     with pytest.raises(ImportCodesError) as err:
         match(rows_from(tmp_path, body), book)
     assert err.value.problems == [
-        "line 4: coder 'ana' gives segment interview_01-004 conflicting stages 'push' (line 2), "
+        "line 4: coder 'ana' gives segment interview_01-004 conflicting stage values 'push' (line 2), "
         "'exchange' (line 4); use one stage on all of that coder's rows for the segment"
     ]
 
@@ -350,7 +351,7 @@ ANNOTATIONS = [
 
 def test_annotations_to_frame() -> None:
     frame = annotations_to_frame(ANNOTATIONS, BY_ID)
-    assert list(frame.columns) == list(COLUMNS)
+    assert list(frame.columns) == [*COLUMNS[:5], "stage", *COLUMNS[5:]]
     assert frame[["segment", "coder", "code", "stage"]].values.tolist() == [
         ["interview_01-001", "ana", "", "push"],
         ["interview_01-001", "ben", "training", ""],

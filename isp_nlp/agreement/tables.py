@@ -233,7 +233,7 @@ def _stage_frame(cells: np.ndarray, rank: np.ndarray, units: list[str], coders: 
 
 def _stage(row: Any) -> str | None:
     """The row's stage id (None when empty); an unknown stage is a one-line error."""
-    stage = normalise_stage(row.stage)
+    stage = normalise_stage(row.value(STAGE_DIMENSION))
     if stage is None or stage in STAGES:
         return stage
     close = difflib.get_close_matches(stage.casefold(), STAGES, n=1, cutoff=0.6)

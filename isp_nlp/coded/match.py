@@ -14,10 +14,10 @@ import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from isp_nlp.codebook.check import normalise_stage
+from isp_nlp.codebook.check import normalise_value
 from isp_nlp.codebook.load import codes_named, resolve_code
 from isp_nlp.coded.read import CodedRow, _import_error
-from isp_nlp.records import CODE_DIMENSION, STAGE_DIMENSION, STAGES, Annotation, Codebook, Segment
+from isp_nlp.records import CODE_DIMENSION, Annotation, Codebook, Segment
 
 
 def _norm(text: str) -> str:
@@ -136,7 +136,7 @@ def match_coded_rows(
     used: dict[tuple[str, str], set[str | None]] = {}
     last_index: dict[tuple[int, str], int] = {}
     codes: dict[tuple[str, str], list[str | None]] = {}
-    stages: dict[tuple[str, str], dict[str, int]] = {}
+    chosen: dict[tuple[str, str, str], dict[str, int]] = {}  # (seg, coder, dim) → value → line
     provenance: dict[tuple[str, str], str] = {}  # the first row's, else source_label
     for row in rows:
         row_problems: list[str] = []
@@ -149,11 +149,17 @@ def match_coded_rows(
                 row_problems.append(_code_problem(codebook, row.code))
             else:
                 code_id = code.id
-        stage = normalise_stage(row.stage)
-        if stage is not None and stage not in STAGES:
-            row_problems.append(
-                f"invalid stage '{row.stage}'; use one of {', '.join(STAGES)} or leave it empty"
-            )
+        values: dict[str, str] = {}
+        for dim in codebook.dimensions:
+            value = normalise_value(dim, row.value(dim.id))
+            if value is None:
+                continue
+            if value not in dim.value_ids:
+                row_problems.append(
+                    f"invalid {dim.id} '{row.value(dim.id)}'; use one of "
+                    f"{', '.join(dim.value_ids)} or leave it empty")
+            else:
+                values[dim.id] = value
         seg: Segment | None = None
         if not row.document:
             row_problems.append("document is empty; give the transcript's document name")
@@ -176,15 +182,15 @@ def match_coded_rows(
         labels = codes.setdefault(key, [])
         if code_id not in labels:
             labels.append(code_id)
-        if stage is not None:
-            stages.setdefault(key, {}).setdefault(stage, row.line)
-    for (seg_id, coder), given in stages.items():
+        for dim_id, value in values.items():
+            chosen.setdefault((*key, dim_id), {}).setdefault(value, row.line)
+    for (seg_id, coder, dim_id), given in chosen.items():
         if len(given) > 1:
             parts = ", ".join(f"'{s}' (line {n})" for s, n in given.items())
             last = max(given.values())
             problems.append(
-                f"line {last}: coder '{coder}' gives segment {seg_id} conflicting stages {parts}; "
-                "use one stage on all of that coder's rows for the segment"
+                f"line {last}: coder '{coder}' gives segment {seg_id} conflicting {dim_id} "
+                f"values {parts}; use one {dim_id} on all of that coder's rows for the segment"
             )
     if problems:
         raise _import_error(source, problems)
@@ -193,9 +199,10 @@ def match_coded_rows(
         applied: list[str | None] = [c for c in labels if c is not None] or [None]
         made = provenance[(seg_id, coder)]
         out.extend(Annotation(seg_id, coder, CODE_DIMENSION, c, made) for c in applied)
-        if (seg_id, coder) in stages:
-            (stage,) = stages[(seg_id, coder)]
-            out.append(Annotation(seg_id, coder, STAGE_DIMENSION, stage, made))
+        for dim in codebook.dimensions:
+            if (seg_id, coder, dim.id) in chosen:
+                (value,) = chosen[(seg_id, coder, dim.id)]
+                out.append(Annotation(seg_id, coder, dim.id, value, made))
     return out
 
 

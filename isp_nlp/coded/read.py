@@ -1,9 +1,11 @@
 """The coded-segments CSV: the project's interchange format for coded data.
 
 Long format, one row per (segment, coder, code). Required columns:
-``document, segment, text, coder, code``; optional: ``stage, speaker, start,
-end, provenance``. Column names are case-insensitive and may carry surrounding spaces;
-other columns are ignored; ``,`` ``;`` or tab separators are accepted.
+``document, segment, text, coder, code``; optional: ``speaker, start, end,
+provenance`` and one column per single-choice dimension of the codebook, named by the
+dimension's id (``stage`` for the default codebook). Column names are case-insensitive
+and may carry surrounding spaces; other columns are ignored; ``,`` ``;`` or tab
+separators are accepted.
 
 * ``document`` - the transcript's document name (file stem) or file name.
 * ``segment`` - the segment id from an export (may be empty).
@@ -12,7 +14,8 @@ other columns are ignored; ``,`` ``;`` or tab separators are accepted.
 * ``coder`` - who coded the row (required).
 * ``code`` - a code id or exact code name; EMPTY means the coder saw the
   segment and applied no code.
-* ``stage`` - the coder's stage label for the segment (empty = not given).
+* a dimension column (``stage``, ``phase``, ...) - the coder's value of that dimension
+  for the segment (empty = not given); repeated on each of the coder's rows.
 * ``provenance`` - how the coding was made: one of
   :data:`~isp_nlp.records.PROVENANCES` (human, assisted, blind, consensus,
   model), case-insensitive; empty means human (or the importer's default).
@@ -36,7 +39,7 @@ from __future__ import annotations
 import csv
 import io
 import itertools
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,11 +48,14 @@ import pandas as pd
 from isp_nlp.codebook.load import MAX_TABLE_BYTES, read_text_file
 from isp_nlp.coded.safe_csv import restore_cell, write_safe_csv
 from isp_nlp.errors import ImportCodesError, InputFileError, ProjectError
-from isp_nlp.records import PROVENANCES, STAGE_DIMENSION, Annotation, Segment
+from isp_nlp.records import CODE_DIMENSION, PROVENANCES, Annotation, Segment
 
 REQUIRED_COLUMNS = ("document", "segment", "text", "coder", "code")
-OPTIONAL_COLUMNS = ("stage", "speaker", "start", "end", "provenance")
+OPTIONAL_COLUMNS = ("speaker", "start", "end", "provenance")
 COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
+#: The dimension column an older export, and the default codebook, carry (read by the
+#: delimiter sniffer like a standard column).
+_KNOWN_DIMENSION_COLUMNS = ("stage",)
 
 
 def _import_error(source: str, problems: list[str]) -> ImportCodesError:
@@ -73,11 +79,16 @@ class CodedRow:
     text: str
     coder: str
     code: str
-    stage: str = ""
     speaker: str = ""
     start: int | None = None
     end: int | None = None
     provenance: str = ""  # one of PROVENANCES, or "" (the importer's default)
+    #: (column, cell) for every other non-empty cell, such as a dimension's value
+    values: tuple[tuple[str, str], ...] = ()
+
+    def value(self, column: str) -> str:
+        """The row's cell in ``column`` (a dimension's id), "" when empty or absent."""
+        return next((v for c, v in self.values if c == column), "")
 
 
 def _provenance(value: str, line: int, problems: list[str]) -> str:
@@ -118,7 +129,7 @@ def choose_delimiter(text: str) -> str:
     best, best_hits = ",", -1
     for delim in (",", ";", "\t"):
         names = {c.strip().casefold() for c in header.split(delim)}
-        hits = sum(c in names for c in COLUMNS)
+        hits = sum(c in names for c in (*COLUMNS, *_KNOWN_DIMENSION_COLUMNS))
         if hits > best_hits:
             best, best_hits = delim, hits
     return best
@@ -216,7 +227,7 @@ def _header_columns(name: str, header: list[str]) -> InputFileError | ImportCode
 
 
 def _parse_row(line: int, record: list[str], header: list[str], col: dict[str, int],
-               problems: list[str]) -> CodedRow | None:
+               extra: dict[str, int], problems: list[str]) -> CodedRow | None:
     """One data record as a :class:`CodedRow` (None when it has too many fields); its
     problems are appended to ``problems``."""
     if len(record) > len(header):
@@ -246,11 +257,12 @@ def _parse_row(line: int, record: list[str], header: list[str], col: dict[str, i
         text=get("text"),
         coder=get("coder"),
         code=get("code"),
-        stage=get("stage"),
         speaker=get("speaker"),
         start=start,
         end=end,
         provenance=_provenance(get("provenance"), line, problems),
+        values=tuple((c, v) for c, i in extra.items()
+                     if i < len(record) and (v := record[i].strip())),
     )
 
 
@@ -275,9 +287,10 @@ def iter_coded_csv(path: str | Path) -> Iterator[CodedRow]:
             f"{name} has a header but no data rows; add one row per coded segment."
         )
     col = {h: header.index(h) for h in COLUMNS if h in header}
+    extra = {h: header.index(h) for h in header if h and h not in COLUMNS}
     problems: list[str] = []
     for line, record in itertools.chain([second], records):
-        row = _parse_row(line, record, header, col, problems)
+        row = _parse_row(line, record, header, col, extra, problems)
         if row is not None:
             yield row
     if problems:
@@ -294,17 +307,21 @@ def read_coded_csv(path: str | Path) -> list[CodedRow]:
 
 
 def annotations_to_frame(
-    annotations: Iterable[Annotation], segments_by_id: Mapping[str, Segment]
+    annotations: Iterable[Annotation], segments_by_id: Mapping[str, Segment],
+    dimensions: Sequence[str] | None = None,
 ) -> pd.DataFrame:
-    """One CSV row per (segment, coder, code); "" code for "no code", stage repeated.
+    """One CSV row per (segment, coder, code); "" code for "no code"; one column per
+    single-choice dimension (``dimensions``, the codebook's ids; by default those the
+    annotations use, sorted), its value repeated on each of the coder's rows.
 
     ``provenance`` is the source of the coder's code annotations on the
-    segment (of the stage annotation when there is no code row).
+    segment (of a dimension's annotation when there is no code row).
     """
     groups: dict[tuple[str, str], list[str]] = {}
-    stage_of: dict[tuple[str, str], str] = {}
+    value_of: dict[tuple[str, str], dict[str, str]] = {}
     code_source: dict[tuple[str, str], str] = {}
-    stage_source: dict[tuple[str, str], str] = {}
+    value_source: dict[tuple[str, str], str] = {}
+    seen_dims: set[str] = set()
     for ann in annotations:
         if ann.segment_id not in segments_by_id:
             raise ProjectError(
@@ -313,13 +330,16 @@ def annotations_to_frame(
             )
         key = (ann.segment_id, ann.coder)
         labels = groups.setdefault(key, [])
-        if ann.dimension == STAGE_DIMENSION:
-            stage_of[key] = ann.label or ""
-            stage_source[key] = ann.source
+        if ann.dimension != CODE_DIMENSION:
+            seen_dims.add(ann.dimension)
+            value_of.setdefault(key, {})[ann.dimension] = ann.label or ""
+            value_source.setdefault(key, ann.source)
             continue
         code_source.setdefault(key, ann.source)
         if ann.label is not None and ann.label not in labels:
             labels.append(ann.label)
+    dims = list(dimensions) if dimensions is not None else sorted(seen_dims)
+    columns = [*REQUIRED_COLUMNS, *dims, *OPTIONAL_COLUMNS]
     coder_order = {c: i for i, c in enumerate(dict.fromkeys(c for _, c in groups))}
 
     def order(key: tuple[str, str]) -> tuple[str, int, int]:
@@ -329,6 +349,7 @@ def annotations_to_frame(
     records = []
     for key in sorted(groups, key=order):
         seg = segments_by_id[key[0]]
+        values = value_of.get(key, {})
         for code in groups[key] or [""]:
             records.append(
                 {
@@ -337,14 +358,14 @@ def annotations_to_frame(
                     "text": seg.text,
                     "coder": key[1],
                     "code": code,
-                    "stage": stage_of.get(key, ""),
+                    **{d: values.get(d, "") for d in dims},
                     "speaker": seg.speaker or "",
                     "start": seg.start,
                     "end": seg.end,
-                    "provenance": code_source.get(key) or stage_source.get(key) or "human",
+                    "provenance": code_source.get(key) or value_source.get(key) or "human",
                 }
             )
-    return pd.DataFrame.from_records(records, columns=list(COLUMNS))
+    return pd.DataFrame.from_records(records, columns=columns)
 
 
 def write_coded_csv(

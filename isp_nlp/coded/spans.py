@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from isp_nlp.records import (
     CODE_DIMENSION,
     CODER_SOURCES,
-    STAGE_DIMENSION,
     Annotation,
     Coding,
     Segment,
@@ -153,13 +152,13 @@ def annotations_from_placement(
 ) -> list[Annotation]:
     """Segment-level annotations for the people's codings in ``placement``.
 
-    Codes: every code a coder's codings put on a segment. Stage (single choice):
-    the stage whose codings cover most of the segment. Every other codable segment
+    Codes: every code a coder's codings put on a segment. A single-choice dimension:
+    the value whose codings cover most of the segment. Every other codable segment
     the coder worked through (:func:`seen_until`) gets a "seen, no code" row; segments
     after their last coding in a document get none.
     """
     codes: dict[tuple[str, str], set[str]] = {}
-    stages: dict[tuple[str, str], dict[str, float]] = {}
+    chosen: dict[tuple[str, str, str], dict[str, float]] = {}  # (seg, coder, dim)
     source: dict[tuple[str, str, str], str] = {}
     for coding, seg_ids, shares in zip(placement.codings, placement.segments, placement.share,
                                        strict=True):
@@ -168,8 +167,8 @@ def annotations_from_placement(
         for seg_id, share in zip(seg_ids, shares, strict=True):
             key = (seg_id, coding.coder)
             source.setdefault((seg_id, coding.coder, coding.dimension), coding.source)
-            if coding.dimension == STAGE_DIMENSION:
-                cover = stages.setdefault(key, {})
+            if coding.dimension != CODE_DIMENSION:
+                cover = chosen.setdefault((*key, coding.dimension), {})
                 cover[coding.code] = cover.get(coding.code, 0.0) + share
             else:
                 codes.setdefault(key, set()).add(coding.code)
@@ -178,10 +177,9 @@ def annotations_from_placement(
         how = source[(seg_id, coder, CODE_DIMENSION)]
         out.extend(Annotation(seg_id, coder, CODE_DIMENSION, label, how)
                    for label in sorted(labels))
-    for (seg_id, coder), cover in stages.items():
+    for (seg_id, coder, dim), cover in chosen.items():
         best = max(sorted(cover), key=lambda s: cover[s])
-        out.append(Annotation(seg_id, coder, STAGE_DIMENSION, best,
-                              source[(seg_id, coder, STAGE_DIMENSION)]))
+        out.append(Annotation(seg_id, coder, dim, best, source[(seg_id, coder, dim)]))
     for (coder, document), until in sorted(seen_until(placement).items()):
         for seg in segments.get(document, ()):
             if seg.codable and _seen(seg, until) and (seg.id, coder) not in codes:

@@ -17,12 +17,13 @@ from typing import Any
 
 import numpy as np
 
-from isp_nlp.codebook.check import normalise_stage
+from isp_nlp.codebook.check import normalise_value, stage_dimension
 from isp_nlp.codebook.load import MAX_TABLE_BYTES, read_text_file
 from isp_nlp.coded.batch import HISTORY_TURNS, ContextHistory, SegmentBatch
 from isp_nlp.coded.read import choose_delimiter, iter_coded_csv, rows_with_lines
 from isp_nlp.embed import embed_texts
 from isp_nlp.errors import InputFileError, IspNlpError
+from isp_nlp.records import CODE_DIMENSION, STAGE_DIMENSION, Dimension
 
 NO_CODE = "(no code)"
 
@@ -144,27 +145,48 @@ def _extra_column(path: Path, column: str) -> dict[int, str]:
     return {n: (r[i].strip() if i < len(r) else "") for n, r in records[1:]}
 
 
+def csv_header(path: Path) -> list[str]:
+    """The coded-segments CSV's column names (stripped, case-folded); [] when it has none."""
+    text = read_text_file(path, "coded-segments CSV", MAX_TABLE_BYTES)
+    delimiter = choose_delimiter(text)
+    first = next((r for r in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+                  if any(f.strip() for f in r)), [])
+    return [h.strip().casefold() for h in first]
+
+
 def load_units(path: str | Path, *, label_column: str = "code",
-               multi_label: bool | None = None) -> CodedUnits:
+               multi_label: bool | None = None,
+               dimension: Dimension | None = None) -> CodedUnits:
     """Read a coded-segments CSV into units with each coder's labels.
 
     ``multi_label`` None decides from the file: multi-label when some coder gave one
     segment more than one code. A row with an empty code is that coder's "no code" (in
     single-label mode the label :data:`NO_CODE`; in multi-label mode the empty set); a
-    coder with no row for a segment did not code it (missing, not "no code"). An empty
-    stage is "not given".
+    coder with no row for a segment did not code it (missing, not "no code").
+
+    Any other ``label_column`` is a single-choice dimension's column (one value per
+    segment and coder; an empty cell is "not given"). Its spellings are normalised by
+    ``dimension`` when given (by the default stage dimension for ``stage``).
     """
 
     path = Path(path)
-    if label_column not in ("code", "stage"):
+    label_column = label_column.strip().casefold()
+    single = label_column != CODE_DIMENSION
+    if multi_label and single:
         raise EvaluationError(
-            f"label column '{label_column}' is not supported; expected 'code' or 'stage'.")
-    if multi_label and label_column == "stage":
-        raise EvaluationError(
-            "the stage column holds one label per segment, so --multi-label needs "
+            f"the {label_column} column holds one value per segment, so --multi-label needs "
             "--label-column code; drop --multi-label or use the code column.")
     if not path.is_file():
         raise InputFileError(f"{path} does not exist; expected a coded-segments CSV file.")
+    if single:
+        header = csv_header(path)
+        if label_column not in header:
+            found = ", ".join(h for h in header if h) or "none"
+            raise EvaluationError(
+                f"{path.name} has no column '{label_column}' (found: {found}); name the "
+                "column that holds the labels with --label-column.")
+        if dimension is None and label_column == STAGE_DIMENSION:
+            dimension = stage_dimension()
     previous = _extra_column(path, "previous_text")
     order: dict[str, int] = {}
     doc_of, text_of, ctx_of, start_of, speaker_of = {}, {}, {}, {}, {}
@@ -198,9 +220,13 @@ def load_units(path: str | Path, *, label_column: str = "code",
             speaker_of[key] = row.speaker
         elif not text_of[key] and row.text:
             text_of[key] = row.text
-        value = row.code if label_column == "code" else (normalise_stage(row.stage) or "")
-        if label_column == "stage" and not value:
-            continue  # stage not given by this row
+        if not single:
+            value = row.code
+        else:
+            cell = row.value(label_column)
+            value = (normalise_value(dimension, cell) if dimension else cell) or ""
+            if not value:
+                continue  # no value given by this row
         labels = codings.setdefault(key, {}).setdefault(row.coder, [])
         if value and value not in labels:
             labels.append(value)
@@ -232,7 +258,7 @@ def _reading(units: CodedUnits, label_column: str, several: int) -> str:
     mode = (f"multi-label ({several} segment-coder pairs have more than one code)"
             if units.multi_label and several else "multi-label" if units.multi_label
             else "single-label (one code per segment and coder)" if label_column == "code"
-            else "single-label (the stage column)")
+            else f"single-label (the {label_column} column)")
     no_code = ("; a row with an empty code counts as the label '(no code)'"
                if not units.multi_label and label_column == "code"
                else "; a row with an empty code is 'no code'" if units.multi_label else "")
