@@ -223,11 +223,15 @@ def check_codebook(
     if "name" in data and data["name"] is not None and not isinstance(data["name"], str):
         ck.add(f"the codebook name is {_type_name(data['name'])}; expected text")
     codes = data.get("codes")
-    if codes is None:
+    dims = data.get("dimensions")
+    only_dimensions = isinstance(dims, list) and bool(dims)  # a scheme of dimensions alone
+    if codes is None and not only_dimensions:
         ck.add("there is no `codes:` list; add `codes:` with at least one entry")
+    elif codes is None:
+        pass
     elif not isinstance(codes, list):
         ck.add(f"`codes:` is {_type_name(codes)}; expected a list of entries starting with '- id:'")
-    elif not codes:
+    elif not codes and not only_dimensions:
         ck.add("the `codes:` list is empty; add at least one code with an id and a name")
     elif len(codes) > MAX_CODES:
         ck.add(f"`codes:` holds {len(codes):,} entries, beyond the {MAX_CODES:,} isp-nlp "

@@ -27,7 +27,8 @@ A codebook is a YAML file (JSON alike)::
         parent: strategies               # optional; another code's id
 
 Codes form a hierarchy through ``parent`` (no cycles); a segment may take any number of
-them. A segment takes at most one value of each dimension.
+them. A segment takes at most one value of each dimension. A codebook that declares
+dimensions may leave out ``codes:`` (a scheme of single-choice dimensions alone).
 
 Without a ``dimensions:`` key the codebook has the implementation-support ``stage``
 dimension (push < push_pull < exchange, with ``none`` outside the order; pathways follow
@@ -120,7 +121,7 @@ def codebook_from_dict(
         raise CodebookError(_summary(source, problems))
     name = data.get("name")
     name = name.strip() if isinstance(name, str) and name.strip() else Path(source).stem
-    codes = tuple(_build_code(e, CODE_DIMENSION) for e in data["codes"])
+    codes = tuple(_build_code(e, CODE_DIMENSION) for e in data.get("codes") or ())
     if data.get("dimensions") is not None:
         dimensions = tuple(_build_dimension(e) for e in data["dimensions"])
     elif data.get("stage") is not None:

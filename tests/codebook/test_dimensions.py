@@ -251,3 +251,13 @@ def test_codes_and_values_may_share_an_id(tmp_path: Path) -> None:
         store.save_codebook(book, "b")
         assert store.codebook() == book
     assert book.codes[0] == Code("early", "Early as a code")
+
+
+def test_a_scheme_of_dimensions_alone_needs_no_codes() -> None:
+    data = {"dimensions": [{"id": "behaviour", "values": ["question", "reflection"]}]}
+    assert check_codebook(data) == []
+    book = codebook_from_dict(data)
+    assert book.codes == () and book.dimension_ids == ("behaviour",)
+    assert codebook_from_dict(codebook_to_dict(book)) == book
+    assert check_codebook({"codes": []})[0].startswith("the `codes:` list is empty")
+    assert check_codebook({"dimensions": []})[0].startswith("there is no `codes:` list")
