@@ -7,7 +7,6 @@ import json
 import math
 import warnings
 from itertools import combinations
-from pathlib import Path
 
 import krippendorff
 import numpy as np
@@ -22,6 +21,7 @@ from isp_nlp.agreement.ratings import encode
 from isp_nlp.agreement.reliability import ReliabilityOptions
 from isp_nlp.agreement.tables import HUMAN_HUMAN, MODEL_HUMAN, coding_tables
 from isp_nlp.errors import IspNlpError
+from tests.builders.paths import SHARED
 
 FAST = ReliabilityOptions(metrics=("percent", "kappa", "alpha"), n_resamples=20, seed=0)
 
@@ -318,7 +318,6 @@ def test_alpha_matches_the_krippendorff_package(table: pd.DataFrame) -> None:
 
 # --------------------------------------------------------------------------- real data
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
 ANNOMI = SHARED / "data" / "annomi" / "AnnoMI-full.csv"
 TEN_CODER_TRANSCRIPTS = (7, 27, 55, 56, 66, 109, 130)
 

@@ -16,7 +16,7 @@ from isp_nlp.cli import cli
 from isp_nlp.pipeline import train_project
 from isp_nlp.project import import_codes, ingest_files, load_project_codebook
 from isp_nlp.store.folder import init_project, open_project
-from tests.test_one_model_path import CODEBOOK, EMBEDDER, _corpus, seeded_project
+from tests.builders.coded_projects import CODEBOOK, EMBEDDER, seeded_project, write_corpus
 
 FAST = ("--resamples", "50", "--seed", "1")
 
@@ -138,7 +138,7 @@ def test_without_out_of_fold_suggestions_the_table_says_why(tmp_path: Path) -> N
     """A model whose seeds cannot be cross-validated (or no model) is named, not hidden."""
     project = tmp_path / "bare"
     init_project(project, embedder=EMBEDDER)
-    transcripts, coded = _corpus(tmp_path)
+    transcripts, coded = write_corpus(tmp_path)
     book = tmp_path / "codebook.yaml"
     book.write_text(CODEBOOK, encoding="utf-8")
     with open_project(project) as store:

@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-ANNOMI = Path(__file__).resolve().parents[2] / "shared" / "data" / "annomi" / "AnnoMI-full.csv"
+from tests.builders.paths import REPO, SHARED
+
+ANNOMI = SHARED / "data" / "annomi" / "AnnoMI-full.csv"
 
 
 def _annomi_module(name: str = "annomi"):

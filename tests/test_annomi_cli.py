@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from sklearn.metrics import cohen_kappa_score
 
 from isp_nlp.cli import cli
-from tests.conftest import require_shared
+from tests.builders.paths import require_shared
 
 #: What ../shared/README.md states: (speaker, column) → (utterances, kappa, alpha, labels).
 STATED = {

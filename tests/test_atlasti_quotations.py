@@ -24,9 +24,8 @@ from isp_nlp.interchange.xlsx import xlsx_bytes
 from isp_nlp.project import ingest_files, load_project_codebook
 from isp_nlp.store.database import Store
 from isp_nlp.store.folder import init_project, open_project
-
-from .conftest import require_shared
-from .test_dedoose import write_csv
+from tests.builders.paths import require_shared
+from tests.builders.sheets import write_csv
 
 THIN = "\u2009"
 HEADER = ["Number", "Reference", "Name", "Text Content", "Document", "Codes", "Number of Codes",

@@ -17,7 +17,7 @@ from isp_nlp.review.items import build_review_items
 from isp_nlp.review.terminal import render_item
 from isp_nlp.store.folder import open_project
 from isp_nlp.suggest.bundle import SuggesterModel
-from tests.test_one_model_path import EMBEDDER, coded_project
+from tests.builders.coded_projects import EMBEDDER, coded_project
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from isp_nlp.cli import cli
-
-from .conftest import CORPUS, REPO, require_shared
+from tests.builders.paths import CORPUS, REPO, require_shared
 
 
 def run(*args: str, project: Path | None = None, input: str | None = None):

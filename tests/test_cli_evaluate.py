@@ -5,12 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from isp_nlp.cli import cli
-
-from .test_evaluate import corpus, write_csv
 
 
 def run(*args: str):
@@ -26,15 +23,8 @@ def one_line_error(result, *needles: str) -> None:
         assert needle in lines[0], lines[0]
 
 
-@pytest.fixture
-def files(tmp_path: Path) -> tuple[Path, Path]:
-    train = write_csv(tmp_path / "train.csv", corpus(4, ("ann",)))
-    test = write_csv(tmp_path / "test.csv", corpus(1, ("a", "b", "c"), {"b": 5, "c": 7}))
-    return train, test
-
-
-def test_evaluate_json_and_out_file(files, tmp_path: Path) -> None:
-    train, test = files
+def test_evaluate_json_and_out_file(coded_csvs, tmp_path: Path) -> None:
+    train, test = coded_csvs
     out = tmp_path / "proj" / "evaluation.json"
     r = run("evaluate", "--train", str(train), "--test", str(test), "--seed-per-label", "2,4",
             "--repeats", "2", "--embedder", "hashing-256", "--format", "json", "--out", str(out))
@@ -50,8 +40,8 @@ def test_evaluate_json_and_out_file(files, tmp_path: Path) -> None:
     assert data["timing"]["fit_predict_seconds_per_repeat"] >= 0
 
 
-def test_evaluate_table_has_verdict(files, tmp_path: Path) -> None:
-    train, test = files
+def test_evaluate_table_has_verdict(coded_csvs, tmp_path: Path) -> None:
+    train, test = coded_csvs
     r = run("evaluate", "--train", str(train), "--test", str(test), "--embedder", "hashing-256",
             "--cache", str(tmp_path / "cache.sqlite"))
     assert r.exit_code == 0, r.output
@@ -59,15 +49,15 @@ def test_evaluate_table_has_verdict(files, tmp_path: Path) -> None:
     assert (tmp_path / "cache.sqlite").is_file()
 
 
-def test_evaluate_folds(files) -> None:
-    r = run("evaluate", str(files[0]), "--folds", "2", "--embedder", "hashing-256",
+def test_evaluate_folds(coded_csvs) -> None:
+    r = run("evaluate", str(coded_csvs[0]), "--folds", "2", "--embedder", "hashing-256",
             "--format", "json")
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)["config"]["folds"] == 2
 
 
-def test_evaluate_errors_are_one_line(files, tmp_path: Path) -> None:
-    train, test = files
+def test_evaluate_errors_are_one_line(coded_csvs, tmp_path: Path) -> None:
+    train, test = coded_csvs
     base = ("--embedder", "hashing-256")
     one_line_error(run("evaluate", "--train", str(train), "--test", str(test),
                        "--seed-per-label", "99", *base), "label 'barrier' has 16")
@@ -105,8 +95,8 @@ def _codebook(path: Path, labels: tuple[str, ...]) -> Path:
     return path
 
 
-def test_evaluate_with_a_codebook_reports_it(files, tmp_path: Path) -> None:
-    train, test = files
+def test_evaluate_with_a_codebook_reports_it(coded_csvs, tmp_path: Path) -> None:
+    train, test = coded_csvs
     book = _codebook(tmp_path / "book.yaml", ("barrier", "plan", "support"))
     args = ("evaluate", "--train", str(train), "--test", str(test), "--seed-per-label", "2",
             "--embedder", "hashing-256")
@@ -119,8 +109,8 @@ def test_evaluate_with_a_codebook_reports_it(files, tmp_path: Path) -> None:
     assert "codebook book.yaml: 30% of each prediction" in table.output
 
 
-def test_evaluate_codebook_errors_name_the_label(files, tmp_path: Path) -> None:
-    train, test = files
+def test_evaluate_codebook_errors_name_the_label(coded_csvs, tmp_path: Path) -> None:
+    train, test = coded_csvs
     book = _codebook(tmp_path / "book.yaml", ("barrier", "plan"))
     base = ("evaluate", "--train", str(train), "--test", str(test), "--embedder", "hashing-256",
             "--codebook", str(book))

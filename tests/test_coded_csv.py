@@ -19,8 +19,7 @@ from isp_nlp.coded.read import (
 )
 from isp_nlp.errors import ImportCodesError, InputFileError, ProjectError
 from isp_nlp.records import Annotation, Codebook, Segment
-
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+from tests.builders.paths import SHARED
 
 HEADER = "document,segment,text,coder,code,stage,speaker,start,end\n"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import io
 from pathlib import Path
 
 import pytest
@@ -14,57 +13,12 @@ from isp_nlp.errors import InputFileError, ProjectError
 from isp_nlp.interchange.dedoose import parse_range, read_dedoose
 from isp_nlp.interchange.excerpt_import import import_excerpts, read_excerpts
 from isp_nlp.interchange.xlsx import xlsx_bytes
-from isp_nlp.project import ingest_files, load_project_codebook
 from isp_nlp.records import Coding
 from isp_nlp.store.database import Store
-from isp_nlp.store.folder import init_project, open_project
+from tests.builders.paths import DATA
+from tests.builders.sheets import FIRST_TURN, TRANSCRIPT, excerpt_project, snapshot, write_csv
 
-DATA = Path(__file__).parent / "data" / "dedoose"
-FIXTURE = DATA / "excerpts_cp1252.csv"
-TRANSCRIPT = DATA / "interview_01.txt"
-CODEBOOK = """name: test
-codes:
-  - id: support
-    name: Support
-  - id: coaching
-    name: Coaching
-    parent: support
-  - id: trust
-    name: Trust
-"""
-FIRST_TURN = ("We met every week. The coach asked what we needed, not what the manual said. "
-              "I would call that “real support” for our café team.")
-
-
-def make_project(tmp_path: Path, *, transcript: bool = True) -> Store:
-    init_project(tmp_path / "p", embedder="hashing-256")
-    store = open_project(tmp_path / "p")
-    book = tmp_path / "codebook.yaml"
-    book.write_text(CODEBOOK, encoding="utf-8")
-    load_project_codebook(store, book)
-    if transcript:
-        ingest_files(store, [TRANSCRIPT])
-    return store
-
-
-@pytest.fixture
-def store(tmp_path: Path):
-    s = make_project(tmp_path)
-    yield s
-    s.close()
-
-
-def write_csv(path: Path, header: list[str], rows: list[list[str]], encoding: str = "utf-8-sig",
-              delimiter: str = ",") -> Path:
-    buf = io.StringIO()
-    csv.writer(buf, delimiter=delimiter, lineterminator="\r\n").writerows([header, *rows])
-    path.write_bytes(buf.getvalue().encode(encoding))
-    return path
-
-
-def snapshot(store: Store) -> tuple:
-    return (store.transcripts(), store.codings(), store.annotations(), store.codebook(),
-            store.coders())
+FIXTURE = DATA / "dedoose" / "excerpts_cp1252.csv"
 
 
 # --------------------------------------------------------------------------- reading
@@ -141,10 +95,10 @@ def test_missing_columns_are_named_with_the_required_ones(tmp_path: Path) -> Non
 # --------------------------------------------------------------------------- importing
 
 
-def test_excerpts_become_exact_codings_and_annotations(store: Store) -> None:
-    out = import_excerpts(store, FIXTURE)
-    text = store.transcript_texts()["interview_01"]
-    got = [(c.start, c.end, c.code, c.coder) for c in store.codings()]
+def test_excerpts_become_exact_codings_and_annotations(excerpt_store: Store) -> None:
+    out = import_excerpts(excerpt_store, FIXTURE)
+    text = excerpt_store.transcript_texts()["interview_01"]
+    got = [(c.start, c.end, c.code, c.coder) for c in excerpt_store.codings()]
     assert got == [(47, 175, "coaching", "maria"), (207, 225, "support", "joao"),
                    (207, 225, "trust", "joao"), (226, 244, "trust", "maria")]
     assert text[47:175] == FIRST_TURN
@@ -154,18 +108,18 @@ def test_excerpts_become_exact_codings_and_annotations(store: Store) -> None:
     assert (out.excerpts, out.codings_added, out.codings_unchanged) == (3, 4, 0)
     assert out.mapping == {"exact": 1, "overlap": 3, "unmapped": 0}
     assert out.coders == ("joao", "maria") and out.codes_added == ()
-    assert {c.name for c in store.coders()} >= {"joao", "maria"}
-    seg = {s.start: s.id for s in store.segments()}
-    labels = {(a.segment_id, a.coder, a.label) for a in store.annotations()}
+    assert {c.name for c in excerpt_store.coders()} >= {"joao", "maria"}
+    seg = {s.start: s.id for s in excerpt_store.segments()}
+    labels = {(a.segment_id, a.coder, a.label) for a in excerpt_store.annotations()}
     assert (seg[47], "maria", "coaching") in labels
     assert (seg[207], "maria", "trust") in labels and (seg[207], "joao", "support") in labels
     assert (seg[13], "maria", None) in labels  # seen, no code
-    again = import_excerpts(store, FIXTURE)
+    again = import_excerpts(excerpt_store, FIXTURE)
     assert (again.codings_added, again.codings_unchanged, again.annotations_changed) == (0, 4, 0)
 
 
 def test_an_unknown_document_is_refused_with_a_suggestion(tmp_path: Path) -> None:
-    store = make_project(tmp_path)
+    store = excerpt_project(tmp_path)
     path = write_csv(tmp_path / "x.csv", ["Media Title", "Excerpt Copy", "Excerpt Creator",
                                           "Code: Trust Applied"],
                      [["intervew_01", "Trust took a year.", "ana", "1"],
@@ -180,7 +134,7 @@ def test_an_unknown_document_is_refused_with_a_suggestion(tmp_path: Path) -> Non
 
 
 def test_documents_can_be_rebuilt_from_their_excerpts(tmp_path: Path) -> None:
-    store = make_project(tmp_path, transcript=False)
+    store = excerpt_project(tmp_path, transcript=False)
     out = import_excerpts(store, FIXTURE, reconstruct_documents=True)
     assert out.documents_reconstructed == ("Interview_01.docx",)
     [doc] = store.transcripts()
@@ -195,7 +149,7 @@ def test_documents_can_be_rebuilt_from_their_excerpts(tmp_path: Path) -> None:
 
 
 def test_unknown_codes_are_refused_or_added_under_their_parents(tmp_path: Path) -> None:
-    store = make_project(tmp_path)
+    store = excerpt_project(tmp_path)
     path = write_csv(tmp_path / "x.csv", ["Media Title", "Excerpt Copy", "Excerpt Creator",
                                           "Code: Support\\Peer Help Applied",
                                           "Code: Barriers\\Time Applied"],
@@ -213,20 +167,20 @@ def test_unknown_codes_are_refused_or_added_under_their_parents(tmp_path: Path) 
     assert {c.code for c in store.codings()} == {"peer_help", "time"}
 
 
-def test_stage_codes_set_the_stage(store: Store, tmp_path: Path) -> None:
+def test_stage_codes_set_the_stage(excerpt_store: Store, tmp_path: Path) -> None:
     path = write_csv(tmp_path / "x.csv", ["Media Title", "Excerpt Copy", "Excerpt Creator",
                                           "Code: Stage\\Push-pull Applied", "Code: Trust Applied"],
                      [["interview_01", "Trust took a year. We met every week.", "ana", "1", "1"]])
-    import_excerpts(store, path)
-    assert {(c.dimension, c.code) for c in store.codings()} == {("stage", "push_pull"),
-                                                                ("code", "trust")}
-    seg = {s.start: s.id for s in store.segments()}
+    import_excerpts(excerpt_store, path)
+    assert {(c.dimension, c.code) for c in excerpt_store.codings()} == {
+        ("stage", "push_pull"), ("code", "trust")}
+    seg = {s.start: s.id for s in excerpt_store.segments()}
     assert (seg[207], "ana", "stage", "push_pull") in {
-        (a.segment_id, a.coder, a.dimension, a.label) for a in store.annotations()}
+        (a.segment_id, a.coder, a.dimension, a.label) for a in excerpt_store.annotations()}
 
 
 def test_a_failure_midway_leaves_the_project_unchanged(tmp_path: Path, monkeypatch) -> None:
-    store = make_project(tmp_path, transcript=False)
+    store = excerpt_project(tmp_path, transcript=False)
     path = write_csv(tmp_path / "x.csv", ["Media Title", "Excerpt Copy", "Excerpt Creator",
                                           "Code: New\\Code Applied"],
                      [["fresh", "A whole new document.", "ana", "1"]])
@@ -242,27 +196,27 @@ def test_a_failure_midway_leaves_the_project_unchanged(tmp_path: Path, monkeypat
     assert store.transcripts() == [] and store.codings() == []
 
 
-def test_an_excerpt_not_in_the_text_stops_the_import(store: Store, tmp_path: Path) -> None:
+def test_an_excerpt_not_in_the_text_stops_the_import(excerpt_store: Store, tmp_path: Path) -> None:
     path = write_csv(tmp_path / "x.csv", ["Media Title", "Excerpt Copy", "Excerpt Creator",
                                           "Code: Trust Applied"],
                      [["interview_01", "Trust took a year.", "ana", "1"],
                       ["interview_01", "Never said this.", "ana", "1"]])
     with pytest.raises(ProjectError, match=r"1 excerpt\(s\) were not found.*Never said this"):
-        import_excerpts(store, path)
-    assert store.codings() == []
+        import_excerpts(excerpt_store, path)
+    assert excerpt_store.codings() == []
 
 
-def test_a_coding_added_before_survives_a_second_file(store: Store, tmp_path: Path) -> None:
+def test_a_coding_added_before_survives_a_second_file(excerpt_store: Store, tmp_path: Path) -> None:
     """Annotations are derived from all the coder's spans, not only the new file's."""
-    store.add_codings([Coding("interview_01", 13, 40, "trust", "maria")])
-    import_excerpts(store, FIXTURE)
-    seg = {s.start: s.id for s in store.segments()}
-    labels = {(a.segment_id, a.coder, a.label) for a in store.annotations()}
+    excerpt_store.add_codings([Coding("interview_01", 13, 40, "trust", "maria")])
+    import_excerpts(excerpt_store, FIXTURE)
+    seg = {s.start: s.id for s in excerpt_store.segments()}
+    labels = {(a.segment_id, a.coder, a.label) for a in excerpt_store.annotations()}
     assert (seg[13], "maria", "trust") in labels
 
 
-def test_cli_import_excerpts(store: Store, tmp_path: Path) -> None:
-    project = str(store.path.parent)
+def test_cli_import_excerpts(excerpt_store: Store, tmp_path: Path) -> None:
+    project = str(excerpt_store.path.parent)
     runner = CliRunner()
     result = runner.invoke(cli, ["--project", project, "import-excerpts", str(FIXTURE)])
     assert result.exit_code == 0, result.output
@@ -276,21 +230,21 @@ def test_cli_import_excerpts(store: Store, tmp_path: Path) -> None:
     assert bad.exit_code == 2 and "Error: " in bad.output and "'Media Title'" in bad.output
 
 
-def test_punctuation_differences_are_matched_by_letters_with_a_warning(store: Store,
-                                                                      tmp_path: Path) -> None:
+def test_punctuation_differences_are_matched_by_letters_with_a_warning(
+        excerpt_store: Store, tmp_path: Path) -> None:
     path = write_csv(tmp_path / "x.csv", ["Media Title", "Excerpt Copy", "Excerpt Creator",
                                           "Code: Trust Applied"],
                      [["interview_01", "I would call that <<real support>> for our cafe...",
                        "ana", "1"],
                       ["interview_01", "a year", "ana", "1"]])  # short: exact only
     with pytest.raises(ProjectError, match="not found"):
-        import_excerpts(store, path)  # letters must still agree: "cafe" is not "café"
+        import_excerpts(excerpt_store, path)  # letters must still agree: "cafe" is not "café"
     path = write_csv(tmp_path / "y.csv", ["Media Title", "Excerpt Copy", "Excerpt Creator",
                                           "Code: Trust Applied"],
                      [["interview_01", "I would call that <<real support>> for our café team!",
                        "ana", "1"]])
-    out = import_excerpts(store, path)
-    [c] = store.codings()
-    text = store.transcript_texts()["interview_01"]
+    out = import_excerpts(excerpt_store, path)
+    [c] = excerpt_store.codings()
+    text = excerpt_store.transcript_texts()["interview_01"]
     assert text[c.start:c.end] == "I would call that “real support” for our café team"
     assert any("punctuation only" in w for w in out.warnings)

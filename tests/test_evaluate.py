@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import math
 from pathlib import Path
 
@@ -22,53 +21,11 @@ from isp_nlp.suggest.evaluate import (
 )
 from isp_nlp.suggest.study_fit import sample_seeds
 from isp_nlp.suggest.study_scores import encode_test, human_human, model_agreement
-
-WORDS = {
-    "plan": ["we made a plan for the rollout", "the plan covers training dates",
-             "our plan lists each milestone", "a written plan with owners"],
-    "barrier": ["staff turnover blocked us", "no budget was a barrier",
-                "the barrier was missing time", "leadership resistance stopped work"],
-    "support": ["the coach helped every week", "support calls kept us going",
-                "facilitators gave support on site", "peer support sessions helped"],
-}
+from tests.builders.coded_csv import coded_rows, write_coded_csv
 
 
-def write_csv(path: Path, rows: list[dict], extra: tuple[str, ...] = ()) -> Path:
-    cols = ["document", "segment", "text", "coder", "code", "stage", *extra]
-    with path.open("w", encoding="utf-8", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=cols)
-        w.writeheader()
-        for r in rows:
-            w.writerow({c: r.get(c, "") for c in cols})
-    return path
-
-
-def corpus(n_docs: int, coders: tuple[str, ...], flip: dict[str, int] | None = None) -> list[dict]:
-    """Docs with one unit per (label, phrase); coder ``c`` mislabels every flip[c]-th unit."""
-    rows, labels, n = [], sorted(WORDS), 0
-    for d in range(n_docs):
-        for label, phrases in WORDS.items():
-            for j, phrase in enumerate(phrases):
-                n += 1
-                for coder in coders:
-                    code = label
-                    if flip and coder in flip and n % flip[coder] == 0:
-                        code = labels[(labels.index(label) + 1) % len(labels)]
-                    rows.append({"document": f"doc{d}", "segment": f"s{n}",
-                                 "text": f"{phrase} ({d}-{j})", "coder": coder, "code": code,
-                                 "stage": "push" if label == "plan" else "exchange"})
-    return rows
-
-
-@pytest.fixture
-def files(tmp_path: Path) -> tuple[Path, Path]:
-    train = write_csv(tmp_path / "train.csv", corpus(4, ("ann",)))
-    test = write_csv(tmp_path / "test.csv", corpus(1, ("a", "b", "c"), {"b": 5, "c": 7}))
-    return train, test
-
-
-def test_load_units_merges_coders_and_builds_context(files) -> None:
-    _, test = files
+def test_load_units_merges_coders_and_builds_context(coded_csvs) -> None:
+    _, test = coded_csvs
     units = load_units(test)
     assert len(units) == 12 and units.coders == ["a", "b", "c"]
     assert units.labels == ["barrier", "plan", "support"]
@@ -77,10 +34,10 @@ def test_load_units_merges_coders_and_builds_context(files) -> None:
 
 
 def test_previous_text_column_wins(tmp_path: Path) -> None:
-    rows = corpus(1, ("a",))
+    rows = coded_rows(1, ("a",))
     for r in rows:
         r["previous_text"] = "CTX " + r["segment"]
-    units = load_units(write_csv(tmp_path / "p.csv", rows, ("previous_text",)))
+    units = load_units(write_coded_csv(tmp_path / "p.csv", rows, ("previous_text",)))
     assert units.contexts[:2] == ["CTX s1", "CTX s2"]
 
 
@@ -91,22 +48,22 @@ def test_majority_ties_go_to_first_coder_and_multilabel_half_rule() -> None:
     assert majority({"a": ("x",), "b": ()}, True) == ("x",)
 
 
-def test_human_human_matches_hand_computed_kappa(files) -> None:
-    _, test = files
+def test_human_human_matches_hand_computed_kappa(coded_csvs) -> None:
+    _, test = coded_csvs
     units = load_units(test)
     hh = human_human(encode_test(units, units.labels))
     assert 0.5 < hh["mean_pairwise_kappa"] < 1.0
     assert 0.8 < hh["percent_agreement"] < 1.0
-    perfect = load_units(write_csv(test.parent / "p.csv", corpus(1, ("a", "b"))))
+    perfect = load_units(write_coded_csv(test.parent / "p.csv", coded_rows(1, ("a", "b"))))
     assert human_human(encode_test(perfect, perfect.labels))["mean_pairwise_kappa"] == \
         pytest.approx(1.0)
-    single = load_units(files[0])
+    single = load_units(coded_csvs[0])
     assert human_human(encode_test(single, single.labels)) == {
         "mean_pairwise_kappa": None, "krippendorff_alpha": None, "percent_agreement": None}
 
 
-def test_model_agreement_perfect_and_wrong(files) -> None:
-    units = load_units(write_csv(files[0].parent / "q.csv", corpus(1, ("a", "b"))))
+def test_model_agreement_perfect_and_wrong(coded_csvs) -> None:
+    units = load_units(write_coded_csv(coded_csvs[0].parent / "q.csv", coded_rows(1, ("a", "b"))))
     truth = units.reference()
     table = encode_test(units, units.labels)
     good = model_agreement(table, truth)
@@ -118,8 +75,8 @@ def test_model_agreement_perfect_and_wrong(files) -> None:
     assert bad["per_label"]["plan"]["support"] == 4
 
 
-def test_sample_seeds_k_per_label_and_error_names_label(files) -> None:
-    units = load_units(files[0])
+def test_sample_seeds_k_per_label_and_error_names_label(coded_csvs) -> None:
+    units = load_units(coded_csvs[0])
     idx = sample_seeds(units, 3, np.random.default_rng(0), units.labels)
     ref = units.reference()
     assert sorted(ref[i] for i in idx) == sorted([lab for lab in units.labels for _ in range(3)])
@@ -127,25 +84,25 @@ def test_sample_seeds_k_per_label_and_error_names_label(files) -> None:
         sample_seeds(units, 17, np.random.default_rng(0), units.labels)
 
 
-def test_grouped_folds_never_share_a_document(files) -> None:
-    units = load_units(files[0])
+def test_grouped_folds_never_share_a_document(coded_csvs) -> None:
+    units = load_units(coded_csvs[0])
     folds = grouped_folds(units, 4)
     assert len(folds) == 4
     for split in folds:
         assert not set(split.train.documents) & set(split.test.documents)
     with pytest.raises(EvaluationError, match="between 2 and 4"):
         grouped_folds(units, 5)
-    rows = corpus(3, ("a",)) + [{"document": "doc9", "segment": "r", "text": "rare",
-                                 "coder": "a", "code": "rare"}]
-    rare = load_units(write_csv(units_path := files[0].parent / "rare.csv", rows))
+    rows = coded_rows(3, ("a",)) + [{"document": "doc9", "segment": "r", "text": "rare",
+                                     "coder": "a", "code": "rare"}]
+    rare = load_units(write_coded_csv(units_path := coded_csvs[0].parent / "rare.csv", rows))
     split = next(s for s in grouped_folds(rare, 2) if "doc9" in s.test.documents)
     labels, too_rare = check_labels(split.train, split.test)
     assert too_rare == ["rare"] and "rare" not in labels
     assert units_path.is_file()
 
 
-def test_study_learns_and_reports_every_key(files) -> None:
-    train, test = files
+def test_study_learns_and_reports_every_key(coded_csvs) -> None:
+    train, test = coded_csvs
     emb = HashingEmbedder(256)
     tr, te = embed_units(load_units(train), emb), embed_units(load_units(test), emb)
     res = run_study([Split(tr, te)], StudyConfig(seed_per_label=[2, 8], repeats=2), test_all=te)
@@ -164,10 +121,10 @@ def test_study_learns_and_reports_every_key(files) -> None:
 
 
 def test_folds_and_multilabel(tmp_path: Path) -> None:
-    rows = corpus(4, ("a", "b"))
+    rows = coded_rows(4, ("a", "b"))
     for r in rows[::6]:  # some units get a second code
         rows.append({**r, "code": "support" if r["code"] != "support" else "plan"})
-    coded = write_csv(tmp_path / "c.csv", rows)
+    coded = write_coded_csv(tmp_path / "c.csv", rows)
     res = evaluate_files(None, None, coded=coded, embedder=HashingEmbedder(64),
                          config=StudyConfig(seed_per_label=[None], folds=2, multi_label=True))
     assert res["n_test_units"] == 48 and res["labels"] == ["barrier", "plan", "support"]
@@ -177,20 +134,20 @@ def test_folds_and_multilabel(tmp_path: Path) -> None:
     assert stage["labels"] == ["exchange", "push"]
 
 
-def test_bad_inputs_raise_domain_errors(tmp_path: Path, files) -> None:
-    one = load_units(write_csv(tmp_path / "one.csv", [
+def test_bad_inputs_raise_domain_errors(tmp_path: Path, coded_csvs) -> None:
+    one = load_units(write_coded_csv(tmp_path / "one.csv", [
         {"document": "d", "segment": str(i), "text": "x", "coder": "a", "code": "plan"}
         for i in range(3)]))
     with pytest.raises(EvaluationError, match="at least 2"):
         check_labels(one, one)
-    other = load_units(write_csv(tmp_path / "o.csv", [
+    other = load_units(write_coded_csv(tmp_path / "o.csv", [
         {"document": "d", "segment": "1", "text": "x", "coder": "a", "code": "zzz"}]))
     with pytest.raises(EvaluationError, match="same codebook"):
-        check_labels(load_units(files[0]), other)
-    extra = load_units(write_csv(tmp_path / "e.csv", [
+        check_labels(load_units(coded_csvs[0]), other)
+    extra = load_units(write_coded_csv(tmp_path / "e.csv", [
         {"document": "d", "segment": "1", "text": "x", "coder": "a", "code": "zzz"},
         {"document": "d", "segment": "2", "text": "y", "coder": "a", "code": "plan"}]))
-    assert check_labels(load_units(files[0]), extra)[1] == ["zzz"]
+    assert check_labels(load_units(coded_csvs[0]), extra)[1] == ["zzz"]
     bad = tmp_path / "bad.csv"
     bad.write_text("document,text,coder\nd,x,a\n", encoding="utf-8")
     with pytest.raises(ImportCodesError, match="segment, code"):

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from isp_nlp.cli import cli
 from isp_nlp.store.database import Store, project_db
 from isp_nlp.store.failures import explain_database_error
+from tests.builders.paths import CORPUS
 
 
 def _run(project: Path, *args: str):
@@ -122,8 +123,7 @@ def test_a_held_write_lock_is_waited_for_visibly_then_one_line(
     holder.execute("BEGIN IMMEDIATE")  # another process writing, for longer than the wait
     try:
         result = CliRunner().invoke(cli, ["--project", str(project), "codebook", "load",
-                                          str(Path(__file__).parents[1] / "corpora" /
-                                              "isp-demo" / "codebook.yaml")])
+                                          str(CORPUS / "codebook.yaml")])
     finally:
         holder.execute("ROLLBACK")
         holder.close()
@@ -148,8 +148,7 @@ def test_a_lock_released_in_time_is_waited_for_and_the_write_lands(
     timer.start()
     try:
         result = CliRunner().invoke(cli, ["--project", str(project), "codebook", "load",
-                                          str(Path(__file__).parents[1] / "corpora" /
-                                              "isp-demo" / "codebook.yaml")])
+                                          str(CORPUS / "codebook.yaml")])
     finally:
         timer.join()
         holder.close()
@@ -176,7 +175,7 @@ def read_only_view(project: Path, tmp_path: Path):
 
 def test_a_read_only_project_reads_and_refuses_writes_truthfully(
         project: Path, read_only_view: Path) -> None:
-    codebook = Path(__file__).parents[1] / "corpora" / "isp-demo" / "codebook.yaml"
+    codebook = CORPUS / "codebook.yaml"
     assert _run(project, "codebook", "load", str(codebook)).exit_code == 0
     for words in (["status"], ["log"], ["codebook", "show"], ["agreement"]):
         result = _run(read_only_view, *words)
@@ -200,7 +199,7 @@ def _corrupt_a_page(db: Path) -> None:
 
 
 def test_check_and_backup_of_a_healthy_project(project: Path, tmp_path: Path) -> None:
-    codebook = Path(__file__).parents[1] / "corpora" / "isp-demo" / "codebook.yaml"
+    codebook = CORPUS / "codebook.yaml"
     assert _run(project, "codebook", "load", str(codebook)).exit_code == 0
     result = _run(project, "check")
     assert result.exit_code == 0 and "OK (integrity ok, schema version 6)" in result.output
@@ -216,7 +215,7 @@ def test_check_and_backup_of_a_healthy_project(project: Path, tmp_path: Path) ->
 
 
 def test_a_damaged_page_is_found_by_check_and_refuses_writes(project: Path) -> None:
-    codebook = Path(__file__).parents[1] / "corpora" / "isp-demo" / "codebook.yaml"
+    codebook = CORPUS / "codebook.yaml"
     assert _run(project, "codebook", "load", str(codebook)).exit_code == 0
     _corrupt_a_page(project_db(project))
     result = _run(project, "check")

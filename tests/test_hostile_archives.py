@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import stat
-import struct
 import zipfile
 from pathlib import Path
 
@@ -14,8 +13,8 @@ from isp_nlp.cli import cli
 from isp_nlp.errors import InputFileError
 from isp_nlp.ingest.safe_zip import describe_bytes
 from isp_nlp.interchange.refi_project import read_refi_project
-
-from .test_refi_import import C_TOP, project_xml, selection, tables, text_source
+from tests.builders.archives import import_refused, lie_about_size
+from tests.builders.refi_xml import C_TOP, project_xml, selection, text_source
 
 TEXT = b"P1: I trust them.\n"
 QDE = project_xml(text_source(1, "internal://a.txt", [selection(1, 4, 11, C_TOP)]))
@@ -32,18 +31,6 @@ def _zip(path: Path, members: dict[str, bytes], *,
     return path
 
 
-def _refused(project: Path, path: Path, *needles: str) -> None:
-    """The CLI refuses ``path`` in one line with exit 2 and leaves the project as it was."""
-    before = tables(project)
-    result = CliRunner().invoke(cli, ["--project", str(project), "import", str(path)])
-    assert result.exit_code == 2, result.output
-    lines = result.output.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-    assert tables(project) == before
-
-
 def test_a_clean_archive_imports(project: Path, tmp_path: Path) -> None:
     path = _zip(tmp_path / "ok.qdpx", {"sources/a.txt": TEXT})
     result = CliRunner().invoke(cli, ["--project", str(project), "import", str(path)])
@@ -55,14 +42,14 @@ def test_a_clean_archive_imports(project: Path, tmp_path: Path) -> None:
 ])
 def test_zip_slip_members_are_refused(project: Path, tmp_path: Path, member: str) -> None:
     path = _zip(tmp_path / "slip.qdpx", {"sources/a.txt": TEXT, member: b"x"})
-    _refused(project, path, "slip.qdpx", "outside the archive")
+    import_refused(project, path, "slip.qdpx", "outside the archive")
     assert not (tmp_path.parent / "evil.txt").exists()
 
 
 @pytest.mark.parametrize("member", ["/etc/passwd.txt", "C:/Windows/x.txt", "\\\\server\\x.txt"])
 def test_absolute_member_paths_are_refused(project: Path, tmp_path: Path, member: str) -> None:
     path = _zip(tmp_path / "abs.qdpx", {"sources/a.txt": TEXT, member: b"x"})
-    _refused(project, path, "absolute path")
+    import_refused(project, path, "absolute path")
 
 
 def test_symlink_members_are_refused(project: Path, tmp_path: Path) -> None:
@@ -70,51 +57,38 @@ def test_symlink_members_are_refused(project: Path, tmp_path: Path) -> None:
     link.create_system = 3
     link.external_attr = (stat.S_IFLNK | 0o777) << 16
     path = _zip(tmp_path / "link.qdpx", {}, infos=(link,))
-    _refused(project, path, "symbolic link")
+    import_refused(project, path, "symbolic link")
 
 
 def test_too_many_members_is_refused(project: Path, tmp_path: Path,
                                      monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("isp_nlp.ingest.safe_zip.MAX_MEMBERS", 3)
     path = _zip(tmp_path / "many.qdpx", {f"sources/{i}.txt": b"x" for i in range(5)})
-    _refused(project, path, "members", "zip bomb")
+    import_refused(project, path, "members", "zip bomb")
 
 
 def test_declared_total_size_over_the_limit_is_refused(project: Path, tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("isp_nlp.ingest.safe_zip.MAX_TOTAL_BYTES", 5000)
     path = _zip(tmp_path / "bomb.qdpx", {"sources/a.txt": b"0" * 100_000})
-    _refused(project, path, "zip bomb")
+    import_refused(project, path, "zip bomb")
 
 
 def test_a_member_over_the_member_limit_is_not_read(project: Path, tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("isp_nlp.ingest.safe_zip.MAX_MEMBER_BYTES", 50_000)
     path = _zip(tmp_path / "big.qdpx", {"sources/a.txt": b"0" * 100_000})
-    _refused(project, path, "sources/a.txt", "zip bomb")
-
-
-def _lie_about_size(path: Path, member: str, size: int) -> None:
-    """Rewrite the uncompressed size ``member`` declares (local and central headers)."""
-    data = bytearray(path.read_bytes())
-    name = member.encode()
-    for sig, offset in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):
-        pos = data.find(sig)
-        while pos >= 0:
-            name_at = pos + (30 if sig == b"PK\x03\x04" else 46)
-            if data[name_at:name_at + len(name)] == name:
-                struct.pack_into("<I", data, pos + offset, size)
-            pos = data.find(sig, pos + 4)
-    path.write_bytes(bytes(data))
+    import_refused(project, path, "sources/a.txt", "zip bomb")
 
 
 def test_a_member_inflating_past_its_declared_size_stops_at_that_size(project: Path,
                                                                      tmp_path: Path) -> None:
     path = _zip(tmp_path / "liar.qdpx", {"sources/a.txt": b"P1: " + b"0" * 1_000_000})
-    _lie_about_size(path, "sources/a.txt", 100)
+    lie_about_size(path, "sources/a.txt", 100)
     with zipfile.ZipFile(path) as z:
         assert z.getinfo("sources/a.txt").file_size == 100  # declares 100 bytes, holds 1 MB
-    _refused(project, path, "liar.qdpx", "sources/a.txt", "does not match the size it declares")
+    import_refused(project, path, "liar.qdpx", "sources/a.txt",
+                   "does not match the size it declares")
 
 
 def test_dtd_and_entities_in_project_qde_are_refused(project: Path, tmp_path: Path) -> None:
@@ -122,16 +96,16 @@ def test_dtd_and_entities_in_project_qde_are_refused(project: Path, tmp_path: Pa
     with zipfile.ZipFile(path, "w") as z:
         z.writestr("project.qde", '<?xml version="1.0"?><!DOCTYPE p [<!ENTITY a "aaaa">]>'
                    '<Project xmlns="urn:QDA-XML:project:1.0" name="&a;"/>')
-    _refused(project, path, "DTD or entities")
+    import_refused(project, path, "DTD or entities")
     qde = tmp_path / "laughs.qde"
     qde.write_text('<?xml version="1.0"?><!DOCTYPE p SYSTEM "http://x/p.dtd"><Project/>')
-    _refused(project, qde, "DTD or entities")
+    import_refused(project, qde, "DTD or entities")
 
 
 def test_an_html_page_saved_as_qdpx_says_what_it_is(project: Path, tmp_path: Path) -> None:
     path = tmp_path / "download.qdpx"
     path.write_text("<!DOCTYPE html>\n<html><head><title>Sign in</title></head></html>")
-    _refused(project, path, "download.qdpx", "not a zip", "HTML web page")
+    import_refused(project, path, "download.qdpx", "not a zip", "HTML web page")
 
 
 @pytest.mark.parametrize(("content", "needle"), [
@@ -144,14 +118,14 @@ def test_a_qde_that_is_not_refi_xml_is_refused(project: Path, tmp_path: Path, co
                                                needle: str) -> None:
     path = tmp_path / "odd.qde"
     path.write_bytes(content)
-    _refused(project, path, "odd.qde", needle)
+    import_refused(project, path, "odd.qde", needle)
 
 
 def test_a_qdpx_without_project_qde_is_refused(project: Path, tmp_path: Path) -> None:
     path = tmp_path / "empty.qdpx"
     with zipfile.ZipFile(path, "w") as z:
         z.writestr("sources/a.txt", TEXT)
-    _refused(project, path, "no project.qde")
+    import_refused(project, path, "no project.qde")
 
 
 def test_outside_files_are_read_only_when_they_are_text(tmp_path: Path) -> None:

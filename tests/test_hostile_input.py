@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 from isp_nlp.cli import cli
 from isp_nlp.store.database import project_db
-from tests.conftest import CORPUS
+from tests.builders.paths import CORPUS
 
 DOC = "isp01_child_welfare_coach"
 HEADER = "document,segment,text,coder,code,stage,speaker\n"

@@ -1,7 +1,7 @@
 """Hostile interchange files (.qdpx/.qde/.qdc, Dedoose and ATLAS.ti sheets, XLSX,
 pseudonymise and outputs): exit 2, one line, nothing written, memory bounded.
 
-Each case (tests/hostile_cases.py) runs ``isp-nlp --project P ...`` in a forked child, so
+Each case (tests/builders/hostile.py) runs ``isp-nlp --project P ...`` in a forked child, so
 that its peak memory can be measured (``os.wait4`` gives the child's ``ru_maxrss``) and a
 child that blocks (a FIFO) or eats memory (/dev/zero) can be stopped. Per REFUSED case:
 
@@ -51,8 +51,7 @@ from click.testing import CliRunner
 
 from isp_nlp.cli import cli
 from isp_nlp.ingest.controls import CONTROLS
-from tests.conftest import CORPUS
-from tests.hostile_cases import (
+from tests.builders.hostile import (
     ACCEPTED,
     CONTROL_QDPX,
     DOC,
@@ -60,6 +59,7 @@ from tests.hostile_cases import (
     Case,
     Ctx,
 )
+from tests.builders.paths import CORPUS
 
 pytestmark = pytest.mark.skipif(
     not hasattr(os, "fork") or not Path("/proc/self/status").exists(),

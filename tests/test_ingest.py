@@ -10,9 +10,10 @@ import pytest
 from isp_nlp.errors import InputFileError
 from isp_nlp.ingest.readers import SUPPORTED_SUFFIXES, read_transcript
 from isp_nlp.records import Transcript
+from tests.builders import paths
 
-DATA = Path(__file__).parent / "data" / "ingest"
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+DATA = paths.DATA / "ingest"
+SHARED = paths.SHARED
 
 
 def shared_dir(*parts: str) -> Path:

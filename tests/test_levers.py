@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,8 +11,9 @@ from isp_nlp.coded.batch import ContextHistory, SegmentBatch, history_from_seque
 from isp_nlp.embed import HashingEmbedder
 from isp_nlp.suggest.features import FeatureBuilder, FeatureSpec, history_mean
 from isp_nlp.suggest.trainer import TrainParams, train_single_label
+from tests.builders.paths import REPO
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "evaluation"))
+sys.path.insert(0, str(REPO / "evaluation"))
 from lever_priors import adjust_priors  # noqa: E402  (measured levers that did not ship)
 from lever_self_training import train_self_training  # noqa: E402
 
@@ -183,14 +183,13 @@ def test_evaluate_on_empty_texts_runs_instead_of_crashing(tmp_path) -> None:
     from click.testing import CliRunner
 
     from isp_nlp.cli import cli
-
-    from .test_evaluate import corpus, write_csv
+    from tests.builders.coded_csv import coded_rows, write_coded_csv
 
     def blank(rows: list[dict]) -> list[dict]:
         return [{**r, "text": ""} for r in rows]
 
-    train = write_csv(tmp_path / "train.csv", blank(corpus(4, ("ann",))))
-    test = write_csv(tmp_path / "test.csv", blank(corpus(1, ("a", "b"))))
+    train = write_coded_csv(tmp_path / "train.csv", blank(coded_rows(4, ("ann",))))
+    test = write_coded_csv(tmp_path / "test.csv", blank(coded_rows(1, ("a", "b"))))
     r = CliRunner().invoke(cli, ["evaluate", "--train", str(train), "--test", str(test),
                                  "--seed-per-label", "2", "--repeats", "1",
                                  "--embedder", "hashing-256", "--format", "json"])

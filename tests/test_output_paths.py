@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
-from tests.test_terminal_safety import Hostile, _build, _run, _transcript
+from tests.builders.terminal import Hostile, build_hostile_project, hostile_transcript, run
 
 
 class Hung(BaseException):
@@ -42,7 +42,7 @@ def no_hang() -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory: pytest.TempPathFactory) -> Hostile:
-    return _build(tmp_path_factory.mktemp("seeded"))
+    return build_hostile_project(tmp_path_factory.mktemp("seeded"))
 
 
 def _device(path: Path) -> Path:
@@ -107,14 +107,14 @@ def test_an_output_that_is_not_a_file_is_refused_and_left_alone(
     wave = seeded.root / "wave"
     if not wave.exists():
         wave.mkdir()
-        (wave / "w1.txt").write_text(_transcript(1), "utf-8")
+        (wave / "w1.txt").write_text(hostile_transcript(1), "utf-8")
     project = tmp_path / "project"
     shutil.copytree(seeded.project, project)
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     target, still = _target(kind, out_dir, "target" + suffix)
     before = sorted(p.name for p in out_dir.iterdir())
-    line = _one_line(_run(*args(seeded, target), project=project))
+    line = _one_line(run(*args(seeded, target), project=project))
     assert str(target) in line, line
     assert still(target.stat()), f"{command}: {target} was replaced"
     assert sorted(p.name for p in out_dir.iterdir()) == before  # no .tmp left behind
@@ -125,14 +125,14 @@ def test_an_output_that_is_not_a_file_is_refused_and_left_alone(
 def test_a_missing_folder_is_named(seeded: Hostile, tmp_path: Path, command: str) -> None:
     suffix, args = COMMANDS[command]
     target = tmp_path / "nowhere" / ("x" + suffix)
-    line = _one_line(_run(*args(seeded, target), project=seeded.project))
+    line = _one_line(run(*args(seeded, target), project=seeded.project))
     assert "does not exist" in line and "nowhere" in line, line
     assert not (tmp_path / "nowhere").exists()
 
 
 def test_the_device_message_says_what_to_do(seeded: Hostile, tmp_path: Path) -> None:
     device = _device(tmp_path / "null.html")
-    line = _one_line(_run("report", "--out", str(device), project=seeded.project))
+    line = _one_line(run("report", "--out", str(device), project=seeded.project))
     assert line == (f"Error: --out {device} is a device, not a file; give the path of a "
                     "file to write.")
 
@@ -143,7 +143,7 @@ def test_backup_into_the_project_itself_is_refused(seeded: Hostile, tmp_path: Pa
     project = tmp_path / "project"
     shutil.copytree(seeded.project, project)
     before = sorted(str(p) for p in project.rglob("*"))
-    line = _one_line(_run("backup", str(project / inside), project=project))
+    line = _one_line(run("backup", str(project / inside), project=project))
     assert "inside the project folder" in line, line
     assert sorted(str(p) for p in project.rglob("*")) == before
 
@@ -152,7 +152,7 @@ def test_backup_into_the_project_itself_is_refused(seeded: Hostile, tmp_path: Pa
 def test_backup_onto_a_device_or_pipe_is_refused(seeded: Hostile, tmp_path: Path, kind: str,
                                                  no_hang: None) -> None:
     target, still = _target(kind, tmp_path, "bk")
-    line = _one_line(_run("backup", str(target), project=seeded.project))
+    line = _one_line(run("backup", str(target), project=seeded.project))
     assert "not a folder" in line, line
     assert still(target.stat())
 
@@ -163,7 +163,7 @@ def test_backup_skips_special_files_among_the_models(seeded: Hostile, tmp_path: 
     shutil.copytree(seeded.project, project)
     os.mkfifo(project / "models" / "pipe")
     (project / "models" / "zero").symlink_to("/dev/zero")
-    result = _run("backup", str(tmp_path / "bk"), project=project)
+    result = run("backup", str(tmp_path / "bk"), project=project)
     assert result.exit_code == 0, result.output
     assert (tmp_path / "bk" / "project.sqlite").is_file()
     assert not (tmp_path / "bk" / "models" / "pipe").exists()
@@ -174,14 +174,14 @@ def test_precode_reports_pipes_devices_and_links_out_of_the_wave(
         seeded: Hostile, tmp_path: Path, no_hang: None) -> None:
     wave = tmp_path / "wave"
     wave.mkdir()
-    (wave / "w1.txt").write_text(_transcript(1), "utf-8")
+    (wave / "w1.txt").write_text(hostile_transcript(1), "utf-8")
     os.mkfifo(wave / "pipe.txt")
     (wave / "zero.txt").symlink_to("/dev/zero")
     outside = tmp_path / "secret.txt"
-    outside.write_text(_transcript(2), "utf-8")
+    outside.write_text(hostile_transcript(2), "utf-8")
     (wave / "elsewhere.txt").symlink_to(outside)
-    result = _run("precode", str(wave), "--from", str(seeded.project), "--out",
-                  str(tmp_path / "out"))
+    result = run("precode", str(wave), "--from", str(seeded.project), "--out",
+                 str(tmp_path / "out"))
     assert result.exit_code == 1, result.output
     skipped = [line for line in result.stderr.splitlines() if "skipped" in line]
     assert len(skipped) == 3, result.stderr

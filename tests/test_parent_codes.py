@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from isp_nlp.cli import cli
 from isp_nlp.pipeline import suggest_project, train_project
 from isp_nlp.store.folder import open_project
-from tests.test_one_model_path import seeded_project
+from tests.builders.coded_projects import seeded_project
 
 
 @pytest.fixture(scope="module")

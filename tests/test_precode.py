@@ -13,7 +13,7 @@ from isp_nlp.precode.wave import precode_wave
 from isp_nlp.records import Segment, Suggestion
 from isp_nlp.report.wave_summary import summarise_transcript
 from isp_nlp.store.folder import open_project
-from tests.conftest import CORPUS, SHARED, require_shared
+from tests.builders.paths import CORPUS, SHARED, require_shared
 
 
 def _wave(tmp_path: Path) -> Path:

@@ -23,8 +23,8 @@ from isp_nlp.suggest.prototypes import (
     prototype_texts,
 )
 from isp_nlp.suggest.trainer import TrainParams, train_suggester
+from tests.builders.paths import CORPUS
 
-CORPUS = Path(__file__).resolve().parents[1] / "corpora" / "isp-demo"
 CODES = ["a", "b", "z"]  # z: in the codebook, never applied by a coder
 STAGES = ["push", "push_pull", "exchange", "none"]
 EMB_ONLY = TrainParams(context_weight=0.0, word_weight=0.0, char_weight=0.0, surface_weight=0.0)

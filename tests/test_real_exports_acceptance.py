@@ -22,8 +22,8 @@ import xmlschema
 from isp_nlp.interchange.refi_codebook import PROJECT_NS
 from isp_nlp.review.run import project_review
 from isp_nlp.store.folder import open_project
-from tests.conftest import SHARED, require_shared
-from tests.project_tables import SET_ANEW, cli_ok, diff_tables, project_tables
+from tests.builders.paths import SHARED, require_shared
+from tests.builders.tables import SET_ANEW, cli_ok, diff_tables, project_tables
 
 pytestmark = pytest.mark.shared_data
 

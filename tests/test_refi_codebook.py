@@ -20,8 +20,7 @@ from isp_nlp.interchange.refi_codebook import (
     write_qdc,
 )
 from isp_nlp.records import STAGE_DIMENSION, STAGES, Code, Codebook
-
-from .conftest import CORPUS, SHARED, require_shared
+from tests.builders.paths import CORPUS, SHARED, require_shared
 
 REFI = SHARED / "refi-qda"
 REFI_FILES = sorted(p.name for p in REFI.glob("*.qd?*")) if REFI.is_dir() else []

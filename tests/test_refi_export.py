@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import json
-import random
 import shutil
 import zipfile
 from pathlib import Path
@@ -22,8 +20,6 @@ from isp_nlp.interchange.refi_codebook import PROJECT_NS, code_guid, read_refi_c
 from isp_nlp.interchange.refi_export import build_selections, lf_sources, write_qdpx
 from isp_nlp.interchange.refi_ids import selection_guid, source_guid, user_guid
 from isp_nlp.interchange.refi_xml import QdpxContent, Selection, project_qde
-from isp_nlp.pipeline import suggest_project, train_project
-from isp_nlp.project import import_codes, ingest_files, load_project_codebook
 from isp_nlp.records import (
     Annotation,
     Code,
@@ -36,142 +32,17 @@ from isp_nlp.records import (
     Turn,
 )
 from isp_nlp.store.database import Store
-from isp_nlp.store.folder import init_project, open_project
-from tests.conftest import SHARED
-from tests.test_one_model_path import STAGE_OF, WORDS
+from isp_nlp.store.folder import open_project
+from tests.builders.export_project import ANA, build_export_project
+from tests.builders.paths import SHARED
+from tests.builders.refi_xml import qde_selections, read_qde
 
 NS = {"q": PROJECT_NS}
-CODEBOOK = """\
-name: export test
-codes:
-  - id: strategies
-    name: Strategies
-    definition: Ways of supporting practice.
-    color: "#46AA00"
-  - id: training
-    name: Training
-    parent: strategies
-    definition: Classroom courses, slides and curricula delivered to staff.
-    include: Courses.
-    examples: ["We ran a five-day course with slides."]
-  - id: coaching
-    name: Coaching
-    parent: strategies
-    definition: Ongoing coaching and feedback on the job.
-  - id: barriers
-    name: Barriers
-    definition: Obstacles such as staff turnover and no time.
-"""
-#: The third transcript carries emoji (outside the BMP: 2 UTF-16 units, 4 UTF-8 bytes,
-#: 1 code point) and non-Latin scripts before the coded words.
-EMOJI_TURN = "Ὀδυσσεύς 🙂🙂 говорит 信任 coach feedback"
-ANA = Coder("ana", guid="{6F9619FF-8B86-D011-B42D-00C04FC964FF}", initials="AN")
-
-
-def _corpus(root: Path) -> tuple[list[Path], Path]:
-    """Three transcripts; ana and ben code the first ten turns of each, the rest is open."""
-    rng = random.Random(3)
-    paths, rows = [], []
-    for d in range(3):
-        doc = f"site{d}"
-        lines = []
-        for t in range(14):
-            code = list(WORDS)[(t + d) % 4]
-            words = WORDS[code].split()
-            text = " ".join(rng.choice(words) for _ in range(8)).capitalize() + f" turn {t}."
-            if d == 2 and t == 1:
-                text = EMOJI_TURN
-            speaker = "P01" if t % 2 == 0 else "P02"
-            lines.append(f"{speaker}: {text}")
-            if t >= 10:
-                continue
-            for coder in ("ana", "ben"):
-                c, stage = code, STAGE_OF[code]
-                if coder == "ben" and t % 5 == 0:
-                    c, stage = "", "none"
-                rows.append([doc, "", text, coder, c, stage, speaker])
-        path = root / f"{doc}.txt"
-        path.write_text("\n\n".join(lines) + "\n", encoding="utf-8")
-        paths.append(path)
-    coded = root / "coded.csv"
-    with coded.open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["document", "segment", "text", "coder", "code", "stage", "speaker"])
-        writer.writerows(rows)
-    return paths, coded
-
-
-def _build(root: Path, *, train: bool) -> Path:
-    """A project with seed codes, QDA-style codings, an assisted coder and (if ``train``)
-    a model with suggestions."""
-    root.mkdir(parents=True, exist_ok=True)
-    paths, coded = _corpus(root)
-    book = root / "codebook.yaml"
-    book.write_text(CODEBOOK, encoding="utf-8")
-    project = root / "project"
-    init_project(project, embedder="hashing-256")
-    with open_project(project) as store:
-        load_project_codebook(store, book)
-        ingest_files(store, paths)
-        import_codes(store, coded)
-        store.add_coders([ANA])
-        segs = {(s.document, s.index): s for s in store.segments()}
-        emoji = segs[("site2", 1)]
-        word = emoji.start + emoji.text.index("coach")
-        first = segs[("site0", 0)]
-        store.add_codings([
-            # most of site0 #0, which ana annotated "training" (by the corpus rule): the
-            # annotation is covered, so it is written once, as this stored coding.
-            Coding("site0", first.start, first.end - 3, "training", "ana",
-                   guid="a1b2c3d4-0000-4000-8000-000000000001",
-                   created_at="2024-05-01T10:00:00Z"),
-            # a sub-span after emoji and non-Latin text, two codes in one selection
-            Coding("site2", word, word + len("coach feedback"), "coaching", "ana",
-                   created_at="2024-05-02T10:00:00Z"),
-            Coding("site2", word, word + len("coach feedback"), "exchange", "ana",
-                   dimension="stage", created_at="2024-05-02T10:00:00Z"),
-            Coding("site1", segs[("site1", 12)].start, segs[("site1", 12)].end, "barriers",
-                   "dee", source="consensus", created_at="2024-05-03T10:00:00Z"),
-        ])
-        if train:
-            train_project(store)
-            suggest_project(store)
-        # after suggest: cy accepts a suggestion (an assisted annotation), on an open turn
-        open_seg = segs[("site0", 11)]
-        store.import_annotations(
-            [Annotation(open_seg.id, "cy", "code", "barriers", "assisted"),
-             Annotation(open_seg.id, "cy", "stage", "push_pull", "assisted"),
-             Annotation(segs[("site0", 12)].id, "cy", "code", None, "assisted")],
-            source="review")
-    return project
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _build(tmp_path_factory.mktemp("export"), train=True)
-
-
-def _qde(path: Path) -> ET.Element:
-    with zipfile.ZipFile(path) as archive:
-        return ET.fromstring(archive.read("project.qde"))
-
-
-def _selections(root: ET.Element) -> list[dict]:
-    users = {u.get("guid"): u.get("name") for u in root.iterfind("q:Users/q:User", NS)}
-    out = []
-    for source in root.iterfind("q:Sources/q:TextSource", NS):
-        for sel in source.iterfind("q:PlainTextSelection", NS):
-            out.append({
-                "document": source.get("name"), "guid": sel.get("guid"),
-                "start": int(sel.get("startPosition")), "end": int(sel.get("endPosition")),
-                "user": users[sel.get("creatingUser")],
-                "description": sel.findtext("q:Description", namespaces=NS),
-                "codes": [c.find("q:CodeRef", NS).get("targetGUID")
-                          for c in sel.iterfind("q:Coding", NS)],
-                "coding_users": {users[c.get("creatingUser")]
-                                 for c in sel.iterfind("q:Coding", NS)},
-            })
-    return out
+    return build_export_project(tmp_path_factory.mktemp("export"), train=True)
 
 
 def _validate(path: Path) -> None:
@@ -234,7 +105,7 @@ def test_the_project_validates_against_project_xsd(exported) -> None:
 
 def test_users_and_codebook(exported) -> None:
     out, summary, _, _, _, _, codebook = exported
-    root = _qde(out)
+    root = read_qde(out)
     users = [(u.get("name"), u.get("guid"), u.get("id"))
              for u in root.iterfind("q:Users/q:User", NS)]
     assert users == [("ana", ANA.guid, "AN"), ("ben", user_guid("ben"), None),
@@ -253,7 +124,7 @@ def test_users_and_codebook(exported) -> None:
 def test_every_stored_coding_is_exported_exactly(exported) -> None:
     out, _, texts, codings, _, _, codebook = exported
     by_id = {(c.dimension, c.id): code_guid(c) for c in (*codebook.codes, *codebook.stages)}
-    sels = _selections(_qde(out))
+    sels = qde_selections(read_qde(out))
     exported_texts = {}
     with zipfile.ZipFile(out) as archive:
         for d in texts:
@@ -272,7 +143,8 @@ def test_every_stored_coding_is_exported_exactly(exported) -> None:
 
 def test_offsets_are_code_points_past_emoji_and_other_scripts(exported) -> None:
     out, _, texts, *_ = exported
-    sels = [s for s in _selections(_qde(out)) if s["document"] == "site2" and s["user"] == "ana"
+    sels = [s for s in qde_selections(read_qde(out))
+            if s["document"] == "site2" and s["user"] == "ana"
             and s["end"] - s["start"] == len("coach feedback")]
     assert len(sels) == 1 and len(sels[0]["codes"]) == 2  # one selection, code + stage
     with zipfile.ZipFile(out) as archive:
@@ -286,7 +158,7 @@ def test_offsets_are_code_points_past_emoji_and_other_scripts(exported) -> None:
 def test_annotations_become_selections_over_their_segments(exported) -> None:
     out, summary, _, _, annotations, segments, codebook = exported
     by_id = {(c.dimension, c.id): code_guid(c) for c in (*codebook.codes, *codebook.stages)}
-    sels = _selections(_qde(out))
+    sels = qde_selections(read_qde(out))
     index = {(s["document"], s["start"], s["end"], s["user"], s["description"]): s
              for s in sels}
     labelled = [a for a in annotations if a.label is not None]
@@ -314,7 +186,7 @@ def test_annotations_become_selections_over_their_segments(exported) -> None:
 
 def test_counts_match_the_file(exported) -> None:
     out, summary, _, _, annotations, *_ = exported
-    sels = _selections(_qde(out))
+    sels = qde_selections(read_qde(out))
     assert summary.selections == len(sels)
     by_source: dict[str, int] = {}
     for s in sels:
@@ -336,11 +208,11 @@ def test_exporting_twice_gives_the_same_bytes(built: Path, exported, tmp_path: P
 
 
 def test_guids_are_the_same_for_two_projects_built_alike(exported, tmp_path: Path) -> None:
-    other = _build(tmp_path / "other", train=False)
+    other = build_export_project(tmp_path / "other", train=False)
     out = tmp_path / "other.qdpx"
     with open_project(other) as store:
         write_qdpx(store, out)
-    first, second = _qde(exported[0]), _qde(out)
+    first, second = read_qde(exported[0]), read_qde(out)
     assert _guids(first) == _guids(second)
     assert len(_guids(first)) > 100
     assert ET.tostring(first.find("q:Sources", NS)) == ET.tostring(second.find("q:Sources", NS))
@@ -356,11 +228,11 @@ def test_suggestions_only_with_the_flag_and_under_the_model_user(built: Path,
         abstained = [s for s in store.suggestions(model_id) if not s.suggested]
         segments = {s.id: s for s in store.segments()}
     assert suggested and abstained
-    root = _qde(out)
+    root = read_qde(out)
     model_name = f"isp-nlp model {model_id}"
     users = [u.get("name") for u in root.iterfind("q:Users/q:User", NS)]
     assert users[-1] == model_name and users.count(model_name) == 1
-    sels = _selections(root)
+    sels = qde_selections(root)
     model_sels = [s for s in sels if s["description"] == "isp-nlp: provenance=model"]
     assert {s["user"] for s in model_sels} == {model_name}
     assert all(s["user"] != model_name for s in sels if s not in model_sels)
@@ -378,9 +250,9 @@ def test_only_some_documents(built: Path, tmp_path: Path) -> None:
         summary = write_qdpx(store, out, documents=["site2.txt"])
         with pytest.raises(ProjectError, match="document 'nope' is not in the project"):
             write_qdpx(store, tmp_path / "x.qdpx", documents=["nope"])
-    root = _qde(out)
+    root = read_qde(out)
     assert [s.get("name") for s in root.iterfind("q:Sources/q:TextSource", NS)] == ["site2"]
-    assert summary.sources == 1 and {s["document"] for s in _selections(root)} == {"site2"}
+    assert summary.sources == 1 and {s["document"] for s in qde_selections(root)} == {"site2"}
     with zipfile.ZipFile(out) as archive:
         assert len(archive.namelist()) == 3  # project.qde, one source, isp-nlp's state
         state = json.loads(archive.read("isp-nlp/state.json"))
@@ -465,7 +337,8 @@ def test_a_text_stored_with_crlf_and_bom_exports_lf_through_the_store(tmp_path: 
     with zipfile.ZipFile(tmp_path / "win.qdpx") as archive:
         exported = archive.read(f"sources/{source_guid('win')}.txt").decode("utf-8")
     assert exported == "P1: hello 🙂\nP2: the world\n"
-    spans = sorted(exported[s["start"]:s["end"]] for s in _selections(_qde(tmp_path / "win.qdpx")))
+    spans = sorted(exported[s["start"]:s["end"]]
+                   for s in qde_selections(read_qde(tmp_path / "win.qdpx")))
     assert spans == ["hello 🙂", "world"]
 
 
@@ -489,7 +362,7 @@ def test_codings_read_from_a_qda_tool_are_not_written_twice(built: Path, tmp_pat
         derived = annotations_from_placement(placement, by_doc)
         store.import_annotations(derived, source="eve.qdpx")
         summary = write_qdpx(store, out)
-    eve = [s for s in _selections(_qde(out)) if s["user"] == "eve"]
+    eve = [s for s in qde_selections(read_qde(out)) if s["user"] == "eve"]
     assert sorted((s["start"], s["end"]) for s in eve) == sorted((c.start, c.end) for c in spans)
     labelled = [a for a in derived if a.label is not None]
     assert len(labelled) == 6 and summary.covered == 1 + len(labelled)  # + ana's, as before

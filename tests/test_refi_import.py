@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import sqlite3
 import zipfile
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -19,82 +17,21 @@ from isp_nlp.interchange.refi_codebook import code_guid
 from isp_nlp.interchange.refi_import import import_refi, import_refi_new_project
 from isp_nlp.records import Code, Codebook
 from isp_nlp.store.folder import open_project
-
-from .conftest import require_shared
-
-NS = "urn:QDA-XML:project:1.0"
-U1 = "aaaaaaaa-0000-0000-0000-000000000001"
-U2 = "aaaaaaaa-0000-0000-0000-000000000002"
-C_TOP = "cccccccc-0000-0000-0000-000000000001"
-C_KID = "cccccccc-0000-0000-0000-000000000002"
-C_PUSH = "cccccccc-0000-0000-0000-000000000003"
-
-
-def _g(n: int) -> str:
-    return f"eeeeeeee-0000-0000-0000-{n:012d}"
-
-
-def codebook_xml(extra: str = "") -> str:
-    return (
-        "<CodeBook><Codes>"
-        f'<Code guid="{C_TOP}" name="Trust" isCodable="true">'
-        f'<Code guid="{C_KID}" name="Doubt" isCodable="true"/></Code>'
-        '<Code guid="cccccccc-0000-0000-0000-00000000000f" name="Stage" isCodable="false">'
-        f'<Code guid="{C_PUSH}" name="push" isCodable="true"/></Code>'
-        f"{extra}</Codes></CodeBook>")
-
-
-def selection(n: int, start: int, end: int, *codes: str, user: str = U1,
-              description: str = "", coding_user: str = "", noteref: str = "") -> str:
-    codings = "".join(
-        f'<Coding guid="{_g(1000 + n * 10 + i)}"'
-        + (f' creatingUser="{coding_user}"' if coding_user else "")
-        + f'><CodeRef targetGUID="{c}"/></Coding>' for i, c in enumerate(codes))
-    desc = f"<Description>{description}</Description>" if description else ""
-    ref = f'<NoteRef targetGUID="{noteref}"/>' if noteref else ""
-    return (f'<PlainTextSelection guid="{_g(n)}" startPosition="{start}" endPosition="{end}" '
-            f'creatingUser="{user}" creationDateTime="2024-01-0{n % 9 + 1}T10:00:00Z">'
-            f"{desc}{codings}{ref}</PlainTextSelection>")
-
-
-def project_xml(sources: str, *, notes: str = "", base_path: str = "",
-                codebook: str | None = None) -> str:
-    return (
-        f'<?xml version="1.0" encoding="utf-8"?><Project xmlns="{NS}" name="t" '
-        f'origin="Test QDA 1.0" basePath="{base_path}"><Users>'
-        f'<User guid="{U1}" id="AN" name="Anna"/><User guid="{U2}" id="BE"/></Users>'
-        f"{codebook_xml() if codebook is None else codebook}<Sources>{sources}</Sources>"
-        f"{notes}</Project>")
-
-
-def write_qdpx(path: Path, qde: str, members: dict[str, bytes]) -> Path:
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr("project.qde", qde)
-        for name, data in members.items():
-            z.writestr(name, data)
-    return path
-
-
-def text_source(guid: int, path: str, selections: Sequence[str] = (), name: str | None = "Doc",
-                rich: str = "", inline: str | None = None, noteref: str = "") -> str:
-    attrs = f'guid="{_g(guid)}"' + (f' name="{name}"' if name is not None else "")
-    if path:
-        attrs += f' plainTextPath="{path}"'
-    if rich:
-        attrs += f' richTextPath="{rich}"'
-    body = (f"<PlainTextContent>{inline}</PlainTextContent>" if inline is not None else "")
-    body += "".join(selections) + (f'<NoteRef targetGUID="{noteref}"/>' if noteref else "")
-    return f"<TextSource {attrs}>{body}</TextSource>"
-
-
-def tables(project: Path) -> dict[str, list[tuple]]:
-    conn = sqlite3.connect(project / "project.sqlite")
-    try:
-        names = [r[0] for r in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
-        return {n: sorted(map(repr, conn.execute(f"SELECT * FROM {n}"))) for n in names}
-    finally:
-        conn.close()
+from tests.builders.paths import require_shared
+from tests.builders.refi_xml import (
+    C_KID,
+    C_PUSH,
+    C_TOP,
+    U1,
+    U2,
+    codebook_xml,
+    item_guid,
+    project_xml,
+    selection,
+    text_source,
+    write_qdpx,
+)
+from tests.builders.tables import tables
 
 
 def _span(text: str, word: str, *, utf16: bool = False, crlf: bool = False,
@@ -170,7 +107,7 @@ def test_nvivo_windows_utf16_crlf_bom_selections_are_kept_exactly(project: Path,
     assert out.readings[0].reading == "UTF-16 code units, CRLF as 2, BOM counted"
     assert out.readings[0].inside_word == 0
     assert {c.code for c in codings} == {"trust", "doubt"}
-    assert [c.guid for c in codings] == [_g(i + 1) for i in range(5)]
+    assert [c.guid for c in codings] == [item_guid(i + 1) for i in range(5)]
     assert {c.coder for c in codings} == {"Anna"}
 
 
@@ -201,9 +138,9 @@ def test_relative_paths_base_path_inline_text_docx_twin_and_pdf(project: Path,
         + text_source(4, "", name="Twin", rich="relative://beside.docx")
         + text_source(5, "internal://gone.txt", [selection(3, 0, 3, C_TOP)], name="Gone")
         + text_source(6, "relative://beside.txt", name="Beside")
-        + f'<PDFSource guid="{_g(7)}" name="x.pdf" path="internal://x.pdf"/>'
-        + f'<PictureSource guid="{_g(8)}" name="p.jpg" path="internal://p.jpg"/>'
-        + f'<PDFSource guid="{_g(9)}" name="y.pdf" path="internal://y.pdf"/>')
+        + f'<PDFSource guid="{item_guid(7)}" name="x.pdf" path="internal://x.pdf"/>'
+        + f'<PictureSource guid="{item_guid(8)}" name="p.jpg" path="internal://p.jpg"/>'
+        + f'<PDFSource guid="{item_guid(9)}" name="y.pdf" path="internal://y.pdf"/>')
     qde = tmp_path / "study.qde"
     qde.write_text(project_xml(sources, base_path=str(media)), encoding="utf-8")
     with open_project(project) as store:  # files outside an archive: only from --sources-dir

@@ -29,9 +29,16 @@ from isp_nlp.interchange.refi_import import import_refi, import_refi_new_project
 from isp_nlp.interchange.refi_project import read_refi_project
 from isp_nlp.interchange.refi_sources import MAX_SOURCE_BYTES
 from isp_nlp.store.folder import open_project
-
-from .test_hostile_archives import _lie_about_size, _refused
-from .test_refi_import import C_TOP, _g, project_xml, selection, tables, text_source, write_qdpx
+from tests.builders.archives import import_refused, lie_about_size
+from tests.builders.refi_xml import (
+    C_TOP,
+    item_guid,
+    project_xml,
+    selection,
+    text_source,
+    write_qdpx,
+)
+from tests.builders.tables import tables
 
 SECRET = "MY-PRIVATE-DIARY-4711"
 TEXT = b"P1: I trust them.\n"
@@ -145,7 +152,7 @@ def test_device_fifo_and_socket_members_are_refused(project: Path, tmp_path: Pat
     with zipfile.ZipFile(path, "w") as z:
         z.writestr("project.qde", project_xml(text_source(1, "internal://a.txt")))
         z.writestr(info, TEXT)
-    _refused(project, path, "dev.qdpx", "sources/a.txt", kind)
+    import_refused(project, path, "dev.qdpx", "sources/a.txt", kind)
 
 
 # --------------------------------------------------------------------------- sizes
@@ -160,9 +167,9 @@ def _sparse(path: Path, size: int) -> Path:
 
 def test_a_huge_qdc_or_qde_is_refused_before_reading(project: Path, tmp_path: Path) -> None:
     started = time.monotonic()
-    _refused(project, _sparse(tmp_path / "huge.qdc", 20_000_001), "huge.qdc", "20,000,000")
-    _refused(project, _sparse(tmp_path / "huge.qde", 1_100_000_000), "huge.qde",
-             f"{MAX_QDE_BYTES:,}")
+    import_refused(project, _sparse(tmp_path / "huge.qdc", 20_000_001), "huge.qdc", "20,000,000")
+    import_refused(project, _sparse(tmp_path / "huge.qde", 1_100_000_000), "huge.qde",
+                   f"{MAX_QDE_BYTES:,}")
     assert time.monotonic() - started < 5
 
 
@@ -182,7 +189,7 @@ def test_a_qde_at_and_past_a_lowered_size_limit(project: Path, tmp_path: Path,
     assert _import(project, qde).exit_code == 0
     monkeypatch.setattr("isp_nlp.interchange.refi_codebook.MAX_QDE_BYTES",
                         qde.stat().st_size - 1)
-    _refused(project, qde, "s.qde", "beyond the limit")
+    import_refused(project, qde, "s.qde", "beyond the limit")
 
 
 def _forged_eocd(entries: int, *, zip64: bool) -> bytes:
@@ -209,7 +216,7 @@ def test_a_forged_directory_of_millions_of_entries_is_refused_at_once(
     path = tmp_path / "million.qdpx"
     path.write_bytes(_forged_eocd(4_500_000, zip64=zip64))
     started = time.monotonic()
-    _refused(project, path, "million.qdpx", "members", "zip bomb")
+    import_refused(project, path, "million.qdpx", "members", "zip bomb")
     assert time.monotonic() - started < 2
 
 
@@ -257,8 +264,8 @@ def test_a_source_member_declaring_more_than_a_transcript_is_refused(project: Pa
                                                                     tmp_path: Path) -> None:
     qde = project_xml(text_source(1, "internal://a.txt"))
     path = write_qdpx(tmp_path / "big.qdpx", qde, {"sources/a.txt": TEXT})
-    _lie_about_size(path, "sources/a.txt", MAX_SOURCE_BYTES + 1)
-    _refused(project, path, "big.qdpx", "sources/a.txt", f"{MAX_SOURCE_BYTES:,} bytes")
+    lie_about_size(path, "sources/a.txt", MAX_SOURCE_BYTES + 1)
+    import_refused(project, path, "big.qdpx", "sources/a.txt", f"{MAX_SOURCE_BYTES:,} bytes")
 
 
 def test_a_source_member_at_a_lowered_limit_is_read(project: Path, tmp_path: Path,
@@ -269,7 +276,7 @@ def test_a_source_member_at_a_lowered_limit_is_read(project: Path, tmp_path: Pat
     monkeypatch.setattr("isp_nlp.interchange.refi_sources.MAX_SOURCE_BYTES", len(TEXT))
     assert _import(project, path).exit_code == 0
     monkeypatch.setattr("isp_nlp.interchange.refi_sources.MAX_SOURCE_BYTES", len(TEXT) - 1)
-    _refused(project, path, "edge.qdpx", "sources/a.txt", "beyond the limit")
+    import_refused(project, path, "edge.qdpx", "sources/a.txt", "beyond the limit")
 
 
 # --------------------------------------------------------------------------- XML caps
@@ -278,7 +285,7 @@ def test_a_source_member_at_a_lowered_limit_is_read(project: Path, tmp_path: Pat
 def test_xml_past_the_element_cap_is_refused(project: Path, tmp_path: Path) -> None:
     qde = project_xml("").replace("</Project>", "<x/>" * MAX_ELEMENTS + "</Project>")
     path = write_qdpx(tmp_path / "many.qdpx", qde, {})
-    _refused(project, path, "many.qdpx", f"{MAX_ELEMENTS:,} XML elements")
+    import_refused(project, path, "many.qdpx", f"{MAX_ELEMENTS:,} XML elements")
 
 
 def test_xml_at_a_lowered_element_cap_is_read(project: Path, tmp_path: Path,
@@ -290,7 +297,7 @@ def test_xml_at_a_lowered_element_cap_is_read(project: Path, tmp_path: Path,
     monkeypatch.setattr("isp_nlp.ingest.safe_xml.MAX_ELEMENTS", count)
     assert _import(project, path).exit_code == 0
     monkeypatch.setattr("isp_nlp.ingest.safe_xml.MAX_ELEMENTS", count - 1)
-    _refused(project, path, "edge.qdpx", "XML elements")
+    import_refused(project, path, "edge.qdpx", "XML elements")
 
 
 @pytest.mark.parametrize(("depth", "ok"), [(MAX_DEPTH, True), (MAX_DEPTH + 1, False)])
@@ -304,11 +311,11 @@ def test_xml_at_and_past_the_depth_cap(project: Path, tmp_path: Path, depth: int
     if ok:
         assert _import(project, path).exit_code == 0
     else:
-        _refused(project, path, "deep.qdpx", f"more than {MAX_DEPTH} levels")
+        import_refused(project, path, "deep.qdpx", f"more than {MAX_DEPTH} levels")
 
 
 def _nested_codes(depth: int) -> str:
-    opening = "".join(f'<Code guid="{_g(5000 + i)}" name="c{i}" isCodable="true">'
+    opening = "".join(f'<Code guid="{item_guid(5000 + i)}" name="c{i}" isCodable="true">'
                       for i in range(depth))
     return f"<CodeBook><Codes>{opening}{'</Code>' * depth}</Codes></CodeBook>"
 
@@ -317,7 +324,7 @@ def test_codes_nested_past_what_export_can_write_are_refused(project: Path,
                                                              tmp_path: Path) -> None:
     path = tmp_path / "deep.qdpx"
     write_qdpx(path, project_xml("", codebook=_nested_codes(MAX_CODE_DEPTH + 1)), {})
-    _refused(project, path, "deep.qdpx", f"more than {MAX_CODE_DEPTH} levels deep")
+    import_refused(project, path, "deep.qdpx", f"more than {MAX_CODE_DEPTH} levels deep")
     write_qdpx(path, project_xml("", codebook=_nested_codes(MAX_CODE_DEPTH)), {})
     assert _import(project, path).exit_code == 0
     with open_project(project) as store:

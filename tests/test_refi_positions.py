@@ -19,18 +19,19 @@ from isp_nlp.interchange.refi_import import import_refi_new_project
 from isp_nlp.interchange.refi_state import STATE_MEMBER
 from isp_nlp.records import Code, Codebook
 from isp_nlp.store.folder import open_project
-from tests.conftest import require_shared
-from tests.test_refi_export import _build, _qde, _selections
+from tests.builders.export_project import build_export_project
+from tests.builders.paths import require_shared
+from tests.builders.refi_xml import qde_selections, read_qde, rewrite_archive
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _build(tmp_path_factory.mktemp("positions"), train=False)
+    return build_export_project(tmp_path_factory.mktemp("positions"), train=False)
 
 
 def _texts(path: Path) -> dict[str, str]:
     """document -> the exported source text, read from the archive."""
-    root = _qde(path)
+    root = read_qde(path)
     with zipfile.ZipFile(path) as archive:
         return {s.get("name"): archive.read(
                     "sources/" + s.get("plainTextPath").removeprefix("internal://")
@@ -40,17 +41,6 @@ def _texts(path: Path) -> dict[str, str]:
 
 def _utf16(text: str, start: int, end: int) -> str:
     return text.encode("utf-16-le")[2 * start:2 * end].decode("utf-16-le")
-
-
-def _rewrite(path: Path, out: Path, change) -> Path:
-    """A copy of the archive ``path`` with ``change(name, data)`` applied to each member
-    (None drops it)."""
-    with zipfile.ZipFile(path) as src, zipfile.ZipFile(out, "w") as dst:
-        for info in src.infolist():
-            data = change(info.filename, src.read(info))
-            if data is not None:
-                dst.writestr(info, data)
-    return out
 
 
 def test_units_by_tool_and_conversion() -> None:
@@ -69,9 +59,9 @@ def test_for_nvivo_selections_read_as_utf16_land_on_the_same_words(built: Path,
         nvivo = write_qdpx(store, tmp_path / "nvivo.qdpx", tool="nvivo")
     assert (points.positions, nvivo.positions) == ("codepoints", "utf16")
     texts = _texts(tmp_path / "nvivo.qdpx")
-    by_guid = {s["guid"]: s for s in _selections(_qde(tmp_path / "points.qdpx"))}
+    by_guid = {s["guid"]: s for s in qde_selections(read_qde(tmp_path / "points.qdpx"))}
     moved = 0
-    for sel in _selections(_qde(tmp_path / "nvivo.qdpx")):
+    for sel in qde_selections(read_qde(tmp_path / "nvivo.qdpx")):
         text = texts[sel["document"]]
         twin = by_guid[sel["guid"]]
         assert _utf16(text, sel["start"], sel["end"]) == text[twin["start"]:twin["end"]]
@@ -86,8 +76,8 @@ def test_a_utf16_export_without_our_state_reads_back_on_the_same_text(built: Pat
         before = Counter((c.document, c.code, c.coder,
                           store.transcript_text(c.document)[c.start:c.end])
                          for c in store.codings())
-    bare = _rewrite(tmp_path / "nvivo.qdpx", tmp_path / "bare.qdpx",
-                    lambda name, data: None if name == STATE_MEMBER else data)
+    bare = rewrite_archive(tmp_path / "nvivo.qdpx", tmp_path / "bare.qdpx",
+                           lambda name, data: None if name == STATE_MEMBER else data)
     outcome = import_refi_new_project(tmp_path / "b", bare, embedder="hashing-256")
     assert not outcome.from_state
     assert any("UTF-16" in r.reading for r in outcome.readings)
@@ -128,11 +118,11 @@ def test_nvivo_import_exports_utf16_and_no_stage_tree(tmp_path: Path) -> None:
                 for c in store.codings()}
     assert (summary.positions, summary.stages) == ("utf16", 0)
     assert "came from nvivo" in summary.positions_why
-    root = _qde(tmp_path / "a.qdpx")
+    root = read_qde(tmp_path / "a.qdpx")
     assert not [c for c in root.iter() if c.tag.endswith("Code") and c.get("name") == "Stage"]
     texts = _texts(tmp_path / "a.qdpx")
     checked = 0
-    for sel in _selections(root):
+    for sel in qde_selections(root):
         if sel["guid"] in held:
             assert _utf16(texts[sel["document"]], sel["start"], sel["end"]) == held[sel["guid"]]
             checked += 1

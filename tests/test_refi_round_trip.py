@@ -12,8 +12,8 @@ from isp_nlp.interchange.refi_import import import_refi
 from isp_nlp.records import Note
 from isp_nlp.store.database import Store
 from isp_nlp.store.folder import init_project, open_project
-from tests.conftest import SHARED, require_shared
-from tests.test_refi_export import _build
+from tests.builders.export_project import build_export_project
+from tests.builders.paths import SHARED, require_shared
 
 
 def content(store: Store) -> dict[str, object]:
@@ -73,7 +73,7 @@ def test_every_shared_export_round_trips_without_change(name: str, tmp_path: Pat
 
 
 def test_our_own_project_reaches_a_fixed_point_and_keeps_its_labels(tmp_path: Path) -> None:
-    project = _build(tmp_path / "built", train=False)
+    project = build_export_project(tmp_path / "built", train=False)
     with open_project(project) as store:
         doc = "site2"
         text = store.transcript_text(doc) or ""

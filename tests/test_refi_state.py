@@ -16,13 +16,13 @@ from isp_nlp.interchange.refi_export import write_qdpx
 from isp_nlp.interchange.refi_import import import_refi, import_refi_new_project
 from isp_nlp.interchange.refi_state import STATE_MEMBER
 from isp_nlp.store.folder import open_project
-from tests.test_refi_export import _build
-from tests.test_refi_positions import _rewrite
+from tests.builders.export_project import build_export_project
+from tests.builders.refi_xml import rewrite_archive
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _build(tmp_path_factory.mktemp("state"), train=False)
+    return build_export_project(tmp_path_factory.mktemp("state"), train=False)
 
 
 def _edit_state(path: Path, out: Path, change) -> Path:
@@ -33,14 +33,14 @@ def _edit_state(path: Path, out: Path, change) -> Path:
         body = json.loads(data)
         change(body)
         return json.dumps(body).encode("utf-8")
-    return _rewrite(path, out, edit)
+    return rewrite_archive(path, out, edit)
 
 
 def test_a_changed_project_qde_is_read_without_the_state(built: Path, tmp_path: Path) -> None:
     with open_project(built) as store:
         write_qdpx(store, tmp_path / "ours.qdpx")
-    edited = _rewrite(tmp_path / "ours.qdpx", tmp_path / "edited.qdpx",
-                      lambda name, data: data + b"\n" if name == "project.qde" else data)
+    edited = rewrite_archive(tmp_path / "ours.qdpx", tmp_path / "edited.qdpx",
+                             lambda name, data: data + b"\n" if name == "project.qde" else data)
     outcome = import_refi_new_project(tmp_path / "b", edited, embedder="hashing-256")
     assert not outcome.from_state
     assert any("changed after isp-nlp wrote it" in w for w in outcome.warnings)
@@ -52,8 +52,8 @@ def test_a_damaged_state_refuses_the_import_in_one_line(built: Path, tmp_path: P
                                                         state: bytes) -> None:
     with open_project(built) as store:
         write_qdpx(store, tmp_path / "ours.qdpx")
-    bad = _rewrite(tmp_path / "ours.qdpx", tmp_path / "bad.qdpx",
-                   lambda name, data: state if name == STATE_MEMBER else data)
+    bad = rewrite_archive(tmp_path / "ours.qdpx", tmp_path / "bad.qdpx",
+                          lambda name, data: state if name == STATE_MEMBER else data)
     with pytest.raises(InputFileError, match=r"isp-nlp state \(isp-nlp/state.json\)"):
         import_refi_new_project(tmp_path / "b", bad, embedder="hashing-256")
     assert not (tmp_path / "b").exists()  # all or nothing
@@ -65,7 +65,7 @@ def test_a_damaged_state_refuses_the_import_in_one_line(built: Path, tmp_path: P
 def test_a_state_with_an_unknown_provenance_is_refused(built: Path, tmp_path: Path) -> None:
     with open_project(built) as store:
         write_qdpx(store, tmp_path / "ours.qdpx")
-    bad = _rewrite(tmp_path / "ours.qdpx", tmp_path / "bad.qdpx", lambda name, data: (
+    bad = rewrite_archive(tmp_path / "ours.qdpx", tmp_path / "bad.qdpx", lambda name, data: (
         data.replace(b',"human","', b',"nobody","', 1) if name == STATE_MEMBER else data))
     with pytest.raises(InputFileError, match="unknown provenance 'nobody'"):
         import_refi_new_project(tmp_path / "b", bad, embedder="hashing-256")

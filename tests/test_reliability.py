@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from itertools import combinations
-from pathlib import Path
 
 import krippendorff
 import numpy as np
@@ -22,6 +21,7 @@ from isp_nlp.agreement.sets import (
     set_alpha,
 )
 from isp_nlp.errors import IspNlpError
+from tests.builders.paths import SHARED
 
 N = np.nan
 # Krippendorff (2011) "Computing Krippendorff's Alpha-Reliability": 4 observers x 12 units.
@@ -295,7 +295,6 @@ def test_ratings_select_and_counts() -> None:
 
 # --------------------------------------------------------------------------- real data
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
 ANNOMI = SHARED / "data" / "annomi" / "AnnoMI-full.csv"
 
 

@@ -23,6 +23,7 @@ from isp_nlp.report.html import (
     render_report,
     write_report,
 )
+from tests.builders.paths import CORPUS
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 IMG_SRC = re.compile(r"<img\b[^>]*\bsrc=\"([^\"]*)\"")
@@ -351,7 +352,7 @@ def test_single_participant_without_model_or_stages(tmp_path: Path) -> None:
     from isp_nlp.report.collect import write_project_report
     from isp_nlp.store.folder import init_project, open_project
 
-    corpus = Path(__file__).resolve().parents[1] / "corpora" / "isp-demo"
+    corpus = CORPUS
     init_project(tmp_path / "p", embedder="hashing-256")
     transcript = corpus / "transcripts" / "isp01_child_welfare_coach.txt"
     seed = pd.read_csv(corpus / "seed_codes.csv", dtype=str, keep_default_na=False)

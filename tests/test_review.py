@@ -412,7 +412,7 @@ def test_the_same_coder_in_two_sessions_never_decides_an_item_twice(tmp_path):
     from isp_nlp.errors import AlreadyDecided
     from isp_nlp.store.database import Store
     from isp_nlp.store.decisions import DecisionLog
-    from tests.test_store import make_transcript
+    from tests.builders.transcripts import make_transcript
 
     path = tmp_path / "project.sqlite"
     with Store.create(path) as s:

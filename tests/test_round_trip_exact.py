@@ -2,7 +2,7 @@
 
 Unlike tests/test_refi_round_trip.py (which compares what the Store API returns, without
 ids, dates or the log, and for our own project only asks for a superset), this compares
-the project databases row by row (tests/project_tables.py): GUIDs, created_at times,
+the project databases row by row (tests/builders/tables.py): GUIDs, created_at times,
 provenance, "no code" labels, code positions, notes and the review decision log.
 """
 
@@ -15,8 +15,8 @@ import pytest
 from isp_nlp.records import Note
 from isp_nlp.review.run import project_review
 from isp_nlp.store.folder import open_project
-from tests.conftest import SHARED, require_shared
-from tests.project_tables import cli_ok, project_tables, same_project_lines
+from tests.builders.paths import SHARED, require_shared
+from tests.builders.tables import cli_ok, project_tables, same_project_lines
 
 #: Every project export in ../shared (a .qde is one without its archive); a placeholder
 #: where the folder is absent, which the test skips with the reason.

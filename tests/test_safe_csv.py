@@ -16,10 +16,8 @@ from click.testing import CliRunner
 from isp_nlp.cli import cli
 from isp_nlp.coded.read import read_coded_csv, write_coded_csv
 from isp_nlp.coded.safe_csv import TRIGGERS, neutralise_cell, neutralise_frame, restore_cell
+from tests.builders.paths import CORPUS, PACKAGE
 
-from .conftest import CORPUS
-
-PACKAGE = Path(__file__).resolve().parents[1] / "isp_nlp"
 TEXTS = ("=SUM(A1) how did it start?", "+1 for the webinars.", "- a bullet we sent out",
          "@admin said so.")
 TRANSCRIPT = "".join(f"{'Interviewer' if i % 2 == 0 else 'P01'}: {t}\n\n"

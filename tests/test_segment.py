@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -14,8 +13,9 @@ from isp_nlp.errors import IspNlpError
 from isp_nlp.ingest.render import RawTurn, build_transcript
 from isp_nlp.ingest.segment import UNITS, segment_transcript
 from isp_nlp.records import Segment, Transcript, segment_id
+from tests.builders import paths
 
-DATA = Path(__file__).parent / "data" / "ingest"
+DATA = paths.DATA / "ingest"
 
 
 def make(*turns: tuple[str | None, str], document: str = "doc") -> Transcript:

@@ -21,20 +21,23 @@ from isp_nlp.codebook import check
 from isp_nlp.interchange import sheet_rows, xlsx
 from isp_nlp.interchange.sheet_rows import read_table
 from isp_nlp.store.database import Store
+from tests.builders.sheets import (
+    CONTENT_TYPES,
+    DEDOOSE,
+    FIRST_TURN,
+    data_row,
+    dedoose_row,
+    dedoose_sheet,
+    header_row,
+    inline,
+    sheet_xml,
+    snapshot,
+    workbook,
+    write_csv,
+)
 
-from .test_dedoose import FIRST_TURN, make_project, snapshot, write_csv
-
-DEDOOSE = ["Media Title", "Excerpt Range", "Excerpt Creator", "Excerpt Copy",
-           "Code: Trust Applied"]
 ATLAS = ["Number", "Reference", "Text Content", "Document", "Codes", "Initial Position",
          "Final Position"]
-
-
-@pytest.fixture
-def store(tmp_path: Path):
-    s = make_project(tmp_path)
-    yield s
-    s.close()
 
 
 def refused(store: Store, path: Path, *extra: str, command: str = "import-excerpts") -> str:
@@ -57,122 +60,46 @@ def imported(store: Store, path: Path, *extra: str) -> str:
     return result.output
 
 
-def dedoose_row(excerpt_range: str = "1-20", text: str = FIRST_TURN) -> list[str]:
-    return ["interview_01", excerpt_range, "maria", text, "True"]
-
-
-# --------------------------------------------------------------------------- .xlsx by hand
-
-_TYPES = ('<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.'
-          'org/package/2006/content-types"><Default Extension="rels" ContentType="application/'
-          'vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType='
-          '"application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/'
-          'vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName='
-          '"/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-'
-          'officedocument.spreadsheetml.worksheet+xml"/>{strings}</Types>')
-_STRINGS_TYPE = ('<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.'
-                 'openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/>')
-_RELS = ('<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.'
-         'openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://'
-         'schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" '
-         'Target="xl/workbook.xml"/></Relationships>')
-_BOOK = ('<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="http://schemas.openxmlformats.'
-         'org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/'
-         'officeDocument/2006/relationships"><sheets><sheet name="S" sheetId="1" r:id="rId1"/>'
-         '</sheets></workbook>')
-_BOOK_RELS = ('<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.'
-              'openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type='
-              '"http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" '
-              'Target="worksheets/sheet1.xml"/>{strings}</Relationships>')
-_STRINGS_REL = ('<Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/'
-                '2006/relationships/sharedStrings" Target="sharedStrings.xml"/>')
-_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
-
-
-def inline(ref: str, text: str) -> str:
-    return f'<c r="{ref}" t="inlineStr"><is><t>{text}</t></is></c>'
-
-
-def sheet_xml(rows: str, before: str = "", after: str = "") -> str:
-    return (f'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="{_MAIN}">{before}'
-            f"<sheetData>{rows}</sheetData>{after}</worksheet>")
-
-
-def header_row(header: list[str], r: int = 1) -> str:
-    cols = "ABCDEFGHIJ"
-    return f'<row r="{r}">' + "".join(inline(f"{cols[i]}{r}", h)
-                                      for i, h in enumerate(header)) + "</row>"
-
-
-def workbook(path: Path, sheet: str, strings: str | None = None, extra: int = 0) -> Path:
-    """A minimal .xlsx whose first sheet is ``sheet`` (XML text), with ``extra`` empty parts."""
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr("[Content_Types].xml",
-                   _TYPES.format(strings=_STRINGS_TYPE if strings is not None else ""))
-        z.writestr("_rels/.rels", _RELS)
-        z.writestr("xl/workbook.xml", _BOOK)
-        z.writestr("xl/_rels/workbook.xml.rels",
-                   _BOOK_RELS.format(strings=_STRINGS_REL if strings is not None else ""))
-        z.writestr("xl/worksheets/sheet1.xml", sheet)
-        if strings is not None:
-            z.writestr("xl/sharedStrings.xml", f'<sst xmlns="{_MAIN}">{strings}</sst>')
-        for i in range(extra):
-            z.writestr(f"extra/{i}.txt", "")
-    path.write_bytes(buf.getvalue())
-    return path
-
-
-def dedoose_sheet(rows: str = "") -> str:
-    return sheet_xml(header_row(DEDOOSE) + rows)
-
-
-def data_row(r: int = 2, text: str = FIRST_TURN, excerpt_range: str = "1-20") -> str:
-    cells = ["interview_01", excerpt_range, "maria", text, "True"]
-    return f'<row r="{r}">' + "".join(inline(f"{'ABCDE'[i]}{r}", v)
-                                      for i, v in enumerate(cells)) + "</row>"
-
-
-def test_the_handmade_workbook_is_read_and_imported(store: Store, tmp_path: Path) -> None:
+def test_the_handmade_workbook_is_read_and_imported(excerpt_store: Store, tmp_path: Path) -> None:
     path = workbook(tmp_path / "ok.xlsx", dedoose_sheet(data_row()))
-    assert "1 codings added" in imported(store, path)
+    assert "1 codings added" in imported(excerpt_store, path)
 
 
 # --------------------------------------------------------------------------- positions
 
 
-def test_an_excerpt_range_of_5000_digits_is_refused(store: Store, tmp_path: Path) -> None:
+def test_an_excerpt_range_of_5000_digits_is_refused(excerpt_store: Store, tmp_path: Path) -> None:
     path = write_csv(tmp_path / "r.csv", DEDOOSE, [dedoose_row(f"1-{'9' * 5000}")])
-    line = refused(store, path)
+    line = refused(excerpt_store, path)
     assert "r.csv row 2 'Excerpt Range'" in line and "5,000 digits" in line
 
 
 def test_an_excerpt_range_at_the_digit_limit_is_a_hint_and_one_past_it_is_refused(
-        store: Store, tmp_path: Path) -> None:
+        excerpt_store: Store, tmp_path: Path) -> None:
     path = write_csv(tmp_path / "r.csv", DEDOOSE, [dedoose_row(f"1-{'9' * 13}")])
-    assert "13 digits" in refused(store, path)
+    assert "13 digits" in refused(excerpt_store, path)
     path = write_csv(tmp_path / "ok.csv", DEDOOSE, [dedoose_row(f"{'9' * 12}-{'9' * 12}")])
-    assert "1 codings added" in imported(store, path)
+    assert "1 codings added" in imported(excerpt_store, path)
 
 
 @pytest.mark.parametrize("column, value", [("Initial Position", "7" * 5000),
                                            ("Final Position", "7" * 13),
                                            ("Reference", "¶ " + "4" * 5000)])
 def test_an_atlasti_position_of_too_many_digits_is_refused(
-        store: Store, tmp_path: Path, column: str, value: str) -> None:
+        excerpt_store: Store, tmp_path: Path, column: str, value: str) -> None:
     row = {"Number": "1:1", "Reference": "", "Text Content": FIRST_TURN,
            "Document": "interview_01", "Codes": "Trust", "Initial Position": "1",
            "Final Position": "2", column: value}
     path = write_csv(tmp_path / "q.csv", ATLAS, [[row[h] for h in ATLAS]], delimiter=";")
-    line = refused(store, path, "--coder", "ana")
+    line = refused(excerpt_store, path, "--coder", "ana")
     assert f"q.csv row 2 '{column}'" in line and "digits" in line
 
 
-def test_an_atlasti_position_at_the_digit_limit_is_imported(store: Store,
+def test_an_atlasti_position_at_the_digit_limit_is_imported(excerpt_store: Store,
                                                             tmp_path: Path) -> None:
     row = ["1:1", "", FIRST_TURN, "interview_01", "Trust", "9" * 12, "9" * 12]
     path = write_csv(tmp_path / "q.csv", ATLAS, [row], delimiter=";")
-    assert "1 codings added" in imported(store, path, "--coder", "ana")
+    assert "1 codings added" in imported(excerpt_store, path, "--coder", "ana")
 
 
 # --------------------------------------------------------------------------- code depth
@@ -182,33 +109,33 @@ def deep_path(levels: int) -> str:
     return "\\".join(f"c{i}" for i in range(levels))
 
 
-def test_a_dedoose_code_deeper_than_export_can_write_is_refused(store: Store,
+def test_a_dedoose_code_deeper_than_export_can_write_is_refused(excerpt_store: Store,
                                                                 tmp_path: Path) -> None:
     for levels in (101, 20_000):
         path = write_csv(tmp_path / "d.csv", [*DEDOOSE[:4], f"Code: {deep_path(levels)} Applied"],
                          [dedoose_row()])
-        line = refused(store, path, "--add-codes")
+        line = refused(excerpt_store, path, "--add-codes")
         assert "d.csv row 2" in line and f"{levels} levels deep" in line
 
 
-def test_a_dedoose_code_at_the_depth_limit_is_imported_and_exported(store: Store,
+def test_a_dedoose_code_at_the_depth_limit_is_imported_and_exported(excerpt_store: Store,
                                                                     tmp_path: Path) -> None:
     assert check.MAX_CODE_DEPTH == 100
     path = write_csv(tmp_path / "d.csv", [*DEDOOSE[:4], f"Code: {deep_path(100)} Applied"],
                      [dedoose_row()])
-    assert "100 codes added" in imported(store, path, "--add-codes")
+    assert "100 codes added" in imported(excerpt_store, path, "--add-codes")
     for out in ("p.qdpx", "p.qdc"):
-        result = CliRunner().invoke(cli, ["--project", str(store.path.parent), "export",
+        result = CliRunner().invoke(cli, ["--project", str(excerpt_store.path.parent), "export",
                                           "--out", str(tmp_path / out)])
         assert result.exit_code == 0, result.output
 
 
-def test_an_atlasti_code_deeper_than_export_can_write_is_refused(store: Store,
+def test_an_atlasti_code_deeper_than_export_can_write_is_refused(excerpt_store: Store,
                                                                  tmp_path: Path) -> None:
     codes = "::".join(f"c{i}" for i in range(101))
     row = ["1:1", "", FIRST_TURN, "interview_01", codes, "", ""]
     path = write_csv(tmp_path / "q.csv", ATLAS, [row], delimiter=";")
-    assert "101 levels deep" in refused(store, path, "--coder", "ana", "--add-codes")
+    assert "101 levels deep" in refused(excerpt_store, path, "--coder", "ana", "--add-codes")
 
 
 def chain_codebook(path: Path, levels: int) -> Path:
@@ -220,27 +147,27 @@ def chain_codebook(path: Path, levels: int) -> Path:
 
 
 def test_a_codebook_nested_beyond_the_limit_is_refused_and_at_it_loaded(
-        store: Store, tmp_path: Path) -> None:
-    line = refused(store, chain_codebook(tmp_path / "deep.yaml", 101), command="codebook")
+        excerpt_store: Store, tmp_path: Path) -> None:
+    line = refused(excerpt_store, chain_codebook(tmp_path / "deep.yaml", 101), command="codebook")
     assert line  # `codebook FILE` is a usage error; the real command follows
-    before = snapshot(store)
-    result = CliRunner().invoke(cli, ["--project", str(store.path.parent), "codebook", "load",
-                                      str(tmp_path / "deep.yaml")])
+    before = snapshot(excerpt_store)
+    result = CliRunner().invoke(cli, ["--project", str(excerpt_store.path.parent), "codebook",
+                                      "load", str(tmp_path / "deep.yaml")])
     assert result.exit_code == 2 and len(result.output.splitlines()) == 1
     assert "code 'c100' (codes[100] at line" in result.output
-    assert "101 levels deep" in result.output and snapshot(store) == before
-    result = CliRunner().invoke(cli, ["--project", str(store.path.parent), "codebook", "load",
-                                      str(chain_codebook(tmp_path / "ok.yaml", 100))])
+    assert "101 levels deep" in result.output and snapshot(excerpt_store) == before
+    result = CliRunner().invoke(cli, ["--project", str(excerpt_store.path.parent), "codebook",
+                                      "load", str(chain_codebook(tmp_path / "ok.yaml", 100))])
     assert result.exit_code == 0, result.output
 
 
 # --------------------------------------------------------------------------- damaged .xlsx
 
 
-def test_an_unclosed_sheet_is_refused(store: Store, tmp_path: Path) -> None:
+def test_an_unclosed_sheet_is_refused(excerpt_store: Store, tmp_path: Path) -> None:
     sheet = dedoose_sheet(data_row())
     path = workbook(tmp_path / "u.xlsx", sheet[: sheet.index("</sheetData>")])
-    assert "not well-formed XML" in refused(store, path)
+    assert "not well-formed XML" in refused(excerpt_store, path)
 
 
 @pytest.mark.parametrize("cell", [
@@ -248,136 +175,136 @@ def test_an_unclosed_sheet_is_refused(store: Store, tmp_path: Path) -> None:
     f'<c r="A2"><v>{"9" * 5000}</v></c>',  # a number Python will not read: ValueError
     '<c r="A2" t="d"><v>not a date</v></c>',  # a date openpyxl cannot read
 ])
-def test_a_cell_openpyxl_fails_on_while_iterating_is_refused(store: Store, tmp_path: Path,
+def test_a_cell_openpyxl_fails_on_while_iterating_is_refused(excerpt_store: Store, tmp_path: Path,
                                                              cell: str) -> None:
     rows = f'<row r="2">{cell}</row>' + data_row(3)
     path = workbook(tmp_path / "c.xlsx", dedoose_sheet(rows), strings="<si><t>x</t></si>")
-    line = refused(store, path)
+    line = refused(excerpt_store, path)
     assert "c.xlsx" in line
 
 
-def test_a_claimed_dimension_of_the_whole_sheet_is_ignored(store: Store,
+def test_a_claimed_dimension_of_the_whole_sheet_is_ignored(excerpt_store: Store,
                                                            tmp_path: Path) -> None:
     """openpyxl would pad every row to A1:XFD1048576 (17 billion cells)."""
     sheet = sheet_xml(header_row(DEDOOSE) + data_row(),
                       before='<dimension ref="A1:XFD1048576"/>')
     path = workbook(tmp_path / "dim.xlsx", sheet)
     assert len(read_table(path).rows) == 1
-    assert "1 codings added" in imported(store, path)
+    assert "1 codings added" in imported(excerpt_store, path)
 
 
 def test_rows_at_the_row_limit_are_read_and_one_past_is_refused(
-        store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        excerpt_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(xlsx, "MAX_ROWS", 50)  # Excel's 1,048,576 in real use
     path = workbook(tmp_path / "ok.xlsx", dedoose_sheet(data_row(50)))
-    assert "1 codings added" in imported(store, path)
+    assert "1 codings added" in imported(excerpt_store, path)
     path = workbook(tmp_path / "far.xlsx", dedoose_sheet(data_row(51)))
-    assert "more than 50 rows" in refused(store, path)
+    assert "more than 50 rows" in refused(excerpt_store, path)
     rows = "".join(f'<row r="{i}"><c r="A{i}"><v>1</v></c></row>' for i in range(2, 52))
     path = workbook(tmp_path / "many.xlsx", dedoose_sheet(rows))
-    assert "more than 50 rows" in refused(store, path)
+    assert "more than 50 rows" in refused(excerpt_store, path)
 
 
-def test_a_row_number_beyond_excel_is_refused_quickly(store: Store, tmp_path: Path) -> None:
+def test_a_row_number_beyond_excel_is_refused_quickly(excerpt_store: Store, tmp_path: Path) -> None:
     path = workbook(tmp_path / "r.xlsx", dedoose_sheet(data_row(10**12)))
-    assert "more than 1,048,576 rows" in refused(store, path)
+    assert "more than 1,048,576 rows" in refused(excerpt_store, path)
 
 
 def test_columns_at_the_limit_are_read_and_one_past_is_refused(
-        store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        excerpt_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for module in (xlsx, sheet_rows):
         monkeypatch.setattr(module, "MAX_COLUMNS", 6)  # Excel's 16,384 in real use
     path = write_csv(tmp_path / "ok.csv", [*DEDOOSE, "Site"], [[*dedoose_row(), "N"]])
-    assert "1 codings added" in imported(store, path)
+    assert "1 codings added" in imported(excerpt_store, path)
     path = write_csv(tmp_path / "wide.csv", [*DEDOOSE, "Site", "More"],
                      [[*dedoose_row(), "N", "M"]])
-    assert "wide.csv (line 1)" in refused(store, path)
+    assert "wide.csv (line 1)" in refused(excerpt_store, path)
     extra = inline("F2", "N")
     path = workbook(tmp_path / "ok.xlsx", dedoose_sheet(data_row().replace("</row>",
                                                                            extra + "</row>")))
-    assert "codings" in imported(store, path)
+    assert "codings" in imported(excerpt_store, path)
     extra += inline("G2", "M")
     path = workbook(tmp_path / "wide.xlsx", dedoose_sheet(data_row().replace("</row>",
                                                                              extra + "</row>")))
-    assert "row of more than 6 cells" in refused(store, path)
+    assert "row of more than 6 cells" in refused(excerpt_store, path)
 
 
-def test_100k_columns_are_refused(store: Store, tmp_path: Path) -> None:
+def test_100k_columns_are_refused(excerpt_store: Store, tmp_path: Path) -> None:
     path = write_csv(tmp_path / "w.csv", [*DEDOOSE, *(f"x{i}" for i in range(100_000))],
                      [dedoose_row()])
-    assert "16,384 columns" in refused(store, path)
+    assert "16,384 columns" in refused(excerpt_store, path)
     cells = "<c/>" * 100_000
     path = workbook(tmp_path / "w.xlsx", dedoose_sheet(f"<row>{cells}</row>"))
-    assert "row of more than 16,384 cells" in refused(store, path)
+    assert "row of more than 16,384 cells" in refused(excerpt_store, path)
 
 
 def test_cells_at_the_limit_are_read_and_one_past_is_refused(
-        store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        excerpt_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for module in (xlsx, sheet_rows):
         monkeypatch.setattr(module, "MAX_CELLS", 10)  # 10,000,000 in real use
     path = write_csv(tmp_path / "ok.csv", DEDOOSE, [dedoose_row()])
-    assert "1 codings added" in imported(store, path)
+    assert "1 codings added" in imported(excerpt_store, path)
     path = workbook(tmp_path / "ok.xlsx", dedoose_sheet(data_row()))
-    assert "codings" in imported(store, path)
+    assert "codings" in imported(excerpt_store, path)
     path = write_csv(tmp_path / "big.csv", DEDOOSE, [dedoose_row(), ["x"]])
-    assert "10 cells" in refused(store, path)
+    assert "10 cells" in refused(excerpt_store, path)
     path = workbook(tmp_path / "big.xlsx", dedoose_sheet(data_row() + data_row(3)))
-    assert "more than 10 cells" in refused(store, path)
+    assert "more than 10 cells" in refused(excerpt_store, path)
     # short rows are padded to the header's width: those cells count too
     path = write_csv(tmp_path / "pad.csv", DEDOOSE, [dedoose_row(), [""], ["y"]])
-    assert "10 cells" in refused(store, path)
+    assert "10 cells" in refused(excerpt_store, path)
 
 
 def test_a_cell_at_the_character_limit_is_read_and_one_past_is_refused(
-        store: Store, tmp_path: Path) -> None:
+        excerpt_store: Store, tmp_path: Path) -> None:
     ok = "a" * xlsx.MAX_CELL_CHARS
     path = workbook(tmp_path / "ok.xlsx", dedoose_sheet(
         data_row().replace("</row>", inline("F2", ok) + "</row>")))
     assert len(read_table(path).rows[0][1][5]) == xlsx.MAX_CELL_CHARS
     path = workbook(tmp_path / "big.xlsx", dedoose_sheet(
         data_row().replace("</row>", inline("F2", ok + "a") + "</row>")))
-    assert "big.xlsx row 2 column 6 holds 131,073 characters" in refused(store, path)
+    assert "big.xlsx row 2 column 6 holds 131,073 characters" in refused(excerpt_store, path)
 
 
-def test_a_cell_of_10_mb_is_refused(store: Store, tmp_path: Path) -> None:
+def test_a_cell_of_10_mb_is_refused(excerpt_store: Store, tmp_path: Path) -> None:
     path = write_csv(tmp_path / "big.csv", DEDOOSE, [dedoose_row(text="a" * 10_000_000)])
-    assert "a cell of more than 131,072 characters" in refused(store, path)
+    assert "a cell of more than 131,072 characters" in refused(excerpt_store, path)
 
 
 def test_a_zip_directory_of_too_many_entries_is_refused_before_zipfile_reads_it(
-        store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        excerpt_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(xlsx, "MAX_MEMBERS", 20)  # 10,000 in real use
     ok = workbook(tmp_path / "ok.xlsx", dedoose_sheet(data_row()), extra=15)  # 20 parts
     assert len(zipfile.ZipFile(ok).infolist()) == 20
-    assert "codings" in imported(store, ok)
+    assert "codings" in imported(excerpt_store, ok)
     path = workbook(tmp_path / "many.xlsx", dedoose_sheet(data_row()), extra=16)
 
     def no_zipfile(*_args: object, **_kw: object) -> None:
         raise AssertionError("zipfile parsed the directory before it was checked")
 
     monkeypatch.setattr(xlsx.zipfile, "ZipFile", no_zipfile)
-    assert "21 members" in refused(store, path)
+    assert "21 members" in refused(excerpt_store, path)
 
 
-def test_10001_entries_are_refused(store: Store, tmp_path: Path) -> None:
+def test_10001_entries_are_refused(excerpt_store: Store, tmp_path: Path) -> None:
     path = workbook(tmp_path / "many.xlsx", dedoose_sheet(data_row()), extra=9_996)
-    assert "10,001 members" in refused(store, path)
+    assert "10,001 members" in refused(excerpt_store, path)
 
 
 @pytest.mark.parametrize("part", [
     '<!DOCTYPE x [<!ENTITY a "aaaa">]><worksheet/>',
     '<worksheet><sheetData><row>' + '<a>' * 200_001,  # nested past a row's element limit
 ])
-def test_xml_no_spreadsheet_writes_is_refused(store: Store, tmp_path: Path,
+def test_xml_no_spreadsheet_writes_is_refused(excerpt_store: Store, tmp_path: Path,
                                               part: str) -> None:
     path = workbook(tmp_path / "x.xlsx", part)
-    assert "x.xlsx: its part 'xl/worksheets/sheet1.xml'" in refused(store, path)
+    assert "x.xlsx: its part 'xl/worksheets/sheet1.xml'" in refused(excerpt_store, path)
 
 
-def test_a_shared_string_of_too_many_parts_is_refused(store: Store, tmp_path: Path) -> None:
+def test_a_shared_string_of_too_many_parts_is_refused(excerpt_store: Store, tmp_path: Path) -> None:
     strings = "<si>" + "<r><t>a</t></r>" * 100_001 + "</si>"
     path = workbook(tmp_path / "s.xlsx", dedoose_sheet(data_row()), strings=strings)
-    assert "more than 200,000 XML elements" in refused(store, path)
+    assert "more than 200,000 XML elements" in refused(excerpt_store, path)
 
 
 # --------------------------------------------------------------------------- junk
@@ -393,53 +320,53 @@ def test_a_shared_string_of_too_many_parts_is_refused(store: Store, tmp_path: Pa
     ("old.xls", b"\xd0\xcf\x11\xe0" + b"\x00" * 100),
     ("nul.csv", b"\x00" * 1000),
 ])
-def test_junk_is_refused(store: Store, tmp_path: Path, name: str, content: bytes) -> None:
+def test_junk_is_refused(excerpt_store: Store, tmp_path: Path, name: str, content: bytes) -> None:
     path = tmp_path / name
     path.write_bytes(content)
-    refused(store, path)
+    refused(excerpt_store, path)
 
 
-def test_a_workbook_without_rows_or_sheets_is_refused(store: Store, tmp_path: Path) -> None:
-    refused(store, workbook(tmp_path / "none.xlsx", sheet_xml("")))
+def test_a_workbook_without_rows_or_sheets_is_refused(excerpt_store: Store, tmp_path: Path) -> None:
+    refused(excerpt_store, workbook(tmp_path / "none.xlsx", sheet_xml("")))
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
-        z.writestr("[Content_Types].xml", _TYPES.format(strings=""))
+        z.writestr("[Content_Types].xml", CONTENT_TYPES.format(strings=""))
     (tmp_path / "bare.xlsx").write_bytes(buf.getvalue())
-    refused(store, tmp_path / "bare.xlsx")
+    refused(excerpt_store, tmp_path / "bare.xlsx")
 
 
-def test_formula_and_merged_cells_are_read_as_their_values(store: Store,
+def test_formula_and_merged_cells_are_read_as_their_values(excerpt_store: Store,
                                                            tmp_path: Path) -> None:
     formula = '<c r="F2"><f>1+1</f><v>2</v></c><c r="G2"><f>A1</f></c>'
     sheet = sheet_xml(header_row(DEDOOSE) + data_row().replace("</row>", formula + "</row>"),
                       after='<mergeCells count="1"><mergeCell ref="A2:A3"/></mergeCells>')
     path = workbook(tmp_path / "f.xlsx", sheet)
     assert read_table(path).rows[0][1][5:] == ("2",)
-    assert "1 codings added" in imported(store, path)
+    assert "1 codings added" in imported(excerpt_store, path)
 
 
-def test_a_file_over_the_size_limit_is_refused_before_reading(store: Store,
+def test_a_file_over_the_size_limit_is_refused_before_reading(excerpt_store: Store,
                                                               tmp_path: Path) -> None:
     path = tmp_path / "huge.csv"  # sparse: takes no disk space
     with path.open("wb") as handle:
         handle.truncate(sheet_rows.MAX_SHEET_BYTES + 1)
-    assert "beyond the limit of" in refused(store, path)
+    assert "beyond the limit of" in refused(excerpt_store, path)
     os.truncate(path, sheet_rows.MAX_SHEET_BYTES)
-    line = refused(store, path)  # at the limit it is read: all NUL bytes, so not text
+    line = refused(excerpt_store, path)  # at the limit it is read: all NUL bytes, so not text
     assert "beyond the limit" not in line
 
 
-def test_a_fifo_or_folder_is_refused(store: Store, tmp_path: Path) -> None:
+def test_a_fifo_or_folder_is_refused(excerpt_store: Store, tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "pipe.csv")
-    assert "not a regular file" in refused(store, tmp_path / "pipe.csv")
+    assert "not a regular file" in refused(excerpt_store, tmp_path / "pipe.csv")
     (tmp_path / "dir.csv").mkdir()
-    refused(store, tmp_path / "dir.csv")
+    refused(excerpt_store, tmp_path / "dir.csv")
 
 
-def test_a_coder_name_holding_a_newline_cannot_forge_an_error_line(store: Store,
+def test_a_coder_name_holding_a_newline_cannot_forge_an_error_line(excerpt_store: Store,
                                                                   tmp_path: Path) -> None:
     row = dedoose_row()
     row[2] = "ana\nError: all good"
-    output = imported(store, write_csv(tmp_path / "c.csv", DEDOOSE, [row]))
+    output = imported(excerpt_store, write_csv(tmp_path / "c.csv", DEDOOSE, [row]))
     assert not [line for line in output.splitlines() if line.startswith("Error")]
     assert "ana<U+000A>Error: all good" in output

@@ -10,7 +10,8 @@ from isp_nlp.errors import ProjectError
 from isp_nlp.records import Coder, Coding, Note
 from isp_nlp.store.database import Store
 from isp_nlp.store.migrations import SCHEMA_VERSION
-from tests.test_store import CODEBOOK, make_transcript
+from tests.builders.paths import PACKAGE
+from tests.builders.transcripts import CODEBOOK, make_transcript
 
 
 @pytest.fixture
@@ -105,6 +106,6 @@ def test_version_4_database_gains_code_guids(tmp_path: Path) -> None:
 
 def test_schema_comments_hold_no_semicolon() -> None:
     """Upgrades split schema.sql on ';', so a comment must not contain one."""
-    text = (Path(__file__).parents[1] / "isp_nlp" / "store" / "schema.sql").read_text()
+    text = (PACKAGE / "store" / "schema.sql").read_text()
     comments = [line for line in text.splitlines() if line.lstrip().startswith("--")]
     assert [line for line in comments if ";" in line] == []

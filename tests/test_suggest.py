@@ -6,7 +6,6 @@ scikit-learn's common estimator checks are in test_estimator_checks.py.
 from __future__ import annotations
 
 import json
-import random
 from dataclasses import replace
 from pathlib import Path
 
@@ -25,38 +24,8 @@ from isp_nlp.suggest.trainer import (
     train_suggester,
     training_data_hash,
 )
+from tests.builders.synthetic import CODES, STAGE_LABELS, synthetic
 
-# ---- synthetic data: staff training (push) vs. co-creation (exchange) -----------------
-
-SUBJECTS = ["The nurses", "Our team", "The clinic staff", "The teachers", "Local volunteers",
-            "The health workers", "Program managers", "The outreach officers"]
-TRAINING = ["attended a training workshop on", "were taught in a lecture about",
-            "completed a training course on", "were instructed by experts on",
-            "sat through a classroom training about"]
-COCREATION = ["co-designed together with residents", "worked jointly with community partners on",
-              "co-created with families", "shared decisions with community members about",
-              "built together with parents"]
-TOPICS = ["the new screening protocol", "hand hygiene", "the referral pathway",
-          "the reading programme", "vaccination outreach", "the school meals plan"]
-FUNDING = " after the grant budget was approved"
-
-
-def synthetic(n: int, seed: int) -> tuple[list[str], list[set[str]], list[str]]:
-    rng = random.Random(seed)
-    texts, codes, stages = [], [], []
-    for i in range(n):
-        kind = "training" if i % 2 == 0 else "co_creation"
-        phrase = rng.choice(TRAINING if kind == "training" else COCREATION)
-        funded = rng.random() < 0.4
-        texts.append(f"{rng.choice(SUBJECTS)} {phrase} {rng.choice(TOPICS)}"
-                     f"{FUNDING if funded else ''}.")
-        codes.append({kind} | ({"funding"} if funded else set()))
-        stages.append("push" if kind == "training" else "exchange")
-    return texts, codes, stages
-
-
-CODES = ["training", "co_creation", "funding", "never_used"]
-STAGE_LABELS = ["push", "push_pull", "exchange", "none"]
 EMB = HashingEmbedder(256)
 #: These tests exercise the bundle on plain embedding matrices, so the text-based feature
 #: blocks (on by default; see test_suggest_features.py) are switched off here.

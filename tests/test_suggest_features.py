@@ -217,7 +217,7 @@ def test_project_context_is_the_previous_turn(demo_project: Path) -> None:
 
 
 def test_default_params_learn_the_synthetic_task_from_batches() -> None:
-    from tests.test_suggest import CODES, STAGE_LABELS, synthetic
+    from tests.builders.synthetic import CODES, STAGE_LABELS, synthetic
 
     emb = HashingEmbedder(256)
     texts, codes, stages = synthetic(48, seed=1)

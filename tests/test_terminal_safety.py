@@ -15,100 +15,34 @@ import shutil
 import sys
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import click
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 
 from isp_nlp.cli import COMMANDS, cli
 from isp_nlp.cli.common import TerminalStream
 from isp_nlp.ingest.controls import CONTROLS, one_line, terminal_text
 from isp_nlp.store.folder import open_project
+from tests.builders.terminal import (
+    ESC,
+    FORGED,
+    HOSTILE,
+    OSC,
+    RLO,
+    Hostile,
+    build_hostile_project,
+    hostile_transcript,
+    run,
+)
 
-ESC, OSC, RLO, CSI = "\x1b[2J\x1b[31m", "\x1b]0;pwned\x07", "\u202e", "\x9b2J"
-HOSTILE = ESC + OSC + RLO + CSI
-FORGED = "\nError: all good"
 ZIP_MEMBER = "../\x1b[2J\x1b[31mFAKE\nError: all good"
-
-
-@dataclass(frozen=True)
-class Hostile:
-    """The files of the hostile project, built once; each test works on its own copy."""
-
-    root: Path
-    project: Path
-    codebook: Path
-    seed: Path
-    transcripts: tuple[Path, ...]
-
-
-def _codebook() -> dict:
-    return {"name": "Hostile " + HOSTILE, "codes": [
-        {"id": "themes", "name": "Themes" + OSC + FORGED, "definition": "parent " + ESC},
-        {"id": "alpha", "name": "Alpha" + ESC + RLO, "parent": "themes",
-         "definition": "about training " + CSI, "examples": ["we ran the workshop" + ESC]},
-        {"id": "beta", "name": "Beta" + CSI, "parent": "themes",
-         "definition": "about coaching " + RLO, "examples": ["coaching calls every week"]},
-    ]}
-
-
-LINES = ("We ran the workshop and training every week" + ESC,
-         "Coaching calls helped the supervisors a lot" + RLO,
-         "The training binder was the same everywhere" + CSI,
-         "We coached the coaches until they could coach" + OSC)
-
-
-def _transcript(i: int) -> str:
-    return "".join(f"Interviewer: question {k}?\n\nP0{i}: {t} number {k} in document {i}.\n\n"
-                   for k, t in enumerate(LINES * 2))
-
-
-def _run(*args: str, project: Path | None = None) -> Result:
-    base = ["--project", str(project)] if project is not None else []
-    return CliRunner().invoke(cli, [*base, *args])
-
-
-def _build(root: Path) -> Hostile:
-    root.mkdir(parents=True, exist_ok=True)
-    project = root / "project"
-    assert _run("init", str(project), "--embedder", "hashing-256").exit_code == 0
-    cb = root / "codebook.json"
-    cb.write_text(json.dumps(_codebook()), "utf-8")
-    docs = []
-    for i, name in enumerate(("one" + ESC, "two" + RLO, "three" + OSC + CSI)):
-        path = root / f"{name}.txt"
-        path.write_text(_transcript(i), "utf-8")
-        docs.append(path)
-    assert _run("codebook", "load", str(cb), project=project).exit_code == 0
-    r = _run("ingest", *map(str, docs), "--skip-speakers", "Interviewer", project=project)
-    assert r.exit_code == 0, r.output
-    seed = root / "seed.csv"
-    with open_project(project) as store:
-        segments = [s for s in store.segments() if s.codable]
-    rows = []
-    for n, s in enumerate(segments[: 2 * len(segments) // 3]):  # the last third uncoded
-        code = "alpha" if "train" in s.text or "workshop" in s.text else "beta"
-        other = "beta" if code == "alpha" else "alpha"
-        for coder in ("ana" + OSC, "ben" + RLO + FORGED):
-            got = other if coder.startswith("ben") and n % 4 == 0 else code
-            rows.append({"document": s.document, "segment": s.id, "text": s.text,
-                         "coder": coder, "code": got, "stage": ("push", "exchange")[n % 2],
-                         "speaker": s.speaker or ""})
-    with open(seed, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    for args in (("import-codes", str(seed)), ("train", "--folds", "2"), ("suggest",)):
-        r = _run(*args, project=project)
-        assert r.exit_code == 0, r.output
-    return Hostile(root, project, cb, seed, tuple(docs))
 
 
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory: pytest.TempPathFactory) -> Hostile:
-    return _build(tmp_path_factory.mktemp("hostile"))
+    return build_hostile_project(tmp_path_factory.mktemp("hostile"))
 
 
 def _copy(h: Hostile, tmp: Path) -> Path:
@@ -133,7 +67,7 @@ def _wave(tmp: Path) -> Path:
     wave = tmp / ("wave" + ESC)
     wave.mkdir()
     for i in range(2):
-        (wave / f"w{i}{HOSTILE}.txt").write_text(_transcript(i), "utf-8")
+        (wave / f"w{i}{HOSTILE}.txt").write_text(hostile_transcript(i), "utf-8")
     (wave / f"broken{OSC}.vtt").write_text("WEBVTT\n\n00:00:01.000 --> soon\nhi\n", "utf-8")
     return wave
 
@@ -150,14 +84,14 @@ def _corpus(h: Hostile, tmp: Path) -> Path:
 
 def _qdpx(h: Hostile, tmp: Path, p: Path) -> Path:
     out = tmp / "hostile.qdpx"
-    r = _run("export", "--out", str(out), "--include-suggestions", project=p)
+    r = run("export", "--out", str(out), "--include-suggestions", project=p)
     assert r.exit_code == 0, r.output
     return out
 
 
 def _names_csv(tmp: Path) -> Path:
     names = tmp / "names.csv"
-    # A pseudonym holding a control is refused (tests/hostile_cases.py); this one is plain,
+    # A pseudonym holding a control is refused (tests/builders/hostile.py); this one is plain,
     # and the project's speaker labels and texts carry the controls the output must hide.
     names.write_text("name,pseudonym\nP00,Person\n", "utf-8")
     return names
@@ -270,7 +204,7 @@ def test_no_control_character_reaches_the_terminal(hostile: Hostile, tmp_path: P
                                                    case: str) -> None:
     project = _copy(hostile, tmp_path)
     args = CASES[case](hostile, tmp_path, project)
-    result = _run(*args, project=project)
+    result = run(*args, project=project)
     _assert_safe(result, case)
     if case.startswith("error") or case == "demo":  # the demo's scripted review needs
         assert result.exit_code == 2, result.output  # the demo corpus's codes: it stops
@@ -283,7 +217,7 @@ def test_no_control_character_reaches_the_terminal(hostile: Hostile, tmp_path: P
 
 @pytest.mark.parametrize("path", ["", *_command_paths()])
 def test_help_of_every_command_is_safe(path: str) -> None:
-    result = _run(*path.split(), "--help")
+    result = run(*path.split(), "--help")
     assert result.exit_code == 0, result.output
     _assert_safe(result, path)
 
@@ -293,8 +227,8 @@ def test_a_hostile_zip_member_name_is_refused_in_one_visible_line(tmp_path: Path
     with zipfile.ZipFile(archive, "w") as z:
         z.writestr("project.qde", "<Project/>")
         z.writestr(ZIP_MEMBER, "x")
-    result = _run("import", str(archive), "--init", str(tmp_path / "p"), "--embedder",
-                  "hashing-256")
+    result = run("import", str(archive), "--init", str(tmp_path / "p"), "--embedder",
+                 "hashing-256")
     assert result.exit_code == 2, result.output
     assert "\x1b" not in result.output and CONTROLS.search(result.output) is None
     assert len(result.stderr.splitlines()) == 1, result.stderr

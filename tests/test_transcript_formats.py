@@ -302,7 +302,7 @@ def test_reingesting_unchanged_file_applies_new_skip_speakers(
 
 def _coded_project(root: Path, coded: str | None) -> Path:
     """A project with the demo codebook, one interview and, optionally, a coded CSV imported."""
-    from .conftest import CORPUS
+    from tests.builders.paths import CORPUS
 
     root.mkdir(parents=True, exist_ok=True)
     project = root / "proj"

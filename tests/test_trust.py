@@ -31,8 +31,8 @@ from isp_nlp.suggest.trust import (
     trust_lines,
     trust_paragraphs,
 )
-from tests.conftest import SHARED
-from tests.test_one_model_path import coded_project
+from tests.builders.coded_projects import coded_project
+from tests.builders.paths import SHARED
 
 NS = "{urn:QDA-XML:project:1.0}"
 #: The uncertified certificate of issue 20: agreement below the target.

@@ -1,4 +1,4 @@
-"""Hostile interchange files for tests/test_hostile_interchange.py, built cheaply at test time.
+"""Hostile interchange files for tests/interchange/test_hostile_interchange.py, built at test time.
 
 Each :class:`Case` writes its hostile file(s) into the case's folder (sparse files by
 ``truncate``, fake zip end records by :mod:`struct`, XML by string multiplication) and
@@ -23,7 +23,7 @@ import pytest
 
 from isp_nlp.ingest.controls import CONTROLS as CONTROLS_RE
 from isp_nlp.interchange.xlsx import xlsx_bytes
-from tests.test_refi_import import C_TOP, project_xml, selection, text_source
+from tests.builders.refi_xml import C_TOP, project_xml, selection, text_source
 
 DOC = "isp01_child_welfare_coach"
 #: The text of a turn of DOC, so that excerpts are found in the project.

@@ -3,7 +3,8 @@
 :func:`project_tables` reads ``project.sqlite`` (schema: ``isp_nlp/store/schema.sql``)
 into one list of tuples per table, holding everything a REFI-QDA export → import must
 carry over unchanged. :func:`diff_tables` says, in a few short lines, how two such
-readings differ (for assertion messages).
+readings differ (for assertion messages). :func:`tables` is a coarser reading (row
+reprs of every table) for checking that a refused command changed nothing.
 """
 
 from __future__ import annotations
@@ -155,3 +156,15 @@ def cli_ok(*args: object) -> str:
         f"isp-nlp {' '.join(map(str, args))} exited {result.exit_code}: {output}"
         + (f"\n{result.exception!r}" if result.exception else ""))
     return result.output
+
+
+def tables(project: Path) -> dict[str, list[tuple]]:
+    """Every table of the project folder's database, as sorted row reprs: what a refused
+    import must leave exactly as it was."""
+    conn = sqlite3.connect(project / "project.sqlite")
+    try:
+        names = [r[0] for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+        return {n: sorted(map(repr, conn.execute(f"SELECT * FROM {n}"))) for n in names}
+    finally:
+        conn.close()
