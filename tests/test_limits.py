@@ -11,9 +11,9 @@ exit 2 at the CLI) naming the limit.
 
 Elsewhere: MAX_CODE_DEPTH, MAX_ELEMENTS, MAX_DEPTH, MAX_MEMBERS, MAX_DIRECTORY_BYTES,
 MAX_SOURCE_BYTES (= MAX_TRANSCRIPT_BYTES in a .qdpx), MAX_QDE_BYTES (bare .qde) and the
-.qdc size in tests/test_refi_limits.py; MAX_SHEET_BYTES, MAX_ROWS and MAX_CELL_CHARS (.xlsx),
-MAX_COLUMNS, MAX_CELLS, MAX_POSITION_DIGITS and MAX_CODE_DEPTH (sheets, YAML) in
-tests/test_sheet_limits.py.
+.qdc size in tests/interchange/test_refi_limits.py; MAX_SHEET_BYTES, MAX_ROWS and
+MAX_CELL_CHARS (.xlsx), MAX_COLUMNS, MAX_CELLS, MAX_POSITION_DIGITS and MAX_CODE_DEPTH
+(sheets, YAML) in tests/interchange/test_sheet_limits.py.
 """
 
 from __future__ import annotations
@@ -411,7 +411,7 @@ def test_an_xlsx_unpacking_to_a_lowered_limit_is_read_and_one_byte_more_refused(
 def test_csv_rows_at_a_lowered_limit_are_read_and_one_more_refused(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # The real limit is Excel's 1,048,576 rows; lowered to 3 (the header and two rows) in
-    # sheet_rows, which binds it by name (the .xlsx side is in test_sheet_limits.py).
+    # sheet_rows, which binds it by name (the .xlsx side is in interchange/test_sheet_limits.py).
     monkeypatch.setattr(sheet_rows, "MAX_ROWS", 3)
     path = write_csv(tmp_path / "ok.csv", DEDOOSE, [dedoose_row()] * 2)
     assert len(read_table(path).rows) == 2

@@ -1,7 +1,7 @@
 """Issue 20 item 3: export → import into a fresh project keeps every table exactly.
 
-Unlike tests/test_refi_round_trip.py (which compares what the Store API returns, without
-ids, dates or the log, and for our own project only asks for a superset), this compares
+Unlike test_refi_round_trip.py beside it (which compares what the Store API returns,
+without ids, dates or the log, and for our own project only asks for a superset), this compares
 the project databases row by row (tests/builders/tables.py): GUIDs, created_at times,
 provenance, "no code" labels, code positions, notes and the review decision log.
 """

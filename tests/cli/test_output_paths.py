@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
-from tests.builders.terminal import Hostile, build_hostile_project, hostile_transcript, run
+from tests.builders.terminal import Hostile, hostile_transcript, run
 
 
 class Hung(BaseException):
@@ -38,11 +38,6 @@ def no_hang() -> Iterator[None]:
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, old)
-
-
-@pytest.fixture(scope="module")
-def seeded(tmp_path_factory: pytest.TempPathFactory) -> Hostile:
-    return build_hostile_project(tmp_path_factory.mktemp("seeded"))
 
 
 def _device(path: Path) -> Path:
@@ -100,21 +95,21 @@ def _one_line(result: Result) -> str:
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("command", sorted(COMMANDS))
 def test_an_output_that_is_not_a_file_is_refused_and_left_alone(
-        seeded: Hostile, tmp_path: Path, command: str, kind: str, no_hang: None) -> None:
+        hostile: Hostile, tmp_path: Path, command: str, kind: str, no_hang: None) -> None:
     suffix, args = COMMANDS[command]
     if command == "precode --out" and kind == "folder":
         pytest.skip("precode --out names a folder")
-    wave = seeded.root / "wave"
+    wave = hostile.root / "wave"
     if not wave.exists():
         wave.mkdir()
         (wave / "w1.txt").write_text(hostile_transcript(1), "utf-8")
     project = tmp_path / "project"
-    shutil.copytree(seeded.project, project)
+    shutil.copytree(hostile.project, project)
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     target, still = _target(kind, out_dir, "target" + suffix)
     before = sorted(p.name for p in out_dir.iterdir())
-    line = _one_line(run(*args(seeded, target), project=project))
+    line = _one_line(run(*args(hostile, target), project=project))
     assert str(target) in line, line
     assert still(target.stat()), f"{command}: {target} was replaced"
     assert sorted(p.name for p in out_dir.iterdir()) == before  # no .tmp left behind
@@ -122,26 +117,26 @@ def test_an_output_that_is_not_a_file_is_refused_and_left_alone(
 
 @pytest.mark.parametrize("command", ["report", "export-codes", "codebook export",
                                      "disagreements --out"])
-def test_a_missing_folder_is_named(seeded: Hostile, tmp_path: Path, command: str) -> None:
+def test_a_missing_folder_is_named(hostile: Hostile, tmp_path: Path, command: str) -> None:
     suffix, args = COMMANDS[command]
     target = tmp_path / "nowhere" / ("x" + suffix)
-    line = _one_line(run(*args(seeded, target), project=seeded.project))
+    line = _one_line(run(*args(hostile, target), project=hostile.project))
     assert "does not exist" in line and "nowhere" in line, line
     assert not (tmp_path / "nowhere").exists()
 
 
-def test_the_device_message_says_what_to_do(seeded: Hostile, tmp_path: Path) -> None:
+def test_the_device_message_says_what_to_do(hostile: Hostile, tmp_path: Path) -> None:
     device = _device(tmp_path / "null.html")
-    line = _one_line(run("report", "--out", str(device), project=seeded.project))
+    line = _one_line(run("report", "--out", str(device), project=hostile.project))
     assert line == (f"Error: --out {device} is a device, not a file; give the path of a "
                     "file to write.")
 
 
 @pytest.mark.parametrize("inside", ["models/bk", "bk", "models/../models/bk2"])
-def test_backup_into_the_project_itself_is_refused(seeded: Hostile, tmp_path: Path,
+def test_backup_into_the_project_itself_is_refused(hostile: Hostile, tmp_path: Path,
                                                    inside: str) -> None:
     project = tmp_path / "project"
-    shutil.copytree(seeded.project, project)
+    shutil.copytree(hostile.project, project)
     before = sorted(str(p) for p in project.rglob("*"))
     line = _one_line(run("backup", str(project / inside), project=project))
     assert "inside the project folder" in line, line
@@ -149,18 +144,18 @@ def test_backup_into_the_project_itself_is_refused(seeded: Hostile, tmp_path: Pa
 
 
 @pytest.mark.parametrize("kind", ["device", "fifo", "symlink"])
-def test_backup_onto_a_device_or_pipe_is_refused(seeded: Hostile, tmp_path: Path, kind: str,
+def test_backup_onto_a_device_or_pipe_is_refused(hostile: Hostile, tmp_path: Path, kind: str,
                                                  no_hang: None) -> None:
     target, still = _target(kind, tmp_path, "bk")
-    line = _one_line(run("backup", str(target), project=seeded.project))
+    line = _one_line(run("backup", str(target), project=hostile.project))
     assert "not a folder" in line, line
     assert still(target.stat())
 
 
-def test_backup_skips_special_files_among_the_models(seeded: Hostile, tmp_path: Path,
+def test_backup_skips_special_files_among_the_models(hostile: Hostile, tmp_path: Path,
                                                      no_hang: None) -> None:
     project = tmp_path / "project"
-    shutil.copytree(seeded.project, project)
+    shutil.copytree(hostile.project, project)
     os.mkfifo(project / "models" / "pipe")
     (project / "models" / "zero").symlink_to("/dev/zero")
     result = run("backup", str(tmp_path / "bk"), project=project)
@@ -171,7 +166,7 @@ def test_backup_skips_special_files_among_the_models(seeded: Hostile, tmp_path: 
 
 
 def test_precode_reports_pipes_devices_and_links_out_of_the_wave(
-        seeded: Hostile, tmp_path: Path, no_hang: None) -> None:
+        hostile: Hostile, tmp_path: Path, no_hang: None) -> None:
     wave = tmp_path / "wave"
     wave.mkdir()
     (wave / "w1.txt").write_text(hostile_transcript(1), "utf-8")
@@ -180,7 +175,7 @@ def test_precode_reports_pipes_devices_and_links_out_of_the_wave(
     outside = tmp_path / "secret.txt"
     outside.write_text(hostile_transcript(2), "utf-8")
     (wave / "elsewhere.txt").symlink_to(outside)
-    result = run("precode", str(wave), "--from", str(seeded.project), "--out",
+    result = run("precode", str(wave), "--from", str(hostile.project), "--out",
                  str(tmp_path / "out"))
     assert result.exit_code == 1, result.output
     skipped = [line for line in result.stderr.splitlines() if "skipped" in line]

@@ -32,17 +32,11 @@ from tests.builders.terminal import (
     OSC,
     RLO,
     Hostile,
-    build_hostile_project,
     hostile_transcript,
     run,
 )
 
 ZIP_MEMBER = "../\x1b[2J\x1b[31mFAKE\nError: all good"
-
-
-@pytest.fixture(scope="module")
-def hostile(tmp_path_factory: pytest.TempPathFactory) -> Hostile:
-    return build_hostile_project(tmp_path_factory.mktemp("hostile"))
 
 
 def _copy(h: Hostile, tmp: Path) -> Path:
