@@ -1,30 +1,25 @@
-"""Shared fixtures: the demo project (fast hashing embedder) and the shared data folder.
+"""Fixtures every test folder may use: the demo project (fast hashing embedder), an empty
+project, an excerpt-import project, and a pair of coded-segments CSV files.
 
 Every test that uses the demo project (directly or through ``project_copy``) is marked
-``demo``, so ``make test-fast`` can leave out the session-long demo build.
+``demo``, so ``make test-fast`` can leave out the session-long demo build. The builders
+behind these fixtures, and the paths (REPO, CORPUS, SHARED, require_shared), are plain
+modules in tests/builders/: import those, never this file or another test module.
 """
 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from isp_nlp.cli import cli
-
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-CORPUS = REPO / "corpora" / "isp-demo"
-
-
-def require_shared(*parts: str) -> Path:
-    """Path inside ../shared, or skip the test where the folder is absent."""
-    path = SHARED.joinpath(*parts)
-    if not path.exists():
-        pytest.skip(f"../shared not found ({path}): real-data test needs the shared data folder")
-    return path
+from isp_nlp.store.database import Store
+from tests.builders.coded_csv import coded_rows, write_coded_csv
+from tests.builders.sheets import excerpt_project
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -58,3 +53,22 @@ def project(tmp_path: Path) -> Path:
     out = tmp_path / "project"
     assert CliRunner().invoke(cli, ["init", str(out), "--embedder", "hashing-256"]).exit_code == 0
     return out
+
+
+@pytest.fixture
+def excerpt_store(tmp_path: Path) -> Iterator[Store]:
+    """An open project for excerpt imports: a small codebook and the Dedoose interview
+    (tests/builders/sheets.py), closed after the test."""
+    store = excerpt_project(tmp_path)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def coded_csvs(tmp_path: Path) -> tuple[Path, Path]:
+    """(train.csv, test.csv) for ``evaluate``: four documents coded by one coder, and one
+    document coded by three coders of whom two sometimes mislabel."""
+    train = write_coded_csv(tmp_path / "train.csv", coded_rows(4, ("ann",)))
+    test = write_coded_csv(tmp_path / "test.csv",
+                           coded_rows(1, ("a", "b", "c"), {"b": 5, "c": 7}))
+    return train, test

@@ -5,7 +5,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parents[1] / "isp_nlp"
+from tests.builders.paths import PACKAGE
+
 #: Third-party modules slow to import: the only ones a function may import lazily.
 HEAVY = ("torch", "sentence_transformers", "spacy", "transformers", "sklearn", "scipy", "pandas",
          "matplotlib")

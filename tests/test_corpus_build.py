@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-CORPUS = Path(__file__).resolve().parents[1] / "corpora" / "isp-demo"
+from tests.builders.paths import CORPUS
 
 
 def _files(root: Path) -> dict[str, bytes]:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import isp_nlp
 from isp_nlp.interchange.refi_export import origin
+from tests.builders.paths import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
 CHANGELOG = REPO / "CHANGELOG.md"
 

@@ -11,9 +11,9 @@ exit 2 at the CLI) naming the limit.
 
 Elsewhere: MAX_CODE_DEPTH, MAX_ELEMENTS, MAX_DEPTH, MAX_MEMBERS, MAX_DIRECTORY_BYTES,
 MAX_SOURCE_BYTES (= MAX_TRANSCRIPT_BYTES in a .qdpx), MAX_QDE_BYTES (bare .qde) and the
-.qdc size in tests/test_refi_limits.py; MAX_SHEET_BYTES, MAX_ROWS and MAX_CELL_CHARS (.xlsx),
-MAX_COLUMNS, MAX_CELLS, MAX_POSITION_DIGITS and MAX_CODE_DEPTH (sheets, YAML) in
-tests/test_sheet_limits.py.
+.qdc size in tests/interchange/test_refi_limits.py; MAX_SHEET_BYTES, MAX_ROWS and
+MAX_CELL_CHARS (.xlsx), MAX_COLUMNS, MAX_CELLS, MAX_POSITION_DIGITS and MAX_CODE_DEPTH
+(sheets, YAML) in tests/interchange/test_sheet_limits.py.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -56,11 +55,24 @@ from isp_nlp.store.database import Store
 from isp_nlp.suggest import bundle_io
 from isp_nlp.suggest.bundle import SuggesterModel
 from isp_nlp.suggest.bundle_io import MAX_ARRAY_BYTES, MAX_JSON_BYTES, read_arrays
-
-from .test_dedoose import make_project, snapshot, write_csv
-from .test_hostile_archives import _lie_about_size
-from .test_refi_import import C_TOP, codebook_xml, project_xml, selection, text_source, write_qdpx
-from .test_sheet_limits import DEDOOSE, data_row, dedoose_row, dedoose_sheet, workbook
+from tests.builders.archives import lie_about_size
+from tests.builders.refi_xml import (
+    C_TOP,
+    codebook_xml,
+    project_xml,
+    selection,
+    text_source,
+    write_qdpx,
+)
+from tests.builders.sheets import (
+    DEDOOSE,
+    data_row,
+    dedoose_row,
+    dedoose_sheet,
+    snapshot,
+    workbook,
+    write_csv,
+)
 
 
 def sparse(path: Path, size: int, head: bytes = b"") -> Path:
@@ -77,13 +89,6 @@ def one_line(exc: pytest.ExceptionInfo[Exception], *needles: str) -> str:
     for needle in needles:
         assert needle in message, message
     return message
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = make_project(tmp_path)
-    yield s
-    s.close()
 
 
 def cli_refused(store: Store, *words: str) -> str:
@@ -228,10 +233,10 @@ def test_a_coded_csv_at_a_lowered_limit_is_read_and_one_byte_more_refused(
     one_line(exc, "c.csv", "is refused")
 
 
-def test_a_consensus_csv_one_byte_past_the_limit_is_refused(store: Store,
+def test_a_consensus_csv_one_byte_past_the_limit_is_refused(excerpt_store: Store,
                                                             tmp_path: Path) -> None:
     path = sparse(tmp_path / "consensus.csv", MAX_TABLE_BYTES + 1, b"segment,codes\n")
-    line = cli_refused(store, "resolve", str(path))
+    line = cli_refused(excerpt_store, "resolve", str(path))
     assert "consensus.csv" in line and "over 1,000,000,000 bytes is refused" in line
 
 
@@ -295,7 +300,7 @@ def test_all_members_at_a_lowered_limit_are_read_and_one_byte_more_refused(
 
 def test_one_member_declaring_one_byte_past_the_real_limit_is_refused(tmp_path: Path) -> None:
     path, _ = _qdpx(tmp_path)
-    _lie_about_size(path, "project.qde", safe_zip.MAX_MEMBER_BYTES + 1)
+    lie_about_size(path, "project.qde", safe_zip.MAX_MEMBER_BYTES + 1)
     with pytest.raises(InputFileError) as exc:
         read_refi_codebook(path)
     # project.qde's own limit (256 MB) is lower than any member's: it is the one named.
@@ -406,7 +411,7 @@ def test_an_xlsx_unpacking_to_a_lowered_limit_is_read_and_one_byte_more_refused(
 def test_csv_rows_at_a_lowered_limit_are_read_and_one_more_refused(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # The real limit is Excel's 1,048,576 rows; lowered to 3 (the header and two rows) in
-    # sheet_rows, which binds it by name (the .xlsx side is in test_sheet_limits.py).
+    # sheet_rows, which binds it by name (the .xlsx side is in interchange/test_sheet_limits.py).
     monkeypatch.setattr(sheet_rows, "MAX_ROWS", 3)
     path = write_csv(tmp_path / "ok.csv", DEDOOSE, [dedoose_row()] * 2)
     assert len(read_table(path).rows) == 2
@@ -435,14 +440,15 @@ def _code_columns(path: Path, count: int) -> Path:
 
 
 def test_codes_an_import_adds_at_a_lowered_limit_and_one_more(
-        store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        excerpt_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # The real limit is 10,000 codes; lowered to 3 (read at call time).
     monkeypatch.setattr(excerpt_import, "MAX_ADDED_CODES", 3)
-    line = cli_refused(store, "import-excerpts", str(_code_columns(tmp_path / "d.csv", 4)),
+    line = cli_refused(excerpt_store, "import-excerpts", str(_code_columns(tmp_path / "d.csv", 4)),
                        "--add-codes")
     assert "d.csv: its codes would add more than 3 codes" in line
-    result = CliRunner().invoke(cli, ["--project", str(store.path.parent), "import-excerpts",
-                                      str(_code_columns(tmp_path / "d.csv", 3)), "--add-codes"])
+    result = CliRunner().invoke(cli, ["--project", str(excerpt_store.path.parent),
+                                      "import-excerpts", str(_code_columns(tmp_path / "d.csv", 3)),
+                                      "--add-codes"])
     assert result.exit_code == 0, result.output
     assert "3 codes added" in result.output
 
@@ -555,7 +561,7 @@ def test_model_arrays_declaring_one_byte_past_the_real_limit_are_refused(
         tmp_path: Path) -> None:
     path = tmp_path / "weights.npz"
     np.savez(path, exemplars=np.zeros(10))
-    _lie_about_size(path, "exemplars.npy", MAX_ARRAY_BYTES + 1)
+    lie_about_size(path, "exemplars.npy", MAX_ARRAY_BYTES + 1)
     with pytest.raises(ModelError) as exc:
         read_arrays(path, bundle_io.ARRAY_PARTS, "retrain")
     one_line(exc, "unpacks to 512,000,001 bytes, beyond the limit of 512,000,000 bytes")

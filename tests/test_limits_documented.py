@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import importlib
 import re
-from pathlib import Path
 
 import pytest
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "limits.md"
+from tests.builders.paths import PACKAGE, REPO
+
+DOC = REPO / "docs" / "limits.md"
 HEADER = "| What | Limit | Constant |"
 
 
@@ -44,7 +45,7 @@ def test_each_documented_limit_is_the_one_enforced(what: str, limit: str, consta
 def test_every_max_constant_of_an_input_reader_is_documented() -> None:
     """A new MAX_ constant in a module that reads user files must join the table."""
     documented = {c for _, _, c in ROWS}
-    package = DOC.parents[1] / "isp_nlp"
+    package = PACKAGE
     readers = ("ingest/decode.py", "ingest/docx.py", "codebook/load.py", "codebook/check.py",
                "ingest/safe_zip.py", "ingest/safe_xml.py", "interchange/offsets.py",
                "interchange/refi_codebook.py", "interchange/sheet_rows.py",

@@ -1,0 +1,1 @@
+"""Tests of isp_nlp.codebook: loading, checking, colours."""

@@ -1,0 +1,1 @@
+"""Tests of isp_nlp.agreement: coefficients, tables, bootstrap, the agreement command."""

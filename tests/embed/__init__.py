@@ -1,0 +1,1 @@
+"""Tests of isp_nlp.embed: the embedding cache and the embedders."""

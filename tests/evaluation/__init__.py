@@ -1,0 +1,1 @@
+"""Tests of the evaluation/ scripts (the AnnoMI study)."""

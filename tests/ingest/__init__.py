@@ -1,0 +1,1 @@
+"""Tests of isp_nlp.ingest: reading transcripts, segmentation."""

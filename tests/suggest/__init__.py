@@ -1,0 +1,1 @@
+"""Tests of isp_nlp.suggest: training, calibration, certification, evaluation, trust."""
