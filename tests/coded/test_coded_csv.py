@@ -317,7 +317,8 @@ def test_conflicting_stages(tmp_path: Path, book: Codebook) -> None:
         match(rows_from(tmp_path, body), book)
     assert err.value.problems == [
         "line 4: coder 'ana' gives segment interview_01-004 conflicting stage values "
-        "'push' (line 2), 'exchange' (line 4); use one stage on all of that coder's rows for the segment"
+        "'push' (line 2), 'exchange' (line 4); use one stage on all of that coder's rows for "
+        "the segment"
     ]
 
 
