@@ -13,8 +13,8 @@ from isp_nlp.review.queue import SORTERS
 from isp_nlp.review.session import ReviewSession
 from isp_nlp.review.terminal import (
     ReviewSummary,
+    check_relabels,
     check_script,
-    check_values,
     run_review,
     run_scripted,
 )
@@ -52,7 +52,7 @@ def review_project(
     if script is not None:
         actions = list(script)
         check_script(actions)
-        check_values(session.codebook, values or {})
+        check_relabels(session.codebook, actions, values)
         for line in header:
             write(line)
         return run_scripted(session, actions, values)

@@ -78,11 +78,11 @@ def parse_codes(text: str, codebook: Codebook) -> tuple[str, ...]:
     return tuple(chosen)
 
 
-def parse_value(text: str, dimension: Dimension, item: ReviewItem) -> str | None:
+def parse_value(text: str, dimension: Dimension, item: ReviewItem | None) -> str | None:
     """``dimension``'s value id from the answer (an id or name, any case); empty keeps the
-    suggestion (None if the model abstained)."""
+    suggestion of ``item`` (None if the model abstained, or without an item)."""
     if not text.strip():
-        got = item.value(dimension.id)
+        got = item.value(dimension.id) if item is not None else None
         return got[0] if got is not None else None
     value = normalise_value(dimension, text)
     if value not in dimension.value_ids:
@@ -91,7 +91,8 @@ def parse_value(text: str, dimension: Dimension, item: ReviewItem) -> str | None
     return value
 
 
-def parse_values(text: str, codebook: Codebook, item: ReviewItem) -> dict[str, str | None]:
+def parse_values(text: str, codebook: Codebook, item: ReviewItem | None
+                 ) -> dict[str, str | None]:
     """The values of a scripted relabel's part after "|": ``DIM=VALUE`` pairs separated by
     "|", or one bare value for a codebook with a single dimension. A dimension not named
     keeps the suggestion."""
@@ -380,6 +381,27 @@ def check_script(actions: Sequence[str]) -> None:
             )
 
 
+def check_relabels(codebook: Codebook, actions: Sequence[str],
+                   values: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Check the codes and values of every scripted relabel ("e:" action) and ``values``
+    against ``codebook`` before anything is decided; return ``values`` as value ids
+    (see :func:`check_values`). Raises :class:`IspNlpError` naming the first wrong one."""
+    defaults = check_values(codebook, values or {})
+    for number, raw in enumerate(actions, start=1):
+        action = raw.strip()
+        if action.split(":", 1)[0].lower() != "e":
+            continue
+        codes_text, _, values_text = (action.split(":", 1)[1] if ":" in action
+                                      else "").partition("|")
+        try:
+            parse_codes(codes_text, codebook)
+            parse_values(values_text, codebook, None)
+        except IspNlpError as err:
+            raise IspNlpError(f"Scripted action #{number} {raw!r}: {err} No decision was "
+                              "made.") from err
+    return defaults
+
+
 def run_scripted(session: ReviewSession, actions: Iterable[str],
                  values: Mapping[str, str] | None = None) -> ReviewSummary:
     """Apply actions such as "a", "r", "s", "u", "q", "e:code1,code2|phase=late" in order.
@@ -390,9 +412,9 @@ def run_scripted(session: ReviewSession, actions: Iterable[str],
     :func:`check_values`), else keeps the suggestion. Running out of actions ends the run
     like "q". An invalid action raises :class:`IspNlpError` naming it.
     """
-    defaults = check_values(session.codebook, values or {})
     actions = list(actions)
     check_script(actions)
+    defaults = check_relabels(session.codebook, actions, values)
     undone = 0
     done = 0
     for number, raw in enumerate(actions, start=1):
@@ -426,13 +448,10 @@ def run_scripted(session: ReviewSession, actions: Iterable[str],
         else:
             spec = action.split(":", 1)[1] if ":" in action else ""
             codes_text, _, values_text = spec.partition("|")
-            try:
-                codes = parse_codes(codes_text, session.codebook)
-                named = "|".join(f"{d}={v}" for d, v in defaults.items())
-                chosen = parse_values(f"{named}|{values_text}" if named else values_text,
-                                      session.codebook, item)
-            except IspNlpError as err:
-                raise IspNlpError(f"Scripted action #{number} {raw!r}: {err}{kept}") from err
+            codes = parse_codes(codes_text, session.codebook)  # checked by check_relabels
+            named = "|".join(f"{d}={v}" for d, v in defaults.items())
+            chosen = parse_values(f"{named}|{values_text}" if named else values_text,
+                                  session.codebook, item)
             try:
                 session.relabel(codes, chosen)
             except AlreadyDecided:
