@@ -18,7 +18,7 @@ from isp_nlp.errors import AlreadyDecided, IspNlpError
 from isp_nlp.ingest.controls import visible
 from isp_nlp.records import Codebook, Decision, Dimension
 from isp_nlp.review.queue import ReviewItem
-from isp_nlp.review.session import ReviewSession, dimension_error, value_error
+from isp_nlp.review.session import ReviewSession, check_value, dimension_error, value_error
 
 CODES_PROMPT = "codes (numbers or ids, comma-separated, empty for none): "
 LEGEND = "[a] accept  [r] reject  [e] relabel  [s] skip  [u] undo  [q] quit"
@@ -138,10 +138,13 @@ def _fmt_codes(item: ReviewItem) -> str:
 
 
 def _fmt_values(item: ReviewItem, codebook: Codebook | None) -> list[str]:
-    """One "name: value p" per dimension (the codebook's, in its order, and any other the
-    model suggested on); "model abstains on name" where it does."""
-    order = [d.id for d in codebook.dimensions] if codebook is not None else []
-    order += [dim for dim, _ in item.values if dim not in order]
+    """One "name: value p" per dimension the model suggested on (only the codebook's, in
+    its order, when given: accepting asserts no other); "model abstains on name" where it
+    abstains."""
+    if codebook is not None:
+        order = [d.id for d in codebook.dimensions]
+    else:
+        order = [dim for dim, _ in item.values]
     shown = dict(item.values)
     out = []
     for dim_id in order:
@@ -358,14 +361,11 @@ def check_values(codebook: Codebook, values: Mapping[str, str]) -> dict[str, str
     ``codebook``'s dimensions; raises :class:`IspNlpError` naming a dimension the codebook
     lacks or a value its dimension lacks."""
     out: dict[str, str] = {}
-    for dim_id, text in values.items():
-        dim = codebook.dimension(dim_id.strip())
-        if dim is None:
-            raise dimension_error(codebook, dim_id.strip())
-        value = normalise_value(dim, text)
-        if value is None or value not in dim.value_ids:
-            raise value_error(dim, text or "", f"give one of those with --value {dim.id}=VALUE")
-        out[dim.id] = value
+    for dim_id, text in ((d.strip(), t) for d, t in values.items()):
+        value = check_value(codebook, dim_id, text, f"give one of those with --value "
+                                                    f"{dim_id}=VALUE")
+        if value is not None:
+            out[dim_id] = value
     return out
 
 

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from isp_nlp.cli import cli
 from isp_nlp.codebook.load import codebook_from_dict
+from isp_nlp.errors import IspNlpError
 from isp_nlp.records import Segment, Suggestion, Transcript, Turn, item_key
 from isp_nlp.review.run import project_review
 from isp_nlp.review.terminal import render_item, run_review
@@ -267,3 +268,17 @@ def test_item_keys_are_unchanged_for_one_dimension_or_none() -> None:
     two = item_key("s", "t", "m", ["a"], {"valence": "positive", "phase": None})
     assert two == item_key("s", "t", "m", ["a"], {"phase": None, "valence": "positive"})
     assert two != item_key("s", "t", "m", ["a"], {"phase": "late", "valence": "positive"})
+
+
+def test_session_relabel_takes_values_by_dimension(project: Path) -> None:
+    with open_project(project) as store:
+        session = project_review(store, "ana", order="document")
+        with pytest.raises(IspNlpError, match="'sideways' is not a valence value; expected "
+                                              "one of positive, negative"):
+            session.relabel(["care"], {"valence": "sideways"})
+        with pytest.raises(IspNlpError, match="has 2 dimensions, so the value 'late' must "
+                                              "name one"):
+            session.relabel(["care"], "late")
+        decision = session.relabel(["care"], {"phase": "Late", "valence": None})
+        assert decision.values == (("phase", "late"),)
+        assert DecisionLog(store).entries("ana")[0]["values"] == {"phase": "late"}
