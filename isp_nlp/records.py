@@ -10,7 +10,7 @@ import bisect
 import hashlib
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -310,10 +310,20 @@ class OffsetMap:
 
 # -- review decisions -----------------------------------------------------------
 def item_key(segment_id: str, text: str, model_id: str, suggested_codes: Sequence[str],
-             stage: str | None) -> str:
+             suggested_values: Mapping[str, str | None]) -> str:
     """sha256 of what a review decision is about: segment, text, model and its suggestion
-    (codes and stage, no probabilities: the same suggestion rescored keeps its key)."""
-    payload = json.dumps([segment_id, text, model_id, sorted(suggested_codes), stage],
+    (codes and the value suggested per single-choice dimension, None where the model
+    abstains; no probabilities: the same suggestion rescored keeps its key).
+
+    With zero or one dimension the payload's last element is that single value (or null),
+    so keys of decisions logged before dimensions were user-defined (when it was the
+    stage) still match; with two or more it is the sorted [dimension, value] pairs.
+    """
+    if len(suggested_values) <= 1:
+        last: Any = next(iter(suggested_values.values()), None)
+    else:
+        last = [[dim, value] for dim, value in sorted(suggested_values.items())]
+    payload = json.dumps([segment_id, text, model_id, sorted(suggested_codes), last],
                          ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
@@ -322,9 +332,10 @@ def item_key(segment_id: str, text: str, model_id: str, suggested_codes: Sequenc
 class Decision:
     """One coder's verdict on one suggestion.
 
-    ``codes``/``stage`` are what the coder asserts: the suggestion on accept,
-    the chosen labels on relabel, nothing on reject and skip. ``suggestion`` is
-    a JSON-safe snapshot of what was shown, for the audit trail.
+    ``codes``/``values`` are what the coder asserts: the suggestion on accept (its codes
+    and every value it did not abstain on), the chosen labels on relabel, nothing on
+    reject and skip. ``values`` are (dimension id, value id) pairs, sorted by dimension.
+    ``suggestion`` is a JSON-safe snapshot of what was shown, for the audit trail.
     """
 
     coder: str
@@ -332,6 +343,14 @@ class Decision:
     segment_id: str
     action: str
     codes: tuple[str, ...]
-    stage: str | None
     model_id: str
+    values: tuple[tuple[str, str], ...] = ()
     suggestion: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        pairs = self.values.items() if isinstance(self.values, Mapping) else self.values
+        object.__setattr__(self, "values", tuple(sorted((str(d), str(v)) for d, v in pairs)))
+
+    def value(self, dimension: str) -> str | None:
+        """The value asserted on ``dimension``, or None."""
+        return dict(self.values).get(dimension)

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from isp_nlp.cli.common import FORMATS, open_store
+from isp_nlp.cli.common import FORMATS, InputError, open_store
 from isp_nlp.ingest.controls import one_line
 from isp_nlp.review.run import review_project
 from isp_nlp.store.decisions import DecisionLog
@@ -18,20 +18,42 @@ from isp_nlp.suggest.trust import project_trust, trust_lines
 @click.option("--order", type=click.Choice(["uncertain", "document"]), default="uncertain",
               show_default=True, help="Most uncertain first, or in transcript order.")
 @click.option("--script", "script", default=None, metavar="ACTIONS",
-              help="Run non-interactively, e.g. 'a,r,e:code1+code2|exchange,s,u,q'.")
+              help="Run non-interactively, e.g. 'a,r,e:code1+code2|phase=late,s,u,q'.")
+@click.option("--value", "values", multiple=True, metavar="DIM=VALUE",
+              help="With --script: the value its relabels (e:) give dimension DIM unless "
+                   "they name one; repeatable.")
 @click.pass_context
-def review(ctx, coder: str, order: str, script: str | None) -> None:
+def review(ctx, coder: str, order: str, script: str | None, values: tuple[str, ...]) -> None:
     """Triage suggestions: a accept, r reject, e relabel, s skip, u undo, q quit.
 
     The first lines say whether to trust the model (certified or not, seed size, kappa).
     """
+    chosen = _parse_values(values)
+    if chosen and script is None:
+        raise InputError("--value goes with --script; give a script, or choose the values "
+                         "when you relabel (e) interactively.")
     store = open_store(ctx)
     summary = review_project(
         store, coder, order=order,
         script=None if script is None else _split_script(script),
         read_key=_read_key, write=click.echo, read_line=_read_line,
-        header=[one_line(line) for line in trust_lines(project_trust(store))])
+        header=[one_line(line) for line in trust_lines(project_trust(store))],
+        values=chosen)
     click.echo(f"Review by {coder}: {summary}")
+
+
+def _parse_values(values: tuple[str, ...]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for raw in values:
+        dim, sep, value = (part.strip() for part in raw.partition("="))
+        if not sep or not dim or not value:
+            raise InputError(f"--value {raw!r} is not DIM=VALUE; write it as, for example, "
+                             "--value phase=late.")
+        if dim in out and out[dim] != value:
+            raise InputError(f"--value gives dimension {dim!r} twice ({out[dim]!r} and "
+                             f"{value!r}); give it once.")
+        out[dim] = value
+    return out
 
 
 def _split_script(script: str) -> list[str]:
@@ -65,7 +87,7 @@ def log(ctx, coder: str | None, fmt: str) -> None:
     for e in entries:
         where = f"{e['document']}#{e['segment_index']}" if e["document"] else ""
         what = ", ".join(e["codes"] or []) if e["codes"] is not None else ""
-        stage = f" | {e['stage']}" if e["stage"] else ""
+        values = "".join(f" | {dim}={value}" for dim, value in sorted(e["values"].items()))
         flag = " (undone)" if e["undone"] else ""
         click.echo(f"{e['id']:>5} {e['at'][:19]} {e['coder']:<12} {e['action']:<8} "
-                   f"{where:<24} {what}{stage}{flag}")
+                   f"{where:<24} {what}{values}{flag}")

@@ -7,26 +7,29 @@ stay free of SQL, and light: nothing here imports torch.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from isp_nlp.errors import ModelError
-from isp_nlp.records import Segment, Suggestion
+from isp_nlp.records import CODE_DIMENSION, Segment, Suggestion
 from isp_nlp.review.queue import ReviewItem
 from isp_nlp.store.database import Store
 from isp_nlp.suggest.evidence import uncertainty_scores
 
 
-def uncertainty(codes: list[Suggestion], stage: list[Suggestion], threshold: float) -> float:
+def uncertainty(codes: Sequence[Suggestion], values: Mapping[str, Sequence[Suggestion]],
+                threshold: float) -> float:
     """How informative a coder's verdict would be: 1 at the decision boundary, 0 when sure.
 
-    The larger of (a) the code closest to its threshold and (b) one minus the
-    margin between the two most probable stages.
+    The largest of (a) the code closest to its threshold and (b) per single-choice
+    dimension, one minus the margin between its two most probable values.
     """
-    return float(uncertainty_scores(np.array([[s.probability for s in codes]]) if codes else None,
-                                    np.array([[s.probability for s in stage]]) if stage else None,
-                                    threshold)[0])
+    parts = [uncertainty_scores(np.array([[s.probability for s in codes]]), None, threshold)[0]
+             ] if codes else []
+    parts += [uncertainty_scores(None, np.array([[s.probability for s in dim]]), threshold)[0]
+              for dim in values.values() if dim]
+    return float(max(parts, default=0.0))
 
 
 def certified_thresholds(manifest: dict) -> dict[str, float]:
@@ -38,17 +41,18 @@ def certified_thresholds(manifest: dict) -> dict[str, float]:
     return out
 
 
-def within_certified(codes: Sequence[Suggestion], stage: Suggestion | None,
+def within_certified(codes: Sequence[Suggestion], tops: Mapping[str, Suggestion],
                      cuts: dict[str, float]) -> tuple[str, ...]:
     """The dimensions whose suggestion reaches its certified threshold (codes: every code
-    decision's max(p, 1 - p); the stage: its probability, when suggested)."""
+    decision's max(p, 1 - p); a single-choice dimension: the probability of its top
+    value, ``tops[dimension]``, when suggested)."""
     out = []
-    if codes and "code" in cuts and min(max(s.probability, 1 - s.probability)
-                                        for s in codes) >= cuts["code"] - 1e-12:
-        out.append("code")
-    if stage is not None and stage.suggested and "stage" in cuts \
-            and stage.probability >= cuts["stage"] - 1e-12:
-        out.append("stage")
+    if codes and CODE_DIMENSION in cuts and min(max(s.probability, 1 - s.probability)
+                                                for s in codes) >= cuts[CODE_DIMENSION] - 1e-12:
+        out.append(CODE_DIMENSION)
+    for dim, top in sorted(tops.items()):
+        if top.suggested and dim in cuts and top.probability >= cuts[dim] - 1e-12:
+            out.append(dim)
     return tuple(out)
 
 
@@ -83,21 +87,24 @@ def build_review_items(store: Store, coder: str, decided: dict[str, str] | None 
         sugg = by_segment.get(seg.id)
         if not sugg:
             continue
-        codes = sorted((s for s in sugg if s.dimension == "code"),
+        codes = sorted((s for s in sugg if s.dimension == CODE_DIMENSION),
                        key=lambda s: (-s.probability, s.label))
-        stages = [s for s in sugg if s.dimension == "stage"]
-        top_stage = max(stages, key=lambda s: s.probability) if stages else None
+        values: dict[str, list[Suggestion]] = defaultdict(list)
+        for s in sugg:
+            if s.dimension != CODE_DIMENSION:
+                values[s.dimension].append(s)
+        tops = {dim: max(got, key=lambda s: s.probability) for dim, got in values.items()}
         items.append(ReviewItem(
             segment=seg,
             previous=previous[seg.id],
             codes=tuple((s.label, round(s.probability, 4)) for s in codes),
             suggested_codes=tuple(s.label for s in codes if s.suggested),
-            stage=(None if top_stage is None or not top_stage.suggested
-                   else (top_stage.label, round(top_stage.probability, 4))),
+            values=tuple((dim, (top.label, round(top.probability, 4)) if top.suggested
+                          else None) for dim, top in sorted(tops.items())),
             evidence=sugg[0].evidence,
-            score=round(uncertainty(codes, stages, threshold), 6),
+            score=round(uncertainty(codes, values, threshold), 6),
             model_id=model_id,
-            certified=within_certified(codes, top_stage, cuts),
+            certified=within_certified(codes, tops, cuts),
         ))
     decided = decided or {}
     return [i for i in items if i.segment.id not in coded_by_coder or i.key in decided]

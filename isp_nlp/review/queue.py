@@ -29,13 +29,26 @@ class ReviewItem:
     previous: Segment | None
     codes: tuple[tuple[str, float], ...]  # every code: (id, probability), most probable first
     suggested_codes: tuple[str, ...]  # the codes above the threshold
-    stage: tuple[str, float] | None  # (stage id, probability); None when the model abstains
+    #: Per single-choice dimension the model suggested on, by dimension id: (dimension id,
+    #: (value id, probability)), or (dimension id, None) when the model abstains on it.
+    values: tuple[tuple[str, tuple[str, float] | None], ...]
     evidence: tuple[Evidence, ...]
     score: float
     model_id: str
-    #: Dimensions ("code", "stage") whose suggestion is within the model's certified range
-    #: (at or above its certified threshold; see isp_nlp.suggest.certify). Not in the key.
+    #: Dimensions ("code" or a dimension id) whose suggestion is within the model's
+    #: certified range (at or above its certified threshold; see
+    #: isp_nlp.suggest.certify). Not in the key.
     certified: tuple[str, ...] = ()
+
+    def value(self, dimension: str) -> tuple[str, float] | None:
+        """(value id, probability) suggested on ``dimension``; None when the model abstains
+        on it or did not suggest on it."""
+        return dict(self.values).get(dimension)
+
+    @property
+    def suggested_values(self) -> dict[str, str | None]:
+        """Dimension id → suggested value id (None where the model abstains)."""
+        return {dim: (None if got is None else got[0]) for dim, got in self.values}
 
     @cached_property
     def key(self) -> str:
@@ -45,7 +58,7 @@ class ReviewItem:
         same model keeps its key (and its decision); new text or a new model does not.
         """
         return item_key(self.segment.id, self.segment.text, self.model_id,
-                        self.suggested_codes, self.stage[0] if self.stage is not None else None)
+                        self.suggested_codes, self.suggested_values)
 
 
 Sorter = Callable[[Iterable[ReviewItem]], Iterator[ReviewItem]]

@@ -6,12 +6,18 @@ Used by ``isp-nlp review`` and the demo. I/O stays injected (see
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from isp_nlp.review.items import build_review_items
 from isp_nlp.review.queue import SORTERS
 from isp_nlp.review.session import ReviewSession
-from isp_nlp.review.terminal import ReviewSummary, check_script, run_review, run_scripted
+from isp_nlp.review.terminal import (
+    ReviewSummary,
+    check_relabels,
+    check_script,
+    run_review,
+    run_scripted,
+)
 from isp_nlp.store.database import Store
 from isp_nlp.store.decisions import DecisionLog
 from isp_nlp.store.folder import require_codebook
@@ -35,18 +41,21 @@ def review_project(
     write: Callable[[str], None] = print,
     read_line: Callable[[str], str] | None = None,
     header: Sequence[str] = (),
+    values: Mapping[str, str] | None = None,
 ) -> ReviewSummary:
     """Run ``coder``'s review: the scripted actions if ``script`` is given, else the
     interactive loop reading keys with ``read_key`` and answers with ``read_line``.
     ``header`` lines (the model's trust statement) are written once the coder and the
-    script are known to be valid, before the first item."""
+    script are known to be valid, before the first item. ``values`` (dimension id →
+    value) are what the script's relabels assert on dimensions they do not name."""
     session = project_review(store, coder, order=order)
     if script is not None:
         actions = list(script)
         check_script(actions)
+        check_relabels(session.codebook, actions, values)
         for line in header:
             write(line)
-        return run_scripted(session, actions)
+        return run_scripted(session, actions, values)
     if read_key is None or read_line is None:
         raise TypeError("an interactive review needs read_key and read_line")
     for line in header:

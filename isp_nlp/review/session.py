@@ -9,11 +9,12 @@ decision and the next session resumes where this one stopped.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+from isp_nlp.codebook.check import normalise_value
 from isp_nlp.errors import AlreadyDecided, IspNlpError
-from isp_nlp.records import Codebook, Decision
+from isp_nlp.records import Codebook, Decision, Dimension
 from isp_nlp.review.queue import FINAL_ACTIONS, ReviewItem, pending
 
 ACTIONS = ("accept", "reject", "relabel", "skip")
@@ -40,7 +41,8 @@ def snapshot(item: ReviewItem) -> dict[str, Any]:
     return {
         "codes": [[code, float(p)] for code, p in item.codes],
         "suggested_codes": list(item.suggested_codes),
-        "stage": None if item.stage is None else [item.stage[0], float(item.stage[1])],
+        "values": {dim: None if got is None else [got[0], float(got[1])]
+                   for dim, got in item.values},
         "evidence": [
             {"segment_id": ev.segment_id, "similarity": float(ev.similarity),
              "labels": list(ev.labels)}
@@ -51,7 +53,43 @@ def snapshot(item: ReviewItem) -> dict[str, Any]:
 
 
 def _same(a: Decision, b: Decision) -> bool:
-    return (a.item_key, a.action, a.codes, a.stage) == (b.item_key, b.action, b.codes, b.stage)
+    return (a.item_key, a.action, a.codes, a.values) == (b.item_key, b.action, b.codes,
+                                                          b.values)
+
+
+def dimension_error(codebook: Codebook, dimension: str) -> IspNlpError:
+    """The error for a dimension ``codebook`` does not have."""
+    if not codebook.dimensions:
+        return IspNlpError(
+            f"Codebook {codebook.name!r} has no dimensions, so no {dimension!r} value can be "
+            "given; give codes only.")
+    return IspNlpError(
+        f"Codebook {codebook.name!r} has no dimension {dimension!r}; expected one of "
+        f"{', '.join(codebook.dimension_ids)}; name one of those.")
+
+
+def value_error(dimension: Dimension, text: str, hint: str) -> IspNlpError:
+    """The error for ``text`` that is not a value of ``dimension``; ``hint`` says what to do."""
+    name = dimension.name or dimension.id
+    article = "an" if name[:1].lower() in "aeiou" else "a"
+    return IspNlpError(
+        f"{text.strip()!r} is not {article} {name.lower()} value; expected one of "
+        f"{', '.join(dimension.value_ids) or '(no values)'}; {hint}.")
+
+
+def check_value(codebook: Codebook, dimension: str, text: str | None, hint: str) -> str | None:
+    """The value id ``text`` names on ``dimension`` of ``codebook`` (any case, id or name;
+    see :func:`~isp_nlp.codebook.check.normalise_value`); None for an empty answer.
+    Raises :class:`IspNlpError` for an unknown dimension or value."""
+    dim = codebook.dimension(dimension)
+    if dim is None:
+        if text is None or not text.strip():
+            return None
+        raise dimension_error(codebook, dimension)
+    value = normalise_value(dim, text)
+    if value is not None and value not in dim.value_ids:
+        raise value_error(dim, value, hint)
+    return value
 
 
 class ReviewSession:
@@ -115,21 +153,28 @@ class ReviewSession:
 
     # -- actions ---------------------------------------------------------
     def accept(self) -> Decision:
-        """Assert the suggested codes and stage."""
+        """Assert the suggested codes and every value suggested on a dimension of the
+        codebook (none where the model abstains)."""
         item = self._require_item("accept")
-        stage = item.stage[0] if item.stage is not None else None
-        return self._record(item, "accept", item.suggested_codes, stage)
+        dims = set(self.codebook.dimension_ids)
+        values = {dim: v for dim, v in item.suggested_values.items()
+                  if v is not None and dim in dims}
+        return self._record(item, "accept", item.suggested_codes, values)
 
     def reject(self) -> Decision:
         """Reject the suggestion without saying what is right."""
-        return self._record(self._require_item("reject"), "reject", (), None)
+        return self._record(self._require_item("reject"), "reject", (), {})
 
     def skip(self) -> Decision:
         """Leave the item for later (it comes back at the end of the next session)."""
-        return self._record(self._require_item("skip"), "skip", (), None)
+        return self._record(self._require_item("skip"), "skip", (), {})
 
-    def relabel(self, codes: Sequence[str], stage: str | None) -> Decision:
-        """Assert ``codes`` (ids from the codebook) and ``stage`` instead of the suggestion."""
+    def relabel(self, codes: Sequence[str],
+                values: Mapping[str, str | None] | str | None = None) -> Decision:
+        """Assert ``codes`` (ids from the codebook) and ``values`` (dimension id → value,
+        by id or name in any case; None or empty asserts nothing on that dimension)
+        instead of the suggestion. A bare string is the value of the codebook's only
+        dimension."""
         item = self._require_item("relabel")
         if isinstance(codes, str):
             codes = [codes]
@@ -141,20 +186,32 @@ class ReviewSession:
                     f"Code {code!r} is not in codebook {self.codebook.name!r}; expected one of "
                     f"{', '.join(valid) or '(no codes)'}; choose ids from that list."
                 )
-        if stage is not None:
-            stage = stage.strip() or None
-        stages = self.stage_ids
-        if stage is not None and not stages:
-            raise IspNlpError(
-                f"Codebook {self.codebook.name!r} has no stages, so a stage {stage!r} cannot "
-                "be given; leave the stage empty."
-            )
-        if stage is not None and stage not in stages:
-            raise IspNlpError(
-                f"Stage {stage!r} is not a stage of codebook {self.codebook.name!r}; expected "
-                f"one of {', '.join(stages)}; choose one of those or leave the stage empty."
-            )
-        return self._record(item, "relabel", chosen, stage)
+        return self._record(item, "relabel", chosen, self.check_values(values))
+
+    def check_values(self, values: Mapping[str, str | None] | str | None) -> dict[str, str]:
+        """Dimension id → value id for ``values`` checked against the codebook (see
+        :meth:`relabel`); raises :class:`IspNlpError` naming a wrong dimension or value."""
+        if isinstance(values, str):
+            if not values.strip():
+                return {}
+            dims = self.codebook.dimension_ids
+            if len(dims) != 1:
+                if not dims:
+                    raise IspNlpError(
+                        f"Codebook {self.codebook.name!r} has no dimensions, so a value "
+                        f"{values.strip()!r} cannot be given; leave it empty.")
+                raise IspNlpError(
+                    f"Codebook {self.codebook.name!r} has {len(dims)} dimensions, so the "
+                    f"value {values.strip()!r} must name one; write DIMENSION=VALUE with "
+                    f"one of {', '.join(dims)}.")
+            values = {dims[0]: values}
+        out: dict[str, str] = {}
+        for dim, text in (values or {}).items():
+            value = check_value(self.codebook, dim, text,
+                                "choose one of those or leave it empty")
+            if value is not None:
+                out[dim] = value
+        return out
 
     def undo(self) -> Decision | None:
         """Revert this coder's last decision and show its item again.
@@ -185,9 +242,9 @@ class ReviewSession:
 
     # -- helpers ---------------------------------------------------------
     @property
-    def stage_ids(self) -> tuple[str, ...]:
-        """Valid stage ids: the codebook's (none when it has no stage dimension)."""
-        return self.codebook.stage_ids
+    def dimensions(self) -> tuple[Dimension, ...]:
+        """The codebook's single-choice dimensions (a relabel asks for these only)."""
+        return self.codebook.dimensions
 
     def _require_item(self, action: str) -> ReviewItem:
         item = self.current()
@@ -200,7 +257,7 @@ class ReviewSession:
         return item
 
     def _record(
-        self, item: ReviewItem, action: str, codes: tuple[str, ...], stage: str | None
+        self, item: ReviewItem, action: str, codes: tuple[str, ...], values: Mapping[str, str]
     ) -> Decision:
         decision = Decision(
             coder=self.coder,
@@ -208,8 +265,8 @@ class ReviewSession:
             segment_id=item.segment.id,
             action=action,
             codes=tuple(codes),
-            stage=stage,
             model_id=item.model_id,
+            values=tuple(sorted(values.items())),
             suggestion=snapshot(item),
         )
         try:

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import textwrap
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from isp_nlp.codebook.check import normalise_value
 from isp_nlp.errors import AlreadyDecided, IspNlpError
 from isp_nlp.ingest.controls import visible
-from isp_nlp.records import Codebook, Decision
+from isp_nlp.records import Codebook, Decision, Dimension
 from isp_nlp.review.queue import ReviewItem
-from isp_nlp.review.session import ReviewSession
+from isp_nlp.review.session import ReviewSession, check_value, dimension_error, value_error
 
 CODES_PROMPT = "codes (numbers or ids, comma-separated, empty for none): "
 LEGEND = "[a] accept  [r] reject  [e] relabel  [s] skip  [u] undo  [q] quit"
@@ -44,8 +45,9 @@ class ReviewSummary:
 
 
 # -- parsing ---------------------------------------------------------------
-def stage_prompt(session: ReviewSession) -> str:
-    return f"stage [{'/'.join(session.stage_ids)}, empty = keep suggestion]: "
+def value_prompt(dimension: Dimension) -> str:
+    """The prompt asking for ``dimension``'s value in a relabel."""
+    return f"{dimension.id} [{'/'.join(dimension.value_ids)}, empty = keep suggestion]: "
 
 
 def parse_codes(text: str, codebook: Codebook) -> tuple[str, ...]:
@@ -76,18 +78,48 @@ def parse_codes(text: str, codebook: Codebook) -> tuple[str, ...]:
     return tuple(chosen)
 
 
-def parse_stage(text: str, session: ReviewSession, item: ReviewItem) -> str | None:
-    """Stage id from the answer; empty keeps the suggestion (None if the model abstained)."""
-    answer = text.strip().lower()
-    if not answer:
-        return item.stage[0] if item.stage is not None else None
-    stages = session.stage_ids
-    if answer not in stages:
-        raise IspNlpError(
-            f"Stage {text.strip()!r} is not a stage; expected one of {', '.join(stages)}; "
-            "type one of those or press Enter to keep the suggestion."
-        )
-    return answer
+def parse_value(text: str, dimension: Dimension, item: ReviewItem | None) -> str | None:
+    """``dimension``'s value id from the answer (an id or name, any case); empty keeps the
+    suggestion of ``item`` (None if the model abstained, or without an item)."""
+    if not text.strip():
+        got = item.value(dimension.id) if item is not None else None
+        return got[0] if got is not None else None
+    value = normalise_value(dimension, text)
+    if value not in dimension.value_ids:
+        raise value_error(dimension, text, "type one of those or press Enter to keep the "
+                                           "suggestion")
+    return value
+
+
+def parse_values(text: str, codebook: Codebook, item: ReviewItem | None
+                 ) -> dict[str, str | None]:
+    """The values of a scripted relabel's part after "|": ``DIM=VALUE`` pairs separated by
+    "|", or one bare value for a codebook with a single dimension. A dimension not named
+    keeps the suggestion."""
+    chosen: dict[str, str | None] = {}
+    for part in (p.strip() for p in text.split("|")):
+        if not part:
+            continue
+        if "=" in part:
+            dim_id, _, value = (x.strip() for x in part.partition("="))
+        elif len(codebook.dimensions) == 1:
+            dim_id, value = codebook.dimensions[0].id, part
+        elif not codebook.dimensions:
+            raise IspNlpError(
+                f"Codebook {codebook.name!r} has no dimensions, so the value {part!r} cannot "
+                "be given; give codes only.")
+        else:
+            raise IspNlpError(
+                f"The value {part!r} does not say its dimension; write DIMENSION=VALUE with "
+                f"one of {', '.join(codebook.dimension_ids)}.")
+        dim = codebook.dimension(dim_id)
+        if dim is None:
+            raise dimension_error(codebook, dim_id)
+        chosen[dim.id] = parse_value(value, dim, item)
+    for dim in codebook.dimensions:
+        if dim.id not in chosen:
+            chosen[dim.id] = parse_value("", dim, item)
+    return chosen
 
 
 # -- rendering -------------------------------------------------------------
@@ -105,8 +137,34 @@ def _fmt_codes(item: ReviewItem) -> str:
     return "codes: none above threshold" + (f" (best: {', '.join(others)})" if others else "")
 
 
-def render_item(item: ReviewItem, progress: tuple[int, int], width: int = 100) -> str:
-    """Plain-text card for one item: header, context, segment, suggestion, evidence, keys."""
+def _fmt_values(item: ReviewItem, codebook: Codebook | None) -> list[str]:
+    """One "name: value p" per dimension the model suggested on (only the codebook's, in
+    its order, when given: accepting asserts no other); "model abstains on name" where it
+    abstains."""
+    if codebook is not None:
+        order = [d.id for d in codebook.dimensions]
+    else:
+        order = [dim for dim, _ in item.values]
+    shown = dict(item.values)
+    out = []
+    for dim_id in order:
+        if dim_id not in shown:
+            continue
+        dim = codebook.dimension(dim_id) if codebook is not None else None
+        name = dim.name if dim is not None and dim.name else dim_id
+        got = shown[dim_id]
+        text = f"{name}: {got[0]} {got[1]:.2f}" if got is not None else f"model abstains on {name}"
+        if dim_id in item.certified:
+            text += " (certified range)"
+        out.append(text)
+    return out
+
+
+def render_item(item: ReviewItem, progress: tuple[int, int], width: int = 100,
+                codebook: Codebook | None = None) -> str:
+    """Plain-text card for one item: header, context, segment, suggestion, evidence, keys.
+
+    With ``codebook``, each dimension is shown by its name, in the codebook's order."""
     width = max(int(width), 40)
     done, total = progress
     seg = item.segment
@@ -121,20 +179,16 @@ def render_item(item: ReviewItem, progress: tuple[int, int], width: int = 100) -
         " ".join(seg.text.split()), width=width, initial_indent="  ", subsequent_indent="  "
     )
     lines.extend([body or "  (empty segment)", ""])
-    stage = (
-        f"stage: {item.stage[0]} {item.stage[1]:.2f}"
-        if item.stage is not None
-        else "model abstains on stage"
-    )
     codes = _fmt_codes(item)
-    if "stage" in item.certified:
-        stage += " (certified range)"
     if "code" in item.certified:
         codes += " (certified range)"
-    if len(codes) + len(stage) + 3 <= width:
-        lines.append(f"{codes} | {stage}")
+    values = _fmt_values(item, codebook)
+    if len(" | ".join([codes, *values])) <= width:
+        lines.append(" | ".join([codes, *values]))
     else:
-        lines.extend([*textwrap.wrap(codes, width, subsequent_indent="  "), stage])
+        lines.extend(textwrap.wrap(codes, width, subsequent_indent="  "))
+        for text in values:
+            lines.extend(textwrap.wrap(text, width, subsequent_indent="  "))
     if item.evidence:
         lines.append("evidence (nearest coded segments):")
         for ev in item.evidence[:3]:
@@ -203,7 +257,8 @@ def _ask_relabel(
     write: Callable[[str], None],
     read_line: Callable[[str], str],
 ) -> Decision | None:
-    """Prompt for codes and stage until valid; None when the coder cancels."""
+    """Prompt for codes, then each dimension's value, until valid; None when the coder
+    cancels. Only the codebook's dimensions are asked for (none: codes only)."""
     write(render_codebook(session.codebook, item.suggested_codes))
     while True:
         try:
@@ -211,18 +266,18 @@ def _ask_relabel(
             if answer.strip() == CANCEL:
                 return None
             codes = parse_codes(answer, session.codebook)
-            while session.stage_ids:  # no stage to ask for without a stage dimension
-                answer = read_line(stage_prompt(session))
-                if answer.strip() == CANCEL:
-                    return None
-                try:
-                    stage = parse_stage(answer, session, item)
-                    break
-                except IspNlpError as err:
-                    write(str(err))
-            else:
-                stage = None
-            return session.relabel(codes, stage)
+            values: dict[str, str | None] = {}
+            for dim in session.dimensions:
+                while True:
+                    answer = read_line(value_prompt(dim))
+                    if answer.strip() == CANCEL:
+                        return None
+                    try:
+                        values[dim.id] = parse_value(answer, dim, item)
+                        break
+                    except IspNlpError as err:
+                        write(str(err))
+            return session.relabel(codes, values)
         except EOFError:
             return None
         except IspNlpError as err:
@@ -264,7 +319,7 @@ def run_review(
             write(_undo_message(session, decision))
             continue
         if render:
-            write(render_item(item, session.progress(), width))
+            write(render_item(item, session.progress(), width, session.codebook))
         render = True
         key = read_key()
         key = key.lower() if len(key) == 1 else key
@@ -301,6 +356,19 @@ def run_review(
 
 
 # -- scripted ----------------------------------------------------------------
+def check_values(codebook: Codebook, values: Mapping[str, str]) -> dict[str, str]:
+    """``values`` (dimension id → value, e.g. from ``--value DIM=VALUE``) as value ids of
+    ``codebook``'s dimensions; raises :class:`IspNlpError` naming a dimension the codebook
+    lacks or a value its dimension lacks."""
+    out: dict[str, str] = {}
+    for dim_id, text in ((d.strip(), t) for d, t in values.items()):
+        value = check_value(codebook, dim_id, text, f"give one of those with --value "
+                                                    f"{dim_id}=VALUE")
+        if value is not None:
+            out[dim_id] = value
+    return out
+
+
 def check_script(actions: Sequence[str]) -> None:
     """Raise :class:`IspNlpError` naming the first entry that is not an action, before
     anything is decided."""
@@ -309,19 +377,44 @@ def check_script(actions: Sequence[str]) -> None:
         if verb not in {"a", "r", "s", "u", "q", "e"}:
             raise IspNlpError(
                 f"Scripted action #{number} {raw!r} is not an action: expected a, r, s, u, q "
-                "or e:codes|stage; fix or remove it (no decision was made)."
+                "or e:codes|DIM=VALUE; fix or remove it (no decision was made)."
             )
 
 
-def run_scripted(session: ReviewSession, actions: Iterable[str]) -> ReviewSummary:
-    """Apply actions such as "a", "r", "s", "u", "q", "e:code1,code2|stage" in order.
+def check_relabels(codebook: Codebook, actions: Sequence[str],
+                   values: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Check the codes and values of every scripted relabel ("e:" action) and ``values``
+    against ``codebook`` before anything is decided; return ``values`` as value ids
+    (see :func:`check_values`). Raises :class:`IspNlpError` naming the first wrong one."""
+    defaults = check_values(codebook, values or {})
+    for number, raw in enumerate(actions, start=1):
+        action = raw.strip()
+        if action.split(":", 1)[0].lower() != "e":
+            continue
+        codes_text, _, values_text = (action.split(":", 1)[1] if ":" in action
+                                      else "").partition("|")
+        try:
+            parse_codes(codes_text, codebook)
+            parse_values(values_text, codebook, None)
+        except IspNlpError as err:
+            raise IspNlpError(f"Scripted action #{number} {raw!r}: {err} No decision was "
+                              "made.") from err
+    return defaults
 
-    In "e:" actions the part after "|" is the stage (empty or missing keeps the
-    suggestion). Running out of actions ends the run like "q". An invalid action
-    raises :class:`IspNlpError` naming it.
+
+def run_scripted(session: ReviewSession, actions: Iterable[str],
+                 values: Mapping[str, str] | None = None) -> ReviewSummary:
+    """Apply actions such as "a", "r", "s", "u", "q", "e:code1,code2|phase=late" in order.
+
+    In "e:" actions the parts after "|" are values, ``DIM=VALUE`` (a codebook with one
+    dimension also takes the bare value, e.g. "e:code1|exchange"); a dimension the action
+    does not name takes its value from ``values`` (dimension id → value, see
+    :func:`check_values`), else keeps the suggestion. Running out of actions ends the run
+    like "q". An invalid action raises :class:`IspNlpError` naming it.
     """
     actions = list(actions)
     check_script(actions)
+    defaults = check_relabels(session.codebook, actions, values)
     undone = 0
     done = 0
     for number, raw in enumerate(actions, start=1):
@@ -341,7 +434,7 @@ def run_scripted(session: ReviewSession, actions: Iterable[str]) -> ReviewSummar
             reason = (
                 "there is no segment left to review"
                 if verb in {"a", "r", "s", "e"}
-                else "expected a, r, s, u, q or e:codes|stage"
+                else "expected a, r, s, u, q or e:codes|DIM=VALUE"
             )
             raise IspNlpError(
                 f"Scripted action #{number} {raw!r} cannot be applied: {reason}; "
@@ -354,14 +447,13 @@ def run_scripted(session: ReviewSession, actions: Iterable[str]) -> ReviewSummar
                 continue  # the coder's other session decided it first; that one stands
         else:
             spec = action.split(":", 1)[1] if ":" in action else ""
-            codes_text, _, stage_text = spec.partition("|")
+            codes_text, _, values_text = spec.partition("|")
+            codes = parse_codes(codes_text, session.codebook)  # checked by check_relabels
+            named = "|".join(f"{d}={v}" for d, v in defaults.items())
+            chosen = parse_values(f"{named}|{values_text}" if named else values_text,
+                                  session.codebook, item)
             try:
-                codes = parse_codes(codes_text, session.codebook)
-                stage = parse_stage(stage_text, session, item)
-            except IspNlpError as err:
-                raise IspNlpError(f"Scripted action #{number} {raw!r}: {err}{kept}") from err
-            try:
-                session.relabel(codes, stage)
+                session.relabel(codes, chosen)
             except AlreadyDecided:
                 continue
         done += 1

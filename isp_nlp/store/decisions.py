@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 
 from isp_nlp.errors import AlreadyDecided
-from isp_nlp.records import Decision
+from isp_nlp.records import STAGE_DIMENSION, Decision
 from isp_nlp.store.database import Store
 from isp_nlp.store.registry import now, row_id
 
@@ -34,7 +34,7 @@ class DecisionLog:
             raise ValueError(f"unknown review action {decision.action!r}")
         detail = {
             "codes": list(decision.codes),
-            "stage": decision.stage,
+            "values": dict(decision.values),
             "suggestion": decision.suggestion,
         }
         with self.store.transaction() as conn:
@@ -58,9 +58,9 @@ class DecisionLog:
                 codes: set[str | None] = set(decision.codes) or {None}
                 self.store._replace_labels(conn, decision.segment_id, decision.coder, "code",
                                            codes, ASSISTED, log_id)
-                if decision.stage is not None:
+                for dimension, value in decision.values:  # one annotation per dimension
                     self.store._replace_labels(conn, decision.segment_id, decision.coder,
-                                               "stage", {decision.stage}, ASSISTED, log_id)
+                                               dimension, {value}, ASSISTED, log_id)
         return log_id
 
     def undo_last(self, coder: str) -> Decision | None:
@@ -120,18 +120,31 @@ class DecisionLog:
             out.append({
                 "id": r[0], "coder": r[1], "action": r[2], "item_key": r[3],
                 "segment_id": r[4], "document": r[5], "segment_index": r[6],
-                "model_id": r[7], "codes": detail.get("codes"), "stage": detail.get("stage"),
-                "detail": {k: v for k, v in detail.items() if k not in ("codes", "stage")},
+                "model_id": r[7], "codes": detail.get("codes"), "values": _values(detail),
+                "detail": {k: v for k, v in detail.items()
+                           if k not in ("codes", "values", "stage")},
                 "undoes": r[9], "undone": bool(r[11]), "at": r[10],
             })
         return out
 
 
-def _decision(coder: str, row: tuple) -> Decision:
+def _values(detail: dict) -> dict[str, str]:
+    """The values a logged decision asserted, dimension id → value id."""
+    if "values" in detail:
+        return {str(k): str(v) for k, v in (detail.get("values") or {}).items()
+                if v is not None}
+    # Legacy read: rows logged before review knew user-defined dimensions (and rows such
+    # projects exported) hold "stage": value-or-null instead of "values"; it is a value
+    # of the stage dimension.
+    stage = detail.get("stage")
+    return {STAGE_DIMENSION: str(stage)} if stage is not None else {}
 
+
+def _decision(coder: str, row: tuple) -> Decision:
     detail = json.loads(row[5])
     return Decision(
         coder=coder, item_key=row[1], segment_id=row[2], action=row[3],
-        codes=tuple(detail.get("codes") or ()), stage=detail.get("stage"),
-        model_id=row[4] or "", suggestion=detail.get("suggestion") or {},
+        codes=tuple(detail.get("codes") or ()), model_id=row[4] or "",
+        values=tuple(sorted(_values(detail).items())),
+        suggestion=detail.get("suggestion") or {},
     )

@@ -17,7 +17,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 from isp_nlp.embed import text_key
-from isp_nlp.records import Edit, OffsetMap, Segment, item_key, segment_id
+from isp_nlp.records import STAGE_DIMENSION, Edit, OffsetMap, Segment, item_key, segment_id
 
 #: Every column that holds a segment id. A new one must be added here (a test checks).
 SEGMENT_ID_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -208,11 +208,22 @@ def _rename_segment_ids(conn: sqlite3.Connection, ids: Mapping[str, str]) -> Non
             conn.execute("UPDATE log SET detail = ? WHERE id = ?", (json.dumps(data), lid))
 
 
+def _suggested_values(suggestion: Mapping) -> dict[str, str | None]:
+    """Dimension id → suggested value (None where the model abstained) of a recorded
+    suggestion snapshot (see :func:`isp_nlp.review.session.snapshot`)."""
+    if isinstance(suggestion.get("values"), Mapping):
+        return {str(dim): (got[0] if got else None)
+                for dim, got in suggestion["values"].items()}
+    # Legacy snapshots (before user-defined dimensions) hold "stage": [value, p] or null.
+    stage = suggestion.get("stage")
+    return {STAGE_DIMENSION: stage[0] if stage else None}
+
+
 def _item_key(segment: Segment, model_id: str, suggestion: Mapping) -> str:
     """The review item key of a recorded suggestion (see :func:`isp_nlp.records.item_key`)."""
-    stage = suggestion.get("stage")
     return item_key(segment.id, segment.text, model_id,
-                    tuple(suggestion.get("suggested_codes") or ()), stage[0] if stage else None)
+                    tuple(suggestion.get("suggested_codes") or ()),
+                    _suggested_values(suggestion))
 
 
 def _rekey_log(conn: sqlite3.Connection, changed: Mapping[str, tuple[Segment, Segment]]) -> int:

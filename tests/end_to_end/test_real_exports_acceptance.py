@@ -65,7 +65,7 @@ def _review(project: Path) -> tuple[str, ...]:
     accept."""
     with open_project(project) as store:
         session = project_review(store, REVIEWER, order="document")
-        assert session.stage_ids == ()  # neither file has a "Stage" tree: no stage offered
+        assert session.dimensions == ()  # neither file has a "Stage" tree: no stage offered
         codes = [c.id for c in session.codebook.codes[:2]]
         made = [session.accept(), session.reject(), session.relabel(codes, None),
                 session.accept()]

@@ -209,7 +209,7 @@ def _code(store: Store) -> None:
     for item in (items[4], items[5]):  # a segment with names, one without (it moves)
         DecisionLog(store).record(Decision(
             coder="carol", item_key=item.key, segment_id=item.segment.id, action="accept",
-            codes=("c1",), stage=None, model_id="m1", suggestion=snapshot(item)))
+            codes=("c1",), model_id="m1", suggestion=snapshot(item)))
     cache = store.embedding_cache()
     cache.put_many("hashing-256", {text_key(s.text): np.ones(4, dtype=np.float32)
                                    for s in store.segments()})

@@ -83,7 +83,8 @@ def item(
     )
     return ReviewItem(
         segment=seg(document, index, text), previous=previous, codes=tuple(codes),
-        suggested_codes=tuple(suggested), stage=stage, evidence=evidence, score=score,
+        suggested_codes=tuple(suggested), values=(("stage", stage),), evidence=evidence,
+        score=score,
         model_id=model_id,
     )
 
@@ -140,9 +141,9 @@ def test_accept_reject_skip_record_decisions_in_order(items):
     assert recorder.effective() == [decision]
     assert decision.action == "accept" and decision.item_key == first.key
     assert decision.codes == ("capacity_building", "peer_learning")
-    assert decision.stage == "push_pull" and decision.model_id == "m1"
+    assert decision.value("stage") == "push_pull" and decision.model_id == "m1"
     assert decision.segment_id == "a-1"
-    assert session.reject().codes == () and session.skip().stage is None
+    assert session.reject().codes == () and session.skip().value("stage") is None
     assert [d.action for d in recorder.effective()] == ["accept", "reject", "skip"]
     assert session.progress() == (2, 4)
     assert ids([session.current()]) == ["b-0"]
@@ -154,13 +155,13 @@ def test_suggestion_snapshot_is_json_safe():
     decision = ReviewSession([it], MemoryRecorder(), "bob", CODEBOOK).accept()
     snap = json.loads(json.dumps(decision.suggestion))
     assert snap["codes"] == [["capacity_building", pytest.approx(0.8)]]
-    assert snap["stage"][0] == "push"
+    assert snap["values"]["stage"][0] == "push"
     assert [e["segment_id"] for e in snap["evidence"]] == ["ex-1", "ex-2", "ex-3", "ex-4"]
 
 
 def test_accept_when_model_abstains_on_stage_asserts_no_stage():
     session = ReviewSession([item("a", 0, 0.5, stage=None)], MemoryRecorder(), "al", CODEBOOK)
-    assert session.accept().stage is None
+    assert session.accept().value("stage") is None
 
 
 def test_resume_skips_decided_items_and_puts_skipped_at_end(items):
@@ -225,7 +226,7 @@ def test_relabel_validates_against_codebook(items):
         session.relabel(["trust"], "pull")
     assert recorder.log == [] and session.current().segment.id == "a-1"
     decision = session.relabel(["trust", " trust", "peer_learning"], "none")
-    assert decision.codes == ("trust", "peer_learning") and decision.stage == "none"
+    assert decision.codes == ("trust", "peer_learning") and decision.value("stage") == "none"
     assert session.relabel([], None).codes == ()
 
 
@@ -234,10 +235,10 @@ def test_a_codebook_without_stages_offers_and_takes_no_stage(items):
 
     session = ReviewSession(list(by_uncertainty(items)), MemoryRecorder(), "alice",
                             replace(CODEBOOK, dimensions=()))
-    assert session.stage_ids == ()
-    with pytest.raises(IspNlpError, match="has no stages, so a stage 'push' cannot be given"):
+    assert session.dimensions == ()
+    with pytest.raises(IspNlpError, match="has no dimensions, so a value 'push' cannot be given"):
         session.relabel(["trust"], "push")
-    assert session.relabel(["trust"], None).stage is None
+    assert session.relabel(["trust"], None).values == ()
 
 
 def test_record_failure_does_not_advance(items):
@@ -341,7 +342,7 @@ def test_terminal_relabel_reprompts_on_invalid_input(items):
     assert summary.relabelled == 1
     (decision,) = recorder.effective()
     assert decision.codes == ("capacity_building", "trust")
-    assert decision.stage == "push_pull"  # empty answer keeps the suggestion
+    assert decision.value("stage") == "push_pull"  # empty answer keeps the suggestion
     assert "Code number 9 is out of range" in script.text
     assert "'bogus' is not in codebook" in script.text
     assert "'pull' is not a stage" in script.text
@@ -381,7 +382,7 @@ def test_run_scripted_applies_actions(items):
     )
     assert summary == ReviewSummary(accepted=1, rejected=1, relabelled=2, skipped=0, undone=1,
                                     remaining=0)
-    got = [(d.action, d.segment_id, d.codes, d.stage) for d in recorder.effective()]
+    got = [(d.action, d.segment_id, d.codes, d.value("stage")) for d in recorder.effective()]
     assert got == [
         ("accept", "a-1", ("capacity_building", "peer_learning"), "push_pull"),
         ("reject", "a-0", (), None),

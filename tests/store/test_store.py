@@ -110,7 +110,7 @@ def test_embedding_cache_round_trip(store: Store) -> None:
 
 def decision(coder: str, seg: str, action: str = "accept", codes=("training",), stage="push"):
     return Decision(coder=coder, item_key=f"{seg}-key", segment_id=seg, action=action,
-                    codes=tuple(codes), stage=stage, model_id="m1",
+                    codes=tuple(codes), values=(("stage", stage),) if stage else (), model_id="m1",
                     suggestion={"codes": list(codes)})
 
 
@@ -122,7 +122,7 @@ def test_decisions_become_assisted_annotations_and_undo_restores(store: Store) -
     assert active == {("ben", "code", "training", "assisted"),
                       ("ben", "stage", "exchange", "assisted")}
     undone = log.undo_last("ben")
-    assert undone is not None and undone.action == "relabel" and undone.stage == "exchange"
+    assert undone is not None and undone.action == "relabel" and undone.value("stage") == "exchange"
     active = {(a.coder, a.dimension, a.label, a.source) for a in store.annotations()}
     assert active == {("ben", "code", "trust", "human")}
     assert log.undo_last("ben") is None
@@ -153,7 +153,8 @@ WORKER = textwrap.dedent(
     for i in range(n):
         seg = "doc1-1" if i % 2 else "doc1-3"
         log_id = log.record(Decision(coder=coder, item_key=f"k{i}", segment_id=seg,
-                                     action="accept", codes=("training",), stage="push",
+                                     action="accept", codes=("training",),
+                                     values=(("stage", "push"),),
                                      model_id="m", suggestion={}))
         print(log_id, flush=True)
     """
