@@ -83,11 +83,11 @@ def coding_tables(
 
     tables: dict[str, pd.DataFrame] = {}
     for dimension in default_dimensions() if dimensions is None else dimensions:
-        rows = frame[(frame["dimension"] == dimension.id) & frame["label"].map(_notmissing)]
-        if rows.empty:
+        given = frame[(frame["dimension"] == dimension.id) & frame["label"].map(_notmissing)]
+        if given.empty:
             table = pd.DataFrame(dtype=object)
         else:
-            table = rows.groupby(["segment_id", "coder"], sort=True)["label"].last().unstack()
+            table = given.groupby(["segment_id", "coder"], sort=True)["label"].last().unstack()
             table = table[coder_order(table.columns, model_coder)]
             table = table.astype(object).where(table.notna(), None)
         table.index.name = "segment_id"
