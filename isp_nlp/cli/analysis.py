@@ -49,9 +49,12 @@ def format_pathways(summary) -> str:
     lines.append("")
     width = max((len(p.document) for p in summary.pathways), default=8)
     for p in summary.pathways:
-        lines += textwrap.wrap(f"  {p.document:<{width}}  {p.text}   ({p.n_staged} of "
-                               f"{p.n_segments} segments with {with_article(title)})", WIDTH,
-                               subsequent_indent=" " * (width + 4))
+        row = f"  {p.document:<{width}}  {p.text}"
+        count = f"({p.n_staged} of {p.n_segments} segments with {with_article(title)})"
+        if len(row) + 3 + len(count) <= WIDTH:
+            lines.append(f"{row}   {count}")
+        else:  # the count on a line of its own, under the pathway
+            lines += [row, " " * (width + 4) + count]
     if summary.pathways:
         lines += ["", "Pathway counts"]
         for text, n in summary.counts:

@@ -211,7 +211,7 @@ def _dimension_context(dimension: Dimension | None, problem: str | None) -> dict
             "scale": ", ".join(dimension.scale),
             "first": dimension.scale[0] if dimension.scale else "",
             "last": dimension.scale[-1] if dimension.scale else "",
-            "skipped": " or ".join(f'"{v}"' for v in [*skipped, "unknown"]),
+            "skipped": " or ".join([*(f'"{v}"' for v in skipped), "unknown"]),
             "problem": None}
 
 
