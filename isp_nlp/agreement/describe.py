@@ -5,13 +5,12 @@ suggestions match a coder (never a reliability figure). Pure data for the CLI ta
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from isp_nlp.agreement.reliability import ReliabilityReport
 from isp_nlp.agreement.tables import MODEL_CODER, MODEL_HUMAN, VALUE_TARGET
-from isp_nlp.records import STAGE_DIMENSION
 
 #: Agreement weights of the weighted coefficients at each non-nominal level.
 WEIGHTS = {"ordinal": "linear weights", "interval": "quadratic weights",
@@ -28,7 +27,8 @@ class Line:
 
 @dataclass(frozen=True)
 class Block:
-    """The statistics of one target (stage, the one variable, a code, all codes pooled)."""
+    """The statistics of one target (a dimension, the one variable, a code, all codes
+    pooled)."""
 
     title: str
     lines: list[Line]
@@ -98,26 +98,26 @@ def metric_label(metric: str, *, n_coders: int, pairs: tuple[int, int], level: s
     return names.get(metric, metric) + weights
 
 
-def target_title(target: str, report: ReliabilityReport) -> str:
-    """What a target's rows were computed on."""
+def target_title(target: str, report: ReliabilityReport,
+                 names: Mapping[str, str] | None = None) -> str:
+    """What a target's rows were computed on; ``names`` gives a dimension's name in words
+    (:func:`~isp_nlp.agreement.tables.dimension_title`), else its id is shown."""
     settings = report.data["settings"]
     if target == VALUE_TARGET and settings.get("single_label"):
         cats = [f"{c:g}" if isinstance(c, float) else str(c)
                 for c in settings.get("categories", [])]
         shown = ", ".join(cats) if len(cats) <= 8 else ", ".join(cats[:8]) + ", ..."
         return f"code: one {settings['level']} variable, {len(cats)} categories ({shown})"
-    if target == STAGE_DIMENSION:
-        return "stage: one label per coder and segment"
+    if target in report.data.get("dimensions", {}):
+        return f"{(names or {}).get(target, target)}: one label per coder and segment"
     if target == "overall":
         return "all codes pooled: presence (0/1) of each code in each segment"
     return f"code {target}: presence (0/1) per segment"
 
 
-def _blocks(report: ReliabilityReport) -> list[Block]:
+def _blocks(report: ReliabilityReport, names: Mapping[str, str] | None) -> list[Block]:
     data, level = report.data, report.data["settings"]["level"]
-    targets: list[tuple[str, dict[str, Any]]] = []
-    if STAGE_DIMENSION in data:
-        targets.append((STAGE_DIMENSION, data[STAGE_DIMENSION]))
+    targets: list[tuple[str, dict[str, Any]]] = list(data.get("dimensions", {}).items())
     if VALUE_TARGET in data:
         targets.append((VALUE_TARGET, data[VALUE_TARGET]))
     targets += list(data.get("codes", {}).items())
@@ -130,7 +130,7 @@ def _blocks(report: ReliabilityReport) -> list[Block]:
             pairs = _pairs_defined(report, target, metric)
             lines.append(Line(metric_label(metric, n_coders=int(est["n_coders"]), pairs=pairs,
                                            level=level), est))
-        blocks.append(Block(target_title(target, report), lines))
+        blocks.append(Block(target_title(target, report, names), lines))
     return blocks
 
 
@@ -148,8 +148,10 @@ def _names(coders: Sequence[str]) -> str:
 
 
 def readout(report: ReliabilityReport, *, humans: ReliabilityReport | None = None,
-            mode: str = "", model_coder: str = MODEL_CODER) -> Readout:
-    """The report laid out by what its numbers are.
+            mode: str = "", model_coder: str = MODEL_CODER,
+            names: Mapping[str, str] | None = None) -> Readout:
+    """The report laid out by what its numbers are (``names``: each dimension's name in
+    words, by id).
 
     ``report`` is :func:`reliability_report` over every coder; when it includes
     ``model_coder``, ``humans`` is the same report over the human coders alone (its
@@ -164,7 +166,7 @@ def readout(report: ReliabilityReport, *, humans: ReliabilityReport | None = Non
     human_report = humans if has_model and humans is not None else report
     if len(people) >= 2:
         heading = f"Human-human reliability: {len(people)} coders ({_names(people)})"
-        blocks, pairs = _blocks(human_report), _pair_rows(human_report, None)
+        blocks, pairs = _blocks(human_report, names), _pair_rows(human_report, None)
     else:
         who = f"one human coder ({people[0]})" if people else "no human coder"
         heading = (f"Human-human reliability: none, {who}; it needs two coders on the "

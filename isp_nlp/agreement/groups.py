@@ -10,15 +10,15 @@ pair and group frames (with CI columns) for the report's agreement tables.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
 from isp_nlp.agreement.reliability import ReliabilityOptions, ReliabilityReport, reliability_report
-from isp_nlp.agreement.tables import HUMAN_HUMAN, MODEL_CODER, MODEL_HUMAN
-from isp_nlp.records import STAGE_DIMENSION
+from isp_nlp.agreement.tables import HUMAN_HUMAN, MODEL_CODER, MODEL_HUMAN, default_dimensions
+from isp_nlp.records import Dimension
 
 #: The coefficients the report shows (Scott's pi and Brennan-Prediger stay CLI-only).
 REPORT_METRICS = ("percent", "kappa", "fleiss", "alpha", "ac1")
@@ -38,20 +38,28 @@ def _value(est: Mapping[str, Any] | None, key: str = "value") -> float:
 @dataclass(frozen=True, eq=False)
 class ProjectAgreement:
     """``humans``: the human coders alone; ``combined``: humans plus the model (None when
-    the model has no labels). ``settings`` echo the options used for both."""
+    the model has no labels). ``settings`` echo the options used for both; ``dimensions``
+    are the codebook's single-choice dimensions the tables held."""
 
     humans: ReliabilityReport
     combined: ReliabilityReport | None
     model_coder: str = MODEL_CODER
+    dimensions: tuple[Dimension, ...] = ()
+
+    def dimension(self, target: str) -> Dimension | None:
+        """The dimension ``target`` names, or None (a code, or ``overall``)."""
+        if target not in self.humans.data.get("dimensions", {}):
+            return None
+        return next((d for d in self.dimensions if d.id == target), None)
 
     @property
     def settings(self) -> dict[str, Any]:
         return dict(self.humans.data["settings"])
 
     def targets(self) -> list[str]:
-        """``stage`` (when coded), then the code ids, then ``overall`` (when any code)."""
+        """The dimension ids, then the code ids, then ``overall`` (when any code)."""
         data = self.humans.data
-        out = [STAGE_DIMENSION] if "stage" in data else []
+        out = list(data.get("dimensions", {}))
         out += list(data.get("codes", {}))
         return out + (["overall"] if "overall" in data else [])
 
@@ -61,7 +69,9 @@ class ProjectAgreement:
         if report is None:
             return {}
         data = report.data
-        if target in (STAGE_DIMENSION, "overall"):
+        if target in data.get("dimensions", {}):
+            return data["dimensions"][target] or {}
+        if target == "overall":
             return data.get(target) or {}
         return data.get("codes", {}).get(target) or {}
 
@@ -123,21 +133,25 @@ def humans_and_model(
     options: ReliabilityOptions | None = None,
     documents: Mapping[str, str] | None = None,
     model_coder: str = MODEL_CODER,
+    dimensions: Sequence[Dimension] | None = None,
 ) -> ProjectAgreement:
-    """Reliability of the humans and of humans+model from :func:`coding_tables` output.
+    """Reliability of the humans and of humans+model from :func:`coding_tables` output
+    (``dimensions`` as there: by default the default codebook's stage).
 
     ``combined`` is None when no table has a ``model_coder`` column with any label.
     """
     options = options or ReliabilityOptions(metrics=REPORT_METRICS, seed=0)
+    dims = tuple(default_dimensions() if dimensions is None else dimensions)
     humans = {t: tab[[c for c in tab.columns if str(c) != model_coder]]
               for t, tab in tables.items()}
     has_model = any(str(c) == model_coder and tab[c].notna().any()
                     for tab in tables.values() for c in tab.columns)
     human_report = reliability_report(humans, options=options, documents=documents,
-                                      model_coder=model_coder)
+                                      model_coder=model_coder, dimensions=dims)
     combined = (reliability_report(tables, options=options, documents=documents,
-                                   model_coder=model_coder) if has_model else None)
-    return ProjectAgreement(human_report, combined, model_coder)
+                                   model_coder=model_coder, dimensions=dims)
+                if has_model else None)
+    return ProjectAgreement(human_report, combined, model_coder, dims)
 
 
 def mean_kappa(agreement: ProjectAgreement, target: str, kind: str) -> tuple[float, int]:

@@ -19,7 +19,7 @@ from isp_nlp.agreement.groups import REPORT_METRICS, ProjectAgreement, humans_an
 from isp_nlp.agreement.reliability import ReliabilityOptions
 from isp_nlp.agreement.tables import MODEL_CODER, coding_tables
 from isp_nlp.codebook.load import trainable_codes
-from isp_nlp.records import AGREEMENT_SOURCES, CODE_DIMENSION, STAGE_DIMENSION
+from isp_nlp.records import AGREEMENT_SOURCES, CODE_DIMENSION
 from isp_nlp.store.database import Store
 from isp_nlp.store.folder import require_codebook
 
@@ -47,8 +47,8 @@ def annotation_frame(store: Store, *, include_model: bool = True) -> pd.DataFram
                 codes = coded.setdefault(s.segment_id, [])
                 if s.suggested:
                     codes.append(s.label)
-            elif s.dimension == STAGE_DIMENSION and s.suggested:
-                rows.append((s.segment_id, MODEL_CODER, STAGE_DIMENSION, s.label))
+            elif s.suggested:  # a single-choice dimension's value
+                rows.append((s.segment_id, MODEL_CODER, s.dimension, s.label))
         for seg, codes in coded.items():
             for label in codes or [None]:
                 rows.append((seg, MODEL_CODER, CODE_DIMENSION, label))
@@ -71,10 +71,11 @@ def documents_of(store: Store) -> dict[str, str]:
 
 
 def project_tables(store: Store, *, include_model: bool = True) -> tuple[Tables, dict[str, str]]:
-    """Coding tables of the project's coders (and the model) per code and for the stage,
-    with the segment → document map; a coded parent code is a code too."""
+    """Coding tables of the project's coders (and the model) per code and per dimension of
+    the codebook, with the segment → document map; a coded parent code is a code too."""
     frame = annotation_frame(store, include_model=include_model)
-    return (coding_tables(frame, _codes(store, _used(store)), model_coder=MODEL_CODER),
+    return (coding_tables(frame, _codes(store, _used(store)), model_coder=MODEL_CODER,
+                          dimensions=require_codebook(store).dimensions),
             documents_of(store))
 
 
@@ -90,22 +91,24 @@ def mapped_tables(store: Store, placed: pd.DataFrame, *, include_model: bool = T
               if isinstance(x, str)}
     codes = _codes(store, labels)
     extra = sorted(labels - set(codes))
-    return coding_tables(frame, codes + extra, model_coder=MODEL_CODER)
+    return coding_tables(frame, codes + extra, model_coder=MODEL_CODER,
+                         dimensions=require_codebook(store).dimensions)
 
 
 def project_agreement(store: Store, *, include_model: bool = True,
                       n_resamples: int = REPORT_RESAMPLES, seed: int = REPORT_SEED,
                       ) -> ProjectAgreement:
-    """Reliability with bootstrap CIs per code, for the stage and overall: the human coders
+    """Reliability with bootstrap CIs per code, per dimension and overall: the human coders
     and the humans plus the model side by side; the same numbers as ``isp-nlp agreement``
     with this seed."""
     tables, documents = project_tables(store, include_model=include_model)
     options = ReliabilityOptions(metrics=REPORT_METRICS, n_resamples=n_resamples, seed=seed)
     return humans_and_model(tables, options=options, documents=documents,
-                            model_coder=MODEL_CODER)
+                            model_coder=MODEL_CODER,
+                            dimensions=require_codebook(store).dimensions)
 
 
-def model_pairs(frame: pd.DataFrame, dimension: str = STAGE_DIMENSION) -> list[tuple[Any, ...]]:
+def model_pairs(frame: pd.DataFrame, dimension: str) -> list[tuple[Any, ...]]:
     """(segment, human label, model label) for every human label on ``dimension`` of a
     segment the model labelled too, from :func:`annotation_frame`."""
     rows = frame[frame["dimension"] == dimension]

@@ -1,5 +1,5 @@
-"""Reliability coefficients with bootstrap CIs for the stage, each code, overall and
-coder pairs, built on :mod:`isp_nlp.agreement.coefficients` and
+"""Reliability coefficients with bootstrap CIs for each single-choice dimension, each
+code, overall and coder pairs, built on :mod:`isp_nlp.agreement.coefficients` and
 :mod:`isp_nlp.agreement.bootstrap`."""
 
 from __future__ import annotations
@@ -38,9 +38,11 @@ from isp_nlp.agreement.tables import (
     MODEL_HUMAN,
     VALUE_TARGET,
     coder_order,
+    default_dimensions,
+    dimension_title,
 )
 from isp_nlp.errors import IspNlpError
-from isp_nlp.records import STAGE_DIMENSION, STAGES
+from isp_nlp.records import Dimension
 
 ESTIMATE_COLUMNS = [
     "target", "metric", "coder_a", "coder_b", "value", "ci_low", "ci_high", "n_units",
@@ -62,7 +64,8 @@ class ReliabilityOptions:
 
 @dataclass(frozen=True, eq=False)
 class ReliabilityReport:
-    """Coefficients with CIs: ``data`` holds stage, codes, overall, pairs and settings."""
+    """Coefficients with CIs: ``data`` holds settings, dimensions (by id), codes (or the
+    one variable ``code``), overall and pairs."""
 
     data: dict[str, Any]
 
@@ -72,7 +75,7 @@ class ReliabilityReport:
     def to_frame(self) -> pd.DataFrame:
         """One row per (target, metric[, pair]) for CSV and table output."""
         rows: list[dict[str, Any]] = []
-        targets = [("stage", self.data.get("stage"))]
+        targets = list(self.data.get("dimensions", {}).items())
         if VALUE_TARGET in self.data:
             targets.append((VALUE_TARGET, self.data[VALUE_TARGET]))
         targets += [(f"code:{c}", v) for c, v in self.data.get("codes", {}).items()]
@@ -218,18 +221,25 @@ def _pooled(codes: Mapping[str, pd.DataFrame], by: str, documents: Mapping[str, 
     return pooled, None if clusters is None else clusters.repeat(len(names))
 
 
-def _stage_table(table: pd.DataFrame, level: str) -> tuple[pd.DataFrame, Any, str]:
-    """Stage labels and their declared categories for ``level``: at ordinal level the
-    scale is push < push_pull < exchange and 'none' is left out (noted)."""
+def _dimension_table(table: pd.DataFrame, dimension: Dimension, level: str
+                     ) -> tuple[pd.DataFrame, Any, str]:
+    """A dimension's labels and their declared categories for ``level``: at ordinal level
+    the categories are the dimension's scale (lowest first) and its unordered values are
+    left out (noted). Labels outside its values, or ordinal on a dimension without a
+    scale, keep no declared categories (text then has no ordinal level: undefined, noted)."""
 
     labels = set(table.stack().dropna().astype(str)) if not table.empty else set()
-    if not labels <= set(STAGES):
+    if not labels <= set(dimension.value_ids):
         return table, None, ""
     if level == "ordinal":
-        scale = [s for s in STAGES if s != "none"]
-        return table.where(table != "none"), scale, "ordinal stage scale push < push_pull < " \
-            "exchange; 'none' left out"
-    return table, list(STAGES), ""
+        if not dimension.scale:
+            return table, None, ""
+        note = f"ordinal {dimension_title(dimension)} scale {' < '.join(dimension.scale)}"
+        left_out = [v for v in dimension.value_ids if v not in dimension.scale]
+        if left_out:
+            note += f"; {', '.join(repr(v) for v in left_out)} left out"
+        return table.where(~table.isin(left_out)), list(dimension.scale), note
+    return table, list(dimension.value_ids), ""
 
 
 def reliability_report(
@@ -241,15 +251,20 @@ def reliability_report(
     model_coder: str = MODEL_CODER,
     progress: Callable[[int, int], None] | None = None,
     single_label: bool = False,
+    dimensions: Sequence[Dimension] | None = None,
 ) -> ReliabilityReport:
-    """Coefficients with bootstrap CIs for the stage, each code, overall, and coder pairs.
+    """Coefficients with bootstrap CIs for each dimension, each code, overall, and coder
+    pairs.
 
-    ``tables`` comes from :func:`coding_tables`. Overall pools every (segment, code)
-    presence unit of all code tables, resampled by segment (or document), for all
-    coders and for each coder pair (target ``overall``), plus Krippendorff's alpha
-    with MASI and Jaccard distances over each coder's set of codes per segment.
-    ``documents`` maps segment ids to documents (``by="document"``). ``progress`` is
-    called with (targets done, targets in all) after each target (stage, code, overall).
+    ``tables`` comes from :func:`coding_tables`: the tables keyed by the id of one of
+    ``dimensions`` (by default the default codebook's stage) are that dimension's labels
+    (``data["dimensions"][id]``), every other table a code's presence. Overall pools
+    every (segment, code) presence unit of all code tables, resampled by segment (or
+    document), for all coders and for each coder pair (target ``overall``), plus
+    Krippendorff's alpha with MASI and Jaccard distances over each coder's set of codes
+    per segment. ``documents`` maps segment ids to documents (``by="document"``).
+    ``progress`` is called with (targets done, targets in all) after each target
+    (dimension, code, overall).
     With ``single_label`` the table under :data:`VALUE_TARGET` is one variable whose
     values are the codes (:func:`single_value_table`), rated at ``options.level``
     (target ``code``; its values, sorted, are ``settings["categories"]``); there are no
@@ -270,9 +285,12 @@ def reliability_report(
     value = tables.get(VALUE_TARGET) if single_label else None
     if value is not None:
         data["settings"]["categories"] = _categories(value)
-    codes = {t: tab for t, tab in tables.items() if t != STAGE_DIMENSION} \
+    dims = [d for d in (default_dimensions() if dimensions is None else dimensions)
+            if d.id in tables]
+    data["dimensions"] = {}
+    codes = {t: tab for t, tab in tables.items() if t not in {d.id for d in dims}} \
         if value is None else {}
-    total = (STAGE_DIMENSION in tables) + len(codes) + bool(codes) + (value is not None)
+    total = len(dims) + len(codes) + bool(codes) + (value is not None)
     done = 0
     jobs = _Jobs(options)
 
@@ -282,19 +300,18 @@ def reliability_report(
         if progress is not None:
             progress(done, total)
 
-    if STAGE_DIMENSION in tables:
-        table, categories, note = _stage_table(tables[STAGE_DIMENSION], options.level)
+    for dim in dims:
+        table, categories, note = _dimension_table(tables[dim.id], dim, options.level)
         groups = _groups(table.index, options.by, documents)
-        stage = data["stage"] = _estimates(table, metrics, jobs, categories=categories,
-                                           groups=groups)
+        target = data["dimensions"][dim.id] = _estimates(table, metrics, jobs,
+                                                         categories=categories, groups=groups)
         if note:
-            def add_note(stage: dict[str, Any] = stage, note: str = note) -> None:
-                for est in stage.values():
+            def add_note(target: dict[str, Any] = target, note: str = note) -> None:
+                for est in target.values():
                     est["note"] = "; ".join(x for x in (est["note"], note) if x)
 
             jobs.then(add_note)
-        pairs += _pairs(STAGE_DIMENSION, table, metrics, jobs, categories, groups,
-                        model_coder)
+        pairs += _pairs(dim.id, table, metrics, jobs, categories, groups, model_coder)
         jobs.then(step)
     if value is not None:
         groups = _groups(value.index, options.by, documents)

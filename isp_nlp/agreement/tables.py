@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from isp_nlp.codebook.check import normalise_stage
+from isp_nlp.codebook.check import normalise_value, stage_dimension
 from isp_nlp.codebook.load import resolve_code
 from isp_nlp.errors import IspNlpError
-from isp_nlp.records import CODE_DIMENSION, STAGE_DIMENSION, STAGES
+from isp_nlp.records import CODE_DIMENSION, Dimension
 
 ANNOTATION_COLUMNS = ("segment_id", "coder", "dimension", "label")
 #: The coder name under which the model's labels join the coding tables.
@@ -26,6 +26,19 @@ MODEL_CODER = "model"
 #: Kinds of coder pair.
 HUMAN_HUMAN = "human–human"
 MODEL_HUMAN = "model–human"
+
+
+def default_dimensions() -> tuple[Dimension, ...]:
+    """The single-choice dimensions of a codebook without ``dimensions:`` (the stage):
+    what the functions here assume when no dimensions are given."""
+    return (stage_dimension(),)
+
+
+def dimension_title(dimension: Dimension) -> str:
+    """How output names a dimension: its name, lower-cased when it only spells the id
+    ("stage", "phase"), else as written."""
+    name = dimension.name or dimension.id
+    return name.lower() if name.casefold() == dimension.id.casefold() else name
 
 
 def _missing(value: Any) -> bool:
@@ -46,14 +59,16 @@ def coder_order(coders: Iterable[Any], model_coder: str = MODEL_CODER) -> list[s
 
 
 def coding_tables(
-    annotations: pd.DataFrame, codes: Sequence[str], *, model_coder: str = MODEL_CODER
+    annotations: pd.DataFrame, codes: Sequence[str], *, model_coder: str = MODEL_CODER,
+    dimensions: Sequence[Dimension] | None = None,
 ) -> dict[str, pd.DataFrame]:
-    """Build the ``stage`` table and one 0/1 presence table per code id.
+    """Build one label table per single-choice dimension (keyed by its id; ``dimensions``,
+    by default the default codebook's stage) and one 0/1 presence table per code id.
 
     In a code table a coder who has any code-dimension row for a segment gets 1
     when the code is among their labels and 0 otherwise ("seen, no code" rows have
-    label None); a coder without such a row gets NaN. Duplicate stage rows for the
-    same coder and segment keep the last one.
+    label None); a coder without such a row gets NaN. Duplicate rows of one dimension
+    for the same coder and segment keep the last one.
     """
     missing = [c for c in ANNOTATION_COLUMNS if c not in annotations.columns]
     if missing:
@@ -66,16 +81,18 @@ def coding_tables(
     frame["coder"] = frame["coder"].astype(str)
     frame["dimension"] = frame["dimension"].astype(str)
 
-    stage = frame[(frame["dimension"] == STAGE_DIMENSION) & frame["label"].map(_notmissing)]
-    if stage.empty:
-        stage_table = pd.DataFrame(dtype=object)
-    else:
-        stage_table = stage.groupby(["segment_id", "coder"], sort=True)["label"].last().unstack()
-        stage_table = stage_table[coder_order(stage_table.columns, model_coder)]
-        stage_table = stage_table.astype(object).where(stage_table.notna(), None)
-    stage_table.index.name = "segment_id"
-    stage_table.columns.name = "coder"
-    tables: dict[str, pd.DataFrame] = {STAGE_DIMENSION: stage_table}
+    tables: dict[str, pd.DataFrame] = {}
+    for dimension in default_dimensions() if dimensions is None else dimensions:
+        given = frame[(frame["dimension"] == dimension.id) & frame["label"].map(_notmissing)]
+        if given.empty:
+            table = pd.DataFrame(dtype=object)
+        else:
+            table = given.groupby(["segment_id", "coder"], sort=True)["label"].last().unstack()
+            table = table[coder_order(table.columns, model_coder)]
+            table = table.astype(object).where(table.notna(), None)
+        table.index.name = "segment_id"
+        table.columns.name = "coder"
+        tables[dimension.id] = table
 
     code_rows = frame[frame["dimension"] == CODE_DIMENSION]
     if code_rows.empty:
@@ -129,25 +146,31 @@ def _csv_unit(row: Any) -> str:
     )
 
 
-def csv_annotations(rows: Sequence[Any]) -> tuple[pd.DataFrame, dict[str, str]]:
+def csv_annotations(rows: Sequence[Any], *, dimensions: Sequence[Dimension] | None = None,
+                    ) -> tuple[pd.DataFrame, dict[str, str]]:
     """Annotation frame and unit → document map from coded-CSV rows, without a project.
 
     A unit is (document, segment id), else (document, start-end), else (document,
-    text with whitespace collapsed).
+    text with whitespace collapsed). Each of ``dimensions`` (by default the default
+    codebook's stage) is read from the column named by its id.
     """
 
+    dims = default_dimensions() if dimensions is None else tuple(dimensions)
     records, documents = [], {}
     for row in rows:
         unit = _csv_unit(row)
         documents[unit] = row.document
         records.append((unit, row.coder, CODE_DIMENSION, row.code or None))
-        if _stage(row):
-            records.append((unit, row.coder, STAGE_DIMENSION, _stage(row)))
+        for dim in dims:
+            value = row_value(row, dim)
+            if value:
+                records.append((unit, row.coder, dim.id, value))
     return pd.DataFrame(records, columns=list(ANNOTATION_COLUMNS)), documents
 
 
 def csv_coding_tables(
-    rows: Iterable[Any], *, model_coder: str = MODEL_CODER
+    rows: Iterable[Any], *, model_coder: str = MODEL_CODER,
+    dimensions: Sequence[Dimension] | None = None,
 ) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
     """:func:`coding_tables` of :func:`csv_annotations` (codes: every code used), built
     in one pass over a stream of coded-CSV rows (:func:`~isp_nlp.coded.read.iter_coded_csv`).
@@ -156,19 +179,21 @@ def csv_coding_tables(
     keeps three small integers. A row's problem is raised once the stream is exhausted,
     so a problem the reader finds later in the file is reported first, as before.
     """
+    dims = default_dimensions() if dimensions is None else tuple(dimensions)
     units: dict[str, int] = {}
     documents: dict[str, str] = {}
     names: dict[str, str] = {}
     coders: dict[str, int] = {}
     codes: dict[str, int] = {}
-    stages: dict[str, int] = {}
-    code_rows, stage_rows = array("q"), array("q")  # (unit, coder, label) triples
+    values: list[dict[str, int]] = [{} for _ in dims]
+    code_rows = array("q")  # (unit, coder, label) triples
+    value_rows = [array("q") for _ in dims]
     problem: IspNlpError | None = None
     for row in rows:
         if problem is not None:
             continue
         try:
-            unit, stage = _csv_unit(row), _stage(row)
+            unit, given = _csv_unit(row), [row_value(row, dim) for dim in dims]
         except IspNlpError as exc:
             problem = exc
             continue
@@ -176,8 +201,9 @@ def csv_coding_tables(
         documents[unit] = names.setdefault(row.document, row.document)
         c = coders.setdefault(row.coder, len(coders))
         code_rows.extend((u, c, codes.setdefault(row.code, len(codes)) if row.code else -1))
-        if stage:
-            stage_rows.extend((u, c, stages.setdefault(stage, len(stages))))
+        for value, seen, out in zip(given, values, value_rows, strict=True):
+            if value:
+                out.extend((u, c, seen.setdefault(value, len(seen))))
     if problem is not None:
         raise problem
     unit_names = list(units)
@@ -189,9 +215,11 @@ def csv_coding_tables(
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order))
     code_cells = np.frombuffer(code_rows, dtype=np.int64).reshape(-1, 3)
-    stage_cells = np.frombuffer(stage_rows, dtype=np.int64).reshape(-1, 3)
-    tables = {STAGE_DIMENSION: _stage_frame(stage_cells, rank, sorted_names, coder_names,
-                                            list(stages), model_coder)}
+    tables = {}
+    for dim, seen, out in zip(dims, values, value_rows, strict=True):
+        cells = np.frombuffer(out, dtype=np.int64).reshape(-1, 3)
+        tables[dim.id] = _label_frame(cells, rank, sorted_names, coder_names, list(seen),
+                                      model_coder)
     columns = coder_order(coder_names, model_coder)
     position = np.array([columns.index(c) for c in coder_names], dtype=np.int64)
     index = pd.Index(sorted_names, name="segment_id")
@@ -200,18 +228,18 @@ def csv_coding_tables(
     base = np.full((len(index), len(columns)), np.nan)
     base[rows_at, cols_at] = 0.0
     for code in sorted(codes):
-        values = base.copy()
+        values_at = base.copy()
         hit = code_cells[:, 2] == codes[code]
-        values[rows_at[hit], cols_at[hit]] = 1.0
-        tables[code] = pd.DataFrame(values, index=index, columns=header)
+        values_at[rows_at[hit], cols_at[hit]] = 1.0
+        tables[code] = pd.DataFrame(values_at, index=index, columns=header)
     return tables, documents
 
 
-def _stage_frame(cells: np.ndarray, rank: np.ndarray, units: list[str], coders: list[str],
+def _label_frame(cells: np.ndarray, rank: np.ndarray, units: list[str], coders: list[str],
                  labels: list[str], model_coder: str) -> pd.DataFrame:
-    """The stage table from (unit, coder, label) rows: the last label of each coder on
+    """A dimension's table from (unit, coder, label) rows: the last label of each coder on
     each unit; only units (``units`` sorted, ``rank`` maps unit numbers to them) and
-    coders with a stage; None elsewhere."""
+    coders with a label; None elsewhere."""
     if not len(cells):
         table = pd.DataFrame(dtype=object)
         table.index.name, table.columns.name = "segment_id", "coder"
@@ -231,29 +259,36 @@ def _stage_frame(cells: np.ndarray, rank: np.ndarray, units: list[str], coders: 
                         columns=pd.Index(columns, name="coder"))
 
 
-def _stage(row: Any) -> str | None:
-    """The row's stage id (None when empty); an unknown stage is a one-line error."""
-    stage = normalise_stage(row.value(STAGE_DIMENSION))
-    if stage is None or stage in STAGES:
-        return stage
-    close = difflib.get_close_matches(stage.casefold(), STAGES, n=1, cutoff=0.6)
+def row_value(row: Any, dimension: Dimension) -> str | None:
+    """The row's value of ``dimension`` from the column named by its id (None when empty),
+    spelled as the codebook spells it; an unknown value is a one-line error naming the
+    line, the dimension and its values. A dimension without declared values (a CSV
+    column read without a codebook) takes the cell as written."""
+    value = normalise_value(dimension, row.value(dimension.id))
+    if value is None or not dimension.values or value in dimension.value_ids:
+        return value
+    ids = list(dimension.value_ids)
+    close = difflib.get_close_matches(value.casefold(), ids, n=1, cutoff=0.6)
     hint = f" (did you mean '{close[0]}'?)" if close else ""
     raise IspNlpError(
-        f"Line {row.line} of the coded CSV has stage '{stage}'{hint}; expected one of "
-        f"{', '.join(STAGES)} or empty, so correct it."
+        f"Line {row.line} of the coded CSV has {dimension.id} '{value}'{hint}; expected one "
+        f"of {', '.join(ids)} or empty, so correct it."
     )
 
 
 def mapped_annotations(mapped: Sequence[tuple[Any, Any]], codebook: Any) -> pd.DataFrame:
-    """Annotation frame from (CSV row, project segment) pairs; codes resolved by id or name."""
+    """Annotation frame from (CSV row, project segment) pairs; codes resolved by id or name,
+    each of the codebook's dimensions read from its column."""
 
     records = []
     for row, seg in mapped:
         code = resolve_code(codebook, row.code) if row.code else None
         label = code.id if code is not None else (row.code or None)
         records.append((seg.id, row.coder, CODE_DIMENSION, label))
-        if _stage(row):
-            records.append((seg.id, row.coder, STAGE_DIMENSION, _stage(row)))
+        for dim in codebook.dimensions:
+            value = row_value(row, dim)
+            if value:
+                records.append((seg.id, row.coder, dim.id, value))
     return pd.DataFrame(records, columns=list(ANNOTATION_COLUMNS))
 
 

@@ -3,8 +3,9 @@
 :func:`find_disagreements` is pure: it compares per-coder labels of segments.
 :func:`project_disagreements` gathers those labels from a project, and
 :func:`disagreement_frame` lays them out as a consensus-meeting sheet (one row
-per segment, columns per coder, empty ``consensus_codes``/``consensus_stage``
-to fill in). The filled-in sheet is read back by :func:`resolve_csv`, which
+per segment, columns per coder, empty ``consensus_codes`` and ``consensus_<dimension>``
+columns, one per single-choice dimension such as ``consensus_stage``, to fill in). The
+filled-in sheet is read back by :func:`resolve_csv`, which
 records the consensus as coder ``consensus`` (source ``consensus``) in one
 transaction: all rows or nothing.
 """
@@ -12,31 +13,44 @@ transaction: all rows or nothing.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
-from isp_nlp.agreement.tables import MODEL_CODER
+from isp_nlp.agreement.tables import MODEL_CODER, default_dimensions
 from isp_nlp.analysis.consensus import (
     CONSENSUS,
-    CONSENSUS_COLUMNS,
     NO_CODE,
+    consensus_columns,
 )
 from isp_nlp.errors import InputFileError, ProjectError
-from isp_nlp.records import CODE_DIMENSION, STAGE_DIMENSION, Segment
+from isp_nlp.records import CODE_DIMENSION, Segment
 from isp_nlp.store.database import Store
 from isp_nlp.store.folder import require_codebook
 
 SHEET_COLUMNS = ("segment", "document", "index", "speaker", "text", "differs_on", "resolved")
 
 
+def _default_ids() -> tuple[str, ...]:
+    return tuple(d.id for d in default_dimensions())
+
+
 @dataclass(frozen=True)
 class CoderLabels:
-    """One coder's labels for one segment: codes None when the coder gave no codes."""
+    """One coder's labels for one segment: codes None when the coder gave no codes;
+    ``values`` maps a single-choice dimension's id to the coder's value (absent: none)."""
 
     codes: frozenset[str] | None = None
-    stage: str | None = None
+    values: Mapping[str, str] = field(default_factory=dict)
+
+    def value(self, dimension: str) -> str | None:
+        return self.values.get(dimension)
+
+
+def _is_code_entry(entry: str) -> bool:
+    """A ``differs_on`` entry about codes ("codes", "code <id>"); else a dimension id."""
+    return entry == "codes" or entry.startswith("code ")
 
 
 @dataclass(frozen=True)
@@ -45,8 +59,10 @@ class Disagreement:
 
     segment: Segment
     labels: dict[str, CoderLabels]  # the compared coders who labelled the segment
-    differs_on: tuple[str, ...]  # "codes", "stage" or "code <id>"
+    differs_on: tuple[str, ...]  # "codes", "code <id>" or a dimension id such as "stage"
     consensus: CoderLabels | None = None
+    #: The dimensions of the codebook (ids), each shown in :meth:`to_dict`.
+    dimensions: tuple[str, ...] = field(default_factory=_default_ids)
 
     @property
     def resolved(self) -> bool:
@@ -54,19 +70,20 @@ class Disagreement:
         c = self.consensus
         if c is None:
             return False
-        return all((c.stage is not None) if d == STAGE_DIMENSION else (c.codes is not None)
+        return all((c.codes is not None) if _is_code_entry(d) else (c.value(d) is not None)
                    for d in self.differs_on)
+
+    def _labels(self, v: CoderLabels) -> dict[str, Any]:
+        return {"codes": None if v.codes is None else sorted(v.codes),
+                **{d: v.value(d) for d in self.dimensions}}
 
     def to_dict(self) -> dict[str, Any]:
         s = self.segment
         return {
             "segment": s.id, "document": s.document, "index": s.index, "speaker": s.speaker,
             "text": s.text, "differs_on": list(self.differs_on), "resolved": self.resolved,
-            "coders": {c: {"codes": None if v.codes is None else sorted(v.codes),
-                           "stage": v.stage} for c, v in self.labels.items()},
-            "consensus": None if self.consensus is None else {
-                "codes": None if self.consensus.codes is None else sorted(self.consensus.codes),
-                "stage": self.consensus.stage},
+            "coders": {c: self._labels(v) for c, v in self.labels.items()},
+            "consensus": None if self.consensus is None else self._labels(self.consensus),
         }
 
 
@@ -86,17 +103,21 @@ def find_disagreements(
     *,
     consensus: Mapping[str, CoderLabels] | None = None,
     code: str | None = None,
-    stage_only: bool = False,
+    dimension: str | None = None,
     coders: Iterable[str] | None = None,
+    dimensions: Sequence[str] | None = None,
 ) -> list[Disagreement]:
     """Segments (in the given order) where the compared coders differ.
 
-    By default both the code sets and the stage are compared; ``code`` compares the
-    presence of that one code, ``stage_only`` the stage only. A dimension is compared
-    among the coders who labelled it (a coder with no stage is not a disagreement).
+    By default the code sets and every dimension of ``dimensions`` (ids; by default the
+    default codebook's stage) are compared; ``code`` compares the presence of that one
+    code, ``dimension`` that dimension only. A dimension is compared among the coders who
+    labelled it (a coder with no stage is not a disagreement).
     """
-    if code is not None and stage_only:
-        raise ValueError("compare either one code or the stage, not both")
+    if code is not None and dimension is not None:
+        raise ValueError("compare either one code or one dimension, not both")
+    every = tuple(_default_ids() if dimensions is None else dimensions)
+    compared = () if code is not None else (dimension,) if dimension is not None else every
     wanted = None if coders is None else list(dict.fromkeys(coders))
     consensus = consensus or {}
     out = []
@@ -104,29 +125,36 @@ def find_disagreements(
         per_coder = labels.get(seg.id, {})
         chosen = {c: per_coder[c] for c in (wanted or sorted(per_coder)) if c in per_coder}
         differs: list[str] = []
-        if not stage_only:
+        if dimension is None:
             coded = [v.codes for v in chosen.values() if v.codes is not None]
             if code is not None:
                 if len(coded) >= 2 and len({code in c for c in coded}) > 1:
                     differs.append(f"code {code}")
             elif len(coded) >= 2 and len(set(coded)) > 1:
                 differs.append("codes")
-        if code is None:
-            staged = [v.stage for v in chosen.values() if v.stage is not None]
-            if len(staged) >= 2 and len(set(staged)) > 1:
-                differs.append(STAGE_DIMENSION)
+        for dim in compared:
+            given = [v.value(dim) for v in chosen.values() if v.value(dim) is not None]
+            if len(given) >= 2 and len(set(given)) > 1:
+                differs.append(dim)
         if differs:
             out.append(Disagreement(
                 segment=seg, labels=chosen, differs_on=tuple(differs),
-                consensus=consensus.get(seg.id)))
+                consensus=consensus.get(seg.id), dimensions=every))
     return out
 
 
 def disagreement_frame(items: Sequence[Disagreement], coders: Sequence[str], *,
-                       stage: bool = True, codes: bool = True) -> pd.DataFrame:
-    """The consensus-meeting sheet: one row per segment, codes/stage columns per coder,
-    then ``consensus_codes`` and ``consensus_stage`` (pre-filled where already resolved).
-    Coders who labelled none of the segments get no columns."""
+                       dimensions: Sequence[str] | None = None,
+                       compared: Sequence[str] | None = None,
+                       codes: bool = True) -> pd.DataFrame:
+    """The consensus-meeting sheet: one row per segment, a codes column and a column per
+    compared dimension (``compared``, by default all of ``dimensions``: the codebook's ids,
+    by default the stage) for each coder, then ``consensus_codes`` and one
+    ``consensus_<dimension>`` per dimension (pre-filled where already resolved; left
+    empty for what was not compared). Coders who labelled none of the segments get no
+    columns."""
+    every = list(_default_ids() if dimensions is None else dimensions)
+    shown = every if compared is None else [d for d in every if d in compared]
     coders = [c for c in coders if any(c in d.labels for d in items)]
     rows = []
     for d in items:
@@ -139,22 +167,24 @@ def disagreement_frame(items: Sequence[Disagreement], coders: Sequence[str], *,
             got = d.labels.get(coder, CoderLabels())
             if codes:
                 row[f"{coder}_codes"] = format_codes(got.codes)
-            if stage:
-                row[f"{coder}_stage"] = got.stage or ""
+            for dim in shown:
+                row[f"{coder}_{dim}"] = got.value(dim) or ""
         c = d.consensus or CoderLabels()
         row["consensus_codes"] = format_codes(c.codes) if codes else ""
-        row["consensus_stage"] = (c.stage or "") if stage else ""
+        for dim in every:
+            row[f"consensus_{dim}"] = (c.value(dim) or "") if dim in shown else ""
         rows.append(row)
     columns = [*SHEET_COLUMNS]
     for coder in coders:
-        columns += ([f"{coder}_codes"] if codes else []) + ([f"{coder}_stage"] if stage else [])
-    return pd.DataFrame(rows, columns=[*columns, *CONSENSUS_COLUMNS])
+        columns += ([f"{coder}_codes"] if codes else []) + [f"{coder}_{d}" for d in shown]
+    return pd.DataFrame(rows, columns=[*columns, *consensus_columns(every)])
 
 
 # --------------------------------------------------------------------------- project
 
 
-def _record(codes: dict[tuple[str, str], set[str]], stages: dict[tuple[str, str], str],
+def _record(codes: dict[tuple[str, str], set[str]],
+            values: dict[tuple[str, str], dict[str, str]],
             segment_id: str, coder: str, dimension: str, label: str | None) -> None:
     """Note one coder's label on a segment; an empty ``label`` on the code dimension still
     marks the segment as coded (with no code)."""
@@ -162,8 +192,8 @@ def _record(codes: dict[tuple[str, str], set[str]], stages: dict[tuple[str, str]
         got = codes.setdefault((segment_id, coder), set())
         if label:
             got.add(label)
-    elif dimension == STAGE_DIMENSION and label:
-        stages[(segment_id, coder)] = label
+    elif label:
+        values.setdefault((segment_id, coder), {})[dimension] = label
 
 
 def coder_labels(store: Store, *, include_model: bool = False
@@ -171,7 +201,7 @@ def coder_labels(store: Store, *, include_model: bool = False
     """Per segment, each coder's labels (humans and model-assisted coders; plus the model's
     out-of-fold or live suggestions with ``include_model``), and the consensus labels."""
     codes: dict[tuple[str, str], set[str]] = {}
-    stages: dict[tuple[str, str], str] = {}
+    stages: dict[tuple[str, str], dict[str, str]] = {}
     consensus_keys: set[str] = set()
     for a in store.annotations():
         coder = CONSENSUS if a.source == CONSENSUS else a.coder
@@ -200,23 +230,31 @@ def coder_labels(store: Store, *, include_model: bool = False
     for seg, coder in sorted(set(codes) | set(stages)):
         value = CoderLabels(
             codes=frozenset(codes[(seg, coder)]) if (seg, coder) in codes else None,
-            stage=stages.get((seg, coder)))
+            values=stages.get((seg, coder), {}))
         labels.setdefault(seg, {})[coder] = value
     consensus = {seg: labels[seg].pop(CONSENSUS) for seg in consensus_keys
                  if CONSENSUS in labels.get(seg, {})}
     return labels, consensus
 
 
-def project_disagreements(store: Store, *, code: str | None = None, stage_only: bool = False,
+def project_disagreements(store: Store, *, code: str | None = None,
+                          dimension: str | None = None,
                           coders: Sequence[str] | None = None, include_model: bool = False
                           ) -> tuple[list[Disagreement], list[str]]:
-    """A project's disagreements and the coders compared (the model last)."""
+    """A project's disagreements and the coders compared (the model last): on the codes
+    and every dimension of the codebook, or only ``code``'s presence or ``dimension``."""
 
     codebook = require_codebook(store)
     if code is not None and code not in codebook.code_ids:
         raise InputFileError(
             f"--code '{code}' is not in the project's codebook; expected one of "
             f"{', '.join(codebook.code_ids)}, so pick a code id from `isp-nlp codebook show`."
+        )
+    if dimension is not None and codebook.dimension(dimension) is None:
+        have = ", ".join(codebook.dimension_ids) or "no dimensions"
+        raise InputFileError(
+            f"--dimension '{dimension}' is not a dimension of the project's codebook (it has "
+            f"{have}), so pass one of those."
         )
     wants_model = include_model or (coders is not None and MODEL_CODER in coders)
     labels, consensus = coder_labels(store, include_model=wants_model)
@@ -239,5 +277,6 @@ def project_disagreements(store: Store, *, code: str | None = None, stage_only: 
             "disagreement needs two, so import a second coder's codes or add --include-model."
         )
     items = find_disagreements(store.segments(codable_only=True), labels, consensus=consensus,
-                               code=code, stage_only=stage_only, coders=chosen)
+                               code=code, dimension=dimension, coders=chosen,
+                               dimensions=codebook.dimension_ids)
     return items, chosen

@@ -1,12 +1,15 @@
-"""Participants' pathways through the push → push/pull → exchange stages.
+"""Participants' pathways through the values of the codebook's pathway dimension
+(:attr:`isp_nlp.records.Codebook.pathway`; by default the stages push → push_pull →
+exchange).
 
-Each participant (document) has a sequence of stage labels, one per codable
-segment in interview order. Consecutive equal labels collapse into runs;
-``none`` and unknown labels are dropped first (they say nothing about the
-stage, so a stray "?" does not split a run). A stage *counts* for the
-participant from its first run of at least ``min_run`` segments, and the
-pathway is the counted stages in order of first appearance, e.g.
-``push → push_pull → exchange`` or the leap-frog ``push → exchange``.
+Each participant (document) has a sequence of labels of that dimension, one per
+codable segment in interview order. Consecutive equal labels collapse into runs;
+values outside the dimension's scale (the stage's ``none``) and unknown labels are
+dropped first (they say nothing about the pathway, so a stray "?" does not split a
+run). A value *counts* for the participant from its first run of at least ``min_run``
+segments, and the pathway is the counted values in order of first appearance, e.g.
+``push → push_pull → exchange`` or the leap-frog ``push → exchange``. Internally a
+value of the pathway dimension is called a *stage* whatever the dimension is named.
 
 The functions up to :func:`summarize_pathways` are pure; :func:`segment_labels`
 and :func:`project_pathways` read a project.
@@ -19,11 +22,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from isp_nlp.agreement.tables import MODEL_CODER
-from isp_nlp.records import CODE_DIMENSION, STAGE_DIMENSION
+from isp_nlp.agreement.tables import MODEL_CODER, default_dimensions, dimension_title
+from isp_nlp.errors import ProjectError
+from isp_nlp.records import CODE_DIMENSION, Dimension
 from isp_nlp.store.database import Store
+from isp_nlp.store.folder import require_codebook
 
-PATHWAY_STAGES = ("push", "push_pull", "exchange")
 UNKNOWN = "?"
 ARROW = " → "
 FORWARD, LEAP_FROG, BACKWARD = "forward", "leap-frog", "backward"
@@ -37,9 +41,24 @@ DEFAULT_TOP_CODES = 3
 # --------------------------------------------------------------------------- data
 
 
+def default_pathway() -> Dimension:
+    """The pathway dimension of a codebook without ``dimensions:`` (the stage)."""
+    return next(d for d in default_dimensions() if d.pathway)
+
+
+def _scale(dimension: Dimension | None) -> tuple[str, ...]:
+    return (default_pathway() if dimension is None else dimension).scale
+
+
+def with_article(word: str) -> str:
+    """``a stage``, ``an emotion``."""
+    return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
+
+
 @dataclass(frozen=True)
 class LabelledSegment:
-    """One codable segment with its resolved stage and codes (and where they came from)."""
+    """One codable segment with its resolved value of the pathway dimension (``stage``)
+    and codes (and where they came from)."""
 
     segment_id: str
     document: str
@@ -64,17 +83,19 @@ class StageRun:
 
 @dataclass(frozen=True)
 class Pathway:
-    """One participant's stages in order of first (long enough) appearance."""
+    """One participant's values in order of first (long enough) appearance."""
 
     document: str
     stages: tuple[str, ...]
     runs: tuple[StageRun, ...]
     n_segments: int
-    n_staged: int  # segments labelled push, push_pull or exchange
+    n_staged: int  # segments with a value on the scale (push, push_pull or exchange)
+    #: The pathway dimension's name in words (:func:`dimension_title`).
+    title: str = "stage"
 
     @property
     def text(self) -> str:
-        return ARROW.join(self.stages) if self.stages else "no stage"
+        return ARROW.join(self.stages) if self.stages else f"no {self.title}"
 
     @property
     def transitions(self) -> tuple[tuple[str, str], ...]:
@@ -109,12 +130,19 @@ class Transition:
 
 @dataclass(frozen=True)
 class PathwaySummary:
-    """Pathways of all participants, their counts and the transitions between stages."""
+    """Pathways of all participants, their counts and the transitions between values of
+    the pathway ``dimension``."""
 
     pathways: tuple[Pathway, ...]
     transitions: tuple[Transition, ...]
     min_run: int
     notes: tuple[str, ...] = field(default=())
+    dimension: Dimension = field(default_factory=default_pathway)
+
+    @property
+    def title(self) -> str:
+        """The dimension's name in words ("stage", "phase")."""
+        return dimension_title(self.dimension)
 
     @property
     def counts(self) -> list[tuple[str, int]]:
@@ -124,6 +152,8 @@ class PathwaySummary:
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "dimension": self.dimension.id,
+            "scale": list(self.dimension.scale),
             "min_run": self.min_run,
             "participants": [
                 {"document": p.document, "pathway": list(p.stages), "text": p.text,
@@ -148,11 +178,14 @@ class PathwaySummary:
 # --------------------------------------------------------------------------- pure functions
 
 
-def stage_runs(labels: Sequence[str]) -> tuple[StageRun, ...]:
-    """Runs of push/push_pull/exchange; ``none`` and unknown labels are skipped, not breaks."""
+def stage_runs(labels: Sequence[str], dimension: Dimension | None = None
+               ) -> tuple[StageRun, ...]:
+    """Runs of the values on ``dimension``'s scale (by default push/push_pull/exchange);
+    other values (``none``) and unknown labels are skipped, not breaks."""
+    scale = _scale(dimension)
     runs: list[StageRun] = []
     for position, label in enumerate(labels):
-        if label not in PATHWAY_STAGES:
+        if label not in scale:
             continue
         if runs and runs[-1].stage == label:
             runs[-1] = StageRun(label, (*runs[-1].positions, position))
@@ -161,22 +194,28 @@ def stage_runs(labels: Sequence[str]) -> tuple[StageRun, ...]:
     return tuple(runs)
 
 
-def pathway_of(document: str, labels: Sequence[str], *, min_run: int = DEFAULT_MIN_RUN) -> Pathway:
-    """A participant's pathway: stages in order of their first run of ``min_run``+ segments."""
+def pathway_of(document: str, labels: Sequence[str], *, min_run: int = DEFAULT_MIN_RUN,
+               dimension: Dimension | None = None) -> Pathway:
+    """A participant's pathway: values of ``dimension`` (by default the stage) in order of
+    their first run of ``min_run``+ segments."""
     if min_run < 1:
         raise ValueError("min_run must be at least 1")
-    runs = stage_runs(labels)
+    dimension = default_pathway() if dimension is None else dimension
+    runs = stage_runs(labels, dimension)
     stages: list[str] = []
     for run in runs:
         if run.length >= min_run and run.stage not in stages:
             stages.append(run.stage)
     return Pathway(document=document, stages=tuple(stages), runs=runs,
-                   n_segments=len(labels), n_staged=sum(r.length for r in runs))
+                   n_segments=len(labels), n_staged=sum(r.length for r in runs),
+                   title=dimension_title(dimension))
 
 
-def transition_kind(from_stage: str, to_stage: str) -> str:
-    """forward (one step), leap-frog (push → exchange) or backward."""
-    step = PATHWAY_STAGES.index(to_stage) - PATHWAY_STAGES.index(from_stage)
+def transition_kind(from_stage: str, to_stage: str, dimension: Dimension | None = None) -> str:
+    """forward (one step up the scale), leap-frog (more than one, push → exchange) or
+    backward."""
+    scale = _scale(dimension)
+    step = scale.index(to_stage) - scale.index(from_stage)
     if step == 1:
         return FORWARD
     return LEAP_FROG if step > 1 else BACKWARD
@@ -226,22 +265,26 @@ def summarize_pathways(
     *,
     min_run: int = DEFAULT_MIN_RUN,
     top: int = DEFAULT_TOP_CODES,
+    dimension: Dimension | None = None,
 ) -> PathwaySummary:
     """Pathways per document, transitions across documents and the codes around each.
 
-    ``codes[doc]`` runs parallel to ``stages[doc]`` (None where a segment has no codes).
+    ``stages[doc]`` are the document's labels of the pathway ``dimension`` (by default the
+    stage); ``codes[doc]`` runs parallel to them (None where a segment has no codes).
     """
+    dimension = default_pathway() if dimension is None else dimension
     codes = codes or {}
     for doc, seq in codes.items():
         if doc in stages and len(seq) != len(stages[doc]):
             raise ValueError(f"codes for {doc} do not run parallel to its stages")
-    pathways = tuple(pathway_of(doc, seq, min_run=min_run) for doc, seq in stages.items())
+    pathways = tuple(pathway_of(doc, seq, min_run=min_run, dimension=dimension)
+                     for doc, seq in stages.items())
     overall = [c for doc in stages for c in codes.get(doc, ())]
     by_move: dict[tuple[str, str], list[Pathway]] = {}
     for pathway in pathways:
         for move in pathway.transitions:
             by_move.setdefault(move, []).append(pathway)
-    order = {s: i for i, s in enumerate(PATHWAY_STAGES)}
+    order = {s: i for i, s in enumerate(dimension.scale)}
     transitions = []
     for (a, b), members in sorted(by_move.items(), key=lambda kv: (order[kv[0][0]],
                                                                     order[kv[0][1]])):
@@ -252,26 +295,33 @@ def summarize_pathways(
             if doc_codes:
                 window.extend(doc_codes[i] for i in positions)
         transitions.append(Transition(
-            from_stage=a, to_stage=b, kind=transition_kind(a, b),
+            from_stage=a, to_stage=b, kind=transition_kind(a, b, dimension),
             documents=tuple(p.document for p in members),
             n_window_segments=sum(c is not None for c in window),
             top_codes=code_lifts(window, overall, top=top),
         ))
-    notes = _notes(pathways, min_run)
+    notes = _notes(pathways, min_run, dimension)
     return PathwaySummary(pathways=pathways, transitions=tuple(transitions), min_run=min_run,
-                          notes=notes)
+                          notes=notes, dimension=dimension)
 
 
-def _notes(pathways: Sequence[Pathway], min_run: int) -> tuple[str, ...]:
+def _either(values: Sequence[str]) -> str:
+    """``a``, ``a or b``, ``a, b or c``."""
+    return " or ".join([", ".join(values[:-1]), values[-1]] if len(values) > 1 else values)
+
+
+def _notes(pathways: Sequence[Pathway], min_run: int, dimension: Dimension
+           ) -> tuple[str, ...]:
     notes = []
+    title = dimension_title(dimension)
     if not pathways:
         notes.append("The project has no participants with codable segments, so there are "
                      "no pathways.")
     elif not any(p.n_staged for p in pathways):
-        notes.append("No codable segment has a push, push/pull or exchange label yet (from a "
-                     "coder or the model), so no pathway can be traced.")
+        notes.append(f"No codable segment has {with_article(_either(dimension.scale))} label "
+                     "yet (from a coder or the model), so no pathway can be traced.")
     elif not any(p.transitions for p in pathways):
-        notes.append(f"No participant moved between two stages that each lasted at least "
+        notes.append(f"No participant moved between two {title}s that each lasted at least "
                      f"{min_run} segment(s), so there are no transitions.")
     return tuple(notes)
 
@@ -301,18 +351,24 @@ def _resolve(votes: Mapping[str, Mapping[str, Any]], combine: Callable[[Any], An
     return default, "unknown"
 
 
-def segment_labels(store: Store, *, use_model: bool = True) -> dict[str, list[LabelledSegment]]:
-    """Every codable segment per document, in order, with its resolved stage and codes.
+def segment_labels(store: Store, *, use_model: bool = True,
+                   dimension: Dimension | None = None) -> dict[str, list[LabelledSegment]]:
+    """Every codable segment per document, in order, with its resolved value of
+    ``dimension`` (by default the codebook's pathway dimension; unknown without one) and
+    its codes.
 
-    Stage and codes come from the best source present (``SOURCE_PRIORITY``): the
+    The value and codes come from the best source present (``SOURCE_PRIORITY``): the
     consensus, else the human coders (majority), else model-assisted coders, else the
     model's suggestion when it did not abstain (if ``use_model``), else unknown.
     """
+    if dimension is None:
+        dimension = require_codebook(store).pathway
+    wanted = None if dimension is None else dimension.id
     stage_votes: dict[str, dict[str, dict[str, str]]] = {}
     code_votes: dict[str, dict[str, dict[str, set[str]]]] = {}
     for a in store.annotations():
         source = a.source if a.source in SOURCE_PRIORITY else "human"
-        if a.dimension == STAGE_DIMENSION and a.label:
+        if a.dimension == wanted and a.label:
             stage_votes.setdefault(a.segment_id, {}).setdefault(source, {})[a.coder] = a.label
         elif a.dimension == CODE_DIMENSION:
             labels = code_votes.setdefault(a.segment_id, {}).setdefault(source, {})
@@ -323,7 +379,7 @@ def segment_labels(store: Store, *, use_model: bool = True) -> dict[str, list[La
     if info is not None:
         coded: dict[str, set[str]] = {}
         for s in store.suggestions(info["id"]):
-            if s.dimension == STAGE_DIMENSION and s.suggested:
+            if s.dimension == wanted and s.suggested:
                 votes = stage_votes.setdefault(s.segment_id, {}).setdefault("model", {})
                 votes[MODEL_CODER] = s.label
             elif s.dimension == CODE_DIMENSION:
@@ -342,12 +398,34 @@ def segment_labels(store: Store, *, use_model: bool = True) -> dict[str, list[La
     return out
 
 
+def pathway_dimension(store: Store) -> Dimension:
+    """The codebook's pathway dimension; a one-sentence error when it marks none."""
+    codebook = require_codebook(store)
+    if codebook.pathway is None:
+        if not codebook.dimensions:
+            raise ProjectError(
+                "the project's codebook has no stage dimension, so there are no pathways "
+                "(it declares no dimension at all); give it an ordered dimension marked "
+                "`pathway: true` (or leave out `dimensions:` for the default stages) and "
+                "load it again with `isp-nlp codebook load FILE.yaml`"
+            )
+        raise ProjectError(
+            f"the project's codebook marks none of its dimensions "
+            f"({', '.join(codebook.dimension_ids)}) `pathway: true`, so there are no "
+            "pathways to trace; mark the ordered dimension participants move through with "
+            "`pathway: true` and load it again with `isp-nlp codebook load FILE.yaml`"
+        )
+    return codebook.pathway
+
+
 def project_pathways(store: Store, *, min_run: int = DEFAULT_MIN_RUN,
                      top: int = DEFAULT_TOP_CODES,
                      labels: Mapping[str, Sequence[LabelledSegment]] | None = None
                      ) -> PathwaySummary:
-    """Pathways of a project's participants (see :func:`segment_labels` for the labels)."""
-    labels = segment_labels(store) if labels is None else labels
+    """Pathways of a project's participants through its codebook's pathway dimension (see
+    :func:`segment_labels` for the labels); a one-sentence error without one."""
+    dimension = pathway_dimension(store)
+    labels = segment_labels(store, dimension=dimension) if labels is None else labels
     stages = {doc: [s.stage for s in segs] for doc, segs in labels.items()}
     codes = {doc: [s.codes for s in segs] for doc, segs in labels.items()}
-    return summarize_pathways(stages, codes, min_run=min_run, top=top)
+    return summarize_pathways(stages, codes, min_run=min_run, top=top, dimension=dimension)

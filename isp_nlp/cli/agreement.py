@@ -13,13 +13,15 @@ import click
 
 from isp_nlp.cli.common import InputError, LibraryChoice, open_store
 from isp_nlp.project import place_coded_csv
-from isp_nlp.records import STAGE_DIMENSION
+from isp_nlp.records import CODE_DIMENSION, Dimension
 from isp_nlp.store.database import project_db
+from isp_nlp.store.folder import require_codebook
 
 if TYPE_CHECKING:
     from isp_nlp.agreement.describe import PairRow, Readout
 
-HELP = """Reliability per code, for the stage and overall, with bootstrap CIs.
+HELP = """Reliability per code, per dimension (such as the stage) and overall, with
+bootstrap CIs.
 
 Without CSV: the project's human coders and the model (coder `model`,
 out-of-fold labels). With CODED.csv (coded-segments format): the file alone,
@@ -41,11 +43,15 @@ gives each unit exactly one code (or with --single-label), single-variable
 mode: the codes are the values of ONE variable (target `code`) and --level
 applies to it (numbers for ordinal/interval/ratio; kappa/pi/fleiss/ac1/bp
 weighted linearly for ordinal, quadratically for interval/ratio); on per-code
-presence tables only nominal applies. A dimension nobody coded (e.g. no stage
-column) gets no row.
+presence tables only nominal applies. --dimension NAME compares only the codes
+(`code`) or one single-choice dimension of the codebook (a CSV column without
+a project); ordinal level needs a dimension declared ordered (its unordered
+values, such as the stage's 'none', are left out). A dimension nobody coded
+(e.g. no stage column) gets no row.
 
 JSON and CSV count the model as one more coder in the all-coder rows. JSON:
-{"settings": {...}, "stage": {METRIC: EST}, "codes": {CODE: {METRIC: EST}},
+{"settings": {...}, "dimensions": {DIMENSION: {METRIC: EST}},
+"codes": {CODE: {METRIC: EST}},
 "overall": {METRIC: EST} (one variable: "code": {METRIC: EST} instead, and
 settings "categories"), "pairs": [{"target", "coder_a", "coder_b", "kind",
 "percent": EST, "kappa": EST, "pi": EST}]}, where EST is {"value", "ci_low",
@@ -72,8 +78,9 @@ def _metrics(value: str) -> tuple[str, ...]:
 @click.command(help=HELP)
 @click.argument("csv_file", metavar="[CODED.csv]", required=False,
                 type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--label-column", type=click.Choice(["code", "stage"]), default=None,
-              help="Only codes or only the stage (default: both).")
+@click.option("--dimension", "--label-column", "dimension", default=None, metavar="NAME",
+              help="Only the codes (`code`) or one dimension, such as stage (default: all); "
+                   "on a CSV without a project, any column.")
 @click.option("--coders", default="", metavar="A,B,...", help="Only these coders.")
 @click.option("--metric", "metric", default="all", show_default=True,
               metavar="all|percent|kappa|pi|fleiss|alpha|ac1|bp",
@@ -92,7 +99,7 @@ def _metrics(value: str) -> tuple[str, ...]:
 @click.option("--single-label", is_flag=True,
               help="Each coder gives each unit one value: the codes are one variable.")
 @click.pass_context
-def agreement(ctx, csv_file, label_column, coders, metric, level, by, ci, seed, resamples,
+def agreement(ctx, csv_file, dimension, coders, metric, level, by, ci, seed, resamples,
               fmt, no_model, single_label) -> None:
 
     from isp_nlp.agreement.describe import mode_sentence, readout
@@ -101,6 +108,7 @@ def agreement(ctx, csv_file, label_column, coders, metric, level, by, ci, seed, 
         MODEL_CODER,
         VALUE_TARGET,
         check_value_level,
+        dimension_title,
         single_value_table,
     )
     from isp_nlp.coded.safe_csv import safe_csv_text
@@ -110,14 +118,18 @@ def agreement(ctx, csv_file, label_column, coders, metric, level, by, ci, seed, 
     options = ReliabilityOptions(metrics=_metrics(metric), level=level, ci=ci, by=by,
                                  n_resamples=resamples, seed=seed)
     wanted = [c.strip() for c in coders.split(",") if c.strip()]
-    tables, documents, info = _load(ctx, csv_file, include_model=not no_model)
-    if label_column == "code":
-        tables.pop("stage", None)
-    elif label_column == "stage":
-        tables = {"stage": tables.get("stage")}
+    name = dimension.strip() if dimension is not None else None
+    tables, documents, info, dims = _load(ctx, csv_file, include_model=not no_model,
+                                          dimension=name)
+    chosen_dim = next((d for d in dims if d.id == name), None)
+    if name == CODE_DIMENSION:
+        tables = {t: v for t, v in tables.items() if t not in {d.id for d in dims}}
+    elif chosen_dim is not None:
+        tables = {chosen_dim.id: tables.get(chosen_dim.id)}
     _check_coders(tables, wanted)
-    stage = tables.pop(STAGE_DIMENSION, None)
-    value = None if label_column == "stage" else single_value_table(tables, force=single_label)
+    labels = {d.id: tables.pop(d.id) for d in dims if d.id in tables}
+    value = None if chosen_dim is not None else single_value_table(tables,
+                                                                   force=single_label)
     mode = mode_sentence(value is not None, forced=single_label, level=level)
     if value is not None:
         check_value_level(value, level)
@@ -131,13 +143,10 @@ def agreement(ctx, csv_file, label_column, coders, metric, level, by, ci, seed, 
             "(0/1) where only nominal applies; pass --single-label if each coder gives "
             "each unit one value."
         )
-    if stage is not None and not stage.empty:  # no row for a dimension nobody coded
-        tables = {STAGE_DIMENSION: stage, **tables}
-    if label_column == "stage" and level in ("interval", "ratio"):
-        raise InputError(
-            f"Stage labels are text but --level {level} needs numbers; use --level nominal "
-            "or ordinal (push < push_pull < exchange) for the stage."
-        )
+    coded = [d for d in dims if labels.get(d.id) is not None and not labels[d.id].empty]
+    _check_dimension_level(chosen_dim, coded, level)
+    # no row for a dimension nobody coded
+    tables = {**{d.id: labels[d.id] for d in coded}, **tables}
     for message in info:
         click.echo(message, err=True)
     chosen = {t: v for t, v in tables.items() if v is not None}
@@ -152,21 +161,23 @@ def agreement(ctx, csv_file, label_column, coders, metric, level, by, ci, seed, 
 
         rep = reliability_report(chosen, options=options, documents=documents,
                                  coders=wanted or None, progress=advance,
-                                 single_label=value is not None)
+                                 single_label=value is not None, dimensions=dims)
         humans = None
         if fmt == "table" and MODEL_CODER in rep.data["settings"]["coders"]:
             people = {t: v[[c for c in v.columns if str(c) != MODEL_CODER]]
                       for t, v in chosen.items()}
             humans = reliability_report(people, options=options, documents=documents,
                                         coders=wanted or None,
-                                        single_label=value is not None)
+                                        single_label=value is not None, dimensions=dims)
     if fmt == "json":
         click.echo(json.dumps(rep.to_dict(), indent=2, ensure_ascii=False, allow_nan=False))
     elif fmt == "csv":
         click.echo(safe_csv_text(rep.to_frame()), nl=False)
     else:
-        shown = readout(rep, humans=humans, mode=mode if value is not None else "")
-        click.echo(format_readout(shown))
+        names = {d.id: dimension_title(d) for d in dims}
+        shown = readout(rep, humans=humans, mode=mode if value is not None else "",
+                        names=names)
+        click.echo(format_readout(shown, names))
         if not no_model and MODEL_CODER not in rep.data["settings"]["coders"]:
             note = _no_model_note(ctx, csv_file)
             if note:
@@ -187,18 +198,57 @@ def _check_coders(tables, wanted: list[str]) -> None:
         )
 
 
-def _load(ctx, csv_file: Path | None, *, include_model: bool):
-    """Coding tables, segment → document map, and messages for stderr."""
+def _check_dimension_level(chosen: Dimension | None, coded: list[Dimension],
+                           level: str) -> None:
+    """Refuse a level a dimension cannot take: interval or ratio on the one dimension
+    compared (its labels are text), ordinal on a dimension not declared ordered."""
+    from isp_nlp.agreement.tables import dimension_title
+
+    if chosen is not None and level in ("interval", "ratio"):
+        title = dimension_title(chosen)
+        scale = f" or ordinal ({' < '.join(chosen.scale)})" if chosen.scale else ""
+        raise InputError(
+            f"{title[:1].upper() + title[1:]} labels are text but --level {level} needs "
+            f"numbers; use --level nominal{scale} for the {title}."
+        )
+    if level != "ordinal":
+        return
+    unordered = [d for d in ([chosen] if chosen is not None else coded) if not d.scale]
+    if unordered:
+        d = unordered[0]
+        title = dimension_title(d)
+        named = d.id if title == d.id else f"{title} ({d.id})"
+        fix = ("" if chosen is not None
+               else ", or pick an ordered dimension with --dimension")
+        raise InputError(
+            f"The dimension {named} is not declared ordered in the codebook, so it has no "
+            f"ordinal level; use --level nominal{fix}."
+        )
+
+
+def _load(ctx, csv_file: Path | None, *, include_model: bool, dimension: str | None):
+    """Coding tables, segment → document map, messages for stderr and the dimensions
+    (the codebook's; on a CSV without a project the default stage, or the column
+    ``dimension`` names)."""
     from isp_nlp.agreement.project import mapped_tables, project_tables
-    from isp_nlp.agreement.tables import csv_coding_tables
+    from isp_nlp.agreement.tables import csv_coding_tables, default_dimensions
     from isp_nlp.coded.read import iter_coded_csv
-    if csv_file is None:
-        tables, documents = project_tables(open_store(ctx), include_model=include_model)
-        return tables, documents, []
-    if not project_db(_project_dir(ctx)).exists():
-        tables, documents = csv_coding_tables(iter_coded_csv(csv_file))
-        return tables, documents, []
+    if csv_file is not None and not project_db(_project_dir(ctx)).exists():
+        dims = _csv_dimensions(csv_file, dimension) or default_dimensions()
+        tables, documents = csv_coding_tables(iter_coded_csv(csv_file), dimensions=dims)
+        return tables, documents, [], dims
     store = open_store(ctx)
+    dims = require_codebook(store).dimensions
+    if dimension is not None and dimension != CODE_DIMENSION \
+            and dimension not in {d.id for d in dims}:
+        have = ", ".join(d.id for d in dims) or "no dimensions"
+        raise InputError(
+            f"--dimension '{dimension}' is not a dimension of the project's codebook (it "
+            f"has {have}), so pass one of those or code."
+        )
+    if csv_file is None:
+        tables, documents = project_tables(store, include_model=include_model)
+        return tables, documents, [], dims
     placed = place_coded_csv(store, csv_file)
     mapping = placed.mapping
     exact = len(mapping.mapped) - mapping.by_overlap
@@ -206,7 +256,26 @@ def _load(ctx, csv_file: Path | None, *, include_model: bool):
             f"overlap (>= 50 %), {len(mapping.dropped)} dropped."]
     info += [f"  dropped {reason}" for _, reason in mapping.dropped[:10]]
     tables = mapped_tables(store, placed.frame, include_model=include_model)
-    return tables, placed.documents, info
+    return tables, placed.documents, info, dims
+
+
+def _csv_dimensions(csv_file: Path, name: str | None) -> tuple[Dimension, ...]:
+    """The dimension a CSV read without a project compares: the column ``name`` (the
+    default codebook's stage for ``stage``, else its cells as written); () for none."""
+    from isp_nlp.agreement.tables import default_dimensions
+    from isp_nlp.coded.units import csv_header
+
+    if name is None or name == CODE_DIMENSION:
+        return ()
+    header = csv_header(csv_file)
+    if name.casefold() not in header:
+        found = ", ".join(h for h in header if h) or "none"
+        raise InputError(
+            f"{csv_file.name} has no column '{name}' (found: {found}), so name the column "
+            "that holds the labels with --dimension (or code)."
+        )
+    known = {d.id: d for d in default_dimensions()}
+    return (known.get(name.casefold()) or Dimension(id=name.casefold(), name=name, values=()),)
 
 
 def _project_dir(ctx) -> Path:
@@ -248,17 +317,17 @@ def _note(note: str) -> list[str]:
     return _wrap(f"note: {note}", " " * 10) if note else []
 
 
-def _pair_target(target: str) -> str:
+def _pair_target(target: str, names: dict[str, str]) -> str:
     from isp_nlp.agreement.tables import VALUE_TARGET
 
-    if target == STAGE_DIMENSION:
-        return "stage"
+    if target in names:
+        return names[target]
     if target == VALUE_TARGET:
         return "code (one variable)"
     return "all codes pooled" if target == "overall" else f"code {target}"
 
 
-def _pair_lines(rows: list[PairRow]) -> list[str]:
+def _pair_lines(rows: list[PairRow], titles: dict[str, str]) -> list[str]:
     from isp_nlp.agreement.coefficients import PAIR_METRICS
 
     if not rows:
@@ -273,7 +342,7 @@ def _pair_lines(rows: list[PairRow]) -> list[str]:
     for row, name in zip(rows, names, strict=True):
         if row.target != target:
             target = row.target
-            out.append(f"  {_pair_target(target)}:")
+            out.append(f"  {_pair_target(target, titles)}:")
         cells = []
         for m in metrics:
             est = row.estimates.get(m, {})
@@ -289,9 +358,11 @@ def _pair_lines(rows: list[PairRow]) -> list[str]:
     return out
 
 
-def format_readout(out: Readout) -> str:
+def format_readout(out: Readout, names: dict[str, str] | None = None) -> str:
     """The agreement table at 80 columns: mode, human–human reliability (or why there is
-    none) with each statistic named exactly, coder pairs, then model vs coder."""
+    none) with each statistic named exactly, coder pairs, then model vs coder; ``names``
+    gives each dimension's name in words by id."""
+    names = names or {}
     level = round(out.ci * 100)
     lines: list[str] = []
     if out.mode:
@@ -306,8 +377,8 @@ def format_readout(out: Readout) -> str:
             lines += _wrap(line.label, lead, " " * len(lead))
             lines += _note(str(est.get("note") or ""))
     if out.human_pairs:
-        lines += ["", "Human coder pairs:"] + _pair_lines(out.human_pairs)
+        lines += ["", "Human coder pairs:"] + _pair_lines(out.human_pairs, names)
     if out.model_heading:
         lines += [""] + _wrap(out.model_heading)
-        lines += _pair_lines(out.model_pairs) or ["  no segments with model labels"]
+        lines += _pair_lines(out.model_pairs, names) or ["  no segments with model labels"]
     return "\n".join(lines)

@@ -1,4 +1,5 @@
-"""`isp-nlp pathways`, `disagreements` and `resolve`: stages over time and consensus."""
+"""`isp-nlp pathways`, `disagreements` and `resolve`: the pathway dimension over time
+and consensus."""
 
 from __future__ import annotations
 
@@ -9,27 +10,26 @@ from pathlib import Path
 import click
 
 from isp_nlp.cli.common import InputError, open_store
-from isp_nlp.errors import ProjectError
 from isp_nlp.store.files import atomic_path, check_output
 from isp_nlp.store.folder import require_codebook
+
+#: The dimension `--stage` stands for (the default codebook's), kept as a shorthand.
+STAGE = "stage"
 
 
 @click.command()
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True)
 @click.option("--min-run", type=click.IntRange(min=1), default=2, show_default=True,
-              help="Consecutive segments a stage needs to count for a participant.")
+              help="Consecutive segments a value (such as a stage) needs to count for a "
+                   "participant.")
 @click.pass_context
 def pathways(ctx, fmt: str, min_run: int) -> None:
-    """Each participant's pathway through push → push/pull → exchange, and the transitions."""
+    """Each participant's pathway through the codebook's pathway dimension (by default
+    push → push/pull → exchange), and the transitions."""
     from isp_nlp.analysis.pathways import project_pathways
 
-    store = open_store(ctx)
-    if not require_codebook(store).stages:
-        raise ProjectError("the project's codebook has no stage dimension, so there are no "
-                           "pathways through stages; load a codebook that lists stages "
-                           "(`isp-nlp codebook load FILE.yaml`) to trace them")
-    summary = project_pathways(store, min_run=min_run)
+    summary = project_pathways(open_store(ctx), min_run=min_run)
     if fmt == "json":
         click.echo(json.dumps(summary.to_dict(), indent=2, ensure_ascii=False))
         return
@@ -37,24 +37,42 @@ def pathways(ctx, fmt: str, min_run: int) -> None:
 
 
 def format_pathways(summary) -> str:
-    """Participants, pathway counts and transitions with their top codes, as text."""
-    lines = [f"Pathways (a stage counts from its first run of {summary.min_run}+ segments; "
-             "none and unknown ignored)", ""]
+    """Participants, pathway counts and transitions with their top codes, as text at 80
+    columns (words name the pathway dimension, e.g. stage or phase)."""
+    from isp_nlp.analysis.pathways import with_article
+
+    title = summary.title
+    skipped = [v for v in summary.dimension.value_ids if v not in summary.dimension.scale]
+    ignored = " and ".join([", ".join(skipped), "unknown"] if skipped else ["unknown"])
+    lines = textwrap.wrap(f"Pathways ({with_article(title)} counts from its first run of "
+                          f"{summary.min_run}+ segments; {ignored} ignored)", WIDTH)
+    lines.append("")
     width = max((len(p.document) for p in summary.pathways), default=8)
     for p in summary.pathways:
-        lines.append(f"  {p.document:<{width}}  {p.text}   ({p.n_staged} of {p.n_segments} "
-                     "segments staged)")
+        row = f"  {p.document:<{width}}  {p.text}"
+        count = f"({p.n_staged} of {p.n_segments} segments with {with_article(title)})"
+        if len(row) + 3 + len(count) <= WIDTH:
+            lines.append(f"{row}   {count}")
+        else:  # the count on a line of its own, under the pathway
+            lines += [row, " " * (width + 4) + count]
     if summary.pathways:
         lines += ["", "Pathway counts"]
-        lines += [f"  {n:>4}  {text}" for text, n in summary.counts]
+        for text, n in summary.counts:
+            lines += textwrap.wrap(f"  {n:>4}  {text}", WIDTH, subsequent_indent=" " * 8)
     if summary.transitions:
         lines += ["", "Transitions (codes around each, by lift over their overall share)"]
         for t in summary.transitions:
             codes = ", ".join(f"{c.code} ×{c.lift:.2f}" for c in t.top_codes) or "—"
-            lines.append(f"  {t.from_stage} → {t.to_stage} ({t.kind}): {t.count} "
-                         f"participant(s); codes: {codes}")
-    lines += ["", *summary.notes] if summary.notes else []
+            lines += textwrap.wrap(f"  {t.from_stage} → {t.to_stage} ({t.kind}): {t.count} "
+                                   f"participant(s); codes: {codes}", WIDTH,
+                                   subsequent_indent="    ")
+    for note in summary.notes:
+        lines += [""] if note == summary.notes[0] else []
+        lines += textwrap.wrap(note, WIDTH)
     return "\n".join(lines).rstrip()
+
+
+WIDTH = 80
 
 
 def _split(value: str | None) -> list[str] | None:
@@ -68,7 +86,9 @@ def _split(value: str | None) -> list[str] | None:
 
 @click.command()
 @click.option("--code", default=None, help="Compare only this code's presence.")
-@click.option("--stage", "stage_only", is_flag=True, help="Compare only the stage label.")
+@click.option("--dimension", default=None, metavar="NAME",
+              help="Compare only this dimension of the codebook (such as stage).")
+@click.option("--stage", "stage_only", is_flag=True, help="Short for --dimension stage.")
 @click.option("--coders", default=None, metavar="A,B", help="Only these coders (default: all).")
 @click.option("--include-model", is_flag=True,
               help="Add the model (out-of-fold on coded segments) as a coder.")
@@ -78,28 +98,40 @@ def _split(value: str | None) -> list[str] | None:
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the consensus-meeting sheet (CSV) to this file.")
 @click.pass_context
-def disagreements(ctx, code, stage_only, coders, include_model, unresolved, fmt, out) -> None:
+def disagreements(ctx, code, dimension, stage_only, coders, include_model, unresolved, fmt,
+                  out) -> None:
     """List segments where coders (or model and coder) differ; export a consensus sheet."""
+    from isp_nlp.analysis.consensus import consensus_columns
     from isp_nlp.analysis.disagreements import disagreement_frame, project_disagreements
     from isp_nlp.coded.safe_csv import safe_csv_text
 
-    if code is not None and stage_only:
-        raise InputError("--code and --stage both given; compare one code or the stage, "
+    if stage_only and dimension is not None and dimension != STAGE:
+        raise InputError("--dimension and --stage both given; compare one dimension, so "
+                         "pass only one of them.")
+    dimension = STAGE if stage_only else dimension
+    if code is not None and dimension is not None:
+        which = "--stage" if stage_only else "--dimension"
+        raise InputError(f"--code and {which} both given; compare one code or one dimension, "
                          "so pass only one of them.")
     if out is not None:
         check_output(out, "--out")
+    store = open_store(ctx)
     items, compared = project_disagreements(
-        open_store(ctx), code=code, stage_only=stage_only, coders=_split(coders),
+        store, code=code, dimension=dimension, coders=_split(coders),
         include_model=include_model)
     if unresolved:
         items = [d for d in items if not d.resolved]
-    frame = disagreement_frame(items, compared, stage=code is None,
-                               codes=not stage_only)
+    dims = require_codebook(store).dimension_ids
+    shown = [] if code is not None else [dimension] if dimension is not None else list(dims)
+    frame = disagreement_frame(items, compared, dimensions=dims, compared=shown,
+                               codes=dimension is None)
     if out is not None:
         _write_csv(frame, out)
+        values = ", ".join(consensus_columns(dims)[1:])
         click.echo(f"Wrote {len(frame)} segment(s) to {out}; fill in consensus_codes "
-                   "(codes separated by ';', '-' for none) and consensus_stage, then run "
-                   f"`isp-nlp resolve {out}`.")
+                   "(codes separated by ';', '-' for none)"
+                   + (f" and {values}" if values else "")
+                   + f", then run `isp-nlp resolve {out}`.")
         return
     if fmt == "json":
         click.echo(json.dumps([d.to_dict() for d in items], indent=2, ensure_ascii=False))
@@ -120,8 +152,9 @@ def _write_csv(frame, out: Path) -> None:
                          "--out path.") from None
 
 
-def format_disagreements(items, compared) -> str:
-    """A readable listing: segment, its text, then each coder's codes | stage."""
+def format_disagreements(items, compared, dimensions=None) -> str:
+    """A readable listing: segment, its text, then each coder's codes | value of each
+    dimension (``dimensions``: ids; by default those of the items)."""
     from isp_nlp.analysis.disagreements import format_codes
 
     if not items:
@@ -133,12 +166,17 @@ def format_disagreements(items, compared) -> str:
         lines.append(f"{s.document}#{s.index}  {s.speaker or ''}  [{status}; differs on "
                      f"{', '.join(d.differs_on)}]  {s.id}")
         lines.append(textwrap.indent(textwrap.shorten(s.text, 200, placeholder=" …"), "    "))
+        dims = d.dimensions if dimensions is None else dimensions
+
+        def values(got, dims=dims) -> str:
+            return "".join(f" | {got.value(dim) or '—'}" for dim in dims)
+
         for coder, got in d.labels.items():
             codes = format_codes(got.codes) or "(not coded)"
-            lines.append(f"    {coder:<14} {codes} | {got.stage or '—'}")
+            lines.append(f"    {coder:<14} {codes}{values(got)}")
         if d.consensus is not None:
-            lines.append(f"    {'consensus':<14} {format_codes(d.consensus.codes) or '—'} | "
-                         f"{d.consensus.stage or '—'}")
+            lines.append(f"    {'consensus':<14} {format_codes(d.consensus.codes) or '—'}"
+                         f"{values(d.consensus)}")
         lines.append("")
     n_open = sum(not d.resolved for d in items)
     lines.append(f"{len(items)} segment(s) with disagreements among {', '.join(compared)}; "
@@ -151,19 +189,30 @@ def format_disagreements(items, compared) -> str:
 @click.option("--segment", default=None, metavar="ID",
               help="Resolve one segment (its id, or DOCUMENT#INDEX).")
 @click.option("--codes", default=None, metavar="A,B", help="Agreed codes ('-' for none).")
-@click.option("--stage", default=None, help="Agreed stage.")
+@click.option("--value", "values", multiple=True, metavar="DIMENSION=VALUE",
+              help="Agreed value of a dimension (repeatable), e.g. stage=exchange.")
+@click.option("--stage", default=None, help="Agreed stage: short for --value stage=VALUE.")
 @click.pass_context
 def resolve(ctx, file: Path | None, segment: str | None, codes: str | None,
-            stage: str | None) -> None:
-    """Record consensus codes/stage from a filled-in disagreements CSV (or one --segment)."""
+            values: tuple[str, ...], stage: str | None) -> None:
+    """Record consensus codes/values from a filled-in disagreements CSV (or one --segment)."""
     from isp_nlp.analysis.consensus import resolve_csv, resolve_segment
 
     if (file is None) == (segment is None):
         raise InputError("resolve needs either a filled-in FILE.csv or --segment ID (not both); "
                          "see `isp-nlp resolve --help`.")
-    if file is not None and (codes is not None or stage is not None):
-        raise InputError("--codes and --stage go with --segment; a FILE.csv carries them in "
-                         "its consensus_codes and consensus_stage columns.")
+    if file is not None and (codes is not None or stage is not None or values):
+        raise InputError("--codes, --value and --stage go with --segment; a FILE.csv carries "
+                         "them in its consensus_codes and consensus_<dimension> columns.")
+    agreed: dict[str, str] = {}
+    for item in values:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise InputError(f"--value '{item}' is not DIMENSION=VALUE; write it like "
+                             "stage=exchange.")
+        agreed[name.strip()] = value
+    if stage is not None:
+        agreed[STAGE] = stage
     store = open_store(ctx)
     if file is not None:
         r = resolve_csv(store, file)
@@ -171,11 +220,10 @@ def resolve(ctx, file: Path | None, segment: str | None, codes: str | None,
                    f"({r['changed']} changed, {r['unchanged']} unchanged); "
                    f"{r['unfilled']} row(s) left unfilled.")
     elif segment is not None:
-        one = resolve_segment(store, segment, codes=codes, stage=stage)
+        one = resolve_segment(store, segment, codes=codes, values=agreed)
         parts = []
         if one["codes"] is not None:
             parts.append("codes " + (", ".join(one["codes"]) or "none"))
-        if one["stage"] is not None:
-            parts.append(f"stage {one['stage']}")
+        parts += [f"{dim} {value}" for dim, value in one["values"].items()]
         click.echo(f"Recorded the consensus for {one['document']}#{one['index']}: "
                    f"{'; '.join(parts)}.")

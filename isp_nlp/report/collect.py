@@ -13,11 +13,11 @@ import numpy as np
 import pandas as pd
 
 from isp_nlp.agreement.project import annotation_frame, model_pairs, project_agreement
-from isp_nlp.agreement.tables import MODEL_CODER
+from isp_nlp.agreement.tables import MODEL_CODER, dimension_title
 from isp_nlp.analysis.disagreements import project_disagreements
-from isp_nlp.analysis.pathways import project_pathways, segment_labels
-from isp_nlp.errors import IspNlpError
-from isp_nlp.records import AGREEMENT_SOURCES, CODE_DIMENSION, STAGES, TRAINING_SOURCES
+from isp_nlp.analysis.pathways import pathway_dimension, project_pathways, segment_labels
+from isp_nlp.errors import IspNlpError, ProjectError
+from isp_nlp.records import AGREEMENT_SOURCES, CODE_DIMENSION, TRAINING_SOURCES, Dimension
 from isp_nlp.report.html import ReportData, write_report
 from isp_nlp.store.database import Store
 from isp_nlp.store.folder import require_codebook
@@ -26,9 +26,10 @@ EVALUATION_FILE = "evaluation.json"
 
 
 def stage_sequences(store: Store, labels=None) -> dict[str, list[str]]:
-    """Each document's stage labels in interview order: the consensus, else the coders'
-    majority (ties: alphabetically first coder), else model-assisted coders, else the
-    model's suggestion, else '?' (see :func:`isp_nlp.analysis.pathways.segment_labels`)."""
+    """Each document's labels of the pathway dimension (the stage by default) in interview
+    order: the consensus, else the coders' majority (ties: alphabetically first coder),
+    else model-assisted coders, else the model's suggestion, else '?' (see
+    :func:`isp_nlp.analysis.pathways.segment_labels`)."""
 
     labels = segment_labels(store) if labels is None else labels
     return {doc: [s.stage for s in segs] for doc, segs in labels.items()}
@@ -103,8 +104,29 @@ def _certificate_text(cert: dict) -> str:
             f"{cert.get('confidence', 0.9):.0%} confidence; {cert.get('reason', '')})")
 
 
+def _threshold(manifest: dict, dimension: Dimension) -> Any:
+    """The model's abstain threshold on ``dimension`` from its metadata (``thresholds``;
+    an older model's ``<dimension>_threshold``), None when it has none."""
+    thresholds = manifest.get("thresholds")
+    value = thresholds.get(dimension.id) if isinstance(thresholds, dict) else None
+    return manifest.get(f"{dimension.id}_threshold") if value is None else value
+
+
+def _dimension_note(dimension: Dimension, manifest: dict | None) -> str:
+    """One sentence on a dimension's labels, as the codebook describes them, and the
+    model's threshold on it."""
+    values = "; ".join(f"{v.id} ({v.name}{': ' + v.definition if v.definition else ''})"
+                       for v in dimension.values)
+    threshold = None if manifest is None else _threshold(manifest, dimension)
+    below = f" ({float(threshold):.2f})" if isinstance(threshold, int | float) else ""
+    return (f"{dimension.name or dimension.id} labels: {values}; the model abstains below "
+            f"its {dimension_title(dimension)} threshold{below}.")
+
+
 def report_data(store: Store, *, evaluation: dict | None = None, min_run: int = 2):
-    """Everything the HTML report shows, gathered from the project."""
+    """Everything the HTML report shows, gathered from the project: agreement per code and
+    per dimension; value sequences, confusion matrix and pathways of the codebook's
+    pathway dimension only (none, with the reason, without one)."""
 
     codebook = require_codebook(store)
     names = {c.id: c.name for c in codebook.codes}
@@ -118,17 +140,29 @@ def report_data(store: Store, *, evaluation: dict | None = None, min_run: int = 
     freq = (freq.groupby(["code", "code_name", "coder"]).size().reset_index(name="count")
             if len(freq) else pd.DataFrame(columns=["code", "code_name", "coder", "count"]))
     info = store.latest_model()
-    stage_pairs = pd.DataFrame(model_pairs(annotation_frame(store)),
-                               columns=["segment_id", "human", "model"])
+    manifest = info["manifest"] if info is not None else None
+    pathway = codebook.pathway
+    stage_pairs = pd.DataFrame(
+        model_pairs(annotation_frame(store), pathway.id) if pathway is not None else [],
+        columns=["segment_id", "human", "model"])
+    sequence_words = (f"{dimension_title(pathway)} sequences, pathways and "
+                      if pathway is not None else "")
     notes = [
         "The model's agreement is measured on out-of-fold predictions (cross-validation "
         "grouped by transcript): it never scores a transcript it was trained on.",
         "Model-assisted codes from review are excluded from agreement (not independent).",
-        f"Stage labels: {', '.join(STAGES)}; the model abstains below its stage threshold.",
+        *(_dimension_note(d, manifest) for d in codebook.dimensions),
         "Consensus labels (isp-nlp resolve) are not a coder in agreement; they take precedence "
-        "in stage sequences, pathways and the code matrices.",
+        f"in {sequence_words}the code matrices.",
     ]
-    labels = segment_labels(store)
+    labels = segment_labels(store, dimension=pathway)
+    pathways, pathway_problem = None, None
+    try:
+        pathway_dimension(store)
+    except ProjectError as exc:
+        pathway_problem = str(exc)[:1].upper() + str(exc)[1:] + "."
+    else:
+        pathways = project_pathways(store, min_run=min_run, labels=labels)
     by_doc, co = code_matrices(labels)
     problem = None
     if evaluation is None:
@@ -140,7 +174,7 @@ def report_data(store: Store, *, evaluation: dict | None = None, min_run: int = 
         model_info = {"model_id": info["id"], "embedder": m.get("embedder_id"),
                       "trained_on": m.get("n_training_segments"),
                       "code_threshold": m.get("code_threshold"),
-                      "stage_threshold": m.get("stage_threshold"),
+                      **{f"{d.id}_threshold": _threshold(m, d) for d in codebook.dimensions},
                       **{f"certified_{dim}": _certificate_text(cert)
                          for dim, cert in (m.get("certified") or {}).items()
                          if isinstance(cert, dict)},
@@ -156,9 +190,11 @@ def report_data(store: Store, *, evaluation: dict | None = None, min_run: int = 
         agreement=project_agreement(store),
         code_frequencies=freq,
         stage_pairs=stage_pairs,
-        stage_sequences=stage_sequences(store, labels),
+        stage_sequences=stage_sequences(store, labels) if pathway is not None else {},
         notes=notes,
-        pathways=project_pathways(store, min_run=min_run, labels=labels),
+        pathways=pathways,
+        dimension=pathway,
+        pathway_problem=pathway_problem,
         evaluation=evaluation,
         evaluation_problem=problem,
         code_matrix=by_doc,

@@ -14,26 +14,39 @@ import pandas as pd
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from isp_nlp.agreement.groups import ProjectAgreement
+from isp_nlp.agreement.tables import dimension_title
+from isp_nlp.analysis.pathways import default_pathway
 from isp_nlp.errors import IspNlpError
+from isp_nlp.records import Dimension
 from isp_nlp.report import plots, sections
 from isp_nlp.report.reliability_table import reliability_table_context
 from isp_nlp.store.files import atomic_write_text
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 DASH = "—"
-SECTION_TITLES = (
-    "Project summary",
-    "Reliability",
-    "Agreement",
-    "Code frequencies",
-    "Stage confusion matrix",
-    "Learning curve",
-    "Codes by participant",
-    "Code co-occurrence",
-    "Stage sequences",
-    "Pathways",
-    "Unresolved disagreements",
-)
+
+
+def section_titles(dimension: Dimension | None) -> tuple[str, ...]:
+    """The report's section titles; the confusion matrix and the sequences are those of
+    the pathway ``dimension`` (named by it, e.g. "Stage sequences")."""
+    name = (dimension.name or dimension.id) if dimension is not None else ""
+    return (
+        "Project summary",
+        "Reliability",
+        "Agreement",
+        "Code frequencies",
+        f"{name} confusion matrix" if name else "Confusion matrix",
+        "Learning curve",
+        "Codes by participant",
+        "Code co-occurrence",
+        f"{name} sequences" if name else "Value sequences",
+        "Pathways",
+        "Unresolved disagreements",
+    )
+
+
+#: The titles for the default codebook (its pathway dimension is the stage).
+SECTION_TITLES = section_titles(default_pathway())
 FREQUENCY_COLUMNS = ("code", "code_name", "coder", "count")
 STAGE_PAIR_COLUMNS = ("segment_id", "human", "model")
 
@@ -61,6 +74,11 @@ class ReportData:
     notes: list[str] = field(default_factory=list)
     #: :class:`isp_nlp.analysis.pathways.PathwaySummary`, or None when not collected.
     pathways: Any = None
+    #: The pathway dimension ``stage_pairs``, ``stage_sequences`` and ``pathways`` are
+    #: about (the codebook's; the default stage unless given); None when the codebook has
+    #: none, and then ``pathway_problem`` says so in one sentence.
+    dimension: Dimension | None = field(default_factory=default_pathway)
+    pathway_problem: str | None = None
     #: The parsed ``evaluation.json`` (learning curve), or a sentence on why it is unusable.
     evaluation: dict[str, Any] | None = None
     evaluation_problem: str | None = None
@@ -150,16 +168,24 @@ def _frequency_context(frequencies: pd.DataFrame) -> dict[str, Any]:
     return {"headers": ["Code", "Name", *coders], "rows": rows, "chart": chart}
 
 
-def _confusion_context(pairs: pd.DataFrame) -> dict[str, Any]:
+def _order(dimension: Dimension | None) -> tuple[Sequence[str] | None, dict[str, str]]:
+    """A dimension's values in order and their codebook colours."""
+    if dimension is None:
+        return None, {}
+    return dimension.value_ids, {v.id: v.color for v in dimension.values if v.color}
+
+
+def _confusion_context(pairs: pd.DataFrame, dimension: Dimension | None) -> dict[str, Any]:
     usable = pairs.dropna(subset=["human", "model"]) if not pairs.empty else pairs
     if usable.empty:
         return {"chart": None, "n_pairs": 0, "n_agree": 0}
     agree = int((usable["human"].astype(str) == usable["model"].astype(str)).sum())
-    chart = _data_uri(plots.confusion_matrix_chart(usable))
+    chart = _data_uri(plots.confusion_matrix_chart(usable, _order(dimension)[0]))
     return {"chart": chart, "n_pairs": len(usable), "n_agree": agree}
 
 
-def _sequence_context(sequences: Mapping[str, Sequence[str]]) -> dict[str, Any]:
+def _sequence_context(sequences: Mapping[str, Sequence[str]],
+                      dimension: Dimension | None) -> dict[str, Any]:
     if not sequences:
         return {"chart": None, "rows": []}
     rows = [
@@ -167,8 +193,26 @@ def _sequence_context(sequences: Mapping[str, Sequence[str]]) -> dict[str, Any]:
         for doc, seq in sequences.items()
     ]
     has_cells = any(len(seq) for seq in sequences.values())
-    chart = _data_uri(plots.stage_strip_chart(sequences)) if has_cells else None
+    order, colours = _order(dimension)
+    chart = (_data_uri(plots.stage_strip_chart(sequences, order, colours)) if has_cells
+             else None)
     return {"chart": chart, "rows": rows}
+
+
+def _dimension_context(dimension: Dimension | None, problem: str | None) -> dict[str, Any]:
+    """Words for the pathway dimension's sections: its name, its scale and the values
+    outside it; ``problem`` (why there is none) when the codebook has no pathway one."""
+    if dimension is None:
+        return {"name": None, "problem": problem or (
+            "The codebook marks no pathway dimension, so there are no value sequences, "
+            "confusion matrix or pathways.")}
+    skipped = [v for v in dimension.value_ids if v not in dimension.scale]
+    return {"name": dimension.name or dimension.id, "title": dimension_title(dimension),
+            "scale": ", ".join(dimension.scale),
+            "first": dimension.scale[0] if dimension.scale else "",
+            "last": dimension.scale[-1] if dimension.scale else "",
+            "skipped": " or ".join([*(f'"{v}"' for v in skipped), "unknown"]),
+            "problem": None}
 
 
 def _model_rows(info: Mapping[str, Any] | None) -> list[tuple[str, str]] | None:
@@ -218,7 +262,8 @@ def render_report(data: ReportData) -> str:
     ]
     template = template_environment().get_template("report.html.j2")
     return template.render(
-        titles=SECTION_TITLES,
+        titles=section_titles(data.dimension),
+        dim=_dimension_context(data.dimension, data.pathway_problem),
         project_name=data.project_name,
         generated_at=data.generated_at,
         summary=summary,
@@ -229,12 +274,12 @@ def render_report(data: ReportData) -> str:
         code_matrix=sections.matrix_context(data.code_matrix, xlabel="code",
                                             ylabel="participant (document)"),
         cooccurrence=sections.matrix_context(data.cooccurrence, xlabel="code", ylabel="code"),
-        pathways=sections.pathway_context(data.pathways),
+        pathways=sections.pathway_context(data.pathways, data.pathway_problem),
         disagreements=sections.disagreement_context(data.disagreements,
                                                     data.disagreement_problem),
         frequencies=_frequency_context(frequencies),
-        confusion=_confusion_context(stage_pairs),
-        sequences=_sequence_context(data.stage_sequences),
+        confusion=_confusion_context(stage_pairs, data.dimension),
+        sequences=_sequence_context(data.stage_sequences, data.dimension),
         notes=[str(n) for n in data.notes],
     )
 

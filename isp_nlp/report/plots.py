@@ -17,12 +17,15 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+from isp_nlp.codebook.check import stage_dimension
 from isp_nlp.ingest.controls import one_line
-from isp_nlp.records import STAGES
 
 DPI = 100
 MAX_WIDTH_IN = 8.6
 UNKNOWN = "?"
+#: Labels in this order come first (the default codebook's stage values).
+DEFAULT_ORDER = stage_dimension().value_ids
+#: Colours of the default stage values (a codebook value's own ``color`` wins).
 STAGE_COLORS = {
     "push": "#d95f02",
     "push_pull": "#7570b3",
@@ -52,22 +55,29 @@ def _png(fig: Figure) -> bytes:
     return buffer.getvalue()
 
 
-def stage_order(labels: Sequence[str]) -> list[str]:
-    """Known stages in canonical order, then any other labels sorted, ``?`` last."""
+def stage_order(labels: Sequence[str], order: Sequence[str] | None = None) -> list[str]:
+    """Known values in ``order`` (a dimension's values; by default the stages), then any
+    other labels sorted, ``?`` last."""
+    known = list(DEFAULT_ORDER if order is None else order)
     present = set(labels)
-    ordered = [s for s in STAGES if s in present]
-    ordered += sorted(present - set(STAGES) - {UNKNOWN})
+    ordered = [s for s in known if s in present]
+    ordered += sorted(present - set(known) - {UNKNOWN})
     if UNKNOWN in present:
         ordered.append(UNKNOWN)
     return ordered
 
 
-def stage_colors(labels: Sequence[str]) -> dict[str, str]:
-    """A colour for each label: fixed for known stages, cycled for others."""
+def stage_colors(labels: Sequence[str], order: Sequence[str] | None = None,
+                 fixed: Mapping[str, str] | None = None) -> dict[str, str]:
+    """A colour for each label: ``fixed`` (a codebook's value colours) first, then fixed
+    for known stages, cycled for others."""
     colors: dict[str, str] = {}
     extra = 0
-    for label in stage_order(labels):
-        if label in STAGE_COLORS:
+    fixed = fixed or {}
+    for label in stage_order(labels, order):
+        if label in fixed:
+            colors[label] = fixed[label]
+        elif label in STAGE_COLORS:
             colors[label] = STAGE_COLORS[label]
         else:
             colors[label] = EXTRA_COLORS[extra % len(EXTRA_COLORS)]
@@ -102,10 +112,11 @@ def code_frequency_chart(frequencies: pd.DataFrame) -> bytes:
     return _png(fig)
 
 
-def confusion_matrix_chart(pairs: pd.DataFrame) -> bytes:
-    """Human (rows) vs model (columns) stage counts, annotated (columns human, model)."""
+def confusion_matrix_chart(pairs: pd.DataFrame, order: Sequence[str] | None = None) -> bytes:
+    """Human (rows) vs model (columns) counts of a dimension's values (in ``order``),
+    annotated (columns human, model)."""
     data = pairs.dropna(subset=["human", "model"])
-    labels = stage_order([str(v) for v in pd.concat([data["human"], data["model"]])])
+    labels = stage_order([str(v) for v in pd.concat([data["human"], data["model"]])], order)
     table = pd.crosstab(data["human"].astype(str), data["model"].astype(str))
     table = table.reindex(index=labels, columns=labels, fill_value=0)
     side = min(MAX_WIDTH_IN - 2.6, 2.2 + 0.75 * len(labels))
@@ -132,11 +143,13 @@ def confusion_matrix_chart(pairs: pd.DataFrame) -> bytes:
     return _png(fig)
 
 
-def stage_strip_chart(sequences: Mapping[str, Sequence[str]]) -> bytes:
-    """One row per document, one coloured cell per codable segment in order."""
+def stage_strip_chart(sequences: Mapping[str, Sequence[str]], order: Sequence[str] | None = None,
+                      fixed: Mapping[str, str] | None = None) -> bytes:
+    """One row per document, one coloured cell per codable segment in order (values in
+    ``order``, coloured by ``fixed`` where given)."""
     documents = list(sequences)
     all_labels = [str(label) for seq in sequences.values() for label in seq]
-    colors = stage_colors(all_labels or [UNKNOWN])
+    colors = stage_colors(all_labels or [UNKNOWN], order, fixed)
     order = list(colors)
     longest = max((len(seq) for seq in sequences.values()), default=1) or 1
     grid = [

@@ -1,6 +1,7 @@
-"""Template context for the report's reliability table: one row per target (stage, each
-code, all codes pooled) with bootstrap CIs and Landis–Koch bands, humans beside humans
-plus model (formatting only; the numbers come from :mod:`isp_nlp.agreement.groups`)."""
+"""Template context for the report's reliability table: one row per target (each
+dimension such as the stage, each code, all codes pooled) with bootstrap CIs and
+Landis–Koch bands, humans beside humans plus model (formatting only; the numbers come
+from :mod:`isp_nlp.agreement.groups`)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from typing import Any
 
 from isp_nlp.agreement.groups import COMBINED, HUMANS, ProjectAgreement, kappa_means, mean_kappa
 from isp_nlp.agreement.tables import MODEL_HUMAN
-from isp_nlp.records import STAGE_DIMENSION
 from isp_nlp.report import plots
 from isp_nlp.report.sections import (
     DASH,
@@ -24,10 +24,13 @@ from isp_nlp.report.sections import (
 NOTE_CAP = 12
 
 
-def row_title(target: str, names: Mapping[str, str]) -> str:
-    """Short row label: Stage, the code's name (else its id), or All codes (pooled)."""
-    if target == STAGE_DIMENSION:
-        return "Stage"
+def row_title(target: str, names: Mapping[str, str],
+              agreement: ProjectAgreement | None = None) -> str:
+    """Short row label: a dimension's name (Stage), the code's name (else its id), or All
+    codes (pooled)."""
+    dimension = None if agreement is None else agreement.dimension(target)
+    if dimension is not None:
+        return dimension.name or dimension.id
     if target == "overall":
         return "All codes (pooled)"
     return names.get(target, target)
@@ -83,15 +86,16 @@ def reliability_table_context(agreement: ProjectAgreement,
                  "ac1_h": estimate_cell(humans.get("ac1"))}
         has_ci = has_ci or any(c is not None and c["ci"].startswith("[")
                                for c in cells.values())
-        title = row_title(target, names)
+        title = row_title(target, names, agreement)
         for key, label in (("alpha_h", "α humans"), ("alpha_hm", "α humans+model"),
                            ("kappa_h", "κ humans"), ("ac1_h", "AC1 humans")):
             cell = cells[key]
             if cell and cell["note"]:
                 notes.append(f"{title}, {label}: {cell['note']}")
         alpha = humans.get("alpha") or {}
-        rows.append({"target": title, "code": "" if target in (STAGE_DIMENSION, "overall")
-                     else target, "n": str(alpha.get("n_units", 0)),
+        plain = target == "overall" or agreement.dimension(target) is not None
+        rows.append({"target": title, "code": "" if plain else target,
+                     "n": str(alpha.get("n_units", 0)),
                      "percent": percent((humans.get("percent") or {}).get("value")),
                      **cells})
     settings = agreement.settings
@@ -109,6 +113,8 @@ def reliability_table_context(agreement: ProjectAgreement,
         "set_alpha": "; ".join(sets), "notes": list(dict.fromkeys(notes))[:NOTE_CAP],
         "n_notes": len(set(notes)), "has_ci": has_ci, "chart": kappa_chart(agreement),
         "coders": ", ".join(settings.get("coders", [])) or DASH,
+        "dimensions": ", ".join(row_title(t, names, agreement) for t in agreement.targets()
+                                if agreement.dimension(t) is not None),
     }
 
 
@@ -118,6 +124,6 @@ def kappa_chart(agreement: ProjectAgreement) -> str | None:
     usable = means[means[["human_human", "model_human"]].notna().any(axis=1)]
     if not len(usable):
         return None
-    labels = ["Stage" if t == STAGE_DIMENSION else "All codes" if t == "overall" else t
+    labels = ["All codes" if t == "overall" else row_title(t, {}, agreement)
               for t in usable["target"]]
     return data_uri(plots.kappa_comparison_chart(usable.assign(target=labels)))

@@ -12,7 +12,7 @@ import pandas as pd
 from isp_nlp.agreement.groups import ProjectAgreement
 from isp_nlp.agreement.tables import HUMAN_HUMAN, MODEL_HUMAN
 from isp_nlp.analysis.disagreements import format_codes
-from isp_nlp.records import STAGE_DIMENSION
+from isp_nlp.analysis.pathways import with_article
 from isp_nlp.report import plots
 from isp_nlp.report.pathway_diagram import pathway_chart
 
@@ -105,11 +105,16 @@ def _extra_cells(row: Mapping[str, Any], extras: Sequence[str]) -> list[dict[str
 EXTRA_TITLES = {"fleiss_kappa": "Fleiss κ", "gwet_ac1": "Gwet AC1"}
 
 
-def target_title(target: str, names: Mapping[str, str]) -> str:
+def target_title(target: str, names: Mapping[str, str],
+                 agreement: ProjectAgreement | None = None) -> str:
+    """A target's heading: a dimension's name (e.g. Stage), ``Code <id> — <name>`` or the
+    pooled codes."""
     if target == "overall":
         return "All codes (pooled segment × code units)"
-    title = "Stage" if target == STAGE_DIMENSION else f"Code {target}"
-    return title + (f" — {names[target]}" if target in names else "")
+    dimension = None if agreement is None else agreement.dimension(target)
+    if dimension is not None:
+        return dimension.name or dimension.id
+    return f"Code {target}" + (f" — {names[target]}" if target in names else "")
 
 
 def pair_row(row: Mapping[str, Any], extras: Sequence[str]) -> dict[str, Any]:
@@ -131,7 +136,7 @@ def agreement_context(agreement: ProjectAgreement,
         pairs = _records(all_pairs[all_pairs["target"] == target])
         alphas = _records(all_alphas[all_alphas["target"] == target])
         sections.append({
-            "title": target_title(target, names),
+            "title": target_title(target, names, agreement),
             "human": [pair_row(p, pair_extras) for p in pairs if p["kind"] == HUMAN_HUMAN],
             "model": [pair_row(p, pair_extras) for p in pairs if p["kind"] == MODEL_HUMAN],
             "alphas": [{"coders": str(a["coders"]), "n_units": str(int(a["n_units"])),
@@ -218,17 +223,19 @@ def matrix_context(matrix: pd.DataFrame | None, *, xlabel: str, ylabel: str) -> 
             "shape": matrix.shape}
 
 
-def pathway_context(summary) -> dict[str, Any]:
-    """Diagram, per-participant pathways, pathway counts and transitions."""
+def pathway_context(summary, problem: str | None = None) -> dict[str, Any]:
+    """Diagram, per-participant pathways, pathway counts and transitions; ``problem`` says
+    why there are none (such as a codebook without a pathway dimension)."""
 
     if summary is None or not summary.pathways:
         return {"chart": None, "rows": [], "counts": [], "transitions": [], "notes": [],
-                "min_run": None, "message": (
+                "min_run": None, "message": problem or (
                     "No participant has codable segments, so there are no pathways to trace.")}
     staged = any(p.stages for p in summary.pathways)
+    title = summary.title
     message = None if staged else (
-        f"No participant has a stage (push, push/pull or exchange) lasting {summary.min_run} "
-        "or more segments, so there is no pathway diagram.")
+        f"No participant has {with_article(title)} ({', '.join(summary.dimension.scale)}) "
+        f"lasting {summary.min_run} or more segments, so there is no pathway diagram.")
     if staged and len(summary.pathways) == 1:
         message = "Only one participant: the diagram shows a single pathway."
     return {
@@ -247,11 +254,16 @@ def pathway_context(summary) -> dict[str, Any]:
     }
 
 
+def _labels_text(coder: str, v: Any, dimensions: Sequence[str]) -> str:
+    values = "".join(f" | {v.value(d) or DASH}" for d in dimensions)
+    return f"{coder}: {format_codes(v.codes) or DASH}{values}"
+
+
 def disagreement_context(items: Sequence[Any] | None, problem: str | None) -> dict[str, Any]:
     """The first unresolved disagreements (capped) with the total count."""
 
     if problem or items is None:
-        return {"rows": [], "n": 0, "n_all": 0, "cap": DISAGREEMENT_CAP,
+        return {"rows": [], "n": 0, "n_all": 0, "cap": DISAGREEMENT_CAP, "dimensions": [],
                 "message": problem or "Disagreements were not collected for this report."}
     unresolved = [d for d in items if not d.resolved]
     rows = []
@@ -260,10 +272,10 @@ def disagreement_context(items: Sequence[Any] | None, problem: str | None) -> di
         text = s.text if len(s.text) <= 300 else s.text[:299] + "…"
         rows.append({"where": f"{s.document} #{s.index}", "speaker": s.speaker or "",
                      "text": text, "differs": ", ".join(d.differs_on),
-                     "labels": [f"{c}: {format_codes(v.codes) or DASH} | {v.stage or DASH}"
-                                for c, v in d.labels.items()]})
+                     "labels": [_labels_text(c, v, d.dimensions) for c, v in d.labels.items()]})
     message = None if unresolved else (
         "There are no unresolved disagreements: every segment the coders labelled differently "
         "has a consensus, or the coders agree everywhere they overlap.")
     return {"rows": rows, "n": len(unresolved), "n_all": len(items), "cap": DISAGREEMENT_CAP,
-            "message": message}
+            "message": message,
+            "dimensions": list(unresolved[0].dimensions) if unresolved else []}

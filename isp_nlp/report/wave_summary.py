@@ -12,7 +12,8 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from isp_nlp.records import CODE_DIMENSION, STAGE_DIMENSION, Segment, Suggestion
+from isp_nlp.analysis.pathways import default_pathway
+from isp_nlp.records import CODE_DIMENSION, Segment, Suggestion
 from isp_nlp.report.html import format_stage_runs, template_environment
 
 #: The stage sequence shows an abstained segment as this mark.
@@ -49,8 +50,12 @@ def summarise_transcript(
     suggestions: Sequence[Suggestion],
     code_names: Mapping[str, str],
     warnings: Sequence[str] = (),
+    dimension: str | None = None,
 ) -> TranscriptSummary:
-    """Summarise the model's suggestions over ``segments`` (one transcript, in order)."""
+    """Summarise the model's suggestions over ``segments`` (one transcript, in order); the
+    sequence is of ``dimension`` (an id: the codebook's pathway dimension; by default the
+    default codebook's stage)."""
+    dimension = default_pathway().id if dimension is None else dimension
     codable = [s for s in segments if s.codable]
     ids = {s.id for s in codable}
     codes: dict[str, set[str]] = {}
@@ -60,7 +65,7 @@ def summarise_transcript(
             continue
         if s.dimension == CODE_DIMENSION:
             codes.setdefault(s.segment_id, set()).add(s.label)
-        elif s.dimension == STAGE_DIMENSION:
+        elif s.dimension == dimension:
             stage[s.segment_id] = s.label
     counts = Counter(code_names.get(c, c) for labels in codes.values() for c in labels)
     n = len(codable)

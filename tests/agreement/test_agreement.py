@@ -378,8 +378,9 @@ def test_reliability_report_structure_and_pooling() -> None:
     tables = _report_tables()
     options = ReliabilityOptions(n_resamples=100, seed=3)
     data = reliability_report(tables, options=options).to_dict()
-    assert set(data["stage"]) == set(options.metrics)
-    assert data["stage"]["alpha"]["value"] == pytest.approx(_package_alpha(tables["stage"]))
+    assert set(data["dimensions"]["stage"]) == set(options.metrics)
+    assert data["dimensions"]["stage"]["alpha"]["value"] == pytest.approx(
+        _package_alpha(tables["stage"]))
     pooled = pd.concat([tables["c1"], tables["c2"]])  # overall: every (segment, code) unit
     assert data["overall"]["alpha"]["value"] == pytest.approx(coefficient(pooled, "alpha")[0])
     assert data["overall"]["alpha"]["n_units"] == 120
@@ -412,12 +413,12 @@ def test_reliability_report_levels() -> None:
     tables = _report_tables()
     interval = reliability_report(tables, options=ReliabilityOptions(
         level="interval", n_resamples=50, metrics=("alpha",))).to_dict()
-    assert interval["stage"]["alpha"]["value"] is None
-    assert "not a number but interval" in interval["stage"]["alpha"]["note"]
+    assert interval["dimensions"]["stage"]["alpha"]["value"] is None
+    assert "not a number but interval" in interval["dimensions"]["stage"]["alpha"]["note"]
     assert interval["codes"]["c1"]["alpha"]["value"] is not None  # presence 0/1 is numeric
     ordinal = reliability_report(tables, options=ReliabilityOptions(
         level="ordinal", n_resamples=50, metrics=("alpha",))).to_dict()
-    assert "'none' left out" in ordinal["stage"]["alpha"]["note"]
+    assert "'none' left out" in ordinal["dimensions"]["stage"]["alpha"]["note"]
 
 
 def test_csv_annotations_and_overlap_mapping() -> None:
@@ -450,6 +451,12 @@ def test_csv_annotations_and_overlap_mapping() -> None:
 # --------------------------------------------------------------------------- humans vs humans+model
 
 
+def _at(data: dict, keys: tuple[str, ...]) -> dict:
+    for key in keys:
+        data = data[key]
+    return data
+
+
 def test_humans_and_model_match_separate_reports() -> None:
     from isp_nlp.agreement.groups import COMBINED, HUMANS, humans_and_model, mean_kappa
     from isp_nlp.agreement.reliability import ReliabilityOptions, reliability_report
@@ -461,9 +468,9 @@ def test_humans_and_model_match_separate_reports() -> None:
     alone = reliability_report(tables, options=options, coders=["ann", "bob"]).to_dict()
     everyone = reliability_report(tables, options=options).to_dict()
     assert groups.targets() == ["stage", "c1", "c2", "overall"]
-    for target, key in (("stage", "stage"), ("overall", "overall")):
-        assert groups.estimates(HUMANS, target)["alpha"] == alone[key]["alpha"]
-        assert groups.estimates(COMBINED, target)["alpha"] == everyone[key]["alpha"]
+    for target, key in (("stage", ("dimensions", "stage")), ("overall", ("overall",))):
+        assert groups.estimates(HUMANS, target)["alpha"] == _at(alone, key)["alpha"]
+        assert groups.estimates(COMBINED, target)["alpha"] == _at(everyone, key)["alpha"]
     assert groups.estimates(HUMANS, "c1") == alone["codes"]["c1"]
 
     alphas = groups.alphas

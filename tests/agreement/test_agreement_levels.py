@@ -61,7 +61,7 @@ def test_krippendorff_2011_levels(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         krippendorff.alpha(reliability_data=_matrix(), level_of_measurement=level))
     assert data["settings"]["single_label"] is True and data["settings"]["level"] == level
     assert f"agreement on that one variable ({level} level)" in err
-    assert "stage" not in data  # nobody coded a stage: no stage row
+    assert "stage" not in data["dimensions"]  # nobody coded a stage: no stage row
 
 
 def test_krippendorff_2011_ac1(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -104,7 +104,7 @@ def test_interval_on_multi_label_is_refused(tmp_path: Path,
     forced = CliRunner().invoke(cli, ["agreement", str(path), "--single-label"])
     assert forced.exit_code == 2 and "codes, but --single-label needs one value" in forced.stderr
     nominal, _ = _run(str(path), "--metric", "alpha")
-    assert set(nominal["codes"]) == {"1", "2"} and "stage" not in nominal
+    assert set(nominal["codes"]) == {"1", "2"} and "stage" not in nominal["dimensions"]
     assert nominal["settings"]["single_label"] is False
 
 
@@ -124,7 +124,7 @@ def test_text_codes_at_interval_are_refused(tmp_path: Path,
     assert result.exit_code == 2 and "is not one" in result.stderr
     data, _ = _run(str(path), "--metric", "alpha")
     assert data["code"]["alpha"]["value"] == pytest.approx(1.0)
-    assert "stage" in data  # the stage was coded, so it has its row
+    assert "stage" in data["dimensions"]  # the stage was coded, so it has its row
 
 
 def test_mean_pairwise_kappa_is_over_units_both_coded(tmp_path: Path,

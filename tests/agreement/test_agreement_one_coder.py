@@ -125,8 +125,9 @@ def test_two_coders_reliability_is_the_humans_alone(two_coders: Path) -> None:
                              "--format", "json").stdout)
     everyone = json.loads(_run(two_coders, "--metric", "kappa,alpha",
                                "--format", "json").stdout)
-    stage = humans["stage"]
-    assert stage["alpha"]["value"] != pytest.approx(everyone["stage"]["alpha"]["value"])
+    stage = humans["dimensions"]["stage"]
+    assert stage["alpha"]["value"] != pytest.approx(
+        everyone["dimensions"]["stage"]["alpha"]["value"])
     for metric, label in (("kappa", "Cohen's kappa"), ("alpha", "Krippendorff's alpha")):
         est = stage[metric]
         assert ("stage: one label per coder and segment" in text

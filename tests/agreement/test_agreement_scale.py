@@ -288,4 +288,4 @@ def test_report_is_the_same_whatever_jobs_wait(monkeypatch: pytest.MonkeyPatch,
                                progress=lambda done, total: steps.append((done, total)))
     assert alone.to_dict() == held
     assert steps == [(i, 6) for i in range(1, 7)]
-    assert "'none' left out" in held["stage"]["alpha"]["note"]
+    assert "'none' left out" in held["dimensions"]["stage"]["alpha"]["note"]

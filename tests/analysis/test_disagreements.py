@@ -31,12 +31,16 @@ def _seg(i: int) -> Segment:
                    start=0, end=1, text=f"text {i}")
 
 
+def _labels(codes: frozenset[str] | None, stage: str | None) -> CoderLabels:
+    return CoderLabels(codes, {"stage": stage} if stage else {})
+
+
 LABELS = {
-    "s0": {"ann": CoderLabels(F({"a"}), "push"), "bob": CoderLabels(F({"a"}), "push")},
-    "s1": {"ann": CoderLabels(F({"a"}), "push"), "bob": CoderLabels(F({"a", "b"}), "push")},
-    "s2": {"ann": CoderLabels(F(), "push"), "bob": CoderLabels(F(), "exchange")},
-    "s3": {"ann": CoderLabels(F({"b"}), None), "bob": CoderLabels(None, "exchange")},
-    "s4": {"ann": CoderLabels(F({"a"}), "push"), "model": CoderLabels(F({"b"}), "push")},
+    "s0": {"ann": _labels(F({"a"}), "push"), "bob": _labels(F({"a"}), "push")},
+    "s1": {"ann": _labels(F({"a"}), "push"), "bob": _labels(F({"a", "b"}), "push")},
+    "s2": {"ann": _labels(F(), "push"), "bob": _labels(F(), "exchange")},
+    "s3": {"ann": _labels(F({"b"}), None), "bob": _labels(None, "exchange")},
+    "s4": {"ann": _labels(F({"a"}), "push"), "model": _labels(F({"b"}), "push")},
 }
 SEGMENTS = [_seg(i) for i in range(5)]
 
@@ -46,22 +50,22 @@ def test_find_disagreements_per_dimension() -> None:
     assert found == {"s1": ("codes",), "s2": ("stage",), "s4": ("codes",)}
     humans = find_disagreements(SEGMENTS, LABELS, coders=["ann", "bob"])
     assert [d.segment.id for d in humans] == ["s1", "s2"]
-    assert [d.segment.id for d in find_disagreements(SEGMENTS, LABELS, stage_only=True)] == ["s2"]
+    assert [d.segment.id for d in find_disagreements(SEGMENTS, LABELS, dimension="stage")] == ["s2"]
     by_code = find_disagreements(SEGMENTS, LABELS, code="b")
     assert [(d.segment.id, d.differs_on) for d in by_code] == [("s1", ("code b",)),
                                                               ("s4", ("code b",))]
     assert [d.segment.id for d in find_disagreements(SEGMENTS, LABELS, code="a")] == ["s4"]
     assert find_disagreements(SEGMENTS, LABELS, code="c") == []
     with pytest.raises(ValueError):
-        find_disagreements(SEGMENTS, LABELS, code="a", stage_only=True)
+        find_disagreements(SEGMENTS, LABELS, code="a", dimension="stage")
 
 
 def test_resolved_needs_every_differing_dimension() -> None:
-    both = {"s9": {"ann": CoderLabels(F({"a"}), "push"), "bob": CoderLabels(F(), "exchange")}}
+    both = {"s9": {"ann": _labels(F({"a"}), "push"), "bob": _labels(F(), "exchange")}}
     seg = [_seg(9)]
-    partial = find_disagreements(seg, both, consensus={"s9": CoderLabels(F({"a"}), None)})
+    partial = find_disagreements(seg, both, consensus={"s9": _labels(F({"a"}), None)})
     assert partial[0].differs_on == ("codes", "stage") and not partial[0].resolved
-    full = find_disagreements(seg, both, consensus={"s9": CoderLabels(F(), "push")})
+    full = find_disagreements(seg, both, consensus={"s9": _labels(F(), "push")})
     assert full[0].resolved
     assert full[0].to_dict()["consensus"] == {"codes": [], "stage": "push"}
 

@@ -15,7 +15,6 @@ from isp_nlp.analysis.pathways import (
     BACKWARD,
     FORWARD,
     LEAP_FROG,
-    PATHWAY_STAGES,
     code_lifts,
     pathway_of,
     project_pathways,
@@ -25,10 +24,12 @@ from isp_nlp.analysis.pathways import (
     transition_window,
 )
 from isp_nlp.cli import cli as app
+from isp_nlp.codebook.check import stage_dimension
 from isp_nlp.records import Annotation
 from isp_nlp.report.pathway_diagram import pathway_chart
 from isp_nlp.store.folder import open_project
 
+PATHWAY_STAGES = stage_dimension().scale  # push, push_pull, exchange
 
 def test_runs_skip_none_and_unknown_instead_of_breaking() -> None:
     runs = stage_runs(["push", "?", "push", "none", "push_pull", "push_pull", "exchange"])

@@ -36,10 +36,11 @@ def _write(path: Path, rows: list[dict]) -> Path:
 
 def test_project_json_structure(demo_project: Path) -> None:
     data = _json(project=demo_project)
-    assert set(data) == {"settings", "stage", "codes", "overall", "pairs"}
+    assert set(data) == {"settings", "dimensions", "codes", "overall", "pairs"}
     assert data["settings"]["coders"][-1] == "model"
-    assert set(data["stage"]) == {"percent", "kappa", "pi", "fleiss", "alpha", "ac1", "bp"}
-    est = data["stage"]["alpha"]
+    assert set(data["dimensions"]["stage"]) == {"percent", "kappa", "pi", "fleiss", "alpha", "ac1",
+                                              "bp"}
+    est = data["dimensions"]["stage"]["alpha"]
     assert set(est) == {"value", "ci_low", "ci_high", "n_units", "n_coders", "note"}
     assert est["ci_low"] < est["value"] < est["ci_high"] and est["n_coders"] == 3
     assert {"alpha_masi", "alpha_jaccard"} <= set(data["overall"])
@@ -59,16 +60,16 @@ def test_project_options_filter(demo_project: Path) -> None:
     data = _json("--no-model", "--metric", "alpha,ac1", "--label-column", "stage",
                  project=demo_project)
     assert data["settings"]["coders"] == ["ana", "ben"]
-    assert set(data["stage"]) == {"alpha", "ac1"} and data["codes"] == {}
+    assert set(data["dimensions"]["stage"]) == {"alpha", "ac1"} and data["codes"] == {}
     assert data["pairs"] == []  # no pair metric requested
     docs = _json("--by", "document", "--coders", "ana,model", "--metric", "kappa",
                  project=demo_project)
     assert docs["settings"]["by"] == "document"
     assert [(p["coder_a"], p["coder_b"]) for p in docs["pairs"]][0] == ("ana", "model")
-    assert docs["stage"]["kappa"]["n_coders"] == 2
+    assert docs["dimensions"]["stage"]["kappa"]["n_coders"] == 2
     ordinal = _json("--label-column", "stage", "--level", "ordinal", "--metric", "alpha",
                     project=demo_project)
-    assert "'none' left out" in ordinal["stage"]["alpha"]["note"]
+    assert "'none' left out" in ordinal["dimensions"]["stage"]["alpha"]["note"]
 
 
 def test_table_and_csv_output(demo_project: Path) -> None:
@@ -94,7 +95,7 @@ def test_file_mode_without_project(tmp_path: Path) -> None:
     data = _json(str(path), project=tmp_path / "no-project")
     assert data["codes"]["x"]["kappa"]["value"] == pytest.approx(0.4)
     assert data["codes"]["x"]["percent"]["value"] == pytest.approx(0.7)
-    assert data["stage"]["kappa"]["value"] == pytest.approx(0.4)
+    assert data["dimensions"]["stage"]["kappa"]["value"] == pytest.approx(0.4)
     assert data["codes"]["x"]["kappa"]["n_units"] == 50
     by_doc = _json(str(path), "--by", "document", project=tmp_path / "no-project")
     assert by_doc["codes"]["x"]["kappa"]["value"] == pytest.approx(0.4)
@@ -174,7 +175,8 @@ def test_project_mode_matches_the_report(demo_project: Path) -> None:
     humans = _json("--no-model", project=demo_project)
     assert report.settings["coders"] == humans["settings"]["coders"] == ["ana", "ben"]
     for metric in ("percent", "kappa", "fleiss", "alpha", "ac1"):
-        assert report.estimates("humans+model", "stage")[metric] == everyone["stage"][metric]
+        assert (report.estimates("humans+model", "stage")[metric]
+                == everyone["dimensions"]["stage"][metric])
         assert report.estimates("humans", "overall")[metric] == humans["overall"][metric]
     code = next(iter(everyone["codes"]))
     assert report.estimates("humans", code) == {

@@ -271,8 +271,9 @@ def test_new_sections_render_with_data(full_data: ReportData) -> None:
     from isp_nlp.records import Segment
 
     seg = Segment("s1", "P1 <x>", 3, 3, "turn", "P1", 0, 5, "We <b>co-designed</b> it.")
-    items = find_disagreements([seg], {"s1": {"ann": CoderLabels(frozenset({"c1"}), "push"),
-                                              "bob": CoderLabels(frozenset(), "exchange")}})
+    items = find_disagreements([seg], {"s1": {
+        "ann": CoderLabels(frozenset({"c1"}), {"stage": "push"}),
+        "bob": CoderLabels(frozenset(), {"stage": "exchange"})}})
     matrix = pd.DataFrame([[2, 0], [1, 3]], index=["P1", "P2"], columns=["c1", "c2"])
     data = ReportData(**{**full_data.__dict__,
                          "pathways": _summary(),
