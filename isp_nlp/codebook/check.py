@@ -245,7 +245,20 @@ def check_codebook(
         _check_stages(ck, data["stage"])
     if data.get("dimensions") is not None:
         _check_dimensions(ck, data["dimensions"])
+        _check_names_apart(ck, codes, data["dimensions"])
     return ck.problems
+
+
+def _check_names_apart(ck: _Checker, codes: Any, dims: Any) -> None:
+    """A code may not take a dimension's id: agreement tables and CSV columns name both."""
+    if not isinstance(codes, list) or not isinstance(dims, list):
+        return
+    dim_ids = {d.get("id") for d in dims if isinstance(d, Mapping)}
+    for i, entry in enumerate(codes):
+        if isinstance(entry, Mapping) and isinstance(entry.get("id"), str) \
+                and entry["id"].strip() in dim_ids:
+            ck.add(f"code '{entry['id'].strip()}' ({ck.at(f'codes[{i}]')}) has the id of a "
+                   "dimension; tables and CSV columns name both, so rename one of them")
 
 
 def _check_codes(ck: _Checker, codes: list[Any]) -> None:

@@ -17,7 +17,7 @@ from sklearn.metrics import cohen_kappa_score
 
 from isp_nlp.cli import cli
 from isp_nlp.store.folder import open_project
-from tests.agreement.dimension_project import PHASES, VALENCES, build
+from tests.builders.dimension_project import PHASES, VALENCES, build
 
 FAST = ("--resamples", "50", "--seed", "1")
 

@@ -16,7 +16,7 @@ from isp_nlp.analysis.pathways import project_pathways, summarize_pathways
 from isp_nlp.cli import cli
 from isp_nlp.codebook.load import codebook_from_dict
 from isp_nlp.store.folder import open_project
-from tests.agreement.dimension_project import CODEBOOK, FLAT, build
+from tests.builders.dimension_project import CODEBOOK, FLAT, build
 
 
 @pytest.fixture(scope="module")

@@ -261,3 +261,10 @@ def test_a_scheme_of_dimensions_alone_needs_no_codes() -> None:
     assert codebook_from_dict(codebook_to_dict(book)) == book
     assert check_codebook({"codes": []})[0].startswith("the `codes:` list is empty")
     assert check_codebook({"dimensions": []})[0].startswith("there is no `codes:` list")
+
+
+def test_a_code_may_not_take_a_dimensions_id() -> None:
+    problems = check_codebook({"codes": [{"id": "phase", "name": "Phase talk"}],
+                               "dimensions": [{"id": "phase", "values": ["a", "b"]}]})
+    assert problems == ["code 'phase' (codes[0]) has the id of a dimension; tables and CSV "
+                        "columns name both, so rename one of them"]
