@@ -1,0 +1,1 @@
+"""Tests of isp_nlp.interchange: REFI-QDA, excerpt sheets, pseudonymisation, offsets."""
