@@ -10,7 +10,8 @@ from pathlib import Path
 from isp_nlp.agreement.project import project_agreement
 from isp_nlp.errors import ProjectError
 from isp_nlp.pipeline import embed_project, project_embedder, suggest_project, train_project
-from isp_nlp.project import import_codes, ingest_files, load_project_codebook
+from isp_nlp.project import dimensions_text, import_codes, ingest_files, load_project_codebook
+from isp_nlp.records import CODE_DIMENSION, Codebook
 from isp_nlp.report.collect import write_project_report
 from isp_nlp.review.run import review_project
 from isp_nlp.store.database import Store, project_db
@@ -49,15 +50,23 @@ def _fresh_project_dir(out: Path) -> None:
     shutil.rmtree(out / "models", ignore_errors=True)
 
 
-def _write_evaluation(store: Store, coded: Path, out: Path, codebook: Path) -> dict:
-    """A small learning curve for the stage label (grouped 5-fold CV on the seed
-    codes), saved as ``evaluation.json`` so the report can plot it."""
+def evaluated_dimension(codebook: Codebook) -> str:
+    """The label the demo's learning curve is for: the pathway dimension's id, else the
+    first dimension's, else the codes."""
+    dim = codebook.pathway or next(iter(codebook.dimensions), None)
+    return dim.id if dim is not None else CODE_DIMENSION
+
+
+def _write_evaluation(store: Store, coded: Path, out: Path, codebook: Path,
+                      label: str) -> dict:
+    """A small learning curve for ``label`` (a dimension's id; grouped 5-fold CV on the
+    seed codes), saved as ``evaluation.json`` so the report can plot it."""
     result = evaluate_files(
         None, None, coded=coded, embedder=project_embedder(store),
         cache=store.embedding_cache(),
-        config=StudyConfig(seed_per_label=[4, 8, None], repeats=2, label_column="stage",
+        config=StudyConfig(seed_per_label=[4, 8, None], repeats=2, label_column=label,
                            folds=5),
-        codebook=codebook,  # the stage prior, as `train` ships it
+        codebook=codebook,  # the dimension's prior, as `train` ships it
     )
     (out / "evaluation.json").write_text(json.dumps(result, indent=2, default=str),
                                          encoding="utf-8")
@@ -83,7 +92,7 @@ def run_demo(out: str | Path, *, corpus: str | Path | None = None, embedder: str
         store.set_setting("demo", "1")
         echo(f"[1/8] project: {out}")
         cb = load_project_codebook(store, corpus / "codebook.yaml").codebook
-        echo(f"[2/8] codebook: {len(cb.codes)} codes, stages {', '.join(cb.stage_ids)}")
+        echo(f"[2/8] codebook: {len(cb.codes)} codes; {dimensions_text(cb)}")
         done = ingest_files(store, transcripts, skip_speakers=("Interviewer",))
         echo(f"[3/8] ingested {len(done)} transcripts: "
              f"{sum(o.n_codable for o in done)} codable segments")
@@ -95,19 +104,26 @@ def run_demo(out: str | Path, *, corpus: str | Path | None = None, embedder: str
         t = train_project(store, progress=False)
         echo(f"[6/8] trained {t['model_id']} on {t['segments']} seed segments")
         s = suggest_project(store)
-        echo(f"[6/8] suggestions for {s['segments']} uncoded segments "
-             f"(stage abstained on {s['stage_abstained']})")
+        abstained = s.get("abstained", {})
+        left_open = "; ".join(f"{d.name} left open on {abstained[d.id]}"
+                              for d in cb.dimensions if d.id in abstained)
+        echo(f"[6/8] suggestions for {s['segments']} uncoded segments"
+             + (f" ({left_open})" if left_open else ""))
         summary = review_project(store, DEMO_CODER, script=DEMO_SCRIPT)
         echo(f"[7/8] scripted review by {DEMO_CODER}: {summary}")
-        ev = _write_evaluation(store, corpus / "seed_codes.csv", out, corpus / "codebook.yaml")
+        label = evaluated_dimension(cb)
+        named = cb.dimension(label)
+        ev = _write_evaluation(store, corpus / "seed_codes.csv", out, corpus / "codebook.yaml",
+                               label)
         model_k = ev["model_human"]["mean_kappa"]
         human_k = ev["human_human"]["mean_pairwise_kappa"]
-        echo(f"      stage suggester, 5-fold CV on the seed codes: kappa {model_k:.3f} "
-             f"vs the coders' {human_k:.3f} (evaluation.json)")
+        echo(f"      {named.name if named else 'code'} suggester, 5-fold CV on the seed "
+             f"codes: kappa {model_k:.3f} vs the coders' {human_k:.3f} (evaluation.json)")
         rep = project_agreement(store)
-        stage = rep.alphas[rep.alphas["target"] == "stage"]
-        for row in stage.itertuples():
-            echo(f"      stage alpha ({row.coders}): {row.alpha:.3f} on {row.n_units} segments")
+        for dim in cb.dimensions:
+            for row in rep.alphas[rep.alphas["target"] == dim.id].itertuples():
+                echo(f"      {dim.name} alpha ({row.coders}): {row.alpha:.3f} on "
+                     f"{row.n_units} segments")
         path = write_project_report(store, out / "report.html")
         echo("[8/8] report written")
     return path

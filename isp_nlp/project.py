@@ -24,7 +24,7 @@ from isp_nlp.interchange.refi_codebook import (
     read_refi_codebook,
     write_qdc,
 )
-from isp_nlp.records import PROVENANCES, Codebook, Segment, Transcript
+from isp_nlp.records import PROVENANCES, Codebook, Dimension, Segment, Transcript
 from isp_nlp.store.database import Store
 from isp_nlp.store.files import atomic_path
 from isp_nlp.store.folder import DEFAULT_EMBEDDER, require_codebook
@@ -140,6 +140,26 @@ def load_project_codebook(store: Store, path: str | Path) -> CodebookImport:
     loaded = read_codebook_file(path)
     store.save_codebook(loaded.codebook, source=str(path))
     return loaded
+
+
+def dimension_text(dimension: Dimension) -> str:
+    """``Phase (early < middle < late)``: a dimension by name with its value ids, ``<``
+    between those on its order and values outside the order after ``;``."""
+    if dimension.ordered:
+        scale = dimension.scale
+        rest = [v for v in dimension.value_ids if v not in scale]
+        values = " < ".join(scale) + ("; " + ", ".join(rest) if rest else "")
+    else:
+        values = ", ".join(dimension.value_ids)
+    return f"{dimension.name or dimension.id} ({values})"
+
+
+def dimensions_text(codebook: Codebook) -> str:
+    """``dimensions: Phase (early < middle < late), Valence (positive, negative)``, or
+    ``no single-choice dimensions``."""
+    if not codebook.dimensions:
+        return "no single-choice dimensions"
+    return "dimensions: " + ", ".join(dimension_text(d) for d in codebook.dimensions)
 
 
 def export_project_codebook(store: Store, out: str | Path) -> Codebook:

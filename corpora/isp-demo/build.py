@@ -86,7 +86,8 @@ def load_codebook(path: Path) -> tuple[set[str], set[str]]:
     codes = data["codes"]
     parents = {c["parent"] for c in codes if c.get("parent")}
     leaves = {c["id"] for c in codes if c.get("parent") and c["id"] not in parents}
-    stages = {s["id"] for s in data["stage"]}
+    stage = next(d for d in data["dimensions"] if d["id"] == "stage")
+    stages = {v["id"] for v in stage["values"]}
     return leaves, stages
 
 

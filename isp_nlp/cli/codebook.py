@@ -8,7 +8,13 @@ import click
 
 from isp_nlp.cli.common import open_store
 from isp_nlp.ingest.controls import one_line
-from isp_nlp.project import export_project_codebook, load_project_codebook, read_codebook_file
+from isp_nlp.project import (
+    dimension_text,
+    dimensions_text,
+    export_project_codebook,
+    load_project_codebook,
+    read_codebook_file,
+)
 from isp_nlp.store.files import check_output
 from isp_nlp.store.folder import require_codebook
 
@@ -21,13 +27,14 @@ def codebook() -> None:
 @codebook.command("check")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 def codebook_check(file: Path) -> None:
-    """Validate a codebook file (YAML/JSON or REFI-QDA): duplicate ids, unknown parents, cycles."""
+    """Validate a codebook file (YAML/JSON or REFI-QDA): duplicate ids, unknown parents,
+    cycles, dimensions; prints the dimensions by name with their values."""
 
     loaded = read_codebook_file(file)
     for warning in loaded.warnings:
         click.echo(f"Warning: {warning}", err=True)
     cb = loaded.codebook
-    click.echo(f"{file}: OK — {len(cb.codes)} codes, stages {', '.join(cb.stage_ids)}")
+    click.echo(one_line(f"{file}: OK — {len(cb.codes)} codes; {dimensions_text(cb)}"))
 
 
 @codebook.command("load")
@@ -40,19 +47,25 @@ def codebook_load(ctx, file: Path) -> None:
     for warning in loaded.warnings:
         click.echo(f"Warning: {warning}", err=True)
     cb = loaded.codebook
-    click.echo(f"Loaded codebook '{cb.name}': {len(cb.codes)} codes, {len(cb.stages)} stages")
+    click.echo(one_line(f"Loaded codebook '{cb.name}': {len(cb.codes)} codes; "
+                        f"{dimensions_text(cb)}"))
 
 
 @codebook.command("show")
 @click.pass_context
 def codebook_show(ctx) -> None:
-    """Print the project's codebook as a tree."""
+    """Print the project's codebook as a tree, then each single-choice dimension with its
+    values (in order, when ordered)."""
     cb = require_codebook(open_store(ctx))
     depth: dict[str, int] = {}
     for code in cb.codes:
         depth[code.id] = depth.get(code.parent, -1) + 1 if code.parent else 0
         click.echo(f"{'  ' * depth[code.id]}{one_line(code.id)}  ({one_line(code.name)})")
-    click.echo("stage: " + ", ".join(cb.stage_ids))
+    for dim in cb.dimensions:
+        flags = "".join(f", {f}" for f, on in (("pathway", dim.pathway),) if on)
+        click.echo(one_line(f"dimension {dim.id}{flags}: {dimension_text(dim)}"))
+    if not cb.dimensions:
+        click.echo("no single-choice dimensions")
 
 
 @codebook.command("export")
@@ -64,5 +77,4 @@ def codebook_export(ctx, out: Path) -> None:
 
     check_output(out, "--out")
     cb = export_project_codebook(open_store(ctx), out)
-    click.echo(f"Wrote {out}: {len(cb.codes)} codes and a 'Stage' code with "
-               f"{len(cb.stages)} stages")
+    click.echo(one_line(f"Wrote {out}: {len(cb.codes)} codes; {dimensions_text(cb)}"))

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import click
 
 from isp_nlp.cli.common import InputError, open_store
+from isp_nlp.ingest.controls import one_line
 from isp_nlp.interchange.offsets import TOOL_UNITS, UNITS
-from isp_nlp.project import export_project_codebook
+from isp_nlp.project import dimensions_text, export_project_codebook
 
 FORMATS = ("qdpx", "qdc")
 
@@ -41,8 +43,9 @@ def export(ctx, fmt: str | None, out: Path, include_suggestions: bool,
     """Export for NVivo, ATLAS.ti, MAXQDA, QualCoder (REFI-QDA).
 
     `--format qdpx` writes a project archive: every transcript as UTF-8 text,
-    every coder as a user, the codebook (with a "Stage" code holding the stages,
-    when it has any), and every coded span and labelled annotation as a coding
+    every coder as a user, the codebook (each single-choice dimension as a
+    non-codable code, named by the dimension, holding its values), and every
+    coded span and labelled annotation as a coding
     whose selection says its provenance (human, assisted, blind, consensus,
     model). Positions are in the units the target tool reads (`--for`,
     `--positions`). Beside it goes isp-nlp's own state, so importing the file
@@ -70,16 +73,18 @@ def export(ctx, fmt: str | None, out: Path, include_suggestions: bool,
             raise InputError("--include-suggestions applies to --format qdpx only; a .qdc "
                              "holds the codebook alone")
         cb = export_project_codebook(open_store(ctx), check_out_path(out, ".qdc"))
-        click.echo(f"Wrote {out}: {len(cb.codes)} codes and a 'Stage' code with "
-                   f"{len(cb.stages)} stages")
+        click.echo(one_line(f"Wrote {out}: {len(cb.codes)} codes; {dimensions_text(cb)}"))
         return
     r = write_qdpx(open_store(ctx), out, include_suggestions=include_suggestions,
                    pseudonymised_only=pseudonymised_only, key=key_path, tool=tool,
                    positions=positions)
     by = ", ".join(f"{p} {n}" for p, n in r.codings.items()) or "none"
     click.echo(f"Wrote {r.path} ({r.size:,} bytes)")
-    click.echo(f"  {r.sources} transcripts, {r.users} users, {r.codes} codes + {r.stages} "
-               f"stages, {r.selections} selections")
+    dims = "".join(f" + {name} ({n} values)" for name, n in r.dimensions)
+    click.echo(textwrap.fill(one_line(f"{r.sources} transcripts, {r.users} users, {r.codes} "
+                                      f"codes{dims}, {r.selections} selections"),
+                             80, initial_indent="  ", subsequent_indent="    ",
+                             break_on_hyphens=False, break_long_words=False))
     click.echo(f"  {sum(r.codings.values())} codings ({by})")
     unit = "UTF-16 code units" if r.positions == "utf16" else "code points"
     click.echo(f"  positions in {unit}: {r.positions_why} (change: --for, --positions)")

@@ -27,7 +27,7 @@ from isp_nlp.suggest.trust import trust_lines
               help="Speakers kept as context but not coded, e.g. Interviewer.")
 def precode(wave_dir: Path, source: Path, out_dir: Path, unit: str, max_chars: int,
             skip_speakers: str) -> None:
-    """Ingest every transcript in WAVE_DIR, suggest codes and stages with the seed
+    """Ingest every transcript in WAVE_DIR, suggest codes and dimension values with the seed
     project's model, and write OUT/summary.html, OUT/suggestions.csv and OUT/wave.qdpx,
     each opening with whether to trust the model (certified or not, seed size, kappa).
 
@@ -49,11 +49,11 @@ def precode(wave_dir: Path, source: Path, out_dir: Path, unit: str, max_chars: i
     for t in outcome.transcripts:
         for warning in t.warnings:
             _say(f"Warning: {one_line(t.name)}: {one_line(warning)}", err=True)
-        open_share = "—" if t.stage_abstained_share is None else \
-            f"{t.stage_abstained_share:.0%}"
+        left_open = "".join(
+            f", {one_line(name)} left open on {'—' if share is None else f'{share:.0%}'}"
+            for name, share in outcome.left_open.get(t.document, ()))
         _say(f"pre-coded  {one_line(t.name)}: {t.codable} codable segments, "
-             f"{sum(n for _, n in t.code_counts)} code suggestions, stage left open on "
-             f"{open_share}")
+             f"{sum(n for _, n in t.code_counts)} code suggestions{left_open}")
     for f in outcome.failed:
         _say(f"   skipped  {one_line(f.path)}: {one_line(f.reason)}", err=True)
     _say(f"Pre-coded {len(outcome.transcripts)} transcripts with model {outcome.model_id} "

@@ -1,18 +1,18 @@
-"""Codes named by a spreadsheet export, resolved against (or added to) the codebook."""
+"""Codes named by a spreadsheet export, resolved against (or added to) the codebook.
+
+A path whose first element is a single-choice dimension's id or name (any case, or
+its plural: ``Phase\\Early``, ``phases: early``) names a value of that dimension; so
+does a lone value name that no code has and only one dimension holds. Every other path
+names a code of the hierarchy.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from isp_nlp.codebook.check import normalise_stage
+from isp_nlp.codebook.check import is_value, normalise_value
 from isp_nlp.interchange.refi_codebook import slug
-from isp_nlp.records import (
-    CODE_DIMENSION,
-    STAGE_DIMENSION,
-    STAGES,
-    Code,
-    Codebook,
-)
+from isp_nlp.records import CODE_DIMENSION, Code, Codebook, Dimension
 
 
 @dataclass
@@ -31,7 +31,8 @@ class CodeResolver:
         self.codes = list(self.codebook.codes)
         for c in self.codes:
             self._kids.setdefault(c.parent, []).append(c)
-        self._ids = {c.id for c in self.codes} | set(STAGES)
+        self._ids = {c.id for c in self.codes} | {
+            v for d in self.codebook.dimensions for v in d.value_ids}
 
     def known_names(self, sep: str) -> frozenset[str]:
         """Casefolded names and ``sep``-joined paths, to split cells listing several codes."""
@@ -52,21 +53,34 @@ class CodeResolver:
         return (next((c for c in kids if c.name.strip().casefold() == key), None)
                 or next((c for c in kids if c.id == sid), None))
 
-    def _stage(self, path: tuple[str, ...]) -> str | None:
-        """A stage id for ``Stage\\Push``/``Stage: Push``, or a lone stage name no code has."""
-        last = normalise_stage(path[-1])
-        if last not in STAGES:
-            return None
+    def _named(self, head: str) -> Dimension | None:
+        """The dimension ``head`` names (its id or name, any case, or their plural)."""
+        key = head.strip().casefold()
+        for dim in self.codebook.dimensions:
+            names = {dim.id.casefold(), dim.name.strip().casefold()}
+            if key in names or key in {n + "s" for n in names}:
+                return dim
+        return None
+
+    def _value(self, path: tuple[str, ...]) -> tuple[str, str] | None:
+        """(dimension id, value id) for ``Phase\\Early``/``Phase: Early``, or for a lone
+        value name that no code has and only one dimension holds."""
         if len(path) >= 2:
-            return last if path[0].strip().casefold() in ("stage", "stages") else None
+            dim = self._named(path[0])
+            if dim is None or not is_value(dim, path[-1]):
+                return None
+            return dim.id, str(normalise_value(dim, path[-1]))
         lone = path[0].strip().casefold()
-        return None if any(c.name.strip().casefold() == lone for c in self.codes) else last
+        if any(c.name.strip().casefold() == lone for c in self.codes):
+            return None
+        hits = [d for d in self.codebook.dimensions if is_value(d, path[0])]
+        return (hits[0].id, str(normalise_value(hits[0], path[0]))) if len(hits) == 1 else None
 
     def resolve(self, path: tuple[str, ...]) -> tuple[str, str] | None:
         """(dimension, code id) of ``path``, or None when the codebook lacks it."""
-        stage = self._stage(path)
-        if stage is not None:
-            return STAGE_DIMENSION, stage
+        value = self._value(path)
+        if value is not None:
+            return value
         parent: str | None = None
         node = None
         for name in path:

@@ -10,7 +10,11 @@ stored as an exact coding and placed on the segments
 
 Documents the project lacks are refused, or, with ``reconstruct_documents``, built
 from their excerpts (in range/paragraph order, one paragraph each). Codes the
-codebook lacks are refused, or, with ``add_codes``, added under their parents.
+codebook lacks are refused, or, with ``add_codes``, added under their parents. A code path
+that starts with a single-choice dimension's id or name (``Phase\\Early``) codes that
+dimension (:mod:`isp_nlp.interchange.excerpt_codes`). A project without a codebook gets
+one built from the file's codes (``add_codes``); a ``Stage\\Push`` path there is read, as
+it always was, as the default stage dimension, which that codebook then holds.
 Everything is written in one transaction: all of it or nothing.
 """
 
@@ -308,11 +312,13 @@ def import_excerpts(
     path = Path(path)
     name = path.name
     codebook = store.codebook()
+    fresh = codebook is None
     if codebook is None:
         if not add_codes:
             raise ProjectError(f"{name}: the project has no codebook to resolve the excerpts' "
                                "codes against; load one with `isp-nlp codebook load FILE`, or "
                                "pass --add-codes to build it from the file's codes.")
+        # a file's "Stage\Push" paths are the default stage dimension (legacy data)
         codebook = Codebook(name=path.stem, codes=(), dimensions=(stage_dimension(),))
     resolver = CodeResolver(codebook, add=add_codes)
     known = frozenset().union(*(resolver.known_names(sep) for sep in (": ", "::", "\\")))
@@ -347,9 +353,12 @@ def import_excerpts(
         if rebuilt:
             store.add_transcripts([(t, segment_transcript(t, unit="turn"), "turn")
                                    for t in rebuilt])
-        if resolver.added:
-            store.save_codebook(Codebook(name=codebook.name, codes=tuple(resolver.codes),
-                                         dimensions=codebook.dimensions), source=str(path))
+        if resolver.added or fresh:
+            used = {dim for dim, _ in resolved.values()}
+            store.save_codebook(Codebook(
+                name=codebook.name, codes=tuple(resolver.codes),
+                dimensions=tuple(d for d in codebook.dimensions if not fresh or d.id in used)),
+                source=str(path))
         texts = store.transcript_texts()
         codings = _locate(rows, matched, texts, coders, resolved, name, warnings)
         store.add_coders([Coder(name=c) for c in sorted(set(coders.values()))])

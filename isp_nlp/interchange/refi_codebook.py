@@ -6,12 +6,18 @@ Mapping onto :class:`~isp_nlp.records.Codebook`:
   a clash is resolved by prefixing the parent's id, then by a number suffix.
   Ids are readable and, since they depend only on names and nesting, stable.
 - ``<Description>`` -> ``definition``; ``color`` -> ``Code.color``; parent from nesting.
-- a top-level code named "Stage" whose children are stage names (``push``, ``Push-pull``,
-  ...; any case) becomes the stage dimension; missing stages take the defaults. A
-  codebook without such a tree has no stage dimension (no stages are made up).
+- single-choice dimensions: a top-level code named "Stage" whose children are stage
+  names (``push``, ``Push-pull``, ...; any case) becomes the default stage dimension
+  (:func:`isp_nlp.codebook.check.stage_dimension`; missing stages take the defaults, the
+  tool's GUIDs are kept). Every other tree stays codes: REFI-QDA has no single-choice
+  dimensions, so a dimension of our own export comes back as a dimension only through
+  isp-nlp's state member (:mod:`isp_nlp.interchange.refi_state`); without it, its
+  parent and values are read as ordinary codes. A codebook without such a tree has no
+  dimension (none is made up).
 - writing: GUIDs are uuid5 over a fixed namespace and the code id, so two exports of
-  the same codebook are identical; the stages, when the codebook has any, go under a
-  non-codable "Stage" parent (a codebook without stages gets no "Stage" tree).
+  the same codebook are identical (a GUID a QDA tool gave is kept). Each dimension goes
+  under a non-codable parent code named by the dimension's name, one codable child per
+  value (:func:`dimension_guid`); a codebook without dimensions gets no such tree.
 
 XML is parsed incrementally with the caps of :mod:`isp_nlp.ingest.safe_xml` (no
 DTDs, no entities, element count and depth capped); sizes are checked before reading: a
@@ -37,20 +43,21 @@ from isp_nlp.codebook.check import (
     DEFAULT_STAGES,
     MAX_CODE_DEPTH,
     MAX_CODES,
-    normalise_stage,
+    normalise_value,
     stage_dimension,
 )
 from isp_nlp.codebook.load import MAX_CODEBOOK_BYTES
 from isp_nlp.errors import InputFileError
 from isp_nlp.ingest.safe_xml import parse_capped
 from isp_nlp.ingest.safe_zip import SafeArchive, describe_bytes, open_archive
-from isp_nlp.records import CODE_DIMENSION, STAGE_DIMENSION, STAGES, Code, Codebook
+from isp_nlp.records import CODE_DIMENSION, STAGES, Code, Codebook, Dimension
 from isp_nlp.store.files import atomic_write_bytes, read_regular
 
 CODEBOOK_NS = "urn:QDA-XML:codebook:1.0"
 PROJECT_NS = "urn:QDA-XML:project:1.0"
 NAMESPACES = (CODEBOOK_NS, PROJECT_NS)
 SUFFIXES = (".qdc", ".qde", ".qdpx")
+#: The name of a foreign tool's top-level tree read as the default stage dimension.
 STAGE_PARENT = "Stage"
 #: Fixed namespace of the uuid5 GUIDs we write (never change it: GUIDs must stay stable).
 GUID_NAMESPACE = uuid.UUID("6f1d4c1e-8a51-5b0e-9a47-2f0c3d1b7e55")
@@ -59,10 +66,13 @@ GUID_NAMESPACE = uuid.UUID("6f1d4c1e-8a51-5b0e-9a47-2f0c3d1b7e55")
 #: and the raw bytes plus the parsed tree at that size stay under 1.5 GB.
 MAX_QDE_BYTES = 256 * 1024**2
 _CHUNK = 1024 * 1024
+_DEFAULT_STAGE = stage_dimension()
 _DEFAULT_STAGE_BY_ID = {s.id: s for s in DEFAULT_STAGES}
-#: The GUIDs our export gives the stages (see :func:`code_guid`), so a stage renamed in the
-#: codebook ("No stage evident") is still recognised when the file is read back.
-_STAGE_BY_GUID = {str(uuid.uuid5(GUID_NAMESPACE, f"stage:{s}")): s for s in STAGES}
+#: The GUIDs our export gives the default stage dimension's values (see :func:`code_guid`),
+#: so a stage renamed in the codebook ("No stage evident") is still recognised when the
+#: file is read back without its state.
+_STAGE_BY_GUID = {str(uuid.uuid5(GUID_NAMESPACE, f"{_DEFAULT_STAGE.id}:{s}")): s
+                  for s in _DEFAULT_STAGE.value_ids}
 
 
 @dataclass(frozen=True)
@@ -233,7 +243,7 @@ def _description(element: ET.Element) -> str:
 
 def _stage_id(element: ET.Element) -> str | None:
     """A stage code's id: from its name, else from the GUID our export gives that stage."""
-    sid = normalise_stage(element.get("name"))
+    sid = normalise_value(_DEFAULT_STAGE, element.get("name"))
     if sid in STAGES:
         return sid
     return _STAGE_BY_GUID.get((element.get("guid") or "").strip("{} ").lower(), sid)
@@ -252,18 +262,26 @@ def _stage_children(element: ET.Element) -> list[ET.Element] | None:
     return kids
 
 
-def _stages(kids: list[ET.Element], guids: dict[str, tuple[str, str]]) -> tuple[Code, ...]:
+def _stage_tree(parent: ET.Element, kids: list[ET.Element],
+                guids: dict[str, tuple[str, str]]) -> Dimension:
+    """The default stage dimension from a foreign "Stage" tree: its values named, described
+    and coloured as the tool has them, with the tool's GUIDs (kept for the way back)."""
     by_id: dict[str, Code] = {}
     for kid in kids:
         sid = str(_stage_id(kid))
-        if kid.get("guid"):
-            guids[str(kid.get("guid")).strip()] = (STAGE_DIMENSION, sid)
+        guid = (kid.get("guid") or "").strip()
+        if guid:
+            guids[guid] = (_DEFAULT_STAGE.id, sid)
         base = _DEFAULT_STAGE_BY_ID[sid]
         color = (kid.get("color") or "").strip()
         by_id[sid] = replace(base, name=(kid.get("name") or "").strip() or base.name,
                              definition=_description(kid) or base.definition,
-                             color=color if COLOR.fullmatch(color) else "")
-    return tuple(by_id.get(s, _DEFAULT_STAGE_BY_ID[s]) for s in STAGES)
+                             color=color if COLOR.fullmatch(color) else "",
+                             guid=guid if is_guid(guid) else "")
+    guid = (parent.get("guid") or "").strip()
+    return replace(stage_dimension(tuple(by_id.get(s, _DEFAULT_STAGE_BY_ID[s])
+                                         for s in STAGES)),
+                   guid=guid if is_guid(guid) else "")
 
 
 def read_refi_codebook(path: str | Path) -> CodebookImport:
@@ -278,7 +296,8 @@ def read_refi_codebook(path: str | Path) -> CodebookImport:
 def codebook_from_root(root: ET.Element, name: str
                        ) -> tuple[CodebookImport, dict[str, tuple[str, str]]]:
     """The codebook of a parsed .qdc/.qde root (``name`` is the file's name), with the map
-    from each code's GUID to its ``(dimension, code id)`` (stage codes map to ``stage``)."""
+    from each code's GUID to its ``(dimension, code id)`` (a value of a dimension maps to
+    the dimension's id)."""
     path = Path(name)
     element = _find_codebook(root)
     codes_el = _child(element, "Codes") if element is not None else None
@@ -286,13 +305,13 @@ def codebook_from_root(root: ET.Element, name: str
         raise InputFileError(f"{path.name} holds no REFI-QDA <CodeBook> with <Codes>; "
                              "export the codebook (.qdc) or project (.qdpx) again.")
     reader = _Reader(path.name, [], [], set())
-    stages: tuple[Code, ...] | None = None
+    stage: Dimension | None = None
     for top in codes_el:
         if not _is(top, "Code"):
             continue
-        kids = _stage_children(top) if stages is None else None
+        kids = _stage_children(top) if stage is None else None
         if kids is not None:
-            stages = _stages(kids, reader.guids)
+            stage = _stage_tree(top, kids, reader.guids)
         else:
             reader.code(top, None)
     if not reader.codes:
@@ -306,9 +325,8 @@ def codebook_from_root(root: ET.Element, name: str
         reader.warnings.append(
             f"{path.name}: empty <Sets/> (the schema wants at least one Set); ignored."
             if count == 0 else f"{path.name}: {count} code set(s) in <Sets> are not imported.")
-    stages = stages or ()
     book = Codebook(name=path.stem, codes=tuple(reader.codes),
-                    dimensions=(stage_dimension(stages),) if stages else ())
+                    dimensions=(stage,) if stage is not None else ())
     return CodebookImport(book, tuple(reader.warnings)), reader.guids
 
 
@@ -343,10 +361,27 @@ def _code_element(parent: ET.Element, code: Code, guid: str, codable: bool) -> E
     return element
 
 
+def dimension_guid(dimension: Dimension) -> str:
+    """The GUID written for ``dimension``'s parent code: the one a QDA tool gave it, else
+    uuid5 over our namespace and ``<id>-parent`` (``stage-parent`` for the default stage
+    dimension, as exports always had)."""
+    if dimension.guid and is_guid(dimension.guid):
+        return dimension.guid
+    return str(uuid.uuid5(GUID_NAMESPACE, f"{dimension.id}-parent"))
+
+
+def dimension_code_guids(codebook: Codebook) -> dict[tuple[str, str], str]:
+    """The GUID written for every code and every dimension value, by ``(dimension, id)``,
+    in the order they are written."""
+    return {(c.dimension, c.id): code_guid(c)
+            for c in (*codebook.codes, *(v for d in codebook.dimensions for v in d.values))}
+
+
 def codes_element(codebook: Codebook) -> ET.Element:
-    """The ``<Codes>`` of ``codebook`` (hierarchy, then, when it has stages, the
-    non-codable "Stage" parent with them), unqualified: it takes the namespace of the
-    root it is put under (a .qdc ``<CodeBook>`` or a .qde ``<Project>``)."""
+    """The ``<Codes>`` of ``codebook`` (the hierarchy, then one non-codable parent per
+    dimension, named by the dimension's name, holding its values), unqualified: it takes
+    the namespace of the root it is put under (a .qdc ``<CodeBook>`` or a .qde
+    ``<Project>``)."""
     codes_el = ET.Element("Codes")
     known = {c.id for c in codebook.codes}
     kids: dict[str | None, list[Code]] = {}
@@ -358,14 +393,12 @@ def codes_element(codebook: Codebook) -> ET.Element:
             add(_code_element(parent_el, code, code_guid(code), True), code.id)
 
     add(codes_el, None)
-    if not codebook.stages:  # a codebook without a stage dimension gets no "Stage" tree
-        return codes_el
-    stage_parent = Code(id="stage", name=STAGE_PARENT,
-                        definition="Single-choice stage dimension (one per segment).")
-    stage_el = _code_element(codes_el, stage_parent,
-                             str(uuid.uuid5(GUID_NAMESPACE, "stage-parent")), False)
-    for stage in codebook.stages:
-        _code_element(stage_el, stage, code_guid(stage), True)
+    for dim in codebook.dimensions:  # a codebook without dimensions gets no such tree
+        parent = Code(id=dim.id, name=dim.name or dim.id, definition=dim.definition or
+                      f"Single-choice {dim.id} dimension (one per segment).")
+        dim_el = _code_element(codes_el, parent, dimension_guid(dim), False)
+        for value in dim.values:
+            _code_element(dim_el, value, code_guid(value), True)
     return codes_el
 
 

@@ -10,7 +10,8 @@ What is exported:
 - users: every coder (a GUID a QDA tool gave is kept, else uuid5 of the name; ``id`` =
   initials); with suggestions, the model is one more user, ``isp-nlp model <id>``;
 - the codebook, through :func:`isp_nlp.interchange.refi_codebook.codes_element` (one home
-  for the codebook XML; stages under a non-codable "Stage" code);
+  for the codebook XML; each single-choice dimension as a non-codable parent code named
+  by the dimension, its values as codable children);
 - one ``PlainTextSelection`` per document + span + coder + provenance, holding one
   ``Coding`` per code: every stored coded span as stored; every active labelled annotation
   over its segment, unless a stored coding of the same coder and code already covers the
@@ -38,7 +39,7 @@ from isp_nlp.coded.spans import place_codings
 from isp_nlp.errors import InputFileError, ProjectError
 from isp_nlp.interchange.offsets import ORIGIN_TOOL_SETTING, TOOL_UNITS, UNITS
 from isp_nlp.interchange.pseudonymise import KeyNames, key_names, pseudonymised_documents
-from isp_nlp.interchange.refi_codebook import code_guid
+from isp_nlp.interchange.refi_codebook import dimension_code_guids
 from isp_nlp.interchange.refi_ids import (
     is_guid,
     selection_guid,
@@ -56,7 +57,6 @@ from isp_nlp.interchange.refi_xml import (
 from isp_nlp.records import (
     CODE_DIMENSION,
     PROVENANCES,
-    STAGE_DIMENSION,
     Annotation,
     Codebook,
     Coder,
@@ -77,13 +77,14 @@ _LINE_END = re.compile("\r\n?")
 class ExportSummary:
     """What an export wrote; ``covered`` counts annotations left out because a stored
     coding of the same coder and code covers the segment; ``skipped`` names what could
-    not be written (a code no longer in the codebook)."""
+    not be written (a code no longer in the codebook); ``dimensions`` names each
+    single-choice dimension written, with its number of values."""
 
     path: Path
     sources: int
     users: int
     codes: int
-    stages: int
+    dimensions: tuple[tuple[str, int], ...]
     selections: int
     codings: dict[str, int]
     covered: int = 0
@@ -117,10 +118,6 @@ def model_user(model_id: str) -> Coder:
     return Coder(name=name, guid=stable_guid("model-user", model_id))
 
 
-def _code_guids(codebook: Codebook) -> dict[tuple[str, str], str]:
-    return {(c.dimension, c.id): code_guid(c) for c in (*codebook.codes, *codebook.stages)}
-
-
 def build_selections(
     codebook: Codebook,
     segments: Mapping[str, Sequence[Segment]],
@@ -135,7 +132,8 @@ def build_selections(
 
     Returns (selections, annotations left out as covered, what was skipped).
     """
-    guids = _code_guids(codebook)
+    guids = dimension_code_guids(codebook)
+    labelled = {CODE_DIMENSION, *codebook.dimension_ids}
     order = {g: i for i, g in enumerate(guids.values())}
     groups: dict[tuple[str, int, int, str, str], _Group] = {}
     skipped: dict[str, int] = {}
@@ -165,8 +163,7 @@ def build_selections(
     covered = 0
     for a in annotations:
         seg = by_id.get(a.segment_id)
-        if seg is None or a.label is None or a.dimension not in (CODE_DIMENSION,
-                                                                STAGE_DIMENSION):
+        if seg is None or a.label is None or a.dimension not in labelled:
             continue
         if (seg.id, a.coder, a.dimension, a.label) in covered_keys:
             covered += 1
@@ -441,7 +438,8 @@ def write_qdpx(store: Store, out: str | Path, *, include_suggestions: bool = Fal
         by_provenance[sel.provenance] += len(sel.codings)
     return ExportSummary(
         path=out, sources=len(content.texts), users=len(content.users),
-        codes=len(content.codebook.codes), stages=len(content.codebook.stages),
+        codes=len(content.codebook.codes),
+        dimensions=tuple((d.name, len(d.values)) for d in content.codebook.dimensions),
         selections=len(content.selections),
         codings={p: n for p, n in by_provenance.items() if n}, covered=covered,
         skipped=skipped, size=size, positions=units, positions_why=why)

@@ -3,7 +3,9 @@
 :func:`import_refi` reads the file (:mod:`isp_nlp.interchange.refi_project`) and, in one
 store transaction, adds: its users as coders; its codebook (it becomes the project's
 codebook, or its new codes are merged in by id); its text sources as verbatim
-transcripts (:mod:`isp_nlp.ingest.verbatim`); its selections as exact coded spans, with
+transcripts (:mod:`isp_nlp.ingest.verbatim`); its selections as exact coded spans (a
+selection coded with a value of a single-choice dimension gives a coding on that
+dimension), with
 offsets read in the units the tool used (:mod:`isp_nlp.interchange.offsets`); the
 segment annotations placed from them (:mod:`isp_nlp.coded.spans`); and its notes. If
 anything fails nothing is kept. Re-importing the same content changes nothing.
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import shutil
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -31,7 +33,12 @@ from isp_nlp.interchange.offsets import (
     convert,
     tool_of,
 )
-from isp_nlp.interchange.refi_codebook import code_guid, codebook_from_root, read_refi_root
+from isp_nlp.interchange.refi_codebook import (
+    code_guid,
+    codebook_from_root,
+    dimension_code_guids,
+    read_refi_root,
+)
 from isp_nlp.interchange.refi_project import (
     RefiProject,
     RefiSource,
@@ -46,6 +53,7 @@ from isp_nlp.records import (
     Codebook,
     Coder,
     Coding,
+    Dimension,
     Note,
     Transcript,
 )
@@ -108,7 +116,10 @@ def merge_codebooks(current: Codebook | None, incoming: Codebook,
     to project code ids, and how many codes were added.
 
     An incoming code is the project's code whose stable GUID it carries (our own export),
-    else the project's code with its id; other codes are added under their parents.
+    else the project's code with its id; other codes are added under their parents. A
+    single-choice dimension the project lacks is added (not as the pathway dimension when
+    the project has one); values a held dimension lacks are added to it, outside its order
+    when it is ordered. The count includes added values.
     """
     if current is None:
         return incoming, {c.id: c.id for c in incoming.codes}, len(incoming.codes)
@@ -128,11 +139,38 @@ def merge_codebooks(current: Codebook | None, incoming: Codebook,
         added.append(Code(id=new_id, name=code.name, parent=parent, definition=code.definition,
                           color=code.color, guid=code.guid))
         held.add(new_id)
-    if not added:
+    dimensions, values_added = _merge_dimensions(current.dimensions, incoming.dimensions)
+    if not added and not values_added:
         return current, id_map, 0
     merged = Codebook(name=current.name, codes=(*current.codes, *added),
-                      dimensions=current.dimensions)
-    return merged, id_map, len(added)
+                      dimensions=dimensions)
+    return merged, id_map, len(added) + values_added
+
+
+def _merge_dimensions(current: Sequence[Dimension], incoming: Sequence[Dimension]
+                      ) -> tuple[tuple[Dimension, ...], int]:
+    """The project's dimensions with those of ``incoming`` it lacks (see merge_codebooks)."""
+    out = list(current)
+    added = 0
+    for dim in incoming:
+        i = next((i for i, d in enumerate(out) if d.id == dim.id), None)
+        if i is None:
+            out.append(replace(dim, pathway=dim.pathway and not any(d.pathway for d in out)))
+            added += len(dim.values)
+            continue
+        held = out[i]
+        new = tuple(v for v in dim.values if v.id not in held.value_ids)
+        if new:
+            out[i] = replace(held, values=(*held.values, *new), unordered=(
+                *held.unordered, *(v.id for v in new if held.ordered)))
+            added += len(new)
+    return tuple(out), added
+
+
+def state_code_map(codebook: Codebook) -> dict[str, tuple[str, str]]:
+    """guid_key(code GUID) -> (dimension, code id) of every code and value of ``codebook``
+    as our export writes them (for a file whose state says what its codebook is)."""
+    return {guid_key(g): key for key, g in dimension_code_guids(codebook).items()}
 
 
 # --------------------------------------------------------------------------- sources
@@ -194,9 +232,12 @@ def _coder(guid: str, names: dict[str, str], default: str) -> str:
 
 
 def _codings(project: RefiProject, prepared: Sequence[_Prepared], id_map: dict[str, str],
-             warnings: list[str], units: str | None = None) -> _Codings:
+             warnings: list[str], units: str | None = None,
+             code_map: Mapping[str, tuple[str, str]] | None = None) -> _Codings:
     """The codings of ``prepared``; positions read in ``units`` when the file says which
-    (our own export's state), else in the units :func:`choose_reading` finds."""
+    (our own export's state), else in the units :func:`choose_reading` finds; code GUIDs
+    looked up in ``code_map`` (default: the codebook the XML shows)."""
+    code_map = project.code_map if code_map is None else code_map
     out = _Codings()
     names = _coder_names(project)
     unknown: dict[str, int] = {}
@@ -223,7 +264,7 @@ def _codings(project: RefiProject, prepared: Sequence[_Prepared], id_map: dict[s
                 empty += len(sel.codings)
                 continue
             for c in sel.codings:
-                target = project.code_map.get(guid_key(c.code_guid))
+                target = code_map.get(guid_key(c.code_guid))
                 if target is None:
                     unknown[c.code_guid] = unknown.get(c.code_guid, 0) + 1
                     continue
@@ -338,10 +379,13 @@ def _import_project(store: Store, path: Path, project: RefiProject,
     current = store.codebook()
     id_map: dict[str, str] = {}
     codes_added, state_word = 0, "unchanged"
+    codes_in_file = 0
     if project.codebook is not None:
         incoming = state.codebook if state is not None else project.codebook.codebook
-        merged, id_map, codes_added = merge_codebooks(current, incoming,
-                                                      dict(project.code_map))
+        merged, id_map, codes_added = merge_codebooks(
+            current, incoming, dict(project.code_map) if state is None else {
+                g: key for key, g in dimension_code_guids(incoming).items()})
+        codes_in_file = len(incoming.codes)
         if current is None or codes_added:
             state_word = "created" if current is None else "merged"
             store.save_codebook(merged, source=str(path))
@@ -354,7 +398,8 @@ def _import_project(store: Store, path: Path, project: RefiProject,
          held_docs[p.transcript.document].unit) if p.transcript.document in held_docs
         else (p.transcript, segment_transcript(p.transcript), "turn") for p in new])
     placed = _codings(project, prepared, id_map, warnings,
-                      state.positions if state is not None else None)
+                      state.positions if state is not None else None,
+                      state_code_map(state.codebook) if state is not None else None)
     codings = [c for c in placed.codings if c.document not in held_docs]
     derived = list(codings)
     if state is not None:
@@ -404,7 +449,7 @@ def _import_project(store: Store, path: Path, project: RefiProject,
         skipped=dict(project.skipped), missing=tuple(missing), left_out=tuple(left_out),
         codebook=state_word,
         codes_added=codes_added,
-        codes=len(project.codebook.codebook.codes) if project.codebook else 0,
+        codes=codes_in_file,
         coders=tuple(c.name for c in coders), coders_added=coders_added,
         codings=len(codings), codings_added=stats["added"],
         codings_skipped=placed.skipped, mapping=mapping,

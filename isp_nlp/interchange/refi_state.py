@@ -2,14 +2,22 @@
 what it wrote.
 
 REFI-QDA has no place for a coder's "seen, no code", for which spans are segment labels
-rather than drawn spans, for the segmentation, for a code's include/exclude/examples or
-for the review log. :func:`state_bytes` writes them as one JSON member,
-:data:`STATE_MEMBER`, of the ``.qdpx`` (the standard's archive holds ``project.qde`` and
+rather than drawn spans, for the segmentation, for a code's include/exclude/examples, for
+the codebook's single-choice dimensions (their order, pathway and values outside the
+order; the XML only shows each as a non-codable parent code) or for the review log.
+:func:`state_bytes` writes them as one JSON member, :data:`STATE_MEMBER`, of the
+``.qdpx`` (the standard's archive holds ``project.qde`` and
 ``sources/``; other tools ignore further members). It records the SHA-256 of the
 ``project.qde`` it was written with: :func:`read_state` accepts it only when that file is
 unchanged, so a project edited in another tool and exported again is read from its XML
 alone. Every value is checked before use; a state that does not hold together refuses
 the import, naming what is wrong.
+
+Version 2 writes the codebook's dimensions (``codebook.dimensions``: id, name, definition,
+ordered, pathway, unordered, guid and the value ids in order; the values themselves are
+in ``codebook.codes`` with their dimension's id). A version 1 state, written before
+dimensions could be declared, is still read: its ``stage`` codes become the default stage
+dimension.
 
 Positions in the state are code points into the exported texts (which are the stored
 texts: a document whose stored text differs from its exported text is left out of the
@@ -24,7 +32,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from isp_nlp.codebook.check import MAX_CODE_DEPTH, MAX_CODES, stage_dimension, too_deep
+from isp_nlp.codebook.check import (
+    DIMENSION_ID,
+    MAX_CODE_DEPTH,
+    MAX_CODES,
+    RESERVED_DIMENSION_IDS,
+    stage_dimension,
+    too_deep,
+)
 from isp_nlp.errors import InputFileError
 from isp_nlp.records import (
     CODE_DIMENSION,
@@ -36,6 +51,7 @@ from isp_nlp.records import (
     Codebook,
     Coder,
     Coding,
+    Dimension,
     Segment,
     Transcript,
     Turn,
@@ -44,11 +60,14 @@ from isp_nlp.records import (
 
 STATE_MEMBER = "isp-nlp/state.json"
 FORMAT = "isp-nlp project state"
-VERSION = 1
+VERSION = 2
+#: Versions read: 1 (before dimensions; its "stage" codes are the default stage dimension).
+READ_VERSIONS = (1, 2)
 #: The largest state member read (as a project.qde).
 MAX_STATE_BYTES = 256 * 1024**2
 POSITION_UNITS = ("codepoints", "utf16")
-_DIMENSIONS = (CODE_DIMENSION, STAGE_DIMENSION)
+#: The dimensions a version 1 state knows.
+_V1_DIMENSIONS = (CODE_DIMENSION, STAGE_DIMENSION)
 
 
 @dataclass(frozen=True)
@@ -100,6 +119,12 @@ def _code(c: Code) -> dict[str, Any]:
             "dimension": c.dimension, "color": c.color, "guid": c.guid}
 
 
+def _dimension_entry(d: Dimension) -> dict[str, Any]:
+    return {"id": d.id, "name": d.name, "definition": d.definition, "ordered": d.ordered,
+            "pathway": d.pathway, "unordered": list(d.unordered), "guid": d.guid,
+            "values": list(d.value_ids)}
+
+
 def state_bytes(*, qde: bytes, positions: str, codebook: Codebook,
                 documents: Sequence[DocumentState], codings: Sequence[Coding],
                 annotations: Sequence[Annotation], log: Sequence[LogEntry],
@@ -112,7 +137,9 @@ def state_bytes(*, qde: bytes, positions: str, codebook: Codebook,
         "project_qde_sha256": hashlib.sha256(qde).hexdigest(),
         "positions": positions,
         "codebook": {"name": codebook.name,
-                     "codes": [_code(c) for c in (*codebook.codes, *codebook.stages)]},
+                     "codes": [_code(c) for c in (*codebook.codes, *(
+                         v for d in codebook.dimensions for v in d.values))],
+                     "dimensions": [_dimension_entry(d) for d in codebook.dimensions]},
         "documents": [{
             "document": d.transcript.document, "name": d.transcript.name,
             "sha256": d.transcript.sha256, "text_sha256": text_sha256(d.transcript.text),
@@ -166,16 +193,22 @@ def _dict(value: Any, what: str) -> dict:
     return value
 
 
-def _codebook(raw: Any) -> Codebook:
+def _bool(value: Any, what: str) -> bool:
+    if not isinstance(value, bool):
+        raise _Bad(f"{what} is not true or false")
+    return value
+
+
+def _codebook(raw: Any, version: int) -> Codebook:
     raw = _dict(raw, "codebook")
     codes: list[Code] = []
-    stages: list[Code] = []
+    values: dict[str, list[Code]] = {}
     for i, c in enumerate(_list(raw.get("codes"), "codebook codes")):
         c = _dict(c, f"code {i + 1}")
         examples = tuple(_str(x, f"an example of code {i + 1}")
                          for x in _list(c.get("examples"), f"examples of code {i + 1}"))
         dimension = _str(c.get("dimension"), f"the dimension of code {i + 1}")
-        if dimension not in _DIMENSIONS:
+        if version == 1 and dimension not in _V1_DIMENSIONS:
             raise _Bad(f"code {i + 1} has the unknown dimension {dimension!r}")
         code = Code(id=_str(c.get("id"), f"the id of code {i + 1}"),
                     name=_str(c.get("name"), f"the name of code {i + 1}"),
@@ -186,23 +219,67 @@ def _codebook(raw: Any) -> Codebook:
                     examples=examples, dimension=dimension,
                     color=_str(c.get("color"), f"the colour of code {i + 1}"),
                     guid=_str(c.get("guid"), f"the GUID of code {i + 1}"))
-        (stages if dimension == STAGE_DIMENSION else codes).append(code)
+        (codes if dimension == CODE_DIMENSION else values.setdefault(dimension, [])
+         ).append(code)
+    if version == 1:  # the stage codes, if any, are the default stage dimension
+        stages = values.pop(STAGE_DIMENSION, [])
+        dimensions: tuple[Dimension, ...] = (stage_dimension(tuple(stages)),) if stages else ()
+        if any(s.id not in STAGES for s in stages):
+            raise _Bad(f"its codebook has a stage that is not one of {', '.join(STAGES)}")
+    else:
+        dimensions = _dimensions(raw.get("dimensions"), values)
     book = Codebook(name=_str(raw.get("name"), "the codebook's name"), codes=tuple(codes),
-                    dimensions=(stage_dimension(tuple(stages)),) if stages else ())
+                    dimensions=dimensions)
     _check_codebook(book)
     return book
+
+
+def _dimensions(raw: Any, values: dict[str, list[Code]]) -> tuple[Dimension, ...]:
+    """The codebook's dimensions; ``values`` are its value codes by dimension id (each
+    dimension must list exactly its own, and no value may be left without a dimension)."""
+    out: list[Dimension] = []
+    for i, d in enumerate(_list(raw, "the codebook's dimensions")):
+        d = _dict(d, f"dimension {i + 1}")
+        dim_id = _str(d.get("id"), f"the id of dimension {i + 1}")
+        if (not DIMENSION_ID.fullmatch(dim_id) or dim_id.casefold() in RESERVED_DIMENSION_IDS
+                or any(x.id == dim_id for x in out)):
+            raise _Bad(f"dimension {i + 1} has an empty, reserved or repeated id")
+        codes = values.pop(dim_id, [])
+        held = {v.id: v for v in codes if v.parent is None}
+        ids = [_str(v, f"a value of dimension '{dim_id}'")
+               for v in _list(d.get("values"), f"the values of dimension '{dim_id}'")]
+        if (len(set(ids)) != len(ids) or len(held) != len(codes) or set(ids) != set(held)
+                or len(ids) < 2):
+            raise _Bad(f"dimension '{dim_id}' does not list exactly its own values "
+                       "(at least two)")
+        unordered = tuple(_str(v, f"a value of dimension '{dim_id}'") for v in _list(
+            d.get("unordered"), f"the values outside the order of dimension '{dim_id}'"))
+        ordered = _bool(d.get("ordered"), f"the order flag of dimension '{dim_id}'")
+        pathway = _bool(d.get("pathway"), f"the pathway flag of dimension '{dim_id}'")
+        if not set(unordered) <= set(ids) or (unordered and not ordered):
+            raise _Bad(f"dimension '{dim_id}' has values outside an order it lacks")
+        if pathway and (not ordered or any(x.pathway for x in out)):
+            raise _Bad(f"dimension '{dim_id}' is a second or unordered pathway dimension")
+        out.append(Dimension(
+            id=dim_id, name=_str(d.get("name"), f"the name of dimension '{dim_id}'"),
+            values=tuple(held[v] for v in ids), ordered=ordered, pathway=pathway,
+            unordered=unordered,
+            definition=_str(d.get("definition"), f"the definition of dimension '{dim_id}'"),
+            guid=_str(d.get("guid"), f"the GUID of dimension '{dim_id}'")))
+    if values:
+        raise _Bad(f"its codebook has values of the undeclared dimension "
+                   f"{sorted(values)[0]!r}")
+    return tuple(out)
 
 
 def _check_codebook(book: Codebook) -> None:
     """Ids unique and non-empty, parents held and acyclic, within the codebook limits."""
     if len(book.codes) > MAX_CODES:
         raise _Bad(f"its codebook holds more than {MAX_CODES:,} codes")
-    for group in (book.codes, book.stages):
+    for group in (book.codes, *(d.values for d in book.dimensions)):
         ids = [c.id for c in group]
         if "" in ids or len(set(ids)) != len(ids):
             raise _Bad("its codebook has an empty or repeated code id")
-    if any(s.id not in STAGES for s in book.stages):
-        raise _Bad(f"its codebook has a stage that is not one of {', '.join(STAGES)}")
     parent_of = {c.id: c.parent for c in book.codes}
     for code in book.codes:
         seen: set[str] = set()
@@ -264,7 +341,8 @@ def _float(value: Any) -> float | None:
     return float(value)
 
 
-def _codings(raw: Any, documents: Mapping[str, DocumentState]) -> tuple[Coding, ...]:
+def _codings(raw: Any, documents: Mapping[str, DocumentState], dimensions: Sequence[str]
+             ) -> tuple[Coding, ...]:
     out: list[Coding] = []
     for i, row in enumerate(_list(raw, "codings")):
         doc, start, end, dim, code, coder, source, guid, at = _list(row, f"coding {i + 1}", 9)
@@ -275,13 +353,13 @@ def _codings(raw: Any, documents: Mapping[str, DocumentState]) -> tuple[Coding, 
         if not start < end <= len(documents[doc].transcript.text):
             raise _Bad(f"coding {i + 1} lies outside the text of '{doc}'")
         out.append(Coding(doc, start, end, _str(code, "a code"), _str(coder, "a coder"),
-                          _dimension(dim, f"coding {i + 1}"), _source(source, i),
+                          _dimension(dim, f"coding {i + 1}", dimensions), _source(source, i),
                           _str(guid, "a GUID"), _str(at, "a date")))
     return tuple(out)
 
 
-def _dimension(value: Any, what: str) -> str:
-    if value not in _DIMENSIONS:
+def _dimension(value: Any, what: str, dimensions: Sequence[str]) -> str:
+    if value not in dimensions:
         raise _Bad(f"{what} has an unknown dimension")
     return str(value)
 
@@ -292,7 +370,8 @@ def _source(value: Any, i: int) -> str:
     return str(value)
 
 
-def _annotations(raw: Any, documents: Mapping[str, DocumentState]) -> tuple[Annotation, ...]:
+def _annotations(raw: Any, documents: Mapping[str, DocumentState], dimensions: Sequence[str]
+                 ) -> tuple[Annotation, ...]:
     at = {(d, s.start, s.end): s.id for d, state in documents.items() for s in state.segments}
     out: list[Annotation] = []
     for i, row in enumerate(_list(raw, "annotations")):
@@ -302,7 +381,8 @@ def _annotations(raw: Any, documents: Mapping[str, DocumentState]) -> tuple[Anno
         seg = at.get((doc, start, end))
         if seg is None:
             raise _Bad(f"annotation {i + 1} is on no segment of '{doc}'")
-        out.append(Annotation(seg, _str(coder, "a coder"), _dimension(dim, "an annotation"),
+        out.append(Annotation(seg, _str(coder, "a coder"),
+                              _dimension(dim, "an annotation", dimensions),
                               _str(label, "a label", optional=True), _source(source, i)))
     return tuple(out)
 
@@ -340,8 +420,11 @@ def read_state(raw: bytes, qde_sha256: str, texts: Mapping[str, str], name: str
     texts by document. A state that does not hold together raises InputFileError."""
     try:
         body = _dict(json.loads(raw.decode("utf-8")), "the state")
-        if body.get("format") != FORMAT or body.get("version") != VERSION:
-            raise _Bad(f"it is not version {VERSION} of the {FORMAT}")
+        version = body.get("version")
+        if body.get("format") != FORMAT or version not in READ_VERSIONS or isinstance(
+                version, bool):
+            raise _Bad(f"it is not version {' or '.join(map(str, READ_VERSIONS))} of the "
+                       f"{FORMAT}")
         if body.get("project_qde_sha256") != qde_sha256:
             return None
         positions = body.get("positions")
@@ -352,13 +435,14 @@ def read_state(raw: bytes, qde_sha256: str, texts: Mapping[str, str], name: str
             doc = _document(item, texts)
             if doc is not None:
                 documents[doc.transcript.document] = doc
-        book = _codebook(body.get("codebook"))
+        book = _codebook(body.get("codebook"), int(version))
+        dims = (CODE_DIMENSION, *book.dimension_ids)
         state = ProjectState(str(positions), book, documents,
-                             _codings(body.get("codings"), documents),
-                             _annotations(body.get("annotations"), documents),
+                             _codings(body.get("codings"), documents, dims),
+                             _annotations(body.get("annotations"), documents, dims),
                              _log(body.get("log")), _coders(body.get("coders")))
         known = {(CODE_DIMENSION, c.id) for c in book.codes}
-        known |= {(STAGE_DIMENSION, c.id) for c in book.stages}
+        known |= {(d.id, v.id) for d in book.dimensions for v in d.values}
         used = {(c.dimension, c.code) for c in state.codings}
         used |= {(a.dimension, a.label) for a in state.annotations if a.label is not None}
         if used - known:

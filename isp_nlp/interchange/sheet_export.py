@@ -55,7 +55,8 @@ class SheetExport:
 def _names(codebook: Codebook | None) -> dict[tuple[str, str], str]:
     if codebook is None:
         return {}
-    return {(c.dimension, c.id): c.name for c in (*codebook.codes, *codebook.stages)}
+    return {(c.dimension, c.id): c.name
+            for c in (*codebook.codes, *(v for d in codebook.dimensions for v in d.values))}
 
 
 def sheet_frame(

@@ -21,7 +21,7 @@ import os
 import shutil
 import stat
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -31,7 +31,7 @@ from isp_nlp.ingest.segment import segment_transcript
 from isp_nlp.pipeline import project_embedder, register_bundle, suggest_project
 from isp_nlp.precode.handoff import write_wave_csv, write_wave_qdpx
 from isp_nlp.project import check_skip_speakers
-from isp_nlp.records import Suggestion, Transcript
+from isp_nlp.records import STAGE_DIMENSION, Codebook, Segment, Suggestion, Transcript
 from isp_nlp.report.wave_summary import (
     FailedFile,
     TranscriptSummary,
@@ -63,6 +63,10 @@ class WaveOutcome:
     segments_scored: int = 0
     #: Whether to trust the model (:mod:`isp_nlp.suggest.trust`), stated first in each file.
     trust: ModelTrust = ModelTrust(None)
+    #: Per document, each single-choice dimension's name and the share of codable segments
+    #: whose value the model left open (None without codable segments), in codebook order.
+    left_open: Mapping[str, tuple[tuple[str, float | None], ...]] = field(
+        default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -246,12 +250,17 @@ def precode_wave(
             scored = _score(wave, model, embedder, progress=progress)
         suggestions = wave.suggestions(model.manifest["model_id"], with_evidence=False)
         summaries = _summaries(wave, suggestions, documents)
+        codebook = require_codebook(wave)
+        left_open = {d: open_shares(codebook, wave.segments(document=d), suggestions)
+                     for d in documents}
+        thresholds = model_thresholds(wave)
         outputs: dict[str, Path] = {}
         summary_path = out_dir / SUMMARY_NAME
         atomic_write_text(summary_path, render_wave_summary(
             wave=str(wave_dir), model_id=model.manifest["model_id"], generated_at=now(),
             transcripts=summaries, failed=failed, code_threshold=model.code_threshold,
-            stage_threshold=model.stage_threshold, trust=trust_paragraphs(trust)))
+            stage_threshold=_shown_threshold(codebook, thresholds),
+            trust=trust_paragraphs(trust)))
         outputs["summary"] = summary_path
         if documents:
             outputs["qdpx"] = write_wave_qdpx(wave, out_dir / QDPX_NAME, sorted(documents),
@@ -259,9 +268,45 @@ def precode_wave(
             outputs["csv"] = write_wave_csv(wave, out_dir / CSV_NAME, suggestions, trust)
         return WaveOutcome(out_dir=out_dir, model_id=model.manifest["model_id"],
                            transcripts=tuple(summaries), failed=tuple(failed),
-                           outputs=outputs, segments_scored=scored, trust=trust)
+                           outputs=outputs, segments_scored=scored, trust=trust,
+                           left_open=left_open)
     finally:
         wave.close()
+
+
+def model_thresholds(wave: Store) -> dict[str, float]:
+    """The abstain threshold of each single-choice dimension the wave's model suggests,
+    from its registry entry (``thresholds``; an entry from before dimensions has one
+    ``stage_threshold``, the default stage dimension's)."""
+    info = wave.latest_model()
+    manifest = info.get("manifest", {}) if info else {}
+    thresholds = manifest.get("thresholds")
+    if isinstance(thresholds, dict):
+        return {str(k): float(v) for k, v in thresholds.items()
+                if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    legacy = manifest.get("stage_threshold")
+    return {STAGE_DIMENSION: float(legacy)} if isinstance(legacy, (int, float)) else {}
+
+
+def _shown_threshold(codebook: Codebook, thresholds: Mapping[str, float]) -> float:
+    """The one dimension threshold the summary's note states: the pathway dimension's,
+    else the first dimension's (the note is the report's; 0.0 when there is none)."""
+    dims = [d for d in (codebook.pathway, *codebook.dimensions) if d is not None]
+    return next((thresholds[d.id] for d in dims if d.id in thresholds), 0.0)
+
+
+def open_shares(codebook: Codebook, segments: Sequence[Segment],
+                suggestions: Sequence[Suggestion]) -> tuple[tuple[str, float | None], ...]:
+    """Each dimension's name and the share of the codable ``segments`` whose value the
+    model left open (no suggested value); None when there are no codable segments."""
+    codable = {s.id for s in segments if s.codable}
+    given: dict[str, set[str]] = {}
+    for s in suggestions:
+        if s.suggested and s.segment_id in codable:
+            given.setdefault(s.dimension, set()).add(s.segment_id)
+    n = len(codable)
+    return tuple((d.name or d.id, (n - len(given.get(d.id, set()))) / n if n else None)
+                 for d in codebook.dimensions)
 
 
 def _score(wave: Store, model: SuggesterModel, embedder, *, progress: bool) -> int:

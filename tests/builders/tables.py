@@ -95,6 +95,9 @@ def project_tables(db_path: Path) -> dict[str, list[tuple]]:
             "codes": _sorted(conn, (
                 "SELECT dimension, position, id, name, parent, definition, include, exclude,"
                 " examples, color FROM codes")),
+            "dimensions": _sorted(conn, (
+                "SELECT id, position, name, definition, ordered, pathway, unordered, guid"
+                " FROM dimensions")),
             "coders": _sorted(conn, "SELECT name, guid, initials FROM coders"),
             "codings": _sorted(conn, (
                 'SELECT t.document, c.start, c."end", c.dimension, c.code, c.coder, c.source,'

@@ -23,7 +23,10 @@ def content(store: Store) -> dict[str, object]:
         "texts": store.transcript_texts(),
         "codes": None if cb is None else [
             (c.id, c.name, c.parent, c.definition, c.color, c.dimension)
-            for c in (*cb.codes, *cb.stages)],
+            for c in (*cb.codes, *(v for d in cb.dimensions for v in d.values))],
+        "dimensions": None if cb is None else [
+            (d.id, d.name, d.definition, d.ordered, d.pathway, d.unordered, d.value_ids)
+            for d in cb.dimensions],
         "coders": [c.name for c in store.coders()],
         "codings": sorted((c.document, c.start, c.end, c.code, c.dimension, c.coder, c.source)
                           for c in store.codings()),

@@ -89,7 +89,7 @@ def test_every_shared_file_keeps_its_codes_and_hierarchy(name: str) -> None:
     assert len(book.codes) == count > 0
     assert _depth(book) == depth
     assert len(set(book.code_ids)) == len(book.codes)
-    assert book.stage_ids == ()  # no "Stage" tree: no stage dimension
+    assert book.dimensions == ()  # no "Stage" tree: no stage dimension
 
 
 @pytest.mark.shared_data
@@ -176,7 +176,8 @@ def test_import_export_import_gives_the_same_codebook(tmp_path: Path) -> None:
         "implementation_support_strategies", "didactic_training", "tools_templates",
         "barriers"]
     assert first.codebook.codes[2].color == "#abc"
-    assert [s.name for s in first.codebook.stages] == ["Push", "Push-Pull", "Exchange", "None"]
+    assert [s.name for s in first.codebook.dimensions[0].values] == [
+        "Push", "Push-Pull", "Exchange", "None"]
 
 
 def test_stage_children_are_matched_case_insensitively_and_missing_ones_default(
@@ -193,9 +194,13 @@ def test_stage_children_are_matched_case_insensitively_and_missing_ones_default(
         "</Code></Codes></CodeBook>", encoding="utf-8")
     book = read_refi_codebook(path).codebook
     assert book.code_ids == ("a", "a_2")
-    assert book.stage_ids == STAGES
-    assert book.stages[1].definition == "mine" and book.stages[1].name == "PUSH_PULL"
-    assert book.stages[2].name == "Exchange"
+    (stage,) = book.dimensions
+    assert stage.value_ids == STAGES
+    assert stage.values[1].definition == "mine" and stage.values[1].name == "PUSH_PULL"
+    assert stage.values[2].name == "Exchange"
+    # the tool's GUIDs are kept, so an export names the tree and its values as it did
+    assert stage.guid == "00000000-0000-0000-0000-000000000003"
+    assert stage.values[0].guid == "00000000-0000-0000-0000-000000000005"
 
 
 def test_project_qde_codebook_in_a_qdpx_is_read_in_memory(tmp_path: Path) -> None:
@@ -294,7 +299,7 @@ def test_cli_loads_a_qdc_and_exports_it_back(project: Path, tmp_path: Path) -> N
     source = write_qdc(_sample(), tmp_path / "sample.qdc")
     loaded = _run("codebook", "load", str(source), project=project)
     assert loaded.exit_code == 0, loaded.output
-    assert "4 codes, 4 stages" in loaded.output
+    assert "4 codes; dimensions: Stage (push < push_pull < exchange; none)" in loaded.output
     out = tmp_path / "back.qdc"
     exported = _run("codebook", "export", "--out", str(out), project=project)
     assert exported.exit_code == 0, exported.output

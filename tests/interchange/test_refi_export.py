@@ -17,7 +17,12 @@ from isp_nlp.coded.spans import annotations_from_placement, place_codings
 from isp_nlp.embed import text_key
 from isp_nlp.errors import InputFileError, ProjectError
 from isp_nlp.interchange import refi_export
-from isp_nlp.interchange.refi_codebook import PROJECT_NS, code_guid, read_refi_codebook
+from isp_nlp.interchange.refi_codebook import (
+    PROJECT_NS,
+    code_guid,
+    dimension_code_guids,
+    read_refi_codebook,
+)
 from isp_nlp.interchange.refi_export import build_selections, lf_sources, write_qdpx
 from isp_nlp.interchange.refi_ids import selection_guid, source_guid, user_guid
 from isp_nlp.interchange.refi_xml import QdpxContent, Selection, project_qde
@@ -117,14 +122,14 @@ def test_users_and_codebook(exported) -> None:
     assert top[0].get("color") == "#46AA00"
     assert [c.get("name") for c in top[0].findall("q:Code", NS)] == ["Training", "Coaching"]
     assert [c.get("name") for c in top[2].findall("q:Code", NS)] == [
-        s.name for s in codebook.stages]
+        s.name for s in codebook.dimensions[0].values]
     assert top[2].get("isCodable") == "false"
-    assert (summary.codes, summary.stages) == (4, 4)
+    assert (summary.codes, summary.dimensions) == (4, (("Stage", 4),))
 
 
 def test_every_stored_coding_is_exported_exactly(exported) -> None:
     out, _, texts, codings, _, _, codebook = exported
-    by_id = {(c.dimension, c.id): code_guid(c) for c in (*codebook.codes, *codebook.stages)}
+    by_id = dimension_code_guids(codebook)
     sels = qde_selections(read_qde(out))
     exported_texts = {}
     with zipfile.ZipFile(out) as archive:
@@ -158,7 +163,7 @@ def test_offsets_are_code_points_past_emoji_and_other_scripts(exported) -> None:
 
 def test_annotations_become_selections_over_their_segments(exported) -> None:
     out, summary, _, _, annotations, segments, codebook = exported
-    by_id = {(c.dimension, c.id): code_guid(c) for c in (*codebook.codes, *codebook.stages)}
+    by_id = dimension_code_guids(codebook)
     sels = qde_selections(read_qde(out))
     index = {(s["document"], s["start"], s["end"], s["user"], s["description"]): s
              for s in sels}
@@ -449,7 +454,7 @@ def test_cli_export_qdpx_and_errors(built: Path, tmp_path: Path) -> None:
     r = runner.invoke(cli, ["--project", str(built), "export", "--out", str(out)])
     assert r.exit_code == 0, r.output
     assert r.output.startswith(f"Wrote {out} (")
-    assert "3 transcripts, 4 users, 4 codes + 4 stages" in r.output
+    assert "3 transcripts, 4 users, 4 codes + Stage (4 values)" in r.output
     assert "1 segment labels are written once, as the same coder's coded spans" in r.output
     assert max(len(line) for line in r.output.splitlines()) <= 80 + len(str(out))
     assert zipfile.is_zipfile(out)
@@ -484,7 +489,7 @@ def test_cli_export_qdc_is_the_codebook_export(built: Path, tmp_path: Path) -> N
     r = runner.invoke(cli, ["--project", str(built), "export", "--format", "qdc", "--out",
                             str(out)])
     assert r.exit_code == 0, r.output
-    assert "4 codes and a 'Stage' code with 4 stages" in r.output
+    assert "4 codes; dimensions: Stage (push < push_pull < exchange; none)" in r.output
     assert runner.invoke(cli, ["--project", str(built), "codebook", "export", "--out",
                                str(ref)]).exit_code == 0
     assert out.read_bytes() == ref.read_bytes()
@@ -508,7 +513,8 @@ def test_the_codebook_reads_back_from_the_qdpx_even_with_renamed_stages(tmp_path
     back = read_refi_codebook(out)
     assert back.warnings == ()
     assert [(c.id, c.name, c.definition) for c in back.codebook.codes] == [("x", "X", "Ex.")]
-    assert [(s.id, s.name) for s in back.codebook.stages] == [
+    (stage,) = back.codebook.dimensions
+    assert [(s.id, s.name) for s in stage.values] == [
         ("push", "Push"), ("push_pull", "Push/pull"), ("exchange", "Exchange"),
         ("none", "No stage evident")]
-    assert back.codebook.stages[3].definition == "N."
+    assert stage.values[3].definition == "N."

@@ -116,7 +116,7 @@ def test_nvivo_import_exports_utf16_and_no_stage_tree(tmp_path: Path) -> None:
         summary = write_qdpx(store, tmp_path / "a.qdpx")
         held = {c.guid: store.transcript_text(c.document)[c.start:c.end]
                 for c in store.codings()}
-    assert (summary.positions, summary.stages) == ("utf16", 0)
+    assert (summary.positions, summary.dimensions) == ("utf16", ())
     assert "came from nvivo" in summary.positions_why
     root = read_qde(tmp_path / "a.qdpx")
     assert not [c for c in root.iter() if c.tag.endswith("Code") and c.get("name") == "Stage"]
