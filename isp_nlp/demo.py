@@ -96,7 +96,7 @@ def run_demo(out: str | Path, *, corpus: str | Path | None = None, embedder: str
         echo(f"[6/8] trained {t['model_id']} on {t['segments']} seed segments")
         s = suggest_project(store)
         echo(f"[6/8] suggestions for {s['segments']} uncoded segments "
-             f"(stage abstained on {s['stage_abstained']})")
+             f"(abstained on {sum(s['abstained'].values())} dimension values)")
         summary = review_project(store, DEMO_CODER, script=DEMO_SCRIPT)
         echo(f"[7/8] scripted review by {DEMO_CODER}: {summary}")
         ev = _write_evaluation(store, corpus / "seed_codes.csv", out, corpus / "codebook.yaml")

@@ -251,7 +251,7 @@ def precode_wave(
         atomic_write_text(summary_path, render_wave_summary(
             wave=str(wave_dir), model_id=model.manifest["model_id"], generated_at=now(),
             transcripts=summaries, failed=failed, code_threshold=model.code_threshold,
-            stage_threshold=model.stage_threshold, trust=trust_paragraphs(trust)))
+            stage_threshold=model.thresholds.get("stage", 0.0), trust=trust_paragraphs(trust)))
         outputs["summary"] = summary_path
         if documents:
             outputs["qdpx"] = write_wave_qdpx(wave, out_dir / QDPX_NAME, sorted(documents),
