@@ -341,7 +341,7 @@ def evaluate_files(train: str | Path | None, test: str | Path | None, *,
     if codebook is not None:  # every label of the data, whichever fold trains on it
         protos = label_prototypes(codebook, test_all if coded is not None else splits[0].train,
                                   embedder, cache, multi_label=test_all.multi_label,
-                                  dimension=None if test_all.multi_label else column,
+                                  dimension=None if column == CODE_DIMENSION else column,
                                   extra=test_all.labels if test_all.multi_label else ())
     result = run_study(splits, config, test_all=test_all, params=params, progress=progress,
                        prototypes=protos)
