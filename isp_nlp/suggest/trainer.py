@@ -210,7 +210,7 @@ def train_suggester(
     priors: dict[str, dict[str, Any]] = {}
     for d in value_labels:
         rows, y = rows_of[d], y_of[d].astype(str)
-        distinct = sorted(set(y))
+        distinct = sorted({str(v) for v in y})
         if len(distinct) < 2:
             skipped[d] = (f"{len(rows)} segments coded with {len(distinct)} distinct value(s) "
                           f"{distinct}; at least 2 distinct values are needed")
