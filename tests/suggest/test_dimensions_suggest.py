@@ -15,8 +15,8 @@ import pytest
 from click.testing import CliRunner
 
 from isp_nlp.cli import cli
-from isp_nlp.coded.units import embed_units, load_units
 from isp_nlp.codebook.load import load_codebook
+from isp_nlp.coded.units import embed_units, load_units
 from isp_nlp.errors import ModelError
 from isp_nlp.pipeline import load_latest_model, make_embedder, suggest_project, train_project
 from isp_nlp.project import import_codes, ingest_files, load_project_codebook
