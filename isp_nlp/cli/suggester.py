@@ -30,7 +30,10 @@ def embed(ctx) -> None:
               "Default: the seed coders' own percent agreement on double-coded segments.")
 @click.pass_context
 def train(ctx, folds: int, target_agreement: float | None) -> None:
-    """Fit the code suggester and one per codebook dimension on the human seed codes.
+    """Fit the code and dimension suggesters on the seed codes.
+
+    One single-label suggester per single-choice dimension of the codebook (the stage by
+    default); a dimension with too little data is named and left out.
 
     Probabilities are calibrated on out-of-fold predictions (folds grouped by document).
     With a target agreement (given, or the seed coders' own where segments are
@@ -90,7 +93,7 @@ def _echo(text: str) -> None:
               "each dimension's threshold in the model).")
 @click.pass_context
 def suggest(ctx, code_threshold, value_threshold) -> None:
-    """Suggest codes and a value of each dimension for every segment without human codes."""
+    """Suggest codes and dimension values for uncoded segments."""
     from isp_nlp.pipeline import suggest_project
 
     store = open_store(ctx)
