@@ -24,6 +24,7 @@ from isp_nlp.store.folder import init_project, open_project
 from isp_nlp.suggest.bundle import SuggesterModel
 from isp_nlp.suggest.evaluate import check_labels, label_prototypes, seed_coder_agreement
 from isp_nlp.suggest.study_fit import fit_calibrated, sample_seeds
+from isp_nlp.suggest.trust import project_trust, trust_lines
 
 EMBEDDER = "hashing-256"
 CODEBOOK = """\
@@ -133,6 +134,21 @@ def test_train_fits_and_certifies_each_dimension_by_its_id(two_dimensions) -> No
             assert model.thresholds[dim] == cert["threshold"]
     assert model.manifest["dimension_names"] == {"phase": "Phase of the work",
                                                  "valence": "Valence"}
+
+
+def test_status_states_each_dimension_by_its_name(two_dimensions) -> None:
+    path, _, _, _, _ = two_dimensions
+    with open_project(path) as store:
+        trust = project_trust(store)
+    assert [d.dimension for d in trust.dimensions] == ["code", "phase", "valence"]
+    assert [d.title for d in trust.dimensions] == ["Codes", "Phase of the work", "Valence"]
+    assert all(d.cv_kappa is not None and d.seed_segments == 54 for d in trust.dimensions)
+    lines = trust_lines(trust)
+    text = " ".join(line.strip() for line in lines)
+    assert "phase of the work " in text and "Valence: " in text and "stage" not in text
+    assert all(len(line) <= 80 for line in lines)
+    out = CliRunner().invoke(cli, ["--project", str(path), "status"])
+    assert out.exit_code == 0 and "Phase of the work: " in out.output, out.output
 
 
 def test_suggest_stores_a_value_of_every_dimension(two_dimensions, tmp_path: Path) -> None:
