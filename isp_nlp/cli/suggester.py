@@ -61,12 +61,12 @@ def train(ctx, folds: int, target_agreement: float | None) -> None:
     for dim, why in (r.get("skipped") or {}).items():
         _echo(f"{one_line(names.get(dim, dim))}: not trained: {why}.")
     for dim, cert in r["certified"].items():
-        name = "code" if dim == "code" else one_line(names.get(dim, dim))
+        name = "Codes" if dim == "code" else one_line(names.get(dim, dim))
         if cert["threshold"] is not None:
-            click.echo(f"Certified {name} threshold {cert['threshold']:.2f}: {cert['reason']} "
-                       f"(target from {cert['target_from']}).")
+            _echo(f"{name}: certified threshold {cert['threshold']:.2f}: {cert['reason']} "
+                  f"(target from {cert['target_from']}).")
         else:
-            click.echo(f"No certified {name} threshold: {cert['reason']}.")
+            _echo(f"{name}: no certified threshold: {cert['reason']}.")
     if not r["certified"]:
         click.echo("No certified threshold: no segment is double-coded, so give "
                    "--target-agreement A to certify one.")
