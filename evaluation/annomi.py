@@ -141,8 +141,8 @@ def active_vs_random(train, test, labels, k: int, repeats: int, seed: int,
             pool = np.setdiff1d(np.arange(len(train)), chosen)
             model = train_single_label(train.batch(np.asarray(chosen)),
                                        [ref[i] for i in chosen], prototypes=prototypes)
-            proba = model.predict_stage_proba(train.subset(pool).batch())
-            counts = [sum(ref[i] == c for i in chosen) for c in model.stage_classes]
+            proba = model.predict_value_proba(train.subset(pool).batch())
+            counts = [sum(ref[i] == c for i in chosen) for c in model.value_classes()]
             n = min(step, total - len(chosen))
             picks = balanced_next(train.embeddings[pool], proba, counts, n, seed=seed + r)
             chosen.extend(int(pool[p.index]) for p in picks)

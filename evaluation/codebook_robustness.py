@@ -112,25 +112,25 @@ def annomi_task(name: str, cache_path: Path, ks: list[int], folds: int, repeats:
                     model = train_single_label(seed_batch, y_seed, params=ADAPTIVE,
                                                prototypes=protos[book])
                     if est is None:
-                        est = model.stage_estimator.predict_proba(
+                        est = model.dimension().estimator.predict_proba(
                             model.features.transform(held_batch))
-                    prior = model.stage_prototypes.class_proba(held_batch.embeddings,
-                                                               model.stage_classes)
-                    w = model.prototype_weight
+                    prior = model.dimension().prototypes.class_proba(
+                        held_batch.embeddings, model.value_classes())
+                    w = model.dimension().prototype_weight
                     adaptive = (1 - w) * est + w * prior
                     seconds = time.perf_counter() - t0
                     fixed = (1 - FIXED) * est + FIXED * prior
                     if not checked:  # the mixes are what the shipped fits predict
-                        np.testing.assert_allclose(model.predict_stage_proba(held_batch),
+                        np.testing.assert_allclose(model.predict_value_proba(held_batch),
                                                    adaptive, atol=1e-9)
                         alone = train_single_label(seed_batch, y_seed, params=FIXED_PARAMS,
                                                    prototypes=protos[book])
-                        np.testing.assert_allclose(alone.predict_stage_proba(held_batch), fixed,
+                        np.testing.assert_allclose(alone.predict_value_proba(held_batch), fixed,
                                                    atol=1e-9)
                         bare = train_single_label(seed_batch, y_seed, params=ADAPTIVE)
-                        np.testing.assert_allclose(bare.predict_stage_proba(held_batch), est,
+                        np.testing.assert_allclose(bare.predict_value_proba(held_batch), est,
                                                    atol=1e-9)
-                    labels = np.asarray(model.stage_classes, dtype=object)
+                    labels = np.asarray(model.value_classes(), dtype=object)
                     cell = cells[book]
                     for mode, proba in (("none", est), ("fixed", fixed), ("adaptive", adaptive)):
                         cell[mode].append(kappa(labels[proba.argmax(axis=1)].astype(str), y_held))

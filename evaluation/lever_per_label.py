@@ -84,7 +84,7 @@ def measure(train, test, labels, prototypes, k: int, repeats: int) -> dict:
     for r in range(repeats):
         idx = sample_seeds(train, k, np.random.default_rng([0, r, k]), labels)
         model, _ = fit_calibrated(train, idx, labels, None, prototypes)
-        classes = model.stage_classes
+        classes = model.value_classes()
         P = out_of_fold_proba(train, idx, labels, classes, None, prototypes)
         assert P is not None
         b = fit_offsets(P, np.array([classes.index(ref[i]) for i in idx]))

@@ -46,9 +46,9 @@ def train_self_training(batch: SegmentBatch, y: Sequence[str], pool: SegmentBatc
     seed_ids = set(batch.segment_ids)
     free = np.array([i for i, s in enumerate(pool.segment_ids) if s not in seed_ids], dtype=int)
     for _ in range(rounds):
-        proba = model.predict_stage_proba(pool.subset(free))
+        proba = model.predict_value_proba(pool.subset(free))
         assert proba is not None
-        classes = np.asarray(model.stage_classes, dtype=object)
+        classes = np.asarray(model.value_classes(), dtype=object)
         top, conf = proba.argmax(axis=1), proba.max(axis=1)
         picked: list[int] = []
         for c in range(len(classes)):

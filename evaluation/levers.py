@@ -186,15 +186,15 @@ def fit_predict(task: Task, lever: Lever, seeds: np.ndarray, held: np.ndarray,
                                     rounds=int(rounds), params=lever.params, prototypes=protos)
     else:
         model = train_single_label(seed_batch, y, params=lever.params, prototypes=protos)
-    proba = model.predict_stage_proba(held_batch)
+    proba = model.predict_value_proba(held_batch)
     assert proba is not None
     if lever.post.startswith("em"):
         strength = float(lever.post[2:] or 1.0)
-        counts = np.array([sum(v == c for v in y) for c in model.stage_classes], dtype=float)
+        counts = np.array([sum(v == c for v in y) for c in model.value_classes()], dtype=float)
         # balanced class weights make the effective training prior uniform
         train = counts if lever.params.class_weight is None else np.ones_like(counts)
         proba, _ = adjust_priors(proba, train, strength=strength)
-    classes = np.asarray(model.stage_classes, dtype=object)
+    classes = np.asarray(model.value_classes(), dtype=object)
     return classes[proba.argmax(axis=1)], proba.max(axis=1)
 
 

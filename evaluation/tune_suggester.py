@@ -38,7 +38,7 @@ TEST_TRANSCRIPTS = frozenset({"7", "27", "55", "56", "66", "109", "130"})
 TASKS = {"therapist": ("therapist", "main_therapist_behaviour"),
          "client": ("client", "client_talk_type")}
 BASE = TrainParams(context_weight=0.0, word_weight=0.0, char_weight=0.0,
-                   context_word_weight=0.0, surface_weight=0.0, stage_C=1.0)
+                   context_word_weight=0.0, surface_weight=0.0, value_C=1.0)
 CONFIGS: dict[str, TrainParams] = {
     "embedding": BASE,
     "emb+ctx": replace(BASE, context_weight=0.5),
@@ -53,18 +53,18 @@ CONFIGS: dict[str, TrainParams] = {
     "all+ctxword": replace(BASE, context_weight=0.5, word_weight=1.0, char_weight=1.0,
                            surface_weight=1.0, context_word_weight=0.5),
     "all-C0.3": replace(BASE, context_weight=0.5, word_weight=1.0, char_weight=1.0,
-                        surface_weight=1.0, stage_C=0.3),
+                        surface_weight=1.0, value_C=0.3),
     "all-C3": replace(BASE, context_weight=0.5, word_weight=1.0, char_weight=1.0,
-                      surface_weight=1.0, stage_C=3.0),
+                      surface_weight=1.0, value_C=3.0),
     "all-C10": replace(BASE, context_weight=0.5, word_weight=1.0, char_weight=1.0,
-                       surface_weight=1.0, stage_C=10.0),
+                       surface_weight=1.0, value_C=10.0),
     "default": TrainParams(),
 }
 
 
 _SHORT = {"emb": "embedding_weight", "ctx": "context_weight", "word": "word_weight",
           "char": "char_weight", "ctxword": "context_word_weight", "surf": "surface_weight",
-          "C": "stage_C", "sel": "select_features",
+          "C": "value_C", "sel": "select_features",
           "terms": "max_terms"}
 
 
@@ -141,11 +141,11 @@ def kappa(a: np.ndarray, b: np.ndarray) -> float:
 def predict(model, batch: SegmentBatch, prior: dict[str, float] | None) -> np.ndarray:
     """Predicted labels; with ``prior``, probabilities are re-weighted by the class prior
     (the balanced seed set implies a uniform one), the Bayes-optimal shift."""
-    classes = np.asarray(model.stage_classes, dtype=object)
+    classes = np.asarray(model.value_classes(), dtype=object)
     if prior is None:
-        return classes[np.argmax(model.predict_stage_proba(batch), axis=1)]
+        return classes[np.argmax(model.predict_value_proba(batch), axis=1)]
     weights = np.array([prior.get(str(c), 0.0) for c in classes])
-    return classes[np.argmax(model.predict_stage_proba(batch) * weights, axis=1)]
+    return classes[np.argmax(model.predict_value_proba(batch) * weights, axis=1)]
 
 
 def pool_prior(task: Task, rows: np.ndarray) -> dict[str, float]:
@@ -180,7 +180,7 @@ def cross_validate(task: Task, params: TrainParams, k: int, folds: int, repeats:
             held_batch = task.batch.subset(held)
             pred = predict(model, held_batch, prior)
             scores.append(kappa(pred, task.labels[held]))
-            eces.append(expected_calibration_error(model.predict_stage_proba(held_batch),
+            eces.append(expected_calibration_error(model.predict_value_proba(held_batch),
                                                    pred == task.labels[held]))
     return float(np.mean(scores)), float(np.mean(eces))
 

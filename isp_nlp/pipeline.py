@@ -27,7 +27,7 @@ from isp_nlp.embed import (
     embed_texts_with_stats,
 )
 from isp_nlp.errors import IspNlpError, ModelError, ProjectError
-from isp_nlp.records import Code, Segment
+from isp_nlp.records import CODE_DIMENSION, Code, Segment
 from isp_nlp.store.database import Store
 from isp_nlp.store.folder import DEFAULT_EMBEDDER, EMBEDDERS, require_codebook
 from isp_nlp.suggest.bundle import SuggesterModel
@@ -66,7 +66,8 @@ def embed_segments(store: Store, segments: Sequence[Segment], embedder, *,
 
 
 def codebook_prototypes(codes: Sequence[Code], embedder, cache) -> dict[str, np.ndarray]:
-    """Embeddings of each code's (or stage's) codebook texts (definition, examples)."""
+    """Embeddings of each code's (or dimension value's) codebook texts (definition,
+    examples)."""
 
     return embed_prototypes(codes, lambda texts: embed_texts(texts, embedder, cache))
 
@@ -116,15 +117,18 @@ def embed_project(store: Store, embedder=None, *, progress: bool = False) -> dic
 
 
 def training_set(store: Store) -> TrainingSet:
-    """The project's human-coded segments with their merged labels."""
-    return merge_labels(store.segments(), store.annotations())
+    """The project's human-coded segments with their merged labels (codes and the
+    codebook's dimensions; every dimension the annotations use without a codebook)."""
+    codebook = store.codebook()
+    return merge_labels(store.segments(), store.annotations(),
+                        None if codebook is None else codebook.dimension_ids)
 
 
 def read_training_data(store: Store, embedder, *, progress: bool = False) -> TrainingData:
     """Everything ``train`` needs from the store, read once."""
     codebook = require_codebook(store)
     segments = store.segments()
-    ts = merge_labels(segments, store.annotations())
+    ts = merge_labels(segments, store.annotations(), codebook.dimension_ids)
     if not ts.segments:
         raise ModelError(
             "no human-coded segments to train on; import seed codes with "
@@ -135,20 +139,25 @@ def read_training_data(store: Store, embedder, *, progress: bool = False) -> Tra
     return TrainingData(
         labels=ts,
         batch=segment_batch(ts.segments, segments, embedder, cache, progress=progress),
-        code_labels=[c.id for c in codes], stage_labels=list(codebook.stage_ids),
+        code_labels=[c.id for c in codes],
+        value_labels={d.id: list(d.value_ids) for d in codebook.dimensions},
         embedder_id=embedder.model_id,
         code_prototypes=codebook_prototypes(codes, embedder, cache),
-        stage_prototypes=codebook_prototypes(codebook.stages, embedder, cache))
+        value_prototypes={d.id: codebook_prototypes(d.values, embedder, cache)
+                          for d in codebook.dimensions},
+        dimension_names={d.id: d.name or d.id for d in codebook.dimensions})
 
 
 def train_project(store: Store, embedder=None, *, folds: int = 5,
                   target_agreement: float | None = None, progress: bool = False) -> dict:
-    """Fit the code and stage suggesters on human annotations and save them.
+    """Fit the code suggester and one suggester per single-choice dimension of the
+    codebook on human annotations and save them.
 
     Reads the store once (:func:`read_training_data`), fits
     (:func:`isp_nlp.suggest.project_fit.fit_project`: the model plus out-of-fold
     predictions, grouped by document, that agreement compares with the coders), then
-    writes the bundle, its registration and the out-of-fold suggestions.
+    writes the bundle, its registration and the out-of-fold suggestions. A dimension
+    with too little data is not trained (``skipped`` says why, by dimension id).
     """
     if target_agreement is not None:
         check_target(target_agreement)
@@ -156,21 +165,27 @@ def train_project(store: Store, embedder=None, *, folds: int = 5,
     fit = fit_project(data, folds, target_agreement=target_agreement)
     model = fit.model
     model.manifest["cv_folds"] = fit.cv_folds  # what the out-of-fold numbers rest on
+    model.manifest["dimension_names"] = dict(data.dimension_names)
     model_id = model.manifest["model_id"]
     directory = store.path.parent / "models" / model_id
     model.save(directory)
     register_bundle(store, model, directory)
     store.replace_out_of_fold(model_id, fit.out_of_fold)
     ts = data.labels
+    skipped = model.manifest.get("skipped") or {}
     return {"model_id": model_id, "path": str(directory), "segments": len(ts.segments),
             "coders": sorted({c for cs in ts.coders for c in cs}),
             "code_labels": data.code_labels, "cv_folds": fit.cv_folds,
             "code_threshold": model.code_threshold,
             "code_threshold_from_cv": fit.code_threshold_from_cv,
-            "stage_threshold": model.stage_threshold,
-            "stage_threshold_from_cv": fit.stage_threshold_from_cv,
+            "dimensions": list(model.dimensions),
+            "dimension_names": dict(data.dimension_names),
+            "skipped": {d: skipped[d] for d in data.value_labels if d in skipped},
+            "thresholds": model.thresholds,
+            "thresholds_from_cv": {d: fit.thresholds_from_cv.get(d, False)
+                                   for d in model.dimensions},
+            "temperatures": {d: m.temperature for d, m in model.dimensions.items()},
             "zero_shot_codes": list(model.manifest.get("zero_shot_codes", [])),
-            "stage_temperature": model.stage_temperature,
             "certified": {dim: {**cert.to_dict(), "target_from": (fit.targets or {})[dim][1]}
                           for dim, cert in (fit.certificates or {}).items()}}
 
@@ -180,7 +195,7 @@ def register_bundle(store: Store, model, directory: Path) -> None:
     store.register_model(
         model.manifest["model_id"], str(directory.relative_to(store.path.parent)),
         {**model.manifest, "code_threshold": model.code_threshold,
-         "stage_threshold": model.stage_threshold},
+         "thresholds": model.thresholds},
     )
 
 
@@ -198,10 +213,12 @@ def _latest_model(store: Store) -> tuple[SuggesterModel, Path]:
 
 
 def suggest_project(store: Store, embedder=None, *, code_threshold: float | None = None,
-                    stage_threshold: float | None = None, progress: bool = False) -> dict:
-    """Score every codable segment that has no human code with the latest model."""
+                    value_threshold: float | None = None, progress: bool = False) -> dict:
+    """Score every codable segment that has no human code with the latest model: codes,
+    and a value of every dimension the model suggests (``value_threshold``: every
+    dimension's abstain threshold instead of the model's)."""
     latest, directory = _latest_model(store)
-    model = latest.with_thresholds(code=code_threshold, stage=stage_threshold)
+    model = latest.with_thresholds(code=code_threshold, values=value_threshold)
     embedder = embedder or project_embedder(store)
     if embedder.model_id != model.embedder_id:
         raise ModelError(
@@ -212,24 +229,24 @@ def suggest_project(store: Store, embedder=None, *, code_threshold: float | None
     segments = store.segments()
     targets = [s for s in segments if s.codable and s.id not in coded]
     model_id = model.manifest["model_id"]
+    dims = list(model.dimensions)
+    result = {"model_id": model_id, "segments": len(targets), "suggested_codes": 0,
+              "dimensions": dims, "abstained": dict.fromkeys(dims, 0),
+              "code_threshold": model.code_threshold, "thresholds": model.thresholds}
     if not targets:
         store.replace_suggestions(model_id, [])
-        return {"model_id": model_id, "segments": 0, "suggested_codes": 0, "stage_abstained": 0}
+        return result
     batch = segment_batch(targets, segments, embedder, store.embedding_cache(),
                           progress=progress)
     suggestions = model.suggest(batch, [s.id for s in targets], top_evidence=3)
     store.replace_suggestions(model_id, suggestions)
     register_bundle(store, model, directory)
-    stage = [s for s in suggestions if s.dimension == "stage"]
-    return {
-        "model_id": model_id,
-        "segments": len(targets),
-        "suggested_codes": sum(s.suggested for s in suggestions if s.dimension == "code"),
-        "stage_abstained": sum(not s.suggested for s in stage),
-        "has_stage": bool(model.stage_classes),
-        "code_threshold": model.code_threshold,
-        "stage_threshold": model.stage_threshold,
-    }
+    for s in suggestions:
+        if s.dimension == CODE_DIMENSION:
+            result["suggested_codes"] += bool(s.suggested)
+        elif not s.suggested:
+            result["abstained"][s.dimension] += 1
+    return result
 
 
 def next_to_code(store: Store, n: int = 20, *, seed: int = 0,
@@ -255,7 +272,7 @@ def next_to_code(store: Store, n: int = 20, *, seed: int = 0,
     stored = store.suggestions(info["id"]) if info is not None else []
     proba = code_probabilities(stored, [s.id for s in todo], labels) if labels else None
     coded = [s for s in codable if s.id in coded_ids]
-    ts = merge_labels(segments, annotations)
+    ts = merge_labels(segments, annotations, ())
     return propose(
         todo, embed_texts([s.text for s in todo], embedder, cache), n, seed=seed,
         proba=proba, code_labels=labels,

@@ -44,8 +44,10 @@ def _domain(exc: IspNlpError) -> InputError:
 @click.option("--seed-per-label", "seed_per_label", metavar="K[,K...]",
               help="Seeds per label; several give a learning curve. Default: all of TRAIN.")
 @click.option("--repeats", type=click.IntRange(min=1), default=3, show_default=True)
-@click.option("--label-column", type=click.Choice(["code", "stage"]), default="code",
-              show_default=True)
+@click.option("--label-column", metavar="NAME", default="code", show_default=True,
+              help="Column of the labels: code (multi-label or single-label), or any "
+              "single-choice column such as stage (one value per segment; spellings read by "
+              "the --codebook dimension of that name, or the default stage dimension).")
 @click.option("--multi-label/--single-label", "multi_label", default=None,
               help="Score any number of codes per segment, or one. Default: multi-label when "
               "some coder gave a segment several codes.")

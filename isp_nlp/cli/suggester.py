@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import click
 
 from isp_nlp.cli.common import open_store
@@ -28,7 +30,10 @@ def embed(ctx) -> None:
               "Default: the seed coders' own percent agreement on double-coded segments.")
 @click.pass_context
 def train(ctx, folds: int, target_agreement: float | None) -> None:
-    """Fit the code and stage suggesters on the human seed codes.
+    """Fit the code and dimension suggesters on the seed codes.
+
+    One single-label suggester per single-choice dimension of the codebook (the stage by
+    default); a dimension with too little data is named and left out.
 
     Probabilities are calibrated on out-of-fold predictions (folds grouped by document).
     With a target agreement (given, or the seed coders' own where segments are
@@ -52,12 +57,16 @@ def train(ctx, folds: int, target_agreement: float | None) -> None:
         click.echo(f"No coder has applied {len(unseen)} code(s) yet ({shown}): suggested "
                    "from the codebook's definitions and examples only (zero-shot), each on "
                    "about as many segments as a seeded code.")
+    names = r.get("dimension_names") or {}
+    for dim, why in (r.get("skipped") or {}).items():
+        _echo(f"{one_line(names.get(dim, dim))}: not trained: {why}.")
     for dim, cert in r["certified"].items():
+        name = "Codes" if dim == "code" else one_line(names.get(dim, dim))
         if cert["threshold"] is not None:
-            click.echo(f"Certified {dim} threshold {cert['threshold']:.2f}: {cert['reason']} "
-                       f"(target from {cert['target_from']}).")
+            _echo(f"{name}: certified threshold {cert['threshold']:.2f}: {cert['reason']} "
+                  f"(target from {cert['target_from']}).")
         else:
-            click.echo(f"No certified {dim} threshold: {cert['reason']}.")
+            _echo(f"{name}: no certified threshold: {cert['reason']}.")
     if not r["certified"]:
         click.echo("No certified threshold: no segment is double-coded, so give "
                    "--target-agreement A to certify one.")
@@ -65,22 +74,35 @@ def train(ctx, folds: int, target_agreement: float | None) -> None:
 
 #: Zero-shot codes named in train's summary before "and N more".
 _SHOWN = 5
+#: Columns of the per-dimension lines of train and suggest.
+WIDTH = 80
+
+
+def _echo(text: str) -> None:
+    """``text`` in lines of at most :data:`WIDTH` columns (continuations indented)."""
+    for line in textwrap.wrap(text, WIDTH, subsequent_indent="  ", break_on_hyphens=False):
+        click.echo(line)
 
 
 @click.command()
 @click.option("--code-threshold", type=click.FloatRange(0, 1), default=None,
               help="Suggest a code at or above this probability (default: the model's; "
               "a zero-shot code also needs its floor).")
-@click.option("--stage-threshold", type=click.FloatRange(0, 1), default=None,
-              help="Abstain on the stage below this probability (default: the model's).")
+@click.option("--value-threshold", type=click.FloatRange(0, 1), default=None,
+              help="Abstain on every dimension's value below this confidence (default: "
+              "each dimension's threshold in the model).")
 @click.pass_context
-def suggest(ctx, code_threshold, stage_threshold) -> None:
-    """Suggest codes and a stage for every segment without human codes."""
+def suggest(ctx, code_threshold, value_threshold) -> None:
+    """Suggest codes and dimension values for uncoded segments."""
     from isp_nlp.pipeline import suggest_project
 
-    r = suggest_project(open_store(ctx), code_threshold=code_threshold,
-                        stage_threshold=stage_threshold, progress=True)
-    stage = (f", stage abstained on {r['stage_abstained']}"
-             if r.get("has_stage", True) else "")
+    store = open_store(ctx)
+    r = suggest_project(store, code_threshold=code_threshold,
+                        value_threshold=value_threshold, progress=True)
     click.echo(f"Scored {r['segments']} segments with {r['model_id']}: "
-               f"{r['suggested_codes']} code suggestions{stage}")
+               f"{r['suggested_codes']} code suggestions")
+    codebook = store.codebook()
+    for dim in r["dimensions"]:
+        found = None if codebook is None else codebook.dimension(dim)
+        name = found.name if found is not None and found.name else dim
+        _echo(f"{one_line(name)}: abstained on {r['abstained'][dim]}")

@@ -1,4 +1,4 @@
-"""Suggest codes and a stage for uncoded segments.
+"""Suggest codes and a value of each single-choice dimension for uncoded segments.
 
 Features, estimators, prototypes, calibration, the trainer, the saved model, evaluation
 studies and what to code next.

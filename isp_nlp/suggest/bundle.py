@@ -7,7 +7,7 @@ A saved model is a folder of ``manifest.json``, ``config.json`` and ``weights.np
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -16,10 +16,10 @@ import numpy as np
 
 from isp_nlp.coded.batch import SegmentBatch
 from isp_nlp.errors import ModelError
-from isp_nlp.records import CODE_DIMENSION, STAGE_DIMENSION, Evidence, Suggestion
+from isp_nlp.records import CODE_DIMENSION, Evidence, Suggestion
 from isp_nlp.suggest.bundle_io import content_hash, model_state, read_bundle, write_bundle
 from isp_nlp.suggest.calibration import apply_platt, apply_temperature, top_label_confidence
-from isp_nlp.suggest.estimators import CodeSuggester, StageClassifier
+from isp_nlp.suggest.estimators import CodeSuggester, ValueClassifier
 from isp_nlp.suggest.evidence import nearest_exemplars, uncertainty_scores
 from isp_nlp.suggest.features import FeatureBuilder
 from isp_nlp.suggest.prototypes import Prototypes
@@ -30,47 +30,79 @@ SUGGEST_CHUNK = 2048
 
 
 @dataclass
-class SuggesterModel:
-    """Code and stage estimators plus the exemplars that explain their suggestions.
+class DimensionModel:
+    """The single-label suggester of one single-choice dimension (its values).
 
-    ``exemplar_codes[i]`` is None for an exemplar coded only for the stage;
-    ``exemplar_stages[i]`` is None for one coded only for codes. ``features`` maps a
-    :class:`SegmentBatch` to the estimators' input (None: the embeddings themselves).
-    Prediction methods take a :class:`SegmentBatch`, or a plain embedding matrix when
-    the features need no text. ``prototypes`` (optional) give codes the code estimator
-    could not fit (no seed positives) a zero-shot probability from the codebook.
-    ``stage_prototypes`` (optional) are the stage classes' codebook prior: the stage
-    probability is ``(1 - w) * estimator + w * prior`` with ``w = prototype_weight``.
+    ``labels`` are the dimension's values in the codebook's order; ``estimator`` is fitted
+    on those coded (its ``classes_``: the values seen, at least two). ``exemplar_values[i]``
+    is exemplar i's value (None: not coded on this dimension). ``prototypes`` (optional)
+    are the values' codebook prior: the probability is ``(1 - w) * estimator + w * prior``
+    with ``w = prototype_weight``. Post-hoc calibration fitted on out-of-fold predictions
+    (:mod:`.out_of_fold`): ``temperature``, and ``prior_weights`` (per class, population
+    share / training share: a suggestion's confidence is its probability under the coded
+    segments' label mix, :func:`~isp_nlp.suggest.calibration.top_label_confidence`; None:
+    the probability). ``threshold``: suggest abstains below it.
+    """
+
+    labels: list[str]
+    estimator: ValueClassifier
+    exemplar_values: list[str | None]
+    threshold: float = 0.5
+    prototypes: Prototypes | None = None
+    prototype_weight: float = 0.0
+    temperature: float = 1.0
+    prior_weights: np.ndarray | None = None
+
+    @property
+    def classes(self) -> list[str]:
+        return [str(c) for c in self.estimator.classes_]
+
+    @property
+    def balanced(self) -> bool:
+        """Trained with balanced class weights (as if every value were equally common)."""
+        return getattr(self.estimator, "class_weight", None) == "balanced"
+
+    def proba(self, X: np.ndarray, F: Any) -> np.ndarray:
+        """(n, len(classes)) calibrated probabilities (``X`` embeddings, ``F`` features)."""
+        proba = self.estimator.predict_proba(F)
+        if self.prototypes is not None and self.prototype_weight:
+            w = self.prototype_weight
+            proba = (1 - w) * proba + w * self.prototypes.class_proba(X, self.classes)
+        return apply_temperature(proba, self.temperature)
+
+
+@dataclass
+class SuggesterModel:
+    """Code estimator, one single-label model per single-choice dimension, and the
+    exemplars that explain their suggestions.
+
+    ``exemplar_codes[i]`` is None for an exemplar coded only on dimensions.
+    ``dimensions`` maps dimension ids (the codebook's order) to their
+    :class:`DimensionModel`; a dimension without enough data is absent (see
+    ``manifest["skipped"]``). ``features`` maps a :class:`SegmentBatch` to the
+    estimators' input (None: the embeddings themselves). Prediction methods take a
+    :class:`SegmentBatch`, or a plain embedding matrix when the features need no text.
+    ``prototypes`` (optional) give codes the code estimator could not fit (no seed
+    positives) a zero-shot probability from the codebook.
     """
 
     code_labels: list[str]
-    stage_labels: list[str]
     code_estimator: CodeSuggester | None
-    stage_estimator: StageClassifier | None
     exemplars: np.ndarray
     exemplar_ids: list[str]
     exemplar_texts: list[str]
     exemplar_codes: list[tuple[str, ...] | None]
-    exemplar_stages: list[str | None]
     embedder_id: str
+    dimensions: dict[str, DimensionModel] = field(default_factory=dict)
     code_threshold: float = 0.5
-    stage_threshold: float = 0.5
     hyper_parameters: dict[str, Any] = field(default_factory=dict)
     manifest: dict[str, Any] = field(default_factory=dict)
     features: FeatureBuilder | None = None
     prototypes: Prototypes | None = None
-    stage_prototypes: Prototypes | None = None
-    prototype_weight: float = 0.0
-    #: Post-hoc calibration fitted on out-of-fold predictions (:mod:`.out_of_fold`): a
-    #: temperature for the stage probabilities, (a, b) Platt maps per code.
-    stage_temperature: float = 1.0
-    #: Per stage class, population share / training share: a stage suggestion's
-    #: confidence is its probability under the coded segments' label mix
-    #: (:func:`~isp_nlp.suggest.calibration.top_label_confidence`); None: the probability.
-    stage_prior_weights: np.ndarray | None = None
+    #: Per-code (a, b) Platt maps fitted on out-of-fold predictions (:mod:`.out_of_fold`).
     code_platt: np.ndarray | None = None
-    #: Certificates by dimension ("stage" / "code"; :mod:`isp_nlp.suggest.certify`): a
-    #: suggestion is made only at or above ``threshold`` (codes: the segment's confidence).
+    #: Certificates by dimension (dimension ids and "code"; :mod:`isp_nlp.suggest.certify`):
+    #: a suggestion is made only at or above ``threshold`` (codes: the segment's confidence).
     certified: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
@@ -82,10 +114,30 @@ class SuggesterModel:
         return int(self.exemplars.shape[1])
 
     @property
-    def stage_classes(self) -> list[str]:
-        if self.stage_estimator is None:
-            return []
-        return [str(c) for c in self.stage_estimator.classes_]
+    def thresholds(self) -> dict[str, float]:
+        """The abstain threshold of each dimension."""
+        return {dim: float(m.threshold) for dim, m in self.dimensions.items()}
+
+    def dimension(self, dimension: str | None = None) -> DimensionModel:
+        """The model of ``dimension``; None: the only one (a single-label model).
+        Raises ModelError when there is no such dimension model."""
+        if dimension is None:
+            if len(self.dimensions) != 1:
+                raise ModelError(
+                    f"Suggester {self.model_id} has {len(self.dimensions)} dimension models "
+                    f"({', '.join(self.dimensions) or 'none'}); expected exactly one; fix the "
+                    "caller to name the dimension.")
+            return next(iter(self.dimensions.values()))
+        found = self.dimensions.get(dimension)
+        if found is None:
+            raise ModelError(
+                f"Suggester {self.model_id} has no model of the dimension {dimension!r} (it "
+                f"has {', '.join(self.dimensions) or 'none'}); retrain with `isp-nlp train`.")
+        return found
+
+    def value_classes(self, dimension: str | None = None) -> list[str]:
+        """The values ``dimension``'s probabilities are over (None: the only dimension)."""
+        return self.dimension(dimension).classes
 
     # ---- prediction -------------------------------------------------------------------
 
@@ -157,17 +209,9 @@ class SuggesterModel:
             return proba
         return apply_platt(proba, self.code_platt)
 
-    def _stage_proba(self, X: np.ndarray, F: Any) -> np.ndarray | None:
-        if self.stage_estimator is None:
-            return None
-        proba = self.stage_estimator.predict_proba(F)
-        if self.stage_prototypes is not None and self.prototype_weight:
-            w = self.prototype_weight
-            proba = (1 - w) * proba + w * self.stage_prototypes.class_proba(X, self.stage_classes)
-        return apply_temperature(proba, self.stage_temperature)
-
     def certified_threshold(self, dimension: str) -> float | None:
-        """The certified threshold of ``dimension`` ("stage" or "code"), None if uncertified."""
+        """The certified threshold of ``dimension`` (a dimension id or "code"), None if
+        uncertified."""
         value = (self.certified.get(dimension) or {}).get("threshold")
         return None if value is None else float(value)
 
@@ -175,24 +219,29 @@ class SuggesterModel:
         """(n, len(code_labels)) probabilities, or None without a code model."""
         return self._code_proba(*self._inputs(data))
 
-    def predict_stage_proba(self, data: SegmentBatch | np.ndarray) -> np.ndarray | None:
-        """(n, len(stage_classes)) probabilities, or None without a stage model."""
-        return self._stage_proba(*self._inputs(data))
+    def predict_value_proba(self, data: SegmentBatch | np.ndarray,
+                            dimension: str | None = None) -> np.ndarray:
+        """(n, len(value_classes(dimension))) calibrated probabilities of ``dimension``'s
+        values (None: the only dimension)."""
+        model = self.dimension(dimension)
+        return model.proba(*self._inputs(data))
 
     def uncertainty(self, data: SegmentBatch | np.ndarray) -> np.ndarray:
         """Per-segment review-order score in [0, 1]; higher = more uncertain."""
         X, F = self._inputs(data)
-        return uncertainty_scores(self._code_proba(X, F), self._stage_proba(X, F))
+        return uncertainty_scores(self._code_proba(X, F),
+                                  [m.proba(X, F) for m in self.dimensions.values()])
 
     def suggest(
         self, data: SegmentBatch | np.ndarray, segment_ids: Sequence[str], *,
         top_evidence: int = 3,
     ) -> list[Suggestion]:
-        """One code suggestion per code and one stage suggestion per segment.
+        """One code suggestion per code and one suggestion per dimension per segment
+        (its most confident value, ``suggested`` at or above the dimension's threshold).
 
         Evidence is the ``top_evidence`` most similar exemplars (never the
         segment itself); its ``labels`` are the exemplar's codes on code
-        suggestions and its stage on stage suggestions.
+        suggestions and its value on a dimension's suggestions.
         """
         ids = [str(s) for s in segment_ids]
         n = len(data)
@@ -212,10 +261,8 @@ class SuggesterModel:
             )
         code_p = self._code_proba(X, F)
         code_t = self.code_thresholds
-        stage_p = self._stage_proba(X, F)
-        if stage_p is not None:
-            stage_top, stage_conf = top_label_confidence(stage_p, self.stage_prior_weights)
-        stage_classes = self.stage_classes
+        tops = {dim: (m, *top_label_confidence(m.proba(X, F), m.prior_weights))
+                for dim, m in self.dimensions.items()}
         code_cut = self.certified_threshold(CODE_DIMENSION)
         code_ok = (np.ones(X.shape[0], dtype=bool) if code_p is None or code_cut is None
                    else np.maximum(code_p, 1 - code_p).min(axis=1) >= code_cut - 1e-12)
@@ -234,16 +281,15 @@ class SuggesterModel:
                     p = float(code_p[i, c])
                     out.append(Suggestion(sid, mid, CODE_DIMENSION, label, p,
                                           bool(p >= code_t[c] and code_ok[i]), evidence))
-            if stage_p is not None:
+            for dim, (m, top, conf) in tops.items():
                 evidence = tuple(
                     Evidence(self.exemplar_ids[j], s, self.exemplar_texts[j],
-                             (st,) if (st := self.exemplar_stages[j]) else ())
+                             (v,) if (v := m.exemplar_values[j]) else ())
                     for j, s in hits
                 )
-                best = int(stage_top[i])
-                p = float(stage_conf[i])
-                out.append(Suggestion(sid, mid, STAGE_DIMENSION, stage_classes[best], p,
-                                      p >= self.stage_threshold, evidence))
+                p = float(conf[i])
+                out.append(Suggestion(sid, mid, dim, m.classes[int(top[i])], p,
+                                      p >= m.threshold, evidence))
         return out
 
     # ---- persistence (the folder's format: :mod:`isp_nlp.suggest.bundle_io`) -----------
@@ -261,15 +307,24 @@ class SuggesterModel:
     @classmethod
     def load(cls, directory: str | Path) -> SuggesterModel:
         """Read a folder written by :meth:`save`; raises ModelError if it is unusable."""
-        return cls(**read_bundle(Path(directory)))
+        fields = read_bundle(Path(directory))
+        fields["dimensions"] = {dim: DimensionModel(**f)
+                                for dim, f in fields["dimensions"].items()}
+        return cls(**fields)
 
     def with_thresholds(
-        self, *, code: float | None = None, stage: float | None = None
+        self, *, code: float | None = None, values: float | Mapping[str, float] | None = None
     ) -> SuggesterModel:
-        """A copy with other abstain thresholds (keeps the manifest; a new id once saved)."""
+        """A copy with other abstain thresholds (keeps the manifest; a new id once saved):
+        ``values`` one threshold for every dimension, or thresholds by dimension id."""
+        dims = dict(self.dimensions)
+        if values is not None:
+            wanted = ({dim: values for dim in dims} if isinstance(values, int | float)
+                      else dict(values))
+            dims = {dim: m if dim not in wanted else replace(m, threshold=float(wanted[dim]))
+                    for dim, m in dims.items()}
         return replace(
             self,
             code_threshold=self.code_threshold if code is None else float(code),
-            stage_threshold=self.stage_threshold if stage is None else float(stage),
+            dimensions=dims,
         )
-

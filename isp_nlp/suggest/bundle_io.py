@@ -5,9 +5,9 @@ A saved model is a folder with ``manifest.json`` (provenance), ``config.json``
 (labels, thresholds, hyper-parameters, estimator state) and ``weights.npz``
 (arrays only, loaded with ``allow_pickle=False``). ``model_id`` is a short
 hash of config + arrays, so identical training gives the same id and a
-changed or damaged file is detected on load. Version 3 adds codebook prototypes
-(zero-shot probabilities for codes without seed examples), version 4 the stage's
-codebook prior; a model without them is still written as version 2 (or 3).
+changed or damaged file is detected on load. Version 5 holds one single-label model per
+single-choice dimension of the codebook (``dimensions``); a model saved in an earlier
+version (one stage model) is refused with the advice to train again.
 :class:`~isp_nlp.suggest.bundle.SuggesterModel` is read through :class:`BundledModel`
 (its fields) and rebuilt from the keyword arguments :func:`read_bundle` returns.
 """
@@ -25,165 +25,210 @@ from typing import Any, Protocol
 import numpy as np
 
 from isp_nlp.errors import ModelError
-from isp_nlp.records import CODE_DIMENSION, STAGE_DIMENSION
+from isp_nlp.records import CODE_DIMENSION
 from isp_nlp.store.files import atomic_path, atomic_write_text
-from isp_nlp.suggest.estimators import CodeSuggester, StageClassifier
+from isp_nlp.suggest.estimators import CodeSuggester, ValueClassifier
 from isp_nlp.suggest.features import FeatureBuilder
 from isp_nlp.suggest.prototypes import Prototypes
 
 FORMAT = "isp-nlp-suggester"
-FORMAT_VERSION = 4
-# version 1: embedding-only models without a feature builder; 2: no prototypes;
-# 3: code prototypes only
-READABLE_VERSIONS = (1, 2, 3, 4)
+#: Version 5: one model per single-choice dimension (versions 1-4 had a stage model).
+FORMAT_VERSION = 5
+READABLE_VERSIONS = (5,)
 FILES = ("manifest.json", "config.json", "weights.npz")
-#: The groups of arrays in weights.npz (``code/...``, ...) and the one plain array.
-ARRAY_PARTS = ("code", "stage", "features", "prototypes", "stage_prototypes", "exemplars",
-               "code_platt")
+#: The groups of arrays in weights.npz (``code/...``, ``dimensions/0/estimator/...``,
+#: ...) and the plain arrays.
+ARRAY_PARTS = ("code", "dimensions", "features", "prototypes", "exemplars", "code_platt")
 #: A bundle's JSON files and arrays are a few MB; larger ones are refused before reading.
 MAX_JSON_BYTES = 64_000_000
 MAX_ARRAY_BYTES = 512_000_000
 MAX_ARRAYS = 1_000
 
 
+class BundledDimension(Protocol):
+    """The fields of :class:`~isp_nlp.suggest.bundle.DimensionModel` a bundle stores."""
+
+    labels: list[str]
+    estimator: ValueClassifier
+    exemplar_values: list[str | None]
+    threshold: float
+    prototypes: Prototypes | None
+    prototype_weight: float
+    temperature: float
+    prior_weights: np.ndarray | None
+
+
 class BundledModel(Protocol):
     """The fields of :class:`~isp_nlp.suggest.bundle.SuggesterModel` a bundle stores."""
 
     code_labels: list[str]
-    stage_labels: list[str]
     code_estimator: CodeSuggester | None
-    stage_estimator: StageClassifier | None
     exemplars: np.ndarray
     exemplar_ids: list[str]
     exemplar_texts: list[str]
     exemplar_codes: list[tuple[str, ...] | None]
-    exemplar_stages: list[str | None]
     embedder_id: str
     code_threshold: float
-    stage_threshold: float
     hyper_parameters: dict[str, Any]
     features: FeatureBuilder | None
     prototypes: Prototypes | None
-    stage_prototypes: Prototypes | None
-    prototype_weight: float
-    stage_temperature: float
-    stage_prior_weights: np.ndarray | None
     code_platt: np.ndarray | None
     certified: dict[str, dict[str, Any]]
+
+    @property
+    def dimensions(self) -> Mapping[str, BundledDimension]: ...
+
+
+def _estimator_state(est: CodeSuggester | ValueClassifier, prefix: str,
+                     arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+    state, est_arrays = est.get_learned_state()
+    arrays.update({f"{prefix}/{k}": np.asarray(v) for k, v in est_arrays.items()})
+    return {"params": est.get_params(), "state": state}
+
+
+def _dimension_state(dim: str, m: BundledDimension, prefix: str,
+                     arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": dim,
+        "labels": list(m.labels),
+        "estimator": _estimator_state(m.estimator, f"{prefix}/estimator", arrays),
+        "exemplar_values": list(m.exemplar_values),
+        "threshold": float(m.threshold),
+        "temperature": float(m.temperature),
+        "prior_weights": (None if m.prior_weights is None
+                          else [float(v) for v in m.prior_weights]),
+        "prototypes": None,
+        "prototype_weight": float(m.prototype_weight),
+    }
+    if m.prototypes is not None:
+        out["prototypes"], proto_arrays = m.prototypes.get_state()
+        arrays.update({f"{prefix}/prototypes/{k}": np.asarray(v)
+                       for k, v in proto_arrays.items()})
+    return out
 
 
 # -- model <-> (config, arrays) ------------------------------------------------------------
 def model_state(model: BundledModel) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """The model's ``config.json`` object and its ``weights.npz`` arrays."""
     arrays: dict[str, np.ndarray] = {"exemplars": np.asarray(model.exemplars, np.float32)}
-    estimators: dict[str, Any] = {}
-    for name, est in (("code", model.code_estimator), ("stage", model.stage_estimator)):
-        if est is None:
-            estimators[name] = None
-            continue
-        state, est_arrays = est.get_learned_state()
-        estimators[name] = {"params": est.get_params(), "state": state}
-        arrays.update({f"{name}/{k}": np.asarray(v) for k, v in est_arrays.items()})
+    code = (None if model.code_estimator is None
+            else _estimator_state(model.code_estimator, "code", arrays))
     features = None
     if model.features is not None:
         features, feature_arrays = model.features.get_state()
         arrays.update({f"features/{k}": np.asarray(v) for k, v in feature_arrays.items()})
-    config = {
+    config: dict[str, Any] = {
         "format": FORMAT,
-        "format_version": (FORMAT_VERSION if model.stage_prototypes is not None
-                           else 3 if model.prototypes is not None else 2),
+        "format_version": FORMAT_VERSION,
         "embedder_id": model.embedder_id,
         "n_features": int(model.exemplars.shape[1]),
         "code_labels": list(model.code_labels),
-        "stage_labels": list(model.stage_labels),
         "code_threshold": float(model.code_threshold),
-        "stage_threshold": float(model.stage_threshold),
         "hyper_parameters": dict(model.hyper_parameters),
-        "estimators": estimators,
+        "code_estimator": code,
+        "dimensions": [_dimension_state(dim, m, f"dimensions/{i}", arrays)
+                       for i, (dim, m) in enumerate(model.dimensions.items())],
         "features": features,
         "exemplars": {
             "ids": list(model.exemplar_ids),
             "texts": list(model.exemplar_texts),
             "codes": [None if c is None else list(c) for c in model.exemplar_codes],
-            "stages": list(model.exemplar_stages),
         },
+        "prototypes": None,
+        "certified": dict(model.certified),
     }
-    if model.prototypes is not None:  # absent (not null) keeps older models' ids stable
+    if model.prototypes is not None:
         config["prototypes"], proto_arrays = model.prototypes.get_state()
         arrays.update({f"prototypes/{k}": np.asarray(v) for k, v in proto_arrays.items()})
-    if model.stage_prototypes is not None:
-        config["stage_prototypes"], proto_arrays = model.stage_prototypes.get_state()
-        config["prototype_weight"] = float(model.prototype_weight)
-        arrays.update({f"stage_prototypes/{k}": np.asarray(v)
-                       for k, v in proto_arrays.items()})
-    if model.stage_temperature != 1.0:  # absent when unused: older models' ids stay
-        config["stage_temperature"] = float(model.stage_temperature)
-    if model.stage_prior_weights is not None:
-        config["stage_prior_weights"] = [float(v) for v in model.stage_prior_weights]
     if model.code_platt is not None:
         arrays["code_platt"] = np.asarray(model.code_platt, dtype=np.float64)
-    if model.certified:
-        config["certified"] = model.certified
     return config, arrays
+
+
+def _dimension_fields(spec: Mapping[str, Any], arrays: Mapping[str, np.ndarray],
+                      prefix: str, n_exemplars: int, n_features: int) -> dict[str, Any]:
+    """A :class:`~isp_nlp.suggest.bundle.DimensionModel`'s fields from its saved spec."""
+    own = prefixed(arrays, prefix)
+    est_spec = spec["estimator"]
+    estimator = ValueClassifier.from_learned_state(est_spec["params"], est_spec["state"],
+                                                   prefixed(own, "estimator"))
+    labels = [str(v) for v in spec["labels"]]
+    classes = [str(c) for c in estimator.classes_]
+    if not set(classes) <= set(labels) or len(set(labels)) != len(labels):
+        raise ValueError(f"dimension {spec['id']!r}: its classes {classes} are not among its "
+                         f"values {labels}")
+    values = list(spec["exemplar_values"])
+    if len(values) != n_exemplars or any(v is not None and str(v) not in labels
+                                         for v in values):
+        raise ValueError(f"dimension {spec['id']!r}: exemplar values do not fit the exemplars")
+    prototypes = None
+    if spec.get("prototypes") is not None:
+        prototypes = Prototypes.from_state(spec["prototypes"], prefixed(own, "prototypes"))
+        if list(prototypes.code_labels) != classes or prototypes.dim != n_features:
+            raise ValueError(f"dimension {spec['id']!r}: its prototypes do not match its "
+                             "classes or the embedding size")
+    return {
+        "labels": labels,
+        "estimator": estimator,
+        "exemplar_values": [None if v is None else str(v) for v in values],
+        "threshold": unit_interval(spec["threshold"], "threshold"),
+        "prototypes": prototypes,
+        "prototype_weight": unit_interval(spec.get("prototype_weight", 0.0),
+                                          "prototype_weight"),
+        "temperature": positive(spec.get("temperature", 1.0)),
+        "prior_weights": prior_weights(spec.get("prior_weights"), len(classes)),
+    }
 
 
 def model_fields(config: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> dict[str, Any]:
     """The model's fields (all but ``manifest``) from a saved config and arrays; KeyError,
-    ValueError, TypeError or IndexError when they are incomplete or inconsistent."""
-    ests: dict[str, Any] = {}
-    for name, kind in (("code", CodeSuggester), ("stage", StageClassifier)):
-        spec = config["estimators"][name]
-        if spec is None:
-            ests[name] = None
-            continue
-        ests[name] = kind.from_learned_state(spec["params"], spec["state"],
-                                             prefixed(arrays, name))
+    ValueError, TypeError or IndexError when they are incomplete or inconsistent. The
+    dimensions come as {id: fields of a DimensionModel}."""
+    spec = config["code_estimator"]
+    code_est = (None if spec is None else CodeSuggester.from_learned_state(
+        spec["params"], spec["state"], prefixed(arrays, "code")))
     features = None
     if config.get("features") is not None:
         features = FeatureBuilder.from_state(config["features"], prefixed(arrays, "features"))
-    prototypes = None  # absent in older models
+    prototypes = None
     if config.get("prototypes") is not None:
         prototypes = Prototypes.from_state(config["prototypes"], prefixed(arrays, "prototypes"))
-    stage_prototypes = None  # absent before version 4
-    if config.get("stage_prototypes") is not None:
-        stage_prototypes = Prototypes.from_state(config["stage_prototypes"],
-                                                 prefixed(arrays, "stage_prototypes"))
     ex = config["exemplars"]
     exemplars = np.asarray(arrays["exemplars"], dtype=np.float32)
     n_ex = len(ex["ids"])
-    if exemplars.shape != (n_ex, int(config["n_features"])):
+    n_features = int(config["n_features"])
+    if exemplars.shape != (n_ex, n_features):
         raise ValueError(f"exemplars has shape {exemplars.shape}, expected ({n_ex}, dims)")
-    if not (len(ex["texts"]) == len(ex["codes"]) == len(ex["stages"]) == n_ex):
-        raise ValueError("exemplar ids, texts, codes and stages differ in length")
+    if not (len(ex["texts"]) == len(ex["codes"]) == n_ex):
+        raise ValueError("exemplar ids, texts and codes differ in length")
     code_labels = [str(c) for c in config["code_labels"]]
-    if ests["code"] is not None and len(ests["code"].classes_) != len(code_labels):
+    if code_est is not None and len(code_est.classes_) != len(code_labels):
         raise ValueError("the code estimator and code_labels differ in length")
     if prototypes is not None and (list(prototypes.code_labels) != code_labels
-                                   or prototypes.dim != exemplars.shape[1]):
+                                   or prototypes.dim != n_features):
         raise ValueError("the prototypes do not match code_labels or the embedding size")
+    dimensions: dict[str, dict[str, Any]] = {}
+    for i, dim_spec in enumerate(config["dimensions"]):
+        dim = str(dim_spec["id"])
+        if not dim or dim == CODE_DIMENSION or dim in dimensions:
+            raise ValueError(f"dimension id {dim!r} is empty, 'code' or repeated")
+        dimensions[dim] = _dimension_fields(dim_spec, arrays, f"dimensions/{i}", n_ex,
+                                            n_features)
     return {
         "code_labels": code_labels,
-        "stage_labels": [str(s) for s in config["stage_labels"]],
-        "code_estimator": ests["code"],
-        "stage_estimator": ests["stage"],
+        "code_estimator": code_est,
         "exemplars": exemplars,
         "exemplar_ids": [str(s) for s in ex["ids"]],
         "exemplar_texts": [str(t) for t in ex["texts"]],
         "exemplar_codes": [None if c is None else tuple(c) for c in ex["codes"]],
-        "exemplar_stages": list(ex["stages"]),
         "embedder_id": str(config["embedder_id"]),
-        "code_threshold": float(config["code_threshold"]),
-        "stage_threshold": float(config["stage_threshold"]),
+        "code_threshold": unit_interval(config["code_threshold"], "code_threshold"),
         "hyper_parameters": dict(config["hyper_parameters"]),
         "features": features,
         "prototypes": prototypes,
-        "stage_prototypes": stage_prototypes,
-        "prototype_weight": float(config.get("prototype_weight", 0.0)),
-        "stage_temperature": positive(config.get("stage_temperature", 1.0)),
-        "stage_prior_weights": prior_weights(config.get("stage_prior_weights"),
-                                             ests["stage"]),
+        "dimensions": dimensions,
         "code_platt": platt_maps(arrays.get("code_platt"), len(code_labels)),
-        "certified": certificates(config.get("certified") or {}),
+        "certified": certificates(config.get("certified") or {}, [*dimensions, CODE_DIMENSION]),
     }
 
 
@@ -220,14 +265,22 @@ def read_bundle(path: Path) -> dict[str, Any]:
             )
     manifest = read_json(path / "manifest.json", fix)
     config = read_json(path / "config.json", fix)
-    if config.get("format") != FORMAT or config.get("format_version") not in READABLE_VERSIONS:
+    version = config.get("format_version")
+    if config.get("format") == FORMAT and isinstance(version, int) and 0 < version < 5:
+        raise ModelError(
+            f"The model in {path} was saved by an earlier isp-nlp (one stage model, format "
+            f"version {version}) and cannot be read any more; run `isp-nlp train` again.")
+    if config.get("format") != FORMAT or version not in READABLE_VERSIONS:
         raise ModelError(
             f"{path / 'config.json'} has format {config.get('format')!r} version "
             f"{config.get('format_version')!r}; expected {FORMAT!r} version {FORMAT_VERSION}; "
             f"{fix}."
         )
-    check_unit_interval({k: config.get(k, 0.0) for k in (
-        "code_threshold", "stage_threshold", "prototype_weight")}, path / "config.json", fix)
+    dims = config.get("dimensions")
+    check_unit_interval({"code_threshold": config.get("code_threshold", 0.0), **{
+        f"{d.get('id')!s} {key}": d.get(key, 0.0) for d in (dims if isinstance(dims, list)
+                                                             else ()) if isinstance(d, dict)
+        for key in ("threshold", "prototype_weight")}}, path / "config.json", fix)
     weights = path / "weights.npz"
     arrays = read_arrays(weights, ARRAY_PARTS, fix)
     expected_id = manifest.get("model_id")
@@ -331,23 +384,30 @@ def check_unit_interval(values: Mapping[str, Any], where: Path, fix: str) -> Non
                              f"{fix}.")
 
 
+def unit_interval(value: Any, name: str) -> float:
+    """A saved threshold or share: a finite number in [0, 1] (ValueError otherwise)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not (
+            math.isfinite(value) and 0.0 <= value <= 1.0):
+        raise ValueError(f"{name} is {value!r}, expected a number from 0 to 1")
+    return float(value)
+
+
 def positive(value: Any) -> float:
     """A saved temperature: a finite positive number (ValueError otherwise)."""
     t = float(value)
     if not (np.isfinite(t) and t > 0):
-        raise ValueError(f"stage_temperature is {value!r}, expected a positive number")
+        raise ValueError(f"temperature is {value!r}, expected a positive number")
     return t
 
 
-def prior_weights(value: Any, stage: StageClassifier | None) -> np.ndarray | None:
-    """Saved stage prior weights: finite, positive, one per stage class (ValueError)."""
+def prior_weights(value: Any, n_classes: int) -> np.ndarray | None:
+    """Saved prior weights of a dimension: finite, positive, one per class (ValueError)."""
     if value is None:
         return None
     out = np.asarray(value, dtype=np.float64)
-    n = 0 if stage is None else len(stage.classes_)
-    if out.shape != (n,) or not (np.isfinite(out).all() and (out > 0).all()):
-        raise ValueError(f"stage_prior_weights has shape {out.shape} (or values that are not "
-                         f"positive), expected {n} positive numbers")
+    if out.shape != (n_classes,) or not (np.isfinite(out).all() and (out > 0).all()):
+        raise ValueError(f"prior_weights has shape {out.shape} (or values that are not "
+                         f"positive), expected {n_classes} positive numbers")
     return out
 
 
@@ -362,12 +422,15 @@ def platt_maps(array: np.ndarray | None, n_codes: int) -> np.ndarray | None:
     return out
 
 
-def certificates(value: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """Saved certificates by dimension, each threshold None or in [0, 1] (ValueError)."""
+def certificates(value: Mapping[str, Any], dimensions: Iterable[str]
+                 ) -> dict[str, dict[str, Any]]:
+    """Saved certificates by dimension (one of ``dimensions``), each threshold None or in
+    [0, 1] (ValueError)."""
+    known = set(dimensions)
     out = {}
     for dim, cert in dict(value).items():
         t = cert.get("threshold")
-        if dim not in (CODE_DIMENSION, STAGE_DIMENSION) or (
+        if dim not in known or (
                 t is not None and not (np.isfinite(float(t)) and 0.0 <= float(t) <= 1.0)):
             raise ValueError(f"certified[{dim!r}] is not a certificate with a threshold in [0, 1]")
         out[dim] = dict(cert)

@@ -7,7 +7,8 @@ threshold such as 0.5 means little. :func:`fit_proba_temperature` and
 :func:`isp_nlp.suggest.out_of_fold.fit_calibrate_certify` produces (folds grouped by
 document): one temperature for a single-label model (argmax unchanged), one Platt sigmoid
 ``(a, b)`` per code. :func:`choose_code_threshold` picks the code threshold that agrees
-best with the coders on those probabilities, :func:`choose_stage_threshold` the stage one.
+best with the coders on those probabilities, :func:`choose_value_threshold` a single-choice
+dimension's one.
 """
 
 from __future__ import annotations
@@ -54,17 +55,17 @@ def choose_code_threshold(proba: np.ndarray, Y: np.ndarray,
     return min((t for t in grid if scores[t] >= best - 1e-12), key=lambda t: abs(t - 0.5))
 
 
-#: The share of suggested stages that should match the coders: two in three, the
-#: reliability the former fixed stage threshold 0.4 was chosen for (evaluation/results/
+#: The share of a dimension's suggested values that should match the coders: two in three,
+#: the reliability the former fixed stage threshold 0.4 was chosen for (evaluation/results/
 #: tuning.md, "Stage threshold").
-STAGE_PRECISION_TARGET = 2 / 3
+VALUE_PRECISION_TARGET = 2 / 3
 
 
-def choose_stage_threshold(top_proba: np.ndarray, correct: np.ndarray,
-                           target: float = STAGE_PRECISION_TARGET,
+def choose_value_threshold(top_proba: np.ndarray, correct: np.ndarray,
+                           target: float = VALUE_PRECISION_TARGET,
                            grid: tuple[float, ...] = THRESHOLD_GRID) -> float | None:
-    """The lowest threshold on out-of-fold top stage probabilities at which the suggested
-    stages (probability >= threshold) match the coders' stage at least ``target`` of the
+    """The lowest threshold on out-of-fold top value probabilities at which the suggested
+    values (probability >= threshold) match the coders' value at least ``target`` of the
     time, over at least ``MIN_THRESHOLD_ROWS`` suggestions. None when there are too few
     rows or no threshold reaches the target."""
     p = np.asarray(top_proba, dtype=np.float64)

@@ -59,8 +59,8 @@ def _indicator_matrix(Y: np.ndarray) -> np.ndarray:
     return Y.astype(np.int8)
 
 
-class StageClassifier(ClassifierMixin, BaseEstimator):
-    """Single-label classifier (multinomial logistic regression) for the stage dimension.
+class ValueClassifier(ClassifierMixin, BaseEstimator):
+    """Single-label classifier (multinomial logistic regression) for one dimension's values.
 
     ``predict_proba`` columns follow ``classes_``.
     """
@@ -75,7 +75,7 @@ class StageClassifier(ClassifierMixin, BaseEstimator):
         tags.input_tags.sparse = True
         return tags
 
-    def fit(self, X: Any, y: Any) -> StageClassifier:
+    def fit(self, X: Any, y: Any) -> ValueClassifier:
         X, y = validate_data(self, X, y, dtype=np.float64, accept_sparse="csr")
         check_classification_targets(y)
         lr = _logistic(self.C, self.class_weight, self.max_iter).fit(X, y)
@@ -113,14 +113,14 @@ class StageClassifier(ClassifierMixin, BaseEstimator):
     @classmethod
     def from_learned_state(
         cls, params: Mapping[str, Any], state: Mapping[str, Any], arrays: Mapping[str, np.ndarray]
-    ) -> StageClassifier:
+    ) -> ValueClassifier:
         """Rebuild a fitted estimator; raises ValueError/KeyError on inconsistent input."""
         est = cls(**params)
         kind = _LABEL_KINDS[state["label_kind"]]
         classes = np.asarray([kind(v) for v in state["classes"]])
         n_features = int(state["n_features_in"])
         if len(classes) < 2:
-            raise ValueError("a stage classifier needs at least two classes")
+            raise ValueError("a value classifier needs at least two classes")
         n_rows = 1 if len(classes) == 2 else len(classes)
         est.classes_ = classes
         est.coef_ = _check_matrix("coef_", arrays["coef_"], (n_rows, n_features))

@@ -31,11 +31,12 @@ from isp_nlp.coded.units import (
     load_units,
 )
 from isp_nlp.embed import embed_texts
+from isp_nlp.records import CODE_DIMENSION
 from isp_nlp.suggest import study_scores as scores
 from isp_nlp.suggest.certify import CONFIDENCE, Certificate, check_target
 from isp_nlp.suggest.prototypes import prototype_texts
 from isp_nlp.suggest.study_fit import fit_calibrated, predict, sample_seeds
-from isp_nlp.suggest.trainer import TrainParams
+from isp_nlp.suggest.trainer import SINGLE_LABEL, TrainParams
 
 # --------------------------------------------------------------------------- the study
 
@@ -132,7 +133,7 @@ class _Run:
 
 def _one_run(splits: Sequence[Split], k: int | None, rng: np.random.Generator,
              labels: Sequence[str], position: Mapping[str, int], n: int, params, prototypes,
-             target: float | None, level: float) -> _Run:
+             target: float | None, level: float, dimension: str) -> _Run:
     pred: list[Any] = [None] * n
     conf = np.zeros(n)
     proba = np.zeros((n, len(labels)))
@@ -141,7 +142,7 @@ def _one_run(splits: Sequence[Split], k: int | None, rng: np.random.Generator,
     for split in splits:
         idx = sample_seeds(split.train, k, rng, labels)
         model, cert = fit_calibrated(split.train, idx, labels, params, prototypes, target,
-                                     level=level)
+                                     level=level, dimension=dimension)
         got = predict(model, split.test.batch())
         rows = [position[key] for key in split.test.keys]
         cols = [list(labels).index(c) for c in got.classes]
@@ -181,6 +182,8 @@ def run_study(splits: Sequence[Split], config: StudyConfig, *, test_all: CodedUn
         check_target(target, config.confidence)
     position = {k: i for i, k in enumerate(test_all.keys)}
     keep = np.flatnonzero(~excluded)
+    column = config.label_column.strip().casefold()  # the single-label model's dimension id
+    dimension = SINGLE_LABEL if column in ("", CODE_DIMENSION) else column
     curve, runs_by_k, seconds = [], {}, {}
     for k in config.seed_per_label:
         repeats = 1 if k is None else config.repeats
@@ -189,7 +192,7 @@ def run_study(splits: Sequence[Split], config: StudyConfig, *, test_all: CodedUn
         for r in range(repeats):
             rng = np.random.default_rng([config.seed, r, 0 if k is None else k])
             run = _one_run(splits, k, rng, labels, position, len(test_all), params, prototypes,
-                           target, config.confidence)
+                           target, config.confidence, dimension)
             runs.append(_Run([run.pred[i] for i in keep], run.conf[keep], run.proba[keep],
                              run.covered[keep], run.certificates))
             if progress:
@@ -301,9 +304,21 @@ def evaluate_files(train: str | Path | None, test: str | Path | None, *,
                    progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Train/test files or one CODED file with ``config.folds`` grouped folds; with a
     ``codebook``, its definitions and examples of each label join the model as in
-    ``isp-nlp train``."""
+    ``isp-nlp train``, and a single-choice column's spellings are read by the codebook's
+    dimension of that id."""
+    book = None if codebook is None else load_codebook(codebook)
+    column = config.label_column.strip().casefold()
+    dimension = None if book is None or column == CODE_DIMENSION else book.dimension(column)
+    if book is not None and column != CODE_DIMENSION and dimension is None:
+        raise EvaluationError(
+            f"{Path(str(codebook)).name} declares no dimension '{column}' (it has "
+            f"{', '.join(book.dimension_ids) or 'none'}); name one of its dimensions with "
+            "--label-column, or drop --codebook.")
+
+    config.label_column = column
+
     def read(path: str | Path, multi: bool | None) -> CodedUnits:
-        return load_units(path, label_column=config.label_column, multi_label=multi)
+        return load_units(path, label_column=column, multi_label=multi, dimension=dimension)
 
     if config.target_agreement is not None:
         check_target(config.target_agreement, config.confidence)
@@ -326,7 +341,7 @@ def evaluate_files(train: str | Path | None, test: str | Path | None, *,
     if codebook is not None:  # every label of the data, whichever fold trains on it
         protos = label_prototypes(codebook, test_all if coded is not None else splits[0].train,
                                   embedder, cache, multi_label=test_all.multi_label,
-                                  stages=config.label_column == "stage",
+                                  dimension=None if column == CODE_DIMENSION else column,
                                   extra=test_all.labels if test_all.multi_label else ())
     result = run_study(splits, config, test_all=test_all, params=params, progress=progress,
                        prototypes=protos)
@@ -337,20 +352,26 @@ def evaluate_files(train: str | Path | None, test: str | Path | None, *,
 
 
 def label_prototypes(codebook: str | Path, units: CodedUnits, embedder, cache=None, *,
-                     multi_label: bool = False, stages: bool = False,
+                     multi_label: bool = False, dimension: str | None = None,
                      extra: Sequence[str] = ()) -> dict[str, np.ndarray]:
-    """label -> embeddings of its codebook texts (a code matched by id or name, or a
-    stage by id): zero-shot codes (multi-label) or the single-label prior. Every majority
-    label of ``units`` needs an entry; ``extra`` labels (rare ones) join when they have
-    one."""
+    """label -> embeddings of its codebook texts (a code matched by id or name, or a value
+    of the codebook's ``dimension`` by id): zero-shot codes (multi-label) or the
+    single-label prior. Every majority label of ``units`` needs an entry; ``extra`` labels
+    (rare ones) join when they have one."""
 
     book = load_codebook(codebook)
     labels = sorted({str(lab) for r in units.reference() if r is not None
                      for lab in (r if multi_label else (r,))})
-    by_stage = {st.id: st for st in book.stages}
+    dim = None if dimension is None else book.dimension(dimension)
+    if dimension is not None and dim is None:
+        raise EvaluationError(
+            f"{Path(codebook).name} declares no dimension '{dimension}' (it has "
+            f"{', '.join(book.dimension_ids) or 'none'}); add it to the codebook or drop "
+            "--codebook.")
+    by_value = {v.id: v for v in dim.values} if dim is not None else {}
 
     def entry(lab: str):
-        return by_stage.get(lab) if stages else resolve_code(book, lab)
+        return by_value.get(lab) if dim is not None else resolve_code(book, lab)
 
     found = {lab: entry(lab) for lab in labels}
     missing = [lab for lab, code in found.items() if code is None]
@@ -362,9 +383,10 @@ def label_prototypes(codebook: str | Path, units: CodedUnits, embedder, cache=No
     found.update({lab: code for lab in extra if lab not in found
                   and (code := entry(lab)) is not None})
     if missing:
+        what = f"value of {dim.name or dim.id} with the id" if dim is not None else \
+            "code with the id or name"
         raise EvaluationError(
-            f"{Path(codebook).name} has no {'stage' if stages else 'code'} with the id "
-            f"{'' if stages else 'or name '}{', '.join(missing)}; "
+            f"{Path(codebook).name} has no {what} {', '.join(missing)}; "
             f"expected an entry for every label of {units.name}; add them to the codebook.")
     return {lab: embed_texts(prototype_texts(code), embedder, cache)
             for lab, code in found.items() if code is not None}

@@ -48,17 +48,19 @@ def nearest_exemplars(
 
 
 def uncertainty_scores(
-    code_proba: np.ndarray | None, stage_proba: np.ndarray | None,
+    code_proba: np.ndarray | None,
+    value_proba: np.ndarray | Sequence[np.ndarray] | None,
     code_threshold: float | np.ndarray = 0.5,
 ) -> np.ndarray:
     """Per-segment uncertainty in [0, 1]: how informative a coder's verdict would be
     (1 at the decision boundary, 0 when sure). The one definition, used by review
     ordering, next-to-code and :meth:`SuggesterModel.uncertainty`.
 
-    The larger of (a) the code closest to its threshold, ``1 - |p - t| / span`` with
+    The largest of (a) the code closest to its threshold, ``1 - |p - t| / span`` with
     ``span = t`` below the threshold and ``1 - t`` above it (``code_threshold``: one
-    value or one per code), and (b) one minus the margin between the two most probable
-    stages (a single column is a lone top probability: ``1 - p``).
+    value or one per code), and (b) per single-choice dimension (``value_proba``: one
+    matrix, or a list of one per dimension), one minus the margin between its two most
+    probable values (a single column is a lone top probability: ``1 - p``).
     """
     parts: list[np.ndarray] = []
     n = 0
@@ -69,8 +71,14 @@ def uncertainty_scores(
             t = np.broadcast_to(np.asarray(code_threshold, dtype=np.float64), P.shape)
             span = np.maximum(np.where(P < t, t, 1.0 - t), 1e-9)
             parts.append((1.0 - np.abs(P - t) / span).max(axis=1))
-    if stage_proba is not None:
-        S = np.asarray(stage_proba, dtype=np.float64)
+    if value_proba is None:
+        values: list[np.ndarray] = []
+    elif isinstance(value_proba, np.ndarray):
+        values = [value_proba]
+    else:
+        values = list(value_proba)
+    for block in values:
+        S = np.asarray(block, dtype=np.float64)
         n = S.shape[0]
         if S.shape[1] > 0:
             top = -np.sort(-S, axis=1)

@@ -17,7 +17,7 @@ import numpy as np
 
 from isp_nlp.embed import l2_normalise
 from isp_nlp.errors import IspNlpError
-from isp_nlp.records import STAGE_DIMENSION, Segment, Suggestion
+from isp_nlp.records import CODE_DIMENSION, Segment, Suggestion
 from isp_nlp.suggest.evidence import uncertainty_scores
 
 MAX_POOL = 20_000  # larger pools are subsampled (seeded) before clustering
@@ -213,18 +213,20 @@ def balanced_next(embeddings: np.ndarray, proba: np.ndarray, coded_counts: Seque
 def segment_uncertainty(suggestions: Sequence[Suggestion],
                         code_threshold: float = 0.5) -> dict[str, float]:
     """Per segment, :func:`~isp_nlp.suggest.evidence.uncertainty_scores` of its stored
-    suggestions (codes at ``code_threshold``, the stage by its top probability)."""
+    suggestions (codes at ``code_threshold``, each dimension by its top probability)."""
     codes: dict[str, list[float]] = {}
-    stages: dict[str, list[float]] = {}
+    values: dict[str, dict[str, list[float]]] = {}
     for s in suggestions:
-        into = stages if s.dimension == STAGE_DIMENSION else codes
-        into.setdefault(s.segment_id, []).append(float(s.probability))
-        (codes if into is stages else stages).setdefault(s.segment_id, [])
+        codes.setdefault(s.segment_id, [])
+        if s.dimension == CODE_DIMENSION:
+            codes[s.segment_id].append(float(s.probability))
+        else:
+            values.setdefault(s.segment_id, {}).setdefault(s.dimension, []).append(
+                float(s.probability))
     out: dict[str, float] = {}
-    for sid in codes:
-        c, st = codes[sid], stages[sid]
-        out[sid] = float(uncertainty_scores(np.array([c]) if c else None,
-                                            np.array([st]) if st else None,
+    for sid, c in codes.items():
+        blocks = [np.array([v]) for v in values.get(sid, {}).values()]
+        out[sid] = float(uncertainty_scores(np.array([c]) if c else None, blocks or None,
                                             code_threshold)[0])
     return out
 

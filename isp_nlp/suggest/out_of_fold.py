@@ -7,24 +7,26 @@ grouped by document, predicts the held-out seeds (never test data), and on those
 out-of-fold predictions
 
 1. chooses the code threshold (:func:`~isp_nlp.suggest.calibration.choose_code_threshold`);
-2. calibrates: a temperature on the final stage (single-label) probabilities, a Platt
-   map per code (:mod:`isp_nlp.suggest.calibration`); and the label mix a stage's
-   confidence refers to (the estimators train with balanced class weights, as if every
-   stage were equally common; the confidence of the top stage is moved by Bayes' rule to
-   the label mix of the coded segments, or of a ``population`` the seeds were drawn from);
-3. certifies (:mod:`isp_nlp.suggest.certify`), for each dimension given a target: on the
-   calibrated out-of-fold confidences, the threshold whose covered seeds agree with their
-   coders at least the target share of the time, with 90 % confidence (seeds weighted to
-   the ``population``'s label mix when it differs from theirs);
-4. without a certified stage threshold, sets the stage threshold at which the calibrated
-   out-of-fold stages match the coders often enough
-   (:func:`~isp_nlp.suggest.calibration.choose_stage_threshold`).
+2. calibrates: per single-choice dimension, a temperature on its final (single-label)
+   probabilities, and a Platt map per code (:mod:`isp_nlp.suggest.calibration`); and the
+   label mix a dimension's confidence refers to (the estimators train with balanced class
+   weights, as if every value were equally common; the confidence of the top value is
+   moved by Bayes' rule to the label mix of the coded segments, or of a ``population``
+   the seeds were drawn from);
+3. certifies (:mod:`isp_nlp.suggest.certify`), for each dimension given a target (a
+   dimension id, or "code"): on the calibrated out-of-fold confidences, the threshold
+   whose covered seeds agree with their coders at least the target share of the time,
+   with 90 % confidence (seeds weighted to the ``population``'s label mix when it differs
+   from theirs);
+4. for each dimension without a certified threshold, sets the threshold at which its
+   calibrated out-of-fold values match the coders often enough
+   (:func:`~isp_nlp.suggest.calibration.choose_value_threshold`).
 
 Confidence of a single-label suggestion: its probability under that label mix
 (:func:`~isp_nlp.suggest.calibration.top_label_confidence`); of a segment's codes:
 min over codes of max(p, 1 - p) (every code decision must be sure). Agreement: the
-share of the segment's seed coders whose label (stage, or exact set of codes) the
-suggestion matches.
+share of the segment's seed coders whose label (the dimension's value, or exact set of
+codes) the suggestion matches.
 """
 
 from __future__ import annotations
@@ -38,14 +40,14 @@ from sklearn.model_selection import GroupKFold
 
 from isp_nlp.coded.batch import SegmentBatch
 from isp_nlp.errors import ModelError
-from isp_nlp.records import CODE_DIMENSION, STAGE_DIMENSION
+from isp_nlp.records import CODE_DIMENSION
 from isp_nlp.suggest.bundle import SUGGEST_CHUNK, SuggesterModel
 from isp_nlp.suggest.calibration import (
     apply_platt,
     apply_temperature,
     balancing_weights,
     choose_code_threshold,
-    choose_stage_threshold,
+    choose_value_threshold,
     fit_proba_platt,
     fit_proba_temperature,
     label_mix,
@@ -77,30 +79,27 @@ def _share(predicted: Sequence[Hashable], coders: Sequence[Sequence[Hashable]]) 
                      for p, cs in zip(predicted, coders, strict=True)])
 
 
-def _balanced(model: SuggesterModel) -> bool:
-    est = model.stage_estimator
-    return est is not None and getattr(est, "class_weight", None) == "balanced"
-
-
-def calibrate_stage(model: SuggesterModel, oof_proba: np.ndarray, truth: Sequence[str],
-                    population: Sequence[str] | None = None) -> SuggesterModel:
-    """``model`` with a temperature fitted on out-of-fold stage probabilities (columns =
-    ``model.stage_classes``) against the reference stage of each row, and the label mix
+def calibrate_dimension(model: SuggesterModel, dimension: str, oof_proba: np.ndarray,
+                        truth: Sequence[str],
+                        population: Sequence[str] | None = None) -> SuggesterModel:
+    """``model`` with ``dimension``'s temperature fitted on its out-of-fold probabilities
+    (columns = its classes) against the reference value of each row, and the label mix
     its confidences refer to: that of ``population`` (the coded segments the seeds were
     drawn from; None: the seeds themselves)."""
-    classes = model.stage_classes
+    dim = model.dimension(dimension)
+    classes = dim.classes
     rows = [i for i, t in enumerate(truth) if t in classes]
     if len(rows) < MIN_CALIBRATION_ROWS:
         return model
     y = np.array([classes.index(truth[i]) for i in rows])
-    balanced = _balanced(model)
+    balanced = dim.balanced
     weights = balancing_weights(y, len(classes)) if balanced else None
     seeds = [truth[i] for i in rows]
     trained = np.full(len(classes), 1 / len(classes)) if balanced else label_mix(seeds, classes)
     ratio = label_mix(population if population is not None else seeds, classes) / trained
-    return replace(model,
-                   stage_temperature=fit_proba_temperature(oof_proba[rows], y, weights),
-                   stage_prior_weights=None if np.allclose(ratio, ratio[0]) else ratio)
+    calibrated = replace(dim, temperature=fit_proba_temperature(oof_proba[rows], y, weights),
+                         prior_weights=None if np.allclose(ratio, ratio[0]) else ratio)
+    return replace(model, dimensions={**model.dimensions, dimension: calibrated})
 
 
 def seed_weights(truth: Sequence[str], population: Sequence[str] | None,
@@ -119,17 +118,19 @@ def seed_weights(truth: Sequence[str], population: Sequence[str] | None,
     return ratio[[list(classes).index(t) for t in truth]]
 
 
-def stage_confidence(model: SuggesterModel, proba: np.ndarray
+def value_confidence(model: SuggesterModel, dimension: str | None, proba: np.ndarray
                      ) -> tuple[np.ndarray, np.ndarray]:
-    """(column of the top stage, its confidence) for calibrated stage probabilities."""
-    return top_label_confidence(proba, model.stage_prior_weights)
+    """(column of the top value, its confidence) for calibrated probabilities of
+    ``dimension`` (None: the model's only dimension)."""
+    return top_label_confidence(proba, model.dimension(dimension).prior_weights)
 
 
-def oof_stage_confidence(model: SuggesterModel, oof_proba: np.ndarray
+def oof_value_confidence(model: SuggesterModel, dimension: str, oof_proba: np.ndarray
                          ) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`stage_confidence` of uncalibrated out-of-fold probabilities, through the
-    model's temperature (what ``suggest`` would say of those seeds)."""
-    return stage_confidence(model, apply_temperature(oof_proba, model.stage_temperature))
+    """:func:`value_confidence` of uncalibrated out-of-fold probabilities, through the
+    dimension's temperature (what ``suggest`` would say of those seeds)."""
+    t = model.dimension(dimension).temperature
+    return value_confidence(model, dimension, apply_temperature(oof_proba, t))
 
 
 def calibrate_codes(model: SuggesterModel, oof_proba: np.ndarray,
@@ -143,15 +144,15 @@ def calibrate_codes(model: SuggesterModel, oof_proba: np.ndarray,
     return replace(model, code_platt=maps)
 
 
-def certify_stage(model: SuggesterModel, oof_proba: np.ndarray,
-                  coders: Sequence[Sequence[str]], target: float,
-                  level: float = CONFIDENCE,
-                  weights: np.ndarray | None = None) -> Certificate:
-    """Certificate of the stage suggestions: ``oof_proba`` uncalibrated out-of-fold
-    probabilities, ``coders[i]`` the seed coders' stages of row i, ``weights`` per row
+def certify_dimension(model: SuggesterModel, dimension: str, oof_proba: np.ndarray,
+                      coders: Sequence[Sequence[str]], target: float,
+                      level: float = CONFIDENCE,
+                      weights: np.ndarray | None = None) -> Certificate:
+    """Certificate of ``dimension``'s suggestions: ``oof_proba`` uncalibrated out-of-fold
+    probabilities, ``coders[i]`` the seed coders' values of row i, ``weights`` per row
     (:func:`seed_weights`)."""
-    top, conf = oof_stage_confidence(model, oof_proba)
-    labels = np.asarray(model.stage_classes, dtype=object)[top]
+    top, conf = oof_value_confidence(model, dimension, oof_proba)
+    labels = np.asarray(model.dimension(dimension).classes, dtype=object)[top]
     return certify_threshold(conf, _share(list(labels), coders), target, level=level,
                              weights=weights)
 
@@ -168,14 +169,16 @@ def certify_codes(model: SuggesterModel, oof_proba: np.ndarray,
 
 def with_certificate(model: SuggesterModel, dimension: str,
                      certificate: Certificate) -> SuggesterModel:
-    """``model`` carrying ``certificate``; a certified stage threshold becomes the stage
-    abstain threshold (suggest abstains below it)."""
-    if dimension not in (CODE_DIMENSION, STAGE_DIMENSION):
-        raise ValueError(f"dimension is {dimension!r}; expected 'code' or 'stage'")
+    """``model`` carrying ``certificate`` of ``dimension`` ("code" or a dimension id); a
+    dimension's certified threshold becomes its abstain threshold (suggest abstains
+    below it)."""
+    if dimension != CODE_DIMENSION and dimension not in model.dimensions:
+        raise ValueError(f"dimension is {dimension!r}; expected 'code' or one of "
+                         f"{list(model.dimensions)}")
     certified = {**model.certified, dimension: certificate.to_dict()}
     out = replace(model, certified=certified)
-    if dimension == STAGE_DIMENSION and certificate.threshold is not None:
-        out = out.with_thresholds(stage=certificate.threshold)
+    if dimension != CODE_DIMENSION and certificate.threshold is not None:
+        out = out.with_thresholds(values={dimension: certificate.threshold})
     manifest = {**model.manifest, "certified": certified}
     return replace(out, manifest={**manifest, "model_id": out.content_hash()})
 
@@ -187,48 +190,52 @@ def with_certificate(model: SuggesterModel, dimension: str,
 class SeedLabels:
     """The human labels of the rows being fitted, row-aligned with them.
 
-    ``code_sets[i]``: row i's reference codes (None: not coded for codes); ``stages[i]``
-    its reference stage (None: no stage); ``coder_codes[i]`` / ``coder_stages[i]``: each
-    seed coder's codes / stage of row i, which certification counts agreement with.
+    ``code_sets[i]``: row i's reference codes (None: not coded for codes);
+    ``values[dim][i]`` its reference value of dimension ``dim`` (None: none);
+    ``coder_codes[i]`` / ``coder_values[dim][i]``: each seed coder's codes / value of row
+    i, which certification counts agreement with.
     """
 
     code_sets: Sequence[Collection[str] | None]
-    stages: Sequence[str | None]
+    values: Mapping[str, Sequence[str | None]]
     coder_codes: Sequence[Sequence[Collection[str]]]
-    coder_stages: Sequence[Sequence[str]]
+    coder_values: Mapping[str, Sequence[Sequence[str]]]
 
 
 @dataclass(frozen=True)
 class OutOfFold:
     """Predictions of each row by a model fitted without its document's rows.
 
-    ``code_proba`` / ``stage_proba``: uncalibrated probabilities (columns: the code labels
-    / stage classes asked for; a stage its fold model lacks is 0), NaN in rows whose fold
-    model could not be fitted or has no such part; None when not asked for. ``fold_rows``
-    and ``floors`` list each fitted fold's held-out rows and its model's zero-shot floors
-    by code (a code with no positive in that fold's training rows).
+    ``code_proba`` / ``value_proba[dim]``: uncalibrated probabilities (columns: the code
+    labels / the dimension's classes asked for; a value its fold model lacks is 0), NaN
+    in rows whose fold model could not be fitted or has no such part; None (absent)
+    when not asked for. ``fold_rows`` and ``floors`` list each fitted fold's held-out
+    rows and its model's zero-shot floors by code (a code with no positive in that
+    fold's training rows).
     """
 
     folds: int
     fold_rows: list[np.ndarray]
     floors: list[dict[str, float]]
     code_proba: np.ndarray | None
-    stage_proba: np.ndarray | None
+    value_proba: dict[str, np.ndarray]
 
 
 def out_of_fold(fit: Callable[[np.ndarray], SuggesterModel], batch: SegmentBatch,
                 groups: Sequence[str], folds: int, *, code_labels: Sequence[str] = (),
-                stage_classes: Sequence[str] = ()) -> OutOfFold:
+                value_classes: Mapping[str, Sequence[str]] | None = None) -> OutOfFold:
     """:class:`OutOfFold` of ``batch``'s rows: ``fit(rows)`` fits a model on those rows,
     folds are ``min(folds, documents)`` grouped by ``groups`` (none below two); a fold
-    whose model cannot be fitted (:class:`ModelError`) leaves its rows unscored."""
+    whose model cannot be fitted (:class:`ModelError`) leaves its rows unscored.
+    ``value_classes`` maps the dimensions to predict to their classes (columns)."""
     n = len(batch)
     P_code = np.full((n, len(code_labels)), np.nan) if code_labels else None
-    P_stage = np.full((n, len(stage_classes)), np.nan) if stage_classes else None
+    wanted = {d: list(c) for d, c in (value_classes or {}).items() if c}
+    P_value = {d: np.full((n, len(c)), np.nan) for d, c in wanted.items()}
     docs = np.asarray(list(groups), dtype=object)
     n_folds = min(folds, len(set(docs.tolist())))
     if n_folds < 2:
-        return OutOfFold(0, [], [], P_code, P_stage)
+        return OutOfFold(0, [], [], P_code, P_value)
     fold_rows: list[np.ndarray] = []
     floors: list[dict[str, float]] = []
     for train_idx, test_idx in GroupKFold(n_splits=n_folds).split(np.arange(n), groups=docs):
@@ -240,52 +247,54 @@ def out_of_fold(fit: Callable[[np.ndarray], SuggesterModel], batch: SegmentBatch
         cut = model.with_thresholds(code=0.0).code_thresholds
         floors.append({c: float(t) for c, t in zip(model.code_labels, cut, strict=True)
                        if t > 0})
-        code_p, stage_p = _predict_proba(model, batch.subset(test_idx))
-        for P, got, have, columns, fill in (
-                (P_code, code_p, model.code_labels, list(code_labels), np.nan),
-                (P_stage, stage_p, model.stage_classes, list(stage_classes), 0.0)):
+        code_p, value_p = _predict_proba(model, batch.subset(test_idx), list(wanted))
+        parts = [(P_code, code_p, model.code_labels, list(code_labels), np.nan)]
+        parts += [(P_value[d], value_p.get(d), model.dimensions[d].classes if d in
+                   model.dimensions else [], wanted[d], 0.0) for d in wanted]
+        for P, got, have, columns, fill in parts:
             if P is None or got is None:
                 continue
             block = np.full((len(test_idx), len(columns)), fill)
             kept = [j for j, c in enumerate(have) if c in columns]
             block[:, [columns.index(have[j]) for j in kept]] = got[:, kept]
             P[test_idx] = block
-    return OutOfFold(n_folds, fold_rows, floors, P_code, P_stage)
+    return OutOfFold(n_folds, fold_rows, floors, P_code, P_value)
 
 
-def _predict_proba(model: SuggesterModel, batch: SegmentBatch
-                   ) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """(code, stage) probabilities, :data:`SUGGEST_CHUNK` rows at a time."""
+def _predict_proba(model: SuggesterModel, batch: SegmentBatch, dimensions: Sequence[str]
+                   ) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
+    """(code probabilities, {dimension: probabilities}) of the ``dimensions`` the model
+    has, :data:`SUGGEST_CHUNK` rows at a time."""
     parts = [batch.subset(np.arange(i, min(i + SUGGEST_CHUNK, len(batch))))
              for i in range(0, len(batch), SUGGEST_CHUNK)]
     code = [model.predict_code_proba(part) for part in parts]
-    stage = [model.predict_stage_proba(part) for part in parts]
-
-    def join(blocks: list[np.ndarray | None]) -> np.ndarray | None:
-        got = [b for b in blocks if b is not None]
-        return np.vstack(got) if got and len(got) == len(blocks) else None
-
-    return join(code), join(stage)
+    got = [d for d in dimensions if d in model.dimensions]
+    values = {d: np.vstack([model.predict_value_proba(part, d) for part in parts])
+              for d in got} if parts else {}
+    blocks = [b for b in code if b is not None]
+    return (np.vstack(blocks) if blocks and len(blocks) == len(code) else None), values
 
 
 @dataclass(frozen=True)
 class CalibratedFit:
     """What :func:`fit_calibrate_certify` returns: the model to ship (code threshold,
-    calibration maps, certificates and stage threshold set), the out-of-fold predictions
-    they were chosen on, the certificates by dimension, and which thresholds the
-    out-of-fold predictions chose."""
+    calibration maps, certificates and dimension thresholds set), the out-of-fold
+    predictions they were chosen on, the certificates by dimension, and which thresholds
+    the out-of-fold predictions chose (the code's, and each dimension's)."""
 
     model: SuggesterModel
     out_of_fold: OutOfFold
     certificates: dict[str, Certificate]
     code_threshold_chosen: bool
-    stage_threshold_chosen: bool
+    thresholds_chosen: dict[str, bool]
 
     @property
     def calibration(self) -> dict[str, Any]:
-        """The calibration maps: stage temperature and label-mix weights, code Platt maps."""
-        return {"stage_temperature": self.model.stage_temperature,
-                "stage_prior_weights": self.model.stage_prior_weights,
+        """The calibration maps: each dimension's temperature and label-mix weights, the
+        code Platt maps."""
+        return {"temperatures": {d: m.temperature for d, m in self.model.dimensions.items()},
+                "prior_weights": {d: m.prior_weights
+                                  for d, m in self.model.dimensions.items()},
                 "code_platt": self.model.code_platt}
 
 
@@ -293,17 +302,20 @@ def fit_calibrate_certify(fit: Callable[[np.ndarray], SuggesterModel], batch: Se
                           groups: Sequence[str], labels: SeedLabels, *, folds: int,
                           targets: Mapping[str, float] | None = None,
                           level: float = CONFIDENCE,
-                          population: Sequence[str] | None = None) -> CalibratedFit:
+                          population: Mapping[str, Sequence[str]] | None = None
+                          ) -> CalibratedFit:
     """Fit on every row of ``batch`` (``fit(rows)``), predict each row out of fold
     (:func:`out_of_fold`, folds grouped by ``groups``), and on those predictions choose
-    the code threshold, calibrate, certify each dimension of ``targets`` ("code" /
-    "stage" -> target agreement) at ``level``, and set the stage threshold (steps 1-4 of
-    this module). ``population``: the stage labels of the segments the seeds were drawn
-    from (their label mix; seeds are weighted to it when certifying); None: the seeds'."""
+    the code threshold, calibrate, certify each dimension of ``targets`` ("code" or a
+    dimension id -> target agreement) at ``level``, and set each dimension's threshold
+    (steps 1-4 of this module). ``population[dim]``: the values of the segments the seeds
+    were drawn from (their label mix; seeds are weighted to it when certifying); absent:
+    the seeds'."""
     model = fit(np.arange(len(batch)))
     pred = out_of_fold(fit, batch, groups, folds, code_labels=model.code_labels,
-                       stage_classes=model.stage_classes)
+                       value_classes={d: m.classes for d, m in model.dimensions.items()})
     targets = targets or {}
+    population = population or {}
     certs: dict[str, Certificate] = {}
     code_rows = _scored(pred.code_proba, [c is not None for c in labels.code_sets])
     Y = np.array([[c in (labels.code_sets[i] or ()) for c in model.code_labels]
@@ -315,21 +327,23 @@ def fit_calibrate_certify(fit: Callable[[np.ndarray], SuggesterModel], batch: Se
         model = replace(model.with_thresholds(code=threshold), manifest={
             **model.manifest, "code_threshold": threshold,
             "code_threshold_from": "out-of-fold kappa"})
-    stage: float | None = None
-    if pred.stage_proba is not None:
-        rows = _scored(pred.stage_proba, [s is not None for s in labels.stages])
-        P, truth = pred.stage_proba[rows], [str(labels.stages[i]) for i in rows]
-        model = calibrate_stage(model, P, truth, population)
+    chosen: dict[str, float | None] = {}
+    for dim, P_all in pred.value_proba.items():
+        column = labels.values.get(dim) or [None] * len(batch)
+        rows = _scored(P_all, [v is not None for v in column])
+        P, truth = P_all[rows], [str(column[i]) for i in rows]
+        model = calibrate_dimension(model, dim, P, truth, population.get(dim))
+        chosen[dim] = None
         if rows:
-            top, conf = oof_stage_confidence(model, P)
-            hits = np.asarray(model.stage_classes, dtype=object)[top] == np.asarray(truth)
-            stage = choose_stage_threshold(conf, hits)
-        if STAGE_DIMENSION in targets and rows:
-            certs[STAGE_DIMENSION] = certify_stage(
-                model, P, [list(labels.coder_stages[i]) for i in rows],
-                targets[STAGE_DIMENSION], level,
-                seed_weights(truth, population, model.stage_classes))
-            model = with_certificate(model, STAGE_DIMENSION, certs[STAGE_DIMENSION])
+            top, conf = oof_value_confidence(model, dim, P)
+            hits = np.asarray(model.dimensions[dim].classes, dtype=object)[top] == np.asarray(truth)
+            chosen[dim] = choose_value_threshold(conf, hits)
+        if dim in targets and rows:
+            coders = labels.coder_values.get(dim) or [[] for _ in column]
+            certs[dim] = certify_dimension(
+                model, dim, P, [list(coders[i]) for i in rows], targets[dim], level,
+                seed_weights(truth, population.get(dim), model.dimensions[dim].classes))
+            model = with_certificate(model, dim, certs[dim])
     if pred.code_proba is not None:
         P = pred.code_proba[code_rows]
         model = calibrate_codes(model, P, Y)
@@ -338,16 +352,21 @@ def fit_calibrate_certify(fit: Callable[[np.ndarray], SuggesterModel], batch: Se
                 model, P, [[tuple(sorted(c)) for c in labels.coder_codes[i]] for i in code_rows],
                 targets[CODE_DIMENSION], level)
             model = with_certificate(model, CODE_DIMENSION, certs[CODE_DIMENSION])
-    if STAGE_DIMENSION in certs and certs[STAGE_DIMENSION].certified:
-        model = replace(model, manifest={
-            **model.manifest, "stage_threshold": model.stage_threshold,
-            "stage_threshold_from": "certified (see certified.stage)"})
-    elif stage is not None:
-        model = replace(model.with_thresholds(stage=stage), manifest={
-            **model.manifest, "stage_threshold": stage,
-            "stage_threshold_from": "out-of-fold share of stages matching the coders"})
+    thresholds = dict(model.manifest.get("thresholds") or {})
+    thresholds_from = dict(model.manifest.get("thresholds_from") or {})
+    for dim, t in chosen.items():
+        if dim in certs and certs[dim].certified:
+            thresholds[dim] = model.dimensions[dim].threshold
+            thresholds_from[dim] = f"certified (see certified.{dim})"
+        elif t is not None:
+            model = model.with_thresholds(values={dim: t})
+            thresholds[dim] = t
+            thresholds_from[dim] = "out-of-fold share of values matching the coders"
+    model = replace(model, manifest={**model.manifest, "thresholds": thresholds,
+                                     "thresholds_from": thresholds_from})
     model = replace(model, manifest={**model.manifest, "model_id": model.content_hash()})
-    return CalibratedFit(model, pred, certs, threshold is not None, stage is not None)
+    return CalibratedFit(model, pred, certs, threshold is not None,
+                         {d: t is not None for d, t in chosen.items()})
 
 
 def _scored(P: np.ndarray | None, labelled: Sequence[bool]) -> list[int]:

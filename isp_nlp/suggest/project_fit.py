@@ -9,25 +9,26 @@ stored for ``agreement`` to compare with the human coders.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from isp_nlp.agreement import coverage
-from isp_nlp.records import CODE_DIMENSION, STAGE_DIMENSION, Suggestion
+from isp_nlp.records import CODE_DIMENSION, Suggestion
 from isp_nlp.store.registry import CV_SUFFIX
 from isp_nlp.suggest import out_of_fold as oof
 from isp_nlp.suggest.bundle import SuggesterModel
-from isp_nlp.suggest.calibration import choose_code_threshold, choose_stage_threshold
+from isp_nlp.suggest.calibration import choose_code_threshold, choose_value_threshold
 from isp_nlp.suggest.certify import CONFIDENCE, Certificate, check_target
 from isp_nlp.suggest.trainer import TrainParams, train_suggester
 from isp_nlp.suggest.training_data import TrainingData, TrainingSet
 
-#: Stage threshold when the out-of-fold predictions cannot choose one (too few, or none
-#: reaches the target of :func:`choose_stage_threshold`): four stages share the
-#: probability mass, so 0.5 abstains on most segments (evaluation/results/tuning.md).
-DEFAULT_STAGE_THRESHOLD = 0.4
+#: A dimension's threshold when the out-of-fold predictions cannot choose one (too few,
+#: or none reaches the target of :func:`choose_value_threshold`): with four values (the
+#: default stage dimension) sharing the probability mass, 0.5 abstains on most segments
+#: (evaluation/results/tuning.md).
+DEFAULT_VALUE_THRESHOLD = 0.4
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,8 @@ class ProjectFit:
     cv_folds: int
     out_of_fold: list[Suggestion]
     code_threshold_from_cv: bool
-    stage_threshold_from_cv: bool
+    #: By dimension id: whether its threshold was chosen on the out-of-fold predictions.
+    thresholds_from_cv: dict[str, bool]
     #: Certificates by dimension (:mod:`isp_nlp.suggest.certify`); absent: no target.
     certificates: dict[str, Certificate] | None = None
     #: The targets used by dimension and where they came from.
@@ -47,7 +49,7 @@ class ProjectFit:
 
 def project_params() -> TrainParams:
     """The hyper-parameters ``isp-nlp train`` fits with."""
-    return TrainParams(stage_threshold=DEFAULT_STAGE_THRESHOLD)
+    return TrainParams(value_threshold=DEFAULT_VALUE_THRESHOLD)
 
 
 def fit_rows(data: TrainingData, idx: np.ndarray,
@@ -56,13 +58,16 @@ def fit_rows(data: TrainingData, idx: np.ndarray,
     ts, part = data.labels, data.batch.subset(idx)
     return train_suggester(
         part.embeddings, list(part.segment_ids), list(part.texts),
-        [ts.code_sets[i] for i in idx], [ts.stages[i] for i in idx],
-        code_labels=data.code_labels, stage_labels=data.stage_labels,
+        [ts.code_sets[i] for i in idx],
+        {d: [column[i] for i in idx] for d, column in ts.values.items()
+         if d in data.value_labels},
+        code_labels=data.code_labels, value_labels=data.value_labels,
         embedder_id=data.embedder_id, params=params or project_params(),
         context_texts=part.context_texts, context_embeddings=part.context_embeddings,
         history=part.history,
         prototype_embeddings=data.code_prototypes or None,
-        stage_prototype_embeddings=data.stage_prototypes or None,
+        value_prototype_embeddings={d: protos for d, protos in data.value_prototypes.items()
+                                    if protos} or None,
     )
 
 
@@ -76,7 +81,7 @@ def fit_project(data: TrainingData, folds: int = 5, *, target_agreement: float |
     ts = data.labels
     if target_agreement is not None:
         check_target(target_agreement, level)
-    goals = {dim: goal for dim in (STAGE_DIMENSION, CODE_DIMENSION)
+    goals = {dim: goal for dim in (*data.value_labels, CODE_DIMENSION)
              if (goal := _target(ts, dim, target_agreement)) is not None}
     params = project_params()
     fit = oof.fit_calibrate_certify(
@@ -85,32 +90,34 @@ def fit_project(data: TrainingData, folds: int = 5, *, target_agreement: float |
         targets={dim: goal[0] for dim, goal in goals.items()}, level=level)
     model, pred = fit.model, fit.out_of_fold
     by_fold = [_fold_suggestions(ts, rows, pred, model, params) for rows in pred.fold_rows]
-    fold_stage = _stage_threshold(ts, [s for fold in by_fold for s in fold])
+    pooled = [s for fold in by_fold for s in fold]
+    choose = [d for d in pred.value_proba if _value_threshold(ts, pooled, d) is not None]
     oof_rows = flag_out_of_fold(ts, by_fold, data.code_labels,
                                 model.manifest["model_id"] + CV_SUFFIX, params.code_threshold,
                                 choose=fit.code_threshold_chosen, floors=pred.floors,
-                                stage_default=params.stage_threshold,
-                                choose_stage=fold_stage is not None)
+                                value_default=params.value_threshold, choose_values=choose)
     targets = {dim: goals[dim] for dim in fit.certificates}
     return ProjectFit(model, pred.folds, oof_rows, fit.code_threshold_chosen,
-                      fit.stage_threshold_chosen, fit.certificates or None, targets or None)
+                      fit.thresholds_chosen, fit.certificates or None, targets or None)
 
 
 def seed_labels(ts: TrainingSet) -> oof.SeedLabels:
     """The merged and per-coder labels of ``ts``'s rows (a row without per-coder labels
     counts its merged label as its one coder's)."""
     return oof.SeedLabels(
-        code_sets=ts.code_sets, stages=ts.stages,
+        code_sets=ts.code_sets, values=ts.values,
         coder_codes=[list(ts.coder_codes[i].values()) if ts.coder_codes else [cs or ()]
                      for i, cs in enumerate(ts.code_sets)],
-        coder_stages=[list(ts.coder_stages[i].values()) if ts.coder_stages else [str(st)]
-                      for i, st in enumerate(ts.stages)])
+        coder_values={d: [list(per[i].values()) if (per := ts.coder_values.get(d))
+                          else [str(v)] for i, v in enumerate(column)]
+                      for d, column in ts.values.items()})
 
 
 def _fold_suggestions(ts: TrainingSet, rows: np.ndarray, pred: oof.OutOfFold,
                       model: SuggesterModel, params: TrainParams) -> list[Suggestion]:
     """One fold's out-of-fold suggestions, as its fold model's ``suggest`` makes them
-    without evidence: every code, and the top stage, at the fitted default thresholds."""
+    without evidence: every code, and each dimension's top value, at the fitted default
+    thresholds."""
     out: list[Suggestion] = []
     for i in rows:
         sid = ts.segments[i].id
@@ -118,18 +125,21 @@ def _fold_suggestions(ts: TrainingSet, rows: np.ndarray, pred: oof.OutOfFold,
             out += [Suggestion(sid, "", CODE_DIMENSION, label, float(p),
                                bool(p >= params.code_threshold))
                     for label, p in zip(model.code_labels, pred.code_proba[i], strict=True)]
-        if pred.stage_proba is not None and not np.isnan(pred.stage_proba[i]).any():
-            top = int(pred.stage_proba[i].argmax())
-            p = float(pred.stage_proba[i, top])
-            out.append(Suggestion(sid, "", STAGE_DIMENSION, model.stage_classes[top], p,
-                                  p >= params.stage_threshold))
+        for dim, P in pred.value_proba.items():
+            if np.isnan(P[i]).any():
+                continue
+            top = int(P[i].argmax())
+            p = float(P[i, top])
+            out.append(Suggestion(sid, "", dim, model.dimensions[dim].classes[top], p,
+                                  p >= params.value_threshold))
     return out
 
 
 def seed_agreement(ts: TrainingSet, dimension: str) -> float | None:
     """Mean pairwise percent agreement of the seed coders on segments two or more of them
     coded (codes: exact sets), None when no segment is double-coded."""
-    per = ts.coder_codes if dimension == CODE_DIMENSION else ts.coder_stages
+    per = (ts.coder_codes if dimension == CODE_DIMENSION
+           else ts.coder_values.get(dimension, []))
     return coverage.double_coded_agreement(per)
 
 
@@ -144,41 +154,51 @@ def flag_out_of_fold(ts: TrainingSet, by_fold: Sequence[Sequence[Suggestion]],
                      code_labels: Sequence[str], model_id: str, default: float, *,
                      choose: bool,
                      floors: Sequence[Mapping[str, float]] | None = None,
-                     stage_default: float | None = None,
-                     choose_stage: bool = False) -> list[Suggestion]:
+                     value_default: float | None = None,
+                     choose_values: Collection[str] = ()) -> list[Suggestion]:
     """The out-of-fold suggestions as stored for ``agreement``: each fold's codes are
     suggested at the threshold chosen on the *other* folds (``default`` when not
     ``choose`` or too little data), so agreement never scores a choice made on the
     segments it scores. ``floors[f]`` holds fold ``f``'s zero-shot floors by code (a
     code with no positive in that fold's training documents), which a code also needs.
-    Stages likewise with ``choose_stage`` (``stage_default`` when the other folds cannot
-    choose); without it a stage keeps its fold model's flag."""
+    The values of the dimensions in ``choose_values`` likewise (``value_default`` when
+    the other folds cannot choose); any other dimension keeps its fold model's flag."""
     out: list[Suggestion] = []
     for f, fold in enumerate(by_fold):
         others = [s for g, other in enumerate(by_fold) if g != f for s in other]
         t = _code_threshold(ts, others, code_labels) if choose else None
         t = default if t is None else t
-        st = _stage_threshold(ts, others) if choose_stage else None
-        st = stage_default if st is None else st
+        cut: dict[str, float | None] = {}
+        for dim in choose_values:
+            chosen = _value_threshold(ts, others, dim)
+            cut[dim] = value_default if chosen is None else chosen
         floor = floors[f] if floors else {}
         out += [Suggestion(segment_id=s.segment_id, model_id=model_id, dimension=s.dimension,
                            label=s.label, probability=s.probability,
-                           suggested=(s.probability >= max(t, floor.get(s.label, 0.0))
-                                      if s.dimension == CODE_DIMENSION
-                                      else s.suggested if st is None or not choose_stage
-                                      else s.probability >= st))
+                           suggested=_flag(s, t, floor, cut.get(s.dimension)))
                 for s in fold]
     return out
 
 
-def _stage_threshold(ts: TrainingSet, pooled: Sequence[Suggestion]) -> float | None:
-    """The stage threshold chosen on the out-of-fold stage suggestions
-    (:func:`~isp_nlp.suggest.calibration.choose_stage_threshold`)."""
-    truth = {s.id: st for s, st in zip(ts.segments, ts.stages, strict=True) if st is not None}
-    rows = [s for s in pooled if s.dimension == STAGE_DIMENSION and s.segment_id in truth]
+def _flag(s: Suggestion, code_cut: float, floor: Mapping[str, float],
+          value_cut: float | None) -> bool:
+    """Whether ``s`` is suggested at these thresholds (a dimension without a
+    ``value_cut`` keeps its fold model's flag)."""
+    if s.dimension == CODE_DIMENSION:
+        return s.probability >= max(code_cut, floor.get(s.label, 0.0))
+    return s.suggested if value_cut is None else s.probability >= value_cut
+
+
+def _value_threshold(ts: TrainingSet, pooled: Sequence[Suggestion],
+                     dimension: str) -> float | None:
+    """``dimension``'s threshold chosen on its out-of-fold suggestions
+    (:func:`~isp_nlp.suggest.calibration.choose_value_threshold`)."""
+    column = ts.values.get(dimension, [])
+    truth = {s.id: v for s, v in zip(ts.segments, column, strict=True) if v is not None}
+    rows = [s for s in pooled if s.dimension == dimension and s.segment_id in truth]
     if not rows:
         return None
-    return choose_stage_threshold(np.array([s.probability for s in rows]),
+    return choose_value_threshold(np.array([s.probability for s in rows]),
                                   np.array([s.label == truth[s.segment_id] for s in rows]))
 
 

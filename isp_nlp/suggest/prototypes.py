@@ -15,9 +15,9 @@ seed segments as carry a typical seeded code (the mean share over the seeded cod
 A zero-shot code is suggested where its probability reaches both the model's code
 threshold and its floor.
 
-The same class serves a single-label model (the stage, or one label per segment in
-``isp-nlp evaluate``): :meth:`Prototypes.class_proba` is a softmax over the classes of
-``LABEL_TEMPERATURE`` times each max cosine, the codebook prior, which takes a share
+The same class serves a single-label model (a dimension such as the stage, or one label
+per segment in ``isp-nlp evaluate``): :meth:`Prototypes.class_proba` is a softmax over
+the classes of ``LABEL_TEMPERATURE`` times each max cosine, the codebook prior, which takes a share
 ``TrainParams.prototype_weight`` of the model's probability. A codebook whose texts say
 nothing about the labels would only add noise, so :func:`choose_prior_weight` keeps that
 share only when the prior's probabilities agree with the seeds better than chance. The
@@ -83,7 +83,7 @@ def embed_prototypes(
 
 @dataclass(frozen=True, eq=False)
 class Prototypes:
-    """Prototype embeddings per label (code or stage) and the similarity → probability map.
+    """Prototype embeddings per label (code or value) and the similarity → probability map.
 
     ``vectors[k]`` is a unit-length prototype of code ``code_labels[rows[k]]``;
     ``p = sigmoid(a * max_cosine + b)``; ``source`` is ``"learned"`` or ``"fallback"``

@@ -14,11 +14,16 @@ import numpy as np
 from isp_nlp.coded.batch import SegmentBatch
 from isp_nlp.coded.units import NO_CODE, CodedUnits, EvaluationError
 from isp_nlp.errors import ModelError
-from isp_nlp.records import CODE_DIMENSION, STAGE_DIMENSION
+from isp_nlp.records import CODE_DIMENSION
 from isp_nlp.suggest import out_of_fold as oof
 from isp_nlp.suggest.bundle import SUGGEST_CHUNK, SuggesterModel
 from isp_nlp.suggest.certify import CONFIDENCE, Certificate
-from isp_nlp.suggest.trainer import TrainParams, train_multi_label, train_single_label
+from isp_nlp.suggest.trainer import (
+    SINGLE_LABEL,
+    TrainParams,
+    train_multi_label,
+    train_single_label,
+)
 
 #: Grouped folds over the seeds for calibration and certification (as ``isp-nlp train``).
 CALIBRATION_FOLDS = 5
@@ -53,18 +58,20 @@ def sample_seeds(units: CodedUnits, k: int | None, rng: np.random.Generator,
 
 def fit_model(train: CodedUnits, idx: np.ndarray, labels: Sequence[str],
               params: TrainParams | None = None,
-              prototypes: Mapping[str, np.ndarray] | None = None) -> SuggesterModel:
+              prototypes: Mapping[str, np.ndarray] | None = None, *,
+              dimension: str = SINGLE_LABEL) -> SuggesterModel:
     """The project's model fitted on ``train`` rows ``idx``: multi-label units train its
-    codes, single-label units its single-label (stage) part. ``prototypes`` (label ->
-    codebook embeddings) are the zero-shot codes or the single-label prior."""
+    codes, single-label units one dimension (id ``dimension``: the label column).
+    ``prototypes`` (label -> codebook embeddings) are the zero-shot codes or the
+    single-label prior."""
 
     ref = train.reference()
     batch = train.batch(idx)
     if train.multi_label:
         Y = np.array([[lab in ref[i] for lab in labels] for i in idx], dtype=int)
         return train_multi_label(batch, Y, labels, params=params, prototypes=prototypes)
-    return train_single_label(batch, [ref[i] for i in idx], params=params,
-                              prototypes=prototypes)
+    return train_single_label(batch, [ref[i] for i in idx], dimension=dimension,
+                              params=params, prototypes=prototypes)
 
 
 @dataclass(frozen=True)
@@ -93,12 +100,13 @@ def predict(model: SuggesterModel, batch: SegmentBatch) -> Prediction:
     if code_p is not None:
         return Prediction(oof.predicted_sets(model, code_p), oof.code_confidence(code_p),
                           code_p, list(model.code_labels))
-    proba = model.predict_stage_proba(batch)
-    if proba is None:
-        raise ModelError(f"suggester {model.model_id} has neither a code nor a stage model")
-    classes = np.asarray(model.stage_classes, dtype=object)
-    top, conf = oof.stage_confidence(model, proba)
-    return Prediction([str(c) for c in classes[top]], conf, proba, list(model.stage_classes))
+    if not model.dimensions:
+        raise ModelError(f"suggester {model.model_id} has neither a code nor a dimension model")
+    proba = model.predict_value_proba(batch)
+    classes = model.value_classes()
+    top, conf = oof.value_confidence(model, None, proba)
+    return Prediction([str(c) for c in np.asarray(classes, dtype=object)[top]], conf, proba,
+                      classes)
 
 
 def predict_labels(model: SuggesterModel, batch: SegmentBatch) -> tuple[list[Any], np.ndarray]:
@@ -116,11 +124,11 @@ def out_of_fold_proba(train: CodedUnits, idx: np.ndarray, labels: Sequence[str],
     of an unfitted fold are all zero, multi-label ones NaN. None with fewer than two
     documents."""
     multi = train.multi_label
-    pred = oof.out_of_fold(_fitter(train, idx, labels, params, prototypes), train.batch(idx),
-                           [train.documents[i] for i in idx], folds,
+    pred = oof.out_of_fold(_fitter(train, idx, labels, params, prototypes, SINGLE_LABEL),
+                           train.batch(idx), [train.documents[i] for i in idx], folds,
                            code_labels=classes if multi else (),
-                           stage_classes=() if multi else classes)
-    P = pred.code_proba if multi else pred.stage_proba
+                           value_classes=None if multi else {SINGLE_LABEL: classes})
+    P = pred.code_proba if multi else pred.value_proba.get(SINGLE_LABEL)
     if not pred.folds or P is None:
         return None
     return P if multi else np.where(np.isnan(P), 0.0, P)
@@ -130,35 +138,37 @@ def fit_calibrated(train: CodedUnits, idx: np.ndarray, labels: Sequence[str],
                    params: TrainParams | None = None,
                    prototypes: Mapping[str, np.ndarray] | None = None,
                    target: float | None = None, *, level: float = CONFIDENCE,
-                   folds: int = CALIBRATION_FOLDS) -> tuple[SuggesterModel, Certificate | None]:
+                   folds: int = CALIBRATION_FOLDS,
+                   dimension: str = SINGLE_LABEL) -> tuple[SuggesterModel, Certificate | None]:
     """(model, certificate) of :func:`~isp_nlp.suggest.out_of_fold.fit_calibrate_certify`
     on seeds ``idx``, folds grouped by document, as ``isp-nlp train`` fits: multi-label
-    units train and certify its codes, single-label ones its single-label (stage) part.
-    Confidences refer to the label mix of every unit of ``train`` (the pool the seeds were
-    drawn from), and seeds are weighted to it when certifying; a certificate needs a
-    ``target``."""
+    units train and certify its codes, single-label ones a dimension with the id
+    ``dimension`` (the label column). Confidences refer to the label mix of every unit
+    of ``train`` (the pool the seeds were drawn from), and seeds are weighted to it when
+    certifying; a certificate needs a ``target``."""
     multi = train.multi_label
     ref = train.reference()
     codings = [list(train.codings[i].values()) for i in idx]
-    dimension = CODE_DIMENSION if multi else STAGE_DIMENSION
+    key = CODE_DIMENSION if multi else dimension
     labelled = oof.SeedLabels(
         code_sets=[ref[i] for i in idx] if multi else [None] * len(idx),
-        stages=[None] * len(idx) if multi else [str(ref[i]) for i in idx],
+        values={} if multi else {dimension: [str(ref[i]) for i in idx]},
         coder_codes=codings if multi else [[] for _ in idx],
-        coder_stages=[[] for _ in idx] if multi else [[c[0] for c in cs if c] for cs in codings])
+        coder_values={} if multi else {dimension: [[c[0] for c in cs if c] for cs in codings]})
     fit = oof.fit_calibrate_certify(
-        _fitter(train, idx, labels, params, prototypes), train.batch(idx),
+        _fitter(train, idx, labels, params, prototypes, dimension), train.batch(idx),
         [train.documents[i] for i in idx], labelled, folds=folds,
-        targets=None if target is None else {dimension: target}, level=level,
-        population=None if multi else [str(r) for r in ref])
-    return fit.model, fit.certificates.get(dimension)
+        targets=None if target is None else {key: target}, level=level,
+        population=None if multi else {dimension: [str(r) for r in ref]})
+    return fit.model, fit.certificates.get(key)
 
 
 def _fitter(train: CodedUnits, idx: np.ndarray, labels: Sequence[str],
-            params: TrainParams | None, prototypes: Mapping[str, np.ndarray] | None
-            ) -> Callable[[np.ndarray], SuggesterModel]:
+            params: TrainParams | None, prototypes: Mapping[str, np.ndarray] | None,
+            dimension: str = SINGLE_LABEL) -> Callable[[np.ndarray], SuggesterModel]:
     """Rows of the seeds ``idx`` -> :func:`fit_model` on them."""
-    return lambda rows: fit_model(train, idx[rows], labels, params, prototypes)
+    return lambda rows: fit_model(train, idx[rows], labels, params, prototypes,
+                                  dimension=dimension)
 
 
 def fit_predict(train: CodedUnits, idx: np.ndarray, test: CodedUnits, labels: Sequence[str],

@@ -4,10 +4,10 @@
 benchmark all fit through :func:`train_suggester` with :class:`TrainParams`, so what is
 measured is what ships. A model is a :class:`~isp_nlp.suggest.features.FeatureBuilder`
 (embedding, previous turn, TF-IDF and surface features) followed by balanced logistic
-regression: one per code (multi-label) and one over the stages (single-label; any
-one-label-per-segment task in ``evaluate``). Codebook definitions and examples
-(:mod:`isp_nlp.suggest.prototypes`) give codes without seeds a zero-shot probability and
-the single-label model a prior.
+regression: one per code (multi-label) and one over the values of each single-choice
+dimension of the codebook (single-label; any one-label-per-segment task in ``evaluate``).
+Codebook definitions and examples (:mod:`isp_nlp.suggest.prototypes`) give codes without
+seeds a zero-shot probability and each single-label model a prior.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ import numpy as np
 import isp_nlp
 from isp_nlp.coded.batch import ContextHistory, SegmentBatch
 from isp_nlp.errors import ModelError
-from isp_nlp.suggest.bundle import SuggesterModel
-from isp_nlp.suggest.estimators import CodeSuggester, StageClassifier
+from isp_nlp.suggest.bundle import DimensionModel, SuggesterModel
+from isp_nlp.suggest.estimators import CodeSuggester, ValueClassifier
 from isp_nlp.suggest.features import FeatureBuilder, FeatureSpec
 from isp_nlp.suggest.prototypes import (
     Prototypes,
@@ -45,11 +45,12 @@ class TrainParams:
     """Hyper-parameters of the suggester (all JSON-safe)."""
 
     code_C: float = 1.0
-    stage_C: float = 1.0
+    value_C: float = 1.0
     class_weight: str | None = "balanced"
     max_iter: int = 1000
     code_threshold: float = 0.5
-    stage_threshold: float = 0.5
+    #: Abstain threshold of every dimension's suggestion (until calibration chooses one).
+    value_threshold: float = 0.5
     #: Feature block weights (see :mod:`isp_nlp.suggest.features`; 0 = block off).
     #: Defaults chosen by grouped CV on AnnoMI (evaluation/results/tuning.md).
     embedding_weight: float = 1.0
@@ -61,11 +62,12 @@ class TrainParams:
     #: Most frequent terms kept per TF-IDF vocabulary (0 = all); keeps training fast.
     max_terms: int = 2000
     #: Keep the configured features or drop the lexical and surface blocks, whichever
-    #: scores better for the stage (single-label) model by internal CV on its seeds
+    #: scores better for the first trainable dimension's (single-label) model by internal
+    #: CV on its seeds
     #: (see :mod:`isp_nlp.suggest.selection`).
     select_features: bool = False
-    #: Share of the single-label (stage) probability that comes from the codebook prior
-    #: when stage prototypes are given; chosen by grouped CV on the AnnoMI pool
+    #: Share of a single-label (dimension) probability that comes from the codebook prior
+    #: when value prototypes are given; chosen by grouped CV on the AnnoMI pool
     #: (evaluation/results/tuning.md).
     prototype_weight: float = 0.3
     #: Previous turns in the context block, their decay and the same-speaker block
@@ -73,9 +75,9 @@ class TrainParams:
     context_turns: int = 8
     context_decay: float = 0.5
     context_same_weight: float = 0.5
-    #: Drop the prior (share 0) when the codebook alone does not agree with the stage seeds
-    #: better than chance (:func:`~isp_nlp.suggest.prototypes.choose_prior_weight`;
-    #: evaluation/results/codebook_robustness.md); the manifest's ``stage_prior`` says which.
+    #: Drop the prior (share 0) when the codebook alone does not agree with a dimension's
+    #: seeds better than chance (:func:`~isp_nlp.suggest.prototypes.choose_prior_weight`;
+    #: evaluation/results/codebook_robustness.md); the manifest's ``priors`` say which.
     choose_prototype_weight: bool = True
 
     def feature_spec(self) -> FeatureSpec:
@@ -108,14 +110,21 @@ def library_versions() -> dict[str, str | None]:
 def training_data_hash(
     segment_ids: Sequence[str],
     code_sets: Sequence[Collection[str] | None],
-    stages: Sequence[str | None],
+    values: Mapping[str, Sequence[str | None]],
 ) -> str:
-    """sha256 over the sorted (segment id, codes, stage) triples used for training."""
+    """sha256 over the sorted (segment id, codes, values by dimension) rows used for
+    training."""
     rows = sorted(
-        (str(sid), None if codes is None else sorted(codes), stage)
-        for sid, codes, stage in zip(segment_ids, code_sets, stages, strict=True)
+        (str(sid), None if codes is None else sorted(codes),
+         sorted((dim, v[i]) for dim, v in values.items() if v[i] is not None))
+        for i, (sid, codes) in enumerate(zip(segment_ids, code_sets, strict=True))
     )
     return hashlib.sha256(json.dumps(rows).encode("utf-8")).hexdigest()
+
+
+#: The dimension id of a model trained on one label per segment
+#: (:func:`train_single_label` without a ``dimension``).
+SINGLE_LABEL = "label"
 
 
 def train_suggester(
@@ -123,53 +132,66 @@ def train_suggester(
     segment_ids: Sequence[str],
     texts: Sequence[str],
     code_sets: Sequence[Collection[str] | None],
-    stages: Sequence[str | None],
+    values: Mapping[str, Sequence[str | None]] | None = None,
     *,
     code_labels: Sequence[str],
-    stage_labels: Sequence[str],
+    value_labels: Mapping[str, Sequence[str]] | None = None,
     embedder_id: str,
     params: TrainParams | None = None,
     context_texts: Sequence[str] | None = None,
     context_embeddings: np.ndarray | None = None,
     prototype_embeddings: Mapping[str, np.ndarray] | None = None,
-    stage_prototype_embeddings: Mapping[str, np.ndarray] | None = None,
+    value_prototype_embeddings: Mapping[str, Mapping[str, np.ndarray]] | None = None,
     history: ContextHistory | None = None,
 ) -> SuggesterModel:
-    """Train code and stage suggesters on human-coded segments.
+    """Train the code suggester and one suggester per single-choice dimension on
+    human-coded segments.
 
-    ``code_sets[i]`` None means segment i has no code annotation (it trains
-    only the stage); an empty set means "seen, no code" (a negative for every
-    code). ``stages[i]`` None means no stage annotation. A part with too
-    little data (no code annotations, or fewer than two distinct stages) is
-    skipped and the reason recorded in ``manifest["skipped"]``; if both are
-    skipped a :class:`ModelError` explains what is missing. ``context_texts`` /
-    ``context_embeddings`` are each segment's previous turn ("" / zero vector when
-    none); without them the context features are zero; ``history`` the turns further back
-    (see :class:`~isp_nlp.coded.batch.ContextHistory`). ``prototype_embeddings`` maps
-    codes to embeddings of their codebook texts (see
+    ``code_sets[i]`` None means segment i has no code annotation (it trains only
+    dimensions); an empty set means "seen, no code" (a negative for every code).
+    ``value_labels`` maps each dimension id (in the codebook's order) to its values;
+    ``values[dim][i]`` is segment i's value on it (None: not coded on it). A part with
+    too little data (no code annotations, or fewer than two distinct values of a
+    dimension) is skipped and the reason recorded in ``manifest["skipped"]`` by dimension
+    id ("code" for codes); if every part is skipped a :class:`ModelError` explains what
+    is missing. ``context_texts`` / ``context_embeddings`` are each segment's previous
+    turn ("" / zero vector when none); without them the context features are zero;
+    ``history`` the turns further back (see :class:`~isp_nlp.coded.batch.ContextHistory`).
+    ``prototype_embeddings`` maps codes to embeddings of their codebook texts (see
     :func:`isp_nlp.suggest.prototypes.prototype_texts`); codes without seed positives
     then get zero-shot probabilities (listed in ``manifest["zero_shot_codes"]``).
-    ``stage_prototype_embeddings`` maps stages to embeddings of their codebook texts:
-    the stage model's prior (``params.prototype_weight``); every trained stage needs some.
+    ``value_prototype_embeddings[dim]`` maps a dimension's values to embeddings of their
+    codebook texts: its model's prior (``params.prototype_weight``); every trained value
+    needs some.
     """
     params = params or TrainParams()
     ids = [str(s) for s in segment_ids]
-    X = validate_training(X, ids, texts, code_sets, stages, code_labels, stage_labels)
+    value_labels = {str(d): list(v) for d, v in (value_labels or {}).items()}
+    unknown = sorted(set(values or {}) - set(value_labels))
+    given = values or {}
+    values = {d: [None] * len(ids) if given.get(d) is None else list(given[d])
+              for d in value_labels}
+    if unknown:
+        raise ModelError(f"Training got values of {', '.join(unknown)}, which are not among the "
+                         f"dimensions {list(value_labels)}; fix the caller.")
+    X = validate_training(X, ids, texts, code_sets, values, code_labels, value_labels)
     batch = training_batch(X, ids, texts, context_texts, context_embeddings, history)
     code_rows = [i for i, c in enumerate(code_sets) if c is not None]
-    stage_rows = [i for i, s in enumerate(stages) if s is not None]
-    y_stage = np.asarray([str(stages[i]) for i in stage_rows], dtype=object)
-    distinct = sorted(set(y_stage))
+    rows_of = {d: [i for i, v in enumerate(vs) if v is not None] for d, vs in values.items()}
+    y_of = {d: np.asarray([str(values[d][i]) for i in rows], dtype=object)
+            for d, rows in rows_of.items()}
+    trainable = [d for d in value_labels if len(set(y_of[d])) >= 2]
     spec = params.feature_spec()
-    if params.select_features and len(distinct) >= 2:
-        spec, _ = select_spec(batch.subset(stage_rows), y_stage, spec, lambda: StageClassifier(
-            C=params.stage_C, class_weight=params.class_weight, max_iter=params.max_iter))
+    if params.select_features and trainable:
+        d = trainable[0]
+        spec, _ = select_spec(batch.subset(rows_of[d]), y_of[d], spec, lambda: ValueClassifier(
+            C=params.value_C, class_weight=params.class_weight, max_iter=params.max_iter))
     features = FeatureBuilder(spec).fit(batch)
     F = features.transform(batch)
-    if not code_rows and not stage_rows:
+    if not code_rows and not any(rows_of.values()):
         raise ModelError(
             f"No human-coded segments were given ({len(ids)} segments, none with a code or "
-            f"stage annotation); expected at least a few coded segments; {NO_CODES_HINT}."
+            f"a dimension's value); expected at least a few coded segments; {NO_CODES_HINT}."
         )
     skipped: dict[str, str] = {}
     code_est: CodeSuggester | None = None
@@ -184,61 +206,67 @@ def train_suggester(
         code_est = CodeSuggester(C=params.code_C, class_weight=params.class_weight,
                                  max_iter=params.max_iter, threshold=params.code_threshold)
         code_est.fit(F[code_rows], Y)
-    stage_est: StageClassifier | None = None
-    stage_protos: Prototypes | None = None
-    stage_prior: dict[str, Any] = {}
-    if len(distinct) < 2:
-        skipped["stage"] = (
-            f"{len(stage_rows)} stage-coded segments with {len(distinct)} distinct stage "
-            f"{distinct}; at least 2 distinct stages are needed"
-        )
-    else:
-        stage_est = StageClassifier(C=params.stage_C, class_weight=params.class_weight,
-                                    max_iter=params.max_iter)
-        stage_est.fit(F[stage_rows], y_stage.astype(str))
-        if stage_prototype_embeddings is not None:
-            stage_protos = _stage_prototypes(distinct, stage_prototype_embeddings, X.shape[1])
-            stage_prior = _prior_weight(params, stage_protos, X[stage_rows],
-                                        y_stage.astype(str))
+    dimensions: dict[str, DimensionModel] = {}
+    priors: dict[str, dict[str, Any]] = {}
+    for d in value_labels:
+        rows, y = rows_of[d], y_of[d].astype(str)
+        distinct = sorted({str(v) for v in y})
+        if len(distinct) < 2:
+            skipped[d] = (f"{len(rows)} segments coded with {len(distinct)} distinct value(s) "
+                          f"{distinct}; at least 2 distinct values are needed")
+            continue
+        est = ValueClassifier(C=params.value_C, class_weight=params.class_weight,
+                              max_iter=params.max_iter)
+        est.fit(F[rows], y)
+        protos: Prototypes | None = None
+        prior: dict[str, Any] = {}
+        embeddings = (value_prototype_embeddings or {}).get(d)
+        if embeddings is not None:
+            protos = _value_prototypes(distinct, embeddings, X.shape[1])
+            prior = _prior_weight(params, protos, X[rows], y)
+            priors[d] = prior
+        dimensions[d] = DimensionModel(
+            labels=list(value_labels[d]), estimator=est,
+            exemplar_values=[None if v is None else str(v) for v in values[d]],
+            threshold=params.value_threshold, prototypes=protos,
+            prototype_weight=prior.get("weight", 0.0))
     prototypes: Prototypes | None = None
     if prototype_embeddings and code_labels:
         prototypes = fit_prototypes(code_labels, prototype_embeddings, X[code_rows], Y)
-    if code_est is None and stage_est is None:
+    if code_est is None and not dimensions:
         raise ModelError(
-            f"Nothing can be trained: {skipped['code']} and {skipped['stage']}; expected code "
-            f"annotations or at least two distinct stages; {NO_CODES_HINT}."
+            f"Nothing can be trained: {'; '.join(f'{k}: {v}' for k, v in skipped.items())}; "
+            "expected code annotations or at least two distinct values of a dimension; "
+            f"{NO_CODES_HINT}."
         )
     model = SuggesterModel(
         code_labels=list(code_labels),
-        stage_labels=list(stage_labels),
         code_estimator=code_est,
-        stage_estimator=stage_est,
         exemplars=X.astype(np.float32),
         exemplar_ids=ids,
         exemplar_texts=[str(t) for t in texts],
         exemplar_codes=[None if c is None else tuple(sorted(c)) for c in code_sets],
-        exemplar_stages=[None if s is None else str(s) for s in stages],
         embedder_id=embedder_id,
+        dimensions=dimensions,
         code_threshold=params.code_threshold,
-        stage_threshold=params.stage_threshold,
         hyper_parameters=asdict(params),
         features=features,
         prototypes=prototypes,
-        stage_prototypes=stage_protos,
-        prototype_weight=stage_prior.get("weight", 0.0),
     )
-    model.manifest = _manifest(model, ids, code_sets, stages, len(code_rows), len(stage_rows),
-                               skipped)
-    if stage_prior:
-        model.manifest["stage_prior"] = stage_prior
+    model.manifest = _manifest(model, ids, code_sets, values, value_labels, len(code_rows),
+                               {d: len(r) for d, r in rows_of.items()}, skipped)
+    if priors:
+        model.manifest["priors"] = priors
     return model
 
 
 def train_single_label(batch: SegmentBatch, y: Sequence[str], *,
+                       dimension: str = SINGLE_LABEL,
                        params: TrainParams | None = None,
                        prototypes: Mapping[str, np.ndarray] | None = None,
                        embedder_id: str = "") -> SuggesterModel:
-    """:func:`train_suggester` on one label per segment (its single-label, stage part).
+    """:func:`train_suggester` on one label per segment: a model of the one dimension
+    ``dimension`` (:meth:`SuggesterModel.dimension` without an id finds it).
 
     ``prototypes`` maps each label to the embeddings of its codebook texts: the prior.
     """
@@ -247,9 +275,10 @@ def train_single_label(batch: SegmentBatch, y: Sequence[str], *,
         raise ModelError(f"need at least 2 different labels to train; found {sorted(set(labels))}")
     return train_suggester(
         batch.embeddings, list(batch.segment_ids), list(batch.texts), [None] * len(labels),
-        labels, code_labels=[], stage_labels=sorted(set(labels)), embedder_id=embedder_id,
-        params=params, context_texts=batch.context_texts,
-        context_embeddings=batch.context_embeddings, stage_prototype_embeddings=prototypes,
+        {dimension: labels}, code_labels=[], value_labels={dimension: sorted(set(labels))},
+        embedder_id=embedder_id, params=params, context_texts=batch.context_texts,
+        context_embeddings=batch.context_embeddings,
+        value_prototype_embeddings=None if prototypes is None else {dimension: prototypes},
         history=batch.history)
 
 
@@ -265,15 +294,14 @@ def train_multi_label(batch: SegmentBatch, Y: np.ndarray, labels: Sequence[str],
     code_sets = [frozenset(lab for lab, v in zip(labels, row, strict=True) if v) for row in Y]
     return train_suggester(
         batch.embeddings, list(batch.segment_ids), list(batch.texts), code_sets,
-        [None] * len(code_sets), code_labels=list(labels), stage_labels=[],
-        embedder_id=embedder_id, params=params, context_texts=batch.context_texts,
-        context_embeddings=batch.context_embeddings, prototype_embeddings=prototypes,
-        history=batch.history)
+        code_labels=list(labels), embedder_id=embedder_id, params=params,
+        context_texts=batch.context_texts, context_embeddings=batch.context_embeddings,
+        prototype_embeddings=prototypes, history=batch.history)
 
 
-def _stage_prototypes(classes: Sequence[str], embeddings: Mapping[str, np.ndarray],
+def _value_prototypes(classes: Sequence[str], embeddings: Mapping[str, np.ndarray],
                       dim: int) -> Prototypes:
-    """The stage prior's prototypes; raises ModelError when a trained class has none."""
+    """A dimension's prior prototypes; raises ModelError when a trained class has none."""
     missing = [c for c in classes if np.asarray(embeddings.get(c, ())).size == 0]
     if missing:
         raise ModelError(f"the codebook has no definition or example for {', '.join(missing)}; "
@@ -288,7 +316,7 @@ MIN_PRIOR_CHECK_SEEDS = 5
 
 def _prior_weight(params: TrainParams, protos: Prototypes, X: np.ndarray,
                   y: np.ndarray) -> dict[str, Any]:
-    """The stage prior's share (``weight``), how it was set (``chosen_by``) and, when checked,
+    """A dimension prior's share (``weight``), how it was set (``chosen_by``) and, when checked,
     the kappa of the prior alone with the seeds (``seed_kappa``)."""
     weight = float(params.prototype_weight)
     if not params.choose_prototype_weight:
@@ -316,9 +344,10 @@ def _manifest(
     model: SuggesterModel,
     ids: Sequence[str],
     code_sets: Sequence[Collection[str] | None],
-    stages: Sequence[str | None],
+    values: Mapping[str, Sequence[str | None]],
+    value_labels: Mapping[str, Sequence[str]],
     n_code_rows: int,
-    n_stage_rows: int,
+    n_value_rows: Mapping[str, int],
     skipped: dict[str, str],
 ) -> dict[str, Any]:
     return {
@@ -328,12 +357,12 @@ def _manifest(
         "embedder_id": model.embedder_id,
         "versions": library_versions(),
         "code_labels": list(model.code_labels),
-        "stage_labels": list(model.stage_labels),
-        "stage_classes": model.stage_classes,
-        "training_data_hash": training_data_hash(ids, code_sets, stages),
+        "dimension_labels": {d: list(v) for d, v in value_labels.items()},
+        "dimension_classes": {d: m.classes for d, m in model.dimensions.items()},
+        "training_data_hash": training_data_hash(ids, code_sets, values),
         "n_training_segments": len(ids),
         "n_code_segments": n_code_rows,
-        "n_stage_segments": n_stage_rows,
+        "n_value_segments": dict(n_value_rows),
         "hyper_parameters": dict(model.hyper_parameters),
         "skipped": skipped,
         "zero_shot_codes": model.zero_shot_codes,

@@ -3,7 +3,7 @@ embedding row, id and label set per segment, finite vectors, known labels."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 import numpy as np
 
@@ -16,9 +16,9 @@ def validate_training(
     segment_ids: Sequence[str],
     texts: Sequence[str],
     code_sets: Sequence[Collection[str] | None],
-    stages: Sequence[str | None],
+    values: Mapping[str, Sequence[str | None]],
     code_labels: Sequence[str],
-    stage_labels: Sequence[str],
+    value_labels: Mapping[str, Sequence[str]],
 ) -> np.ndarray:
     """``X`` as float64 after checking every training input; ModelError names the problem."""
     X = np.asarray(X, dtype=np.float64)
@@ -28,7 +28,8 @@ def validate_training(
             "fix the caller to pass one embedding row per segment."
         )
     lengths = {"segment_ids": len(segment_ids), "texts": len(texts),
-               "code_sets": len(code_sets), "stages": len(stages)}
+               "code_sets": len(code_sets),
+               **{f"values of {d}": len(v) for d, v in values.items()}}
     bad = {k: n for k, n in lengths.items() if n != X.shape[0]}
     if bad:
         raise ModelError(
@@ -48,25 +49,28 @@ def validate_training(
                 "with all its labels; fix the caller to merge its annotations."
             )
         seen.add(sid)
-    for kind, labels in (("code", code_labels), ("stage", stage_labels)):
+    for kind, labels in (("code", code_labels), *value_labels.items()):
         if len(set(labels)) != len(labels):
             raise ModelError(
                 f"The {kind} label list {list(labels)} has duplicates; expected unique ids; "
                 "fix the codebook."
             )
-    known_codes, known_stages = set(code_labels), set(stage_labels)
-    for sid, codes, stage in zip(segment_ids, code_sets, stages, strict=True):
+    known_codes = set(code_labels)
+    for sid, codes in zip(segment_ids, code_sets, strict=True):
         for code in codes or ():
             if code not in known_codes:
                 raise ModelError(
                     f"Segment {sid} is coded {code!r}, which is not in the codebook "
                     f"({sorted(known_codes)}); fix the annotation or add the code."
                 )
-        if stage is not None and stage not in known_stages:
-            raise ModelError(
-                f"Segment {sid} has stage {stage!r}; expected one of {sorted(known_stages)}; "
-                "fix the annotation."
-            )
+    for dim, column in values.items():
+        known = set(value_labels.get(dim, ()))
+        for sid, value in zip(segment_ids, column, strict=True):
+            if value is not None and value not in known:
+                raise ModelError(
+                    f"Segment {sid} has {dim} {value!r}; expected one of {sorted(known)}; "
+                    "fix the annotation."
+                )
     return X
 
 

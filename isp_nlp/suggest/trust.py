@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from isp_nlp.agreement import coverage
-from isp_nlp.records import CODE_DIMENSION, STAGE_DIMENSION, Suggestion
+from isp_nlp.records import CODE_DIMENSION, Suggestion
 from isp_nlp.store.database import Store
 from isp_nlp.suggest.training_data import TrainingSet, merge_labels
 
@@ -33,12 +33,14 @@ TRUST_SETTING = "model_trust"
 MAX_LINES = 3
 WIDTH = 80
 NO_MODEL = "No trained model: run `isp-nlp train` (no suggestions to trust yet)."
-_NAMES = {CODE_DIMENSION: "Codes", STAGE_DIMENSION: "Stage"}
+#: What the statement calls the codes (a dimension goes by its codebook name).
+CODES_NAME = "Codes"
 
 
 @dataclass(frozen=True)
 class DimensionTrust:
-    """Whether one dimension's suggestions ("code" or "stage") can be trusted, and why.
+    """Whether one dimension's suggestions (codes, or a single-choice dimension of the
+    codebook: ``name`` is its name) can be trusted, and why.
 
     ``agreement`` is the out-of-fold agreement with the seed coders the certificate
     reports: at ``threshold`` when certified, else on the model's most confident seed
@@ -60,6 +62,14 @@ class DimensionTrust:
     cv_kappa: float | None = None
     cv_segments: int = 0
     kappa_label: str = ""
+    name: str = ""
+
+    @property
+    def title(self) -> str:
+        """The dimension as the statement names it: "Codes", else its name (or id)."""
+        if self.dimension == CODE_DIMENSION:
+            return CODES_NAME
+        return self.name or self.dimension
 
 
 @dataclass(frozen=True)
@@ -91,6 +101,10 @@ class ModelTrust:
                    folds=data["folds"] if isinstance(data.get("folds"), int) else None)
 
 
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
 def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) and math.isfinite(value) else None
 
@@ -117,12 +131,13 @@ def _code_kappa(ts: TrainingSet, rows: Sequence[int], suggested: Mapping[str, se
     return _mean(per_code)
 
 
-def _stage_kappa(ts: TrainingSet, rows: Sequence[int], first: Mapping[str, str]
-                 ) -> float | None:
+def _value_kappa(per_coder: Sequence[Mapping[str, str]], ts: TrainingSet, rows: Sequence[int],
+                 first: Mapping[str, str]) -> float | None:
     """Mean over seed coders of Cohen's kappa of the model's out-of-fold first-choice
-    stage (also where it abstains) with the coder's stage."""
-    coders = sorted({c for i in rows for c in ts.coder_stages[i]})
-    human, index = coverage.encode_labels([ts.coder_stages[i] for i in rows], coders)
+    value of a dimension (also where it abstains) with the coder's value
+    (``per_coder[i]``: row i's coders' values)."""
+    coders = sorted({c for i in rows for c in per_coder[i]})
+    human, index = coverage.encode_labels([per_coder[i] for i in rows], coders)
     model = coverage.encode_predictions([first[ts.segments[i].id] for i in rows], index)
     return coverage.model_human(model, human)[1]
 
@@ -154,43 +169,48 @@ def model_trust(model_id: str, manifest: Mapping[str, Any], seeds: TrainingSet,
     found = manifest.get("certified")
     certs: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
     suggested: dict[str, set[str]] = {}
-    first: dict[str, str] = {}
+    first: dict[str, dict[str, str]] = {}
     for s in out_of_fold:
         if s.dimension == CODE_DIMENSION:
             codes = suggested.setdefault(s.segment_id, set())
             if s.suggested:
                 codes.add(s.label)
-        elif s.dimension == STAGE_DIMENSION:
-            first[s.segment_id] = s.label
+        else:
+            first.setdefault(s.dimension, {})[s.segment_id] = s.label
+    names = _mapping(manifest.get("dimension_names"))
+    counts = _mapping(manifest.get("n_value_segments"))
+    trained = [*_mapping(manifest.get("dimension_classes"))]
+    wanted = [*trained, *(d for d in certs if d != CODE_DIMENSION and d not in trained)]
     dims = []
-    wanted = [(CODE_DIMENSION, "n_code_segments", manifest.get("code_labels"))]
-    if manifest.get("stage_classes") or STAGE_DIMENSION in certs:
-        wanted.append((STAGE_DIMENSION, "n_stage_segments", manifest.get("stage_classes")))
     scored: set[str] = set()
-    for dim, count_key, labels in wanted:
+    for dim in [CODE_DIMENSION, *wanted]:
         if dim == CODE_DIMENSION:
             rows = [i for i, s in enumerate(seeds.segments)
                     if seeds.coder_codes[i] and s.id in suggested]
             labelled = [i for i, s in enumerate(seeds.segments) if seeds.coder_codes[i]
                         and (not out_of_fold or s.id in suggested)]
             coders = {c for i in labelled for c in seeds.coder_codes[i]}
+            labels = manifest.get("code_labels")
             kappa = _code_kappa(seeds, rows, suggested, labels or []) if rows else None
             how = "mean per code"
+            count = manifest.get("n_code_segments")
         else:
-            rows = [i for i, s in enumerate(seeds.segments)
-                    if seeds.coder_stages[i] and s.id in first]
-            labelled = [i for i, s in enumerate(seeds.segments) if seeds.coder_stages[i]
-                        and (not out_of_fold or s.id in first)]
-            coders = {c for i in labelled for c in seeds.coder_stages[i]}
-            kappa = _stage_kappa(seeds, rows, first) if rows else None
+            per = seeds.coder_values.get(dim) or [{} for _ in seeds.segments]
+            top = first.get(dim, {})
+            rows = [i for i, s in enumerate(seeds.segments) if per[i] and s.id in top]
+            labelled = [i for i, s in enumerate(seeds.segments) if per[i]
+                        and (not out_of_fold or s.id in top)]
+            coders = {c for i in labelled for c in per[i]}
+            kappa = _value_kappa(per, seeds, rows, top) if rows else None
             how = "first choice"
+            count = counts.get(dim)
         scored |= {seeds.segments[i].document for i in rows}
-        count = manifest.get(count_key)
         base = _certificate(dim, certs.get(dim))
         dims.append(replace(
             base, seed_coders=tuple(sorted(coders)),
             seed_segments=int(count) if isinstance(count, int) else len(labelled),
-            cv_kappa=kappa, cv_segments=len(rows), kappa_label=how))
+            cv_kappa=kappa, cv_segments=len(rows), kappa_label=how,
+            name=str(names.get(dim) or "") if dim != CODE_DIMENSION else ""))
     if not out_of_fold:
         scored = {s.document for s in seeds.segments}
     folds = manifest.get("cv_folds")
@@ -242,7 +262,7 @@ def _share(x: float | None) -> str:
 
 def _verdict(d: DimensionTrust) -> str:
     """The dimension's verdict as one sentence."""
-    name = _NAMES.get(d.dimension, d.dimension)
+    name = d.title
     if d.certified:
         level = "?" if d.confidence is None else f"{d.confidence:.0%}"
         return (f"{name}: certified at confidence >= {d.threshold:.2f} (covers "
@@ -270,7 +290,7 @@ def _verdict(d: DimensionTrust) -> str:
 
 def _kappas(trust: ModelTrust) -> str:
     """The out-of-fold kappa of every dimension, labelled."""
-    parts = [f"{_NAMES.get(d.dimension, d.dimension).lower()} "
+    parts = [f"{d.title.lower()} "
              + ("not cross-validated" if d.cv_kappa is None
                 else f"{d.cv_kappa:.2f} ({d.kappa_label})") for d in trust.dimensions]
     folds = f"{trust.folds} folds" if trust.folds else "folds"
@@ -282,7 +302,7 @@ def _seed(trust: ModelTrust) -> str:
     """The seed size: coded segments (per dimension where they differ), coders, documents."""
     counts = {d.seed_segments for d in trust.dimensions}
     segments = (f"{counts.pop()} coded segments" if len(counts) == 1 else ", ".join(
-        f"{_NAMES.get(d.dimension, d.dimension).lower()} {d.seed_segments}"
+        f"{d.title.lower()} {d.seed_segments}"
         for d in trust.dimensions) + " coded segments")
     coders = len({c for d in trust.dimensions for c in d.seed_coders})
     if not coders:  # a model whose seed codes this project does not hold

@@ -41,10 +41,12 @@ def test_train_certifies_against_the_seed_coders_by_default(project) -> None:
         assert model.certified[dim]["threshold"] == cert["threshold"]
     assert model.manifest["certified"] == model.certified
     if model.certified["stage"]["threshold"] is not None:
-        assert model.stage_threshold == model.certified["stage"]["threshold"]
+        assert model.thresholds["stage"] == model.certified["stage"]["threshold"]
     reloaded = SuggesterModel.load(path.parent / r["path"].split(str(path.parent) + "/")[-1])
     assert reloaded.certified == model.certified
-    assert reloaded.stage_temperature == pytest.approx(model.stage_temperature)
+    assert reloaded.dimension("stage").temperature == pytest.approx(
+        model.dimension("stage").temperature)
+    assert r["temperatures"]["stage"] == pytest.approx(model.dimension("stage").temperature)
 
 
 def test_a_lower_target_certifies_and_suggest_abstains_below_it(project) -> None:
@@ -80,9 +82,10 @@ def test_uncertified_stage_threshold_is_on_the_confidence_suggest_uses(project) 
         rows = [s for s in store.suggestions(model.model_id) if s.dimension == "stage"]
     # loaded from its bundle: the label mix survived saving (balanced estimator, skewed
     # seed stages)
-    assert model.stage_prior_weights is not None
-    assert model.manifest.get("stage_threshold", model.stage_threshold) == model.stage_threshold
-    assert rows and all(s.suggested == (s.probability >= model.stage_threshold - 1e-12)
+    assert model.dimension("stage").prior_weights is not None
+    stage_threshold = model.thresholds["stage"]
+    assert model.manifest["thresholds"].get("stage", stage_threshold) == stage_threshold
+    assert rows and all(s.suggested == (s.probability >= stage_threshold - 1e-12)
                         for s in rows)
 
 

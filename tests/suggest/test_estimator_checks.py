@@ -1,6 +1,6 @@
-"""scikit-learn's common estimator checks for StageClassifier and CodeSuggester.
+"""scikit-learn's common estimator checks for ValueClassifier and CodeSuggester.
 
-StageClassifier passes every check. CodeSuggester declares what it is through its tags
+ValueClassifier passes every check. CodeSuggester declares what it is through its tags
 (multi-output only, each output binary, multi-label), so the checks hand it 2-D targets.
 The few checks below still assume a single-output classifier or a target that is not a
 0/1 indicator; each is waived with its reason, and a local test below covers its intent
@@ -18,7 +18,7 @@ from scipy import sparse
 from sklearn.datasets import make_blobs
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from isp_nlp.suggest.estimators import CodeSuggester, StageClassifier
+from isp_nlp.suggest.estimators import CodeSuggester, ValueClassifier
 
 _ONE_D = ("passes a 1-D class target; CodeSuggester takes only a 2-D 0/1 indicator matrix "
           "(a 1-D target is refused by design)")
@@ -46,7 +46,7 @@ def _expected_failures(estimator: object) -> dict[str, str]:
     return _CODE_WAIVED if isinstance(estimator, CodeSuggester) else {}
 
 
-@parametrize_with_checks([StageClassifier(), CodeSuggester()],
+@parametrize_with_checks([ValueClassifier(), CodeSuggester()],
                          expected_failed_checks=_expected_failures)
 def test_sklearn_compatible(estimator, check) -> None:
     with warnings.catch_warnings():

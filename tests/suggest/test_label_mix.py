@@ -149,22 +149,23 @@ def test_study_confidence_refers_to_the_pool_the_seeds_came_from(tmp_path: Path)
     labels = ["common", "rare"]
     idx = sample_seeds(units, 12, np.random.default_rng(0), labels)  # balanced seeds
     model, cert = fit_calibrated(units, idx, labels, target=0.6)
-    assert model.stage_prior_weights is not None
-    pool = label_mix(ref, model.stage_classes)
-    assert model.stage_prior_weights / model.stage_prior_weights.sum() == pytest.approx(pool)
+    assert model.dimension().prior_weights is not None
+    pool = label_mix(ref, model.value_classes())
+    weights = model.dimension().prior_weights
+    assert weights / weights.sum() == pytest.approx(pool)
     assert cert is not None and (cert.effective_n is not None or not cert.certified)
     got = predict(model, units.batch())
-    proba = model.predict_stage_proba(units.batch())
-    top, conf = top_label_confidence(proba, model.stage_prior_weights)
-    assert got.labels == [model.stage_classes[i] for i in top]
+    proba = model.predict_value_proba(units.batch())
+    top, conf = top_label_confidence(proba, model.dimension().prior_weights)
+    assert got.labels == [model.value_classes()[i] for i in top]
     assert got.confidence == pytest.approx(conf)
     # suggestions carry the same confidence, and the weights survive save/load
     ids = [f"u{i}" for i in range(len(units))]
-    sugg = [s for s in model.suggest(units.batch(), ids) if s.dimension == "stage"]
+    sugg = [s for s in model.suggest(units.batch(), ids) if s.dimension != "code"]
     assert [s.probability for s in sugg] == pytest.approx(conf.tolist())
     path = model.save(tmp_path / "bundle")
     again = SuggesterModel.load(path)
-    assert again.stage_prior_weights == pytest.approx(model.stage_prior_weights)
+    assert again.dimension().prior_weights == pytest.approx(model.dimension().prior_weights)
     assert again.content_hash() == model.content_hash()
 
 
@@ -175,6 +176,7 @@ def test_natural_seeds_are_not_reweighted_but_confidence_still_uses_their_mix(
     units = embed_units(load_units(_skewed_csv(tmp_path / "coded.csv")), HashingEmbedder(128))
     model, cert = fit_calibrated(units, np.arange(len(units)), ["common", "rare"], target=0.6)
     assert cert is not None and cert.effective_n is None
-    assert model.stage_prior_weights is not None
-    mix = label_mix(units.reference(), model.stage_classes)
-    assert model.stage_prior_weights / model.stage_prior_weights.sum() == pytest.approx(mix)
+    assert model.dimension().prior_weights is not None
+    mix = label_mix(units.reference(), model.value_classes())
+    weights = model.dimension().prior_weights
+    assert weights / weights.sum() == pytest.approx(mix)

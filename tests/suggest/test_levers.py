@@ -92,7 +92,7 @@ def test_empty_texts_leave_the_lexical_blocks_out() -> None:
     F = builder.transform(batch)
     assert F.shape == (6, builder.n_features)
     model = train_single_label(batch, ["a", "b"] * 3)
-    assert model.predict_stage_proba(batch).shape == (6, 2)
+    assert model.predict_value_proba(batch).shape == (6, 2)
 
 
 def test_adjust_priors_recovers_a_skewed_pool() -> None:
@@ -127,8 +127,8 @@ def test_self_training_adds_pseudo_labels_from_the_pool() -> None:
     model = train_self_training(seeds, labels[:4], pool, per_label=5,
                                 params=TrainParams(char_weight=0.0))
     assert model.manifest["n_training_segments"] == 14
-    proba = model.predict_stage_proba(pool)
-    pred = np.asarray(model.stage_classes)[proba.argmax(axis=1)]
+    proba = model.predict_value_proba(pool)
+    pred = np.asarray(model.value_classes())[proba.argmax(axis=1)]
     assert (pred == np.asarray(labels[4:])).mean() >= 0.9
 
 

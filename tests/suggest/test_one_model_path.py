@@ -42,22 +42,25 @@ def _evaluate_model(coded: Path, book: Path, *, multi_label: bool, certify: bool
                                    multi_label=multi_label), embedder)
     labels = sorted({*check_labels(units, units)[0], *zero_shot})
     protos = label_prototypes(book, units, embedder, multi_label=multi_label,
-                              stages=not multi_label, extra=zero_shot)
+                              dimension=None if multi_label else "stage", extra=zero_shot)
     idx = sample_seeds(units, None, np.random.default_rng(0), labels)
     target = seed_coder_agreement([units]) if certify else None
-    return fit_calibrated(units, idx, labels, prototypes=protos, target=target)[0], units
+    return fit_calibrated(units, idx, labels, prototypes=protos, target=target,
+                          dimension="stage")[0], units
 
 
 def test_evaluate_and_train_give_the_same_stage_predictions(trained) -> None:
     model, batch, keys, coded, book = trained
     ev, units = _evaluate_model(coded, book, multi_label=False)
-    assert model.stage_prototypes is not None and model.prototype_weight > 0
-    assert ev.stage_classes == model.stage_classes
+    stage = model.dimension("stage")
+    assert stage.prototypes is not None and stage.prototype_weight > 0
+    assert ev.value_classes("stage") == model.value_classes("stage")
     position = {k: i for i, k in enumerate(units.keys)}
     assert sorted(position) == sorted(keys)
     test = units.batch([position[k] for k in keys])
     assert test.context_texts == batch.context_texts  # the previous turn, both ways
-    shipped, measured = model.predict_stage_proba(batch), ev.predict_stage_proba(test)
+    shipped = model.predict_value_proba(batch, "stage")
+    measured = ev.predict_value_proba(test, "stage")
     assert shipped is not None and measured is not None
     # the codebook's embeddings differ in the last float32 bit (project cache vs direct)
     np.testing.assert_allclose(shipped, measured, rtol=0, atol=1e-6)
@@ -102,10 +105,11 @@ def test_evaluate_and_train_give_the_same_calibration_and_certificates(trained,
         np.testing.assert_allclose(ev.code_platt, model.code_platt[cols], rtol=1e-6)
         assert not np.allclose(model.code_platt[cols[0]], [1.0, 0.0])  # a map was fitted
     else:
-        assert ev.stage_classes == model.stage_classes
-        assert ev.stage_threshold == model.stage_threshold
-        assert model.stage_temperature != 1.0
-        assert ev.stage_temperature == pytest.approx(model.stage_temperature, rel=1e-6)
-        assert model.stage_prior_weights is not None and ev.stage_prior_weights is not None
-        np.testing.assert_allclose(ev.stage_prior_weights, model.stage_prior_weights,
+        shipped_dim, measured_dim = model.dimension("stage"), ev.dimension("stage")
+        assert measured_dim.classes == shipped_dim.classes
+        assert measured_dim.threshold == shipped_dim.threshold
+        assert shipped_dim.temperature != 1.0
+        assert measured_dim.temperature == pytest.approx(shipped_dim.temperature, rel=1e-6)
+        assert shipped_dim.prior_weights is not None and measured_dim.prior_weights is not None
+        np.testing.assert_allclose(measured_dim.prior_weights, shipped_dim.prior_weights,
                                    rtol=1e-9)

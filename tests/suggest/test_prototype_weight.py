@@ -89,24 +89,26 @@ def test_rule_refuses_shapes_that_disagree() -> None:
 def test_a_useless_codebook_gets_no_weight(codebook: dict[str, np.ndarray]) -> None:
     batch, y = _seeds(12, noise=0.45)
     model = train_single_label(batch, y, params=EMB_ONLY, prototypes=codebook)
-    prior = model.manifest["stage_prior"]
+    prior = model.manifest["priors"]["label"]
     assert prior["chosen_by"] == "the codebook alone does not beat chance on the seeds"
-    assert prior["seed_kappa"] <= 0 and prior["weight"] == 0.0 and model.prototype_weight == 0.0
+    assert prior["seed_kappa"] <= 0 and prior["weight"] == 0.0
+    assert model.dimension().prototype_weight == 0.0
     plain = train_single_label(batch, y, params=EMB_ONLY)
     test, _ = _seeds(5, noise=0.45, seed=3)
-    np.testing.assert_allclose(model.predict_stage_proba(test), plain.predict_stage_proba(test))
+    np.testing.assert_allclose(model.predict_value_proba(test), plain.predict_value_proba(test))
 
 
 def test_an_informative_codebook_keeps_its_share() -> None:
     batch, y = _seeds(12, noise=0.8)
     model = train_single_label(batch, y, params=EMB_ONLY, prototypes=_informative())
-    prior = model.manifest["stage_prior"]
+    prior = model.manifest["priors"]["label"]
     assert prior["chosen_by"] == "the codebook alone beats chance on the seeds"
     assert prior["seed_kappa"] > 0.5
-    assert prior["weight"] == model.prototype_weight == TrainParams().prototype_weight == 0.3
+    assert prior["weight"] == model.dimension().prototype_weight
+    assert model.dimension().prototype_weight == TrainParams().prototype_weight == 0.3
     plain = train_single_label(batch, y, params=EMB_ONLY)
     test, y_test = _seeds(20, noise=0.8, seed=3)
-    hits = [np.mean(np.asarray(m.stage_classes)[m.predict_stage_proba(test).argmax(axis=1)]
+    hits = [np.mean(np.asarray(m.value_classes())[m.predict_value_proba(test).argmax(axis=1)]
                     == np.asarray(y_test)) for m in (plain, model)]
     assert hits[1] > hits[0]  # here the codebook does help on new segments
 
@@ -114,16 +116,16 @@ def test_an_informative_codebook_keeps_its_share() -> None:
 def test_too_few_seeds_keep_the_fixed_weight() -> None:
     batch, y = _seeds(MIN_PRIOR_CHECK_SEEDS - 1, noise=0.45)
     model = train_single_label(batch, y, params=EMB_ONLY, prototypes=_misleading())
-    assert model.prototype_weight == 0.3
-    assert model.manifest["stage_prior"]["chosen_by"].startswith("fixed: fewer than 5 seeds")
+    assert model.dimension().prototype_weight == 0.3
+    assert model.manifest["priors"]["label"]["chosen_by"].startswith("fixed: fewer than 5 seeds")
 
 
 def test_choosing_can_be_switched_off() -> None:
     batch, y = _seeds(12, noise=0.45)
     params = replace(EMB_ONLY, choose_prototype_weight=False, prototype_weight=0.2)
     model = train_single_label(batch, y, params=params, prototypes=_misleading())
-    assert model.prototype_weight == 0.2
-    assert model.manifest["stage_prior"] == {"weight": 0.2, "chosen_by": "fixed"}
+    assert model.dimension().prototype_weight == 0.2
+    assert model.manifest["priors"]["label"] == {"weight": 0.2, "chosen_by": "fixed"}
     assert model.manifest["hyper_parameters"]["choose_prototype_weight"] is False
 
 
@@ -132,11 +134,11 @@ def test_the_chosen_weight_is_saved_and_loaded(tmp_path: Path) -> None:
     model = train_single_label(batch, y, params=EMB_ONLY, prototypes=_informative())
     folder = model.save(tmp_path / "m")
     loaded = SuggesterModel.load(folder)
-    assert loaded.prototype_weight == model.prototype_weight > 0
+    assert loaded.dimension().prototype_weight == model.dimension().prototype_weight > 0
     manifest = json.loads((folder / "manifest.json").read_text())
-    assert manifest["stage_prior"]["weight"] == model.prototype_weight
+    assert manifest["priors"]["label"]["weight"] == model.dimension().prototype_weight
     test, _ = _seeds(4, noise=0.45, seed=5)
-    np.testing.assert_allclose(loaded.predict_stage_proba(test), model.predict_stage_proba(test))
+    np.testing.assert_allclose(loaded.predict_value_proba(test), model.predict_value_proba(test))
 
 
 def test_with_the_hashing_embedder_definitions_in_the_labels_words_count() -> None:
@@ -162,7 +164,9 @@ def test_with_the_hashing_embedder_definitions_in_the_labels_words_count() -> No
     bad = {lab: embedder.encode([f"{lab}: {w}"]) for lab, w in
            zip(LABELS, ("weather rain sunny", "football goal match", "piano violin song"),
                strict=True)}
-    w_good = train_single_label(batch, y, params=EMB_ONLY, prototypes=good).prototype_weight
-    w_bad = train_single_label(batch, y, params=EMB_ONLY, prototypes=bad).prototype_weight
+    w_good = train_single_label(batch, y, params=EMB_ONLY,
+                                prototypes=good).dimension().prototype_weight
+    w_bad = train_single_label(batch, y, params=EMB_ONLY,
+                               prototypes=bad).dimension().prototype_weight
     assert w_bad == 0.0
     assert w_good > w_bad

@@ -58,7 +58,8 @@ def _train(prototypes=PROTOS, codes=None, stages=None) -> tuple[SuggesterModel, 
     X, ids, seed_codes, seed_stages = _seed()
     return train_suggester(
         X, ids, [""] * len(ids), seed_codes if codes is None else codes,
-        seed_stages if stages is None else stages, code_labels=CODES, stage_labels=STAGES,
+        {"stage": seed_stages if stages is None else stages}, code_labels=CODES,
+        value_labels={"stage": STAGES},
         embedder_id="toy-8", params=EMB_ONLY, prototype_embeddings=prototypes,
     ), X
 
@@ -104,8 +105,9 @@ def test_zero_shot_code_is_suggested_on_about_a_seeded_codes_share() -> None:
     X = np.vstack([_near(0, 12, rng), _near(1, 12, rng), _near(2, 24, rng, noise=0.25)])
     codes = [{"a"}] * 12 + [{"b"}] * 12 + [set()] * 24
     ids = [f"s{i}" for i in range(len(codes))]
-    model = train_suggester(X, ids, [""] * len(ids), codes, [None] * len(ids),
-                            code_labels=CODES, stage_labels=STAGES, embedder_id="toy-8",
+    model = train_suggester(X, ids, [""] * len(ids), codes, {"stage": [None] * len(ids)},
+                            code_labels=CODES, value_labels={"stage": STAGES},
+                            embedder_id="toy-8",
                             params=EMB_ONLY, prototype_embeddings=PROTOS)
     p_z = model.predict_code_proba(X)[:, 2]
     assert np.mean(p_z >= model.code_threshold) >= 0.45  # what the map alone would suggest
@@ -146,8 +148,8 @@ def test_seeded_codes_are_unaffected_by_prototypes() -> None:
     np.testing.assert_array_equal(pw[:, :2], po[:, :2])
     np.testing.assert_array_equal(po[:, 2], 0.0)  # without prototypes: never suggested
     assert pw[-5:, 2].min() > 0.5
-    np.testing.assert_array_equal(with_p.predict_stage_proba(test),
-                                  without.predict_stage_proba(test))
+    np.testing.assert_array_equal(with_p.predict_value_proba(test),
+                                  without.predict_value_proba(test))
     assert without.zero_shot_codes == [] and without.manifest["zero_shot_codes"] == []
     assert "prototype_map" not in without.manifest
 
@@ -160,18 +162,18 @@ def test_save_load_round_trip_without_pickle(tmp_path: Path) -> None:
     assert loaded.suggest(X[:3], ["x", "y", "w"]) == model.suggest(X[:3], ["x", "y", "w"])
     assert loaded.zero_shot_codes == ["z"] and loaded.model_id == model.model_id
     config = json.loads((tmp_path / "m" / "config.json").read_text())
-    assert config["format_version"] == 3 and config["prototypes"]["source"] == "learned"
+    assert config["format_version"] == 5 and config["prototypes"]["source"] == "learned"
     with np.load(tmp_path / "m" / "weights.npz", allow_pickle=False) as npz:
         assert {"prototypes/vectors", "prototypes/rows"} <= set(npz.files)
         assert all(npz[k].dtype != object for k in npz.files)
 
 
-def test_bundle_without_prototypes_still_loads_and_hash_covers_them(tmp_path: Path) -> None:
+def test_bundle_without_prototypes_loads_and_hash_covers_them(tmp_path: Path) -> None:
     model, X = _train()
     plain, _ = _train(prototypes=None)
     plain.save(tmp_path / "old")
     config = json.loads((tmp_path / "old" / "config.json").read_text())
-    assert "prototypes" not in config and config["format_version"] == 2  # the old layout
+    assert config["prototypes"] is None and config["format_version"] == 5
     loaded = SuggesterModel.load(tmp_path / "old")
     assert loaded.prototypes is None
     np.testing.assert_array_equal(loaded.predict_code_proba(X), plain.predict_code_proba(X))

@@ -16,7 +16,7 @@ from sklearn.base import clone
 from isp_nlp.embed import HashingEmbedder
 from isp_nlp.errors import ModelError
 from isp_nlp.suggest.bundle import SuggesterModel
-from isp_nlp.suggest.estimators import CodeSuggester, StageClassifier
+from isp_nlp.suggest.estimators import CodeSuggester, ValueClassifier
 from isp_nlp.suggest.evidence import nearest_exemplars, uncertainty_scores
 from isp_nlp.suggest.trainer import (
     TrainParams,
@@ -37,8 +37,9 @@ def trained() -> tuple[SuggesterModel, np.ndarray, list[str]]:
     texts, codes, stages = synthetic(48, seed=1)
     ids = [f"seg-{i}" for i in range(len(texts))]
     X = EMB.encode(texts)
-    model = train_suggester(X, ids, texts, codes, stages, code_labels=CODES,
-                            stage_labels=STAGE_LABELS, embedder_id=EMB.model_id, params=EMB_ONLY)
+    model = train_suggester(X, ids, texts, codes, {"stage": stages}, code_labels=CODES,
+                            value_labels={"stage": STAGE_LABELS}, embedder_id=EMB.model_id,
+                            params=EMB_ONLY)
     return model, X, ids
 
 
@@ -51,10 +52,10 @@ def test_suggester_learns_the_synthetic_task(trained) -> None:
     per_code_acc = ((code_p >= 0.5) == truth).mean(axis=0)
     assert per_code_acc[0] >= 0.9 and per_code_acc[1] >= 0.9 and per_code_acc[2] >= 0.8
     np.testing.assert_array_equal(code_p[:, 3], 0.0)  # no positives: training prevalence
-    stage_p = model.predict_stage_proba(X)
-    predicted = np.array(model.stage_classes)[stage_p.argmax(axis=1)]
+    stage_p = model.predict_value_proba(X, "stage")
+    predicted = np.array(model.value_classes("stage"))[stage_p.argmax(axis=1)]
     assert (predicted == np.array(stages)).mean() >= 0.9
-    assert sorted(model.stage_classes) == ["exchange", "push"]
+    assert sorted(model.value_classes("stage")) == ["exchange", "push"]
 
 
 def test_code_suggester_constant_columns_predict_prevalence() -> None:
@@ -94,7 +95,7 @@ def test_learned_state_round_trips_without_pickle(n_classes: int) -> None:
     rng = np.random.default_rng(2)
     X = rng.normal(size=(30, 6))
     y = np.resize(np.array(["push", "exchange", "none"][:n_classes]), 30)
-    for est, target in ((StageClassifier(C=2.0), y),
+    for est, target in ((ValueClassifier(C=2.0), y),
                         (CodeSuggester(), (rng.random((30, 3)) > 0.5).astype(int))):
         est.fit(X, target)
         state, arrays = est.get_learned_state()
@@ -109,12 +110,13 @@ def test_save_load_gives_identical_predictions(trained, tmp_path: Path) -> None:
     model.save(tmp_path / "m")
     loaded = SuggesterModel.load(tmp_path / "m")
     np.testing.assert_array_equal(loaded.predict_code_proba(X), model.predict_code_proba(X))
-    np.testing.assert_array_equal(loaded.predict_stage_proba(X), model.predict_stage_proba(X))
+    np.testing.assert_array_equal(loaded.predict_value_proba(X, "stage"),
+                                  model.predict_value_proba(X, "stage"))
     assert loaded.suggest(X[:5], ids[:5]) == model.suggest(X[:5], ids[:5])
     assert loaded.model_id == model.model_id == model.manifest["model_id"]
     with np.load(tmp_path / "m" / "weights.npz", allow_pickle=False) as npz:
         assert all(npz[k].dtype != object for k in npz.files)
-        assert "code/coef_" in npz.files and "stage/coef_" in npz.files
+        assert "code/coef_" in npz.files and "dimensions/0/estimator/coef_" in npz.files
 
 
 def test_manifest_records_provenance(trained, tmp_path: Path) -> None:
@@ -123,15 +125,16 @@ def test_manifest_records_provenance(trained, tmp_path: Path) -> None:
     manifest = json.loads((tmp_path / "m" / "manifest.json").read_text())
     assert set(manifest["versions"]) >= {"isp_nlp", "numpy", "scikit-learn",
                                          "sentence-transformers"}
-    assert manifest["code_labels"] == CODES and manifest["stage_labels"] == STAGE_LABELS
+    assert manifest["code_labels"] == CODES
+    assert manifest["dimension_labels"] == {"stage": STAGE_LABELS}
     assert manifest["n_training_segments"] == len(ids) == 48
     assert manifest["embedder_id"] == "hashing-256" and manifest["skipped"] == {}
     assert manifest["created_at"].endswith("+00:00")
     texts, codes, stages = synthetic(48, seed=1)
-    expected = training_data_hash(ids, codes, stages)
+    expected = training_data_hash(ids, codes, {"stage": stages})
     assert manifest["training_data_hash"] == expected
-    assert training_data_hash(ids[::-1], codes[::-1], stages[::-1]) == expected
-    assert training_data_hash(ids, codes, stages[::-1]) != expected
+    assert training_data_hash(ids[::-1], codes[::-1], {"stage": stages[::-1]}) == expected
+    assert training_data_hash(ids, codes, {"stage": stages[::-1]}) != expected
     config = json.loads((tmp_path / "m" / "config.json").read_text())
     assert config["hyper_parameters"]["code_C"] == 1.0 and config["code_labels"] == CODES
 
@@ -221,10 +224,10 @@ def test_nearest_exemplars_excludes_self_and_handles_small_k() -> None:
 
 def test_abstaining(trained) -> None:
     model, X, ids = trained
-    strict = model.with_thresholds(code=1.01, stage=1.01)
+    strict = model.with_thresholds(code=1.01, values=1.01)
     suggestions = strict.suggest(X[:5], ids[:5])
     assert not any(s.suggested for s in suggestions)
-    lax = model.with_thresholds(code=0.0, stage=0.0)
+    lax = model.with_thresholds(code=0.0, values=0.0)
     assert all(s.suggested for s in lax.suggest(X[:5], ids[:5]))
 
 
@@ -248,9 +251,9 @@ def test_wrong_embedding_dimension_is_a_model_error(trained) -> None:
 def _train(codes, stages, **kw):
     texts = [f"text number {i} about training" for i in range(len(codes))]
     X = EMB.encode(texts)
-    return train_suggester(X, [f"s{i}" for i in range(len(codes))], texts, codes, stages,
-                           code_labels=kw.pop("code_labels", ["a", "b"]),
-                           stage_labels=STAGE_LABELS, embedder_id=EMB.model_id,
+    return train_suggester(X, [f"s{i}" for i in range(len(codes))], texts, codes,
+                           {"stage": stages}, code_labels=kw.pop("code_labels", ["a", "b"]),
+                           value_labels={"stage": STAGE_LABELS}, embedder_id=EMB.model_id,
                            params=kw.pop("params", EMB_ONLY), **kw)
 
 
@@ -261,15 +264,15 @@ def test_no_coded_segments_is_a_model_error() -> None:
 
 def test_single_stage_skips_stage_model_but_trains_codes() -> None:
     model = _train([{"a"}, set(), {"b"}, None], ["push", "push", None, "push"])
-    assert model.stage_estimator is None and model.code_estimator is not None
-    assert "2 distinct stages" in model.manifest["skipped"]["stage"]
+    assert "stage" not in model.dimensions and model.code_estimator is not None
+    assert "2 distinct values" in model.manifest["skipped"]["stage"]
     assert model.manifest["n_code_segments"] == 3
     assert all(s.dimension == "code" for s in model.suggest(model.exemplars, ["z"] * 4))
 
 
 def test_stage_only_training_when_no_code_annotations() -> None:
     model = _train([None] * 4, ["push", "exchange", "push", "exchange"])
-    assert model.code_estimator is None and model.stage_estimator is not None
+    assert model.code_estimator is None and "stage" in model.dimensions
     assert model.manifest["skipped"]["code"] == "no segment has a code annotation"
 
 
@@ -295,23 +298,25 @@ def test_empty_code_set_means_negative_for_every_code() -> None:
 def test_bad_training_input_is_a_model_error(codes, stages, match) -> None:
     texts = ["one", "two"]
     with pytest.raises(ModelError, match=match):
-        train_suggester(EMB.encode(texts), ["s0", "s1"], texts, codes, stages,
-                        code_labels=["a"], stage_labels=STAGE_LABELS, embedder_id="h")
+        train_suggester(EMB.encode(texts), ["s0", "s1"], texts, codes, {"stage": stages},
+                        code_labels=["a"], value_labels={"stage": STAGE_LABELS},
+                        embedder_id="h")
 
 
 def test_duplicate_segment_ids_are_a_model_error() -> None:
     texts = ["one", "two"]
     with pytest.raises(ModelError, match="appears twice"):
-        train_suggester(EMB.encode(texts), ["s0", "s0"], texts, [{"a"}, set()], [None, None],
-                        code_labels=["a"], stage_labels=STAGE_LABELS, embedder_id="h")
+        train_suggester(EMB.encode(texts), ["s0", "s0"], texts, [{"a"}, set()],
+                        {"stage": [None, None]}, code_labels=["a"],
+                        value_labels={"stage": STAGE_LABELS}, embedder_id="h")
 
 
 def test_params_are_used_and_recorded() -> None:
-    params = replace(EMB_ONLY, code_C=0.1, code_threshold=0.7, stage_threshold=0.6)
+    params = replace(EMB_ONLY, code_C=0.1, code_threshold=0.7, value_threshold=0.6)
     model = _train([{"a"}, set(), {"b"}, set()], ["push", "exchange", "push", "exchange"],
                    params=params)
     assert model.code_estimator.C == 0.1 and model.code_estimator.threshold == 0.7
-    assert model.code_threshold == 0.7 and model.stage_threshold == 0.6
+    assert model.code_threshold == 0.7 and model.thresholds == {"stage": 0.6}
     assert model.manifest["hyper_parameters"]["code_C"] == 0.1
 
 
@@ -336,9 +341,9 @@ def test_single_label_codebook_prototypes_are_a_weighted_prior() -> None:
         eye[:3], ["a", "b", "c"])
     assert prior.argmax(axis=1).tolist() == [0, 1, 2] and np.allclose(prior.sum(axis=1), 1)
     np.testing.assert_allclose(
-        fused.predict_stage_proba(test),
-        (1 - PROTOTYPE_WEIGHT) * plain.predict_stage_proba(test) + PROTOTYPE_WEIGHT * prior)
-    assert [fused.stage_classes[j] for j in fused.predict_stage_proba(test).argmax(axis=1)] \
+        fused.predict_value_proba(test),
+        (1 - PROTOTYPE_WEIGHT) * plain.predict_value_proba(test) + PROTOTYPE_WEIGHT * prior)
+    assert [fused.value_classes()[j] for j in fused.predict_value_proba(test).argmax(axis=1)] \
         == ["a", "b", "c"]
     with pytest.raises(ModelError, match="no definition or example for c"):
         train_single_label(batch, y, params=emb_only, prototypes={"a": eye[0], "b": eye[1]})
@@ -357,15 +362,34 @@ def _rehash(folder: Path) -> None:
 
 
 @pytest.mark.parametrize(("key", "value"), [
-    ("code_threshold", float("nan")), ("stage_threshold", 1.5), ("code_threshold", "0.4"),
-    ("prototype_weight", -0.1)])
+    ("code_threshold", float("nan")), ("stage threshold", 1.5), ("code_threshold", "0.4"),
+    ("stage prototype_weight", -0.1)])
 def test_thresholds_outside_0_1_are_refused_even_with_a_matching_hash(
         trained, tmp_path: Path, key: str, value) -> None:
     model, _, _ = trained
     folder = model.save(tmp_path / "m")
-    _edit_config(folder, **{key: value})
+    if key.startswith("stage "):
+        _edit_dimension(folder, **{key.removeprefix("stage "): value})
+    else:
+        _edit_config(folder, **{key: value})
     _rehash(folder)
     with pytest.raises(ModelError, match=f"has {key} = .*expected a number from 0 to 1"):
+        SuggesterModel.load(folder)
+
+
+def _edit_dimension(folder: Path, **changes) -> None:
+    """Edit the first dimension's entry of config.json."""
+    path = folder / "config.json"
+    config = json.loads(path.read_text())
+    config["dimensions"][0].update(changes)
+    path.write_text(json.dumps(config))
+
+
+def test_a_model_saved_before_dimensions_asks_to_train_again(trained, tmp_path: Path) -> None:
+    model, _, _ = trained
+    folder = model.save(tmp_path / "m")
+    _edit_config(folder, format_version=4)
+    with pytest.raises(ModelError, match=r"format version 4\) .*run `isp-nlp train` again\.$"):
         SuggesterModel.load(folder)
 
 
@@ -427,11 +451,13 @@ def test_suggesting_in_chunks_gives_the_same_suggestions(
 def test_bad_stage_prior_weights_are_refused_even_with_a_matching_hash(
         trained, tmp_path: Path, bad, extra: int) -> None:
     model, _, _ = trained
-    n = len(model.stage_classes)
-    folder = replace(model, stage_prior_weights=np.linspace(0.5, 2.0, n)).save(tmp_path / "m")
-    assert SuggesterModel.load(folder).stage_prior_weights == pytest.approx(
+    n = len(model.value_classes("stage"))
+    weighted = {"stage": replace(model.dimension("stage"),
+                                 prior_weights=np.linspace(0.5, 2.0, n))}
+    folder = replace(model, dimensions=weighted).save(tmp_path / "m")
+    assert SuggesterModel.load(folder).dimension("stage").prior_weights == pytest.approx(
         np.linspace(0.5, 2.0, n))
-    _edit_config(folder, stage_prior_weights=[bad] * (n + extra))
+    _edit_dimension(folder, prior_weights=[bad] * (n + extra))
     _rehash(folder)
     with pytest.raises(ModelError, match="incomplete or inconsistent"):
         SuggesterModel.load(folder)

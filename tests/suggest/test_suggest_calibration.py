@@ -14,7 +14,7 @@ from isp_nlp.suggest.calibration import (
     fit_proba_platt,
     fit_proba_temperature,
 )
-from isp_nlp.suggest.estimators import CodeSuggester, StageClassifier
+from isp_nlp.suggest.estimators import CodeSuggester, ValueClassifier
 
 
 def test_temperature_recovers_the_scale_of_overconfident_scores() -> None:
@@ -58,8 +58,8 @@ def _out_of_fold(estimator, X: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 def test_calibrated_stage_classifier_keeps_argmax() -> None:
     X, y = _noisy(150, 2)
-    raw = StageClassifier(C=100.0).fit(X, y)
-    t = fit_proba_temperature(_out_of_fold(StageClassifier(C=100.0), X, y),
+    raw = ValueClassifier(C=100.0).fit(X, y)
+    t = fit_proba_temperature(_out_of_fold(ValueClassifier(C=100.0), X, y),
                               np.searchsorted(raw.classes_, y))
     assert t > 1.0  # weakly regularised LR on noise is overconfident
     X_test, y_test = _noisy(600, 3)
@@ -127,7 +127,7 @@ def test_out_of_fold_codes_are_flagged_at_a_threshold_chosen_on_the_other_folds(
 
     rng = np.random.default_rng(1)
     codes = ["a", "b"]
-    ts = TrainingSet(segments=[], coders=[], code_sets=[], stages=[])
+    ts = TrainingSet(segments=[], coders=[], code_sets=[])
     by_fold = []
     for fold, positive_p in enumerate((0.3, 0.7)):  # fold 0 wants ~0.25, fold 1 ~0.6
         suggestions = []

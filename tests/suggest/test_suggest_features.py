@@ -152,8 +152,9 @@ def _trained_with_context() -> tuple[SuggesterModel, SegmentBatch]:
     stages = ["push" if lab == "acknowledge" else "exchange" for lab in labels]
     codes = [{"ack"} if lab == "acknowledge" else set() for lab in labels]
     model = train_suggester(
-        batch.embeddings, list(batch.segment_ids), list(batch.texts), codes, stages,
-        code_labels=["ack"], stage_labels=["push", "exchange"], embedder_id=EMB.model_id,
+        batch.embeddings, list(batch.segment_ids), list(batch.texts), codes,
+        {"stage": stages}, code_labels=["ack"], value_labels={"stage": ["push", "exchange"]},
+        embedder_id=EMB.model_id,
         params=params, context_texts=batch.context_texts,
         context_embeddings=batch.context_embeddings,
     )
@@ -164,16 +165,16 @@ def test_model_with_text_features_saves_and_loads(tmp_path: Path) -> None:
     model, batch = _trained_with_context()
     folder = model.save(tmp_path / "m")
     loaded = SuggesterModel.load(folder)
-    np.testing.assert_array_equal(loaded.predict_stage_proba(batch),
-                                  model.predict_stage_proba(batch))
+    np.testing.assert_array_equal(loaded.predict_value_proba(batch),
+                                  model.predict_value_proba(batch))
     assert loaded.suggest(batch, batch.segment_ids) == model.suggest(batch, batch.segment_ids)
     with np.load(folder / "weights.npz", allow_pickle=False) as npz:
         assert {"features/word_idf", "features/char_idf"} <= set(npz.files)
     config = json.loads((folder / "config.json").read_text())
-    assert config["format_version"] == 2 and config["features"]["spec"]["context_weight"] == 0.5
-    stage = model.predict_stage_proba(batch)
+    assert config["format_version"] == 5 and config["features"]["spec"]["context_weight"] == 0.5
+    stage = model.predict_value_proba(batch)
     truth = np.array(["push" if i % 2 == 0 else "exchange" for i in range(16)])
-    assert (np.array(model.stage_classes)[stage.argmax(axis=1)] == truth).all()
+    assert (np.array(model.value_classes())[stage.argmax(axis=1)] == truth).all()
 
 
 def test_text_model_refuses_a_bare_embedding_matrix() -> None:
@@ -186,8 +187,8 @@ def test_bad_context_is_a_model_error() -> None:
     batch, labels = _dialogue(4)
     with pytest.raises(ModelError, match="context texts"):
         train_suggester(batch.embeddings, list(batch.segment_ids), list(batch.texts),
-                        [set()] * 4, ["push", "exchange"] * 2, code_labels=["a"],
-                        stage_labels=["push", "exchange"], embedder_id="h",
+                        [set()] * 4, {"stage": ["push", "exchange"] * 2}, code_labels=["a"],
+                        value_labels={"stage": ["push", "exchange"]}, embedder_id="h",
                         context_texts=["only one"])
 
 
@@ -222,8 +223,9 @@ def test_default_params_learn_the_synthetic_task_from_batches() -> None:
     emb = HashingEmbedder(256)
     texts, codes, stages = synthetic(48, seed=1)
     train = SegmentBatch(tuple(f"t{i}" for i in range(48)), tuple(texts), emb.encode(texts))
-    model = train_suggester(train.embeddings, list(train.segment_ids), texts, codes, stages,
-                            code_labels=CODES, stage_labels=STAGE_LABELS,
+    model = train_suggester(train.embeddings, list(train.segment_ids), texts, codes,
+                            {"stage": stages}, code_labels=CODES,
+                            value_labels={"stage": STAGE_LABELS},
                             embedder_id=emb.model_id)
     assert model.features is not None and model.features.spec.word_weight > 0
     assert "calibration_folds" not in model.hyper_parameters  # calibration: its own step
@@ -232,5 +234,5 @@ def test_default_params_learn_the_synthetic_task_from_batches() -> None:
     code_p = model.predict_code_proba(test)
     truth = np.array([[c in row for c in CODES] for row in codes])
     assert ((code_p[:, :3] >= 0.5) == truth[:, :3]).mean(axis=0).min() >= 0.9
-    predicted = np.array(model.stage_classes)[model.predict_stage_proba(test).argmax(axis=1)]
+    predicted = np.array(model.value_classes())[model.predict_value_proba(test).argmax(axis=1)]
     assert (predicted == np.array(stages)).mean() >= 0.9

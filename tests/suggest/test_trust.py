@@ -82,8 +82,8 @@ def test_uncertified_statement_says_why_with_seed_size_and_labelled_kappa() -> N
     segments, annotations, oof = _seeds()
     seeds = merge_labels(segments, annotations)
     manifest = {"certified": {"code": BELOW}, "code_labels": ["a", "b"],
-                "stage_classes": ["exchange", "push"], "n_code_segments": 40,
-                "n_stage_segments": 40}
+                "dimension_classes": {"stage": ["exchange", "push"]}, "n_code_segments": 40,
+                "n_value_segments": {"stage": 40}, "dimension_names": {"stage": "Stage"}}
     trust = model_trust("m", manifest, seeds, oof)
     code, stage = trust.dimensions
     assert not trust.certified and not code.certified and code.more_seeds_needed is None
