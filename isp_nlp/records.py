@@ -159,16 +159,6 @@ class Codebook:
         """The dimension pathways follow, or None when the codebook marks none."""
         return next((d for d in self.dimensions if d.pathway), None)
 
-    @property
-    def stages(self) -> tuple[Code, ...]:
-        """Values of the ``stage`` dimension (transitional; empty without one)."""
-        dim = self.dimension(STAGE_DIMENSION)
-        return dim.values if dim else ()
-
-    @property
-    def stage_ids(self) -> tuple[str, ...]:
-        return tuple(s.id for s in self.stages)
-
 
 @dataclass(frozen=True)
 class Annotation:

@@ -93,16 +93,6 @@ def is_value(dimension: Dimension, value: str | None) -> bool:
     return normalise_value(dimension, value) in dimension.value_ids
 
 
-def normalise_stage(value: str | None) -> str | None:
-    """:func:`normalise_value` on the default stage dimension (transitional)."""
-    return normalise_value(_DEFAULT_STAGE_DIMENSION, value)
-
-
-def is_stage(value: str | None) -> bool:
-    """True when ``value`` normalises to one of the four stage ids (transitional)."""
-    return normalise_stage(value) in STAGES
-
-
 _DEFAULT_STAGE_DIMENSION = stage_dimension()
 
 
@@ -395,7 +385,7 @@ def _check_stages(ck: _Checker, stages: Any) -> None:
             ck.add(f"{pos} is {_type_name(entry)}; expected a stage id or a mapping with `id:`")
             continue
         if stage_id not in STAGES:
-            canon = normalise_stage(stage_id)
+            canon = normalise_value(_DEFAULT_STAGE_DIMENSION, stage_id)
             if canon in STAGES:
                 hinted.add(canon)
                 fix = f"write '{canon}'"

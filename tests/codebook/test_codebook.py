@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from isp_nlp.codebook.check import (
     DEFAULT_STAGES,
     check_codebook,
-    is_stage,
-    normalise_stage,
+    is_value,
+    normalise_value,
     stage_dimension,
 )
 from isp_nlp.codebook.load import (
@@ -84,9 +84,10 @@ def test_load_good_codebook(book: Codebook) -> None:
     assert training.include == "Workshops, webinars."
     assert training.examples == ("One-off webinar on the new guideline.",)  # single string
     assert book.codes[2].examples == ("Monthly calls with a coach", "Practice facilitation")
-    assert book.stages == DEFAULT_STAGES
-    assert book.stage_ids == STAGES
-    assert all(s.dimension == STAGE_DIMENSION and s.definition for s in book.stages)
+    stages = book.dimension(STAGE_DIMENSION).values
+    assert stages == DEFAULT_STAGES
+    assert tuple(s.id for s in stages) == STAGES
+    assert all(s.dimension == STAGE_DIMENSION and s.definition for s in stages)
 
 
 def test_name_defaults_to_file_stem(tmp_path: Path) -> None:
@@ -103,8 +104,9 @@ def test_custom_stages_any_order_fill_defaults(tmp_path: Path) -> None:
         "  - {id: push_pull, name: Push and pull}\n"
     )
     book = load_codebook(write(tmp_path, text))
-    assert book.stage_ids == STAGES  # canonical order whatever the file order
-    by_id = {s.id: s for s in book.stages}
+    stages = book.dimension(STAGE_DIMENSION).values
+    assert tuple(s.id for s in stages) == STAGES  # canonical order whatever the file order
+    by_id = {s.id: s for s in stages}
     assert by_id["exchange"].name == "Two-way exchange"
     assert by_id["exchange"].definition == "Mutual learning."
     assert by_id["push_pull"].name == "Push and pull"
@@ -342,12 +344,13 @@ def test_codebook_from_dict_raises_with_source_name() -> None:
     ],
 )
 def test_normalise_stage(value: str | None, expected: str | None) -> None:
-    assert normalise_stage(value) == expected
+    assert normalise_value(stage_dimension(), value) == expected
 
 
 def test_is_stage() -> None:
-    assert is_stage("Push/Pull") and is_stage("none")
-    assert not is_stage("") and not is_stage(None) and not is_stage("mixed")
+    stage = stage_dimension()
+    assert is_value(stage, "Push/Pull") and is_value(stage, "none")
+    assert not is_value(stage, "") and not is_value(stage, None) and not is_value(stage, "mixed")
 
 
 # --------------------------------------------------------------------------- hierarchy

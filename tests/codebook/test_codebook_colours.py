@@ -55,7 +55,7 @@ def _run(*args: str, project: Path):
 
 def _colours(path: Path) -> dict[tuple[str, str], str]:
     book = read_refi_codebook(path).codebook
-    return {(c.dimension, c.name): c.color for c in (*book.codes, *book.stages)}
+    return {(c.dimension, c.name): c.color for c in (*book.codes, *book.dimensions[0].values)}
 
 
 def test_qdc_colours_survive_load_and_export(project: Path, tmp_path: Path) -> None:
@@ -78,7 +78,7 @@ def test_yaml_colours_round_trip_through_the_project(project: Path, tmp_path: Pa
     path.write_text(YAML, encoding="utf-8")
     book = load_codebook(path)
     assert [c.color for c in book.codes] == ["#46AA00", "#1F77B4", ""]
-    assert book.stages[0].color == "#FF0000"
+    assert book.dimensions[0].values[0].color == "#FF0000"
     assert _run("codebook", "load", str(path), project=project).exit_code == 0
     with Store.open(project_db(project)) as store:
         stored = store.codebook()

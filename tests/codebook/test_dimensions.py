@@ -62,7 +62,7 @@ def test_a_codebook_declares_its_dimensions(tmp_path: Path) -> None:
     assert valence is not None and not valence.ordered and valence.scale == ()
     assert valence.name == "valence" and [v.name for v in valence.values] == ["positive",
                                                                                "negative"]
-    assert book.dimension("stage") is None and book.stages == ()
+    assert book.dimension("stage") is None
 
 
 def test_without_dimensions_the_codebook_keeps_the_stage() -> None:
@@ -178,7 +178,8 @@ def test_a_version_6_project_upgrades_in_place(tmp_path: Path, with_stage: bool)
         assert store.schema_version() == 7
         book = store.codebook()
         assert book is not None
-        assert book.dimensions == ((stage_dimension(book.stages),) if with_stage else ())
+        expected = (stage_dimension(book.dimensions[0].values),) if with_stage else ()
+        assert book.dimensions == expected
         if with_stage:
             assert book.dimensions[0].value_ids == ("push", "push_pull", "exchange", "none")
 
