@@ -166,6 +166,7 @@ def train_project(store: Store, embedder=None, *, folds: int = 5,
     model = fit.model
     model.manifest["cv_folds"] = fit.cv_folds  # what the out-of-fold numbers rest on
     model.manifest["dimension_names"] = dict(data.dimension_names)
+    model.manifest["model_human"] = fit.model_human or {}
     model_id = model.manifest["model_id"]
     directory = store.path.parent / "models" / model_id
     model.save(directory)
@@ -186,6 +187,7 @@ def train_project(store: Store, embedder=None, *, folds: int = 5,
                                    for d in model.dimensions},
             "temperatures": {d: m.temperature for d, m in model.dimensions.items()},
             "zero_shot_codes": list(model.manifest.get("zero_shot_codes", [])),
+            "model_human": fit.model_human or {},
             "certified": {dim: {**cert.to_dict(), "target_from": (fit.targets or {})[dim][1]}
                           for dim, cert in (fit.certificates or {}).items()}}
 

@@ -49,7 +49,9 @@ def train(ctx, folds: int, target_agreement: float | None) -> None:
     how = ("chosen on the out-of-fold suggestions to agree best with the coders"
            if r["code_threshold_from_cv"] else "the default; too few coded segments or codes "
            "to choose one from the out-of-fold suggestions")
-    click.echo(f"Codes are suggested at probability {r['code_threshold']:.2f} or more ({how}).")
+    if r["code_labels"]:
+        click.echo(f"Codes are suggested at probability {r['code_threshold']:.2f} or more "
+                   f"({how}).")
     if r["zero_shot_codes"]:
         unseen = r["zero_shot_codes"]
         shown = ", ".join(unseen[:_SHOWN]) + (f" and {len(unseen) - _SHOWN} more"
@@ -58,6 +60,11 @@ def train(ctx, folds: int, target_agreement: float | None) -> None:
                    "from the codebook's definitions and examples only (zero-shot), each on "
                    "about as many segments as a seeded code.")
     names = r.get("dimension_names") or {}
+    for dim, got in (r.get("model_human") or {}).items():
+        if got.get("mean_kappa") is not None:
+            _echo(f"{one_line(names.get(dim, dim))}: out-of-fold kappa with the coders "
+                  f"{got['mean_kappa']:.3f} on {got['segments']} segments (mean over "
+                  f"{got['coders']} coder(s), before abstaining).")
     for dim, why in (r.get("skipped") or {}).items():
         _echo(f"{one_line(names.get(dim, dim))}: not trained: {why}.")
     for dim, cert in r["certified"].items():
@@ -68,8 +75,8 @@ def train(ctx, folds: int, target_agreement: float | None) -> None:
         else:
             _echo(f"{name}: no certified threshold: {cert['reason']}.")
     if not r["certified"]:
-        click.echo("No certified threshold: no segment is double-coded, so give "
-                   "--target-agreement A to certify one.")
+        _echo("No certified threshold: no segment is double-coded, so give "
+              "--target-agreement A to certify one.")
 
 
 #: Zero-shot codes named in train's summary before "and N more".

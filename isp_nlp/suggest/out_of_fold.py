@@ -32,7 +32,7 @@ codes) the suggestion matches.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -209,9 +209,11 @@ class OutOfFold:
     ``code_proba`` / ``value_proba[dim]``: uncalibrated probabilities (columns: the code
     labels / the dimension's classes asked for; a value its fold model lacks is 0), NaN
     in rows whose fold model could not be fitted or has no such part; None (absent)
-    when not asked for. ``fold_rows`` and ``floors`` list each fitted fold's held-out
-    rows and its model's zero-shot floors by code (a code with no positive in that
-    fold's training rows).
+    when not asked for. ``fold_rows``, ``fold_targets`` and ``floors`` list each fitted
+    fold's held-out rows, the targets ("code" or a dimension id) it predicts for them and
+    its model's zero-shot floors by code (a code with no positive in that fold's training
+    rows). Targets coded on different rows (a therapist dimension, a client dimension)
+    are folded apart, each over the rows coded for it, as ``evaluate`` folds one column.
     """
 
     folds: int
@@ -219,38 +221,66 @@ class OutOfFold:
     floors: list[dict[str, float]]
     code_proba: np.ndarray | None
     value_proba: dict[str, np.ndarray]
+    fold_targets: list[tuple[str, ...]] = field(default_factory=list)
 
 
 def out_of_fold(fit: Callable[[np.ndarray], SuggesterModel], batch: SegmentBatch,
                 groups: Sequence[str], folds: int, *, code_labels: Sequence[str] = (),
-                value_classes: Mapping[str, Sequence[str]] | None = None) -> OutOfFold:
+                value_classes: Mapping[str, Sequence[str]] | None = None,
+                coded: Mapping[str, Sequence[bool]] | None = None) -> OutOfFold:
     """:class:`OutOfFold` of ``batch``'s rows: ``fit(rows)`` fits a model on those rows,
     folds are ``min(folds, documents)`` grouped by ``groups`` (none below two); a fold
     whose model cannot be fitted (:class:`ModelError`) leaves its rows unscored.
-    ``value_classes`` maps the dimensions to predict to their classes (columns)."""
+    ``value_classes`` maps the dimensions to predict to their classes (columns).
+    ``coded[target]`` marks the rows coded for a target ("code" or a dimension id;
+    absent: every row): each set of targets coded on the same rows is folded over those
+    rows alone."""
     n = len(batch)
     P_code = np.full((n, len(code_labels)), np.nan) if code_labels else None
     wanted = {d: list(c) for d, c in (value_classes or {}).items() if c}
     P_value = {d: np.full((n, len(c)), np.nan) for d, c in wanted.items()}
     docs = np.asarray(list(groups), dtype=object)
-    n_folds = min(folds, len(set(docs.tolist())))
+    targets = ([CODE_DIMENSION] if code_labels else []) + list(wanted)
+    populations: dict[tuple[int, ...], list[str]] = {}
+    for target in targets:
+        mask = (coded or {}).get(target)
+        rows = tuple(range(n)) if mask is None else tuple(np.flatnonzero(np.asarray(
+            mask, dtype=bool)).tolist())
+        populations.setdefault(rows, []).append(target)
+    out = OutOfFold(0, [], [], P_code, P_value, [])
+    n_folds = [_fold_population(out, fit, batch, docs, np.asarray(rows, dtype=np.int64),
+                                members, folds, list(code_labels), wanted)
+               for rows, members in populations.items()]
+    return replace(out, folds=max(n_folds, default=0))
+
+
+def _fold_population(out: OutOfFold, fit: Callable[[np.ndarray], SuggesterModel],
+                     batch: SegmentBatch, docs: np.ndarray, population: np.ndarray,
+                     targets: Sequence[str], folds: int, code_labels: list[str],
+                     wanted: Mapping[str, list[str]]) -> int:
+    """Fold ``population``'s rows by document and fill ``out``'s lists and arrays for
+    ``targets``; return the number of folds (0: fewer than two documents)."""
+    n_folds = min(folds, len(set(docs[population].tolist())))
     if n_folds < 2:
-        return OutOfFold(0, [], [], P_code, P_value)
-    fold_rows: list[np.ndarray] = []
-    floors: list[dict[str, float]] = []
-    for train_idx, test_idx in GroupKFold(n_splits=n_folds).split(np.arange(n), groups=docs):
+        return 0
+    dims = [d for d in targets if d != CODE_DIMENSION]
+    with_codes = CODE_DIMENSION in targets
+    for tr, te in GroupKFold(n_splits=n_folds).split(population, groups=docs[population]):
+        train_idx, test_idx = population[tr], population[te]
         try:
             model = fit(train_idx)
         except ModelError:
             continue
-        fold_rows.append(test_idx)
+        out.fold_rows.append(test_idx)
+        out.fold_targets.append(tuple(targets))
         cut = model.with_thresholds(code=0.0).code_thresholds
-        floors.append({c: float(t) for c, t in zip(model.code_labels, cut, strict=True)
-                       if t > 0})
-        code_p, value_p = _predict_proba(model, batch.subset(test_idx), list(wanted))
-        parts = [(P_code, code_p, model.code_labels, list(code_labels), np.nan)]
-        parts += [(P_value[d], value_p.get(d), model.dimensions[d].classes if d in
-                   model.dimensions else [], wanted[d], 0.0) for d in wanted]
+        out.floors.append({c: float(t) for c, t in zip(model.code_labels, cut, strict=True)
+                           if t > 0} if with_codes else {})
+        code_p, value_p = _predict_proba(model, batch.subset(test_idx), dims)
+        parts = [(out.code_proba, code_p, model.code_labels, code_labels, np.nan)] \
+            if with_codes else []
+        parts += [(out.value_proba[d], value_p.get(d), model.dimensions[d].classes if d in
+                   model.dimensions else [], wanted[d], 0.0) for d in dims]
         for P, got, have, columns, fill in parts:
             if P is None or got is None:
                 continue
@@ -258,7 +288,7 @@ def out_of_fold(fit: Callable[[np.ndarray], SuggesterModel], batch: SegmentBatch
             kept = [j for j, c in enumerate(have) if c in columns]
             block[:, [columns.index(have[j]) for j in kept]] = got[:, kept]
             P[test_idx] = block
-    return OutOfFold(n_folds, fold_rows, floors, P_code, P_value)
+    return n_folds
 
 
 def _predict_proba(model: SuggesterModel, batch: SegmentBatch, dimensions: Sequence[str]
@@ -313,7 +343,10 @@ def fit_calibrate_certify(fit: Callable[[np.ndarray], SuggesterModel], batch: Se
     the seeds'."""
     model = fit(np.arange(len(batch)))
     pred = out_of_fold(fit, batch, groups, folds, code_labels=model.code_labels,
-                       value_classes={d: m.classes for d, m in model.dimensions.items()})
+                       value_classes={d: m.classes for d, m in model.dimensions.items()},
+                       coded={CODE_DIMENSION: [c is not None for c in labels.code_sets],
+                              **{d: [v is not None for v in column]
+                                 for d, column in labels.values.items()}})
     targets = targets or {}
     population = population or {}
     certs: dict[str, Certificate] = {}

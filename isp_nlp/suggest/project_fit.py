@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from isp_nlp.agreement import coverage
+from isp_nlp.agreement.coefficients import coefficient
+from isp_nlp.agreement.ratings import Ratings
 from isp_nlp.records import CODE_DIMENSION, Suggestion
 from isp_nlp.store.registry import CV_SUFFIX
 from isp_nlp.suggest import out_of_fold as oof
@@ -45,6 +47,9 @@ class ProjectFit:
     certificates: dict[str, Certificate] | None = None
     #: The targets used by dimension and where they came from.
     targets: dict[str, tuple[float, str]] | None = None
+    #: By dimension id: the out-of-fold top values' mean Cohen's kappa with each seed
+    #: coder and the segments it rests on (:func:`model_human_kappa`).
+    model_human: dict[str, dict[str, float | int | None]] | None = None
 
 
 def project_params() -> TrainParams:
@@ -89,7 +94,8 @@ def fit_project(data: TrainingData, folds: int = 5, *, target_agreement: float |
         [s.document for s in ts.segments], seed_labels(ts), folds=folds,
         targets={dim: goal[0] for dim, goal in goals.items()}, level=level)
     model, pred = fit.model, fit.out_of_fold
-    by_fold = [_fold_suggestions(ts, rows, pred, model, params) for rows in pred.fold_rows]
+    by_fold = [_fold_suggestions(ts, rows, pred, model, params, targets)
+               for rows, targets in zip(pred.fold_rows, pred.fold_targets, strict=True)]
     pooled = [s for fold in by_fold for s in fold]
     choose = [d for d in pred.value_proba if _value_threshold(ts, pooled, d) is not None]
     oof_rows = flag_out_of_fold(ts, by_fold, data.code_labels,
@@ -98,7 +104,31 @@ def fit_project(data: TrainingData, folds: int = 5, *, target_agreement: float |
                                 value_default=params.value_threshold, choose_values=choose)
     targets = {dim: goals[dim] for dim in fit.certificates}
     return ProjectFit(model, pred.folds, oof_rows, fit.code_threshold_chosen,
-                      fit.thresholds_chosen, fit.certificates or None, targets or None)
+                      fit.thresholds_chosen, fit.certificates or None, targets or None,
+                      {dim: model_human_kappa(model.dimensions[dim].classes, P,
+                                              ts.coder_values.get(dim) or [])
+                       for dim, P in pred.value_proba.items() if dim in model.dimensions})
+
+
+def model_human_kappa(classes: Sequence[str], proba: np.ndarray,
+                      coders: Sequence[Mapping[str, str]]) -> dict[str, float | int | None]:
+    """Mean over seed coders of Cohen's kappa between the out-of-fold top value (every
+    scored row, before any abstaining) and the coder's value, each on the rows the coder
+    coded: the statistic ``evaluate`` reports as model–human (mean coder) kappa."""
+    scored = [i for i in range(len(coders)) if coders[i] and not np.isnan(proba[i]).any()]
+    top = {i: classes[int(proba[i].argmax())] for i in scored}
+    names = sorted({c for i in scored for c in coders[i]})
+    kappas = []
+    for name in names:
+        rows = [i for i in scored if name in coders[i]]
+        pairs = [(coders[i][name], top[i]) for i in rows]
+        categories = tuple(sorted({v for pair in pairs for v in pair}))
+        code = {v: j for j, v in enumerate(categories)}
+        data = np.array([[code[a], code[b]] for a, b in pairs], dtype=np.int64)
+        kappas.append(coefficient(Ratings(data, categories, (name, "model")), "kappa")[0])
+    finite = [k for k in kappas if k is not None and not np.isnan(k)]
+    return {"mean_kappa": float(np.mean(finite)) if finite else None,
+            "segments": len(scored), "coders": len(names)}
 
 
 def seed_labels(ts: TrainingSet) -> oof.SeedLabels:
@@ -114,19 +144,21 @@ def seed_labels(ts: TrainingSet) -> oof.SeedLabels:
 
 
 def _fold_suggestions(ts: TrainingSet, rows: np.ndarray, pred: oof.OutOfFold,
-                      model: SuggesterModel, params: TrainParams) -> list[Suggestion]:
-    """One fold's out-of-fold suggestions, as its fold model's ``suggest`` makes them
-    without evidence: every code, and each dimension's top value, at the fitted default
-    thresholds."""
+                      model: SuggesterModel, params: TrainParams,
+                      targets: Collection[str]) -> list[Suggestion]:
+    """One fold's out-of-fold suggestions of its ``targets``, as its fold model's
+    ``suggest`` makes them without evidence: every code, and each dimension's top value,
+    at the fitted default thresholds."""
     out: list[Suggestion] = []
     for i in rows:
         sid = ts.segments[i].id
-        if pred.code_proba is not None and not np.isnan(pred.code_proba[i]).any():
+        if CODE_DIMENSION in targets and pred.code_proba is not None \
+                and not np.isnan(pred.code_proba[i]).any():
             out += [Suggestion(sid, "", CODE_DIMENSION, label, float(p),
                                bool(p >= params.code_threshold))
                     for label, p in zip(model.code_labels, pred.code_proba[i], strict=True)]
         for dim, P in pred.value_proba.items():
-            if np.isnan(P[i]).any():
+            if dim not in targets or np.isnan(P[i]).any():
                 continue
             top = int(P[i].argmax())
             p = float(P[i, top])
