@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from isp_nlp.cli.common import InputError, LibraryChoice, open_store
+from isp_nlp.cli.common import WIDTH, InputError, LibraryChoice, open_store
 from isp_nlp.project import place_coded_csv
 from isp_nlp.records import CODE_DIMENSION, Dimension
 from isp_nlp.store.database import project_db
@@ -294,7 +294,6 @@ def _no_model_note(ctx, csv_file: Path | None) -> str:
             "document, then train again).")
 
 
-WIDTH = 80
 
 
 def _num(x: Any) -> str:

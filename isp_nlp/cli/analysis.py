@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from isp_nlp.cli.common import InputError, open_store
+from isp_nlp.cli.common import WIDTH, InputError, open_store
 from isp_nlp.store.files import atomic_path, check_output
 from isp_nlp.store.folder import require_codebook
 
@@ -72,7 +72,6 @@ def format_pathways(summary) -> str:
     return "\n".join(lines).rstrip()
 
 
-WIDTH = 80
 
 
 def _split(value: str | None) -> list[str] | None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from isp_nlp.cli.common import open_store
+from isp_nlp.cli.common import echo_wrapped, open_store
 from isp_nlp.ingest.controls import one_line
 from isp_nlp.project import (
     dimension_text,
@@ -34,7 +34,7 @@ def codebook_check(file: Path) -> None:
     for warning in loaded.warnings:
         click.echo(f"Warning: {warning}", err=True)
     cb = loaded.codebook
-    click.echo(one_line(f"{file}: OK — {len(cb.codes)} codes; {dimensions_text(cb)}"))
+    echo_wrapped(one_line(f"{file}: OK — {len(cb.codes)} codes; {dimensions_text(cb)}"))
 
 
 @codebook.command("load")
@@ -47,7 +47,7 @@ def codebook_load(ctx, file: Path) -> None:
     for warning in loaded.warnings:
         click.echo(f"Warning: {warning}", err=True)
     cb = loaded.codebook
-    click.echo(one_line(f"Loaded codebook '{cb.name}': {len(cb.codes)} codes; "
+    echo_wrapped(one_line(f"Loaded codebook '{cb.name}': {len(cb.codes)} codes; "
                         f"{dimensions_text(cb)}"))
 
 
@@ -63,7 +63,7 @@ def codebook_show(ctx) -> None:
         click.echo(f"{'  ' * depth[code.id]}{one_line(code.id)}  ({one_line(code.name)})")
     for dim in cb.dimensions:
         flags = "".join(f", {f}" for f, on in (("pathway", dim.pathway),) if on)
-        click.echo(one_line(f"dimension {dim.id}{flags}: {dimension_text(dim)}"))
+        echo_wrapped(one_line(f"dimension {dim.id}{flags}: {dimension_text(dim)}"))
     if not cb.dimensions:
         click.echo("no single-choice dimensions")
 
@@ -77,4 +77,4 @@ def codebook_export(ctx, out: Path) -> None:
 
     check_output(out, "--out")
     cb = export_project_codebook(open_store(ctx), out)
-    click.echo(one_line(f"Wrote {out}: {len(cb.codes)} codes; {dimensions_text(cb)}"))
+    echo_wrapped(one_line(f"Wrote {out}: {len(cb.codes)} codes; {dimensions_text(cb)}"))

@@ -13,6 +13,7 @@ import errno
 import importlib
 import json
 import sys
+import textwrap
 import traceback
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -189,6 +190,17 @@ def emit(data: Mapping[str, Any], fmt: str) -> None:
             if isinstance(value, list | tuple):
                 value = ", ".join(map(str, value))
             click.echo(f"{key:>18}: {one_line(str(value))}")
+
+
+#: Columns a command's summary lines fit in (continuations indented by two).
+WIDTH = 80
+
+
+def echo_wrapped(text: str) -> None:
+    """``text`` as lines of at most :data:`WIDTH` columns, continuations indented."""
+    for line in textwrap.wrap(text, WIDTH, subsequent_indent="  ", break_on_hyphens=False,
+                              break_long_words=False):
+        click.echo(line)
 
 
 def coverage_lines(coverage: Sequence[Coverage]) -> list[str]:

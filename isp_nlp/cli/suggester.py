@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import textwrap
-
 import click
 
-from isp_nlp.cli.common import open_store
+from isp_nlp.cli.common import echo_wrapped, open_store
 from isp_nlp.ingest.controls import one_line
 
 
@@ -50,8 +48,7 @@ def train(ctx, folds: int, target_agreement: float | None) -> None:
            if r["code_threshold_from_cv"] else "the default; too few coded segments or codes "
            "to choose one from the out-of-fold suggestions")
     if r["code_labels"]:
-        click.echo(f"Codes are suggested at probability {r['code_threshold']:.2f} or more "
-                   f"({how}).")
+        _echo(f"Codes are suggested at probability {r['code_threshold']:.2f} or more ({how}).")
     if r["zero_shot_codes"]:
         unseen = r["zero_shot_codes"]
         shown = ", ".join(unseen[:_SHOWN]) + (f" and {len(unseen) - _SHOWN} more"
@@ -86,9 +83,7 @@ WIDTH = 80
 
 
 def _echo(text: str) -> None:
-    """``text`` in lines of at most :data:`WIDTH` columns (continuations indented)."""
-    for line in textwrap.wrap(text, WIDTH, subsequent_indent="  ", break_on_hyphens=False):
-        click.echo(line)
+    echo_wrapped(text)
 
 
 @click.command()

@@ -107,7 +107,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     book, paths, coded = _inputs(root)
     a = root / "A"
     cli_ok("init", a, "--embedder", "hashing-256")
-    assert LOADED in cli_ok("--project", a, "codebook", "load", book)
+    assert LOADED in " ".join(cli_ok("--project", a, "codebook", "load", book).split())
     cli_ok("--project", a, "ingest", *paths)
     cli_ok("--project", a, "import-codes", coded)
     with open_project(a) as store:
@@ -398,16 +398,21 @@ def test_a_lone_value_name_codes_its_dimension_only_when_unambiguous() -> None:
 
 
 def test_codebook_commands_name_the_dimensions(built: Path, tmp_path: Path) -> None:
+    def said(*args: object) -> str:  # the lines are wrapped at 80 columns
+        out = cli_ok(*args)
+        assert all(len(line) <= 80 for line in out.splitlines())
+        return " ".join(out.split())
+
     book = built.parent / "codebook.yaml"
-    assert f"3 codes; {LOADED}" in cli_ok("codebook", "check", book)
-    shown = cli_ok("--project", built, "codebook", "show")
+    assert f"3 codes; {LOADED}" in said("codebook", "check", book)
+    shown = said("--project", built, "codebook", "show")
     assert ("dimension phase, pathway: Phase of the work (early < middle < late; unclear)"
             in shown)
     assert "dimension valence: Valence (positive, negative)" in shown
     none = tmp_path / "none.yaml"
     none.write_text("name: n\ndimensions: []\ncodes:\n  - {id: a, name: A}\n", "utf-8")
-    assert "1 codes; no single-choice dimensions" in cli_ok("codebook", "check", none)
-    out = cli_ok("--project", built, "codebook", "export", "--out", tmp_path / "b.qdc")
+    assert "1 codes; no single-choice dimensions" in said("codebook", "check", none)
+    out = said("--project", built, "codebook", "export", "--out", tmp_path / "b.qdc")
     assert LOADED in out
 
 

@@ -299,7 +299,8 @@ def test_cli_loads_a_qdc_and_exports_it_back(project: Path, tmp_path: Path) -> N
     source = write_qdc(_sample(), tmp_path / "sample.qdc")
     loaded = _run("codebook", "load", str(source), project=project)
     assert loaded.exit_code == 0, loaded.output
-    assert "4 codes; dimensions: Stage (push < push_pull < exchange; none)" in loaded.output
+    said = " ".join(loaded.output.split())  # wrapped at 80 columns
+    assert "4 codes; dimensions: Stage (push < push_pull < exchange; none)" in said
     out = tmp_path / "back.qdc"
     exported = _run("codebook", "export", "--out", str(out), project=project)
     assert exported.exit_code == 0, exported.output
