@@ -372,6 +372,12 @@ def _import_project(store: Store, path: Path, project: RefiProject,
     prepared, missing, left_out = _prepare_sources(store, project, warnings)
     state = read_project_state(
         project, {p.transcript.document: p.transcript.text for p in prepared}, warnings)
+    if state is not None and project.codebook is not None:
+        # the state's codebook is the one imported: what reading the XML codebook noted
+        # (a dimension's non-codable parent "kept as an ordinary code") does not apply
+        for note in project.codebook.warnings:
+            if note in warnings:
+                warnings.remove(note)
     held_docs = restorable_documents(store, path.name, state,
                                      {p.transcript.document for p in prepared if p.new},
                                      warnings)

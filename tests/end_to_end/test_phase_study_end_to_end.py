@@ -125,8 +125,9 @@ def test_export_and_import_back_keep_the_phase(study: dict[str, Path]) -> None:
     qdpx = study["root"] / "phase.qdpx"
     _run(study["project"], "export", "--out", str(qdpx))
     again = study["root"] / "again"
-    _run(study["root"], "import", str(qdpx), "--init", str(again), "--embedder",
-         "hashing-256")
+    said = _run(study["root"], "import", str(qdpx), "--init", str(again), "--embedder",
+                "hashing-256").output
+    assert "isCodable" not in said  # the phase's parent code is the dimension, no warning
     with Store.open(study["project"] / "project.sqlite") as a, \
             Store.open(again / "project.sqlite") as b:
         assert b.codebook() is not None
