@@ -53,9 +53,9 @@ def train(ctx, folds: int, target_agreement: float | None) -> None:
         unseen = r["zero_shot_codes"]
         shown = ", ".join(unseen[:_SHOWN]) + (f" and {len(unseen) - _SHOWN} more"
                                               if len(unseen) > _SHOWN else "")
-        click.echo(f"No coder has applied {len(unseen)} code(s) yet ({shown}): suggested "
-                   "from the codebook's definitions and examples only (zero-shot), each on "
-                   "about as many segments as a seeded code.")
+        _echo(f"No coder has applied {len(unseen)} code(s) yet ({shown}): suggested "
+              "from the codebook's definitions and examples only (zero-shot), each on "
+              "about as many segments as a seeded code.")
     names = r.get("dimension_names") or {}
     for dim, got in (r.get("model_human") or {}).items():
         if got.get("mean_kappa") is not None:
