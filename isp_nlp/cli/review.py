@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import click
 
-from isp_nlp.cli.common import FORMATS, InputError, open_store
+from isp_nlp.cli.common import InputError, open_store
 from isp_nlp.ingest.controls import one_line
 from isp_nlp.review.run import review_project
 from isp_nlp.store.decisions import DecisionLog
@@ -74,15 +75,50 @@ def _read_line(prompt: str) -> str:
         return ""
 
 
+#: The columns of `log --format csv`, in order.
+LOG_COLUMNS = ("id", "at", "coder", "action", "document", "segment_index", "codes", "values",
+               "undone", "undoes", "model_id", "item_key")
+
+
+def _since(text: str | None) -> str | None:
+    """``--since`` as the log's UTC timestamps are written (a time without a zone is
+    UTC); a value that is not a date or date-time is an input error."""
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise InputError(f"--since '{one_line(text)}' is not a date or time; write it as "
+                         "2026-12-01 or 2026-12-01T09:30 (UTC).") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
 @click.command()
 @click.option("--coder", default=None, help="Only this coder's entries.")
-@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@click.option("--since", default=None, metavar="T",
+              help="Only entries at or after T (2026-12-01 or 2026-12-01T09:30; UTC unless "
+              "T gives a zone).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
+              show_default=True)
 @click.pass_context
-def log(ctx, coder: str | None, fmt: str) -> None:
+def log(ctx, coder: str | None, since: str | None, fmt: str) -> None:
     """Print every decision (and import and undo) in the audit log."""
-    entries = DecisionLog(open_store(ctx)).entries(coder)
+    entries = DecisionLog(open_store(ctx)).entries(coder, _since(since))
     if fmt == "json":
         click.echo(json.dumps(entries, indent=2, ensure_ascii=False))
+        return
+    if fmt == "csv":
+        from isp_nlp.coded.safe_csv import safe_csv_rows
+
+        rows = [[e["id"], e["at"], e["coder"], e["action"], e["document"] or "",
+                 "" if e["segment_index"] is None else e["segment_index"],
+                 ",".join(e["codes"] or []),
+                 ";".join(f"{d}={v}" for d, v in sorted(e["values"].items())),
+                 e["undone"], "" if e["undoes"] is None else e["undoes"],
+                 e["model_id"] or "", e["item_key"] or ""] for e in entries]
+        click.echo(safe_csv_rows([list(LOG_COLUMNS), *rows]), nl=False)
         return
     for e in entries:
         where = f"{e['document']}#{e['segment_index']}" if e["document"] else ""

@@ -101,8 +101,9 @@ class DecisionLog:
             out[key] = action
         return out
 
-    def entries(self, coder: str | None = None) -> list[dict]:
-        """Every log row (decisions, undos, imports) in order, JSON-safe."""
+    def entries(self, coder: str | None = None, since: str | None = None) -> list[dict]:
+        """Every log row (decisions, undos, imports) in order, JSON-safe; only ``coder``'s,
+        and only those at or after ``since`` (UTC, ISO 8601 as :func:`now` writes it)."""
         sql = (
             "SELECT l.id, l.coder, l.action, l.item_key, l.segment_id, t.document, s.idx,"
             " l.model_id, l.detail, l.undoes, l.at,"
@@ -110,12 +111,17 @@ class DecisionLog:
             " FROM log l LEFT JOIN segments s ON s.id = l.segment_id"
             " LEFT JOIN transcripts t ON t.id = s.transcript_id"
         )
-        args: tuple = ()
+        where, args = [], []
         if coder is not None:
-            sql += " WHERE l.coder = ?"
-            args = (coder,)
+            where.append("l.coder = ?")
+            args.append(coder)
+        if since is not None:
+            where.append("l.at >= ?")
+            args.append(since)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
         out = []
-        for r in self.store.conn.execute(sql + " ORDER BY l.id", args):
+        for r in self.store.conn.execute(sql + " ORDER BY l.id", tuple(args)):
             detail = json.loads(r[8])
             out.append({
                 "id": r[0], "coder": r[1], "action": r[2], "item_key": r[3],
