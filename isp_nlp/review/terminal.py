@@ -8,6 +8,7 @@ list of actions for demos and tests.
 
 from __future__ import annotations
 
+import math
 import textwrap
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -127,10 +128,16 @@ def _shorten(text: str, width: int) -> str:
     return textwrap.shorten(" ".join(text.split()), width=max(width, 20), placeholder=" …")
 
 
+def _below(p: float) -> str:
+    """A probability below the threshold, rounded down: 0.2496 under a 0.25 threshold
+    shows as 0.24, never as the threshold itself."""
+    return f"{math.floor(p * 100) / 100:.2f}"
+
+
 def _fmt_codes(item: ReviewItem) -> str:
     probs = dict(item.codes)
     shown = [f"{c} {probs[c]:.2f}" if c in probs else c for c in item.suggested_codes]
-    others = [f"{c} {p:.2f}" for c, p in item.codes if c not in item.suggested_codes][:2]
+    others = [f"{c} {_below(p)}" for c, p in item.codes if c not in item.suggested_codes][:2]
     if shown:
         text = "codes: " + ", ".join(shown)
         return text + (f" (next: {', '.join(others)})" if others else "")

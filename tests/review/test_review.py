@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -310,6 +311,13 @@ def test_render_shows_progress_context_text_suggestion_and_top_evidence():
     assert "peer_learning 0.55 (next: trust 0.10) | stage: push_pull 0.72" in wide
     abstain = render_item(item("a", 0, 0.1, stage=None, suggested=()), (0, 1))
     assert "model abstains on stage" in abstain and "none above threshold" in abstain
+
+
+def test_a_code_just_below_the_threshold_never_shows_as_the_threshold():
+    below = replace(item("a", 0, 0.1, stage=None, suggested=()),
+                    codes=(("closed_question", 0.2496), ("trust", 0.1)))
+    card = render_item(below, (0, 1), width=80)
+    assert "none above threshold (best: closed_question 0.24, trust 0.10)" in card
 
 
 def test_terminal_loop_records_each_decision_before_next_render(items):
