@@ -123,6 +123,17 @@ def parse_values(text: str, codebook: Codebook, item: ReviewItem | None
     return chosen
 
 
+#: What each key records, shown by ``?`` (lines within 80 columns).
+KEYS_HELP = "\n".join((
+    "a  accept: the suggested codes and values apply (recorded as yours, 'assisted')",
+    "r  reject: none of the suggested codes apply (a negative judgement, kept)",
+    "e  relabel: type the codes (and each dimension's value) that do apply",
+    "s  skip: decide later; nothing is recorded about the codes",
+    "u  undo your last decision (any number of times, across sessions)",
+    "q  quit; every decision is already saved",
+))
+
+
 # -- rendering -------------------------------------------------------------
 def _shorten(text: str, width: int) -> str:
     return textwrap.shorten(" ".join(text.split()), width=max(width, 20), placeholder=" …")
@@ -350,8 +361,11 @@ def run_review(
             undone += decision is not None
             write(_undo_message(session, decision))
             render = decision is not None
+        elif key in ("?", "h"):
+            write(KEYS_HELP)
+            render = False
         else:
-            write(f"unknown key {key!r}: press a, r, e, s, u or q")
+            write(f"unknown key {key!r}: press a, r, e, s, u or q (? for help)")
             render = False
     summary = _summary(session, undone)
     write(

@@ -336,6 +336,16 @@ def test_terminal_loop_records_each_decision_before_next_render(items):
     assert "We trained the nurses ourselves." in script.text
 
 
+def test_question_mark_explains_what_each_key_records(items):
+    recorder = MemoryRecorder()
+    script = Script(["?", "q"], recorder=recorder)
+    summary = script.run(session_for(items, recorder))
+    assert summary.accepted == 0 and recorder.log == []  # help decides nothing
+    assert "r  reject: none of the suggested codes apply" in script.text
+    assert "unknown key" not in script.text
+    assert all(len(line) <= 80 for line in script.text.splitlines())
+
+
 def test_eof_from_read_key_behaves_like_quit(items):
     recorder = MemoryRecorder()
     summary = Script([], recorder=recorder).run(session_for(items, recorder))
