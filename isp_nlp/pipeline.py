@@ -32,7 +32,7 @@ from isp_nlp.store.database import Store
 from isp_nlp.store.folder import DEFAULT_EMBEDDER, EMBEDDERS, require_codebook
 from isp_nlp.suggest.bundle import SuggesterModel
 from isp_nlp.suggest.certify import check_target
-from isp_nlp.suggest.next_to_code import code_probabilities, propose
+from isp_nlp.suggest.next_to_code import code_probabilities, propose, worth_coding
 from isp_nlp.suggest.project_fit import fit_project
 from isp_nlp.suggest.prototypes import embed_prototypes
 from isp_nlp.suggest.training_data import (
@@ -263,7 +263,7 @@ def next_to_code(store: Store, n: int = 20, *, seed: int = 0,
         raise ProjectError("the project has no codable segments; ingest transcripts first.")
     annotations = store.annotations()
     coded_ids = humanly_coded(annotations)
-    todo = [s for s in codable if s.id not in coded_ids]
+    todo = worth_coding([s for s in codable if s.id not in coded_ids], n)
     if not todo:
         return []
     embedder = embedder or project_embedder(store)

@@ -256,6 +256,24 @@ def code_probabilities(suggestions: Sequence[Any], ids: Sequence[str],
     return None if np.isnan(P).any() else P
 
 
+#: Segments of this many words or fewer are backchannels ("Mm-hmm.", "Yeah, right."):
+#: coding them teaches the suggester little, so they are proposed only when too few
+#: longer segments are left.
+BACKCHANNEL_WORDS = 3
+
+
+def is_backchannel(text: str) -> bool:
+    """True for a turn of at most :data:`BACKCHANNEL_WORDS` words."""
+    return len(text.split()) <= BACKCHANNEL_WORDS
+
+
+def worth_coding(todo: Sequence[Segment], n: int) -> list[Segment]:
+    """``todo`` without its backchannels (:func:`is_backchannel`), unless fewer than ``n``
+    segments would be left."""
+    longer = [s for s in todo if not is_backchannel(s.text)]
+    return longer if len(longer) >= n else list(todo)
+
+
 def propose(todo: Sequence[Segment], X: np.ndarray, n: int, *, seed: int = 0,
             proba: np.ndarray | None = None, code_labels: Sequence[str] = (),
             coded_counts: Sequence[int] = (), coded_embeddings: np.ndarray | None = None,

@@ -140,3 +140,16 @@ def test_balanced_next_rejects_bad_shapes() -> None:
         balanced_next(X, P[:10], [0, 0, 0], 3)
     with pytest.raises(ValueError, match="explore"):
         balanced_next(X, P, [0, 0, 0], 3, explore=1.5)
+
+
+def test_backchannels_are_proposed_only_when_nothing_longer_is_left() -> None:
+    from isp_nlp.records import Segment
+    from isp_nlp.suggest.next_to_code import is_backchannel, worth_coding
+
+    texts = ["Yeah.", "Right, right.", "Yeah, right.", "Mm-hmm.",
+             "We started meeting the district teams every month after that.",
+             "The coaching changed once they asked us for data."]
+    todo = [Segment(f"s{i}", "d", i, i, "turn", "P1", 0, len(t), t) for i, t in enumerate(texts)]
+    assert [is_backchannel(t) for t in texts] == [True, True, True, True, False, False]
+    assert [s.id for s in worth_coding(todo, 2)] == ["s4", "s5"]
+    assert len(worth_coding(todo, 5)) == 6  # too few longer ones: keep them all
