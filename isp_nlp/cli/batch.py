@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from isp_nlp.cli.common import echo_wrapped, open_store
+from isp_nlp.interchange.triage_sheet import export_suggestions, import_decisions
 
 
 @click.command("export-suggestions")
@@ -23,8 +24,6 @@ def export_suggestions_cmd(ctx, out: Path, coder: str) -> None:
     decision (accept, reject, relabel or skip), codes (for relabel, comma-separated ids)
     and one per dimension (for relabel). Read it back with `isp-nlp import-decisions`.
     """
-    from isp_nlp.interchange.triage_sheet import export_suggestions
-
     r = export_suggestions(open_store(ctx), out, coder=coder)
     echo_wrapped(f"Wrote {r.rows} pending suggestions to {r.path}; fill in the decision "
                  "column and run `isp-nlp import-decisions`.")
@@ -41,7 +40,5 @@ def import_decisions_cmd(ctx, file: Path, coder: str) -> None:
     left alone, and items already decided are not recorded again. All or nothing: if
     any row is wrong, every bad row is listed and nothing is recorded.
     """
-    from isp_nlp.interchange.triage_sheet import import_decisions
-
     s = import_decisions(open_store(ctx), file, coder=coder)
     echo_wrapped(f"Recorded {len(s.recorded)} decisions by {coder.strip()}: {s.line()}.")

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from isp_nlp.errors import InputFileError
+from isp_nlp.interchange.sheet_rows import read_table
+from isp_nlp.interchange.xlsx import _cell_value
 from isp_nlp.review.batch import DECISION, TriageSummary, record_decisions, triage_table
 from isp_nlp.review.session import ACTIONS
 from isp_nlp.store.database import Store
@@ -52,8 +54,6 @@ def _xlsx(header: Sequence[str], rows: Sequence[Sequence[object]]) -> bytes:
     )
 
     from isp_nlp.coded.safe_csv import neutralise_cell
-    from isp_nlp.interchange.xlsx import _cell_value
-
     book = Workbook()
     ws = book.worksheets[0]
     ws.title = "suggestions"
@@ -101,7 +101,6 @@ def export_suggestions(store: Store, out: str | Path, *, coder: str = "") -> Tri
 def import_decisions(store: Store, path: str | Path, *, coder: str) -> TriageSummary:
     """Record the decisions filled into a file :func:`export_suggestions` wrote."""
     from isp_nlp.coded.safe_csv import restore_cell
-    from isp_nlp.interchange.sheet_rows import read_table
 
     path = Path(path)
     table = read_table(path)

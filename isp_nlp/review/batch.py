@@ -99,11 +99,7 @@ def _model_entry(store: Store, model_id: str) -> dict | None:
     latest = store.latest_model()
     if latest is not None and latest["id"] == model_id:
         return latest
-    import json
-
-    row = store.conn.execute("SELECT id, manifest FROM models WHERE id = ?",
-                             (model_id,)).fetchone()
-    return None if row is None else {"id": row[0], "manifest": json.loads(row[1])}
+    return store.model(model_id)
 
 
 class _Items:
