@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from isp_nlp.cli import cli
 result = CliRunner().invoke(cli, sys.argv[1:], catch_exceptions=False)
 heavy = [m for m in {heavy!r} if m in sys.modules]
-print(json.dumps({{"exit": result.exit_code, "heavy": heavy, "out": result.output[-300:]}}))
+print(json.dumps({{"exit": result.exit_code, "heavy": heavy, "out": result.output[-600:]}}))
 """
 
 
@@ -78,7 +78,7 @@ import json, sys
 from click.testing import CliRunner
 from isp_nlp.cli import cli
 result = CliRunner().invoke(cli, sys.argv[1:], catch_exceptions=False)
-print(json.dumps({{"exit": result.exit_code, "out": result.output[-300:],
+print(json.dumps({{"exit": result.exit_code, "out": result.output[-600:],
                   "loaded": [m for m in {names!r} if m in sys.modules]}}))
 """
 

@@ -56,14 +56,16 @@ def within_certified(codes: Sequence[Suggestion], tops: Mapping[str, Suggestion]
     return tuple(out)
 
 
-def build_review_items(store: Store, coder: str, decided: dict[str, str] | None = None):
-    """ReviewItems for every segment the latest model suggested on, minus those this
-    coder has already coded otherwise (by hand, or in review of an older model).
+def build_review_items(store: Store, coder: str, decided: dict[str, str] | None = None,
+                       *, model: dict | None = None, keep_coded: bool = False):
+    """ReviewItems for every segment the latest model (or ``model``, a registry entry
+    with ``id`` and ``manifest``) suggested on, minus those this coder has already coded
+    otherwise (by hand, or in review of an older model) unless ``keep_coded``.
 
     Items whose key is in ``decided`` stay in, so the session can resume and undo.
     """
 
-    info = store.latest_model()
+    info = model if model is not None else store.latest_model()
     if info is None:
         raise ModelError("the project has no trained model yet; run `isp-nlp train` and "
                          "`isp-nlp suggest` first")
@@ -107,4 +109,6 @@ def build_review_items(store: Store, coder: str, decided: dict[str, str] | None 
             certified=within_certified(codes, tops, cuts),
         ))
     decided = decided or {}
+    if keep_coded:
+        return items
     return [i for i in items if i.segment.id not in coded_by_coder or i.key in decided]

@@ -59,6 +59,15 @@ class ModelTables:
             return None
         return {"id": row[0], "path": row[1], "manifest": json.loads(row[2]), "created_at": row[3]}
 
+    def model(self, model_id: str) -> dict | None:
+        """The registry entry of ``model_id`` (as :meth:`latest_model`), or None."""
+        row = self.conn.execute(
+            "SELECT id, path, manifest, created_at FROM models WHERE id = ?", (model_id,)
+        ).fetchone()
+        if row is None:
+            return None
+        return {"id": row[0], "path": row[1], "manifest": json.loads(row[2]), "created_at": row[3]}
+
     def replace_suggestions(self, model_id: str, suggestions: Sequence[Suggestion]) -> int:
         """Replace the model's stored suggestions; evidence is stored once per (segment,
         dimension), so every suggestion of a group must carry the same evidence."""
