@@ -216,28 +216,29 @@ def record_decisions(store: Store, coder: str, header: Sequence[str],
     recorder = DecisionLog(store)
     codebook = require_codebook(store)
     summary = TriageSummary(left=left)
-    decided = recorder.decided(coder)
-    for row in checked:
-        before = decided.get(row.item.key)
-        if before in FINAL_ACTIONS or (before == "skip" and row.action == "skip"):
-            summary.already += 1
-            continue
-        session = ReviewSession([row.item], recorder, coder, codebook)
-        try:
-            if row.action == "accept":
-                session.accept()
-            elif row.action == "reject":
-                session.reject()
-            elif row.action == "relabel":
-                session.relabel(row.codes, row.values)
-            else:
-                session.skip()
-        except AlreadyDecided:
-            summary.already += 1
-            continue
-        decided[row.item.key] = row.action
-        summary.recorded.append(row.item.key)
-        attr = {"accept": "accepted", "reject": "rejected", "relabel": "relabelled",
-                "skip": "skipped"}[row.action]
-        setattr(summary, attr, getattr(summary, attr) + 1)
+    with store.transaction():  # the whole file or nothing, even if a write fails
+        decided = recorder.decided(coder)
+        for row in checked:
+            before = decided.get(row.item.key)
+            if before in FINAL_ACTIONS or (before == "skip" and row.action == "skip"):
+                summary.already += 1
+                continue
+            session = ReviewSession([row.item], recorder, coder, codebook)
+            try:
+                if row.action == "accept":
+                    session.accept()
+                elif row.action == "reject":
+                    session.reject()
+                elif row.action == "relabel":
+                    session.relabel(row.codes, row.values)
+                else:
+                    session.skip()
+            except AlreadyDecided:
+                summary.already += 1
+                continue
+            decided[row.item.key] = row.action
+            summary.recorded.append(row.item.key)
+            attr = {"accept": "accepted", "reject": "rejected", "relabel": "relabelled",
+                    "skip": "skipped"}[row.action]
+            setattr(summary, attr, getattr(summary, attr) + 1)
     return summary
