@@ -160,3 +160,16 @@ CREATE TABLE IF NOT EXISTS notes (
     "end" INTEGER,
     created_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS audits (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    created_at TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    documents TEXT NOT NULL DEFAULT '[]'
+);
+CREATE TABLE IF NOT EXISTS audit_segments (
+    audit_id INTEGER NOT NULL REFERENCES audits(id),
+    segment_id TEXT NOT NULL REFERENCES segments(id),
+    position INTEGER NOT NULL,
+    PRIMARY KEY (audit_id, position)
+);
