@@ -74,13 +74,14 @@ class AuditTables:
                      values: Mapping[str, str]) -> int:
         """Store ``coder``'s blind codes (and one value per dimension given) for a segment
         as ``blind`` annotations created by one log row; return its id."""
+        labels: set[str | None] = set(codes) or {None}
         with self.transaction() as conn:
             log_id = row_id(conn.execute(
                 "INSERT INTO log(coder, action, segment_id, detail, at) VALUES (?,?,?,?,?)",
                 (coder, BLIND_ACTION, segment_id,
                  json.dumps({"codes": list(codes), "values": dict(values)}), now())))
             self._replace_labels(conn, segment_id, coder, CODE_DIMENSION,  # type: ignore[attr-defined]
-                                 set(codes) or {None}, BLIND, log_id)
+                                 labels, BLIND, log_id)
             for dimension, value in values.items():
                 self._replace_labels(conn, segment_id, coder, dimension,  # type: ignore[attr-defined]
                                      {value}, BLIND, log_id)
