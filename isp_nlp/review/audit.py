@@ -223,10 +223,10 @@ def run_blind(
         write(render_codebook(codebook))
     coded = skipped = 0
     for position, segment in enumerate(queue, start=1):
+        if actions is not None and not actions:
+            break
         write(render_blind(segment, around(segment), (position, len(queue))))
         if actions is not None:
-            if not actions:
-                break
             verb, _, spec = actions.pop(0).strip().partition(":")
             if verb.lower() == "q":
                 break
