@@ -9,6 +9,7 @@ import click
 
 from isp_nlp.cli.common import InputError, open_store
 from isp_nlp.ingest.controls import one_line
+from isp_nlp.review.audit import run_blind
 from isp_nlp.review.run import review_project
 from isp_nlp.store.decisions import DecisionLog
 from isp_nlp.suggest.trust import project_trust, trust_lines
@@ -23,17 +24,33 @@ from isp_nlp.suggest.trust import project_trust, trust_lines
 @click.option("--value", "values", multiple=True, metavar="DIM=VALUE",
               help="With --script: the value its relabels (e:) give dimension DIM unless "
                    "they name one; repeatable.")
+@click.option("--blind", is_flag=True,
+              help="Code from scratch, seeing no suggestion and no other coder's codes: "
+                   "e:codes|DIM=VALUE, s skip, q quit.")
+@click.option("--audit", "audit_id", type=int, default=None, metavar="ID",
+              help="With --blind: the segments of audit ID, in drawn order.")
 @click.pass_context
-def review(ctx, coder: str, order: str, script: str | None, values: tuple[str, ...]) -> None:
+def review(ctx, coder: str, order: str, script: str | None, values: tuple[str, ...],
+           blind: bool, audit_id: int | None) -> None:
     """Triage suggestions: a accept, r reject, e relabel, s skip, u undo, q quit.
 
     The first lines say whether to trust the model (certified or not, seed size, kappa).
+    With --blind, code uncoded segments (or an audit's) from scratch instead.
     """
     chosen = _parse_values(values)
     if chosen and script is None:
         raise InputError("--value goes with --script; give a script, or choose the values "
                          "when you relabel (e) interactively.")
+    if audit_id is not None and not blind:
+        raise InputError("--audit goes with --blind; add --blind to code the audit blind.")
     store = open_store(ctx)
+    if blind:
+        blind_summary = run_blind(
+            store, coder, audit_id=audit_id,
+            script=None if script is None else _split_script(script),
+            write=click.echo, read_line=_read_line, values=chosen)
+        click.echo(f"Blind review by {coder}: {blind_summary}")
+        return
     summary = review_project(
         store, coder, order=order,
         script=None if script is None else _split_script(script),

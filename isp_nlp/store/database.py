@@ -18,6 +18,7 @@ from pathlib import Path
 
 from isp_nlp.errors import ProjectError
 from isp_nlp.records import Segment, Transcript, Turn
+from isp_nlp.store.audits import AuditTables
 from isp_nlp.store.codings import CodingTables
 from isp_nlp.store.connection import connect, lock_timeout, writable
 from isp_nlp.store.failures import DatabaseDamaged, DatabaseReadOnly, explain_database_error
@@ -34,7 +35,7 @@ def project_db(directory: str | Path) -> Path:
     return Path(directory) / DB_NAME
 
 
-class Store(ModelTables, CodingTables, LabelTables, DocumentRewrites):
+class Store(ModelTables, CodingTables, LabelTables, AuditTables, DocumentRewrites):
     """A project database. Use :meth:`create` or :meth:`open`."""
 
     def __init__(self, path: Path, conn: sqlite3.Connection) -> None:

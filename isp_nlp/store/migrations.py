@@ -7,7 +7,7 @@ import sqlite3
 from collections.abc import Callable
 from importlib import resources
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 
 def schema() -> str:
@@ -87,6 +87,13 @@ def _dimensions(conn: sqlite3.Connection) -> None:
                      " unordered) VALUES ('stage', 0, 'Stage', 1, 1, '[\"none\"]')")
 
 
+def _audits(conn: sqlite3.Connection) -> None:
+    """Version 7 → 8: audit samples (``audits``) and their segments in drawn order
+    (``audit_segments``)."""
+    for table in ("audits", "audit_segments"):
+        conn.execute(_table_sql(table))
+
+
 #: Schema upgrades: ``MIGRATIONS[v]`` turns version ``v`` into ``v + 1``. They run in one
 #: transaction with the version bump, so a database is upgraded wholly or not at all.
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
@@ -96,4 +103,5 @@ MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     4: _code_guids,
     5: _out_of_fold_runs,
     6: _dimensions,
+    7: _audits,
 }

@@ -27,6 +27,7 @@ SEGMENT_ID_COLUMNS: tuple[tuple[str, str], ...] = (
     ("suggestions", "segment_id"),
     ("suggestion_evidence", "segment_id"),
     ("suggestion_evidence", "exemplar_id"),
+    ("audit_segments", "segment_id"),
 )
 #: Tables whose rows point at segments through a foreign key.
 _CHILDREN = ("annotations", "suggestions", "suggestion_evidence")

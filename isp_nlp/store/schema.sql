@@ -1,4 +1,4 @@
--- isp-nlp project database, schema version 7. Loaded by store/database.py, which also
+-- isp-nlp project database, schema version 8. Loaded by store/database.py, which also
 -- upgrades older versions in place (see MIGRATIONS there).
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS transcripts (
@@ -159,4 +159,19 @@ CREATE TABLE IF NOT EXISTS notes (
     start INTEGER,
     "end" INTEGER,
     created_at TEXT NOT NULL
+);
+-- Audit samples: a seeded draw of uncoded codable segments, kept in drawn order. A
+-- segment id is kept as drawn (no foreign key): re-ingesting a document may drop it.
+CREATE TABLE IF NOT EXISTS audits (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    created_at TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    documents TEXT NOT NULL DEFAULT '[]'
+);
+CREATE TABLE IF NOT EXISTS audit_segments (
+    audit_id INTEGER NOT NULL REFERENCES audits(id),
+    segment_id TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    PRIMARY KEY (audit_id, position)
 );
