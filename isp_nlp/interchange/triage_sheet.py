@@ -9,7 +9,6 @@ temporary file first and moved into place.
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -78,13 +77,9 @@ def _xlsx(header: Sequence[str], rows: Sequence[Sequence[object]]) -> bytes:
 
 
 def _csv(header: Sequence[str], rows: Sequence[Sequence[object]]) -> bytes:
-    from isp_nlp.coded.safe_csv import neutralise_cell
+    from isp_nlp.coded.safe_csv import safe_csv_rows
 
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    for values in [list(header), *rows]:
-        writer.writerow([neutralise_cell(v) for v in values])
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+    return ("\ufeff" + safe_csv_rows([list(header), *rows])).encode("utf-8")
 
 
 def export_suggestions(store: Store, out: str | Path, *, coder: str = "") -> TriageExport:

@@ -100,6 +100,14 @@ def _evaluate_csv(h: Hostile, tmp: Path) -> Path:
     return out
 
 
+def _import_decisions(h: Hostile, t: Path, p: Path) -> list[str]:
+    """A triage sheet exported from the hostile project (hostile names and texts in it)."""
+    sheet = t / ("sheet" + HOSTILE + ".csv")
+    exported = run("export-suggestions", "--out", str(sheet), project=p)
+    assert exported.exit_code == 0, exported.output
+    return ["import-decisions", str(sheet), "--coder", "d" + HOSTILE]
+
+
 #: Each case: (command path, a function of (hostile, tmp folder, project copy) giving the
 #: arguments after ``--project COPY``).
 Case = Callable[[Hostile, Path, Path], list[str]]
@@ -121,6 +129,9 @@ CASES: dict[str, Case] = {
                                      "--script", "e:,s,q"],
     "audit draw": lambda h, t, p: ["audit", "draw", "--n", "2", "--seed", "1"],
     "audit list": lambda h, t, p: ["audit", "list"],
+    "export-suggestions": lambda h, t, p: ["export-suggestions", "--out",
+                                           str(t / ("s" + HOSTILE + ".xlsx"))],
+    "import-decisions": _import_decisions,
     "log": lambda h, t, p: ["log"],
     "log json": lambda h, t, p: ["log", "--format", "json"],
     "report": lambda h, t, p: ["report", "--out", str(t / ("report" + HOSTILE + ".html"))],
