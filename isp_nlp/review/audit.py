@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import random
 import secrets
+import textwrap
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -138,13 +139,20 @@ def blind_queue(store: Store, coder: str, audit_id: int | None = None) -> list[S
     return [by_id[i] for i in ids if i in by_id and i not in mine]
 
 
-def render_blind(segment: Segment, neighbours: Sequence[Segment], progress: tuple[int, int]
-                 ) -> str:
-    """The segment with the turns around it; no suggestion, no one's codes."""
+def render_blind(segment: Segment, neighbours: Sequence[Segment], progress: tuple[int, int],
+                 width: int = 80) -> str:
+    """The segment with the turns around it, in lines of at most ``width`` columns: the
+    segment in full, the turns around it shortened to two lines; no suggestion, no one's
+    codes."""
     lines = [f"[{progress[0]}/{progress[1]}] {visible(segment.document)} #{segment.index}"]
     for seg in neighbours:
-        mark = ">>" if seg.id == segment.id else "  "
-        lines.append(f"{mark} {visible(seg.speaker or '?')}: {visible(seg.text)}")
+        mine = seg.id == segment.id
+        text = " ".join(visible(seg.text).split())
+        if not mine:
+            text = textwrap.shorten(text, width=2 * width - 12, placeholder=" …")
+        lines += textwrap.wrap(f"{visible(seg.speaker or '?')}: {text}", width,
+                               initial_indent=">> " if mine else "   ",
+                               subsequent_indent="   ", break_on_hyphens=False)
     return "\n".join(lines)
 
 

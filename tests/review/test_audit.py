@@ -129,6 +129,7 @@ def test_blind_review_stores_blind_codes_and_shows_no_suggestion(
     assert result.exit_code == 0, result.output
     assert "2 coded blind, 1 skipped" in result.output
     assert "0." not in result.output  # no probability
+    assert all(len(line) <= 80 for line in result.output.splitlines())
     # Outside the transcript lines (">> " the segment, "   " its neighbours) no code id.
     frame = [line for line in result.output.splitlines()
              if not line.startswith((">> ", "   ", "Blind review by"))]
