@@ -23,7 +23,13 @@ from dataclasses import dataclass
 from isp_nlp.errors import IspNlpError
 from isp_nlp.ingest.controls import visible
 from isp_nlp.records import Codebook, Segment
-from isp_nlp.review.terminal import check_values, parse_codes, parse_values, render_codebook
+from isp_nlp.review.terminal import (
+    check_coding,
+    check_values,
+    parse_codes,
+    parse_values,
+    render_codebook,
+)
 from isp_nlp.store.database import Store
 from isp_nlp.store.folder import require_codebook
 
@@ -172,19 +178,12 @@ def check_blind_script(codebook: Codebook, actions: Sequence[str]) -> None:
     """Raise :class:`IspNlpError` naming the first action that is not ``e:codes|DIM=VALUE``,
     ``s`` or ``q``, or whose codes or values the codebook lacks, before anything is stored."""
     for number, raw in enumerate(actions, start=1):
-        verb, _, spec = raw.strip().partition(":")
+        verb = raw.strip().partition(":")[0]
         if verb.lower() not in {"e", "s", "q"}:
             raise IspNlpError(f"Blind action #{number} {raw!r} is not an action: expected "
                               "e:codes|DIM=VALUE, s or q; fix or remove it (nothing was "
                               "stored).")
-        if verb.lower() == "e":
-            codes_text, _, values_text = spec.partition("|")
-            try:
-                parse_codes(codes_text, codebook)
-                parse_values(values_text, codebook, None)
-            except IspNlpError as err:
-                raise IspNlpError(f"Blind action #{number} {raw!r}: {err} Nothing was "
-                                  "stored.") from err
+        check_coding(codebook, raw, f"Blind action #{number}", "Nothing was stored.")
 
 
 def _code(store: Store, coder: str, segment: Segment, codebook: Codebook, spec: str,

@@ -409,18 +409,23 @@ def check_relabels(codebook: Codebook, actions: Sequence[str],
     (see :func:`check_values`). Raises :class:`IspNlpError` naming the first wrong one."""
     defaults = check_values(codebook, values or {})
     for number, raw in enumerate(actions, start=1):
-        action = raw.strip()
-        if action.split(":", 1)[0].lower() != "e":
-            continue
-        codes_text, _, values_text = (action.split(":", 1)[1] if ":" in action
-                                      else "").partition("|")
-        try:
-            parse_codes(codes_text, codebook)
-            parse_values(values_text, codebook, None)
-        except IspNlpError as err:
-            raise IspNlpError(f"Scripted action #{number} {raw!r}: {err} No decision was "
-                              "made.") from err
+        check_coding(codebook, raw, f"Scripted action #{number}", "No decision was made.")
     return defaults
+
+
+def check_coding(codebook: Codebook, raw: str, where: str, after: str) -> None:
+    """Check the codes and values of an ``e:codes|DIM=VALUE`` action (any other action
+    passes) against ``codebook``; a wrong one raises :class:`IspNlpError` as
+    "<where> '<raw>': <problem> <after>"."""
+    verb, _, spec = raw.strip().partition(":")
+    if verb.lower() != "e":
+        return
+    codes_text, _, values_text = spec.partition("|")
+    try:
+        parse_codes(codes_text, codebook)
+        parse_values(values_text, codebook, None)
+    except IspNlpError as err:
+        raise IspNlpError(f"{where} {raw!r}: {err} {after}") from err
 
 
 def run_scripted(session: ReviewSession, actions: Iterable[str],
