@@ -108,9 +108,10 @@ class _Items:
     def __init__(self, store: Store, coder: str) -> None:
         self.store, self.coder = store, coder
         self._by_model: dict[str, dict[str, ReviewItem]] = {}
+        self._latest = _latest_id(store)  # read once, not once per row
 
     def find(self, key: str, model_id: str) -> ReviewItem | None:
-        models = [m for m in (model_id, _latest_id(self.store)) if m]
+        models = [m for m in (model_id, self._latest) if m]
         for model in dict.fromkeys(models):
             if model not in self._by_model:
                 entry = _model_entry(self.store, model)
