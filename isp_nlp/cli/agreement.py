@@ -263,7 +263,7 @@ def _csv_dimensions(csv_file: Path, name: str | None) -> tuple[Dimension, ...]:
     """The dimension a CSV read without a project compares: the column ``name`` (the
     default codebook's stage for ``stage``, else its cells as written); () for none."""
     from isp_nlp.agreement.tables import default_dimensions
-    from isp_nlp.coded.units import csv_header
+    from isp_nlp.coded.read import csv_header
 
     if name is None or name == CODE_DIMENSION:
         return ()

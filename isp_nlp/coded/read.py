@@ -266,6 +266,14 @@ def _parse_row(line: int, record: list[str], header: list[str], col: dict[str, i
     )
 
 
+def csv_header(path: str | Path) -> list[str]:
+    """The coded-segments CSV's column names (stripped, case-folded; [] when it has none),
+    read from its first record only."""
+    path = Path(path)
+    first = next(_stream_records(path, path.name), None)
+    return [] if first is None else [h.strip().casefold() for h in first[1]]
+
+
 def iter_coded_csv(path: str | Path) -> Iterator[CodedRow]:
     """:func:`read_coded_csv` streamed: rows are yielded as the file is read (memory stays
     flat however long the file). Every problem is raised only when the stream reaches it

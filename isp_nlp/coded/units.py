@@ -20,7 +20,7 @@ import numpy as np
 from isp_nlp.codebook.check import normalise_value, stage_dimension
 from isp_nlp.codebook.load import MAX_TABLE_BYTES, read_text_file
 from isp_nlp.coded.batch import HISTORY_TURNS, ContextHistory, SegmentBatch
-from isp_nlp.coded.read import choose_delimiter, iter_coded_csv, rows_with_lines
+from isp_nlp.coded.read import choose_delimiter, csv_header, iter_coded_csv, rows_with_lines
 from isp_nlp.embed import embed_texts
 from isp_nlp.errors import InputFileError, IspNlpError
 from isp_nlp.records import CODE_DIMENSION, STAGE_DIMENSION, Dimension
@@ -143,15 +143,6 @@ def _extra_column(path: Path, column: str) -> dict[int, str]:
     header = [h.strip().casefold() for h in records[0][1]]
     i = header.index(column)
     return {n: (r[i].strip() if i < len(r) else "") for n, r in records[1:]}
-
-
-def csv_header(path: Path) -> list[str]:
-    """The coded-segments CSV's column names (stripped, case-folded); [] when it has none."""
-    text = read_text_file(path, "coded-segments CSV", MAX_TABLE_BYTES)
-    delimiter = choose_delimiter(text)
-    first = next((r for r in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-                  if any(f.strip() for f in r)), [])
-    return [h.strip().casefold() for h in first]
 
 
 def load_units(path: str | Path, *, label_column: str = "code",
