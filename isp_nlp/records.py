@@ -10,7 +10,7 @@ import bisect
 import hashlib
 import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,6 +100,9 @@ class Code:
     color: str = ""
     #: The GUID a QDA tool gave the code (REFI-QDA), kept for the way back; "" if none.
     guid: str = ""
+    #: A parent whose children are mutually exclusive: a segment takes at most one of
+    #: them (open vs closed question), so they are never suggested or accepted together.
+    exclusive: bool = False
 
 
 @dataclass(frozen=True)
@@ -158,6 +161,33 @@ class Codebook:
     def pathway(self) -> Dimension | None:
         """The dimension pathways follow, or None when the codebook marks none."""
         return next((d for d in self.dimensions if d.pathway), None)
+
+    @property
+    def exclusive_groups(self) -> tuple[tuple[str, ...], ...]:
+        """The children of each parent marked ``exclusive``, in codebook order: sets of
+        codes of which a segment takes at most one."""
+        groups = []
+        for parent in self.codes:
+            if parent.exclusive:
+                kids = tuple(c.id for c in self.codes if c.parent == parent.id)
+                if len(kids) > 1:
+                    groups.append(kids)
+        return tuple(groups)
+
+    def exclusive_with(self, code: str) -> tuple[str, ...]:
+        """The codes that cannot go on a segment together with ``code`` (its siblings
+        under an ``exclusive`` parent); empty when none."""
+        out: list[str] = []
+        for group in self.exclusive_groups:
+            if code in group:
+                out += [c for c in group if c != code and c not in out]
+        return tuple(out)
+
+    def conflicts(self, codes: Iterable[str]) -> list[tuple[str, str]]:
+        """Pairs of ``codes`` that the codebook declares mutually exclusive, in order."""
+        chosen = list(dict.fromkeys(codes))
+        return [(a, b) for i, a in enumerate(chosen) for b in chosen[i + 1:]
+                if b in self.exclusive_with(a)]
 
 
 @dataclass(frozen=True)
