@@ -7,7 +7,7 @@ import sqlite3
 from collections.abc import Callable
 from importlib import resources
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 
 def schema() -> str:
@@ -94,6 +94,14 @@ def _audits(conn: sqlite3.Connection) -> None:
         conn.execute(_table_sql(table))
 
 
+def _exclusive_codes_certificates(conn: sqlite3.Connection) -> None:
+    """Version 8 → 9: codes may mark their children mutually exclusive
+    (``codes.exclusive``), and wave certificates are kept (``certificates``)."""
+    if "exclusive" not in {r[1] for r in conn.execute("PRAGMA table_info(codes)")}:
+        conn.execute("ALTER TABLE codes ADD COLUMN exclusive INTEGER NOT NULL DEFAULT 0")
+    conn.execute(_table_sql("certificates"))
+
+
 #: Schema upgrades: ``MIGRATIONS[v]`` turns version ``v`` into ``v + 1``. They run in one
 #: transaction with the version bump, so a database is upgraded wholly or not at all.
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
@@ -104,4 +112,5 @@ MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     5: _out_of_fold_runs,
     6: _dimensions,
     7: _audits,
+    8: _exclusive_codes_certificates,
 }

@@ -44,6 +44,7 @@ CREATE TABLE IF NOT EXISTS codes (
     examples TEXT NOT NULL,
     color TEXT NOT NULL DEFAULT '',
     guid TEXT NOT NULL DEFAULT '',
+    exclusive INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (dimension, id)
 );
 -- The codebook's single-choice dimensions. Their values are the codes rows whose
@@ -174,4 +175,15 @@ CREATE TABLE IF NOT EXISTS audit_segments (
     segment_id TEXT NOT NULL,
     position INTEGER NOT NULL,
     PRIMARY KEY (audit_id, position)
+);
+-- Certificates of a model's suggestion threshold on a target ('code' or a dimension id):
+-- from the seeds' out-of-fold predictions (audit_id NULL) or from the blind codes of an
+-- audit sample of a wave. detail is JSON: confidence, covered segments, agreement, bound.
+CREATE TABLE IF NOT EXISTS certificates (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    model_id TEXT NOT NULL,
+    audit_id INTEGER REFERENCES audits(id),
+    target TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    created_at TEXT NOT NULL
 );
