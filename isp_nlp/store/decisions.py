@@ -63,6 +63,19 @@ class DecisionLog:
                                                dimension, {value}, ASSISTED, log_id)
         return log_id
 
+    def event(self, coder: str, action: str, detail: dict, *, segment_id: str | None = None,
+              model_id: str | None = None) -> int:
+        """Append an action that is not a decision on an item (memo, retrain, certify) to
+        the audit trail, committed at once; return its log id. ``detail`` is JSON-safe
+        and says what changed (before and after where there is a before)."""
+        if action in DECISION_ACTIONS or action in ("undo", "import"):
+            raise ValueError(f"{action!r} is recorded by its own method, not as an event")
+        with self.store.transaction() as conn:
+            return row_id(conn.execute(
+                "INSERT INTO log(coder, action, segment_id, model_id, detail, at)"
+                " VALUES (?,?,?,?,?,?)",
+                (coder, action, segment_id, model_id, json.dumps(detail), now())))
+
     def undo_last(self, coder: str) -> Decision | None:
         """Revert the coder's most recent decision that is not yet undone."""
         with self.store.transaction() as conn:
