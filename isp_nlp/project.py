@@ -180,18 +180,42 @@ def segments_by_document(store: Store) -> dict[str, list[Segment]]:
     return out
 
 
+def read_coding_sheet(path: str | Path) -> list:
+    """The rows of a coded-segments sheet: a CSV, or the first worksheet of an ``.xlsx``
+    workbook (such as ``export-segments`` writes), read by the same rules."""
+    from isp_nlp.coded.read import iter_coded_records, read_coded_csv
+    from isp_nlp.coded.safe_csv import restore_cell
+    from isp_nlp.interchange.sheet_rows import MAX_SHEET_BYTES
+    from isp_nlp.interchange.xlsx import read_xlsx
+    from isp_nlp.store.files import read_regular
+
+    path = Path(path)
+    if path.suffix.lower() != ".xlsx":
+        return read_coded_csv(path)
+    sheet = read_xlsx(read_regular(path, "coding sheet", MAX_SHEET_BYTES), path.name)
+    records = ((i, [restore_cell(c) for c in row]) for i, row in enumerate(sheet, 1)
+               if any(c.strip() for c in row))
+    return list(iter_coded_records(records, path.name))
+
+
 def import_codes(store: Store, path: str | Path, *, source: str = "human") -> dict:
-    """Import a coded-segments CSV; nothing is imported if any row is bad.
+    """Import a coded-segments CSV or XLSX sheet; nothing is imported if any row is bad.
 
     Each annotation keeps the row's ``provenance`` (``source`` when the
     column is absent or empty); ``provenance`` in the result counts the
-    imported annotations per provenance.
+    imported annotations per provenance. Rows nobody filled in (no coder, no code, no
+    dimension value: the rest of a blank coding sheet) are left out and counted as
+    ``blank``.
     """
     from isp_nlp.coded.match import match_coded_rows
-    from isp_nlp.coded.read import read_coded_csv
 
     codebook = require_codebook(store)
-    rows = read_coded_csv(path)
+    every = read_coding_sheet(path)
+    rows = [r for r in every if not r.blank(codebook.dimension_ids)]
+    if not rows:
+        raise ImportCodesError(
+            f"{path}: none of its {len(every)} rows is coded (each has an empty coder and "
+            "code); fill in the coder and code of the segments you coded, then import it.")
     if not store.segments():
         raise ImportCodesError(
             f"{path}: the project has no transcripts to match the rows to; "
@@ -203,9 +227,44 @@ def import_codes(store: Store, path: str | Path, *, source: str = "human") -> di
     coders = sorted({a.coder for a in annotations})
     segments = {a.segment_id for a in annotations}
     made = Counter(a.source for a in annotations)
-    return {"rows": len(rows), "annotations": len(annotations), "coders": coders,
-            "segments": len(segments), "provenance": {p: made[p] for p in PROVENANCES if made[p]},
-            **stats}
+    return {"rows": len(rows), "blank": len(every) - len(rows), "annotations": len(annotations),
+            "coders": coders, "segments": len(segments),
+            "provenance": {p: made[p] for p in PROVENANCES if made[p]}, **stats}
+
+
+#: The columns of a blank coding sheet, in order (then one column per dimension).
+SHEET_COLUMNS = ("document", "segment", "speaker", "start", "end", "text", "coder", "code")
+
+
+def export_segments(store: Store, path: str | Path, *, fmt: str | None = None,
+                    documents: Sequence[str] = (), uncoded: bool = False) -> int:
+    """Write a blank coding sheet: one row per codable segment (of ``documents`` only, if
+    given; only those no person has coded, if ``uncoded``), with empty ``coder``, ``code``
+    and dimension columns (a coder with no code would mean "seen, no code", so nothing is
+    prefilled). ``import-codes`` reads it back as it is (rows left blank are skipped).
+    Returns the row count."""
+    import pandas as pd
+
+    from isp_nlp.interchange.sheet_export import sheet_format, write_sheet
+
+    chosen = sheet_format(Path(path), fmt)
+    codebook = require_codebook(store)
+    known = {t["document"] for t in store.transcripts()}
+    missing = [d for d in documents if d not in known]
+    if missing:
+        raise InputFileError(
+            f"document {missing[0]!r} is not in the project; expected one of "
+            f"{', '.join(sorted(known)) or '(none ingested)'}; check the name with "
+            "`isp-nlp status`.")
+    skip = store.coded_segment_ids() if uncoded else set()
+    wanted = set(documents)
+    rows = [[seg.document, seg.id, seg.speaker or "", seg.start, seg.end, seg.text, "", "",
+             *[""] * len(codebook.dimensions)]
+            for seg in store.segments(codable_only=True)
+            if (not wanted or seg.document in wanted) and seg.id not in skip]
+    frame = pd.DataFrame(rows, columns=[*SHEET_COLUMNS, *codebook.dimension_ids])
+    write_sheet(frame, path, chosen)
+    return len(rows)
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from isp_nlp.cli.common import open_store
+from isp_nlp.cli.common import echo_wrapped, open_store
 from isp_nlp.ingest.controls import one_line
-from isp_nlp.project import export_codes, import_codes
+from isp_nlp.project import export_codes, export_segments, import_codes
 from isp_nlp.store.files import check_output
 
 
@@ -16,17 +16,20 @@ from isp_nlp.store.files import check_output
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.pass_context
 def import_codes_cmd(ctx, file: Path) -> None:
-    """Import seed codes from a coded-segments CSV (all rows or none).
+    """Import seed codes from a coded-segments CSV or XLSX sheet (all rows or none).
 
     A ``provenance`` column (human, assisted, blind, consensus, model; empty =
-    human) is kept on each coding; an unknown value stops the import.
+    human) is kept on each coding; an unknown value stops the import. Rows with no
+    coder, code or value (the rest of a blank sheet from export-segments) are skipped.
     """
 
     r = import_codes(open_store(ctx), file)
     made = ", ".join(f"{k} {n}" for k, n in r["provenance"].items())
-    click.echo(f"Imported {r['rows']} rows: {r['segments']} segments coded by "
-               f"{_names(r['coders'])} ({r['changed']} changed, {r['unchanged']} unchanged; "
-               f"provenance: {made or '—'})")
+    echo_wrapped(f"Imported {r['rows']} rows: {r['segments']} segments coded by "
+                 f"{_names(r['coders'])} ({r['changed']} changed, {r['unchanged']} "
+                 f"unchanged; provenance: {made or '—'})")
+    if r["blank"]:
+        echo_wrapped(f"{r['blank']} rows left blank (no coder, code or value) were skipped.")
 
 
 @click.command("export-codes")
@@ -38,6 +41,29 @@ def export_codes_cmd(ctx, file: Path) -> None:
     check_output(file, "the output file")
     n = export_codes(open_store(ctx), file)
     click.echo(f"Wrote {n} rows to {file}")
+
+
+@click.command("export-segments")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The sheet to write: .csv or .xlsx.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default=None,
+              help="csv or xlsx (default: from the file name).")
+@click.option("--document", "documents", multiple=True, metavar="DOC",
+              help="Only this document's segments; repeatable.")
+@click.option("--uncoded", is_flag=True, help="Only segments no person has coded yet.")
+@click.pass_context
+def export_segments_cmd(ctx, out: Path, fmt: str | None, documents: tuple[str, ...],
+                        uncoded: bool) -> None:
+    """Write a blank coding sheet of the segments to code.
+
+    One row per codable segment, with empty code and dimension columns; fill them in
+    (one row per code; copy a row to give a segment two codes) and read the sheet back
+    with import-codes as it is.
+    """
+    check_output(out, "the output file")
+    n = export_segments(open_store(ctx), out, fmt=fmt, documents=documents, uncoded=uncoded)
+    echo_wrapped(f"Wrote {n} segments to {one_line(str(out))}; fill in coder and code, "
+                 f"then run `isp-nlp import-codes {one_line(out.name)}`.")
 
 
 def _names(names: list[str], limit: int = 10) -> str:

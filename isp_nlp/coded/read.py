@@ -90,6 +90,11 @@ class CodedRow:
         """The row's cell in ``column`` (a dimension's id), "" when empty or absent."""
         return next((v for c, v in self.values if c == column), "")
 
+    def blank(self, dimensions: Sequence[str]) -> bool:
+        """Whether the row is still to be coded: no coder, no code and no value of any of
+        ``dimensions`` (a row of a blank coding sheet nobody filled in)."""
+        return not (self.coder or self.code or any(self.value(d) for d in dimensions))
+
 
 def _provenance(value: str, line: int, problems: list[str]) -> str:
     """The provenance cell, lower-cased; an unknown value is a problem of ``line``."""
@@ -280,8 +285,13 @@ def iter_coded_csv(path: str | Path) -> Iterator[CodedRow]:
     or ends, with the message and precedence of :func:`read_coded_csv`; a consumer that
     finds its own problems should hold them until the stream is exhausted."""
     path = Path(path)
-    name = path.name
-    records = _stream_records(path, name)
+    return iter_coded_records(_stream_records(path, path.name), path.name)
+
+
+def iter_coded_records(records: Iterator[tuple[int, list[str]]], name: str
+                       ) -> Iterator[CodedRow]:
+    """The coded rows of ``records`` ((1-based line, cells) of each non-blank record, the
+    header first) from the file ``name``: a CSV's, or a workbook's first sheet's."""
     first = next(records, None)
     if first is None:
         raise InputFileError(f"{name} has no header row; add the header {', '.join(COLUMNS)}.")
