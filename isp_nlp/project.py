@@ -113,17 +113,40 @@ def ingest_files(
         for i, (_, _, segs) in enumerate(prepared):
             if given and outcomes[i] == "unchanged" and store.set_codable(segs):
                 outcomes[i] = "updated"
+    by_text: dict[str, list[str]] = {}
+    for row in store.transcripts():
+        by_text.setdefault(row["sha256"], []).append(row["document"])
     result = []
     for (path, t, segs), outcome in zip(prepared, outcomes, strict=True):
         speakers = tuple(dict.fromkeys(turn.speaker for turn in t.turns if turn.speaker))
+        twins = [d for d in by_text.get(t.sha256, []) if d != t.document]
+        warnings = t.warnings
+        if twins and outcome in ("added", "replaced"):
+            warnings += (f"{path.name} has the same text as document '{twins[0]}' in the "
+                         "project; if it is the same interview, remove one with "
+                         f"`isp-nlp remove {t.document}`.",)
         if outcome == "unchanged" and not given:  # report the flags the store keeps
             segs = store.segments(document=t.document)
         result.append(IngestOutcome(
             path=str(path), document=t.document, outcome=outcome, n_turns=len(t.turns),
             n_segments=len(segs), n_codable=sum(s.codable for s in segs),
-            speakers=speakers, warnings=t.warnings,
+            speakers=speakers, warnings=warnings,
         ))
     return result
+
+
+def remove_document(store: Store, document: str) -> dict[str, int]:
+    """Remove ``document`` and everything on it (segments, codes, coded spans, notes,
+    suggestions), all or nothing, and log the removal; return what was removed. The
+    audit trail keeps its decisions (it is append-only); they no longer apply."""
+    known = [t["document"] for t in store.transcripts()]
+    if document not in known:
+        close = difflib.get_close_matches(document, known, n=1)
+        hint = f"did you mean '{close[0]}'?" if close else (
+            f"expected one of {', '.join(known[:10]) or '(none ingested)'}")
+        raise ProjectError(f"document '{document}' is not in the project; {hint}; see "
+                           "`isp-nlp status` for the documents.")
+    return store.remove_document(document)
 
 
 # -- codebook and seed codes ---------------------------------------------------

@@ -22,7 +22,7 @@ from isp_nlp.cli.codes import export_codes_cmd, export_segments_cmd, import_code
 from isp_nlp.cli.common import Group
 from isp_nlp.cli.evaluate import evaluate, next_to_code
 from isp_nlp.cli.export import export
-from isp_nlp.cli.ingest import ingest
+from isp_nlp.cli.ingest import ingest, remove
 from isp_nlp.cli.interchange import import_cmd
 from isp_nlp.cli.precode import precode
 from isp_nlp.cli.privacy import pseudonymise
@@ -56,7 +56,7 @@ COMMANDS: tuple[click.Command, ...] = (
     review, log, report, status, demo, agreement, pathways, disagreements, resolve,
     evaluate, next_to_code, precode, import_cmd, export, import_excerpts_cmd,
     export_sheet_cmd, pseudonymise, check, backup, export_suggestions_cmd,
-    import_decisions_cmd, audit, export_segments_cmd,
+    import_decisions_cmd, audit, export_segments_cmd, remove,
 )
 for _command in COMMANDS:
     cli.add_command(_command)

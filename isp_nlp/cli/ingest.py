@@ -1,13 +1,16 @@
-"""`isp-nlp ingest`: read and segment transcripts into the project."""
+"""`isp-nlp ingest` (read and segment transcripts into the project) and `remove`."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import sys
+
 import click
 
-from isp_nlp.cli.common import open_store
-from isp_nlp.project import ingest_files
+from isp_nlp.cli.common import InputError, echo_wrapped, open_store
+from isp_nlp.ingest.controls import one_line
+from isp_nlp.project import ingest_files, remove_document
 
 
 @click.command()
@@ -42,5 +45,30 @@ def ingest(ctx, files, unit, max_chars, skip_speakers, replace) -> None:
                           skip_speakers=skip, replace=replace):
         for warning in o.warnings:
             click.echo(f"Warning: {warning}", err=True)
-        click.echo(f"{o.outcome:>9}  {o.document}: {o.n_turns} turns, {o.n_segments} segments "
-                   f"({o.n_codable} codable); speakers: {', '.join(o.speakers) or '—'}")
+        echo_wrapped(f"{o.outcome:>9}  {o.document}: {o.n_turns} turns, {o.n_segments} "
+                     f"segments ({o.n_codable} codable); speakers: "
+                     f"{', '.join(o.speakers) or '—'}")
+
+
+@click.command()
+@click.argument("document")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_context
+def remove(ctx, document: str, yes: bool) -> None:
+    """Remove a document with its segments, codes, notes and suggestions.
+
+    All or nothing, recorded in the log (`isp-nlp log`); the log keeps the decisions
+    made on it. Asks first unless --yes.
+    """
+    store = open_store(ctx)
+    shown = one_line(document)
+    if not yes:
+        if not sys.stdin.isatty():
+            raise InputError(f"removing '{shown}' cannot be undone; add --yes to confirm.")
+        click.confirm(f"Remove '{shown}' and every code on it? This cannot be undone",
+                      abort=True)
+    n = remove_document(store, document)
+    echo_wrapped(f"Removed '{shown}': {n['segments']} segments, {n['annotations']} "
+                 f"annotations, {n['codings']} coded spans, {n['notes']} notes, "
+                 f"{n['suggestions']} suggestions; its {n['decisions']} decisions stay "
+                 "in the log.")

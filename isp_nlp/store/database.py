@@ -308,6 +308,46 @@ class Store(ModelTables, CodingTables, LabelTables, AuditTables, DocumentRewrite
                 )
         return outcomes
 
+    def remove_document(self, document: str, coder: str = "") -> dict[str, int]:
+        """Delete ``document``'s transcript, segments, annotations, coded spans, notes and
+        suggestions in one transaction, and append a ``remove`` row to the log saying
+        what went (its decisions stay in the log); return the counts."""
+        with self.transaction() as conn:
+            row = conn.execute("SELECT id, sha256 FROM transcripts WHERE document = ?",
+                               (document,)).fetchone()
+            if row is None:
+                raise ProjectError(f"document '{document}' is not in the project")
+            tid, sha = row
+            inside = "SELECT id FROM segments WHERE transcript_id = ?"
+            counts = {
+                "segments": conn.execute("SELECT COUNT(*) FROM segments WHERE transcript_id = ?",
+                                         (tid,)).fetchone()[0],
+                "annotations": conn.execute(
+                    f"SELECT COUNT(*) FROM annotations WHERE retracted_by IS NULL AND "
+                    f"segment_id IN ({inside})", (tid,)).fetchone()[0],
+                "decisions": conn.execute(
+                    f"SELECT COUNT(*) FROM log WHERE action IN ('accept','reject','relabel')"
+                    f" AND segment_id IN ({inside})", (tid,)).fetchone()[0],
+            }
+            counts["annotations_deleted"] = conn.execute(
+                f"DELETE FROM annotations WHERE segment_id IN ({inside})", (tid,)).rowcount
+            counts["codings"] = conn.execute("DELETE FROM codings WHERE transcript_id = ?",
+                                             (tid,)).rowcount
+            counts["notes"] = conn.execute("DELETE FROM notes WHERE document = ?",
+                                           (document,)).rowcount
+            counts["suggestions"] = conn.execute(
+                f"DELETE FROM suggestions WHERE segment_id IN ({inside})", (tid,)).rowcount
+            conn.execute(f"DELETE FROM suggestion_evidence WHERE segment_id IN ({inside})",
+                         (tid,))
+            conn.execute("DELETE FROM segments WHERE transcript_id = ?", (tid,))
+            conn.execute("DELETE FROM transcripts WHERE id = ?", (tid,))
+            detail = {"document": document, "sha256": sha,
+                      **{k: v for k, v in counts.items() if k != "annotations_deleted"}}
+            conn.execute("INSERT INTO log(coder, action, detail, at) VALUES (?, 'remove', ?, ?)",
+                         (coder, json.dumps(detail), now()))
+        counts.pop("annotations_deleted")
+        return counts
+
     def set_codable(self, segments: Sequence[Segment]) -> int:
         """Set the codable flag of stored segments (matched by id); return how many changed."""
         with self.transaction() as conn:
