@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from isp_nlp.cli.agreement import agreement
-from isp_nlp.cli.analysis import disagreements, pathways, resolve
+from isp_nlp.cli.analysis import disagreements, pathways, resolve, show
 from isp_nlp.cli.audit import audit
 from isp_nlp.cli.batch import export_suggestions_cmd, import_decisions_cmd
 from isp_nlp.cli.codebook import codebook
@@ -56,7 +56,7 @@ COMMANDS: tuple[click.Command, ...] = (
     review, log, report, status, demo, agreement, pathways, disagreements, resolve,
     evaluate, next_to_code, precode, import_cmd, export, import_excerpts_cmd,
     export_sheet_cmd, pseudonymise, check, backup, export_suggestions_cmd,
-    import_decisions_cmd, audit, export_segments_cmd, remove,
+    import_decisions_cmd, audit, export_segments_cmd, remove, show,
 )
 for _command in COMMANDS:
     cli.add_command(_command)

@@ -226,3 +226,55 @@ def resolve(ctx, file: Path | None, segment: str | None, codes: str | None,
         parts += [f"{dim} {value}" for dim, value in one["values"].items()]
         click.echo(f"Recorded the consensus for {one['document']}#{one['index']}: "
                    f"{'; '.join(parts)}.")
+
+
+@click.command()
+@click.option("--code", default=None, metavar="CODE",
+              help="Segments any coder gave CODE (an id or name, or DIM=VALUE).")
+@click.option("--search", default=None, metavar="TEXT",
+              help="Segments whose text contains TEXT (any case).")
+@click.option("--document", default=None, metavar="DOC", help="Segments of DOC only.")
+@click.option("--limit", type=click.IntRange(min=1), default=None,
+              help="Show at most this many segments.")
+@click.pass_context
+def show(ctx, code: str | None, search: str | None, document: str | None,
+         limit: int | None) -> None:
+    """Coded segments in context: each with its previous turn, every coder's labels
+    and source, and the notes on it. Filters combine."""
+    from isp_nlp.analysis.show import show_segments
+
+    shown = show_segments(open_store(ctx), code=code, search=search, document=document,
+                          limit=limit)
+    for i, item in enumerate(shown):
+        click.echo(format_shown(item, first=i == 0))
+    click.echo(f"{len(shown)} segment{'s' if len(shown) != 1 else ''}"
+               + (" (--limit reached)" if limit is not None and len(shown) >= limit else ""))
+
+
+def format_shown(item, *, first: bool = False) -> str:
+    """One segment of `show`: header, previous turn, text, labels and notes, 80 columns."""
+    from isp_nlp.ingest.controls import one_line
+
+    seg = item.segment
+    lines = [] if first else [""]
+    lines.append(f"{one_line(seg.document)} #{seg.index} · "
+                 f"{one_line(seg.speaker or 'unknown speaker')}")
+    if item.previous is not None:
+        prev = f"… {one_line(item.previous.speaker or 'unknown')}: " \
+               f"{one_line(item.previous.text)}"
+        lines.append(textwrap.shorten(prev, WIDTH - 2, placeholder=" …"))
+    lines += textwrap.wrap(one_line(seg.text), WIDTH, initial_indent="  ",
+                           subsequent_indent="  ") or ["  (empty)"]
+    by_coder: dict[tuple[str, str], list[str]] = {}
+    for a in item.labels:
+        label = a.label or "no code"
+        text = label if a.dimension == "code" else f"{a.dimension}={label}"
+        by_coder.setdefault((a.coder, a.source), []).append(text)
+    for (coder, source), labels in by_coder.items():
+        lines += textwrap.wrap(f"{one_line(coder)} ({source}): {', '.join(labels)}", WIDTH,
+                               initial_indent="  ", subsequent_indent="    ")
+    for note in item.notes:
+        who = f" ({one_line(note.coder)})" if note.coder else ""
+        lines += textwrap.wrap(f"note{who}: {one_line(note.text)}", WIDTH,
+                               initial_indent="  ", subsequent_indent="    ")
+    return "\n".join(lines)
