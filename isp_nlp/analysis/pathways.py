@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from isp_nlp.agreement.tables import MODEL_CODER, default_dimensions, dimension_title
@@ -36,6 +36,8 @@ FORWARD, LEAP_FROG, BACKWARD = "forward", "leap-frog", "backward"
 SOURCE_PRIORITY = ("consensus", "human", "assisted", "model")
 DEFAULT_MIN_RUN = 2
 DEFAULT_TOP_CODES = 3
+#: The ``min_run`` values a pathway is read with to tell whether its reading is stable.
+STABILITY_RUNS = (1, 2, 3)
 
 
 # --------------------------------------------------------------------------- data
@@ -92,10 +94,26 @@ class Pathway:
     n_staged: int  # segments with a value on the scale (push, push_pull or exchange)
     #: The pathway dimension's name in words (:func:`dimension_title`).
     title: str = "stage"
+    #: The pathway read with each ``min_run`` of :data:`STABILITY_RUNS`, when any differs
+    #: from the others (empty: the reading is stable).
+    readings: tuple[tuple[int, tuple[str, ...]], ...] = ()
+    #: How many of the ``n_staged`` segments got their value from each source (consensus,
+    #: human, assisted, model), most first.
+    sources: tuple[tuple[str, int], ...] = ()
 
     @property
     def text(self) -> str:
         return ARROW.join(self.stages) if self.stages else f"no {self.title}"
+
+    @property
+    def stable(self) -> bool:
+        """Whether ``min_run`` 1 to 3 all read the same pathway."""
+        return not self.readings
+
+    @property
+    def sources_text(self) -> str:
+        """``20 human, 7 model``; ``none`` when no segment has a value."""
+        return ", ".join(f"{n} {source}" for source, n in self.sources) or "none"
 
     @property
     def transitions(self) -> tuple[tuple[str, str], ...]:
@@ -138,6 +156,14 @@ class PathwaySummary:
     min_run: int
     notes: tuple[str, ...] = field(default=())
     dimension: Dimension = field(default_factory=default_pathway)
+    #: The same summary over the participants whose pathway is stable (see
+    #: :attr:`Pathway.stable`), for a diagram that shows only those; None when all are.
+    stable_only: PathwaySummary | None = None
+
+    @property
+    def unstable(self) -> tuple[Pathway, ...]:
+        """Participants whose pathway reads differently with ``min_run`` 1 to 3."""
+        return tuple(p for p in self.pathways if not p.stable and p.n_staged)
 
     @property
     def title(self) -> str:
@@ -158,6 +184,8 @@ class PathwaySummary:
             "participants": [
                 {"document": p.document, "pathway": list(p.stages), "text": p.text,
                  "segments": p.n_segments, "staged_segments": p.n_staged,
+                 "sources": dict(p.sources), "stable": p.stable,
+                 "readings": {str(n): list(r) for n, r in p.readings},
                  "runs": [[r.stage, r.length] for r in p.runs]}
                 for p in self.pathways
             ],
@@ -194,21 +222,34 @@ def stage_runs(labels: Sequence[str], dimension: Dimension | None = None
     return tuple(runs)
 
 
-def pathway_of(document: str, labels: Sequence[str], *, min_run: int = DEFAULT_MIN_RUN,
-               dimension: Dimension | None = None) -> Pathway:
-    """A participant's pathway: values of ``dimension`` (by default the stage) in order of
-    their first run of ``min_run``+ segments."""
-    if min_run < 1:
-        raise ValueError("min_run must be at least 1")
-    dimension = default_pathway() if dimension is None else dimension
-    runs = stage_runs(labels, dimension)
+def _stages(runs: Sequence[StageRun], min_run: int) -> tuple[str, ...]:
     stages: list[str] = []
     for run in runs:
         if run.length >= min_run and run.stage not in stages:
             stages.append(run.stage)
-    return Pathway(document=document, stages=tuple(stages), runs=runs,
+    return tuple(stages)
+
+
+def pathway_of(document: str, labels: Sequence[str], *, min_run: int = DEFAULT_MIN_RUN,
+               dimension: Dimension | None = None,
+               sources: Sequence[str] | None = None) -> Pathway:
+    """A participant's pathway: values of ``dimension`` (by default the stage) in order of
+    their first run of ``min_run``+ segments, with the readings at each of
+    :data:`STABILITY_RUNS` when they differ, and (given ``sources``, parallel to
+    ``labels``) where the values on the scale came from."""
+    if min_run < 1:
+        raise ValueError("min_run must be at least 1")
+    dimension = default_pathway() if dimension is None else dimension
+    runs = stage_runs(labels, dimension)
+    readings = tuple((n, _stages(runs, n)) for n in STABILITY_RUNS)
+    stable = len({r for _, r in readings}) == 1
+    scale = set(dimension.scale)
+    tally = Counter(src for label, src in zip(labels, sources or (), strict=False)
+                    if label in scale)
+    return Pathway(document=document, stages=_stages(runs, min_run), runs=runs,
                    n_segments=len(labels), n_staged=sum(r.length for r in runs),
-                   title=dimension_title(dimension))
+                   title=dimension_title(dimension), readings=() if stable else readings,
+                   sources=tuple(sorted(tally.items(), key=lambda kv: (-kv[1], kv[0]))))
 
 
 def transition_kind(from_stage: str, to_stage: str, dimension: Dimension | None = None) -> str:
@@ -266,18 +307,22 @@ def summarize_pathways(
     min_run: int = DEFAULT_MIN_RUN,
     top: int = DEFAULT_TOP_CODES,
     dimension: Dimension | None = None,
+    sources: Mapping[str, Sequence[str]] | None = None,
 ) -> PathwaySummary:
     """Pathways per document, transitions across documents and the codes around each.
 
     ``stages[doc]`` are the document's labels of the pathway ``dimension`` (by default the
-    stage); ``codes[doc]`` runs parallel to them (None where a segment has no codes).
+    stage); ``codes[doc]`` and ``sources[doc]`` (where each label came from) run parallel
+    to them (None where a segment has no codes).
     """
     dimension = default_pathway() if dimension is None else dimension
     codes = codes or {}
     for doc, seq in codes.items():
         if doc in stages and len(seq) != len(stages[doc]):
             raise ValueError(f"codes for {doc} do not run parallel to its stages")
-    pathways = tuple(pathway_of(doc, seq, min_run=min_run, dimension=dimension)
+    sources = sources or {}
+    pathways = tuple(pathway_of(doc, seq, min_run=min_run, dimension=dimension,
+                                sources=sources.get(doc))
                      for doc, seq in stages.items())
     overall = [c for doc in stages for c in codes.get(doc, ())]
     by_move: dict[tuple[str, str], list[Pathway]] = {}
@@ -323,6 +368,11 @@ def _notes(pathways: Sequence[Pathway], min_run: int, dimension: Dimension
     elif not any(p.transitions for p in pathways):
         notes.append(f"No participant moved between two {title}s that each lasted at least "
                      f"{min_run} segment(s), so there are no transitions.")
+    unstable = [p for p in pathways if not p.stable and p.n_staged]
+    if unstable:
+        notes.append(f"{len(unstable)} of {len(pathways)} pathways read differently with "
+                     f"--min-run {STABILITY_RUNS[0]} to {STABILITY_RUNS[-1]} (marked ~): "
+                     f"too few segments carry {with_article(title)} to settle them.")
     return tuple(notes)
 
 
@@ -428,4 +478,14 @@ def project_pathways(store: Store, *, min_run: int = DEFAULT_MIN_RUN,
     labels = segment_labels(store, dimension=dimension) if labels is None else labels
     stages = {doc: [s.stage for s in segs] for doc, segs in labels.items()}
     codes = {doc: [s.codes for s in segs] for doc, segs in labels.items()}
-    return summarize_pathways(stages, codes, min_run=min_run, top=top, dimension=dimension)
+    sources = {doc: [s.stage_source for s in segs] for doc, segs in labels.items()}
+    summary = summarize_pathways(stages, codes, min_run=min_run, top=top,
+                                 dimension=dimension, sources=sources)
+    unstable = {p.document for p in summary.unstable}
+    if not unstable:
+        return summary
+    keep = [doc for doc in stages if doc not in unstable]
+    stable = summarize_pathways({d: stages[d] for d in keep}, {d: codes[d] for d in keep},
+                                min_run=min_run, top=top, dimension=dimension,
+                                sources={d: sources[d] for d in keep})
+    return replace(summary, stable_only=stable)

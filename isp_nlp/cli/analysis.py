@@ -49,12 +49,20 @@ def format_pathways(summary) -> str:
     lines.append("")
     width = max((len(p.document) for p in summary.pathways), default=8)
     for p in summary.pathways:
-        row = f"  {p.document:<{width}}  {p.text}"
-        count = f"({p.n_staged} of {p.n_segments} segments with {with_article(title)})"
+        mark = "~" if not p.stable and p.n_staged else " "
+        row = f"{mark} {p.document:<{width}}  {p.text}"
+        count = f"({p.n_staged} of {p.n_segments} segments with {with_article(title)}"
+        count += f": {p.sources_text})" if p.n_staged else ")"
         if len(row) + 3 + len(count) <= WIDTH:
             lines.append(f"{row}   {count}")
         else:  # the count on a line of its own, under the pathway
-            lines += [row, " " * (width + 4) + count]
+            lines += [row, *textwrap.wrap(count, WIDTH, initial_indent=" " * (width + 4),
+                                          subsequent_indent=" " * (width + 5))]
+        if mark == "~":
+            readings = "; ".join(f"{n}: {' → '.join(r) or '—'}" for n, r in p.readings)
+            lines += textwrap.wrap(f"--min-run {readings}", WIDTH,
+                                   initial_indent=" " * (width + 4),
+                                   subsequent_indent=" " * (width + 6))
     if summary.pathways:
         lines += ["", "Pathway counts"]
         for text, n in summary.counts:

@@ -238,11 +238,23 @@ def pathway_context(summary, problem: str | None = None) -> dict[str, Any]:
         f"lasting {summary.min_run} or more segments, so there is no pathway diagram.")
     if staged and len(summary.pathways) == 1:
         message = "Only one participant: the diagram shows a single pathway."
+    shown = summary.stable_only or summary
+    unstable = len(summary.unstable)
+    if staged and unstable:
+        kept = len(shown.pathways)
+        note = (f"The diagram shows the {kept} participant{'s' if kept != 1 else ''} whose "
+                f"pathway reads the same with a minimum run of 1, 2 or 3 segments; the "
+                f"{unstable} others (marked ~ in the table) are left out of it.")
+        message = f"{message} {note}" if message else note
     return {
-        "chart": data_uri(pathway_chart(summary)) if staged else None,
+        "chart": data_uri(pathway_chart(shown)) if staged and any(
+            p.stages for p in shown.pathways) else None,
         "message": message,
         "min_run": summary.min_run,
-        "rows": [{"document": p.document, "pathway": p.text,
+        "rows": [{"document": p.document, "pathway": p.text, "stable": p.stable,
+                  "readings": "; ".join(f"--min-run {n}: {' → '.join(r) or DASH}"
+                                        for n, r in p.readings),
+                  "sources": p.sources_text,
                   "staged": f"{p.n_staged} of {p.n_segments}"} for p in summary.pathways],
         "counts": summary.counts,
         "transitions": [{"move": f"{t.from_stage} → {t.to_stage}", "kind": t.kind,
