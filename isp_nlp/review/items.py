@@ -12,10 +12,14 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from isp_nlp.errors import ModelError
-from isp_nlp.records import CODE_DIMENSION, Segment, Suggestion
+from isp_nlp.records import CODE_DIMENSION, CODER_SOURCES, Segment, Suggestion
 from isp_nlp.review.queue import ReviewItem
 from isp_nlp.store.database import Store
 from isp_nlp.suggest.evidence import uncertainty_scores
+
+#: Turns of context shown before and after a segment in review.
+CONTEXT_BEFORE = 2
+CONTEXT_AFTER = 2
 
 
 def uncertainty(codes: Sequence[Suggestion], values: Mapping[str, Sequence[Suggestion]],
@@ -77,13 +81,22 @@ def build_review_items(store: Store, coder: str, decided: dict[str, str] | None 
         by_segment[s.segment_id].append(s)
     if not by_segment:
         raise ModelError("the latest model has no suggestions; run `isp-nlp suggest` first")
-    coded_by_coder = {a.segment_id for a in store.annotations() if a.coder == coder}
+    annotations = store.annotations()
+    coded_by_coder = {a.segment_id for a in annotations if a.coder == coder}
+    coders_of: dict[str, set[str]] = defaultdict(set)
+    for a in annotations:
+        if a.source in CODER_SOURCES:
+            coders_of[a.segment_id].add(a.coder)
     segments = store.segments()
     previous: dict[str, Segment | None] = {}
-    last: Segment | None = None
-    for seg in segments:
-        previous[seg.id] = last if last is not None and last.document == seg.document else None
-        last = seg
+    before: dict[str, tuple[Segment, ...]] = {}
+    after: dict[str, tuple[Segment, ...]] = {}
+    for i, seg in enumerate(segments):
+        near = [s for s in segments[max(i - CONTEXT_BEFORE, 0):i] if s.document == seg.document]
+        previous[seg.id] = near[-1] if near else None
+        before[seg.id] = tuple(near)
+        after[seg.id] = tuple(s for s in segments[i + 1:i + 1 + CONTEXT_AFTER]
+                              if s.document == seg.document)
     items = []
     for seg in segments:
         sugg = by_segment.get(seg.id)
@@ -104,6 +117,10 @@ def build_review_items(store: Store, coder: str, decided: dict[str, str] | None 
             values=tuple((dim, (top.label, round(top.probability, 4)) if top.suggested
                           else None) for dim, top in sorted(tops.items())),
             evidence=sugg[0].evidence,
+            before=before[seg.id],
+            after=after[seg.id],
+            evidence_coders=tuple(tuple(sorted(coders_of.get(ev.segment_id, ())))
+                                  for ev in sugg[0].evidence),
             score=round(uncertainty(codes, values, threshold), 6),
             model_id=model_id,
             certified=within_certified(codes, tops, cuts),
