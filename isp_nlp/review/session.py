@@ -276,13 +276,13 @@ class ReviewSession:
         and undo still know them.
         """
         current = self.current()
+        if current is not None:
+            items = [it for it in items if it.segment.id != current.segment.id]
         by_key = {key: it for key, it in self._by_key.items()
                   if self._decided.get(key) in FINAL_ACTIONS}
         for it in items:
             by_key.setdefault(it.key, it)
-        queue = pending([it for it in items
-                         if current is None or it.segment.id != current.segment.id],
-                        self._decided)
+        queue = pending(items, self._decided)
         if current is not None:
             by_key.setdefault(current.key, current)
             queue.insert(0, current)
