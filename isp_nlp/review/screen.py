@@ -334,7 +334,8 @@ class RelabelScreen(ModalScreen[Relabel | None]):
         self.query_one("#matches", Static).update(out)
 
     def on_input_changed(self, event: Input.Changed) -> None:
-        self.note = ""
+        if event.value:  # cleared after a tick: keep saying what the tick did
+            self.note = ""
         self._refresh_matches(event.value)
 
     def action_move(self, step: int) -> None:
@@ -380,7 +381,7 @@ class ReviewApp(App[ReviewSummary]):
     #context { width: 100%; }
     #codes { height: auto; max-height: 12; margin-top: 1; }
     #evidence { height: auto; max-height: 4; }
-    #status { height: 1; background: $boost; }
+    #status { height: 2; background: $boost; }
     #keys { height: 1; color: $text-muted; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -479,8 +480,10 @@ class ReviewApp(App[ReviewSummary]):
     def draw_status(self) -> None:
         done, total = self.session.progress()
         pace = pace_text(self.saved, self._clock() - self._started, total - done)
-        line = fit(f"[saved {self.saved}] done {done}/{total} · {total - done} left · {pace}"
-                   + (f" · {self.message}" if self.message else ""), self.width)
+        line = fit(f"[saved {self.saved}] done {done}/{total} · {total - done} left · {pace}",
+                   self.width)
+        line.append("\n")
+        line.append_text(fit(self.message, self.width, "yellow"))
         self.query_one("#status", Static).update(line)
 
     def watch_ticked(self) -> None:
