@@ -36,16 +36,18 @@ LEGEND = "a accept r reject e relabel s skip u undo 1-9 tick d define m memo ? h
 BAR = 10  # cells of a confidence bar
 CERTIFIED = "cert"  # the mark of a suggestion within the model's certified range
 
-#: What each key of the full-screen review records (``?``), within 80 columns.
+#: What each key of the full-screen review records (``?``): one entry per line, wrapped
+#: to the screen's width when shown.
 SCREEN_HELP = "\n".join((
-    "a  accept what is ticked: the ticked codes and the suggested values (a code",
-    "   ticked that was not suggested makes it a relabel; nothing ticked = no code)",
+    "a  accept what is ticked: the ticked codes and the suggested values (a ticked code "
+    "that was not suggested makes it a relabel; nothing ticked = no code applies)",
     "1-9  tick or untick a listed code (ticking one unticks its exclusive siblings)",
-    "↑ ↓  move the highlight among the codes; d shows the highlighted code's definition",
+    "↑ ↓  move the highlight among the codes; d shows its definition",
     *[line for line in KEYS_HELP.splitlines() if line[:1] in "rsuq"],
-    "e  relabel: search the codebook, Enter ticks a match, Enter on an empty search saves",
+    "e  relabel: search the codebook; Enter ticks the highlighted match, Enter on an empty "
+    "search saves, Escape cancels",
     "m  write a memo on this segment (kept as a note on its span)",
-    f"{CERTIFIED} marks a suggestion within the model's certified range",
+    f"{CERTIFIED}  marks a suggestion within the model's certified range",
     "PgUp PgDn  scroll a long segment",
 ))
 _PAST = {"accept": "accepted", "reject": "rejected", "relabel": "relabelled", "skip": "skipped"}
@@ -220,8 +222,10 @@ class TextScreen(ModalScreen[None]):
         Binding("escape,q,question_mark,d,enter", "close", "close")]
     DEFAULT_CSS = """
     TextScreen { align: center middle; }
-    TextScreen > VerticalScroll { width: 100%; max-width: 80; height: auto; max-height: 100%;
-                                  border: round $accent; background: $surface; }
+    TextScreen > VerticalScroll { width: 100%; max-width: 100; height: auto;
+                                  max-height: 100%; border: none; border-top: round $accent;
+                                  border-bottom: round $accent; background: $surface;
+                                  scrollbar-size-vertical: 1; }
     """
 
     def __init__(self, text: str, title: str) -> None:
@@ -614,7 +618,8 @@ class ReviewApp(App[ReviewSummary]):
         self.push_screen(TextScreen(definition_text(self.session.codebook, code), code))
 
     def action_help(self) -> None:
-        text = SCREEN_HELP + ("\n\n" + "\n".join(self._trust) if self._trust else "")
+        trust = "\n".join(self._trust).replace("\n  ", " ")  # its paragraphs, rewrapped
+        text = SCREEN_HELP + (f"\n\n{trust}" if trust else "")
         self.push_screen(TextScreen(text, "keys"))
 
     def action_quit_review(self) -> None:
