@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -34,6 +35,39 @@ def uncertainty(codes: Sequence[Suggestion], values: Mapping[str, Sequence[Sugge
     parts += [uncertainty_scores(None, np.array([[s.probability for s in dim]]), threshold)[0]
               for dim in values.values() if dim]
     return float(max(parts, default=0.0))
+
+
+def uncertainties(groups: Sequence[tuple[Sequence[Suggestion], Mapping[str, Sequence[Suggestion]]]],
+                  threshold: float) -> list[float]:
+    """:func:`uncertainty` of many (codes, values) groups at once: one call of
+    :func:`~isp_nlp.suggest.evidence.uncertainty_scores` per dimension instead of one per
+    item (a missing code counts as probability 0, which is never the most uncertain)."""
+    out = [0.0] * len(groups)
+    labels = sorted({s.label for codes, _ in groups for s in codes})
+    if labels:
+        col = {label: j for j, label in enumerate(labels)}
+        P = np.zeros((len(groups), len(labels)))
+        for i, (codes, _) in enumerate(groups):
+            for s in codes:
+                P[i, col[s.label]] = s.probability
+        rows = [i for i, (codes, _) in enumerate(groups) if codes]
+        if rows:
+            got = uncertainty_scores(P[rows], None, threshold)
+            for i, u in zip(rows, got, strict=True):
+                out[i] = float(u)
+    for dim in sorted({d for _, values in groups for d, got in values.items() if got}):
+        rows = [i for i, (_, values) in enumerate(groups) if values.get(dim)]
+        width = max(len(groups[i][1][dim]) for i in rows)
+        V = np.zeros((len(rows), max(width, 2)))
+        for r, i in enumerate(rows):
+            V[r, :len(groups[i][1][dim])] = sorted((s.probability for s in groups[i][1][dim]),
+                                                   reverse=True)
+        if width == 1:  # a lone top probability: 1 - p, as uncertainty_scores reads it
+            V = V[:, :1]
+        got = uncertainty_scores(None, V, threshold)
+        for i, u in zip(rows, got, strict=True):
+            out[i] = max(out[i], float(u))
+    return out
 
 
 def certified_thresholds(manifest: dict) -> dict[str, float]:
@@ -98,6 +132,7 @@ def build_review_items(store: Store, coder: str, decided: dict[str, str] | None 
         after[seg.id] = tuple(s for s in segments[i + 1:i + 1 + CONTEXT_AFTER]
                               if s.document == seg.document)
     items = []
+    groups: list[tuple[list[Suggestion], dict[str, list[Suggestion]]]] = []
     for seg in segments:
         sugg = by_segment.get(seg.id)
         if not sugg:
@@ -108,6 +143,7 @@ def build_review_items(store: Store, coder: str, decided: dict[str, str] | None 
         for s in sugg:
             if s.dimension != CODE_DIMENSION:
                 values[s.dimension].append(s)
+        groups.append((codes, values))
         tops = {dim: max(got, key=lambda s: s.probability) for dim, got in values.items()}
         items.append(ReviewItem(
             segment=seg,
@@ -121,10 +157,12 @@ def build_review_items(store: Store, coder: str, decided: dict[str, str] | None 
             after=after[seg.id],
             evidence_coders=tuple(tuple(sorted(coders_of.get(ev.segment_id, ())))
                                   for ev in sugg[0].evidence),
-            score=round(uncertainty(codes, values, threshold), 6),
+            score=0.0,  # scored below, all items at once
             model_id=model_id,
             certified=within_certified(codes, tops, cuts),
         ))
+    items = [replace(item, score=round(score, 6))
+             for item, score in zip(items, uncertainties(groups, threshold), strict=True)]
     decided = decided or {}
     if keep_coded:
         return items

@@ -3,9 +3,13 @@ exclusive-code refusal and re-ranking (pure: items and an in-memory recorder).""
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from isp_nlp.errors import IspNlpError
+from isp_nlp.records import Suggestion
+from isp_nlp.review.items import uncertainties, uncertainty
 from isp_nlp.review.queue import (
     ReviewFilter,
     by_confidence,
@@ -141,3 +145,19 @@ def test_rerank_drops_items_already_decided() -> None:
         seen.append(s.current().key)
         s.skip()
     assert decided.key not in seen and len(seen) == 3
+
+
+def test_batch_uncertainties_equal_the_one_item_definition() -> None:
+    rng = random.Random(4)
+    groups = []
+    for n in range(60):
+        codes = [Suggestion(f"s{n}", "m", "code", c, rng.random(), False)
+                 for c in rng.sample(["a", "b", "c", "d"], rng.randint(0, 4))]
+        values = {dim: [Suggestion(f"s{n}", "m", dim, v, rng.random(), False)
+                        for v in rng.sample(["x", "y", "z"], rng.randint(0, 3))]
+                  for dim in rng.sample(["stage", "tone"], rng.randint(0, 2))}
+        groups.append((codes, values))
+    got = uncertainties(groups, 0.4)
+    want = [uncertainty(c, v, 0.4) for c, v in groups]
+    assert got == pytest.approx(want, abs=1e-12)
+    assert len(set(round(x, 6) for x in got)) > 50  # spread, not ties
