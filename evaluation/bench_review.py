@@ -172,7 +172,8 @@ def main() -> int:
             f"Python {result['python']}.", "",
             "| measure | median |", "|---|---|",
             f"| spawn → first segment drawn (`[saved 0]`) | {result['startup_median_s']} s |",
-            f"| building the queue in process (measured separately, another moment of the load) | {result['queue_build_s']} s |",
+            "| building the queue in process (measured separately, another moment of the "
+            f"load) | {result['queue_build_s']} s |",
             f"| key `s` sent → acknowledged on screen (pty) | "
             f"{result['pty_key_to_ack_median_ms']} ms |",
             f"| `pilot.press('s')` (includes Textual's idle waits) | "
