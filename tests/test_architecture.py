@@ -9,7 +9,7 @@ from tests.builders.paths import PACKAGE
 
 #: Third-party modules slow to import: the only ones a function may import lazily.
 HEAVY = ("torch", "sentence_transformers", "spacy", "transformers", "sklearn", "scipy", "pandas",
-         "matplotlib")
+         "matplotlib", "textual")
 STAGES = ("store", "ingest", "codebook", "coded", "suggest", "review", "agreement",
           "analysis", "report", "interchange", "cli")
 

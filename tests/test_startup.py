@@ -112,3 +112,22 @@ def test_status_imports_no_scientific_module(demo_project: Path, module: str) ->
     assert r["exit"] == 0, r
     assert "certified" in r["out"]  # the trust statement of the trained model
     assert module not in r["loaded"]
+
+
+#: The full-screen review's library: only the full screen may import it.
+SCREEN = ("textual",)
+
+
+def test_review_help_and_line_mode_do_not_import_textual(project_copy: Path) -> None:
+    """``review --help``, a scripted review and ``--line`` (stdin is no terminal here, so
+    the review runs line by line) never import Textual (nor torch)."""
+    code = SYS_MODULES_PROBE.format(names=SCREEN + HEAVY)
+    for args in (["review", "--help"],
+                 ["--project", str(project_copy), "review", "--coder", "zoe", "--script", "s,q"],
+                 ["--project", str(project_copy), "review", "--coder", "zoe", "--line"]):
+        proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True,
+                              text=True, timeout=120, input="q")
+        assert proc.returncode == 0, proc.stderr
+        r = json.loads(proc.stdout.strip().splitlines()[-1])
+        assert r["exit"] == 0, r
+        assert r["loaded"] == [], (args, r["loaded"])

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sys
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import click
@@ -10,15 +12,39 @@ import click
 from isp_nlp.cli.common import InputError, open_store
 from isp_nlp.ingest.controls import one_line
 from isp_nlp.review.audit import run_blind
-from isp_nlp.review.run import review_project
+from isp_nlp.review.queue import DEFAULT_SEED, SORTERS, ReviewFilter
+from isp_nlp.review.run import project_review, review_project, save_memo
+from isp_nlp.store.database import Store
 from isp_nlp.store.decisions import DecisionLog
+from isp_nlp.store.folder import require_codebook
 from isp_nlp.suggest.trust import project_trust, trust_lines
+
+ORDERS = tuple(SORTERS)
 
 
 @click.command()
 @click.option("--coder", required=True, help="Your name, recorded with every decision.")
-@click.option("--order", type=click.Choice(["uncertain", "document"]), default="uncertain",
-              show_default=True, help="Most uncertain first, or in transcript order.")
+@click.option("--order", type=click.Choice(list(ORDERS)), default="uncertain",
+              show_default=True,
+              help="Most uncertain first, least uncertain first, in transcript order, or "
+                   "shuffled (--seed).")
+@click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True,
+              help="With --order random: the seed of the shuffle.")
+@click.option("--line", "line_mode", is_flag=True,
+              help="Review line by line even at a terminal (no full screen).")
+@click.option("--code", "code", default=None, metavar="CODE",
+              help="Only segments where CODE is suggested or among the codes shown.")
+@click.option("--document", "documents", multiple=True, metavar="NAME",
+              help="Only segments of document NAME; repeatable.")
+@click.option("--speaker", default=None, metavar="NAME",
+              help="Only segments spoken by NAME (any case).")
+@click.option("--has-value", "has_values", multiple=True, metavar="DIM=VALUE",
+              help="Only segments where the model suggests VALUE on dimension DIM; "
+                   "repeatable.")
+@click.option("--min-words", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Only segments of at least N words.")
+@click.option("--backchannels", is_flag=True,
+              help="Keep backchannels ('Mm-hmm.', 'Yeah.') in order instead of at the back.")
 @click.option("--script", "script", default=None, metavar="ACTIONS",
               help="Run non-interactively, e.g. 'a,r,e:code1+code2|phase=late,s,u,q'.")
 @click.option("--value", "values", multiple=True, metavar="DIM=VALUE",
@@ -30,12 +56,16 @@ from isp_nlp.suggest.trust import project_trust, trust_lines
 @click.option("--audit", "audit_id", type=int, default=None, metavar="ID",
               help="With --blind: the segments of audit ID, in drawn order.")
 @click.pass_context
-def review(ctx, coder: str, order: str, script: str | None, values: tuple[str, ...],
+def review(ctx, coder: str, order: str, seed: int, line_mode: bool, code: str | None,
+           documents: tuple[str, ...], speaker: str | None, has_values: tuple[str, ...],
+           min_words: int, backchannels: bool, script: str | None, values: tuple[str, ...],
            blind: bool, audit_id: int | None) -> None:
     """Triage suggestions: a accept, r reject, e relabel, s skip, u undo, q quit.
 
-    The first lines say whether to trust the model (certified or not, seed size, kappa).
-    With --blind, code uncoded segments (or an audit's) from scratch instead.
+    At a terminal this opens the full-screen review (--line for line by line); with
+    --script or a pipe it reads actions line by line. The first lines say whether to
+    trust the model (certified or not, seed size, kappa). With --blind, code uncoded
+    segments (or an audit's) from scratch instead.
     """
     chosen = _parse_values(values)
     if chosen and script is None:
@@ -43,6 +73,10 @@ def review(ctx, coder: str, order: str, script: str | None, values: tuple[str, .
                          "when you relabel (e) interactively.")
     if audit_id is not None and not blind:
         raise InputError("--audit goes with --blind; add --blind to code the audit blind.")
+    only = ReviewFilter(
+        code=code.strip() if code else None, documents=tuple(d.strip() for d in documents),
+        speaker=speaker, has_values=tuple(_parse_values(has_values, "--has-value").items()),
+        min_words=min_words, backchannels=backchannels)
     store = open_store(ctx)
     if blind:
         blind_summary = run_blind(
@@ -51,24 +85,62 @@ def review(ctx, coder: str, order: str, script: str | None, values: tuple[str, .
             write=click.echo, read_line=_read_line, values=chosen)
         click.echo(f"Blind review by {coder}: {blind_summary}")
         return
+    only = _check_filter(store, only)
+    header = [one_line(line) for line in trust_lines(project_trust(store))]
+    if script is None and not line_mode and _at_terminal():
+        from isp_nlp.review.screen import run_screen  # Textual only for the full screen
+
+        session = project_review(store, coder, order=order, seed=seed, only=only)
+        for line in header:
+            click.echo(line)
+        summary = run_screen(session, trust=header,
+                             memo=lambda item, text: save_memo(store, session.coder, item,
+                                                               text))
+        click.echo(f"Review by {coder}: {summary}")
+        return
     summary = review_project(
-        store, coder, order=order,
+        store, coder, order=order, seed=seed, only=only,
         script=None if script is None else _split_script(script),
         read_key=_read_key, write=click.echo, read_line=_read_line,
-        header=[one_line(line) for line in trust_lines(project_trust(store))],
-        values=chosen)
+        header=header, values=chosen)
     click.echo(f"Review by {coder}: {summary}")
 
 
-def _parse_values(values: tuple[str, ...]) -> dict[str, str]:
+def _at_terminal() -> bool:
+    """Whether stdin, stdout and stderr (where Textual draws) are all terminals."""
+    return all(stream is not None and stream.isatty()
+               for stream in (sys.stdin, sys.stdout, sys.__stderr__))
+
+
+def _check_filter(store: Store, only: ReviewFilter) -> ReviewFilter:
+    """``only`` with its documents by their stored names; an unknown code, document or
+    dimension is an input error."""
+    codebook = require_codebook(store)
+    if only.code and only.code not in codebook.code_ids:
+        raise InputError(f"--code {one_line(only.code)!r} is not a code of the codebook; "
+                         f"give one of {', '.join(codebook.code_ids)}.")
+    known = store.document_names()
+    for doc in only.documents:
+        if doc not in known:
+            raise InputError(f"--document {one_line(doc)!r} is not in the project; give a "
+                             "document name as `isp-nlp status` lists it.")
+    for dim, _ in only.has_values:
+        if codebook.dimension(dim) is None:
+            raise InputError(f"--has-value names dimension {one_line(dim)!r}, which the "
+                             f"codebook lacks; give one of "
+                             f"{', '.join(codebook.dimension_ids) or '(none)'}.")
+    return replace(only, documents=tuple(known[d] for d in only.documents))
+
+
+def _parse_values(values: tuple[str, ...], option: str = "--value") -> dict[str, str]:
     out: dict[str, str] = {}
     for raw in values:
         dim, sep, value = (part.strip() for part in raw.partition("="))
         if not sep or not dim or not value:
-            raise InputError(f"--value {raw!r} is not DIM=VALUE; write it as, for example, "
-                             "--value phase=late.")
+            raise InputError(f"{option} {raw!r} is not DIM=VALUE; write it as, for example, "
+                             f"{option} phase=late.")
         if dim in out and out[dim] != value:
-            raise InputError(f"--value gives dimension {dim!r} twice ({out[dim]!r} and "
+            raise InputError(f"{option} gives dimension {dim!r} twice ({out[dim]!r} and "
                              f"{value!r}); give it once.")
         out[dim] = value
     return out

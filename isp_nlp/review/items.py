@@ -8,14 +8,19 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 import numpy as np
 
 from isp_nlp.errors import ModelError
-from isp_nlp.records import CODE_DIMENSION, Segment, Suggestion
+from isp_nlp.records import CODE_DIMENSION, CODER_SOURCES, Segment, Suggestion
 from isp_nlp.review.queue import ReviewItem
 from isp_nlp.store.database import Store
 from isp_nlp.suggest.evidence import uncertainty_scores
+
+#: Turns of context shown before and after a segment in review.
+CONTEXT_BEFORE = 2
+CONTEXT_AFTER = 2
 
 
 def uncertainty(codes: Sequence[Suggestion], values: Mapping[str, Sequence[Suggestion]],
@@ -30,6 +35,39 @@ def uncertainty(codes: Sequence[Suggestion], values: Mapping[str, Sequence[Sugge
     parts += [uncertainty_scores(None, np.array([[s.probability for s in dim]]), threshold)[0]
               for dim in values.values() if dim]
     return float(max(parts, default=0.0))
+
+
+def uncertainties(groups: Sequence[tuple[Sequence[Suggestion], Mapping[str, Sequence[Suggestion]]]],
+                  threshold: float) -> list[float]:
+    """:func:`uncertainty` of many (codes, values) groups at once: one call of
+    :func:`~isp_nlp.suggest.evidence.uncertainty_scores` per dimension instead of one per
+    item (a missing code counts as probability 0, which is never the most uncertain)."""
+    out = [0.0] * len(groups)
+    labels = sorted({s.label for codes, _ in groups for s in codes})
+    if labels:
+        col = {label: j for j, label in enumerate(labels)}
+        P = np.zeros((len(groups), len(labels)))
+        for i, (codes, _) in enumerate(groups):
+            for s in codes:
+                P[i, col[s.label]] = s.probability
+        rows = [i for i, (codes, _) in enumerate(groups) if codes]
+        if rows:
+            got = uncertainty_scores(P[rows], None, threshold)
+            for i, u in zip(rows, got, strict=True):
+                out[i] = float(u)
+    for dim in sorted({d for _, values in groups for d, got in values.items() if got}):
+        rows = [i for i, (_, values) in enumerate(groups) if values.get(dim)]
+        width = max(len(groups[i][1][dim]) for i in rows)
+        V = np.zeros((len(rows), max(width, 2)))
+        for r, i in enumerate(rows):
+            V[r, :len(groups[i][1][dim])] = sorted((s.probability for s in groups[i][1][dim]),
+                                                   reverse=True)
+        if width == 1:  # a lone top probability: 1 - p, as uncertainty_scores reads it
+            V = V[:, :1]
+        got = uncertainty_scores(None, V, threshold)
+        for i, u in zip(rows, got, strict=True):
+            out[i] = max(out[i], float(u))
+    return out
 
 
 def certified_thresholds(manifest: dict) -> dict[str, float]:
@@ -77,14 +115,24 @@ def build_review_items(store: Store, coder: str, decided: dict[str, str] | None 
         by_segment[s.segment_id].append(s)
     if not by_segment:
         raise ModelError("the latest model has no suggestions; run `isp-nlp suggest` first")
-    coded_by_coder = {a.segment_id for a in store.annotations() if a.coder == coder}
+    annotations = store.annotations()
+    coded_by_coder = {a.segment_id for a in annotations if a.coder == coder}
+    coders_of: dict[str, set[str]] = defaultdict(set)
+    for a in annotations:
+        if a.source in CODER_SOURCES:
+            coders_of[a.segment_id].add(a.coder)
     segments = store.segments()
     previous: dict[str, Segment | None] = {}
-    last: Segment | None = None
-    for seg in segments:
-        previous[seg.id] = last if last is not None and last.document == seg.document else None
-        last = seg
+    before: dict[str, tuple[Segment, ...]] = {}
+    after: dict[str, tuple[Segment, ...]] = {}
+    for i, seg in enumerate(segments):
+        near = [s for s in segments[max(i - CONTEXT_BEFORE, 0):i] if s.document == seg.document]
+        previous[seg.id] = near[-1] if near else None
+        before[seg.id] = tuple(near)
+        after[seg.id] = tuple(s for s in segments[i + 1:i + 1 + CONTEXT_AFTER]
+                              if s.document == seg.document)
     items = []
+    groups: list[tuple[list[Suggestion], dict[str, list[Suggestion]]]] = []
     for seg in segments:
         sugg = by_segment.get(seg.id)
         if not sugg:
@@ -95,6 +143,7 @@ def build_review_items(store: Store, coder: str, decided: dict[str, str] | None 
         for s in sugg:
             if s.dimension != CODE_DIMENSION:
                 values[s.dimension].append(s)
+        groups.append((codes, values))
         tops = {dim: max(got, key=lambda s: s.probability) for dim, got in values.items()}
         items.append(ReviewItem(
             segment=seg,
@@ -104,10 +153,16 @@ def build_review_items(store: Store, coder: str, decided: dict[str, str] | None 
             values=tuple((dim, (top.label, round(top.probability, 4)) if top.suggested
                           else None) for dim, top in sorted(tops.items())),
             evidence=sugg[0].evidence,
-            score=round(uncertainty(codes, values, threshold), 6),
+            before=before[seg.id],
+            after=after[seg.id],
+            evidence_coders=tuple(tuple(sorted(coders_of.get(ev.segment_id, ())))
+                                  for ev in sugg[0].evidence),
+            score=0.0,  # scored below, all items at once
             model_id=model_id,
             certified=within_certified(codes, tops, cuts),
         ))
+    items = [replace(item, score=round(score, 6))
+             for item, score in zip(items, uncertainties(groups, threshold), strict=True)]
     decided = decided or {}
     if keep_coded:
         return items

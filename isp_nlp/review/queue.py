@@ -10,11 +10,14 @@ verdict", and the same suggestion offered twice is reviewed once.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator, Mapping
+import random
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
+from isp_nlp.errors import IspNlpError
 from isp_nlp.records import Evidence, Segment, item_key
+from isp_nlp.suggest.next_to_code import worth_coding
 
 #: Actions that settle an item; ``skip`` does not.
 FINAL_ACTIONS = frozenset({"accept", "reject", "relabel"})
@@ -39,6 +42,13 @@ class ReviewItem:
     #: certified range (at or above its certified threshold; see
     #: isp_nlp.suggest.certify). Not in the key.
     certified: tuple[str, ...] = ()
+    #: Up to two turns before the segment (oldest first) and two after it, in the same
+    #: document, for context. Not in the key.
+    before: tuple[Segment, ...] = ()
+    after: tuple[Segment, ...] = ()
+    #: Per evidence exemplar (same order as ``evidence``), the coders who coded it.
+    #: Not in the key.
+    evidence_coders: tuple[tuple[str, ...], ...] = ()
 
     def value(self, dimension: str) -> tuple[str, float] | None:
         """(value id, probability) suggested on ``dimension``; None when the model abstains
@@ -83,7 +93,93 @@ def in_document_order(items: Iterable[ReviewItem]) -> Iterator[ReviewItem]:
     return iter(sorted(items, key=_position))
 
 
-SORTERS: dict[str, Sorter] = {"uncertain": by_uncertainty, "document": in_document_order}
+def by_confidence(items: Iterable[ReviewItem]) -> Iterator[ReviewItem]:
+    """Least uncertain (lowest score) first: quick confirmations; ties in document order.
+    A score that is not finite goes last."""
+    def key(it: ReviewItem) -> tuple[float, str, int]:
+        score = float(it.score)
+        return (score if math.isfinite(score) else math.inf, *_position(it))
+    return iter(sorted(items, key=key))
+
+
+#: The seed of ``--order random`` unless ``--seed`` gives another.
+DEFAULT_SEED = 20261206
+
+
+def shuffled(items: Iterable[ReviewItem], seed: int = DEFAULT_SEED) -> Iterator[ReviewItem]:
+    """A seeded random order: the same items and seed always give the same order."""
+    ordered = sorted(items, key=_position)  # independent of the order items came in
+    random.Random(seed).shuffle(ordered)
+    return iter(ordered)
+
+
+SORTERS: dict[str, Sorter] = {"uncertain": by_uncertainty, "confident": by_confidence,
+                              "document": in_document_order, "random": shuffled}
+
+
+def sorter(order: str, seed: int = DEFAULT_SEED) -> Sorter:
+    """The sorter named ``order`` (a key of :data:`SORTERS`); ``seed`` seeds ``random``."""
+    if order not in SORTERS:
+        raise IspNlpError(f"--order {order!r} is not an order; expected one of "
+                          f"{', '.join(SORTERS)}; choose one of those.")
+    if order == "random":
+        return lambda items: shuffled(items, seed)
+    return SORTERS[order]
+
+
+#: How many codes the full-screen review lists per item (more if more are suggested).
+SHOWN_CODES = 5
+
+
+def shown_codes(item: ReviewItem, limit: int = SHOWN_CODES) -> tuple[str, ...]:
+    """The codes a coder sees for ``item``: every suggested code, then the most probable
+    others until ``limit`` (at most 9, the number keys)."""
+    out = list(item.suggested_codes)
+    for code, _ in item.codes:
+        if len(out) >= max(limit, 1):
+            break
+        if code not in out:
+            out.append(code)
+    return tuple(out[:9])
+
+
+@dataclass(frozen=True)
+class ReviewFilter:
+    """Which items a review shows (all when every field is left empty)."""
+
+    code: str | None = None  # suggested, or among the shown codes
+    documents: tuple[str, ...] = ()
+    speaker: str | None = None
+    has_values: tuple[tuple[str, str], ...] = ()  # (dimension, suggested value)
+    min_words: int = 0
+    backchannels: bool = False  # False: "Mm-hmm." and "Yeah." go to the back
+
+
+def filter_items(items: Sequence[ReviewItem], flt: ReviewFilter) -> list[ReviewItem]:
+    """``items`` (in order) that pass ``flt``; backchannels (see
+    :func:`isp_nlp.suggest.next_to_code.worth_coding`) moved to the back unless
+    ``flt.backchannels``."""
+    docs = set(flt.documents)
+    speaker = flt.speaker.strip().casefold() if flt.speaker else None
+    kept = []
+    for it in items:
+        if flt.code and flt.code not in it.suggested_codes and flt.code not in shown_codes(it):
+            continue
+        if docs and it.segment.document not in docs:
+            continue
+        if speaker is not None and (it.segment.speaker or "").strip().casefold() != speaker:
+            continue
+        values = it.suggested_values
+        if any(values.get(dim) != value for dim, value in flt.has_values):
+            continue
+        if len(it.segment.text.split()) < flt.min_words:
+            continue
+        kept.append(it)
+    if flt.backchannels:
+        return kept
+    worth = {id(s) for s in worth_coding([it.segment for it in kept], 0)}
+    return [it for it in kept if id(it.segment) in worth] + [
+        it for it in kept if id(it.segment) not in worth]
 
 
 def pending(items: Iterable[ReviewItem], decided: Mapping[str, str]) -> list[ReviewItem]:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
+from isp_nlp.records import Note
 from isp_nlp.review.items import build_review_items
-from isp_nlp.review.queue import SORTERS
+from isp_nlp.review.queue import DEFAULT_SEED, ReviewFilter, ReviewItem, filter_items, sorter
 from isp_nlp.review.session import ReviewSession
 from isp_nlp.review.terminal import (
     ReviewSummary,
@@ -23,12 +24,32 @@ from isp_nlp.store.decisions import DecisionLog
 from isp_nlp.store.folder import require_codebook
 
 
-def project_review(store: Store, coder: str, *, order: str = "uncertain") -> ReviewSession:
-    """A review session over the latest model's suggestions, ordered by ``order``
-    (a key of :data:`~isp_nlp.review.queue.SORTERS`), recording into the project log."""
+def project_items(store: Store, coder: str, *, order: str = "uncertain",
+                  seed: int = DEFAULT_SEED, only: ReviewFilter | None = None
+                  ) -> list[ReviewItem]:
+    """The latest model's review items for ``coder``, filtered by ``only`` and ordered by
+    ``order`` (a key of :data:`~isp_nlp.review.queue.SORTERS`; ``seed`` seeds random)."""
     recorder = DecisionLog(store)
-    items = list(SORTERS[order](build_review_items(store, coder, recorder.decided(coder))))
-    return ReviewSession(items, recorder, coder, require_codebook(store))
+    items = list(sorter(order, seed)(build_review_items(store, coder, recorder.decided(coder))))
+    return filter_items(items, only or ReviewFilter())
+
+
+def project_review(store: Store, coder: str, *, order: str = "uncertain",
+                   seed: int = DEFAULT_SEED, only: ReviewFilter | None = None
+                   ) -> ReviewSession:
+    """A review session over the latest model's suggestions (see :func:`project_items`),
+    recording into the project log."""
+    items = project_items(store, coder, order=order, seed=seed, only=only)
+    return ReviewSession(items, DecisionLog(store), coder, require_codebook(store))
+
+
+def save_memo(store: Store, coder: str, item: ReviewItem, text: str) -> None:
+    """Keep ``text`` as ``coder``'s note on ``item``'s span, and as a memo in the log."""
+    seg = item.segment
+    store.add_notes([Note(title=f"memo on {seg.document} #{seg.index}", text=text,
+                          coder=coder, document=seg.document, start=seg.start, end=seg.end)])
+    DecisionLog(store).event(coder, "memo", {"text": text}, segment_id=seg.id,
+                             model_id=item.model_id)
 
 
 def review_project(
@@ -36,6 +57,8 @@ def review_project(
     coder: str,
     *,
     order: str = "uncertain",
+    seed: int = DEFAULT_SEED,
+    only: ReviewFilter | None = None,
     script: Iterable[str] | None = None,
     read_key: Callable[[], str] | None = None,
     write: Callable[[str], None] = print,
@@ -48,7 +71,7 @@ def review_project(
     ``header`` lines (the model's trust statement) are written once the coder and the
     script are known to be valid, before the first item. ``values`` (dimension id →
     value) are what the script's relabels assert on dimensions they do not name."""
-    session = project_review(store, coder, order=order)
+    session = project_review(store, coder, order=order, seed=seed, only=only)
     if script is not None:
         actions = list(script)
         check_script(actions)

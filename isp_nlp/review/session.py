@@ -152,14 +152,24 @@ class ReviewSession:
         return tuple(self._made)
 
     # -- actions ---------------------------------------------------------
-    def accept(self) -> Decision:
+    def accept(self, codes: Sequence[str] | None = None,
+               values: Mapping[str, str | None] | None = None) -> Decision:
         """Assert the suggested codes and every value suggested on a dimension of the
-        codebook (none where the model abstains)."""
+        codebook (none where the model abstains).
+
+        ``codes`` accepts only those (the ticked ones; empty: no code applies), and
+        ``values`` (dimension id → value) only those values; the action stays "accept" and
+        the snapshot keeps the whole suggestion that was shown."""
         item = self._require_item("accept")
         dims = set(self.codebook.dimension_ids)
-        values = {dim: v for dim, v in item.suggested_values.items()
-                  if v is not None and dim in dims}
-        return self._record(item, "accept", item.suggested_codes, values)
+        if values is None:
+            chosen_values = {dim: v for dim, v in item.suggested_values.items()
+                             if v is not None and dim in dims}
+        else:
+            chosen_values = self.check_values(values)
+        chosen = item.suggested_codes if codes is None else self._check_codes(codes)
+        self._check_conflicts(chosen)
+        return self._record(item, "accept", chosen, chosen_values)
 
     def reject(self) -> Decision:
         """Reject the suggestion without saying what is right."""
@@ -176,6 +186,13 @@ class ReviewSession:
         instead of the suggestion. A bare string is the value of the codebook's only
         dimension."""
         item = self._require_item("relabel")
+        chosen = self._check_codes(codes)
+        self._check_conflicts(chosen)
+        return self._record(item, "relabel", chosen, self.check_values(values))
+
+    def _check_codes(self, codes: Sequence[str] | str) -> tuple[str, ...]:
+        """``codes`` as distinct code ids of the codebook, in order; raises
+        :class:`IspNlpError` naming one the codebook lacks."""
         if isinstance(codes, str):
             codes = [codes]
         chosen = tuple(dict.fromkeys(c.strip() for c in codes if c.strip()))
@@ -186,7 +203,17 @@ class ReviewSession:
                     f"Code {code!r} is not in codebook {self.codebook.name!r}; expected one of "
                     f"{', '.join(valid) or '(no codes)'}; choose ids from that list."
                 )
-        return self._record(item, "relabel", chosen, self.check_values(values))
+        return chosen
+
+    def _check_conflicts(self, codes: Sequence[str]) -> None:
+        """Refuse two codes the codebook declares mutually exclusive."""
+        clash = self.codebook.conflicts(codes)
+        if clash:
+            a, b = clash[0]
+            raise IspNlpError(
+                f"Codes {a!r} and {b!r} are mutually exclusive in codebook "
+                f"{self.codebook.name!r} (a segment takes at most one of them); keep one "
+                "of the two.")
 
     def check_values(self, values: Mapping[str, str | None] | str | None) -> dict[str, str]:
         """Dimension id → value id for ``values`` checked against the codebook (see
@@ -239,6 +266,29 @@ class ReviewSession:
                 self._pos -= 1
         self._queue.insert(self._pos, item)
         return decision
+
+    def rerank(self, items: Sequence[ReviewItem]) -> None:
+        """Replace the pending queue with ``items`` (newly scored, already sorted).
+
+        Items this coder has settled are dropped, skipped ones go to the end, and the
+        current item, if still pending, stays current (an item of ``items`` on the same
+        segment is then left out). Decided items of the old queue are kept, so progress
+        and undo still know them.
+        """
+        current = self.current()
+        if current is not None:
+            items = [it for it in items if it.segment.id != current.segment.id]
+        by_key = {key: it for key, it in self._by_key.items()
+                  if self._decided.get(key) in FINAL_ACTIONS}
+        for it in items:
+            by_key.setdefault(it.key, it)
+        queue = pending(items, self._decided)
+        if current is not None:
+            by_key.setdefault(current.key, current)
+            queue.insert(0, current)
+        self._by_key = by_key
+        self._queue = queue
+        self._pos = 0
 
     # -- helpers ---------------------------------------------------------
     @property

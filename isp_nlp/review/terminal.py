@@ -239,7 +239,8 @@ def render_codebook(codebook: Codebook, marked: Iterable[str] = ()) -> str:
     return "\n".join(lines)
 
 
-def _summary(session: ReviewSession, undone: int) -> ReviewSummary:
+def summarise(session: ReviewSession, undone: int) -> ReviewSummary:
+    """What ``session`` decided so far (net of undos), with ``undone`` undos."""
     counts = Counter(d.action for d in session.decisions())
     done, total = session.progress()
     return ReviewSummary(
@@ -367,7 +368,7 @@ def run_review(
         else:
             write(f"unknown key {key!r}: press a, r, e, s, u or q (? for help)")
             render = False
-    summary = _summary(session, undone)
+    summary = summarise(session, undone)
     write(
         f"accepted {summary.accepted}, rejected {summary.rejected}, relabelled "
         f"{summary.relabelled}, skipped {summary.skipped}, undone {summary.undone}; "
@@ -483,4 +484,4 @@ def run_scripted(session: ReviewSession, actions: Iterable[str],
             except AlreadyDecided:
                 continue
         done += 1
-    return _summary(session, undone)
+    return summarise(session, undone)

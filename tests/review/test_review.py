@@ -119,7 +119,7 @@ def test_key_depends_on_content_not_probabilities():
 def test_sorters_order_most_uncertain_first_with_document_ties(items):
     assert ids(by_uncertainty(items)) == ["a-1", "a-0", "c-3", "b-0"]
     assert ids(in_document_order(items)) == ["a-0", "a-1", "b-0", "c-3"]
-    assert set(SORTERS) == {"uncertain", "document"}
+    assert set(SORTERS) == {"uncertain", "confident", "document", "random"}
     nan = item("a", 5, math.nan)
     assert ids(by_uncertainty([nan, *items]))[-1] == "a-5"
 
