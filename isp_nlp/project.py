@@ -24,9 +24,11 @@ from isp_nlp.interchange.refi_codebook import (
     read_refi_codebook,
     write_qdc,
 )
+from isp_nlp.interchange.sheet_rows import MAX_SHEET_BYTES
+from isp_nlp.interchange.xlsx import read_xlsx
 from isp_nlp.records import PROVENANCES, Codebook, Dimension, Segment, Transcript
 from isp_nlp.store.database import Store
-from isp_nlp.store.files import atomic_path
+from isp_nlp.store.files import atomic_path, read_regular
 from isp_nlp.store.folder import DEFAULT_EMBEDDER, require_codebook
 
 if TYPE_CHECKING:  # pandas and the coded-data readers load only in the functions using them
@@ -208,9 +210,6 @@ def read_coding_sheet(path: str | Path) -> list:
     workbook (such as ``export-segments`` writes), read by the same rules."""
     from isp_nlp.coded.read import iter_coded_records, read_coded_csv
     from isp_nlp.coded.safe_csv import restore_cell
-    from isp_nlp.interchange.sheet_rows import MAX_SHEET_BYTES
-    from isp_nlp.interchange.xlsx import read_xlsx
-    from isp_nlp.store.files import read_regular
 
     path = Path(path)
     if path.suffix.lower() != ".xlsx":

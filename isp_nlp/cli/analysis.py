@@ -9,7 +9,9 @@ from pathlib import Path
 
 import click
 
+from isp_nlp.analysis.show import Shown, show_segments
 from isp_nlp.cli.common import WIDTH, InputError, open_store
+from isp_nlp.ingest.controls import one_line
 from isp_nlp.store.files import atomic_path, check_output
 from isp_nlp.store.folder import require_codebook
 
@@ -249,8 +251,6 @@ def show(ctx, code: str | None, search: str | None, document: str | None,
          limit: int | None) -> None:
     """Coded segments in context: each with its previous turn, every coder's labels
     and source, and the notes on it. Filters combine."""
-    from isp_nlp.analysis.show import show_segments
-
     shown = show_segments(open_store(ctx), code=code, search=search, document=document,
                           limit=limit)
     for i, item in enumerate(shown):
@@ -259,10 +259,8 @@ def show(ctx, code: str | None, search: str | None, document: str | None,
                + (" (--limit reached)" if limit is not None and len(shown) >= limit else ""))
 
 
-def format_shown(item, *, first: bool = False) -> str:
+def format_shown(item: Shown, *, first: bool = False) -> str:
     """One segment of `show`: header, previous turn, text, labels and notes, 80 columns."""
-    from isp_nlp.ingest.controls import one_line
-
     seg = item.segment
     lines = [] if first else [""]
     lines.append(f"{one_line(seg.document)} #{seg.index} · "

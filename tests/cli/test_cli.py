@@ -9,25 +9,10 @@ from pathlib import Path
 
 import click
 import pytest
-from click.testing import CliRunner
 
 from isp_nlp.cli import cli
+from tests.builders.cli_runs import assert_one_line_error, run
 from tests.builders.paths import CORPUS, REPO, require_shared
-
-
-def run(*args: str, project: Path | None = None, input: str | None = None):
-    argv = (["--project", str(project)] if project else []) + list(args)
-    return CliRunner().invoke(cli, argv, input=input)
-
-
-def assert_one_line_error(result, *needles: str) -> None:
-    assert result.exit_code == 2, result.output
-    lines = [ln for ln in result.output.splitlines() if ln.strip()]
-    assert len(lines) == 1, result.output
-    assert lines[0].startswith("Error: ")
-    assert "Traceback" not in result.output
-    for needle in needles:
-        assert needle in lines[0], lines[0]
 
 
 @pytest.fixture

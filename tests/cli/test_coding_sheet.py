@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
+from tests.builders.cli_runs import assert_one_line_error, run
 from tests.builders.paths import CORPUS
-from tests.cli.test_cli import assert_one_line_error, run
 
 DOCS = ("isp01_child_welfare_coach", "isp03_perinatal_quality")
 

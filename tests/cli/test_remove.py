@@ -8,8 +8,8 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+from tests.builders.cli_runs import assert_one_line_error, run
 from tests.builders.paths import CORPUS
-from tests.cli.test_cli import assert_one_line_error, run
 
 TABLES = ("transcripts", "segments", "annotations", "codings", "notes", "suggestions",
           "suggestion_evidence")

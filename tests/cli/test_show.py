@@ -6,8 +6,8 @@ from pathlib import Path
 
 from isp_nlp.records import Note
 from isp_nlp.store.folder import open_project
+from tests.builders.cli_runs import assert_one_line_error, run
 from tests.builders.coded_projects import coded_project
-from tests.cli.test_cli import assert_one_line_error, run
 
 
 def _project(tmp_path: Path) -> Path:
