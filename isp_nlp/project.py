@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from isp_nlp.codebook.load import load_codebook
+from isp_nlp.codebook.load import codebook_warnings, load_codebook
 from isp_nlp.errors import ImportCodesError, InputFileError, ProjectError
 from isp_nlp.ingest.readers import read_transcript
 from isp_nlp.ingest.segment import segment_transcript
@@ -131,7 +131,9 @@ def read_codebook_file(path: str | Path) -> CodebookImport:
     """Read a codebook from YAML/JSON or a REFI-QDA .qdc/.qde/.qdpx, with any warnings."""
     if is_refi_file(path):
         return read_refi_codebook(path)
-    return CodebookImport(load_codebook(path))
+    codebook = load_codebook(path)
+    name = Path(path).name
+    return CodebookImport(codebook, tuple(f"{name}: {w}." for w in codebook_warnings(codebook)))
 
 
 def load_project_codebook(store: Store, path: str | Path) -> CodebookImport:
@@ -160,6 +162,18 @@ def dimensions_text(codebook: Codebook) -> str:
     if not codebook.dimensions:
         return "no single-choice dimensions"
     return "dimensions: " + ", ".join(dimension_text(d) for d in codebook.dimensions)
+
+
+def exclusive_text(codebook: Codebook) -> str:
+    """``exclusive: question (open | closed), ...`` naming each parent whose children are
+    mutually exclusive, or "" when none is."""
+    groups = []
+    for parent in codebook.codes:
+        if parent.exclusive:
+            kids = [c.id for c in codebook.codes if c.parent == parent.id]
+            if len(kids) > 1:
+                groups.append(f"{parent.id} ({' | '.join(kids)})")
+    return "exclusive: " + ", ".join(groups) if groups else ""
 
 
 def export_project_codebook(store: Store, out: str | Path) -> Codebook:
