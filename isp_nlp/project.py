@@ -24,7 +24,15 @@ from isp_nlp.interchange.refi_codebook import (
     read_refi_codebook,
     write_qdc,
 )
-from isp_nlp.records import PROVENANCES, Codebook, Dimension, Segment, Transcript
+from isp_nlp.records import (
+    CODE_DIMENSION,
+    PROVENANCES,
+    Annotation,
+    Codebook,
+    Dimension,
+    Segment,
+    Transcript,
+)
 from isp_nlp.store.database import Store
 from isp_nlp.store.files import atomic_path
 from isp_nlp.store.folder import DEFAULT_EMBEDDER, require_codebook
@@ -199,7 +207,9 @@ def import_codes(store: Store, path: str | Path, *, source: str = "human") -> di
 
     Each annotation keeps the row's ``provenance`` (``source`` when the
     column is absent or empty); ``provenance`` in the result counts the
-    imported annotations per provenance.
+    imported annotations per provenance. ``exclusive_conflicts`` counts the (segment,
+    coder) pairs given two or more codes the codebook declares mutually exclusive: they
+    are imported as coded (coders may disagree with the codebook), for the caller to warn.
     """
     from isp_nlp.coded.match import match_coded_rows
     from isp_nlp.coded.read import read_coded_csv
@@ -219,7 +229,19 @@ def import_codes(store: Store, path: str | Path, *, source: str = "human") -> di
     made = Counter(a.source for a in annotations)
     return {"rows": len(rows), "annotations": len(annotations), "coders": coders,
             "segments": len(segments), "provenance": {p: made[p] for p in PROVENANCES if made[p]},
-            **stats}
+            "exclusive_conflicts": exclusive_conflicts(codebook, annotations), **stats}
+
+
+def exclusive_conflicts(codebook: Codebook, annotations: Iterable[Annotation]) -> int:
+    """How many (segment, coder) pairs of ``annotations`` hold two or more codes of one
+    of the codebook's exclusive groups."""
+    if not codebook.exclusive_groups:
+        return 0
+    codes: dict[tuple[str, str], list[str]] = {}
+    for a in annotations:
+        if a.dimension == CODE_DIMENSION and a.label is not None:
+            codes.setdefault((a.segment_id, a.coder), []).append(a.label)
+    return sum(bool(codebook.conflicts(labels)) for labels in codes.values())
 
 
 @dataclass(frozen=True)
