@@ -238,3 +238,23 @@ def test_blind_undo_leaves_review_decisions_alone(project: Path, tmp_path: Path)
     assert "Nothing to undo." in result.output
     _, log = _zoe(folder)
     assert [action for _, action, _, _ in log] == ["reject"]
+
+
+def test_interactive_blind_undo_and_skip(project: Path, tmp_path: Path) -> None:
+    from isp_nlp.review.audit import run_blind
+
+    folder = _copy(project, tmp_path)
+    audit_id = _audit_id(run("audit", "draw", "--n", "3", "--seed", "9", project=folder).output)
+    ids = _drawn(folder, audit_id)
+    answers = iter(["u", "strategies", "", "u", "", "q"])  # "" after codes: no stage
+    shown: list[str] = []
+    with Store.open(project_db(folder)) as store:
+        summary = run_blind(store, "zoe", audit_id=audit_id, write=shown.append,
+                            read_line=lambda _prompt: next(answers))
+    assert (summary.coded, summary.skipped, summary.undone, summary.left) == (0, 1, 1, 3)
+    text = "\n".join(shown)
+    assert "Nothing to undo." in text and "Undid the blind coding of" in text
+    mine, log = _zoe(folder)
+    assert mine == []
+    assert [(action, seg) for _, action, seg, _ in log] == [
+        ("blind", ids[0]), ("undo", ids[0]), ("blind_skip", ids[0])]

@@ -115,3 +115,21 @@ def test_out_of_fold_suggestions_follow_the_rule(project: Path) -> None:
         assert info is not None
         oof = store.out_of_fold(info["id"])
     assert oof and _pairs(oof)[0] == 0
+
+
+def test_evaluation_predicted_sets_follow_the_rule(project: Path) -> None:
+    """``evaluate`` scores the sets :func:`predicted_sets` gives: the rule applies there."""
+    from isp_nlp.suggest.out_of_fold import predicted_sets
+
+    with open_project(project) as store:
+        model = load_latest_model(store).with_thresholds(code=0.0)  # every code passes
+    labels = model.code_labels
+    P = np.full((2, len(labels)), 0.3)
+    P[0, labels.index("coaching")] = 0.6
+    P[1, labels.index("training")] = 0.6
+    free = predicted_sets(model, P)
+    assert all(PAIR <= set(s) for s in free)
+    ruled = predicted_sets(model.with_exclusive([("training", "coaching")]), P)
+    assert "coaching" in ruled[0] and "training" not in ruled[0]
+    assert "training" in ruled[1] and "coaching" not in ruled[1]
+    assert [set(s) - PAIR for s in ruled] == [set(s) - PAIR for s in free]
