@@ -145,7 +145,8 @@ def read_training_data(store: Store, embedder, *, progress: bool = False) -> Tra
         code_prototypes=codebook_prototypes(codes, embedder, cache),
         value_prototypes={d.id: codebook_prototypes(d.values, embedder, cache)
                           for d in codebook.dimensions},
-        dimension_names={d.id: d.name or d.id for d in codebook.dimensions})
+        dimension_names={d.id: d.name or d.id for d in codebook.dimensions},
+        exclusive_groups=codebook.exclusive_groups)
 
 
 def train_project(store: Store, embedder=None, *, folds: int = 5,
@@ -218,9 +219,13 @@ def suggest_project(store: Store, embedder=None, *, code_threshold: float | None
                     value_threshold: float | None = None, progress: bool = False) -> dict:
     """Score every codable segment that has no human code with the latest model: codes,
     and a value of every dimension the model suggests (``value_threshold``: every
-    dimension's abstain threshold instead of the model's)."""
+    dimension's abstain threshold instead of the model's). Codes the codebook in force
+    declares mutually exclusive are never suggested together (the most probable stays,
+    :mod:`isp_nlp.suggest.exclusive`)."""
     latest, directory = _latest_model(store)
-    model = latest.with_thresholds(code=code_threshold, values=value_threshold)
+    codebook = store.codebook()
+    model = latest.with_thresholds(code=code_threshold, values=value_threshold).with_exclusive(
+        () if codebook is None else codebook.exclusive_groups)
     embedder = embedder or project_embedder(store)
     if embedder.model_id != model.embedder_id:
         raise ModelError(

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from isp_nlp.codebook.load import load_codebook
+from isp_nlp.codebook.load import codebook_warnings, load_codebook
 from isp_nlp.errors import ImportCodesError, InputFileError, ProjectError
 from isp_nlp.ingest.readers import read_transcript
 from isp_nlp.ingest.segment import segment_transcript
@@ -26,7 +26,15 @@ from isp_nlp.interchange.refi_codebook import (
 )
 from isp_nlp.interchange.sheet_rows import MAX_SHEET_BYTES
 from isp_nlp.interchange.xlsx import read_xlsx
-from isp_nlp.records import PROVENANCES, Codebook, Dimension, Segment, Transcript
+from isp_nlp.records import (
+    CODE_DIMENSION,
+    PROVENANCES,
+    Annotation,
+    Codebook,
+    Dimension,
+    Segment,
+    Transcript,
+)
 from isp_nlp.store.database import Store
 from isp_nlp.store.files import atomic_path, read_regular
 from isp_nlp.store.folder import DEFAULT_EMBEDDER, require_codebook
@@ -156,7 +164,9 @@ def read_codebook_file(path: str | Path) -> CodebookImport:
     """Read a codebook from YAML/JSON or a REFI-QDA .qdc/.qde/.qdpx, with any warnings."""
     if is_refi_file(path):
         return read_refi_codebook(path)
-    return CodebookImport(load_codebook(path))
+    codebook = load_codebook(path)
+    name = Path(path).name
+    return CodebookImport(codebook, tuple(f"{name}: {w}." for w in codebook_warnings(codebook)))
 
 
 def load_project_codebook(store: Store, path: str | Path) -> CodebookImport:
@@ -185,6 +195,18 @@ def dimensions_text(codebook: Codebook) -> str:
     if not codebook.dimensions:
         return "no single-choice dimensions"
     return "dimensions: " + ", ".join(dimension_text(d) for d in codebook.dimensions)
+
+
+def exclusive_text(codebook: Codebook) -> str:
+    """``exclusive: question (open | closed), ...`` naming each parent whose children are
+    mutually exclusive, or "" when none is."""
+    groups = []
+    for parent in codebook.codes:
+        if parent.exclusive:
+            kids = [c.id for c in codebook.codes if c.parent == parent.id]
+            if len(kids) > 1:
+                groups.append(f"{parent.id} ({' | '.join(kids)})")
+    return "exclusive: " + ", ".join(groups) if groups else ""
 
 
 def export_project_codebook(store: Store, out: str | Path) -> Codebook:
@@ -227,7 +249,9 @@ def import_codes(store: Store, path: str | Path, *, source: str = "human") -> di
     column is absent or empty); ``provenance`` in the result counts the
     imported annotations per provenance. Rows nobody filled in (no coder, no code, no
     dimension value: the rest of a blank coding sheet) are left out and counted as
-    ``blank``.
+    ``blank``. ``exclusive_conflicts`` counts the (segment, coder) pairs given two or more
+    codes the codebook declares mutually exclusive: they are imported as coded (coders
+    may disagree with the codebook), for the caller to warn.
     """
     from isp_nlp.coded.match import match_coded_rows
 
@@ -251,7 +275,8 @@ def import_codes(store: Store, path: str | Path, *, source: str = "human") -> di
     made = Counter(a.source for a in annotations)
     return {"rows": len(rows), "blank": len(every) - len(rows), "annotations": len(annotations),
             "coders": coders, "segments": len(segments),
-            "provenance": {p: made[p] for p in PROVENANCES if made[p]}, **stats}
+            "provenance": {p: made[p] for p in PROVENANCES if made[p]},
+            "exclusive_conflicts": exclusive_conflicts(codebook, annotations), **stats}
 
 
 #: The columns of a blank coding sheet, in order (then one column per dimension).
@@ -287,6 +312,19 @@ def export_segments(store: Store, path: str | Path, *, fmt: str | None = None,
     frame = pd.DataFrame(rows, columns=[*SHEET_COLUMNS, *codebook.dimension_ids])
     write_sheet(frame, path, chosen)
     return len(rows)
+
+
+def exclusive_conflicts(codebook: Codebook, annotations: Iterable[Annotation]) -> int:
+    """How many (segment, coder) pairs of ``annotations`` hold two or more codes of one
+    of the codebook's exclusive groups."""
+    groups = [set(g) for g in codebook.exclusive_groups]  # computed once, not per pair
+    if not groups:
+        return 0
+    codes: dict[tuple[str, str], set[str]] = {}
+    for a in annotations:
+        if a.dimension == CODE_DIMENSION and a.label is not None:
+            codes.setdefault((a.segment_id, a.coder), set()).add(a.label)
+    return sum(any(len(g & labels) > 1 for g in groups) for labels in codes.values())
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from isp_nlp.ingest.controls import one_line
 from isp_nlp.project import (
     dimension_text,
     dimensions_text,
+    exclusive_text,
     export_project_codebook,
     load_project_codebook,
     read_codebook_file,
@@ -35,6 +36,8 @@ def codebook_check(file: Path) -> None:
         click.echo(f"Warning: {warning}", err=True)
     cb = loaded.codebook
     echo_wrapped(one_line(f"{file}: OK — {len(cb.codes)} codes; {dimensions_text(cb)}"))
+    if exclusive_text(cb):
+        echo_wrapped(one_line(exclusive_text(cb)))
 
 
 @codebook.command("load")
@@ -49,6 +52,8 @@ def codebook_load(ctx, file: Path) -> None:
     cb = loaded.codebook
     echo_wrapped(one_line(f"Loaded codebook '{cb.name}': {len(cb.codes)} codes; "
                         f"{dimensions_text(cb)}"))
+    if exclusive_text(cb):
+        echo_wrapped(one_line(exclusive_text(cb)))
 
 
 @codebook.command("show")
@@ -60,12 +65,15 @@ def codebook_show(ctx) -> None:
     depth: dict[str, int] = {}
     for code in cb.codes:
         depth[code.id] = depth.get(code.parent, -1) + 1 if code.parent else 0
-        click.echo(f"{'  ' * depth[code.id]}{one_line(code.id)}  ({one_line(code.name)})")
+        mark = "  [exclusive]" if code.exclusive else ""
+        click.echo(f"{'  ' * depth[code.id]}{one_line(code.id)}  ({one_line(code.name)}){mark}")
     for dim in cb.dimensions:
         flags = "".join(f", {f}" for f, on in (("pathway", dim.pathway),) if on)
         echo_wrapped(one_line(f"dimension {dim.id}{flags}: {dimension_text(dim)}"))
     if not cb.dimensions:
         click.echo("no single-choice dimensions")
+    if exclusive_text(cb):
+        echo_wrapped(one_line(exclusive_text(cb)))
 
 
 @codebook.command("export")

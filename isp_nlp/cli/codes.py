@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import click
 
-from isp_nlp.cli.common import echo_wrapped, open_store
+from isp_nlp.cli.common import WIDTH, echo_wrapped, open_store
 from isp_nlp.ingest.controls import one_line
 from isp_nlp.project import export_codes, export_segments, import_codes
 from isp_nlp.store.files import check_output
@@ -21,6 +22,8 @@ def import_codes_cmd(ctx, file: Path) -> None:
     A ``provenance`` column (human, assisted, blind, consensus, model; empty =
     human) is kept on each coding; an unknown value stops the import. Rows with no
     coder, code or value (the rest of a blank sheet from export-segments) are skipped.
+    Segments a coder gave two mutually exclusive codes are imported as coded, with
+    one warning.
     """
 
     r = import_codes(open_store(ctx), file)
@@ -30,6 +33,13 @@ def import_codes_cmd(ctx, file: Path) -> None:
                  f"unchanged; provenance: {made or '—'})")
     if r["blank"]:
         echo_wrapped(f"{r['blank']} rows left blank (no coder, code or value) were skipped.")
+    n = r.get("exclusive_conflicts", 0)
+    if n:
+        text = (f"Warning: {n} {'segment was' if n == 1 else 'segments were'} given two "
+                "codes the codebook declares mutually exclusive (imported as coded; "
+                "`isp-nlp codebook show` lists the groups).")
+        for line in textwrap.wrap(text, WIDTH, subsequent_indent="  "):
+            click.echo(line, err=True)
 
 
 @click.command("export-codes")

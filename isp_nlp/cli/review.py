@@ -52,7 +52,7 @@ ORDERS = tuple(SORTERS)
                    "they name one; repeatable.")
 @click.option("--blind", is_flag=True,
               help="Code from scratch, seeing no suggestion and no other coder's codes: "
-                   "e:codes|DIM=VALUE, s skip, q quit.")
+                   "e:codes|DIM=VALUE, s skip, u undo, q quit.")
 @click.option("--audit", "audit_id", type=int, default=None, metavar="ID",
               help="With --blind: the segments of audit ID, in drawn order.")
 @click.pass_context

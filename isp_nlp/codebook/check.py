@@ -16,7 +16,8 @@ from typing import Any
 from isp_nlp.records import CODE_DIMENSION, STAGE_DIMENSION, STAGES, Code, Dimension
 
 TOP_KEYS = ("name", "codes", "dimensions", "stage")
-CODE_KEYS = ("id", "name", "parent", "definition", "include", "exclude", "examples", "color")
+CODE_KEYS = ("id", "name", "parent", "definition", "include", "exclude", "examples", "color",
+             "exclusive")
 STAGE_KEYS = ("id", "name", "definition", "include", "exclude", "examples", "color")
 DIMENSION_KEYS = ("id", "name", "definition", "ordered", "pathway", "values")
 VALUE_KEYS = ("id", "name", "definition", "include", "exclude", "examples", "color", "unordered")
@@ -178,6 +179,14 @@ class _Checker:
                     "expected a string (put it in quotes)"
                 )
 
+    def flag(self, entry: Mapping[str, Any], key: str, who: str) -> bool:
+        """The boolean ``key`` of ``entry`` (False when absent); a non-boolean is a problem."""
+        value = entry.get(key, False)
+        if isinstance(value, bool):
+            return value
+        self.add(f"{who} has {key} {_show(value)}; write {key}: true or {key}: false")
+        return False
+
     def color(self, entry: Mapping[str, Any], who: str) -> None:
         if "color" not in entry or entry["color"] == "":
             return
@@ -267,6 +276,7 @@ def _check_codes(ck: _Checker, codes: list[Any]) -> None:
             ck.text(entry, key, who, required=False)
         ck.examples(entry, who)
         ck.color(entry, who)
+        ck.flag(entry, "exclusive", who)
         parent = ck.text(entry, "parent", who, required=False)
         if not code_id:
             continue
@@ -298,6 +308,23 @@ def _check_codes(ck: _Checker, codes: list[Any]) -> None:
     if deep:
         ck.add(f"code '{deep[0]}' ({ck.at(f'codes[{first_pos[deep[0]]}]')}) "
                f"{depth_fix(depths[deep[0]], len(deep))}")
+
+
+def exclusive_warnings(codes: Sequence[Code]) -> list[str]:
+    """Plain sentences for codes marked ``exclusive`` with fewer than two children: the
+    mark then constrains nothing (warned, not refused: a codebook grows a child at a time,
+    and loading it as written loses nothing; the mark takes effect with the second child)."""
+    out = []
+    for code in codes:
+        if not code.exclusive:
+            continue
+        kids = [c.id for c in codes if c.parent == code.id]
+        if len(kids) < 2:
+            has = f"only one child ('{kids[0]}')" if kids else "no children"
+            out.append(f"code '{code.id}' says `exclusive: true` but has {has}, so it "
+                       "excludes nothing; `exclusive:` goes on the parent of two or more "
+                       "codes that never go on one segment together")
+    return out
 
 
 def code_depths(parent_of: Mapping[str, str | None]) -> dict[str, int]:
@@ -470,6 +497,10 @@ def _check_values(ck: _Checker, values: Any, who: str, *, ordered: bool) -> None
         elif isinstance(entry, Mapping):
             value_id = ck.text(entry, "id", pos, required=True)
             vwho = f"value '{value_id}' of {who}" if value_id else pos
+            if "exclusive" in entry:
+                ck.add(f"{vwho} says `exclusive:`, but a dimension's values are already "
+                       "single-choice (a segment takes one of them); remove it")
+                entry = {k: v for k, v in entry.items() if k != "exclusive"}
             ck.keys(entry, VALUE_KEYS, vwho)
             ck.text(entry, "name", vwho, required=False)
             for key in TEXT_FIELDS:

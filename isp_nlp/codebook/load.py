@@ -22,12 +22,16 @@ A codebook is a YAML file (JSON alike)::
         exclude: ...                     # optional text: when not to apply it
         examples: ["...", "..."]         # optional list of strings (one string is accepted)
         color: "#46AA00"                 # optional #RRGGBB, quoted (an unquoted # is a comment)
+        exclusive: false                 # optional: true makes its children mutually exclusive
       - id: didactic_training
         name: Didactic training
         parent: strategies               # optional; another code's id
 
 Codes form a hierarchy through ``parent`` (no cycles); a segment may take any number of
-them. A segment takes at most one value of each dimension. A codebook that declares
+them, except that of the children of a code marked ``exclusive: true`` it takes at most
+one (open vs closed question): they are never suggested together. A code marked
+exclusive with fewer than two children is a warning (:func:`codebook_warnings`), not an
+error. A segment takes at most one value of each dimension. A codebook that declares
 dimensions may leave out ``codes:`` (a scheme of single-choice dimensions alone).
 
 Without a ``dimensions:`` key the codebook has the implementation-support ``stage``
@@ -53,6 +57,7 @@ from isp_nlp.codebook.check import (
     _hint,
     _summary,
     check_codebook,
+    exclusive_warnings,
     stage_dimension,
 )
 from isp_nlp.errors import CodebookError, InputFileError
@@ -83,6 +88,7 @@ def _build_code(entry: Mapping[str, Any], dimension: str) -> Code:
         examples=_examples(entry.get("examples")),
         dimension=dimension,
         color=_text(entry, "color"),
+        exclusive=entry.get("exclusive") is True,
     )
 
 
@@ -143,6 +149,8 @@ def _code_to_dict(code: Code, with_parent: bool) -> dict[str, Any]:
         out["examples"] = list(code.examples)
     if code.color:
         out["color"] = code.color
+    if code.exclusive:
+        out["exclusive"] = True
     return out
 
 
@@ -312,6 +320,11 @@ def _parse_yaml(text: str, name: str) -> tuple[Any, dict[str, int]]:
     if data is None:
         raise InputFileError(f"{name} holds no codebook (only comments); add a `codes:` list.")
     return data, _yaml_lines(node)
+
+
+def codebook_warnings(codebook: Codebook) -> list[str]:
+    """What is odd but loadable in ``codebook`` (an exclusive code without two children)."""
+    return exclusive_warnings(codebook.codes)
 
 
 def load_codebook(path: str | Path) -> Codebook:

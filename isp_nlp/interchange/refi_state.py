@@ -15,7 +15,9 @@ the import, naming what is wrong.
 
 Version 2 writes the codebook's dimensions (``codebook.dimensions``: id, name, definition,
 ordered, pathway, unordered, guid and the value ids in order; the values themselves are
-in ``codebook.codes`` with their dimension's id). A version 1 state, written before
+in ``codebook.codes`` with their dimension's id). A code's ``exclusive`` flag (its children
+are mutually exclusive; REFI-QDA's XML has no attribute for it) is written by every
+export and read as false when absent (states written before it). A version 1 state, written before
 dimensions could be declared, is still read: its ``stage`` codes become the default stage
 dimension.
 
@@ -116,7 +118,8 @@ def text_sha256(text: str) -> str:
 def _code(c: Code) -> dict[str, Any]:
     return {"id": c.id, "name": c.name, "parent": c.parent, "definition": c.definition,
             "include": c.include, "exclude": c.exclude, "examples": list(c.examples),
-            "dimension": c.dimension, "color": c.color, "guid": c.guid}
+            "dimension": c.dimension, "color": c.color, "guid": c.guid,
+            "exclusive": c.exclusive}
 
 
 def _dimension_entry(d: Dimension) -> dict[str, Any]:
@@ -218,7 +221,11 @@ def _codebook(raw: Any, version: int) -> Codebook:
                     exclude=_str(c.get("exclude"), f"the exclude of code {i + 1}"),
                     examples=examples, dimension=dimension,
                     color=_str(c.get("color"), f"the colour of code {i + 1}"),
-                    guid=_str(c.get("guid"), f"the GUID of code {i + 1}"))
+                    guid=_str(c.get("guid"), f"the GUID of code {i + 1}"),
+                    exclusive=_bool(c.get("exclusive", False),
+                                    f"the exclusive flag of code {i + 1}"))
+        if code.exclusive and dimension != CODE_DIMENSION:
+            raise _Bad(f"code {i + 1} is a value of dimension {dimension!r} marked exclusive")
         (codes if dimension == CODE_DIMENSION else values.setdefault(dimension, [])
          ).append(code)
     if version == 1:  # the stage codes, if any, are the default stage dimension

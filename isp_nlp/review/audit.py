@@ -30,6 +30,7 @@ from isp_nlp.review.terminal import (
     parse_values,
     render_codebook,
 )
+from isp_nlp.store.audits import BLIND_ACTION, BLIND_SKIP_ACTION
 from isp_nlp.store.database import Store
 from isp_nlp.store.folder import require_codebook
 
@@ -125,9 +126,11 @@ class BlindSummary:
     coded: int
     skipped: int
     left: int
+    undone: int = 0
 
     def __str__(self) -> str:
-        return f"{self.coded} coded blind, {self.skipped} skipped, {self.left} left."
+        undone = f", {self.undone} undone" if self.undone else ""
+        return f"{self.coded} coded blind, {self.skipped} skipped{undone}, {self.left} left."
 
 
 def blind_queue(store: Store, coder: str, audit_id: int | None = None) -> list[Segment]:
@@ -176,12 +179,13 @@ def _neighbours(store: Store) -> Callable[[Segment], list[Segment]]:
 
 def check_blind_script(codebook: Codebook, actions: Sequence[str]) -> None:
     """Raise :class:`IspNlpError` naming the first action that is not ``e:codes|DIM=VALUE``,
-    ``s`` or ``q``, or whose codes or values the codebook lacks, before anything is stored."""
+    ``s``, ``u`` or ``q``, or whose codes or values the codebook lacks, before anything is
+    stored."""
     for number, raw in enumerate(actions, start=1):
         verb = raw.strip().partition(":")[0]
-        if verb.lower() not in {"e", "s", "q"}:
+        if verb.lower() not in {"e", "s", "u", "q"}:
             raise IspNlpError(f"Blind action #{number} {raw!r} is not an action: expected "
-                              "e:codes|DIM=VALUE, s or q; fix or remove it (nothing was "
+                              "e:codes|DIM=VALUE, s, u or q; fix or remove it (nothing was "
                               "stored).")
         check_coding(codebook, raw, f"Blind action #{number}", "Nothing was stored.")
 
@@ -194,6 +198,58 @@ def _code(store: Store, coder: str, segment: Segment, codebook: Codebook, spec: 
     chosen = parse_values(f"{named}|{values_text}" if named else values_text, codebook, None)
     store.record_blind(coder, segment.id, codes,
                        {d: v for d, v in chosen.items() if v is not None})
+
+
+class _BlindRun:
+    """The segments still to show and what this session did (for undo's bookkeeping)."""
+
+    def __init__(self, store: Store, coder: str, audit_id: int | None,
+                 queue: Sequence[Segment], write: Callable[[str], None]) -> None:
+        self.store, self.coder, self.audit_id, self.write = store, coder, audit_id, write
+        self.pending = list(queue)
+        self.by_id = {s.id: s for s in store.segments(codable_only=True)}
+        self.done: list[tuple[str, str]] = []  # (log action, segment id) of this session
+        self.coded = self.skipped = self.undone = 0
+
+    @property
+    def progress(self) -> tuple[int, int]:
+        shown = self.coded + self.skipped
+        return shown + 1, shown + len(self.pending)
+
+    def skip(self, segment: Segment) -> None:
+        self.store.record_blind_skip(self.coder, segment.id, self.audit_id)
+        self.done.append((BLIND_SKIP_ACTION, segment.id))
+        self.skipped += 1
+
+    def coded_one(self, segment: Segment) -> None:
+        self.done.append((BLIND_ACTION, segment.id))
+        self.coded += 1
+
+    def undo(self, current: Segment | None) -> None:
+        """Undo the coder's last blind coding or skip (this session's or an earlier one)
+        and show its segment again next (before ``current``, which stays pending)."""
+        undone = self.store.undo_blind(self.coder)
+        if undone is None:
+            self.write("Nothing to undo.")
+            return
+        action, segment_id = undone
+        self.undone += 1
+        if self.done and self.done[-1] == undone:
+            self.done.pop()
+            if action == BLIND_ACTION:
+                self.coded -= 1
+            else:
+                self.skipped -= 1
+        what = "coding" if action == BLIND_ACTION else "skip"
+        again = self.by_id.get(segment_id)
+        where = (f"{visible(again.document)} #{again.index}" if again is not None
+                 else visible(segment_id))
+        self.write("\n".join(textwrap.wrap(
+            f"Undid the blind {what} of {where}; it is shown again.", 80,
+            subsequent_indent="  ", break_on_hyphens=False)))
+        if again is not None and again is not current:
+            self.pending = [s for s in self.pending if s.id != segment_id]
+            self.pending.insert(0, again)
 
 
 def run_blind(
@@ -209,9 +265,12 @@ def run_blind(
     """``coder`` codes segments from scratch (see :func:`blind_queue`).
 
     Scripted: each action is ``e:code1,code2|DIM=VALUE`` (codes by id or number; ``e:``
-    alone means "seen, no code"), ``s`` skip or ``q`` quit; running out ends the run.
-    Interactive: ``read_line`` answers a codes prompt (empty skips, ``q`` quits) and one
-    prompt per dimension. Each coding is committed before the next segment is shown.
+    alone means "seen, no code"), ``s`` skip, ``u`` undo or ``q`` quit; running out ends
+    the run. Interactive: ``read_line`` answers a codes prompt (empty skips, ``u`` undoes,
+    ``q`` quits) and one prompt per dimension. Each coding and each skip is a log row,
+    committed before the next segment is shown; ``u`` reverts the coder's last blind
+    coding or skip, even one of an earlier session (an ``undo`` row in the log; the
+    blind codes it wrote are retracted), and shows that segment again.
     """
     coder = coder.strip() if isinstance(coder, str) else ""
     if not coder:
@@ -219,7 +278,6 @@ def run_blind(
                           "it with --coder NAME.")
     codebook = require_codebook(store)
     defaults = check_values(codebook, values or {})
-    queue = blind_queue(store, coder, audit_id)
     around = _neighbours(store)
     actions = None if script is None else list(script)
     if actions is not None:
@@ -228,27 +286,43 @@ def run_blind(
         raise TypeError("an interactive blind review needs read_line")
     else:
         write(render_codebook(codebook))
-    coded = skipped = 0
-    for position, segment in enumerate(queue, start=1):
+    run = _BlindRun(store, coder, audit_id, blind_queue(store, coder, audit_id), write)
+    while True:
         if actions is not None and not actions:
             break
-        write(render_blind(segment, around(segment), (position, len(queue))))
+        segment = run.pending[0] if run.pending else None
+        if segment is None and actions is None:
+            break
+        if segment is not None:
+            write(render_blind(segment, around(segment), run.progress))
         if actions is not None:
             verb, _, spec = actions.pop(0).strip().partition(":")
-            if verb.lower() == "q":
+            verb = verb.lower()
+            if verb == "q":
                 break
-            if verb.lower() == "s":
-                skipped += 1
-                continue
-            _code(store, coder, segment, codebook, spec, defaults)
-            coded += 1
+            if verb == "u":
+                run.undo(segment)
+            elif segment is None:  # nothing left to code: only undo means something
+                break
+            elif verb == "s":
+                run.pending.pop(0)
+                run.skip(segment)
+            else:
+                _code(store, coder, segment, codebook, spec, defaults)
+                run.pending.pop(0)
+                run.coded_one(segment)
             continue
-        assert read_line is not None
-        answer = read_line("codes (numbers or ids, comma-separated; empty = skip, q = quit): ")
+        assert read_line is not None and segment is not None
+        answer = read_line("codes (numbers or ids, comma-separated; empty = skip, "
+                           "u = undo, q = quit): ")
         if answer.strip().lower() == "q":
             break
+        if answer.strip().lower() == "u":
+            run.undo(segment)
+            continue
         if not answer.strip():
-            skipped += 1
+            run.pending.pop(0)
+            run.skip(segment)
             continue
         while True:
             try:
@@ -271,7 +345,7 @@ def run_blind(
             if value.strip():
                 parts.append(f"{dim.id}={value.strip()}")
         _code(store, coder, segment, codebook, "|".join(parts), defaults)
-        coded += 1
-    left = len(blind_queue(store, coder, audit_id)) if audit_id is not None else \
-        len(queue) - coded
-    return BlindSummary(coded, skipped, left)
+        run.pending.pop(0)
+        run.coded_one(segment)
+    left = len(blind_queue(store, coder, audit_id))
+    return BlindSummary(run.coded, run.skipped, left, run.undone)

@@ -1,4 +1,5 @@
-"""Audit samples and blind codes on the project store.
+"""Audit samples and blind codes on the project store: blind codings and skips are log
+rows, and an undo is an ``undo`` row pointing at one (as in review).
 
 Split from :mod:`isp_nlp.store.database`: :class:`AuditTables` is mixed into
 :class:`isp_nlp.store.database.Store`, which supplies ``conn``, ``transaction()`` and
@@ -19,6 +20,10 @@ from isp_nlp.store.registry import now, row_id
 BLIND = "blind"
 #: The log action of a blind-review coding.
 BLIND_ACTION = "blind"
+#: The log action of a segment skipped in blind review.
+BLIND_SKIP_ACTION = "blind_skip"
+#: The blind-review actions an undo can revert (undos are ``undo`` rows, as in review).
+BLIND_ACTIONS = (BLIND_ACTION, BLIND_SKIP_ACTION)
 
 
 class AuditTables:
@@ -86,3 +91,37 @@ class AuditTables:
                 self._replace_labels(conn, segment_id, coder, dimension,  # type: ignore[attr-defined]
                                      {value}, BLIND, log_id)
         return log_id
+
+    def record_blind_skip(self, coder: str, segment_id: str,
+                          audit_id: int | None = None) -> int:
+        """Log that ``coder`` skipped ``segment_id`` in blind review (nothing is coded; the
+        segment stays in the coder's queue); return the log id."""
+        with self.transaction() as conn:
+            return row_id(conn.execute(
+                "INSERT INTO log(coder, action, segment_id, detail, at) VALUES (?,?,?,?,?)",
+                (coder, BLIND_SKIP_ACTION, segment_id,
+                 json.dumps({} if audit_id is None else {"audit": audit_id}), now())))
+
+    def undo_blind(self, coder: str) -> tuple[str, str] | None:
+        """Revert ``coder``'s most recent blind coding or skip not yet undone, in this
+        session or an earlier one: an ``undo`` row pointing at it, the blind annotations
+        it wrote retracted and those it replaced restored (as review's undo does).
+        Return (its action, its segment id), or None when there is nothing to undo."""
+        marks = ",".join("?" * len(BLIND_ACTIONS))
+        with self.transaction() as conn:
+            row = conn.execute(
+                "SELECT id, action, segment_id FROM log l"
+                f" WHERE coder = ? AND action IN ({marks})"
+                " AND NOT EXISTS (SELECT 1 FROM log u WHERE u.undoes = l.id)"
+                " ORDER BY id DESC LIMIT 1", (coder, *BLIND_ACTIONS)).fetchone()
+            if row is None:
+                return None
+            undo_id = row_id(conn.execute(
+                "INSERT INTO log(coder, action, segment_id, detail, undoes, at)"
+                " VALUES (?, 'undo', ?, ?, ?, ?)",
+                (coder, row[2], json.dumps({"blind": True}), row[0], now())))
+            conn.execute("UPDATE annotations SET retracted_by = ? WHERE created_by = ?"
+                         " AND retracted_by IS NULL", (undo_id, row[0]))
+            conn.execute("UPDATE annotations SET retracted_by = NULL WHERE retracted_by = ?",
+                         (row[0],))
+        return str(row[1]), str(row[2])

@@ -49,13 +49,14 @@ class LabelTables:
             )
             rows = [
                 (c.id, c.dimension, i, c.name, c.parent, c.definition, c.include, c.exclude,
-                 json.dumps(list(c.examples)), c.color, c.guid)
+                 json.dumps(list(c.examples)), c.color, c.guid, int(c.exclusive))
                 for i, c in enumerate(
                     [*codebook.codes, *(v for d in codebook.dimensions for v in d.values)])
             ]
             conn.executemany(
                 "INSERT INTO codes(id, dimension, position, name, parent, definition, include,"
-                " exclude, examples, color, guid) VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+                " exclude, examples, color, guid, exclusive) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                rows)
             conn.executemany(
                 "INSERT INTO dimensions(id, position, name, definition, ordered, pathway,"
                 " unordered, guid) VALUES (?,?,?,?,?,?,?,?)",
@@ -72,11 +73,11 @@ class LabelTables:
         values: dict[str, list[Code]] = {}
         for r in self.conn.execute(
             "SELECT id, dimension, name, parent, definition, include, exclude, examples, color,"
-            " guid FROM codes ORDER BY position"
+            " guid, exclusive FROM codes ORDER BY position"
         ):
             code = Code(id=r[0], dimension=r[1], name=r[2], parent=r[3], definition=r[4],
                         include=r[5], exclude=r[6], examples=tuple(json.loads(r[7])),
-                        color=r[8], guid=r[9])
+                        color=r[8], guid=r[9], exclusive=bool(r[10]))
             (codes if code.dimension == CODE_DIMENSION else values.setdefault(
                 code.dimension, [])).append(code)
         dimensions = tuple(

@@ -21,6 +21,7 @@ from isp_nlp.suggest.bundle_io import content_hash, model_state, read_bundle, wr
 from isp_nlp.suggest.calibration import apply_platt, apply_temperature, top_label_confidence
 from isp_nlp.suggest.estimators import CodeSuggester, ValueClassifier
 from isp_nlp.suggest.evidence import nearest_exemplars, uncertainty_scores
+from isp_nlp.suggest.exclusive import exclusive_mask
 from isp_nlp.suggest.features import FeatureBuilder
 from isp_nlp.suggest.prototypes import Prototypes
 
@@ -104,6 +105,11 @@ class SuggesterModel:
     #: Certificates by dimension (dimension ids and "code"; :mod:`isp_nlp.suggest.certify`):
     #: a suggestion is made only at or above ``threshold`` (codes: the segment's confidence).
     certified: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Groups of mutually exclusive codes (:mod:`isp_nlp.suggest.exclusive`): at most one
+    #: of each is suggested on a segment. Not saved with the model: whoever scores with it
+    #: sets the codebook in force (:meth:`with_exclusive`), so a changed codebook applies
+    #: without retraining.
+    exclusive_groups: tuple[tuple[str, ...], ...] = ()
 
     @property
     def model_id(self) -> str:
@@ -238,6 +244,8 @@ class SuggesterModel:
     ) -> list[Suggestion]:
         """One code suggestion per code and one suggestion per dimension per segment
         (its most confident value, ``suggested`` at or above the dimension's threshold).
+        A code is ``suggested`` at or above its threshold, and of mutually exclusive codes
+        (``exclusive_groups``) only the most probable (:mod:`isp_nlp.suggest.exclusive`).
 
         Evidence is the ``top_evidence`` most similar exemplars (never the
         segment itself); its ``labels`` are the exemplar's codes on code
@@ -266,21 +274,23 @@ class SuggesterModel:
         code_cut = self.certified_threshold(CODE_DIMENSION)
         code_ok = (np.ones(X.shape[0], dtype=bool) if code_p is None or code_cut is None
                    else np.maximum(code_p, 1 - code_p).min(axis=1) >= code_cut - 1e-12)
+        code_on = None if code_p is None else exclusive_mask(
+            code_p, (code_p >= code_t) & code_ok[:, None], self.code_labels,
+            self.exclusive_groups)
         idx, sims = nearest_exemplars(X, ids, self.exemplars, self.exemplar_ids, top_evidence)
         out: list[Suggestion] = []
         mid = self.model_id
         for i, sid in enumerate(ids):
             hits = [(int(j), float(s)) for j, s in zip(idx[i], sims[i], strict=True) if j >= 0]
-            if code_p is not None:
+            if code_p is not None and code_on is not None:
                 evidence = tuple(
                     Evidence(self.exemplar_ids[j], s, self.exemplar_texts[j],
                              self.exemplar_codes[j] or ())
                     for j, s in hits
                 )
                 for c, label in enumerate(self.code_labels):
-                    p = float(code_p[i, c])
-                    out.append(Suggestion(sid, mid, CODE_DIMENSION, label, p,
-                                          bool(p >= code_t[c] and code_ok[i]), evidence))
+                    out.append(Suggestion(sid, mid, CODE_DIMENSION, label,
+                                          float(code_p[i, c]), bool(code_on[i, c]), evidence))
             for dim, (m, top, conf) in tops.items():
                 evidence = tuple(
                     Evidence(self.exemplar_ids[j], s, self.exemplar_texts[j],
@@ -311,6 +321,11 @@ class SuggesterModel:
         fields["dimensions"] = {dim: DimensionModel(**f)
                                 for dim, f in fields["dimensions"].items()}
         return cls(**fields)
+
+    def with_exclusive(self, groups: Sequence[Sequence[str]]) -> SuggesterModel:
+        """A copy that suggests at most one code of each of ``groups`` per segment (the
+        codebook's :attr:`~isp_nlp.records.Codebook.exclusive_groups`)."""
+        return replace(self, exclusive_groups=tuple(tuple(g) for g in groups))
 
     def with_thresholds(
         self, *, code: float | None = None, values: float | Mapping[str, float] | None = None

@@ -133,7 +133,8 @@ class _Run:
 
 def _one_run(splits: Sequence[Split], k: int | None, rng: np.random.Generator,
              labels: Sequence[str], position: Mapping[str, int], n: int, params, prototypes,
-             target: float | None, level: float, dimension: str) -> _Run:
+             target: float | None, level: float, dimension: str,
+             exclusive_groups: Sequence[Sequence[str]] = ()) -> _Run:
     pred: list[Any] = [None] * n
     conf = np.zeros(n)
     proba = np.zeros((n, len(labels)))
@@ -143,7 +144,7 @@ def _one_run(splits: Sequence[Split], k: int | None, rng: np.random.Generator,
         idx = sample_seeds(split.train, k, rng, labels)
         model, cert = fit_calibrated(split.train, idx, labels, params, prototypes, target,
                                      level=level, dimension=dimension)
-        got = predict(model, split.test.batch())
+        got = predict(model.with_exclusive(exclusive_groups), split.test.batch())
         rows = [position[key] for key in split.test.keys]
         cols = [list(labels).index(c) for c in got.classes]
         for r, pi in zip(rows, got.labels, strict=True):
@@ -159,12 +160,14 @@ def _one_run(splits: Sequence[Split], k: int | None, rng: np.random.Generator,
 
 def run_study(splits: Sequence[Split], config: StudyConfig, *, test_all: CodedUnits,
               params=None, progress: Callable[[str], None] | None = None,
-              prototypes=None) -> dict[str, Any]:
+              prototypes=None,
+              exclusive_groups: Sequence[Sequence[str]] = ()) -> dict[str, Any]:
     """Learning curve over ``config.seed_per_label`` with R repeats; headline = largest K,
     with its risk–coverage table, calibration error and certified threshold.
 
     Each split's test units are predicted by a model fitted on that split's seeds; the
-    predictions of all splits are pooled (in ``test_all`` order) before scoring.
+    predictions of all splits are pooled (in ``test_all`` order) before scoring. Codes of
+    one of ``exclusive_groups`` are never predicted together (the most probable stays).
     """
     checked = [check_labels(s.train, s.test, list(prototypes or ())) for s in splits]
     labels = sorted(set().union(*(c[0] for c in checked)))
@@ -192,7 +195,7 @@ def run_study(splits: Sequence[Split], config: StudyConfig, *, test_all: CodedUn
         for r in range(repeats):
             rng = np.random.default_rng([config.seed, r, 0 if k is None else k])
             run = _one_run(splits, k, rng, labels, position, len(test_all), params, prototypes,
-                           target, config.confidence, dimension)
+                           target, config.confidence, dimension, exclusive_groups)
             runs.append(_Run([run.pred[i] for i in keep], run.conf[keep], run.proba[keep],
                              run.covered[keep], run.certificates))
             if progress:
@@ -304,8 +307,9 @@ def evaluate_files(train: str | Path | None, test: str | Path | None, *,
                    progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Train/test files or one CODED file with ``config.folds`` grouped folds; with a
     ``codebook``, its definitions and examples of each label join the model as in
-    ``isp-nlp train``, and a single-choice column's spellings are read by the codebook's
-    dimension of that id."""
+    ``isp-nlp train``, a single-choice column's spellings are read by the codebook's
+    dimension of that id, and a multi-label study never predicts two codes the codebook
+    declares mutually exclusive (by code id)."""
     book = None if codebook is None else load_codebook(codebook)
     column = config.label_column.strip().casefold()
     dimension = None if book is None or column == CODE_DIMENSION else book.dimension(column)
@@ -343,8 +347,9 @@ def evaluate_files(train: str | Path | None, test: str | Path | None, *,
                                   embedder, cache, multi_label=test_all.multi_label,
                                   dimension=None if column == CODE_DIMENSION else column,
                                   extra=test_all.labels if test_all.multi_label else ())
+    groups = book.exclusive_groups if book is not None and test_all.multi_label else ()
     result = run_study(splits, config, test_all=test_all, params=params, progress=progress,
-                       prototypes=protos)
+                       prototypes=protos, exclusive_groups=groups)
     result["codebook"] = None if codebook is None else {
         "path": Path(codebook).name,
         "prototype_weight": (params or TrainParams()).prototype_weight}

@@ -54,6 +54,7 @@ from isp_nlp.suggest.calibration import (
     top_label_confidence,
 )
 from isp_nlp.suggest.certify import CONFIDENCE, Certificate, certify_threshold
+from isp_nlp.suggest.exclusive import exclusive_mask
 
 #: Out-of-fold rows below which no calibration map is fitted.
 MIN_CALIBRATION_ROWS = 20
@@ -68,10 +69,12 @@ def code_confidence(proba: np.ndarray) -> np.ndarray:
 
 
 def predicted_sets(model: SuggesterModel, proba: np.ndarray) -> list[tuple[str, ...]]:
-    """The codes each row's probabilities reach at the model's code thresholds."""
-    cut = model.code_thresholds
-    return [tuple(lab for j, lab in enumerate(model.code_labels) if row[j] >= cut[j])
-            for row in proba]
+    """The codes each row's probabilities reach at the model's code thresholds (of
+    mutually exclusive codes only the most probable, :mod:`isp_nlp.suggest.exclusive`)."""
+    P = np.asarray(proba)
+    on = exclusive_mask(P, P >= model.code_thresholds, model.code_labels,
+                        model.exclusive_groups)
+    return [tuple(lab for j, lab in enumerate(model.code_labels) if row[j]) for row in on]
 
 
 def _share(predicted: Sequence[Hashable], coders: Sequence[Sequence[Hashable]]) -> np.ndarray:

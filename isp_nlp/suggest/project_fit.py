@@ -23,6 +23,7 @@ from isp_nlp.suggest import out_of_fold as oof
 from isp_nlp.suggest.bundle import SuggesterModel
 from isp_nlp.suggest.calibration import choose_code_threshold, choose_value_threshold
 from isp_nlp.suggest.certify import CONFIDENCE, Certificate, check_target
+from isp_nlp.suggest.exclusive import exclusive_suggestions
 from isp_nlp.suggest.trainer import TrainParams, train_suggester
 from isp_nlp.suggest.training_data import TrainingData, TrainingSet
 
@@ -59,9 +60,10 @@ def project_params() -> TrainParams:
 
 def fit_rows(data: TrainingData, idx: np.ndarray,
              params: TrainParams | None = None) -> SuggesterModel:
-    """The suggester fitted on rows ``idx`` of ``data``."""
+    """The suggester fitted on rows ``idx`` of ``data`` (suggesting at most one code of
+    each of its exclusive groups)."""
     ts, part = data.labels, data.batch.subset(idx)
-    return train_suggester(
+    model = train_suggester(
         part.embeddings, list(part.segment_ids), list(part.texts),
         [ts.code_sets[i] for i in idx],
         {d: [column[i] for i in idx] for d, column in ts.values.items()
@@ -74,6 +76,7 @@ def fit_rows(data: TrainingData, idx: np.ndarray,
         value_prototype_embeddings={d: protos for d, protos in data.value_prototypes.items()
                                     if protos} or None,
     )
+    return model.with_exclusive(data.exclusive_groups)
 
 
 def fit_project(data: TrainingData, folds: int = 5, *, target_agreement: float | None = None,
@@ -101,7 +104,8 @@ def fit_project(data: TrainingData, folds: int = 5, *, target_agreement: float |
     oof_rows = flag_out_of_fold(ts, by_fold, data.code_labels,
                                 model.manifest["model_id"] + CV_SUFFIX, params.code_threshold,
                                 choose=fit.code_threshold_chosen, floors=pred.floors,
-                                value_default=params.value_threshold, choose_values=choose)
+                                value_default=params.value_threshold, choose_values=choose,
+                                exclusive_groups=data.exclusive_groups)
     targets = {dim: goals[dim] for dim in fit.certificates}
     return ProjectFit(model, pred.folds, oof_rows, fit.code_threshold_chosen,
                       fit.thresholds_chosen, fit.certificates or None, targets or None,
@@ -187,14 +191,16 @@ def flag_out_of_fold(ts: TrainingSet, by_fold: Sequence[Sequence[Suggestion]],
                      choose: bool,
                      floors: Sequence[Mapping[str, float]] | None = None,
                      value_default: float | None = None,
-                     choose_values: Collection[str] = ()) -> list[Suggestion]:
+                     choose_values: Collection[str] = (),
+                     exclusive_groups: Sequence[Sequence[str]] = ()) -> list[Suggestion]:
     """The out-of-fold suggestions as stored for ``agreement``: each fold's codes are
     suggested at the threshold chosen on the *other* folds (``default`` when not
     ``choose`` or too little data), so agreement never scores a choice made on the
     segments it scores. ``floors[f]`` holds fold ``f``'s zero-shot floors by code (a
     code with no positive in that fold's training documents), which a code also needs.
     The values of the dimensions in ``choose_values`` likewise (``value_default`` when
-    the other folds cannot choose); any other dimension keeps its fold model's flag."""
+    the other folds cannot choose); any other dimension keeps its fold model's flag. Of
+    the codes of one of ``exclusive_groups`` only the most probable stays suggested."""
     out: list[Suggestion] = []
     for f, fold in enumerate(by_fold):
         others = [s for g, other in enumerate(by_fold) if g != f for s in other]
@@ -209,7 +215,7 @@ def flag_out_of_fold(ts: TrainingSet, by_fold: Sequence[Sequence[Suggestion]],
                            label=s.label, probability=s.probability,
                            suggested=_flag(s, t, floor, cut.get(s.dimension)))
                 for s in fold]
-    return out
+    return exclusive_suggestions(out, exclusive_groups)
 
 
 def _flag(s: Suggestion, code_cut: float, floor: Mapping[str, float],

@@ -129,3 +129,5 @@ class TrainingData:
     code_prototypes: Mapping[str, np.ndarray]
     value_prototypes: Mapping[str, Mapping[str, np.ndarray]]
     dimension_names: Mapping[str, str] = field(default_factory=dict)
+    #: The codebook's groups of mutually exclusive codes (never suggested together).
+    exclusive_groups: tuple[tuple[str, ...], ...] = ()

@@ -141,7 +141,8 @@ def test_blind_review_stores_blind_codes_and_shows_no_suggestion(
     assert {(a.segment_id, a.dimension, a.label) for a in mine} == {
         (ids[0], "code", "strategies"), (ids[0], "code", "didactic_training"),
         (ids[0], "stage", "push"), (ids[2], "code", "capacity_building")}
-    assert [(r[2], r[4]) for r in log] == [("blind", ids[0]), ("blind", ids[2])]
+    assert [(r[2], r[4]) for r in log] == [("blind", ids[0]), ("blind_skip", ids[1]),
+                                           ("blind", ids[2])]
     again = run("review", "--blind", "--coder", "zoe", "--audit", str(audit_id), "--script",
                 "s", project=folder)
     assert "3 left" in again.output  # coded segments are not shown again
@@ -176,3 +177,84 @@ def test_a_schema_7_project_upgrades_and_keeps_its_data(project: Path, tmp_path:
         assert (len(store.annotations()), len(store.segments())) == before
         assert store.audits() == []
     assert run("audit", "draw", "--n", "2", "--seed", "1", project=folder).exit_code == 0
+
+
+def _zoe(folder: Path) -> tuple[list, list]:
+    """zoe's active annotations and her log rows (id, action, segment, undoes)."""
+    with Store.open(project_db(folder)) as store:
+        mine = [a for a in store.annotations() if a.coder == "zoe"]
+        log = [(r[0], r[2], r[4], r[7]) for r in store.log_rows() if r[1] == "zoe"]
+    return mine, log
+
+
+def test_blind_undo_retracts_the_coding_across_sessions(project: Path, tmp_path: Path) -> None:
+    folder = _copy(project, tmp_path)
+    audit_id = _audit_id(run("audit", "draw", "--n", "4", "--seed", "5", project=folder).output)
+    ids = _drawn(folder, audit_id)
+    first = run("review", "--blind", "--coder", "zoe", "--audit", str(audit_id), "--script",
+                "e:strategies,e:capacity_building|stage=push", project=folder)
+    assert "2 coded blind, 0 skipped, 2 left." in first.output
+    # a later session: u takes back the last coding (of the first session), shows it again
+    second = run("review", "--blind", "--coder", "zoe", "--audit", str(audit_id), "--script",
+                 "u,e:didactic_training,q", project=folder)
+    assert second.exit_code == 0, second.output
+    assert "Undid the blind coding" in second.output
+    assert "1 coded blind, 0 skipped, 1 undone, 2 left." in second.output
+    mine, log = _zoe(folder)
+    assert {(a.segment_id, a.dimension, a.label) for a in mine} == {
+        (ids[0], "code", "strategies"), (ids[1], "code", "didactic_training")}
+    assert {a.source for a in mine} == {"blind"}
+    actions = [(action, seg) for _, action, seg, _ in log]
+    assert actions == [("blind", ids[0]), ("blind", ids[1]), ("undo", ids[1]),
+                       ("blind", ids[1])]
+    assert log[2][3] == log[1][0]  # the undo row points at the coding it reverts
+    with Store.open(project_db(folder)) as store:  # the retracted codes stay, marked
+        retracted = store.conn.execute(
+            "SELECT label FROM annotations WHERE coder = 'zoe' AND retracted_by = ?",
+            (log[2][0],)).fetchall()
+    assert sorted(r[0] for r in retracted) == ["capacity_building", "push"]
+
+
+def test_blind_skip_is_logged_and_undone(project: Path, tmp_path: Path) -> None:
+    folder = _copy(project, tmp_path)
+    audit_id = _audit_id(run("audit", "draw", "--n", "3", "--seed", "8", project=folder).output)
+    ids = _drawn(folder, audit_id)
+    result = run("review", "--blind", "--coder", "zoe", "--audit", str(audit_id), "--script",
+                 "s,u,e:strategies,u,u,u", project=folder)
+    assert result.exit_code == 0, result.output
+    assert "Undid the blind skip" in result.output and "Nothing to undo." in result.output
+    assert "0 coded blind, 0 skipped, 2 undone, 3 left." in result.output
+    mine, log = _zoe(folder)
+    assert mine == []
+    assert [(action, seg) for _, action, seg, _ in log] == [
+        ("blind_skip", ids[0]), ("undo", ids[0]), ("blind", ids[0]), ("undo", ids[0])]
+    assert all(len(line) <= 80 for line in result.output.splitlines())
+
+
+def test_blind_undo_leaves_review_decisions_alone(project: Path, tmp_path: Path) -> None:
+    folder = _copy(project, tmp_path)
+    assert run("review", "--coder", "zoe", "--script", "r", project=folder).exit_code == 0
+    result = run("review", "--blind", "--coder", "zoe", "--script", "u", project=folder)
+    assert "Nothing to undo." in result.output
+    _, log = _zoe(folder)
+    assert [action for _, action, _, _ in log] == ["reject"]
+
+
+def test_interactive_blind_undo_and_skip(project: Path, tmp_path: Path) -> None:
+    from isp_nlp.review.audit import run_blind
+
+    folder = _copy(project, tmp_path)
+    audit_id = _audit_id(run("audit", "draw", "--n", "3", "--seed", "9", project=folder).output)
+    ids = _drawn(folder, audit_id)
+    answers = iter(["u", "strategies", "", "u", "", "q"])  # "" after codes: no stage
+    shown: list[str] = []
+    with Store.open(project_db(folder)) as store:
+        summary = run_blind(store, "zoe", audit_id=audit_id, write=shown.append,
+                            read_line=lambda _prompt: next(answers))
+    assert (summary.coded, summary.skipped, summary.undone, summary.left) == (0, 1, 1, 3)
+    text = "\n".join(shown)
+    assert "Nothing to undo." in text and "Undid the blind coding of" in text
+    mine, log = _zoe(folder)
+    assert mine == []
+    assert [(action, seg) for _, action, seg, _ in log] == [
+        ("blind", ids[0]), ("undo", ids[0]), ("blind_skip", ids[0])]
