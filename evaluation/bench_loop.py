@@ -2,6 +2,7 @@
 
 Usage: python evaluation/bench_loop.py [--seeds 3] [--k 8] [--decisions 400] [--every 50]
                                        [--checkpoints 50,100,200,400] [--tasks therapist]
+                                       [--conditions queue,random,queue_no_retrain]
                                        [--cache PATH] [--out DIR] [--jobs 2]
                                        [--embedder minilm|hashing-256] [--transcripts N]
 
@@ -233,15 +234,17 @@ def seed_annotations(task: Task, k: int, rng: np.random.Generator) -> list[Annot
 
 
 def run_condition(task: Task, seeds: list[Annotation], condition: str, *, decisions: int,
-                  every: int, checkpoints: list[int], rng_seed: int) -> dict[str, Any]:
-    """Review ``decisions`` segments under ``condition``; the scores at each checkpoint."""
+                  every: int, checkpoints: list[int], rng_seed: int,
+                  start_model: SuggesterModel | None = None) -> dict[str, Any]:
+    """Review ``decisions`` segments under ``condition``; the scores at each checkpoint.
+    ``start_model``: the model of the seeds alone, when already fitted."""
     rng = np.random.default_rng(rng_seed)
     annotations = list(seeds)
     done = {a.segment_id for a in seeds}
     position = {s.id: i for i, s in enumerate(task.segments)}
     start = time.perf_counter()
-    model = fit(task, annotations)
-    fits = 1
+    model = start_model or fit(task, annotations)
+    fits = int(start_model is None)
     order: list[ReviewItem] = []
     counts = {"accept": 0, "relabel": 0, "reject": 0}
     points: dict[int, dict[str, Any]] = {}
@@ -281,18 +284,20 @@ def run_condition(task: Task, seeds: list[Annotation], condition: str, *, decisi
 
 def run_seed(args: tuple) -> dict[str, Any]:
     """Every condition and the reference rows for one random seed."""
-    name, seed, k, decisions, every, checkpoints, cache, embedder, transcripts, big_k = args
+    (name, seed, k, decisions, every, checkpoints, cache, embedder, transcripts, big_k,
+     conditions) = args
     task = load(name, Path(cache), embedder, transcripts)
     rng = np.random.default_rng(seed)
     seeds = seed_annotations(task, k, rng)
-    out: dict[str, Any] = {"seed": seed, "start": score(fit(task, seeds), task)}
+    start = fit(task, seeds)
+    out: dict[str, Any] = {"seed": seed, "start": score(start, task)}
     if big_k:
         out[f"k{big_k}"] = score(fit(task, seed_annotations(
             task, big_k, np.random.default_rng(seed + 1000))), task)
-    for condition in CONDITIONS:
+    for condition in conditions:
         out[condition] = run_condition(task, seeds, condition, decisions=decisions,
                                        every=every, checkpoints=checkpoints,
-                                       rng_seed=seed + 1)
+                                       rng_seed=seed + 1, start_model=start)
         print(f"{name} seed {seed} {condition}: "
               + ", ".join(f"{n}: {p['kappa']:.3f}" for n, p in
                           out[condition]["checkpoints"].items()), flush=True)
@@ -307,15 +312,15 @@ def _stat(values: list[float | None]) -> dict[str, float | None]:
             else 0.0, "min": float(min(vals)), "max": float(max(vals))}
 
 
-def summarise(runs: list[dict[str, Any]], checkpoints: list[int],
-              big_k: int) -> dict[str, Any]:
+def summarise(runs: list[dict[str, Any]], checkpoints: list[int], big_k: int,
+              conditions: tuple[str, ...] = CONDITIONS) -> dict[str, Any]:
     """Mean and spread over seeds, by condition and checkpoint."""
     out: dict[str, Any] = {"start": {m: _stat([r["start"][m] for r in runs])
                                      for m in ("kappa", "certified_coverage")}}
     if big_k:
         out[f"k{big_k}"] = {m: _stat([r[f"k{big_k}"][m] for r in runs])
                             for m in ("kappa", "certified_coverage")}
-    for c in CONDITIONS:
+    for c in conditions:
         out[c] = {n: {m: _stat([r[c]["checkpoints"][n][m] for r in runs])
                       for m in ("kappa", "certified_coverage", "accepted", "relabelled",
                                 "rejected")} for n in checkpoints}
@@ -360,7 +365,7 @@ def write_markdown(results: dict[str, Any], path: Path) -> None:
                   "(128 random seeds per label, evaluation/results/annomi.md).", "",
                   "| condition | decisions | kappa | certified coverage | accepted | "
                   "relabelled | rejected |", "|---|---|---|---|---|---|---|"]
-        for c in CONDITIONS:
+        for c in cfg["conditions"]:
             for n in cfg["checkpoints"]:
                 p = s[c][n]
                 lines.append(f"| {c} | {n} | {_cell(p['kappa'])} | "
@@ -368,7 +373,7 @@ def write_markdown(results: dict[str, Any], path: Path) -> None:
                              f"{_cell(p['accepted'], True)} | {_cell(p['relabelled'], True)} | "
                              f"{_cell(p['rejected'], True)} |")
         lines += ["", "Wall time per run (s, mean over seeds): " + ", ".join(
-            f"{c} {s[c]['seconds']['mean']:.0f}" for c in CONDITIONS) + ".", ""]
+            f"{c} {s[c]['seconds']['mean']:.0f}" for c in cfg["conditions"]) + ".", ""]
         verdict = res.get("verdict")
         if verdict:
             lines += [verdict, ""]
@@ -377,7 +382,7 @@ def write_markdown(results: dict[str, Any], path: Path) -> None:
 
 def verdict(name: str, summary: dict[str, Any], at: int = 200) -> str:
     """Whether the queue condition reaches the stated target after ``at`` decisions."""
-    got = summary["queue"].get(at, {}).get("kappa", {}).get("mean")
+    got = summary.get("queue", {}).get(at, {}).get("kappa", {}).get("mean")
     if got is None:
         return ""
     goal = TARGET_KAPPA[name]
@@ -385,6 +390,40 @@ def verdict(name: str, summary: dict[str, Any], at: int = 200) -> str:
         return f"Target met: after {at} decisions in queue order kappa {got:.3f} ≥ {goal:.3f}."
     return (f"Target missed: after {at} decisions in queue order kappa {got:.3f}, "
             f"{goal - got:.3f} below {goal:.3f}.")
+
+
+def merge(paths: list[Path]) -> dict[str, Any]:
+    """One result of several runs' loop.json (the same seeds, other conditions: one
+    process per condition uses more of a busy machine)."""
+    parts = [json.loads(p.read_text(encoding="utf-8")) for p in paths]
+    config = dict(parts[0]["config"])
+    config["conditions"] = [c for c in CONDITIONS
+                            if any(c in p["config"]["conditions"] for p in parts)]
+    config["big_k"] = max(p["config"]["big_k"] for p in parts)
+    results: dict[str, Any] = {"config": config, "tasks": {}}
+    for name in parts[0]["tasks"]:
+        runs: dict[int, dict[str, Any]] = {}
+        for part in parts:
+            for run in part["tasks"][name]["runs"]:
+                runs.setdefault(run["seed"], {}).update(run)
+        merged = []
+        for run in runs.values():  # checkpoints back to int keys
+            for c in config["conditions"]:
+                run[c]["checkpoints"] = {int(n): v for n, v in run[c]["checkpoints"].items()}
+            merged.append(run)
+        summary = summarise(merged, config["checkpoints"], config["big_k"],
+                            tuple(config["conditions"]))
+        results["tasks"][name] = {"runs": merged, "summary": summary,
+                                  "verdict": verdict(name, summary)}
+    return results
+
+
+def write_results(results: dict[str, Any], out: Path) -> None:
+    """loop.json and loop.md in ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "loop.json").write_text(json.dumps(results, indent=1, default=str),
+                                   encoding="utf-8")
+    write_markdown(results, out / "loop.md")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -397,17 +436,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--every", type=int, default=50)
     parser.add_argument("--checkpoints", default="50,100,200,400")
     parser.add_argument("--tasks", default="therapist")
+    parser.add_argument("--conditions", default=",".join(CONDITIONS))
     parser.add_argument("--cache", type=Path, default=Path("/tmp/isp-nlp-annomi/cache.sqlite"))
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--embedder", default="minilm")
     parser.add_argument("--transcripts", type=int, default=None,
                         help="Only the first N pool transcripts (smoke runs).")
+    parser.add_argument("--merge", default="",
+                        help="Comma-separated folders of loop.json to merge into --out.")
     args = parser.parse_args(argv)
+    if args.merge:
+        write_results(merge([Path(d) / "loop.json" for d in args.merge.split(",")]), args.out)
+        print((args.out / "loop.md").read_text(encoding="utf-8"))
+        return 0
     if not ANNOMI.is_file():
         print(f"AnnoMI not found at {ANNOMI}; this benchmark needs ../shared", file=sys.stderr)
         return 2
     checkpoints = sorted(int(c) for c in args.checkpoints.split(","))
+    conditions = tuple(c for c in args.conditions.split(",") if c)
+    if not conditions or set(conditions) - set(CONDITIONS):
+        print(f"--conditions {args.conditions}: expected some of {','.join(CONDITIONS)}",
+              file=sys.stderr)
+        return 2
     if checkpoints[-1] > args.decisions or any(c < 1 for c in checkpoints):
         print(f"--checkpoints {args.checkpoints}: expected 1 to --decisions "
               f"{args.decisions}", file=sys.stderr)
@@ -415,22 +466,20 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {"config": {
         "seeds": args.seeds, "k": args.k, "big_k": args.big_k, "decisions": args.decisions,
         "every": args.every, "checkpoints": checkpoints, "embedder": args.embedder,
-        "transcripts": args.transcripts}, "tasks": {}}
+        "transcripts": args.transcripts, "conditions": list(conditions)}, "tasks": {}}
     for name in args.tasks.split(","):
         jobs = [(name, seed, args.k, args.decisions, args.every, checkpoints, str(args.cache),
-                 args.embedder, args.transcripts, args.big_k) for seed in range(args.seeds)]
+                 args.embedder, args.transcripts, args.big_k, conditions)
+                for seed in range(args.seeds)]
         if args.jobs > 1:
             with ProcessPoolExecutor(args.jobs) as pool:
                 runs = list(pool.map(run_seed, jobs))
         else:
             runs = [run_seed(j) for j in jobs]
-        summary = summarise(runs, checkpoints, args.big_k)
+        summary = summarise(runs, checkpoints, args.big_k, conditions)
         results["tasks"][name] = {"runs": runs, "summary": summary,
                                   "verdict": verdict(name, summary)}
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "loop.json").write_text(json.dumps(results, indent=1, default=str),
-                                        encoding="utf-8")
-    write_markdown(results, args.out / "loop.md")
+    write_results(results, args.out)
     print((args.out / "loop.md").read_text(encoding="utf-8"))
     return 0
 
