@@ -235,7 +235,8 @@ def seed_annotations(task: Task, k: int, rng: np.random.Generator) -> list[Annot
 
 def run_condition(task: Task, seeds: list[Annotation], condition: str, *, decisions: int,
                   every: int, checkpoints: list[int], rng_seed: int,
-                  start_model: SuggesterModel | None = None) -> dict[str, Any]:
+                  start_model: SuggesterModel | None = None,
+                  seed: int = 0) -> dict[str, Any]:
     """Review ``decisions`` segments under ``condition``; the scores at each checkpoint.
     ``start_model``: the model of the seeds alone, when already fitted."""
     rng = np.random.default_rng(rng_seed)
@@ -279,6 +280,7 @@ def run_condition(task: Task, seeds: list[Annotation], condition: str, *, decisi
                                                             "relabelled": n / made
                                                             for a, n in counts.items()},
                                 "learned_from": trained.manifest["learned_from"]}
+                _progress("checkpoint", seed, condition, made, points[made])
     return {"checkpoints": points, "fits": fits, "seconds": time.perf_counter() - start}
 
 
@@ -291,17 +293,58 @@ def run_seed(args: tuple) -> dict[str, Any]:
     seeds = seed_annotations(task, k, rng)
     start = fit(task, seeds)
     out: dict[str, Any] = {"seed": seed, "start": score(start, task)}
+    _progress("reference", seed, "start", 0, out["start"])
     if big_k:
         out[f"k{big_k}"] = score(fit(task, seed_annotations(
             task, big_k, np.random.default_rng(seed + 1000))), task)
+        _progress("reference", seed, f"k{big_k}", 0, out[f"k{big_k}"])
     for condition in conditions:
         out[condition] = run_condition(task, seeds, condition, decisions=decisions,
                                        every=every, checkpoints=checkpoints,
-                                       rng_seed=seed + 1, start_model=start)
+                                       rng_seed=seed + 1, start_model=start, seed=seed)
         print(f"{name} seed {seed} {condition}: "
               + ", ".join(f"{n}: {p['kappa']:.3f}" for n, p in
                           out[condition]["checkpoints"].items()), flush=True)
     return out
+
+
+#: Marks the progress lines a run prints, one JSON object each (:func:`from_logs`).
+PROGRESS = "LOOP-PROGRESS "
+
+
+def _progress(kind: str, seed: int, condition: str, made: int, point: dict) -> None:
+    print(PROGRESS + json.dumps({"kind": kind, "seed": seed, "condition": condition,
+                                 "decisions": made, "point": point}), flush=True)
+
+
+def from_logs(paths: list[Path], config: dict[str, Any], name: str = "therapist"
+              ) -> dict[str, Any]:
+    """The results of runs cut short, from their progress lines: every checkpoint they
+    reached (a checkpoint no run reached is left out)."""
+    runs: dict[int, dict[str, Any]] = {}
+    for path in paths:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if not line.startswith(PROGRESS):
+                continue
+            got = json.loads(line[len(PROGRESS):])
+            run = runs.setdefault(got["seed"], {"seed": got["seed"]})
+            if got["kind"] == "reference":
+                run[got["condition"]] = got["point"]
+            else:
+                run.setdefault(got["condition"], {"checkpoints": {}, "seconds": None})[
+                    "checkpoints"][got["decisions"]] = got["point"]
+    merged = list(runs.values())
+    conditions = tuple(c for c in CONDITIONS if all(c in r for r in merged))
+    reached = [n for n in config["checkpoints"]
+               if all(n in r[c]["checkpoints"] for r in merged for c in conditions)]
+    config = {**config, "conditions": list(conditions), "checkpoints": reached,
+              "partial": True}
+    for r in merged:
+        for c in conditions:
+            r[c]["seconds"] = r[c]["seconds"] or 0.0
+    summary = summarise(merged, reached, config["big_k"], conditions)
+    return {"config": config, "tasks": {name: {"runs": merged, "summary": summary,
+                                               "verdict": verdict(name, summary)}}}
 
 
 def _stat(values: list[float | None]) -> dict[str, float | None]:
@@ -352,6 +395,9 @@ def write_markdown(results: dict[str, Any], path: Path) -> None:
              "value (before abstaining), mean ± sd over seeds. Certified coverage: share of "
              "the TEST utterances whose suggestion is within the certified range, mean "
              "(min–max) over seeds.", ""]
+    if cfg.get("partial"):
+        lines += [f"Cut short (`--from-logs`): only the checkpoints every run reached "
+                  f"({', '.join(map(str, cfg['checkpoints'])) or 'none'}) are shown.", ""]
     for name, res in results["tasks"].items():
         s = res["summary"]
         big = f"k{cfg['big_k']}"
@@ -372,8 +418,10 @@ def write_markdown(results: dict[str, Any], path: Path) -> None:
                              f"{_cell(p['certified_coverage'], True)} | "
                              f"{_cell(p['accepted'], True)} | {_cell(p['relabelled'], True)} | "
                              f"{_cell(p['rejected'], True)} |")
-        lines += ["", "Wall time per run (s, mean over seeds): " + ", ".join(
-            f"{c} {s[c]['seconds']['mean']:.0f}" for c in cfg["conditions"]) + ".", ""]
+        lines.append("")
+        if not cfg.get("partial"):
+            lines += ["Wall time per run (s, mean over seeds): " + ", ".join(
+                f"{c} {s[c]['seconds']['mean']:.0f}" for c in cfg["conditions"]) + ".", ""]
         verdict = res.get("verdict")
         if verdict:
             lines += [verdict, ""]
@@ -445,7 +493,19 @@ def main(argv: list[str] | None = None) -> int:
                         help="Only the first N pool transcripts (smoke runs).")
     parser.add_argument("--merge", default="",
                         help="Comma-separated folders of loop.json to merge into --out.")
+    parser.add_argument("--from-logs", default="",
+                        help="Comma-separated logs of runs cut short: tabulate the "
+                        "checkpoints they reached into --out.")
     args = parser.parse_args(argv)
+    if args.from_logs:
+        config = {"seeds": args.seeds, "k": args.k, "big_k": args.big_k,
+                  "decisions": args.decisions, "every": args.every,
+                  "checkpoints": sorted(int(c) for c in args.checkpoints.split(",")),
+                  "embedder": args.embedder, "transcripts": args.transcripts}
+        write_results(from_logs([Path(p) for p in args.from_logs.split(",")], config),
+                      args.out)
+        print((args.out / "loop.md").read_text(encoding="utf-8"))
+        return 0
     if args.merge:
         write_results(merge([Path(d) / "loop.json" for d in args.merge.split(",")]), args.out)
         print((args.out / "loop.md").read_text(encoding="utf-8"))

@@ -50,3 +50,28 @@ def test_checkpoints_beyond_the_decisions_are_refused(tmp_path: Path) -> None:
     require_shared("data", "annomi", "AnnoMI-full.csv")
     assert _bench().main(["--decisions", "10", "--checkpoints", "20",
                           "--out", str(tmp_path)]) == 2
+
+
+def test_runs_cut_short_are_tabulated_from_their_progress_lines(tmp_path: Path) -> None:
+    bench = _bench()
+    point = {"kappa": 0.6, "certified_coverage": 0.0, "certified_threshold": None,
+             "accepted": 0.2, "relabelled": 0.8, "rejected": 0.0}
+    logs = []
+    for condition, reached in (("queue", (50, 100)), ("random", (50,)),
+                               ("queue_no_retrain", (50, 100))):
+        log = tmp_path / f"{condition}.txt"
+        log.write_text("noise\n" + "\n".join(
+            bench.PROGRESS + json.dumps({"kind": "checkpoint", "seed": 0, "condition": condition,
+                                         "decisions": n, "point": point}) for n in reached)
+            + "\n" + bench.PROGRESS + json.dumps({"kind": "reference", "seed": 0,
+                                                  "condition": "start", "decisions": 0,
+                                                  "point": point}), encoding="utf-8")
+        logs.append(log)
+    got = bench.from_logs(logs, {"checkpoints": [50, 100, 200], "big_k": 0})
+    assert got["config"]["checkpoints"] == [50] and got["config"]["partial"]
+    summary = got["tasks"]["therapist"]["summary"]
+    assert summary["queue"][50]["kappa"]["mean"] == pytest.approx(0.6)
+    bench.write_markdown({**got, "config": {**got["config"], "seeds": 1, "k": 8,
+                                            "decisions": 400, "every": 50,
+                                            "embedder": "minilm"}}, tmp_path / "loop.md")
+    assert "Cut short" in (tmp_path / "loop.md").read_text(encoding="utf-8")
