@@ -49,7 +49,7 @@ def train(ctx, folds: int, target_agreement: float | None) -> None:
     if reviewed:
         _echo(f"Learned from {learned['independent']} coded segments + {reviewed} reviewed "
               f"({learned['assisted']} accepted/relabelled, {learned['rejected']} rejected); "
-              "calibrated and certified on the coded segments only.")
+              f"calibrated and certified on the {learned['independent']} only.")
     how = ("chosen on the out-of-fold suggestions to agree best with the coders"
            if r["code_threshold_from_cv"] else "the default; too few coded segments or codes "
            "to choose one from the out-of-fold suggestions")
