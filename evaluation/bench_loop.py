@@ -334,14 +334,15 @@ def from_logs(paths: list[Path], config: dict[str, Any], name: str = "therapist"
                 run.setdefault(got["condition"], {"checkpoints": {}, "seconds": None})[
                     "checkpoints"][got["decisions"]] = got["point"]
     merged = list(runs.values())
-    conditions = tuple(c for c in CONDITIONS if all(c in r for r in merged))
+    conditions = tuple(c for c in CONDITIONS if any(c in r for r in merged))
     reached = [n for n in config["checkpoints"]
-               if all(n in r[c]["checkpoints"] for r in merged for c in conditions)]
+               if any(n in r[c]["checkpoints"] for r in merged for c in conditions if c in r)]
     config = {**config, "conditions": list(conditions), "checkpoints": reached,
               "partial": True}
     for r in merged:
         for c in conditions:
-            r[c]["seconds"] = r[c]["seconds"] or 0.0
+            if c in r:
+                r[c]["seconds"] = r[c]["seconds"] or 0.0
     summary = summarise(merged, reached, config["big_k"], conditions)
     return {"config": config, "tasks": {name: {"runs": merged, "summary": summary,
                                                "verdict": verdict(name, summary)}}}
@@ -358,16 +359,22 @@ def _stat(values: list[float | None]) -> dict[str, float | None]:
 def summarise(runs: list[dict[str, Any]], checkpoints: list[int], big_k: int,
               conditions: tuple[str, ...] = CONDITIONS) -> dict[str, Any]:
     """Mean and spread over seeds, by condition and checkpoint."""
-    out: dict[str, Any] = {"start": {m: _stat([r["start"][m] for r in runs])
+    out: dict[str, Any] = {"start": {m: _stat([r["start"][m] for r in runs if "start" in r])
                                      for m in ("kappa", "certified_coverage")}}
-    if big_k:
-        out[f"k{big_k}"] = {m: _stat([r[f"k{big_k}"][m] for r in runs])
-                            for m in ("kappa", "certified_coverage")}
+    big = f"k{big_k}"
+    if big_k and any(big in r for r in runs):
+        out[big] = {m: _stat([r[big][m] for r in runs if big in r])
+                    for m in ("kappa", "certified_coverage")}
     for c in conditions:
-        out[c] = {n: {m: _stat([r[c]["checkpoints"][n][m] for r in runs])
-                      for m in ("kappa", "certified_coverage", "accepted", "relabelled",
-                                "rejected")} for n in checkpoints}
-        out[c]["seconds"] = _stat([r[c]["seconds"] for r in runs])
+        out[c] = {}
+        for n in checkpoints:  # over the runs that reached checkpoint n
+            got = [r[c]["checkpoints"][n] for r in runs
+                   if c in r and n in r[c]["checkpoints"]]
+            out[c][n] = {m: _stat([p[m] for p in got])
+                         for m in ("kappa", "certified_coverage", "accepted", "relabelled",
+                                   "rejected")}
+            out[c][n]["seeds"] = len(got)
+        out[c]["seconds"] = _stat([r[c]["seconds"] for r in runs if c in r])
     return out
 
 
@@ -394,10 +401,13 @@ def write_markdown(results: dict[str, Any], path: Path) -> None:
              "Kappa: mean over the 10 TEST annotators of Cohen's kappa with the suggested "
              "value (before abstaining), mean ± sd over seeds. Certified coverage: share of "
              "the TEST utterances whose suggestion is within the certified range, mean "
-             "(min–max) over seeds.", ""]
+             "(min–max) over seeds. `queue_no_retrain` reviews in the seed model's queue "
+             "and sees its suggestions; the model scored at each checkpoint is the one a "
+             "`train` then would fit. Accepted: the suggested value was the oracle's; "
+             "relabelled: it was not, or the model abstained (no value to accept).", ""]
     if cfg.get("partial"):
-        lines += [f"Cut short (`--from-logs`): only the checkpoints every run reached "
-                  f"({', '.join(map(str, cfg['checkpoints'])) or 'none'}) are shown.", ""]
+        lines += ["Cut short (`--from-logs`): each row is over the seeds that reached it "
+                  "(column seeds).", ""]
     for name, res in results["tasks"].items():
         s = res["summary"]
         big = f"k{cfg['big_k']}"
@@ -409,12 +419,14 @@ def write_markdown(results: dict[str, Any], path: Path) -> None:
                      f"{_cell(s[big]['certified_coverage'], True)}." if big in s else "")
                   + f" Stated target after 200 decisions: kappa ≥ {TARGET_KAPPA[name]:.3f} "
                   "(128 random seeds per label, evaluation/results/annomi.md).", "",
-                  "| condition | decisions | kappa | certified coverage | accepted | "
-                  "relabelled | rejected |", "|---|---|---|---|---|---|---|"]
+                  "| condition | decisions | seeds | kappa | certified coverage | accepted | "
+                  "relabelled | rejected |", "|---|---|---|---|---|---|---|---|"]
         for c in cfg["conditions"]:
             for n in cfg["checkpoints"]:
                 p = s[c][n]
-                lines.append(f"| {c} | {n} | {_cell(p['kappa'])} | "
+                if not p["seeds"]:
+                    continue
+                lines.append(f"| {c} | {n} | {p['seeds']} | {_cell(p['kappa'])} | "
                              f"{_cell(p['certified_coverage'], True)} | "
                              f"{_cell(p['accepted'], True)} | {_cell(p['relabelled'], True)} | "
                              f"{_cell(p['rejected'], True)} |")
@@ -477,6 +489,7 @@ def write_results(results: dict[str, Any], out: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--k", type=int, default=8)
     parser.add_argument("--big-k", type=int, default=128,
                         help="Reference: this many random seeds per label (0: skip).")
@@ -530,7 +543,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.tasks.split(","):
         jobs = [(name, seed, args.k, args.decisions, args.every, checkpoints, str(args.cache),
                  args.embedder, args.transcripts, args.big_k, conditions)
-                for seed in range(args.seeds)]
+                for seed in range(args.first_seed, args.first_seed + args.seeds)]
         if args.jobs > 1:
             with ProcessPoolExecutor(args.jobs) as pool:
                 runs = list(pool.map(run_seed, jobs))

@@ -43,7 +43,7 @@ def test_a_tiny_loop_runs_and_learns_from_its_decisions(tmp_path: Path) -> None:
         assert point["accepted"] + point["relabelled"] + point["rejected"] == pytest.approx(1)
         assert point["learned_from"] == {"independent": 32, "assisted": 10, "rejected": 0}
     table = (tmp_path / "loop.md").read_text(encoding="utf-8")
-    assert "| queue | 10 |" in table and "Stated target" in table
+    assert "| queue | 10 | 1 |" in table and "Stated target" in table
 
 
 def test_checkpoints_beyond_the_decisions_are_refused(tmp_path: Path) -> None:
@@ -68,9 +68,10 @@ def test_runs_cut_short_are_tabulated_from_their_progress_lines(tmp_path: Path) 
                                                   "point": point}), encoding="utf-8")
         logs.append(log)
     got = bench.from_logs(logs, {"checkpoints": [50, 100, 200], "big_k": 0})
-    assert got["config"]["checkpoints"] == [50] and got["config"]["partial"]
+    assert got["config"]["checkpoints"] == [50, 100] and got["config"]["partial"]
     summary = got["tasks"]["therapist"]["summary"]
     assert summary["queue"][50]["kappa"]["mean"] == pytest.approx(0.6)
+    assert summary["random"][100]["seeds"] == 0 and summary["queue"][100]["seeds"] == 1
     bench.write_markdown({**got, "config": {**got["config"], "seeds": 1, "k": 8,
                                             "decisions": 400, "every": 50,
                                             "embedder": "minilm"}}, tmp_path / "loop.md")
