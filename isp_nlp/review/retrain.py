@@ -18,9 +18,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, TypeVar
 
 from isp_nlp.errors import IspNlpError
 from isp_nlp.review.items import build_review_items
@@ -28,6 +28,8 @@ from isp_nlp.review.queue import ReviewItem
 from isp_nlp.store.database import Store
 from isp_nlp.store.decisions import DecisionLog
 from isp_nlp.store.folder import open_project
+
+T = TypeVar("T")
 
 #: The commands one retrain runs, in order (after ``--project DIR``).
 STEPS: tuple[tuple[str, ...], ...] = (("train",), ("suggest",))
@@ -177,7 +179,7 @@ class BackgroundRetrainer:
         self.message = f"retrained in {seconds:.0f} s: model {after}, {len(items)} items"
         return items
 
-    def _with_store(self, use):
+    def _with_store(self, use: Callable[[Store], T]) -> T:
         if self.store is not None:
             return use(self.store)
         with open_project(self.project_dir) as store:
