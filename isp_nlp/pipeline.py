@@ -27,8 +27,9 @@ from isp_nlp.embed import (
     embed_texts_with_stats,
 )
 from isp_nlp.errors import IspNlpError, ModelError, ProjectError
-from isp_nlp.records import CODE_DIMENSION, Code, Segment
+from isp_nlp.records import CODE_DIMENSION, LEARNING_SOURCES, Code, Segment
 from isp_nlp.store.database import Store
+from isp_nlp.store.decisions import effective_rejects
 from isp_nlp.store.folder import DEFAULT_EMBEDDER, EMBEDDERS, require_codebook
 from isp_nlp.suggest.bundle import SuggesterModel
 from isp_nlp.suggest.certify import check_target
@@ -125,10 +126,12 @@ def training_set(store: Store) -> TrainingSet:
 
 
 def read_training_data(store: Store, embedder, *, progress: bool = False) -> TrainingData:
-    """Everything ``train`` needs from the store, read once."""
+    """Everything ``train`` needs from the store, read once: the learning sources'
+    codes (:data:`~isp_nlp.records.LEARNING_SOURCES`) and the effective rejects."""
     codebook = require_codebook(store)
     segments = store.segments()
-    ts = merge_labels(segments, store.annotations(), codebook.dimension_ids)
+    ts = merge_labels(segments, store.annotations(), codebook.dimension_ids,
+                      sources=LEARNING_SOURCES, rejects=effective_rejects(store))
     if not ts.segments:
         raise ModelError(
             "no human-coded segments to train on; import seed codes with "
@@ -168,6 +171,7 @@ def train_project(store: Store, embedder=None, *, folds: int = 5,
     model.manifest["cv_folds"] = fit.cv_folds  # what the out-of-fold numbers rest on
     model.manifest["dimension_names"] = dict(data.dimension_names)
     model.manifest["model_human"] = fit.model_human or {}
+    model.manifest["learned_from"] = data.labels.learned_from()
     model_id = model.manifest["model_id"]
     directory = store.path.parent / "models" / model_id
     model.save(directory)
@@ -176,6 +180,7 @@ def train_project(store: Store, embedder=None, *, folds: int = 5,
     ts = data.labels
     skipped = model.manifest.get("skipped") or {}
     return {"model_id": model_id, "path": str(directory), "segments": len(ts.segments),
+            "learned_from": ts.learned_from(),
             "coders": sorted({c for cs in ts.coders for c in cs}),
             "code_labels": data.code_labels, "cv_folds": fit.cv_folds,
             "code_threshold": model.code_threshold,

@@ -221,6 +221,10 @@ CERTIFYING_SOURCES = TRAINING_SOURCES
 #: Labels that count as a human coder in agreement tables: free human codes only (a
 #: consensus is derived from the coders compared; assisted codes depend on the model).
 AGREEMENT_SOURCES = ("human",)
+#: Labels ``isp-nlp train`` fits on: the training sources plus the codes a coder accepted
+#: or relabelled in review ("assisted"), so the review loop teaches the model; out-of-fold
+#: calibration and certification still score only :data:`CERTIFYING_SOURCES` rows.
+LEARNING_SOURCES = ("human", "consensus", "assisted")
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,12 @@ def train(ctx, folds: int, target_agreement: float | None) -> None:
                       progress=True)
     click.echo(f"Trained model {r['model_id']} on {r['segments']} segments coded by "
                f"{', '.join(map(one_line, r['coders']))}; saved to {r['path']}")
+    learned = r.get("learned_from") or {}
+    reviewed = learned.get("assisted", 0) + learned.get("rejected", 0)
+    if reviewed:
+        _echo(f"Learned from {learned['independent']} coded segments + {reviewed} reviewed "
+              f"({learned['assisted']} accepted/relabelled, {learned['rejected']} rejected); "
+              f"calibrated and certified on the {learned['independent']} only.")
     how = ("chosen on the out-of-fold suggestions to agree best with the coders"
            if r["code_threshold_from_cv"] else "the default; too few coded segments or codes "
            "to choose one from the out-of-fold suggestions")

@@ -11,6 +11,7 @@ the decision survives a crash or ``kill -9``.
 from __future__ import annotations
 
 import json
+from typing import NamedTuple
 
 from isp_nlp.errors import AlreadyDecided
 from isp_nlp.records import STAGE_DIMENSION, Decision
@@ -167,3 +168,27 @@ def _decision(coder: str, row: tuple) -> Decision:
         values=tuple(sorted(_values(detail).items())),
         suggestion=detail.get("suggestion") or {},
     )
+
+
+class Rejection(NamedTuple):
+    """An effective (not undone) reject: the codes the model suggested on a segment
+    that its coder turned down, and the model that suggested them."""
+
+    segment_id: str
+    coder: str
+    codes: tuple[str, ...]
+    model_id: str
+
+
+def effective_rejects(store: Store) -> list[Rejection]:
+    """Every reject decision not undone, oldest first, with the codes its suggestion
+    snapshot suggested (``suggested_codes``; empty when it suggested none)."""
+    out = []
+    for segment_id, coder, model_id, detail in store.conn.execute(
+        "SELECT segment_id, coder, model_id, detail FROM log l WHERE action = 'reject'"
+        " AND segment_id IS NOT NULL"
+        " AND NOT EXISTS (SELECT 1 FROM log u WHERE u.undoes = l.id) ORDER BY id"):
+        shown = json.loads(detail).get("suggestion") or {}
+        codes = tuple(str(c) for c in shown.get("suggested_codes") or ())
+        out.append(Rejection(segment_id, coder, codes, model_id or ""))
+    return out

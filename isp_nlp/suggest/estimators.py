@@ -162,23 +162,32 @@ class CodeSuggester(ClassifierMixin, BaseEstimator):
         tags.input_tags.sparse = True
         return tags
 
-    def fit(self, X: Any, Y: Any) -> CodeSuggester:
+    def fit(self, X: Any, Y: Any, known: Any = None) -> CodeSuggester:
+        """Fit one regression per code; ``known`` (boolean, shape of ``Y``; None: all
+        True) marks the entries that are labels: code j fits on the rows known for it."""
         X, Y = validate_data(self, X, Y, multi_output=True, dtype=np.float64,
                              accept_sparse="csr")
         check_classification_targets(Y)
         Y = _indicator_matrix(np.asarray(Y))
         n_codes = Y.shape[1]
+        mask = np.ones(Y.shape, dtype=bool) if known is None else np.asarray(known, dtype=bool)
+        if mask.shape != Y.shape:
+            raise ValueError(f"CodeSuggester.fit expects known of shape {Y.shape}, "
+                             f"got {mask.shape}")
         coef = np.zeros((n_codes, X.shape[1]))
         intercept = np.zeros(n_codes)
-        prior = Y.mean(axis=0).astype(np.float64)
+        seen = np.maximum(mask.sum(axis=0), 1)
+        prior = (np.where(mask, Y, 0).sum(axis=0) / seen).astype(np.float64)
         fitted = np.zeros(n_codes, dtype=bool)
         n_iter = np.zeros(n_codes, dtype=np.int64)
 
         for j in range(n_codes):
-            column = Y[:, j]
-            if column.min() == column.max():
+            rows = mask[:, j]
+            column = Y[rows, j]
+            if not len(column) or column.min() == column.max():
                 continue
-            lr = _logistic(self.C, self.class_weight, self.max_iter).fit(X, column)
+            lr = _logistic(self.C, self.class_weight, self.max_iter).fit(
+                X if rows.all() else X[rows], column)
             coef[j] = lr.coef_[0]
             intercept[j] = lr.intercept_[0]
             n_iter[j] = int(np.max(lr.n_iter_))

@@ -230,14 +230,17 @@ class OutOfFold:
 def out_of_fold(fit: Callable[[np.ndarray], SuggesterModel], batch: SegmentBatch,
                 groups: Sequence[str], folds: int, *, code_labels: Sequence[str] = (),
                 value_classes: Mapping[str, Sequence[str]] | None = None,
-                coded: Mapping[str, Sequence[bool]] | None = None) -> OutOfFold:
+                coded: Mapping[str, Sequence[bool]] | None = None,
+                evaluated: Sequence[bool] | None = None) -> OutOfFold:
     """:class:`OutOfFold` of ``batch``'s rows: ``fit(rows)`` fits a model on those rows,
     folds are ``min(folds, documents)`` grouped by ``groups`` (none below two); a fold
     whose model cannot be fitted (:class:`ModelError`) leaves its rows unscored.
     ``value_classes`` maps the dimensions to predict to their classes (columns).
     ``coded[target]`` marks the rows coded for a target ("code" or a dimension id;
     absent: every row): each set of targets coded on the same rows is folded over those
-    rows alone."""
+    rows alone. ``evaluated`` (None: every row) marks the rows that may be held out and
+    scored; the others (assisted codes) only ever train, in the folds whose held-out
+    documents they are not from."""
     n = len(batch)
     P_code = np.full((n, len(code_labels)), np.nan) if code_labels else None
     wanted = {d: list(c) for d, c in (value_classes or {}).items() if c}
@@ -251,8 +254,9 @@ def out_of_fold(fit: Callable[[np.ndarray], SuggesterModel], batch: SegmentBatch
             mask, dtype=bool)).tolist())
         populations.setdefault(rows, []).append(target)
     out = OutOfFold(0, [], [], P_code, P_value, [])
+    scored = None if evaluated is None else np.asarray(evaluated, dtype=bool)
     n_folds = [_fold_population(out, fit, batch, docs, np.asarray(rows, dtype=np.int64),
-                                members, folds, list(code_labels), wanted)
+                                members, folds, list(code_labels), wanted, scored)
                for rows, members in populations.items()]
     return replace(out, folds=max(n_folds, default=0))
 
@@ -260,16 +264,21 @@ def out_of_fold(fit: Callable[[np.ndarray], SuggesterModel], batch: SegmentBatch
 def _fold_population(out: OutOfFold, fit: Callable[[np.ndarray], SuggesterModel],
                      batch: SegmentBatch, docs: np.ndarray, population: np.ndarray,
                      targets: Sequence[str], folds: int, code_labels: list[str],
-                     wanted: Mapping[str, list[str]]) -> int:
+                     wanted: Mapping[str, list[str]], scored: np.ndarray | None = None) -> int:
     """Fold ``population``'s rows by document and fill ``out``'s lists and arrays for
-    ``targets``; return the number of folds (0: fewer than two documents)."""
-    n_folds = min(folds, len(set(docs[population].tolist())))
+    ``targets``; return the number of folds (0: fewer than two documents). Only rows
+    ``scored`` (None: all) are held out; each fold trains on the population's rows from
+    the other documents."""
+    held = population if scored is None else population[scored[population]]
+    n_folds = min(folds, len(set(docs[held].tolist())))
     if n_folds < 2:
         return 0
     dims = [d for d in targets if d != CODE_DIMENSION]
     with_codes = CODE_DIMENSION in targets
-    for tr, te in GroupKFold(n_splits=n_folds).split(population, groups=docs[population]):
-        train_idx, test_idx = population[tr], population[te]
+    for _, te in GroupKFold(n_splits=n_folds).split(held, groups=docs[held]):
+        test_idx = held[te]
+        out_docs = set(docs[test_idx].tolist())
+        train_idx = population[[d not in out_docs for d in docs[population].tolist()]]
         try:
             model = fit(train_idx)
         except ModelError:
@@ -335,21 +344,24 @@ def fit_calibrate_certify(fit: Callable[[np.ndarray], SuggesterModel], batch: Se
                           groups: Sequence[str], labels: SeedLabels, *, folds: int,
                           targets: Mapping[str, float] | None = None,
                           level: float = CONFIDENCE,
-                          population: Mapping[str, Sequence[str]] | None = None
-                          ) -> CalibratedFit:
+                          population: Mapping[str, Sequence[str]] | None = None,
+                          evaluated: Sequence[bool] | None = None) -> CalibratedFit:
     """Fit on every row of ``batch`` (``fit(rows)``), predict each row out of fold
     (:func:`out_of_fold`, folds grouped by ``groups``), and on those predictions choose
     the code threshold, calibrate, certify each dimension of ``targets`` ("code" or a
     dimension id -> target agreement) at ``level``, and set each dimension's threshold
     (steps 1-4 of this module). ``population[dim]``: the values of the segments the seeds
     were drawn from (their label mix; seeds are weighted to it when certifying); absent:
-    the seeds'."""
+    the seeds'. ``evaluated`` (None: every row) marks the independent rows, the only ones
+    predicted out of fold and so the only ones steps 1-4 rest on; the others (assisted
+    codes) train the model and the fold models alone."""
     model = fit(np.arange(len(batch)))
     pred = out_of_fold(fit, batch, groups, folds, code_labels=model.code_labels,
                        value_classes={d: m.classes for d, m in model.dimensions.items()},
                        coded={CODE_DIMENSION: [c is not None for c in labels.code_sets],
                               **{d: [v is not None for v in column]
-                                 for d, column in labels.values.items()}})
+                                 for d, column in labels.values.items()}},
+                       evaluated=evaluated)
     targets = targets or {}
     population = population or {}
     certs: dict[str, Certificate] = {}

@@ -1,15 +1,17 @@
 """Fit the project's suggester on its :class:`TrainingData`: pure, no store.
 
-One model on every human-coded segment, fitted, calibrated and certified by
+One model on every coded segment (independent codes, codes accepted or relabelled in
+review, and rejected suggestions as negatives), fitted, calibrated and certified by
 :func:`isp_nlp.suggest.out_of_fold.fit_calibrate_certify` as ``isp-nlp evaluate`` does
-(through :func:`isp_nlp.suggest.trainer.train_suggester`); its out-of-fold predictions
-(grouped by document, so a transcript is never scored by a model trained on it) are
-stored for ``agreement`` to compare with the human coders.
+(through :func:`isp_nlp.suggest.trainer.train_suggester`) on the independent codes'
+out-of-fold predictions alone; those predictions (grouped by document, so a transcript
+is never scored by a model trained on it) are stored for ``agreement`` to compare with
+the human coders.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -72,6 +74,7 @@ def fit_rows(data: TrainingData, idx: np.ndarray,
         embedder_id=data.embedder_id, params=params or project_params(),
         context_texts=part.context_texts, context_embeddings=part.context_embeddings,
         history=part.history,
+        code_known=[ts.known_codes(int(i)) for i in idx],
         prototype_embeddings=data.code_prototypes or None,
         value_prototype_embeddings={d: protos for d, protos in data.value_prototypes.items()
                                     if protos} or None,
@@ -81,7 +84,8 @@ def fit_rows(data: TrainingData, idx: np.ndarray,
 
 def fit_project(data: TrainingData, folds: int = 5, *, target_agreement: float | None = None,
                 level: float = CONFIDENCE) -> ProjectFit:
-    """Fit, calibrate and certify on every human-coded segment
+    """Fit on every row of ``data`` (independent, assisted and rejected), calibrate and
+    certify on the independent rows' out-of-fold predictions
     (:func:`~isp_nlp.suggest.out_of_fold.fit_calibrate_certify`, folds grouped by
     document), certifying each dimension with a target (``target_agreement``, else the
     seed coders' own percent agreement where segments are double-coded); plus the
@@ -95,7 +99,8 @@ def fit_project(data: TrainingData, folds: int = 5, *, target_agreement: float |
     fit = oof.fit_calibrate_certify(
         lambda rows: fit_rows(data, rows, params), data.batch,
         [s.document for s in ts.segments], seed_labels(ts), folds=folds,
-        targets={dim: goal[0] for dim, goal in goals.items()}, level=level)
+        targets={dim: goal[0] for dim, goal in goals.items()}, level=level,
+        evaluated=[ts.is_independent(i) for i in range(len(ts.segments))])
     model, pred = fit.model, fit.out_of_fold
     by_fold = [_fold_suggestions(ts, rows, pred, model, params, targets)
                for rows, targets in zip(pred.fold_rows, pred.fold_targets, strict=True)]
@@ -172,11 +177,12 @@ def _fold_suggestions(ts: TrainingSet, rows: np.ndarray, pred: oof.OutOfFold,
 
 
 def seed_agreement(ts: TrainingSet, dimension: str) -> float | None:
-    """Mean pairwise percent agreement of the seed coders on segments two or more of them
-    coded (codes: exact sets), None when no segment is double-coded."""
-    per = (ts.coder_codes if dimension == CODE_DIMENSION
-           else ts.coder_values.get(dimension, []))
-    return coverage.double_coded_agreement(per)
+    """Mean pairwise percent agreement of the seed coders on independent segments two or
+    more of them coded (codes: exact sets), None when no segment is double-coded."""
+    per: Sequence[Mapping[str, Hashable]] = (
+        ts.coder_codes if dimension == CODE_DIMENSION else ts.coder_values.get(dimension, []))
+    return coverage.double_coded_agreement(
+        [row for i, row in enumerate(per) if ts.is_independent(i)])
 
 
 def _target(ts: TrainingSet, dimension: str, given: float | None) -> tuple[float, str] | None:

@@ -143,6 +143,7 @@ def train_suggester(
     prototype_embeddings: Mapping[str, np.ndarray] | None = None,
     value_prototype_embeddings: Mapping[str, Mapping[str, np.ndarray]] | None = None,
     history: ContextHistory | None = None,
+    code_known: Sequence[Collection[str] | None] | None = None,
 ) -> SuggesterModel:
     """Train the code suggester and one suggester per single-choice dimension on
     human-coded segments.
@@ -162,7 +163,9 @@ def train_suggester(
     then get zero-shot probabilities (listed in ``manifest["zero_shot_codes"]``).
     ``value_prototype_embeddings[dim]`` maps a dimension's values to embeddings of their
     codebook texts: its model's prior (``params.prototype_weight``); every trained value
-    needs some.
+    needs some. ``code_known[i]`` (None, or the list None: every code) names the codes
+    row i is a label for (a rejected suggestion: its codes, absent); each code fits on
+    the rows known for it, and the zero-shot map on rows with every code known.
     """
     params = params or TrainParams()
     ids = [str(s) for s in segment_ids]
@@ -203,9 +206,10 @@ def train_suggester(
     else:
         row_sets = [set(code_sets[i] or ()) for i in code_rows]
         Y = np.array([[int(c in row) for c in code_labels] for row in row_sets], dtype=np.int64)
+        known = _known(code_known, code_rows, code_labels)
         code_est = CodeSuggester(C=params.code_C, class_weight=params.class_weight,
                                  max_iter=params.max_iter, threshold=params.code_threshold)
-        code_est.fit(F[code_rows], Y)
+        code_est.fit(F[code_rows], Y, known)
     dimensions: dict[str, DimensionModel] = {}
     priors: dict[str, dict[str, Any]] = {}
     for d in value_labels:
@@ -232,7 +236,9 @@ def train_suggester(
             prototype_weight=prior.get("weight", 0.0))
     prototypes: Prototypes | None = None
     if prototype_embeddings and code_labels:
-        prototypes = fit_prototypes(code_labels, prototype_embeddings, X[code_rows], Y)
+        whole = _known(code_known, code_rows, code_labels).all(axis=1)
+        prototypes = fit_prototypes(code_labels, prototype_embeddings,
+                                    X[code_rows][whole], Y[whole])
     if code_est is None and not dimensions:
         raise ModelError(
             f"Nothing can be trained: {'; '.join(f'{k}: {v}' for k, v in skipped.items())}; "
@@ -258,6 +264,17 @@ def train_suggester(
     if priors:
         model.manifest["priors"] = priors
     return model
+
+
+def _known(code_known: Sequence[Collection[str] | None] | None, rows: Sequence[int],
+           code_labels: Sequence[str]) -> np.ndarray:
+    """The (rows, codes) mask of the code entries that are labels."""
+    mask = np.ones((len(rows), len(code_labels)), dtype=bool)
+    for r, i in enumerate(rows):
+        got = None if code_known is None else code_known[i]
+        if got is not None:
+            mask[r] = [c in got for c in code_labels]
+    return mask
 
 
 def train_single_label(batch: SegmentBatch, y: Sequence[str], *,
