@@ -13,7 +13,8 @@ from isp_nlp.cli.common import InputError, open_store
 from isp_nlp.ingest.controls import one_line
 from isp_nlp.review.audit import run_blind
 from isp_nlp.review.queue import DEFAULT_SEED, SORTERS, ReviewFilter
-from isp_nlp.review.run import project_review, review_project, save_memo
+from isp_nlp.review.retrain import BackgroundRetrainer
+from isp_nlp.review.run import project_review, retrain_tick, review_project, save_memo
 from isp_nlp.store.database import Store
 from isp_nlp.store.decisions import DecisionLog
 from isp_nlp.store.folder import require_codebook
@@ -55,11 +56,14 @@ ORDERS = tuple(SORTERS)
                    "e:codes|DIM=VALUE, s skip, u undo, q quit.")
 @click.option("--audit", "audit_id", type=int, default=None, metavar="ID",
               help="With --blind: the segments of audit ID, in drawn order.")
+@click.option("--retrain-every", "retrain_every", type=click.IntRange(min=1), default=None,
+              metavar="N", help="Full screen: retrain in the background after every N "
+              "decisions and re-rank the queue with the new model.")
 @click.pass_context
 def review(ctx, coder: str, order: str, seed: int, line_mode: bool, code: str | None,
            documents: tuple[str, ...], speaker: str | None, has_values: tuple[str, ...],
            min_words: int, backchannels: bool, script: str | None, values: tuple[str, ...],
-           blind: bool, audit_id: int | None) -> None:
+           blind: bool, audit_id: int | None, retrain_every: int | None) -> None:
     """Triage suggestions: a accept, r reject, e relabel, s skip, u undo, q quit.
 
     At a terminal this opens the full-screen review (--line for line by line); with
@@ -73,6 +77,10 @@ def review(ctx, coder: str, order: str, seed: int, line_mode: bool, code: str | 
                          "when you relabel (e) interactively.")
     if audit_id is not None and not blind:
         raise InputError("--audit goes with --blind; add --blind to code the audit blind.")
+    if retrain_every is not None and (blind or script is not None or line_mode):
+        raise InputError("--retrain-every works in the full-screen review only; leave out "
+                         "--blind, --script and --line, or run `isp-nlp train` and "
+                         "`isp-nlp suggest` between sessions.")
     only = ReviewFilter(
         code=code.strip() if code else None, documents=tuple(d.strip() for d in documents),
         speaker=speaker, has_values=tuple(_parse_values(has_values, "--has-value").items()),
@@ -93,9 +101,17 @@ def review(ctx, coder: str, order: str, seed: int, line_mode: bool, code: str | 
         session = project_review(store, coder, order=order, seed=seed, only=only)
         for line in header:
             click.echo(line)
-        summary = run_screen(session, trust=header,
-                             memo=lambda item, text: save_memo(store, session.coder, item,
-                                                               text))
+        retrainer = None if retrain_every is None else BackgroundRetrainer(
+            store.path.parent, retrain_every, coder=session.coder, store=store)
+        tick = None if retrainer is None else retrain_tick(
+            store, session, retrainer, order=order, seed=seed, only=only)
+        try:
+            summary = run_screen(session, trust=header, tick=tick,
+                                 memo=lambda item, text: save_memo(store, session.coder,
+                                                                   item, text))
+        finally:
+            if retrainer is not None:
+                retrainer.close()
         click.echo(f"Review by {coder}: {summary}")
         return
     summary = review_project(

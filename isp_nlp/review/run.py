@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from isp_nlp.records import Note
 from isp_nlp.review.items import build_review_items
 from isp_nlp.review.queue import DEFAULT_SEED, ReviewFilter, ReviewItem, filter_items, sorter
+from isp_nlp.review.retrain import BackgroundRetrainer
 from isp_nlp.review.session import ReviewSession
 from isp_nlp.review.terminal import (
     ReviewSummary,
@@ -41,6 +42,21 @@ def project_review(store: Store, coder: str, *, order: str = "uncertain",
     recording into the project log."""
     items = project_items(store, coder, order=order, seed=seed, only=only)
     return ReviewSession(items, DecisionLog(store), coder, require_codebook(store))
+
+
+def retrain_tick(store: Store, session: ReviewSession, retrainer: BackgroundRetrainer, *,
+                 order: str = "uncertain", seed: int = DEFAULT_SEED,
+                 only: ReviewFilter | None = None) -> Callable[[], list[ReviewItem] | None]:
+    """What the full-screen review polls while it runs: tell ``retrainer`` how many
+    decisions this session has made (it starts a retrain every ``every``), and once a
+    retrain has finished, the new model's items re-read for the coder, ordered and filtered
+    as the session's were (the screen then re-ranks its queue)."""
+    def tick() -> list[ReviewItem] | None:
+        retrainer.notify(len(session.decisions()))
+        if retrainer.poll() is None:
+            return None
+        return project_items(store, session.coder, order=order, seed=seed, only=only)
+    return tick
 
 
 def save_memo(store: Store, coder: str, item: ReviewItem, text: str) -> None:
