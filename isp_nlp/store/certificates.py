@@ -30,7 +30,8 @@ def certificates(store: Store, *, model_id: str | None = None,
     """Every certificate (only ``model_id``'s / ``audit_id``'s if given), oldest first:
     id, model_id, audit_id, target, detail (a dict) and created_at."""
     sql = "SELECT id, model_id, audit_id, target, detail, created_at FROM certificates"
-    where, args = [], []
+    where: list[str] = []
+    args: list[str | int] = []
     if model_id is not None:
         where.append("model_id = ?")
         args.append(model_id)

@@ -258,10 +258,9 @@ def certify_wave(store: Store, *, audit_id: int | None = None, target: float | N
     if not {s.segment_id for s in suggestions} & coded:
         raise WaveCertifyError(f"The latest model ({model_id}) has no suggestions for audit "
                                f"{audit_id}'s segments; run `isp-nlp suggest`, then certify.")
-    seeds_certs = manifest.get("certified") if isinstance(manifest.get("certified"),
-                                                          Mapping) else {}
-    names = manifest.get("dimension_names") if isinstance(manifest.get("dimension_names"),
-                                                          Mapping) else {}
+    found, named = manifest.get("certified"), manifest.get("dimension_names")
+    seeds_certs: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
+    names: Mapping[str, Any] = named if isinstance(named, Mapping) else {}
     dims = [*{s.dimension for s in suggestions}]
     order = ([CODE_DIMENSION] if CODE_DIMENSION in dims else []) + sorted(
         d for d in dims if d != CODE_DIMENSION)
