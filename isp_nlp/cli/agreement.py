@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from isp_nlp.agreement.corrections import project_correction_rate
 from isp_nlp.cli.common import WIDTH, InputError, LibraryChoice, open_store
 from isp_nlp.project import place_coded_csv
-from isp_nlp.records import CODE_DIMENSION, Dimension
+from isp_nlp.records import AGREEMENT_SOURCES, CODE_DIMENSION, Dimension
 from isp_nlp.store.database import project_db
 from isp_nlp.store.folder import require_codebook
 
@@ -56,7 +57,8 @@ JSON and CSV count the model as one more coder in the all-coder rows. JSON:
 settings "categories"), "pairs": [{"target", "coder_a", "coder_b", "kind",
 "percent": EST, "kappa": EST, "pi": EST}]}, where EST is {"value", "ci_low",
 "ci_high", "n_units", "n_coders", "note"}; null = undefined (the note says
-why). Definitions: docs/agreement.md.
+why); settings "notes" holds the lines on which codes count and the correction
+rate. Definitions: docs/agreement.md.
 """
 
 
@@ -155,7 +157,7 @@ def agreement(ctx, csv_file, dimension, coders, metric, level, by, ci, seed, res
     tables = {**{d.id: labels[d.id] for d in coded}, **tables}
     scope = [m for m in info if m.startswith(SCOPE_PREFIXES)]
     for message in info:
-        if fmt != "table" or message not in scope:
+        if message not in scope:
             click.echo(message, err=True)
     chosen = {t: v for t, v in tables.items() if v is not None}
     units = max((len(v) for v in chosen.values()), default=0)
@@ -178,7 +180,9 @@ def agreement(ctx, csv_file, dimension, coders, metric, level, by, ci, seed, res
                                         coders=wanted or None,
                                         single_label=value is not None, dimensions=dims)
     if fmt == "json":
-        click.echo(json.dumps(rep.to_dict(), indent=2, ensure_ascii=False, allow_nan=False))
+        data = rep.to_dict()
+        data["settings"]["notes"] = scope
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False))
     elif fmt == "csv":
         click.echo(safe_csv_text(rep.to_frame()), nl=False)
     else:
@@ -242,9 +246,7 @@ SCOPE_PREFIXES = ("Model vs coders:", "Corrections:")
 
 def _scope(store, include_model: bool, include_assisted: bool) -> list[str]:
     """The line on which human codes the model is compared with, and the correction rate."""
-    from isp_nlp.agreement.corrections import project_correction_rate
     from isp_nlp.agreement.project import annotation_frame, model_scope
-    from isp_nlp.records import AGREEMENT_SOURCES
 
     sources = (*AGREEMENT_SOURCES, "assisted") if include_assisted else AGREEMENT_SOURCES
     out = []
@@ -264,7 +266,6 @@ def _load(ctx, csv_file: Path | None, *, include_model: bool, dimension: str | N
     from isp_nlp.agreement.project import mapped_tables, project_tables
     from isp_nlp.agreement.tables import csv_coding_tables, default_dimensions
     from isp_nlp.coded.read import iter_coded_csv
-    from isp_nlp.records import AGREEMENT_SOURCES
     if csv_file is not None and not project_db(_project_dir(ctx)).exists():
         dims = _csv_dimensions(csv_file, dimension) or default_dimensions()
         tables, documents = csv_coding_tables(iter_coded_csv(csv_file), dimensions=dims)

@@ -8,7 +8,6 @@ import click
 
 from isp_nlp.cli.common import FORMATS, echo_wrapped, open_store
 from isp_nlp.ingest.controls import one_line
-from isp_nlp.suggest.certify import CONFIDENCE
 
 
 @click.command()
@@ -17,14 +16,14 @@ from isp_nlp.suggest.certify import CONFIDENCE
 @click.option("--target", type=float, default=None, metavar="A",
               help="Agreement to certify, e.g. 0.8 (default: each target's agreement in "
                    "the seeds' certificate).")
-@click.option("--confidence", type=float, default=CONFIDENCE, show_default=True,
-              metavar="C", help="Confidence with which the target must hold.")
+@click.option("--confidence", type=float, default=None, metavar="C",
+              help="Confidence with which the target must hold (default: train's, 0.9).")
 @click.option("--coder", default="isp-nlp", show_default=True,
               help="Who certifies (recorded in the audit trail).")
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
 @click.pass_context
-def certify(ctx, audit_id: int | None, target: float | None, confidence: float, coder: str,
-            fmt: str) -> None:
+def certify(ctx, audit_id: int | None, target: float | None, confidence: float | None,
+            coder: str, fmt: str) -> None:
     """Certify the latest model's suggestion threshold on an audit's blind codes.
 
     The seeds' certificate (from `isp-nlp train`) holds for segments like the seeds.
@@ -36,10 +35,12 @@ def certify(ctx, audit_id: int | None, target: float | None, confidence: float, 
     segments would settle it. `review`, `status`, `precode` and the report show the
     latest wave certificate.
     """
+    from isp_nlp.suggest.certify import CONFIDENCE
     from isp_nlp.suggest.wave_certify import certify_wave, wave_sentences
 
     store = open_store(ctx)
-    result = certify_wave(store, audit_id=audit_id, target=target, level=confidence,
+    result = certify_wave(store, audit_id=audit_id, target=target,
+                          level=CONFIDENCE if confidence is None else confidence,
                           coder=coder)
     if fmt == "json":
         click.echo(json.dumps({"model_id": result.model_id, "audit_id": result.audit_id,

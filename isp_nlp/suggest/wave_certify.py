@@ -271,8 +271,9 @@ def certify_wave(store: Store, *, audit_id: int | None = None, target: float | N
         if isinstance(goal, int | float):
             goals[dim] = float(goal)
     if not goals:
-        raise WaveCertifyError("The model's seeds' certificate has no target agreement; "
-                               "give one with --target A, such as 0.8.")
+        raise WaveCertifyError("The model has no seeds' certificate with a target "
+                               "agreement to certify again; give one with --target A, such "
+                               "as 0.8.")
     decided = project_correction_rate(store, wanted)
     corrections = decided.overall.to_dict() if decided.overall.decided else None
     run = uuid.uuid4().hex
@@ -366,6 +367,8 @@ def wave_sentences(row: Mapping[str, Any]) -> list[str]:
                        f"{goal} target")
     else:
         settle_text = f"about {_more(cmp.get('more_needed'))} would settle it"
+    if cmp.get("seeds_agreement") is None:  # the seeds measured no agreement to compare
+        return [head, f"{title}: the target is not met on the wave: {how}; {settle_text}."]
     return [head, f"{title}: the wave differs from the seeds: {how}; {settle_text}."]
 
 
