@@ -91,3 +91,22 @@ def test_status_shows_the_correction_rate(project: Path) -> None:
     assert "  ana: " in out
     data = json.loads(run("status", "--format", "json", project=project).output)
     assert data["corrections"]["by_coder"]["ana"]["decided"] >= 1
+
+
+def test_evaluate_reads_only_independent_rows_of_a_csv(tmp_path: Path) -> None:
+    from isp_nlp.coded.units import load_units
+
+    csv = tmp_path / "coded.csv"
+    csv.write_text(
+        "document,segment,text,coder,code,provenance\n"
+        "d,s1,One,ana,a,human\n"
+        "d,s1,One,ben,a,\n"
+        "d,s2,Two,ana,b,blind\n"
+        "d,s2,Two,ana,a,assisted\n"
+        "d,s3,Three,cy,b,assisted\n"
+        "d,s3,Three,res,b,consensus\n", encoding="utf-8")
+    units = load_units(csv)
+    assert units.keys == ["d\x1fs1", "d\x1fs2"]  # s3 has assisted and consensus rows only
+    assert units.codings[1] == {"ana": ("b",)}
+    assert "blind and independent codes only" in units.reading
+    assert "2 assisted, 1 consensus" in units.reading
