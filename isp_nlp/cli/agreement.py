@@ -57,8 +57,8 @@ JSON and CSV count the model as one more coder in the all-coder rows. JSON:
 settings "categories"), "pairs": [{"target", "coder_a", "coder_b", "kind",
 "percent": EST, "kappa": EST, "pi": EST}]}, where EST is {"value", "ci_low",
 "ci_high", "n_units", "n_coders", "note"}; null = undefined (the note says
-why); settings "notes" holds the lines on which codes count and the correction
-rate. Definitions: docs/agreement.md.
+why); in a project, settings "notes" holds the lines on which codes count and
+the correction rate. Definitions: docs/agreement.md.
 """
 
 
@@ -181,7 +181,8 @@ def agreement(ctx, csv_file, dimension, coders, metric, level, by, ci, seed, res
                                         single_label=value is not None, dimensions=dims)
     if fmt == "json":
         data = rep.to_dict()
-        data["settings"]["notes"] = scope
+        if scope:
+            data["settings"]["notes"] = scope
         click.echo(json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False))
     elif fmt == "csv":
         click.echo(safe_csv_text(rep.to_frame()), nl=False)

@@ -8,6 +8,7 @@ import click
 
 from isp_nlp.cli.common import FORMATS, echo_wrapped, open_store
 from isp_nlp.ingest.controls import one_line
+from isp_nlp.suggest.wave_text import wave_sentences
 
 
 @click.command()
@@ -36,7 +37,7 @@ def certify(ctx, audit_id: int | None, target: float | None, confidence: float |
     latest wave certificate.
     """
     from isp_nlp.suggest.certify import CONFIDENCE
-    from isp_nlp.suggest.wave_certify import certify_wave, wave_sentences
+    from isp_nlp.suggest.wave_certify import certify_wave
 
     store = open_store(ctx)
     result = certify_wave(store, audit_id=audit_id, target=target,

@@ -15,6 +15,7 @@ from isp_nlp.analysis.disagreements import format_codes
 from isp_nlp.analysis.pathways import with_article
 from isp_nlp.report import plots
 from isp_nlp.report.pathway_diagram import pathway_chart
+from isp_nlp.suggest.wave_text import wave_sentences
 
 DASH = "—"
 DISAGREEMENT_CAP = 50
@@ -285,8 +286,6 @@ def wave_context(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """The "Wave certificates" section: a row per target of the latest wave certificate
     (threshold, agreement on covered segments and its lower bound, target, the seeds'
     agreement) and its sentences; ``rows`` empty says how to get one."""
-    from isp_nlp.suggest.wave_certify import wave_sentences
-
     def pct(x: Any) -> str:
         return "—" if not isinstance(x, int | float) else f"{100 * float(x):.1f}%"
 

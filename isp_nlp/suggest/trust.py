@@ -26,7 +26,7 @@ from isp_nlp.agreement import coverage
 from isp_nlp.records import CODE_DIMENSION, Suggestion
 from isp_nlp.store.database import Store
 from isp_nlp.suggest.training_data import TrainingSet, merge_labels
-from isp_nlp.suggest.wave_certify import latest_wave_paragraphs
+from isp_nlp.suggest.wave_text import latest_wave_paragraphs
 
 #: Project setting holding the statement of an adopted model, measured in its seed project.
 TRUST_SETTING = "model_trust"
@@ -84,7 +84,7 @@ class ModelTrust:
     documents: int = 0  # seed documents scored out of fold (the folds' groups)
     folds: int | None = None  # the folds train used (None: not recorded)
     #: The latest wave certificate of the model in this project, as paragraphs
-    #: (:func:`isp_nlp.suggest.wave_certify.latest_wave_paragraphs`); () if none.
+    #: (:func:`isp_nlp.suggest.wave_text.latest_wave_paragraphs`); () if none.
     wave: tuple[str, ...] = ()
 
     @property

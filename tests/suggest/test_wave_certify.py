@@ -16,8 +16,8 @@ from isp_nlp.suggest.wave_certify import (
     certify_wave_evidence,
     code_evidence,
     value_evidence,
-    wave_sentences,
 )
+from isp_nlp.suggest.wave_text import wave_sentences
 
 
 def _clears(share: float, n: int, target: float, level: float) -> bool:
