@@ -215,12 +215,15 @@ CODER_SOURCES = ("human", "assisted", "blind", "consensus")
 #: Labels that train the suggester: free human codes and their consensus; never codes a
 #: coder accepted from a suggestion ("assisted"), blind audit codes or the model's.
 TRAINING_SOURCES = ("human", "consensus")
-#: Labels the model's out-of-fold suggestions are certified and trusted against: the same
-#: independent codes it learns from, so never an "assisted" code.
-CERTIFYING_SOURCES = TRAINING_SOURCES
-#: Labels that count as a human coder in agreement tables: free human codes only (a
-#: consensus is derived from the coders compared; assisted codes depend on the model).
-AGREEMENT_SOURCES = ("human",)
+#: Labels the model's suggestions are certified against: the seeds' certificate (train) on
+#: the independent codes it learns from, out of fold; a wave's certificate (certify) on the
+#: blind codes of an audit. Never an "assisted" code.
+CERTIFYING_SOURCES = (*TRAINING_SOURCES, "blind")
+#: Labels that count as a coder in agreement tables, human–human and model vs coders: free
+#: human codes and blind codes (a coder's independent work: no suggestion, no one else's
+#: codes in view). Never "assisted" (depends on the model) nor "consensus" (derived from
+#: the coders compared).
+AGREEMENT_SOURCES = ("human", "blind")
 #: Labels ``isp-nlp train`` fits on: the training sources plus the codes a coder accepted
 #: or relabelled in review ("assisted"), so the review loop teaches the model; out-of-fold
 #: calibration and certification still score only :data:`CERTIFYING_SOURCES` rows.

@@ -3,14 +3,19 @@ coders and the model, and a coded-segments CSV placed on the project's segments.
 
 The model takes part as coder ``model`` through its out-of-fold suggestions on the
 human-coded segments (:meth:`isp_nlp.store.registry.ModelTables.out_of_fold`), so it is
-never scored on a transcript it was trained on. Only independent codings take part
-(:data:`isp_nlp.records.AGREEMENT_SOURCES`): model-assisted codes from review are not
-independent of the model, nor is the consensus, which is derived from the coders
-compared. ``isp-nlp agreement`` and the report both read agreement from here.
+never scored on a transcript it was trained on, and through its stored suggestions on
+blind-coded segments (audit samples; blind codes never train it). Only independent
+codings take part by default (:data:`isp_nlp.records.AGREEMENT_SOURCES`: human and
+blind): model-assisted codes from review are not independent of the model, nor is the
+consensus, which is derived from the coders compared. ``sources`` with "assisted" adds
+the assisted codes (``isp-nlp agreement --include-assisted``), compared with the model's
+stored suggestions: a flattering number, labelled as such. ``isp-nlp agreement`` and the
+report both read agreement from here.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
@@ -21,6 +26,7 @@ from isp_nlp.agreement.tables import MODEL_CODER, coding_tables
 from isp_nlp.codebook.load import trainable_codes
 from isp_nlp.records import AGREEMENT_SOURCES, CODE_DIMENSION
 from isp_nlp.store.database import Store
+from isp_nlp.store.decisions import ASSISTED
 from isp_nlp.store.folder import require_codebook
 
 #: Bootstrap settings of the report: the defaults of ``isp-nlp agreement``.
@@ -31,18 +37,25 @@ FRAME_COLUMNS = ["segment_id", "coder", "dimension", "label"]
 Tables = dict[str, pd.DataFrame]
 
 
-def annotation_frame(store: Store, *, include_model: bool = True) -> pd.DataFrame:
-    """The independent coders' annotations (+ the model's out-of-fold labels) as a long
-    frame of segment_id, coder, dimension, label."""
+def annotation_frame(store: Store, *, include_model: bool = True,
+                     sources: Sequence[str] = AGREEMENT_SOURCES) -> pd.DataFrame:
+    """The coders' annotations of ``sources`` (+ the model's labels: out of fold on the
+    seeds, its stored suggestions on the other coded segments) as a long frame of
+    segment_id, coder, dimension, label."""
     rows: list[tuple[str, str, str, str | None]] = [
         (a.segment_id, a.coder, a.dimension, a.label)
         for a in store.annotations()
-        if a.source in AGREEMENT_SOURCES
+        if a.source in sources
     ]
     info = store.latest_model()
     if include_model and info is not None:
         coded: dict[str, list[str | None]] = {}
-        for s in store.out_of_fold(info["id"]):
+        held_out = store.out_of_fold(info["id"], with_evidence=False)
+        scored = {s.segment_id for s in held_out}
+        wanted = {r[0] for r in rows} - scored
+        live = [s for s in store.suggestions(info["id"], with_evidence=False)
+                if s.segment_id in wanted]
+        for s in [*held_out, *live]:
             if s.dimension == CODE_DIMENSION:
                 codes = coded.setdefault(s.segment_id, [])
                 if s.suggested:
@@ -53,6 +66,22 @@ def annotation_frame(store: Store, *, include_model: bool = True) -> pd.DataFram
             for label in codes or [None]:
                 rows.append((seg, MODEL_CODER, CODE_DIMENSION, label))
     return pd.DataFrame(rows, columns=FRAME_COLUMNS)
+
+
+def model_scope(store: Store, frame: pd.DataFrame,
+                sources: Sequence[str] = AGREEMENT_SOURCES) -> str:
+    """One line saying which human codes the model is compared with in ``frame``
+    (:func:`annotation_frame` of ``sources``) and on how many segments."""
+    model = set(frame.loc[frame["coder"] == MODEL_CODER, "segment_id"])
+    human = set(frame.loc[frame["coder"] != MODEL_CODER, "segment_id"])
+    n = len(model & human)
+    if ASSISTED in sources:
+        return (f"Model vs coders: includes assisted codes ({n} segments): coders saw the "
+                "model's suggestions, so this number flatters the model.")
+    left = {a.segment_id for a in store.annotations() if a.source == ASSISTED}
+    out = f"; assisted codes left out ({len(left)} segments)" if left else \
+        "; assisted codes left out"
+    return f"Model vs coders: blind and independent codes only ({n} segments){out}."
 
 
 def _codes(store: Store, used: set[str]) -> list[str]:
@@ -70,10 +99,13 @@ def documents_of(store: Store) -> dict[str, str]:
     return {s.id: s.document for s in store.segments()}
 
 
-def project_tables(store: Store, *, include_model: bool = True) -> tuple[Tables, dict[str, str]]:
-    """Coding tables of the project's coders (and the model) per code and per dimension of
-    the codebook, with the segment → document map; a coded parent code is a code too."""
-    frame = annotation_frame(store, include_model=include_model)
+def project_tables(store: Store, *, include_model: bool = True,
+                   sources: Sequence[str] = AGREEMENT_SOURCES
+                   ) -> tuple[Tables, dict[str, str]]:
+    """Coding tables of the project's coders (annotations of ``sources``; and the model)
+    per code and per dimension of the codebook, with the segment → document map; a coded
+    parent code is a code too."""
+    frame = annotation_frame(store, include_model=include_model, sources=sources)
     return (coding_tables(frame, _codes(store, _used(store)), model_coder=MODEL_CODER,
                           dimensions=require_codebook(store).dimensions),
             documents_of(store))

@@ -17,6 +17,7 @@ from isp_nlp.cli.agreement import agreement
 from isp_nlp.cli.analysis import disagreements, pathways, resolve, show
 from isp_nlp.cli.audit import audit
 from isp_nlp.cli.batch import export_suggestions_cmd, import_decisions_cmd
+from isp_nlp.cli.certify import certify
 from isp_nlp.cli.codebook import codebook
 from isp_nlp.cli.codes import export_codes_cmd, export_segments_cmd, import_codes_cmd
 from isp_nlp.cli.common import Group
@@ -56,7 +57,7 @@ COMMANDS: tuple[click.Command, ...] = (
     review, log, report, status, demo, agreement, pathways, disagreements, resolve,
     evaluate, next_to_code, precode, import_cmd, export, import_excerpts_cmd,
     export_sheet_cmd, pseudonymise, check, backup, export_suggestions_cmd,
-    import_decisions_cmd, audit, export_segments_cmd, remove, show,
+    import_decisions_cmd, audit, export_segments_cmd, remove, show, certify,
 )
 for _command in COMMANDS:
     cli.add_command(_command)

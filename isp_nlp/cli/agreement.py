@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from isp_nlp.agreement.corrections import project_correction_rate
 from isp_nlp.cli.common import WIDTH, InputError, LibraryChoice, open_store
 from isp_nlp.project import place_coded_csv
-from isp_nlp.records import CODE_DIMENSION, Dimension
+from isp_nlp.records import AGREEMENT_SOURCES, CODE_DIMENSION, Dimension
 from isp_nlp.store.database import project_db
 from isp_nlp.store.folder import require_codebook
 
@@ -56,7 +57,8 @@ JSON and CSV count the model as one more coder in the all-coder rows. JSON:
 settings "categories"), "pairs": [{"target", "coder_a", "coder_b", "kind",
 "percent": EST, "kappa": EST, "pi": EST}]}, where EST is {"value", "ci_low",
 "ci_high", "n_units", "n_coders", "note"}; null = undefined (the note says
-why). Definitions: docs/agreement.md.
+why); in a project, settings "notes" holds the lines on which codes count and
+the correction rate. Definitions: docs/agreement.md.
 """
 
 
@@ -96,11 +98,14 @@ def _metrics(value: str) -> tuple[str, ...]:
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
               show_default=True)
 @click.option("--no-model", is_flag=True, help="Humans only.")
+@click.option("--include-assisted", is_flag=True,
+              help="Also count codes coders gave by deciding on suggestions (assisted); "
+                   "they depend on the model, so this flatters it (labelled as such).")
 @click.option("--single-label", is_flag=True,
               help="Each coder gives each unit one value: the codes are one variable.")
 @click.pass_context
 def agreement(ctx, csv_file, dimension, coders, metric, level, by, ci, seed, resamples,
-              fmt, no_model, single_label) -> None:
+              fmt, no_model, single_label, include_assisted) -> None:
 
     from isp_nlp.agreement.describe import mode_sentence, readout
     from isp_nlp.agreement.reliability import ReliabilityOptions, reliability_report
@@ -115,12 +120,15 @@ def agreement(ctx, csv_file, dimension, coders, metric, level, by, ci, seed, res
 
     if not 0 < ci < 1:
         raise InputError(f"--ci is {ci}; expected a level between 0 and 1 such as 0.95.")
+    if include_assisted and csv_file is not None:
+        raise InputError("--include-assisted applies to the project's own codes, not to "
+                         "CODED.csv; drop --include-assisted or the CSV.")
     options = ReliabilityOptions(metrics=_metrics(metric), level=level, ci=ci, by=by,
                                  n_resamples=resamples, seed=seed)
     wanted = [c.strip() for c in coders.split(",") if c.strip()]
     name = dimension.strip() if dimension is not None else None
     tables, documents, info, dims = _load(ctx, csv_file, include_model=not no_model,
-                                          dimension=name)
+                                          dimension=name, include_assisted=include_assisted)
     chosen_dim = next((d for d in dims if d.id == name), None)
     if name == CODE_DIMENSION:
         tables = {t: v for t, v in tables.items() if t not in {d.id for d in dims}}
@@ -147,8 +155,10 @@ def agreement(ctx, csv_file, dimension, coders, metric, level, by, ci, seed, res
     _check_dimension_level(chosen_dim, coded, level)
     # no row for a dimension nobody coded
     tables = {**{d.id: labels[d.id] for d in coded}, **tables}
+    scope = [m for m in info if m.startswith(SCOPE_PREFIXES)]
     for message in info:
-        click.echo(message, err=True)
+        if message not in scope:
+            click.echo(message, err=True)
     chosen = {t: v for t, v in tables.items() if v is not None}
     units = max((len(v) for v in chosen.values()), default=0)
     hidden = units * options.n_resamples < LARGE
@@ -170,7 +180,10 @@ def agreement(ctx, csv_file, dimension, coders, metric, level, by, ci, seed, res
                                         coders=wanted or None,
                                         single_label=value is not None, dimensions=dims)
     if fmt == "json":
-        click.echo(json.dumps(rep.to_dict(), indent=2, ensure_ascii=False, allow_nan=False))
+        data = rep.to_dict()
+        if scope:
+            data["settings"]["notes"] = scope
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False))
     elif fmt == "csv":
         click.echo(safe_csv_text(rep.to_frame()), nl=False)
     else:
@@ -178,6 +191,8 @@ def agreement(ctx, csv_file, dimension, coders, metric, level, by, ci, seed, res
         shown = readout(rep, humans=humans, mode=mode if value is not None else "",
                         names=names)
         click.echo(format_readout(shown, names))
+        for line in scope:
+            click.echo("\n" + "\n".join(_wrap(line)))
         if not no_model and MODEL_CODER not in rep.data["settings"]["coders"]:
             note = _no_model_note(ctx, csv_file)
             if note:
@@ -226,7 +241,26 @@ def _check_dimension_level(chosen: Dimension | None, coded: list[Dimension],
         )
 
 
-def _load(ctx, csv_file: Path | None, *, include_model: bool, dimension: str | None):
+#: How the lines on the codes compared and the corrections begin (printed after the table).
+SCOPE_PREFIXES = ("Model vs coders:", "Corrections:")
+
+
+def _scope(store, include_model: bool, include_assisted: bool) -> list[str]:
+    """The line on which human codes the model is compared with, and the correction rate."""
+    from isp_nlp.agreement.project import annotation_frame, model_scope
+
+    sources = (*AGREEMENT_SOURCES, "assisted") if include_assisted else AGREEMENT_SOURCES
+    out = []
+    if include_model and store.latest_model() is not None:
+        out.append(model_scope(store, annotation_frame(store, sources=sources), sources))
+    rate = project_correction_rate(store).overall
+    if rate.decided:
+        out.append(f"Corrections: {rate.sentence()}.")
+    return out
+
+
+def _load(ctx, csv_file: Path | None, *, include_model: bool, dimension: str | None,
+          include_assisted: bool = False):
     """Coding tables, segment → document map, messages for stderr and the dimensions
     (the codebook's; on a CSV without a project the default stage, or the column
     ``dimension`` names)."""
@@ -247,8 +281,10 @@ def _load(ctx, csv_file: Path | None, *, include_model: bool, dimension: str | N
             f"has {have}), so pass one of those or code."
         )
     if csv_file is None:
-        tables, documents = project_tables(store, include_model=include_model)
-        return tables, documents, [], dims
+        sources = (*AGREEMENT_SOURCES, "assisted") if include_assisted else AGREEMENT_SOURCES
+        tables, documents = project_tables(store, include_model=include_model,
+                                           sources=sources)
+        return tables, documents, _scope(store, include_model, include_assisted), dims
     placed = place_coded_csv(store, csv_file)
     mapping = placed.mapping
     exact = len(mapping.mapped) - mapping.by_overlap
@@ -256,7 +292,7 @@ def _load(ctx, csv_file: Path | None, *, include_model: bool, dimension: str | N
             f"overlap (>= 50 %), {len(mapping.dropped)} dropped."]
     info += [f"  dropped {reason}" for _, reason in mapping.dropped[:10]]
     tables = mapped_tables(store, placed.frame, include_model=include_model)
-    return tables, placed.documents, info, dims
+    return tables, placed.documents, info + _scope(store, False, False), dims
 
 
 def _csv_dimensions(csv_file: Path, name: str | None) -> tuple[Dimension, ...]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import textwrap
 from pathlib import Path
 
@@ -60,8 +61,30 @@ def precode(wave_dir: Path, source: Path, out_dir: Path, unit: str, max_chars: i
          f"({outcome.segments_scored} segments scored); {len(outcome.failed)} skipped.", indent=2)
     for kind, path in outcome.outputs.items():
         click.echo(f"Wrote {path} ({kind})")
+    if outcome.transcripts:
+        _say("Next, certify the model on this wave: draw an audit of its segments, code it "
+             "blind, then certify (the id is what `audit draw` prints):", indent=2)
+        for step in audit_commands(outcome.out_dir, [t.document for t in outcome.transcripts],
+                                   sum(t.codable for t in outcome.transcripts)):
+            _say(one_line(f"  {step}"), indent=4)
     if outcome.failed:
         raise click.exceptions.Exit(1)
+
+
+#: Segments `precode` proposes to audit per wave (at most the wave's codable segments):
+#: enough for the certificate's test to pass at the default targets when most agree.
+AUDIT_SIZE = 40
+
+
+def audit_commands(project: Path, documents: list[str], codable: int) -> list[str]:
+    """The commands that draw an audit of ``documents`` in the wave project, code it blind
+    and certify the model on it."""
+    where = f"isp-nlp --project {shlex.quote(str(project))}"
+    docs = " ".join(f"--document {shlex.quote(d)}" for d in documents)
+    n = max(1, min(AUDIT_SIZE, codable))
+    return [f"{where} audit draw --n {n} {docs}",
+            f"{where} review --blind --coder NAME --audit ID",
+            f"{where} certify --audit ID"]
 
 
 def _say(text: str, *, err: bool = False, indent: int = 11) -> None:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from isp_nlp.cli.common import FORMATS, InputError, emit, open_store
+from isp_nlp.agreement.corrections import project_correction_rate
+from isp_nlp.cli.common import FORMATS, InputError, echo_wrapped, emit, open_store
 from isp_nlp.ingest.controls import one_line
 from isp_nlp.project import project_status
 from isp_nlp.store.folder import init_project
@@ -31,13 +32,19 @@ def status(ctx, fmt: str) -> None:
     """Show what the project holds and whether to trust its latest model."""
     store = open_store(ctx)
     trust = project_trust(store)
+    rate = project_correction_rate(store)
     if fmt == "json":
-        emit({**project_status(store), "trust": trust.to_dict()}, fmt)
+        emit({**project_status(store), "trust": trust.to_dict(),
+              "corrections": rate.to_dict()}, fmt)
         return
     emit(project_status(store), fmt)
     click.echo("Model:")
     for line in trust_lines(trust, width=78):
         click.echo(f"  {one_line(line)}")
+    if rate.overall.decided:
+        echo_wrapped(f"Corrections: {rate.overall.sentence()}.")
+        for coder, c in rate.by_coder.items():
+            echo_wrapped(one_line(f"  {coder}: {c.sentence()}."))
 
 
 @click.command()

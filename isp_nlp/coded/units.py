@@ -23,7 +23,7 @@ from isp_nlp.coded.batch import HISTORY_TURNS, ContextHistory, SegmentBatch
 from isp_nlp.coded.read import choose_delimiter, csv_header, iter_coded_csv, rows_with_lines
 from isp_nlp.embed import embed_texts
 from isp_nlp.errors import InputFileError, IspNlpError
-from isp_nlp.records import CODE_DIMENSION, STAGE_DIMENSION, Dimension
+from isp_nlp.records import AGREEMENT_SOURCES, CODE_DIMENSION, STAGE_DIMENSION, Dimension
 
 NO_CODE = "(no code)"
 
@@ -150,6 +150,11 @@ def load_units(path: str | Path, *, label_column: str = "code",
                dimension: Dimension | None = None) -> CodedUnits:
     """Read a coded-segments CSV into units with each coder's labels.
 
+    Only independent codes are read: a row whose ``provenance`` is given and is not one of
+    :data:`~isp_nlp.records.AGREEMENT_SOURCES` (human, blind) is left out (an assisted
+    code depends on the model; a consensus is derived from the coders), and ``reading``
+    says how many.
+
     ``multi_label`` None decides from the file: multi-label when some coder gave one
     segment more than one code. A row with an empty code is that coder's "no code" (in
     single-label mode the label :data:`NO_CODE`; in multi-label mode the empty set); a
@@ -183,8 +188,12 @@ def load_units(path: str | Path, *, label_column: str = "code",
     doc_of, text_of, ctx_of, start_of, speaker_of = {}, {}, {}, {}, {}
     codings: dict[str, dict[str, list[str]]] = {}
     problem: str | None = None  # held until the stream ends: the reader's problems come first
+    left_out: Counter[str] = Counter()
     for row in iter_coded_csv(path):
         if problem is not None:
+            continue
+        if row.provenance and row.provenance not in AGREEMENT_SOURCES:
+            left_out[row.provenance] += 1  # assisted, consensus, model: not independent
             continue
         if not row.document:
             problem = (f"{path.name} line {row.line}: document is empty; "
@@ -238,8 +247,18 @@ def load_units(path: str | Path, *, label_column: str = "code",
     contexts = _contexts(keys, doc_of, text_of, ctx_of, start_of)
     out = CodedUnits(path.name, keys, [doc_of[k] for k in keys], [text_of[k] for k in keys],
                      contexts, units, multi_label, speakers=[speaker_of[k] for k in keys])
-    out.reading = _reading(out, label_column, several)
+    out.reading = _reading(out, label_column, several) + _sources(left_out)
     return out
+
+
+def _sources(left_out: Counter[str]) -> str:
+    """Which rows were compared: independent codes only (" " + one sentence), and the rows
+    of other provenances left out; "" when every row is independent."""
+    if not left_out:
+        return ""
+    rows = ", ".join(f"{n} {source}" for source, n in sorted(left_out.items()))
+    return (" Model vs coders: blind and independent codes only (provenance human or "
+            f"blind); rows left out: {rows}.")
 
 
 def _reading(units: CodedUnits, label_column: str, several: int) -> str:

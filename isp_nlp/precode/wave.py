@@ -44,7 +44,13 @@ from isp_nlp.store.folder import DEFAULT_EMBEDDER, init_project, open_project, r
 from isp_nlp.store.registry import now
 from isp_nlp.suggest.bundle import SuggesterModel
 from isp_nlp.suggest.training_data import humanly_coded
-from isp_nlp.suggest.trust import ModelTrust, project_trust, record_trust, trust_paragraphs
+from isp_nlp.suggest.trust import (
+    ModelTrust,
+    project_trust,
+    record_trust,
+    trust_paragraphs,
+    with_wave,
+)
 
 SUMMARY_NAME = "summary.html"
 QDPX_NAME = "wave.qdpx"
@@ -231,6 +237,7 @@ def precode_wave(
     files, unplain = wave_entries(wave_dir)
     wave, model, trust = _prepare_wave_project(source_dir, out_dir)
     try:
+        trust = with_wave(trust, wave)
         skip = tuple(n for n in skip_speakers if n.strip())
         read, failed = _read_wave(files, wave_dir, on_file)
         failed[:0] = unplain

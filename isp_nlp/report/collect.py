@@ -12,13 +12,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from isp_nlp.agreement.project import annotation_frame, model_pairs, project_agreement
+from isp_nlp.agreement.corrections import project_correction_rate
+from isp_nlp.agreement.project import (
+    annotation_frame,
+    model_pairs,
+    model_scope,
+    project_agreement,
+)
 from isp_nlp.agreement.tables import MODEL_CODER, dimension_title
 from isp_nlp.analysis.disagreements import project_disagreements
 from isp_nlp.analysis.pathways import pathway_dimension, project_pathways, segment_labels
 from isp_nlp.errors import IspNlpError, ProjectError
 from isp_nlp.records import AGREEMENT_SOURCES, CODE_DIMENSION, TRAINING_SOURCES, Dimension
 from isp_nlp.report.html import ReportData, write_report
+from isp_nlp.store.certificates import latest_wave_certificates
 from isp_nlp.store.database import Store
 from isp_nlp.store.folder import require_codebook
 
@@ -149,8 +156,9 @@ def report_data(store: Store, *, evaluation: dict | None = None, min_run: int = 
                       if pathway is not None else "")
     notes = [
         "The model's agreement is measured on out-of-fold predictions (cross-validation "
-        "grouped by transcript): it never scores a transcript it was trained on.",
-        "Model-assisted codes from review are excluded from agreement (not independent).",
+        "grouped by transcript): it never scores a transcript it was trained on; on "
+        "blind-coded audit segments, which never train it, on its suggestions.",
+        model_scope(store, annotation_frame(store)),
         *(_dimension_note(d, manifest) for d in codebook.dimensions),
         "Consensus labels (isp-nlp resolve) are not a coder in agreement; they take precedence "
         f"in {sequence_words}the code matrices.",
@@ -201,7 +209,18 @@ def report_data(store: Store, *, evaluation: dict | None = None, min_run: int = 
         cooccurrence=co,
         disagreements=items,
         disagreement_problem=disagreement_problem,
+        wave_certificates=[] if info is None else latest_wave_certificates(store, info["id"]),
+        corrections=_corrections(store),
     )
+
+
+def _corrections(store: Store) -> dict[str, Any] | None:
+    """The correction rate with its overall sentence; None without decisions."""
+    rate = project_correction_rate(store)
+    if not rate.overall.decided:
+        return None
+    return {**rate.to_dict(), "sentence": rate.overall.sentence()[:1].upper()
+            + rate.overall.sentence()[1:] + "."}
 
 
 def write_project_report(store: Store, out: str | Path) -> Path:

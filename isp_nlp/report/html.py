@@ -88,6 +88,12 @@ class ReportData:
     #: :class:`isp_nlp.analysis.disagreements.Disagreement` items, or why there are none.
     disagreements: list[Any] | None = None
     disagreement_problem: str | None = None
+    #: The latest model's latest wave certificate: one dict per target (target, title,
+    #: audit_id, created_at and the stored detail); [] when it has none.
+    wave_certificates: list[dict[str, Any]] = field(default_factory=list)
+    #: The correction rate (:meth:`isp_nlp.agreement.corrections.CorrectionRate.to_dict`)
+    #: with its sentence under ``"sentence"``; None without decisions on suggestions.
+    corrections: dict[str, Any] | None = None
 
 
 # --------------------------------------------------------------------------- formatting
@@ -281,6 +287,8 @@ def render_report(data: ReportData) -> str:
         confusion=_confusion_context(stage_pairs, data.dimension),
         sequences=_sequence_context(data.stage_sequences, data.dimension),
         notes=[str(n) for n in data.notes],
+        waves=sections.wave_context(data.wave_certificates),
+        corrections=sections.corrections_context(data.corrections),
     )
 
 

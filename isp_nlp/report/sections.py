@@ -15,6 +15,7 @@ from isp_nlp.analysis.disagreements import format_codes
 from isp_nlp.analysis.pathways import with_article
 from isp_nlp.report import plots
 from isp_nlp.report.pathway_diagram import pathway_chart
+from isp_nlp.suggest.wave_text import wave_sentences
 
 DASH = "—"
 DISAGREEMENT_CAP = 50
@@ -291,3 +292,46 @@ def disagreement_context(items: Sequence[Any] | None, problem: str | None) -> di
     return {"rows": rows, "n": len(unresolved), "n_all": len(items), "cap": DISAGREEMENT_CAP,
             "message": message,
             "dimensions": list(unresolved[0].dimensions) if unresolved else []}
+
+
+def wave_context(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The "Wave certificates" section: a row per target of the latest wave certificate
+    (threshold, agreement on covered segments and its lower bound, target, the seeds'
+    agreement) and its sentences; ``rows`` empty says how to get one."""
+    def pct(x: Any) -> str:
+        return "—" if not isinstance(x, int | float) else f"{100 * float(x):.1f}%"
+
+    out = []
+    for r in rows:
+        d = r.get("detail") or {}
+        seeds = d.get("seeds") or {}
+        out.append({
+            "title": "Codes" if r.get("target") == "code" else str(d.get("name") or r["target"]),
+            "audit": f"{r.get('audit_id')} ({str(r.get('created_at', ''))[:10]})",
+            "coded": f"{d.get('coded')} of {d.get('audit_size')}",
+            "threshold": "not certified" if d.get("threshold") is None
+            else f"{float(d['threshold']):.2f}",
+            "agreement": pct(d.get("agreement")), "lower_bound": pct(d.get("lower_bound")),
+            "target": f"{pct(d.get('target_agreement'))} ({float(d.get('confidence', 0.9)):.0%})",
+            "seeds": pct(seeds.get("agreement")),
+            "sentences": wave_sentences({"target": r.get("target"),
+                                         "audit_id": r.get("audit_id"), **d}),
+        })
+    return {"rows": out}
+
+
+def corrections_context(rate: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The correction rate: the overall sentence, and rows per coder and per model."""
+    if not rate:
+        return None
+
+    def row(name: str, c: Mapping[str, Any]) -> tuple[str, int, str, str, str]:
+        def pct(k: str) -> str:
+            v = c.get(f"{k}_share")
+            return "—" if v is None else f"{100 * float(v):.0f}%"
+        return (name, int(c.get("decided", 0)), pct("accepted"), pct("edited"),
+                pct("rejected"))
+
+    return {"sentence": rate.get("sentence", ""),
+            "rows": [row(f"coder {k}", v) for k, v in (rate.get("by_coder") or {}).items()]
+            + [row(f"model {k or '—'}", v) for k, v in (rate.get("by_model") or {}).items()]}

@@ -123,13 +123,24 @@ def _evidence(agree: np.ndarray, weights: np.ndarray | None) -> tuple[float, flo
 
 def _needed(share: float, target: float, delta: float, limit: int = 100_000) -> int | None:
     """Covered segments needed to pass at an observed agreement ``share`` (None: never)."""
+    return segments_needed(share, target, 1 - delta, limit=limit)
+
+
+def segments_needed(share: float, target: float, level: float = CONFIDENCE, *,
+                    limit: int = 100_000) -> int | None:
+    """The fewest segments n whose exact binomial test at ``level`` passes with
+    floor(``share`` * n) of them agreeing (the one-sided Clopper-Pearson lower bound at the
+    observed agreement clears ``target``); None when it never does (``share`` at or below
+    the target, or beyond ``limit`` segments)."""
     if share <= target:
         return None
-    n = min_covered(target, 1 - delta)
-    while n <= limit:
-        if _passes(math.floor(share * n + 1e-9), n, target, delta):
-            return n
-        n = math.ceil(n * 1.1)
+    start = min_covered(target, level)
+    for low in range(start, limit + 1, 20_000):
+        n = np.arange(low, min(low + 20_000, limit + 1))
+        k = np.floor(share * n + 1e-9)
+        ok = np.flatnonzero(binom.sf(k - 1, n, target) <= 1 - level)
+        if len(ok):
+            return int(n[ok[0]])
     return None
 
 

@@ -26,6 +26,7 @@ from isp_nlp.agreement import coverage
 from isp_nlp.records import CODE_DIMENSION, Suggestion
 from isp_nlp.store.database import Store
 from isp_nlp.suggest.training_data import TrainingSet, merge_labels
+from isp_nlp.suggest.wave_text import latest_wave_paragraphs
 
 #: Project setting holding the statement of an adopted model, measured in its seed project.
 TRUST_SETTING = "model_trust"
@@ -82,6 +83,9 @@ class ModelTrust:
     measured_in: str = ""
     documents: int = 0  # seed documents scored out of fold (the folds' groups)
     folds: int | None = None  # the folds train used (None: not recorded)
+    #: The latest wave certificate of the model in this project, as paragraphs
+    #: (:func:`isp_nlp.suggest.wave_text.latest_wave_paragraphs`); () if none.
+    wave: tuple[str, ...] = ()
 
     @property
     def certified(self) -> bool:
@@ -98,7 +102,8 @@ class ModelTrust:
         return cls(model_id=data.get("model_id"), dimensions=dims,
                    measured_in=str(data.get("measured_in", "")),
                    documents=int(data.get("documents", 0)),
-                   folds=data["folds"] if isinstance(data.get("folds"), int) else None)
+                   folds=data["folds"] if isinstance(data.get("folds"), int) else None,
+                   wave=tuple(str(p) for p in data.get("wave") or ()))
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:
@@ -230,9 +235,17 @@ def project_trust(store: Store) -> ModelTrust:
     if not out_of_fold:
         recorded = _recorded(store, model_id)
         if recorded is not None:
-            return recorded
+            return with_wave(recorded, store)
     seeds = merge_labels(store.segments(), store.annotations())
-    return model_trust(model_id, info.get("manifest") or {}, seeds, out_of_fold)
+    return with_wave(model_trust(model_id, info.get("manifest") or {}, seeds, out_of_fold),
+                     store)
+
+
+def with_wave(trust: ModelTrust, store: Store) -> ModelTrust:
+    """``trust`` with the latest wave certificate of its model in ``store`` (if any)."""
+    if trust.model_id is None:
+        return trust
+    return replace(trust, wave=tuple(latest_wave_paragraphs(store, trust.model_id)))
 
 
 def _recorded(store: Store, model_id: str) -> ModelTrust | None:
@@ -320,7 +333,7 @@ def trust_paragraphs(trust: ModelTrust) -> list[str]:
     verdict = ("certified" if trust.certified else "partly certified"
                if any(d.certified for d in trust.dimensions) else "not certified")
     return [f"Model {trust.model_id}{where}: {verdict}; {_seed(trust)}.", _kappas(trust),
-            *(_verdict(d) for d in trust.dimensions)]
+            *(_verdict(d) for d in trust.dimensions), *trust.wave]
 
 
 def trust_lines(trust: ModelTrust, width: int = WIDTH) -> list[str]:

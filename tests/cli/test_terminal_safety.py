@@ -108,6 +108,16 @@ def _import_decisions(h: Hostile, t: Path, p: Path) -> list[str]:
     return ["import-decisions", str(sheet), "--coder", "d" + HOSTILE]
 
 
+def _certify(h: Hostile, t: Path, p: Path) -> list[str]:
+    """An audit of the hostile project coded blind by a hostile coder name, to certify."""
+    drawn = run("audit", "draw", "--n", "3", "--seed", "1", project=p)
+    assert drawn.exit_code == 0, drawn.output
+    coded = run("review", "--blind", "--coder", "b" + HOSTILE, "--audit", "1", "--script",
+                "e:,e:,e:", project=p)
+    assert coded.exit_code == 0, coded.output
+    return ["certify", "--target", "0.5", "--coder", "c" + HOSTILE]
+
+
 #: Each case: (command path, a function of (hostile, tmp folder, project copy) giving the
 #: arguments after ``--project COPY``).
 Case = Callable[[Hostile, Path, Path], list[str]]
@@ -129,6 +139,7 @@ CASES: dict[str, Case] = {
                                      "--script", "e:,s,q"],
     "audit draw": lambda h, t, p: ["audit", "draw", "--n", "2", "--seed", "1"],
     "audit list": lambda h, t, p: ["audit", "list"],
+    "certify": _certify,
     "export-suggestions": lambda h, t, p: ["export-suggestions", "--out",
                                            str(t / ("s" + HOSTILE + ".xlsx"))],
     "import-decisions": _import_decisions,

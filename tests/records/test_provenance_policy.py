@@ -19,7 +19,9 @@ def test_no_assisted_or_model_label_trains_certifies_or_counts_as_a_coder() -> N
         assert "assisted" not in sources and "model" not in sources
         assert set(sources) <= set(CODER_SOURCES) <= set(PROVENANCES)
     assert "model" not in CODER_SOURCES
-    assert set(AGREEMENT_SOURCES) <= set(TRAINING_SOURCES)
+    assert "consensus" not in AGREEMENT_SOURCES  # derived from the coders compared
+    assert set(AGREEMENT_SOURCES) == {"human", "blind"}
+    assert set(TRAINING_SOURCES) < set(CERTIFYING_SOURCES)  # + blind codes of an audit
 
 
 def test_training_reads_only_training_sources() -> None:
