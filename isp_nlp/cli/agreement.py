@@ -192,7 +192,7 @@ def agreement(ctx, csv_file, dimension, coders, metric, level, by, ci, seed, res
                         names=names)
         click.echo(format_readout(shown, names))
         for line in scope:
-            click.echo("\n" + "\n".join(_wrap(line)))
+            click.echo("\n" + "\n".join(_wrap(line, later="  ")))
         if not no_model and MODEL_CODER not in rep.data["settings"]["coders"]:
             note = _no_model_note(ctx, csv_file)
             if note:

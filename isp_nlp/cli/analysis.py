@@ -259,6 +259,12 @@ def show(ctx, code: str | None, search: str | None, document: str | None,
                + (" (--limit reached)" if limit is not None and len(shown) >= limit else ""))
 
 
+def _flat(text: str) -> str:
+    """``text`` on one line for the terminal: line breaks and runs of spaces become one
+    space, any other control character is shown as ``<U+…>``."""
+    return one_line(" ".join(text.split()))
+
+
 def format_shown(item: Shown, *, first: bool = False) -> str:
     """One segment of `show`: header, previous turn, text, labels and notes, 80 columns."""
     seg = item.segment
@@ -267,9 +273,9 @@ def format_shown(item: Shown, *, first: bool = False) -> str:
                  f"{one_line(seg.speaker or 'unknown speaker')}")
     if item.previous is not None:
         prev = f"… {one_line(item.previous.speaker or 'unknown')}: " \
-               f"{one_line(item.previous.text)}"
+               f"{_flat(item.previous.text)}"
         lines.append(textwrap.shorten(prev, WIDTH - 2, placeholder=" …"))
-    lines += textwrap.wrap(one_line(seg.text), WIDTH, initial_indent="  ",
+    lines += textwrap.wrap(_flat(seg.text), WIDTH, initial_indent="  ",
                            subsequent_indent="  ") or ["  (empty)"]
     by_coder: dict[tuple[str, str], list[str]] = {}
     for a in item.labels:
@@ -281,6 +287,6 @@ def format_shown(item: Shown, *, first: bool = False) -> str:
                                initial_indent="  ", subsequent_indent="    ")
     for note in item.notes:
         who = f" ({one_line(note.coder)})" if note.coder else ""
-        lines += textwrap.wrap(f"note{who}: {one_line(note.text)}", WIDTH,
+        lines += textwrap.wrap(f"note{who}: {_flat(note.text)}", WIDTH,
                                initial_indent="  ", subsequent_indent="    ")
     return "\n".join(lines)

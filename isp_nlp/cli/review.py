@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import click
 
-from isp_nlp.cli.common import InputError, open_store
+from isp_nlp.cli.common import InputError, echo_wrapped, open_store
 from isp_nlp.ingest.controls import one_line
 from isp_nlp.review.audit import run_blind
 from isp_nlp.review.queue import DEFAULT_SEED, SORTERS, ReviewFilter
@@ -91,7 +91,7 @@ def review(ctx, coder: str, order: str, seed: int, line_mode: bool, code: str | 
             store, coder, audit_id=audit_id,
             script=None if script is None else _split_script(script),
             write=click.echo, read_line=_read_line, values=chosen)
-        click.echo(f"Blind review by {coder}: {blind_summary}")
+        echo_wrapped(f"Blind review by {one_line(coder)}: {blind_summary}")
         return
     only = _check_filter(store, only)
     header = [one_line(line) for line in trust_lines(project_trust(store))]
@@ -112,14 +112,14 @@ def review(ctx, coder: str, order: str, seed: int, line_mode: bool, code: str | 
         finally:
             if retrainer is not None:
                 retrainer.close()
-        click.echo(f"Review by {coder}: {summary}")
+        echo_wrapped(f"Review by {one_line(coder)}: {summary}")
         return
     summary = review_project(
         store, coder, order=order, seed=seed, only=only,
         script=None if script is None else _split_script(script),
         read_key=_read_key, write=click.echo, read_line=_read_line,
         header=header, values=chosen)
-    click.echo(f"Review by {coder}: {summary}")
+    echo_wrapped(f"Review by {one_line(coder)}: {summary}")
 
 
 def _at_terminal() -> bool:
