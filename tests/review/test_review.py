@@ -11,39 +11,11 @@ import pytest
 
 from isp_nlp.codebook.check import stage_dimension
 from isp_nlp.errors import IspNlpError
-from isp_nlp.records import STAGES, Code, Codebook, Decision, Evidence, Segment
+from isp_nlp.records import STAGES, Code, Codebook, Evidence, Segment
 from isp_nlp.review.queue import SORTERS, ReviewItem, by_uncertainty, in_document_order, pending
 from isp_nlp.review.session import ReviewSession
 from isp_nlp.review.terminal import ReviewSummary, render_item, run_review, run_scripted
-
-
-class MemoryRecorder:
-    """In-memory DecisionRecorder: an append-only log with undo flags."""
-
-    def __init__(self) -> None:
-        self.log: list[list] = []  # [log id, decision, undone]
-
-    def record(self, decision: Decision) -> int:
-        self.log.append([len(self.log) + 1, decision, False])
-        return len(self.log)
-
-    def undo_last(self, coder: str) -> Decision | None:
-        for row in reversed(self.log):
-            if row[1].coder == coder and not row[2]:
-                row[2] = True
-                return row[1]
-        return None
-
-    def decided(self, coder: str) -> dict[str, str]:
-        out: dict[str, str] = {}
-        for _, decision, undone in self.log:
-            if decision.coder == coder and not undone:
-                out[decision.item_key] = decision.action
-        return out
-
-    def effective(self) -> list[Decision]:
-        return [d for _, d, undone in self.log if not undone]
-
+from tests.builders.review_items import MemoryRecorder
 
 CODEBOOK = Codebook(
     name="isp",
