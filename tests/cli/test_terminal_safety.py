@@ -178,6 +178,11 @@ CASES: dict[str, Case] = {
     "pseudonymise": lambda h, t, p: ["pseudonymise", "--names", str(_names_csv(t)), "--key",
                                      str(t / ("key" + ESC + ".csv")), "--show-key"],
     "check": lambda h, t, p: ["check"],
+    "export-segments": lambda h, t, p: ["export-segments", "--out",
+                                        str(t / ("segments" + HOSTILE + ".xlsx"))],
+    "show": lambda h, t, p: ["show", "--code", "alpha"],
+    "show search": lambda h, t, p: ["show", "--search", "workshop", "--limit", "3"],
+    "remove": lambda h, t, p: ["remove", _document(p), "--yes"],
     "backup": lambda h, t, p: ["backup", str(t / ("backup" + HOSTILE))],
     # errors that quote what the user or a file gave
     "error: coders": lambda h, t, p: ["disagreements", "--coders", "x" + HOSTILE + FORGED],
@@ -186,6 +191,11 @@ CASES: dict[str, Case] = {
     "error: usage": lambda h, t, p: ["status", "--format", "x" + HOSTILE + FORGED],
     "error: unknown command": lambda h, t, p: ["x" + HOSTILE + FORGED],
 }
+
+
+def _document(p: Path) -> str:
+    with open_project(p) as store:
+        return store.transcripts()[0]["document"]
 
 
 def _segment(p: Path) -> str:
