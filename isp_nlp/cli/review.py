@@ -104,7 +104,7 @@ def review(ctx, coder: str, order: str, seed: int, line_mode: bool, code: str | 
         retrainer = None if retrain_every is None else BackgroundRetrainer(
             store.path.parent, retrain_every, coder=session.coder, store=store)
         tick = None if retrainer is None else retrain_tick(
-            store, session, retrainer, order=order, seed=seed, only=only)
+            session, retrainer, order=order, seed=seed, only=only)
         try:
             summary = run_screen(session, trust=header, tick=tick,
                                  memo=lambda item, text: save_memo(store, session.coder,

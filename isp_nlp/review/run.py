@@ -31,8 +31,14 @@ def project_items(store: Store, coder: str, *, order: str = "uncertain",
     """The latest model's review items for ``coder``, filtered by ``only`` and ordered by
     ``order`` (a key of :data:`~isp_nlp.review.queue.SORTERS`; ``seed`` seeds random)."""
     recorder = DecisionLog(store)
-    items = list(sorter(order, seed)(build_review_items(store, coder, recorder.decided(coder))))
-    return filter_items(items, only or ReviewFilter())
+    return arrange(build_review_items(store, coder, recorder.decided(coder)), order=order,
+                   seed=seed, only=only)
+
+
+def arrange(items: Iterable[ReviewItem], *, order: str = "uncertain",
+            seed: int = DEFAULT_SEED, only: ReviewFilter | None = None) -> list[ReviewItem]:
+    """``items`` ordered by ``order`` (``seed`` seeds random) and filtered by ``only``."""
+    return filter_items(list(sorter(order, seed)(items)), only or ReviewFilter())
 
 
 def project_review(store: Store, coder: str, *, order: str = "uncertain",
@@ -44,18 +50,17 @@ def project_review(store: Store, coder: str, *, order: str = "uncertain",
     return ReviewSession(items, DecisionLog(store), coder, require_codebook(store))
 
 
-def retrain_tick(store: Store, session: ReviewSession, retrainer: BackgroundRetrainer, *,
+def retrain_tick(session: ReviewSession, retrainer: BackgroundRetrainer, *,
                  order: str = "uncertain", seed: int = DEFAULT_SEED,
                  only: ReviewFilter | None = None) -> Callable[[], list[ReviewItem] | None]:
     """What the full-screen review polls while it runs: tell ``retrainer`` how many
     decisions this session has made (it starts a retrain every ``every``), and once a
-    retrain has finished, the new model's items re-read for the coder, ordered and filtered
-    as the session's were (the screen then re-ranks its queue)."""
+    retrain has finished, the new model's items (built once, by the retrainer) ordered and
+    filtered as the session's were (the screen then re-ranks its queue)."""
     def tick() -> list[ReviewItem] | None:
         retrainer.notify(len(session.decisions()))
-        if retrainer.poll() is None:
-            return None
-        return project_items(store, session.coder, order=order, seed=seed, only=only)
+        items = retrainer.poll()
+        return None if items is None else arrange(items, order=order, seed=seed, only=only)
     return tick
 
 

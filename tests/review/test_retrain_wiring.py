@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from isp_nlp.review.items import build_review_items
 from isp_nlp.review.queue import ReviewFilter
 from isp_nlp.review.run import project_review, retrain_tick
 from isp_nlp.store.folder import open_project
@@ -13,10 +14,12 @@ from tests.builders.review_queue import suggested_project
 
 
 class FakeRetrainer:
-    """Records notify() calls; poll() reports a finished retrain once."""
+    """Records notify() calls; poll() reports a finished retrain once, with ``items``
+    (the new model's items, unordered, as the real retrainer builds them)."""
 
-    def __init__(self, every: int) -> None:
+    def __init__(self, every: int, items: list) -> None:
         self.every, self.notified, self.started, self.done = every, [], 0, False
+        self.items = items
 
     def notify(self, n: int) -> bool:
         self.notified.append(n)
@@ -28,7 +31,7 @@ class FakeRetrainer:
     def poll(self):
         if self.started and not self.done:
             self.done = True
-            return []
+            return list(reversed(self.items))
         return None
 
 
@@ -37,8 +40,8 @@ def test_the_tick_notifies_decisions_and_rereads_ordered_items(tmp_path: Path):
     with open_project(project) as store:
         only = ReviewFilter(min_words=4)
         session = project_review(store, "zoe", order="document", only=only)
-        fake = FakeRetrainer(every=2)
-        tick = retrain_tick(store, session, fake, order="document", only=only)  # type: ignore[arg-type]
+        fake = FakeRetrainer(every=2, items=build_review_items(store, "zoe"))
+        tick = retrain_tick(session, fake, order="document", only=only)  # type: ignore[arg-type]
         assert tick() is None and fake.notified == [0]
         session.accept()
         session.reject()
