@@ -317,14 +317,13 @@ def export_segments(store: Store, path: str | Path, *, fmt: str | None = None,
 def exclusive_conflicts(codebook: Codebook, annotations: Iterable[Annotation]) -> int:
     """How many (segment, coder) pairs of ``annotations`` hold two or more codes of one
     of the codebook's exclusive groups."""
-    groups = [set(g) for g in codebook.exclusive_groups]  # computed once, not per pair
-    if not groups:
+    if not codebook.exclusive_groups:
         return 0
     codes: dict[tuple[str, str], set[str]] = {}
     for a in annotations:
         if a.dimension == CODE_DIMENSION and a.label is not None:
             codes.setdefault((a.segment_id, a.coder), set()).add(a.label)
-    return sum(any(len(g & labels) > 1 for g in groups) for labels in codes.values())
+    return sum(bool(codebook.conflicts(sorted(labels))) for labels in codes.values())
 
 
 @dataclass(frozen=True)
