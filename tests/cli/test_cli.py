@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import click
 import pytest
+from click.testing import CliRunner
 
-from isp_nlp.cli import cli
+from isp_nlp.cli import COMMANDS, all_commands, cli
 from tests.builders.cli_runs import assert_one_line_error, run
 from tests.builders.paths import CORPUS, REPO, require_shared
 
@@ -28,7 +32,7 @@ COMMANDS_DOC = REPO / "docs" / "commands.md"
 def _leaf_commands() -> dict[str, click.Command]:
     """Every command a user types, by name (``codebook load`` for a group's subcommand)."""
     out: dict[str, click.Command] = {}
-    for name, cmd in cli.commands.items():
+    for name, cmd in all_commands().items():
         if isinstance(cmd, click.Group):
             out.update({f"{name} {sub}": subcmd for sub, subcmd in cmd.commands.items()})
         else:
@@ -227,3 +231,27 @@ def test_report_and_export(demo_project: Path, tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     header = csv.read_text(encoding="utf-8").splitlines()[0]
     assert header.startswith("document,segment,text,coder,code")
+
+
+def test_every_command_loads_by_name_and_help_lists_them_all() -> None:
+    """The lazily loaded group knows every command, and `--help` names each one."""
+    commands = all_commands()
+    assert set(commands) == set(COMMANDS)
+    result = CliRunner().invoke(cli, ["--help"])
+    assert result.exit_code == 0
+    listed = {line.split()[0] for line in result.output.split("Commands:")[1].splitlines()
+              if line.strip()}
+    assert listed == set(COMMANDS)
+
+
+def test_a_command_imports_only_its_own_module() -> None:
+    """`isp-nlp review` does not import the modules of other commands (start-up time)."""
+    code = ("import sys; from click.testing import CliRunner; from isp_nlp.cli import cli; "
+            "CliRunner().invoke(cli, ['review', '--help']); "
+            "print(sorted(m for m in sys.modules if m.startswith('isp_nlp.cli.')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=120).stdout
+    loaded = set(ast.literal_eval(out.strip().splitlines()[-1]))
+    assert "isp_nlp.cli.review" in loaded
+    assert not loaded & {"isp_nlp.cli.interchange", "isp_nlp.cli.report",
+                         "isp_nlp.cli.agreement", "isp_nlp.cli.suggester"}, loaded

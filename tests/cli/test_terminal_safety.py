@@ -21,7 +21,7 @@ import click
 import pytest
 from click.testing import Result
 
-from isp_nlp.cli import COMMANDS, cli
+from isp_nlp.cli import all_commands, cli
 from isp_nlp.cli.common import TerminalStream
 from isp_nlp.ingest.controls import CONTROLS, one_line, terminal_text
 from isp_nlp.store.folder import open_project
@@ -205,7 +205,7 @@ def _segment(p: Path) -> str:
 
 def _command_paths() -> list[str]:
     paths = []
-    for command in COMMANDS:
+    for command in all_commands().values():
         paths.append(command.name or "")
         if isinstance(command, click.Group):
             paths += [f"{command.name} {sub}" for sub in command.commands]
@@ -213,7 +213,7 @@ def _command_paths() -> list[str]:
 
 
 def test_every_command_is_walked() -> None:
-    groups = {c.name for c in COMMANDS if isinstance(c, click.Group)}
+    groups = {c.name for c in all_commands().values() if isinstance(c, click.Group)}
     walked = set(_command_paths()) - groups
     assert walked <= set(CASES), walked - set(CASES)
 
