@@ -28,6 +28,7 @@ from isp_nlp.embed import (
 )
 from isp_nlp.errors import IspNlpError, ModelError, ProjectError
 from isp_nlp.records import CODE_DIMENSION, LEARNING_SOURCES, Code, Segment
+from isp_nlp.review.items import keep_review_scores
 from isp_nlp.store.database import Store
 from isp_nlp.store.decisions import effective_rejects
 from isp_nlp.store.folder import DEFAULT_EMBEDDER, EMBEDDERS, require_codebook
@@ -253,6 +254,7 @@ def suggest_project(store: Store, embedder=None, *, code_threshold: float | None
     suggestions = model.suggest(batch, [s.id for s in targets], top_evidence=3)
     store.replace_suggestions(model_id, suggestions)
     register_bundle(store, model, directory)
+    keep_review_scores(store, model_id)  # the first review draws its first segment at once
     for s in suggestions:
         if s.dimension == CODE_DIMENSION:
             result["suggested_codes"] += bool(s.suggested)

@@ -12,7 +12,7 @@ import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 #: The dimension of multi-label codes; every other dimension is a codebook's single-choice one.
 CODE_DIMENSION = "code"
@@ -294,6 +294,17 @@ class Suggestion:
     probability: float
     suggested: bool  # False when below the abstain threshold
     evidence: tuple[Evidence, ...] = field(default=())
+
+
+class SuggestionRow(NamedTuple):
+    """A stored suggestion without its evidence: the light form a review queue of many
+    thousand segments is built from (see :class:`Suggestion`)."""
+
+    segment_id: str
+    dimension: str
+    label: str
+    probability: float
+    suggested: bool
 
 
 # -- text edits ---------------------------------------------------------------

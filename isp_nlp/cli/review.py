@@ -14,7 +14,7 @@ from isp_nlp.ingest.controls import one_line
 from isp_nlp.review.audit import run_blind
 from isp_nlp.review.queue import DEFAULT_SEED, SORTERS, ReviewFilter
 from isp_nlp.review.retrain import BackgroundRetrainer
-from isp_nlp.review.run import project_review, retrain_tick, review_project, save_memo
+from isp_nlp.review.run import quick_review, retrain_tick, review_project, save_memo
 from isp_nlp.store.database import Store
 from isp_nlp.store.decisions import DecisionLog
 from isp_nlp.store.folder import require_codebook
@@ -98,7 +98,7 @@ def review(ctx, coder: str, order: str, seed: int, line_mode: bool, code: str | 
     if script is None and not line_mode and _at_terminal():
         from isp_nlp.review.screen import run_screen  # Textual only for the full screen
 
-        session = project_review(store, coder, order=order, seed=seed, only=only)
+        session, complete = quick_review(store, coder, order=order, seed=seed, only=only)
         for line in header:
             click.echo(line)
         retrainer = None if retrain_every is None else BackgroundRetrainer(
@@ -106,7 +106,7 @@ def review(ctx, coder: str, order: str, seed: int, line_mode: bool, code: str | 
         tick = None if retrainer is None else retrain_tick(
             session, retrainer, order=order, seed=seed, only=only)
         try:
-            summary = run_screen(session, trust=header, tick=tick,
+            summary = run_screen(session, trust=header, tick=tick, complete=complete,
                                  memo=lambda item, text: save_memo(store, session.coder,
                                                                    item, text))
         finally:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from isp_nlp.errors import AlreadyDecided, ImportCodesError, IspNlpError
 from isp_nlp.records import Codebook
-from isp_nlp.review.items import build_review_items
+from isp_nlp.review.items import ItemDetails, build_review_items
 from isp_nlp.review.queue import FINAL_ACTIONS, SORTERS, ReviewItem, pending
 from isp_nlp.review.session import ACTIONS, ReviewSession, check_value
 from isp_nlp.store.database import Store
@@ -217,6 +217,7 @@ def record_decisions(store: Store, coder: str, header: Sequence[str],
     recorder = DecisionLog(store)
     codebook = require_codebook(store)
     summary = TriageSummary(left=left)
+    details = ItemDetails(store)  # the decision keeps the evidence shown, as in review
     with store.transaction():  # the whole file or nothing, even if a write fails
         decided = recorder.decided(coder)
         for row in checked:
@@ -224,7 +225,7 @@ def record_decisions(store: Store, coder: str, header: Sequence[str],
             if before in FINAL_ACTIONS or (before == "skip" and row.action == "skip"):
                 summary.already += 1
                 continue
-            session = ReviewSession([row.item], recorder, coder, codebook)
+            session = ReviewSession([row.item], recorder, coder, codebook, details=details)
             try:
                 if row.action == "accept":
                     session.accept()

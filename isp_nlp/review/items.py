@@ -6,14 +6,15 @@ stay free of SQL, and light: nothing here imports torch.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from itertools import groupby
+from typing import Protocol
 
 import numpy as np
 
 from isp_nlp.errors import ModelError
-from isp_nlp.records import CODE_DIMENSION, CODER_SOURCES, Segment, Suggestion
+from isp_nlp.records import CODE_DIMENSION, CODER_SOURCES, Segment, SuggestionRow
 from isp_nlp.review.queue import ReviewItem
 from isp_nlp.store.database import Store
 from isp_nlp.suggest.evidence import uncertainty_scores
@@ -23,7 +24,19 @@ CONTEXT_BEFORE = 2
 CONTEXT_AFTER = 2
 
 
-def uncertainty(codes: Sequence[Suggestion], values: Mapping[str, Sequence[Suggestion]],
+class Scored(Protocol):
+    """A suggested label and its probability: a :class:`~isp_nlp.records.Suggestion` or
+    a stored :class:`~isp_nlp.records.SuggestionRow`."""
+
+    @property
+    def label(self) -> str: ...
+    @property
+    def probability(self) -> float: ...
+    @property
+    def suggested(self) -> bool: ...
+
+
+def uncertainty(codes: Sequence[Scored], values: Mapping[str, Sequence[Scored]],
                 threshold: float) -> float:
     """How informative a coder's verdict would be: 1 at the decision boundary, 0 when sure.
 
@@ -37,7 +50,7 @@ def uncertainty(codes: Sequence[Suggestion], values: Mapping[str, Sequence[Sugge
     return float(max(parts, default=0.0))
 
 
-def uncertainties(groups: Sequence[tuple[Sequence[Suggestion], Mapping[str, Sequence[Suggestion]]]],
+def uncertainties(groups: Sequence[tuple[Sequence[Scored], Mapping[str, Sequence[Scored]]]],
                   threshold: float) -> list[float]:
     """:func:`uncertainty` of many (codes, values) groups at once: one call of
     :func:`~isp_nlp.suggest.evidence.uncertainty_scores` per dimension instead of one per
@@ -79,7 +92,7 @@ def certified_thresholds(manifest: dict) -> dict[str, float]:
     return out
 
 
-def within_certified(codes: Sequence[Suggestion], tops: Mapping[str, Suggestion],
+def within_certified(codes: Sequence[Scored], tops: Mapping[str, Scored],
                      cuts: dict[str, float]) -> tuple[str, ...]:
     """The dimensions whose suggestion reaches its certified threshold (codes: every code
     decision's max(p, 1 - p); a single-choice dimension: the probability of its top
@@ -95,75 +108,142 @@ def within_certified(codes: Sequence[Suggestion], tops: Mapping[str, Suggestion]
 
 
 def build_review_items(store: Store, coder: str, decided: dict[str, str] | None = None,
-                       *, model: dict | None = None, keep_coded: bool = False):
+                       *, model: dict | None = None, keep_coded: bool = False,
+                       segments: Sequence[Segment] | None = None) -> list[ReviewItem]:
     """ReviewItems for every segment the latest model (or ``model``, a registry entry
     with ``id`` and ``manifest``) suggested on, minus those this coder has already coded
     otherwise (by hand, or in review of an older model) unless ``keep_coded``.
 
-    Items whose key is in ``decided`` stay in, so the session can resume and undo.
+    Items whose key is in ``decided`` stay in, so the session can resume and undo. What
+    is shown around an item (its turns before and after, its evidence and who coded it)
+    is left empty here, so that a queue of many thousand segments is built in a blink:
+    :class:`ItemDetails` fills it in for the item on screen. ``segments`` (the project's,
+    in document order) saves reading them again. The items' scores are kept in the
+    store, for :func:`first_review_items`.
     """
+    info = _model(store, model)
+    rows = store.suggestion_rows(info["id"])
+    if not rows:
+        raise ModelError("the latest model has no suggestions; run `isp-nlp suggest` first")
+    items = _items(info, store.segments() if segments is None else segments, rows)
+    if not store.review_scores_kept(info["id"]):
+        store.keep_review_scores(info["id"], [(i.segment.id, i.score) for i in items])
+    return items if keep_coded else _for_coder(store, items, coder, decided)
 
+
+def keep_review_scores(store: Store, model_id: str) -> None:
+    """Keep the review queue's scores of model ``model_id``'s stored suggestions, unless
+    kept already (``suggest`` calls it, so the first review of them starts at once too)."""
+    info = store.model(model_id)
+    if info is not None and not store.review_scores_kept(model_id) and \
+            store.suggested_segments(model_id):
+        build_review_items(store, "", model=info, keep_coded=True)
+
+
+def first_review_items(store: Store, coder: str, decided: dict[str, str] | None = None,
+                       *, order: str, limit: int) -> list[ReviewItem] | None:
+    """The items of the ``limit`` segments that come first in ``order`` (``uncertain``,
+    ``confident`` or ``document``) among the latest model's suggestions, read through the
+    scores a first :func:`build_review_items` kept; None when no scores are kept yet or
+    the order is another. Enough to show the first segment of a long queue at once."""
+    info = _model(store, None)
+    if order not in ("uncertain", "confident", "document") or not store.review_scores_kept(
+            info["id"]):
+        return None
+    ids = store.first_by_score(info["id"], order, limit)
+    items = _items(info, store.segments_by_id(ids), store.suggestion_rows(info["id"], ids))
+    return _for_coder(store, items, coder, decided)
+
+
+def _model(store: Store, model: dict | None) -> dict:
     info = model if model is not None else store.latest_model()
     if info is None:
         raise ModelError("the project has no trained model yet; run `isp-nlp train` and "
                          "`isp-nlp suggest` first")
+    return info
+
+
+def _for_coder(store: Store, items: list[ReviewItem], coder: str,
+               decided: dict[str, str] | None) -> list[ReviewItem]:
+    """``items`` without those on segments ``coder`` has coded, unless their key is in
+    ``decided``."""
+    coded = store.coded_segments(coder)
+    decided = decided or {}
+    return [i for i in items if i.segment.id not in coded or i.key in decided]
+
+
+def _items(info: dict, segments: Sequence[Segment], rows: Sequence[SuggestionRow]
+           ) -> list[ReviewItem]:
+    """The review items of ``segments`` (in that order) from their suggestion ``rows``
+    (by segment, dimension and falling probability) of model ``info``."""
     model_id = info["id"]
     threshold = float(info["manifest"].get("code_threshold", 0.5))
     cuts = certified_thresholds(info["manifest"])
-    by_segment: dict[str, list[Suggestion]] = defaultdict(list)
-    for s in store.suggestions(model_id):
-        by_segment[s.segment_id].append(s)
-    if not by_segment:
-        raise ModelError("the latest model has no suggestions; run `isp-nlp suggest` first")
-    annotations = store.annotations()
-    coded_by_coder = {a.segment_id for a in annotations if a.coder == coder}
-    coders_of: dict[str, set[str]] = defaultdict(set)
-    for a in annotations:
-        if a.source in CODER_SOURCES:
-            coders_of[a.segment_id].add(a.coder)
-    segments = store.segments()
-    previous: dict[str, Segment | None] = {}
-    before: dict[str, tuple[Segment, ...]] = {}
-    after: dict[str, tuple[Segment, ...]] = {}
-    for i, seg in enumerate(segments):
-        near = [s for s in segments[max(i - CONTEXT_BEFORE, 0):i] if s.document == seg.document]
-        previous[seg.id] = near[-1] if near else None
-        before[seg.id] = tuple(near)
-        after[seg.id] = tuple(s for s in segments[i + 1:i + 1 + CONTEXT_AFTER]
-                              if s.document == seg.document)
+    by_segment = {seg_id: list(got) for seg_id, got in groupby(rows, key=lambda r: r.segment_id)}
     items = []
-    groups: list[tuple[list[Suggestion], dict[str, list[Suggestion]]]] = []
+    groups: list[tuple[list[SuggestionRow], dict[str, list[SuggestionRow]]]] = []
     for seg in segments:
         sugg = by_segment.get(seg.id)
         if not sugg:
             continue
-        codes = sorted((s for s in sugg if s.dimension == CODE_DIMENSION),
-                       key=lambda s: (-s.probability, s.label))
-        values: dict[str, list[Suggestion]] = defaultdict(list)
-        for s in sugg:
-            if s.dimension != CODE_DIMENSION:
-                values[s.dimension].append(s)
+        codes: list[SuggestionRow] = []
+        values: dict[str, list[SuggestionRow]] = {}
+        for s in sugg:  # by dimension, most probable first
+            if s.dimension == CODE_DIMENSION:
+                codes.append(s)
+            else:
+                values.setdefault(s.dimension, []).append(s)
+        codes.sort(key=lambda s: (-s.probability, s.label))
         groups.append((codes, values))
-        tops = {dim: max(got, key=lambda s: s.probability) for dim, got in values.items()}
-        items.append(ReviewItem(
-            segment=seg,
-            previous=previous[seg.id],
-            codes=tuple((s.label, round(s.probability, 4)) for s in codes),
-            suggested_codes=tuple(s.label for s in codes if s.suggested),
-            values=tuple((dim, (top.label, round(top.probability, 4)) if top.suggested
-                          else None) for dim, top in sorted(tops.items())),
-            evidence=sugg[0].evidence,
-            before=before[seg.id],
-            after=after[seg.id],
-            evidence_coders=tuple(tuple(sorted(coders_of.get(ev.segment_id, ())))
-                                  for ev in sugg[0].evidence),
-            score=0.0,  # scored below, all items at once
-            model_id=model_id,
-            certified=within_certified(codes, tops, cuts),
-        ))
-    items = [replace(item, score=round(score, 6))
-             for item, score in zip(items, uncertainties(groups, threshold), strict=True)]
-    decided = decided or {}
-    if keep_coded:
-        return items
-    return [i for i in items if i.segment.id not in coded_by_coder or i.key in decided]
+        tops = {dim: got[0] for dim, got in values.items()}
+        items.append((seg, codes, tops))
+    scores = uncertainties(groups, threshold)
+    return [ReviewItem(
+        segment=seg,
+        previous=None,
+        codes=tuple((s.label, round(s.probability, 4)) for s in codes),
+        suggested_codes=tuple(s.label for s in codes if s.suggested),
+        values=tuple((dim, (top.label, round(top.probability, 4)) if top.suggested
+                      else None) for dim, top in sorted(tops.items())),
+        evidence=(),
+        score=round(score, 6),
+        model_id=model_id,
+        certified=within_certified(codes, tops, cuts),
+    ) for (seg, codes, tops), score in zip(items, scores, strict=True)]
+
+
+class ItemDetails:
+    """What a coder sees around a review item, read when the item is shown: up to
+    :data:`CONTEXT_BEFORE` turns before it and :data:`CONTEXT_AFTER` after it in its
+    document, and the evidence behind its suggestion with the coders of each exemplar.
+
+    Called on an item it returns the item with those filled in (the same item when
+    they already are); items of any model of the project.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._done: dict[str, ReviewItem] = {}
+
+    def __call__(self, item: ReviewItem) -> ReviewItem:
+        done = self._done.get(item.key)  # the key names the model
+        if done is not None:
+            return done
+        seg = item.segment
+        near = self.store.segments_around(seg, CONTEXT_BEFORE, CONTEXT_AFTER)
+        before = tuple(s for s in near if s.index < seg.index)
+        after = tuple(s for s in near if s.index > seg.index)
+        evidence = self.store.suggestion_evidence(item.model_id, seg.id)
+        dims = sorted({dim for dim, _ in item.values}
+                      | ({CODE_DIMENSION} if item.codes else set()))
+        shown = evidence.get((seg.id, dims[0]), ()) if dims else ()
+        coders = self.store.coders_of([ev.segment_id for ev in shown], CODER_SOURCES)
+        done = replace(item, previous=before[-1] if before else None, before=before,
+                       after=after, evidence=shown,
+                       evidence_coders=tuple(coders.get(ev.segment_id, ()) for ev in shown))
+        self._done[item.key] = done
+        return done
+
+    def fill(self, items: Sequence[ReviewItem]) -> list[ReviewItem]:
+        """:meth:`__call__` on every item."""
+        return [self(item) for item in items]

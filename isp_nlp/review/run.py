@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from isp_nlp.records import Note
-from isp_nlp.review.items import build_review_items
+from isp_nlp.review.items import ItemDetails, build_review_items, first_review_items
 from isp_nlp.review.queue import DEFAULT_SEED, ReviewFilter, ReviewItem, filter_items, sorter
 from isp_nlp.review.retrain import BackgroundRetrainer
 from isp_nlp.review.session import ReviewSession
@@ -23,13 +23,19 @@ from isp_nlp.review.terminal import (
 from isp_nlp.store.database import Store
 from isp_nlp.store.decisions import DecisionLog
 from isp_nlp.store.folder import require_codebook
+from isp_nlp.suggest.next_to_code import is_backchannel
+
+#: How many segments, first in the queue's order, a full-screen review reads to show its
+#: first segment at once (the rest of the queue is read once that segment is on screen).
+FIRST_ITEMS = 200
 
 
 def project_items(store: Store, coder: str, *, order: str = "uncertain",
                   seed: int = DEFAULT_SEED, only: ReviewFilter | None = None
                   ) -> list[ReviewItem]:
     """The latest model's review items for ``coder``, filtered by ``only`` and ordered by
-    ``order`` (a key of :data:`~isp_nlp.review.queue.SORTERS`; ``seed`` seeds random)."""
+    ``order`` (a key of :data:`~isp_nlp.review.queue.SORTERS`; ``seed`` seeds random);
+    their details are left for :class:`~isp_nlp.review.items.ItemDetails`."""
     recorder = DecisionLog(store)
     return arrange(build_review_items(store, coder, recorder.decided(coder)), order=order,
                    seed=seed, only=only)
@@ -47,7 +53,34 @@ def project_review(store: Store, coder: str, *, order: str = "uncertain",
     """A review session over the latest model's suggestions (see :func:`project_items`),
     recording into the project log."""
     items = project_items(store, coder, order=order, seed=seed, only=only)
-    return ReviewSession(items, DecisionLog(store), coder, require_codebook(store))
+    return ReviewSession(items, DecisionLog(store), coder, require_codebook(store),
+                         details=ItemDetails(store))
+
+
+def quick_review(store: Store, coder: str, *, order: str = "uncertain",
+                 seed: int = DEFAULT_SEED, only: ReviewFilter | None = None
+                 ) -> tuple[ReviewSession, Callable[[], list[ReviewItem]] | None]:
+    """A review session that can show its first segment at once, and the function that
+    reads the whole queue for it (see :meth:`ReviewSession.rerank`).
+
+    When the store keeps the queue's scores (see
+    :func:`~isp_nlp.review.items.first_review_items`), the session starts with the first
+    :data:`FIRST_ITEMS` segments in ``order``, provided they hold the segment the whole
+    queue would show first; otherwise it is :func:`project_review`'s, and the function
+    is None."""
+    only = only or ReviewFilter()
+    recorder = DecisionLog(store)
+    decided = recorder.decided(coder)
+    first = first_review_items(store, coder, decided, order=order, limit=FIRST_ITEMS)
+    if first is not None:
+        head = arrange(first, order=order, seed=seed, only=only)
+        fresh = [it for it in head if decided.get(it.key) is None]
+        if fresh and (only.backchannels or not is_backchannel(fresh[0].segment.text)):
+            session = ReviewSession(head, recorder, coder, require_codebook(store),
+                                    details=ItemDetails(store))
+            return session, lambda: project_items(store, coder, order=order, seed=seed,
+                                                   only=only)
+    return project_review(store, coder, order=order, seed=seed, only=only), None
 
 
 def retrain_tick(session: ReviewSession, retrainer: BackgroundRetrainer, *,

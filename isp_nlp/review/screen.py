@@ -411,9 +411,14 @@ class ReviewApp(App[ReviewSummary]):
                  memo: Callable[[ReviewItem, str], None] | None = None,
                  tick: Callable[[], Sequence[ReviewItem] | None] | None = None,
                  trust: Sequence[str] = (),
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 complete: Callable[[], Sequence[ReviewItem]] | None = None) -> None:
         super().__init__()
         self.session = session
+        #: Reads the whole queue when the session started with its first items only
+        #: (see :func:`isp_nlp.review.run.quick_review`); called once the first segment
+        #: is on screen.
+        self._complete = complete
         self._memo = memo
         self._tick = tick
         self._trust = tuple(trust)
@@ -434,8 +439,16 @@ class ReviewApp(App[ReviewSummary]):
 
     def on_mount(self) -> None:
         self.show_current()
+        if self._complete is not None:
+            self.call_after_refresh(self.complete_queue)
         if self._tick is not None:
             self.set_interval(1.0, self._poll)
+
+    def complete_queue(self) -> None:
+        """Replace the first items the review started with by the whole queue."""
+        if self._complete is not None:
+            items, self._complete = self._complete(), None
+            self.rerank(items, message="")
 
     def on_resize(self) -> None:
         self.draw()
@@ -483,9 +496,12 @@ class ReviewApp(App[ReviewSummary]):
 
     def draw_status(self) -> None:
         done, total = self.session.progress()
-        pace = pace_text(self.saved, self._clock() - self._started, total - done)
-        line = fit(f"[saved {self.saved}] done {done}/{total} · {total - done} left · {pace}",
-                   self.width)
+        if self._complete is not None:  # the whole queue is still being read
+            line = fit(f"[saved {self.saved}] done {done}/… · reading the queue", self.width)
+        else:
+            pace = pace_text(self.saved, self._clock() - self._started, total - done)
+            line = fit(f"[saved {self.saved}] done {done}/{total} · {total - done} left · "
+                       f"{pace}", self.width)
         line.append("\n")
         line.append_text(fit(self.message, self.width, "yellow"))
         self.query_one("#status", Static).update(line)
@@ -626,9 +642,9 @@ class ReviewApp(App[ReviewSummary]):
         self.exit(summarise(self.session, self.undone))
 
     # -- re-ranking --------------------------------------------------------------
-    def rerank(self, items: Sequence[ReviewItem]) -> None:
+    def rerank(self, items: Sequence[ReviewItem], message: str = "queue re-ranked") -> None:
         """Replace the pending queue with newly scored ``items`` and redraw (the current
-        item stays if it is still pending)."""
+        item stays if it is still pending); ``message`` goes to the status line."""
         self.session.rerank(items)
         before = self.item.key if self.item is not None else None
         self.item = self.session.current()
@@ -636,7 +652,7 @@ class ReviewApp(App[ReviewSummary]):
             self.show_current()
         else:
             self.draw()
-        self.message = "queue re-ranked"
+        self.message = message
 
     def _poll(self) -> None:
         if self._tick is not None and (items := self._tick()):
@@ -646,9 +662,10 @@ class ReviewApp(App[ReviewSummary]):
 def run_screen(session: ReviewSession, *,
                memo: Callable[[ReviewItem, str], None] | None = None,
                tick: Callable[[], Sequence[ReviewItem] | None] | None = None,
-               trust: Sequence[str] = ()) -> ReviewSummary:
+               trust: Sequence[str] = (),
+               complete: Callable[[], Sequence[ReviewItem]] | None = None) -> ReviewSummary:
     """Run the full-screen review on the terminal until the coder quits (see
     :class:`ReviewApp` for the options)."""
-    app = ReviewApp(session, memo=memo, tick=tick, trust=trust)
+    app = ReviewApp(session, memo=memo, tick=tick, trust=trust, complete=complete)
     result = app.run()
     return result if result is not None else summarise(session, app.undone)

@@ -9,7 +9,7 @@ decision and the next session resumes where this one stopped.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from isp_nlp.codebook.check import normalise_value
@@ -107,6 +107,7 @@ class ReviewSession:
         recorder: DecisionRecorder,
         coder: str,
         codebook: Codebook,
+        details: Callable[[ReviewItem], ReviewItem] | None = None,
     ) -> None:
         if not isinstance(coder, str) or not coder.strip():
             raise IspNlpError(
@@ -116,6 +117,9 @@ class ReviewSession:
         self.coder = coder.strip()
         self.recorder = recorder
         self.codebook = codebook
+        #: Fills in what is shown around an item (context, evidence) when it becomes
+        #: current; see :class:`isp_nlp.review.items.ItemDetails`.
+        self.details = details
         self._by_key: dict[str, ReviewItem] = {}
         for item in items:
             self._by_key.setdefault(item.key, item)
@@ -131,8 +135,14 @@ class ReviewSession:
         return len(self._by_key)
 
     def current(self) -> ReviewItem | None:
-        """The item to show now, or None when the queue is exhausted."""
-        return self._queue[self._pos] if self._pos < len(self._queue) else None
+        """The item to show now (its details filled in), or None when the queue is
+        exhausted."""
+        if self._pos >= len(self._queue):
+            return None
+        item = self._queue[self._pos]
+        if self.details is not None:
+            item = self._queue[self._pos] = self.details(item)
+        return item
 
     def progress(self) -> tuple[int, int]:
         """(items with a final verdict, all items) for this coder."""

@@ -419,6 +419,33 @@ class Store(ModelTables, CodingTables, LabelTables, AuditTables, DocumentRewrite
             for r in self.conn.execute(sql, args)
         ]
 
+    def segments_by_id(self, ids: Sequence[str]) -> list[Segment]:
+        """The segments of ``ids`` that exist, in document order."""
+        out: list[Segment] = []
+        ids = list(dict.fromkeys(ids))
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            out += self._segment_rows(f"s.id IN ({','.join('?' * len(chunk))})", chunk)
+        return sorted(out, key=lambda seg: (seg.document, seg.index))
+
+    def segments_around(self, segment: Segment, before: int, after: int) -> list[Segment]:
+        """Up to ``before`` segments before ``segment`` and ``after`` after it in its
+        document, and the segment itself, in order."""
+        return sorted(self._segment_rows(
+            "t.document = ? AND s.idx BETWEEN ? AND ?",
+            (segment.document, segment.index - before, segment.index + after)),
+            key=lambda seg: seg.index)
+
+    def _segment_rows(self, where: str, args: Sequence[object]) -> list[Segment]:
+        return [
+            Segment(id=r[0], document=r[1], index=r[2], turn_index=r[3], unit=r[4],
+                    speaker=r[5], start=r[6], end=r[7], text=r[8], codable=bool(r[9]))
+            for r in self.conn.execute(
+                'SELECT s.id, t.document, s.idx, s.turn_index, s.unit, s.speaker, s.start,'
+                ' s."end", s.text, s.codable FROM segments s JOIN transcripts t'
+                f" ON t.id = s.transcript_id WHERE {where}", tuple(args))
+        ]
+
     def document_names(self) -> dict[str, str]:
         """Map both document names and original file names to document names."""
         out: dict[str, str] = {}

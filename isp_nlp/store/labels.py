@@ -175,6 +175,27 @@ class LabelTables:
                 added += 1
         return added
 
+    def coded_segments(self, coder: str) -> set[str]:
+        """The segments ``coder`` holds an active annotation on (any source)."""
+        return {r[0] for r in self.conn.execute(
+            "SELECT DISTINCT segment_id FROM annotations WHERE coder = ?"
+            " AND retracted_by IS NULL", (coder,))}
+
+    def coders_of(self, segment_ids: Sequence[str], sources: Sequence[str]
+                  ) -> dict[str, tuple[str, ...]]:
+        """Segment id → the coders (sorted) with an active annotation of one of
+        ``sources`` on it, for ``segment_ids``."""
+        out: dict[str, set[str]] = {}
+        ids = list(dict.fromkeys(segment_ids))
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            for seg, coder in self.conn.execute(
+                    "SELECT DISTINCT segment_id, coder FROM annotations WHERE retracted_by IS"
+                    f" NULL AND segment_id IN ({','.join('?' * len(chunk))}) AND source IN"
+                    f" ({','.join('?' * len(sources))})", (*chunk, *sources)):
+                out.setdefault(seg, set()).add(coder)
+        return {seg: tuple(sorted(coders)) for seg, coders in out.items()}
+
     def annotations(self) -> list[Annotation]:
         """All active annotations, human and model-assisted, in a stable order."""
         return [

@@ -7,7 +7,7 @@ import sqlite3
 from collections.abc import Callable
 from importlib import resources
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 
 def schema() -> str:
@@ -102,6 +102,14 @@ def _exclusive_codes_certificates(conn: sqlite3.Connection) -> None:
     conn.execute(_table_sql("certificates"))
 
 
+def _review_scores(conn: sqlite3.Connection) -> None:
+    """Version 9 → 10: the review queue's scores are kept (empty: the next review fills
+    them)."""
+    conn.execute(_table_sql("review_scores"))
+    conn.execute("CREATE INDEX IF NOT EXISTS review_scores_by_score"
+                 " ON review_scores(model_id, score)")
+
+
 #: Schema upgrades: ``MIGRATIONS[v]`` turns version ``v`` into ``v + 1``. They run in one
 #: transaction with the version bump, so a database is upgraded wholly or not at all.
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
@@ -113,4 +121,5 @@ MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     6: _dimensions,
     7: _audits,
     8: _exclusive_codes_certificates,
+    9: _review_scores,
 }

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from isp_nlp.records import Evidence, Suggestion
+from isp_nlp.records import Evidence, Suggestion, SuggestionRow
 
 #: Suffix of the run id a model's out-of-fold suggestions are stored under; the run is
 #: registered in ``out_of_fold_runs``, so read it with :meth:`ModelTables.out_of_fold`.
@@ -72,6 +72,7 @@ class ModelTables:
         """Replace the model's stored suggestions; evidence is stored once per (segment,
         dimension), so every suggestion of a group must carry the same evidence."""
         with self.transaction() as conn:
+            conn.execute("DELETE FROM review_scores WHERE model_id = ?", (model_id,))
             return _write_suggestions(conn, model_id, suggestions)
 
     def replace_out_of_fold(self, model_id: str, suggestions: Sequence[Suggestion]) -> int:
@@ -98,25 +99,74 @@ class ModelTables:
     def suggestions(self, model_id: str, *, with_evidence: bool = True) -> list[Suggestion]:
         """The model's stored suggestions; ``with_evidence=False`` skips reading the
         exemplars (much faster, for exports and summaries)."""
-        evidence: dict[tuple[str, str], list[Evidence]] = {}
-        for r in () if not with_evidence else self.conn.execute(
-            "SELECT segment_id, dimension, exemplar_id, similarity, text, labels"
-            " FROM suggestion_evidence WHERE model_id = ? ORDER BY segment_id, dimension, rank",
-            (model_id,),
-        ):
-            evidence.setdefault((r[0], r[1]), []).append(
+        evidence = self.suggestion_evidence(model_id) if with_evidence else {}
+        return [Suggestion(segment_id=r[0], model_id=model_id, dimension=r[1], label=r[2],
+                           probability=r[3], suggested=r[4],
+                           evidence=evidence.get((r[0], r[1]), ()))
+                for r in self.suggestion_rows(model_id)]
+
+    def suggestion_rows(self, model_id: str, segment_ids: Sequence[str] | None = None
+                        ) -> list[SuggestionRow]:
+        """The model's stored suggestions without evidence (of ``segment_ids`` only, when
+        given), by segment, dimension and falling probability: the fast read for a review
+        queue of many thousand segments."""
+        sql = ("SELECT segment_id, dimension, label, probability, suggested FROM suggestions"
+               " WHERE model_id = ?")
+        order = " ORDER BY segment_id, dimension, probability DESC"
+        if segment_ids is None:
+            rows = list(self.conn.execute(sql + order, (model_id,)))
+        else:
+            ids, rows = list(dict.fromkeys(segment_ids)), []
+            for i in range(0, len(ids), 500):
+                chunk = ids[i:i + 500]
+                rows += self.conn.execute(
+                    sql + f" AND segment_id IN ({','.join('?' * len(chunk))})" + order,
+                    (model_id, *chunk))
+            rows.sort(key=lambda r: r[0])  # stable: each segment's rows keep their order
+        return [SuggestionRow(r[0], r[1], r[2], r[3], r[4] == 1) for r in rows]
+
+    def review_scores_kept(self, model_id: str) -> bool:
+        """Whether the review queue's scores of the model's suggestions are stored."""
+        return self.conn.execute("SELECT 1 FROM review_scores WHERE model_id = ? LIMIT 1",
+                                 (model_id,)).fetchone() is not None
+
+    def keep_review_scores(self, model_id: str, scores: Sequence[tuple[str, float]]) -> None:
+        """Store the review queue's (segment id, score) pairs of the model's suggestions,
+        replacing those stored before."""
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM review_scores WHERE model_id = ?", (model_id,))
+            conn.executemany("INSERT INTO review_scores VALUES (?,?,?)",
+                             [(model_id, seg, float(score)) for seg, score in scores])
+
+    def first_by_score(self, model_id: str, order: str, limit: int) -> list[str]:
+        """The ids of the first ``limit`` segments of the model's stored review scores, by
+        ``order``: ``uncertain`` (highest score first), ``confident`` (lowest first) or
+        ``document`` (by document name and position); ties by document and position, as
+        the review queue's sorters break them."""
+        by = {"uncertain": "r.score DESC, t.document, s.idx",
+              "confident": "r.score, t.document, s.idx",
+              "document": "t.document, s.idx"}[order]
+        return [r[0] for r in self.conn.execute(
+            "SELECT r.segment_id FROM review_scores r JOIN segments s ON s.id = r.segment_id"
+            " JOIN transcripts t ON t.id = s.transcript_id WHERE r.model_id = ?"
+            f" ORDER BY {by} LIMIT ?", (model_id, limit))]
+
+    def suggestion_evidence(self, model_id: str, segment_id: str | None = None
+                            ) -> dict[tuple[str, str], tuple[Evidence, ...]]:
+        """(segment id, dimension) → the exemplars behind the model's suggestions there,
+        nearest first; of one segment only when ``segment_id`` is given."""
+        sql = ("SELECT segment_id, dimension, exemplar_id, similarity, text, labels"
+               " FROM suggestion_evidence WHERE model_id = ?")
+        args: tuple[str, ...] = (model_id,)
+        if segment_id is not None:
+            sql += " AND segment_id = ?"
+            args += (segment_id,)
+        out: dict[tuple[str, str], list[Evidence]] = {}
+        for r in self.conn.execute(sql + " ORDER BY segment_id, dimension, rank", args):
+            out.setdefault((r[0], r[1]), []).append(
                 Evidence(segment_id=r[2], similarity=r[3], text=r[4],
                          labels=tuple(json.loads(r[5]))))
-        out = []
-        for r in self.conn.execute(
-            "SELECT segment_id, model_id, dimension, label, probability, suggested"
-            " FROM suggestions WHERE model_id = ? ORDER BY segment_id, dimension, probability DESC",
-            (model_id,),
-        ):
-            out.append(Suggestion(segment_id=r[0], model_id=r[1], dimension=r[2], label=r[3],
-                                  probability=r[4], suggested=bool(r[5]),
-                                  evidence=tuple(evidence.get((r[0], r[2]), ()))))
-        return out
+        return {key: tuple(got) for key, got in out.items()}
 
 
 def _write_suggestions(conn: sqlite3.Connection, run_id: str,

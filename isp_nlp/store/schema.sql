@@ -112,6 +112,17 @@ CREATE TABLE IF NOT EXISTS out_of_fold_runs (
     model_id TEXT PRIMARY KEY,
     run_id TEXT NOT NULL UNIQUE
 );
+-- The review queue's score of each segment a model suggested on (isp_nlp.review.items:
+-- how informative a coder's verdict would be), written by the first review that builds
+-- the whole queue and dropped with the model's suggestions, so later reviews draw their
+-- first segment without reading every suggestion.
+CREATE TABLE IF NOT EXISTS review_scores (
+    model_id TEXT NOT NULL,
+    segment_id TEXT NOT NULL REFERENCES segments(id) ON DELETE CASCADE,
+    score REAL NOT NULL,
+    PRIMARY KEY (model_id, segment_id)
+);
+CREATE INDEX IF NOT EXISTS review_scores_by_score ON review_scores(model_id, score);
 -- The nearest coded exemplars behind a segment's suggestions, once per (model, segment,
 -- dimension) rather than in every per-code row. labels is a JSON list of the exemplar's
 -- labels on that dimension.

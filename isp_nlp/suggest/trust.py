@@ -236,7 +236,9 @@ def project_trust(store: Store) -> ModelTrust:
         recorded = _recorded(store, model_id)
         if recorded is not None:
             return with_wave(recorded, store)
-    seeds = merge_labels(store.segments(), store.annotations())
+    annotations = store.annotations()
+    seeds = merge_labels(store.segments_by_id([a.segment_id for a in annotations]),
+                         annotations)
     return with_wave(model_trust(model_id, info.get("manifest") or {}, seeds, out_of_fold),
                      store)
 
