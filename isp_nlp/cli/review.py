@@ -11,7 +11,7 @@ import click
 
 from isp_nlp.cli.common import InputError, echo_wrapped, open_store
 from isp_nlp.ingest.controls import one_line
-from isp_nlp.review.audit import run_blind
+from isp_nlp.review.blind import run_blind
 from isp_nlp.review.queue import DEFAULT_SEED, SORTERS, ReviewFilter
 from isp_nlp.review.retrain import BackgroundRetrainer
 from isp_nlp.review.run import project_review, retrain_tick, review_project, save_memo
