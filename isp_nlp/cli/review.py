@@ -11,7 +11,7 @@ import click
 
 from isp_nlp.cli.common import InputError, echo_wrapped, open_store
 from isp_nlp.ingest.controls import one_line
-from isp_nlp.review.audit import run_blind
+from isp_nlp.review.blind import BlindRun, run_blind
 from isp_nlp.review.queue import DEFAULT_SEED, SORTERS, ReviewFilter
 from isp_nlp.review.retrain import BackgroundRetrainer
 from isp_nlp.review.run import quick_review, retrain_tick, review_project, save_memo
@@ -52,8 +52,9 @@ ORDERS = tuple(SORTERS)
               help="With --script: the value its relabels (e:) give dimension DIM unless "
                    "they name one; repeatable.")
 @click.option("--blind", is_flag=True,
-              help="Code from scratch, seeing no suggestion and no other coder's codes: "
-                   "e:codes|DIM=VALUE, s skip, u undo, q quit.")
+              help="Code from scratch, seeing no suggestion and no other coder's codes "
+                   "(full screen at a terminal; script: e:codes|DIM=VALUE, s skip, u undo, "
+                   "q quit).")
 @click.option("--audit", "audit_id", type=int, default=None, metavar="ID",
               help="With --blind: the segments of audit ID, in drawn order.")
 @click.option("--retrain-every", "retrain_every", type=click.IntRange(min=1), default=None,
@@ -87,10 +88,15 @@ def review(ctx, coder: str, order: str, seed: int, line_mode: bool, code: str | 
         min_words=min_words, backchannels=backchannels)
     store = open_store(ctx)
     if blind:
-        blind_summary = run_blind(
-            store, coder, audit_id=audit_id,
-            script=None if script is None else _split_script(script),
-            write=click.echo, read_line=_read_line, values=chosen)
+        if script is None and not line_mode and _at_terminal():
+            from isp_nlp.review.blind_screen import run_blind_screen  # Textual: full screen
+
+            blind_summary = run_blind_screen(BlindRun(store, coder, audit_id=audit_id))
+        else:
+            blind_summary = run_blind(
+                store, coder, audit_id=audit_id,
+                script=None if script is None else _split_script(script),
+                write=click.echo, read_line=_read_line, values=chosen)
         echo_wrapped(f"Blind review by {one_line(coder)}: {blind_summary}")
         return
     only = _check_filter(store, only)

@@ -74,6 +74,13 @@ def _turn(seg: Segment) -> str:
 def context_text(item: ReviewItem, width: int) -> Text:
     """The neighbouring turns (dim, at most two lines each) around the segment (bold,
     every line marked with a bar)."""
+    return turns_text(item.before, item.segment, item.after, width)
+
+
+def turns_text(before: Iterable[Segment], segment: Segment, after: Iterable[Segment],
+               width: int) -> Text:
+    """The turns ``before`` and ``after`` (dim, at most two lines each) around
+    ``segment`` (bold, every line marked with a bar), in lines of ``width`` cells."""
     width = max(width, 20)
     out = Text(no_wrap=True)
 
@@ -81,13 +88,13 @@ def context_text(item: ReviewItem, width: int) -> Text:
         for line in textwrap.wrap(visible(_turn(seg)), width, max_lines=2, placeholder=" …"):
             out.append(line + "\n", style="dim")
 
-    for seg in item.before:
+    for seg in before:
         neighbour(seg)
-    lines = textwrap.wrap(visible(_turn(item.segment)), width - 2) or [""]
+    lines = textwrap.wrap(visible(_turn(segment)), width - 2) or [""]
     for line in lines:
         out.append("┃ ", style="bold yellow")
         out.append(line + "\n", style="bold")
-    for seg in item.after:
+    for seg in after:
         neighbour(seg)
     out.rstrip()
     return out

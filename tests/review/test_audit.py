@@ -241,7 +241,7 @@ def test_blind_undo_leaves_review_decisions_alone(project: Path, tmp_path: Path)
 
 
 def test_interactive_blind_undo_and_skip(project: Path, tmp_path: Path) -> None:
-    from isp_nlp.review.audit import run_blind
+    from isp_nlp.review.blind import run_blind
 
     folder = _copy(project, tmp_path)
     audit_id = _audit_id(run("audit", "draw", "--n", "3", "--seed", "9", project=folder).output)
