@@ -75,7 +75,7 @@ def test_project_options_filter(demo_project: Path) -> None:
 
 
 def test_table_and_csv_output(demo_project: Path) -> None:
-    table = run("--metric", "kappa", *FAST, project=demo_project)
+    table = run("--metric", "kappa", "--detail", *FAST, project=demo_project)
     assert table.exit_code == 0 and "95% CI" in table.output and "ana vs ben" in table.output
     out = run("--format", "csv", "--metric", "ac1", "--ci", "0.9", *FAST, project=demo_project)
     header = out.output.splitlines()[0]
