@@ -1,7 +1,10 @@
 """What each agreement number is, in words: the statistic's exact name (e.g. "mean
 pairwise Cohen's kappa over 45 coder pairs"), what it was computed on, and which numbers
 are reliability (humans vs humans) and which only say how often the model's out-of-fold
-suggestions match a coder (never a reliability figure). Pure data for the CLI table."""
+suggestions match a coder (never a reliability figure). Each row names its population:
+the human coders alone, or the humans plus the model counted as one more coder; targets
+whose statistics say nothing but one reason (fewer than 2 coders, a code nobody applied)
+are gathered, to be said in one line. Pure data for the CLI table."""
 
 from __future__ import annotations
 
@@ -10,28 +13,56 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from isp_nlp.agreement.reliability import ReliabilityReport
-from isp_nlp.agreement.tables import MODEL_CODER, MODEL_HUMAN, VALUE_TARGET
+from isp_nlp.agreement.tables import COMBINED, HUMANS, MODEL_CODER, MODEL_HUMAN, VALUE_TARGET
 
 #: Agreement weights of the weighted coefficients at each non-nominal level.
 WEIGHTS = {"ordinal": "linear weights", "interval": "quadratic weights",
            "ratio": "quadratic weights"}
 
 
+#: Why a target has no humans+model rows when the model labelled none of its units.
+NO_MODEL_LABELS = "the model labelled none of its units"
+#: How the coefficients' notes begin when every coding of a target is one label.
+SAME_LABEL = "every coding is label "
+#: The statistics the default table shows for each target and population (--detail, or
+#: --metric, shows the others).
+HEADLINE = ("percent", "kappa", "alpha")
+
+
 @dataclass(frozen=True)
 class Line:
-    """One statistic: its label in words and its estimate dict (value, CI, n, note)."""
+    """One statistic of one population: its label in words, its metric and its estimate
+    dict (value, CI, n, note)."""
 
     label: str
     estimate: dict[str, Any]
+    population: str = HUMANS
+    metric: str = ""
 
 
 @dataclass(frozen=True)
 class Block:
     """The statistics of one target (a dimension, the one variable, a code, all codes
-    pooled)."""
+    pooled), the humans' and the humans+model's by turns; ``code`` marks a code's."""
 
     title: str
     lines: list[Line]
+    target: str = ""
+    code: bool = False
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """Targets whose statistics for ``populations`` say nothing but one ``reason``
+    (:func:`undefined_reason`): every statistic undefined for it, or (``perfect``) every
+    one undefined or 1 because every coding is one label. ``targets`` are code ids when
+    ``codes``, else the targets' names."""
+
+    reason: str
+    targets: list[str]
+    codes: bool
+    populations: tuple[str, ...] = (HUMANS,)
+    perfect: bool = False
 
 
 @dataclass(frozen=True)
@@ -46,16 +77,22 @@ class PairRow:
 
 @dataclass(frozen=True)
 class Readout:
-    """The agreement output in words: mode sentence, the human–human reliability section
-    (or why it is absent) and the model-vs-coder section (absent without model labels)."""
+    """The agreement output in words: mode sentence, the reliability heading (or why there
+    is none), its blocks (the dimensions, the one variable, the codes, all codes pooled;
+    rows of each population in ``populations``), the targets left out of them, the human
+    coder pairs and the model-vs-coder section (absent without model labels).
+    ``summary`` holds the targets that are not single codes."""
 
     mode: str
     human_heading: str
-    human_blocks: list[Block] = field(default_factory=list)
+    blocks: list[Block] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    populations: tuple[str, ...] = ()
     human_pairs: list[PairRow] = field(default_factory=list)
     model_heading: str = ""
     model_pairs: list[PairRow] = field(default_factory=list)
     ci: float = 0.95
+    summary: frozenset[str] = frozenset()
 
 
 def mode_sentence(single_label: bool, *, forced: bool, level: str) -> str:
@@ -115,23 +152,88 @@ def target_title(target: str, report: ReliabilityReport,
     return f"code {target}: presence (0/1) per segment"
 
 
-def _blocks(report: ReliabilityReport, names: Mapping[str, str] | None) -> list[Block]:
-    data, level = report.data, report.data["settings"]["level"]
-    targets: list[tuple[str, dict[str, Any]]] = list(data.get("dimensions", {}).items())
+def _reason(note: Any) -> str:
+    """A note without its "<metric> undefined: " lead, the same for every metric."""
+    text = str(note or "undefined")
+    return text.split(" undefined: ", 1)[1] if " undefined: " in text else text
+
+
+def undefined_reason(estimates: Mapping[str, Mapping[str, Any]]) -> tuple[str, bool] | None:
+    """(reason, perfect) when a target's (or a coder pair's) estimates say nothing but one
+    reason: every one undefined for it (perfect False), or every coding the same label,
+    so that each statistic is undefined or 1 (perfect True, as for a code no coder
+    applied); else None."""
+    reasons, perfect = set(), False
+    for est in estimates.values():
+        if est.get("value") is None:
+            reasons.add(_reason(est.get("note")))
+        elif abs(float(est["value"]) - 1.0) < 1e-9:
+            perfect = True
+        else:
+            return None
+    if len(reasons) != 1:
+        return None
+    reason = reasons.pop()
+    if perfect and not reason.startswith(SAME_LABEL):
+        return None
+    return reason, perfect
+
+
+def _targets(data: Mapping[str, Any]) -> list[tuple[str, dict[str, Any], bool]]:
+    """(target, its metric → estimate, whether it is a code): the dimensions, the one
+    variable, the codes, then all codes pooled."""
+    out = [(t, m, False) for t, m in data.get("dimensions", {}).items()]
     if VALUE_TARGET in data:
-        targets.append((VALUE_TARGET, data[VALUE_TARGET]))
-    targets += list(data.get("codes", {}).items())
+        out.append((VALUE_TARGET, data[VALUE_TARGET], False))
+    out += [(t, m, True) for t, m in data.get("codes", {}).items()]
     if "overall" in data:
-        targets.append(("overall", data["overall"]))
-    blocks = []
-    for target, metrics in targets:
-        lines = []
-        for metric, est in metrics.items():
-            pairs = _pairs_defined(report, target, metric)
-            lines.append(Line(metric_label(metric, n_coders=int(est["n_coders"]), pairs=pairs,
-                                           level=level), est))
-        blocks.append(Block(target_title(target, report, names), lines))
-    return blocks
+        out.append(("overall", data["overall"], False))
+    return out
+
+
+def _shown_name(target: str, names: Mapping[str, str] | None) -> str:
+    if target == "overall":
+        return "all codes pooled"
+    if target == VALUE_TARGET:
+        return "code (one variable)"
+    return (names or {}).get(target, target)
+
+
+def _blocks(reports: Mapping[str, ReliabilityReport], names: Mapping[str, str] | None
+            ) -> tuple[list[Block], list[Skipped]]:
+    """Each target's block, the rows of each population (``reports``, humans first) by
+    turns for each metric; a population whose statistics of a target say nothing but one
+    reason is left out of its block and counted in a :class:`Skipped` instead."""
+    first = next(iter(reports.values()))
+    level = first.data["settings"]["level"]
+    others = {pop: {t: m for t, m, _ in _targets(r.data)} for pop, r in reports.items()}
+    blocks: list[Block] = []
+    skipped: dict[tuple[str, bool, bool, tuple[str, ...]], list[str]] = {}
+    for target, _, code in _targets(first.data):
+        shown: dict[str, dict[str, Any]] = {}
+        left: dict[tuple[str, bool], list[str]] = {}
+        for pop in reports:
+            metrics = others[pop].get(target) or {}
+            why = undefined_reason(metrics) if metrics else None
+            if pop == COMBINED and metrics and all(
+                    e.get("population") == HUMANS for e in metrics.values()):
+                why = NO_MODEL_LABELS, False  # the same numbers as the humans' alone
+            if why is not None:
+                left.setdefault(why, []).append(pop)
+            elif metrics:
+                shown[pop] = metrics
+        for (reason, perfect), pops in left.items():
+            skipped.setdefault((reason, perfect, code, tuple(pops)), []).append(
+                target if code else _shown_name(target, names))
+        order = list(dict.fromkeys(m for metrics in shown.values() for m in metrics))
+        lines = [Line(metric_label(metric, n_coders=int(metrics[metric]["n_coders"]),
+                                   pairs=_pairs_defined(reports[pop], target, metric),
+                                   level=level), metrics[metric], pop, metric)
+                 for metric in order for pop, metrics in shown.items() if metric in metrics]
+        if lines:
+            blocks.append(Block(target_title(target, first, names), lines, target, code))
+    return blocks, [Skipped(reason, targets, code, pops, perfect)
+                    for (reason, perfect, code, pops), targets in skipped.items()]
 
 
 def _pair_rows(report: ReliabilityReport, kind: str | None) -> list[PairRow]:
@@ -154,9 +256,11 @@ def readout(report: ReliabilityReport, *, humans: ReliabilityReport | None = Non
     words, by id).
 
     ``report`` is :func:`reliability_report` over every coder; when it includes
-    ``model_coder``, ``humans`` is the same report over the human coders alone (its
-    rows are the human–human reliability); the model's rows are its pairs with each
-    human coder, labelled as how often its suggestions match that coder.
+    ``model_coder``, ``humans`` is the same report over the human coders alone. With two
+    or more human coders each target's block holds the humans' rows (their reliability)
+    and, with the model, the humans+model rows (the model counted as one more coder);
+    with one human coder there is no block, and the model's rows are its pairs with that
+    coder, labelled as how often its suggestions match the coder.
     """
     coders = [str(c) for c in report.data["settings"]["coders"]]
     people = [c for c in coders if c != model_coder]
@@ -164,14 +268,24 @@ def readout(report: ReliabilityReport, *, humans: ReliabilityReport | None = Non
     if has_model and humans is None:
         raise ValueError("readout needs the humans-only report when the model is a coder")
     human_report = humans if has_model and humans is not None else report
+    blocks: list[Block] = []
+    skipped: list[Skipped] = []
+    populations: tuple[str, ...] = ()
+    pairs: list[PairRow] = []
     if len(people) >= 2:
         heading = f"Human-human reliability: {len(people)} coders ({_names(people)})"
-        blocks, pairs = _blocks(human_report, names), _pair_rows(human_report, None)
+        reports = {HUMANS: human_report}
+        if has_model:
+            reports[COMBINED] = report
+            heading += (', rows "humans"; rows "humans + model" count the model\'s '
+                        "out-of-fold suggestions as one more coder.")
+        populations = tuple(reports)
+        blocks, skipped = _blocks(reports, names)
+        pairs = _pair_rows(human_report, None)
     else:
         who = f"one human coder ({people[0]})" if people else "no human coder"
         heading = (f"Human-human reliability: none, {who}; it needs two coders on the "
                    "same segments.")
-        blocks, pairs = [], []
     model_heading = ""
     if has_model:
         if len(people) == 1:
@@ -181,6 +295,8 @@ def readout(report: ReliabilityReport, *, humans: ReliabilityReport | None = Non
         else:
             model_heading = ("Model vs each coder: how often the out-of-fold suggestions "
                              "match that coder; not a reliability figure.")
-    return Readout(mode=mode, human_heading=heading, human_blocks=blocks, human_pairs=pairs,
-                   model_heading=model_heading, model_pairs=_pair_rows(report, MODEL_HUMAN)
-                   if has_model else [], ci=float(report.data["settings"]["ci"]))
+    summary = frozenset(t for t, _, code in _targets(report.data) if not code)
+    return Readout(mode=mode, human_heading=heading, blocks=blocks, skipped=skipped,
+                   populations=populations, human_pairs=pairs, model_heading=model_heading,
+                   model_pairs=_pair_rows(report, MODEL_HUMAN) if has_model else [],
+                   ci=float(report.data["settings"]["ci"]), summary=summary)

@@ -17,13 +17,20 @@ from typing import Any
 import pandas as pd
 
 from isp_nlp.agreement.reliability import ReliabilityOptions, ReliabilityReport, reliability_report
-from isp_nlp.agreement.tables import HUMAN_HUMAN, MODEL_CODER, MODEL_HUMAN, default_dimensions
+from isp_nlp.agreement.tables import (
+    COMBINED,
+    HUMAN_HUMAN,
+    HUMANS,
+    MODEL_CODER,
+    MODEL_HUMAN,
+    default_dimensions,
+)
 from isp_nlp.records import Dimension
 
 #: The coefficients the report shows (Scott's pi and Brennan-Prediger stay CLI-only).
 REPORT_METRICS = ("percent", "kappa", "fleiss", "alpha", "ac1")
-#: The two groups of coders: the humans alone, and the humans plus the model.
-HUMANS, COMBINED = "humans", "humans+model"
+# The two groups of coders, HUMANS alone and COMBINED (humans plus the model), are
+# defined in agreement.tables, beside the coder-pair kinds.
 #: Extra group columns (besides alpha) in :attr:`ProjectAgreement.alphas`, each with a CI.
 GROUP_EXTRAS = {"fleiss": "fleiss_kappa", "ac1": "gwet_ac1"}
 PAIR_FRAME_COLUMNS = ["target", "coder_a", "coder_b", "kind", "n_units", "percent_agreement",

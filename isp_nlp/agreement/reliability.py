@@ -33,7 +33,9 @@ from isp_nlp.agreement.sets import (
     set_ratings_alpha,
 )
 from isp_nlp.agreement.tables import (
+    COMBINED,
     HUMAN_HUMAN,
+    HUMANS,
     MODEL_CODER,
     MODEL_HUMAN,
     VALUE_TARGET,
@@ -46,7 +48,7 @@ from isp_nlp.records import Dimension
 
 ESTIMATE_COLUMNS = [
     "target", "metric", "coder_a", "coder_b", "value", "ci_low", "ci_high", "n_units",
-    "n_coders", "note",
+    "n_coders", "note", "population",
 ]
 
 
@@ -89,7 +91,7 @@ class ReliabilityReport:
                 if metric in pair:
                     rows.append({"target": pair["target"], "metric": metric,
                                  "coder_a": pair["coder_a"], "coder_b": pair["coder_b"],
-                                 **pair[metric]})
+                                 **pair[metric], "population": pair.get("population")})
         return pd.DataFrame(rows, columns=ESTIMATE_COLUMNS)
 
 
@@ -269,6 +271,9 @@ def reliability_report(
     values are the codes (:func:`single_value_table`), rated at ``options.level``
     (target ``code``; its values, sorted, are ``settings["categories"]``); there are no
     per-code or overall rows.
+    Every estimate of a target says whom it covers in ``population``: ``humans+model``
+    when ``model_coder`` labelled any of the target's units (overall: of any code), else
+    ``humans``; each pair says so beside its ``kind``.
     """
 
     options = options or ReliabilityOptions()
@@ -341,8 +346,38 @@ def reliability_report(
                 jobs.add([stats], overall, [f"alpha_{distance}"])
         jobs.then(step)
     jobs.flush()
+    _name_populations(data, tables, model_coder)
     data["pairs"] = pairs
     return ReliabilityReport(data)
+
+
+def _population(table: pd.DataFrame | None, model_coder: str) -> str:
+    """Who a target's estimates cover: the humans plus the model when the model labelled
+    any of its units, else the humans alone."""
+    if table is None or model_coder not in {str(c) for c in table.columns}:
+        return HUMANS
+    column = next(c for c in table.columns if str(c) == model_coder)
+    return COMBINED if table[column].notna().any() else HUMANS
+
+
+def _name_populations(data: dict[str, Any], tables: Mapping[str, pd.DataFrame],
+                      model_coder: str) -> None:
+    """Add ``population`` to every estimate of the dimensions, codes, the one variable and
+    overall (humans+model when any code table has model labels)."""
+    targets: list[tuple[dict[str, Any], str]] = [
+        (est, _population(tables.get(t), model_coder))
+        for t, est in data.get("dimensions", {}).items()]
+    targets += [(est, _population(tables.get(t), model_coder))
+                for t, est in data.get("codes", {}).items()]
+    if VALUE_TARGET in data:
+        targets.append((data[VALUE_TARGET], _population(tables.get(VALUE_TARGET),
+                                                        model_coder)))
+    if "overall" in data:
+        pooled = {_population(tables.get(c), model_coder) for c in data.get("codes", {})}
+        targets.append((data["overall"], COMBINED if COMBINED in pooled else HUMANS))
+    for metrics, population in targets:
+        for est in metrics.values():
+            est["population"] = population
 
 
 def _categories(table: pd.DataFrame) -> list[str | float]:
@@ -369,7 +404,8 @@ def _pairs(target: str, table: pd.DataFrame, metrics: Sequence[str], jobs: _Jobs
     for a, b in combinations(coder_order(table.columns, model_coder), 2):
         kind = MODEL_HUMAN if model_coder in (a, b) else HUMAN_HUMAN
         pair = table[[columns[a], columns[b]]]
-        entry: dict[str, Any] = {"target": target, "coder_a": a, "coder_b": b, "kind": kind}
+        entry: dict[str, Any] = {"target": target, "coder_a": a, "coder_b": b, "kind": kind,
+                                 "population": COMBINED if kind == MODEL_HUMAN else HUMANS}
         out.append(_estimates(pair, wanted, jobs, categories=categories, groups=groups,
                               out=entry))
     return out

@@ -26,6 +26,9 @@ MODEL_CODER = "model"
 #: Kinds of coder pair.
 HUMAN_HUMAN = "human–human"
 MODEL_HUMAN = "model–human"
+#: Who an estimate covers: the human coders alone, or the humans plus the model counted
+#: as one more coder (an estimate's ``population``; a pair's follows its kind).
+HUMANS, COMBINED = "humans", "humans+model"
 
 
 def default_dimensions() -> tuple[Dimension, ...]:

@@ -19,7 +19,9 @@ from isp_nlp.store.database import project_db
 from isp_nlp.store.folder import require_codebook
 
 if TYPE_CHECKING:
-    from isp_nlp.agreement.describe import PairRow, Readout
+    from collections.abc import Sequence
+
+    from isp_nlp.agreement.describe import Block, PairRow, Readout
 
 HELP = """Reliability per code, per dimension (such as the stage) and overall, with
 bootstrap CIs.
@@ -31,15 +33,22 @@ text). With CODED.csv inside a project: rows are placed on the project's
 segments (id, exact offsets, else the segment covering at least 50 % of the
 row's span, else equal text) and the model is added.
 
-The table names each statistic exactly: percent agreement, Cohen's kappa
-(with 3+ coders: mean pairwise Cohen's kappa over N coder pairs, each pair on
-the units both coded), Scott's pi (likewise), Fleiss' kappa, Krippendorff's
-alpha (overall also with MASI and Jaccard set distances), Gwet's AC1,
-Brennan-Prediger kappa. "Human-human reliability" uses the human coders only
-(one coder: one line saying why there is none); "Model vs coder" rows say how
-often the model's suggestions match each coder and are not reliability. Codes
-are presence (0/1) per segment; overall pools every (segment, code) unit. CIs
-are percentile bootstrap over segments or whole documents. When each coder
+The table fits 80 columns. By default: each dimension and all codes pooled, a
+row per statistic (percent agreement, Cohen's kappa, Krippendorff's alpha) for
+the human coders ("humans") and, with the model, for the humans plus the model
+counted as one more coder ("humans + model"); targets whose statistics are all
+undefined for one reason (such as fewer than 2 coders), or codes no coder
+applied, get one line with the count and the reason. --detail adds each code,
+the other statistics, each human coder pair and the model vs each coder. --metric
+shows the statistics named. Each statistic is named exactly: percent agreement,
+Cohen's kappa (with 3+ coders: mean pairwise Cohen's kappa over N coder pairs,
+each pair on the units both coded), Scott's pi (likewise), Fleiss' kappa,
+Krippendorff's alpha (overall also with MASI and Jaccard set distances), Gwet's
+AC1, Brennan-Prediger kappa. With one human coder there is no reliability (one
+line says why); "Model vs coder" rows say how often the model's suggestions
+match the coder and are not reliability. Codes are presence (0/1) per segment;
+overall pools every (segment, code) unit. CIs are percentile bootstrap over
+segments or whole documents. When each coder
 gives each unit exactly one code (or with --single-label), single-variable
 mode: the codes are the values of ONE variable (target `code`) and --level
 applies to it (numbers for ordinal/interval/ratio; kappa/pi/fleiss/ac1/bp
@@ -50,15 +59,19 @@ a project); ordinal level needs a dimension declared ordered (its unordered
 values, such as the stage's 'none', are left out). A dimension nobody coded
 (e.g. no stage column) gets no row.
 
-JSON and CSV count the model as one more coder in the all-coder rows. JSON:
+JSON and CSV hold every row; their target rows count the model as one more
+coder when it labelled the target's units, and say so: "population" is
+"humans+model" (else "humans"; --no-model gives the humans' alone). JSON:
 {"settings": {...}, "dimensions": {DIMENSION: {METRIC: EST}},
 "codes": {CODE: {METRIC: EST}},
 "overall": {METRIC: EST} (one variable: "code": {METRIC: EST} instead, and
 settings "categories"), "pairs": [{"target", "coder_a", "coder_b", "kind",
-"percent": EST, "kappa": EST, "pi": EST}]}, where EST is {"value", "ci_low",
-"ci_high", "n_units", "n_coders", "note"}; null = undefined (the note says
-why); in a project, settings "notes" holds the lines on which codes count and
-the correction rate. Definitions: docs/agreement.md.
+"population", "percent": EST, "kappa": EST, "pi": EST}]}, where EST is
+{"value", "ci_low", "ci_high", "n_units", "n_coders", "note"} and, outside the
+pairs, "population"; null = undefined (the note says why); in a project,
+settings "notes" holds the lines on which codes count and the correction rate.
+CSV: one row per EST, its last column "population". Definitions:
+docs/agreement.md.
 """
 
 
@@ -103,11 +116,14 @@ def _metrics(value: str) -> tuple[str, ...]:
                    "they depend on the model, so this flatters it (labelled as such).")
 @click.option("--single-label", is_flag=True,
               help="Each coder gives each unit one value: the codes are one variable.")
+@click.option("--detail", is_flag=True,
+              help="Table: every code, every statistic, each coder pair and the model vs "
+                   "each coder (default: the dimensions and all codes pooled).")
 @click.pass_context
 def agreement(ctx, csv_file, dimension, coders, metric, level, by, ci, seed, resamples,
-              fmt, no_model, single_label, include_assisted) -> None:
+              fmt, no_model, single_label, include_assisted, detail) -> None:
 
-    from isp_nlp.agreement.describe import mode_sentence, readout
+    from isp_nlp.agreement.describe import HEADLINE, mode_sentence, readout
     from isp_nlp.agreement.reliability import ReliabilityOptions, reliability_report
     from isp_nlp.agreement.tables import (
         MODEL_CODER,
@@ -120,6 +136,9 @@ def agreement(ctx, csv_file, dimension, coders, metric, level, by, ci, seed, res
 
     if not 0 < ci < 1:
         raise InputError(f"--ci is {ci}; expected a level between 0 and 1 such as 0.95.")
+    if detail and fmt != "table":
+        raise InputError(f"--detail applies to the table; --format {fmt} always holds every "
+                         "row, so drop --detail.")
     if include_assisted and csv_file is not None:
         raise InputError("--include-assisted applies to the project's own codes, not to "
                          "CODED.csv; drop --include-assisted or the CSV.")
@@ -190,7 +209,9 @@ def agreement(ctx, csv_file, dimension, coders, metric, level, by, ci, seed, res
         names = {d.id: dimension_title(d) for d in dims}
         shown = readout(rep, humans=humans, mode=mode if value is not None else "",
                         names=names)
-        click.echo(format_readout(shown, names))
+        chosen_metrics = (HEADLINE if ctx.get_parameter_source("metric")
+                          is click.core.ParameterSource.DEFAULT else None)
+        click.echo(format_readout(shown, names, detail=detail, metrics=chosen_metrics))
         for line in scope:
             click.echo("\n" + "\n".join(_wrap(line, later="  ")))
         if not no_model and MODEL_CODER not in rep.data["settings"]["coders"]:
@@ -343,13 +364,27 @@ def _ci(est: dict[str, Any]) -> str:
 
 
 def _wrap(text: str, indent: str = "", later: str | None = None) -> list[str]:
+    """``text`` in lines of :data:`WIDTH` columns, words never broken (a word longer than
+    a line keeps its own line)."""
     return textwrap.wrap(text, WIDTH, initial_indent=indent,
                          subsequent_indent=indent if later is None else later,
-                         break_on_hyphens=False) or [indent.rstrip()]
+                         break_on_hyphens=False, break_long_words=False) or [indent.rstrip()]
 
 
 def _note(note: str) -> list[str]:
-    return _wrap(f"note: {note}", " " * 10) if note else []
+    return _wrap(f"note: {note}", " " * NOTE_INDENT) if note else []
+
+
+#: Each population's row label in the table, by its ``population`` in JSON and CSV
+#: (agreement.tables.HUMANS and COMBINED, spelled here to keep that module out of --help).
+POPULATION_LABELS = {"humans": "humans", "humans+model": "humans + model"}
+#: Width of the population column, and where a row's note starts (under its value).
+WHO, NOTE_INDENT = 14, 16
+#: The widest coder-pair name beside its numbers in 80 columns (longer: a line of its own).
+PAIR_NAME = 27
+#: The statistics the default table leaves to --detail, in words.
+OTHER_METRICS = {"pi": "Scott's pi", "fleiss": "Fleiss' kappa", "ac1": "Gwet's AC1",
+                 "bp": "Brennan-Prediger kappa"}
 
 
 def _pair_target(target: str, names: dict[str, str]) -> str:
@@ -362,40 +397,115 @@ def _pair_target(target: str, names: dict[str, str]) -> str:
     return "all codes pooled" if target == "overall" else f"code {target}"
 
 
-def _pair_lines(rows: list[PairRow], titles: dict[str, str]) -> list[str]:
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def skipped_line(targets: list[str], *, codes: bool, reason: str, perfect: bool = False,
+                 who: str = "", pairs: bool = False) -> list[str]:
+    """One line for targets left out of the table, naming as many as fit: "118 codes (a,
+    b, and 116 more): not computed, fewer than 2 coders." (``who``: the population's
+    label; ``pairs``: said of coder pairs; ``perfect``: every coding is one label, so each
+    statistic is 1 or undefined); wrapped only when even the count does not fit."""
+    from isp_nlp.agreement.describe import SAME_LABEL
+
+    for_who = f" for {who}" if who else ""
+    if perfect:
+        if codes and reason == f"{SAME_LABEL}0":
+            reason = "never applied"
+        tail = f"{for_who}: {reason}, so each statistic is 1.000 or undefined."
+    else:
+        tail = f": not computed{for_who or ' for any pair' if pairs else for_who}, {reason}."
+    if not codes:
+        return _wrap(", ".join(targets) + tail, later="  ")
+    head, shown = _plural(len(targets), "code"), 0
+    for k in range(1, len(targets) + 1):
+        more = f", and {len(targets) - k} more" if k < len(targets) else ""
+        if len(f"{head} ({', '.join(targets[:k])}{more}){tail}") > WIDTH:
+            break
+        shown = k
+    if shown:
+        more = f", and {len(targets) - shown} more" if shown < len(targets) else ""
+        head += f" ({', '.join(targets[:shown])}{more})"
+    return _wrap(head + tail, later="  ")
+
+
+def _pair_lines(rows: list[PairRow], titles: dict[str, str], summary: frozenset[str]
+                ) -> list[str]:
+    """Each target's coder pairs with percent agreement, Cohen's kappa (CI) and Scott's pi;
+    targets whose pairs say nothing but one reason get one line after them."""
     from isp_nlp.agreement.coefficients import PAIR_METRICS
+    from isp_nlp.agreement.describe import undefined_reason
 
     if not rows:
         return []
     metrics = [m for m in PAIR_METRICS if any(m in r.estimates for r in rows)]
     names = [f"{r.coder_a} vs {r.coder_b}" for r in rows]
-    width = max(len(n) for n in names)
+    width = min(max(len(n) for n in names), PAIR_NAME)
     head = {"percent": f"{'percent':>7}", "kappa": f"{'kappa':>6}  {'kappa CI':<16}",
             "pi": f"{'pi':>6}"}
     out = [f"  {'pair':<{width}}  " + "  ".join(head[m] for m in metrics) + "   units"]
-    target = None
+    by_target: dict[str, list[tuple[PairRow, str]]] = {}
     for row, name in zip(rows, names, strict=True):
-        if row.target != target:
-            target = row.target
-            out.append(f"  {_pair_target(target, titles)}:")
-        cells = []
-        for m in metrics:
-            est = row.estimates.get(m, {})
-            cell = f"{_num(est.get('value')):>7}" if m == "percent" else \
-                f"{_num(est.get('value')):>6}"
-            if m == "kappa":
-                cell += f"  {_ci(est):<16}"
-            cells.append(cell)
-        first = next(iter(row.estimates.values()), {})
-        out.append(f"  {name:<{width}}  " + "  ".join(cells) + f"  {first.get('n_units', 0):>6}")
-        notes = dict.fromkeys(e.get("note") or "" for e in row.estimates.values())
-        out += [line for n in notes if n for line in _note(n)]
+        by_target.setdefault(row.target, []).append((row, name))
+    left: dict[tuple[str, bool, bool], list[str]] = {}
+    for target, group in by_target.items():
+        why = {undefined_reason(row.estimates) for row, _ in group}
+        single = next(iter(why))
+        if len(why) == 1 and single is not None:
+            code = target not in summary
+            left.setdefault((*single, code), []).append(
+                target if code else _pair_target(target, titles))
+            continue
+        out += _wrap(f"{_pair_target(target, titles)}:", "  ", "    ")
+        for row, name in group:
+            cells = []
+            for m in metrics:
+                est = row.estimates.get(m, {})
+                cell = f"{_num(est.get('value')):>7}" if m == "percent" else \
+                    f"{_num(est.get('value')):>6}"
+                if m == "kappa":
+                    cell += f"  {_ci(est):<16}"
+                cells.append(cell)
+            first = next(iter(row.estimates.values()), {})
+            numbers = "  ".join(cells) + f"  {first.get('n_units', 0):>6}"
+            if len(name) > width:
+                out += _wrap(name, "  ", "    ") + [f"  {'':<{width}}  {numbers}"]
+            else:
+                out.append(f"  {name:<{width}}  {numbers}")
+            notes = dict.fromkeys(e.get("note") or "" for e in row.estimates.values())
+            out += [line for n in notes if n for line in _note(n)]
+    for (reason, perfect, code), targets in left.items():
+        out += skipped_line(targets, codes=code, reason=reason, perfect=perfect, pairs=True)
     return out
 
 
-def format_readout(out: Readout, names: dict[str, str] | None = None) -> str:
-    """The agreement table at 80 columns: mode, human–human reliability (or why there is
-    none) with each statistic named exactly, coder pairs, then model vs coder; ``names``
+def _block_lines(block: Block, level: int, metrics: Sequence[str] | None) -> list[str]:
+    """A target's title, the column heads and a row per statistic and population (only
+    ``metrics`` when given)."""
+    rows = [ln for ln in block.lines if metrics is None or ln.metric in metrics]
+    if not rows:
+        return []
+    out = [""] + _wrap(block.title)
+    out.append(f"{'who':<{WHO}}  {'value':>6}  {f'{level}% CI':<16}  {'units':>5}  statistic")
+    for line in rows:
+        est = line.estimate
+        lead = (f"{POPULATION_LABELS.get(line.population, line.population):<{WHO}}  "
+                f"{_num(est.get('value')):>6}  {_ci(est):<16}  {est.get('n_units', 0):>5}  ")
+        out += _wrap(line.label, lead, " " * len(lead))
+        out += _note(str(est.get("note") or ""))
+    return out
+
+
+def format_readout(out: Readout, names: dict[str, str] | None = None, *,
+                   detail: bool = False, metrics: Sequence[str] | None = None) -> str:
+    """The agreement table at 80 columns: mode, the reliability heading (or why there is
+    none), then per target a row per statistic for the humans and for the humans plus the
+    model (each statistic named exactly), one line for the targets left out and why.
+
+    By default only the dimensions, the one variable and all codes pooled, with
+    ``metrics`` (all when None), and a line on what --detail adds; with ``detail`` every
+    code and statistic, the human coder pairs and the model vs each coder. ``names``
     gives each dimension's name in words by id."""
     names = names or {}
     level = round(out.ci * 100)
@@ -403,17 +513,59 @@ def format_readout(out: Readout, names: dict[str, str] | None = None) -> str:
     if out.mode:
         lines += _wrap(out.mode) + [""]
     lines += _wrap(out.human_heading)
-    for block in out.human_blocks:
-        lines += [""] + _wrap(block.title)
-        lines.append(f"{'value':>6}  {f'{level}% CI':<16}  {'units':>5}  statistic")
-        for line in block.lines:
-            est = line.estimate
-            lead = f"{_num(est.get('value')):>6}  {_ci(est):<16}  {est.get('n_units', 0):>5}  "
-            lines += _wrap(line.label, lead, " " * len(lead))
-            lines += _note(str(est.get("note") or ""))
-    if out.human_pairs:
-        lines += ["", "Human coder pairs:"] + _pair_lines(out.human_pairs, names)
-    if out.model_heading:
+    shown = metrics if not detail else None
+    hidden_metrics: set[str] = set()
+    for block in out.blocks:
+        if block.code and not detail:
+            continue
+        lines += _block_lines(block, level, shown)
+        hidden_metrics |= {ln.metric for ln in block.lines
+                           if shown is not None and ln.metric not in shown}
+    skipped = [line for s in out.skipped
+               for line in skipped_line(s.targets, codes=s.codes, reason=s.reason,
+                                        perfect=s.perfect, who=_who(s.populations, out))]
+    if skipped:
+        lines += [""] + skipped
+    model_pairs = out.model_pairs
+    if not detail and out.populations:
+        model_pairs = []  # the humans + model rows stand for the model
+    elif not detail:
+        model_pairs = [p for p in model_pairs if p.target in out.summary]
+    if detail and out.human_pairs:
+        lines += ["", "Human coder pairs:"] + _pair_lines(out.human_pairs, names, out.summary)
+    if out.model_heading and (detail or not out.populations):
         lines += [""] + _wrap(out.model_heading)
-        lines += _pair_lines(out.model_pairs, names) or ["  no segments with model labels"]
+        lines += _pair_lines(model_pairs, names, out.summary) or \
+            ([] if out.model_pairs else ["  no segments with model labels"])
+    if not detail:
+        lines += _more(out, hidden_metrics)
     return "\n".join(lines)
+
+
+def _who(populations: Sequence[str], out: Readout) -> str:
+    """The populations a line is said of, in words; '' when it is every one shown."""
+    if set(populations) >= set(out.populations):
+        return ""
+    return " and ".join(POPULATION_LABELS.get(p, p) for p in populations)
+
+
+def _more(out: Readout, hidden: set[str]) -> list[str]:
+    """What --detail adds to the default table, as one sentence (none when nothing)."""
+    codes = {b.target for b in out.blocks if b.code} | {
+        p.target for p in (*out.human_pairs, *out.model_pairs) if p.target not in out.summary}
+    parts = [f"each code ({_plural(len(codes), 'code')})"] if codes else []
+    if out.human_pairs:
+        parts.append("each human coder pair")
+    if out.model_pairs and out.populations:
+        parts.append("the model vs each coder")
+    words = [w for m, w in OTHER_METRICS.items() if m in hidden]
+    sets = [d for d in ("MASI", "Jaccard") if f"alpha_{d.lower()}" in hidden]
+    if sets:
+        words.append(f"Krippendorff's alpha with {' and '.join(sets)} set "
+                     f"distance{'s' if len(sets) > 1 else ''}")
+    if words:
+        parts.append(f"the other statistics ({', '.join(words)})")
+    if not parts:
+        return []
+    said = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    return [""] + _wrap(f"--detail adds {said}.")

@@ -162,7 +162,8 @@ def test_weighted_labels_name_their_weights(tmp_path: Path,
     monkeypatch.chdir(tmp_path)
     path = _write(tmp_path / "k.csv", _matrix(), list(KRIPPENDORFF))
     table = CliRunner().invoke(cli, ["agreement", str(path), "--level", "ordinal",
-                                     "--single-label", "--resamples", "50", "--seed", "1"])
+                                     "--single-label", "--detail", "--resamples", "50",
+                                     "--seed", "1"])
     assert table.exit_code == 0, table.output
     text = " ".join(" ".join(line.split()) for line in table.stdout.splitlines())
     assert text.startswith("Single-variable mode (--single-label): agreement on that one "

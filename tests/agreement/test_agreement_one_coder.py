@@ -78,29 +78,40 @@ def _oracle(project: Path) -> dict[str, tuple[float, float]]:
     return out
 
 
+def _model_rows(out: str) -> dict[str, list[str]]:
+    """Target → the cells of its "ana vs model" row in the table."""
+    rows: dict[str, list[str]] = {}
+    target = ""
+    for line in out.splitlines():
+        if line.startswith("  ") and line.rstrip().endswith(":"):
+            target = line.strip()[:-1]
+        elif line.strip().startswith("ana vs model"):
+            rows[target] = line.split()[3:]
+    return rows
+
+
 def _flat(text: str) -> str:
     return " ".join(" ".join(line.split()) for line in text.splitlines())
 
 
 def test_one_coder_gets_model_vs_coder_not_reliability(one_coder: Path) -> None:
-    result = _run(one_coder)
-    lines = result.stdout.splitlines()
-    assert max(len(line) for line in lines) <= 80
-    text = _flat(result.stdout)
-    assert text.startswith("Human-human reliability: none, one human coder (ana); it needs "
-                           "two coders on the same segments. ")
-    assert ("Model vs coder ana: how often the out-of-fold suggestions match this coder; "
-            "not a reliability figure (one human coder).") in text
-    # No coefficient is printed as reliability: every number sits on an "ana vs model" row.
-    assert "statistic" not in text and "Human coder pairs" not in text
-    assert "Cohen's kappa" not in text and "alpha" not in text
-    rows: dict[str, list[str]] = {}
-    target = ""
-    for line in lines:
-        if line.startswith("  ") and line.rstrip().endswith(":"):
-            target = line.strip()[:-1]
-        elif line.strip().startswith("ana vs model"):
-            rows[target] = line.split()[3:]
+    short = _run(one_coder)
+    # by default the pairs of the dimensions and all codes pooled, and where the rest is
+    assert set(_model_rows(short.stdout)) == {"stage", "all codes pooled"}
+    assert "--detail adds each code (" in _flat(short.stdout)
+    for result in (short, _run(one_coder, "--detail")):
+        lines = result.stdout.splitlines()
+        assert max(len(line) for line in lines) <= 80
+        text = _flat(result.stdout)
+        assert text.startswith("Human-human reliability: none, one human coder (ana); it "
+                               "needs two coders on the same segments. ")
+        assert ("Model vs coder ana: how often the out-of-fold suggestions match this "
+                "coder; not a reliability figure (one human coder).") in text
+        # No coefficient is printed as reliability: every number sits on an "ana vs
+        # model" row.
+        assert "statistic" not in text and "Human coder pairs" not in text
+        assert "Cohen's kappa" not in text and "alpha" not in text and "humans" not in text
+    rows = _model_rows(result.stdout)
     oracle = _oracle(one_coder)
     assert set(oracle) <= set(rows) and "stage" in rows and "all codes pooled" in rows
     checked = 0
@@ -120,7 +131,7 @@ def test_two_coders_reliability_is_the_humans_alone(two_coders: Path) -> None:
     text = _flat(_run(two_coders, "--metric", "kappa,alpha").stdout)
     assert "Human-human reliability: 2 coders (ana, ben)" in text
     assert ("Model vs each coder: how often the out-of-fold suggestions match that coder; "
-            "not a reliability figure.") in text
+            "not a reliability figure.") in _flat(_run(two_coders, "--detail").stdout)
     humans = json.loads(_run(two_coders, "--no-model", "--metric", "kappa,alpha",
                              "--format", "json").stdout)
     everyone = json.loads(_run(two_coders, "--metric", "kappa,alpha",
@@ -131,7 +142,7 @@ def test_two_coders_reliability_is_the_humans_alone(two_coders: Path) -> None:
     for metric, label in (("kappa", "Cohen's kappa"), ("alpha", "Krippendorff's alpha")):
         est = stage[metric]
         assert ("stage: one label per coder and segment" in text
-                and f"{est['value']:.3f} [{est['ci_low']:.3f}, {est['ci_high']:.3f}] "
+                and f"humans {est['value']:.3f} [{est['ci_low']:.3f}, {est['ci_high']:.3f}] "
                 f"{est['n_units']} {label}" in text)
 
 

@@ -243,9 +243,11 @@ def test_report_equals_straightforward_computation(tmp_path: Path, by: str) -> N
     options = ReliabilityOptions(by=by, n_resamples=300, seed=4)
     got = reliability_report(tables, options=options, documents=documents).to_dict()
     want = straightforward_report(*old_tables(path), options)
+    assert {e.pop("population") for e in got["overall"].values()} == {"humans"}
     assert got["overall"] == want["overall"]  # exactly: every value and CI
     got_pairs = [p for p in got["pairs"] if p["target"] == "overall"]
-    assert [{k: v for k, v in p.items() if k != "kind"} for p in got_pairs] == want["pairs"]
+    assert [{k: v for k, v in p.items() if k not in ("kind", "population")}
+            for p in got_pairs] == want["pairs"]
     kappa = got["overall"]["kappa"]
     assert kappa["ci_low"] < kappa["value"] < kappa["ci_high"] and kappa["n_units"] > 400
 

@@ -41,8 +41,10 @@ def test_project_json_structure(demo_project: Path) -> None:
     assert set(data["dimensions"]["stage"]) == {"percent", "kappa", "pi", "fleiss", "alpha", "ac1",
                                               "bp"}
     est = data["dimensions"]["stage"]["alpha"]
-    assert set(est) == {"value", "ci_low", "ci_high", "n_units", "n_coders", "note"}
+    assert set(est) == {"value", "ci_low", "ci_high", "n_units", "n_coders", "note",
+                        "population"}
     assert est["ci_low"] < est["value"] < est["ci_high"] and est["n_coders"] == 3
+    assert est["population"] == "humans+model"  # the model counted, and said so
     assert {"alpha_masi", "alpha_jaccard"} <= set(data["overall"])
     kinds = {p["kind"] for p in data["pairs"]}
     assert kinds == {"human–human", "model–human"}
@@ -73,11 +75,15 @@ def test_project_options_filter(demo_project: Path) -> None:
 
 
 def test_table_and_csv_output(demo_project: Path) -> None:
-    table = run("--metric", "kappa", *FAST, project=demo_project)
+    table = run("--metric", "kappa", "--detail", *FAST, project=demo_project)
     assert table.exit_code == 0 and "95% CI" in table.output and "ana vs ben" in table.output
     out = run("--format", "csv", "--metric", "ac1", "--ci", "0.9", *FAST, project=demo_project)
     header = out.output.splitlines()[0]
-    assert header == "target,metric,coder_a,coder_b,value,ci_low,ci_high,n_units,n_coders,note"
+    assert header == ("target,metric,coder_a,coder_b,value,ci_low,ci_high,n_units,n_coders,"
+                      "note,population")
+    # AC1 has no pair rows: every row counts the model, and says so
+    assert {line.rsplit(",", 1)[1] for line in out.output.splitlines()[1:]} == {
+        "humans+model"}
     assert "90% CI" in run("--metric", "ac1", "--ci", "0.9", *FAST, project=demo_project).output
 
 

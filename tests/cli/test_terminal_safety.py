@@ -151,6 +151,7 @@ CASES: dict[str, Case] = {
     "demo": lambda h, t, p: ["demo", "--out", str(t / ("demo" + ESC)), "--corpus",
                              str(_corpus(h, t)), "--embedder", "hashing-256"],
     "agreement": lambda h, t, p: ["agreement", "--resamples", "20"],
+    "agreement detail": lambda h, t, p: ["agreement", "--resamples", "20", "--detail"],
     "agreement json": lambda h, t, p: ["agreement", "--resamples", "20", "--format", "json"],
     "agreement csv": lambda h, t, p: ["agreement", "--resamples", "20", "--format", "csv"],
     "pathways": lambda h, t, p: ["pathways", "--min-run", "1"],
