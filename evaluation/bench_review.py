@@ -43,7 +43,8 @@ sys.path.insert(0, str(REPO))
 
 import pexpect  # noqa: E402
 
-from isp_nlp.review.run import project_review  # noqa: E402
+from isp_nlp.review.retrain import BackgroundRetrainer  # noqa: E402
+from isp_nlp.review.run import project_review, retrain_tick  # noqa: E402
 from isp_nlp.review.screen import ReviewApp  # noqa: E402
 from isp_nlp.store.folder import open_project  # noqa: E402
 from tests.builders.review_queue import suggested_project  # noqa: E402
@@ -127,6 +128,46 @@ def pilot_keys(project: Path, keys: int) -> tuple[float, list[float], list[float
     return build, pressed, handled
 
 
+def retrain_stall(work: Path, coded: int, documents: int = 50) -> dict:
+    """A background retrain (train + suggest in a child process, then the new queue read
+    in a thread) on a project of ``coded`` coded segments, while the screen runs: its
+    seconds, and the longest the screen's event loop went without running a 10 ms timer
+    (pilot, 80x24) from the decision that starts it until the queue is re-ranked."""
+    per_doc = max(coded // documents, 1)
+    project = suggested_project(work / "retrain", documents=documents,
+                                turns=2 * (per_doc + 20), seeded=per_doc)
+    with open_project(project) as store:
+        session = project_review(store, "retrain")
+        retrainer = BackgroundRetrainer(project, 1, coder="retrain", store=store)
+        app = ReviewApp(session, tick=retrain_tick(session, retrainer))
+        gaps: list[float] = []
+
+        async def go() -> None:
+            async with app.run_test(size=(80, 24)) as pilot:
+                last = time.perf_counter()
+
+                def beat() -> None:
+                    nonlocal last
+                    now = time.perf_counter()
+                    gaps.append(now - last)
+                    last = now
+
+                app.set_interval(0.01, beat)
+                await pilot.press("a")
+                end = time.monotonic() + 900
+                while app.message != "queue re-ranked" and time.monotonic() < end:
+                    await pilot.pause(0.05)
+
+        try:
+            asyncio.run(go())
+        finally:
+            retrainer.close()
+        return {"coded_segments": len({a.segment_id for a in store.annotations()}),
+                "retrain_s": retrainer.last_seconds,
+                "longest_stall_ms": round((max(gaps) - 0.01) * 1000, 1) if gaps else None,
+                "ticks": len(gaps), "re_ranked": app.message == "queue re-ranked"}
+
+
 def _ms(values: list[float]) -> float:
     return round(statistics.median(values) * 1000, 1)
 
@@ -139,6 +180,8 @@ def main() -> int:
     parser.add_argument("--demo", type=Path, default=None)
     parser.add_argument("--work", type=Path, default=None)
     parser.add_argument("--no-results", action="store_true")
+    parser.add_argument("--retrain-coded", type=int, default=2000,
+                        help="coded segments of the retrain project (0: skip it)")
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-review-"))
     shutil.rmtree(work / "big", ignore_errors=True)
@@ -168,6 +211,8 @@ def main() -> int:
         "cpus": os.cpu_count(), "load_1min": round(os.getloadavg()[0], 2),
         "python": platform.python_version(),
     }
+    if args.retrain_coded:
+        result["retrain"] = retrain_stall(work, args.retrain_coded)
     if args.demo is not None:
         demo = startup(args.demo, args.runs)
         with open_project(args.demo) as store:
@@ -197,6 +242,12 @@ def main() -> int:
             f"{result['pilot_press_median_ms']} ms |",
             f"| skip handler: commit + redraw | {result['handler_median_ms']} ms |",
         ]
+        if "retrain" in result:
+            rt = result["retrain"]
+            lines.append(f"| background retrain on {rt['coded_segments']} coded segments "
+                         f"(train + suggest) | {rt['retrain_s']} s |")
+            lines.append("| longest the screen went unanswering while it ran (10 ms timer, "
+                         f"{rt['ticks']} ticks) | {rt['longest_stall_ms']} ms |")
         if "demo_startup_median_s" in result:
             lines.append(f"| demo project ({result['demo_segments']} segments): spawn → "
                          f"first segment | {result['demo_startup_median_s']} s |")

@@ -7,8 +7,10 @@ GIL while fitting. The child writes through the store's own transactions (WAL, a
 IMMEDIATE transaction per write, see :mod:`isp_nlp.store.connection`), so a decision the
 coder records meanwhile waits at most for one of those writes and is never lost.
 :meth:`BackgroundRetrainer.poll` hands back the new model's review items once the child
-has finished, and logs the retrain in the audit trail; a failure becomes one line in
-:attr:`BackgroundRetrainer.message`, never an exception in the UI.
+has finished, and logs the retrain in the audit trail; the items are read in a thread of
+their own, on a connection of its own, so the screen keeps answering keys meanwhile. A
+failure becomes one line in :attr:`BackgroundRetrainer.message`, never an exception in
+the UI.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -67,6 +70,8 @@ class BackgroundRetrainer:
         self._before: str | None = None
         #: Seconds the last finished retrain took (None before the first).
         self.last_seconds: float | None = None
+        self._collector: threading.Thread | None = None
+        self._collected: list[ReviewItem] | None = None
 
     @property
     def running(self) -> bool:
@@ -106,14 +111,17 @@ class BackgroundRetrainer:
         if self._steps:
             self._next_step()
             return None
-        self._finish_child()
-        seconds = round(time.monotonic() - self._started, 2)
-        self.last_seconds = seconds
-        try:
-            return self._with_store(lambda store: self._collect(store, seconds))
-        except Exception as exc:  # noqa: BLE001 - reported as one line, never raised into the UI
-            self.message = f"retrain failed: {_one_line(str(exc)) or type(exc).__name__}"
+        if self._collector is None:
+            seconds = round(time.monotonic() - self._started, 2)
+            self._collector = threading.Thread(target=self._collect, args=(seconds,),
+                                               name="isp-nlp retrain collect", daemon=True)
+            self._collector.start()
+        if self._collector.is_alive():
             return None
+        self._collector = None
+        self._finish_child()
+        items, self._collected = self._collected, None
+        return items
 
     def wait(self, timeout: float | None = None, interval: float = 0.05
              ) -> list[ReviewItem] | None:
@@ -128,6 +136,9 @@ class BackgroundRetrainer:
 
     def close(self) -> None:
         """Stop a retrain still running (its child process only) and clean up."""
+        if self._collector is not None:  # it is reading items: let it finish, briefly
+            self._collector.join(timeout=30)
+            self._collector = None
         if self._child is not None and self._child.poll() is None:
             self._child.terminate()
             try:
@@ -170,14 +181,23 @@ class BackgroundRetrainer:
             self._log.close()
             self._log = None
 
-    def _collect(self, store: Store, seconds: float) -> list[ReviewItem]:
-        after = _latest_id(store)
-        DecisionLog(store).event(self.coder, "retrain", {
-            "before": self._before, "after": after, "seconds": seconds,
-            "decisions": self._decisions}, model_id=after)
-        items = build_review_items(store, self.coder, DecisionLog(store).decided(self.coder))
+    def _collect(self, seconds: float) -> None:
+        """Log the retrain and read the new model's items (in the collector thread, on a
+        connection of its own: a connection belongs to the thread that opened it)."""
+        try:
+            with open_project(self.project_dir) as store:
+                after = _latest_id(store)
+                DecisionLog(store).event(self.coder, "retrain", {
+                    "before": self._before, "after": after, "seconds": seconds,
+                    "decisions": self._decisions}, model_id=after)
+                items = build_review_items(store, self.coder,
+                                           DecisionLog(store).decided(self.coder))
+        except Exception as exc:  # noqa: BLE001 - reported as one line, never raised into the UI
+            self.message = f"retrain failed: {_one_line(str(exc)) or type(exc).__name__}"
+            return
+        self.last_seconds = seconds
         self.message = f"retrained in {seconds:.0f} s: model {after}, {len(items)} items"
-        return items
+        self._collected = items
 
     def _with_store(self, use: Callable[[Store], T]) -> T:
         if self.store is not None:

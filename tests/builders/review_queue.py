@@ -38,9 +38,10 @@ def _turns(rng: random.Random, turns: int) -> list[str]:
 
 
 def suggested_project(root: Path, *, documents: int = 5, turns: int = 100,
-                      seed: int = 5) -> Path:
+                      seed: int = 5, seeded: int = SEEDED) -> Path:
     """``root/project`` (see the module docstring): ``documents`` transcripts of ``turns``
-    turns; about ``documents * (turns / 2 - 8)`` review items for any coder but ana."""
+    turns, ``seeded`` participant turns of each coded by ana; about
+    ``documents * (turns / 2 - seeded)`` review items for any coder but ana."""
     rng = random.Random(seed)
     root.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -59,7 +60,7 @@ def suggested_project(root: Path, *, documents: int = 5, turns: int = 100,
         seeds, todo, count = [], [], {}
         for s in codable:
             count[s.document] = count.get(s.document, 0) + 1
-            (seeds if count[s.document] <= SEEDED else todo).append(s)
+            (seeds if count[s.document] <= seeded else todo).append(s)
         labels = {s.id: rng.sample(CODES[:4], rng.choice((1, 1, 2))) for s in seeds}
         store.import_annotations(
             [Annotation(s.id, "ana", CODE_DIMENSION, code) for s in seeds for code in labels[s.id]]
