@@ -7,6 +7,9 @@ field), what was expected, and how to fix it. The CLI turns any
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
 
 class IspNlpError(Exception):
     """Base class for errors caused by the user's input or project state."""
@@ -45,3 +48,11 @@ class AlreadyDecided(IspNlpError):
             "running at the same time; that decision is kept and this one was not recorded."
         )
         self.action = action
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """`` (did you mean 'X'?)`` with the choice closest to ``word`` (case aside), or ""
+    when none is close: the hint an error message about a mistyped name ends with."""
+    by_fold = {c.casefold(): c for c in choices}
+    close = difflib.get_close_matches(word.casefold(), list(by_fold), n=1, cutoff=0.6)
+    return f" (did you mean '{by_fold[close[0]]}'?)" if close else ""

@@ -13,7 +13,7 @@ from typing import Any
 from isp_nlp.codebook.check import normalise_value
 from isp_nlp.codebook.load import MAX_TABLE_BYTES, read_text_file, resolve_code
 from isp_nlp.coded.read import rows_with_lines
-from isp_nlp.errors import ImportCodesError, InputFileError
+from isp_nlp.errors import ImportCodesError, InputFileError, did_you_mean
 from isp_nlp.records import CODE_DIMENSION, Annotation, Codebook, Dimension, Segment
 from isp_nlp.store.database import Store
 from isp_nlp.store.folder import require_codebook
@@ -46,8 +46,8 @@ def _parse_codes(cell: str, codebook: Codebook, where: str, problems: list[str]
         code = resolve_code(codebook, value)
         if code is None:
             problems.append(f"{where}: consensus_codes has '{value}', which is not a code in the "
-                            f"codebook; use a code id from `isp-nlp codebook show` or '{NO_CODE}' "
-                            "for no code")
+                            f"codebook{did_you_mean(value, codebook.code_ids)}; use a code id "
+                            f"from `isp-nlp codebook show` or '{NO_CODE}' for no code")
         else:
             found.add(code.id)
     return frozenset(found)
@@ -169,14 +169,17 @@ def find_segment(store: Store, key: str) -> Segment:
     for seg in segments:
         if seg.id == key:
             return seg
+    hint = ""
     if "#" in key:
         document, _, index = key.rpartition("#")
         for seg in segments:
             if seg.document == document and str(seg.index) == index.strip():
                 return seg
+        hint = did_you_mean(document, {seg.document for seg in segments})
+        hint = hint.replace("'?)", f"#{index.strip()}'?)")
     raise InputFileError(
-        f"--segment '{key}' matches no segment of this project; expected a segment id or "
-        "DOCUMENT#INDEX as listed by `isp-nlp disagreements`."
+        f"--segment '{key}' matches no segment of this project{hint}; expected a segment id "
+        "or DOCUMENT#INDEX as listed by `isp-nlp disagreements`."
     )
 
 

@@ -10,11 +10,18 @@ from datetime import UTC, datetime
 import click
 
 from isp_nlp.cli.common import InputError, echo_wrapped, open_store
+from isp_nlp.errors import did_you_mean
 from isp_nlp.ingest.controls import one_line
 from isp_nlp.review.blind import BlindRun, run_blind
 from isp_nlp.review.queue import DEFAULT_SEED, SORTERS, ReviewFilter
 from isp_nlp.review.retrain import BackgroundRetrainer
-from isp_nlp.review.run import quick_review, retrain_tick, review_project, save_memo
+from isp_nlp.review.run import (
+    check_coder,
+    quick_review,
+    retrain_tick,
+    review_project,
+    save_memo,
+)
 from isp_nlp.store.database import Store
 from isp_nlp.store.decisions import DecisionLog
 from isp_nlp.store.folder import require_codebook
@@ -87,6 +94,7 @@ def review(ctx, coder: str, order: str, seed: int, line_mode: bool, code: str | 
         speaker=speaker, has_values=tuple(_parse_values(has_values, "--has-value").items()),
         min_words=min_words, backchannels=backchannels)
     store = open_store(ctx)
+    check_coder(store, coder)
     if blind:
         if script is None and not line_mode and _at_terminal():
             from isp_nlp.review.blind_screen import run_blind_screen  # Textual: full screen
@@ -139,12 +147,14 @@ def _check_filter(store: Store, only: ReviewFilter) -> ReviewFilter:
     dimension is an input error."""
     codebook = require_codebook(store)
     if only.code and only.code not in codebook.code_ids:
-        raise InputError(f"--code {one_line(only.code)!r} is not a code of the codebook; "
-                         f"give one of {', '.join(codebook.code_ids)}.")
+        raise InputError(f"--code {one_line(only.code)!r} is not a code of the codebook"
+                         f"{one_line(did_you_mean(only.code, codebook.code_ids))}; give a "
+                         "code id as `isp-nlp codebook show` lists it.")
     known = store.document_names()
     for doc in only.documents:
         if doc not in known:
-            raise InputError(f"--document {one_line(doc)!r} is not in the project; give a "
+            raise InputError(f"--document {one_line(doc)!r} is not in the project"
+                             f"{one_line(did_you_mean(doc, set(known.values())))}; give a "
                              "document name as `isp-nlp status` lists it.")
     for dim, _ in only.has_values:
         if codebook.dimension(dim) is None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
+from isp_nlp.errors import IspNlpError
 from isp_nlp.records import Note
 from isp_nlp.review.items import ItemDetails, build_review_items, first_review_items
 from isp_nlp.review.queue import DEFAULT_SEED, ReviewFilter, ReviewItem, filter_items, sorter
@@ -28,6 +29,18 @@ from isp_nlp.suggest.next_to_code import is_backchannel
 #: How many segments, first in the queue's order, a full-screen review reads to show its
 #: first segment at once (the rest of the queue is read once that segment is on screen).
 FIRST_ITEMS = 200
+
+
+def check_coder(store: Store, coder: str) -> None:
+    """Refuse a coder name that differs only in case or spacing from a coder the project
+    already knows (``You`` beside ``you``): it would silently start a second coder."""
+    name = " ".join(coder.split())
+    for known in store.coders():
+        if known.name != coder and " ".join(known.name.split()).casefold() == name.casefold():
+            raise IspNlpError(
+                f"The coder name {coder!r} differs only in case or spacing from {known.name!r}, "
+                f"who already coded in this project; pass --coder {known.name} to go on as "
+                "that coder, or a clearly different name for a new one.")
 
 
 def project_items(store: Store, coder: str, *, order: str = "uncertain",

@@ -67,6 +67,8 @@ def test_confident_order_starts_with_the_least_uncertain(queue_project: Path) ->
     (["--has-value", "stage"], "--has-value 'stage' is not DIM=VALUE"),
     (["--has-value", "phase=late"], "names dimension 'phase', which the codebook lacks"),
     (["--order", "sideways"], "Invalid value for '--order'"),
+    (["--code", "coachng"], "(did you mean 'coaching'?)"),
+    (["--document", "interveiw001"], "(did you mean 'interview001'?)"),
 ])
 def test_a_bad_filter_is_one_sentence_and_exit_2(queue_project: Path, args: list[str],
                                                   message: str) -> None:
@@ -81,3 +83,17 @@ def test_without_a_terminal_review_works_line_by_line(queue_project: Path) -> No
     assert "[a] accept  [r] reject" in r.output and "Review by l1" in r.output
     r = review(queue_project, "--coder", "l1", "--line", stdin="q")
     assert r.exit_code == 0 and "Review by l1" in r.output
+
+
+@pytest.mark.parametrize("blind", [False, True])
+def test_a_coder_name_differing_only_in_case_is_refused(queue_project: Path,
+                                                        blind: bool) -> None:
+    """`--coder Ana` beside `ana`, who coded the seeds, would silently start a second coder."""
+    before = decided(queue_project, "Ana")
+    r = review(queue_project, "--coder", " Ana", *(["--blind"] if blind else []),
+               "--script", "s,q")
+    assert r.exit_code == 2, r.output
+    assert "differs only in case or spacing from 'ana'" in r.output
+    assert "--coder ana" in r.output and "Traceback" not in r.output
+    assert decided(queue_project, "Ana") == before == []
+    assert review(queue_project, "--coder", "ana", "--script", "q").exit_code == 0
