@@ -196,11 +196,15 @@ def emit(data: Mapping[str, Any], fmt: str) -> None:
 WIDTH = 80
 
 
-def echo_wrapped(text: str) -> None:
-    """``text`` as lines of at most :data:`WIDTH` columns, continuations indented."""
-    for line in textwrap.wrap(text, WIDTH, subsequent_indent="  ", break_on_hyphens=False,
+def echo_wrapped(text: str, err: bool = False) -> None:
+    """``text`` as lines of at most :data:`WIDTH` columns (to stderr when ``err``), keeping
+    its leading indent and indenting continuations two more; a word longer than a line
+    (a path) stays whole."""
+    indent = text[:len(text) - len(text.lstrip(" "))]
+    for line in textwrap.wrap(text.strip(), WIDTH, initial_indent=indent,
+                              subsequent_indent=indent + "  ", break_on_hyphens=False,
                               break_long_words=False):
-        click.echo(line)
+        click.echo(line, err=err)
 
 
 def coverage_lines(coverage: Sequence[Coverage]) -> list[str]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from isp_nlp.cli.common import coverage_lines, open_store
+from isp_nlp.cli.common import coverage_lines, echo_wrapped, open_store
 from isp_nlp.ingest.controls import one_line
 from isp_nlp.interchange.refi_import import (
     RefiImportOutcome,
@@ -51,7 +51,7 @@ def _report(out: RefiImportOutcome) -> None:
 
 
 def _say(line: str, err: bool = False) -> None:
-    click.echo(one_line(line), err=err)
+    echo_wrapped(one_line(line), err=err)
 
 
 def _left_out(left_out: tuple[tuple[str, str], ...]) -> str:

@@ -15,8 +15,8 @@ def embed(ctx) -> None:
     from isp_nlp.pipeline import embed_project
 
     r = embed_project(open_store(ctx), progress=True)
-    click.echo(f"Embedded {r['segments']} segments with {r['model_id']}: "
-               f"{r['encoded']} new, {r['cached']} from cache")
+    echo_wrapped(f"Embedded {r['segments']} segments with {r['model_id']}: "
+                 f"{r['encoded']} new, {r['cached']} from cache")
 
 
 @click.command()
@@ -42,8 +42,8 @@ def train(ctx, folds: int, target_agreement: float | None) -> None:
 
     r = train_project(open_store(ctx), folds=folds, target_agreement=target_agreement,
                       progress=True)
-    click.echo(f"Trained model {r['model_id']} on {r['segments']} segments coded by "
-               f"{', '.join(map(one_line, r['coders']))}; saved to {r['path']}")
+    echo_wrapped(f"Trained model {r['model_id']} on {r['segments']} segments coded by "
+                 f"{', '.join(map(one_line, r['coders']))}; saved to {one_line(str(r['path']))}")
     learned = r.get("learned_from") or {}
     reviewed = learned.get("assisted", 0) + learned.get("rejected", 0)
     if reviewed:
@@ -107,8 +107,8 @@ def suggest(ctx, code_threshold, value_threshold) -> None:
     store = open_store(ctx)
     r = suggest_project(store, code_threshold=code_threshold,
                         value_threshold=value_threshold, progress=True)
-    click.echo(f"Scored {r['segments']} segments with {r['model_id']}: "
-               f"{r['suggested_codes']} code suggestions")
+    echo_wrapped(f"Scored {r['segments']} segments with {r['model_id']}: "
+                 f"{r['suggested_codes']} code suggestions")
     codebook = store.codebook()
     for dim in r["dimensions"]:
         found = None if codebook is None else codebook.dimension(dim)

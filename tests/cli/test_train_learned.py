@@ -35,5 +35,7 @@ def test_train_counts_accepted_relabelled_and_rejected(tmp_path: Path) -> None:
     text = " ".join(result.output.split())
     assert (f"Learned from {n} coded segments + 3 reviewed (2 accepted/relabelled, "
             f"1 rejected); calibrated and certified on the {n} only.") in text
-    assert all(len(line) <= 80 for line in result.output.splitlines()
-               if not line.startswith("Trained model"))
+    assert "Trained model" in result.output
+    # every line fits 80 columns, but a path too long to fit, kept whole on its own line
+    assert all(len(line) <= 80 or (len(line.split()) == 1 and "/" in line)
+               for line in result.output.splitlines()), result.output
