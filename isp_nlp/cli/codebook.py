@@ -33,11 +33,15 @@ def codebook_check(file: Path) -> None:
 
     loaded = read_codebook_file(file)
     for warning in loaded.warnings:
-        click.echo(f"Warning: {warning}", err=True)
+        echo_wrapped(one_line(f"Warning: {warning}"), err=True)
     cb = loaded.codebook
     echo_wrapped(one_line(f"{file}: OK — {len(cb.codes)} codes; {dimensions_text(cb)}"))
     if exclusive_text(cb):
         echo_wrapped(one_line(exclusive_text(cb)))
+    kind = "a REFI-QDA codebook" if file.suffix.lower() in (".qdc", ".qde", ".qdpx") \
+        else "a codebook"
+    echo_wrapped(one_line(f"It is {kind}; make it this project's with `isp-nlp codebook "
+                          f"load {file}`."))
 
 
 @codebook.command("load")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import textwrap
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -23,7 +24,7 @@ from isp_nlp.review.run import (
     save_memo,
 )
 from isp_nlp.store.database import Store
-from isp_nlp.store.decisions import DecisionLog
+from isp_nlp.store.decisions import DECISION_ACTIONS, DecisionLog
 from isp_nlp.store.folder import require_codebook
 from isp_nlp.suggest.trust import project_trust, trust_lines
 
@@ -198,7 +199,7 @@ def _read_line(prompt: str) -> str:
 
 #: The columns of `log --format csv`, in order.
 LOG_COLUMNS = ("id", "at", "coder", "action", "document", "segment_index", "codes", "values",
-               "undone", "undoes", "model_id", "item_key")
+               "undone", "undoes", "model_id", "item_key", "detail")
 
 
 def _since(text: str | None) -> str | None:
@@ -238,13 +239,50 @@ def log(ctx, coder: str | None, since: str | None, fmt: str) -> None:
                  ",".join(e["codes"] or []),
                  ";".join(f"{d}={v}" for d, v in sorted(e["values"].items())),
                  e["undone"], "" if e["undoes"] is None else e["undoes"],
-                 e["model_id"] or "", e["item_key"] or ""] for e in entries]
+                 e["model_id"] or "", e["item_key"] or "",
+                 "" if e["action"] in DECISION_ACTIONS else json.dumps(
+                     e["detail"], ensure_ascii=False, sort_keys=True)] for e in entries]
         click.echo(safe_csv_rows([list(LOG_COLUMNS), *rows]), nl=False)
         return
     for e in entries:
-        where = f"{e['document']}#{e['segment_index']}" if e["document"] else ""
+        for line in _log_lines(e):
+            click.echo(line)
+
+
+def _log_lines(e: dict) -> list[str]:
+    """One log row for the table: id, time, coder, action and segment on the first line,
+    then what it recorded (codes and values, or an event's detail such as an import's
+    source file), wrapped at 80 columns."""
+    where = f"{e['document']}#{e['segment_index']}" if e["document"] else ""
+    head = f"{e['id']:>5} {e['at'][:16].replace('T', ' ')} {one_line(e['coder'])} " \
+           f"{e['action']} {one_line(where)}".rstrip()
+    if e["action"] in DECISION_ACTIONS:
         what = ", ".join(e["codes"] or []) if e["codes"] is not None else ""
-        values = "".join(f" | {dim}={value}" for dim, value in sorted(e["values"].items()))
-        flag = " (undone)" if e["undone"] else ""
-        click.echo(f"{e['id']:>5} {e['at'][:19]} {e['coder']:<12} {e['action']:<8} "
-                   f"{where:<24} {what}{values}{flag}")
+        what += "".join(f" | {dim}={value}" for dim, value in sorted(e["values"].items()))
+        if not what and e["action"] in ("accept", "relabel"):
+            what = "no code applies"
+    else:
+        what = _event_text(e["detail"])
+    what = (what.strip(" |") + (" (undone)" if e["undone"] else "")).strip()
+    lines = textwrap.wrap(head, 80, subsequent_indent=" " * 6, break_long_words=False,
+                          break_on_hyphens=False)
+    return lines + textwrap.wrap(one_line(what), 80, initial_indent=" " * 6,
+                                 subsequent_indent=" " * 6, break_long_words=False,
+                                 break_on_hyphens=False)
+
+
+def _event_text(detail: object) -> str:
+    """An event's detail in words: an import's source file and rows, a memo's text, the
+    model a retrain made; otherwise its fields as name=value."""
+    if not isinstance(detail, dict):
+        return "" if detail is None else str(detail)
+    out = []
+    if detail.get("source"):
+        out.append(f"from {detail['source']}")
+    for key, value in detail.items():
+        if key == "source" or value in (None, "", [], {}):
+            continue
+        if isinstance(value, dict | list):
+            value = json.dumps(value, ensure_ascii=False, sort_keys=True)
+        out.append(f"{key}={value}")
+    return ", ".join(out)

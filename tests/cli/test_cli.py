@@ -171,6 +171,16 @@ def test_codebook_check_and_cycle(tmp_path: Path) -> None:
     assert re.search(r"a → b → a|b → a → b", result.output)
 
 
+def test_codebook_check_says_what_the_file_is_and_how_to_load_it() -> None:
+    qdc = require_shared("refi-qda", "atlasti-win-23.4.0.qdc")
+    result = run("codebook", "check", str(qdc))
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "It is a REFI-QDA codebook; make it this project's with `isp-nlp codebook load " \
+           f"{qdc}`." in text
+    assert all(len(line) <= 80 or len(line.split()) == 1 for line in result.output.splitlines())
+
+
 def test_import_codes_unknown_code_imports_nothing(project: Path, tmp_path: Path) -> None:
     run("codebook", "load", str(CORPUS / "codebook.yaml"), project=project)
     f = tmp_path / "p03.txt"

@@ -43,3 +43,19 @@ def test_a_bad_since_is_one_plain_sentence(project_copy: Path) -> None:
     assert result.exit_code == 2
     lines = [ln for ln in result.output.splitlines() if ln.strip()]
     assert len(lines) == 1 and "--since 'last tuesday' is not a date or time" in lines[0]
+
+
+def test_the_table_names_an_imports_source_and_fits_80_columns(project_copy: Path) -> None:
+    assert _run(project_copy, "review", "--coder", "tab", "--script", "e:co_creation,q"
+                ).exit_code == 0
+    text = _run(project_copy, "log").output
+    lines = text.splitlines()
+    first = lines.index(next(ln for ln in lines if " import" in ln))
+    assert "from " in lines[first + 1] and "seed_codes.csv" in lines[first + 1]
+    assert "rows=" in lines[first + 1]
+    assert any("co_creation" in ln for ln in lines[-3:]), text
+    assert all(len(ln) <= 80 or len(ln.split()) == 1 for ln in lines), text
+    rows = list(csv.reader(io.StringIO(_run(project_copy, "log", "--format", "csv").output)))
+    assert rows[0][-1] == "detail"
+    (imported,) = [r for r in rows[1:] if r[3] == "import"][:1]
+    assert json.loads(imported[-1])["source"].endswith("seed_codes.csv")
