@@ -20,7 +20,6 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.reactive import reactive
-from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from isp_nlp.errors import IspNlpError
@@ -30,6 +29,7 @@ from isp_nlp.review.blind import BlindRun, BlindSummary, coding_spec, neighbours
 from isp_nlp.review.screen import (
     Relabel,
     RelabelScreen,
+    SearchScreen,
     TextScreen,
     definition_text,
     fit,
@@ -87,13 +87,10 @@ class CodeScreen(RelabelScreen):
             yield widget
 
 
-class DefineScreen(ModalScreen[str | None]):
+class DefineScreen(SearchScreen[str | None]):
     """Search the codebook's codes by id or name; Enter returns the highlighted one (the
     best match when none is highlighted), Escape cancels."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", "cancel"), Binding("up", "move(-1)", "up"),
-        Binding("down", "move(1)", "down")]
     DEFAULT_CSS = """
     DefineScreen { align: center middle; }
     DefineScreen > #define-box { width: 100%; max-width: 80; height: 100%;
@@ -103,10 +100,7 @@ class DefineScreen(ModalScreen[str | None]):
     """
 
     def __init__(self, codebook: Codebook) -> None:
-        super().__init__()
-        self.choices = [(c.id, f"{c.id} {c.name}") for c in codebook.codes]
-        self.matches: list[str] = []
-        self.highlight = 0
+        super().__init__([(c.id, f"{c.id} {c.name}") for c in codebook.codes])
 
     def compose(self) -> ComposeResult:
         with Vertical(id="define-box"):
@@ -120,9 +114,6 @@ class DefineScreen(ModalScreen[str | None]):
     def on_mount(self) -> None:
         self._refresh("")
 
-    def on_resize(self) -> None:
-        self._draw()
-
     def _refresh(self, query: str) -> None:
         self.matches = fuzzy_rank(query, self.choices)
         self.highlight = 0
@@ -130,24 +121,11 @@ class DefineScreen(ModalScreen[str | None]):
 
     def _draw(self) -> None:
         width = max(self.size.width, 20)
-        text = dict(self.choices)
-        out = Text(no_wrap=True)
-        for n, key in enumerate(self.matches[:30]):
-            here = n == self.highlight
-            out.append_text(fit(f"{'›' if here else ' '} {text[key]}", width,
-                                "reverse" if here else ""))
-            out.append("\n")
-        out.rstrip()
         self.query_one("#define-matches", Static).update(
-            out if self.matches else fit("no code matches", width, "dim"))
+            self.match_lines(width) if self.matches else fit("no code matches", width, "dim"))
 
     def on_input_changed(self, event: Input.Changed) -> None:
         self._refresh(event.value)
-
-    def action_move(self, step: int) -> None:
-        if self.matches:
-            self.highlight = max(0, min(len(self.matches) - 1, self.highlight + step))
-            self._draw()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if self.matches:

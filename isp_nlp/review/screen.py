@@ -14,7 +14,7 @@ import difflib
 import textwrap
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from rich.text import Text
 from textual.app import App, ComposeResult
@@ -273,13 +273,53 @@ class MemoScreen(ModalScreen[str | None]):
 Relabel = tuple[tuple[str, ...], dict[str, str | None]]
 
 
-class RelabelScreen(ModalScreen[Relabel | None]):
-    """Search the codebook's codes and dimension values; Enter ticks the highlighted
-    match, Enter on an empty search saves, Escape cancels."""
+ResultT = TypeVar("ResultT")
+
+
+class SearchScreen(ModalScreen[ResultT]):
+    """A fuzzy search over ``choices`` ((key, text) pairs): ``matches`` are the keys that
+    match what is typed, best first, one of them highlighted (-1: none); ↑↓ move the
+    highlight. Subclasses say what is drawn around the matches and what Enter does."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "cancel"), Binding("up", "move(-1)", "up"),
         Binding("down", "move(1)", "down")]
+
+    def __init__(self, choices: Iterable[tuple[str, str]]) -> None:
+        super().__init__()
+        self.choices = list(choices)
+        self.matches: list[str] = []
+        self.highlight = -1
+
+    def on_resize(self) -> None:
+        self._draw()
+
+    def _draw(self) -> None:
+        raise NotImplementedError
+
+    def match_lines(self, width: int, mark: Callable[[str], str] = lambda key: "") -> Text:
+        """The first 30 matches, one line each, the highlighted one reversed; ``mark``
+        gives what goes before a match's text."""
+        text = dict(self.choices)
+        out = Text(no_wrap=True)
+        for n, key in enumerate(self.matches[:30]):
+            here = n == self.highlight
+            out.append_text(fit(f"{'›' if here else ' '} {mark(key)}{text[key]}", width,
+                                "reverse" if here else ""))
+            out.append("\n")
+        out.rstrip()
+        return out
+
+    def action_move(self, step: int) -> None:
+        if self.matches:
+            self.highlight = max(0, min(len(self.matches) - 1, self.highlight + step))
+            self._draw()
+
+
+class RelabelScreen(SearchScreen[Relabel | None]):
+    """Search the codebook's codes and dimension values; Enter ticks the highlighted
+    match, Enter on an empty search saves, Escape cancels."""
+
     DEFAULT_CSS = """
     RelabelScreen { align: center middle; }
     RelabelScreen > #relabel-box { width: 100%; max-width: 80; height: 100%;
@@ -291,16 +331,12 @@ class RelabelScreen(ModalScreen[Relabel | None]):
 
     def __init__(self, codebook: Codebook, codes: Iterable[str],
                  values: dict[str, str | None]) -> None:
-        super().__init__()
+        super().__init__([(c.id, f"{c.id} {c.name}") for c in codebook.codes]
+                         + [(f"{d.id}={v.id}", f"{d.id}={v.id} {d.name} {v.name}")
+                            for d in codebook.dimensions for v in d.values])
         self.codebook = codebook
         self.codes = [c for c in codebook.code_ids if c in set(codes)]
         self.values = {d.id: values.get(d.id) for d in codebook.dimensions}
-        self.choices: list[tuple[str, str]] = [(c.id, f"{c.id} {c.name}") for c in
-                                               codebook.codes]
-        self.choices += [(f"{d.id}={v.id}", f"{d.id}={v.id} {d.name} {v.name}")
-                         for d in codebook.dimensions for v in d.values]
-        self.matches: list[str] = []
-        self.highlight = -1
         self.note = ""
 
     def compose(self) -> ComposeResult:
@@ -316,9 +352,6 @@ class RelabelScreen(ModalScreen[Relabel | None]):
     def on_mount(self) -> None:
         self._refresh_matches("")
 
-    def on_resize(self) -> None:
-        self._draw()
-
     def _refresh_matches(self, query: str) -> None:
         self.matches = fuzzy_rank(query, self.choices)
         self.highlight = 0 if query.strip() and self.matches else -1
@@ -332,27 +365,17 @@ class RelabelScreen(ModalScreen[Relabel | None]):
             head.append("\n")
             head.append_text(fit(self.note, width, "yellow"))
         self.query_one("#chosen", Static).update(head)
-        out = Text(no_wrap=True)
-        for n, key in enumerate(self.matches[:30]):
-            on = key in self.codes or (
-                "=" in key and self.values.get(key.split("=", 1)[0]) == key.split("=", 1)[1])
-            text = dict(self.choices)[key]
-            style = "reverse" if n == self.highlight else ""
-            out.append_text(fit(f"{'›' if n == self.highlight else ' '} [{'x' if on else ' '}]"
-                                f" {text}", width, style))
-            out.append("\n")
-        out.rstrip()
-        self.query_one("#matches", Static).update(out)
+        def mark(key: str) -> str:
+            dim, _, value = key.partition("=")
+            on = key in self.codes or (bool(value) and self.values.get(dim) == value)
+            return f"[{'x' if on else ' '}] "
+
+        self.query_one("#matches", Static).update(self.match_lines(width, mark))
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.value:  # cleared after a tick: keep saying what the tick did
             self.note = ""
         self._refresh_matches(event.value)
-
-    def action_move(self, step: int) -> None:
-        if self.matches:
-            self.highlight = max(0, min(len(self.matches) - 1, self.highlight + step))
-            self._draw()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if self.highlight < 0 or not self.matches:
