@@ -404,9 +404,9 @@ def _project(root: ET.Element, path: Path, finder: SourceFinder) -> RefiProject:
         for codes in _children(book, "Codes"):
             _code_note_refs(codes, note_refs)
     notes = _notes(root, finder, note_refs)
+    attributes = _attributes(root, finder.name, finder.warnings)
     return RefiProject(name=path.name, origin=(root.get("origin") or "").strip(), users=users,
                        codebook=codebook, code_map=code_map, sources=tuple(sources),
                        skipped=skipped, notes=notes,
                        default_user=_guid(root, "creatingUserGUID"),
-                       warnings=tuple(finder.warnings),
-                       attributes=_attributes(root, finder.name, finder.warnings))
+                       warnings=tuple(finder.warnings), attributes=attributes)
