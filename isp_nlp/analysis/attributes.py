@@ -18,7 +18,7 @@ import difflib
 from dataclasses import dataclass
 from pathlib import Path
 
-from isp_nlp.analysis.show import document_hint
+from isp_nlp.analysis.show import document_hint, match_document
 from isp_nlp.codebook.load import MAX_TABLE_BYTES, read_text_file
 from isp_nlp.coded.read import rows_with_lines
 from isp_nlp.errors import ImportCodesError, IspNlpError
@@ -138,11 +138,11 @@ def import_attributes(store: Store, path: str | Path) -> AttributesImport:
             problems.append(f"line {line}: {DOCUMENT_COLUMN} is empty; name the document "
                             "(as `isp-nlp status` lists it)")
             continue
-        if name not in known:
+        document = match_document(known, name)
+        if document is None:
             problems.append(f"line {line}: {DOCUMENT_COLUMN} '{name}' is not in the project; "
                             f"{document_hint(name, known.values())}")
             continue
-        document = known[name]
         if document in first_line:
             problems.append(f"line {line}: {DOCUMENT_COLUMN} '{name}' is given again (first "
                             f"on line {first_line[document]}); keep one row per document")

@@ -6,7 +6,7 @@ Read-only; :mod:`isp_nlp.cli.analysis` prints it."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from isp_nlp.errors import IspNlpError
@@ -54,14 +54,33 @@ def label_filter(codebook: Codebook, code: str) -> tuple[str, str]:
 
 
 def find_document(store: Store, name: str, what: str = "--document") -> str:
-    """The project's document ``name`` names (its document name, or the file name it was
-    ingested from); else one sentence naming the closest document."""
+    """The project's document ``name`` names (its document name, the file name it was
+    ingested from, either without a suffix such as ``.docx``); else one sentence naming
+    the closest document."""
     names = store.document_names()
-    if name in names:
-        return names[name]
-    raise IspNlpError(f"{what} '{name}' is not in the project; "
-                      f"{document_hint(name, names.values())}; see `isp-nlp status` for the "
+    found = match_document(names, name)
+    if found is not None:
+        return found
+    hint = document_hint(name, names.values())
+    raise IspNlpError(f"{what} '{name}' is not in the project; {hint}"
+                      f"{' S' if hint.endswith('?') else '; s'}ee `isp-nlp status` for the "
                       "documents.")
+
+
+#: File suffixes a document may be named with (a QDA tool's source name, a file name).
+_SUFFIXES = (".txt", ".docx", ".doc", ".rtf", ".md", ".odt", ".pdf", ".vtt", ".srt", ".sbv")
+
+
+def match_document(names: Mapping[str, str], name: str) -> str | None:
+    """The document ``name`` names in ``names`` (:meth:`Store.document_names`): exactly,
+    else without surrounding spaces or a file suffix such as ``.docx``; or None."""
+    for candidate in (name, name.strip()):
+        if candidate in names:
+            return names[candidate]
+        stem, dot, suffix = candidate.rpartition(".")
+        if dot and f".{suffix.lower()}" in _SUFFIXES and stem in names:
+            return names[stem]
+    return None
 
 
 def document_hint(name: str, documents: Iterable[str]) -> str:

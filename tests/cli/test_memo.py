@@ -56,6 +56,8 @@ def test_a_memo_on_each_kind_of_target_is_kept_listed_and_logged(tmp_path: Path)
         "Interviewed twice."]
     assert run("memo", "--document", "site1", "--coder", "ben", project=project
                ).output.splitlines() == ["0 memos by ben on document site1."]
+    as_file = run("memo", "--document", "site1.docx", project=project)  # a tool's file name
+    assert as_file.output.splitlines()[-1] == "1 memo on document site1.", as_file.output
 
 
 def test_the_review_keeps_its_segment_memos_in_the_same_home(tmp_path: Path) -> None:
@@ -97,7 +99,8 @@ def test_memo_refuses_what_it_cannot_keep_in_one_line(tmp_path: Path) -> None:
     assert_one_line_error(run("memo", "--code", "coachin", "x", "--coder", "a",
                               project=project), "did you mean 'coaching'?")
     assert_one_line_error(run("memo", "--document", "sitee1", project=project),
-                          "--document 'sitee1' is not in the project", "did you mean")
+                          "--document 'sitee1' is not in the project; did you mean 'site1'? "
+                          "See `isp-nlp status`")
     assert_one_line_error(run("memo", "--segment", "site9#1", project=project),
                           "matches no segment")
     assert_one_line_error(run("memo", "--code", "coaching", "x", project=project),
