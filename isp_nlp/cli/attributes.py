@@ -15,7 +15,7 @@ from isp_nlp.analysis.attributes import AttributeTable, attribute_table, import_
 from isp_nlp.cli.common import FORMATS, WIDTH, echo_wrapped, open_store
 from isp_nlp.ingest.controls import one_line
 
-#: The widest a label (first) column and a value column are drawn.
+#: The narrowest a label (first) column is cut to, and the widest a value column is.
 LABEL_WIDTH, CELL_WIDTH = 24, 14
 
 
@@ -93,11 +93,13 @@ def _cell(text: str, width: int) -> str:
 
 
 def grid(header: Sequence[str], rows: Sequence[Sequence[str]], *, numeric: bool) -> list[str]:
-    """A table within 80 columns: the first column repeated in each block of as many
-    further columns as fit; long cells cut with "…"; numbers right-aligned."""
-    first = min(LABEL_WIDTH, max(len(_cell(r[0], LABEL_WIDTH)) for r in [header, *rows]))
+    """A table within 80 columns: the first column (as wide as the other columns leave,
+    at least 24) repeated in each block of as many further columns as fit; long cells cut
+    with "…"; numbers right-aligned."""
     widths = [min(CELL_WIDTH, max(len(_cell(r[i], CELL_WIDTH)) for r in [header, *rows]))
               for i in range(1, len(header))]
+    room = max(LABEL_WIDTH, WIDTH - sum(2 + w for w in widths))  # labels get what is left
+    first = min(room, max(len(_cell(r[0], room)) for r in [header, *rows]))
     blocks: list[list[int]] = [[]]
     used = first
     for i, w in enumerate(widths, start=1):
