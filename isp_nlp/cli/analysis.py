@@ -9,7 +9,6 @@ from pathlib import Path
 
 import click
 
-from isp_nlp.analysis.memos import code_memos
 from isp_nlp.analysis.show import Shown, show_segments
 from isp_nlp.cli.common import WIDTH, InputError, open_store
 from isp_nlp.ingest.controls import one_line
@@ -253,6 +252,8 @@ def show(ctx, code: str | None, search: str | None, document: str | None,
          limit: int | None) -> None:
     """Coded segments in context: each with its previous turn, every coder's labels
     and source, and the notes on it. Filters combine."""
+    from isp_nlp.analysis.memos import code_memos
+
     store = open_store(ctx)
     shown = show_segments(store, code=code, search=search, document=document, limit=limit)
     if code is not None:

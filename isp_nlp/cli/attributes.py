@@ -8,12 +8,15 @@ import textwrap
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from isp_nlp.analysis.attributes import AttributeTable, attribute_table, import_attributes
 from isp_nlp.cli.common import FORMATS, WIDTH, echo_wrapped, open_store
 from isp_nlp.ingest.controls import one_line
+
+if TYPE_CHECKING:
+    from isp_nlp.analysis.attributes import AttributeTable
 
 #: The narrowest a label (first) column is cut to, and the widest a value column is.
 LABEL_WIDTH, CELL_WIDTH = 24, 14
@@ -29,6 +32,8 @@ def attributes(ctx, file: Path | None, table: str | None, fmt: str) -> None:
     """Import document attributes from FILE.csv (a document column, then one column per
     attribute such as role, site, wave; all rows or none), or list them; --table
     ATTRIBUTE counts each code's segments per value of ATTRIBUTE."""
+    from isp_nlp.analysis.attributes import attribute_table, import_attributes
+
     store = open_store(ctx)
     if file is not None:
         r = import_attributes(store, file)

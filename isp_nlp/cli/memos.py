@@ -8,7 +8,6 @@ from dataclasses import asdict
 
 import click
 
-from isp_nlp.analysis.memos import memo_target, memos_on, write_memo
 from isp_nlp.cli.common import FORMATS, WIDTH, echo_wrapped, open_store
 from isp_nlp.ingest.controls import one_line
 from isp_nlp.records import Note
@@ -34,6 +33,8 @@ def memo(ctx, text: str | None, segment: str | None, code: str | None, document:
     The memo is kept as a note (shown by `isp-nlp show`, exported as a REFI-QDA note) and
     logged as a `memo` event under --coder.
     """
+    from isp_nlp.analysis.memos import memo_target, memos_on, write_memo
+
     store = open_store(ctx)
     target = memo_target(store, segment=segment, code=code, document=document)
     if text is not None:
