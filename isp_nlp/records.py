@@ -261,7 +261,8 @@ class Coder:
 
 @dataclass(frozen=True)
 class Note:
-    """A memo or note, kept as written; it may point at a span of a document."""
+    """A memo or note, kept as written; it may point at a span of a document, a whole
+    document (no span) or a code."""
 
     title: str
     text: str
@@ -271,6 +272,15 @@ class Note:
     start: int | None = None
     end: int | None = None
     created_at: str = ""
+    #: A memo on a code: the code's dimension ("code" for the codebook's codes) and id.
+    dimension: str | None = None
+    code: str | None = None
+
+
+def segment_memo(segment: Segment, text: str, coder: str = "") -> Note:
+    """A memo on ``segment``: a note on its span, titled by its document and index."""
+    return Note(title=f"memo on {segment.document} #{segment.index}", text=text, coder=coder,
+                document=segment.document, start=segment.start, end=segment.end)
 
 
 @dataclass(frozen=True)

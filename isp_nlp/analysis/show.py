@@ -1,10 +1,12 @@
 """Coded segments in context: every segment coded X, every segment saying TEXT, or a
 whole document, each with its previous turn, every coder's labels (with their source)
-and the notes on its span. Read-only; :mod:`isp_nlp.cli.analysis` prints it."""
+and the notes on its span; memos on a whole document come with its first segment shown.
+Read-only; :mod:`isp_nlp.cli.analysis` prints it."""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from isp_nlp.errors import IspNlpError
@@ -21,9 +23,11 @@ class Shown:
     previous: Segment | None
     labels: tuple[Annotation, ...]  # every coder's active labels, codes then dimensions
     notes: tuple[Note, ...]  # notes whose span overlaps the segment
+    #: Memos on the whole document, given with the first segment shown of it.
+    document_notes: tuple[Note, ...] = ()
 
 
-def _label_filter(codebook: Codebook, code: str) -> tuple[str, str]:
+def label_filter(codebook: Codebook, code: str) -> tuple[str, str]:
     """(dimension, label) that ``code`` names: a code id or name, or ``DIM=VALUE``."""
     if "=" in code:
         dim_id, _, value = (p.strip() for p in code.partition("="))
@@ -49,6 +53,48 @@ def _label_filter(codebook: Codebook, code: str) -> tuple[str, str]:
     return CODE_DIMENSION, by_name[code.strip().lower()]
 
 
+def find_document(store: Store, name: str, what: str = "--document") -> str:
+    """The project's document ``name`` names (its document name, the file name it was
+    ingested from, either without a suffix such as ``.docx``); else one sentence naming
+    the closest document."""
+    names = store.document_names()
+    found = match_document(names, name)
+    if found is not None:
+        return found
+    hint = document_hint(name, names.values())
+    raise IspNlpError(f"{what} '{name}' is not in the project; {hint}"
+                      f"{' S' if hint.endswith('?') else '; s'}ee `isp-nlp status` for the "
+                      "documents.")
+
+
+#: File suffixes a document may be named with (a QDA tool's source name, a file name).
+_SUFFIXES = (".txt", ".docx", ".doc", ".rtf", ".md", ".odt", ".pdf", ".vtt", ".srt", ".sbv")
+
+
+def match_document(names: Mapping[str, str], name: str) -> str | None:
+    """The document ``name`` names in ``names`` (:meth:`Store.document_names`): exactly,
+    else without surrounding spaces or a file suffix such as ``.docx``; or None."""
+    for candidate in (name, name.strip()):
+        if candidate in names:
+            return names[candidate]
+        stem, dot, suffix = candidate.rpartition(".")
+        if dot and f".{suffix.lower()}" in _SUFFIXES and stem in names:
+            return names[stem]
+    return None
+
+
+def document_hint(name: str, documents: Iterable[str]) -> str:
+    """"did you mean 'X'?" for the document closest to ``name``, else a few documents."""
+    import difflib
+
+    known = sorted(set(documents))
+    close = difflib.get_close_matches(name, known, n=1)
+    if close:
+        return f"did you mean '{close[0]}'?"
+    return (f"expected one of {', '.join(known[:5]) or '(none ingested)'}"
+            + (f" and {len(known) - 5} more" if len(known) > 5 else ""))
+
+
 def show_segments(store: Store, *, code: str | None = None, search: str | None = None,
                   document: str | None = None, limit: int | None = None) -> list[Shown]:
     """The segments coded ``code`` (a code id or name, or ``DIM=VALUE``) by any coder,
@@ -58,17 +104,17 @@ def show_segments(store: Store, *, code: str | None = None, search: str | None =
         raise IspNlpError("show needs --code CODE, --search TEXT or --document DOC; give "
                           "at least one.")
     codebook = require_codebook(store)
-    wanted = _label_filter(codebook, code) if code else None
-    if document is not None and document not in {t["document"] for t in store.transcripts()}:
-        raise IspNlpError(f"document {document!r} is not in the project; see `isp-nlp "
-                          "status` for the documents.")
+    wanted = label_filter(codebook, code) if code else None
+    if document is not None:
+        document = find_document(store, document)
     labels: dict[str, list[Annotation]] = defaultdict(list)
     for a in store.annotations():
         labels[a.segment_id].append(a)
     notes: dict[str, list[Note]] = defaultdict(list)
+    whole: dict[str, list[Note]] = defaultdict(list)
     for n in store.notes():
-        if n.document is not None:
-            notes[n.document].append(n)
+        if n.document is not None and n.code is None:
+            (whole if n.start is None or n.end is None else notes)[n.document].append(n)
     needle = search.casefold() if search else None
     out: list[Shown] = []
     last: Segment | None = None
@@ -83,11 +129,13 @@ def show_segments(store: Store, *, code: str | None = None, search: str | None =
         if not (mine or needle or document):
             continue
         on_span = tuple(n for n in notes.get(seg.document, ())
-                        if n.start is None or n.end is None
-                        or (n.start < seg.end and seg.start < n.end))
+                        if n.start is not None and n.end is not None
+                        and n.start < seg.end and seg.start < n.end)
         ordered = sorted(mine, key=lambda a: (a.dimension != CODE_DIMENSION, a.coder,
                                               a.dimension, a.label or ""))
-        out.append(Shown(seg, previous, tuple(ordered), on_span))
+        first = not out or out[-1].segment.document != seg.document
+        out.append(Shown(seg, previous, tuple(ordered), on_span,
+                         tuple(whole.get(seg.document, ())) if first else ()))
         if limit is not None and len(out) >= limit:
             break
     return out

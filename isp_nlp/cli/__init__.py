@@ -35,7 +35,8 @@ COMMANDS: dict[str, str] = {
     "export-suggestions": "batch:export_suggestions_cmd",
     "import-decisions": "batch:import_decisions_cmd", "audit": "audit:audit",
     "export-segments": "codes:export_segments_cmd", "remove": "ingest:remove",
-    "show": "analysis:show", "certify": "certify:certify",
+    "show": "analysis:show", "certify": "certify:certify", "memo": "memos:memo",
+    "attributes": "attributes:attributes",
 }
 
 

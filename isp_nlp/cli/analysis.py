@@ -12,6 +12,7 @@ import click
 from isp_nlp.analysis.show import Shown, show_segments
 from isp_nlp.cli.common import WIDTH, InputError, open_store
 from isp_nlp.ingest.controls import one_line
+from isp_nlp.records import Note
 from isp_nlp.store.files import atomic_path, check_output
 from isp_nlp.store.folder import require_codebook
 
@@ -251,8 +252,13 @@ def show(ctx, code: str | None, search: str | None, document: str | None,
          limit: int | None) -> None:
     """Coded segments in context: each with its previous turn, every coder's labels
     and source, and the notes on it. Filters combine."""
-    shown = show_segments(open_store(ctx), code=code, search=search, document=document,
-                          limit=limit)
+    from isp_nlp.analysis.memos import code_memos
+
+    store = open_store(ctx)
+    shown = show_segments(store, code=code, search=search, document=document, limit=limit)
+    if code is not None:
+        for note in code_memos(store, code):
+            click.echo(_memo_line(f"memo on code {code}", note))
     for i, item in enumerate(shown):
         click.echo(format_shown(item, first=i == 0))
     click.echo(f"{len(shown)} segment{'s' if len(shown) != 1 else ''}"
@@ -265,10 +271,18 @@ def _flat(text: str) -> str:
     return one_line(" ".join(text.split()))
 
 
+def _memo_line(on: str, note: Note) -> str:
+    """A memo on a code or document, as ``show`` prints it above the segments."""
+    who = f" ({one_line(note.coder)})" if note.coder else ""
+    return "\n".join(textwrap.wrap(f"{one_line(on)}{who}: {_flat(note.text)}", WIDTH,
+                                    subsequent_indent="    "))
+
+
 def format_shown(item: Shown, *, first: bool = False) -> str:
     """One segment of `show`: header, previous turn, text, labels and notes, 80 columns."""
     seg = item.segment
     lines = [] if first else [""]
+    lines += [_memo_line(f"memo on {seg.document}", n) for n in item.document_notes]
     lines.append(f"{one_line(seg.document)} #{seg.index} · "
                  f"{one_line(seg.speaker or 'unknown speaker')}")
     if item.previous is not None:

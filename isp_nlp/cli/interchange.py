@@ -46,6 +46,9 @@ def _report(out: RefiImportOutcome) -> None:
         _say(line)
     _say(f"  annotations changed: {out.annotations_changed}; notes: {out.notes} "
          f"({out.notes_added} new)")
+    if out.attributes:
+        _say(f"  document attributes: {out.attributes} value(s) ({out.attributes_set} new "
+             "or changed; `isp-nlp attributes` lists them)")
     for warning in out.warnings:
         _say(f"Warning: {warning}", err=True)
 

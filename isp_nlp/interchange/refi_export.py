@@ -17,7 +17,11 @@ What is exported:
   over its segment, unless a stored coding of the same coder and code already covers the
   segment (placed with :func:`isp_nlp.coded.spans.place_codings`); optionally the latest
   model's suggestions (not the abstentions). Every selection says where it came from:
-  ``<Description>isp-nlp: provenance=SOURCE</Description>``.
+  ``<Description>isp-nlp: provenance=SOURCE</Description>``;
+- notes and memos in ``<Notes>``, each referenced (``<NoteRef>``) from the selection of
+  its span, its whole source, or the code it is on;
+- document attributes as ``<Variables>`` (text variables) and ``<Cases>`` (one case per
+  document, named by it, with its values and a ``<SourceRef>``).
 
 GUIDs are stable (:mod:`isp_nlp.interchange.refi_ids`) and nothing holds the export's
 time, so exporting twice gives the same bytes. The file is written to a temporary file
@@ -255,7 +259,9 @@ def require_pseudonymised(store: Store, documents: Iterable[str],
 _PLACES = {("Code", "name"): "a code's name", ("Description", None): "a description",
            ("User", "name"): "a coder's name", ("Source", "name"): "a document's name",
            ("Project", "name"): "the project's (folder) name",
-           ("PlainTextContent", None): "a note", ("Note", "name"): "a note's title"}
+           ("PlainTextContent", None): "a note", ("Note", "name"): "a note's title",
+           ("TextValue", None): "a document's attribute value",
+           ("Variable", "name"): "an attribute's name", ("Case", "name"): "a document's name"}
 
 
 def require_no_names(content: QdpxContent, qde: bytes, names: KeyNames,
@@ -372,7 +378,10 @@ def project_content(store: Store, *, include_suggestions: bool = False,
               if n.coder and n.coder not in {u.name for u in users}]
     content = QdpxContent(name=store.path.parent.name or "isp-nlp project", origin=origin(),
                           codebook=codebook, users=tuple(users), texts=texts,
-                          selections=selections, notes=notes, positions=positions)
+                          selections=selections, notes=notes, positions=positions,
+                          attributes={d: v for d, v in store.attributes().items()
+                                      if d in texts},
+                          attribute_names=tuple(store.attribute_names()))
     return content, covered, skipped
 
 

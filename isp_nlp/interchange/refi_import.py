@@ -7,7 +7,8 @@ transcripts (:mod:`isp_nlp.ingest.verbatim`); its selections as exact coded span
 selection coded with a value of a single-choice dimension gives a coding on that
 dimension), with
 offsets read in the units the tool used (:mod:`isp_nlp.interchange.offsets`); the
-segment annotations placed from them (:mod:`isp_nlp.coded.spans`); and its notes. If
+segment annotations placed from them (:mod:`isp_nlp.coded.spans`); its notes (on a
+span, a source or a code); and its cases' variable values as document attributes. If
 anything fails nothing is kept. Re-importing the same content changes nothing.
 :func:`import_refi_new_project` does the same into a project it creates, and removes
 what it created when the import fails.
@@ -98,6 +99,8 @@ class RefiImportOutcome:
     annotations_changed: int = 0
     notes: int = 0
     notes_added: int = 0
+    attributes: int = 0  # document attribute values read (from cases and sources)
+    attributes_set: int = 0  # of those, new or changed in the project
     readings: tuple[SourceReading, ...] = ()
     #: Per coder and document, how much counts as coded (see isp_nlp.coded.spans).
     coverage: tuple[Coverage, ...] = ()
@@ -290,18 +293,25 @@ def _codings(project: RefiProject, prepared: Sequence[_Prepared], id_map: dict[s
     return out
 
 
-def _notes(project: RefiProject, located: dict[str, tuple[str, int | None, int | None]]
-           ) -> list[Note]:
+def _notes(project: RefiProject, located: dict[str, tuple[str, int | None, int | None]],
+           codes: Mapping[str, tuple[str, str]] | None = None) -> list[Note]:
+    """The file's notes, each on the first of its targets found: a span or source in
+    ``located``, else a code in ``codes`` (guid_key → the project's dimension and code)."""
     names = _coder_names(project)
     notes: list[Note] = []
+    codes = codes or {}
     for n in project.notes:
         where = next((located[guid_key(t)] for t in n.targets if guid_key(t) in located),
                      (None, None, None))
+        code = next((codes[guid_key(t)] for t in n.targets if guid_key(t) in codes),
+                    None) if where[0] is None else None
         notes.append(Note(title=n.title, text=n.text, guid=n.guid,
                           coder=(_coder(n.user, names, project.default_user)
                                  if n.user or project.default_user else ""),
                           document=where[0], start=where[1], end=where[2],
-                          created_at=n.created_at))
+                          created_at=n.created_at,
+                          dimension=code[0] if code else None,
+                          code=code[1] if code else None))
     for source in project.sources:
         for sel in source.selections:
             if not sel.description:
@@ -314,6 +324,26 @@ def _notes(project: RefiProject, located: dict[str, tuple[str, int | None, int |
                               document=where[0], start=where[1], end=where[2],
                               created_at=sel.created_at))
     return notes
+
+
+def _attributes(project: RefiProject, prepared: Sequence[_Prepared], warnings: list[str]
+                ) -> list[tuple[str, str, str | None]]:
+    """(document, name, value) of the file's attribute values on the sources imported; a
+    second, different value of one document's attribute is left out with a warning."""
+    documents = {guid_key(p.source.guid): p.transcript.document for p in prepared}
+    chosen: dict[tuple[str, str], str] = {}
+    clashes = 0
+    for source, name, value in project.attributes:
+        document = documents.get(guid_key(source))
+        if document is None:
+            continue
+        held = chosen.setdefault((document, name), value)
+        clashes += held != value
+    if clashes:
+        warnings.append(f"{project.name}: {clashes} attribute value(s) contradict one given "
+                        "before for the same document (two cases of one source); the first "
+                        "is kept.")
+    return [(d, n, v) for (d, n), v in chosen.items()]
 
 
 def _changed(store: Store, annotations: Sequence[Annotation]) -> bool:
@@ -435,8 +465,13 @@ def _import_project(store: Store, path: Path, project: RefiProject,
     log_restored = store.restore_log([
         (e.coder, e.action, e.item_key, e.segment_id, e.model_id, e.detail, e.undoes, e.at)
         for e in state.log]) if state is not None else 0
-    notes = _notes(project, placed.notes_at)
+    code_map = state_code_map(state.codebook) if state is not None else project.code_map
+    notes = _notes(project, placed.notes_at, {
+        key: (dimension, id_map.get(code, code) if dimension == CODE_DIMENSION else code)
+        for key, (dimension, code) in code_map.items()})
     notes_added = store.add_notes(notes)
+    attributes = _attributes(project, prepared, warnings)
+    attributes_set = store.set_attributes(attributes)["set"] if attributes else 0
     tool = tool_of(project.origin)
     if tool in TOOL_UNITS and tool != "isp-nlp":
         store.set_setting(ORIGIN_TOOL_SETTING, tool)
@@ -460,6 +495,7 @@ def _import_project(store: Store, path: Path, project: RefiProject,
         codings=len(codings), codings_added=stats["added"],
         codings_skipped=placed.skipped, mapping=mapping,
         annotations_changed=changed, notes=len(notes), notes_added=notes_added,
+        attributes=len(attributes), attributes_set=attributes_set,
         readings=readings, coverage=coverage(placement, segments, texts),
         log_restored=log_restored, from_state=state is not None, warnings=tuple(warnings))
 

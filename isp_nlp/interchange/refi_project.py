@@ -4,7 +4,8 @@ Nothing here touches a project store; :mod:`isp_nlp.interchange.refi_import` doe
 What is read: users; the codebook (via :mod:`isp_nlp.interchange.refi_codebook`,
 with its GUID map); text sources with their bytes, or the reason they could not
 be read; their plain-text selections with codings, creating users and provenance;
-notes and where they are attached. Other sources (PDF, picture, audio, video) are
+notes and where they are attached (a span, a source or a code); cases' and sources'
+variable values (document attributes). Other sources (PDF, picture, audio, video) are
 counted by kind and skipped.
 
 Where a text source's ``plainTextPath`` is looked for: see
@@ -124,6 +125,9 @@ class RefiProject:
     #: the project.qde it came with (a .qdpx we wrote; else None and "").
     state: bytes | None = None
     qde_sha256: str = ""
+    #: Attribute values, (source GUID, variable name, value) in the file's variable order:
+    #: from cases (to each source a case refers to) and from sources' own VariableValues.
+    attributes: tuple[tuple[str, str, str], ...] = ()
 
 
 def _local(tag: object) -> str:
@@ -257,6 +261,69 @@ def _notes(root: ET.Element, finder: SourceFinder, note_refs: dict[str, list[str
     return tuple(out)
 
 
+def _code_note_refs(element: ET.Element, note_refs: dict[str, list[str]]) -> None:
+    """Record each code's ``<NoteRef>`` (a memo on the code), through the hierarchy."""
+    stack = list(_children(element, "Code"))
+    while stack:
+        code = stack.pop()
+        for ref in _children(code, "NoteRef"):
+            note_refs.setdefault(guid_key(_guid(ref, "targetGUID")), []).append(_guid(code))
+        stack.extend(_children(code, "Code"))
+
+
+#: The elements a ``<VariableValue>`` holds its value in.
+_VALUE_TAGS = ("TextValue", "BooleanValue", "IntegerValue", "FloatValue", "DateValue",
+               "DateTimeValue")
+
+
+def _variable_values(element: ET.Element, variables: Mapping[str, str]
+                     ) -> list[tuple[str, str]]:
+    """(variable name, value) of each ``<VariableValue>`` of ``element`` naming a known
+    variable and holding a value, in the order written."""
+    out: list[tuple[str, str]] = []
+    for vv in _children(element, "VariableValue"):
+        refs = _children(vv, "VariableRef")
+        name = variables.get(guid_key(_guid(refs[0], "targetGUID"))) if refs else None
+        value = next(((c.text or "").strip() for c in vv if _local(c.tag) in _VALUE_TAGS),
+                     "")
+        if name is not None and value:
+            out.append((name, value))
+    return out
+
+
+def _attributes(root: ET.Element, name: str, warnings: list[str]
+                ) -> tuple[tuple[str, str, str], ...]:
+    """Attribute values of text sources: each case's values given to every source it
+    refers to (``<SourceRef>``), then sources' own ``<VariableValue>``s; variables in the
+    file's order."""
+    variables: dict[str, str] = {}
+    for group in _children(root, "Variables"):
+        for v in _children(group, "Variable"):
+            label = (v.get("name") or "").strip()
+            if label and _guid(v):
+                variables.setdefault(guid_key(_guid(v)), label)
+    if not variables:
+        return ()
+    found: list[tuple[str, str, str]] = []
+    unlinked = 0
+    for group in _children(root, "Cases"):
+        for case in _children(group, "Case"):
+            values = _variable_values(case, variables)
+            sources = [_guid(ref, "targetGUID") for ref in _children(case, "SourceRef")]
+            if values and not sources:
+                unlinked += 1
+            found += [(source, n, v) for source in sources for n, v in values]
+    for group in _children(root, "Sources"):
+        for source in group:
+            found += [(_guid(source), n, v) for n, v in _variable_values(source, variables)]
+    if unlinked:
+        warnings.append(f"{name}: {unlinked} case(s) with variable values refer to no "
+                        "source; their values are not imported (isp-nlp keeps attributes "
+                        "per document).")
+    order = {n: i for i, n in enumerate(variables.values())}
+    return tuple(sorted(found, key=lambda item: order[item[1]]))
+
+
 # --------------------------------------------------------------------------- reading
 
 
@@ -333,9 +400,13 @@ def _project(root: ET.Element, path: Path, finder: SourceFinder) -> RefiProject:
             else:
                 label = OTHER_SOURCES.get(kind, kind.lower())
                 skipped[label] = skipped.get(label, 0) + 1
+    for book in _children(root, "CodeBook"):
+        for codes in _children(book, "Codes"):
+            _code_note_refs(codes, note_refs)
     notes = _notes(root, finder, note_refs)
+    attributes = _attributes(root, finder.name, finder.warnings)
     return RefiProject(name=path.name, origin=(root.get("origin") or "").strip(), users=users,
                        codebook=codebook, code_map=code_map, sources=tuple(sources),
                        skipped=skipped, notes=notes,
                        default_user=_guid(root, "creatingUserGUID"),
-                       warnings=tuple(finder.warnings))
+                       warnings=tuple(finder.warnings), attributes=attributes)

@@ -10,12 +10,16 @@ from __future__ import annotations
 import re
 import zipfile
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
 from isp_nlp.interchange.offsets import to_units
-from isp_nlp.interchange.refi_codebook import PROJECT_NS, codes_element
+from isp_nlp.interchange.refi_codebook import (
+    PROJECT_NS,
+    codes_element,
+    dimension_code_guids,
+)
 from isp_nlp.interchange.refi_ids import (
     coding_guid,
     is_guid,
@@ -23,6 +27,7 @@ from isp_nlp.interchange.refi_ids import (
     stable_guid,
 )
 from isp_nlp.records import (
+    CODE_DIMENSION,
     Codebook,
     Coder,
     Note,
@@ -66,6 +71,10 @@ class QdpxContent:
     notes: tuple[Note, ...] = ()
     #: The units selection positions are written in: "codepoints" (as stored) or "utf16".
     positions: str = "codepoints"
+    #: Document attributes (document -> name -> value), written as one case per document
+    #: with a text variable per attribute name, in this order.
+    attributes: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    attribute_names: tuple[str, ...] = ()
 
 
 def project_qde(content: QdpxContent) -> bytes:
@@ -81,6 +90,8 @@ def project_qde(content: QdpxContent) -> bytes:
                 attrs["id"] = user.initials
             ET.SubElement(users_el, "User", attrs)
     ET.SubElement(root, "CodeBook").append(codes_element(content.codebook))
+    _code_note_refs(root, content)
+    _cases(root, content)
     by_doc: dict[str, list[Selection]] = {}
     for sel in content.selections:
         by_doc.setdefault(sel.document, []).append(sel)
@@ -115,10 +126,62 @@ def project_qde(content: QdpxContent) -> bytes:
     return (XML_DECLARATION + ET.tostring(root, encoding="unicode") + "\n").encode("utf-8")
 
 
+def variable_guid(name: str) -> str:
+    """The GUID of the variable of attribute ``name``."""
+    return stable_guid("variable", name)
+
+
+def case_guid(document: str) -> str:
+    """The GUID of the case holding ``document``'s attributes."""
+    return stable_guid("case", document)
+
+
+def _cases(root: ET.Element, content: QdpxContent) -> None:
+    """``<Variables>`` (one text variable per attribute name) and ``<Cases>`` (one case
+    per exported document with attributes, named by it, its values and a SourceRef)."""
+    documents = [d for d in content.texts if content.attributes.get(d)]
+    names = [n for n in content.attribute_names
+             if any(n in content.attributes[d] for d in documents)]
+    if not documents or not names:
+        return
+    variables = ET.SubElement(root, "Variables")
+    for name in names:
+        ET.SubElement(variables, "Variable", {"guid": variable_guid(name), "name": name,
+                                              "typeOfVariable": "Text"})
+    cases = ET.SubElement(root, "Cases")
+    for document in documents:
+        case = ET.SubElement(cases, "Case", {"guid": case_guid(document), "name": document})
+        values = content.attributes[document]
+        for name in names:
+            if name in values:
+                value = ET.SubElement(case, "VariableValue")
+                ET.SubElement(value, "VariableRef", {"targetGUID": variable_guid(name)})
+                ET.SubElement(value, "TextValue").text = values[name]
+        ET.SubElement(case, "SourceRef", {"targetGUID": source_guid(document)})
+
+
+def _code_note_refs(root: ET.Element, content: QdpxContent) -> None:
+    """A ``<NoteRef>`` in each code a memo is on (after its Description, before its child
+    codes, as Project.xsd orders them)."""
+    guids = dimension_code_guids(content.codebook)
+    on: dict[str, list[str]] = {}
+    for note in content.notes:
+        key = (note.dimension or CODE_DIMENSION, note.code or "")
+        if note.code is not None and key in guids:
+            on.setdefault(guids[key], []).append(note_guid(note))
+    if not on:
+        return
+    for element in root.iter("Code"):
+        for guid in on.get(element.get("guid", ""), ()):
+            at = sum(1 for child in element if child.tag in ("Description", "NoteRef"))
+            element.insert(at, ET.Element("NoteRef", {"targetGUID": guid}))
+
+
 def note_guid(note: Note) -> str:
     """The note's own GUID when it has a valid one, else a stable one from its content."""
+    on_code = () if note.code is None else (note.dimension, note.code)
     return note.guid if is_guid(note.guid) else stable_guid(
-        "note", note.title, note.text, note.document or "", note.start, note.end)
+        "note", note.title, note.text, note.document or "", note.start, note.end, *on_code)
 
 
 def _note_refs(source_el: ET.Element, content: QdpxContent, document: str,

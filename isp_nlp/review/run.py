@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from isp_nlp.errors import IspNlpError
-from isp_nlp.records import Note
+from isp_nlp.records import segment_memo
 from isp_nlp.review.items import ItemDetails, build_review_items, first_review_items
 from isp_nlp.review.queue import DEFAULT_SEED, ReviewFilter, ReviewItem, filter_items, sorter
 from isp_nlp.review.retrain import BackgroundRetrainer
@@ -113,10 +113,8 @@ def retrain_tick(session: ReviewSession, retrainer: BackgroundRetrainer, *,
 def save_memo(store: Store, coder: str, item: ReviewItem, text: str) -> None:
     """Keep ``text`` as ``coder``'s note on ``item``'s span, and as a memo in the log."""
     seg = item.segment
-    store.add_notes([Note(title=f"memo on {seg.document} #{seg.index}", text=text,
-                          coder=coder, document=seg.document, start=seg.start, end=seg.end)])
-    DecisionLog(store).event(coder, "memo", {"text": text}, segment_id=seg.id,
-                             model_id=item.model_id)
+    DecisionLog(store).memo(coder, segment_memo(seg, text), segment_id=seg.id,
+                            model_id=item.model_id)
 
 
 def review_project(

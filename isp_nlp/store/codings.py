@@ -1,4 +1,4 @@
-"""Coded spans, coders and notes of a project database.
+"""Coded spans, coders, notes and document attributes of a project database.
 
 Split from :mod:`isp_nlp.store.database`: :class:`CodingTables` is mixed into
 :class:`isp_nlp.store.database.Store`, which supplies ``conn`` and ``transaction()``.
@@ -23,7 +23,7 @@ _NOTE_NAMESPACE = uuid.UUID("5d0c7e55-9f3a-5b8e-8c1d-2a4f6b9e0d13")
 
 
 class CodingTables:
-    """Coders, codings and notes (a mixin of Store)."""
+    """Coders, codings, notes and document attributes (a mixin of Store)."""
 
     conn: sqlite3.Connection
 
@@ -120,22 +120,69 @@ class CodingTables:
         with self.transaction() as conn:
             for n in notes:
                 at = n.created_at or now()
-                guid = n.guid or str(uuid.uuid5(_NOTE_NAMESPACE, "\x00".join(
-                    map(str, (n.title, n.text, n.coder, n.document, n.start, n.end, at)))))
+                on_code = () if n.code is None else (n.dimension, n.code)
+                guid = n.guid or str(uuid.uuid5(_NOTE_NAMESPACE, "\x00".join(map(str, (
+                    n.title, n.text, n.coder, n.document, n.start, n.end, at, *on_code)))))
                 if guid in known:
                     continue
                 known.add(guid)
                 conn.execute(
                     'INSERT INTO notes(guid, title, text, coder, document, start, "end",'
-                    " created_at) VALUES (?,?,?,?,?,?,?,?)",
-                    (guid, n.title, n.text, n.coder, n.document, n.start, n.end, at),
+                    " created_at, dimension, code) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    (guid, n.title, n.text, n.coder, n.document, n.start, n.end, at,
+                     n.dimension if n.code is not None else None, n.code),
                 )
                 added += 1
         return added
 
     def notes(self) -> list[Note]:
+        """Every note and memo, in the order they were stored."""
         return [Note(guid=r[0], title=r[1], text=r[2], coder=r[3], document=r[4], start=r[5],
-                     end=r[6], created_at=r[7])
+                     end=r[6], created_at=r[7], dimension=r[8], code=r[9])
                 for r in self.conn.execute(
-                    'SELECT guid, title, text, coder, document, start, "end", created_at'
-                    " FROM notes ORDER BY id")]
+                    'SELECT guid, title, text, coder, document, start, "end", created_at,'
+                    " dimension, code FROM notes ORDER BY id")]
+
+    # -- attributes ----------------------------------------------------------
+    def set_attributes(self, values: Sequence[tuple[str, str, str | None]]) -> dict[str, int]:
+        """Set (document, name, value) attributes in one transaction; a value of None or ""
+        removes that attribute of the document. Returns counts ``set``, ``unchanged`` and
+        ``removed``."""
+        counts = {"set": 0, "unchanged": 0, "removed": 0}
+        with self.transaction() as conn:
+            for document, name, value in values:
+                row = conn.execute("SELECT value FROM attributes WHERE document = ? AND"
+                                   " name = ?", (document, name)).fetchone()
+                if not value:
+                    if row is not None:
+                        conn.execute("DELETE FROM attributes WHERE document = ? AND name = ?",
+                                     (document, name))
+                        counts["removed"] += 1
+                elif row is None:
+                    conn.execute("INSERT INTO attributes(document, name, value) VALUES (?,?,?)",
+                                 (document, name, value))
+                    counts["set"] += 1
+                elif row[0] != value:
+                    conn.execute("UPDATE attributes SET value = ? WHERE document = ? AND"
+                                 " name = ?", (value, document, name))
+                    counts["set"] += 1
+                else:
+                    counts["unchanged"] += 1
+        return counts
+
+    def attributes(self) -> dict[str, dict[str, str]]:
+        """Each document's attributes (name → value); documents by name, each document's
+        names in the order the project first had them."""
+        order = {name: i for i, (name,) in enumerate(self.conn.execute(
+            "SELECT name FROM attributes GROUP BY name ORDER BY MIN(id)"))}
+        out: dict[str, dict[str, str]] = {}
+        for document, name, value in self.conn.execute(
+                "SELECT document, name, value FROM attributes ORDER BY document"):
+            out.setdefault(document, {})[name] = value
+        return {d: dict(sorted(v.items(), key=lambda kv: order[kv[0]]))
+                for d, v in out.items()}
+
+    def attribute_names(self) -> list[str]:
+        """Every attribute name, in the order the project first had them."""
+        return [r[0] for r in self.conn.execute(
+            "SELECT name FROM attributes GROUP BY name ORDER BY MIN(id)")]

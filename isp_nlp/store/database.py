@@ -335,6 +335,7 @@ class Store(ModelTables, CodingTables, LabelTables, AuditTables, DocumentRewrite
                                              (tid,)).rowcount
             counts["notes"] = conn.execute("DELETE FROM notes WHERE document = ?",
                                            (document,)).rowcount
+            conn.execute("DELETE FROM attributes WHERE document = ?", (document,))
             counts["suggestions"] = conn.execute(
                 f"DELETE FROM suggestions WHERE segment_id IN ({inside})", (tid,)).rowcount
             conn.execute(f"DELETE FROM suggestion_evidence WHERE segment_id IN ({inside})",

@@ -11,10 +11,11 @@ the decision survives a crash or ``kill -9``.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import NamedTuple
 
 from isp_nlp.errors import AlreadyDecided
-from isp_nlp.records import STAGE_DIMENSION, Decision
+from isp_nlp.records import STAGE_DIMENSION, Decision, Note
 from isp_nlp.store.database import Store
 from isp_nlp.store.registry import now, row_id
 
@@ -76,6 +77,20 @@ class DecisionLog:
                 "INSERT INTO log(coder, action, segment_id, model_id, detail, at)"
                 " VALUES (?,?,?,?,?,?)",
                 (coder, action, segment_id, model_id, json.dumps(detail), now())))
+
+    def memo(self, coder: str, note: Note, *, segment_id: str | None = None,
+             model_id: str | None = None) -> None:
+        """Keep ``note`` as ``coder``'s memo and append a ``memo`` event saying what it is
+        on, in one transaction (the one home of memos: the review's and ``isp-nlp memo``'s).
+        """
+        detail: dict[str, object] = {"text": note.text}
+        if note.code is not None:
+            detail |= {"dimension": note.dimension, "code": note.code}
+        elif note.document is not None and segment_id is None:
+            detail["document"] = note.document
+        with self.store.transaction():
+            self.store.add_notes([replace(note, coder=coder)])
+            self.event(coder, "memo", detail, segment_id=segment_id, model_id=model_id)
 
     def undo_last(self, coder: str) -> Decision | None:
         """Revert the coder's most recent decision that is not yet undone."""

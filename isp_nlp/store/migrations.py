@@ -7,7 +7,7 @@ import sqlite3
 from collections.abc import Callable
 from importlib import resources
 
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 
 
 def schema() -> str:
@@ -110,6 +110,16 @@ def _review_scores(conn: sqlite3.Connection) -> None:
                  " ON review_scores(model_id, score)")
 
 
+def _memos_attributes(conn: sqlite3.Connection) -> None:
+    """Version 10 → 11: a note may be a memo on a code (``notes.dimension``,
+    ``notes.code``), and documents carry attributes (``attributes``)."""
+    columns = {r[1] for r in conn.execute("PRAGMA table_info(notes)")}
+    for column in ("dimension", "code"):
+        if column not in columns:
+            conn.execute(f"ALTER TABLE notes ADD COLUMN {column} TEXT")
+    conn.execute(_table_sql("attributes"))
+
+
 #: Schema upgrades: ``MIGRATIONS[v]`` turns version ``v`` into ``v + 1``. They run in one
 #: transaction with the version bump, so a database is upgraded wholly or not at all.
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
@@ -122,4 +132,5 @@ MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     7: _audits,
     8: _exclusive_codes_certificates,
     9: _review_scores,
+    10: _memos_attributes,
 }

@@ -1,4 +1,4 @@
--- isp-nlp project database, schema version 8. Loaded by store/database.py, which also
+-- isp-nlp project database, schema version 11. Loaded by store/database.py, which also
 -- upgrades older versions in place (see MIGRATIONS there).
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS transcripts (
@@ -160,7 +160,9 @@ CREATE TABLE IF NOT EXISTS codings (
     UNIQUE (transcript_id, start, "end", dimension, code, coder)
 );
 CREATE INDEX IF NOT EXISTS codings_by_transcript ON codings(transcript_id, start);
--- Memos and notes as written. document, start and end locate a note attached to a span.
+-- Memos and notes as written. document, start and end locate a note attached to a span
+-- (document alone: the whole document). dimension and code name the code a memo is on
+-- (dimension 'code' for the codebook's codes, else a dimension's id and one of its values).
 CREATE TABLE IF NOT EXISTS notes (
     id INTEGER PRIMARY KEY,
     guid TEXT NOT NULL,
@@ -170,7 +172,18 @@ CREATE TABLE IF NOT EXISTS notes (
     document TEXT,
     start INTEGER,
     "end" INTEGER,
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,
+    dimension TEXT,
+    code TEXT
+);
+-- Participant or document attributes (REFI-QDA case variables): one value per document
+-- and attribute name, kept as text. Names are listed in the order they were first given.
+CREATE TABLE IF NOT EXISTS attributes (
+    id INTEGER PRIMARY KEY,
+    document TEXT NOT NULL,
+    name TEXT NOT NULL,
+    value TEXT NOT NULL,
+    UNIQUE (document, name)
 );
 -- Audit samples: a seeded draw of uncoded codable segments, kept in drawn order. A
 -- segment id is kept as drawn (no foreign key): re-ingesting a document may drop it.

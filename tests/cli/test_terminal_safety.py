@@ -118,6 +118,44 @@ def _certify(h: Hostile, t: Path, p: Path) -> list[str]:
     return ["certify", "--target", "0.5", "--coder", "c" + HOSTILE]
 
 
+def _memo(h: Hostile, t: Path, p: Path) -> list[str]:
+    """A hostile memo on a hostile document by a hostile coder, then listed."""
+    document = _document(p)
+    written = run("memo", "--document", document, "memo " + HOSTILE + FORGED, "--coder",
+                  "m" + HOSTILE, project=p)
+    assert written.exit_code == 0, written.output
+    return ["memo", "--document", document]
+
+
+def _attributes_csv(h: Hostile, t: Path, p: Path) -> Path:
+    """Attributes whose names and values carry the hostile characters (and a forged line)."""
+    sheet = t / ("attributes" + HOSTILE + ".csv")
+    with open(sheet, "w", newline="", encoding="utf-8") as handle:
+        w = csv.writer(handle)
+        w.writerow(["document", "role" + HOSTILE, "site" + FORGED])
+        with open_project(p) as store:
+            for i, doc in enumerate(t["document"] for t in store.transcripts()):
+                w.writerow([doc, f"r{i % 2}" + HOSTILE, "north" + FORGED])
+    return sheet
+
+
+def _attribute_table(h: Hostile, t: Path, p: Path) -> list[str]:
+    imported = run("attributes", str(_attributes_csv(h, t, p)), project=p)
+    assert imported.exit_code == 0, imported.output
+    return ["attributes", "--table", "role" + HOSTILE]
+
+
+def _attributes_listed(h: Hostile, t: Path, p: Path) -> list[str]:
+    assert run("attributes", str(_attributes_csv(h, t, p)), project=p).exit_code == 0
+    return ["attributes"]
+
+
+def _bad_attributes(h: Hostile, t: Path, p: Path) -> list[str]:
+    sheet = t / ("bad" + HOSTILE + ".csv")
+    sheet.write_text('document,role\n"x' + HOSTILE + FORGED + '",a\n', "utf-8")
+    return ["attributes", str(sheet)]
+
+
 #: Each case: (command path, a function of (hostile, tmp folder, project copy) giving the
 #: arguments after ``--project COPY``).
 Case = Callable[[Hostile, Path, Path], list[str]]
@@ -184,6 +222,15 @@ CASES: dict[str, Case] = {
     "show": lambda h, t, p: ["show", "--code", "alpha"],
     "show search": lambda h, t, p: ["show", "--search", "workshop", "--limit", "3"],
     "remove": lambda h, t, p: ["remove", _document(p), "--yes"],
+    "memo": _memo,
+    "memo write": lambda h, t, p: ["memo", "--code", "alpha", "why " + HOSTILE + FORGED,
+                                   "--coder", "m" + HOSTILE],
+    "memo json": lambda h, t, p: ["memo", "--code", "alpha", "--format", "json"],
+    "show memos": lambda h, t, p: ["show", "--document", _memo(h, t, p)[-1], "--limit", "2"],
+    "attributes": lambda h, t, p: ["attributes", str(_attributes_csv(h, t, p))],
+    "attributes list": _attributes_listed,
+    "attributes table": _attribute_table,
+    "attributes table json": lambda h, t, p: [*_attribute_table(h, t, p), "--format", "json"],
     "backup": lambda h, t, p: ["backup", str(t / ("backup" + HOSTILE))],
     # errors that quote what the user or a file gave
     "error: coders": lambda h, t, p: ["disagreements", "--coders", "x" + HOSTILE + FORGED],
@@ -191,6 +238,8 @@ CASES: dict[str, Case] = {
     "error: missing file": lambda h, t, p: ["import-codes", str(t / ("no" + HOSTILE + FORGED))],
     "error: usage": lambda h, t, p: ["status", "--format", "x" + HOSTILE + FORGED],
     "error: unknown command": lambda h, t, p: ["x" + HOSTILE + FORGED],
+    "error: memo document": lambda h, t, p: ["memo", "--document", "x" + HOSTILE + FORGED],
+    "error: attributes": _bad_attributes,
 }
 
 

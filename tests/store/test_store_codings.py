@@ -89,7 +89,7 @@ def test_version_3_database_gains_the_coding_tables(tmp_path: Path) -> None:
             "BEGIN; DROP TABLE codings; DROP TABLE coders; DROP TABLE notes;"
             "UPDATE meta SET value = '3' WHERE key = 'schema_version'; COMMIT;")
     with Store.open(path) as s:
-        assert s.schema_version() == SCHEMA_VERSION == 10
+        assert s.schema_version() == SCHEMA_VERSION == 11
         assert s.codings() == [] and s.notes() == [] and s.coders() == []
 
 
@@ -100,7 +100,7 @@ def test_version_4_database_gains_code_guids(tmp_path: Path) -> None:
             "BEGIN; ALTER TABLE codes DROP COLUMN guid;"
             "UPDATE meta SET value = '4' WHERE key = 'schema_version'; COMMIT;")
     with Store.open(path) as s:
-        assert s.schema_version() == SCHEMA_VERSION == 10
+        assert s.schema_version() == SCHEMA_VERSION == 11
         assert "guid" in {r[1] for r in s.conn.execute("PRAGMA table_info(codes)")}
 
 
@@ -109,3 +109,37 @@ def test_schema_comments_hold_no_semicolon() -> None:
     text = (PACKAGE / "store" / "schema.sql").read_text()
     comments = [line for line in text.splitlines() if line.lstrip().startswith("--")]
     assert [line for line in comments if ";" in line] == []
+
+
+def test_version_10_database_gains_code_memos_and_attributes(tmp_path: Path) -> None:
+    path = tmp_path / "project.sqlite"
+    with Store.create(path) as s:
+        t, segs = make_transcript()
+        s.add_transcripts([(t, segs, "turn")])
+        s.add_notes([Note("Memo", "kept", guid="n1", document="doc1", start=0, end=3)])
+        s.conn.executescript(  # schema version 10: notes on spans and sources only
+            "BEGIN; ALTER TABLE notes DROP COLUMN dimension; ALTER TABLE notes DROP COLUMN code;"
+            "DROP TABLE attributes;"
+            "UPDATE meta SET value = '10' WHERE key = 'schema_version'; COMMIT;")
+    with Store.open(path) as s:
+        assert s.schema_version() == SCHEMA_VERSION == 11
+        assert [(n.guid, n.text, n.start, n.code) for n in s.notes()] == [("n1", "kept", 0,
+                                                                          None)]
+        assert s.add_notes([Note("On a code", "why", dimension="code", code="training")]) == 1
+        assert s.notes()[-1].code == "training" and s.notes()[-1].dimension == "code"
+        assert s.set_attributes([("doc1", "role", "coach")])["set"] == 1
+        assert s.attributes() == {"doc1": {"role": "coach"}}
+
+
+def test_attributes_are_set_changed_removed_and_listed_in_first_order(store: Store) -> None:
+    assert store.set_attributes([("doc1", "site", "north"), ("doc1", "role", "coach")]) == {
+        "set": 2, "unchanged": 0, "removed": 0}
+    assert store.set_attributes([("doc1", "role", "manager"), ("doc1", "site", "north"),
+                                 ("doc1", "wave", "")]) == {"set": 1, "unchanged": 1,
+                                                            "removed": 0}
+    assert store.attributes() == {"doc1": {"site": "north", "role": "manager"}}
+    assert store.attribute_names() == ["site", "role"]
+    assert store.set_attributes([("doc1", "site", None)])["removed"] == 1
+    assert store.attributes() == {"doc1": {"role": "manager"}}
+    store.remove_document("doc1")
+    assert store.attributes() == {}
