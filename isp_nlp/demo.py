@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -73,6 +74,12 @@ def _write_evaluation(store: Store, coded: Path, out: Path, codebook: Path,
     return result
 
 
+def took(since: float) -> str:
+    """`` (12 s)`` or `` (2 min 05 s)``: the time since ``since`` (time.monotonic)."""
+    seconds = round(time.monotonic() - since)
+    return f" ({seconds} s)" if seconds < 60 else f" ({seconds // 60} min {seconds % 60:02d} s)"
+
+
 def run_demo(out: str | Path, *, corpus: str | Path | None = None, embedder: str = "minilm",
              echo: Callable[[str], None] = print) -> Path:
     """Run init → ingest → codebook → import → embed → train → suggest → review →
@@ -87,6 +94,9 @@ def run_demo(out: str | Path, *, corpus: str | Path | None = None, embedder: str
             "checkout of isp-nlp or pass --corpus DIR"
         )
     _fresh_project_dir(out)
+    begun = time.monotonic()
+    echo(f"isp-nlp demo: 8 steps on {len(transcripts)} synthetic transcripts; embedding "
+         "and training take longest, and each step says how long it took.")
     init_project(out, embedder=embedder)
     with open_project(out) as store:
         store.set_setting("demo", "1")
@@ -98,17 +108,22 @@ def run_demo(out: str | Path, *, corpus: str | Path | None = None, embedder: str
              f"{sum(o.n_codable for o in done)} codable segments")
         r = import_codes(store, corpus / "seed_codes.csv")
         echo(f"[4/8] seed codes: {r['segments']} segments by {', '.join(r['coders'])}")
+        step = time.monotonic()
+        echo("      embedding the segments (a progress bar follows)…")
         e = embed_project(store, progress=True)
         echo(f"[5/8] embedded {e['segments']} segments with {e['model_id']} "
-             f"({e['encoded']} new, {e['cached']} cached)")
+             f"({e['encoded']} new, {e['cached']} cached){took(step)}")
+        step = time.monotonic()
+        echo("      training: cross-validation on the seed codes, then the final model…")
         t = train_project(store, progress=False)
-        echo(f"[6/8] trained {t['model_id']} on {t['segments']} seed segments")
+        echo(f"[6/8] trained {t['model_id']} on {t['segments']} seed segments{took(step)}")
+        step = time.monotonic()
         s = suggest_project(store)
         abstained = s.get("abstained", {})
         left_open = "; ".join(f"{d.name} left open on {abstained[d.id]}"
                               for d in cb.dimensions if d.id in abstained)
         echo(f"[6/8] suggestions for {s['segments']} uncoded segments"
-             + (f" ({left_open})" if left_open else ""))
+             + (f" ({left_open})" if left_open else "") + took(step))
         summary = review_project(store, DEMO_CODER, script=DEMO_SCRIPT)
         echo(f"[7/8] scripted review by {DEMO_CODER}: {summary}")
         label = evaluated_dimension(cb)
@@ -124,6 +139,7 @@ def run_demo(out: str | Path, *, corpus: str | Path | None = None, embedder: str
             for row in rep.alphas[rep.alphas["target"] == dim.id].itertuples():
                 echo(f"      {dim.name} alpha ({row.coders}): {row.alpha:.3f} on "
                      f"{row.n_units} segments")
+        step = time.monotonic()
         path = write_project_report(store, out / "report.html")
-        echo("[8/8] report written")
+        echo(f"[8/8] report written{took(step)}; the whole demo took{took(begun)}.")
     return path

@@ -35,7 +35,9 @@ def demo_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from isp_nlp.demo import run_demo
 
     out = tmp_path_factory.mktemp("demo") / "project"
-    run_demo(out, embedder="hashing-256", echo=lambda _: None)
+    said: list[str] = []
+    run_demo(out, embedder="hashing-256", echo=said.append)
+    (out.parent / "demo-output.txt").write_text("\n".join(said) + "\n", encoding="utf-8")
     return out
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -37,3 +38,17 @@ def test_demo_with_real_model(tmp_path: Path) -> None:
     # A second run replaces the demo project and reuses nothing stale.
     again = CliRunner().invoke(cli, ["demo", "--out", str(out)])
     assert again.exit_code == 0, again.output
+
+
+def test_the_demo_says_what_it_does_and_how_long_each_step_took(demo_project: Path) -> None:
+    """On a loaded machine the demo runs for minutes: it never goes quiet for a slow step,
+    and it tells the time each one took (issue 23)."""
+    lines = (demo_project.parent / "demo-output.txt").read_text(encoding="utf-8").splitlines()
+    assert lines[0].startswith("isp-nlp demo: 8 steps on ")
+    slow = {"[5/8] embedded", "[6/8] trained", "[6/8] suggestions", "[8/8] report written"}
+    timed = [ln for ln in lines if any(ln.startswith(step) for step in slow)]
+    assert len(timed) == len(slow), lines
+    assert all(re.search(r"\((\d+ min )?\d+ s\)", ln) for ln in timed), timed
+    assert lines.index(next(ln for ln in lines if ln.startswith("[6/8] trained"))) - 1 == \
+        lines.index(next(ln for ln in lines if "training: cross-validation" in ln))
+    assert re.search(r"the whole demo took \((\d+ min )?\d+ s\)\.$", lines[-1]), lines[-1]
