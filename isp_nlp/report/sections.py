@@ -238,6 +238,8 @@ def sources_note(pathways: Sequence[Any], humans_only: bool = False) -> str:
     text = counts_text({s: tally[s] for s in order})
     scope = ("humans only (consensus, human and blind labels; assisted and model labels "
              "left out)" if humans_only else "all label sources")
+    if not tally:
+        return f"{scope}: where each label came from was not recorded"
     return f"{scope}: segments on the scale from {text}"
 
 

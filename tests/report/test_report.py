@@ -340,8 +340,19 @@ def test_project_report_data(project_copy: Path) -> None:
         assert data.disagreements and "consensus" not in data.coders
         path = write_project_report(store, project_copy / "r.html")
     html = path.read_text(encoding="utf-8")
-    # kappa chart, frequencies, confusion, learning curve, 2 heatmaps, stage strip, pathways
-    assert len(_check_self_contained(html)) == 8
+    # kappa chart, frequencies, confusion, learning curve, 2 heatmaps, stage strip, pathways,
+    # and the humans-only stage strip and pathways
+    assert len(_check_self_contained(html)) == 10
+    assert html.count('humans only">') == 2 and 'id="source-legend"' in html
+    # the methods paragraph reads the project: its version, folds and coders' segments
+    import isp_nlp
+    from isp_nlp.report.methods import coder_segments
+    with open_project(project_copy) as store:
+        manifest = store.latest_model()["manifest"]
+        coded = coder_segments(store)
+    assert f"isp-nlp {isp_nlp.__version__}" in html
+    assert f"({manifest['cv_folds']}-fold cross-validation" in html
+    assert all(f"{c} {n} ({s})" in html for c, s, n in coded)
     assert "human–human mean pairwise kappa (0.660)" in html
     (project_copy / "evaluation.json").write_text("{not json", encoding="utf-8")
     assert load_evaluation(project_copy)[1].startswith("evaluation.json cannot be read")
