@@ -32,8 +32,10 @@ UNKNOWN = "?"
 ARROW = " → "
 FORWARD, LEAP_FROG, BACKWARD = "forward", "leap-frog", "backward"
 #: Whose label a segment gets, best first. A consensus label resolves a human
-#: disagreement, so it outranks the individual coders.
+#: disagreement, so it outranks the individual coders. Blind (audit) codes vote with the
+#: human coders; a label only blind coders gave is reported as from "blind".
 SOURCE_PRIORITY = ("consensus", "human", "assisted", "model")
+BLIND = "blind"
 DEFAULT_MIN_RUN = 2
 DEFAULT_TOP_CODES = 3
 #: The ``min_run`` values a pathway is read with to tell whether its reading is stable.
@@ -408,7 +410,8 @@ def segment_labels(store: Store, *, use_model: bool = True,
     its codes.
 
     The value and codes come from the best source present (``SOURCE_PRIORITY``): the
-    consensus, else the human coders (majority), else model-assisted coders, else the
+    consensus, else the human coders (majority; blind audit coders among them, and the
+    source is "blind" when only blind coders voted), else model-assisted coders, else the
     model's suggestion when it did not abstain (if ``use_model``), else unknown.
     """
     if dimension is None:
@@ -416,8 +419,11 @@ def segment_labels(store: Store, *, use_model: bool = True,
     wanted = None if dimension is None else dimension.id
     stage_votes: dict[str, dict[str, dict[str, str]]] = {}
     code_votes: dict[str, dict[str, dict[str, set[str]]]] = {}
+    blind: set[tuple[str, str, bool]] = set()  # (segment, coder, is a code) coded blind
     for a in store.annotations():
         source = a.source if a.source in SOURCE_PRIORITY else "human"
+        if a.source == BLIND:
+            blind.add((a.segment_id, a.coder, a.dimension == CODE_DIMENSION))
         if a.dimension == wanted and a.label:
             stage_votes.setdefault(a.segment_id, {}).setdefault(source, {})[a.coder] = a.label
         elif a.dimension == CODE_DIMENSION:
@@ -442,6 +448,12 @@ def segment_labels(store: Store, *, use_model: bool = True,
     for seg in store.segments(codable_only=True):
         stage, stage_source = _resolve(stage_votes.get(seg.id, {}), _majority, UNKNOWN)
         codes, codes_source = _resolve(code_votes.get(seg.id, {}), _code_majority, None)
+        if stage_source == "human" and all((seg.id, c, False) in blind
+                                           for c in stage_votes[seg.id]["human"]):
+            stage_source = BLIND
+        if codes_source == "human" and all((seg.id, c, True) in blind
+                                           for c in code_votes[seg.id]["human"]):
+            codes_source = BLIND
         out.setdefault(seg.document, []).append(LabelledSegment(
             segment_id=seg.id, document=seg.document, index=seg.index, stage=stage,
             stage_source=stage_source, codes=codes, codes_source=codes_source))

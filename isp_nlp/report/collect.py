@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,8 +24,10 @@ from isp_nlp.agreement.tables import MODEL_CODER, dimension_title
 from isp_nlp.analysis.disagreements import project_disagreements
 from isp_nlp.analysis.pathways import pathway_dimension, project_pathways, segment_labels
 from isp_nlp.errors import IspNlpError, ProjectError
-from isp_nlp.records import AGREEMENT_SOURCES, CODE_DIMENSION, TRAINING_SOURCES, Dimension
+from isp_nlp.records import AGREEMENT_SOURCES, CODE_DIMENSION, CODER_SOURCES, Dimension
 from isp_nlp.report.html import ReportData, write_report
+from isp_nlp.report.label_sources import humans_only, source_sequences
+from isp_nlp.report.methods import method_facts
 from isp_nlp.store.certificates import latest_wave_certificates
 from isp_nlp.store.database import Store
 from isp_nlp.store.folder import require_codebook
@@ -62,6 +65,39 @@ def code_matrices(labels: Mapping[str, Sequence[Any]]) -> tuple[pd.DataFrame, pd
             for b in found:
                 counts[position[a], position[b]] += 1
     return by_doc, pd.DataFrame(counts, index=codes, columns=codes)
+
+
+MODEL_SERIES = "model (suggestions)"
+
+
+def _series(coder: str, source: str) -> str:
+    """A frequency series' name: the coder, with the source unless a free human coding."""
+    return coder if source in ("human", "consensus") else f"{coder} ({source})"
+
+
+def code_frequencies(store: Store, names: Mapping[str, str], info: Mapping[str, Any] | None
+                     ) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Segments per code and series (a coder and source of codes, and the latest model's
+    suggestions), columns code, code_name, coder, count, source; and the distinct
+    segments each series coded with any code."""
+    rows = {(a.segment_id, a.label, _series(a.coder, a.source), a.source)
+            for a in store.annotations()
+            if a.source in CODER_SOURCES and a.dimension == CODE_DIMENSION and a.label}
+    coded = {(a.segment_id, _series(a.coder, a.source)) for a in store.annotations()
+             if a.source in CODER_SOURCES and a.dimension == CODE_DIMENSION}
+    if info is not None:
+        for s in store.suggestions(info["id"], with_evidence=False):
+            if s.dimension == CODE_DIMENSION:
+                coded.add((s.segment_id, MODEL_SERIES))
+                if s.suggested:
+                    rows.add((s.segment_id, s.label, MODEL_SERIES, "model"))
+    columns = ["code", "code_name", "coder", "source"]
+    frame = pd.DataFrame([(code, names.get(code, code), series, source)
+                          for _, code, series, source in rows], columns=columns)
+    frame = (frame.groupby(columns).size().reset_index(name="count") if len(frame)
+             else pd.DataFrame(columns=[*columns, "count"]))
+    segments = Counter(series for _, series in coded)
+    return frame, dict(sorted(segments.items()))
 
 
 def load_evaluation(folder: str | Path) -> tuple[dict | None, str | None]:
@@ -139,14 +175,8 @@ def report_data(store: Store, *, evaluation: dict | None = None, min_run: int = 
     names = {c.id: c.name for c in codebook.codes}
     segments = store.segments()
     human = [a for a in store.annotations() if a.source in AGREEMENT_SOURCES]
-    freq = pd.DataFrame(
-        [(a.label, names.get(a.label, a.label), a.coder) for a in store.annotations()
-         if a.source in TRAINING_SOURCES and a.dimension == CODE_DIMENSION and a.label],
-        columns=["code", "code_name", "coder"],
-    )
-    freq = (freq.groupby(["code", "code_name", "coder"]).size().reset_index(name="count")
-            if len(freq) else pd.DataFrame(columns=["code", "code_name", "coder", "count"]))
     info = store.latest_model()
+    freq, series_segments = code_frequencies(store, names, info)
     manifest = info["manifest"] if info is not None else None
     pathway = codebook.pathway
     stage_pairs = pd.DataFrame(
@@ -164,13 +194,14 @@ def report_data(store: Store, *, evaluation: dict | None = None, min_run: int = 
         f"in {sequence_words}the code matrices.",
     ]
     labels = segment_labels(store, dimension=pathway)
-    pathways, pathway_problem = None, None
+    pathways, pathway_problem, pathways_humans = None, None, None
     try:
         pathway_dimension(store)
     except ProjectError as exc:
         pathway_problem = str(exc)[:1].upper() + str(exc)[1:] + "."
     else:
         pathways = project_pathways(store, min_run=min_run, labels=labels)
+        pathways_humans = project_pathways(store, min_run=min_run, labels=humans_only(labels))
     by_doc, co = code_matrices(labels)
     problem = None
     if evaluation is None:
@@ -187,6 +218,8 @@ def report_data(store: Store, *, evaluation: dict | None = None, min_run: int = 
                          for dim, cert in (m.get("certified") or {}).items()
                          if isinstance(cert, dict)},
                       "created_at": info["created_at"]}
+    agreement = project_agreement(store)
+    waves = [] if info is None else latest_wave_certificates(store, info["id"])
     return ReportData(
         project_name=store.path.parent.resolve().name,
         generated_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -195,10 +228,15 @@ def report_data(store: Store, *, evaluation: dict | None = None, min_run: int = 
         n_codable=sum(s.codable for s in segments),
         coders=sorted({a.coder for a in human}),
         model_info=model_info,
-        agreement=project_agreement(store),
+        agreement=agreement,
         code_frequencies=freq,
+        frequency_segments=series_segments,
+        code_names=names,
         stage_pairs=stage_pairs,
         stage_sequences=stage_sequences(store, labels) if pathway is not None else {},
+        stage_sources=source_sequences(labels) if pathway is not None else {},
+        pathways_humans=pathways_humans,
+        methods=method_facts(store, codebook, manifest, waves, agreement),
         notes=notes,
         pathways=pathways,
         dimension=pathway,
@@ -209,7 +247,7 @@ def report_data(store: Store, *, evaluation: dict | None = None, min_run: int = 
         cooccurrence=co,
         disagreements=items,
         disagreement_problem=disagreement_problem,
-        wave_certificates=[] if info is None else latest_wave_certificates(store, info["id"]),
+        wave_certificates=waves,
         corrections=_corrections(store),
     )
 

@@ -19,30 +19,50 @@ from isp_nlp.analysis.pathways import default_pathway
 from isp_nlp.errors import IspNlpError
 from isp_nlp.records import Dimension
 from isp_nlp.report import plots, sections
+from isp_nlp.report.label_sources import (
+    counts_text,
+    humans_only_sequences,
+    legend_rows,
+    model_share,
+    source_counts,
+)
+from isp_nlp.report.methods import methods_text
+from isp_nlp.report.palette import HUMAN_SOURCES
 from isp_nlp.report.reliability_table import reliability_table_context
+from isp_nlp.report.strip_chart import stage_strip_chart
 from isp_nlp.store.files import atomic_write_text
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 DASH = "—"
 
 
-def section_titles(dimension: Dimension | None) -> tuple[str, ...]:
-    """The report's section titles; the confusion matrix and the sequences are those of
-    the pathway ``dimension`` (named by it, e.g. "Stage sequences")."""
+def section_list(dimension: Dimension | None) -> tuple[tuple[str, str], ...]:
+    """The report's sections as (anchor id, title), in order; the confusion matrix and
+    the sequences are those of the pathway ``dimension`` (named by it, e.g. "Stage
+    sequences")."""
     name = (dimension.name or dimension.id) if dimension is not None else ""
     return (
-        "Project summary",
-        "Reliability",
-        "Agreement",
-        "Code frequencies",
-        f"{name} confusion matrix" if name else "Confusion matrix",
-        "Learning curve",
-        "Codes by participant",
-        "Code co-occurrence",
-        f"{name} sequences" if name else "Value sequences",
-        "Pathways",
-        "Unresolved disagreements",
+        ("summary", "Project summary"),
+        ("methods", "Methods"),
+        ("sources", "Label sources"),
+        ("reliability", "Reliability"),
+        ("agreement", "Agreement"),
+        ("frequencies", "Code frequencies"),
+        ("confusion", f"{name} confusion matrix" if name else "Confusion matrix"),
+        ("learning", "Learning curve"),
+        ("code-matrix", "Codes by participant"),
+        ("cooccurrence", "Code co-occurrence"),
+        ("sequences", f"{name} sequences" if name else "Value sequences"),
+        ("pathways", "Pathways"),
+        ("disagreements", "Unresolved disagreements"),
+        ("wave-certificates", "Wave certificates"),
     )
+
+
+def section_titles(dimension: Dimension | None) -> tuple[str, ...]:
+    """The report's section titles (every one is always present; "Notes" only with
+    notes)."""
+    return tuple(title for _, title in section_list(dimension))
 
 
 #: The titles for the default codebook (its pathway dimension is the stage).
@@ -67,13 +87,24 @@ class ReportData:
     code_frequencies: pd.DataFrame = field(
         default_factory=lambda: pd.DataFrame(columns=list(FREQUENCY_COLUMNS))
     )
+    #: Distinct segments each frequency series (``code_frequencies.coder``) coded.
+    frequency_segments: dict[str, int] = field(default_factory=dict)
+    #: Code id → the codebook's name, for figures and headings.
+    code_names: dict[str, str] = field(default_factory=dict)
     stage_pairs: pd.DataFrame = field(
         default_factory=lambda: pd.DataFrame(columns=list(STAGE_PAIR_COLUMNS))
     )
     stage_sequences: dict[str, list[str]] = field(default_factory=dict)
+    #: Where each value of ``stage_sequences`` came from (human, consensus, blind,
+    #: assisted, model, unknown), parallel to it; empty: sources unknown.
+    stage_sources: dict[str, list[str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     #: :class:`isp_nlp.analysis.pathways.PathwaySummary`, or None when not collected.
     pathways: Any = None
+    #: The same from the humans' own labels only (consensus, human, blind).
+    pathways_humans: Any = None
+    #: :class:`isp_nlp.report.methods.MethodsFacts`, or None when not collected.
+    methods: Any = None
     #: The pathway dimension ``stage_pairs``, ``stage_sequences`` and ``pathways`` are
     #: about (the codebook's; the default stage unless given); None when the codebook has
     #: none, and then ``pathway_problem`` says so in one sentence.
@@ -158,9 +189,10 @@ def _code_names(frequencies: pd.DataFrame) -> dict[str, str]:
     return names
 
 
-def _frequency_context(frequencies: pd.DataFrame) -> dict[str, Any]:
+def _frequency_context(frequencies: pd.DataFrame, segments: Mapping[str, int]
+                       ) -> dict[str, Any]:
     if frequencies.empty:
-        return {"headers": [], "rows": [], "chart": None}
+        return {"headers": [], "rows": [], "chart": None, "series": []}
     counts = frequencies.pivot_table(
         index="code", columns="coder", values="count", aggfunc="sum", fill_value=0
     )
@@ -170,8 +202,13 @@ def _frequency_context(frequencies: pd.DataFrame) -> dict[str, Any]:
         [str(code), names.get(str(code), ""), *(str(int(v)) for v in counts.loc[code])]
         for code in sorted(counts.index, key=str)
     ]
+    sources = (dict(zip(frequencies["coder"].astype(str), frequencies["source"], strict=True))
+               if "source" in frequencies.columns else {})
+    series = [{"name": c, "segments": segments.get(c), "source": str(sources.get(c, "human")),
+               "hatched": sources.get(c) == "model"} for c in coders]
     chart = _data_uri(plots.code_frequency_chart(frequencies))
-    return {"headers": ["Code", "Name", *coders], "rows": rows, "chart": chart}
+    return {"headers": ["Code", "Name", *coders], "rows": rows, "chart": chart,
+            "series": series}
 
 
 def _order(dimension: Dimension | None) -> tuple[Sequence[str] | None, dict[str, str]]:
@@ -184,25 +221,46 @@ def _order(dimension: Dimension | None) -> tuple[Sequence[str] | None, dict[str,
 def _confusion_context(pairs: pd.DataFrame, dimension: Dimension | None) -> dict[str, Any]:
     usable = pairs.dropna(subset=["human", "model"]) if not pairs.empty else pairs
     if usable.empty:
-        return {"chart": None, "n_pairs": 0, "n_agree": 0}
+        return {"chart": None, "n_pairs": 0, "n_agree": 0, "n_segments": 0}
     agree = int((usable["human"].astype(str) == usable["model"].astype(str)).sum())
     chart = _data_uri(plots.confusion_matrix_chart(usable, _order(dimension)[0]))
-    return {"chart": chart, "n_pairs": len(usable), "n_agree": agree}
+    return {"chart": chart, "n_pairs": len(usable), "n_agree": agree,
+            "n_segments": int(usable["segment_id"].nunique())}
 
 
 def _sequence_context(sequences: Mapping[str, Sequence[str]],
-                      dimension: Dimension | None) -> dict[str, Any]:
+                      dimension: Dimension | None,
+                      sources: Mapping[str, Sequence[str]] | None = None) -> dict[str, Any]:
+    """The strip of every label (model cells hatched) and, with ``sources``, the
+    humans-only strip, each with the counts its caption states."""
     if not sequences:
-        return {"chart": None, "rows": []}
+        return {"chart": None, "rows": [], "humans_chart": None}
     rows = [
         {"document": str(doc), "n": len(seq), "text": format_stage_runs(list(seq))}
         for doc, seq in sequences.items()
     ]
     has_cells = any(len(seq) for seq in sequences.values())
     order, colours = _order(dimension)
-    chart = (_data_uri(plots.stage_strip_chart(sequences, order, colours)) if has_cells
-             else None)
-    return {"chart": chart, "rows": rows}
+    if not has_cells:
+        return {"chart": None, "rows": rows, "humans_chart": None}
+    chart = _data_uri(stage_strip_chart(
+        sequences, order, colours, sources=sources or None,
+        unknown_text="? no label (model abstained)" if sources else "? no label"))
+    out: dict[str, Any] = {"chart": chart, "rows": rows, "humans_chart": None,
+                           "n_cells": sum(len(seq) for seq in sequences.values()),
+                           "n_documents": len(sequences)}
+    if sources:
+        counts = source_counts(sources)
+        humans = humans_only_sequences(sequences, sources)
+        n_human = sum(n for s, n in counts.items() if s in HUMAN_SOURCES)
+        out.update(counts=counts_text(counts), n_model=model_share(counts)[0],
+                   n_human=n_human, n_assisted=counts.get("assisted", 0))
+        if n_human:
+            out["humans_chart"] = _data_uri(stage_strip_chart(
+                humans, order, colours, sources={d: ["human"] * len(q)
+                                                 for d, q in humans.items()},
+                unknown_text="? no label from a person"))
+    return out
 
 
 def _dimension_context(dimension: Dimension | None, problem: str | None) -> dict[str, Any]:
@@ -250,11 +308,37 @@ def template_environment() -> Environment:
     )
 
 
+def _named(matrix: pd.DataFrame | None, names: Mapping[str, str], *, index: bool = True
+           ) -> pd.DataFrame | None:
+    """``matrix`` with its code columns (and, with ``index``, rows) named by the codebook."""
+    if matrix is None:
+        return None
+    out = matrix.rename(columns=lambda c: names.get(str(c), c))
+    return out.rename(index=lambda c: names.get(str(c), c)) if index else out
+
+
+def _sources_context(sources: Mapping[str, Sequence[str]],
+                     dimension: Dimension | None) -> dict[str, Any]:
+    """The label-source legend and the one sentence on how many values are the model's."""
+    counts = source_counts(sources)
+    n_model, total = model_share(counts)
+    return {"rows": legend_rows(counts), "total": total, "n_model": n_model,
+            "model_share": f"{100 * n_model / total:.1f}%" if total else DASH,
+            "title": dimension_title(dimension) if dimension is not None else None}
+
+
+def _methods_context(facts: Any) -> dict[str, Any] | None:
+    if facts is None:
+        return None
+    paragraphs, references = methods_text(facts)
+    return {"paragraphs": paragraphs, "references": references}
+
+
 def render_report(data: ReportData) -> str:
     """Render ``data`` as one HTML string with inline CSS and embedded PNG images."""
     frequencies = _check_columns(data.code_frequencies, FREQUENCY_COLUMNS, "code_frequencies")
     stage_pairs = _check_columns(data.stage_pairs, STAGE_PAIR_COLUMNS, "stage_pairs")
-    names = _code_names(frequencies)
+    names = {**_code_names(frequencies), **data.code_names}
     agreement = reliability = None
     if data.agreement is not None and not (
             data.agreement.pairs.empty and data.agreement.alphas.empty):
@@ -266,26 +350,37 @@ def render_report(data: ReportData) -> str:
         ("Codable segments", str(data.n_codable)),
         ("Coders", ", ".join(map(str, data.coders)) if data.coders else DASH),
     ]
+    listed = section_list(data.dimension)
+    contents = [*listed, *((("notes", "Notes"),) if data.notes else ())]
     template = template_environment().get_template("report.html.j2")
     return template.render(
         titles=section_titles(data.dimension),
+        sec=dict(listed),
+        contents=contents,
         dim=_dimension_context(data.dimension, data.pathway_problem),
         project_name=data.project_name,
         generated_at=data.generated_at,
         summary=summary,
         model_rows=_model_rows(data.model_info),
+        methods=_methods_context(data.methods),
+        sources=_sources_context(data.stage_sources, data.dimension),
         agreement=agreement,
         reliability=reliability,
         evaluation=sections.evaluation_context(data.evaluation, data.evaluation_problem),
-        code_matrix=sections.matrix_context(data.code_matrix, xlabel="code",
-                                            ylabel="participant (document)"),
-        cooccurrence=sections.matrix_context(data.cooccurrence, xlabel="code", ylabel="code"),
-        pathways=sections.pathway_context(data.pathways, data.pathway_problem),
+        code_matrix=sections.matrix_context(_named(data.code_matrix, names, index=False),
+                                            xlabel="code", ylabel="participant (document)"),
+        cooccurrence=sections.matrix_context(_named(data.cooccurrence, names), xlabel="code",
+                                             ylabel="code"),
+        pathways=sections.pathway_context(data.pathways, data.pathway_problem, names=names),
+        pathways_humans=sections.pathway_context(data.pathways_humans, data.pathway_problem,
+                                                 humans_only=True, names=names)
+        if data.pathways_humans is not None else None,
         disagreements=sections.disagreement_context(data.disagreements,
                                                     data.disagreement_problem),
-        frequencies=_frequency_context(frequencies),
+        frequencies=_frequency_context(frequencies, data.frequency_segments),
         confusion=_confusion_context(stage_pairs, data.dimension),
-        sequences=_sequence_context(data.stage_sequences, data.dimension),
+        sequences=_sequence_context(data.stage_sequences, data.dimension,
+                                    data.stage_sources),
         notes=[str(n) for n in data.notes],
         waves=sections.wave_context(data.wave_certificates),
         corrections=sections.corrections_context(data.corrections),

@@ -9,6 +9,8 @@ the codes most associated with it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 from matplotlib.path import Path
@@ -20,8 +22,10 @@ BOX_H, BOX_Y = 1.1, 0.0
 TEXT = "#222222"
 
 
-def _codes_text(transition, limit: int = 3) -> str:
-    return "\n".join(f"{plain(c.code, 24)} ×{c.lift:.1f}" for c in transition.top_codes[:limit])
+def _codes_text(transition, limit: int = 3, names: Mapping[str, str] | None = None) -> str:
+    names = names or {}
+    return "\n".join(f"{plain(names.get(c.code, c.code), 24)} ×{c.lift:.1f}"
+                     for c in transition.top_codes[:limit])
 
 
 def _arc(x0: float, x1: float, y: float, apex: float, **style) -> FancyArrowPatch:
@@ -35,9 +39,12 @@ def _label(n: int) -> str:
     return f"{n} participant{'s' if n != 1 else ''}"
 
 
-def pathway_chart(summary: PathwaySummary) -> bytes:
+def pathway_chart(summary: PathwaySummary, note: str | None = None,
+                  code_names: Mapping[str, str] | None = None) -> bytes:
     """Render the diagram for ``summary`` as PNG bytes (860 px wide): a box per value on
-    the pathway dimension's scale, named by the codebook, coloured by its colour."""
+    the pathway dimension's scale, named by the codebook, coloured by its colour;
+    ``note`` (which label sources it rests on) is written under it, and the codes around
+    each move are named by ``code_names`` (the codebook's) where given."""
     dimension = summary.dimension
     scale = list(dimension.scale)
     names = {v.id: v.name for v in dimension.values}
@@ -78,7 +85,7 @@ def pathway_chart(summary: PathwaySummary) -> bytes:
             ax.add_patch(_arc(X[a] + 0.4, X[b] - 0.4, BOX_Y + BOX_H / 2, leap_apex,
                               mutation_scale=16 + 2 * width, linestyle=(0, (4, 2)),
                               linewidth=width, color=colours[b]))
-            codes = _codes_text(t).replace("\n", ", ")
+            codes = _codes_text(t, names=code_names).replace("\n", ", ")
             ax.text((X[a] + X[b]) / 2, leap_apex + 0.12 + 0.02 * width,
                     f"leap-frog: {_label(t.count)}"
                     + (f"\n{codes}" if codes else ""), ha="center", va="bottom", fontsize=8.5,
@@ -93,17 +100,19 @@ def pathway_chart(summary: PathwaySummary) -> bytes:
             middle = (x0 + x1) / 2
             ax.text(middle, BOX_Y + 0.25, _label(t.count), ha="center", va="bottom",
                     fontsize=9, fontweight="bold", color=TEXT)
-            ax.text(middle, BOX_Y - 0.25, _codes_text(t), ha="center", va="top", fontsize=8,
-                    color="#444444")
+            ax.text(middle, BOX_Y - 0.25, _codes_text(t, names=code_names), ha="center",
+                    va="top", fontsize=8, color="#444444")
     for t, depth in zip(backward, depths, strict=True):
         a, b = t.from_stage, t.to_stage
         width = 1.2 + 3.0 * t.count / peak
         ax.add_patch(_arc(X[a], X[b], BOX_Y - BOX_H / 2, depth, mutation_scale=14,
                           linestyle=":", linewidth=width, color="#666666"))
-        codes = _codes_text(t).replace("\n", ", ")
+        codes = _codes_text(t, names=code_names).replace("\n", ", ")
         ax.text((X[a] + X[b]) / 2, depth - 0.1,
                 f"back {plain(names.get(a, a), 18)} → {plain(names.get(b, b), 18)}: "
                 f"{_label(t.count)}"
                 + (f"\n{codes}" if codes else ""),
                 ha="center", va="top", fontsize=8, color=TEXT, linespacing=1.4)
+    if note:
+        fig.supxlabel(plain(note, 140), fontsize=8.5, color="#444444")
     return _png(fig)

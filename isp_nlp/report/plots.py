@@ -12,31 +12,23 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
-from matplotlib.patches import Patch
-from matplotlib.ticker import FuncFormatter, MaxNLocator
+from matplotlib.ticker import MaxNLocator
 
 from isp_nlp.codebook.check import stage_dimension
 from isp_nlp.ingest.controls import one_line
+from isp_nlp.report.palette import (
+    CODER_COLORS,
+    EXTRA_COLORS,
+    STAGE_COLORS,
+    UNKNOWN,
+    hatch,
+)
 
 DPI = 100
 MAX_WIDTH_IN = 8.6
-UNKNOWN = "?"
 #: Labels in this order come first (the default codebook's stage values).
 DEFAULT_ORDER = stage_dimension().value_ids
-#: Colours of the default stage values (a codebook value's own ``color`` wins).
-STAGE_COLORS = {
-    "push": "#d95f02",
-    "push_pull": "#7570b3",
-    "exchange": "#1b9e77",
-    "none": "#bdbdbd",
-    UNKNOWN: "#ececec",
-}
-EXTRA_COLORS = ["#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#1f78b4", "#666666"]
-CODER_COLORS = [
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf",
-]
 
 
 def plain(text: object, limit: int = 40) -> str:
@@ -86,12 +78,18 @@ def stage_colors(labels: Sequence[str], order: Sequence[str] | None = None,
 
 
 def code_frequency_chart(frequencies: pd.DataFrame) -> bytes:
-    """Horizontal grouped bars: one bar per coder for every code (columns code, coder, count)."""
+    """Horizontal grouped bars: one bar per coder for every code, the code named by
+    ``code_name`` (columns code, code_name, coder, count; optional ``source``: a
+    model-assisted series dotted, the model's hatched)."""
     counts = frequencies.pivot_table(
         index="code", columns="coder", values="count", aggfunc="sum", fill_value=0
     )
     counts = counts.loc[sorted(counts.index, key=str, reverse=True)]
-    codes = [plain(c) for c in counts.index]
+    names = {str(c): str(n) for c, n in zip(frequencies["code"], frequencies["code_name"],
+                                            strict=True) if isinstance(n, str) and n}
+    sources = (dict(zip(frequencies["coder"], frequencies["source"], strict=True))
+               if "source" in frequencies.columns else {})
+    codes = [plain(names.get(str(c), c)) for c in counts.index]
     coders = list(counts.columns)
     height = min(40.0, max(2.0, 0.22 * len(codes) * max(1, len(coders)) ** 0.5 + 1.2))
     fig = Figure(figsize=(MAX_WIDTH_IN, height), layout="constrained")
@@ -99,16 +97,19 @@ def code_frequency_chart(frequencies: pd.DataFrame) -> bytes:
     bar = 0.8 / max(1, len(coders))
     for i, coder in enumerate(coders):
         positions = [y + ((len(coders) - 1) / 2 - i) * bar for y in range(len(codes))]
+        pattern = hatch(str(sources.get(coder, "human")))
+        color = CODER_COLORS[i % len(CODER_COLORS)]
         ax.barh(
-            positions, counts[coder].tolist(), height=bar, label=plain(coder, 24),
-            color=CODER_COLORS[i % len(CODER_COLORS)],
+            positions, counts[coder].tolist(), height=bar, label=plain(coder, 32),
+            color="white" if pattern else color, edgecolor=color, hatch=pattern,
+            linewidth=1.0 if pattern else 0,
         )
     ax.set_yticks(range(len(codes)), codes, fontsize=8)
     ax.set_xlabel("segments coded")
     ax.xaxis.set_major_locator(MaxNLocator(nbins="auto", steps=[1, 2, 2.5, 5, 10], integer=True))
     ax.spines[["top", "right"]].set_visible(False)
     if coders:
-        ax.legend(title="coder", fontsize=8, loc="lower right")
+        ax.legend(title="coder (hatched: the model alone)", fontsize=8, loc="lower right")
     return _png(fig)
 
 
@@ -143,72 +144,51 @@ def confusion_matrix_chart(pairs: pd.DataFrame, order: Sequence[str] | None = No
     return _png(fig)
 
 
-def stage_strip_chart(sequences: Mapping[str, Sequence[str]], order: Sequence[str] | None = None,
-                      fixed: Mapping[str, str] | None = None) -> bytes:
-    """One row per document, one coloured cell per codable segment in order (values in
-    ``order``, coloured by ``fixed`` where given)."""
-    documents = list(sequences)
-    all_labels = [str(label) for seq in sequences.values() for label in seq]
-    colors = stage_colors(all_labels or [UNKNOWN], order, fixed)
-    order = list(colors)
-    longest = max((len(seq) for seq in sequences.values()), default=1) or 1
-    grid = [
-        [order.index(str(label)) for label in seq] + [-1] * (longest - len(seq))
-        for seq in sequences.values()
-    ]
-    height = min(60.0, 1.4 + 0.32 * max(1, len(documents)))
-    fig = Figure(figsize=(MAX_WIDTH_IN, height), layout="constrained")
-    ax = fig.add_subplot()
-    cmap = ListedColormap([colors[label] for label in order]).with_extremes(under="white")
-    ax.imshow(
-        [[v if v >= 0 else -1 for v in row] for row in grid] or [[-1]],
-        cmap=cmap, vmin=0, vmax=max(0, len(order) - 1) + 1e-9, aspect="auto",
-        interpolation="nearest",
-    )
-    ax.set_yticks(range(len(documents)), [plain(d, 28) for d in documents], fontsize=8)
-    ax.set_xlabel("codable segment (in interview order)")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: f"{int(round(x)) + 1}"))
-    if longest <= 60:
-        ax.set_xticks([x - 0.5 for x in range(1, longest)], minor=True)
-        ax.grid(which="minor", axis="x", color="white", linewidth=0.6)
-    ax.set_yticks([y - 0.5 for y in range(1, len(documents))], minor=True)
-    ax.grid(which="minor", axis="y", color="white", linewidth=1.5)
-    ax.tick_params(which="minor", length=0)
-    handles = [
-        Patch(facecolor=colors[label], edgecolor="#555555", label=plain(label, 16))
-        for label in order
-    ]
-    fig.legend(handles=handles, loc="outside upper center", ncols=min(6, len(handles)),
-               fontsize=8, frameon=False)
-    return _png(fig)
-
-
 def kappa_comparison_chart(frame: pd.DataFrame) -> bytes:
-    """Grouped horizontal bars per target: mean human–human kappa vs mean model–human kappa
-    (columns target, human_human, model_human; NaN bars are left out)."""
-    data = frame.iloc[::-1]
+    """Grouped horizontal bars per target: human–human kappa vs model–human kappa
+    (columns target, human_human, model_human; NaN bars are left out), with the
+    confidence interval as a whisker where ``human_low``/``human_high`` or
+    ``model_low``/``model_high`` give one."""
+    data = frame.iloc[::-1].reset_index(drop=True)
     targets = [plain(t, 32) for t in data["target"]]
     height = min(40.0, max(2.2, 0.36 * len(targets) + 1.3))
     fig = Figure(figsize=(MAX_WIDTH_IN, height), layout="constrained")
     ax = fig.add_subplot()
     bar = 0.38
-    series = (("human_human", "human–human (mean of pairs)", CODER_COLORS[0], bar / 2),
-              ("model_human", "model–human (mean of pairs)", CODER_COLORS[1], -bar / 2))
-    for column, label, color, shift in series:
+    series = (("human_human", "human", "human–human", CODER_COLORS[0], bar / 2, ""),
+              ("model_human", "model", "model–human (hatched)", CODER_COLORS[1], -bar / 2,
+               hatch("model")))
+    lows: list[float] = []
+    for column, key, label, color, shift, pattern in series:
         values = pd.to_numeric(data[column], errors="coerce")
         keep = [i for i, v in enumerate(values) if pd.notna(v)]
         ax.barh([i + shift for i in keep], [float(values.iloc[i]) for i in keep], height=bar,
-                color=color, label=label)
+                color="white" if pattern else color, edgecolor=color, hatch=pattern,
+                linewidth=1.0 if pattern else 0, label=label)
+        low_col, high_col = f"{key}_low", f"{key}_high"
+        if low_col not in data.columns or high_col not in data.columns:
+            continue
+        low = pd.to_numeric(data[low_col], errors="coerce")
+        high = pd.to_numeric(data[high_col], errors="coerce")
+        ci = [i for i in keep if pd.notna(low.iloc[i]) and pd.notna(high.iloc[i])]
+        if ci:
+            mid = [float(values.iloc[i]) for i in ci]
+            ax.errorbar(mid, [i + shift for i in ci], fmt="none", ecolor="#222222",
+                        elinewidth=1.0, capsize=3,
+                        xerr=[[m - float(low.iloc[i]) for m, i in zip(mid, ci, strict=True)],
+                              [float(high.iloc[i]) - m for m, i in zip(mid, ci, strict=True)]])
+            lows += [float(low.iloc[i]) for i in ci]
     ax.set_yticks(range(len(targets)), targets, fontsize=8)
     ax.axvline(0, color="#555555", linewidth=0.8)
     for edge in (0.2, 0.4, 0.6, 0.8):
         ax.axvline(edge, color="#dddddd", linewidth=0.6, zorder=0)
     kappas = pd.to_numeric(pd.Series(frame[["human_human", "model_human"]].to_numpy().ravel()),
                            errors="coerce")
-    low = min(0.0, float(kappas.min())) if len(frame) else 0.0
-    ax.set_xlim(max(-1.0, low - 0.05), 1.0)
-    ax.set_xlabel("Cohen's kappa (grey lines: Landis–Koch band edges)")
+    floor = float(kappas.min()) if len(frame) and kappas.notna().any() else 0.0
+    left = min([0.0, floor, *lows])
+    ax.set_xlim(max(-1.0, left - 0.05), 1.0)
+    ax.set_xlabel("Cohen's kappa (whiskers: confidence interval; grey lines: Landis–Koch "
+                  "band edges)")
     ax.spines[["top", "right"]].set_visible(False)
     fig.legend(fontsize=8, loc="outside upper center", ncols=2, frameon=False)
     return _png(fig)

@@ -9,7 +9,9 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from isp_nlp.agreement.groups import COMBINED, HUMANS, ProjectAgreement, kappa_means, mean_kappa
+import pandas as pd
+
+from isp_nlp.agreement.groups import COMBINED, HUMANS, ProjectAgreement, mean_kappa
 from isp_nlp.agreement.tables import MODEL_HUMAN
 from isp_nlp.report import plots
 from isp_nlp.report.sections import (
@@ -111,19 +113,54 @@ def reliability_table_context(agreement: ProjectAgreement,
                    f"({settings.get('resamples'):,} resamples, seed {settings.get('seed')})"),
         "seed": settings.get("seed"), "resamples": settings.get("resamples"),
         "set_alpha": "; ".join(sets), "notes": list(dict.fromkeys(notes))[:NOTE_CAP],
-        "n_notes": len(set(notes)), "has_ci": has_ci, "chart": kappa_chart(agreement),
+        "n_notes": len(set(notes)), "has_ci": has_ci,
+        "chart": kappa_chart_context(agreement, names),
         "coders": ", ".join(settings.get("coders", [])) or DASH,
         "dimensions": ", ".join(row_title(t, names, agreement) for t in agreement.targets()
                                 if agreement.dimension(t) is not None),
     }
 
 
-def kappa_chart(agreement: ProjectAgreement) -> str | None:
-    """The human–human vs model–human mean kappa bar chart per target (None if no kappa)."""
-    means = kappa_means(agreement)
-    usable = means[means[["human_human", "model_human"]].notna().any(axis=1)]
+def kappa_frame(agreement: ProjectAgreement, names: Mapping[str, str]) -> pd.DataFrame:
+    """Per target (named as in the table): the humans' kappa and the model–human kappa
+    of the reliability table, each with its interval where it has one (a mean over
+    several model–human pairs has none)."""
+    rows = []
+    for target in agreement.targets():
+        human = agreement.estimates(HUMANS, target).get("kappa") or {}
+        model = [p.get("kappa") or {} for p in agreement.pair_list()
+                 if p["target"] == target and p["kind"] == MODEL_HUMAN]
+        if len(model) == 1:
+            m = model[0]
+        else:
+            mean = mean_kappa(agreement, target, MODEL_HUMAN)[0]
+            m = {"value": None if math.isnan(mean) else mean}
+        rows.append({"target": "All codes (pooled)" if target == "overall"
+                     else row_title(target, names, agreement),
+                     "human_human": _float(human.get("value")),
+                     "human_low": _float(human.get("ci_low")),
+                     "human_high": _float(human.get("ci_high")),
+                     "model_human": _float(m.get("value")),
+                     "model_low": _float(m.get("ci_low")),
+                     "model_high": _float(m.get("ci_high"))})
+    return pd.DataFrame(rows, columns=["target", "human_human", "human_low", "human_high",
+                                       "model_human", "model_low", "model_high"])
+
+
+def _float(value: Any) -> float:
+    return math.nan if is_missing(value) else float(value)
+
+
+def kappa_chart_context(agreement: ProjectAgreement, names: Mapping[str, str]
+                        ) -> dict[str, Any] | None:
+    """The human–human vs model–human kappa bar chart per target with its interval
+    whiskers, and the counts its caption states (None if no kappa is defined)."""
+    frame = kappa_frame(agreement, names)
+    usable = frame[frame[["human_human", "model_human"]].notna().any(axis=1)]
     if not len(usable):
         return None
-    labels = ["All codes" if t == "overall" else row_title(t, {}, agreement)
-              for t in usable["target"]]
-    return data_uri(plots.kappa_comparison_chart(usable.assign(target=labels)))
+    whiskers = int(usable[["human_low", "human_high"]].notna().all(axis=1).sum()
+                   + usable[["model_low", "model_high"]].notna().all(axis=1).sum())
+    bars = int(usable[["human_human", "model_human"]].notna().to_numpy().sum())
+    return {"image": data_uri(plots.kappa_comparison_chart(usable)), "n_targets": len(usable),
+            "n_bars": bars, "n_whiskers": whiskers}

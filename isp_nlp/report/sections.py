@@ -14,6 +14,8 @@ from isp_nlp.agreement.tables import HUMAN_HUMAN, MODEL_HUMAN
 from isp_nlp.analysis.disagreements import format_codes
 from isp_nlp.analysis.pathways import with_article
 from isp_nlp.report import plots
+from isp_nlp.report.label_sources import counts_text
+from isp_nlp.report.palette import SOURCES
 from isp_nlp.report.pathway_diagram import pathway_chart
 from isp_nlp.suggest.wave_text import wave_sentences
 
@@ -138,6 +140,7 @@ def agreement_context(agreement: ProjectAgreement,
         alphas = _records(all_alphas[all_alphas["target"] == target])
         sections.append({
             "title": target_title(target, names, agreement),
+            "is_code": target != "overall" and agreement.dimension(target) is None,
             "human": [pair_row(p, pair_extras) for p in pairs if p["kind"] == HUMAN_HUMAN],
             "model": [pair_row(p, pair_extras) for p in pairs if p["kind"] == MODEL_HUMAN],
             "alphas": [{"coders": str(a["coders"]), "n_units": str(int(a["n_units"])),
@@ -224,9 +227,29 @@ def matrix_context(matrix: pd.DataFrame | None, *, xlabel: str, ylabel: str) -> 
             "shape": matrix.shape}
 
 
-def pathway_context(summary, problem: str | None = None) -> dict[str, Any]:
+def sources_note(pathways: Sequence[Any], humans_only: bool = False) -> str:
+    """Which label sources a pathway diagram rests on, counted over its participants'
+    segments on the scale."""
+    tally: dict[str, int] = {}
+    for p in pathways:
+        for source, n in p.sources:
+            tally[source] = tally.get(source, 0) + n
+    order = [s for s in SOURCES if s in tally] + sorted(set(tally) - set(SOURCES))
+    text = counts_text({s: tally[s] for s in order})
+    scope = ("humans only (consensus, human and blind labels; assisted and model labels "
+             "left out)" if humans_only else "all label sources")
+    if not tally:
+        return f"{scope}: where each label came from was not recorded"
+    return f"{scope}: segments on the scale from {text}"
+
+
+def pathway_context(summary, problem: str | None = None, humans_only: bool = False,
+                    names: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Diagram, per-participant pathways, pathway counts and transitions; ``problem`` says
-    why there are none (such as a codebook without a pathway dimension)."""
+    why there are none (such as a codebook without a pathway dimension); ``humans_only``
+    says the summary rests on the humans' own labels only (the diagram's note says so);
+    codes are named by ``names`` (the codebook's) where given."""
+    names = names or {}
 
     if summary is None or not summary.pathways:
         return {"chart": None, "rows": [], "counts": [], "transitions": [], "notes": [],
@@ -247,9 +270,12 @@ def pathway_context(summary, problem: str | None = None) -> dict[str, Any]:
                 f"pathway reads the same with a minimum run of 1, 2 or 3 segments; the "
                 f"{unstable} others (marked ~ in the table) are left out of it.")
         message = f"{message} {note}" if message else note
+    note = sources_note(shown.pathways, humans_only)
     return {
-        "chart": data_uri(pathway_chart(shown)) if staged and any(
+        "chart": data_uri(pathway_chart(shown, note, names)) if staged and any(
             p.stages for p in shown.pathways) else None,
+        "sources": note,
+        "n_participants": len(shown.pathways),
         "message": message,
         "min_run": summary.min_run,
         "rows": [{"document": p.document, "pathway": p.text, "stable": p.stable,
@@ -260,7 +286,8 @@ def pathway_context(summary, problem: str | None = None) -> dict[str, Any]:
         "counts": summary.counts,
         "transitions": [{"move": f"{t.from_stage} → {t.to_stage}", "kind": t.kind,
                          "count": t.count,
-                         "codes": ", ".join(f"{c.code} (×{c.lift:.2f}, {c.n_window} seg.)"
+                         "codes": ", ".join(f"{names.get(c.code, c.code)} (×{c.lift:.2f}, "
+                                            f"{c.n_window} seg.)"
                                             for c in t.top_codes) or DASH}
                         for t in summary.transitions],
         "notes": list(summary.notes),

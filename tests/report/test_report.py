@@ -23,6 +23,7 @@ from isp_nlp.report.html import (
     render_report,
     write_report,
 )
+from isp_nlp.report.strip_chart import stage_strip_chart
 from tests.builders.paths import CORPUS
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -131,8 +132,10 @@ def test_full_report_sections_and_values(full_html: str) -> None:
     # c1: every coder applied it to s1 only -> kappa defined; c3 never applied -> undefined
     assert "kappa undefined: every coding is label 0" in full_html
     assert "<td class=\"num\">—</td>" in full_html
-    # 6 usable stage pairs (the one without a human label is dropped), 3 match
-    assert "on 6 labelled segment(s); 3 match" in full_html
+    # 6 usable coder × segment pairs on 3 distinct segments (the one without a human label
+    # is dropped), 3 match: segments are counted once, pairs as pairs
+    assert "3 distinct segment(s) with a human stage" in full_html
+    assert "6 coder × segment pair(s), of which 3 match" in full_html
     assert "push ×3 → push_pull ×2 → exchange" in full_html
     assert "none → ? → exchange ×2" in full_html
 
@@ -216,7 +219,7 @@ def test_plots_fit_page_for_many_rows() -> None:
     )
     pairs = pd.DataFrame({"human": ["push", "odd_label"], "model": ["none", "push"]})
     for png in (
-        plots.stage_strip_chart(sequences),
+        stage_strip_chart(sequences),
         plots.code_frequency_chart(freq),
         plots.confusion_matrix_chart(pairs),
     ):
@@ -337,8 +340,19 @@ def test_project_report_data(project_copy: Path) -> None:
         assert data.disagreements and "consensus" not in data.coders
         path = write_project_report(store, project_copy / "r.html")
     html = path.read_text(encoding="utf-8")
-    # kappa chart, frequencies, confusion, learning curve, 2 heatmaps, stage strip, pathways
-    assert len(_check_self_contained(html)) == 8
+    # kappa chart, frequencies, confusion, learning curve, 2 heatmaps, stage strip, pathways,
+    # and the humans-only stage strip and pathways
+    assert len(_check_self_contained(html)) == 10
+    assert html.count('humans only">') == 2 and 'id="source-legend"' in html
+    # the methods paragraph reads the project: its version, folds and coders' segments
+    import isp_nlp
+    from isp_nlp.report.methods import coder_segments
+    with open_project(project_copy) as store:
+        manifest = store.latest_model()["manifest"]
+        coded = coder_segments(store)
+    assert f"isp-nlp {isp_nlp.__version__}" in html
+    assert f"({manifest['cv_folds']}-fold cross-validation" in html
+    assert all(f"{c} {n} ({s})" in html for c, s, n in coded)
     assert "human–human mean pairwise kappa (0.660)" in html
     (project_copy / "evaluation.json").write_text("{not json", encoding="utf-8")
     assert load_evaluation(project_copy)[1].startswith("evaluation.json cannot be read")

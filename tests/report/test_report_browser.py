@@ -1,4 +1,6 @@
-"""Open the demo report in headless Chromium: every image loads, nothing overflows.
+"""Open the demo report in headless Chromium at 1280 and 800 px (and 1000, 700): every
+image loads, nothing overflows, and the contents, the methods paragraph, the source legend
+and the humans-only figures are there.
 
 Without a browser-automation library, a *test copy* of the report gets a small probe
 script that measures the page after ``load`` and writes the result into the DOM,
@@ -37,12 +39,22 @@ window.addEventListener('load', function () {
       wide.push(el.tagName + '#' + (el.id || '') + ':' + Math.round(r.right));
     }
   });
+  var methods = document.querySelector('#methods p');
+  var legend = document.getElementById('source-legend');
+  var humans = images.filter(function (i) { return /humans only/.test(i.alt); });
   var out = document.createElement('pre');
   out.id = 'probe-result';
   out.textContent = JSON.stringify({
     images: images.length, broken: broken.map(function (i) { return i.alt; }),
     widths: images.map(function (i) { return i.naturalWidth; }),
-    scrollWidth: document.documentElement.scrollWidth, innerWidth: vw, wide: wide.slice(0, 20)
+    scrollWidth: document.documentElement.scrollWidth, innerWidth: vw, wide: wide.slice(0, 20),
+    methods: methods ? methods.textContent.length : 0,
+    methodsVisible: methods ? methods.getBoundingClientRect().height > 0 : false,
+    legendRows: legend ? legend.rows.length : 0,
+    humans: humans.filter(function (i) { return i.complete && i.naturalWidth > 0; }).length,
+    contents: document.querySelectorAll('nav.toc a[href^="#"]').length,
+    sections: document.querySelectorAll('section[id]').length,
+    details: document.querySelectorAll('details').length
   });
   document.body.appendChild(out);
 });
@@ -66,7 +78,7 @@ def demo_report(demo_project: Path) -> Path:
     return report
 
 
-@pytest.mark.parametrize("width", [1000, 700])
+@pytest.mark.parametrize("width", [1280, 1000, 800, 700])
 def test_images_load_and_nothing_overflows(demo_report: Path, tmp_path: Path,
                                            width: int) -> None:
     page = demo_report.read_text(encoding="utf-8")
@@ -84,12 +96,17 @@ def test_images_load_and_nothing_overflows(demo_report: Path, tmp_path: Path,
     assert all(w > 0 for w in result["widths"])
     assert result["scrollWidth"] <= result["innerWidth"], result
     assert result["wide"] == [], result["wide"]
+    assert result["methods"] > 200 and result["methodsVisible"]
+    assert result["legendRows"] == 1 + 6  # header, five sources and "no label"
+    assert result["humans"] == 2  # the humans-only strip and pathway diagram
+    assert result["contents"] == result["sections"] and result["details"] > 0
 
 
-def test_screenshot(demo_report: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("width", [1280, 800])
+def test_screenshot(demo_report: Path, tmp_path: Path, width: int) -> None:
     shot = tmp_path / "report.png"
-    done = _chromium(["--window-size=1000,6000", f"--screenshot={shot}", demo_report.as_uri()],
-                     tmp_path / "profile")
+    done = _chromium([f"--window-size={width},6000", f"--screenshot={shot}",
+                      demo_report.as_uri()], tmp_path / "profile")
     assert shot.is_file(), done.stderr[-500:]
     data = shot.read_bytes()
-    assert data.startswith(b"\x89PNG") and int.from_bytes(data[16:20], "big") == 1000
+    assert data.startswith(b"\x89PNG") and int.from_bytes(data[16:20], "big") == width
