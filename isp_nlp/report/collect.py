@@ -21,6 +21,7 @@ from isp_nlp.agreement.project import (
     project_agreement,
 )
 from isp_nlp.agreement.tables import MODEL_CODER, dimension_title
+from isp_nlp.analysis.attributes import attribute_table
 from isp_nlp.analysis.disagreements import project_disagreements
 from isp_nlp.analysis.pathways import pathway_dimension, project_pathways, segment_labels
 from isp_nlp.errors import IspNlpError, ProjectError
@@ -142,6 +143,8 @@ def _certificate_text(cert: dict) -> str:
     target = cert.get("target")
     if cert.get("threshold") is None:
         return f"none: {cert.get('reason', '')}"
+    if not isinstance(target, int | float):  # a manifest that states no target
+        return f"suggestions at or above {cert['threshold']:.2f} are within the certified range"
     return (f"suggestions at or above {cert['threshold']:.2f} are within the certified range "
             f"(agreement with the seed coders at least {target:.1%} with "
             f"{cert.get('confidence', 0.9):.0%} confidence; {cert.get('reason', '')})")
@@ -249,6 +252,7 @@ def report_data(store: Store, *, evaluation: dict | None = None, min_run: int = 
         disagreement_problem=disagreement_problem,
         wave_certificates=waves,
         corrections=_corrections(store),
+        attribute_tables=[attribute_table(store, name) for name in store.attribute_names()],
     )
 
 

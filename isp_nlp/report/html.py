@@ -51,6 +51,7 @@ def section_list(dimension: Dimension | None) -> tuple[tuple[str, str], ...]:
         ("confusion", f"{name} confusion matrix" if name else "Confusion matrix"),
         ("learning", "Learning curve"),
         ("code-matrix", "Codes by participant"),
+        ("attributes", "Codes by attribute"),
         ("cooccurrence", "Code co-occurrence"),
         ("sequences", f"{name} sequences" if name else "Value sequences"),
         ("pathways", "Pathways"),
@@ -125,6 +126,8 @@ class ReportData:
     #: The correction rate (:meth:`isp_nlp.agreement.corrections.CorrectionRate.to_dict`)
     #: with its sentence under ``"sentence"``; None without decisions on suggestions.
     corrections: dict[str, Any] | None = None
+    #: One :class:`isp_nlp.analysis.attributes.AttributeTable` per document attribute.
+    attribute_tables: list[Any] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- formatting
@@ -384,7 +387,23 @@ def render_report(data: ReportData) -> str:
         notes=[str(n) for n in data.notes],
         waves=sections.wave_context(data.wave_certificates),
         corrections=sections.corrections_context(data.corrections),
+        attributes=[_attribute_context(t) for t in data.attribute_tables],
     )
+
+
+def _attribute_context(table: Any) -> dict[str, Any]:
+    """One code × attribute table for the template: header, rows of counts, the
+    documents and the coded segments per value, and the sources counted."""
+    return {
+        "attribute": table.attribute,
+        "values": list(table.values),
+        "documents": [table.documents.get(v, 0) for v in table.values],
+        "rows": [(name, [table.counts.get(key, {}).get(v, 0) for v in table.values])
+                 for key, name in table.rows],
+        "coded": [table.coded.get(v, 0) for v in table.values],
+        "unused": table.unused,
+        "sources": ", ".join(table.sources),
+    }
 
 
 def write_report(data: ReportData, path: str | Path) -> Path:
