@@ -28,7 +28,7 @@ def test_demo_with_real_model(tmp_path: Path) -> None:
 
     status = json.loads(CliRunner().invoke(
         cli, ["--project", str(out), "status", "--format", "json"]).output)
-    assert status["transcripts"] == 10 and status["codable"] >= 300
+    assert status["transcripts"] == 15 and status["codable"] == 520
     assert status["coders"] == ["ana", "ben", "demo_reviewer"]
 
     agreement = json.loads(CliRunner().invoke(

@@ -151,7 +151,7 @@ def test_project_labels_prefer_consensus_then_humans_then_model(project_copy: Pa
 def test_demo_pathways_and_command(project_copy: Path) -> None:
     with open_project(project_copy) as store:
         summary = project_pathways(store)
-    assert len(summary.pathways) == 10
+    assert len(summary.pathways) == 15
     assert any(t.kind == LEAP_FROG for t in summary.transitions)
     assert all(t.top_codes for t in summary.transitions)
     runner = CliRunner()
@@ -161,7 +161,7 @@ def test_demo_pathways_and_command(project_copy: Path) -> None:
     result = runner.invoke(app, ["--project", str(project_copy), "pathways", "--format", "json",
                                  "--min-run", "1"])
     data = json.loads(result.output)
-    assert data["min_run"] == 1 and len(data["participants"]) == 10
+    assert data["min_run"] == 1 and len(data["participants"]) == 15
     bad = runner.invoke(app, ["--project", str(project_copy / "nope"), "pathways"])
     assert bad.exit_code == 2 and "Traceback" not in bad.output
 

@@ -333,8 +333,8 @@ def test_project_report_data(project_copy: Path) -> None:
     with open_project(project_copy) as store:
         data = report_data(store)
         assert data.evaluation is not None and data.evaluation_problem is None
-        assert len(data.pathways.pathways) == 10
-        assert data.code_matrix.shape[0] == 10 and data.code_matrix.to_numpy().sum() > 100
+        assert len(data.pathways.pathways) == 15
+        assert data.code_matrix.shape[0] == 15 and data.code_matrix.to_numpy().sum() > 100
         co = data.cooccurrence
         assert (co.to_numpy() == co.to_numpy().T).all()
         assert data.disagreements and "consensus" not in data.coders

@@ -1,5 +1,6 @@
-"""A coder triages over 200 suggestions of a project at 80x24 with the keyboard only, and
-every decision is in the project's DecisionLog; memos land in the notes table and the log."""
+"""A coder triages over 200 suggestions of the demo project at 80x24 with the keyboard only,
+and every decision is in the project's DecisionLog; memos land in the notes table and the
+log."""
 
 from __future__ import annotations
 
@@ -21,15 +22,14 @@ MOVES = (
     (("a",), "accept"), (("a",), "accept"), (("a",), "accept"),
     (("1", "a"), "tick"), (("2", "a"), "tick"),
     (("r",), "reject"), (("r",), "reject"), (("s",), "skip"),
-    (("e", "c", "o", "enter", "enter"), "relabel"),  # tick "coaching", save
+    (("e", "c", "o", "enter", "enter"), "relabel"),  # tick (or untick) co_creation, save
     (("u",), "undo"),
 )
 
 
-def test_a_coder_triages_200_suggestions_without_the_mouse(tmp_path: Path) -> None:
-    project = suggested_project(tmp_path, documents=6, turns=100)
+def test_a_coder_triages_200_suggestions_without_the_mouse(project_copy: Path) -> None:
     rng = random.Random(22)
-    with open_project(project) as store:
+    with open_project(project_copy) as store:
         session = project_review(store, "cora")
         assert session.total >= 250
         app = ReviewApp(session, memo=lambda item, text: save_memo(store, "cora", item, text))
