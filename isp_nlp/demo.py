@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import textwrap
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -74,10 +75,24 @@ def _write_evaluation(store: Store, coded: Path, out: Path, codebook: Path,
     return result
 
 
-def took(since: float) -> str:
-    """`` (12 s)`` or `` (2 min 05 s)``: the time since ``since`` (time.monotonic)."""
+def duration(since: float) -> str:
+    """``12 s`` or ``2 min 05 s``: the time since ``since`` (time.monotonic)."""
     seconds = round(time.monotonic() - since)
-    return f" ({seconds} s)" if seconds < 60 else f" ({seconds // 60} min {seconds % 60:02d} s)"
+    return f"{seconds} s" if seconds < 60 else f"{seconds // 60} min {seconds % 60:02d} s"
+
+
+def took(since: float) -> str:
+    """`` (12 s)``: :func:`duration` in brackets, to end a step's line."""
+    return f" ({duration(since)})"
+
+
+def _wrapped(echo: Callable[[str], None]) -> Callable[[str], None]:
+    """``echo`` writing lines of at most 80 columns, continuations under the step's text."""
+    def say(text: str) -> None:
+        for line in textwrap.wrap(text, 80, subsequent_indent=" " * 6,
+                                  break_long_words=False, break_on_hyphens=False):
+            echo(line)
+    return say
 
 
 def run_demo(out: str | Path, *, corpus: str | Path | None = None, embedder: str = "minilm",
@@ -94,6 +109,7 @@ def run_demo(out: str | Path, *, corpus: str | Path | None = None, embedder: str
             "checkout of isp-nlp or pass --corpus DIR"
         )
     _fresh_project_dir(out)
+    echo = _wrapped(echo)
     begun = time.monotonic()
     echo(f"isp-nlp demo: 8 steps on {len(transcripts)} synthetic transcripts; embedding "
          "and training take longest, and each step says how long it took.")
@@ -141,5 +157,5 @@ def run_demo(out: str | Path, *, corpus: str | Path | None = None, embedder: str
                      f"{row.n_units} segments")
         step = time.monotonic()
         path = write_project_report(store, out / "report.html")
-        echo(f"[8/8] report written{took(step)}; the whole demo took{took(begun)}.")
+        echo(f"[8/8] report written{took(step)}; the whole demo took {duration(begun)}.")
     return path
