@@ -28,9 +28,10 @@ SEGMENT_ID_COLUMNS: tuple[tuple[str, str], ...] = (
     ("suggestion_evidence", "segment_id"),
     ("suggestion_evidence", "exemplar_id"),
     ("audit_segments", "segment_id"),
+    ("review_scores", "segment_id"),
 )
 #: Tables whose rows point at segments through a foreign key.
-_CHILDREN = ("annotations", "suggestions", "suggestion_evidence")
+_CHILDREN = ("annotations", "suggestions", "suggestion_evidence", "review_scores")
 _TEMP = "~"  # prefix of ids while they move, so no new id meets an old one mid-update
 
 

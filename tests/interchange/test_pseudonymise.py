@@ -30,7 +30,7 @@ from isp_nlp.interchange.pseudonyms import (
 )
 from isp_nlp.project import ingest_files
 from isp_nlp.records import Annotation, Coding, Decision, Evidence, Note, Suggestion, segment_id
-from isp_nlp.review.items import build_review_items
+from isp_nlp.review.items import ItemDetails, build_review_items
 from isp_nlp.review.queue import pending
 from isp_nlp.review.session import snapshot
 from isp_nlp.store.database import Store
@@ -205,7 +205,7 @@ def _code(store: Store) -> None:
     evidence = (Evidence(segs[2].id, 0.9, segs[2].text, ("c1",)),)
     store.replace_suggestions("m1", [
         Suggestion(s.id, "m1", "code", "c1", 0.7, True, evidence) for s in segs])
-    items = build_review_items(store, "carol")
+    items = ItemDetails(store).fill(build_review_items(store, "carol"))  # evidence as shown
     for item in (items[4], items[5]):  # a segment with names, one without (it moves)
         DecisionLog(store).record(Decision(
             coder="carol", item_key=item.key, segment_id=item.segment.id, action="accept",
