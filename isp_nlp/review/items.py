@@ -108,8 +108,8 @@ def within_certified(codes: Sequence[Scored], tops: Mapping[str, Scored],
 
 
 def build_review_items(store: Store, coder: str, decided: dict[str, str] | None = None,
-                       *, model: dict | None = None, keep_coded: bool = False,
-                       segments: Sequence[Segment] | None = None) -> list[ReviewItem]:
+                       *, model: dict | None = None, keep_coded: bool = False
+                       ) -> list[ReviewItem]:
     """ReviewItems for every segment the latest model (or ``model``, a registry entry
     with ``id`` and ``manifest``) suggested on, minus those this coder has already coded
     otherwise (by hand, or in review of an older model) unless ``keep_coded``.
@@ -117,15 +117,14 @@ def build_review_items(store: Store, coder: str, decided: dict[str, str] | None 
     Items whose key is in ``decided`` stay in, so the session can resume and undo. What
     is shown around an item (its turns before and after, its evidence and who coded it)
     is left empty here, so that a queue of many thousand segments is built in a blink:
-    :class:`ItemDetails` fills it in for the item on screen. ``segments`` (the project's,
-    in document order) saves reading them again. The items' scores are kept in the
-    store, for :func:`first_review_items`.
+    :class:`ItemDetails` fills it in for the item on screen. The items' scores are kept
+    in the store, for :func:`first_review_items`.
     """
     info = _model(store, model)
     rows = store.suggestion_rows(info["id"])
     if not rows:
         raise ModelError("the latest model has no suggestions; run `isp-nlp suggest` first")
-    items = _items(info, store.segments() if segments is None else segments, rows)
+    items = _items(info, store.segments(), rows)
     if not store.review_scores_kept(info["id"]):
         store.keep_review_scores(info["id"], [(i.segment.id, i.score) for i in items])
     return items if keep_coded else _for_coder(store, items, coder, decided)

@@ -34,9 +34,9 @@ FIRST_ITEMS = 200
 def check_coder(store: Store, coder: str) -> None:
     """Refuse a coder name that differs only in case or spacing from a coder the project
     already knows (``You`` beside ``you``): it would silently start a second coder."""
-    name = " ".join(coder.split())
+    name = " ".join(coder.split()).casefold()
     for known in store.coders():
-        if known.name != coder and " ".join(known.name.split()).casefold() == name.casefold():
+        if known.name != coder.strip() and " ".join(known.name.split()).casefold() == name:
             raise IspNlpError(
                 f"The coder name {coder!r} differs only in case or spacing from {known.name!r}, "
                 f"who already coded in this project; pass --coder {known.name} to go on as "

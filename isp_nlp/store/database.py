@@ -401,24 +401,14 @@ class Store(ModelTables, CodingTables, LabelTables, AuditTables, DocumentRewrite
         return [dict(zip(keys, r, strict=True)) for r in rows]
 
     def segments(self, *, document: str | None = None, codable_only: bool = False) -> list[Segment]:
-        sql = (
-            'SELECT s.id, t.document, s.idx, s.turn_index, s.unit, s.speaker, s.start, s."end",'
-            " s.text, s.codable FROM segments s JOIN transcripts t ON t.id = s.transcript_id"
-        )
         where, args = [], []
         if document is not None:
             where.append("t.document = ?")
             args.append(document)
         if codable_only:
             where.append("s.codable = 1")
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY t.document, s.idx"
-        return [
-            Segment(id=r[0], document=r[1], index=r[2], turn_index=r[3], unit=r[4],
-                    speaker=r[5], start=r[6], end=r[7], text=r[8], codable=bool(r[9]))
-            for r in self.conn.execute(sql, args)
-        ]
+        return self._segment_rows(" AND ".join(where) or "1", args,
+                                  order=" ORDER BY t.document, s.idx")
 
     def segments_by_id(self, ids: Sequence[str]) -> list[Segment]:
         """The segments of ``ids`` that exist, in document order."""
@@ -437,14 +427,16 @@ class Store(ModelTables, CodingTables, LabelTables, AuditTables, DocumentRewrite
             (segment.document, segment.index - before, segment.index + after)),
             key=lambda seg: seg.index)
 
-    def _segment_rows(self, where: str, args: Sequence[object]) -> list[Segment]:
+    def _segment_rows(self, where: str, args: Sequence[object], order: str = ""
+                      ) -> list[Segment]:
+        """The segments matching ``where`` (over ``s`` segments and ``t`` transcripts)."""
         return [
             Segment(id=r[0], document=r[1], index=r[2], turn_index=r[3], unit=r[4],
                     speaker=r[5], start=r[6], end=r[7], text=r[8], codable=bool(r[9]))
             for r in self.conn.execute(
                 'SELECT s.id, t.document, s.idx, s.turn_index, s.unit, s.speaker, s.start,'
                 ' s."end", s.text, s.codable FROM segments s JOIN transcripts t'
-                f" ON t.id = s.transcript_id WHERE {where}", tuple(args))
+                f" ON t.id = s.transcript_id WHERE {where}{order}", tuple(args))
         ]
 
     def document_names(self) -> dict[str, str]:

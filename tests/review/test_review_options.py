@@ -97,3 +97,4 @@ def test_a_coder_name_differing_only_in_case_is_refused(queue_project: Path,
     assert "--coder ana" in r.output and "Traceback" not in r.output
     assert decided(queue_project, "Ana") == before == []
     assert review(queue_project, "--coder", "ana", "--script", "q").exit_code == 0
+    assert review(queue_project, "--coder", "ana ", "--script", "q").exit_code == 0  # same
