@@ -16,6 +16,8 @@ from typing import Any, NamedTuple
 
 #: The dimension of multi-label codes; every other dimension is a codebook's single-choice one.
 CODE_DIMENSION = "code"
+#: What a document without a value of an attribute (site, role ...) is grouped under.
+NO_VALUE = "(none)"
 #: The single-choice dimension a codebook without ``dimensions:`` has (implementation-support
 #: stages); only :mod:`isp_nlp.codebook` builds it, every other module reads the codebook.
 STAGE_DIMENSION = "stage"

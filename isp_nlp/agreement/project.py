@@ -20,6 +20,7 @@ from typing import Any
 
 import pandas as pd
 
+from isp_nlp.agreement.by_attribute import AttributeAgreement, attribute_agreement
 from isp_nlp.agreement.groups import REPORT_METRICS, ProjectAgreement, humans_and_model
 from isp_nlp.agreement.reliability import ReliabilityOptions
 from isp_nlp.agreement.tables import MODEL_CODER, coding_tables
@@ -32,6 +33,8 @@ from isp_nlp.store.folder import require_codebook
 #: Bootstrap settings of the report: the defaults of ``isp-nlp agreement``.
 REPORT_RESAMPLES = 1000
 REPORT_SEED = 0
+#: The statistic agreement by attribute shows by default, one per value and target.
+ATTRIBUTE_METRIC = "alpha"
 FRAME_COLUMNS = ["segment_id", "coder", "dimension", "label"]
 
 Tables = dict[str, pd.DataFrame]
@@ -150,3 +153,19 @@ def model_pairs(frame: pd.DataFrame, dimension: str) -> list[tuple[Any, ...]]:
     return [(seg, label, model[seg])
             for seg, label in zip(humans["segment_id"], humans["label"], strict=True)
             if seg in model]
+
+
+def project_attribute_agreement(store: Store, attribute: str, *,
+                                n_resamples: int = REPORT_RESAMPLES, seed: int = REPORT_SEED,
+                                ) -> AttributeAgreement:
+    """Krippendorff's alpha with bootstrap CIs on each value's documents of the project's
+    attribute ``attribute`` (its exact name), the humans' and the humans plus the model's;
+    the same numbers as ``isp-nlp agreement --attribute`` with this seed."""
+    tables, documents = project_tables(store)
+    dimensions = require_codebook(store).dimensions
+    tables = {t: v for t, v in tables.items() if v is not None}
+    value_of = {d: v[attribute] for d, v in store.attributes().items() if attribute in v}
+    options = ReliabilityOptions(metrics=(ATTRIBUTE_METRIC,), n_resamples=n_resamples,
+                                 seed=seed)
+    return attribute_agreement(tables, documents, value_of, attribute=attribute,
+                               options=options, dimensions=dimensions)

@@ -22,15 +22,13 @@ from isp_nlp.analysis.show import document_hint, match_document
 from isp_nlp.codebook.load import MAX_TABLE_BYTES, read_text_file
 from isp_nlp.coded.read import rows_with_lines
 from isp_nlp.errors import ImportCodesError, IspNlpError
-from isp_nlp.records import CERTIFYING_SOURCES, CODE_DIMENSION
+from isp_nlp.records import CERTIFYING_SOURCES, CODE_DIMENSION, NO_VALUE
 from isp_nlp.store.database import Store
 from isp_nlp.store.folder import require_codebook
 
 DOCUMENT_COLUMN = "document"
 #: The sources whose codes the code × attribute table counts.
 COUNTED_SOURCES = CERTIFYING_SOURCES
-#: What a document without a value of the attribute is shown under.
-NO_VALUE = "(none)"
 MAX_NAME_CHARS = 100
 MAX_VALUE_CHARS = 1000
 
@@ -170,9 +168,9 @@ def import_attributes(store: Store, path: str | Path) -> AttributesImport:
                             removed=counts["removed"], unchanged=counts["unchanged"])
 
 
-def find_attribute(store: Store, name: str) -> str:
-    """The project's attribute ``name`` names (any case); else one sentence with the
-    closest name."""
+def find_attribute(store: Store, name: str, *, option: str = "--table") -> str:
+    """The project's attribute ``name`` names (any case); else one sentence, naming
+    ``option``, with the closest name."""
     names = store.attribute_names()
     by_fold = {n.casefold(): n for n in names}
     if name.strip().casefold() in by_fold:
@@ -183,7 +181,7 @@ def find_attribute(store: Store, name: str) -> str:
                           "per attribute).")
     close = difflib.get_close_matches(name, names, n=1)
     hint = f"did you mean '{close[0]}'?" if close else f"expected one of {', '.join(names)}."
-    raise IspNlpError(f"--table '{name}' is not an attribute of this project; {hint}")
+    raise IspNlpError(f"{option} '{name}' is not an attribute of this project; {hint}")
 
 
 def attribute_table(store: Store, attribute: str) -> AttributeTable:

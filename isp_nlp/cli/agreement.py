@@ -59,6 +59,12 @@ a project); ordinal level needs a dimension declared ordered (its unordered
 values, such as the stage's 'none', are left out). A dimension nobody coded
 (e.g. no stage column) gets no row.
 
+--attribute NAME splits the project's documents by an attribute (`isp-nlp
+attributes`) and gives each value a column: Krippendorff's alpha (or the
+--metric named) with its CI for each dimension and all codes pooled (--detail:
+each code), the humans' row and, with the model, a "+ model" row; a value with
+fewer than 2 coders on a target shows "–" and the reason under the table.
+
 JSON and CSV hold every row; their target rows count the model as one more
 coder when it labelled the target's units, and say so: "population" is
 "humans+model" (else "humans"; --no-model gives the humans' alone). JSON:
@@ -119,9 +125,12 @@ def _metrics(value: str) -> tuple[str, ...]:
 @click.option("--detail", is_flag=True,
               help="Table: every code, every statistic, each coder pair and the model vs "
                    "each coder (default: the dimensions and all codes pooled).")
+@click.option("--attribute", "attribute", default=None, metavar="NAME",
+              help="Split by a document attribute (`isp-nlp attributes`): one column per "
+                   "value, e.g. each site's alpha.")
 @click.pass_context
 def agreement(ctx, csv_file, dimension, coders, metric, level, by, ci, seed, resamples,
-              fmt, no_model, single_label, include_assisted, detail) -> None:
+              fmt, no_model, single_label, include_assisted, detail, attribute) -> None:
 
     from isp_nlp.agreement.describe import HEADLINE, mode_sentence, readout
     from isp_nlp.agreement.reliability import ReliabilityOptions, reliability_report
@@ -179,6 +188,12 @@ def agreement(ctx, csv_file, dimension, coders, metric, level, by, ci, seed, res
         if message not in scope:
             click.echo(message, err=True)
     chosen = {t: v for t, v in tables.items() if v is not None}
+    if attribute is not None:
+        _by_attribute(ctx, attribute, chosen, documents, options, dims=dims,
+                      coders=wanted or None, single_label=value is not None, fmt=fmt,
+                      detail=detail, metric_given=ctx.get_parameter_source("metric")
+                      is not click.core.ParameterSource.DEFAULT)
+        return
     units = max((len(v) for v in chosen.values()), default=0)
     hidden = units * options.n_resamples < LARGE
     with click.progressbar(length=1, label="Agreement", file=sys.stderr,
@@ -222,6 +237,40 @@ def agreement(ctx, csv_file, dimension, coders, metric, level, by, ci, seed, res
 
 #: Units × resamples from which a progress bar is shown (about ten seconds of work).
 LARGE = 50_000_000
+
+
+def _by_attribute(ctx, name: str, tables, documents, options, *, dims, coders,
+                  single_label: bool, fmt: str, detail: bool, metric_given: bool) -> None:
+    """``agreement --attribute NAME``: the statistics on each value's documents."""
+    from dataclasses import replace
+
+    from isp_nlp.agreement.by_attribute import attribute_agreement
+    from isp_nlp.agreement.project import ATTRIBUTE_METRIC
+    from isp_nlp.agreement.tables import dimension_title
+    from isp_nlp.analysis.attributes import find_attribute
+    from isp_nlp.cli.agreement_by import attribute_data, attribute_frame, attribute_lines
+    from isp_nlp.coded.safe_csv import safe_csv_text
+
+    if not project_db(_project_dir(ctx)).exists():
+        raise InputError("--attribute needs a project whose documents have attributes "
+                         "(`isp-nlp attributes FILE.csv`); run it inside one, or drop "
+                         "--attribute.")
+    store = open_store(ctx)
+    found = find_attribute(store, name, option="--attribute")
+    value_of = {d: v[found] for d, v in store.attributes().items() if found in v}
+    metrics = options.metrics if metric_given or fmt != "table" else (ATTRIBUTE_METRIC,)
+    result = attribute_agreement(tables, documents, value_of, attribute=found,
+                                 options=replace(options, metrics=metrics),
+                                 dimensions=dims, coders=coders, single_label=single_label)
+    if fmt == "json":
+        click.echo(json.dumps(attribute_data(result), indent=2, ensure_ascii=False,
+                              allow_nan=False))
+    elif fmt == "csv":
+        click.echo(safe_csv_text(attribute_frame(result)), nl=False)
+    else:
+        names = {d.id: dimension_title(d) for d in dims}
+        click.echo("\n".join(attribute_lines(result, names=names, metrics=metrics,
+                                             detail=detail, ci=options.ci, by=options.by)))
 
 
 def _check_coders(tables, wanted: list[str]) -> None:

@@ -93,15 +93,19 @@ def _wrap(text: str) -> list[str]:
 
 
 def _cell(text: str, width: int) -> str:
-    text = one_line(" ".join(text.split()))
+    """``text`` on one line, its inner spaces collapsed (a lead of two spaces, an indent,
+    kept), cut to ``width`` with "…"."""
+    lead = "  " if text.startswith("  ") and text.strip() else ""
+    text = lead + one_line(" ".join(text.split()))
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def grid(header: Sequence[str], rows: Sequence[Sequence[str]], *, numeric: bool) -> list[str]:
+def grid(header: Sequence[str], rows: Sequence[Sequence[str]], *, numeric: bool,
+         cell_width: int = CELL_WIDTH) -> list[str]:
     """A table within 80 columns: the first column (as wide as the other columns leave,
     at least 24) repeated in each block of as many further columns as fit; long cells cut
     with "…"; numbers right-aligned."""
-    widths = [min(CELL_WIDTH, max(len(_cell(r[i], CELL_WIDTH)) for r in [header, *rows]))
+    widths = [min(cell_width, max(len(_cell(r[i], cell_width)) for r in [header, *rows]))
               for i in range(1, len(header))]
     room = max(LABEL_WIDTH, WIDTH - sum(2 + w for w in widths))  # labels get what is left
     first = min(room, max(len(_cell(r[0], room)) for r in [header, *rows]))

@@ -19,6 +19,7 @@ from isp_nlp.agreement.project import (
     model_pairs,
     model_scope,
     project_agreement,
+    project_attribute_agreement,
 )
 from isp_nlp.agreement.tables import MODEL_CODER, dimension_title
 from isp_nlp.analysis.attributes import attribute_table
@@ -253,6 +254,9 @@ def report_data(store: Store, *, evaluation: dict | None = None, min_run: int = 
         wave_certificates=waves,
         corrections=_corrections(store),
         attribute_tables=[attribute_table(store, name) for name in store.attribute_names()],
+        attribute_agreement=[project_attribute_agreement(store, name)
+                             for name in store.attribute_names()],
+        dimension_names={d.id: dimension_title(d) for d in codebook.dimensions},
     )
 
 

@@ -7,6 +7,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import zip_longest
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +129,11 @@ class ReportData:
     corrections: dict[str, Any] | None = None
     #: One :class:`isp_nlp.analysis.attributes.AttributeTable` per document attribute.
     attribute_tables: list[Any] = field(default_factory=list)
+    #: One :class:`isp_nlp.agreement.by_attribute.AttributeAgreement` per attribute, in
+    #: the order of ``attribute_tables``.
+    attribute_agreement: list[Any] = field(default_factory=list)
+    #: Dimension id → its name in words (:func:`dimension_title`).
+    dimension_names: dict[str, str] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- formatting
@@ -387,14 +393,19 @@ def render_report(data: ReportData) -> str:
         notes=[str(n) for n in data.notes],
         waves=sections.wave_context(data.wave_certificates),
         corrections=sections.corrections_context(data.corrections),
-        attributes=[_attribute_context(t) for t in data.attribute_tables],
+        attributes=[_attribute_context(t, a, data.dimension_names) for t, a in zip_longest(
+            data.attribute_tables, data.attribute_agreement)],
     )
 
 
-def _attribute_context(table: Any) -> dict[str, Any]:
+def _attribute_context(table: Any, agreement: Any = None,
+                       names: Mapping[str, str] | None = None) -> dict[str, Any]:
     """One code × attribute table for the template: header, rows of counts, the
-    documents and the coded segments per value, and the sources counted."""
+    documents and the coded segments per value, and the sources counted; with
+    ``agreement``, its rows (:func:`_attribute_agreement_context`)."""
     return {
+        "agreement": (None if agreement is None
+                      else _attribute_agreement_context(agreement, names or {})),
         "attribute": table.attribute,
         "values": list(table.values),
         "documents": [table.documents.get(v, 0) for v in table.values],
@@ -404,6 +415,30 @@ def _attribute_context(table: Any) -> dict[str, Any]:
         "unused": table.unused,
         "sources": ", ".join(table.sources),
     }
+
+
+def _attribute_agreement_context(result: Any, names: Mapping[str, str]) -> dict[str, Any]:
+    """Agreement by one attribute for the template: its values, then one row per target
+    and population with a cell per value (text and, when undefined, the reason)."""
+    from isp_nlp.agreement.by_attribute import attribute_rows
+    from isp_nlp.agreement.project import ATTRIBUTE_METRIC
+
+    rows = []
+    undefined: dict[str, list[str]] = {}
+    for row in attribute_rows(result, (ATTRIBUTE_METRIC,)):
+        name = {"overall": "all codes pooled", **names}.get(row.target, row.target)
+        cells = [(f"{e['value']:.2f} [{e['ci_low']:.2f}, {e['ci_high']:.2f}]"
+                  if e is not None and e.get("ci_low") is not None
+                  else (f"{e['value']:.2f}" if e is not None else "–"), why)
+                 for e, why in zip(row.estimates, row.reasons, strict=True)]
+        rows.append({"name": name, "with_model": row.with_model, "cells": cells})
+        for value, why in zip(result.values, row.reasons, strict=True):
+            if why:
+                who = f"{name} with the model" if row.with_model else name
+                undefined.setdefault(why, []).append(f"{who} in {value}")
+    return {"values": list(result.values), "rows": rows,
+            "undefined": [f"{', '.join(where)}: {why}" for why, where in undefined.items()],
+            "segments": [result.segments.get(v, 0) for v in result.values]}
 
 
 def write_report(data: ReportData, path: str | Path) -> Path:
