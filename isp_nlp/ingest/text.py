@@ -16,6 +16,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
+from isp_nlp.ingest.cell_dump import dump_note, read_cell_dump
 from isp_nlp.ingest.decode import load_text
 from isp_nlp.ingest.labels import (
     LabelMatch,
@@ -108,12 +109,21 @@ def drop_title(lines: list[tuple[int, str]]) -> list[tuple[int, str]]:
 def read_text(path: Path, *, document: str | None = None) -> Transcript:
     """Read a ``.txt``, ``.text`` or ``.md`` transcript."""
     decoded = load_text(path)
-    lines = drop_title(list(enumerate(decoded.text.split("\n"), start=1)))
+    raw = decoded.text.split("\n")
+    dump = read_cell_dump(raw)
+    if dump is not None:
+        turns = [RawTurn(raw[r[dump.speaker_field][0]] if dump.speaker_field is not None
+                         else None, raw[r[dump.text_field][0]:r[dump.text_field][1] + 1],
+                         line=r[dump.text_field][0] + 1) for r in dump.records]
+        warnings = (*decoded.warnings, dump_note(dump, path.name))
+    else:
+        lines = drop_title(list(enumerate(raw, start=1)))
+        turns, warnings = turns_from_lines(lines), decoded.warnings
     return build_transcript(
-        turns_from_lines(lines),
+        turns,
         document=document or path.stem,
         name=path.name,
         sha256=decoded.sha256,
         source_format="markdown" if path.suffix.lower() == ".md" else "text",
-        warnings=decoded.warnings,
+        warnings=warnings,
     )

@@ -19,6 +19,7 @@ import hashlib
 from dataclasses import dataclass
 
 from isp_nlp.errors import InputFileError
+from isp_nlp.ingest.cell_dump import CellDump, dump_note, read_cell_dump
 from isp_nlp.ingest.controls import CONTROLS
 from isp_nlp.ingest.decode import normalise_newlines
 from isp_nlp.ingest.labels import LabelMatch, accepted_speakers, is_accepted, match_label
@@ -92,9 +93,30 @@ def _utterance_start(line: str, start: int, match: LabelMatch) -> int:
     return start + len(line) if not match.rest else start + lead
 
 
-def verbatim_turns(text: str) -> tuple[Turn, ...]:
-    """Turns of ``text`` by speaker labels, or one per paragraph without labels."""
+def _dump_turns(text: str, lines: list[tuple[int, int]], dump: CellDump) -> tuple[Turn, ...]:
+    """One turn per record of a cell dump: its text cell, by its speaker cell."""
+    turns: list[Turn] = []
+    for record in dump.records:
+        first, last = record[dump.text_field]
+        a, b = lines[first][0], lines[last][1]
+        lead = len(text[a:b]) - len(text[a:b].lstrip())
+        end = a + len(text[a:b].rstrip())
+        speaker = None
+        if dump.speaker_field is not None:
+            s_first, s_last = record[dump.speaker_field]
+            speaker = " ".join(text[lines[s_first][0]:lines[s_last][1]].split()) or None
+        turns.append(Turn(index=len(turns), speaker=speaker, start=a + lead,
+                          end=max(a + lead, end), line=first + 1))
+    return tuple(turns)
+
+
+def verbatim_turns(text: str, dump: CellDump | None = None) -> tuple[Turn, ...]:
+    """Turns of ``text``: one per record of ``dump`` when it is a cell dump
+    (:mod:`isp_nlp.ingest.cell_dump`), else by speaker labels, or one per paragraph
+    without labels."""
     lines = _lines(text)
+    if dump is not None:
+        return _dump_turns(text, lines, dump)
     matches = [match_label(text[a:b].strip()) if text[a:b].strip() else None
                for a, b in lines]
     accepted = accepted_speakers(matches)
@@ -126,7 +148,10 @@ def verbatim_turns(text: str) -> tuple[Turn, ...]:
 
 def verbatim_transcript(decoded: VerbatimText, *, document: str, name: str,
                         source_format: str = "refi-qda") -> Transcript:
-    """A :class:`Transcript` of ``decoded.text`` with :func:`verbatim_turns`."""
+    """A :class:`Transcript` of ``decoded.text`` with :func:`verbatim_turns`; a cell dump
+    says so in a warning."""
+    dump = read_cell_dump(decoded.text.split("\n"))
+    warnings = decoded.warnings + ((dump_note(dump, name),) if dump is not None else ())
     return Transcript(document=document, name=name, sha256=decoded.sha256, text=decoded.text,
-                      turns=verbatim_turns(decoded.text), source_format=source_format,
-                      warnings=decoded.warnings)
+                      turns=verbatim_turns(decoded.text, dump), source_format=source_format,
+                      warnings=warnings)
