@@ -136,18 +136,57 @@ def case_guid(document: str) -> str:
     return stable_guid("case", document)
 
 
+#: REFI-QDA variable types with the element holding a value and the form every value
+#: must have, in canonical form only, so that another tool reading it as that type
+#: shows it as written ("007" stays text: as an integer it would read 7).
+VARIABLE_TYPES: tuple[tuple[str, str, re.Pattern[str]], ...] = (
+    ("Boolean", "BooleanValue", re.compile(r"true|false")),
+    ("Integer", "IntegerValue", re.compile(r"-?(?:0|[1-9]\d{0,17})")),
+    ("Float", "FloatValue", re.compile(r"-?(?:0|[1-9]\d{0,17})\.\d{1,15}")),
+    ("Date", "DateValue", re.compile(r"\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])")),
+    ("DateTime", "DateTimeValue", re.compile(
+        r"\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])T(?:[01]\d|2[0-3]):[0-5]\d:"
+        r"[0-5]\d(?:\.\d+)?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)?")),
+)
+
+
+def variable_type(values: list[str]) -> tuple[str, str]:
+    """(typeOfVariable, value element) of an attribute with ``values``: the first of
+    :data:`VARIABLE_TYPES` every value fits, else Text."""
+    for kind, tag, form in VARIABLE_TYPES:
+        if values and all(form.fullmatch(v) for v in values):
+            if kind.startswith("Date") and not all(_real_date(v[:10]) for v in values):
+                continue
+            return kind, tag
+    return "Text", "TextValue"
+
+
+def _real_date(text: str) -> bool:
+    from datetime import date
+
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _cases(root: ET.Element, content: QdpxContent) -> None:
-    """``<Variables>`` (one text variable per attribute name) and ``<Cases>`` (one case
-    per exported document with attributes, named by it, its values and a SourceRef)."""
+    """``<Variables>`` (one variable per attribute name, typed by
+    :func:`variable_type`) and ``<Cases>`` (one case per exported document with
+    attributes, named by it, its values and a SourceRef)."""
     documents = [d for d in content.texts if content.attributes.get(d)]
     names = [n for n in content.attribute_names
              if any(n in content.attributes[d] for d in documents)]
     if not documents or not names:
         return
     variables = ET.SubElement(root, "Variables")
+    tags: dict[str, str] = {}
     for name in names:
+        kind, tags[name] = variable_type([content.attributes[d][name] for d in documents
+                                          if name in content.attributes[d]])
         ET.SubElement(variables, "Variable", {"guid": variable_guid(name), "name": name,
-                                              "typeOfVariable": "Text"})
+                                              "typeOfVariable": kind})
     cases = ET.SubElement(root, "Cases")
     for document in documents:
         case = ET.SubElement(cases, "Case", {"guid": case_guid(document), "name": document})
@@ -156,7 +195,7 @@ def _cases(root: ET.Element, content: QdpxContent) -> None:
             if name in values:
                 value = ET.SubElement(case, "VariableValue")
                 ET.SubElement(value, "VariableRef", {"targetGUID": variable_guid(name)})
-                ET.SubElement(value, "TextValue").text = values[name]
+                ET.SubElement(value, tags[name]).text = values[name]
         ET.SubElement(case, "SourceRef", {"targetGUID": source_guid(document)})
 
 

@@ -148,3 +148,41 @@ def test_cases_variables_and_code_notes_of_another_tool_are_read(tmp_path: Path)
                             created_at=memo.created_at)
     shown = run("attributes", "--table", "site", project=tmp_path / "p")
     assert shown.exit_code == 0 and "North" in shown.output and "(none)" in shown.output
+
+
+@pytest.mark.parametrize(("values", "kind"), [
+    (["1", "2", "-3"], "Integer"),
+    (["1", "007"], "Text"),  # as an integer another tool would show 7
+    (["0.5", "12.25"], "Float"),
+    (["true", "false"], "Boolean"),
+    (["2024-02-29", "2025-01-01"], "Date"),
+    (["2025-02-29"], "Text"),  # no such day
+    (["2021-10-30T08:45:00Z"], "DateTime"),
+    (["north", "1"], "Text"),
+])
+def test_attribute_variables_are_typed_only_when_every_value_reads_back_as_written(
+        values: list[str], kind: str) -> None:
+    from isp_nlp.interchange.refi_xml import variable_type
+
+    assert variable_type(values)[0] == kind
+
+
+def test_typed_variables_validate_and_round_trip_exactly(tmp_path: Path) -> None:
+    project, _, _ = coded_project(tmp_path)
+    csv = tmp_path / "attributes.csv"
+    csv.write_text("document,wave,lead,since,site\nsite0,1,true,2021-03-01,007\n"
+                   "site1,2,false,2022-11-30,north\n", "utf-8")
+    assert run("attributes", str(csv), project=project).exit_code == 0
+    out = tmp_path / "out.qdpx"
+    with open_project(project) as store:
+        write_qdpx(store, out)
+        attributes = store.attributes()
+    _validate(out)
+    qde = zipfile.ZipFile(out).read("project.qde").decode("utf-8")
+    for name, kind in (("wave", "Integer"), ("lead", "Boolean"), ("since", "Date"),
+                       ("site", "Text")):
+        assert f'name="{name}" typeOfVariable="{kind}"' in qde
+    assert "<IntegerValue>1</IntegerValue>" in qde and "<TextValue>007</TextValue>" in qde
+    import_refi_new_project(tmp_path / "back", out, embedder="hashing-256")
+    with open_project(tmp_path / "back") as back:
+        assert back.attributes() == attributes
