@@ -20,8 +20,9 @@ What is exported:
   ``<Description>isp-nlp: provenance=SOURCE</Description>``;
 - notes and memos in ``<Notes>``, each referenced (``<NoteRef>``) from the selection of
   its span, its whole source, or the code it is on;
-- document attributes as ``<Variables>`` (typed when every value reads back as written, else text) and ``<Cases>`` (one case per
-  document, named by it, with its values and a ``<SourceRef>``).
+- document attributes as ``<Variables>`` (typed when every value reads back as written,
+  else text) and ``<Cases>`` (one case per document, named by it, with its values and a
+  ``<SourceRef>``).
 
 GUIDs are stable (:mod:`isp_nlp.interchange.refi_ids`) and nothing holds the export's
 time, so exporting twice gives the same bytes. The file is written to a temporary file
