@@ -15,9 +15,10 @@ value (None when the model abstains) equals the oracle label, else relabel to it
 oracle never rejects); each decision is an "assisted" annotation. Three conditions on the
 same seeds:
 
-- ``queue``: the review queue's order (:func:`isp_nlp.review.queue.by_uncertainty` over
-  :func:`isp_nlp.review.items.uncertainty`, most uncertain first), retrained every
-  ``--every`` decisions (the queue is rebuilt from the new model);
+- ``queue``: the product's queue: the items arranged by :func:`isp_nlp.review.run.arrange`
+  as ``isp-nlp review --order uncertain`` arranges them (most uncertain first by
+  :func:`isp_nlp.review.items.uncertainty`, backchannels such as "Mm-hmm." at the back),
+  retrained every ``--every`` decisions (the queue is rebuilt from the new model);
 - ``random``: random order, retrained every ``--every`` decisions;
 - ``queue_no_retrain``: the seed model's queue and suggestions throughout.
 
@@ -58,7 +59,8 @@ sys.path.insert(0, str(REPO))
 from isp_nlp.coded.batch import ContextHistory, SegmentBatch, history_from_sequence  # noqa: E402
 from isp_nlp.records import LEARNING_SOURCES, Annotation, Segment  # noqa: E402
 from isp_nlp.review.items import certified_thresholds, uncertainty, within_certified  # noqa: E402
-from isp_nlp.review.queue import ReviewItem, by_uncertainty  # noqa: E402
+from isp_nlp.review.queue import ReviewItem  # noqa: E402
+from isp_nlp.review.run import arrange  # noqa: E402
 from isp_nlp.suggest.bundle import SuggesterModel  # noqa: E402
 from isp_nlp.suggest.project_fit import fit_project, model_human_kappa  # noqa: E402
 from isp_nlp.suggest.training_data import TrainingData, merge_labels  # noqa: E402
@@ -258,7 +260,7 @@ def run_condition(task: Task, seeds: list[Annotation], condition: str, *, decisi
                 pending = [int(i) for i in rng.permutation(pending)]
                 order = queue(model, task, pending[:every if not fixed else decisions])
             else:
-                order = list(by_uncertainty(queue(model, task, pending)))
+                order = arrange(queue(model, task, pending), order="uncertain")
             if not fixed:
                 order = order[:every]
         item = order.pop(0)
@@ -402,10 +404,13 @@ def write_markdown(results: dict[str, Any], path: Path) -> None:
              "Kappa: mean over the 10 TEST annotators of Cohen's kappa with the suggested "
              "value (before abstaining), mean ± sd over seeds. Certified coverage: share of "
              "the TEST utterances whose suggestion is within the certified range, mean "
-             "(min–max) over seeds. `queue_no_retrain` reviews in the seed model's queue "
-             "and sees its suggestions; the model scored at each checkpoint is the one a "
-             "`train` then would fit. Accepted: the suggested value was the oracle's; "
-             "relabelled: it was not, or the model abstained (no value to accept).", ""]
+             "(min–max) over seeds. `queue` reviews in the product's queue: the order "
+             "`isp-nlp review --order uncertain` shows (`isp_nlp.review.run.arrange`: most "
+             "uncertain first, backchannels at the back). `queue_no_retrain` reviews in "
+             "the seed model's queue and sees its suggestions; the model scored at each "
+             "checkpoint is the one a `train` then would fit. Accepted: the suggested value "
+             "was the oracle's; relabelled: it was not, or the model abstained (no value to "
+             "accept).", ""]
     if cfg.get("partial"):
         lines += ["Cut short (`--from-logs`): each row is over the seeds that reached it "
                   "(column seeds).", ""]

@@ -50,9 +50,16 @@ class AlreadyDecided(IspNlpError):
         self.action = action
 
 
+def closest(word: str, choices: Iterable[str]) -> str | None:
+    """The choice closest to ``word`` (case aside, as the choice is spelt), or None when
+    none is close enough to suggest: what every did-you-mean hint names."""
+    by_fold = {c.casefold(): c for c in choices}
+    close = difflib.get_close_matches(word.strip().casefold(), list(by_fold), n=1, cutoff=0.6)
+    return by_fold[close[0]] if close else None
+
+
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """`` (did you mean 'X'?)`` with the choice closest to ``word`` (case aside), or ""
     when none is close: the hint an error message about a mistyped name ends with."""
-    by_fold = {c.casefold(): c for c in choices}
-    close = difflib.get_close_matches(word.casefold(), list(by_fold), n=1, cutoff=0.6)
-    return f" (did you mean '{by_fold[close[0]]}'?)" if close else ""
+    close = closest(word, choices)
+    return f" (did you mean '{close}'?)" if close is not None else ""

@@ -7,7 +7,6 @@ plain data for the CLI to print. Nothing here prints or imports click.
 
 from __future__ import annotations
 
-import difflib
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -15,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from isp_nlp.codebook.load import codebook_warnings, load_codebook
-from isp_nlp.errors import ImportCodesError, InputFileError, ProjectError
+from isp_nlp.errors import ImportCodesError, InputFileError, ProjectError, closest
 from isp_nlp.ingest.readers import read_transcript
 from isp_nlp.ingest.segment import segment_transcript
 from isp_nlp.interchange.refi_codebook import (
@@ -69,8 +68,8 @@ def check_skip_speakers(skip: Iterable[str], transcripts: Iterable[Transcript]) 
     if not missing:
         return
     name = missing[0].strip()
-    close = difflib.get_close_matches(name.casefold(), list(found), n=1, cutoff=0.6)
-    hint = f"did you mean '{found[close[0]]}'? " if close else ""
+    close = closest(name, found.values())
+    hint = f"did you mean '{close}'? " if close is not None else ""
     listed = ", ".join(sorted(found.values(), key=str.casefold)) or "none (no speaker labels)"
     raise ProjectError(
         f"--skip-speakers names '{name}', but no transcript in this batch has that speaker; "
@@ -151,8 +150,8 @@ def remove_document(store: Store, document: str) -> dict[str, int]:
     audit trail keeps its decisions (it is append-only); they no longer apply."""
     known = [t["document"] for t in store.transcripts()]
     if document not in known:
-        close = difflib.get_close_matches(document, known, n=1)
-        hint = f"did you mean '{close[0]}'?" if close else (
+        close = closest(document, known)
+        hint = f"did you mean '{close}'?" if close is not None else (
             f"expected one of {', '.join(known[:10]) or '(none ingested)'}")
         raise ProjectError(f"document '{document}' is not in the project; {hint}; see "
                            "`isp-nlp status` for the documents.")

@@ -7,7 +7,6 @@ values are labels, with NaN/None where a coder did not code the unit.
 
 from __future__ import annotations
 
-import difflib
 from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -17,7 +16,7 @@ import pandas as pd
 
 from isp_nlp.codebook.check import normalise_value, stage_dimension
 from isp_nlp.codebook.load import resolve_code
-from isp_nlp.errors import IspNlpError
+from isp_nlp.errors import IspNlpError, did_you_mean
 from isp_nlp.records import CODE_DIMENSION, Dimension
 
 ANNOTATION_COLUMNS = ("segment_id", "coder", "dimension", "label")
@@ -271,8 +270,7 @@ def row_value(row: Any, dimension: Dimension) -> str | None:
     if value is None or not dimension.values or value in dimension.value_ids:
         return value
     ids = list(dimension.value_ids)
-    close = difflib.get_close_matches(value.casefold(), ids, n=1, cutoff=0.6)
-    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    hint = did_you_mean(value, ids)
     raise IspNlpError(
         f"Line {row.line} of the coded CSV has {dimension.id} '{value}'{hint}; expected one "
         f"of {', '.join(ids)} or empty, so correct it."

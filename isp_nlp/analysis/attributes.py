@@ -14,14 +14,13 @@ codes only: sources ``human``, ``blind`` and ``consensus`` (:data:`COUNTED_SOURC
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from pathlib import Path
 
 from isp_nlp.analysis.show import document_hint, match_document
 from isp_nlp.codebook.load import MAX_TABLE_BYTES, read_text_file
 from isp_nlp.coded.read import rows_with_lines
-from isp_nlp.errors import ImportCodesError, IspNlpError
+from isp_nlp.errors import ImportCodesError, IspNlpError, closest
 from isp_nlp.records import CERTIFYING_SOURCES, CODE_DIMENSION, NO_VALUE
 from isp_nlp.store.database import Store
 from isp_nlp.store.folder import require_codebook
@@ -179,8 +178,9 @@ def find_attribute(store: Store, name: str, *, option: str = "--table") -> str:
         raise IspNlpError("the project has no attributes yet; import them with "
                           "`isp-nlp attributes FILE.csv` (a document column, then one column "
                           "per attribute).")
-    close = difflib.get_close_matches(name, names, n=1)
-    hint = f"did you mean '{close[0]}'?" if close else f"expected one of {', '.join(names)}."
+    close = closest(name, names)
+    hint = (f"did you mean '{close}'?" if close is not None
+            else f"expected one of {', '.join(names)}.")
     raise IspNlpError(f"{option} '{name}' is not an attribute of this project; {hint}")
 
 

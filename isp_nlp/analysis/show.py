@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from isp_nlp.errors import IspNlpError
+from isp_nlp.errors import IspNlpError, closest
 from isp_nlp.records import CODE_DIMENSION, Annotation, Codebook, Note, Segment
 from isp_nlp.store.database import Store
 from isp_nlp.store.folder import require_codebook
@@ -44,10 +44,8 @@ def label_filter(codebook: Codebook, code: str) -> tuple[str, str]:
     by_name = {c.id.lower(): c.id for c in codebook.codes} | {
         c.name.lower(): c.id for c in codebook.codes}
     if code.strip().lower() not in by_name:
-        import difflib
-
-        close = difflib.get_close_matches(code, list(codebook.code_ids), n=1)
-        hint = f"did you mean '{close[0]}'?" if close else "see `isp-nlp codebook show`."
+        close = closest(code, codebook.code_ids)
+        hint = f"did you mean '{close}'?" if close is not None else "see `isp-nlp codebook show`."
         raise IspNlpError(f"--code {code!r} is not a code of codebook {codebook.name!r}; "
                           f"{hint}")
     return CODE_DIMENSION, by_name[code.strip().lower()]
@@ -85,12 +83,10 @@ def match_document(names: Mapping[str, str], name: str) -> str | None:
 
 def document_hint(name: str, documents: Iterable[str]) -> str:
     """"did you mean 'X'?" for the document closest to ``name``, else a few documents."""
-    import difflib
-
     known = sorted(set(documents))
-    close = difflib.get_close_matches(name, known, n=1)
-    if close:
-        return f"did you mean '{close[0]}'?"
+    close = closest(name, known)
+    if close is not None:
+        return f"did you mean '{close}'?"
     return (f"expected one of {', '.join(known[:5]) or '(none ingested)'}"
             + (f" and {len(known) - 5} more" if len(known) > 5 else ""))
 

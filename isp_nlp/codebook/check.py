@@ -7,12 +7,12 @@ coded-segment readers share. :mod:`isp_nlp.codebook.load` builds the Codebook on
 
 from __future__ import annotations
 
-import difflib
 import re
 import reprlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from isp_nlp.errors import did_you_mean
 from isp_nlp.records import CODE_DIMENSION, STAGE_DIMENSION, STAGES, Code, Dimension
 
 TOP_KEYS = ("name", "codes", "dimensions", "stage")
@@ -123,11 +123,6 @@ def _show(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _hint(word: str, choices: list[str] | tuple[str, ...]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
-
-
 class _Checker:
     """Collects problems while walking the parsed YAML."""
 
@@ -147,7 +142,7 @@ class _Checker:
         for key in entry:
             if key not in allowed:
                 self.add(
-                    f"{who} has unknown key '{key}'{_hint(str(key), allowed)}; "
+                    f"{who} has unknown key '{key}'{did_you_mean(str(key), allowed)}; "
                     f"allowed keys are {', '.join(allowed)}"
                 )
 
@@ -295,7 +290,7 @@ def _check_codes(ck: _Checker, codes: list[Any]) -> None:
             ck.add(f"{who} is its own parent; remove `parent:` or name another code")
         elif parent not in first_pos:
             ck.add(
-                f"{who} has unknown parent '{parent}'{_hint(parent, list(first_pos))}; "
+                f"{who} has unknown parent '{parent}'{did_you_mean(parent, list(first_pos))}; "
                 "use another code's id or remove `parent:`"
             )
     for cycle in _find_cycles({c: p for c, (p, _) in parents.items()}, list(first_pos)):

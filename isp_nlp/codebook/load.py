@@ -54,13 +54,12 @@ import yaml
 from isp_nlp.codebook.check import (
     _DEFAULT_STAGE_BY_ID,
     TEXT_FIELDS,
-    _hint,
     _summary,
     check_codebook,
     exclusive_warnings,
     stage_dimension,
 )
-from isp_nlp.errors import CodebookError, InputFileError
+from isp_nlp.errors import CodebookError, InputFileError, did_you_mean
 from isp_nlp.records import CODE_DIMENSION, STAGE_DIMENSION, STAGES, Code, Codebook, Dimension
 from isp_nlp.store.files import read_regular
 
@@ -343,7 +342,8 @@ def _get(codebook: Codebook, code_id: str) -> Code:
         if code.id == code_id:
             return code
     raise CodebookError(
-        f"code '{code_id}' is not in codebook '{codebook.name}'{_hint(code_id, codebook.code_ids)};"
+        f"code '{code_id}' is not in codebook '{codebook.name}'"
+        f"{did_you_mean(code_id, codebook.code_ids)};"
         " use one of its code ids."
     )
 

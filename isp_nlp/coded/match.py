@@ -10,13 +10,13 @@ rows by id, exact offsets, else the segment covering most of the row's span.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from isp_nlp.codebook.check import normalise_value
 from isp_nlp.codebook.load import codes_named, resolve_code
 from isp_nlp.coded.read import CodedRow, _import_error
+from isp_nlp.errors import closest, did_you_mean
 from isp_nlp.records import CODE_DIMENSION, Annotation, Codebook, Segment
 
 
@@ -43,8 +43,7 @@ def _short(text: str, width: int = 50) -> str:
 
 
 def _unknown_document(doc: str, known: Sequence[str]) -> str:
-    close = difflib.get_close_matches(doc, list(known), n=1, cutoff=0.6)
-    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    hint = did_you_mean(doc, known)
     listed = ", ".join(known[:5]) + (f" and {len(known) - 5} more" if len(known) > 5 else "")
     return f"unknown document '{doc}'{hint}; known documents: {listed or 'none'}"
 
@@ -55,10 +54,10 @@ def _code_problem(codebook: Codebook, value: str) -> str:
         ids = ", ".join(c.id for c in named)
         return f"code name '{value}' matches several codes ({ids}); write the code id instead"
     choices = list(codebook.code_ids) + [c.name for c in codebook.codes]
-    close = difflib.get_close_matches(value, choices, n=1, cutoff=0.6)
-    if close:
-        target = resolve_code(codebook, close[0])
-        hint = f" (did you mean '{target.id if target else close[0]}'?)"
+    close = closest(value, choices)
+    if close is not None:
+        target = resolve_code(codebook, close)
+        hint = f" (did you mean '{target.id if target else close}'?)"
     else:
         hint = "; use a code id or name from the codebook"
     return f"unknown code '{value}'{hint}"

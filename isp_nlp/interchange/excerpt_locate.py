@@ -9,12 +9,12 @@ occurrences the one nearest the given position wins.
 from __future__ import annotations
 
 import bisect
-import difflib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from isp_nlp.errors import closest
 from isp_nlp.interchange.sheet_rows import ExcerptRow, shown
 
 _FOLD = str.maketrans({"“": '"', "”": '"', "„": '"', "‟": '"', "«": '"', "»": '"',
@@ -67,9 +67,9 @@ def did_you_mean(names: Sequence[str], project: Mapping[str, str]) -> str:
     hints = []
     choices = sorted(set(project.values()))
     for name in names[:3]:
-        close = difflib.get_close_matches(name, choices, n=1, cutoff=0.6)
-        if close:
-            hints.append(f"'{shown(name)}' → did you mean '{shown(close[0])}'?")
+        close = closest(name, choices)
+        if close is not None:
+            hints.append(f"'{shown(name)}' → did you mean '{shown(close)}'?")
     return (" " + " ".join(hints)) if hints else ""
 
 

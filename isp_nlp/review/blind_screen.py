@@ -26,17 +26,8 @@ from isp_nlp.errors import IspNlpError
 from isp_nlp.ingest.controls import one_line
 from isp_nlp.records import Codebook, Segment
 from isp_nlp.review.blind import BlindRun, BlindSummary, coding_spec, neighbours
-from isp_nlp.review.screen import (
-    Relabel,
-    RelabelScreen,
-    SearchScreen,
-    TextScreen,
-    definition_text,
-    fit,
-    fuzzy_rank,
-    pace_text,
-    turns_text,
-)
+from isp_nlp.review.screen_text import definition_text, fit, fuzzy_rank, pace_text, turns_text
+from isp_nlp.review.search_screen import Relabel, RelabelScreen, SearchScreen, TextScreen
 
 #: The key line at the foot of the screen (fits 80 columns).
 LEGEND = "e code  n no code applies  s skip  u undo  d define  ? help  q quit"

@@ -10,7 +10,8 @@ from dataclasses import replace
 from rich.cells import cell_len
 
 from isp_nlp.review.queue import ReviewItem
-from isp_nlp.review.screen import LEGEND, ReviewApp, fuzzy_rank
+from isp_nlp.review.screen import LEGEND, ReviewApp
+from isp_nlp.review.screen_text import fuzzy_rank
 from isp_nlp.review.session import ReviewSession
 from isp_nlp.review.terminal import ReviewSummary
 from tests.builders.review_items import CODEBOOK, MemoryRecorder, items, make_item, screen_lines
