@@ -9,6 +9,7 @@ modules in tests/builders/: import those, never this file or another test module
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,7 @@ from click.testing import CliRunner
 from isp_nlp.cli import cli
 from isp_nlp.store.database import Store
 from tests.builders.coded_csv import coded_rows, write_coded_csv
+from tests.builders.postgres import REQUIRE_ENV, PgServer, start_server
 from tests.builders.sheets import excerpt_project
 
 
@@ -74,3 +76,24 @@ def coded_csvs(tmp_path: Path) -> tuple[Path, Path]:
     test = write_coded_csv(tmp_path / "test.csv",
                            coded_rows(1, ("a", "b", "c"), {"b": 5, "c": 7}))
     return train, test
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """A throwaway PostgreSQL server for the session (tests/builders/postgres.py). Where
+    none can start the tests that need it skip with the reason, unless
+    ``ISP_NLP_REQUIRE_POSTGRES=1`` (CI), where they fail."""
+    try:
+        server = start_server()
+    except RuntimeError as exc:
+        if os.environ.get(REQUIRE_ENV) == "1":
+            pytest.fail(f"{REQUIRE_ENV}=1 but no PostgreSQL server could start: {exc}")
+        pytest.skip(f"no PostgreSQL server for the tests: {exc}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server: PgServer) -> str:
+    """The password-free URL of a new, empty database on the session's server."""
+    return pg_server.new_database()
