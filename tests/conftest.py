@@ -97,3 +97,28 @@ def pg_server() -> Iterator[PgServer]:
 def pg_url(pg_server: PgServer) -> str:
     """The password-free URL of a new, empty database on the session's server."""
     return pg_server.new_database()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_backend(request: pytest.FixtureRequest) -> str:
+    """Each backend of the project store in turn (``postgres`` needs ``pg_server``)."""
+    return str(request.param)
+
+
+@pytest.fixture
+def db_path(store_backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Path:
+    """Where ``Store.create`` makes a new project database on ``store_backend``:
+    ``project.sqlite``, or ``project.url`` naming a new database on the test server."""
+    if store_backend == "sqlite":
+        return tmp_path / "project.sqlite"
+    from isp_nlp.store.postgres import POINTER_NAME, write_pointer
+
+    pointer = tmp_path / POINTER_NAME
+    write_pointer(pointer, request.getfixturevalue("pg_url"))
+    return pointer
+
+
+@pytest.fixture
+def database_url(store_backend: str, request: pytest.FixtureRequest) -> str | None:
+    """``init_project``'s ``database`` for ``store_backend``: None (SQLite) or a URL."""
+    return None if store_backend == "sqlite" else str(request.getfixturevalue("pg_url"))
