@@ -119,6 +119,12 @@ class Store(ModelTables, CodingTables, LabelTables, AuditTables, DocumentRewrite
         read_only = path.name == DB_NAME and not writable(path)
         try:
             store = cls(path, _connect(path, read_only=read_only))
+            if dialect(store.conn) == POSTGRES and "meta" not in table_names(store.conn):
+                url = postgres.read_pointer(path)
+                store.close()
+                raise ProjectError(
+                    f"no isp-nlp project in the PostgreSQL database {url} that {path} names; "
+                    f"create one with `isp-nlp init {path.parent} --database {url}`")
             row = store.conn.execute(
                 "SELECT value FROM meta WHERE key = 'schema_version'"
             ).fetchone()

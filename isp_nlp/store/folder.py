@@ -48,11 +48,22 @@ def init_project(directory: str | Path, *, embedder: str = DEFAULT_EMBEDDER,
                                f"{read_pointer(db)}; choose a new folder for another database")
         directory.mkdir(parents=True, exist_ok=True)
         db = directory / POINTER_NAME
-        if not db.exists():
+        wrote = not db.exists()
+        if wrote:
             write_pointer(db, url)
-    existed = db.exists() and db.name == DB_NAME
+        try:
+            with Store.create(db) as store:
+                if store.get_setting("embedder") is None:
+                    store.set_setting("embedder", embedder)
+        except BaseException:
+            if wrote:  # a server that cannot be reached leaves no pointer to a wrong URL
+                db.unlink()
+            raise
+        (directory / "models").mkdir(exist_ok=True)
+        return db
+    existed = db.exists()
     with Store.create(db) as store:
-        if not existed and store.get_setting("embedder") is None:
+        if not existed:
             store.set_setting("embedder", embedder)
     (directory / "models").mkdir(exist_ok=True)
     return db

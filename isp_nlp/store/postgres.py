@@ -48,10 +48,6 @@ _SCHEMES = ("postgresql", "postgres")
 _CONNECT_TIMEOUT = 10  # seconds
 
 
-def is_postgres_url(url: str) -> bool:
-    return urlsplit(url.strip()).scheme in _SCHEMES
-
-
 def check_url(url: str) -> str:
     """``url`` stripped, or ProjectError when it is not a PostgreSQL URL or holds a
     password (the message never repeats the password)."""
@@ -205,6 +201,8 @@ class PgConnection:
 
 def _wrapped(exc: Exception) -> PgError:
     sqlstate = getattr(exc, "sqlstate", None)
+    if sqlstate is None and type(exc).__name__ == "OperationalError":
+        sqlstate = "08000"  # the client lost the connection: no server, no SQLSTATE
     message = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
     kind = PgLockTimeout if sqlstate == "55P03" else PgError
     return kind(message, sqlstate)

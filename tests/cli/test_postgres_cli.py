@@ -64,4 +64,13 @@ def test_the_whole_loop_runs_on_postgres(pg_url: str, tmp_path: Path) -> None:
         actions = [r[0] for r in store.conn.execute(
             "SELECT action FROM log WHERE coder = ? ORDER BY id", ("zoe",))]
         assert actions.count("undo") == 1 and "accept" in actions
+    names = tmp_path / "names.csv"
+    names.write_text("name,pseudonym\nTimeliness,Promptness\nInterviewer,Asker\n",
+                     encoding="utf-8")
+    run("pseudonymise", "--names", str(names), "--key", str(tmp_path / "key.csv"))
+    with open_project(project) as store:
+        text = store.transcript_text("isp01_child_welfare_coach") or ""
+        assert "Promptness" in text and "Timeliness" not in text
+        assert store.annotations() and store.latest_model() is not None
     run("check")
+    run("agreement")

@@ -13,7 +13,14 @@ from click.testing import CliRunner
 
 from isp_nlp.cli import cli
 from isp_nlp.errors import ProjectError
-from isp_nlp.store.backend import POSTGRES, PgLockTimeout, dialect, table_columns, table_names
+from isp_nlp.store.backend import (
+    POSTGRES,
+    PgError,
+    PgLockTimeout,
+    dialect,
+    table_columns,
+    table_names,
+)
 from isp_nlp.store.database import Store, project_db
 from isp_nlp.store.folder import init_project, open_project
 from isp_nlp.store.migrations import SCHEMA_VERSION, schema
@@ -67,6 +74,8 @@ def test_not_a_postgres_url_is_refused() -> None:
 def test_an_unreachable_server_is_one_sentence_naming_it(tmp_path: Path) -> None:
     import socket
 
+    pytest.importorskip("psycopg", reason="the driver names the unreachable server")
+
     with socket.socket() as s:  # a port nothing listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -76,6 +85,7 @@ def test_an_unreachable_server_is_one_sentence_naming_it(tmp_path: Path) -> None
     assert f"127.0.0.1:{port}/isp" in result.output and "check that the server runs" in (
         result.output)
     assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "p" / POINTER_NAME).exists()  # init may be run again, right
 
 
 def test_init_writes_the_pointer_and_every_opener_finds_the_project(pg_url: str,
@@ -154,3 +164,24 @@ def test_no_wait_at_all_is_refused_at_once(pg_url: str, tmp_path: Path) -> None:
             b.conn.begin_write(0)  # type: ignore[attr-defined]
         assert not b.conn.in_transaction
         a.conn.execute("ROLLBACK")
+
+
+def test_an_empty_database_is_no_project_and_says_how_to_make_one(pg_url: str,
+                                                                  tmp_path: Path) -> None:
+    from isp_nlp.store.postgres import write_pointer
+
+    write_pointer(tmp_path / POINTER_NAME, pg_url)
+    with pytest.raises(ProjectError, match=r"no isp-nlp project .*`isp-nlp init .*--database"):
+        open_project(tmp_path)
+
+
+def test_a_lost_connection_is_one_sentence(pg_url: str, tmp_path: Path) -> None:
+    from isp_nlp.store.failures import explain_database_error
+
+    init_project(tmp_path / "p", database=pg_url)
+    store = open_project(tmp_path / "p")
+    store.conn.raw.close()  # type: ignore[attr-defined]
+    with pytest.raises(PgError) as err:
+        store.transcripts()
+    message = str(explain_database_error(err.value, store.path))
+    assert "connection to the PostgreSQL server was lost" in message
