@@ -51,11 +51,20 @@ def project_copy(demo_project: Path, tmp_path: Path) -> Path:
     return dest
 
 
+#: ``postgres``: the ``project`` fixture stores its project on the test PostgreSQL server,
+#: to run a folder's tests against that backend (tests that open project.sqlite directly
+#: will fail, as they should there).
+STORE_ENV = "ISP_NLP_TEST_STORE"
+
+
 @pytest.fixture
-def project(tmp_path: Path) -> Path:
+def project(tmp_path: Path, request: pytest.FixtureRequest) -> Path:
     """An empty project with the hashing embedder."""
     out = tmp_path / "project"
-    assert CliRunner().invoke(cli, ["init", str(out), "--embedder", "hashing-256"]).exit_code == 0
+    args = ["init", str(out), "--embedder", "hashing-256"]
+    if os.environ.get(STORE_ENV) == "postgres":
+        args += ["--database", request.getfixturevalue("pg_url")]
+    assert CliRunner().invoke(cli, args).exit_code == 0
     return out
 
 

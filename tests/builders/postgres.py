@@ -7,7 +7,9 @@ folder in ``ISP_NLP_PG_BINDIR``, Debian's ``/usr/lib/postgresql/*/bin`` (newest 
 127.0.0.1 at a free port (and a Unix socket in that folder), with trust authentication
 and without fsync: it holds test data only. PostgreSQL refuses to run as root, so under
 uid 0 the folder is given to ``nobody`` and the server runs as that user (``setpriv``).
-Each test gets a database of its own from :meth:`PgServer.new_database`.
+Each test gets a database of its own from :meth:`PgServer.new_database`. A watchdog
+process stops the server and removes its folder if the test session dies without
+stopping it (killed, or interrupted twice).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import pwd
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -108,6 +111,29 @@ def _run(cmd: list[str], what: str) -> None:
         raise RuntimeError(f"{what} failed: {' / '.join(tail)}")
 
 
+_WATCHDOG = """
+import os, shutil, subprocess, sys, time
+pid, folder, stop = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+while os.path.isdir(folder):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        subprocess.run(stop, capture_output=True, timeout=60, check=False)
+        shutil.rmtree(folder, ignore_errors=True)
+        break
+    time.sleep(2)
+"""
+
+
+def _watch(server: PgServer) -> None:
+    """Stop ``server`` when this process dies (a no-op once :meth:`PgServer.stop` ran)."""
+    stop = [*server.as_user, str(server.bindir / "pg_ctl"), "stop", "-D", str(server.data),
+            "-m", "immediate", "-s"]
+    subprocess.Popen([sys.executable, "-c", _WATCHDOG, str(os.getpid()), str(server.folder),
+                      *stop], start_new_session=True, stdin=subprocess.DEVNULL,
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def start_server() -> PgServer:
     """Start a throwaway server; RuntimeError (with the reason) when none can start."""
     bindir = server_bindir()
@@ -140,6 +166,7 @@ def start_server() -> PgServer:
         _run([*as_user, str(bindir / "pg_ctl"), "start", "-w", "-t", "60", "-s",
               "-D", str(server.data), "-l", str(folder / "server.log"), "-o", options],
              "pg_ctl start")
+        _watch(server)
     except BaseException as exc:
         log = folder / "server.log"
         detail = log.read_text(errors="replace").strip().splitlines()[-2:] if log.exists() else []
