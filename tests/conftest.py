@@ -9,6 +9,7 @@ modules in tests/builders/: import those, never this file or another test module
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,7 @@ from click.testing import CliRunner
 from isp_nlp.cli import cli
 from isp_nlp.store.database import Store
 from tests.builders.coded_csv import coded_rows, write_coded_csv
+from tests.builders.postgres import REQUIRE_ENV, PgServer, start_server
 from tests.builders.sheets import excerpt_project
 
 
@@ -49,11 +51,20 @@ def project_copy(demo_project: Path, tmp_path: Path) -> Path:
     return dest
 
 
+#: ``postgres``: the ``project`` fixture stores its project on the test PostgreSQL server,
+#: to run a folder's tests against that backend (tests that open project.sqlite directly
+#: will fail, as they should there).
+STORE_ENV = "ISP_NLP_TEST_STORE"
+
+
 @pytest.fixture
-def project(tmp_path: Path) -> Path:
+def project(tmp_path: Path, request: pytest.FixtureRequest) -> Path:
     """An empty project with the hashing embedder."""
     out = tmp_path / "project"
-    assert CliRunner().invoke(cli, ["init", str(out), "--embedder", "hashing-256"]).exit_code == 0
+    args = ["init", str(out), "--embedder", "hashing-256"]
+    if os.environ.get(STORE_ENV) == "postgres":
+        args += ["--database", request.getfixturevalue("pg_url")]
+    assert CliRunner().invoke(cli, args).exit_code == 0
     return out
 
 
@@ -74,3 +85,49 @@ def coded_csvs(tmp_path: Path) -> tuple[Path, Path]:
     test = write_coded_csv(tmp_path / "test.csv",
                            coded_rows(1, ("a", "b", "c"), {"b": 5, "c": 7}))
     return train, test
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """A throwaway PostgreSQL server for the session (tests/builders/postgres.py). Where
+    none can start the tests that need it skip with the reason, unless
+    ``ISP_NLP_REQUIRE_POSTGRES=1`` (CI), where they fail."""
+    try:
+        server = start_server()
+    except RuntimeError as exc:
+        if os.environ.get(REQUIRE_ENV) == "1":
+            pytest.fail(f"{REQUIRE_ENV}=1 but no PostgreSQL server could start: {exc}")
+        pytest.skip(f"no PostgreSQL server for the tests: {exc}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server: PgServer) -> str:
+    """The password-free URL of a new, empty database on the session's server."""
+    return pg_server.new_database()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_backend(request: pytest.FixtureRequest) -> str:
+    """Each backend of the project store in turn (``postgres`` needs ``pg_server``)."""
+    return str(request.param)
+
+
+@pytest.fixture
+def db_path(store_backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Path:
+    """Where ``Store.create`` makes a new project database on ``store_backend``:
+    ``project.sqlite``, or ``project.url`` naming a new database on the test server."""
+    if store_backend == "sqlite":
+        return tmp_path / "project.sqlite"
+    from isp_nlp.store.postgres import POINTER_NAME, write_pointer
+
+    pointer = tmp_path / POINTER_NAME
+    write_pointer(pointer, request.getfixturevalue("pg_url"))
+    return pointer
+
+
+@pytest.fixture
+def database_url(store_backend: str, request: pytest.FixtureRequest) -> str | None:
+    """``init_project``'s ``database`` for ``store_backend``: None (SQLite) or a URL."""
+    return None if store_backend == "sqlite" else str(request.getfixturevalue("pg_url"))

@@ -11,7 +11,8 @@ from isp_nlp.agreement.corrections import project_correction_rate
 from isp_nlp.cli.common import FORMATS, InputError, echo_wrapped, emit, open_store
 from isp_nlp.ingest.controls import one_line
 from isp_nlp.project import project_status
-from isp_nlp.store.folder import init_project
+from isp_nlp.store.folder import DATABASE_ENV, init_project
+from isp_nlp.store.postgres import POINTER_NAME, read_pointer
 from isp_nlp.suggest.trust import project_trust, trust_lines
 
 
@@ -19,10 +20,17 @@ from isp_nlp.suggest.trust import project_trust, trust_lines
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--embedder", type=click.Choice(["minilm", "hashing-256"]), default="minilm",
               show_default=True, help="Embedding model (hashing-256 is a fast test embedder).")
-def init(directory: Path, embedder: str) -> None:
-    """Create a project folder with its SQLite database."""
-    db = init_project(directory, embedder=embedder)
-    click.echo(f"Project ready: {db}")
+@click.option("--database", envvar=DATABASE_ENV, default=None, metavar="URL",
+              help="Keep the project on a PostgreSQL server: a postgresql://HOST/DATABASE "
+                   "URL without a password (libpq finds that in ~/.pgpass, a service file or "
+                   f"PGPASSWORD); also ${DATABASE_ENV}. Default: project.sqlite in the folder.")
+def init(directory: Path, embedder: str, database: str | None) -> None:
+    """Create a project folder with its SQLite database (or on a PostgreSQL server)."""
+    db = init_project(directory, embedder=embedder, database=database or None)
+    if db.name == POINTER_NAME:
+        click.echo(f"Project ready: {directory} (stored at {read_pointer(db)})")
+    else:
+        click.echo(f"Project ready: {db}")
 
 
 @click.command()

@@ -9,11 +9,11 @@ Split from :mod:`isp_nlp.store.database`: :class:`AuditTables` is mixed into
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 
 from isp_nlp.records import CODE_DIMENSION, CODER_SOURCES
+from isp_nlp.store.backend import Connection
 from isp_nlp.store.registry import now, row_id
 
 #: The provenance of codes a coder gives in blind review.
@@ -29,9 +29,9 @@ BLIND_ACTIONS = (BLIND_ACTION, BLIND_SKIP_ACTION)
 class AuditTables:
     """Audit samples (``audits``, ``audit_segments``) and blind codes (a mixin of Store)."""
 
-    conn: sqlite3.Connection
+    conn: Connection
 
-    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+    def transaction(self) -> AbstractContextManager[Connection]:
         """Supplied by Store: an IMMEDIATE transaction (joining an outer one)."""
         raise NotImplementedError
 
@@ -40,7 +40,8 @@ class AuditTables:
         """Record a drawn sample, its segments in drawn order; return its id."""
         with self.transaction() as conn:
             audit_id = row_id(conn.execute(
-                "INSERT INTO audits(created_at, seed, n, documents) VALUES (?,?,?,?)",
+                "INSERT INTO audits(created_at, seed, n, documents) VALUES (?,?,?,?)"
+                " RETURNING id",
                 (now(), int(seed), int(n), json.dumps(list(documents)))))
             conn.executemany(
                 "INSERT INTO audit_segments(audit_id, segment_id, position) VALUES (?,?,?)",
@@ -82,7 +83,8 @@ class AuditTables:
         labels: set[str | None] = set(codes) or {None}
         with self.transaction() as conn:
             log_id = row_id(conn.execute(
-                "INSERT INTO log(coder, action, segment_id, detail, at) VALUES (?,?,?,?,?)",
+                "INSERT INTO log(coder, action, segment_id, detail, at) VALUES (?,?,?,?,?)"
+                " RETURNING id",
                 (coder, BLIND_ACTION, segment_id,
                  json.dumps({"codes": list(codes), "values": dict(values)}), now())))
             self._replace_labels(conn, segment_id, coder, CODE_DIMENSION,  # type: ignore[attr-defined]
@@ -98,7 +100,8 @@ class AuditTables:
         segment stays in the coder's queue); return the log id."""
         with self.transaction() as conn:
             return row_id(conn.execute(
-                "INSERT INTO log(coder, action, segment_id, detail, at) VALUES (?,?,?,?,?)",
+                "INSERT INTO log(coder, action, segment_id, detail, at) VALUES (?,?,?,?,?)"
+                " RETURNING id",
                 (coder, BLIND_SKIP_ACTION, segment_id,
                  json.dumps({} if audit_id is None else {"audit": audit_id}), now())))
 
@@ -118,7 +121,7 @@ class AuditTables:
                 return None
             undo_id = row_id(conn.execute(
                 "INSERT INTO log(coder, action, segment_id, detail, undoes, at)"
-                " VALUES (?, 'undo', ?, ?, ?, ?)",
+                " VALUES (?, 'undo', ?, ?, ?, ?) RETURNING id",
                 (coder, row[2], json.dumps({"blind": True}), row[0], now())))
             conn.execute("UPDATE annotations SET retracted_by = ? WHERE created_by = ?"
                          " AND retracted_by IS NULL", (undo_id, row[0]))

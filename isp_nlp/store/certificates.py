@@ -21,7 +21,7 @@ def save_certificate(store: Store, model_id: str, audit_id: int | None, target: 
     with store.transaction() as conn:
         return row_id(conn.execute(
             "INSERT INTO certificates(model_id, audit_id, target, detail, created_at)"
-            " VALUES (?,?,?,?,?)",
+            " VALUES (?,?,?,?,?) RETURNING id",
             (model_id, audit_id, target, json.dumps(dict(detail)), now())))
 
 

@@ -9,13 +9,13 @@ and stored separately (``Store.import_annotations``).
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 
 from isp_nlp.errors import ProjectError
 from isp_nlp.records import Coder, Coding, Note
+from isp_nlp.store.backend import Connection
 from isp_nlp.store.registry import now
 
 #: Namespace of the GUIDs given to notes stored without one.
@@ -25,9 +25,9 @@ _NOTE_NAMESPACE = uuid.UUID("5d0c7e55-9f3a-5b8e-8c1d-2a4f6b9e0d13")
 class CodingTables:
     """Coders, codings, notes and document attributes (a mixin of Store)."""
 
-    conn: sqlite3.Connection
+    conn: Connection
 
-    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+    def transaction(self) -> AbstractContextManager[Connection]:
         """Supplied by Store: an IMMEDIATE transaction (joining an outer one)."""
         raise NotImplementedError
 
@@ -87,8 +87,9 @@ class CodingTables:
                         "expected 0 <= start < end <= the text's length"
                     )
                 cur = conn.execute(
-                    'INSERT OR IGNORE INTO codings(transcript_id, start, "end", dimension, code,'
-                    " coder, source, guid, created_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                    'INSERT INTO codings(transcript_id, start, "end", dimension, code,'
+                    " coder, source, guid, created_at) VALUES (?,?,?,?,?,?,?,?,?)"
+                    " ON CONFLICT DO NOTHING",
                     (ids[c.document], c.start, c.end, c.dimension, c.code, c.coder, c.source,
                      c.guid, c.created_at or now()),
                 )

@@ -1,10 +1,19 @@
-"""The SQLite project store: the only module that writes SQL.
+"""The project store: the only module that writes SQL.
 
 One project is one folder holding ``project.sqlite`` (and trained models
 under ``models/``). The database runs in WAL mode with ``synchronous=FULL``
 and a busy timeout, so a decision that :meth:`Store.record` returned is on
 disk even if the process is killed a moment later, and several coders can
 work on one project at once. Every multi-row write is one transaction.
+
+A project may instead live on a PostgreSQL server: its folder then holds
+``project.url`` (:data:`isp_nlp.store.postgres.POINTER_NAME`) in place of
+``project.sqlite``, and the same SQL runs through
+:class:`isp_nlp.store.postgres.PgConnection` (see :mod:`isp_nlp.store.backend`).
+:func:`project_db` names whichever of the two files the folder has, and
+:meth:`Store.open` / :meth:`Store.create` open either. Trained models and the
+embedding cache stay in the folder for now (moving them into the database, for
+a project shared through the server alone, is a later step).
 """
 
 from __future__ import annotations
@@ -18,29 +27,56 @@ from pathlib import Path
 
 from isp_nlp.errors import ProjectError
 from isp_nlp.records import Segment, Transcript, Turn
+from isp_nlp.store import postgres
 from isp_nlp.store.audits import AuditTables
+from isp_nlp.store.backend import (
+    POSTGRES,
+    Connection,
+    PgError,
+    begin_write,
+    defer_foreign_keys,
+    dialect,
+    is_lock_wait,
+    table_names,
+)
 from isp_nlp.store.codings import CodingTables
 from isp_nlp.store.connection import connect, lock_timeout, writable
-from isp_nlp.store.failures import DatabaseDamaged, DatabaseReadOnly, explain_database_error
+from isp_nlp.store.failures import (
+    DATABASE_ERRORS,
+    DatabaseDamaged,
+    DatabaseReadOnly,
+    explain_database_error,
+)
 from isp_nlp.store.integrity import backup_project, full_problems, quick_problems
 from isp_nlp.store.labels import LabelTables
 from isp_nlp.store.migrations import MIGRATIONS, SCHEMA_VERSION, schema
-from isp_nlp.store.registry import ModelTables, SqliteEmbeddingCache, now
+from isp_nlp.store.registry import ModelTables, SqliteEmbeddingCache, now, row_id
 from isp_nlp.store.rewrite import DocumentRewrites
 
 DB_NAME = "project.sqlite"
 _FIRST_WAIT = 1.0  # seconds before the wait is announced
 
 def project_db(directory: str | Path) -> Path:
-    return Path(directory) / DB_NAME
+    """The project's database file: ``project.sqlite``, or ``project.url`` when the
+    folder has only that (a project on a PostgreSQL server)."""
+    pointer = Path(directory) / postgres.POINTER_NAME
+    sqlite = Path(directory) / DB_NAME
+    return pointer if pointer.is_file() and not sqlite.exists() else sqlite
+
+
+def _connect(path: Path, *, read_only: bool = False) -> Connection:
+    """Open the database that ``path`` (``project.sqlite`` or ``project.url``) names."""
+    if path.name == postgres.POINTER_NAME:
+        return postgres.connect(postgres.read_pointer(path))
+    return connect(path, read_only=read_only)
 
 
 class Store(ModelTables, CodingTables, LabelTables, AuditTables, DocumentRewrites):
     """A project database. Use :meth:`create` or :meth:`open`."""
 
-    def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
+    def __init__(self, path: Path, conn: Connection) -> None:
         self.path = path
-        self.conn = conn
+        self.conn: Connection = conn
         #: Called with the timeout (s) when a write must wait for another process's lock.
         self.on_wait: Callable[[float], None] | None = None
         #: Opened read-only because the file or its folder cannot be written.
@@ -53,16 +89,18 @@ class Store(ModelTables, CodingTables, LabelTables, AuditTables, DocumentRewrite
         """Create (or open, if it exists) a project database at ``path``."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        store = cls(path, connect(path))
-        fresh = store.conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone() is None
-        if fresh:
-            # executescript commits on its own, so the schema is one script-level transaction.
-            store.conn.executescript(
-                "BEGIN IMMEDIATE;" + schema()
-                + f"INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', "
-                f"'{SCHEMA_VERSION}');COMMIT;"
-            )
+        store = cls(path, _connect(path))
+        if "meta" not in table_names(store.conn):
+            version = ("INSERT INTO meta(key, value) VALUES ('schema_version', "
+                       f"'{SCHEMA_VERSION}') ON CONFLICT DO NOTHING;")
+            if dialect(store.conn) == POSTGRES:
+                with store.transaction() as conn:  # the write lock: one creator at a time
+                    if "meta" not in table_names(conn):
+                        conn.executescript(postgres.pg_schema(schema()) + version)
+            else:
+                # executescript commits on its own, so the schema is one script-level
+                # transaction.
+                store.conn.executescript("BEGIN IMMEDIATE;" + schema() + version + "COMMIT;")
         store._upgrade()
         return store
 
@@ -70,18 +108,27 @@ class Store(ModelTables, CodingTables, LabelTables, AuditTables, DocumentRewrite
     def open(cls, path: str | Path) -> Store:
         """Open an existing project database; raise ProjectError if absent."""
         path = Path(path)
+        if path.name == DB_NAME and not path.exists() \
+                and (pointer := path.with_name(postgres.POINTER_NAME)).is_file():
+            path = pointer  # a caller that named project.sqlite of a PostgreSQL project
         if not path.is_file():
             raise ProjectError(
                 f"no isp-nlp project at {path.parent}: {path.name} not found; "
                 f"create one with `isp-nlp init {path.parent}` or pass --project DIR"
             )
-        read_only = not writable(path)
+        read_only = path.name == DB_NAME and not writable(path)
         try:
-            store = cls(path, connect(path, read_only=read_only))
+            store = cls(path, _connect(path, read_only=read_only))
+            if dialect(store.conn) == POSTGRES and "meta" not in table_names(store.conn):
+                url = postgres.read_pointer(path)
+                store.close()
+                raise ProjectError(
+                    f"no isp-nlp project in the PostgreSQL database {url} that {path} names; "
+                    f"create one with `isp-nlp init {path.parent} --database {url}`")
             row = store.conn.execute(
                 "SELECT value FROM meta WHERE key = 'schema_version'"
             ).fetchone()
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, PgError) as exc:
             raise explain_database_error(exc, path) from None
         store.read_only = read_only
         if row is not None and not str(row[0]).isdigit():
@@ -121,7 +168,7 @@ class Store(ModelTables, CodingTables, LabelTables, AuditTables, DocumentRewrite
             try:
                 for v in range(version, SCHEMA_VERSION):
                     MIGRATIONS[v](conn)
-            except (sqlite3.Error, KeyError, TypeError, ValueError) as exc:
+            except (sqlite3.Error, PgError, KeyError, TypeError, ValueError) as exc:
                 raise ProjectError(
                     f"{self.path} could not be upgraded from schema version {version} to "
                     f"{SCHEMA_VERSION} ({exc}) and is left as it was; keep a copy and "
@@ -140,7 +187,7 @@ class Store(ModelTables, CodingTables, LabelTables, AuditTables, DocumentRewrite
         self.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> Iterator[Connection]:
         """An IMMEDIATE transaction: all writes inside commit together or not at all.
 
         Inside another transaction it joins the outer one, so several store calls
@@ -172,7 +219,7 @@ class Store(ModelTables, CodingTables, LabelTables, AuditTables, DocumentRewrite
                     conn.execute("ROLLBACK")
                 raise
 
-    def _begin(self, conn: sqlite3.Connection) -> None:
+    def _begin(self, conn: Connection) -> None:
         """Take the write lock; if another process holds it, say so once and wait for it
         up to :func:`lock_timeout` seconds in all (then SQLite's "locked" error)."""
         if self.read_only:
@@ -192,18 +239,17 @@ class Store(ModelTables, CodingTables, LabelTables, AuditTables, DocumentRewrite
                 )
         total = lock_timeout()
         first = min(_FIRST_WAIT, total)
-        conn.execute(f"PRAGMA busy_timeout = {int(first * 1000)}")
         try:
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) and "busy" not in str(exc):
+            begin_write(conn, first)
+        except DATABASE_ERRORS as exc:
+            if not is_lock_wait(exc):
                 raise
             if self.on_wait is not None:
                 self.on_wait(total)
-            conn.execute(f"PRAGMA busy_timeout = {int(max(total - first, 0) * 1000)}")
-            conn.execute("BEGIN IMMEDIATE")
+            begin_write(conn, max(total - first, 0))
         finally:
-            conn.execute(f"PRAGMA busy_timeout = {int(total * 1000)}")
+            if dialect(conn) != POSTGRES:
+                conn.execute(f"PRAGMA busy_timeout = {int(total * 1000)}")
 
     # -- integrity -----------------------------------------------------------
     def check(self) -> list[str]:
@@ -222,7 +268,8 @@ class Store(ModelTables, CodingTables, LabelTables, AuditTables, DocumentRewrite
 
     def set_setting(self, key: str, value: str) -> None:
         with self.transaction() as conn:
-            conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
+            conn.execute("INSERT INTO meta(key, value) VALUES (?, ?)"
+                         " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                          ("setting:" + key, value))
 
     # -- transcripts and segments ------------------------------------------
@@ -282,9 +329,9 @@ class Store(ModelTables, CodingTables, LabelTables, AuditTables, DocumentRewrite
                     outcomes.append("replaced")
                 else:
                     outcomes.append("added")
-                cur = conn.execute(
+                transcript_id = row_id(conn.execute(
                     "INSERT INTO transcripts(document, name, sha256, source_format, text, turns,"
-                    " unit, warnings, ingested_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                    " unit, warnings, ingested_at) VALUES (?,?,?,?,?,?,?,?,?) RETURNING id",
                     (
                         transcript.document,
                         transcript.name,
@@ -296,12 +343,12 @@ class Store(ModelTables, CodingTables, LabelTables, AuditTables, DocumentRewrite
                         json.dumps(list(transcript.warnings)),
                         now(),
                     ),
-                )
+                ))
                 conn.executemany(
                     'INSERT INTO segments(id, transcript_id, idx, turn_index, unit, speaker, start,'
                     ' "end", text, codable) VALUES (?,?,?,?,?,?,?,?,?,?)',
                     [
-                        (s.id, cur.lastrowid, s.index, s.turn_index, s.unit, s.speaker,
+                        (s.id, transcript_id, s.index, s.turn_index, s.unit, s.speaker,
                          s.start, s.end, s.text, int(s.codable))
                         for s in segments
                     ],
@@ -357,7 +404,7 @@ class Store(ModelTables, CodingTables, LabelTables, AuditTables, DocumentRewrite
                        for s in segments)
 
     def _drop_transcript(
-        self, conn: sqlite3.Connection, transcript_id: int, keep: set[str], t: Transcript
+        self, conn: Connection, transcript_id: int, keep: set[str], t: Transcript
     ) -> None:
         old = {r[0] for r in conn.execute(
             "SELECT id FROM segments WHERE transcript_id = ?", (transcript_id,))}
@@ -386,7 +433,7 @@ class Store(ModelTables, CodingTables, LabelTables, AuditTables, DocumentRewrite
             conn.execute(f"DELETE FROM {table} WHERE segment_id IN "
                          "(SELECT id FROM segments WHERE transcript_id = ?)", (transcript_id,))
         # Segments kept with identical ids keep their annotations: re-point them.
-        conn.execute("PRAGMA defer_foreign_keys = ON")
+        defer_foreign_keys(conn)
         conn.execute("DELETE FROM segments WHERE transcript_id = ?", (transcript_id,))
         conn.execute("DELETE FROM transcripts WHERE id = ?", (transcript_id,))
 
@@ -407,7 +454,7 @@ class Store(ModelTables, CodingTables, LabelTables, AuditTables, DocumentRewrite
             args.append(document)
         if codable_only:
             where.append("s.codable = 1")
-        return self._segment_rows(" AND ".join(where) or "1", args,
+        return self._segment_rows(" AND ".join(where) or "1 = 1", args,
                                   order=" ORDER BY t.document, s.idx")
 
     def segments_by_id(self, ids: Sequence[str]) -> list[Segment]:

@@ -52,7 +52,7 @@ class DecisionLog:
                 raise AlreadyDecided(decision.coder, settled[0])
             log_id = row_id(conn.execute(
                 "INSERT INTO log(coder, action, item_key, segment_id, model_id, detail, at)"
-                " VALUES (?,?,?,?,?,?,?)",
+                " VALUES (?,?,?,?,?,?,?) RETURNING id",
                 (decision.coder, decision.action, decision.item_key, decision.segment_id,
                  decision.model_id, json.dumps(detail), now()),
             ))
@@ -75,7 +75,7 @@ class DecisionLog:
         with self.store.transaction() as conn:
             return row_id(conn.execute(
                 "INSERT INTO log(coder, action, segment_id, model_id, detail, at)"
-                " VALUES (?,?,?,?,?,?)",
+                " VALUES (?,?,?,?,?,?) RETURNING id",
                 (coder, action, segment_id, model_id, json.dumps(detail), now())))
 
     def memo(self, coder: str, note: Note, *, segment_id: str | None = None,
@@ -105,11 +105,11 @@ class DecisionLog:
             ).fetchone()
             if row is None:
                 return None
-            undo_id = conn.execute(
+            undo_id = row_id(conn.execute(
                 "INSERT INTO log(coder, action, item_key, segment_id, model_id, detail, undoes, at)"
-                " VALUES (?, 'undo', ?, ?, ?, '{}', ?, ?)",
+                " VALUES (?, 'undo', ?, ?, ?, '{}', ?, ?) RETURNING id",
                 (coder, row[1], row[2], row[4], row[0], now()),
-            ).lastrowid
+            ))
             conn.execute(
                 "UPDATE annotations SET retracted_by = ? WHERE created_by = ?"
                 " AND retracted_by IS NULL", (undo_id, row[0]))

@@ -13,9 +13,10 @@ import sqlite3
 from pathlib import Path
 
 from isp_nlp.errors import ProjectError
+from isp_nlp.store.backend import PgError
 
 #: What a failing database call raises: catch these at the command-line boundary.
-DATABASE_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error,)
+DATABASE_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error, PgError)
 
 
 class DatabaseFull(ProjectError):
@@ -41,6 +42,8 @@ def explain_database_error(exc: Exception, path: str | Path,
     message = str(exc)
     low = message.lower()
     where = str(path)
+    if isinstance(exc, PgError):
+        return _explain_postgres(exc, where, waited)
     if "disk is full" in low:
         return DatabaseFull(
             f"{where}: the disk holding the project is full, so nothing was changed; "
@@ -51,7 +54,7 @@ def explain_database_error(exc: Exception, path: str | Path,
             f"{where}: the project cannot be written ({message}); check that the folder and "
             "project.sqlite are writable by you, or copy the project to a writable folder"
         )
-    if "locked" in low or "busy" in low:
+    if "locked" in low or "busy" in low or "lock timeout" in low:
         return DatabaseLocked(
             f"{where}: another process held the project's write lock for longer than the "
             f"wait ({waited:g} s), so nothing was changed; let it finish and try again, or set "
@@ -64,4 +67,29 @@ def explain_database_error(exc: Exception, path: str | Path,
             f"left with `sqlite3 {Path(where).name} .recover` into a new file"
         )
     return ProjectError(f"{where}: the project database failed ({message}); "
+                        "run the command again, and report it if it keeps failing")
+
+
+def _explain_postgres(exc: PgError, where: str, waited: float) -> ProjectError:
+    """The domain error for a failing call on a PostgreSQL project (by SQLSTATE class)."""
+    state = exc.sqlstate or ""
+    if state == "55P03":
+        return DatabaseLocked(
+            f"{where}: another process held the project's write lock for longer than the "
+            f"wait ({waited:g} s), so nothing was changed; let it finish and try again, or set "
+            "ISP_NLP_LOCK_TIMEOUT to wait longer")
+    if state.startswith("53"):
+        return DatabaseFull(
+            f"{where}: the PostgreSQL server ran out of disk or memory ({exc}), so nothing was "
+            "changed; ask its administrator to free space, and run the command again")
+    if state.startswith(("08", "57P")):
+        return ProjectError(
+            f"{where}: the connection to the PostgreSQL server was lost ({exc}), so the "
+            "command's last change was not made; check that the server runs, and run the "
+            "command again")
+    if state in ("42P01", "42703"):
+        return DatabaseDamaged(
+            f"{where}: the project's PostgreSQL database lacks part of its schema ({exc}); "
+            "run `isp-nlp check`, and restore the database from a backup (pg_dump)")
+    return ProjectError(f"{where}: the project database failed ({exc}); "
                         "run the command again, and report it if it keeps failing")

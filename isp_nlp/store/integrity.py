@@ -5,6 +5,11 @@
 the current schema (``isp-nlp check``); :func:`backup_project` copies a live database
 with SQLite's online backup, so the copy is consistent even while coders write, and the
 trained models beside it.
+
+On PostgreSQL the server keeps its pages whole itself: :func:`quick_problems` finds
+nothing, :func:`full_problems` compares the tables and columns and counts rows whose
+foreign keys point nowhere (none, unless constraints were dropped by hand), and a
+backup is refused with a pointer to ``pg_dump`` (not yet done here).
 """
 
 from __future__ import annotations
@@ -16,18 +21,23 @@ import stat
 from pathlib import Path
 
 from isp_nlp.errors import ProjectError
+from isp_nlp.store.backend import POSTGRES, Connection, dialect, table_columns, table_names
+from isp_nlp.store.failures import DATABASE_ERRORS
 from isp_nlp.store.files import atomic_path
 from isp_nlp.store.migrations import schema
 
 _LIMIT = 20  # problems reported at most
 
 
-def quick_problems(conn: sqlite3.Connection) -> list[str]:
-    """What ``PRAGMA quick_check`` finds wrong (empty when the file is whole)."""
+def quick_problems(conn: Connection) -> list[str]:
+    """What ``PRAGMA quick_check`` finds wrong (empty when the file is whole; always
+    empty on PostgreSQL, whose server checks its own pages)."""
+    if dialect(conn) == POSTGRES:
+        return []
     return _pragma(conn, "quick_check")
 
 
-def _pragma(conn: sqlite3.Connection, check: str) -> list[str]:
+def _pragma(conn: Connection, check: str) -> list[str]:
     try:
         rows = [r[0] for r in conn.execute(f"PRAGMA {check}").fetchmany(_LIMIT)]
     except sqlite3.DatabaseError as exc:  # too damaged for the check to run at all
@@ -35,15 +45,42 @@ def _pragma(conn: sqlite3.Connection, check: str) -> list[str]:
     return [] if rows == ["ok"] else rows
 
 
-def _columns(conn: sqlite3.Connection) -> dict[str, set[str]]:
-    tables = [r[0] for r in conn.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
-    return {t: {r[1] for r in conn.execute(f'PRAGMA table_info("{t}")')} for t in tables}
+def _columns(conn: Connection) -> dict[str, set[str]]:
+    return {t: table_columns(conn, t) for t in table_names(conn)}
 
 
-def full_problems(conn: sqlite3.Connection) -> list[str]:
+#: (table, column, referenced table): the foreign keys :func:`full_problems` counts
+#: dangling rows of on PostgreSQL.
+_FOREIGN_KEYS = (("segments", "transcript_id", "transcripts"),
+                 ("annotations", "segment_id", "segments"),
+                 ("suggestions", "segment_id", "segments"),
+                 ("codings", "transcript_id", "transcripts"),
+                 ("audit_segments", "audit_id", "audits"))
+
+
+def _postgres_problems(conn: Connection) -> list[str]:
+    problems = []
+    try:
+        conn.execute("SELECT 1").fetchone()
+        found = set(table_names(conn))
+        for table, column, parent in _FOREIGN_KEYS:
+            if {table, parent} <= found:
+                n = conn.execute(
+                    f"SELECT COUNT(*) FROM {table} c WHERE NOT EXISTS (SELECT 1 FROM"
+                    f" {parent} p WHERE p.id = c.{column})").fetchone()[0]
+                if n:
+                    problems.append(f"{n} rows of '{table}' point at no row of '{parent}'")
+    except DATABASE_ERRORS as exc:
+        problems.append(f"the database cannot be read ({exc})")
+    return problems
+
+
+def full_problems(conn: Connection) -> list[str]:
     """Integrity problems, then tables or columns the current schema has and the file lacks."""
-    problems = _pragma(conn, "integrity_check")
+    if dialect(conn) == POSTGRES:
+        problems = _postgres_problems(conn)
+    else:
+        problems = _pragma(conn, "integrity_check")
     expected_db = sqlite3.connect(":memory:")
     try:
         expected_db.executescript(schema())
@@ -52,7 +89,7 @@ def full_problems(conn: sqlite3.Connection) -> list[str]:
         expected_db.close()
     try:
         found = _columns(conn)
-    except sqlite3.DatabaseError as exc:
+    except DATABASE_ERRORS as exc:
         return [*problems, f"the tables cannot be listed ({exc})"]
     for table, columns in expected.items():
         if table not in found:
@@ -74,9 +111,14 @@ def backup_database(conn: sqlite3.Connection, target: Path) -> None:
             copy.close()
 
 
-def backup_project(conn: sqlite3.Connection, db_path: Path, directory: str | Path) -> Path:
+def backup_project(conn: Connection, db_path: Path, directory: str | Path) -> Path:
     """Copy the project of ``db_path`` (database and trained models) into the new or empty
     folder ``directory``, which must lie outside the project; return the copy's path."""
+    if not isinstance(conn, sqlite3.Connection):
+        raise ProjectError(
+            "backup does not yet copy a project stored on PostgreSQL; back the database "
+            "up with `pg_dump` (the URL is in project.url) and copy the project folder's "
+            "models/ beside the dump")
     target, project = Path(directory), db_path.parent
     check_backup_folder(target, project)
     target.mkdir(parents=True, exist_ok=True)

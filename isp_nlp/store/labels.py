@@ -7,21 +7,21 @@ Split from :mod:`isp_nlp.store.database`: :class:`LabelTables` is mixed into
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 
 from isp_nlp.errors import ProjectError
 from isp_nlp.records import CODE_DIMENSION, Annotation, Code, Codebook, Dimension
+from isp_nlp.store.backend import Connection
 from isp_nlp.store.registry import now, row_id
 
 
 class LabelTables:
     """The codebook and the annotations (a mixin of Store)."""
 
-    conn: sqlite3.Connection
+    conn: Connection
 
-    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+    def transaction(self) -> AbstractContextManager[Connection]:
         """Supplied by Store: an IMMEDIATE transaction (joining an outer one)."""
         raise NotImplementedError
 
@@ -44,7 +44,9 @@ class LabelTables:
             conn.execute("DELETE FROM codes")
             conn.execute("DELETE FROM dimensions")
             conn.execute(
-                "INSERT OR REPLACE INTO codebook(id, name, source, loaded_at) VALUES (1, ?, ?, ?)",
+                "INSERT INTO codebook(id, name, source, loaded_at) VALUES (1, ?, ?, ?)"
+                " ON CONFLICT (id) DO UPDATE SET name = excluded.name,"
+                " source = excluded.source, loaded_at = excluded.loaded_at",
                 (codebook.name, source, now()),
             )
             rows = [
@@ -105,7 +107,8 @@ class LabelTables:
         added = unchanged = 0
         with self.transaction() as conn:
             log_id = row_id(conn.execute(
-                "INSERT INTO log(coder, action, detail, at) VALUES (?, 'import', ?, ?)",
+                "INSERT INTO log(coder, action, detail, at) VALUES (?, 'import', ?, ?)"
+                " RETURNING id",
                 ("*", json.dumps({"source": source, "rows": len(annotations)}), now()),
             ))
             for (seg, coder, dim), labels in groups.items():
@@ -120,13 +123,13 @@ class LabelTables:
         return {"changed": added, "unchanged": unchanged, "log_id": log_id}
 
     @staticmethod
-    def _active_labels(conn: sqlite3.Connection, seg: str, coder: str, dim: str) -> set:
+    def _active_labels(conn: Connection, seg: str, coder: str, dim: str) -> set:
         return {r[0] for r in conn.execute(
             "SELECT label FROM annotations WHERE segment_id = ? AND coder = ? AND dimension = ?"
             " AND retracted_by IS NULL", (seg, coder, dim))}
 
     @staticmethod
-    def _replace_labels(conn: sqlite3.Connection, seg: str, coder: str, dim: str,
+    def _replace_labels(conn: Connection, seg: str, coder: str, dim: str,
                         labels: Iterable[str | None], source: str | Mapping[str | None, str],
                         log_id: int) -> None:
         """Retract the coder's active labels and write ``labels``; ``source`` is their
@@ -170,7 +173,7 @@ class LabelTables:
                     continue
                 ids.append(row_id(conn.execute(
                     "INSERT INTO log(coder, action, item_key, segment_id, model_id, detail,"
-                    " undoes, at) VALUES (?,?,?,?,?,?,?,?)", key)))
+                    " undoes, at) VALUES (?,?,?,?,?,?,?,?) RETURNING id", key)))
                 held[key] = ids[-1]
                 added += 1
         return added

@@ -1,11 +1,19 @@
-"""The schema version and the upgrades that bring older project databases to it."""
+"""The schema version and the upgrades that bring older project databases to it.
+
+A project on PostgreSQL starts at the current :data:`SCHEMA_VERSION` (schema.sql, in
+PostgreSQL's dialect by :func:`isp_nlp.store.postgres.pg_schema`); :data:`MIGRATIONS`
+stay the one upgrade path for both backends, so a new migration is written in the SQL
+both accept (``?`` placeholders, ``ON CONFLICT``, no ``PRAGMA``: ask
+:mod:`isp_nlp.store.backend` for tables and columns) and tested on both.
+"""
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable
 from importlib import resources
+
+from isp_nlp.store.backend import Connection, table_columns
 
 SCHEMA_VERSION = 11
 
@@ -23,7 +31,7 @@ def _table_sql(name: str) -> str:
     raise KeyError(name)
 
 
-def _evidence_out_of_suggestions(conn: sqlite3.Connection) -> None:
+def _evidence_out_of_suggestions(conn: Connection) -> None:
     """Version 1 → 2: evidence moves from every suggestion row to ``suggestion_evidence``.
 
     The first row of each (model, segment, dimension), by label, gives the evidence;
@@ -48,12 +56,12 @@ def _evidence_out_of_suggestions(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE suggestions DROP COLUMN evidence")
 
 
-def _code_colours(conn: sqlite3.Connection) -> None:
+def _code_colours(conn: Connection) -> None:
     """Version 2 → 3: codes keep their colour (``#RRGGBB`` or empty), as REFI-QDA exchanges it."""
     conn.execute("ALTER TABLE codes ADD COLUMN color TEXT NOT NULL DEFAULT ''")
 
 
-def _codings_coders_notes(conn: sqlite3.Connection) -> None:
+def _codings_coders_notes(conn: Connection) -> None:
     """Version 3 → 4: exact coded spans, coders and notes, as QDA tools exchange them."""
     for table in ("coders", "codings", "notes"):
         conn.execute(_table_sql(table))
@@ -61,48 +69,50 @@ def _codings_coders_notes(conn: sqlite3.Connection) -> None:
                  " ON codings(transcript_id, start)")
 
 
-def _code_guids(conn: sqlite3.Connection) -> None:
+def _code_guids(conn: Connection) -> None:
     """Version 4 → 5: codes keep the GUID their QDA tool gave them, for the way back."""
-    if "guid" not in {r[1] for r in conn.execute("PRAGMA table_info(codes)")}:
+    if "guid" not in table_columns(conn, "codes"):
         conn.execute("ALTER TABLE codes ADD COLUMN guid TEXT NOT NULL DEFAULT ''")
 
 
-def _out_of_fold_runs(conn: sqlite3.Connection) -> None:
+def _out_of_fold_runs(conn: Connection) -> None:
     """Version 5 → 6: a model's out-of-fold run is recorded in ``out_of_fold_runs``; runs
     stored before under the model id plus ``/cv`` are registered as they are."""
     conn.execute(_table_sql("out_of_fold_runs"))
     conn.execute(
-        "INSERT OR IGNORE INTO out_of_fold_runs(model_id, run_id)"
+        "INSERT INTO out_of_fold_runs(model_id, run_id)"
         " SELECT m.id, m.id || '/cv' FROM models AS m WHERE EXISTS"
-        " (SELECT 1 FROM suggestions AS s WHERE s.model_id = m.id || '/cv')")
+        " (SELECT 1 FROM suggestions AS s WHERE s.model_id = m.id || '/cv')"
+        " ON CONFLICT DO NOTHING")
 
 
-def _dimensions(conn: sqlite3.Connection) -> None:
+def _dimensions(conn: Connection) -> None:
     """Version 6 → 7: a codebook declares its single-choice dimensions. A project whose
     codebook has stage values gets the stage dimension those values belonged to (ordered
     push < push_pull < exchange, 'none' outside the order, followed by pathways)."""
     conn.execute(_table_sql("dimensions"))
     if conn.execute("SELECT 1 FROM codes WHERE dimension = 'stage' LIMIT 1").fetchone():
-        conn.execute("INSERT OR IGNORE INTO dimensions(id, position, name, ordered, pathway,"
-                     " unordered) VALUES ('stage', 0, 'Stage', 1, 1, '[\"none\"]')")
+        conn.execute("INSERT INTO dimensions(id, position, name, ordered, pathway,"
+                     " unordered) VALUES ('stage', 0, 'Stage', 1, 1, '[\"none\"]')"
+                     " ON CONFLICT DO NOTHING")
 
 
-def _audits(conn: sqlite3.Connection) -> None:
+def _audits(conn: Connection) -> None:
     """Version 7 → 8: audit samples (``audits``) and their segments in drawn order
     (``audit_segments``)."""
     for table in ("audits", "audit_segments"):
         conn.execute(_table_sql(table))
 
 
-def _exclusive_codes_certificates(conn: sqlite3.Connection) -> None:
+def _exclusive_codes_certificates(conn: Connection) -> None:
     """Version 8 → 9: codes may mark their children mutually exclusive
     (``codes.exclusive``), and wave certificates are kept (``certificates``)."""
-    if "exclusive" not in {r[1] for r in conn.execute("PRAGMA table_info(codes)")}:
+    if "exclusive" not in table_columns(conn, "codes"):
         conn.execute("ALTER TABLE codes ADD COLUMN exclusive INTEGER NOT NULL DEFAULT 0")
     conn.execute(_table_sql("certificates"))
 
 
-def _review_scores(conn: sqlite3.Connection) -> None:
+def _review_scores(conn: Connection) -> None:
     """Version 9 → 10: the review queue's scores are kept (empty: the next review fills
     them)."""
     conn.execute(_table_sql("review_scores"))
@@ -110,10 +120,10 @@ def _review_scores(conn: sqlite3.Connection) -> None:
                  " ON review_scores(model_id, score)")
 
 
-def _memos_attributes(conn: sqlite3.Connection) -> None:
+def _memos_attributes(conn: Connection) -> None:
     """Version 10 → 11: a note may be a memo on a code (``notes.dimension``,
     ``notes.code``), and documents carry attributes (``attributes``)."""
-    columns = {r[1] for r in conn.execute("PRAGMA table_info(notes)")}
+    columns = table_columns(conn, "notes")
     for column in ("dimension", "code"):
         if column not in columns:
             conn.execute(f"ALTER TABLE notes ADD COLUMN {column} TEXT")
@@ -122,7 +132,7 @@ def _memos_attributes(conn: sqlite3.Connection) -> None:
 
 #: Schema upgrades: ``MIGRATIONS[v]`` turns version ``v`` into ``v + 1``. They run in one
 #: transaction with the version bump, so a database is upgraded wholly or not at all.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _evidence_out_of_suggestions,
     2: _code_colours,
     3: _codings_coders_notes,

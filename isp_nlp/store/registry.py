@@ -7,7 +7,6 @@ Split from :mod:`isp_nlp.store.database`: :class:`ModelTables` is mixed into
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import replace
@@ -16,6 +15,8 @@ from datetime import UTC, datetime
 import numpy as np
 
 from isp_nlp.records import Evidence, Suggestion, SuggestionRow
+from isp_nlp.store.backend import Connection, Cursor, begin_write
+from isp_nlp.store.connection import lock_timeout
 
 #: Suffix of the run id a model's out-of-fold suggestions are stored under; the run is
 #: registered in ``out_of_fold_runs``, so read it with :meth:`ModelTables.out_of_fold`.
@@ -27,32 +28,36 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
-def row_id(cursor: sqlite3.Cursor) -> int:
-    """The rowid an INSERT just wrote."""
-    if cursor.lastrowid is None:
+def row_id(cursor: Cursor) -> int:
+    """The id an ``INSERT ... RETURNING id`` just wrote (the statement is read to its
+    end, so it is finished before the transaction commits)."""
+    rows = cursor.fetchall()
+    if len(rows) != 1:
         raise RuntimeError("the INSERT wrote no row")
-    return cursor.lastrowid
+    return int(rows[0][0])
 
 
 class ModelTables:
     """Trained models and their suggestions (a mixin of Store)."""
 
-    conn: sqlite3.Connection
+    conn: Connection
 
-    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+    def transaction(self) -> AbstractContextManager[Connection]:
         """Supplied by Store: an IMMEDIATE transaction."""
         raise NotImplementedError
 
     def register_model(self, model_id: str, path: str, manifest: Mapping) -> None:
         with self.transaction() as conn:
             conn.execute(
-                "INSERT OR REPLACE INTO models(id, path, manifest, created_at) VALUES (?,?,?,?)",
+                "INSERT INTO models(id, path, manifest, created_at) VALUES (?,?,?,?)"
+                " ON CONFLICT (id) DO UPDATE SET path = excluded.path,"
+                " manifest = excluded.manifest, created_at = excluded.created_at",
                 (model_id, path, json.dumps(manifest), now()),
             )
 
     def latest_model(self) -> dict | None:
         row = self.conn.execute(
-            "SELECT id, path, manifest, created_at FROM models ORDER BY created_at DESC, rowid"
+            "SELECT id, path, manifest, created_at FROM models ORDER BY created_at DESC, id"
             " DESC LIMIT 1"
         ).fetchone()
         if row is None:
@@ -80,8 +85,9 @@ class ModelTables:
         earlier one): each for a seed segment, from a fold that did not see its document."""
         run_id = model_id + CV_SUFFIX
         with self.transaction() as conn:
-            conn.execute("INSERT OR REPLACE INTO out_of_fold_runs(model_id, run_id)"
-                         " VALUES (?, ?)", (model_id, run_id))
+            conn.execute("INSERT INTO out_of_fold_runs(model_id, run_id) VALUES (?, ?)"
+                         " ON CONFLICT (model_id) DO UPDATE SET run_id = excluded.run_id",
+                         (model_id, run_id))
             return _write_suggestions(conn, run_id,
                                       [replace(s, model_id=run_id) for s in suggestions])
 
@@ -169,7 +175,7 @@ class ModelTables:
         return {key: tuple(got) for key, got in out.items()}
 
 
-def _write_suggestions(conn: sqlite3.Connection, run_id: str,
+def _write_suggestions(conn: Connection, run_id: str,
                        suggestions: Sequence[Suggestion]) -> int:
     """Replace the suggestions stored under ``run_id`` (inside the caller's transaction)."""
     evidence: dict[tuple[str, str], tuple[Evidence, ...]] = {}
@@ -200,7 +206,7 @@ class SqliteEmbeddingCache:
 
     _CHUNK = 500
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
     def get_many(self, model_id: str, keys: Sequence[str]) -> dict[str, np.ndarray]:
@@ -223,9 +229,11 @@ class SqliteEmbeddingCache:
             for key, vec in items.items()
         ]
         conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
+        begin_write(conn, lock_timeout())
         try:
-            conn.executemany("INSERT OR REPLACE INTO embeddings VALUES (?,?,?,?)", rows)
+            conn.executemany("INSERT INTO embeddings VALUES (?,?,?,?) ON CONFLICT"
+                             " (model_id, text_sha256) DO UPDATE SET dim = excluded.dim,"
+                             " vector = excluded.vector", rows)
         except BaseException:
             conn.execute("ROLLBACK")
             raise

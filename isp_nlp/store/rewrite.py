@@ -11,13 +11,13 @@ follows; review keys (``log.item_key``) are recomputed from the recorded suggest
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 from isp_nlp.embed import text_key
 from isp_nlp.records import STAGE_DIMENSION, Edit, OffsetMap, Segment, item_key, segment_id
+from isp_nlp.store.backend import Connection, defer_foreign_keys
 
 #: Every column that holds a segment id. A new one must be added here (a test checks).
 SEGMENT_ID_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -46,9 +46,9 @@ class NewText:
 class DocumentRewrites:
     """Rewrite document texts and every offset, id and text that depends on them."""
 
-    conn: sqlite3.Connection
+    conn: Connection
 
-    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+    def transaction(self) -> AbstractContextManager[Connection]:
         """Supplied by Store: an IMMEDIATE transaction (joining an outer one)."""
         raise NotImplementedError
 
@@ -82,7 +82,7 @@ class DocumentRewrites:
         changed: dict[str, tuple[Segment, Segment]] = {}  # new id -> (old, new), if moved
         stale: set[str] = set()
         with self.transaction() as conn:
-            conn.execute("PRAGMA defer_foreign_keys = ON")
+            defer_foreign_keys(conn)
             # SQLite looks up the children of every segment whose id changes: index them
             # for the length of the transaction (dropped again before it commits).
             for table in _CHILDREN:
@@ -150,11 +150,14 @@ class DocumentRewrites:
                     conn.execute("UPDATE notes SET title = ?, text = ? WHERE id = ?",
                                  (replace(title), replace(text), nid))
                     counts["notes"] += 1
-            for key in conn.execute("SELECT rowid, text FROM suggestion_evidence").fetchall():
-                if replace(key[1]) != key[1]:
-                    stale.add(text_key(key[1]))
-                    conn.execute("UPDATE suggestion_evidence SET text = ? WHERE rowid = ?",
-                                 (replace(key[1]), key[0]))
+            for *key, text in conn.execute(
+                    "SELECT model_id, segment_id, dimension, rank, text"
+                    " FROM suggestion_evidence").fetchall():
+                if replace(text) != text:
+                    stale.add(text_key(text))
+                    conn.execute("UPDATE suggestion_evidence SET text = ? WHERE model_id = ?"
+                                 " AND segment_id = ? AND dimension = ? AND rank = ?",
+                                 (replace(text), *key))
             for sha in sorted(stale):
                 counts["embeddings_deleted"] += conn.execute(
                     "DELETE FROM embeddings WHERE text_sha256 = ?", (sha,)).rowcount
@@ -163,7 +166,7 @@ class DocumentRewrites:
         return counts
 
 
-def _move_codings(conn: sqlite3.Connection, tid: int, offsets: OffsetMap) -> tuple[int, int]:
+def _move_codings(conn: Connection, tid: int, offsets: OffsetMap) -> tuple[int, int]:
     """Move a document's codings through ``edits``; two that now coincide become one.
     Returns (codings moved, codings merged)."""
     rows = conn.execute(
@@ -175,13 +178,14 @@ def _move_codings(conn: sqlite3.Connection, tid: int, offsets: OffsetMap) -> tup
         start, end = offsets.span(r[1], r[2])
         moved += (start, end) != (r[1], r[2])
         kept += conn.execute(
-            'INSERT OR IGNORE INTO codings(id, transcript_id, start, "end", dimension, code,'
-            " coder, source, guid, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            'INSERT INTO codings(id, transcript_id, start, "end", dimension, code,'
+            " coder, source, guid, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)"
+            " ON CONFLICT DO NOTHING",
             (r[0], tid, start, end, *r[3:])).rowcount
     return moved, len(rows) - kept
 
 
-def _rename_segment_ids(conn: sqlite3.Connection, ids: Mapping[str, str]) -> None:
+def _rename_segment_ids(conn: Connection, ids: Mapping[str, str]) -> None:
     """Point every segment id column at the new ids (segments were given ``~new`` ids):
     one UPDATE per column through a temporary old → new table, then the prefix goes."""
     conn.execute("CREATE TEMP TABLE IF NOT EXISTS segment_renames"
@@ -228,7 +232,7 @@ def _item_key(segment: Segment, model_id: str, suggestion: Mapping) -> str:
                     _suggested_values(suggestion))
 
 
-def _rekey_log(conn: sqlite3.Connection, changed: Mapping[str, tuple[Segment, Segment]]) -> int:
+def _rekey_log(conn: Connection, changed: Mapping[str, tuple[Segment, Segment]]) -> int:
     """Recompute the item keys of decisions on segments whose id or text changed (log
     segment ids are already the new ones), so a resumed review still knows them; a key that the
     recorded suggestion does not reproduce is left as it was."""

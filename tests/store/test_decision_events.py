@@ -8,8 +8,8 @@ from isp_nlp.store.database import Store
 from isp_nlp.store.decisions import DecisionLog
 
 
-def test_an_event_is_appended_with_its_detail(tmp_path):
-    with Store.create(tmp_path / "p.sqlite") as store:
+def test_an_event_is_appended_with_its_detail(db_path):
+    with Store.create(db_path) as store:
         log = DecisionLog(store)
         first = log.event("ana", "retrain", {"before": "m1", "after": "m2"}, model_id="m2")
         second = log.event("ana", "memo", {"text": "ask about funding"})
@@ -21,6 +21,6 @@ def test_an_event_is_appended_with_its_detail(tmp_path):
 
 
 @pytest.mark.parametrize("action", ["accept", "reject", "relabel", "skip", "undo", "import"])
-def test_decisions_undos_and_imports_are_not_events(tmp_path, action):
-    with Store.create(tmp_path / "p.sqlite") as store, pytest.raises(ValueError):
+def test_decisions_undos_and_imports_are_not_events(db_path, action):
+    with Store.create(db_path) as store, pytest.raises(ValueError):
         DecisionLog(store).event("ana", action, {})

@@ -14,8 +14,8 @@ def _decision(action: str, key: str, suggested: list[str]) -> Decision:
                     "m1", suggestion={"suggested_codes": suggested, "values": {}})
 
 
-def test_rejects_not_undone_with_their_suggested_codes(tmp_path: Path) -> None:
-    with Store.create(tmp_path / "p.sqlite") as store:
+def test_rejects_not_undone_with_their_suggested_codes(db_path: Path) -> None:
+    with Store.create(db_path) as store:
         log = DecisionLog(store)
         log.record(_decision("skip", "k1", ["a"]))
         log.record(_decision("reject", "k2", ["a", "b"]))

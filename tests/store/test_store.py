@@ -32,8 +32,8 @@ from tests.builders.transcripts import CODEBOOK, make_transcript
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    s = Store.create(tmp_path / "project.sqlite")
+def store(db_path: Path) -> Store:
+    s = Store.create(db_path)
     t, segs = make_transcript()
     s.add_transcripts([(t, segs, "turn")])
     s.save_codebook(CODEBOOK, "codebook.yaml")
@@ -179,7 +179,7 @@ def test_decisions_survive_kill_9(store: Store) -> None:
     proc.wait()
     assert len(acknowledged) == 40
     with Store.open(store.path) as reopened:
-        assert reopened.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert reopened.check() == []
         ids = {r[0] for r in reopened.conn.execute("SELECT id FROM log WHERE coder = 'ana'")}
     assert set(acknowledged) <= ids
 

@@ -15,8 +15,8 @@ from tests.builders.transcripts import CODEBOOK, make_transcript
 
 
 @pytest.fixture
-def store(tmp_path: Path):
-    s = Store.create(tmp_path / "project.sqlite")
+def store(db_path: Path):
+    s = Store.create(db_path)
     t, segs = make_transcript()
     s.add_transcripts([(t, segs, "turn")])
     yield s

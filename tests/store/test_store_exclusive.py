@@ -15,8 +15,9 @@ BOOK = Codebook(name="mi", codes=(
 ))
 
 
-def test_require_codebook_round_trips_exclusive(tmp_path: Path) -> None:
-    init_project(tmp_path, embedder="hashing-256")
+def test_require_codebook_round_trips_exclusive(tmp_path: Path, database_url: str | None
+                                               ) -> None:
+    init_project(tmp_path, embedder="hashing-256", database=database_url)
     with open_project(tmp_path) as store:
         store.save_codebook(BOOK, "mi.yaml")
     with open_project(tmp_path) as store:  # a fresh connection reads the column back
@@ -27,8 +28,8 @@ def test_require_codebook_round_trips_exclusive(tmp_path: Path) -> None:
     assert raw == {"question": 1, "open_question": 0, "closed_question": 0, "reflection": 0}
 
 
-def test_saving_again_clears_the_flag(tmp_path: Path) -> None:
-    init_project(tmp_path, embedder="hashing-256")
+def test_saving_again_clears_the_flag(tmp_path: Path, database_url: str | None) -> None:
+    init_project(tmp_path, embedder="hashing-256", database=database_url)
     plain = Codebook(name="mi", codes=tuple(Code(c.id, c.name, parent=c.parent)
                                             for c in BOOK.codes))
     with open_project(tmp_path) as store:

@@ -28,8 +28,8 @@ def _oof(segs: list[Segment], model_id: str = "anything") -> list[Suggestion]:
     return [Suggestion(s.id, model_id, "code", "trust", 0.7, True, ev) for s in segs[:2]]
 
 
-def test_out_of_fold_runs_are_kept_apart_from_the_model_suggestions(tmp_path: Path) -> None:
-    store, segs = _store(tmp_path / "project.sqlite")
+def test_out_of_fold_runs_are_kept_apart_from_the_model_suggestions(db_path: Path) -> None:
+    store, segs = _store(db_path)
     with store:
         store.replace_suggestions("m1", [Suggestion(segs[2].id, "m1", "code", "trust", 0.2,
                                                     False)])
