@@ -14,6 +14,7 @@ from collections.abc import Callable
 from importlib import resources
 
 from isp_nlp.store.backend import POSTGRES, Connection, dialect, table_columns
+from isp_nlp.store.postgres import pg_schema
 
 SCHEMA_VERSION = 12
 
@@ -135,8 +136,6 @@ def _model_files(conn: Connection) -> None:
     (``model_files``), so every coder's machine sees the same models."""
     table = _table_sql("model_files")
     if dialect(conn) == POSTGRES:
-        from isp_nlp.store.postgres import pg_schema
-
         table = pg_schema(table)
     conn.execute(table)
 

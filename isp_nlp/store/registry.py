@@ -30,6 +30,7 @@ from isp_nlp.records import Evidence, Suggestion, SuggestionRow
 from isp_nlp.store import bundles
 from isp_nlp.store.backend import POSTGRES, Connection, Cursor, begin_write, dialect
 from isp_nlp.store.connection import lock_timeout
+from isp_nlp.store.postgres import PgConnection
 
 #: Suffix of the run id a model's out-of-fold suggestions are stored under; the run is
 #: registered in ``out_of_fold_runs``, so read it with :meth:`ModelTables.out_of_fold`.
@@ -136,8 +137,6 @@ class ModelTables:
 
     def model_cache(self) -> Path:
         """This machine's folder of the project's model bundles (PostgreSQL only)."""
-        from isp_nlp.store.postgres import PgConnection
-
         return bundles.database_folder(cast(PgConnection, self.conn).identity()) / "models"
 
     def latest_model(self) -> dict | None:
