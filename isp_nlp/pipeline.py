@@ -6,6 +6,7 @@ library functions of :mod:`isp_nlp.suggest`, and writes its results once.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -174,9 +175,8 @@ def train_project(store: Store, embedder=None, *, folds: int = 5,
     model.manifest["model_human"] = fit.model_human or {}
     model.manifest["learned_from"] = data.labels.learned_from()
     model_id = model.manifest["model_id"]
-    directory = store.path.parent / "models" / model_id
-    model.save(directory)
-    register_bundle(store, model, directory)
+    with tempfile.TemporaryDirectory(prefix="isp-nlp-model-") as staging:
+        directory = save_bundle(store, model, model.save(Path(staging) / model_id))
     store.replace_out_of_fold(model_id, fit.out_of_fold)
     ts = data.labels
     skipped = model.manifest.get("skipped") or {}
@@ -199,13 +199,23 @@ def train_project(store: Store, embedder=None, *, folds: int = 5,
                           for dim, cert in (fit.certificates or {}).items()}}
 
 
-def register_bundle(store: Store, model, directory: Path) -> None:
-    """Record the model with the thresholds its stored suggestions use."""
-    store.register_model(
-        model.manifest["model_id"], str(directory.relative_to(store.path.parent)),
-        {**model.manifest, "code_threshold": model.code_threshold,
-         "thresholds": model.thresholds},
-    )
+def _registered_manifest(model) -> dict:
+    """The model's manifest with the thresholds its stored suggestions use."""
+    return {**model.manifest, "code_threshold": model.code_threshold,
+            "thresholds": model.thresholds}
+
+
+def save_bundle(store: Store, model, folder: Path) -> Path:
+    """Keep the bundle saved in ``folder`` in the project (its models folder, or its
+    PostgreSQL database) and register it; return the project's local copy."""
+    return store.save_model_bundle(model.manifest["model_id"], folder,
+                                   _registered_manifest(model))
+
+
+def register_bundle(store: Store, model, path: str) -> None:
+    """Record the registered model ``model`` (its folder ``path`` as registered) with the
+    thresholds its stored suggestions use."""
+    store.register_model(model.manifest["model_id"], path, _registered_manifest(model))
 
 
 def load_latest_model(store: Store) -> SuggesterModel:
@@ -213,12 +223,11 @@ def load_latest_model(store: Store) -> SuggesterModel:
     return _latest_model(store)[0]
 
 
-def _latest_model(store: Store) -> tuple[SuggesterModel, Path]:
+def _latest_model(store: Store) -> tuple[SuggesterModel, dict]:
     info = store.latest_model()
     if info is None:
         raise ModelError("the project has no trained model yet; run `isp-nlp train` first")
-    directory = store.path.parent / info["path"]
-    return SuggesterModel.load(directory), directory
+    return SuggesterModel.load(store.model_bundle(info["id"])), info
 
 
 def suggest_project(store: Store, embedder=None, *, code_threshold: float | None = None,
@@ -228,7 +237,7 @@ def suggest_project(store: Store, embedder=None, *, code_threshold: float | None
     dimension's abstain threshold instead of the model's). Codes the codebook in force
     declares mutually exclusive are never suggested together (the most probable stays,
     :mod:`isp_nlp.suggest.exclusive`)."""
-    latest, directory = _latest_model(store)
+    latest, info = _latest_model(store)
     codebook = store.codebook()
     model = latest.with_thresholds(code=code_threshold, values=value_threshold).with_exclusive(
         () if codebook is None else codebook.exclusive_groups)
@@ -253,7 +262,7 @@ def suggest_project(store: Store, embedder=None, *, code_threshold: float | None
                           progress=progress)
     suggestions = model.suggest(batch, [s.id for s in targets], top_evidence=3)
     store.replace_suggestions(model_id, suggestions)
-    register_bundle(store, model, directory)
+    register_bundle(store, model, str(info["path"]))
     keep_review_scores(store, model_id)  # the first review draws its first segment at once
     for s in suggestions:
         if s.dimension == CODE_DIMENSION:

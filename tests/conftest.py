@@ -31,6 +31,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.demo)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Where PostgreSQL projects cache their models during the tests (never the user's
+    ~/.cache); a test that needs a machine of its own sets ``ISP_NLP_CACHE`` itself."""
+    cache = tmp_path_factory.mktemp("model-cache")
+    before = os.environ.get("ISP_NLP_CACHE")
+    os.environ["ISP_NLP_CACHE"] = str(cache)
+    yield cache
+    if before is None:
+        os.environ.pop("ISP_NLP_CACHE", None)
+    else:
+        os.environ["ISP_NLP_CACHE"] = before
+
+
 @pytest.fixture(scope="session")
 def demo_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The whole demo pipeline with the deterministic hashing embedder (no torch)."""

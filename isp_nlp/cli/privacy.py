@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from isp_nlp.cli.common import FORMATS, open_store
+from isp_nlp.store.backend import POSTGRES, dialect
 
 
 @click.command()
@@ -34,7 +35,8 @@ def pseudonymise(ctx, names_csv, key_path, detect_names, show_key, fmt) -> None:
     transaction.
     """
     from isp_nlp.interchange.pseudonymise import pseudonymise_project
-    report = pseudonymise_project(open_store(ctx), ctx.obj["project"], names_csv, key_path,
+    store = open_store(ctx)
+    report = pseudonymise_project(store, ctx.obj["project"], names_csv, key_path,
                                   detect_names=detect_names)
     if fmt == "json":
         click.echo(json.dumps(report.as_dict(show_key=show_key), indent=2, ensure_ascii=False))
@@ -62,7 +64,12 @@ def pseudonymise(ctx, names_csv, key_path, detect_names, show_key, fmt) -> None:
         click.echo(f"Warning: {report.named_documents} document names hold a listed name and "
                    "were not renamed; rename those files and ingest them again before sharing",
                    err=True)
-    if report.stale_models:
+    if report.stale_models and dialect(store.conn) == POSTGRES:
+        click.echo("Warning: the trained models in the project's database (and in each "
+                   "machine's model cache) hold segment texts from before pseudonymising; run "
+                   "`isp-nlp train` and `isp-nlp suggest` again before sharing the database",
+                   err=True)
+    elif report.stale_models:
         click.echo("Warning: trained models under models/ hold segment texts from before "
                    "pseudonymising; run `isp-nlp train` and `isp-nlp suggest` again, and delete "
                    "the old model folders before sharing the project folder", err=True)

@@ -17,10 +17,7 @@ with ``isp-nlp --project OUT_DIR review``.
 
 from __future__ import annotations
 
-import os
-import shutil
 import stat
-import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -28,7 +25,7 @@ from pathlib import Path
 from isp_nlp.errors import IspNlpError, ModelError, ProjectError
 from isp_nlp.ingest.readers import SUPPORTED_SUFFIXES, read_transcript
 from isp_nlp.ingest.segment import segment_transcript
-from isp_nlp.pipeline import project_embedder, register_bundle, suggest_project
+from isp_nlp.pipeline import project_embedder, save_bundle, suggest_project
 from isp_nlp.precode.handoff import write_wave_csv, write_wave_qdpx
 from isp_nlp.project import check_skip_speakers
 from isp_nlp.records import STAGE_DIMENSION, Codebook, Segment, Suggestion, Transcript
@@ -135,17 +132,9 @@ def _adopt_model(source: Store, wave: Store) -> SuggesterModel:
             f"the project at {source.path.parent} has no trained model yet; run "
             f"`isp-nlp --project {source.path.parent} train` first"
         )
-    origin = source.path.parent / info["path"]
-    target = wave.path.parent / "models" / info["id"]
-    if not target.is_dir():
-        partial = Path(tempfile.mkdtemp(prefix=".adopt-", dir=target.parent))
-        try:
-            shutil.copytree(origin, partial, dirs_exist_ok=True)
-            os.replace(partial, target)
-        finally:
-            shutil.rmtree(partial, ignore_errors=True)
-    model = SuggesterModel.load(target)
-    register_bundle(wave, model, target)
+    folder = source.model_bundle(info["id"])
+    model = SuggesterModel.load(folder)
+    save_bundle(wave, model, folder)
     return model
 
 

@@ -11,9 +11,10 @@ A project may instead live on a PostgreSQL server: its folder then holds
 ``project.sqlite``, and the same SQL runs through
 :class:`isp_nlp.store.postgres.PgConnection` (see :mod:`isp_nlp.store.backend`).
 :func:`project_db` names whichever of the two files the folder has, and
-:meth:`Store.open` / :meth:`Store.create` open either. Trained models and the
-embedding cache stay in the folder for now (moving them into the database, for
-a project shared through the server alone, is a later step).
+:meth:`Store.open` / :meth:`Store.create` open either. Trained models go through
+:meth:`Store.save_model_bundle` / :meth:`Store.model_bundle` on both: files under
+``models/`` in a SQLite project's folder, rows of ``model_files`` on PostgreSQL
+(materialised into a per-machine cache), so every coder's machine sees the same models.
 """
 
 from __future__ import annotations

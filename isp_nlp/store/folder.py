@@ -1,6 +1,6 @@
-"""A project folder: its database (``project.sqlite``, or ``project.url`` naming a
-PostgreSQL database) and ``models/``; create it, open it, and read what every command
-needs first (the codebook)."""
+"""A project folder: its database (``project.sqlite`` and ``models/``, or
+``project.url`` naming a PostgreSQL database that holds the models too); create it,
+open it, and read what every command needs first (the codebook)."""
 
 from __future__ import annotations
 
@@ -59,8 +59,7 @@ def init_project(directory: str | Path, *, embedder: str = DEFAULT_EMBEDDER,
             if wrote:  # a server that cannot be reached leaves no pointer to a wrong URL
                 db.unlink()
             raise
-        (directory / "models").mkdir(exist_ok=True)
-        return db
+        return db  # no models/: the project's models are in the database
     existed = db.exists()
     with Store.create(db) as store:
         if not existed:

@@ -117,8 +117,7 @@ def backup_project(conn: Connection, db_path: Path, directory: str | Path) -> Pa
     if not isinstance(conn, sqlite3.Connection):
         raise ProjectError(
             "backup does not yet copy a project stored on PostgreSQL; back the database "
-            "up with `pg_dump` (the URL is in project.url) and copy the project folder's "
-            "models/ beside the dump")
+            "up with `pg_dump` (the URL is in project.url): it holds the trained models too")
     target, project = Path(directory), db_path.parent
     check_backup_folder(target, project)
     target.mkdir(parents=True, exist_ok=True)

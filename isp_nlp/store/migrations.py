@@ -13,9 +13,10 @@ import json
 from collections.abc import Callable
 from importlib import resources
 
-from isp_nlp.store.backend import Connection, table_columns
+from isp_nlp.store.backend import POSTGRES, Connection, dialect, table_columns
+from isp_nlp.store.postgres import pg_schema
 
-SCHEMA_VERSION = 11
+SCHEMA_VERSION = 12
 
 
 def schema() -> str:
@@ -130,6 +131,15 @@ def _memos_attributes(conn: Connection) -> None:
     conn.execute(_table_sql("attributes"))
 
 
+def _model_files(conn: Connection) -> None:
+    """Version 11 → 12: a project on PostgreSQL keeps its models' files in the database
+    (``model_files``), so every coder's machine sees the same models."""
+    table = _table_sql("model_files")
+    if dialect(conn) == POSTGRES:
+        table = pg_schema(table)
+    conn.execute(table)
+
+
 #: Schema upgrades: ``MIGRATIONS[v]`` turns version ``v`` into ``v + 1``. They run in one
 #: transaction with the version bump, so a database is upgraded wholly or not at all.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
@@ -143,4 +153,5 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     8: _exclusive_codes_certificates,
     9: _review_scores,
     10: _memos_attributes,
+    11: _model_files,
 }

@@ -195,6 +195,12 @@ class PgConnection:
             self.raw.execute("ROLLBACK")
             raise
 
+    def identity(self) -> str:
+        """The server and database this connection reaches (``host:port/dbname``): what a
+        machine's model cache of the project is keyed by."""
+        info = self.raw.info
+        return f"{info.host}:{info.port}/{info.dbname}"
+
     def close(self) -> None:
         self.raw.close()
 

@@ -1,7 +1,16 @@
-"""Model registry, stored suggestions and the embedding cache of a project database.
+"""Model registry, model bundles, stored suggestions and the embedding cache of a
+project database.
 
 Split from :mod:`isp_nlp.store.database`: :class:`ModelTables` is mixed into
-:class:`isp_nlp.store.database.Store`, which supplies ``conn`` and ``transaction()``.
+:class:`isp_nlp.store.database.Store`, which supplies ``conn``, ``path`` and
+``transaction()``.
+
+A model bundle (the files :meth:`isp_nlp.suggest.bundle.SuggesterModel.save` writes) is
+saved with :meth:`ModelTables.save_model_bundle` and read back as a local folder with
+:meth:`ModelTables.model_bundle`, on either backend: a project in ``project.sqlite``
+keeps it under ``models/<model id>/`` in its folder; a project on PostgreSQL keeps the
+files in ``model_files`` and materialises them into this machine's cache
+(:mod:`isp_nlp.store.bundles`).
 """
 
 from __future__ import annotations
@@ -11,12 +20,17 @@ from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import cast
 
 import numpy as np
 
+from isp_nlp.errors import ModelError, ProjectError
 from isp_nlp.records import Evidence, Suggestion, SuggestionRow
-from isp_nlp.store.backend import Connection, Cursor, begin_write
+from isp_nlp.store import bundles
+from isp_nlp.store.backend import POSTGRES, Connection, Cursor, begin_write, dialect
 from isp_nlp.store.connection import lock_timeout
+from isp_nlp.store.postgres import PgConnection
 
 #: Suffix of the run id a model's out-of-fold suggestions are stored under; the run is
 #: registered in ``out_of_fold_runs``, so read it with :meth:`ModelTables.out_of_fold`.
@@ -41,19 +55,89 @@ class ModelTables:
     """Trained models and their suggestions (a mixin of Store)."""
 
     conn: Connection
+    path: Path
 
     def transaction(self) -> AbstractContextManager[Connection]:
         """Supplied by Store: an IMMEDIATE transaction."""
         raise NotImplementedError
 
     def register_model(self, model_id: str, path: str, manifest: Mapping) -> None:
+        """Record (or update) model ``model_id``: its folder ``path`` relative to the
+        project folder (on PostgreSQL only a name: the files are in ``model_files``) and
+        its manifest. :meth:`save_model_bundle` registers a new model with its files."""
         with self.transaction() as conn:
-            conn.execute(
-                "INSERT INTO models(id, path, manifest, created_at) VALUES (?,?,?,?)"
-                " ON CONFLICT (id) DO UPDATE SET path = excluded.path,"
-                " manifest = excluded.manifest, created_at = excluded.created_at",
-                (model_id, path, json.dumps(manifest), now()),
-            )
+            _register(conn, model_id, path, manifest)
+
+    def save_model_bundle(self, model_id: str, files: Mapping[str, bytes] | Path,
+                          manifest: Mapping) -> Path:
+        """Keep the files of model ``model_id`` (a mapping of file name to content, or a
+        folder holding them) and register it with ``manifest``; return a local folder
+        holding the files, ready to load.
+
+        ``project.sqlite``: the files go to ``models/<model id>/`` in the project folder
+        (written beside it and renamed into place; a folder that already is that one is
+        registered as it is). PostgreSQL: the files go to ``model_files`` in the same
+        transaction as the registration, and into this machine's cache."""
+        bundles.check_model_id(model_id)
+        relative = f"models/{model_id}"
+        target = self.path.parent / relative
+        if isinstance(files, Path):
+            same = dialect(self.conn) != POSTGRES and files.resolve() == target.resolve()
+            contents = {} if same else bundles.read_folder(files)
+        else:
+            same, contents = False, dict(files)
+        if dialect(self.conn) != POSTGRES:
+            if not same:
+                bundles.write_folder(target, contents)
+            self.register_model(model_id, relative, manifest)
+            return target
+        rows = [(model_id, name, bundles.sha256(content), content)
+                for name, content in sorted(contents.items())]
+        with self.transaction() as conn:
+            _register(conn, model_id, relative, manifest)
+            conn.execute("DELETE FROM model_files WHERE model_id = ?", (model_id,))
+            conn.executemany("INSERT INTO model_files(model_id, name, sha256, content)"
+                             " VALUES (?,?,?,?)", rows)
+        return bundles.write_folder(self.model_cache() / model_id, contents)
+
+    def model_bundle(self, model_id: str) -> Path:
+        """A local folder holding model ``model_id``'s files (ModelError when the project
+        has no such model). On PostgreSQL the files come from the database into this
+        machine's cache, which is reused while every file matches its sha256 and written
+        again (atomically) when one is missing or changed."""
+        info = self.model(model_id)
+        if info is None:
+            raise ModelError(f"the project has no model '{model_id}'; run `isp-nlp train`")
+        local = self.path.parent / str(info["path"])
+        if dialect(self.conn) != POSTGRES:
+            return local
+        bundles.check_model_id(model_id)
+        expected = {str(r[0]): str(r[1]) for r in self.conn.execute(
+            "SELECT name, sha256 FROM model_files WHERE model_id = ?", (model_id,))}
+        if not expected:
+            if local.is_dir():  # trained before models moved into the database
+                return local
+            raise ModelError(
+                f"the files of model '{model_id}' are not in the project's database (it "
+                "was trained before isp-nlp kept models there, on another machine); run "
+                "`isp-nlp train` again")
+        target = self.model_cache() / model_id
+        if bundles.intact(target, expected):
+            return target
+        files: dict[str, bytes] = {}
+        for name, digest, content in self.conn.execute(
+                "SELECT name, sha256, content FROM model_files WHERE model_id = ?",
+                (model_id,)):
+            files[name] = bytes(content)
+            if bundles.sha256(files[name]) != digest:
+                raise ProjectError(
+                    f"file {name} of model '{model_id}' in the project's database does not "
+                    "match its checksum; run `isp-nlp train` again to store the model anew")
+        return bundles.write_folder(target, files)
+
+    def model_cache(self) -> Path:
+        """This machine's folder of the project's model bundles (PostgreSQL only)."""
+        return bundles.database_folder(cast(PgConnection, self.conn).identity()) / "models"
 
     def latest_model(self) -> dict | None:
         row = self.conn.execute(
@@ -173,6 +257,15 @@ class ModelTables:
                 Evidence(segment_id=r[2], similarity=r[3], text=r[4],
                          labels=tuple(json.loads(r[5]))))
         return {key: tuple(got) for key, got in out.items()}
+
+
+def _register(conn: Connection, model_id: str, path: str, manifest: Mapping) -> None:
+    conn.execute(
+        "INSERT INTO models(id, path, manifest, created_at) VALUES (?,?,?,?)"
+        " ON CONFLICT (id) DO UPDATE SET path = excluded.path,"
+        " manifest = excluded.manifest, created_at = excluded.created_at",
+        (model_id, path, json.dumps(manifest), now()),
+    )
 
 
 def _write_suggestions(conn: Connection, run_id: str,

@@ -97,6 +97,15 @@ CREATE TABLE IF NOT EXISTS models (
     manifest TEXT NOT NULL,
     created_at TEXT NOT NULL
 );
+-- The files of a model bundle, on a project kept on PostgreSQL (a project in
+-- project.sqlite keeps them under models/ in its folder and leaves this table empty).
+CREATE TABLE IF NOT EXISTS model_files (
+    model_id TEXT NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    content BLOB NOT NULL,
+    PRIMARY KEY (model_id, name)
+);
 CREATE TABLE IF NOT EXISTS suggestions (
     segment_id TEXT NOT NULL REFERENCES segments(id) ON DELETE CASCADE,
     model_id TEXT NOT NULL,

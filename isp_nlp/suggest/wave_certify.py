@@ -28,7 +28,6 @@ import math
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -207,7 +206,7 @@ def _code_thresholds(store: Store, info: Mapping[str, Any]) -> dict[str, float]:
     from isp_nlp.suggest.bundle import SuggesterModel
 
     try:
-        model = SuggesterModel.load(Path(store.path.parent) / str(info["path"]))
+        model = SuggesterModel.load(store.model_bundle(str(info["id"])))
     except (IspNlpError, OSError, ValueError):
         manifest = info.get("manifest") or {}
         cut = float(manifest.get("code_threshold", 0.5))

@@ -107,10 +107,12 @@ def seeded_project(root: Path, rows: Callable[[list[dict]], list[dict]] = list) 
     return root / "project"
 
 
-def coded_project(root: Path, *, leave_out: str = "") -> tuple[Path, Path, Path]:
+def coded_project(root: Path, *, leave_out: str = "", database: str | None = None
+                  ) -> tuple[Path, Path, Path]:
     """A project at ``root/project`` with CODEBOOK, the transcripts of :func:`write_corpus`
     and their codes imported (without document ``leave_out``'s rows, so it is left to
-    suggest on); returns (project folder, coded.csv with every row, codebook.yaml)."""
+    suggest on); returns (project folder, coded.csv with every row, codebook.yaml).
+    ``database``: a PostgreSQL URL to keep the project in (default ``project.sqlite``)."""
     transcripts, coded = write_corpus(root)
     book = root / "codebook.yaml"
     book.write_text(CODEBOOK, encoding="utf-8")
@@ -121,7 +123,7 @@ def coded_project(root: Path, *, leave_out: str = "") -> tuple[Path, Path, Path]
         seeds.write_text("\n".join([lines[0], *[r for r in lines[1:]
                                                  if not r.startswith(f"{leave_out},")]]) + "\n",
                          encoding="utf-8")
-    init_project(root / "project", embedder=EMBEDDER)
+    init_project(root / "project", embedder=EMBEDDER, database=database)
     with open_project(root / "project") as store:
         load_project_codebook(store, book)
         ingest_files(store, transcripts)

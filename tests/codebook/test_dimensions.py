@@ -175,7 +175,7 @@ def test_a_version_6_project_upgrades_in_place(tmp_path: Path, with_stage: bool)
     path = tmp_path / "p.sqlite"
     _version_6_database(path, with_stage)
     with Store.open(path) as store:
-        assert store.schema_version() == 11
+        assert store.schema_version() == 12
         book = store.codebook()
         assert book is not None
         expected = (stage_dimension(book.dimensions[0].values),) if with_stage else ()

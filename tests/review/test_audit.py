@@ -173,7 +173,7 @@ def test_a_schema_7_project_upgrades_and_keeps_its_data(project: Path, tmp_path:
                        "UPDATE meta SET value = '7' WHERE key = 'schema_version';")
     conn.close()
     with Store.open(project_db(folder)) as store:
-        assert store.schema_version() == 11
+        assert store.schema_version() == 12
         assert (len(store.annotations()), len(store.segments())) == before
         assert store.audits() == []
     assert run("audit", "draw", "--n", "2", "--seed", "1", project=folder).exit_code == 0

@@ -202,7 +202,7 @@ def test_check_and_backup_of_a_healthy_project(project: Path, tmp_path: Path) ->
     codebook = CORPUS / "codebook.yaml"
     assert _run(project, "codebook", "load", str(codebook)).exit_code == 0
     result = _run(project, "check")
-    assert result.exit_code == 0 and "OK (integrity ok, schema version 11)" in result.output
+    assert result.exit_code == 0 and "OK (integrity ok, schema version 12)" in result.output
     copy = tmp_path / "copy"
     result = _run(project, "backup", str(copy))
     assert result.exit_code == 0, result.output

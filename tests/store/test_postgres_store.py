@@ -97,7 +97,7 @@ def test_init_writes_the_pointer_and_every_opener_finds_the_project(pg_url: str,
     assert pg_url in result.output
     assert project_db(folder) == folder / POINTER_NAME and read_pointer(folder / POINTER_NAME
                                                                         ) == pg_url
-    assert not (folder / "project.sqlite").exists() and (folder / "models").is_dir()
+    assert not (folder / "project.sqlite").exists() and not (folder / "models").exists()
     with open_project(folder) as store:
         assert dialect(store.conn) == POSTGRES and store.get_setting("embedder") == "hashing-256"
     with Store.open(folder / "project.sqlite") as store:  # an older caller's path

@@ -253,7 +253,7 @@ def test_version_1_database_upgrades_in_place_keeping_evidence(tmp_path: Path) -
         s.add_transcripts([(t, segs, "turn")])
         _downgrade_to_version_1(s, written)
     with Store.open(path) as s:
-        assert s.schema_version() == SCHEMA_VERSION == 11
+        assert s.schema_version() == SCHEMA_VERSION == 12
         columns = [r[1] for r in s.conn.execute("PRAGMA table_info(suggestions)")]
         assert "evidence" not in columns
         assert sorted(s.suggestions("m1"), key=repr) == sorted(written, key=repr)
@@ -271,7 +271,7 @@ def test_version_2_database_upgrades_in_place_keeping_its_codebook(tmp_path: Pat
             "DROP TABLE codings; DROP TABLE coders; DROP TABLE notes;"
             "UPDATE meta SET value = '2' WHERE key = 'schema_version'; COMMIT;")
     with Store.open(path) as s:
-        assert s.schema_version() == SCHEMA_VERSION == 11
+        assert s.schema_version() == SCHEMA_VERSION == 12
         assert s.codebook() == CODEBOOK
         coloured = Codebook(CODEBOOK.name, (replace(CODEBOOK.codes[0], color="#46AA00"),
                                             *CODEBOOK.codes[1:]), CODEBOOK.dimensions)

@@ -89,7 +89,7 @@ def test_version_3_database_gains_the_coding_tables(tmp_path: Path) -> None:
             "BEGIN; DROP TABLE codings; DROP TABLE coders; DROP TABLE notes;"
             "UPDATE meta SET value = '3' WHERE key = 'schema_version'; COMMIT;")
     with Store.open(path) as s:
-        assert s.schema_version() == SCHEMA_VERSION == 11
+        assert s.schema_version() == SCHEMA_VERSION == 12
         assert s.codings() == [] and s.notes() == [] and s.coders() == []
 
 
@@ -100,7 +100,7 @@ def test_version_4_database_gains_code_guids(tmp_path: Path) -> None:
             "BEGIN; ALTER TABLE codes DROP COLUMN guid;"
             "UPDATE meta SET value = '4' WHERE key = 'schema_version'; COMMIT;")
     with Store.open(path) as s:
-        assert s.schema_version() == SCHEMA_VERSION == 11
+        assert s.schema_version() == SCHEMA_VERSION == 12
         assert "guid" in {r[1] for r in s.conn.execute("PRAGMA table_info(codes)")}
 
 
@@ -122,7 +122,7 @@ def test_version_10_database_gains_code_memos_and_attributes(tmp_path: Path) -> 
             "DROP TABLE attributes;"
             "UPDATE meta SET value = '10' WHERE key = 'schema_version'; COMMIT;")
     with Store.open(path) as s:
-        assert s.schema_version() == SCHEMA_VERSION == 11
+        assert s.schema_version() == SCHEMA_VERSION == 12
         assert [(n.guid, n.text, n.start, n.code) for n in s.notes()] == [("n1", "kept", 0,
                                                                           None)]
         assert s.add_notes([Note("On a code", "why", dimension="code", code="training")]) == 1

@@ -54,7 +54,7 @@ def test_version_5_database_registers_its_cv_runs(tmp_path: Path) -> None:
             "BEGIN; DROP TABLE out_of_fold_runs;"
             "UPDATE meta SET value = '5' WHERE key = 'schema_version'; COMMIT;")
     with Store.open(path) as s:
-        assert s.schema_version() == SCHEMA_VERSION == 11
+        assert s.schema_version() == SCHEMA_VERSION == 12
         assert len(s.out_of_fold("m1")) == 2
         assert s.check() == []
     # the upgrade is idempotent: running it on a database that has the table changes nothing
