@@ -38,7 +38,9 @@ def memo(ctx, text: str | None, segment: str | None, code: str | None, document:
     store = open_store(ctx)
     target = memo_target(store, segment=segment, code=code, document=document)
     if text is not None:
-        note = write_memo(store, target, text, coder or "")
+        from isp_nlp.store.team import recording_coder
+
+        note = write_memo(store, target, text, recording_coder(store, coder, required=False))
         echo_wrapped(one_line(f"Memo kept on {target.label} by {note.coder}."))
         return
     notes = memos_on(store, target, coder)

@@ -176,6 +176,11 @@ class Store(ModelTables, CodingTables, LabelTables, AuditTables, DocumentRewrite
                 ) from None
             conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
                          (str(SCHEMA_VERSION),))
+            if dialect(conn) == POSTGRES:
+                from isp_nlp.store import team
+
+                if team.team_ready(conn):  # new tables get the team's grants and policies
+                    team.setup_team(conn)
 
     def close(self) -> None:
         self.conn.close()

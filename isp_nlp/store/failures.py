@@ -73,6 +73,10 @@ def explain_database_error(exc: Exception, path: str | Path,
 def _explain_postgres(exc: PgError, where: str, waited: float) -> ProjectError:
     """The domain error for a failing call on a PostgreSQL project (by SQLSTATE class)."""
     state = exc.sqlstate or ""
+    if state == "42501":
+        from isp_nlp.store.team import refused_write
+
+        return ProjectError(f"{where}: {refused_write(exc)}")
     if state == "55P03":
         return DatabaseLocked(
             f"{where}: another process held the project's write lock for longer than the "
