@@ -343,6 +343,14 @@ def members(store: Store) -> list[dict[str, str]]:
 
 
 # -- who records -------------------------------------------------------------
+def may_write(conn: Connection, table: str) -> bool:
+    """Whether the connected role may add rows to ``table`` (always on SQLite): a
+    coder keeps no cache the owner's commands keep (e.g. ``review_scores``)."""
+    if dialect(conn) != POSTGRES:
+        return True
+    return bool(_one(conn, "SELECT has_table_privilege(current_user, ?, 'INSERT')", (table,)))
+
+
 def recording_coder(store: Store, coder: str | None, *, required: bool = True) -> str:
     """The name a command records decisions under. On PostgreSQL it is the connection's
     login role: ``coder`` may be left out, and another name is refused (the server would
