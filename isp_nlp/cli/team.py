@@ -8,7 +8,13 @@ import click
 
 from isp_nlp.cli.common import FORMATS, echo_wrapped, open_store
 from isp_nlp.ingest.controls import one_line
-from isp_nlp.store.team import DEFAULT_ROLE, ROLES
+from isp_nlp.store.team import (
+    DEFAULT_ROLE,
+    ROLES,
+    add_member,
+    members,
+    remove_member,
+)
 
 
 @click.group()
@@ -32,8 +38,6 @@ def team() -> None:
 @click.pass_context
 def add_coder(ctx, name: str, role: str, password_prompt: bool) -> None:
     """Give NAME the project's ROLE (and only it), creating NAME's login if absent."""
-    from isp_nlp.store.team import add_member
-
     store = open_store(ctx)
     password = None
     if password_prompt:
@@ -51,8 +55,6 @@ def add_coder(ctx, name: str, role: str, password_prompt: bool) -> None:
 @click.pass_context
 def team_list(ctx, fmt: str) -> None:
     """List the project's team: each member and their role."""
-    from isp_nlp.store.team import members
-
     people = members(open_store(ctx))
     if fmt == "json":
         click.echo(json.dumps(people, indent=2, ensure_ascii=False))
@@ -68,8 +70,6 @@ def team_list(ctx, fmt: str) -> None:
 @click.pass_context
 def team_remove(ctx, name: str) -> None:
     """Take NAME off the project's team (their login and their rows stay)."""
-    from isp_nlp.store.team import remove_member
-
     if remove_member(open_store(ctx), name):
         echo_wrapped(one_line(f"{name} is off the project's team; their decisions and codes "
                               "stay, under their name."))

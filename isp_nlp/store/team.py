@@ -35,13 +35,20 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
 
 from isp_nlp.errors import IspNlpError, ProjectError
 from isp_nlp.store.backend import POSTGRES, Connection, PgError, dialect, table_names
 
-if TYPE_CHECKING:
-    from isp_nlp.store.database import Store
+
+class Store(Protocol):
+    """What the team functions use of :class:`isp_nlp.store.database.Store` (named here
+    so that this module, which the store's error messages use, does not import it)."""
+
+    conn: Connection
+
+    def transaction(self) -> AbstractContextManager[Connection]: ...
 
 ROLES = ("owner", "coder", "viewer")
 DEFAULT_ROLE = "coder"
