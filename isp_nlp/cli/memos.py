@@ -11,6 +11,7 @@ import click
 from isp_nlp.cli.common import FORMATS, WIDTH, echo_wrapped, open_store
 from isp_nlp.ingest.controls import one_line
 from isp_nlp.records import Note
+from isp_nlp.store.team import recording_coder
 
 
 @click.command()
@@ -38,7 +39,7 @@ def memo(ctx, text: str | None, segment: str | None, code: str | None, document:
     store = open_store(ctx)
     target = memo_target(store, segment=segment, code=code, document=document)
     if text is not None:
-        note = write_memo(store, target, text, coder or "")
+        note = write_memo(store, target, text, recording_coder(store, coder, required=False))
         echo_wrapped(one_line(f"Memo kept on {target.label} by {note.coder}."))
         return
     notes = memos_on(store, target, coder)

@@ -26,13 +26,16 @@ from isp_nlp.review.run import (
 from isp_nlp.store.database import Store
 from isp_nlp.store.decisions import DECISION_ACTIONS, DecisionLog
 from isp_nlp.store.folder import require_codebook
+from isp_nlp.store.team import recording_coder
 from isp_nlp.suggest.trust import project_trust, trust_lines
 
 ORDERS = tuple(SORTERS)
 
 
 @click.command()
-@click.option("--coder", required=True, help="Your name, recorded with every decision.")
+@click.option("--coder", default=None,
+              help="Your name, recorded with every decision (on a PostgreSQL project your "
+                   "database login, the default; another name is refused).")
 @click.option("--order", type=click.Choice(list(ORDERS)), default="uncertain",
               show_default=True,
               help="Most uncertain first, least uncertain first, in transcript order, or "
@@ -69,7 +72,7 @@ ORDERS = tuple(SORTERS)
               metavar="N", help="Full screen: retrain in the background after every N "
               "decisions and re-rank the queue with the new model.")
 @click.pass_context
-def review(ctx, coder: str, order: str, seed: int, line_mode: bool, code: str | None,
+def review(ctx, coder: str | None, order: str, seed: int, line_mode: bool, code: str | None,
            documents: tuple[str, ...], speaker: str | None, has_values: tuple[str, ...],
            min_words: int, backchannels: bool, script: str | None, values: tuple[str, ...],
            blind: bool, audit_id: int | None, retrain_every: int | None) -> None:
@@ -95,6 +98,7 @@ def review(ctx, coder: str, order: str, seed: int, line_mode: bool, code: str | 
         speaker=speaker, has_values=tuple(_parse_values(has_values, "--has-value").items()),
         min_words=min_words, backchannels=backchannels)
     store = open_store(ctx)
+    coder = recording_coder(store, coder)
     check_coder(store, coder)
     if blind:
         if script is None and not line_mode and _at_terminal():

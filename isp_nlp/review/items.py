@@ -17,6 +17,7 @@ from isp_nlp.errors import ModelError
 from isp_nlp.records import CODE_DIMENSION, CODER_SOURCES, Segment, SuggestionRow
 from isp_nlp.review.queue import ReviewItem
 from isp_nlp.store.database import Store
+from isp_nlp.store.team import may_write
 from isp_nlp.suggest.evidence import uncertainty_scores
 
 #: Turns of context shown before and after a segment in review.
@@ -125,7 +126,7 @@ def build_review_items(store: Store, coder: str, decided: dict[str, str] | None 
     if not rows:
         raise ModelError("the latest model has no suggestions; run `isp-nlp suggest` first")
     items = _items(info, store.segments(), rows)
-    if not store.review_scores_kept(info["id"]):
+    if not store.review_scores_kept(info["id"]) and may_write(store.conn, "review_scores"):
         store.keep_review_scores(info["id"], [(i.segment.id, i.score) for i in items])
     return items if keep_coded else _for_coder(store, items, coder, decided)
 

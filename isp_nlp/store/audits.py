@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 
 from isp_nlp.records import CODE_DIMENSION, CODER_SOURCES
-from isp_nlp.store.backend import Connection
+from isp_nlp.store.backend import Connection, update_every
 from isp_nlp.store.registry import now, row_id
 
 #: The provenance of codes a coder gives in blind review.
@@ -123,8 +123,8 @@ class AuditTables:
                 "INSERT INTO log(coder, action, segment_id, detail, undoes, at)"
                 " VALUES (?, 'undo', ?, ?, ?, ?) RETURNING id",
                 (coder, row[2], json.dumps({"blind": True}), row[0], now())))
-            conn.execute("UPDATE annotations SET retracted_by = ? WHERE created_by = ?"
-                         " AND retracted_by IS NULL", (undo_id, row[0]))
-            conn.execute("UPDATE annotations SET retracted_by = NULL WHERE retracted_by = ?",
-                         (row[0],))
+            update_every(conn, "annotations", "retracted_by = ?",
+                         "created_by = ? AND retracted_by IS NULL", (undo_id,), (row[0],))
+            update_every(conn, "annotations", "retracted_by = NULL", "retracted_by = ?",
+                         (), (row[0],))
         return str(row[1]), str(row[2])

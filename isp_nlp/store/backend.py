@@ -12,8 +12,10 @@ columns, deferring foreign keys, and telling a lock wait from another failure.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
+
+from isp_nlp.errors import ProjectError
 
 #: Names of the two backends, as :func:`dialect` returns them.
 SQLITE, POSTGRES = "sqlite", "postgres"
@@ -112,3 +114,25 @@ def is_lock_wait(exc: BaseException) -> bool:
     if isinstance(exc, sqlite3.OperationalError):
         return "locked" in str(exc) or "busy" in str(exc)
     return isinstance(exc, PgLockTimeout)
+
+
+class ChangeRefused(ProjectError):
+    """An UPDATE changed fewer rows than it matched: the database protects some of them
+    (row-level security on a PostgreSQL project lets a coder change only their own)."""
+
+
+def update_every(conn: Connection, table: str, assign: str, where: str,
+                 assign_args: Sequence[Any], where_args: Sequence[Any]) -> int:
+    """``UPDATE table SET assign WHERE where``, checking that it changed every row it
+    matched; ChangeRefused (and the transaction rolled back by the caller) when the
+    database silently left some alone. Returns how many rows changed."""
+    seen = conn.execute(f"SELECT COUNT(*) FROM {table} WHERE {where}",
+                        tuple(where_args)).fetchone()[0]
+    done = conn.execute(f"UPDATE {table} SET {assign} WHERE {where}",
+                        (*assign_args, *where_args)).rowcount
+    if done != seen:
+        raise ChangeRefused(
+            f"the database changed {done} of the {seen} {table} rows this needs, as the "
+            "others belong to another coder, so nothing was changed; only their coder (or "
+            "the project's owner) can change them")
+    return int(done)

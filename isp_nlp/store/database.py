@@ -53,6 +53,7 @@ from isp_nlp.store.labels import LabelTables
 from isp_nlp.store.migrations import MIGRATIONS, SCHEMA_VERSION, schema
 from isp_nlp.store.registry import ModelTables, SqliteEmbeddingCache, now, row_id
 from isp_nlp.store.rewrite import DocumentRewrites
+from isp_nlp.store.team import setup_team, team_ready
 
 DB_NAME = "project.sqlite"
 _FIRST_WAIT = 1.0  # seconds before the wait is announced
@@ -177,6 +178,8 @@ class Store(ModelTables, CodingTables, LabelTables, AuditTables, DocumentRewrite
                 ) from None
             conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
                          (str(SCHEMA_VERSION),))
+            if dialect(conn) == POSTGRES and team_ready(conn):
+                setup_team(conn)  # new tables get the team's grants and policies
 
     def close(self) -> None:
         self.conn.close()

@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 from isp_nlp.errors import AlreadyDecided
 from isp_nlp.records import STAGE_DIMENSION, Decision, Note
+from isp_nlp.store.backend import update_every
 from isp_nlp.store.database import Store
 from isp_nlp.store.registry import now, row_id
 
@@ -110,11 +111,10 @@ class DecisionLog:
                 " VALUES (?, 'undo', ?, ?, ?, '{}', ?, ?) RETURNING id",
                 (coder, row[1], row[2], row[4], row[0], now()),
             ))
-            conn.execute(
-                "UPDATE annotations SET retracted_by = ? WHERE created_by = ?"
-                " AND retracted_by IS NULL", (undo_id, row[0]))
-            conn.execute(
-                "UPDATE annotations SET retracted_by = NULL WHERE retracted_by = ?", (row[0],))
+            update_every(conn, "annotations", "retracted_by = ?",
+                         "created_by = ? AND retracted_by IS NULL", (undo_id,), (row[0],))
+            update_every(conn, "annotations", "retracted_by = NULL", "retracted_by = ?",
+                         (), (row[0],))
         return _decision(coder, row)
 
     def decided(self, coder: str) -> dict[str, str]:

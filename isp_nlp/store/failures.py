@@ -14,6 +14,7 @@ from pathlib import Path
 
 from isp_nlp.errors import ProjectError
 from isp_nlp.store.backend import PgError
+from isp_nlp.store.team import refused_write
 
 #: What a failing database call raises: catch these at the command-line boundary.
 DATABASE_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error, PgError)
@@ -73,6 +74,8 @@ def explain_database_error(exc: Exception, path: str | Path,
 def _explain_postgres(exc: PgError, where: str, waited: float) -> ProjectError:
     """The domain error for a failing call on a PostgreSQL project (by SQLSTATE class)."""
     state = exc.sqlstate or ""
+    if state == "42501":
+        return ProjectError(f"{where}: {refused_write(exc)}")
     if state == "55P03":
         return DatabaseLocked(
             f"{where}: another process held the project's write lock for longer than the "

@@ -11,6 +11,7 @@ from isp_nlp.errors import ProjectError
 from isp_nlp.records import Codebook
 from isp_nlp.store.database import DB_NAME, Store, project_db
 from isp_nlp.store.postgres import POINTER_NAME, check_url, read_pointer, write_pointer
+from isp_nlp.store.team import setup_if_possible
 
 EMBEDDERS = ("minilm", "hashing-256")
 DEFAULT_EMBEDDER = "minilm"
@@ -55,6 +56,7 @@ def init_project(directory: str | Path, *, embedder: str = DEFAULT_EMBEDDER,
             with Store.create(db) as store:
                 if store.get_setting("embedder") is None:
                     store.set_setting("embedder", embedder)
+                setup_if_possible(store)  # the creating role owns the project
         except BaseException:
             if wrote:  # a server that cannot be reached leaves no pointer to a wrong URL
                 db.unlink()
