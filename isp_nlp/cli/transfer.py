@@ -34,6 +34,13 @@ def push(directory: Path, url: str, switch: bool) -> None:
     """
     transfer = push_project(directory, url, switch=switch)
     echo_wrapped(_copied(transfer, shown(url)))
+    if transfer.model_files:
+        echo_wrapped(f"The files of its models ({transfer.model_files}) are in the database "
+                     "too, so every coder's machine sees them.")
+    if transfer.missing_models:
+        echo_wrapped(f"Model(s) {', '.join(transfer.missing_models)} had no files under "
+                     f"{directory / 'models'}, so they were not copied; run `isp-nlp train` "
+                     "on the copy to make a model there.")
     if switch:
         echo_wrapped(f"{directory} now opens the project on PostgreSQL; its SQLite file "
                      "is kept as project.sqlite.pushed.")

@@ -44,7 +44,8 @@ def push_project(directory: str | Path, url: str, *, switch: bool = False) -> Tr
     target = postgres.connect(url)
     try:
         with Store.open(db) as store:  # brings an older project to the current schema
-            transfer = copy_database(store.conn, target, postgres.shown(url), hold=switch)
+            transfer = copy_database(store.conn, target, postgres.shown(url), hold=switch,
+                                     models_from=folder)
             if switch:
                 postgres.write_pointer(pointer, url)
                 try:

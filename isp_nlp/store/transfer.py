@@ -14,6 +14,14 @@ one, whichever the two backends are, in one transaction on the target:
   the coded data, computed alike on both backends) must equal the source's; anything
   else rolls the whole copy back and leaves the target as empty as it was.
 
+Model bundles: a SQLite project keeps each model's files under ``models/<id>/`` in its
+folder; a PostgreSQL project (schema 12) keeps them in the table ``model_files``. A push
+with ``models_from`` (the SQLite project's folder) fills ``model_files`` from those
+folders in the same transaction (their rows are counted and verified on top of the
+source's), and :func:`write_bundles` writes a pulled project's ``model_files`` rows
+back into ``models/<id>/`` (the rows stay in the SQLite copy too, so its row counts
+equal the source's). On a schema without ``model_files`` neither happens.
+
 The source is read in one snapshot (a deferred SQLite transaction in WAL mode, or a
 ``REPEATABLE READ`` PostgreSQL transaction), so coders may keep working while it is
 copied; what they write after the snapshot is not in the copy.
@@ -63,6 +71,10 @@ class Transfer:
     rows: dict[str, int] = field(default_factory=dict)
     checksum: str = ""
     seconds: float = 0.0
+    #: Model files put into ``model_files`` from the SQLite project's folder.
+    model_files: int = 0
+    #: Models whose files were not found in the folder (not copied; train again).
+    missing_models: list[str] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -134,11 +146,12 @@ def _check_empty(conn: Connection, where: str) -> None:
 
 
 def copy_database(source: Connection, target: Connection, where: str, *,
-                  hold: bool = False) -> Transfer:
+                  hold: bool = False, models_from: Path | None = None) -> Transfer:
     """Copy every table of the project database ``source`` into the empty database
     ``target`` (see the module docstring), verified, all or nothing; ``where`` names
     the target in messages. ``hold``: keep other writers of a SQLite source out while
-    it is read."""
+    it is read. ``models_from``: the folder whose ``models/<id>/`` files go into the
+    target's ``model_files`` (a push to PostgreSQL)."""
     started = time.monotonic()
     with _snapshot(source, hold=hold):
         kind = dialect(target)
@@ -161,9 +174,13 @@ def copy_database(source: Connection, target: Connection, where: str, *,
                     "not know, so it cannot be copied whole; upgrade isp-nlp and try again")
             for table in tables:
                 _copy_table(source, target, table)
+            added, missing = 0, list[str]()
+            if models_from is not None and "model_files" in known:
+                added, missing = _store_bundles(source, target, models_from)
             if kind == POSTGRES:
                 _reset_identities(target)
-            transfer = _verify(source, target, where)
+            transfer = _verify(source, target, where, {"model_files": added})
+            transfer.model_files, transfer.missing_models = added, missing
             target.execute("COMMIT")
         except BaseException as exc:
             if target.in_transaction:
@@ -221,9 +238,62 @@ def _reset_identities(conn: Connection) -> None:
             f" + 1, false) FROM {_quoted(table)}", (_quoted(table), column)).fetchone()
 
 
-def _verify(source: Connection, target: Connection, where: str) -> Transfer:
-    """The copy's row counts and checksum, once they are known to equal the source's."""
+def _store_bundles(source: Connection, target: Connection, folder: Path
+                   ) -> tuple[int, list[str]]:
+    """Put the files of every model registered in ``source`` whose folder (its ``path``
+    under ``folder``) holds them into ``target``'s ``model_files``, unless the copy
+    brought that model's rows already; return (files added, model ids without files)."""
+    held = {r[0] for r in target.execute("SELECT DISTINCT model_id FROM model_files")}
+    added, missing = 0, []
+    for model_id, path in source.execute("SELECT id, path FROM models ORDER BY id").fetchall():
+        if model_id in held:
+            continue
+        bundle = folder / str(path)
+        files = sorted(p for p in bundle.iterdir() if p.is_file()) if bundle.is_dir() else []
+        if not files:
+            missing.append(str(model_id))
+            continue
+        rows = []
+        for file in files:
+            content = file.read_bytes()
+            rows.append((model_id, file.name, hashlib.sha256(content).hexdigest(), content))
+        target.executemany("INSERT INTO model_files(model_id, name, sha256, content)"
+                           " VALUES (?,?,?,?)", rows)
+        added += len(rows)
+    return added, missing
+
+
+def write_bundles(conn: Connection, out: Path) -> int:
+    """Write the ``model_files`` rows of ``conn`` (when it has that table) into
+    ``out/<models.path>/`` folders, each file checked against its sha256; return how
+    many files were written."""
+    if "model_files" not in table_names(conn):
+        return 0
+    written = 0
+    paths = dict(conn.execute("SELECT id, path FROM models").fetchall())
+    for model_id, name, digest, content in conn.execute(
+            "SELECT model_id, name, sha256, content FROM model_files ORDER BY model_id, name"):
+        data = bytes(content)
+        if hashlib.sha256(data).hexdigest() != digest or Path(name).name != name:
+            raise ProjectError(f"file {name} of model '{model_id}' does not match its "
+                               "checksum, so it was not copied; run `isp-nlp train` again")
+        bundle = out / str(paths.get(model_id) or f"models/{model_id}")
+        if not bundle.resolve().is_relative_to(out.resolve()):
+            raise ProjectError(f"model '{model_id}' has a path outside the project folder")
+        bundle.mkdir(parents=True, exist_ok=True)
+        (bundle / name).write_bytes(data)
+        written += 1
+    return written
+
+
+def _verify(source: Connection, target: Connection, where: str,
+            added: dict[str, int] | None = None) -> Transfer:
+    """The copy's row counts and checksum, once they are known to equal the source's
+    (plus the rows ``added`` to a table beside the copied ones)."""
     want, got = row_counts(source), row_counts(target)
+    for table, n in (added or {}).items():
+        if n:
+            want[table] = want.get(table, 0) + n
     for table, n in want.items():
         if got.get(table) != n:
             raise ProjectError(
@@ -247,8 +317,9 @@ def check_new_folder(out: Path) -> None:
 
 
 def write_snapshot(source: Connection, out: Path, where: str) -> Transfer:
-    """Copy the project database ``source`` into a new ``out/project.sqlite`` (verified);
-    nothing is left at ``out`` when it fails."""
+    """Copy the project database ``source`` into a new ``out/project.sqlite`` (verified),
+    with its models' files (``model_files``) in ``out/models/<id>/``; nothing is left at
+    ``out`` when it fails."""
     check_new_folder(out)
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
@@ -258,6 +329,7 @@ def write_snapshot(source: Connection, out: Path, where: str) -> Transfer:
         try:
             conn.execute("PRAGMA foreign_keys = ON")
             transfer = copy_database(source, conn, where)
+            write_bundles(conn, out)
         finally:
             conn.close()
         partial.rename(out / DB_NAME)
@@ -265,6 +337,8 @@ def write_snapshot(source: Connection, out: Path, where: str) -> Transfer:
         partial.unlink(missing_ok=True)
         if created:
             shutil.rmtree(out, ignore_errors=True)
+        else:
+            shutil.rmtree(out / "models", ignore_errors=True)
         raise
     return transfer
 

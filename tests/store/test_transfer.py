@@ -15,6 +15,7 @@ from isp_nlp.errors import ProjectError
 from isp_nlp.store.backend import POSTGRES, Connection, dialect, table_columns, table_names
 from isp_nlp.store.decisions import DecisionLog
 from isp_nlp.store.folder import init_project, open_project
+from isp_nlp.store.migrations import schema
 from isp_nlp.store.moves import pull_project, push_project
 from isp_nlp.store.postgres import POINTER_NAME, connect
 from isp_nlp.store.transfer import (
@@ -187,3 +188,36 @@ def test_the_checksum_covers_the_coded_tables_only(local: Path) -> None:
     conn.execute("UPDATE notes SET text = text || '.' WHERE id = 1")
     assert coded_checksum(conn) != before
     assert set(CODED_TABLES) <= set(table_names(conn))
+
+
+MODEL_FILES = """
+CREATE TABLE IF NOT EXISTS model_files (
+    model_id TEXT NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    content BLOB NOT NULL,
+    PRIMARY KEY (model_id, name)
+);
+"""
+
+
+def test_model_files_go_into_the_database_and_back_into_folders(
+        local: Path, pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the schema that keeps models in ``model_files`` (schema 12, written in
+    parallel), push fills the table from models/<id>/ and pull writes the folders back."""
+    from isp_nlp.store import transfer
+
+    monkeypatch.setattr(transfer, "schema", lambda: schema() + MODEL_FILES)
+    (model_id, path), = _sqlite(local).execute("SELECT id, path FROM models")
+    files = {p.name: p.read_bytes() for p in (local / path).iterdir()}
+    pushed = push_project(local, pg_url)
+    assert pushed.model_files == len(files) == 3 and pushed.missing_models == []
+    pg = connect(pg_url)
+    try:
+        assert {r[0]: bytes(r[1]) for r in pg.execute(
+            "SELECT name, content FROM model_files WHERE model_id = ?", (model_id,))} == files
+    finally:
+        pg.close()
+    pulled = pull_project(pg_url, tmp_path / "back")
+    assert pulled.rows["model_files"] == 3
+    assert {p.name: p.read_bytes() for p in (tmp_path / "back" / path).iterdir()} == files
