@@ -213,3 +213,26 @@ def test_a_lock_held_by_another_connection_is_announced_then_one_line(
     assert _decisions(project) == []
     assert _review(project, "--script", "a").exit_code == 0
     assert len(_decisions(project)) == 1
+
+
+def test_the_full_screen_review_closes_and_hands_the_failure_on(
+        project: Path, pg_url: str, pg_server: PgServer) -> None:
+    import asyncio
+
+    from isp_nlp.review.run import project_review
+    from isp_nlp.review.screen import ReviewApp
+
+    with open_project(project) as store:
+        app = ReviewApp(project_review(store, "kim"))
+
+        async def go() -> None:
+            async with app.run_test(size=(80, 24)) as pilot:
+                await pilot.press("a", "a")
+                pg_server.terminate(pg_url)
+                await pilot.press("a")
+                await pilot.pause()
+
+        asyncio.run(go())
+        assert isinstance(app.failure, PgError) and app.failure.sqlstate
+        assert app.failure.sqlstate.startswith(("08", "57P"))
+    assert len(_decisions(project)) == 2
