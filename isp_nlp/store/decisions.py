@@ -24,6 +24,7 @@ from typing import NamedTuple
 from isp_nlp.errors import AlreadyDecided, ProjectError
 from isp_nlp.records import STAGE_DIMENSION, Decision, Note
 from isp_nlp.store import postgres
+from isp_nlp.store.audits import BLIND_ACTIONS
 from isp_nlp.store.database import Store
 from isp_nlp.store.failures import DATABASE_ERRORS
 from isp_nlp.store.registry import now, row_id
@@ -178,7 +179,7 @@ _LAST_DECISION = (
     "SELECT l.id, l.coder, l.action, l.segment_id, l.item_key, l.at, t.document, s.idx"
     " FROM log l LEFT JOIN segments s ON s.id = l.segment_id"
     " LEFT JOIN transcripts t ON t.id = s.transcript_id"
-    f" WHERE l.coder = ? AND l.action IN ({','.join('?' * (len(DECISION_ACTIONS) + 1))})"
+    f" WHERE l.coder = ? AND l.action IN ({','.join('?' * (len(DECISION_ACTIONS) + 3))})"
     " ORDER BY l.id DESC LIMIT 1")
 
 
@@ -199,7 +200,8 @@ def lost_connection_error(store: Store, coder: str | None) -> ProjectError:
         conn = None
     if conn is not None:
         try:
-            row = conn.execute(_LAST_DECISION, (coder, *DECISION_ACTIONS, "undo")).fetchone()
+            row = conn.execute(_LAST_DECISION, (coder, *DECISION_ACTIONS, "undo",
+                                                *BLIND_ACTIONS)).fetchone()
             asked = True
         except DATABASE_ERRORS:
             pass

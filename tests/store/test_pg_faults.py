@@ -236,3 +236,29 @@ def test_the_full_screen_review_closes_and_hands_the_failure_on(
         assert isinstance(app.failure, PgError) and app.failure.sqlstate
         assert app.failure.sqlstate.startswith(("08", "57P"))
     assert len(_decisions(project)) == 2
+
+
+def test_the_server_going_away_mid_blind_review_names_the_last_blind_code(
+        project: Path, pg_url: str, pg_server: PgServer,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from isp_nlp.store.database import Store
+
+    record = Store.record_blind
+    made: list[int] = []
+
+    def counting(self: Store, *args: Any, **kwargs: Any) -> int:
+        made.append(record(self, *args, **kwargs))
+        if len(made) == 2:
+            pg_server.terminate(pg_url)
+        return made[-1]
+
+    monkeypatch.setattr(Store, "record_blind", counting)
+    result = _review(project, "--blind", "--script", "e:training,e:coaching,e:funding")
+    monkeypatch.undo()
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    last = result.output.strip().splitlines()[-1]
+    assert last.startswith("Error: the server went away; your last acknowledged decision "
+                           "was blind on ") and f"log id {made[-1]})" in last, last
+    with open_project(project) as store:
+        assert store.conn.execute("SELECT COUNT(*) FROM log WHERE coder = 'kim' AND"
+                                  " action = 'blind'").fetchone()[0] == 2
