@@ -36,7 +36,8 @@ COMMANDS: dict[str, str] = {
     "import-decisions": "batch:import_decisions_cmd", "audit": "audit:audit",
     "export-segments": "codes:export_segments_cmd", "remove": "ingest:remove",
     "show": "analysis:show", "certify": "certify:certify", "memo": "memos:memo",
-    "attributes": "attributes:attributes", "team": "team:team",
+    "attributes": "attributes:attributes", "team": "team:team", "push": "transfer:push",
+    "pull": "transfer:pull",
 }
 
 

@@ -25,8 +25,10 @@ from isp_nlp import __version__
 from isp_nlp.coded.spans import Coverage
 from isp_nlp.errors import ImportCodesError, IspNlpError
 from isp_nlp.ingest.controls import one_line, terminal_text
+from isp_nlp.store.backend import is_connection_lost
 from isp_nlp.store.connection import lock_timeout
 from isp_nlp.store.database import Store, project_db
+from isp_nlp.store.decisions import lost_connection_error
 from isp_nlp.store.failures import DATABASE_ERRORS, explain_database_error
 from isp_nlp.store.folder import open_project
 
@@ -130,7 +132,11 @@ class Group(click.Group):
         except IspNlpError as exc:
             raise InputError(str(exc)) from None
         except DATABASE_ERRORS as exc:
-            folder = (ctx.obj or {}).get("project", Path("."))
+            obj = ctx.obj or {}
+            store = obj.get("store")
+            if is_connection_lost(exc) and isinstance(store, Store):
+                raise InputError(str(lost_connection_error(store, obj.get("coder")))) from None
+            folder = obj.get("project", Path("."))
             raise InputError(str(explain_database_error(
                 exc, project_db(folder), waited=lock_timeout()))) from None
         except OSError as exc:
@@ -169,9 +175,11 @@ def _os_message(exc: OSError) -> str:
 
 
 def open_store(ctx: click.Context) -> Store:
-    """The project named by ``--project``, closed when the command ends."""
+    """The project named by ``--project``, closed when the command ends (and kept in
+    ``ctx.obj["store"]``, for the message if its server goes away)."""
     store = open_project(ctx.obj["project"])
     store.on_wait = _announce_wait
+    ctx.obj["store"] = store
     ctx.call_on_close(store.close)
     return store
 

@@ -13,6 +13,7 @@ from isp_nlp.ingest.controls import one_line
 from isp_nlp.project import project_status
 from isp_nlp.store.folder import DATABASE_ENV, init_project
 from isp_nlp.store.postgres import POINTER_NAME, read_pointer
+from isp_nlp.store.transfer import coded_checksum, row_counts
 from isp_nlp.suggest.trust import project_trust, trust_lines
 
 
@@ -73,7 +74,9 @@ def demo(out: Path, corpus: Path | None, embedder: str) -> None:
 @click.command()
 @click.pass_context
 def check(ctx) -> None:
-    """Verify the project database: SQLite integrity, schema version, every table and column."""
+    """Verify the project database: integrity (SQLite's check, or foreign keys on
+    PostgreSQL), schema version, every table and column; print row counts and the
+    coded-data checksum (equal on a pushed or pulled copy)."""
 
     store = open_store(ctx)
     problems = store.check()
@@ -83,6 +86,9 @@ def check(ctx) -> None:
         raise InputError(f"{store.path} has {len(problems)} problem(s), listed above; restore "
                          "it from a backup (`isp-nlp backup` makes one)")
     click.echo(f"{store.path}: OK (integrity ok, schema version {store.schema_version()})")
+    counts = row_counts(store.conn)
+    echo_wrapped(f"{sum(counts.values())} rows in {len(counts)} tables; coded-data checksum "
+                 f"sha256 {coded_checksum(store.conn)}")
 
 
 @click.command()
@@ -90,7 +96,8 @@ def check(ctx) -> None:
 @click.pass_context
 def backup(ctx, directory: Path) -> None:
     """Copy the project into a new folder DIRECTORY: a consistent copy of the database
-    (SQLite online backup, safe while others work) and the trained models."""
+    (SQLite online backup, safe while others work; a project on PostgreSQL is written
+    as a verified SQLite snapshot, as `pull` does) and the trained models."""
 
     written = open_store(ctx).backup(directory)
     click.echo(f"Backed up the project to {written.parent}")

@@ -97,6 +97,7 @@ def review(ctx, coder: str | None, order: str, seed: int, line_mode: bool, code:
         code=code.strip() if code else None, documents=tuple(d.strip() for d in documents),
         speaker=speaker, has_values=tuple(_parse_values(has_values, "--has-value").items()),
         min_words=min_words, backchannels=backchannels)
+    ctx.obj["coder"] = coder  # named in the message if the server goes away
     store = open_store(ctx)
     coder = recording_coder(store, coder)
     check_coder(store, coder)

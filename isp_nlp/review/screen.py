@@ -40,6 +40,7 @@ from isp_nlp.review.screen_text import (
 from isp_nlp.review.search_screen import MemoScreen, Relabel, RelabelScreen, TextScreen
 from isp_nlp.review.session import ReviewSession
 from isp_nlp.review.terminal import KEYS_HELP, ReviewSummary, summarise
+from isp_nlp.store.failures import DATABASE_ERRORS
 
 #: The key line at the foot of the screen (fits 80 columns).
 LEGEND = "a accept r reject e relabel s skip u undo 1-9 tick d define m memo ? help q quit"
@@ -114,6 +115,9 @@ class ReviewApp(App[ReviewSummary]):
         self._started = clock()
         self.undone = 0
         self.item: ReviewItem | None = None
+        #: The database error that ended the review (e.g. the server went away): the
+        #: screen closes and :func:`run_screen` raises it, for the one-line message.
+        self.failure: Exception | None = None
 
     # -- layout --------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -217,6 +221,10 @@ class ReviewApp(App[ReviewSummary]):
             return
         except IspNlpError as err:
             self.message = one_line(str(err))
+            return
+        except DATABASE_ERRORS as err:  # leave the screen; the command says it in one line
+            self.failure = err
+            self.exit()
             return
         self.saved += 1
         what = f" ({', '.join(decision.codes) or 'no code'})" if decision.codes or \
@@ -356,4 +364,6 @@ def run_screen(session: ReviewSession, *,
     :class:`ReviewApp` for the options)."""
     app = ReviewApp(session, memo=memo, tick=tick, trust=trust, complete=complete)
     result = app.run()
+    if app.failure is not None:
+        raise app.failure
     return result if result is not None else summarise(session, app.undone)

@@ -30,6 +30,8 @@ class AuditTables:
     """Audit samples (``audits``, ``audit_segments``) and blind codes (a mixin of Store)."""
 
     conn: Connection
+    #: Supplied by Store: the last decision this process recorded (see Store).
+    acknowledged: tuple | None
 
     def transaction(self) -> AbstractContextManager[Connection]:
         """Supplied by Store: an IMMEDIATE transaction (joining an outer one)."""
@@ -92,6 +94,7 @@ class AuditTables:
             for dimension, value in values.items():
                 self._replace_labels(conn, segment_id, coder, dimension,  # type: ignore[attr-defined]
                                      {value}, BLIND, log_id)
+        self.acknowledged = (log_id, coder, BLIND_ACTION, segment_id, None, None)
         return log_id
 
     def record_blind_skip(self, coder: str, segment_id: str,
@@ -99,11 +102,13 @@ class AuditTables:
         """Log that ``coder`` skipped ``segment_id`` in blind review (nothing is coded; the
         segment stays in the coder's queue); return the log id."""
         with self.transaction() as conn:
-            return row_id(conn.execute(
+            log_id = row_id(conn.execute(
                 "INSERT INTO log(coder, action, segment_id, detail, at) VALUES (?,?,?,?,?)"
                 " RETURNING id",
                 (coder, BLIND_SKIP_ACTION, segment_id,
                  json.dumps({} if audit_id is None else {"audit": audit_id}), now())))
+        self.acknowledged = (log_id, coder, BLIND_SKIP_ACTION, segment_id, None, None)
+        return log_id
 
     def undo_blind(self, coder: str) -> tuple[str, str] | None:
         """Revert ``coder``'s most recent blind coding or skip not yet undone, in this

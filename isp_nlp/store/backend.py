@@ -109,6 +109,12 @@ def begin_write(conn: Connection, wait: float) -> None:
         conn.begin_write(wait)  # type: ignore[attr-defined]
 
 
+def is_connection_lost(exc: BaseException) -> bool:
+    """Whether ``exc`` says the PostgreSQL server went away (the connection dropped, the
+    server restarted or ended this session): SQLSTATE class 08 or 57P."""
+    return isinstance(exc, PgError) and (exc.sqlstate or "").startswith(("08", "57P"))
+
+
 def is_lock_wait(exc: BaseException) -> bool:
     """Whether ``exc`` says another process holds the write lock (the wait ran out)."""
     if isinstance(exc, sqlite3.OperationalError):

@@ -84,6 +84,10 @@ class Store(ModelTables, CodingTables, LabelTables, AuditTables, DocumentRewrite
         #: Opened read-only because the file or its folder cannot be written.
         self.read_only = False
         self._checked = False
+        #: The last decision this process recorded and the server acknowledged (its log
+        #: row: id, coder, action, segment id, item key, time), for the message after a
+        #: lost connection when the server cannot be asked again.
+        self.acknowledged: tuple | None = None
 
     # -- opening -----------------------------------------------------------
     @classmethod

@@ -6,6 +6,13 @@ Annotations created by a decision carry its log id, so undo retracts exactly
 what the decision wrote and restores what it replaced. Each call is one
 IMMEDIATE transaction with ``synchronous=FULL``: once :meth:`record` returns,
 the decision survives a crash or ``kill -9``.
+
+Recording is idempotent per (coder, item key): the claim (no effective final decision of
+this coder on this item) and the insert are one transaction under the project's write
+lock, so a decision is logged at most once even when a COMMIT's fate is unknown (the
+connection dropped during it): the resumed review reads :meth:`DecisionLog.decided`,
+skips the item if the COMMIT landed, and records it once if it did not.
+:func:`lost_connection_error` is what a command says when the server went away.
 """
 
 from __future__ import annotations
@@ -14,10 +21,13 @@ import json
 from dataclasses import replace
 from typing import NamedTuple
 
-from isp_nlp.errors import AlreadyDecided
+from isp_nlp.errors import AlreadyDecided, ProjectError
 from isp_nlp.records import STAGE_DIMENSION, Decision, Note
+from isp_nlp.store import postgres
+from isp_nlp.store.audits import BLIND_ACTIONS
 from isp_nlp.store.backend import update_every
 from isp_nlp.store.database import Store
+from isp_nlp.store.failures import DATABASE_ERRORS
 from isp_nlp.store.registry import now, row_id
 
 FINAL_ACTIONS = ("accept", "reject", "relabel")
@@ -64,6 +74,8 @@ class DecisionLog:
                 for dimension, value in decision.values:  # one annotation per dimension
                     self.store._replace_labels(conn, decision.segment_id, decision.coder,
                                                dimension, {value}, ASSISTED, log_id)
+        self.store.acknowledged = (log_id, decision.coder, decision.action,
+                                   decision.segment_id, decision.item_key, None)
         return log_id
 
     def event(self, coder: str, action: str, detail: dict, *, segment_id: str | None = None,
@@ -161,6 +173,53 @@ class DecisionLog:
                 "undoes": r[9], "undone": bool(r[11]), "at": r[10],
             })
         return out
+
+
+_LAST_DECISION = (
+    "SELECT l.id, l.coder, l.action, l.segment_id, l.item_key, l.at, t.document, s.idx"
+    " FROM log l LEFT JOIN segments s ON s.id = l.segment_id"
+    " LEFT JOIN transcripts t ON t.id = s.transcript_id"
+    f" WHERE l.coder = ? AND l.action IN ({','.join('?' * (len(DECISION_ACTIONS) + 3))})"
+    " ORDER BY l.id DESC LIMIT 1")
+
+
+def lost_connection_error(store: Store, coder: str | None) -> ProjectError:
+    """What to say when the PostgreSQL server went away mid-command: one sentence naming
+    ``coder``'s last decision the server holds (asked again on a new connection; what
+    this process last heard acknowledged when it cannot be asked) and how to resume."""
+    if coder is None:
+        return ProjectError(
+            "the server went away, so the command's last change was not made (each change "
+            "commits whole or not at all); check that the server runs, and run the same "
+            "command again")
+    row = None
+    asked = False
+    try:
+        conn = postgres.connect(postgres.read_pointer(store.path))
+    except ProjectError:
+        conn = None
+    if conn is not None:
+        try:
+            row = conn.execute(_LAST_DECISION, (coder, *DECISION_ACTIONS, "undo",
+                                                *BLIND_ACTIONS)).fetchone()
+            asked = True
+        except DATABASE_ERRORS:
+            pass
+        finally:
+            conn.close()
+    if not asked:
+        mine = store.acknowledged
+        row = None if mine is None or mine[1] != coder else (*mine, None, None)
+    if row is None:
+        last = (f"none yet ({coder} has decided nothing in this project)" if asked else
+                "none in this run (the server could not be asked about earlier ones)")
+    else:
+        where = f" on {row[6]} #{row[7]}" if row[6] is not None else ""
+        at = f" at {row[5][:19].replace('T', ' ')} UTC" if row[5] else ""
+        last = (f"{row[2]}{where} (segment {row[3]}, item {str(row[4])[:12]}, log id "
+                f"{row[0]}){at}")
+    return ProjectError(f"the server went away; your last acknowledged decision was {last}; "
+                        "run the same command to resume")
 
 
 def _values(detail: dict) -> dict[str, str]:

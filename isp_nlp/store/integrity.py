@@ -8,16 +8,16 @@ trained models beside it.
 
 On PostgreSQL the server keeps its pages whole itself: :func:`quick_problems` finds
 nothing, :func:`full_problems` compares the tables and columns and counts rows whose
-foreign keys point nowhere (none, unless constraints were dropped by hand), and a
-backup is refused with a pointer to ``pg_dump`` (not yet done here).
+foreign keys point nowhere (every foreign key the database declares; none, unless
+constraints were dropped or disabled by hand), and a backup is a SQLite snapshot of
+the project written by the same verified copy as ``isp-nlp pull``
+(:mod:`isp_nlp.store.transfer`), with the folder's models.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 import sqlite3
-import stat
 from pathlib import Path
 
 from isp_nlp.errors import ProjectError
@@ -25,6 +25,7 @@ from isp_nlp.store.backend import POSTGRES, Connection, dialect, table_columns, 
 from isp_nlp.store.failures import DATABASE_ERRORS
 from isp_nlp.store.files import atomic_path
 from isp_nlp.store.migrations import schema
+from isp_nlp.store.transfer import copy_models, not_plain, write_snapshot
 
 _LIMIT = 20  # problems reported at most
 
@@ -49,13 +50,17 @@ def _columns(conn: Connection) -> dict[str, set[str]]:
     return {t: table_columns(conn, t) for t in table_names(conn)}
 
 
-#: (table, column, referenced table): the foreign keys :func:`full_problems` counts
-#: dangling rows of on PostgreSQL.
-_FOREIGN_KEYS = (("segments", "transcript_id", "transcripts"),
-                 ("annotations", "segment_id", "segments"),
-                 ("suggestions", "segment_id", "segments"),
-                 ("codings", "transcript_id", "transcripts"),
-                 ("audit_segments", "audit_id", "audits"))
+def schema_foreign_keys() -> list[tuple[str, str, str, str]]:
+    """(table, column, referenced table, referenced column) of every foreign key the
+    current schema declares (read from schema.sql, so a key dropped from a database by
+    hand is still checked)."""
+    expected_db = sqlite3.connect(":memory:")
+    try:
+        expected_db.executescript(schema())
+        return [(t, r[3], r[2], r[4] or "id") for t in table_names(expected_db)
+                for r in expected_db.execute(f'PRAGMA foreign_key_list("{t}")')]
+    finally:
+        expected_db.close()
 
 
 def _postgres_problems(conn: Connection) -> list[str]:
@@ -63,16 +68,30 @@ def _postgres_problems(conn: Connection) -> list[str]:
     try:
         conn.execute("SELECT 1").fetchone()
         found = set(table_names(conn))
-        for table, column, parent in _FOREIGN_KEYS:
-            if {table, parent} <= found:
-                n = conn.execute(
-                    f"SELECT COUNT(*) FROM {table} c WHERE NOT EXISTS (SELECT 1 FROM"
-                    f" {parent} p WHERE p.id = c.{column})").fetchone()[0]
-                if n:
-                    problems.append(f"{n} rows of '{table}' point at no row of '{parent}'")
+        for table, column, parent, key in schema_foreign_keys():
+            if not {table, parent} <= found:
+                continue
+            n = conn.execute(
+                f'SELECT COUNT(*) FROM {table} c WHERE c."{column}" IS NOT NULL AND NOT'
+                f' EXISTS (SELECT 1 FROM {parent} p WHERE p."{key}" = c."{column}")'
+            ).fetchone()[0]
+            if n:
+                problems.append(f"{n} rows of '{table}' point at no row of '{parent}'")
     except DATABASE_ERRORS as exc:
         problems.append(f"the database cannot be read ({exc})")
     return problems
+
+
+def _sqlite_foreign_keys(conn: Connection) -> list[str]:
+    """Rows whose foreign key points nowhere (``PRAGMA foreign_key_check``), by table."""
+    counts: dict[tuple[str, str], int] = {}
+    try:
+        for row in conn.execute("PRAGMA foreign_key_check"):
+            counts[(row[0], row[2])] = counts.get((row[0], row[2]), 0) + 1
+    except sqlite3.DatabaseError as exc:
+        return [str(exc)]
+    return [f"{n} rows of '{table}' point at no row of '{parent}'"
+            for (table, parent), n in sorted(counts.items())]
 
 
 def full_problems(conn: Connection) -> list[str]:
@@ -80,7 +99,7 @@ def full_problems(conn: Connection) -> list[str]:
     if dialect(conn) == POSTGRES:
         problems = _postgres_problems(conn)
     else:
-        problems = _pragma(conn, "integrity_check")
+        problems = _pragma(conn, "integrity_check") or _sqlite_foreign_keys(conn)
     expected_db = sqlite3.connect(":memory:")
     try:
         expected_db.executescript(schema())
@@ -114,17 +133,17 @@ def backup_database(conn: sqlite3.Connection, target: Path) -> None:
 def backup_project(conn: Connection, db_path: Path, directory: str | Path) -> Path:
     """Copy the project of ``db_path`` (database and trained models) into the new or empty
     folder ``directory``, which must lie outside the project; return the copy's path."""
-    if not isinstance(conn, sqlite3.Connection):
-        raise ProjectError(
-            "backup does not yet copy a project stored on PostgreSQL; back the database "
-            "up with `pg_dump` (the URL is in project.url): it holds the trained models too")
     target, project = Path(directory), db_path.parent
     check_backup_folder(target, project)
+    if not isinstance(conn, sqlite3.Connection):  # PostgreSQL: a verified SQLite snapshot
+        write_snapshot(conn, target, str(target / "project.sqlite"))
+        copy_models(project, target)
+        return target / "project.sqlite"
     target.mkdir(parents=True, exist_ok=True)
     backup_database(conn, target / db_path.name)
     models = project / "models"
     if models.is_dir():
-        shutil.copytree(models, target / "models", ignore=_not_plain, dirs_exist_ok=True)
+        shutil.copytree(models, target / "models", ignore=not_plain, dirs_exist_ok=True)
     return target / db_path.name
 
 
@@ -144,9 +163,3 @@ def check_backup_folder(target: Path, project: Path) -> None:
     if target.exists() and any(target.iterdir()):
         raise ProjectError(f"{target} already holds files; choose a new or empty folder "
                            "for the backup")
-
-
-def _not_plain(folder: str, names: list[str]) -> list[str]:
-    """Entries of a models folder not copied: anything but plain files and folders."""
-    return [n for n in names if not (stat.S_ISREG(mode := os.lstat(os.path.join(folder, n))
-                                                   .st_mode) or stat.S_ISDIR(mode))]

@@ -155,9 +155,11 @@ class PgConnection:
 
     @property
     def in_transaction(self) -> bool:
+        """In a transaction on a live connection (a lost one has none to roll back)."""
         from psycopg.pq import TransactionStatus
 
-        return self.raw.info.transaction_status != TransactionStatus.IDLE
+        return self.raw.info.transaction_status not in (TransactionStatus.IDLE,
+                                                         TransactionStatus.UNKNOWN)
 
     def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> Any:
         if parameters is None:
@@ -192,7 +194,11 @@ class PgConnection:
                 self._run("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
                 self._run("SET LOCAL lock_timeout = 0")
         except BaseException:
-            self.raw.execute("ROLLBACK")
+            if self.in_transaction:
+                try:
+                    self.raw.execute("ROLLBACK")
+                except self._errors:
+                    pass  # the connection went away: the server has rolled back
             raise
 
     def identity(self) -> str:

@@ -97,6 +97,23 @@ class PgServer:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
+    def terminate(self, url: str) -> int:
+        """End every session on ``url``'s database (as a server restart or a dropped
+        connection would, to its clients); return how many were ended."""
+        import psycopg
+
+        database = url.rsplit("/", 1)[1]
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            return len(conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s"
+                " AND pid <> pg_backend_pid()", (database,)).fetchall())
+
+    def restart(self) -> None:
+        """Restart the server (``pg_ctl restart -m fast``: sessions are ended, data kept)."""
+        _run([*self.as_user, str(self.bindir / "pg_ctl"), "restart", "-w", "-t", "60", "-s",
+              "-m", "fast", "-D", str(self.data), "-l", str(self.folder / "server.log")],
+             "pg_ctl restart")
+
     def stop(self) -> None:
         subprocess.run([*self.as_user, str(self.bindir / "pg_ctl"), "stop", "-D",
                         str(self.data), "-m", "immediate", "-s"],

@@ -109,10 +109,15 @@ def test_init_writes_the_pointer_and_every_opener_finds_the_project(pg_url: str,
         init_project(folder, database=pg_url + "x")
 
 
-def test_backup_points_at_pg_dump(pg_url: str, tmp_path: Path) -> None:
+def test_backup_writes_a_sqlite_snapshot(pg_url: str, tmp_path: Path) -> None:
     init_project(tmp_path / "p", database=pg_url)
-    with open_project(tmp_path / "p") as store, pytest.raises(ProjectError, match="pg_dump"):
-        store.backup(tmp_path / "copy")
+    with open_project(tmp_path / "p") as store:
+        written = store.backup(tmp_path / "copy")
+        with pytest.raises(ProjectError, match="already holds files"):
+            store.backup(tmp_path / "copy")
+    assert written == tmp_path / "copy" / "project.sqlite"
+    with open_project(tmp_path / "copy") as copy:
+        assert dialect(copy.conn) == "sqlite" and copy.get_setting("embedder") == "minilm"
 
 
 def test_a_held_write_lock_is_waited_for_visibly_then_one_line(
