@@ -151,8 +151,10 @@ def _watch(server: PgServer) -> None:
                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def start_server() -> PgServer:
-    """Start a throwaway server; RuntimeError (with the reason) when none can start."""
+def start_server(*, durable: bool = False) -> PgServer:
+    """Start a throwaway server; RuntimeError (with the reason) when none can start.
+    Tests run it without fsync (their data is thrown away); ``durable`` keeps fsync and
+    synchronous commit on, as a real server has them (benchmarks)."""
     bindir = server_bindir()
     if bindir is None:
         raise RuntimeError(
@@ -178,8 +180,9 @@ def start_server() -> PgServer:
     try:
         _run([*as_user, str(bindir / "initdb"), "-D", str(server.data), "-U", SUPERUSER,
               "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync"], "initdb")
-        options = (f"-h 127.0.0.1 -p {server.port} -k {folder} -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=60")
+        fast = "" if durable else \
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+        options = f"-h 127.0.0.1 -p {server.port} -k {folder} {fast}-c max_connections=60"
         _run([*as_user, str(bindir / "pg_ctl"), "start", "-w", "-t", "60", "-s",
               "-D", str(server.data), "-l", str(folder / "server.log"), "-o", options],
              "pg_ctl start")

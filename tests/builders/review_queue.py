@@ -38,10 +38,12 @@ def _turns(rng: random.Random, turns: int) -> list[str]:
 
 
 def suggested_project(root: Path, *, documents: int = 5, turns: int = 100,
-                      seed: int = 5, seeded: int = SEEDED) -> Path:
+                      seed: int = 5, seeded: int = SEEDED, database: str | None = None
+                      ) -> Path:
     """``root/project`` (see the module docstring): ``documents`` transcripts of ``turns``
     turns, ``seeded`` participant turns of each coded by ana; about
-    ``documents * (turns / 2 - seeded)`` review items for any coder but ana."""
+    ``documents * (turns / 2 - seeded)`` review items for any coder but ana. ``database``:
+    a PostgreSQL URL to keep it there (default: SQLite in the folder)."""
     rng = random.Random(seed)
     root.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -52,7 +54,7 @@ def suggested_project(root: Path, *, documents: int = 5, turns: int = 100,
     book = root / "codebook.yaml"
     book.write_text(CODEBOOK, encoding="utf-8")
     project = root / "project"
-    init_project(project, embedder=EMBEDDER)
+    init_project(project, embedder=EMBEDDER, database=database)
     with open_project(project) as store:
         load_project_codebook(store, book)
         ingest_files(store, paths, skip_speakers=["Interviewer"])
