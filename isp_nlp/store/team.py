@@ -252,10 +252,16 @@ def _policies(conn: Connection, schema: str, table: str, coder: str, viewer: str
 
 def setup_if_possible(store: Store) -> bool:
     """:func:`setup_team` for a new PostgreSQL project when the connected role may create
-    roles (``init --database``); False (nothing done) on SQLite or without that right."""
+    roles (``init --database``), or again by an owner; False (nothing done) on SQLite,
+    without that right, or for a team member who is not an owner (a coder running
+    ``init`` to point a folder of their own at the project)."""
     if dialect(store.conn) != POSTGRES:
         return False
-    if not team_ready(store.conn) and not can_create_roles(store.conn):
+    if team_ready(store.conn):  # a coder joining the project from a folder of their own
+        if not _one(store.conn, "SELECT pg_has_role(session_user, ?, 'MEMBER')",
+                    (groups(store.conn)["owner"],)):
+            return False
+    elif not can_create_roles(store.conn):
         return False
     with store.transaction() as conn:
         setup_team(conn)

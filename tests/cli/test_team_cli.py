@@ -62,6 +62,10 @@ def test_the_owner_manages_the_team(pg_url: str, tmp_path: Path) -> None:
     write_pointer(project / POINTER_NAME, as_user(pg_url, "ana"))
     assert "only the project's owners" in _refused(
         _invoke(project, "team", "add-coder", "eve", code=2))
+    # a coder points a folder of their own at the project with the same init
+    mine = project.parent / "ana-study"
+    _invoke(project.parent, "init", str(mine), "--database", as_user(pg_url, "ana"))
+    assert "transcripts: 0" in _invoke(mine, "status").output
 
 
 @pytest.fixture

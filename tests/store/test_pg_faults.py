@@ -46,14 +46,16 @@ def project(built: Path, pg_url: str, tmp_path: Path) -> Path:
 
 
 def _review(project: Path, *args: str, stdin: str | None = None) -> Result:
-    return CliRunner().invoke(cli, ["--project", str(project), "review", "--coder", "kim",
+    """A review as the connection's login (the test server's superuser): on PostgreSQL
+    a coder records under their own login."""
+    return CliRunner().invoke(cli, ["--project", str(project), "review", "--coder", "postgres",
                                     *args], input=stdin)
 
 
 def _decisions(project: Path) -> list[tuple[str, str]]:
     with open_project(project) as store:
         return [(r[0], r[1]) for r in store.conn.execute(
-            "SELECT item_key, action FROM log WHERE coder = 'kim' ORDER BY id")]
+            "SELECT item_key, action FROM log WHERE coder = 'postgres' ORDER BY id")]
 
 
 def _after_decisions(monkeypatch: pytest.MonkeyPatch, n: int,
@@ -186,14 +188,14 @@ def test_recording_one_decision_twice_is_refused(project: Path) -> None:
         segment = store.conn.execute(
             "SELECT s.id FROM segments s JOIN transcripts t ON t.id = s.transcript_id"
             " WHERE t.document = 'site2' ORDER BY s.idx LIMIT 1").fetchone()[0]
-        decision = Decision(coder="kim", item_key="k1", segment_id=segment, action="accept",
+        decision = Decision(coder="postgres", item_key="k1", segment_id=segment, action="accept",
                             codes=("training",), model_id="m")
         log = DecisionLog(store)
         log.record(decision)
         with pytest.raises(AlreadyDecided):
             log.record(decision)
         with pytest.raises(AlreadyDecided):
-            log.record(Decision(coder="kim", item_key="k1", segment_id=segment,
+            log.record(Decision(coder="postgres", item_key="k1", segment_id=segment,
                                 action="reject", codes=(), model_id="m"))
     assert len(_decisions(project)) == 1
 
@@ -223,7 +225,7 @@ def test_the_full_screen_review_closes_and_hands_the_failure_on(
     from isp_nlp.review.screen import ReviewApp
 
     with open_project(project) as store:
-        app = ReviewApp(project_review(store, "kim"))
+        app = ReviewApp(project_review(store, "postgres"))
 
         async def go() -> None:
             async with app.run_test(size=(80, 24)) as pilot:
@@ -260,5 +262,5 @@ def test_the_server_going_away_mid_blind_review_names_the_last_blind_code(
     assert last.startswith("Error: the server went away; your last acknowledged decision "
                            "was blind on ") and f"log id {made[-1]})" in last, last
     with open_project(project) as store:
-        assert store.conn.execute("SELECT COUNT(*) FROM log WHERE coder = 'kim' AND"
+        assert store.conn.execute("SELECT COUNT(*) FROM log WHERE coder = 'postgres' AND"
                                   " action = 'blind'").fetchone()[0] == 2
