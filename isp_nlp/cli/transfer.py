@@ -46,9 +46,8 @@ def push(directory: Path, url: str, switch: bool) -> None:
                      "is kept as project.sqlite.pushed.")
     else:
         echo_wrapped(f"{directory} is still the SQLite project. To work on the copy, run "
-                     f"`isp-nlp init NEW_FOLDER --database {shown(url)}` and copy "
-                     f"{directory / 'models'} into NEW_FOLDER (or push into a new empty "
-                     "database with --switch).")
+                     f"`isp-nlp init NEW_FOLDER --database {shown(url)}` (or push into a "
+                     "new empty database with --switch).")
 
 
 @click.command()
