@@ -37,31 +37,13 @@ sys.path.insert(0, str(REPO))
 from click.testing import CliRunner  # noqa: E402
 
 from isp_nlp.cli import cli  # noqa: E402
-from tests.builders.hostile import ACCEPTED, DOC, REFUSED, Case, Ctx  # noqa: E402
-from tests.builders.paths import CORPUS  # noqa: E402
+from tests.builders.hostile import ACCEPTED, REFUSED, Case, Ctx, build_project  # noqa: E402
 
 CASE_TARGET_S = 15.0
 TOTAL_TARGET_S = 120.0
 HUNG_S = 120.0
 #: How many of the slowest cases the table lists.
 SLOWEST = 10
-
-
-def build_project(root: Path) -> Path:
-    """The test's small project: the demo codebook, one transcript, its seed codes."""
-    project = root / "project"
-    seeds = root / "seeds.csv"
-    lines = (CORPUS / "seed_codes.csv").read_text("utf-8").splitlines(keepends=True)
-    seeds.write_text(lines[0] + "".join(x for x in lines[1:] if x.startswith(DOC)), "utf-8")
-    for words in (["init", str(project), "--embedder", "hashing-256"],
-                  ["--project", str(project), "codebook", "load", str(CORPUS / "codebook.yaml")],
-                  ["--project", str(project), "ingest", "--skip-speakers", "Interviewer",
-                   str(CORPUS / "transcripts" / f"{DOC}.txt")],
-                  ["--project", str(project), "import-codes", str(seeds)]):
-        result = CliRunner().invoke(cli, words)
-        if result.exit_code != 0:
-            raise RuntimeError(f"building the project failed: {result.output}")
-    return project
 
 
 def run_forked(words: list[str], cwd: Path) -> tuple[int | None, float, int]:

@@ -26,6 +26,30 @@ from isp_nlp.interchange.xlsx import xlsx_bytes
 from tests.builders.refi_xml import C_TOP, project_xml, selection, text_source
 
 DOC = "isp01_child_welfare_coach"
+
+
+def build_project(root: Path) -> Path:
+    """``root/project``, the hostile-file cases' small project: the demo codebook, one
+    transcript (:data:`DOC`) and its two coders' seed codes; RuntimeError when a step
+    fails."""
+    from click.testing import CliRunner
+
+    from isp_nlp.cli import cli
+    from tests.builders.paths import CORPUS
+
+    project = root / "project"
+    seeds = root / "seeds.csv"
+    lines = (CORPUS / "seed_codes.csv").read_text("utf-8").splitlines(keepends=True)
+    seeds.write_text(lines[0] + "".join(x for x in lines[1:] if x.startswith(DOC)), "utf-8")
+    for words in (["init", str(project), "--embedder", "hashing-256"],
+                  ["--project", str(project), "codebook", "load", str(CORPUS / "codebook.yaml")],
+                  ["--project", str(project), "ingest", "--skip-speakers", "Interviewer",
+                   str(CORPUS / "transcripts" / f"{DOC}.txt")],
+                  ["--project", str(project), "import-codes", str(seeds)]):
+        result = CliRunner().invoke(cli, words)
+        if result.exit_code != 0:
+            raise RuntimeError(f"building the project failed: {result.output}")
+    return project
 #: The text of a turn of DOC, so that excerpts are found in the project.
 TURN = ("Sure. So right now I'm an implementation coach at the state's child welfare training "
         "institute, which is, uh, a partnership between the university and the state agency.")

@@ -54,12 +54,11 @@ from isp_nlp.ingest.controls import CONTROLS
 from tests.builders.hostile import (
     ACCEPTED,
     CONTROL_QDPX,
-    DOC,
     REFUSED,
     Case,
     Ctx,
+    build_project,
 )
-from tests.builders.paths import CORPUS
 
 pytestmark = pytest.mark.skipif(
     not hasattr(os, "fork") or not Path("/proc/self/status").exists(),
@@ -85,20 +84,7 @@ PEAKS: dict[str, tuple[int, float]] = {}
 @pytest.fixture(scope="module")
 def base_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small project: the demo codebook, one transcript and two coders' seed codes."""
-    root = tmp_path_factory.mktemp("hostile-interchange")
-    project = root / "project"
-    run = CliRunner().invoke
-    seeds = root / "seeds.csv"
-    lines = (CORPUS / "seed_codes.csv").read_text("utf-8").splitlines(keepends=True)
-    seeds.write_text(lines[0] + "".join(x for x in lines[1:] if x.startswith(DOC)), "utf-8")
-    for words in (["init", str(project), "--embedder", "hashing-256"],
-                  ["--project", str(project), "codebook", "load", str(CORPUS / "codebook.yaml")],
-                  ["--project", str(project), "ingest", "--skip-speakers", "Interviewer",
-                   str(CORPUS / "transcripts" / f"{DOC}.txt")],
-                  ["--project", str(project), "import-codes", str(seeds)]):
-        result = run(cli, words)
-        assert result.exit_code == 0, result.output
-    return project
+    return build_project(tmp_path_factory.mktemp("hostile-interchange"))
 
 
 @pytest.fixture(scope="module")
