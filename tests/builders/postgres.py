@@ -195,3 +195,12 @@ def start_server(*, durable: bool = False) -> PgServer:
             raise RuntimeError(f"{exc} {' / '.join(detail)}".strip()) from None
         raise
     return server
+
+
+def as_user(url: str, name: str) -> str:
+    """``url`` with ``name`` as its user (a team member's own connection)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{name}@{host}"))

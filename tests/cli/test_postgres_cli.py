@@ -3,7 +3,6 @@ ingest, codebook, seed codes, train, suggest, a scripted review, agreement and r
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 from click.testing import CliRunner, Result
@@ -12,24 +11,8 @@ from isp_nlp.cli import cli
 from isp_nlp.store.backend import POSTGRES, dialect
 from isp_nlp.store.folder import open_project
 from isp_nlp.store.postgres import POINTER_NAME
+from tests.builders.demo_subset import DOCUMENTS, seed_codes
 from tests.builders.paths import CORPUS
-
-DOCUMENTS = ("isp01_child_welfare_coach", "isp02_prevention_coalitions",
-             "isp03_perinatal_quality", "isp05_housing_services",
-             "isp06_school_mtss_specialist", "isp09_health_dept_qi_lead")
-
-
-def _seed_codes(out: Path) -> Path:
-    """The demo corpus's seed codes of :data:`DOCUMENTS` only."""
-    with (CORPUS / "seed_codes.csv").open(encoding="utf-8", newline="") as f:
-        reader = csv.DictReader(f)
-        rows = [r for r in reader if r["document"] in DOCUMENTS]
-        fields = list(reader.fieldnames or ())
-    with out.open("w", encoding="utf-8", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(rows)
-    return out
 
 
 def test_the_whole_loop_runs_on_postgres(pg_url: str, tmp_path: Path) -> None:
@@ -50,7 +33,7 @@ def test_the_whole_loop_runs_on_postgres(pg_url: str, tmp_path: Path) -> None:
                    if p.stem in DOCUMENTS]
     run("ingest", *map(str, transcripts), "--skip-speakers", "Interviewer")
     run("codebook", "load", str(CORPUS / "codebook.yaml"))
-    run("import-codes", str(_seed_codes(tmp_path / "seed.csv")))
+    run("import-codes", str(seed_codes(tmp_path / "seed.csv")))
     run("train")
     run("suggest")
     run("review", "--script", "a,a,r,s,a,u,a,q")  # as the connection's user

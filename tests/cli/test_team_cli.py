@@ -13,9 +13,9 @@ from click.testing import CliRunner, Result
 from isp_nlp.cli import cli
 from isp_nlp.store.folder import open_project
 from isp_nlp.store.postgres import POINTER_NAME, write_pointer
+from tests.builders.demo_subset import DOCUMENTS, seed_codes
 from tests.builders.paths import CORPUS
-from tests.cli.test_postgres_cli import DOCUMENTS, _seed_codes
-from tests.store.test_team_roles import as_user
+from tests.builders.postgres import as_user
 
 
 def _invoke(project: Path, *args: str, code: int = 0, given: str | None = None) -> Result:
@@ -76,7 +76,7 @@ def suggested(pg_url: str, tmp_path: Path) -> Path:
     transcripts = [p for p in sorted((CORPUS / "transcripts").iterdir()) if p.stem in DOCUMENTS]
     _invoke(project, "ingest", *map(str, transcripts), "--skip-speakers", "Interviewer")
     _invoke(project, "codebook", "load", str(CORPUS / "codebook.yaml"))
-    _invoke(project, "import-codes", str(_seed_codes(tmp_path / "seed.csv")))
+    _invoke(project, "import-codes", str(seed_codes(tmp_path / "seed.csv")))
     _invoke(project, "train")
     _invoke(project, "suggest")
     for name, role in (("ana", "coder"), ("ben", "coder"), ("vic", "viewer")):

@@ -8,16 +8,17 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 from isp_nlp.store.folder import open_project
 from isp_nlp.store.postgres import POINTER_NAME, write_pointer
+from tests.builders.demo_subset import DOCUMENTS, seed_codes
 from tests.builders.paths import CORPUS, REPO
-from tests.builders.postgres import PgServer
-from tests.cli.test_postgres_cli import DOCUMENTS, _seed_codes
-from tests.store.test_team_roles import as_user
+from tests.builders.postgres import PgServer, as_user
 
-OWNER, CODER, BLIND = "olga", "carla", "dev"
+_RUN = uuid.uuid4().hex[:8]  # logins are server-wide: names no other test uses
+OWNER, CODER, BLIND = f"owner_{_RUN}", f"carla_{_RUN}", f"dev_{_RUN}"
 AUDIT = 4
 
 
@@ -42,7 +43,7 @@ def _qdpx(tmp: Path) -> Path:
     transcripts = [p for p in sorted((CORPUS / "transcripts").iterdir()) if p.stem in DOCUMENTS]
     _ok(local, "ingest", *map(str, transcripts), "--skip-speakers", "Interviewer")
     _ok(local, "codebook", "load", str(CORPUS / "codebook.yaml"))
-    _ok(local, "import-codes", str(_seed_codes(tmp / "seed.csv")))
+    _ok(local, "import-codes", str(seed_codes(tmp / "seed.csv")))
     out = tmp / "study.qdpx"
     _ok(local, "export", "--out", str(out))
     return out
@@ -63,7 +64,6 @@ def test_owner_and_two_coders_work_at_once_under_their_own_logins(
     url = pg_server.new_database()
     database = url.rsplit("/", 1)[1]
     with psycopg.connect(pg_server.url(), autocommit=True) as admin:
-        admin.execute(f"DROP ROLE IF EXISTS {OWNER}")
         admin.execute(f"CREATE ROLE {OWNER} LOGIN CREATEROLE")
         admin.execute(f'ALTER DATABASE "{database}" OWNER TO {OWNER}')
     qdpx = _qdpx(tmp_path)

@@ -3,9 +3,9 @@ server, and blindness during an open audit enforced by row-level security."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -19,16 +19,10 @@ from isp_nlp.store.decisions import DecisionLog
 from isp_nlp.store.failures import explain_database_error
 from isp_nlp.store.folder import init_project, open_project
 from isp_nlp.store.postgres import POINTER_NAME, write_pointer
+from tests.builders.postgres import as_user
 from tests.builders.transcripts import make_transcript
 
 psycopg = pytest.importorskip("psycopg")
-
-
-def as_user(url: str, name: str) -> str:
-    """``url`` with ``name`` as its user."""
-    parts = urlsplit(url)
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{name}@{host}"))
 
 
 def open_as(project: Path, name: str, tmp_path: Path) -> Store:
@@ -166,13 +160,14 @@ def test_an_owner_does_everything(project: Path, pg_url: str, tmp_path: Path) ->
         olga.add_transcripts([(*make_transcript("doc2", n=2, sha="b" * 64), "turn")])
         olga.remove_document("doc2", coder="olga")
         olga.conn.execute("ALTER TABLE meta ADD COLUMN note TEXT")  # the schema is hers
+        newcomer = f"carl_{uuid.uuid4().hex[:8]}"  # logins are server-wide: a new name
         with pytest.raises(team.TeamError, match="may not create roles"):
-            team.add_member(olga, "carl")
+            team.add_member(olga, newcomer)
         team.add_member(olga, "ben", "viewer")  # she manages the team
         with open_project(project) as store:
             store.conn.execute("ALTER ROLE olga CREATEROLE")
-        team.add_member(olga, "carl")
-        assert {"name": "carl", "role": "coder"} in team.members(olga)
+        team.add_member(olga, newcomer)
+        assert {"name": newcomer, "role": "coder"} in team.members(olga)
     with open_as(project, "ana", tmp_path) as ana, pytest.raises(team.TeamError,
                                                                  match="only the project"):
         team.add_member(ana, "eve")
