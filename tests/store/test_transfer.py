@@ -15,7 +15,6 @@ from isp_nlp.errors import ProjectError
 from isp_nlp.store.backend import POSTGRES, Connection, dialect, table_columns, table_names
 from isp_nlp.store.decisions import DecisionLog
 from isp_nlp.store.folder import init_project, open_project
-from isp_nlp.store.migrations import schema
 from isp_nlp.store.moves import pull_project, push_project
 from isp_nlp.store.postgres import POINTER_NAME, connect
 from isp_nlp.store.transfer import (
@@ -199,24 +198,10 @@ def test_the_checksum_covers_the_coded_tables_only(local: Path) -> None:
     assert set(CODED_TABLES) <= set(table_names(conn))
 
 
-MODEL_FILES = """
-CREATE TABLE IF NOT EXISTS model_files (
-    model_id TEXT NOT NULL REFERENCES models(id) ON DELETE CASCADE,
-    name TEXT NOT NULL,
-    sha256 TEXT NOT NULL,
-    content BLOB NOT NULL,
-    PRIMARY KEY (model_id, name)
-);
-"""
-
-
 def test_model_files_go_into_the_database_and_back_into_folders(
-        local: Path, pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """With the schema that keeps models in ``model_files`` (schema 12, written in
-    parallel), push fills the table from models/<id>/ and pull writes the folders back."""
-    from isp_nlp.store import transfer
-
-    monkeypatch.setattr(transfer, "schema", lambda: schema() + MODEL_FILES)
+        local: Path, pg_url: str, tmp_path: Path) -> None:
+    """Push fills ``model_files`` (schema 12) from models/<id>/ and pull writes the
+    folders back."""
     (model_id, path), = _sqlite(local).execute("SELECT id, path FROM models")
     files = {p.name: p.read_bytes() for p in (local / path).iterdir()}
     pushed = push_project(local, pg_url)
