@@ -11,7 +11,7 @@ the whole project would, never a number from elsewhere.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -163,3 +163,31 @@ def attribute_rows(result: AttributeAgreement, metrics: Sequence[str], *,
                 rows.append(AttributeRow(target, metric, with_model, tuple(estimates),
                                          tuple(reasons)))
     return rows
+
+
+#: A cell whose statistic is undefined (its reason is said beside the table).
+UNDEFINED = "–"
+
+
+def estimate_text(est: Mapping[str, Any] | None) -> str:
+    """"0.64 [0.41, 0.83]" (the value with its CI), "0.64" without one, or
+    :data:`UNDEFINED`."""
+    if est is None:
+        return UNDEFINED
+    low, high = est.get("ci_low"), est.get("ci_high")
+    ci = f" [{low:.2f}, {high:.2f}]" if low is not None and high is not None else ""
+    return f"{est['value']:.2f}{ci}"
+
+
+def undefined_cells(result: AttributeAgreement, rows: Sequence[AttributeRow],
+                    title: Callable[[str], str]) -> dict[str, list[str]]:
+    """Reason → the undefined cells it explains ("stage with the model in south"),
+    targets named by ``title``."""
+    out: dict[str, list[str]] = {}
+    for row in rows:
+        name = title(row.target)
+        who = f"{name} with the model" if row.with_model else name
+        for value, why in zip(result.values, row.reasons, strict=True):
+            if why:
+                out.setdefault(why, []).append(f"{who} in {value}")
+    return out

@@ -19,8 +19,6 @@ if TYPE_CHECKING:
 MODEL_ROW = "+ model"
 #: A cell's width: "-0.12 [-0.30, 0.05]" fits, so three values fit in 80 columns.
 CELL = 19
-#: A cell whose statistic is undefined (its reason is said under the table).
-UNDEFINED = "–"
 
 
 def _wrap(text: str) -> list[str]:
@@ -36,20 +34,16 @@ def target_name(target: str, names: Mapping[str, str], *, single_label: bool) ->
     return "code (one variable)" if target == "code" and single_label else target
 
 
-def cell(est: Mapping[str, Any] | None) -> str:
-    """"0.64 [0.41, 0.83]", or :data:`UNDEFINED`."""
-    if est is None:
-        return UNDEFINED
-    low, high = est.get("ci_low"), est.get("ci_high")
-    ci = f" [{low:.2f}, {high:.2f}]" if low is not None and high is not None else ""
-    return f"{est['value']:.2f}{ci}"
-
-
 def attribute_lines(result: AttributeAgreement, *, names: Mapping[str, str],
                     metrics: Sequence[str], detail: bool, ci: float, by: str) -> list[str]:
     """The table (one row per target, population and statistic; a column per value),
     what it shows, and the undefined cells with their reasons."""
-    from isp_nlp.agreement.by_attribute import attribute_rows
+    from isp_nlp.agreement.by_attribute import (
+        UNDEFINED,
+        attribute_rows,
+        estimate_text,
+        undefined_cells,
+    )
     from isp_nlp.agreement.describe import metric_label
 
     settings = next(iter(result.reports.values())).data["settings"]
@@ -67,18 +61,16 @@ def attribute_lines(result: AttributeAgreement, *, names: Mapping[str, str],
                        "agreement is pairwise, pooled over units.")
     table = [["documents", *(str(result.documents.get(v, 0)) for v in result.values)],
              ["coded segments", *(str(result.segments.get(v, 0)) for v in result.values)]]
-    undefined: dict[str, list[str]] = {}
+    def title(target: str) -> str:
+        return target_name(target, names, single_label=bool(settings["single_label"]))
+
     for row in rows:
-        title = target_name(row.target, names, single_label=bool(settings["single_label"]))
-        first = row.metric == metrics[0] and not row.with_model
-        if first and len(metrics) > 1:
-            table.append([title, *("" for _ in result.values)])
+        if row.metric == metrics[0] and not row.with_model and len(metrics) > 1:
+            table.append([title(row.target), *("" for _ in result.values)])
         label = " ".join([row.metric] * (len(metrics) > 1) + [MODEL_ROW] * row.with_model)
-        table.append([f"  {label}" if label else title, *map(cell, row.estimates)])
-        for value, why in zip(result.values, row.reasons, strict=True):
-            if why:
-                who = f"{title} with the model" if row.with_model else title
-                undefined.setdefault(why, []).append(f"{who} in {value}")
+        table.append([f"  {label}" if label else title(row.target),
+                      *map(estimate_text, row.estimates)])
+    undefined = undefined_cells(result, rows, title)
     lines += ["", *grid(["", *result.values], table, numeric=True, cell_width=CELL)]
     for why, where in undefined.items():
         shown = ", ".join(where[:6]) + (f" and {len(where) - 6} more" if len(where) > 6 else "")

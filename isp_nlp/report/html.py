@@ -420,23 +420,19 @@ def _attribute_context(table: Any, agreement: Any = None,
 def _attribute_agreement_context(result: Any, names: Mapping[str, str]) -> dict[str, Any]:
     """Agreement by one attribute for the template: its values, then one row per target
     and population with a cell per value (text and, when undefined, the reason)."""
-    from isp_nlp.agreement.by_attribute import attribute_rows
+    from isp_nlp.agreement.by_attribute import attribute_rows, estimate_text, undefined_cells
     from isp_nlp.agreement.project import ATTRIBUTE_METRIC
 
-    rows = []
-    undefined: dict[str, list[str]] = {}
-    for row in attribute_rows(result, (ATTRIBUTE_METRIC,)):
-        name = {"overall": "all codes pooled", **names}.get(row.target, row.target)
-        cells = [(f"{e['value']:.2f} [{e['ci_low']:.2f}, {e['ci_high']:.2f}]"
-                  if e is not None and e.get("ci_low") is not None
-                  else (f"{e['value']:.2f}" if e is not None else "–"), why)
-                 for e, why in zip(row.estimates, row.reasons, strict=True)]
-        rows.append({"name": name, "with_model": row.with_model, "cells": cells})
-        for value, why in zip(result.values, row.reasons, strict=True):
-            if why:
-                who = f"{name} with the model" if row.with_model else name
-                undefined.setdefault(why, []).append(f"{who} in {value}")
-    return {"values": list(result.values), "rows": rows,
+    def title(target: str) -> str:
+        return {"overall": "all codes pooled", **names}.get(target, target)
+
+    rows = attribute_rows(result, (ATTRIBUTE_METRIC,))
+    undefined = undefined_cells(result, rows, title)
+    return {"values": list(result.values),
+            "rows": [{"name": title(row.target), "with_model": row.with_model,
+                      "cells": [(estimate_text(e), why) for e, why
+                                in zip(row.estimates, row.reasons, strict=True)]}
+                     for row in rows],
             "undefined": [f"{', '.join(where)}: {why}" for why, where in undefined.items()],
             "segments": [result.segments.get(v, 0) for v in result.values]}
 
